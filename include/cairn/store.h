@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* The local store: an OCI image layout of blobs and named manifests, safe for concurrent use. */
+#ifndef CAIRN_STORE_H
+#define CAIRN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cairn/common.h"
+#include "cairn/digest.h"
+#include "cairn/error.h"
+
+#define CAIRN_MEDIA_TYPE_MAX 128
+/* Largest manifest, index or config the store reads into memory. */
+#define CAIRN_STORE_DOC_MAX (4u * 1024 * 1024)
+
+#define CAIRN_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define CAIRN_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define CAIRN_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define CAIRN_MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define CAIRN_MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define CAIRN_MT_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+#define CAIRN_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define CAIRN_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define CAIRN_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define CAIRN_MT_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+/** A content descriptor: what index.json and manifests point at. */
+struct cairn_descriptor {
+	char media_type[CAIRN_MEDIA_TYPE_MAX];
+	struct cairn_digest digest;
+	uint64_t size;
+};
+
+struct cairn_store;
+struct cairn_blob_writer;
+
+/**
+ * Open the OCI layout at `root`, creating it (directories, `oci-layout`, an empty `index.json`)
+ * when absent. `*out` is freed with cairn_store_free(). CAIRN_EOS if `root` cannot be created
+ * or is not a directory; CAIRN_EINVAL if an existing `oci-layout` is not version 1.0.0.
+ */
+CAIRN_API int cairn_store_open(struct cairn_store **out, const char *root,
+			       struct cairn_error **err);
+
+/** Close the store; accepts NULL. */
+CAIRN_API void cairn_store_free(struct cairn_store *st);
+
+/** The root directory (borrowed; valid until cairn_store_free()). */
+CAIRN_API const char *cairn_store_root(const struct cairn_store *st);
+
+/**
+ * Store `len` bytes as a blob; its digest goes to `*out`. Writing is atomic (temp file, fsync,
+ * rename); storing a blob that exists replaces it with the verified new copy.
+ */
+CAIRN_API int cairn_store_put_blob(struct cairn_store *st, const void *data, size_t len,
+				   struct cairn_digest *out, struct cairn_error **err);
+
+/** True when a blob file with this digest exists (content not verified). */
+CAIRN_API int cairn_store_has_blob(struct cairn_store *st, const struct cairn_digest *dg);
+
+/**
+ * Append the blob's bytes to the buffer-like sink: calls `sink(p, n, userdata)` for each chunk
+ * while hashing, and fails with CAIRN_EDIGEST if the content does not match `dg` (a corrupt
+ * store), CAIRN_ENOTFOUND if it is absent, CAIRN_ETOOBIG if larger than `max` (0 = no limit).
+ * Chunks may reach the sink before the digest is known to be right: callers that keep the data
+ * must drop it on failure.
+ */
+CAIRN_API int cairn_store_read_blob(struct cairn_store *st, const struct cairn_digest *dg,
+				    uint64_t max,
+				    int (*sink)(const void *p, size_t n, void *userdata),
+				    void *userdata, struct cairn_error **err);
+
+/** Read and hash a whole blob without keeping it; CAIRN_EDIGEST when corrupt. */
+CAIRN_API int cairn_store_verify_blob(struct cairn_store *st, const struct cairn_digest *dg,
+				      uint64_t *size_out, /* OUT: bytes, may be NULL */
+				      struct cairn_error **err);
+
+/**
+ * Read a small document blob (manifest, config, index) into a new NUL-terminated buffer the
+ * caller frees, verified, at most CAIRN_STORE_DOC_MAX bytes.
+ */
+CAIRN_API int cairn_store_read_doc(char **out, size_t *len_out, struct cairn_store *st,
+				   const struct cairn_digest *dg, struct cairn_error **err);
+
+/**
+ * Streaming blob writes: new → write... → commit (or free to abandon; the temp file goes).
+ * `expected` may be NULL; when set, commit fails with CAIRN_EDIGEST on a mismatch and keeps
+ * nothing.
+ */
+CAIRN_API int cairn_store_blob_writer_new(struct cairn_blob_writer **out, struct cairn_store *st,
+					  struct cairn_error **err);
+CAIRN_API int cairn_store_blob_write(struct cairn_blob_writer *w, const void *p, size_t n,
+				     struct cairn_error **err);
+CAIRN_API int cairn_store_blob_commit(struct cairn_blob_writer *w,
+				      const struct cairn_digest *expected,
+				      struct cairn_digest *out, /* OUT: digest written */
+				      uint64_t *size_out,	/* OUT: bytes, may be NULL */
+				      struct cairn_error **err);
+CAIRN_API void cairn_store_blob_writer_free(struct cairn_blob_writer *w);
+
+/**
+ * Point the ref name `name` (annotation org.opencontainers.image.ref.name in index.json) at
+ * `desc`, replacing an earlier entry of that name. The blob must already be stored. index.json
+ * is rewritten atomically under an exclusive lock, so concurrent writers lose nothing.
+ */
+CAIRN_API int cairn_store_ref_set(struct cairn_store *st, const char *name,
+				  const struct cairn_descriptor *desc, struct cairn_error **err);
+
+/** Look up a ref name; CAIRN_ENOTFOUND when absent. */
+CAIRN_API int cairn_store_ref_get(struct cairn_store *st, const char *name,
+				  struct cairn_descriptor *out, struct cairn_error **err);
+
+/** Remove a ref name (its blobs stay until gc); CAIRN_ENOTFOUND when absent. */
+CAIRN_API int cairn_store_ref_remove(struct cairn_store *st, const char *name,
+				     struct cairn_error **err);
+
+/** One entry of cairn_store_ref_list(); strings borrowed for the callback's duration. */
+struct cairn_store_ref {
+	const char *name;
+	struct cairn_descriptor desc;
+};
+
+/**
+ * Call `fn` for every named entry of index.json in order; a negative return from `fn` stops the
+ * walk and is returned.
+ */
+CAIRN_API int cairn_store_ref_list(struct cairn_store *st,
+				   int (*fn)(const struct cairn_store_ref *ref, void *userdata),
+				   void *userdata, struct cairn_error **err);
+
+#endif

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/* Filesystem helpers. */
+#include "common.h"
+#include "util/fs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int cairn_fs_mkdirs_at(int dirfd, const char *path, mode_t mode, struct cairn_error **err)
+{
+	cleanup_free char *p = xstrdup(path);
+	char *s = p;
+
+	while (*s == '/')
+		s++;
+	for (;;) {
+		char *slash = strchr(s, '/');
+
+		if (slash)
+			*slash = '\0';
+		if (*s && mkdirat(dirfd, p, mode) < 0 && errno != EEXIST)
+			return cairn_error_set_errno(err, "create directory '%s'", p);
+		if (!slash)
+			break;
+		*slash = '/';
+		s = slash + 1;
+	}
+	return 0;
+}
+
+int cairn_fs_read_at(int dirfd, const char *name, struct cairn_buf *out, struct cairn_error **err)
+{
+	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	char chunk[65536];
+
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			cairn_error_set_errno(err, "open '%s'", name);
+			(*err)->code = CAIRN_ENOTFOUND;
+			return CAIRN_ENOTFOUND;
+		}
+		return cairn_error_set_errno(err, "open '%s'", name);
+	}
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return cairn_error_set_errno(err, "read '%s'", name);
+		}
+		if (n == 0)
+			break;
+		cairn_buf_add(out, chunk, (size_t)n);
+		if (out->err)
+			return cairn_error_set(err, CAIRN_ETOOBIG,
+					       "read '%s': larger than the limit of %zu bytes",
+					       name, out->max);
+	}
+	return 0;
+}
+
+int cairn_fs_write_all(int fd, const void *p, size_t len, const char *what,
+		       struct cairn_error **err)
+{
+	const char *c = p;
+
+	while (len) {
+		ssize_t n = write(fd, c, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return cairn_error_set_errno(err, "write '%s'", what);
+		}
+		c += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int cairn_fs_mktemp_at(int *fd_out, char **name_out, int dirfd, const char *prefix,
+		       struct cairn_error **err)
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned long seed;
+
+	*fd_out = -1;
+	*name_out = NULL;
+	seed = (unsigned long)getpid() ^ ((unsigned long)(uintptr_t)name_out << 7);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		char suffix[13];
+		char *name;
+		int fd;
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = seed * 6364136223846793005UL + (unsigned long)ts.tv_nsec +
+		       1442695040888963407UL;
+		for (size_t i = 0; i < sizeof(suffix) - 1; i++)
+			suffix[i] = chars[(seed >> (i * 5 % 59)) % (sizeof(chars) - 1)];
+		suffix[sizeof(suffix) - 1] = '\0';
+		name = xasprintf("%s%s", prefix, suffix);
+		fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			*fd_out = fd;
+			*name_out = name;
+			return 0;
+		}
+		free(name);
+		if (errno != EEXIST)
+			return cairn_error_set_errno(err, "create temporary file '%s...'", prefix);
+	}
+	return cairn_error_set(err, CAIRN_EOS, "create temporary file '%s...': too many attempts",
+			       prefix);
+}
+
+int cairn_fs_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			     struct cairn_error **err)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *tmp = NULL;
+	cleanup_free char *prefix = xasprintf(".%s.tmp-", name);
+	int ret;
+
+	for (char *s = prefix; *s; s++)
+		if (*s == '/')
+			*s = '_';
+	ret = cairn_fs_mktemp_at(&fd, &tmp, dirfd, prefix, err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_fs_write_all(fd, data, len, name, err);
+	if (ret < 0)
+		goto fail;
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		ret = cairn_error_set_errno(err, "write '%s'", name);
+		goto fail;
+	}
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		ret = cairn_error_set_errno(err, "rename '%s' to '%s'", tmp, name);
+		goto fail;
+	}
+	if (dirfd != AT_FDCWD)
+		fsync(dirfd);
+	return 0;
+fail:
+	unlinkat(dirfd, tmp, 0);
+	return ret;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* Filesystem helpers: directory creation, whole-file reads, atomic replacement. */
+#ifndef CAIRN_UTIL_FS_H
+#define CAIRN_UTIL_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cairn/error.h"
+#include "util/buf.h"
+
+/* mkdir -p relative to `dirfd` (AT_FDCWD for the cwd); existing directories are fine. */
+int cairn_fs_mkdirs_at(int dirfd, const char *path, mode_t mode, struct cairn_error **err);
+
+/* Append the whole file `name` (relative to dirfd) to `out`, honouring out->max. */
+int cairn_fs_read_at(int dirfd, const char *name, struct cairn_buf *out, struct cairn_error **err);
+
+/*
+ * Write `len` bytes to a temporary file in `dirfd`, fsync it, rename it over `name` and fsync
+ * the directory, so readers see either the old or the new content, never a part.
+ */
+int cairn_fs_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			     struct cairn_error **err);
+
+/* Create an unnamed-looking temporary file "<prefix>XXXXXX" in dirfd; returns fd, name in *out. */
+int cairn_fs_mktemp_at(int *fd_out, char **name_out, int dirfd, const char *prefix,
+		       struct cairn_error **err);
+
+/* write(2) all of it, retrying on EINTR and short writes. */
+int cairn_fs_write_all(int fd, const void *p, size_t len, const char *what,
+		       struct cairn_error **err);
+
+#endif

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the filesystem helpers: mkdirs, atomic writes, capped reads. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "common.h"
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+static int setup(void **state)
+{
+	char tmpl[] = "/tmp/cairn-test-fs-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+
+	if (!dir)
+		return -1;
+	*state = xstrdup(dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", (char *)*state);
+	int r = system(cmd);
+
+	free(cmd);
+	free(*state);
+	return r == 0 ? 0 : -1;
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_mkdirs(void **state)
+{
+	cleanup_free char *path = xasprintf("%s/a/b//c/", (char *)*state);
+	struct cairn_error *err = NULL;
+	struct stat sb;
+
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, path, 0755, &err), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	/* again: existing directories are fine */
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, path, 0755, &err), 0);
+}
+
+static void test_mkdirs_through_file_fails(void **state)
+{
+	cleanup_free char *file = xasprintf("%s/file", (char *)*state);
+	cleanup_free char *path = xasprintf("%s/file/sub", (char *)*state);
+	struct cairn_error *err = NULL;
+	int fd = open(file, O_CREAT | O_WRONLY, 0644);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, path, 0755, &err), CAIRN_EOS);
+	assert_int_equal(err->sys_errno, ENOTDIR);
+	assert_non_null(strstr(err->msg, "create directory"));
+	cairn_error_free(err);
+}
+
+static void test_atomic_write_and_read(void **state)
+{
+	const char *dir = *state;
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct cairn_buf b = CAIRN_BUF_INIT;
+	struct cairn_error *err = NULL;
+	struct stat sb;
+
+	assert_int_equal(cairn_fs_write_atomic_at(dfd, "f", "one", 3, 0600, &err), 0);
+	assert_int_equal(cairn_fs_write_atomic_at(dfd, "f", "second", 6, 0644, &err), 0);
+	assert_int_equal(cairn_fs_read_at(dfd, "f", &b, &err), 0);
+	assert_string_equal(b.buf, "second");
+	assert_int_equal(fstatat(dfd, "f", &sb, 0), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	/* no temporary file is left behind */
+	assert_int_equal(count_entries(dir), 1);
+	cairn_buf_release(&b);
+}
+
+static void test_read_missing_and_capped(void **state)
+{
+	cleanup_close int dfd = open((char *)*state, O_RDONLY | O_DIRECTORY);
+	struct cairn_buf small = CAIRN_BUF_INIT_MAX(3);
+	struct cairn_buf b = CAIRN_BUF_INIT;
+	struct cairn_error *err = NULL;
+
+	assert_int_equal(cairn_fs_read_at(dfd, "nope", &b, &err), CAIRN_ENOTFOUND);
+	assert_non_null(strstr(err->msg, "open 'nope'"));
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_fs_write_atomic_at(dfd, "big", "12345", 5, 0644, &err), 0);
+	assert_int_equal(cairn_fs_read_at(dfd, "big", &small, &err), CAIRN_ETOOBIG);
+	assert_non_null(strstr(err->msg, "limit of 3 bytes"));
+	cairn_error_free(err);
+	cairn_buf_release(&small);
+	cairn_buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mkdirs_through_file_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_write_and_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_missing_and_capped, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the local store: layout creation, blobs, corruption, names in index.json. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "common.h"
+#include "cairn/store.h"
+#include "util/buf.h"
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+struct fixture {
+	char *dir;
+	char *root; /* dir/store */
+	struct cairn_store *st;
+};
+
+static int setup(void **state)
+{
+	char tmpl[] = "/tmp/cairn-test-store-XXXXXX";
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	struct cairn_error *err = NULL;
+
+	if (!mkdtemp(tmpl))
+		return -1;
+	f->dir = xstrdup(tmpl);
+	f->root = xasprintf("%s/store", tmpl);
+	if (cairn_store_open(&f->st, f->root, &err) < 0) {
+		fprintf(stderr, "%s\n", err->msg);
+		cairn_error_free(err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char *cmd = xasprintf("rm -rf '%s'", f->dir);
+	int r = system(cmd);
+
+	free(cmd);
+	cairn_store_free(f->st);
+	free(f->root);
+	free(f->dir);
+	free(f);
+	return r == 0 ? 0 : -1;
+}
+
+static char *read_file(const char *root, const char *name)
+{
+	cleanup_close int dfd = open(root, O_RDONLY | O_DIRECTORY);
+	struct cairn_buf b = CAIRN_BUF_INIT;
+	struct cairn_error *err = NULL;
+
+	assert_int_equal(cairn_fs_read_at(dfd, name, &b, &err), 0);
+	return cairn_buf_detach(&b, NULL);
+}
+
+static int count_dir(const char *root, const char *sub)
+{
+	cleanup_free char *path = xasprintf("%s/%s", root, sub);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void corrupt(const char *root, const struct cairn_digest *dg, const char *bytes)
+{
+	cleanup_free char *path = xasprintf("%s/blobs/sha256/%s", root, cairn_digest_hex(dg));
+	FILE *fp = fopen(path, "r+");
+
+	assert_non_null(fp);
+	fputs(bytes, fp);
+	fclose(fp);
+}
+
+static void test_layout_created(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *layout = read_file(f->root, "oci-layout");
+	cleanup_free char *index = read_file(f->root, "index.json");
+
+	assert_string_equal(layout, "{\"imageLayoutVersion\":\"1.0.0\"}");
+	assert_string_equal(index, "{\"schemaVersion\":2,\"manifests\":[]}");
+	assert_string_equal(cairn_store_root(f->st), f->root);
+}
+
+static void test_blob_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_error *err = NULL;
+	struct cairn_digest dg, want;
+	char *doc = NULL;
+	size_t len = 0;
+	uint64_t size;
+
+	cairn_digest_of(&want, "hello", 5);
+	assert_false(cairn_store_has_blob(f->st, &want));
+	assert_int_equal(cairn_store_put_blob(f->st, "hello", 5, &dg, &err), 0);
+	assert_true(cairn_digest_equal(&dg, &want));
+	assert_true(cairn_store_has_blob(f->st, &dg));
+	assert_int_equal(cairn_store_read_doc(&doc, &len, f->st, &dg, &err), 0);
+	assert_int_equal(len, 5);
+	assert_string_equal(doc, "hello");
+	free(doc);
+	assert_int_equal(cairn_store_verify_blob(f->st, &dg, &size, &err), 0);
+	assert_int_equal(size, 5);
+	/* storing it again is harmless */
+	assert_int_equal(cairn_store_put_blob(f->st, "hello", 5, &dg, &err), 0);
+	assert_int_equal(count_dir(f->root, "blobs/sha256"), 1);
+	assert_int_equal(count_dir(f->root, ".cairn/tmp"), 0);
+}
+
+static void test_corrupt_blob_detected_and_repaired(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_error *err = NULL;
+	struct cairn_digest dg;
+	char *doc = NULL;
+
+	assert_int_equal(cairn_store_put_blob(f->st, "payload", 7, &dg, &err), 0);
+	corrupt(f->root, &dg, "PAY");
+	assert_int_equal(cairn_store_read_doc(&doc, NULL, f->st, &dg, &err), CAIRN_EDIGEST);
+	assert_null(doc);
+	assert_non_null(strstr(err->msg, "is corrupt"));
+	assert_non_null(strstr(err->msg, dg.str));
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_store_verify_blob(f->st, &dg, NULL, &err), CAIRN_EDIGEST);
+	cairn_error_clear(&err);
+	/* a fresh put of the right content replaces the damaged file */
+	assert_int_equal(cairn_store_put_blob(f->st, "payload", 7, &dg, &err), 0);
+	assert_int_equal(cairn_store_verify_blob(f->st, &dg, NULL, &err), 0);
+}
+
+static void test_missing_blob(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_error *err = NULL;
+	struct cairn_digest dg;
+
+	cairn_digest_of(&dg, "absent", 6);
+	assert_int_equal(cairn_store_verify_blob(f->st, &dg, NULL, &err), CAIRN_ENOTFOUND);
+	assert_non_null(strstr(err->msg, "is not in store"));
+	cairn_error_free(err);
+}
+
+static void test_writer_streams_and_checks(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_blob_writer *w = NULL;
+	struct cairn_error *err = NULL;
+	struct cairn_digest dg, want, wrong;
+	uint64_t size = 0;
+
+	cairn_digest_of(&want, "abcdef", 6);
+	cairn_digest_of(&wrong, "xyz", 3);
+	/* mismatch: nothing kept, temp file removed */
+	assert_int_equal(cairn_store_blob_writer_new(&w, f->st, &err), 0);
+	assert_int_equal(cairn_store_blob_write(w, "abc", 3, &err), 0);
+	assert_int_equal(cairn_store_blob_write(w, "def", 3, &err), 0);
+	assert_int_equal(cairn_store_blob_commit(w, &wrong, &dg, &size, &err), CAIRN_EDIGEST);
+	assert_non_null(strstr(err->msg, want.str));
+	cairn_error_clear(&err);
+	cairn_store_blob_writer_free(w);
+	assert_false(cairn_store_has_blob(f->st, &want));
+	assert_false(cairn_store_has_blob(f->st, &wrong));
+	assert_int_equal(count_dir(f->root, ".cairn/tmp"), 0);
+	/* match */
+	assert_int_equal(cairn_store_blob_writer_new(&w, f->st, &err), 0);
+	assert_int_equal(cairn_store_blob_write(w, "abcdef", 6, &err), 0);
+	assert_int_equal(cairn_store_blob_commit(w, &want, &dg, &size, &err), 0);
+	cairn_store_blob_writer_free(w);
+	assert_true(cairn_digest_equal(&dg, &want));
+	assert_int_equal(size, 6);
+	assert_true(cairn_store_has_blob(f->st, &want));
+	/* abandoned writer leaves nothing */
+	assert_int_equal(cairn_store_blob_writer_new(&w, f->st, &err), 0);
+	assert_int_equal(cairn_store_blob_write(w, "zzz", 3, &err), 0);
+	cairn_store_blob_writer_free(w);
+	assert_int_equal(count_dir(f->root, ".cairn/tmp"), 0);
+	assert_int_equal(count_dir(f->root, "blobs/sha256"), 1);
+}
+
+static void put_desc(struct fixture *f, const char *content, struct cairn_descriptor *d)
+{
+	struct cairn_error *err = NULL;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->media_type, sizeof(d->media_type), "%s", CAIRN_MT_OCI_MANIFEST);
+	d->size = strlen(content);
+	assert_int_equal(cairn_store_put_blob(f->st, content, strlen(content), &d->digest, &err),
+			 0);
+}
+
+static int collect(const struct cairn_store_ref *ref, void *userdata)
+{
+	struct cairn_buf *b = userdata;
+
+	cairn_buf_addf(b, "%s=%s;", ref->name, ref->desc.digest.str + 7 + 60);
+	return 0;
+}
+
+static void test_refs(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_descriptor a, b, got;
+	struct cairn_error *err = NULL;
+	struct cairn_buf list = CAIRN_BUF_INIT;
+	char want[128];
+
+	put_desc(f, "{\"a\":1}", &a);
+	put_desc(f, "{\"b\":2}", &b);
+	assert_int_equal(cairn_store_ref_get(f->st, "proj:sig", &got, &err), CAIRN_ENOTFOUND);
+	assert_non_null(strstr(err->msg, "'proj:sig' is not in store"));
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_store_ref_set(f->st, "proj:sig", &a, &err), 0);
+	assert_int_equal(cairn_store_ref_set(f->st, "127.0.0.1:5000/base/busybox:1", &b, &err), 0);
+	assert_int_equal(cairn_store_ref_get(f->st, "proj:sig", &got, &err), 0);
+	assert_true(cairn_digest_equal(&got.digest, &a.digest));
+	assert_string_equal(got.media_type, CAIRN_MT_OCI_MANIFEST);
+	assert_int_equal(got.size, a.size);
+	/* re-pointing a name replaces the entry */
+	assert_int_equal(cairn_store_ref_set(f->st, "proj:sig", &b, &err), 0);
+	assert_int_equal(cairn_store_ref_get(f->st, "proj:sig", &got, &err), 0);
+	assert_true(cairn_digest_equal(&got.digest, &b.digest));
+	assert_int_equal(cairn_store_ref_list(f->st, collect, &list, &err), 0);
+	snprintf(want, sizeof(want), "127.0.0.1:5000/base/busybox:1=%s;proj:sig=%s;",
+		 b.digest.str + 67, b.digest.str + 67);
+	assert_string_equal(list.buf, want);
+	assert_int_equal(cairn_store_ref_remove(f->st, "proj:sig", &err), 0);
+	assert_int_equal(cairn_store_ref_remove(f->st, "proj:sig", &err), CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_store_ref_get(f->st, "proj:sig", &got, &err), CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	/* the blob stays until gc */
+	assert_true(cairn_store_has_blob(f->st, &b.digest));
+	cairn_buf_release(&list);
+}
+
+static void test_ref_errors(void **state)
+{
+	static const char *const bad[] = {"", "a b", "/a", "a/", "a//b", "-a", "a:", "ü", "a\n"};
+	struct fixture *f = *state;
+	struct cairn_descriptor a, missing;
+	struct cairn_error *err = NULL;
+
+	put_desc(f, "{}", &a);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_int_equal(cairn_store_ref_set(f->st, bad[i], &a, &err), CAIRN_EINVAL);
+		assert_non_null(strstr(err->msg, "invalid ref name"));
+		cairn_error_clear(&err);
+	}
+	missing = a;
+	cairn_digest_of(&missing.digest, "never stored", 12);
+	assert_int_equal(cairn_store_ref_set(f->st, "x:1", &missing, &err), CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+}
+
+static void test_foreign_entries_kept(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_close int dfd = open(f->root, O_RDONLY | O_DIRECTORY);
+	struct cairn_descriptor a, got;
+	struct cairn_error *err = NULL;
+	cleanup_free char *index = NULL;
+	cleanup_free char *foreign = NULL;
+
+	put_desc(f, "{\"x\":1}", &a);
+	/* as another tool writes it: an unnamed entry with a platform, and an extra field */
+	foreign = xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\","
+			    "\"digest\":\"%s\",\"size\":%llu,\"platform\":{\"os\":\"linux\"}}],"
+			    "\"annotations\":{\"k\":\"v\"}}",
+			    CAIRN_MT_OCI_MANIFEST, a.digest.str, (unsigned long long)a.size);
+	assert_int_equal(
+		cairn_fs_write_atomic_at(dfd, "index.json", foreign, strlen(foreign), 0644, &err),
+		0);
+	assert_int_equal(cairn_store_ref_set(f->st, "n:1", &a, &err), 0);
+	index = read_file(f->root, "index.json");
+	assert_non_null(strstr(index, "\"platform\":{\"os\":\"linux\"}"));
+	assert_non_null(strstr(index, "\"annotations\":{\"k\":\"v\"}"));
+	assert_int_equal(cairn_store_ref_get(f->st, "n:1", &got, &err), 0);
+}
+
+static void test_bad_layout_and_index(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_close int dfd = open(f->root, O_RDONLY | O_DIRECTORY);
+	struct cairn_store *st2 = NULL;
+	struct cairn_descriptor got;
+	struct cairn_error *err = NULL;
+
+	assert_int_equal(
+		cairn_fs_write_atomic_at(dfd, "index.json", "{\"manifests\":", 13, 0644, &err), 0);
+	assert_int_equal(cairn_store_ref_get(f->st, "a", &got, &err), CAIRN_EINVAL);
+	assert_non_null(strstr(err->msg, "index.json"));
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_fs_write_atomic_at(dfd, "oci-layout",
+						  "{\"imageLayoutVersion\":\"2.0.0\"}", 30, 0644,
+						  &err),
+			 0);
+	assert_int_equal(cairn_store_open(&st2, f->root, &err), CAIRN_EINVAL);
+	assert_null(st2);
+	assert_non_null(strstr(err->msg, "unsupported version '2.0.0'"));
+	cairn_error_free(err);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_layout_created),
+		T(test_blob_roundtrip),
+		T(test_corrupt_blob_detected_and_repaired),
+		T(test_missing_blob),
+		T(test_writer_streams_and_checks),
+		T(test_refs),
+		T(test_ref_errors),
+		T(test_foreign_entries_kept),
+		T(test_bad_layout_and_index),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
