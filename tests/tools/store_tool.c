@@ -7,11 +7,14 @@
 #include "util/json.h"
 
 #include <fcntl.h>
+#include <zlib.h>
+
+#include "util/sha256.h"
 
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: store-tool STORE put-image NAME LAYER.tar...\n"
+		"usage: store-tool STORE put-image NAME LAYER.tar[.gz]...\n"
 		"       store-tool STORE get NAME        (verify manifest, config, layers)\n"
 		"       store-tool STORE rm NAME\n"
 		"       store-tool STORE ls\n"
@@ -61,6 +64,40 @@ static int put_file(struct cairn_store *st, const char *path, struct cairn_diges
 	return ret;
 }
 
+/*
+ * For a gzip file, the digest of its uncompressed content (the layer's diff_id) and 1;
+ * for anything else 0.
+ */
+static int gzip_diff_id(const char *path, struct cairn_digest *out, struct cairn_error **err)
+{
+	unsigned char magic[2] = {0, 0};
+	struct cairn_sha256 h;
+	char chunk[65536];
+	FILE *f = fopen(path, "rb");
+	gzFile gz;
+	int n;
+
+	if (!f)
+		return cairn_error_set_errno(err, "open '%s'", path);
+	n = (int)fread(magic, 1, 2, f);
+	fclose(f);
+	if (n != 2 || magic[0] != 0x1f || magic[1] != 0x8b)
+		return 0;
+	gz = gzopen(path, "rb");
+	if (!gz)
+		return cairn_error_set_errno(err, "gzopen '%s'", path);
+	cairn_sha256_init(&h);
+	while ((n = gzread(gz, chunk, sizeof(chunk))) > 0)
+		cairn_sha256_update(&h, chunk, (size_t)n);
+	gzclose(gz);
+	if (n < 0) {
+		cairn_sha256_release(&h);
+		return cairn_error_set(err, CAIRN_EINVAL, "'%s': bad gzip data", path);
+	}
+	cairn_sha256_final(&h, out);
+	return 1;
+}
+
 static int put_json(struct cairn_store *st, json_t *j, struct cairn_descriptor *d, const char *mt,
 		    struct cairn_error **err)
 {
@@ -86,17 +123,22 @@ static int put_image(struct cairn_store *st, const char *name, int n, char **fil
 	int ret;
 
 	for (int i = 0; i < n; i++) {
-		struct cairn_digest dg;
+		struct cairn_digest dg, diff_id;
 		uint64_t size;
+		int gz;
 
 		ret = put_file(st, files[i], &dg, &size, err);
 		if (ret < 0)
 			return ret;
+		gz = gzip_diff_id(files[i], &diff_id, err);
+		if (gz < 0)
+			return gz;
 		json_array_append_new(
 			json_object_get(json_object_get(config, "rootfs"), "diff_ids"),
-			json_string(dg.str));
+			json_string(gz ? diff_id.str : dg.str));
 		json_array_append_new(layers,
-				      json_pack("{s:s, s:s, s:I}", "mediaType", CAIRN_MT_OCI_LAYER,
+				      json_pack("{s:s, s:s, s:I}", "mediaType",
+						gz ? CAIRN_MT_OCI_LAYER_GZIP : CAIRN_MT_OCI_LAYER,
 						"digest", dg.str, "size", (json_int_t)size));
 	}
 	ret = put_json(st, config, &cfg, CAIRN_MT_OCI_CONFIG, err);

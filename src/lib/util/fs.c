@@ -36,8 +36,10 @@ int cairn_fs_read_at(int dirfd, const char *name, struct cairn_buf *out, struct 
 
 	if (fd < 0) {
 		if (errno == ENOENT) {
-			cairn_error_set_errno(err, "open '%s'", name);
-			(*err)->code = CAIRN_ENOTFOUND;
+			cairn_error_set(err, CAIRN_ENOTFOUND, "open '%s': %s", name,
+					strerror(ENOENT));
+			if (err && *err)
+				(*err)->sys_errno = ENOENT;
 			return CAIRN_ENOTFOUND;
 		}
 		return cairn_error_set_errno(err, "open '%s'", name);

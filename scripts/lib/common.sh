@@ -1,0 +1,40 @@
+# shellcheck shell=bash
+# Shared by scripts/test and scripts/demo: the Debian packages cairn needs, installed once.
+
+CAIRN_PACKAGES=(
+	# build
+	gcc cmake ninja-build pkg-config clang-format shellcheck git
+	libcurl4-openssl-dev libfyaml-dev libjansson-dev libgit2-dev libarchive-dev
+	libssl-dev zlib1g-dev libdeflate-dev libzstd-dev libcmocka-dev
+	# run and test against real parts
+	docker-registry skopeo umoci runc busybox-static apache2-utils openssl curl
+	python3 python3-jwt iproute2 ca-certificates
+)
+
+# Install whatever of CAIRN_PACKAGES is missing (idempotent; apt-get update first).
+install_deps() {
+	local missing=() p status
+	for p in "${CAIRN_PACKAGES[@]}"; do
+		status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+		[ "$status" = "install ok installed" ] || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || {
+			echo "cairn: need root (or sudo) to install: ${missing[*]}" >&2
+			return 1
+		}
+		sudo=(sudo)
+	fi
+	echo "cairn: installing ${missing[*]}" >&2
+	"${sudo[@]}" apt-get update -q
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends \
+		"${missing[@]}"
+}
+
+# Configure and build one CMake preset.
+build_preset() {
+	cmake --preset "$1" >/dev/null
+	cmake --build --preset "$1"
+}

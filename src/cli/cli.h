@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared declarations of the cairn command-line tool: context, command table, output helpers. */
+#ifndef CAIRN_CLI_H
+#define CAIRN_CLI_H
+
+#include <getopt.h>
+
+#include "cairn/error.h"
+
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILURE = 1,
+	CLI_EXIT_USAGE = 2,
+	CLI_EXIT_INTERRUPTED = 130,
+};
+
+struct cli_ctx {
+	const char *home_dir; /* --home-dir, $CAIRN_HOME_DIR, $CAIRN_HOME, else ~/.cairn */
+	int verbosity;	      /* -1 quiet, 0 normal, 1 -v, 2 -vv */
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv, struct cli_ctx *ctx);
+	const char *usage;   /* "cairn slugify -f tag|ns|release STRING" */
+	const char *summary; /* one line for `cairn help` */
+	const char *help;    /* options and details for `cairn help NAME` / `--help` */
+};
+
+/* cmd.c */
+const struct cli_cmd *cli_cmd_find(const char *name);
+void cli_print_commands(void);
+int cli_help_for(const char *name);
+
+/*
+ * Options every command takes. cli_options() returns a new getopt_long table (free it) of the
+ * command's own options, NULL-terminated, followed by the common ones; pass each option that
+ * getopt_long returns to cli_common_opt() first.
+ */
+enum { CLI_OPT_HOME_DIR = 1000, CLI_OPT_HELP = 'h', CLI_OPT_VERBOSE = 'v', CLI_OPT_QUIET = 'q' };
+/* Command short options start with "+:" (stop at the first operand, report missing values). */
+#define CLI_COMMON_SHORTOPTS "hvq"
+struct option *cli_options(const struct option *own);
+
+/*
+ * Handle a common option of command `cmd`: returns 1 if `c` was one, 0 if the command must
+ * handle it, and CLI_COMMON_EXIT when the command must stop at once returning 0 (--help printed).
+ */
+#define CLI_COMMON_EXIT (-1)
+int cli_common_opt(struct cli_ctx *ctx, const char *cmd, int c, const char *arg);
+
+/*
+ * Every long option may come from the environment as CAIRN_<NAME> (dashes to underscores,
+ * upper case): returns a new argv with those inserted before the user's arguments, for options
+ * the command line does not give. `*argc` is updated; free the result with cli_env_args_free().
+ */
+char **cli_env_args(int *argc, char **argv, const struct option *opts);
+void cli_env_args_free(char **argv);
+
+/* A command's argv with environment defaults applied, and its getopt_long table. */
+struct cli_args {
+	int argc;
+	char **argv;
+	struct option *opts;
+};
+/* Prepare `a` for getopt_long over `own` plus the common options; resets getopt. */
+void cli_args_init(struct cli_args *a, int argc, char **argv, const struct option *own);
+void cli_args_release(struct cli_args *a);
+/* Report what getopt_long returned for a bad option as a usage error (exit 2). */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
+/* Finish option handling: set up logging for ctx->verbosity, resolve the home dir. */
+void cli_ctx_finish(struct cli_ctx *ctx);
+
+/* out.c */
+int cli_usage(const char *cmd); /* prints "usage: ..." for the command to stderr; returns 2 */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_fail(struct cairn_error *err); /* prints "cairn: error: ...", frees err; returns 1 */
+void cli_log_setup(int verbosity);
+
+/* commands */
+int cmd_slugify(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_help(int argc, char **argv, struct cli_ctx *ctx);
+
+#endif

@@ -1,0 +1,950 @@
+# shellcheck shell=sh
+# SPDX-License-Identifier: MIT
+#
+# tests/e2e/lib.sh: the harness every end-to-end test sources first:
+#
+#	. "$(dirname "$0")/lib.sh"
+#
+# It gives TAP output (test_expect_success, test_done, skip_all), a per-test temp dir $T, four
+# fixed ports per test, throwaway docker-registry 2.8.2 instances with generated configs, a cached
+# busybox base image, and a cleanup that stops everything the test started, on exit and on INT,
+# TERM and HUP.  POSIX sh (dash); keep it clean under `shellcheck -s sh`.  See README.md here.
+#
+# Names starting with _t_ (and the per-function _xx_ scratch variables: POSIX sh has no `local`)
+# are internal; test code must not use them.
+
+# The real stdout/stderr, for messages from traps: bash keeps a test's redirection active in the
+# EXIT trap, dash does not.  Background daemons get them closed (8>&- 9>&-), or CTest would wait
+# for them to exit before it sees the end of the test's output.
+exec 8>&1 9>&2
+
+T='' # never a parent test's T: the EXIT trap removes "$T"
+_t_count=0 _t_failed=0 _t_in_test='' _t_done='' _t_out=''
+_t_secrets='' _t_atexit='' _t_pids='' _t_regs='' _t_cleaned='' _t_signal='' _t_nreg=0
+_t_bb_recipe=r1 # bump when _t_busybox_build changes, to invalidate cached layouts
+
+# --- TAP and failures ---------------------------------------------------------------------------
+
+# Print stdin as TAP comment lines, with every registered secret replaced by ***.
+_t_mask () {
+	_T_SECRETS=$_t_secrets awk '
+		BEGIN { n = split(ENVIRON["_T_SECRETS"], s, "\n") }
+		{
+			line = $0
+			for (i = 1; i <= n; i++) {
+				if (length(s[i]) < 4)
+					continue
+				out = ""
+				while ((p = index(line, s[i])) > 0) {
+					out = out substr(line, 1, p - 1) "***"
+					line = substr(line, p + length(s[i]))
+				}
+				line = out line
+			}
+			print "# " line
+		}'
+}
+
+# test_secret VALUE...: never show VALUE in test output (values under 4 characters are not masked).
+test_secret () {
+	for _ts in "$@"; do
+		_t_secrets="$_t_secrets$_ts
+"
+	done
+}
+
+# Abort the whole script: TAP "Bail out!", status 1.
+_t_bail () {
+	printf 'Bail out! %s\n' "$*"
+	_t_done=1
+	exit 1
+}
+
+# A harness error: inside a test, print it and return 1 (the test fails); outside, bail out.
+_t_fatal () {
+	if [ -n "$_t_in_test" ]; then
+		printf '%s\n' "$*" >&2
+		return 1
+	fi
+	_t_bail "$*"
+}
+
+# skip_all REASON: skip the whole script (TAP "1..0 # SKIP", exit 77).  Only before the first test.
+skip_all () {
+	if [ -n "$_t_in_test" ] || [ "$_t_count" -gt 0 ]; then
+		_t_bail "skip_all ($*) after tests have run: call it, and require_tool, before the first test"
+	fi
+	printf '1..0 # SKIP %s\n' "$*"
+	_t_done=1
+	exit 77
+}
+
+# Something the test needs is missing: skip, except under CI=true, where it is a failure.
+_t_missing () {
+	case ${CI:-} in
+	true | 1 | yes)
+		_t_bail "$1 is missing; CI=$CI, so that is a failure, not a skip"
+		;;
+	esac
+	skip_all "$1 is missing"
+}
+
+# require_tool NAME...: each NAME must be a command in PATH (else skip; fail under CI=true).
+require_tool () {
+	for _rq in "$@"; do
+		command -v "$_rq" >/dev/null 2>&1 || _t_missing "required tool '$_rq'"
+	done
+}
+
+_t_eval () {
+	eval "$1"
+}
+
+# test_expect_success DESCRIPTION CODE: run CODE (an && chain) with eval in this shell, so the
+# variables it sets persist; its stdout+stderr go to a file shown, masked, when it fails (always
+# with -v or CAIRN_TEST_VERBOSE=1).  `return N` in CODE ends it with status N; do not `exit`.
+test_expect_success () {
+	if [ $# -ne 2 ]; then
+		_t_bail "test_expect_success needs 2 arguments, got $#: ${1-}"
+	fi
+	_t_count=$((_t_count + 1))
+	_t_out=$T/.out/$_t_count
+	_t_in_test=$1
+	_t_code=$2
+	{ _t_eval "$_t_code"; } >"$_t_out" 2>&1 </dev/null
+	_t_ret=$?
+	_t_in_test=''
+	if [ "$_t_ret" -eq 0 ]; then
+		printf 'ok %d - %s\n' "$_t_count" "$1"
+		if [ -n "$_t_verbose" ] && [ -s "$_t_out" ]; then
+			_t_mask <"$_t_out"
+		fi
+		return 0
+	fi
+	_t_failed=$((_t_failed + 1))
+	printf 'not ok %d - %s\n' "$_t_count" "$1"
+	printf '# test code (status %d):\n' "$_t_ret"
+	printf '%s\n' "$_t_code" | _t_mask
+	if [ -s "$_t_out" ]; then
+		printf '# output:\n'
+		_t_mask <"$_t_out"
+	fi
+	_t_show_registry_logs 10
+	return 0
+}
+
+# test_done: print the plan and a summary; exit 1 if any test failed, else 0.
+test_done () {
+	_t_done=1
+	printf '1..%d\n' "$_t_count"
+	if [ "$_t_failed" -eq 0 ]; then
+		printf '# passed all %d test(s)\n' "$_t_count"
+		exit 0
+	fi
+	printf '# failed %d among %d test(s)\n' "$_t_failed" "$_t_count"
+	exit 1
+}
+
+# test_must_fail CMD [ARGS...]: CMD must fail, but not crash: a signal (ASan aborts, segfaults)
+# or "command not found" is not the failure a test expects.
+test_must_fail () {
+	"$@"
+	_mf=$?
+	if [ "$_mf" -eq 0 ]; then
+		printf 'test_must_fail: command succeeded: %s\n' "$*" >&2
+		return 1
+	elif [ "$_mf" -gt 128 ]; then
+		printf 'test_must_fail: command died of signal %d: %s\n' "$((_mf - 128))" "$*" >&2
+		return 1
+	elif [ "$_mf" -eq 127 ] || [ "$_mf" -eq 126 ]; then
+		printf 'test_must_fail: command not found or not executable: %s\n' "$1" >&2
+		return 1
+	fi
+	return 0
+}
+
+# test_cmp EXPECTED ACTUAL: files must be equal; shows a diff if not.
+test_cmp () {
+	diff -u "$1" "$2"
+}
+
+# --- processes and cleanup ----------------------------------------------------------------------
+
+# test_pid_alive PID: the process exists and is not a zombie (kill -0 alone says yes to zombies).
+test_pid_alive () {
+	kill -0 "$1" 2>/dev/null || return 1
+	[ -r "/proc/$1/stat" ] || return 0
+	read -r _pa 2>/dev/null <"/proc/$1/stat" || return 1
+	_pa=${_pa##*) } # "PID (COMM) STATE ...": COMM may contain spaces and parentheses
+	case $_pa in
+	Z* | X*) return 1 ;;
+	esac
+	return 0
+}
+
+# TERM each PID, wait up to 5 s for all of them, KILL the survivors, reap our children.
+_t_stop_pids () {
+	for _sp in "$@"; do
+		kill -TERM "$_sp" 2>/dev/null
+	done
+	_sp_i=0
+	while [ "$_sp_i" -lt 50 ]; do
+		_sp_live=''
+		for _sp in "$@"; do
+			if test_pid_alive "$_sp"; then
+				_sp_live=1
+				break
+			fi
+		done
+		[ -n "$_sp_live" ] || break
+		sleep 0.1
+		_sp_i=$((_sp_i + 1))
+	done
+	for _sp in "$@"; do
+		if test_pid_alive "$_sp"; then
+			printf '# pid %s survived SIGTERM for 5 s: SIGKILL\n' "$_sp" >&2
+			kill -KILL "$_sp" 2>/dev/null
+		fi
+	done
+	for _sp in "$@"; do
+		wait "$_sp" 2>/dev/null
+	done
+	return 0
+}
+
+# test_spawn LOGFILE CMD [ARGS...]: start a background helper (a token server, say) with its
+# output in LOGFILE; sets SPAWN_PID; it is stopped (TERM, 5 s, KILL) when the test exits.
+test_spawn () {
+	_sw_log=$1
+	shift
+	"$@" >"$_sw_log" 2>&1 </dev/null 8>&- 9>&- &
+	SPAWN_PID=$!
+	_t_pids="$_t_pids $SPAWN_PID"
+}
+
+# test_atexit CODE: run CODE (eval) at exit, before registries are stopped; last in, first run.
+test_atexit () {
+	_t_atexit="{ $1
+}; $_t_atexit"
+}
+
+_t_cleanup () {
+	[ -z "$_t_cleaned" ] || return 0
+	_t_cleaned=1
+	if [ -n "$_t_atexit" ]; then
+		_t_eval "$_t_atexit" </dev/null >&9 2>&9
+	fi
+	registry_stop
+	# shellcheck disable=SC2086 # a list of PIDs
+	[ -z "$_t_pids" ] || _t_stop_pids $_t_pids
+	if [ -n "${T:-}" ] && [ -d "$T" ]; then
+		if [ "$_t_failed" -gt 0 ] || { [ "$_t_rc" -ne 0 ] && [ "$_t_rc" -ne 77 ]; }; then
+			if [ "${CAIRN_TEST_KEEP:-}" = 1 ]; then
+				printf '# kept %s (CAIRN_TEST_KEEP=1)\n' "$T"
+				return 0
+			fi
+			printf '# removing %s; CAIRN_TEST_KEEP=1 keeps it\n' "$T"
+		fi
+		rm -rf "$T" 2>/dev/null || { chmod -R u+rwX "$T"; rm -rf "$T"; }
+	fi
+}
+
+_t_on_exit () {
+	_t_rc=$?
+	trap '' INT TERM HUP
+	exec 1>&8 2>&9
+	if [ -n "$_t_in_test" ]; then
+		_t_failed=$((_t_failed + 1))
+		printf 'not ok %d - %s\n' "$_t_count" "$_t_in_test"
+		if [ -n "$_t_signal" ]; then
+			printf '# interrupted by SIG%s\n' "$_t_signal"
+		else
+			printf '# the script exited (status %d) inside this test; test code must not exit\n' "$_t_rc"
+		fi
+		[ ! -s "$_t_out" ] || _t_mask <"$_t_out"
+		_t_show_registry_logs 10
+		_t_in_test=''
+		printf '1..%d\n# failed %d among %d test(s)\n' "$_t_count" "$_t_failed" "$_t_count"
+		[ "$_t_rc" -ne 0 ] || _t_rc=1
+	elif [ -z "$_t_done" ]; then
+		printf '# the script ended (status %d) without calling test_done\n' "$_t_rc"
+		[ "$_t_rc" -ne 0 ] || _t_rc=1
+	fi
+	_t_cleanup
+	exit "$_t_rc"
+}
+
+_t_on_signal () {
+	_t_signal=$1
+	printf 'Bail out! caught SIG%s\n' "$1" >&8
+	[ -n "$_t_in_test" ] || _t_done=1
+	exit "$2"
+}
+
+# --- registries ---------------------------------------------------------------------------------
+
+# Print $1 as a single-quoted YAML scalar.
+_t_yq () {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"
+}
+
+# Is nothing listening on 127.0.0.1:$1?
+_t_port_free () {
+	if command -v ss >/dev/null 2>&1; then
+		[ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] || return 1
+	fi
+	curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null
+	[ $? -eq 7 ] # "failed to connect"
+}
+
+# A throwaway CA, and a server certificate from it for 127.0.0.1 and localhost (EC P-256: fast).
+_t_tls_init () {
+	[ ! -f "$T/tls/server.crt" ] || return 0
+	mkdir -p "$T/tls" || return 1
+	cat >"$T/tls/openssl.cnf" <<-'EOF' || return 1
+		[req]
+		distinguished_name = dn
+		prompt = no
+		[dn]
+		CN = cairn e2e test CA
+		[ca_ext]
+		basicConstraints = critical,CA:TRUE
+		keyUsage = critical,keyCertSign,cRLSign
+		subjectKeyIdentifier = hash
+		[server_ext]
+		basicConstraints = critical,CA:FALSE
+		keyUsage = critical,digitalSignature
+		extendedKeyUsage = serverAuth
+		subjectAltName = IP:127.0.0.1,DNS:localhost
+		authorityKeyIdentifier = keyid
+	EOF
+	(
+		cd "$T/tls" &&
+			openssl req -config openssl.cnf -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+				-nodes -days 7 -extensions ca_ext -keyout ca.key -out ca.crt &&
+			openssl req -config openssl.cnf -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+				-nodes -subj /CN=localhost -keyout server.key -out server.csr &&
+			openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key \
+				-set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" -days 7 \
+				-extfile openssl.cnf -extensions server_ext -out server.crt
+	) >"$T/tls/openssl.log" 2>&1 || {
+		cat "$T/tls/openssl.log" >&2
+		return 1
+	}
+	REG_CA=$T/tls/ca.crt
+	REG_CERTS_D=$T/certs.d
+	export REG_CA REG_CERTS_D
+}
+
+# Tail of the log of every running registry (after a failed test).
+_t_show_registry_logs () {
+	for _sl in $_t_regs; do
+		_sl_pid='' _sl_log=''
+		eval "_sl_pid=\${_t_reg_${_sl}_pid-} _sl_log=\${_t_reg_${_sl}_log-}"
+		if [ -z "$_sl_pid" ] || [ ! -s "$_sl_log" ]; then
+			continue
+		fi
+		printf '# registry 127.0.0.1:%s: last %d requests, warnings and errors in %s:\n' \
+			"$_sl" "$1" "$_sl_log"
+		grep -E '^[0-9.]+ - |level=(warning|error|fatal|panic)' "$_sl_log" | tail -n "$1" | _t_mask
+	done
+}
+
+# Stop registry $1 when this shell dies, even by SIGKILL (the EXIT trap does it otherwise).  It
+# sleeps in the background and waits, so a TERM from registry_stop ends it, and its sleep, at once.
+_t_watchdog () {
+	trap - EXIT INT HUP
+	_wd_sleep=''
+	trap '[ -z "$_wd_sleep" ] || { kill "$_wd_sleep"; wait "$_wd_sleep"; } 2>/dev/null; exit 0' TERM
+	while test_pid_alive "$_t_parent" && test_pid_alive "$1"; do
+		sleep 1 &
+		_wd_sleep=$!
+		wait "$_wd_sleep"
+	done
+	test_pid_alive "$1" || return 0
+	kill -TERM "$1"
+	_wd_i=0
+	while test_pid_alive "$1"; do
+		_wd_i=$((_wd_i + 1))
+		if [ "$_wd_i" -gt 50 ]; then
+			kill -KILL "$1"
+			break
+		fi
+		sleep 0.1
+	done
+}
+_t_parent=$$
+
+# registry_start [--name NAME] [--htpasswd USER:PASS] [--tls]
+#                [--token REALM_URL ISSUER SERVICE ROOTCERTBUNDLE] [--storage DIR]
+# Start docker-registry on the next free test_port of this test, with a generated config in a new
+# directory $T/registry.PORT[-N], and wait until /v2/ answers.  Storage is fresh, or DIR (say the
+# REG_STORAGE of a stopped registry, to restart it).  Sets and exports REG (127.0.0.1:PORT), REG_URL (http[s]://REG), REG_PID,
+# REG_LOG (the registry's stdout+stderr: access log lines and logrus lines), REG_STORAGE (its
+# filesystem root), REG_USER/REG_PASS (with --htpasswd, else unset), and with --tls REG_CA (the
+# test CA) and REG_CERTS_D (a certs.d dir: $REG_CERTS_D/$REG/ca.crt).  --name NAME also sets NAME,
+# NAME_URL, NAME_PID, NAME_LOG, NAME_STORAGE, NAME_USER and NAME_PASS for this registry, so REG*
+# can move on to the next one.  Prints nothing on success.
+registry_start () {
+	_rs_name='' _rs_auth='' _rs_user='' _rs_pass='' _rs_tls='' _rs_realm='' _rs_issuer='' _rs_service=''
+	_rs_bundle='' _rs_storage=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--name)
+			case ${2-} in
+			'' | [!A-Za-z_]* | *[!A-Za-z0-9_]* | _* | T | REG | CAIRN*)
+				_t_fatal "registry_start: --name needs a shell variable name (not T, REG, CAIRN*, _*)"
+				return 1
+				;;
+			esac
+			_rs_name=$2
+			shift 2
+			;;
+		--htpasswd)
+			case ${2-} in
+			?*:?*) ;;
+			*)
+				_t_fatal "registry_start: --htpasswd needs USER:PASS, both non-empty"
+				return 1
+				;;
+			esac
+			_rs_auth=${_rs_auth}htpasswd _rs_user=${2%%:*} _rs_pass=${2#*:}
+			test_secret "$_rs_pass" "$(printf '%s' "$_rs_user:$_rs_pass" | base64 | tr -d '\n')"
+			shift 2
+			;;
+		--tls)
+			_rs_tls=1
+			shift
+			;;
+		--storage)
+			if [ -z "${2-}" ]; then
+				_t_fatal "registry_start: --storage needs a directory"
+				return 1
+			fi
+			_rs_storage=$2
+			shift 2
+			;;
+		--token)
+			if [ $# -lt 5 ]; then
+				_t_fatal "registry_start: --token needs REALM_URL ISSUER SERVICE ROOTCERTBUNDLE"
+				return 1
+			fi
+			_rs_auth=${_rs_auth}token _rs_realm=$2 _rs_issuer=$3 _rs_service=$4 _rs_bundle=$5
+			shift 5
+			;;
+		*)
+			_t_fatal "registry_start: unknown option '$1'"
+			return 1
+			;;
+		esac
+	done
+	case $_rs_auth in
+	'' | htpasswd | token) ;;
+	*)
+		_t_fatal "registry_start: one of --htpasswd and --token, not both"
+		return 1
+		;;
+	esac
+	require_tool docker-registry curl
+	[ "$_rs_auth" != htpasswd ] || require_tool htpasswd
+	[ -z "$_rs_tls" ] || require_tool openssl
+
+	_rs_port=''
+	for _rs_k in 0 1 2 3; do
+		eval "_rs_pid=\${_t_reg_$((_t_port_base + _rs_k))_pid-}"
+		if [ -z "$_rs_pid" ]; then
+			_rs_port=$((_t_port_base + _rs_k))
+			break
+		fi
+	done
+	if [ -z "$_rs_port" ]; then
+		_t_fatal "registry_start: all 4 ports of test $TEST_NUMBER have a running registry"
+		return 1
+	fi
+	if ! _t_port_free "$_rs_port"; then
+		_t_fatal "registry_start: 127.0.0.1:$_rs_port (test_port $_rs_k of test $TEST_NUMBER) is in use:" \
+			"another copy of this test, or something left over? See: ss -ltnp 'sport = :$_rs_port'"
+		return 1
+	fi
+
+	_t_nreg=$((_t_nreg + 1))
+	_rs_dir=$T/registry.$_rs_port
+	[ ! -e "$_rs_dir" ] || _rs_dir=$T/registry.$_rs_port-$_t_nreg
+	_rs_storage=${_rs_storage:-$_rs_dir/storage}
+	mkdir -p "$_rs_dir" "$_rs_storage" || return 1
+	if [ -n "$_rs_tls" ]; then
+		if ! _t_tls_init; then
+			_t_fatal "registry_start: could not make the test CA and certificate"
+			return 1
+		fi
+		for _rs_h in "127.0.0.1:$_rs_port" "localhost:$_rs_port"; do
+			mkdir -p "$REG_CERTS_D/$_rs_h" && cp "$REG_CA" "$REG_CERTS_D/$_rs_h/ca.crt" || return 1
+		done
+	fi
+	if [ "$_rs_auth" = htpasswd ]; then
+		# The password goes on stdin (-i), not on the command line.
+		if ! printf '%s\n' "$_rs_pass" | htpasswd -niB "$_rs_user" >"$_rs_dir/htpasswd" 2>"$_rs_dir/htpasswd.err"; then
+			cat "$_rs_dir/htpasswd.err" >&2
+			_t_fatal "registry_start: htpasswd failed"
+			return 1
+		fi
+	fi
+	{
+		printf '%s\n' \
+			'version: 0.1' \
+			'log:' \
+			'  level: info' \
+			'  formatter: text' \
+			'  fields:' \
+			"    service: registry-$_rs_port" \
+			'storage:' \
+			'  filesystem:' \
+			"    rootdirectory: $(_t_yq "$_rs_storage")" \
+			'  delete:' \
+			'    enabled: true' \
+			'  maintenance:' \
+			'    uploadpurging:' \
+			'      enabled: false' \
+			'http:' \
+			"  addr: 127.0.0.1:$_rs_port" \
+			"  secret: $(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" \
+			'  headers:' \
+			'    X-Content-Type-Options: [nosniff]'
+		if [ -n "$_rs_tls" ]; then
+			printf '%s\n' \
+				'  tls:' \
+				"    certificate: $(_t_yq "$T/tls/server.crt")" \
+				"    key: $(_t_yq "$T/tls/server.key")"
+		fi
+		printf '%s\n' \
+			'health:' \
+			'  storagedriver:' \
+			'    enabled: false'
+		case $_rs_auth in
+		htpasswd)
+			printf '%s\n' \
+				'auth:' \
+				'  htpasswd:' \
+				'    realm: cairn-test' \
+				"    path: $(_t_yq "$_rs_dir/htpasswd")"
+			;;
+		token)
+			printf '%s\n' \
+				'auth:' \
+				'  token:' \
+				"    realm: $(_t_yq "$_rs_realm")" \
+				"    service: $(_t_yq "$_rs_service")" \
+				"    issuer: $(_t_yq "$_rs_issuer")" \
+				"    rootcertbundle: $(_t_yq "$_rs_bundle")"
+			;;
+		esac
+	} >"$_rs_dir/config.yml" || return 1
+
+	# docker-registry reads any REGISTRY_* variable as a config override (REGISTRY_AUTH_FILE, for
+	# skopeo, would set auth.file and break the config): start it without them.
+	_rs_env=$(env | sed -n 's/^\(REGISTRY_[A-Za-z0-9_]*\)=.*/\1/p')
+	(
+		# shellcheck disable=SC2086 # a list of names
+		[ -z "$_rs_env" ] || unset $_rs_env
+		exec docker-registry serve "$_rs_dir/config.yml"
+	) >"$_rs_dir/registry.log" 2>&1 </dev/null 8>&- 9>&- &
+	_rs_pid=$!
+	_t_watchdog "$_rs_pid" >/dev/null 2>&1 </dev/null 8>&- 9>&- &
+	_rs_wd=$!
+	_rs_url=http://127.0.0.1:$_rs_port
+	[ -z "$_rs_tls" ] || _rs_url=https://127.0.0.1:$_rs_port
+	eval "_t_reg_${_rs_port}_pid=\$_rs_pid _t_reg_${_rs_port}_wd=\$_rs_wd" \
+		"_t_reg_${_rs_port}_url=\$_rs_url _t_reg_${_rs_port}_log=\$_rs_dir/registry.log" \
+		"_t_reg_${_rs_port}_user=\$_rs_user _t_reg_${_rs_port}_pass=\$_rs_pass _t_reg_${_rs_port}_tls=\$_rs_tls"
+	case " $_t_regs " in
+	*" $_rs_port "*) ;;
+	*) _t_regs="$_t_regs $_rs_port" ;;
+	esac
+
+	# Wait up to 10 s for /v2/ to answer 200 (or 401 with auth).
+	set --
+	[ -z "$_rs_tls" ] || set -- --cacert "$REG_CA"
+	_rs_i=0 _rs_why=''
+	while :; do
+		if ! test_pid_alive "$_rs_pid"; then
+			_rs_why="docker-registry exited"
+			break
+		fi
+		_rs_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$_rs_url/v2/" 2>/dev/null)
+		case $_rs_code in
+		200 | 401) break ;;
+		esac
+		_rs_i=$((_rs_i + 1))
+		if [ "$_rs_i" -ge 100 ]; then
+			_rs_why="/v2/ did not answer 200 or 401 within 10 s (last status: $_rs_code)"
+			break
+		fi
+		sleep 0.1
+	done
+	if [ -n "$_rs_why" ]; then
+		registry_stop "$_rs_port"
+		{
+			printf 'registry_start: %s; its log (%s):\n' "$_rs_why" "$_rs_dir/registry.log"
+			_t_mask <"$_rs_dir/registry.log"
+		} >&2
+		_t_fatal "registry_start: docker-registry on 127.0.0.1:$_rs_port did not start"
+		return 1
+	fi
+
+	REG=127.0.0.1:$_rs_port REG_URL=$_rs_url REG_PID=$_rs_pid
+	REG_LOG=$_rs_dir/registry.log REG_STORAGE=$_rs_storage
+	export REG REG_URL REG_PID REG_LOG REG_STORAGE
+	if [ -n "$_rs_user" ]; then
+		REG_USER=$_rs_user REG_PASS=$_rs_pass
+		export REG_USER REG_PASS
+	else
+		unset REG_USER REG_PASS
+	fi
+	if [ -n "$_rs_name" ]; then
+		eval "$_rs_name=\$REG ${_rs_name}_URL=\$REG_URL ${_rs_name}_PID=\$REG_PID" \
+			"${_rs_name}_LOG=\$REG_LOG ${_rs_name}_STORAGE=\$REG_STORAGE" \
+			"${_rs_name}_USER=\$_rs_user ${_rs_name}_PASS=\$_rs_pass"
+	fi
+	return 0
+}
+
+# Port of a registry given as HOST:PORT, :PORT or PORT; empty when it is not one of ours.
+_t_reg_port () {
+	_rp=${1##*:}
+	case $_rp in
+	'' | *[!0-9]*) return 1 ;;
+	esac
+	eval "_rp_url=\${_t_reg_${_rp}_url-}"
+	[ -n "$_rp_url" ] || return 1
+	printf '%s\n' "$_rp"
+}
+
+# registry_stop [REGISTRY...]: stop the given registries (HOST:PORT, as in $REG), or all of this
+# test's: TERM, wait up to 5 s, then KILL.  Registries already stopped are ignored.
+registry_stop () {
+	if [ $# -eq 0 ]; then
+		# shellcheck disable=SC2086 # a list of ports
+		set -- $_t_regs
+	fi
+	_rt_pids=''
+	for _rt in "$@"; do
+		_rt_port=$(_t_reg_port "$_rt") || {
+			printf 'registry_stop: %s is not a registry of this test\n' "$_rt" >&2
+			continue
+		}
+		_rt_pid='' _rt_wd=''
+		eval "_rt_pid=\${_t_reg_${_rt_port}_pid-} _rt_wd=\${_t_reg_${_rt_port}_wd-}"
+		[ -n "$_rt_pid" ] || continue
+		_rt_pids="$_rt_pids $_rt_wd $_rt_pid"
+		eval "_t_reg_${_rt_port}_pid= _t_reg_${_rt_port}_wd="
+	done
+	# shellcheck disable=SC2086 # a list of PIDs
+	[ -z "$_rt_pids" ] || _t_stop_pids $_rt_pids
+	return 0
+}
+
+# registry_log_count FIXED_STRING [REGISTRY]: how many lines of the log of REGISTRY (HOST:PORT,
+# default $REG; the latest registry on that port) contain FIXED_STRING.  One access log line per
+# request (Apache combined format, on stdout; the user column stays "-" even with basic auth):
+#   127.0.0.1 - - [23/Nov/2026:14:13:20 +0000] "PUT /v2/a/b/manifests/1 HTTP/1.1" 201 0 "" "UA"
+# so '"PUT /v2/a/b/manifests/' counts manifest PUTs (leave out the protocol: curl uses HTTP/2.0
+# over TLS); the logrus lines (stderr) never contain `"METHOD /`.
+registry_log_count () {
+	_lc_port=$(_t_reg_port "${2:-${REG:-}}") || {
+		printf 'registry_log_count: no registry %s in this test\n' "${2:-${REG:-}}" >&2
+		return 1
+	}
+	_lc_log=''
+	eval "_lc_log=\${_t_reg_${_lc_port}_log}"
+	grep -cF -e "$1" "$_lc_log"
+	[ $? -le 1 ] # 1: no line matched (and 0 was printed)
+}
+
+# manifest_digest REF: sha256 of the raw manifest bytes of REF (HOST:PORT/REPO[:TAG|@DIGEST]) as
+# served by GET /v2/REPO/manifests/REF, accepting docker schema 2 and OCI manifests and indexes;
+# prints sha256:HEX.  Uses https, the test CA and the credentials for our registries, and
+# REG_USER/REG_PASS (when set) for others.
+manifest_digest () {
+	_md_host=${1%%/*} _md_rest=${1#*/}
+	if [ -z "$_md_host" ] || [ "$_md_host" = "$1" ]; then
+		printf 'manifest_digest: %s is not HOST:PORT/REPO[:TAG|@DIGEST]\n' "$1" >&2
+		return 1
+	fi
+	case $_md_rest in
+	*@*) _md_repo=${_md_rest%%@*} _md_ref=${_md_rest#*@} ;;
+	*:*) _md_repo=${_md_rest%:*} _md_ref=${_md_rest##*:} ;;
+	*) _md_repo=$_md_rest _md_ref=latest ;;
+	esac
+	_md_scheme=http _md_user=${REG_USER:-} _md_pass=${REG_PASS:-} _md_tls=''
+	if _md_port=$(_t_reg_port "$_md_host"); then
+		_md_u='' _md_p=''
+		eval "_md_tls=\${_t_reg_${_md_port}_tls} _md_u=\${_t_reg_${_md_port}_user}" \
+			"_md_p=\${_t_reg_${_md_port}_pass}"
+		[ -z "$_md_tls" ] || _md_scheme=https
+		[ -z "$_md_u" ] || _md_user=$_md_u _md_pass=$_md_p
+	fi
+	set -- -fsS --max-time 60 \
+		-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+		-H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+		-H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		-H 'Accept: application/vnd.oci.image.index.v1+json'
+	[ -z "$_md_tls" ] || set -- "$@" --cacert "$REG_CA"
+	case $_md_host in
+	localhost:*[!0-9]* | localhost:) ;;
+	localhost:*) set -- "$@" --resolve "$_md_host:127.0.0.1" ;; # not ::1
+	esac
+	_md_out=$(mktemp "$T/.manifest.XXXXXX") || return 1
+	set -- "$@" -o "$_md_out" "$_md_scheme://$_md_host/v2/$_md_repo/manifests/$_md_ref"
+	if [ -n "$_md_user" ]; then
+		# Credentials through a config on stdin, not on the command line.
+		printf 'user = "%s"\n' "$(printf '%s' "$_md_user:$_md_pass" | sed 's/[\\"]/\\&/g')" |
+			curl -K - "$@"
+	else
+		curl "$@" </dev/null
+	fi || {
+		rm -f "$_md_out"
+		return 1
+	}
+	_md_sum=$(sha256sum <"$_md_out") || return 1
+	rm -f "$_md_out"
+	printf 'sha256:%s\n' "${_md_sum%% *}"
+}
+
+# --- the busybox base image -------------------------------------------------------------------
+
+_t_bb_applets='sh ls cat echo mkdir rm cp mv test true false env id chown chmod ln touch sed grep
+wc sha256sum sleep printf head tail'
+
+# _t_busybox_build BUSYBOX LAYOUT BUNDLE: a one-layer image LAYOUT:base from a static busybox.
+_t_busybox_build () {
+	_bbb_rootless=''
+	[ "$(id -u)" -eq 0 ] || _bbb_rootless=--rootless
+	_bbb_r=$3/rootfs
+	umoci init --layout "$2" &&
+		umoci new --image "$2:base" &&
+		umoci unpack ${_bbb_rootless:+"$_bbb_rootless"} --image "$2:base" "$3" &&
+		mkdir -p "$_bbb_r/bin" "$_bbb_r/etc" "$_bbb_r/tmp" "$_bbb_r/root" "$_bbb_r/home/app" \
+			"$_bbb_r/dev" "$_bbb_r/proc" "$_bbb_r/sys" &&
+		cp "$1" "$_bbb_r/bin/busybox" &&
+		chmod 0755 "$_bbb_r/bin/busybox" &&
+		for _bbb_a in $_t_bb_applets; do
+			ln -s busybox "$_bbb_r/bin/$_bbb_a" || return 1
+		done &&
+		printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'app:x:1000:1000:app:/home/app:/bin/sh' \
+			'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$_bbb_r/etc/passwd" &&
+		printf '%s\n' 'root:x:0:' 'app:x:1000:' 'nogroup:x:65534:' >"$_bbb_r/etc/group" &&
+		chmod 1777 "$_bbb_r/tmp" &&
+		chmod 0700 "$_bbb_r/root" &&
+		{ [ -n "$_bbb_rootless" ] || chown 1000:1000 "$_bbb_r/home/app"; } &&
+		umoci repack --image "$2:base" "$3" &&
+		umoci config --image "$2:base" --config.cmd /bin/sh \
+			--config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin &&
+		umoci gc --layout "$2"
+}
+
+# base_image_layout: print the path of an OCI layout holding the busybox base image as tag "base"
+# (read it, never write it: it is shared).  Built once per busybox binary into the user's cache
+# (${XDG_CACHE_HOME:-$HOME/.cache}/cairn-tests, or $CAIRN_TEST_CACHE), atomically.
+base_image_layout () {
+	require_tool umoci sha256sum
+	_bb=${CAIRN_TEST_BUSYBOX:-/bin/busybox}
+	[ -f "$_bb" ] || _t_missing "$_bb (Debian: busybox-static)"
+	if command -v ldd >/dev/null 2>&1 && ldd "$_bb" >/dev/null 2>&1; then
+		printf 'base_image_layout: %s is dynamically linked; install busybox-static\n' "$_bb" >&2
+		return 1
+	fi
+	_bb_sum=$(sha256sum <"$_bb") || return 1
+	_bb_dir=$_t_cache/busybox-oci-$(printf '%.16s' "$_bb_sum")-$_t_bb_recipe
+	if [ -f "$_bb_dir/index.json" ]; then
+		printf '%s\n' "$_bb_dir"
+		return 0
+	fi
+	if mkdir -p "$_t_cache" 2>/dev/null && _bb_tmp=$(mktemp -d "$_t_cache/.build.XXXXXX" 2>/dev/null); then
+		# Builds interrupted an hour ago or more are garbage.
+		find "$_t_cache" -maxdepth 1 -name '.build.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
+	else
+		# No writable cache: build in the test's own temp dir.
+		_bb_dir=$T/busybox-oci
+		if [ -f "$_bb_dir/index.json" ]; then
+			printf '%s\n' "$_bb_dir"
+			return 0
+		fi
+		_bb_tmp=$(mktemp -d "$T/.build.XXXXXX") || return 1
+	fi
+	if ! _t_busybox_build "$_bb" "$_bb_tmp/layout" "$_bb_tmp/bundle" >"$_bb_tmp/build.log" 2>&1; then
+		printf 'base_image_layout: building the busybox image failed:\n' >&2
+		cat "$_bb_tmp/build.log" >&2
+		rm -rf "$_bb_tmp"
+		return 1
+	fi
+	# rename(2) publishes the complete layout at once.  If a parallel test won the race, mv moved
+	# ours into the winner's directory instead: remove it from there.
+	mv "$_bb_tmp/layout" "$_bb_dir" 2>/dev/null
+	[ ! -d "$_bb_dir/layout" ] || rm -rf "$_bb_dir/layout"
+	rm -rf "$_bb_tmp"
+	if [ ! -f "$_bb_dir/index.json" ]; then
+		printf 'base_image_layout: %s was not created\n' "$_bb_dir" >&2
+		return 1
+	fi
+	printf '%s\n' "$_bb_dir"
+}
+
+# base_image_push REF [SKOPEO_COPY_ARGS...]: push the busybox base image (one layer, cmd /bin/sh,
+# users root and app:1000, /tmp 1777) to REF, e.g. "$REG/base/busybox:1".  For our registries
+# it adds the TLS options (--dest-cert-dir, or --dest-tls-verify=false over http) and the htpasswd
+# credentials, unless the arguments give their own.  Prints nothing on success; get the digest
+# with manifest_digest REF.
+base_image_push () {
+	if [ $# -lt 1 ]; then
+		printf 'base_image_push: usage: base_image_push REF [SKOPEO_COPY_ARGS...]\n' >&2
+		return 1
+	fi
+	require_tool skopeo
+	_bp_ref=$1
+	shift
+	_bp_layout=$(base_image_layout) || return 1
+	_bp_host=${_bp_ref%%/*} _bp_tlsarg=1 _bp_credarg=1 _bp_tls='' _bp_user='' _bp_pass=''
+	for _bp_a in "$@"; do
+		case $_bp_a in
+		--dest-tls-verify* | --dest-cert-dir*) _bp_tlsarg= ;;
+		--dest-creds* | --dest-no-creds* | --dest-username* | --dest-password* | \
+			--dest-registry-token* | --dest-authfile*) _bp_credarg= ;;
+		esac
+	done
+	if _bp_port=$(_t_reg_port "$_bp_host"); then
+		eval "_bp_tls=\${_t_reg_${_bp_port}_tls} _bp_user=\${_t_reg_${_bp_port}_user}" \
+			"_bp_pass=\${_t_reg_${_bp_port}_pass}"
+	fi
+	if [ -n "$_bp_credarg" ] && [ -n "$_bp_user" ]; then
+		set -- --dest-creds "$_bp_user:$_bp_pass" "$@"
+	fi
+	if [ -n "$_bp_tlsarg" ]; then
+		if [ -n "$_bp_tls" ]; then
+			set -- --dest-cert-dir "$REG_CERTS_D/$_bp_host" "$@"
+		else
+			set -- --dest-tls-verify=false "$@"
+		fi
+	fi
+	skopeo copy -q "$@" "oci:$_bp_layout:base" "docker://$_bp_ref" </dev/null
+}
+
+# --- setup: name, number, ports, temp dir, environment ----------------------------------------
+# (last, so that every function the EXIT trap may need exists)
+
+trap '_t_on_exit' EXIT
+trap '_t_on_signal INT 130' INT
+trap '_t_on_signal TERM 143' TERM
+trap '_t_on_signal HUP 129' HUP
+unset CDPATH
+
+TEST_NAME=$(basename "$0" .sh)
+case ${CAIRN_TEST_NUMBER:-} in
+[0-9] | [0-9][0-9] | [0-9][0-9][0-9]) _t_num=$CAIRN_TEST_NUMBER ;;
+'')
+	case $TEST_NAME in
+	t[0-9][0-9][0-9]-*) _t_num=${TEST_NAME#t} _t_num=${_t_num%%-*} ;;
+	*) _t_bail "cannot derive the test number from '$0': name it tNNN-topic.sh (or set CAIRN_TEST_NUMBER=NNN)" ;;
+	esac
+	;;
+*) _t_bail "CAIRN_TEST_NUMBER='$CAIRN_TEST_NUMBER' is not a number from 0 to 999" ;;
+esac
+while :; do
+	case $_t_num in
+	0?*) _t_num=${_t_num#0} ;;
+	*) break ;;
+	esac
+done
+TEST_NUMBER=$_t_num
+# Four ports per test, 5400 + 4*NNN + K: tests never share one, and 5400..9399 is below Linux's
+# ephemeral range (32768..60999), so client sockets never take them either.
+_t_port_base=$((5400 + TEST_NUMBER * 4))
+
+# test_port K (K = 0..3): print this test's K-th port.  registry_start takes the lowest K not used
+# by a running registry of this test; give other servers K = 3, 2, ...
+test_port () {
+	case ${1-} in
+	[0-3]) printf '%d\n' "$((_t_port_base + $1))" ;;
+	*)
+		printf 'test_port: K must be 0, 1, 2 or 3, not "%s"\n' "${1-}" >&2
+		return 1
+		;;
+	esac
+}
+
+_t_verbose=${CAIRN_TEST_VERBOSE:-}
+for _t_arg in "$@"; do
+	case $_t_arg in
+	-v | --verbose) _t_verbose=1 ;;
+	esac
+done
+case $_t_verbose in
+1 | true | yes) _t_verbose=1 ;;
+*) _t_verbose='' ;;
+esac
+
+E2E_DIR=${CAIRN_E2E_DIR:-$(dirname "$0")}
+E2E_DIR=$(cd "$E2E_DIR" && pwd) || _t_bail "cannot find the e2e directory"
+CAIRN_TEST_DATA=${CAIRN_TEST_DATA:-$E2E_DIR/../data}
+export CAIRN_TEST_DATA
+
+# The base image cache outlives the test (and is shared by parallel tests): decide where it is
+# before HOME is replaced below.
+if [ -n "${CAIRN_TEST_CACHE:-}" ]; then
+	_t_cache=$CAIRN_TEST_CACHE
+elif [ -n "${XDG_CACHE_HOME:-}" ]; then
+	_t_cache=$XDG_CACHE_HOME/cairn-tests
+elif [ -n "${HOME:-}" ] && [ "$HOME" != / ]; then
+	_t_cache=$HOME/.cache/cairn-tests
+else
+	_t_cache=${TMPDIR:-/tmp}/cairn-tests-$(id -u)
+fi
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-$TEST_NAME.XXXXXX") || _t_bail "mktemp -d failed (TMPDIR=${TMPDIR:-})"
+case $T in
+/*) ;;
+*) T=$PWD/$T ;;
+esac
+export T
+mkdir "$T/.out" "$T/home" "$T/user" || _t_bail "cannot populate $T"
+
+# A hermetic environment: no user docker/containers credentials, no GitLab CI credentials, no
+# proxies between us and 127.0.0.1.
+HOME=$T/user
+CAIRN_HOME=$T/home
+REGISTRY_AUTH_FILE=$T/user/.config/containers/auth.json
+NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+LC_ALL=C
+export HOME CAIRN_HOME REGISTRY_AUTH_FILE NO_PROXY no_proxy LC_ALL
+unset DOCKER_CONFIG XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME XDG_RUNTIME_DIR \
+	CI_REGISTRY CI_JOB_TOKEN CI_REGISTRY_USER CI_REGISTRY_PASSWORD \
+	http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY \
+	REG REG_URL REG_PID REG_LOG REG_STORAGE REG_USER REG_PASS REG_CA REG_CERTS_D
+
+# cairn takes every option --some-name from CAIRN_SOME_NAME too: drop any a developer has set,
+# keeping only the harness's own (CAIRN, CAIRN_HOME, CAIRN_TEST_*, CAIRN_E2E_DIR, CAIRN_STORE_TOOL).
+for _t_v in $(env | sed -n 's/^\(CAIRN_[A-Za-z0-9_]*\)=.*/\1/p'); do
+	case $_t_v in
+	CAIRN_HOME | CAIRN_TEST_* | CAIRN_E2E_DIR | CAIRN_STORE_TOOL) ;;
+	*) unset "$_t_v" ;;
+	esac
+done
+
+if [ -n "${CAIRN:-}" ]; then
+	case $CAIRN in
+	/*) ;;
+	*/*) CAIRN=$PWD/$CAIRN ;;
+	esac
+	case $CAIRN in
+	*/*) [ -x "$CAIRN" ] || _t_bail "CAIRN=$CAIRN is not an executable file" ;;
+	esac
+	export CAIRN
+fi
+
+# cairn_run ARGS...: run "$CAIRN" ARGS (CAIRN_HOME is $T/home unless the test changes it).
+cairn_run () {
+	if [ -z "${CAIRN:-}" ]; then
+		printf 'cairn_run: CAIRN is not set (CAIRN=build/dev/cairn sh %s)\n' "$0" >&2
+		return 127
+	fi
+	"$CAIRN" "$@"
+}

@@ -1,0 +1,102 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# The command line: help, version, slugify vectors of the spec, usage errors and exit codes.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+
+# expect_exit CODE CMD...: run CMD, succeed only if it exits with CODE
+expect_exit() {
+	want=$1
+	shift
+	"$@" >"$T/out" 2>"$T/err"
+	got=$?
+	if [ "$got" != "$want" ]; then
+		echo "exit $got, want $want: $*" >&2
+		cat "$T/err" >&2
+		return 1
+	fi
+}
+
+slug_is() {
+	test "$("$CAIRN" slugify -f "$1" -- "$2")" = "$3" || {
+		echo "slugify -f $1 '$2' = '$("$CAIRN" slugify -f "$1" -- "$2")', want '$3'" >&2
+		return 1
+	}
+}
+
+test_expect_success 'help lists the commands and exits 0' '
+	"$CAIRN" --help >"$T/help" &&
+	grep -q "^  slugify " "$T/help" &&
+	grep -q "^  version " "$T/help" &&
+	"$CAIRN" help >"$T/help2" &&
+	test_cmp "$T/help" "$T/help2"
+'
+
+test_expect_success 'help COMMAND and COMMAND --help agree' '
+	"$CAIRN" help slugify >"$T/a" &&
+	"$CAIRN" slugify --help >"$T/b" &&
+	test_cmp "$T/a" "$T/b" &&
+	grep -q "^usage: cairn slugify -f tag|ns|release STRING" "$T/a"
+'
+
+test_expect_success 'version prints the version' '
+	"$CAIRN" version >"$T/v" &&
+	grep -Eq "^cairn [0-9]+\.[0-9]+\.[0-9]+$" "$T/v" &&
+	"$CAIRN" --version >"$T/v2" &&
+	test_cmp "$T/v" "$T/v2"
+'
+
+test_expect_success 'slugify matches every vector of the spec' '
+	slug_is tag -data data-a871d86e &&
+	slug_is tag da/ta da-ta-afa96f8 &&
+	slug_is tag helo/ehlo helo-ehlo-b6f6ab1f &&
+	slug_is tag 16.04 16.04 &&
+	x129=$(printf "%0129d" 0 | tr 0 x) && x119=$(printf "%0119d" 0 | tr 0 x) &&
+	slug_is tag "$x129" "$x119-8cca70eb" &&
+	slug_is ns feature-fix-2 feature-fix-2 &&
+	slug_is ns "branch/one/!@#4.4-3" branch-one-4-4-3-4fe08955 &&
+	slug_is ns My_branch my-branch-8ebf2d1d
+'
+
+test_expect_success 'slugify results are valid in their format' '
+	for s in "feature/JIRA-42 new login" "Ünïcödé/ветка" "..." "a b c" "$x129"; do
+		"$CAIRN" slugify -f tag -- "$s" | grep -Eq "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$" &&
+		"$CAIRN" slugify -f ns -- "$s" | grep -Eq "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" &&
+		"$CAIRN" slugify -f release -- "$s" |
+			grep -Eq "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,51}[A-Za-z0-9])?$" || return 1
+	done
+'
+
+test_expect_success 'the format may come from the environment; the option wins' '
+	test "$(CAIRN_FORMAT=ns "$CAIRN" slugify My_branch)" = my-branch-8ebf2d1d &&
+	test "$(CAIRN_FORMAT=ns "$CAIRN" slugify -f tag My_branch)" = My_branch
+'
+
+test_expect_success 'usage errors exit 2 with the usage line' '
+	expect_exit 2 "$CAIRN" slugify x && grep -q "missing --format" "$T/err" &&
+	grep -q "^usage: cairn slugify" "$T/err" &&
+	expect_exit 2 "$CAIRN" slugify -f bogus x && grep -q "bogus" "$T/err" &&
+	expect_exit 2 "$CAIRN" slugify -f tag && grep -q "exactly one STRING" "$T/err" &&
+	expect_exit 2 "$CAIRN" slugify -f tag a b && grep -q "got 2" "$T/err" &&
+	expect_exit 2 "$CAIRN" slugify -f && grep -q "needs a value" "$T/err" &&
+	expect_exit 2 "$CAIRN" slugify --frobnicate -f tag x &&
+	grep -q "unknown option .--frobnicate." "$T/err" &&
+	expect_exit 2 "$CAIRN" no-such-command && grep -q "unknown command .no-such-command." "$T/err" &&
+	expect_exit 2 "$CAIRN" --no-such-option && grep -q "unknown option" "$T/err" &&
+	expect_exit 2 "$CAIRN" && grep -q "^usage: cairn" "$T/err" &&
+	expect_exit 2 "$CAIRN" help no-such-command &&
+	expect_exit 2 "$CAIRN" version extra
+'
+
+test_expect_success 'results go to stdout, errors to stderr' '
+	"$CAIRN" slugify -f tag da/ta >"$T/o" 2>"$T/e" &&
+	test "$(cat "$T/o")" = da-ta-afa96f8 && test ! -s "$T/e" &&
+	expect_exit 2 "$CAIRN" slugify -f bogus x && test ! -s "$T/out" &&
+	grep -q "^cairn: error: " "$T/err"
+'
+
+test_done

@@ -1,0 +1,98 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# The local store is a real OCI layout: skopeo and umoci read what cairn writes, cairn reads what
+# skopeo writes, corruption is reported without losing anything, and concurrent writers all land.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+require_tool skopeo
+require_tool umoci
+require_tool docker-registry
+export ST="${CAIRN_STORE_TOOL:?set CAIRN_STORE_TOOL to the built store-tool}"
+export STORE="$T/home/store"
+
+sha256_of() {
+	printf 'sha256:%s\n' "$(sha256sum | cut -d' ' -f1)"
+}
+
+registry_start
+
+test_expect_success 'cairn writes an image into a fresh store' '
+	mkdir -p "$T/rootfs/etc" &&
+	echo "hello from cairn" >"$T/rootfs/etc/greeting" &&
+	tar -C "$T/rootfs" -cf - . | gzip -n >"$T/layer.tar.gz" &&
+	"$ST" "$STORE" put-image demo:sig1 "$T/layer.tar.gz" >"$T/digest" &&
+	test -f "$STORE/oci-layout" && test -f "$STORE/index.json"
+'
+
+test_expect_success 'skopeo inspect reads the manifest cairn wrote, byte for byte' '
+	skopeo inspect --raw "oci:$STORE:demo:sig1" | sha256_of >"$T/skopeo-digest" &&
+	test "$(cat "$T/skopeo-digest")" = "$(cat "$T/digest")" &&
+	skopeo inspect "oci:$STORE:demo:sig1" >"$T/inspect.json" &&
+	grep -q "\"Os\": \"linux\"" "$T/inspect.json" &&
+	grep -q "PATH=/bin" "$T/inspect.json"
+'
+
+test_expect_success 'skopeo copy to another layout keeps the digest' '
+	skopeo copy -q "oci:$STORE:demo:sig1" "oci:$T/copy:demo" &&
+	skopeo inspect --raw "oci:$T/copy:demo" | sha256_of >"$T/copy-digest" &&
+	test "$(cat "$T/copy-digest")" = "$(cat "$T/digest")"
+'
+
+test_expect_success 'skopeo copy to a real registry keeps the digest' '
+	skopeo copy -q --dest-tls-verify=false "oci:$STORE:demo:sig1" "docker://$REG/demo:1" &&
+	test "$(manifest_digest "$REG/demo:1")" = "$(cat "$T/digest")"
+'
+
+test_expect_success 'umoci unpacks the image with the file in it' '
+	umoci unpack --image "$STORE:demo:sig1" "$T/bundle" >/dev/null &&
+	test "$(cat "$T/bundle/rootfs/etc/greeting")" = "hello from cairn"
+'
+
+test_expect_success 'cairn reads and verifies an image skopeo wrote into its store' '
+	base_image_push "$REG/base/busybox:1" &&
+	skopeo copy -q --src-tls-verify=false "docker://$REG/base/busybox:1" "oci:$STORE:base" &&
+	"$ST" "$STORE" get base >"$T/base-digest" &&
+	test "$(cat "$T/base-digest")" = "$(skopeo inspect --raw "oci:$STORE:base" | sha256_of)" &&
+	"$ST" "$STORE" get demo:sig1 >/dev/null &&
+	"$ST" "$STORE" ls >"$T/ls" &&
+	grep -q "^demo:sig1 " "$T/ls" && grep -q "^base " "$T/ls"
+'
+
+test_expect_success 'a corrupted blob is a clear error and nothing is lost' '
+	layer=$(sed -n "s/.*\"layers\":\[{[^}]*\"digest\":\"sha256:\([0-9a-f]*\)\".*/\1/p" \
+		"$STORE/blobs/sha256/$(cut -d: -f2 "$T/digest")") &&
+	test -n "$layer" &&
+	cp "$STORE/blobs/sha256/$layer" "$T/layer.good" &&
+	printf "X" | dd of="$STORE/blobs/sha256/$layer" bs=1 seek=100 conv=notrunc 2>/dev/null &&
+	test_must_fail "$ST" "$STORE" get demo:sig1 2>"$T/err" &&
+	grep -q "is corrupt" "$T/err" &&
+	grep -q "sha256:$layer" "$T/err" &&
+	"$ST" "$STORE" ls >"$T/ls2" &&
+	test_cmp "$T/ls" "$T/ls2" &&
+	"$ST" "$STORE" get base >/dev/null &&
+	"$ST" "$STORE" put-image demo:sig1 "$T/layer.tar.gz" >/dev/null &&
+	"$ST" "$STORE" get demo:sig1 >/dev/null
+'
+
+test_expect_success 'concurrent writers all land in index.json' '
+	i=0 && pids="" &&
+	while [ $i -lt 8 ]; do
+		mkdir -p "$T/c$i" && echo "$i" >"$T/c$i/n" &&
+		tar -C "$T/c$i" -cf "$T/c$i.tar" . &&
+		{ "$ST" "$STORE" put-image "par:$i" "$T/c$i.tar" >/dev/null & pids="$pids $!"; } &&
+		i=$((i + 1))
+	done &&
+	fails=0 &&
+	for p in $pids; do wait "$p" || fails=$((fails + 1)); done &&
+	test "$fails" = 0 &&
+	"$ST" "$STORE" ls >"$T/ls3" &&
+	test "$(grep -c "^par:" "$T/ls3")" = 8 &&
+	python3 -m json.tool "$STORE/index.json" >/dev/null &&
+	skopeo inspect --raw "oci:$STORE:par:5" >/dev/null &&
+	test -z "$(ls "$STORE/.cairn/tmp")"
+'
+
+test_done
