@@ -38,7 +38,8 @@ void cairn_buf_addstr(struct cairn_buf *b, const char *s);
 void cairn_buf_addch(struct cairn_buf *b, char c);
 void cairn_buf_addf(struct cairn_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void cairn_buf_vaddf(struct cairn_buf *b, const char *fmt, va_list ap);
+void cairn_buf_vaddf(struct cairn_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Shorten to `len` bytes (len <= b->len). Clears nothing else. */
 void cairn_buf_setlen(struct cairn_buf *b, size_t len);
 void cairn_buf_reset(struct cairn_buf *b);

@@ -5,6 +5,9 @@
 #include <stdarg.h>
 
 static int set_v(struct cairn_error **err, enum cairn_code c, int sys_errno, const char *suffix,
+		 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static int set_v(struct cairn_error **err, enum cairn_code c, int sys_errno, const char *suffix,
 		 const char *fmt, va_list ap)
 {
 	struct cairn_error *e;

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: MIT */
+/* Link headers (RFC 8288) as registries send them for tag-list pagination; URI resolution. */
+#include "common.h"
+#include "registry/link.h"
+#include "util/buf.h"
+
+#include <stdarg.h>
+
+/* room for a reason; reasons name offsets, never input bytes */
+#define WHY_MAX 128
+
+struct lex {
+	const char *s;
+	size_t len;
+	size_t pos;
+	char why[WHY_MAX];
+};
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* RFC 7230 tchar */
+static bool is_tchar(char c)
+{
+	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* What a quoted string may hold, bare or after a backslash: HTAB, SP, VCHAR, obs-text. */
+static bool is_qchar(char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	return u == '\t' || (u >= 0x20 && u != 0x7f);
+}
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* `n` bytes at `a` equal the lower-case NUL-terminated `b`, ignoring ASCII case. */
+static bool ieq(const char *a, size_t n, const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] == '\0' || lower(a[i]) != b[i])
+			return false;
+	return b[i] == '\0';
+}
+
+static int fail(struct lex *lx, const char *fmt, ...) CAIRN_PRINTF(2, 3);
+
+static int fail(struct lex *lx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(lx->why, sizeof(lx->why), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool at_end(const struct lex *lx)
+{
+	return lx->pos >= lx->len;
+}
+
+static char peek(const struct lex *lx)
+{
+	return at_end(lx) ? '\0' : lx->s[lx->pos];
+}
+
+static void skip_ws(struct lex *lx)
+{
+	while (!at_end(lx) && is_ws(lx->s[lx->pos]))
+		lx->pos++;
+}
+
+static size_t scan_token(struct lex *lx)
+{
+	size_t start = lx->pos;
+
+	while (!at_end(lx) && is_tchar(lx->s[lx->pos]))
+		lx->pos++;
+	return lx->pos - start;
+}
+
+/* A quoted-string at lx->pos (on its '"'), unescaped into `val`. */
+static int parse_quoted(struct lex *lx, struct cairn_buf *val)
+{
+	size_t start = lx->pos++;
+
+	while (!at_end(lx)) {
+		char c = lx->s[lx->pos++];
+
+		if (c == '"')
+			return 0;
+		if (c == '\\') {
+			if (at_end(lx))
+				break;
+			c = lx->s[lx->pos++];
+		}
+		if (!is_qchar(c))
+			return fail(lx, "control character in quoted string at offset %zu",
+				    lx->pos - 1);
+		cairn_buf_addch(val, c);
+	}
+	return fail(lx, "unterminated quoted string at offset %zu", start);
+}
+
+/* Whether the space-separated relation types in `v` include "next". */
+static bool rel_has_next(const char *v, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t start;
+
+		while (i < n && is_ws(v[i]))
+			i++;
+		start = i;
+		while (i < n && !is_ws(v[i]))
+			i++;
+		if (i > start && ieq(v + start, i - start, "next"))
+			return true;
+	}
+	return false;
+}
+
+/* One link-value: "<" URI-Reference ">" *( OWS ";" OWS link-param ). */
+static int parse_link(struct lex *lx, const char **uri, size_t *uri_len, bool *is_next)
+{
+	bool seen_rel = false;
+	size_t start;
+
+	*is_next = false;
+	if (peek(lx) != '<')
+		return fail(lx, "expected '<' at offset %zu", lx->pos);
+	start = ++lx->pos;
+	while (!at_end(lx) && peek(lx) != '>') {
+		unsigned char c = (unsigned char)peek(lx);
+
+		if (c <= 0x20 || c == 0x7f || c == '<')
+			return fail(lx, "invalid character in URI at offset %zu", lx->pos);
+		lx->pos++;
+	}
+	if (at_end(lx))
+		return fail(lx, "unterminated '<' at offset %zu", start - 1);
+	*uri = lx->s + start;
+	*uri_len = lx->pos - start;
+	lx->pos++;
+
+	for (;;) {
+		CLEANUP(cairn_buf_release) struct cairn_buf val = CAIRN_BUF_INIT;
+		const char *name;
+		size_t name_len, vstart;
+
+		skip_ws(lx);
+		if (peek(lx) != ';')
+			break;
+		lx->pos++;
+		skip_ws(lx);
+		if (at_end(lx) || peek(lx) == ';' || peek(lx) == ',')
+			continue; /* an empty parameter */
+		name = lx->s + lx->pos;
+		name_len = scan_token(lx);
+		if (name_len == 0)
+			return fail(lx, "expected a parameter name at offset %zu", lx->pos);
+		skip_ws(lx);
+		if (peek(lx) == '=') {
+			lx->pos++;
+			skip_ws(lx);
+			if (peek(lx) == '"') {
+				if (parse_quoted(lx, &val) < 0)
+					return -1;
+			} else {
+				vstart = lx->pos;
+				if (scan_token(lx) == 0)
+					return fail(lx, "expected a parameter value at offset %zu",
+						    lx->pos);
+				cairn_buf_add(&val, lx->s + vstart, lx->pos - vstart);
+			}
+		}
+		if (!seen_rel && ieq(name, name_len, "rel")) {
+			seen_rel = true;
+			*is_next = rel_has_next(val.buf, val.len);
+		}
+	}
+	if (!at_end(lx) && peek(lx) != ',')
+		return fail(lx, "expected ';' or ',' at offset %zu", lx->pos);
+	return 0;
+}
+
+static int parse_links(struct lex *lx, const char **next, size_t *next_len)
+{
+	*next = NULL;
+	*next_len = 0;
+	for (;;) {
+		const char *uri;
+		size_t uri_len;
+		bool is_next;
+
+		while (!at_end(lx) && (is_ws(peek(lx)) || peek(lx) == ','))
+			lx->pos++;
+		if (at_end(lx))
+			return 0;
+		if (parse_link(lx, &uri, &uri_len, &is_next) < 0)
+			return -1;
+		if (is_next && !*next) {
+			if (uri_len == 0)
+				return fail(lx, "empty URI in the \"next\" link");
+			*next = uri;
+			*next_len = uri_len;
+		}
+	}
+}
+
+int cairn_link_next(char **out, const char *value, size_t len, struct cairn_error **err)
+{
+	struct lex lx = {.s = value, .len = len};
+	const char *next;
+	size_t next_len;
+
+	*out = NULL;
+	if (len > CAIRN_LINK_MAX)
+		return cairn_error_set(err, CAIRN_ETOOBIG,
+				       "invalid Link header: longer than %u bytes", CAIRN_LINK_MAX);
+	if (parse_links(&lx, &next, &next_len) < 0)
+		return cairn_error_set(err, CAIRN_EINVAL, "invalid Link header: %s", lx.why);
+	if (next)
+		*out = xstrndup(next, next_len);
+	return 0;
+}
+
+/* ---- RFC 3986 resolution ---- */
+
+struct uri {
+	const char *scheme; /* NULL when absent */
+	size_t scheme_len;
+	const char *auth; /* NULL when absent; may be empty ("file:///x") */
+	size_t auth_len;
+	const char *path;
+	size_t path_len;
+	const char *query; /* without its '?'; NULL when absent */
+	size_t query_len;
+	const char *frag; /* without its '#'; NULL when absent */
+};
+
+static void split(struct uri *u, const char *s)
+{
+	size_t n = strcspn(s, ":/?#");
+	bool scheme = n > 0 && s[n] == ':' && is_alpha(s[0]);
+
+	memset(u, 0, sizeof(*u));
+	for (size_t i = 1; scheme && i < n; i++)
+		scheme = is_alpha(s[i]) || is_digit(s[i]) || s[i] == '+' || s[i] == '-' ||
+			 s[i] == '.';
+	if (scheme) {
+		u->scheme = s;
+		u->scheme_len = n;
+		s += n + 1;
+	}
+	if (s[0] == '/' && s[1] == '/') {
+		s += 2;
+		u->auth = s;
+		u->auth_len = strcspn(s, "/?#");
+		s += u->auth_len;
+	}
+	u->path = s;
+	u->path_len = strcspn(s, "?#");
+	s += u->path_len;
+	if (*s == '?') {
+		u->query = ++s;
+		u->query_len = strcspn(s, "#");
+		s += u->query_len;
+	}
+	if (*s == '#')
+		u->frag = s + 1;
+}
+
+static bool starts(const char *p, size_t n, const char *prefix)
+{
+	size_t k = strlen(prefix);
+
+	return n >= k && memcmp(p, prefix, k) == 0;
+}
+
+static bool equals(const char *p, size_t n, const char *s)
+{
+	return n == strlen(s) && memcmp(p, s, n) == 0;
+}
+
+static void drop_last_segment(struct cairn_buf *out)
+{
+	char *slash = memrchr(out->buf, '/', out->len);
+
+	cairn_buf_setlen(out, slash ? (size_t)(slash - out->buf) : 0);
+}
+
+/* RFC 3986 5.2.4 remove_dot_segments, appending the result to `out`. */
+static void add_without_dots(struct cairn_buf *out, const char *in, size_t n)
+{
+	/* a buffer of its own, so dropping a segment cannot reach the scheme or authority */
+	CLEANUP(cairn_buf_release) struct cairn_buf path = CAIRN_BUF_INIT;
+
+	while (n > 0) {
+		size_t skip = 0;
+
+		if (starts(in, n, "../")) {
+			skip = 3;
+		} else if (starts(in, n, "./") || starts(in, n, "/./")) {
+			skip = 2;
+		} else if (starts(in, n, "/../")) {
+			skip = 3;
+			drop_last_segment(&path);
+		} else if (equals(in, n, "/.") || equals(in, n, "/..")) {
+			if (n == 3)
+				drop_last_segment(&path);
+			in = "/";
+			n = 1;
+		} else if (equals(in, n, ".") || equals(in, n, "..")) {
+			skip = n;
+		} else {
+			const char *slash = memchr(in + 1, '/', n - 1);
+
+			skip = slash ? (size_t)(slash - in) : n;
+			cairn_buf_add(&path, in, skip);
+		}
+		in += skip;
+		n -= skip;
+	}
+	cairn_buf_add(out, path.buf, path.len);
+}
+
+char *cairn_url_resolve(const char *base, const char *ref)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf merged = CAIRN_BUF_INIT;
+	struct cairn_buf out = CAIRN_BUF_INIT;
+	struct uri b, r;
+	const char *query;
+	size_t query_len;
+
+	split(&b, base);
+	if (!b.scheme)
+		return NULL;
+	split(&r, ref);
+	if (r.scheme)
+		return xstrdup(ref);
+
+	cairn_buf_add(&out, b.scheme, b.scheme_len);
+	cairn_buf_addch(&out, ':');
+	query = r.query;
+	query_len = r.query_len;
+	if (r.auth) {
+		cairn_buf_addstr(&out, "//");
+		cairn_buf_add(&out, r.auth, r.auth_len);
+		add_without_dots(&out, r.path, r.path_len);
+	} else {
+		if (b.auth) {
+			cairn_buf_addstr(&out, "//");
+			cairn_buf_add(&out, b.auth, b.auth_len);
+		}
+		if (r.path_len == 0) {
+			cairn_buf_add(&out, b.path, b.path_len);
+			if (!r.query) {
+				query = b.query;
+				query_len = b.query_len;
+			}
+		} else if (r.path[0] == '/') {
+			add_without_dots(&out, r.path, r.path_len);
+		} else {
+			const char *slash = memrchr(b.path, '/', b.path_len);
+
+			if (b.auth && b.path_len == 0)
+				cairn_buf_addch(&merged, '/');
+			else if (slash)
+				cairn_buf_add(&merged, b.path, (size_t)(slash - b.path) + 1);
+			cairn_buf_add(&merged, r.path, r.path_len);
+			add_without_dots(&out, merged.buf, merged.len);
+		}
+	}
+	if (query) {
+		cairn_buf_addch(&out, '?');
+		cairn_buf_add(&out, query, query_len);
+	}
+	if (r.frag) {
+		cairn_buf_addch(&out, '#');
+		cairn_buf_addstr(&out, r.frag);
+	}
+	return cairn_buf_detach(&out, NULL);
+}
