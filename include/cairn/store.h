@@ -114,6 +114,30 @@ CAIRN_API int cairn_store_ref_get(struct cairn_store *st, const char *name,
 CAIRN_API int cairn_store_ref_remove(struct cairn_store *st, const char *name,
 				     struct cairn_error **err);
 
+/**
+ * Open a stored blob for reading: a read-only fd (the caller closes it) and its size. The
+ * content is not verified here; whoever consumes it checks the digest (a registry does on
+ * upload). CAIRN_ENOTFOUND when absent.
+ */
+CAIRN_API int cairn_store_blob_open(int *fd_out, uint64_t *size_out, struct cairn_store *st,
+				    const struct cairn_digest *dg, struct cairn_error **err);
+
+/**
+ * Remember that repository `repo` of registry `domain` holds blob `dg`, so a later push to
+ * another repository of that registry can mount it instead of uploading. Best effort: a failure
+ * to record is not an error.
+ */
+CAIRN_API void cairn_store_source_add(struct cairn_store *st, const struct cairn_digest *dg,
+				      const char *domain, const char *repo);
+
+/**
+ * Call fn(repo, ud) for each repository of `domain` known to hold `dg`, most recent first,
+ * without duplicates; fn returning non-zero stops the walk.
+ */
+CAIRN_API void cairn_store_source_each(struct cairn_store *st, const struct cairn_digest *dg,
+				       const char *domain, int (*fn)(const char *repo, void *ud),
+				       void *ud);
+
 /** One entry of cairn_store_ref_list(); strings borrowed for the callback's duration. */
 struct cairn_store_ref {
 	const char *name;

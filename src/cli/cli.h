@@ -82,5 +82,6 @@ void cli_log_setup(int verbosity);
 int cmd_slugify(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_help(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_image(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

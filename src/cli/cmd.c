@@ -25,6 +25,30 @@ static const struct cli_cmd commands[] = {
 			"  -f, --format FORMAT   tag, ns or release (required)\n",
 	},
 	{
+		.name = "image",
+		.run = cmd_image,
+		.usage = "cairn image pull [OPTIONS] REF | cairn image push [OPTIONS] NAME REF",
+		.summary = "pull an image into the local store, or push one from it",
+		.help = "pull REF        fetch REF (host/repo:tag or @sha256:...) into the store;\n"
+			"                for a multi-platform index, the host's platform\n"
+			"push NAME REF   push the store's image NAME to REF (tag default latest);\n"
+			"                one request when the registry already has it\n"
+			"The image's digest is printed on stdout; progress goes to stderr.\n"
+			"\n"
+			"Options:\n"
+			"  -j, --jobs N                 blobs moved in parallel (default 4)\n"
+			"  --insecure-registry HOST     allow plain HTTP and unverified TLS for HOST\n"
+			"                               (repeatable; loopback may use HTTP anyway)\n"
+			"  --docker-config DIR          docker config dir (default $DOCKER_CONFIG,\n"
+			"                               else ~/.docker)\n"
+			"  --registry-username USER     credentials (with --registry-password)\n"
+			"  --registry-password PASS\n"
+			"  --certs-dir DIR              per-registry CAs and client certs, as\n"
+			"                               DIR/HOST:PORT/ca.crt (default /etc/docker/certs.d)\n"
+			"  --name NAME                  pull: store the image as NAME (default: REF)\n"
+			"  --platform OS/ARCH[/VARIANT] pull: the platform to take from an index\n",
+	},
+	{
 		.name = "version",
 		.run = cmd_version,
 		.usage = "cairn version",

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cairn/registry.h"
 #include "cairn/version.h"
 #include "cli.h"
 
@@ -32,7 +33,9 @@ int cmd_help(int argc, char **argv, struct cli_ctx *ctx)
 int main(int argc, char **argv)
 {
 	struct cli_ctx ctx = {0};
+	struct cairn_error *err = NULL;
 	const struct cli_cmd *cmd;
+	int ret;
 
 	if (argc < 2)
 		return cli_usage(NULL);
@@ -47,5 +50,9 @@ int main(int argc, char **argv)
 	cmd = cli_cmd_find(argv[1]);
 	if (!cmd)
 		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
-	return cmd->run(argc - 1, argv + 1, &ctx);
+	if (cairn_registry_global_init(&err) < 0)
+		return cli_fail(err);
+	ret = cmd->run(argc - 1, argv + 1, &ctx);
+	cairn_registry_global_cleanup();
+	return ret;
 }

@@ -15,6 +15,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: store-tool STORE put-image NAME LAYER.tar[.gz]...\n"
+		"       store-tool STORE put-index NAME ARCH=IMAGE-NAME...\n"
 		"       store-tool STORE get NAME        (verify manifest, config, layers)\n"
 		"       store-tool STORE rm NAME\n"
 		"       store-tool STORE ls\n"
@@ -158,6 +159,43 @@ static int put_image(struct cairn_store *st, const char *name, int n, char **fil
 	return 0;
 }
 
+/* An OCI index of images already in the store, each marked linux/<arch> (ARCH=NAME args). */
+static int put_index(struct cairn_store *st, const char *name, int n, char **children,
+		     struct cairn_error **err)
+{
+	cleanup_json json_t *manifests = json_array();
+	cleanup_json json_t *index = NULL;
+	struct cairn_descriptor d, out;
+	int ret;
+
+	for (int i = 0; i < n; i++) {
+		char *eq = strchr(children[i], '=');
+
+		if (!eq)
+			return cairn_error_set(err, CAIRN_EINVAL, "want ARCH=NAME, got '%s'",
+					       children[i]);
+		*eq = '\0';
+		ret = cairn_store_ref_get(st, eq + 1, &d, err);
+		if (ret < 0)
+			return ret;
+		json_array_append_new(manifests,
+				      json_pack("{s:s, s:s, s:I, s:{s:s, s:s}}", "mediaType",
+						d.media_type, "digest", d.digest.str, "size",
+						(json_int_t)d.size, "platform", "os", "linux",
+						"architecture", children[i]));
+	}
+	index = json_pack("{s:i, s:s, s:O}", "schemaVersion", 2, "mediaType", CAIRN_MT_OCI_INDEX,
+			  "manifests", manifests);
+	ret = put_json(st, index, &out, CAIRN_MT_OCI_INDEX, err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_store_ref_set(st, name, &out, err);
+	if (ret < 0)
+		return ret;
+	printf("%s\n", out.digest.str);
+	return 0;
+}
+
 static int verify_desc(struct cairn_store *st, const json_t *desc, struct cairn_error **err)
 {
 	struct cairn_digest dg;
@@ -246,6 +284,8 @@ int main(int argc, char **argv)
 		return fail(err);
 	if (strcmp(argv[2], "put-image") == 0 && argc >= 4)
 		ret = put_image(st, argv[3], argc - 4, argv + 4, &err);
+	else if (strcmp(argv[2], "put-index") == 0 && argc >= 5)
+		ret = put_index(st, argv[3], argc - 4, argv + 4, &err);
 	else if (strcmp(argv[2], "get") == 0 && argc == 4)
 		ret = get_image(st, argv[3], &err);
 	else if (strcmp(argv[2], "rm") == 0 && argc == 4)

@@ -20,6 +20,9 @@
 #define PRIVATE_DIR ".cairn"
 #define TMP_DIR PRIVATE_DIR "/tmp"
 #define LOCK_FILE PRIVATE_DIR "/index.lock"
+#define SOURCES_DIR PRIVATE_DIR "/sources"
+/* Sources files are small notes; past this size a file is started afresh. */
+#define SOURCES_MAX (64u * 1024)
 
 struct cairn_store {
 	char *root;
@@ -109,6 +112,9 @@ static int store_open(struct cairn_store *st, struct cairn_error **err)
 	if (ret < 0)
 		return ret;
 	ret = cairn_fs_mkdirs_at(st->rootfd, TMP_DIR, 0700, err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_fs_mkdirs_at(st->rootfd, SOURCES_DIR, 0700, err);
 	if (ret < 0)
 		return ret;
 	ret = open_dir_at(&st->blobsfd, st->rootfd, "blobs/sha256", err);
@@ -315,6 +321,81 @@ int cairn_store_verify_blob(struct cairn_store *st, const struct cairn_digest *d
 			*size_out = (uint64_t)sb.st_size;
 	}
 	return 0;
+}
+
+int cairn_store_blob_open(int *fd_out, uint64_t *size_out, struct cairn_store *st,
+			  const struct cairn_digest *dg, struct cairn_error **err)
+{
+	cleanup_close int fd = openat(st->blobsfd, cairn_digest_hex(dg), O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+
+	*fd_out = -1;
+	*size_out = 0;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return cairn_error_set(err, CAIRN_ENOTFOUND,
+					       "blob '%s' is not in store '%s'", dg->str, st->root);
+		return cairn_error_set_errno(err, "open blob '%s'", dg->str);
+	}
+	if (fstat(fd, &sb) < 0)
+		return cairn_error_set_errno(err, "stat blob '%s'", dg->str);
+	*size_out = (uint64_t)sb.st_size;
+	*fd_out = TAKE_FD(fd);
+	return 0;
+}
+
+/* ---- where blobs are known to be, for cross-repository mounts ---- */
+
+void cairn_store_source_add(struct cairn_store *st, const struct cairn_digest *dg,
+			    const char *domain, const char *repo)
+{
+	cleanup_free char *name = xasprintf(SOURCES_DIR "/%s", cairn_digest_hex(dg));
+	cleanup_free char *line = xasprintf("%s %s\n", domain, repo);
+	cleanup_close int fd = -1;
+	struct stat sb;
+
+	if (strchr(domain, ' ') || strchr(domain, '\n') || strchr(repo, ' ') || strchr(repo, '\n'))
+		return;
+	fd = openat(st->rootfd, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_size > SOURCES_MAX && ftruncate(fd, 0) < 0)
+		return;
+	/* One short O_APPEND write: concurrent writers never interleave within a line. */
+	if (write(fd, line, strlen(line)) < 0)
+		cairn_log(CAIRN_LOG_DEBUG, "store: cannot note where '%s' is", dg->str);
+}
+
+void cairn_store_source_each(struct cairn_store *st, const struct cairn_digest *dg,
+			     const char *domain, int (*fn)(const char *repo, void *ud), void *ud)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf raw = CAIRN_BUF_INIT_MAX(SOURCES_MAX * 2);
+	cleanup_free char *name = xasprintf(SOURCES_DIR "/%s", cairn_digest_hex(dg));
+	cleanup_free const char **repos = NULL;
+	size_t dlen = strlen(domain), n = 0;
+
+	if (cairn_fs_read_at(st->rootfd, name, &raw, NULL) < 0)
+		return;
+	repos = xcalloc(raw.len / 2 + 1, sizeof(*repos));
+	for (char *line = raw.buf; line < raw.buf + raw.len;) {
+		char *nl = memchr(line, '\n', (size_t)(raw.buf + raw.len - line));
+
+		if (!nl)
+			break; /* a torn last line is ignored */
+		*nl = '\0';
+		if (strncmp(line, domain, dlen) == 0 && line[dlen] == ' ' && line[dlen + 1])
+			repos[n++] = line + dlen + 1;
+		line = nl + 1;
+	}
+	/* Newest last in the file: offer from the end, each repository once. */
+	for (size_t i = n; i-- > 0;) {
+		int seen = 0;
+
+		for (size_t k = i + 1; k < n && !seen; k++)
+			seen = strcmp(repos[k], repos[i]) == 0;
+		if (!seen && fn(repos[i], ud))
+			return;
+	}
 }
 
 static int buf_sink(const void *p, size_t n, void *userdata)

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Push benchmark: the same images, pushed to the same kind of local registry (a fresh one per
+# run, so nothing is already there and nothing can be mounted from another tool's push), by
+# cairn, skopeo and docker (when dockerd can be started), side by side in one run.
+#   (a) one 200 MiB layer   (b) 200 small layers   (c) ten images sharing five layers
+#   (d) re-push of the unchanged images of (c): requests and time
+# plus cairn's peak RSS pushing a 1 GiB layer. Prints a table with ratios to skopeo.
+# Usage: bench/push.sh [--quick]   (--quick: 50 MiB / 50 layers / 256 MiB, for a smoke run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+big_mib=200 small_n=200 rss_mib=1024
+if [ "${1:-}" = --quick ]; then
+	big_mib=50 small_n=50 rss_mib=256
+fi
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench.XXXXXX")
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	[ -f "$W/docker.pid" ] && kill "$(cat "$W/docker.pid")" 2>/dev/null
+	sleep 0.5
+	umount "$W"/docker-root/*/* 2>/dev/null || true
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+echo "== building cairn (release) and the store tool"
+cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="-O2" \
+	-DBUILD_TESTING=ON >/dev/null
+cmake --build build/bench -j2 --target cairn store-tool >/dev/null
+CAIRN=$root/build/bench/cairn
+ST=$root/build/bench/tests/store-tool
+export CAIRN_HOME=$W/home
+STORE=$CAIRN_HOME/store
+
+port=5390
+reg_pid=""
+# Start a registry with fresh storage; sets REG.
+reg_fresh() {
+	if [ -n "$reg_pid" ]; then
+		kill "$reg_pid" 2>/dev/null || true
+		wait "$reg_pid" 2>/dev/null || true
+	fi
+	port=$((port + 1))
+	local d=$W/reg.$port
+	mkdir -p "$d"
+	cat >"$d/config.yml" <<CFG
+version: 0.1
+log: {level: error, accesslog: {disabled: false}}
+storage: {filesystem: {rootdirectory: $d/data}, maintenance: {uploadpurging: {enabled: false}}}
+http: {addr: 127.0.0.1:$port, secret: bench}
+CFG
+	env -u REGISTRY_AUTH_FILE docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
+	reg_pid=$!
+	pids+=("$reg_pid")
+	REG=127.0.0.1:$port
+	REG_LOG=$d/log
+	for _ in $(seq 100); do curl -fs "http://$REG/v2/" >/dev/null && return 0; sleep 0.05; done
+	echo "registry did not start" >&2
+	exit 1
+}
+
+# random_layer FILE MIB: a gzip'd tar of MIB MiB of random bytes
+random_layer() {
+	mkdir -p "$W/src"
+	head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$W/src/data"
+	tar -C "$W/src" -cf - data | gzip -1 >"$1"
+	rm -f "$W/src/data"
+}
+
+echo "== making the images"
+random_layer "$W/big.tgz" "$big_mib"
+"$ST" "$STORE" put-image bench-a "$W/big.tgz" >/dev/null
+small=()
+for i in $(seq "$small_n"); do
+	mkdir -p "$W/src"
+	head -c 65536 /dev/urandom >"$W/src/data$i"
+	tar -C "$W/src" -cf - "data$i" | gzip -1 >"$W/s$i.tgz"
+	small+=("$W/s$i.tgz")
+done
+"$ST" "$STORE" put-image bench-b "${small[@]}" >/dev/null
+shared=()
+for i in 1 2 3 4 5; do
+	random_layer "$W/l$i.tgz" 10
+	shared+=("$W/l$i.tgz")
+done
+for i in $(seq 10); do
+	random_layer "$W/u$i.tgz" 1
+	"$ST" "$STORE" put-image "bench-c$i" "${shared[@]}" "$W/u$i.tgz" >/dev/null
+done
+random_layer "$W/huge.tgz" "$rss_mib"
+"$ST" "$STORE" put-image bench-rss "$W/huge.tgz" >/dev/null
+rm -f "$W"/*.tgz
+
+now() { date +%s.%N; }
+# sets RES to the seconds since $1 (no command substitution: registries live in this shell)
+elapsed() { RES=$(echo "$(now) - $1" | bc); }
+
+# timing functions: each pushes the case's images to a fresh registry and sets RES to seconds
+cairn_case() {
+	local t
+	rm -rf "$STORE/.cairn/sources"
+	reg_fresh
+	t=$(now)
+	case $1 in
+	a) "$CAIRN" image push -q bench-a "$REG/a:1" >/dev/null ;;
+	b) "$CAIRN" image push -q bench-b "$REG/b:1" >/dev/null ;;
+	c) for i in $(seq 10); do "$CAIRN" image push -q "bench-c$i" "$REG/c$i:1" >/dev/null; done ;;
+	esac
+	elapsed "$t"
+}
+
+skopeo_case() {
+	local t
+	reg_fresh
+	t=$(now)
+	case $1 in
+	a) skopeo copy -q --dest-tls-verify=false "oci:$STORE:bench-a" "docker://$REG/a:1" ;;
+	b) skopeo copy -q --dest-tls-verify=false "oci:$STORE:bench-b" "docker://$REG/b:1" ;;
+	c) for i in $(seq 10); do
+		skopeo copy -q --dest-tls-verify=false "oci:$STORE:bench-c$i" "docker://$REG/c$i:1"
+	done ;;
+	esac
+	elapsed "$t"
+}
+
+docker_ok=0
+DOCK=unix://$W/docker.sock
+if command -v dockerd >/dev/null && command -v docker >/dev/null; then
+	dockerd --iptables=false --ip-masq=false --bridge=none --data-root "$W/docker-root" \
+		--exec-root "$W/docker-exec" --pidfile "$W/docker.pid" -H "$DOCK" \
+		>"$W/dockerd.log" 2>&1 &
+	for _ in $(seq 100); do
+		docker -H "$DOCK" version >/dev/null 2>&1 && { docker_ok=1; break; }
+		sleep 0.2
+	done
+fi
+docker_case() {
+	local t imgs=() i
+	case $1 in
+	a) imgs=(a) ;;
+	b) imgs=(b) ;;
+	c) for i in $(seq 10); do imgs+=("c$i"); done ;;
+	esac
+	reg_fresh
+	# loading into the engine is not timed; docker push is
+	for i in "${imgs[@]}"; do
+		skopeo copy -q --dest-daemon-host "$DOCK" "oci:$STORE:bench-$i" \
+			"docker-daemon:$REG/$i:1" >/dev/null
+	done
+	t=$(now)
+	for i in "${imgs[@]}"; do docker -H "$DOCK" push -q "$REG/$i:1" >/dev/null; done
+	elapsed "$t"
+}
+
+printf '\n%-34s %10s %10s %10s %12s %12s\n' case cairn skopeo docker cairn/skopeo cairn/docker
+for c in a b c; do
+	cairn_case $c
+	ct=$RES
+	skopeo_case $c
+	stt=$RES
+	dt=-
+	if [ $docker_ok = 1 ]; then
+		docker_case $c
+		dt=$RES
+	fi
+	case $c in
+	a) name="(a) one ${big_mib} MiB layer" ;;
+	b) name="(b) ${small_n} small layers" ;;
+	c) name="(c) 10 images, 5 shared layers" ;;
+	esac
+	rs=$(echo "scale=2; $ct / $stt" | bc)
+	rd=-
+	[ "$dt" != - ] && rd=$(echo "scale=2; $ct / $dt" | bc)
+	printf '%-34s %9.2fs %9.2fs %10s %12s %12s\n' "$name" "$ct" "$stt" \
+		"$( [ "$dt" = - ] && echo - || printf '%.2fs' "$dt")" "${rs}x" "$( [ "$rd" = - ] && echo - || echo "${rd}x")"
+done
+
+# (d) re-push of (c) into the registry that has it: requests per image, and time
+rm -rf "$STORE/.cairn/sources"
+reg_fresh
+for i in $(seq 10); do "$CAIRN" image push -q "bench-c$i" "$REG/c$i:1" >/dev/null; done
+before=$(grep -c '"[A-Z]* /v2/' "$REG_LOG")
+t=$(now)
+for i in $(seq 10); do "$CAIRN" image push -q "bench-c$i" "$REG/c$i:1" >/dev/null; done
+elapsed "$t"
+ct=$RES
+creq=$(($(grep -c '"[A-Z]* /v2/' "$REG_LOG") - before))
+before=$(grep -c '"[A-Z]* /v2/' "$REG_LOG")
+t=$(now)
+for i in $(seq 10); do
+	skopeo copy -q --dest-tls-verify=false "oci:$STORE:bench-c$i" "docker://$REG/c$i:1"
+done
+elapsed "$t"
+stt=$RES
+sreq=$(($(grep -c '"[A-Z]* /v2/' "$REG_LOG") - before))
+printf '%-34s %9.2fs %9.2fs %10s %12s\n' "(d) re-push 10 unchanged images" "$ct" "$stt" - \
+	"$(echo "scale=2; $ct / $stt" | bc)x"
+printf '%-34s %10s %10s\n' "    registry requests per image" "$(echo "scale=1; $creq / 10" | bc)" \
+	"$(echo "scale=1; $sreq / 10" | bc)"
+
+# peak RSS of cairn pushing a big layer
+rm -rf "$STORE/.cairn/sources"
+reg_fresh
+/usr/bin/time -f '%M' -o "$W/rss" "$CAIRN" image push -q bench-rss "$REG/rss:1" >/dev/null
+printf '\ncairn peak RSS pushing a %d MiB layer: %.1f MiB\n' "$rss_mib" \
+	"$(echo "scale=1; $(cat "$W/rss") / 1024" | bc)"

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* Moving images between the local store and registries: pull and push, blobs in parallel. */
+#ifndef CAIRN_IMAGE_H
+#define CAIRN_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cairn/common.h"
+#include "cairn/digest.h"
+#include "cairn/error.h"
+#include "cairn/registry.h"
+#include "cairn/store.h"
+
+enum cairn_progress_kind {
+	CAIRN_PROGRESS_BLOB_EXISTS = 1, /* the registry (or the store, pulling) already has it */
+	CAIRN_PROGRESS_BLOB_MOUNTED,	/* cross-repository mount, nothing transferred */
+	CAIRN_PROGRESS_BLOB_START,	/* a transfer begins; total is its size */
+	CAIRN_PROGRESS_BLOB_BYTES,	/* done of total bytes moved so far */
+	CAIRN_PROGRESS_BLOB_DONE,	/* transferred and verified */
+	CAIRN_PROGRESS_MANIFEST_EXISTS, /* the tag already points at this manifest: nothing sent */
+	CAIRN_PROGRESS_MANIFEST_DONE,	/* the manifest is stored under the reference */
+};
+
+struct cairn_progress {
+	enum cairn_progress_kind kind;
+	const char *ref;		   /* the image reference being moved */
+	const struct cairn_digest *digest; /* blob or manifest */
+	uint64_t done, total;		   /* bytes */
+};
+
+/* Called from worker threads, one call at a time (cairn serialises them). */
+typedef void (*cairn_progress_fn)(const struct cairn_progress *p, void *ud);
+
+struct cairn_image_opts {
+	struct cairn_registry_opts registry;
+	int jobs; /* blobs moved at once; 0: 4 */
+	cairn_progress_fn progress;
+	void *progress_ud;
+	const char *os, *arch,
+		*variant; /* platform picked from an index when pulling; NULL: host */
+};
+
+#define CAIRN_IMAGE_OPTS_INIT                        \
+	{                                            \
+		.registry = CAIRN_REGISTRY_OPTS_INIT \
+	}
+
+struct cairn_transfer_stats {
+	struct cairn_digest digest; /* the manifest's */
+	int manifest_existed;	    /* push: the tag already had it; nothing was sent */
+	uint64_t blobs_existing, blobs_mounted, blobs_moved, bytes_moved;
+	uint64_t requests; /* HTTP requests sent to the registry */
+};
+
+/**
+ * Push the image named `name` in the store to `dest` ("host/repo:tag"; tag defaults to
+ * "latest"). One HEAD decides that nothing changed; otherwise missing blobs go up in parallel
+ * (mounted from another repository of the registry when cairn knows one that has them), then
+ * the manifest. CAIRN_ENOTFOUND when `name` is not in the store; registry errors as
+ * cairn_registry_* return them. `stats` may be NULL.
+ */
+CAIRN_API int cairn_image_push(struct cairn_store *st, const char *name, const char *dest,
+			       const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
+			       struct cairn_error **err);
+
+/**
+ * Pull `src` ("host/repo:tag" or "@sha256:…") into the store under `name` (NULL: the
+ * normalised reference). For an index, the manifest of the platform in `o` is taken. Blobs the
+ * store has are not downloaded; every downloaded byte is verified. `stats` may be NULL.
+ */
+CAIRN_API int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
+			       const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
+			       struct cairn_error **err);
+
+#endif

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* A client for the Docker Registry HTTP API v2 / OCI distribution: auth, blobs, manifests, tags. */
+#ifndef CAIRN_REGISTRY_H
+#define CAIRN_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "cairn/common.h"
+#include "cairn/digest.h"
+#include "cairn/error.h"
+#include "cairn/store.h"
+
+/* Accept header value listing every manifest type cairn understands. */
+#define CAIRN_MANIFEST_ACCEPT                                    \
+	"application/vnd.oci.image.manifest.v1+json, "           \
+	"application/vnd.oci.image.index.v1+json, "              \
+	"application/vnd.docker.distribution.manifest.v2+json, " \
+	"application/vnd.docker.distribution.manifest.list.v2+json"
+
+/**
+ * Process-wide setup of the HTTP stack (libcurl); call once from main() before any thread
+ * starts, and cairn_registry_global_cleanup() at exit. CAIRN_EINTERNAL if it fails.
+ */
+CAIRN_API int cairn_registry_global_init(struct cairn_error **err);
+CAIRN_API void cairn_registry_global_cleanup(void);
+
+struct cairn_registry_opts {
+	const char *username; /* --registry-username; with password, or neither */
+	const char *password;
+	const char *docker_config_dir; /* NULL: $DOCKER_CONFIG, else ~/.docker */
+	const char *certs_dir;	       /* NULL: /etc/docker/certs.d */
+	const char *const *insecure;   /* hosts (host[:port]) that may use plain HTTP or bad TLS */
+	size_t n_insecure;
+	const char *user_agent; /* NULL: "cairn/<version>" */
+	int max_attempts;	/* per request, with backoff; 0: 5 */
+	unsigned base_delay_ms; /* first backoff delay; 0: 250 */
+	unsigned max_delay_ms;	/* cap of one delay; 0: 10000 */
+};
+
+#define CAIRN_REGISTRY_OPTS_INIT \
+	{                        \
+		0                \
+	}
+
+/* One registry host. Thread-safe: shares credentials and tokens between connections. */
+struct cairn_registry;
+/* One connection (kept alive) to a registry; use each from one thread at a time. */
+struct cairn_registry_conn;
+
+/**
+ * Prepare a client for `domain` ("127.0.0.1:5000", "docker.io", "ghcr.io"). Credentials are
+ * looked up now (spec section 7 order); nothing is sent until the first request.
+ * CAIRN_EINVAL for bad options, CAIRN_EAUTH when a credential helper fails.
+ */
+CAIRN_API int cairn_registry_open(struct cairn_registry **out, const char *domain,
+				  const struct cairn_registry_opts *o, struct cairn_error **err);
+CAIRN_API void cairn_registry_free(struct cairn_registry *r);
+/** The registry's domain as given (borrowed). */
+CAIRN_API const char *cairn_registry_domain(const struct cairn_registry *r);
+
+CAIRN_API int cairn_registry_conn_new(struct cairn_registry_conn **out, struct cairn_registry *r,
+				      struct cairn_error **err);
+CAIRN_API void cairn_registry_conn_free(struct cairn_registry_conn *c);
+
+/**
+ * Whether `repo` holds blob `dg`: 0 with its size, or CAIRN_ENOTFOUND. Other failures:
+ * CAIRN_EAUTH, CAIRN_ENET, CAIRN_EHTTP.
+ */
+CAIRN_API int cairn_registry_blob_head(struct cairn_registry_conn *c, const char *repo,
+				       const struct cairn_digest *dg,
+				       uint64_t *size_out, /* OUT: may be NULL */
+				       struct cairn_error **err);
+
+/**
+ * Mount blob `dg` from repository `from` of the same registry into `repo`. 0 when mounted;
+ * CAIRN_ENOTFOUND when the registry declined (the caller uploads instead).
+ */
+CAIRN_API int cairn_registry_blob_mount(struct cairn_registry_conn *c, const char *repo,
+					const char *from, const struct cairn_digest *dg,
+					struct cairn_error **err);
+
+/* Reads up to n bytes of the blob at `offset` into buf; returns bytes read, 0 at end, -1 error. */
+typedef ssize_t (*cairn_read_at_fn)(void *ud, char *buf, size_t n, uint64_t offset);
+/* Receives downloaded bytes; returns 0 or a negative cairn code to stop. */
+typedef int (*cairn_sink_fn)(void *ud, const void *p, size_t n);
+
+/**
+ * Upload blob `dg` of `size` bytes, streamed from `read_at` (POST, one PATCH, PUT ?digest=).
+ * A broken transfer is retried from the start with backoff. The registry checks the digest;
+ * a mismatch is CAIRN_EDIGEST.
+ */
+CAIRN_API int cairn_registry_blob_upload(struct cairn_registry_conn *c, const char *repo,
+					 const struct cairn_digest *dg, uint64_t size,
+					 cairn_read_at_fn read_at, void *ud,
+					 struct cairn_error **err);
+
+/**
+ * Download blob `dg` into `sink` (following redirects). The caller verifies the digest (the
+ * store's blob writer does). A retried download calls `restart(ud)` first so the sink can
+ * discard what it got; without `restart` there is no retry after bytes arrived.
+ */
+CAIRN_API int cairn_registry_blob_get(struct cairn_registry_conn *c, const char *repo,
+				      const struct cairn_digest *dg, cairn_sink_fn sink,
+				      int (*restart)(void *ud), void *ud, struct cairn_error **err);
+
+/**
+ * HEAD a manifest by tag or digest: its descriptor (media type, digest, size) or
+ * CAIRN_ENOTFOUND. When the registry sends no Docker-Content-Digest, the manifest is fetched
+ * and hashed.
+ */
+CAIRN_API int cairn_registry_manifest_head(struct cairn_registry_conn *c, const char *repo,
+					   const char *reference, struct cairn_descriptor *out,
+					   struct cairn_error **err);
+
+/**
+ * GET a manifest: its bytes (a new buffer the caller frees), length and descriptor. When
+ * `reference` is a digest, the content is verified against it.
+ */
+CAIRN_API int cairn_registry_manifest_get(struct cairn_registry_conn *c, const char *repo,
+					  const char *reference, char **body_out, size_t *len_out,
+					  struct cairn_descriptor *desc_out,
+					  struct cairn_error **err);
+
+/** PUT a manifest under a tag or its digest; `*out` (may be NULL) gets the stored digest. */
+CAIRN_API int cairn_registry_manifest_put(struct cairn_registry_conn *c, const char *repo,
+					  const char *reference, const char *media_type,
+					  const void *body, size_t len, struct cairn_digest *out,
+					  struct cairn_error **err);
+
+/** Every tag of `repo`, following Link pagination: fn(tag, ud) per tag; stops on fn < 0. */
+CAIRN_API int cairn_registry_tags_list(struct cairn_registry_conn *c, const char *repo,
+				       int (*fn)(const char *tag, void *ud), void *ud,
+				       struct cairn_error **err);
+
+/** Requests this registry has sent (all connections), for tests and benchmarks. */
+CAIRN_API uint64_t cairn_registry_request_count(const struct cairn_registry *r);
+
+#endif

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/* cairn image pull|push: move images between the local store and registries. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cairn/image.h"
+#include "cairn/log.h"
+#include "cairn/store.h"
+#include "cli.h"
+
+enum {
+	OPT_JOBS = 'j',
+	OPT_INSECURE = 2000,
+	OPT_DOCKER_CONFIG,
+	OPT_USERNAME,
+	OPT_PASSWORD,
+	OPT_CERTS_DIR,
+	OPT_NAME,
+	OPT_PLATFORM,
+};
+
+struct progress_state {
+	int tty;
+	int quiet;
+	const char *verb; /* "push" / "pull" */
+	int active;	  /* a progress line is on screen */
+};
+
+static void human_size(char *buf, size_t n, uint64_t bytes)
+{
+	if (bytes >= 1024ull * 1024 * 1024)
+		snprintf(buf, n, "%.2f GiB", (double)bytes / (1024.0 * 1024 * 1024));
+	else if (bytes >= 1024ull * 1024)
+		snprintf(buf, n, "%.1f MiB", (double)bytes / (1024.0 * 1024));
+	else if (bytes >= 1024)
+		snprintf(buf, n, "%.1f KiB", (double)bytes / 1024.0);
+	else
+		snprintf(buf, n, "%" PRIu64 " B", bytes);
+}
+
+static const char *short_digest(const struct cairn_digest *d)
+{
+	/* "sha256:" + 12 hex digits, as docker shows layer ids */
+	static __thread char s[20];
+
+	snprintf(s, sizeof(s), "%.19s", d->str);
+	return s;
+}
+
+static void clear_line(struct progress_state *ps)
+{
+	if (ps->tty && ps->active) {
+		fputs("\r\033[K", stderr);
+		ps->active = 0;
+	}
+}
+
+static void on_progress(const struct cairn_progress *p, void *ud)
+{
+	struct progress_state *ps = ud;
+	char size[32], done[32];
+
+	if (ps->quiet)
+		return;
+	human_size(size, sizeof(size), p->total);
+	switch (p->kind) {
+	case CAIRN_PROGRESS_BLOB_EXISTS:
+		clear_line(ps);
+		fprintf(stderr, "  %s  %s  exists\n", short_digest(p->digest), size);
+		break;
+	case CAIRN_PROGRESS_BLOB_MOUNTED:
+		clear_line(ps);
+		fprintf(stderr, "  %s  %s  mounted\n", short_digest(p->digest), size);
+		break;
+	case CAIRN_PROGRESS_BLOB_START:
+		break;
+	case CAIRN_PROGRESS_BLOB_BYTES:
+		if (ps->tty) {
+			human_size(done, sizeof(done), p->done);
+			fprintf(stderr, "\r\033[K  %s  %s / %s", short_digest(p->digest), done,
+				size);
+			ps->active = 1;
+		}
+		break;
+	case CAIRN_PROGRESS_BLOB_DONE:
+		clear_line(ps);
+		fprintf(stderr, "  %s  %s  %s\n", short_digest(p->digest), size,
+			strcmp(ps->verb, "push") == 0 ? "pushed" : "pulled");
+		break;
+	case CAIRN_PROGRESS_MANIFEST_EXISTS:
+		clear_line(ps);
+		fprintf(stderr, "[EXIST] %s %s\n", p->ref, p->digest->str);
+		break;
+	case CAIRN_PROGRESS_MANIFEST_DONE:
+		clear_line(ps);
+		fprintf(stderr, "[OK] %s %s\n", p->ref, p->digest->str);
+		break;
+	}
+	fflush(stderr);
+}
+
+struct image_args {
+	struct cli_args a;
+	struct cairn_image_opts o;
+	const char **insecure;
+	size_t n_insecure;
+	const char *name;
+	char *platform; /* os/arch[/variant], split in place */
+};
+
+static int parse_jobs(int *out, const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (!*s || *end || v < 1 || v > 64)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Options shared by pull and push; returns -1 for "stop with *ret". */
+static int parse_image_args(struct image_args *ia, const char *cmd, int argc, char **argv,
+			    struct cli_ctx *ctx, int *ret)
+{
+	static const struct option own[] = {
+		{"jobs", required_argument, NULL, OPT_JOBS},
+		{"insecure-registry", required_argument, NULL, OPT_INSECURE},
+		{"docker-config", required_argument, NULL, OPT_DOCKER_CONFIG},
+		{"registry-username", required_argument, NULL, OPT_USERNAME},
+		{"registry-password", required_argument, NULL, OPT_PASSWORD},
+		{"certs-dir", required_argument, NULL, OPT_CERTS_DIR},
+		{"name", required_argument, NULL, OPT_NAME},
+		{"platform", required_argument, NULL, OPT_PLATFORM},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	cli_args_init(&ia->a, argc, argv, own);
+	while ((c = getopt_long(ia->a.argc, ia->a.argv, "+:j:" CLI_COMMON_SHORTOPTS, ia->a.opts,
+				NULL)) != -1) {
+		int common = cli_common_opt(ctx, cmd, c, optarg);
+
+		if (common == CLI_COMMON_EXIT) {
+			*ret = CLI_EXIT_OK;
+			return -1;
+		}
+		if (common)
+			continue;
+		switch (c) {
+		case OPT_JOBS:
+			if (parse_jobs(&ia->o.jobs, optarg) < 0) {
+				*ret = cli_usage_error(cmd, "invalid --jobs '%s': want 1 to 64",
+						       optarg);
+				return -1;
+			}
+			break;
+		case OPT_INSECURE:
+			ia->insecure = realloc(ia->insecure, (ia->n_insecure + 1) * sizeof(char *));
+			if (!ia->insecure)
+				abort();
+			ia->insecure[ia->n_insecure++] = optarg;
+			break;
+		case OPT_DOCKER_CONFIG:
+			ia->o.registry.docker_config_dir = optarg;
+			break;
+		case OPT_USERNAME:
+			ia->o.registry.username = optarg;
+			break;
+		case OPT_PASSWORD:
+			ia->o.registry.password = optarg;
+			break;
+		case OPT_CERTS_DIR:
+			ia->o.registry.certs_dir = optarg;
+			break;
+		case OPT_NAME:
+			ia->name = optarg;
+			break;
+		case OPT_PLATFORM:
+			ia->platform = strdup(optarg);
+			if (!ia->platform)
+				abort();
+			break;
+		default:
+			*ret = cli_bad_option(cmd, c, ia->a.argv);
+			return -1;
+		}
+	}
+	ia->o.registry.insecure = ia->insecure;
+	ia->o.registry.n_insecure = ia->n_insecure;
+	if (!ia->o.registry.username != !ia->o.registry.password) {
+		*ret = cli_usage_error(cmd,
+				       "--registry-username and --registry-password go together");
+		return -1;
+	}
+	if (ia->platform) {
+		char *arch = strchr(ia->platform, '/');
+		char *variant = arch ? strchr(arch + 1, '/') : NULL;
+
+		if (!arch || arch == ia->platform || !arch[1] || (variant && !variant[1])) {
+			*ret = cli_usage_error(cmd,
+					       "invalid --platform '%s': want OS/ARCH[/VARIANT]",
+					       ia->platform);
+			return -1;
+		}
+		*arch++ = '\0';
+		if (variant)
+			*variant++ = '\0';
+		ia->o.os = ia->platform;
+		ia->o.arch = arch;
+		ia->o.variant = variant;
+	}
+	cli_ctx_finish(ctx);
+	return 0;
+}
+
+static void image_args_release(struct image_args *ia)
+{
+	cli_args_release(&ia->a);
+	free(ia->insecure);
+	free(ia->platform);
+}
+
+static int open_store(struct cairn_store **st, struct cli_ctx *ctx, struct cairn_error **err)
+{
+	char *root;
+	int ret;
+
+	if (ctx->home_dir) {
+		root = NULL;
+		if (asprintf(&root, "%s/store", ctx->home_dir) < 0)
+			abort();
+	} else {
+		const char *home = getenv("HOME");
+
+		if (!home || !*home)
+			return cairn_error_set(err, CAIRN_EINVAL,
+					       "no home directory: set --home-dir or CAIRN_HOME");
+		if (asprintf(&root, "%s/.cairn/store", home) < 0)
+			abort();
+	}
+	ret = cairn_store_open(st, root, err);
+	free(root);
+	return ret;
+}
+
+static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx, int push)
+{
+	struct image_args ia = {.o = CAIRN_IMAGE_OPTS_INIT};
+	struct progress_state ps = {.verb = push ? "push" : "pull"};
+	struct cairn_transfer_stats stats;
+	struct cairn_store *st = NULL;
+	struct cairn_error *err = NULL;
+	int ret = CLI_EXIT_OK, want = push ? 2 : 1;
+
+	if (parse_image_args(&ia, cmd, argc, argv, ctx, &ret) < 0)
+		goto out;
+	if (ia.a.argc - optind != want) {
+		ret = cli_usage_error(cmd, "expected %d argument%s, got %d", want,
+				      want > 1 ? "s" : "", ia.a.argc - optind);
+		goto out;
+	}
+	if (push && ia.name) {
+		ret = cli_usage_error(cmd, "--name is for pull");
+		goto out;
+	}
+	ps.tty = isatty(STDERR_FILENO);
+	ps.quiet = ctx->verbosity < 0;
+	ia.o.progress = on_progress;
+	ia.o.progress_ud = &ps;
+	if (open_store(&st, ctx, &err) < 0) {
+		ret = cli_fail(err);
+		goto out;
+	}
+	if (push)
+		ret = cairn_image_push(st, ia.a.argv[optind], ia.a.argv[optind + 1], &ia.o, &stats,
+				       &err);
+	else
+		ret = cairn_image_pull(st, ia.a.argv[optind], ia.name, &ia.o, &stats, &err);
+	clear_line(&ps);
+	if (ret < 0) {
+		ret = cli_fail(err);
+		goto out;
+	}
+	cairn_log(CAIRN_LOG_DEBUG,
+		  "%s: %" PRIu64 " blobs moved (%" PRIu64 " bytes), %" PRIu64 " mounted, %" PRIu64
+		  " already there, %" PRIu64 " requests",
+		  cmd, stats.blobs_moved, stats.bytes_moved, stats.blobs_mounted,
+		  stats.blobs_existing, stats.requests);
+	printf("%s\n", stats.digest.str);
+	ret = CLI_EXIT_OK;
+out:
+	cairn_store_free(st);
+	image_args_release(&ia);
+	return ret;
+}
+
+int cmd_image(int argc, char **argv, struct cli_ctx *ctx)
+{
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+			return cli_help_for("image");
+		return cli_usage_error("image", "missing subcommand (pull or push)");
+	}
+	if (strcmp(argv[1], "pull") == 0)
+		return run_image("image", argc - 1, argv + 1, ctx, 0);
+	if (strcmp(argv[1], "push") == 0)
+		return run_image("image", argc - 1, argv + 1, ctx, 1);
+	return cli_usage_error("image", "unknown subcommand '%s' (want pull or push)", argv[1]);
+}

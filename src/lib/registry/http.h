@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* One HTTP exchange at a time over a pluggable transport: libcurl in cairn, a fake in tests. */
+#ifndef CAIRN_REGISTRY_HTTP_H
+#define CAIRN_REGISTRY_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cairn/error.h"
+#include "util/buf.h"
+
+/* Error bodies and other small responses kept in memory are capped at this many bytes. */
+#define CAIRN_HTTP_BODY_MAX (4u * 1024 * 1024)
+
+struct cairn_http_req {
+	const char *method; /* "GET", "HEAD", "PUT", "POST", "PATCH", "DELETE" */
+	const char *url;
+	const char *const *headers; /* "Name: value", NULL-terminated; may be NULL */
+	/* Request body: from memory (body, body_len), or streamed from read_fn when set. */
+	const void *body;
+	size_t body_len;
+	/*
+	 * Streamed body of body_size bytes: read_fn(ud, buf, n, offset) fills up to n bytes read at
+	 * `offset` of the body and returns how many (0 at the end) or -1. Taking the offset lets a
+	 * retry send the body again from the start.
+	 */
+	ssize_t (*read_fn)(void *ud, char *buf, size_t n, uint64_t offset);
+	void *read_ud;
+	uint64_t body_size;
+	/*
+	 * Response body: given to write_fn when set and the status is 2xx, else kept in
+	 * resp->body up to body_max (CAIRN_HTTP_BODY_MAX when 0). write_fn returns 0 or a
+	 * negative cairn code to abort the transfer.
+	 */
+	int (*write_fn)(void *ud, const void *p, size_t n);
+	void *write_ud;
+	size_t body_max;
+	int follow_redirects; /* blob downloads may redirect to storage elsewhere */
+	int connect_only;     /* only connect (TCP, and TLS for https); send no request */
+};
+
+struct cairn_http_resp {
+	int status;
+	struct cairn_buf body;
+	struct cairn_buf
+		headers;       /* "name: value\n" lines of the final response, names lower-cased */
+	uint64_t bytes_sent;   /* request body bytes the transport sent */
+	int tls_verify_failed; /* the failure was the peer's certificate */
+};
+
+#define CAIRN_HTTP_RESP_INIT                                      \
+	{                                                         \
+		.body = CAIRN_BUF_INIT, .headers = CAIRN_BUF_INIT \
+	}
+
+void cairn_http_resp_release(struct cairn_http_resp *r);
+/* Reset for reuse (a retry): status 0, empty body and headers. */
+void cairn_http_resp_reset(struct cairn_http_resp *r);
+/* The value of the first header `name` (lower case) as a new string, or NULL. */
+char *cairn_http_resp_header(const struct cairn_http_resp *r, const char *name);
+/* Each value of header `name`, in order: calls fn(value, ud) (value borrowed for the call). */
+void cairn_http_resp_each_header(const struct cairn_http_resp *r, const char *name,
+				 void (*fn)(const char *value, size_t len, void *ud), void *ud);
+
+struct cairn_http_opts {
+	const char *ca_file;   /* extra CA certificates (PEM), or NULL */
+	const char *cert_file; /* client certificate for mutual TLS, or NULL */
+	const char *key_file;
+	const char *user_agent;
+	int no_verify;		 /* skip TLS verification (only for --insecure-registry hosts) */
+	long connect_timeout_ms; /* 0: 30 s */
+	long low_speed_secs;	 /* abort a transfer slower than 1 byte/s for this long; 0: 60 */
+};
+
+/*
+ * The transport seam. request() performs one exchange: a status of any value is success (0);
+ * only transport failures (DNS, connect, TLS, reset, timeout, a callback abort) are errors:
+ * CAIRN_ENET with curl's message, or the callback's code.
+ */
+struct cairn_http_ops {
+	int (*request)(void *impl, const struct cairn_http_req *req, struct cairn_http_resp *resp,
+		       struct cairn_error **err);
+	void (*free)(void *impl);
+};
+
+struct cairn_http {
+	const struct cairn_http_ops *ops;
+	void *impl;
+};
+
+/* A libcurl transport with one kept-alive connection cache; not shared between threads. */
+int cairn_http_curl_new(struct cairn_http **out, const struct cairn_http_opts *o,
+			struct cairn_error **err);
+/* Wraps a transport (takes ownership of nothing); free with cairn_http_free. */
+struct cairn_http *cairn_http_new(const struct cairn_http_ops *ops, void *impl);
+void cairn_http_free(struct cairn_http *h);
+
+static inline int cairn_http_request(struct cairn_http *h, const struct cairn_http_req *req,
+				     struct cairn_http_resp *resp, struct cairn_error **err)
+{
+	return h->ops->request(h->impl, req, resp, err);
+}
+
+/* Percent-encode `s` for a URL query or path segment (unreserved characters kept). */
+char *cairn_url_escape(const char *s);
+
+#endif

@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: MIT */
+/* Push and pull whole images between the store and a registry, blobs moved by a worker pool. */
+#include "common.h"
+#include "cairn/image.h"
+#include "cairn/manifest.h"
+#include "cairn/ref.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/utsname.h>
+
+#define DEFAULT_JOBS 4
+#define MAX_JOBS 64
+/* Progress for a blob is reported at most every this many bytes. */
+#define PROGRESS_STEP (4u * 1024 * 1024)
+
+struct pool {
+	struct cairn_registry *reg;
+	struct cairn_store *st;
+	const char *repo;
+	const char *ref; /* for progress */
+	const struct cairn_image_opts *o;
+	int push;
+	const struct cairn_descriptor *blobs;
+	size_t n_blobs;
+	atomic_size_t next;
+	atomic_int failed;
+	pthread_mutex_t lock; /* progress calls, err, stats */
+	struct cairn_error *err;
+	struct cairn_transfer_stats *stats;
+};
+
+static void report(struct pool *p, enum cairn_progress_kind kind, const struct cairn_digest *dg,
+		   uint64_t done, uint64_t total)
+{
+	struct cairn_progress ev = {
+		.kind = kind, .ref = p->ref, .digest = dg, .done = done, .total = total};
+
+	pthread_mutex_lock(&p->lock);
+	switch (kind) {
+	case CAIRN_PROGRESS_BLOB_EXISTS:
+		p->stats->blobs_existing++;
+		break;
+	case CAIRN_PROGRESS_BLOB_MOUNTED:
+		p->stats->blobs_mounted++;
+		break;
+	case CAIRN_PROGRESS_BLOB_DONE:
+		p->stats->blobs_moved++;
+		p->stats->bytes_moved += total;
+		break;
+	default:
+		break;
+	}
+	if (p->o->progress)
+		p->o->progress(&ev, p->o->progress_ud);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- push side ---- */
+
+struct upload_src {
+	struct pool *p;
+	const struct cairn_descriptor *d;
+	int fd;
+	uint64_t reported;
+};
+
+static ssize_t read_blob_at(void *ud, char *buf, size_t n, uint64_t offset)
+{
+	struct upload_src *u = ud;
+	ssize_t got;
+
+	do {
+		got = pread(u->fd, buf, n, (off_t)offset);
+	} while (got < 0 && errno == EINTR);
+	if (got > 0 && offset + (uint64_t)got >= u->reported + PROGRESS_STEP) {
+		u->reported = offset + (uint64_t)got;
+		report(u->p, CAIRN_PROGRESS_BLOB_BYTES, &u->d->digest, u->reported, u->d->size);
+	}
+	return got;
+}
+
+struct mount_try {
+	struct cairn_registry_conn *c;
+	struct pool *p;
+	const struct cairn_digest *dg;
+	int mounted;
+};
+
+static int try_mount(const char *from, void *ud)
+{
+	struct mount_try *m = ud;
+	struct cairn_error *e = NULL;
+
+	if (strcmp(from, m->p->repo) == 0)
+		return 0;
+	if (cairn_registry_blob_mount(m->c, m->p->repo, from, m->dg, &e) == 0) {
+		m->mounted = 1;
+		return 1;
+	}
+	cairn_log(CAIRN_LOG_DEBUG, "%s", e->msg);
+	cairn_error_free(e);
+	return 0;
+}
+
+static int push_blob(struct pool *p, struct cairn_registry_conn *c,
+		     const struct cairn_descriptor *d, struct cairn_error **err)
+{
+	const char *domain = cairn_registry_domain(p->reg);
+	struct mount_try m = {.c = c, .p = p, .dg = &d->digest};
+	struct upload_src u = {.p = p, .d = d, .fd = -1};
+	uint64_t size;
+	int ret;
+
+	ret = cairn_registry_blob_head(c, p->repo, &d->digest, NULL, err);
+	if (ret == 0) {
+		cairn_store_source_add(p->st, &d->digest, domain, p->repo);
+		report(p, CAIRN_PROGRESS_BLOB_EXISTS, &d->digest, d->size, d->size);
+		return 0;
+	}
+	if (ret != CAIRN_ENOTFOUND)
+		return ret;
+	cairn_error_clear(err);
+	cairn_store_source_each(p->st, &d->digest, domain, try_mount, &m);
+	if (m.mounted) {
+		cairn_store_source_add(p->st, &d->digest, domain, p->repo);
+		report(p, CAIRN_PROGRESS_BLOB_MOUNTED, &d->digest, d->size, d->size);
+		return 0;
+	}
+	ret = cairn_store_blob_open(&u.fd, &size, p->st, &d->digest, err);
+	if (ret < 0)
+		return ret;
+	if (size != d->size) {
+		close(u.fd);
+		return cairn_error_set(
+			err, CAIRN_EDIGEST,
+			"blob '%s' in the store has %llu bytes, the manifest says %llu",
+			d->digest.str, (unsigned long long)size, (unsigned long long)d->size);
+	}
+	report(p, CAIRN_PROGRESS_BLOB_START, &d->digest, 0, size);
+	ret = cairn_registry_blob_upload(c, p->repo, &d->digest, size, read_blob_at, &u, err);
+	close(u.fd);
+	if (ret < 0)
+		return ret;
+	cairn_store_source_add(p->st, &d->digest, domain, p->repo);
+	report(p, CAIRN_PROGRESS_BLOB_DONE, &d->digest, size, size);
+	return 0;
+}
+
+/* ---- pull side ---- */
+
+struct download_dst {
+	struct pool *p;
+	const struct cairn_descriptor *d;
+	struct cairn_blob_writer *w;
+	uint64_t got, reported;
+	struct cairn_error *err;
+};
+
+static int download_sink(void *ud, const void *buf, size_t n)
+{
+	struct download_dst *dd = ud;
+
+	if (dd->got + n > dd->d->size)
+		return cairn_error_set(&dd->err, CAIRN_EDIGEST,
+				       "blob '%s': more than the %llu bytes its descriptor says",
+				       dd->d->digest.str, (unsigned long long)dd->d->size);
+	if (cairn_store_blob_write(dd->w, buf, n, &dd->err) < 0)
+		return dd->err->code;
+	dd->got += n;
+	if (dd->got >= dd->reported + PROGRESS_STEP) {
+		dd->reported = dd->got;
+		report(dd->p, CAIRN_PROGRESS_BLOB_BYTES, &dd->d->digest, dd->got, dd->d->size);
+	}
+	return 0;
+}
+
+static int download_restart(void *ud)
+{
+	struct download_dst *dd = ud;
+
+	cairn_store_blob_writer_free(dd->w);
+	dd->w = NULL;
+	dd->got = 0;
+	return cairn_store_blob_writer_new(&dd->w, dd->p->st, &dd->err);
+}
+
+static int pull_blob(struct pool *p, struct cairn_registry_conn *c,
+		     const struct cairn_descriptor *d, struct cairn_error **err)
+{
+	struct download_dst dd = {.p = p, .d = d};
+	int ret;
+
+	if (cairn_store_has_blob(p->st, &d->digest)) {
+		report(p, CAIRN_PROGRESS_BLOB_EXISTS, &d->digest, d->size, d->size);
+		return 0;
+	}
+	ret = cairn_store_blob_writer_new(&dd.w, p->st, err);
+	if (ret < 0)
+		return ret;
+	report(p, CAIRN_PROGRESS_BLOB_START, &d->digest, 0, d->size);
+	ret = cairn_registry_blob_get(c, p->repo, &d->digest, download_sink, download_restart, &dd,
+				      err);
+	if (ret < 0 && dd.err) {
+		/* The sink's own error explains better than "transfer aborted". */
+		cairn_error_free(*err);
+		*err = TAKE_PTR(dd.err);
+	}
+	if (ret == 0 && dd.got != d->size)
+		ret = cairn_error_set(err, CAIRN_EDIGEST, "blob '%s': got %llu bytes, want %llu",
+				      d->digest.str, (unsigned long long)dd.got,
+				      (unsigned long long)d->size);
+	if (ret == 0)
+		ret = cairn_store_blob_commit(dd.w, &d->digest, NULL, NULL, err);
+	cairn_store_blob_writer_free(dd.w);
+	cairn_error_free(dd.err);
+	if (ret < 0)
+		return ret;
+	cairn_store_source_add(p->st, &d->digest, cairn_registry_domain(p->reg), p->repo);
+	report(p, CAIRN_PROGRESS_BLOB_DONE, &d->digest, d->size, d->size);
+	return 0;
+}
+
+/* ---- the pool ---- */
+
+static void fail(struct pool *p, struct cairn_error *e)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!p->err)
+		p->err = e;
+	else
+		cairn_error_free(e);
+	atomic_store(&p->failed, 1);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	struct cairn_registry_conn *c = NULL;
+	struct cairn_error *e = NULL;
+
+	if (cairn_registry_conn_new(&c, p->reg, &e) < 0) {
+		fail(p, e);
+		return NULL;
+	}
+	while (!atomic_load(&p->failed)) {
+		size_t i = atomic_fetch_add(&p->next, 1);
+		int ret;
+
+		if (i >= p->n_blobs)
+			break;
+		ret = p->push ? push_blob(p, c, &p->blobs[i], &e)
+			      : pull_blob(p, c, &p->blobs[i], &e);
+		if (ret < 0) {
+			fail(p, e);
+			e = NULL;
+		}
+	}
+	cairn_registry_conn_free(c);
+	return NULL;
+}
+
+static int run_pool(struct pool *p, struct cairn_error **err)
+{
+	int jobs = p->o->jobs > 0 ? p->o->jobs : DEFAULT_JOBS;
+	pthread_t threads[MAX_JOBS];
+	int started = 0;
+
+	if (jobs > MAX_JOBS)
+		jobs = MAX_JOBS;
+	if ((size_t)jobs > p->n_blobs)
+		jobs = (int)p->n_blobs;
+	for (int i = 0; i < jobs; i++) {
+		if (pthread_create(&threads[i], NULL, worker, p) != 0)
+			break;
+		started++;
+	}
+	if (started == 0 && p->n_blobs > 0)
+		worker(p);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	if (p->err) {
+		*err = TAKE_PTR(p->err);
+		return (*err)->code;
+	}
+	return 0;
+}
+
+static void pool_init(struct pool *p, struct cairn_registry *reg, struct cairn_store *st,
+		      const char *repo, const char *ref, const struct cairn_image_opts *o,
+		      struct cairn_transfer_stats *stats, int push)
+{
+	memset(p, 0, sizeof(*p));
+	p->reg = reg;
+	p->st = st;
+	p->repo = repo;
+	p->ref = ref;
+	p->o = o;
+	p->push = push;
+	p->stats = stats;
+	atomic_init(&p->next, 0);
+	atomic_init(&p->failed, 0);
+	pthread_mutex_init(&p->lock, NULL);
+}
+
+/* config first, then layers: one array for the pool */
+static struct cairn_descriptor *image_blobs(const struct cairn_manifest *m, size_t *n)
+{
+	struct cairn_descriptor *v = xcalloc(m->n_layers + 1, sizeof(*v));
+
+	v[0] = m->config;
+	if (m->n_layers)
+		memcpy(v + 1, m->layers, m->n_layers * sizeof(*v));
+	*n = m->n_layers + 1;
+	return v;
+}
+
+DEFINE_FREEP(struct cairn_manifest, cairn_manifest_free)
+DEFINE_FREEP(struct cairn_registry, cairn_registry_free)
+DEFINE_FREEP(struct cairn_registry_conn, cairn_registry_conn_free)
+
+/* ---- push ---- */
+
+static int push_manifest_blobs(struct cairn_store *st, struct cairn_registry *reg,
+			       const struct cairn_ref *ref, const char *refstr,
+			       const struct cairn_manifest *m, const struct cairn_image_opts *o,
+			       struct cairn_transfer_stats *stats, struct cairn_error **err)
+{
+	cleanup_free struct cairn_descriptor *blobs = NULL;
+	struct pool p;
+	int ret;
+
+	pool_init(&p, reg, st, ref->path, refstr, o, stats, 1);
+	blobs = image_blobs(m, &p.n_blobs);
+	p.blobs = blobs;
+	ret = run_pool(&p, err);
+	pthread_mutex_destroy(&p.lock);
+	return ret;
+}
+
+static int load_manifest(struct cairn_manifest **m, char **raw, size_t *len, struct cairn_store *st,
+			 const struct cairn_descriptor *d, struct cairn_error **err);
+
+/*
+ * An index goes up after every image it lists: their blobs, then each image manifest by
+ * digest. Every listed image must be in the store.
+ */
+static int push_index_children(struct cairn_store *st, struct cairn_registry *reg,
+			       struct cairn_registry_conn *c, const struct cairn_ref *ref,
+			       const char *refstr, const struct cairn_manifest *index,
+			       const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
+			       struct cairn_error **err)
+{
+	for (size_t i = 0; i < index->n_manifests; i++) {
+		CLEANUP(cairn_manifest_freep) struct cairn_manifest *child = NULL;
+		const struct cairn_descriptor *d = &index->manifests[i];
+		cleanup_free char *raw = NULL;
+		struct cairn_descriptor remote;
+		size_t len = 0;
+		int ret;
+
+		ret = load_manifest(&child, &raw, &len, st, d, err);
+		if (ret < 0)
+			return ret;
+		if (child->kind != CAIRN_MANIFEST_IMAGE)
+			return cairn_error_set(err, CAIRN_EINVAL, "manifest '%s': nested index",
+					       d->digest.str);
+		ret = cairn_registry_manifest_head(c, ref->path, d->digest.str, &remote, err);
+		if (ret == 0)
+			continue;
+		if (ret != CAIRN_ENOTFOUND)
+			return ret;
+		cairn_error_clear(err);
+		ret = push_manifest_blobs(st, reg, ref, refstr, child, o, stats, err);
+		if (ret < 0)
+			return ret;
+		ret = cairn_registry_manifest_put(c, ref->path, d->digest.str, d->media_type, raw,
+						  len, NULL, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int load_manifest(struct cairn_manifest **m, char **raw, size_t *len, struct cairn_store *st,
+			 const struct cairn_descriptor *d, struct cairn_error **err)
+{
+	int ret = cairn_store_read_doc(raw, len, st, &d->digest, err);
+
+	if (ret < 0)
+		return ret;
+	ret = cairn_manifest_parse(m, d->media_type, *raw, *len, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "manifest '%s'", d->digest.str);
+	return 0;
+}
+
+int cairn_image_push(struct cairn_store *st, const char *name, const char *dest,
+		     const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
+		     struct cairn_error **err)
+{
+	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
+	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
+	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = NULL;
+	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
+	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	struct cairn_transfer_stats local = {0};
+	cleanup_free char *raw = NULL;
+	cleanup_free char *refstr = NULL;
+	struct cairn_descriptor d, remote;
+	const char *reference;
+	size_t len = 0;
+	int ret;
+
+	if (!o)
+		o = &defaults;
+	if (!stats)
+		stats = &local;
+	memset(stats, 0, sizeof(*stats));
+	ret = cairn_ref_parse(&ref, dest, err);
+	if (ret < 0)
+		return ret;
+	if (!ref.tag && !ref.digest)
+		ref.tag = xstrdup("latest");
+	reference = ref.tag ? ref.tag : ref.digest;
+	refstr = cairn_ref_format(&ref);
+	ret = cairn_store_ref_get(st, name, &d, err);
+	if (ret < 0)
+		return ret;
+	stats->digest = d.digest;
+	ret = load_manifest(&m, &raw, &len, st, &d, err);
+	if (ret < 0)
+		return ret;
+	if (ref.digest && strcmp(ref.digest, d.digest.str) != 0)
+		return cairn_error_set(err, CAIRN_EDIGEST, "push '%s': the image's digest is '%s'",
+				       refstr, d.digest.str);
+	ret = cairn_registry_open(&reg, ref.domain, &o->registry, err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_registry_conn_new(&c, reg, err);
+	if (ret < 0)
+		return ret;
+	/* One request decides that nothing changed: the manifest is deterministic. */
+	ret = cairn_registry_manifest_head(c, ref.path, reference, &remote, err);
+	if (ret == 0 && cairn_digest_equal(&remote.digest, &d.digest)) {
+		struct cairn_progress ev = {.kind = CAIRN_PROGRESS_MANIFEST_EXISTS,
+					    .ref = refstr,
+					    .digest = &d.digest,
+					    .done = d.size,
+					    .total = d.size};
+
+		stats->manifest_existed = 1;
+		stats->requests = cairn_registry_request_count(reg);
+		if (o->progress)
+			o->progress(&ev, o->progress_ud);
+		return 0;
+	}
+	if (ret < 0 && ret != CAIRN_ENOTFOUND)
+		goto fail;
+	cairn_error_clear(err);
+	if (m->kind == CAIRN_MANIFEST_INDEX)
+		ret = push_index_children(st, reg, c, &ref, refstr, m, o, stats, err);
+	else
+		ret = push_manifest_blobs(st, reg, &ref, refstr, m, o, stats, err);
+	if (ret < 0)
+		goto fail;
+	ret = cairn_registry_manifest_put(c, ref.path, reference, d.media_type, raw, len, NULL,
+					  err);
+	if (ret < 0)
+		goto fail;
+	stats->requests = cairn_registry_request_count(reg);
+	if (o->progress) {
+		struct cairn_progress ev = {.kind = CAIRN_PROGRESS_MANIFEST_DONE,
+					    .ref = refstr,
+					    .digest = &d.digest,
+					    .done = d.size,
+					    .total = d.size};
+
+		o->progress(&ev, o->progress_ud);
+	}
+	return 0;
+fail:
+	stats->requests = cairn_registry_request_count(reg);
+	return cairn_error_wrap(err, "push '%s'", refstr);
+}
+
+/* ---- pull ---- */
+
+static const char *host_arch(void)
+{
+	static char arch[sizeof(((struct utsname *)0)->machine)];
+	struct utsname u;
+
+	if (uname(&u) < 0)
+		return "amd64";
+	if (strcmp(u.machine, "x86_64") == 0)
+		return "amd64";
+	if (strcmp(u.machine, "aarch64") == 0)
+		return "arm64";
+	if (strncmp(u.machine, "armv7", 5) == 0)
+		return "arm";
+	snprintf(arch, sizeof(arch), "%s", u.machine);
+	return arch;
+}
+
+int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
+		     const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
+		     struct cairn_error **err)
+{
+	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
+	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
+	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = NULL;
+	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
+	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	struct cairn_transfer_stats local = {0};
+	cleanup_free struct cairn_descriptor *blobs = NULL;
+	cleanup_free char *raw = NULL;
+	cleanup_free char *refstr = NULL;
+	struct cairn_descriptor d;
+	struct cairn_digest stored;
+	struct pool p;
+	size_t len = 0;
+	int ret;
+
+	if (!o)
+		o = &defaults;
+	if (!stats)
+		stats = &local;
+	memset(stats, 0, sizeof(*stats));
+	ret = cairn_ref_parse(&ref, src, err);
+	if (ret < 0)
+		return ret;
+	if (!ref.tag && !ref.digest)
+		ref.tag = xstrdup("latest");
+	refstr = cairn_ref_format(&ref);
+	ret = cairn_registry_open(&reg, ref.domain, &o->registry, err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_registry_conn_new(&c, reg, err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_registry_manifest_get(c, ref.path, ref.digest ? ref.digest : ref.tag, &raw,
+					  &len, &d, err);
+	if (ret < 0)
+		goto fail;
+	ret = cairn_manifest_parse(&m, d.media_type, raw, len, err);
+	if (ret < 0)
+		goto fail;
+	if (m->kind == CAIRN_MANIFEST_INDEX) {
+		const struct cairn_descriptor *pick;
+		const char *os = o->os ? o->os : "linux";
+		const char *arch = o->arch ? o->arch : host_arch();
+		struct cairn_digest want;
+
+		ret = cairn_manifest_select(&pick, m, os, arch, o->variant, err);
+		if (ret < 0)
+			goto fail;
+		want = pick->digest;
+		cairn_manifest_free(m);
+		m = NULL;
+		free(raw);
+		raw = NULL;
+		ret = cairn_registry_manifest_get(c, ref.path, want.str, &raw, &len, &d, err);
+		if (ret < 0)
+			goto fail;
+		ret = cairn_manifest_parse(&m, d.media_type, raw, len, err);
+		if (ret < 0)
+			goto fail;
+		if (m->kind != CAIRN_MANIFEST_IMAGE) {
+			ret = cairn_error_set(err, CAIRN_EINVAL, "nested index '%s'", want.str);
+			goto fail;
+		}
+	}
+	if (!d.media_type[0])
+		snprintf(d.media_type, sizeof(d.media_type), "%s", m->media_type);
+	stats->digest = d.digest;
+	pool_init(&p, reg, st, ref.path, refstr, o, stats, 0);
+	blobs = image_blobs(m, &p.n_blobs);
+	p.blobs = blobs;
+	ret = run_pool(&p, err);
+	pthread_mutex_destroy(&p.lock);
+	if (ret < 0)
+		goto fail;
+	/* Blobs first, the manifest last, then the name: a reader never sees a half image. */
+	ret = cairn_store_put_blob(st, raw, len, &stored, err);
+	if (ret < 0)
+		goto fail;
+	ret = cairn_store_ref_set(st, name ? name : refstr, &d, err);
+	if (ret < 0)
+		goto fail;
+	stats->requests = cairn_registry_request_count(reg);
+	if (o->progress) {
+		struct cairn_progress ev = {.kind = CAIRN_PROGRESS_MANIFEST_DONE,
+					    .ref = refstr,
+					    .digest = &d.digest,
+					    .done = d.size,
+					    .total = d.size};
+
+		o->progress(&ev, o->progress_ud);
+	}
+	return 0;
+fail:
+	stats->requests = cairn_registry_request_count(reg);
+	return cairn_error_wrap(err, "pull '%s'", refstr);
+}

@@ -1,0 +1,55 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# A real Docker engine pulls and runs an image that cairn pushed, and pulls one cairn pulled and
+# pushed on to another repository (mounted blobs). The engine is a private dockerd (own socket,
+# data root, no networking setup) started by the test.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool dockerd docker docker-registry skopeo
+
+DOCK="unix://$T/docker.sock"
+docker_cmd() {
+	docker -H "$DOCK" "$@"
+}
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+
+test_spawn "$T/dockerd.log" dockerd --iptables=false --ip-masq=false --bridge=none \
+	--data-root "$T/docker-root" --exec-root "$T/docker-exec" --pidfile "$T/docker.pid" \
+	-H "$DOCK"
+export DOCKERD_PID="$SPAWN_PID"
+test_atexit 'kill "$DOCKERD_PID" 2>/dev/null; i=0; while test_pid_alive "$DOCKERD_PID" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; umount "$T/docker-root"/*/* 2>/dev/null; true'
+
+test_expect_success 'the private docker engine starts' '
+	i=0 &&
+	until docker_cmd version >/dev/null 2>&1; do
+		i=$((i + 1)) && [ $i -lt 100 ] || { cat "$T/dockerd.log"; return 1; }
+		sleep 0.2
+	done
+'
+
+test_expect_success 'cairn pulls the base image and pushes it to a new repository' '
+	"$CAIRN" image pull -q "$REG/base/busybox:1" >"$T/pulled" &&
+	"$CAIRN" image push -q "$REG/base/busybox:1" "$REG/cairn/app:v1" >"$T/pushed" &&
+	test_cmp "$T/pulled" "$T/pushed" &&
+	test "$(manifest_digest "$REG/cairn/app:v1")" = "$(cat "$T/pushed")"
+'
+
+test_expect_success 'docker pull gets the same digest cairn pushed' '
+	docker_cmd pull -q "$REG/cairn/app:v1" >/dev/null &&
+	docker_cmd image inspect --format "{{index .RepoDigests 0}}" "$REG/cairn/app:v1" >"$T/rd" &&
+	test "$(cat "$T/rd")" = "$REG/cairn/app@$(cat "$T/pushed")"
+'
+
+test_expect_success 'docker runs the image cairn pushed' '
+	docker_cmd run --rm --network none "$REG/cairn/app:v1" /bin/busybox echo hello-from-cairn \
+		>"$T/run.out" &&
+	test "$(cat "$T/run.out")" = hello-from-cairn
+'
+
+test_done

@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the registry client over a scripted fake transport: auth, retries, uploads. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "common.h"
+#include "cairn/registry.h"
+#include "registry/http.h"
+#include "registry/registry_internal.h"
+#include "util/buf.h"
+
+#define MAX_STEPS 32
+#define DG_A "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+/* One scripted exchange: what the client must send, and what it gets back. */
+struct step {
+	const char *method;
+	const char *url_has; /* substring the URL must contain */
+	const char *hdr_has; /* substring one request header must contain, or NULL */
+	int status;	     /* 0: a transport error instead */
+	const char *headers; /* response headers, "name: value\n" lines, names lower case */
+	const char *body;    /* response body */
+	size_t cut_after;    /* with status 0 and a request body: bytes read before failing */
+};
+
+struct script {
+	const struct step *steps;
+	size_t n, at;
+	/* what was sent */
+	char *urls[MAX_STEPS];
+	char *auth[MAX_STEPS];
+	struct cairn_buf bodies[MAX_STEPS];
+};
+
+static int fake_request(void *impl, const struct cairn_http_req *req, struct cairn_http_resp *resp,
+			struct cairn_error **err)
+{
+	struct script *s = impl;
+	const struct step *st;
+	size_t i = s->at;
+	int hdr_ok;
+
+	cairn_http_resp_reset(resp);
+	if (i >= s->n)
+		fail_msg("unexpected request %zu: %s %s", i, req->method, req->url);
+	st = &s->steps[i];
+	s->at++;
+	if (strcmp(req->method, st->method) != 0 || !strstr(req->url, st->url_has))
+		fail_msg("request %zu: got %s %s, want %s ...%s...", i, req->method, req->url,
+			 st->method, st->url_has);
+	s->urls[i] = xstrdup(req->url);
+	hdr_ok = st->hdr_has == NULL;
+	for (const char *const *h = req->headers; h && *h; h++) {
+		if (strncmp(*h, "Authorization:", 14) == 0)
+			s->auth[i] = xstrdup(*h);
+		if (st->hdr_has && strstr(*h, st->hdr_has))
+			hdr_ok = 1;
+	}
+	if (!hdr_ok)
+		fail_msg("request %zu (%s %s): no header with '%s'", i, req->method, req->url,
+			 st->hdr_has);
+	cairn_buf_init(&s->bodies[i], 0);
+	if (req->read_fn) {
+		char buf[4096];
+		uint64_t off = 0;
+
+		while (off < req->body_size) {
+			size_t want = sizeof(buf);
+			ssize_t got;
+
+			if (st->status == 0 && st->cut_after && off >= st->cut_after)
+				break;
+			if (want > req->body_size - off)
+				want = (size_t)(req->body_size - off);
+			if (st->status == 0 && st->cut_after && off + want > st->cut_after)
+				want = (size_t)(st->cut_after - off);
+			got = req->read_fn(req->read_ud, buf, want, off);
+			assert_true(got > 0);
+			cairn_buf_add(&s->bodies[i], buf, (size_t)got);
+			off += (uint64_t)got;
+		}
+	} else if (req->body_len) {
+		cairn_buf_add(&s->bodies[i], req->body, req->body_len);
+	}
+	if (st->status == 0)
+		return cairn_error_set(err, CAIRN_ENET, "%s %s: connection reset", req->method,
+				       req->url);
+	resp->status = st->status;
+	if (st->headers)
+		cairn_buf_addstr(&resp->headers, st->headers);
+	if (st->body) {
+		if (req->write_fn && st->status >= 200 && st->status < 300) {
+			int r = req->write_fn(req->write_ud, st->body, strlen(st->body));
+
+			if (r < 0)
+				return cairn_error_set(err, r, "sink failed");
+		} else {
+			cairn_buf_addstr(&resp->body, st->body);
+		}
+	}
+	return 0;
+}
+
+static void fake_free(void *impl)
+{
+	(void)impl;
+}
+
+static const struct cairn_http_ops fake_ops = {.request = fake_request, .free = fake_free};
+
+static int fake_factory(struct cairn_http **out, const struct cairn_http_opts *o, void *ud,
+			struct cairn_error **err)
+{
+	(void)o;
+	(void)err;
+	*out = cairn_http_new(&fake_ops, ud);
+	return 0;
+}
+
+static void script_release(struct script *s)
+{
+	for (size_t i = 0; i < MAX_STEPS; i++) {
+		free(s->urls[i]);
+		free(s->auth[i]);
+		if (i < s->at)
+			cairn_buf_release(&s->bodies[i]);
+	}
+}
+
+struct client {
+	struct cairn_registry *r;
+	struct cairn_registry_conn *c;
+};
+
+static void client_open(struct client *cl, struct script *s, const char *user, const char *pass)
+{
+	struct cairn_registry_opts o = CAIRN_REGISTRY_OPTS_INIT;
+	struct cairn_error *err = NULL;
+
+	o.username = user;
+	o.password = pass;
+	o.docker_config_dir = "/nonexistent";
+	o.base_delay_ms = 1;
+	o.max_delay_ms = 2;
+	o.max_attempts = 4;
+	assert_int_equal(cairn_registry_open(&cl->r, "registry.example", &o, &err), 0);
+	cairn_registry_set_transport(cl->r, fake_factory, s);
+	assert_int_equal(cairn_registry_conn_new(&cl->c, cl->r, &err), 0);
+}
+
+static void client_close(struct client *cl, struct script *s)
+{
+	/* every scripted step was used */
+	assert_int_equal(s->at, s->n);
+	cairn_registry_conn_free(cl->c);
+	cairn_registry_free(cl->r);
+	script_release(s);
+}
+
+#define RUN(steps_, user_, pass_)                                     \
+	struct script s = {.steps = steps_, .n = ARRAY_SIZE(steps_)}; \
+	struct client cl;                                             \
+	struct cairn_error *err = NULL;                               \
+	client_open(&cl, &s, user_, pass_)
+
+static void test_bearer_token_flow_and_cache(void **state)
+{
+	static const struct step steps[] = {
+		{"HEAD", "https://registry.example/v2/team/app/blobs/" DG_A, NULL, 401,
+		 "www-authenticate: Bearer realm=\"https://auth.example/token\",service=\"reg\","
+		 "scope=\"repository:team/app:pull\"\n"},
+		{"GET", "https://auth.example/token?", NULL, 200, NULL,
+		 "{\"token\":\"tok-123\",\"expires_in\":300}"},
+		{"HEAD", "/v2/team/app/blobs/", "Bearer tok-123", 200, "content-length: 42\n"},
+		/* same scope again: the cached token, no token request */
+		{"HEAD", "/v2/team/app/blobs/", "Bearer tok-123", 404},
+	};
+	struct cairn_digest dg;
+	uint64_t size = 0;
+	RUN(steps, "alice", "s3cret");
+
+	(void)state;
+	assert_int_equal(cairn_digest_parse(&dg, DG_A, strlen(DG_A), &err), 0);
+	assert_int_equal(cairn_registry_blob_head(cl.c, "team/app", &dg, &size, &err), 0);
+	assert_int_equal(size, 42);
+	assert_non_null(strstr(s.urls[1], "service=reg"));
+	assert_non_null(strstr(s.urls[1], "scope=repository%3Ateam%2Fapp%3Apull"));
+	/* the token request carries the credentials as Basic auth */
+	assert_non_null(s.auth[1]);
+	assert_non_null(strstr(s.auth[1], "Basic YWxpY2U6czNjcmV0"));
+	assert_null(s.auth[0]);
+	assert_int_equal(cairn_registry_blob_head(cl.c, "team/app", &dg, NULL, &err),
+			 CAIRN_ENOTFOUND);
+	assert_null(strstr(err->msg, "tok-123"));
+	cairn_error_free(err);
+	client_close(&cl, &s);
+}
+
+static void test_basic_auth_and_refusal(void **state)
+{
+	static const struct step steps[] = {
+		{"HEAD", "/v2/a/manifests/v1", NULL, 401,
+		 "www-authenticate: Basic realm=\"Registry Realm\"\n"},
+		{"HEAD", "/v2/a/manifests/v1", "Basic YWxpY2U6czNjcmV0", 401,
+		 "www-authenticate: Basic realm=\"Registry Realm\"\n",
+		 "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication "
+		 "required\"}]}"},
+	};
+	struct cairn_descriptor d;
+	RUN(steps, "alice", "s3cret");
+
+	(void)state;
+	assert_int_equal(cairn_registry_manifest_head(cl.c, "a", "v1", &d, &err), CAIRN_EAUTH);
+	assert_int_equal(err->http_status, 401);
+	assert_non_null(strstr(err->msg, "HTTP 401 Unauthorized: UNAUTHORIZED: authentication "
+					 "required"));
+	assert_non_null(strstr(err->msg, "registry.example/a:v1"));
+	assert_null(strstr(err->msg, "s3cret"));
+	assert_null(strstr(err->msg, "YWxpY2U6czNjcmV0"));
+	cairn_error_free(err);
+	client_close(&cl, &s);
+}
+
+static void test_retries_5xx_429_and_resets(void **state)
+{
+	static const struct step steps[] = {
+		{"HEAD", "/v2/a/blobs/", NULL, 503},
+		{"HEAD", "/v2/a/blobs/", NULL, 429, "retry-after: 0\n"},
+		{"HEAD", "/v2/a/blobs/", NULL, 0},
+		{"HEAD", "/v2/a/blobs/", NULL, 200},
+	};
+	struct cairn_digest dg;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	cairn_digest_of(&dg, "x", 1);
+	assert_int_equal(cairn_registry_blob_head(cl.c, "a", &dg, NULL, &err), 0);
+	assert_int_equal(cairn_registry_request_count(cl.r), 4);
+	client_close(&cl, &s);
+}
+
+static void test_retries_give_up(void **state)
+{
+	static const struct step steps[] = {
+		{"GET", "/v2/a/manifests/v1", NULL, 502},
+		{"GET", "/v2/a/manifests/v1", NULL, 502},
+		{"GET", "/v2/a/manifests/v1", NULL, 502},
+		{"GET", "/v2/a/manifests/v1", NULL, 502, NULL, "bad gateway"},
+	};
+	char *body = NULL;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	assert_int_equal(cairn_registry_manifest_get(cl.c, "a", "v1", &body, NULL, NULL, &err),
+			 CAIRN_EHTTP);
+	assert_null(body);
+	assert_int_equal(err->http_status, 502);
+	assert_non_null(strstr(err->msg, "HTTP 502 Bad Gateway"));
+	cairn_error_free(err);
+	client_close(&cl, &s);
+}
+
+static const char blob[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+static ssize_t read_blob(void *ud, char *buf, size_t n, uint64_t offset)
+{
+	(void)ud;
+	if (offset >= sizeof(blob) - 1)
+		return 0;
+	if (n > sizeof(blob) - 1 - offset)
+		n = sizeof(blob) - 1 - (size_t)offset;
+	memcpy(buf, blob + offset, n);
+	return (ssize_t)n;
+}
+
+static void test_upload_post_patch_put(void **state)
+{
+	static const struct step steps[] = {
+		{"POST", "/v2/a/blobs/uploads/", NULL, 202,
+		 "location: /v2/a/blobs/uploads/u1?_state=s1\n"},
+		{"PATCH", "https://registry.example/v2/a/blobs/uploads/u1?_state=s1",
+		 "Content-Type: application/octet-stream", 202,
+		 "location: http://registry.example/v2/a/blobs/uploads/u1?_state=s2\n"},
+		{"PUT", "/v2/a/blobs/uploads/u1?_state=s2&digest=sha256%3A", NULL, 201},
+	};
+	struct cairn_digest dg;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	cairn_digest_of(&dg, blob, sizeof(blob) - 1);
+	assert_int_equal(
+		cairn_registry_blob_upload(cl.c, "a", &dg, sizeof(blob) - 1, read_blob, NULL, &err),
+		0);
+	assert_string_equal(s.bodies[1].buf, blob);
+	/* the digest goes on the Location the registry gave, joined with '&' */
+	assert_non_null(strstr(s.urls[2], dg.str + 7));
+	assert_non_null(strstr(s.urls[2], "http://registry.example/"));
+	client_close(&cl, &s);
+}
+
+static void test_upload_resumes_after_reset(void **state)
+{
+	static const struct step steps[] = {
+		{"POST", "/v2/a/blobs/uploads/", NULL, 202,
+		 "location: /v2/a/blobs/uploads/u1?_state=s1\n"},
+		{"PATCH", "/uploads/u1?_state=s1", NULL, 0, NULL, NULL, 10},
+		{"GET", "/uploads/u1?_state=s1", NULL, 204,
+		 "range: 0-9\nlocation: /v2/a/blobs/uploads/u1?_state=s2\n"},
+		{"PATCH", "/uploads/u1?_state=s2", "Content-Range: 10-35", 202,
+		 "location: /v2/a/blobs/uploads/u1?_state=s3\n"},
+		{"PUT", "/uploads/u1?_state=s3&digest=", NULL, 201},
+	};
+	struct cairn_digest dg;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	cairn_digest_of(&dg, blob, sizeof(blob) - 1);
+	assert_int_equal(
+		cairn_registry_blob_upload(cl.c, "a", &dg, sizeof(blob) - 1, read_blob, NULL, &err),
+		0);
+	assert_int_equal(s.bodies[1].len, 10);
+	/* the resumed PATCH sends only the rest */
+	assert_string_equal(s.bodies[3].buf, blob + 10);
+	client_close(&cl, &s);
+}
+
+static void test_upload_digest_refused(void **state)
+{
+	static const struct step steps[] = {
+		{"POST", "/v2/a/blobs/uploads/", NULL, 202, "location: /u?_state=1\n"},
+		{"PATCH", "/u?_state=1", NULL, 202, "location: /u?_state=2\n"},
+		{"PUT", "/u?_state=2&digest=", NULL, 400, NULL,
+		 "{\"errors\":[{\"code\":\"DIGEST_INVALID\",\"message\":\"provided digest did not "
+		 "match uploaded content\"}]}"},
+		/* the failed upload session is not left behind */
+		{"DELETE", "/u?_state=2", NULL, 204},
+	};
+	struct cairn_digest dg;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	cairn_digest_of(&dg, "other", 5);
+	assert_int_equal(
+		cairn_registry_blob_upload(cl.c, "a", &dg, sizeof(blob) - 1, read_blob, NULL, &err),
+		CAIRN_EDIGEST);
+	assert_non_null(strstr(err->msg, "DIGEST_INVALID"));
+	cairn_error_free(err);
+	client_close(&cl, &s);
+}
+
+static void test_mount_declined_cancels_session(void **state)
+{
+	static const struct step steps[] = {
+		{"POST", "/v2/b/blobs/uploads/?mount=sha256:", NULL, 202,
+		 "location: /v2/b/blobs/uploads/u9?_state=x\n"},
+		{"DELETE", "/v2/b/blobs/uploads/u9?_state=x", NULL, 204},
+		{"POST", "/v2/b/blobs/uploads/?mount=", NULL, 201},
+	};
+	struct cairn_digest dg;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	cairn_digest_of(&dg, "x", 1);
+	assert_int_equal(cairn_registry_blob_mount(cl.c, "b", "a/src", &dg, &err), CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	assert_non_null(strstr(s.urls[0], "from=a%2Fsrc"));
+	assert_int_equal(cairn_registry_blob_mount(cl.c, "b", "a/src", &dg, &err), 0);
+	client_close(&cl, &s);
+}
+
+static void test_manifest_get_verifies_digest(void **state)
+{
+	static const struct step steps[] = {
+		{"GET",
+		 "/v2/a/manifests/sha256:", "Accept: application/vnd.oci.image.manifest.v1+json",
+		 200, "content-type: application/vnd.oci.image.manifest.v1+json\n", "{}"},
+		{"GET", "/v2/a/manifests/v1", NULL, 200,
+		 "content-type: application/vnd.docker.distribution.manifest.v2+json; "
+		 "charset=utf-8\n",
+		 "{\"schemaVersion\":2}"},
+	};
+	struct cairn_descriptor d;
+	char *body = NULL;
+	size_t len = 0;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	assert_int_equal(cairn_registry_manifest_get(cl.c, "a", DG_A, &body, &len, &d, &err),
+			 CAIRN_EDIGEST);
+	assert_non_null(strstr(err->msg, "content hashes to"));
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_registry_manifest_get(cl.c, "a", "v1", &body, &len, &d, &err), 0);
+	assert_string_equal(body, "{\"schemaVersion\":2}");
+	assert_string_equal(d.media_type, "application/vnd.docker.distribution.manifest.v2+json");
+	assert_int_equal(d.size, len);
+	free(body);
+	client_close(&cl, &s);
+}
+
+static int collect_tag(const char *tag, void *ud)
+{
+	cairn_buf_addf(ud, "%s,", tag);
+	return 0;
+}
+
+static void test_tags_pagination(void **state)
+{
+	static const struct step steps[] = {
+		{"GET", "/v2/a/tags/list?n=1000", NULL, 200,
+		 "link: </v2/a/tags/list?n=1000&last=b>; rel=\"next\"\n",
+		 "{\"name\":\"a\",\"tags\":[\"a\",\"b\"]}"},
+		{"GET", "https://registry.example/v2/a/tags/list?n=1000&last=b", NULL, 200, NULL,
+		 "{\"name\":\"a\",\"tags\":[\"c\"]}"},
+	};
+	struct cairn_buf tags = CAIRN_BUF_INIT;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	assert_int_equal(cairn_registry_tags_list(cl.c, "a", collect_tag, &tags, &err), 0);
+	assert_string_equal(tags.buf, "a,b,c,");
+	cairn_buf_release(&tags);
+	client_close(&cl, &s);
+}
+
+static void test_manifest_put(void **state)
+{
+	static const struct step steps[] = {
+		{"PUT", "/v2/a/manifests/v1",
+		 "Content-Type: application/vnd.oci.image.manifest.v1+json", 201,
+		 "docker-content-digest: " DG_A "\n"},
+		{"PUT", "/v2/a/manifests/v2", NULL, 201},
+	};
+	struct cairn_digest dg;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	/* the registry claims another digest than what was sent: refused */
+	assert_int_equal(cairn_registry_manifest_put(cl.c, "a", "v1",
+						     "application/vnd.oci.image.manifest.v1+json",
+						     "{}", 2, &dg, &err),
+			 CAIRN_EDIGEST);
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_registry_manifest_put(cl.c, "a", "v2",
+						     "application/vnd.oci.image.manifest.v1+json",
+						     "{}", 2, &dg, &err),
+			 0);
+	assert_string_equal(s.bodies[1].buf, "{}");
+	client_close(&cl, &s);
+}
+
+static void test_identity_token_oauth2_with_fallback(void **state)
+{
+	static const struct step steps[] = {
+		{"GET", "/v2/a/tags/list", NULL, 401,
+		 "www-authenticate: Bearer realm=\"https://auth.example/token\",service=\"reg\"\n"},
+		/* the OAuth2 refresh-token grant first */
+		{"POST", "https://auth.example/token",
+		 "Content-Type: application/x-www-form-urlencoded", 404},
+		/* no such endpoint: the GET flow */
+		{"GET", "https://auth.example/token?", NULL, 200, NULL,
+		 "{\"access_token\":\"tok-9\",\"expires_in\":300}"},
+		{"GET", "/v2/a/tags/list", "Bearer tok-9", 200, NULL, "{\"tags\":[]}"},
+	};
+	char dir[] = "/tmp/cairn-test-registry-XXXXXX";
+	struct cairn_registry_opts o = CAIRN_REGISTRY_OPTS_INIT;
+	struct script s = {.steps = steps, .n = ARRAY_SIZE(steps)};
+	struct cairn_buf tags = CAIRN_BUF_INIT;
+	struct cairn_error *err = NULL;
+	struct client cl;
+	char *path, *cmd;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/config.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* "PHRva2VuPjo=" is base64 of "<token>:" */
+	fputs("{\"auths\":{\"registry.example\":{\"auth\":\"PHRva2VuPjo=\","
+	      "\"identitytoken\":\"refresh-abc\"}}}",
+	      f);
+	fclose(f);
+	o.docker_config_dir = dir;
+	o.base_delay_ms = 1;
+	assert_int_equal(cairn_registry_open(&cl.r, "registry.example", &o, &err), 0);
+	cairn_registry_set_transport(cl.r, fake_factory, &s);
+	assert_int_equal(cairn_registry_conn_new(&cl.c, cl.r, &err), 0);
+	assert_int_equal(cairn_registry_tags_list(cl.c, "a", collect_tag, &tags, &err), 0);
+	assert_non_null(strstr(s.bodies[1].buf, "grant_type=refresh_token"));
+	assert_non_null(strstr(s.bodies[1].buf, "refresh_token=refresh-abc"));
+	assert_non_null(strstr(s.bodies[1].buf, "service=reg"));
+	assert_non_null(strstr(s.bodies[1].buf, "scope=repository%3Aa%3Apull"));
+	cairn_buf_release(&tags);
+	client_close(&cl, &s);
+	cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bearer_token_flow_and_cache),
+		cmocka_unit_test(test_basic_auth_and_refusal),
+		cmocka_unit_test(test_retries_5xx_429_and_resets),
+		cmocka_unit_test(test_retries_give_up),
+		cmocka_unit_test(test_upload_post_patch_put),
+		cmocka_unit_test(test_upload_resumes_after_reset),
+		cmocka_unit_test(test_upload_digest_refused),
+		cmocka_unit_test(test_mount_declined_cancels_session),
+		cmocka_unit_test(test_manifest_get_verifies_digest),
+		cmocka_unit_test(test_tags_pagination),
+		cmocka_unit_test(test_manifest_put),
+		cmocka_unit_test(test_identity_token_oauth2_with_fallback),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
