@@ -555,7 +555,8 @@ registry_start () {
 	[ -z "$_rs_tls" ] || _rs_url=https://127.0.0.1:$_rs_port
 	eval "_t_reg_${_rs_port}_pid=\$_rs_pid _t_reg_${_rs_port}_wd=\$_rs_wd" \
 		"_t_reg_${_rs_port}_url=\$_rs_url _t_reg_${_rs_port}_log=\$_rs_dir/registry.log" \
-		"_t_reg_${_rs_port}_user=\$_rs_user _t_reg_${_rs_port}_pass=\$_rs_pass _t_reg_${_rs_port}_tls=\$_rs_tls"
+		"_t_reg_${_rs_port}_user=\$_rs_user _t_reg_${_rs_port}_pass=\$_rs_pass _t_reg_${_rs_port}_tls=\$_rs_tls" \
+		"_t_reg_${_rs_port}_realm= _t_reg_${_rs_port}_service="
 	case " $_t_regs " in
 	*" $_rs_port "*) ;;
 	*) _t_regs="$_t_regs $_rs_port" ;;
@@ -662,8 +663,8 @@ registry_log_count () {
 
 # manifest_digest REF: sha256 of the raw manifest bytes of REF (HOST:PORT/REPO[:TAG|@DIGEST]) as
 # served by GET /v2/REPO/manifests/REF, accepting docker schema 2 and OCI manifests and indexes;
-# prints sha256:HEX.  Uses https, the test CA and the credentials for our registries, and
-# REG_USER/REG_PASS (when set) for others.
+# prints sha256:HEX.  Uses https, the test CA and the credentials for our registries (for one of
+# token_server_start, a pull token from its realm), and REG_USER/REG_PASS (when set) for others.
 manifest_digest () {
 	_md_host=${1%%/*} _md_rest=${1#*/}
 	if [ -z "$_md_host" ] || [ "$_md_host" = "$1" ]; then
@@ -675,13 +676,31 @@ manifest_digest () {
 	*:*) _md_repo=${_md_rest%:*} _md_ref=${_md_rest##*:} ;;
 	*) _md_repo=$_md_rest _md_ref=latest ;;
 	esac
-	_md_scheme=http _md_user=${REG_USER:-} _md_pass=${REG_PASS:-} _md_tls=''
+	_md_scheme=http _md_user=${REG_USER:-} _md_pass=${REG_PASS:-} _md_tls='' _md_realm=''
+	_md_service=''
 	if _md_port=$(_t_reg_port "$_md_host"); then
 		_md_u='' _md_p=''
 		eval "_md_tls=\${_t_reg_${_md_port}_tls} _md_u=\${_t_reg_${_md_port}_user}" \
-			"_md_p=\${_t_reg_${_md_port}_pass}"
+			"_md_p=\${_t_reg_${_md_port}_pass} _md_realm=\${_t_reg_${_md_port}_realm-}" \
+			"_md_service=\${_t_reg_${_md_port}_service-}"
 		[ -z "$_md_tls" ] || _md_scheme=https
 		[ -z "$_md_u" ] || _md_user=$_md_u _md_pass=$_md_p
+	fi
+	# Credentials and tokens go to curl in a config on stdin, never on its command line.
+	_md_cfg=''
+	[ -z "$_md_user" ] ||
+		_md_cfg=$(printf 'user = "%s"\n' "$(printf '%s' "$_md_user:$_md_pass" | sed 's/[\\"]/\\&/g')")
+	if [ -n "$_md_realm" ]; then
+		# A token registry of token_server_start: a pull token for the repository first.
+		_md_tok=$(printf '%s\n' "$_md_cfg" | curl -K - -fsS --max-time 30 -G \
+			--data-urlencode "service=$_md_service" \
+			--data-urlencode "scope=repository:$_md_repo:pull" "$_md_realm") || return 1
+		_md_tok=$(printf '%s\n' "$_md_tok" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
+		if [ -z "$_md_tok" ]; then
+			printf 'manifest_digest: no token from %s\n' "$_md_realm" >&2
+			return 1
+		fi
+		_md_cfg="header = \"Authorization: Bearer $_md_tok\""
 	fi
 	set -- -fsS --max-time 60 \
 		-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
@@ -695,19 +714,261 @@ manifest_digest () {
 	esac
 	_md_out=$(mktemp "$T/.manifest.XXXXXX") || return 1
 	set -- "$@" -o "$_md_out" "$_md_scheme://$_md_host/v2/$_md_repo/manifests/$_md_ref"
-	if [ -n "$_md_user" ]; then
-		# Credentials through a config on stdin, not on the command line.
-		printf 'user = "%s"\n' "$(printf '%s' "$_md_user:$_md_pass" | sed 's/[\\"]/\\&/g')" |
-			curl -K - "$@"
-	else
-		curl "$@" </dev/null
-	fi || {
+	printf '%s\n' "$_md_cfg" | curl -K - "$@" || {
 		rm -f "$_md_out"
 		return 1
 	}
 	_md_sum=$(sha256sum <"$_md_out") || return 1
 	rm -f "$_md_out"
 	printf 'sha256:%s\n' "${_md_sum%% *}"
+}
+
+# --- helper servers: a token server and a fault-injecting proxy ----------------------------------
+
+# require_python [MODULE...]: set PYTHON to a python3 that imports every MODULE (python3 in PATH
+# first, then Debian's /usr/bin/python3, which has python3-jwt when a pyenv or venv python3 in
+# PATH does not); skip (fail under CI=true) if there is none.
+require_python () {
+	PYTHON=''
+	for _py in "$(command -v python3 2>/dev/null)" /usr/bin/python3; do
+		{ [ -n "$_py" ] && [ -x "$_py" ]; } || continue
+		_py_imports=''
+		for _py_m in "$@"; do
+			_py_imports="${_py_imports}import $_py_m
+"
+		done
+		if printf '%s' "$_py_imports" | "$_py" - >/dev/null 2>&1; then
+			PYTHON=$_py
+			export PYTHON
+			return 0
+		fi
+	done
+	if [ $# -gt 0 ]; then
+		_t_missing "a python3 with the modules '$*' (Debian: python3 python3-jwt)"
+	else
+		_t_missing "required tool 'python3'"
+	fi
+}
+
+# Wait up to 10 s for the helper server $1 (a PID) to print "listening on" into its output file
+# $2 (after it has bound its socket).  0 if it did.
+_t_wait_listening () {
+	_wl_i=0
+	while [ "$_wl_i" -lt 100 ]; do
+		test_pid_alive "$1" || return 1
+		! grep -q 'listening on' "$2" 2>/dev/null || return 0
+		_wl_i=$((_wl_i + 1))
+		sleep 0.1
+	done
+	return 1
+}
+
+# token_server_start [--users USER:PASS[,USER:PASS...]] [--anonymous pull|none] [--public REGEX]
+#                    [--expires SECS] [--es256] [--name NAME] [--tls]
+# Start tools/token_server.py on test_port 3 with a fresh signing key (RSA 2048, RS256; --es256: EC
+# P-256) and its self-signed certificate, then a registry (registry_start --token, plus --name and
+# --tls when given) whose realm is the token server.  USERs get pull and push on any repository;
+# anonymous requests get pull (--anonymous pull, the default; only on repositories matching the
+# Python regex --public) or a 401 (--anonymous none).  Tokens live --expires SECS (default 300).
+# Passwords (no commas) are test_secret'ed.  Sets and exports TOKEN_URL (the realm,
+# http://127.0.0.1:PORT/token), TOKEN_SERVICE, TOKEN_ISSUER, TOKEN_PID, TOKEN_LOG (one line per
+# request: "HH:MM:SS.mmm METHOD /token?... user=U|- status=N ua=USER-AGENT granted=..."),
+# TOKEN_ISSUED (every token issued, one a line: check that none leaks) and the REG* variables of
+# the registry, with REG_USER/REG_PASS (and NAME_USER/NAME_PASS) the first user: manifest_digest
+# and base_image_push get a token with them (or anonymously) from the realm.
+token_server_start () {
+	_tk_users='' _tk_anon=pull _tk_public='.*' _tk_expires=300 _tk_es='' _tk_regopts='' _tk_name=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--users | --anonymous | --public | --expires | --name)
+			if [ $# -lt 2 ]; then
+				_t_fatal "token_server_start: $1 needs a value"
+				return 1
+			fi
+			case $1 in
+			--users) _tk_users=$2 ;;
+			--anonymous) _tk_anon=$2 ;;
+			--public) _tk_public=$2 ;;
+			--expires) _tk_expires=$2 ;;
+			--name) _tk_regopts="$_tk_regopts --name $2" _tk_name=$2 ;;
+			esac
+			shift 2
+			;;
+		--es256)
+			_tk_es=1
+			shift
+			;;
+		--tls)
+			_tk_regopts="$_tk_regopts --tls"
+			shift
+			;;
+		*)
+			_t_fatal "token_server_start: unknown option '$1'"
+			return 1
+			;;
+		esac
+	done
+	case $_tk_anon in
+	pull | none) ;;
+	*)
+		_t_fatal "token_server_start: --anonymous pull or none, not '$_tk_anon'"
+		return 1
+		;;
+	esac
+	require_tool openssl curl
+	require_python jwt cryptography
+	_tk_port=$(test_port 3) || return 1
+	if ! _t_port_free "$_tk_port"; then
+		_t_fatal "token_server_start: 127.0.0.1:$_tk_port (test_port 3) is in use"
+		return 1
+	fi
+	_tk_dir=$T/token.$_tk_port
+	[ ! -e "$_tk_dir" ] || _tk_dir=$(mktemp -d "$T/token.$_tk_port-XXXXXX") || return 1
+	mkdir -p "$_tk_dir" || return 1
+	if [ -n "$_tk_es" ]; then
+		set -- -newkey ec -pkeyopt ec_paramgen_curve:prime256v1
+	else
+		set -- -newkey rsa:2048
+	fi
+	if ! openssl req -x509 "$@" -nodes -days 7 -subj /CN=cairn-e2e-token-signer \
+		-keyout "$_tk_dir/key.pem" -out "$_tk_dir/cert.pem" >"$_tk_dir/openssl.log" 2>&1; then
+		cat "$_tk_dir/openssl.log" >&2
+		_t_fatal "token_server_start: could not make the signing key"
+		return 1
+	fi
+	: >"$_tk_dir/users" && chmod 600 "$_tk_dir/users" || return 1
+	_tk_rest=$_tk_users
+	while [ -n "$_tk_rest" ]; do
+		_tk_u=${_tk_rest%%,*}
+		case $_tk_rest in
+		*,*) _tk_rest=${_tk_rest#*,} ;;
+		*) _tk_rest='' ;;
+		esac
+		case $_tk_u in
+		?*:?*) ;;
+		*)
+			_t_fatal "token_server_start: --users wants USER:PASS[,USER:PASS...], not '$_tk_u'"
+			return 1
+			;;
+		esac
+		test_secret "${_tk_u#*:}" "$(printf '%s' "$_tk_u" | base64 | tr -d '\n')"
+		printf '%s\n' "$_tk_u" >>"$_tk_dir/users" || return 1
+	done
+	TOKEN_SERVICE=cairn-e2e-registry TOKEN_ISSUER=cairn-e2e-token-issuer
+	TOKEN_URL=http://127.0.0.1:$_tk_port/token TOKEN_LOG=$_tk_dir/token.log
+	TOKEN_ISSUED=$_tk_dir/issued
+	: >"$TOKEN_LOG" && : >"$TOKEN_ISSUED" || return 1
+	test_spawn "$_tk_dir/server.out" "$PYTHON" "$E2E_DIR/tools/token_server.py" \
+		--port "$_tk_port" --key "$_tk_dir/key.pem" --cert "$_tk_dir/cert.pem" \
+		--issuer "$TOKEN_ISSUER" --service "$TOKEN_SERVICE" --log "$TOKEN_LOG" \
+		--users-file "$_tk_dir/users" --anonymous "$_tk_anon" --public "$_tk_public" \
+		--expires "$_tk_expires" --issued "$TOKEN_ISSUED" --parent-pid "$_t_parent"
+	TOKEN_PID=$SPAWN_PID
+	export TOKEN_URL TOKEN_SERVICE TOKEN_ISSUER TOKEN_PID TOKEN_LOG TOKEN_ISSUED
+	if ! _t_wait_listening "$TOKEN_PID" "$_tk_dir/server.out"; then
+		_t_mask <"$_tk_dir/server.out" >&2
+		_t_fatal "token_server_start: the token server on 127.0.0.1:$_tk_port did not start"
+		return 1
+	fi
+	# shellcheck disable=SC2086 # a list of options
+	registry_start $_tk_regopts --token "$TOKEN_URL" "$TOKEN_ISSUER" "$TOKEN_SERVICE" \
+		"$_tk_dir/cert.pem" || return 1
+	# manifest_digest and base_image_push use the first user (when there is one) through the realm.
+	_tk_u=${_tk_users%%,*}
+	_tk_p=${_tk_u#*:} _tk_u=${_tk_u%%:*}
+	[ -n "$_tk_users" ] || _tk_p=''
+	eval "_t_reg_${REG##*:}_realm=\$TOKEN_URL _t_reg_${REG##*:}_service=\$TOKEN_SERVICE" \
+		"_t_reg_${REG##*:}_user=\$_tk_u _t_reg_${REG##*:}_pass=\$_tk_p"
+	if [ -n "$_tk_u" ]; then
+		REG_USER=$_tk_u REG_PASS=$_tk_p
+		export REG_USER REG_PASS
+		[ -z "$_tk_name" ] || eval "${_tk_name}_USER=\$_tk_u ${_tk_name}_PASS=\$_tk_p"
+	fi
+}
+
+# token_log_count FIXED_STRING: lines of TOKEN_LOG containing FIXED_STRING; token fetches are
+# token_log_count "status=200".
+token_log_count () {
+	grep -cF -e "$1" "$TOKEN_LOG"
+	[ $? -le 1 ]
+}
+
+_t_nproxy=0
+
+# fault_proxy_start [--upstream HOST:PORT] [--reject-expired-tokens] [--tcp] [RULE...]
+# Start tools/fault_proxy.py on test_port 2 in front of the registry HOST:PORT (default $REG;
+# plain HTTP), stopping a proxy this test started before.  Each RULE is one argument,
+# "ACTION METHOD PATH_REGEX [TIMES]", e.g. 'status=503 HEAD /blobs/ 2', 'status=429 POST
+# /uploads/' (Retry-After: 1), 'drop-request=1048576 PATCH /uploads/', 'cut-request=1048576 PATCH
+# /uploads/', 'drop-response=65536 GET /blobs/sha256:', 'delay=200 * . inf', 'reset GET
+# /manifests/' (see the tool's header).  --reject-expired-tokens: 401 for a Bearer JWT past its
+# exp (distribution itself allows 60 s).  --tcp: a plain TCP relay (TLS passes), logging per
+# connection whether the client spoke TLS ('"TCP tls"') or plain text ('"TCP plain "GET /..."').
+# Sets and exports PROXY (127.0.0.1:PORT: use it as the registry), PROXY_URL, PROXY_PID and
+# PROXY_LOG (a new file per start: 'HH:MM:SS.mmm conn=N "METHOD TARGET" STATUS upstream|fault=...').
+fault_proxy_start () {
+	_fp_up=${REG:-} _fp_exp=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--upstream)
+			if [ $# -lt 2 ]; then
+				_t_fatal "fault_proxy_start: --upstream needs HOST:PORT"
+				return 1
+			fi
+			_fp_up=$2
+			shift 2
+			;;
+		--reject-expired-tokens | --tcp)
+			_fp_exp="$_fp_exp $1"
+			shift
+			;;
+		--)
+			shift
+			break
+			;;
+		*) break ;;
+		esac
+	done
+	if [ -z "$_fp_up" ]; then
+		_t_fatal "fault_proxy_start: no upstream: start a registry first, or give --upstream"
+		return 1
+	fi
+	require_tool curl
+	require_python
+	fault_proxy_stop
+	_fp_port=$(test_port 2) || return 1
+	if ! _t_port_free "$_fp_port"; then
+		_t_fatal "fault_proxy_start: 127.0.0.1:$_fp_port (test_port 2) is in use"
+		return 1
+	fi
+	_t_nproxy=$((_t_nproxy + 1))
+	PROXY_LOG=$T/proxy.$_fp_port.$_t_nproxy.log
+	: >"$PROXY_LOG" || return 1
+	# shellcheck disable=SC2086 # a list of options
+	test_spawn "$PROXY_LOG.out" "$PYTHON" "$E2E_DIR/tools/fault_proxy.py" --port "$_fp_port" \
+		--upstream "$_fp_up" --log "$PROXY_LOG" --parent-pid "$_t_parent" $_fp_exp "$@"
+	PROXY_PID=$SPAWN_PID PROXY=127.0.0.1:$_fp_port PROXY_URL=http://127.0.0.1:$_fp_port
+	export PROXY PROXY_URL PROXY_PID PROXY_LOG
+	if ! _t_wait_listening "$PROXY_PID" "$PROXY_LOG.out"; then
+		cat "$PROXY_LOG.out" >&2
+		_t_fatal "fault_proxy_start: the proxy on $PROXY did not start"
+		return 1
+	fi
+}
+
+# fault_proxy_stop: stop the proxy fault_proxy_start started (if any); it is stopped at exit anyway.
+fault_proxy_stop () {
+	if [ -n "${PROXY_PID:-}" ]; then
+		_t_stop_pids "$PROXY_PID"
+		PROXY_PID=''
+	fi
+	return 0
+}
+
+# proxy_log_count FIXED_STRING: lines of PROXY_LOG containing FIXED_STRING (e.g. '"PATCH /v2/').
+proxy_log_count () {
+	grep -cF -e "$1" "$PROXY_LOG"
+	[ $? -le 1 ]
 }
 
 # --- the busybox base image -------------------------------------------------------------------
@@ -918,7 +1179,9 @@ export HOME CAIRN_HOME REGISTRY_AUTH_FILE NO_PROXY no_proxy LC_ALL
 unset DOCKER_CONFIG XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME XDG_RUNTIME_DIR \
 	CI_REGISTRY CI_JOB_TOKEN CI_REGISTRY_USER CI_REGISTRY_PASSWORD \
 	http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY \
-	REG REG_URL REG_PID REG_LOG REG_STORAGE REG_USER REG_PASS REG_CA REG_CERTS_D
+	REG REG_URL REG_PID REG_LOG REG_STORAGE REG_USER REG_PASS REG_CA REG_CERTS_D \
+	PROXY PROXY_URL PROXY_PID PROXY_LOG PYTHON \
+	TOKEN_URL TOKEN_SERVICE TOKEN_ISSUER TOKEN_PID TOKEN_LOG TOKEN_ISSUED
 
 # cairn takes every option --some-name from CAIRN_SOME_NAME too: drop any a developer has set,
 # keeping only the harness's own (CAIRN, CAIRN_HOME, CAIRN_TEST_*, CAIRN_E2E_DIR, CAIRN_STORE_TOOL).

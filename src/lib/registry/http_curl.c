@@ -195,7 +195,11 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
 {
 	struct exchange *x = ud;
 
-	if (origin != SEEK_SET || offset < 0)
+	/*
+	 * A streamed body is never re-sent by libcurl behind the caller's back: the registry may
+	 * hold part of it already, and only the caller knows how to resume an upload.
+	 */
+	if (origin != SEEK_SET || offset < 0 || x->req->read_fn)
 		return CURL_SEEKFUNC_CANTSEEK;
 	x->offset = (uint64_t)offset;
 	return CURL_SEEKFUNC_OK;

@@ -872,6 +872,16 @@ static int upload_status(struct cairn_registry_conn *c, const char *repo, const 
 	return 0;
 }
 
+/*
+ * An answer that means the upload session is lost or out of step (a retried or cut PATCH the
+ * registry half took): starting again with a new POST fixes it.
+ */
+static int upload_broken(const struct cairn_http_resp *resp)
+{
+	return retryable_status(resp->status) || resp->status == 404 || resp->status == 416 ||
+	       (resp->status == 400 && resp->body.len && strstr(resp->body.buf, "BLOB_UPLOAD"));
+}
+
 static int upload_once(struct cairn_registry_conn *c, const char *repo,
 		       const struct cairn_digest *dg, uint64_t size, cairn_read_at_fn read_at,
 		       void *ud, const char *what, int *transport_failed, char **session,
@@ -938,10 +948,7 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 		}
 		if (ret == 0) {
 			cairn_error_free(e);
-			if (retryable_status(resp.status)) {
-				*transport_failed = 1;
-				return status_error(&resp, err, what);
-			}
+			*transport_failed = upload_broken(&resp);
 			return status_error(&resp, err, what);
 		}
 		if (ret != CAIRN_ENET || ++resumes >= c->r->max_attempts) {
@@ -991,6 +998,7 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 			return ret;
 		if (resp.status == 201 || resp.status == 204)
 			return 0;
+		*transport_failed = upload_broken(&resp);
 		if (resp.status == 400 && resp.body.len &&
 		    strstr(resp.body.buf, "DIGEST_INVALID")) {
 			ret = status_error(&resp, err, what);

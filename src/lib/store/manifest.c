@@ -89,7 +89,9 @@ static void show(char out[SHOWN_MAX + 4], const char *s, size_t n)
 
 static void field_name(char out[FIELD_MAX], const char *path, const char *key)
 {
-	snprintf(out, FIELD_MAX, "%s%s%s", path, *path ? "." : "", key);
+	/* cut when too long: it only names a field in a message */
+	if (snprintf(out, FIELD_MAX, "%s%s%s", path, *path ? "." : "", key) >= FIELD_MAX)
+		out[FIELD_MAX - 1] = '\0';
 }
 
 /* A string member; `*out` borrowed from `obj`, NULL when absent and not `required`. */
