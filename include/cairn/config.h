@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/* werf.yaml: the validated configuration model, every value with its line and column. */
+#ifndef CAIRN_CONFIG_H
+#define CAIRN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cairn/common.h"
+#include "cairn/error.h"
+
+/* Largest configuration file accepted, in bytes. */
+#define CAIRN_CONFIG_FILE_MAX (4u * 1024 * 1024)
+/*
+ * Most YAML nodes in one file, and most nodes read while building the model: an alias (and a
+ * `<<` merge) is counted again at each use, and the body of `image: [a, b]` once per name. This
+ * bounds the time and memory an alias bomb ("billion laughs") can take.
+ */
+#define CAIRN_CONFIG_NODES_MAX 250000
+/* Deepest nesting of collections, counting through aliases. */
+#define CAIRN_CONFIG_DEPTH_MAX 64
+/* Most images plus artifacts in one configuration. */
+#define CAIRN_CONFIG_IMAGES_MAX 1000
+
+/**
+ * Where a value is written: 1-based line and column of its first character (for an alias, of
+ * the anchored node). Line 0 means "not in the file": the key is absent, or the value is a
+ * default. Presence of a section (shell, docker, a list) is tested with `pos.line != 0`.
+ */
+struct cairn_config_pos {
+	unsigned int line;
+	unsigned int column;
+};
+
+/** A string value; `s` is NULL when the key is absent. */
+struct cairn_config_str {
+	char *s;
+	struct cairn_config_pos pos;
+};
+
+/** A boolean value; false with line 0 when the key is absent. */
+struct cairn_config_bool {
+	bool value;
+	struct cairn_config_pos pos;
+};
+
+/**
+ * A string-or-list value: a single string is a list of one. `v` is NULL when `n` is 0;
+ * `pos[i]` is where `v[i]` is written; `at` is where the value is (line 0: absent, which is
+ * different from an empty list `[]`).
+ */
+struct cairn_config_list {
+	char **v;
+	struct cairn_config_pos *pos;
+	size_t n;
+	struct cairn_config_pos at;
+};
+
+/** One ENV or LABEL entry; `value` is "" for a null value. */
+struct cairn_config_kv {
+	char *key;
+	char *value;
+	struct cairn_config_pos key_pos;
+	struct cairn_config_pos value_pos;
+};
+
+/** The user stages that run shell commands, as array indexes. */
+enum cairn_config_user_stage {
+	CAIRN_CONFIG_STAGE_BEFORE_INSTALL = 0,
+	CAIRN_CONFIG_STAGE_INSTALL = 1,
+	CAIRN_CONFIG_STAGE_BEFORE_SETUP = 2,
+	CAIRN_CONFIG_STAGE_SETUP = 3,
+};
+#define CAIRN_CONFIG_STAGE_COUNT 4
+
+/** A `git` entry. */
+struct cairn_config_git {
+	struct cairn_config_pos pos;
+	struct cairn_config_str url; /* remote repository; NULL: the project's own repository */
+	struct cairn_config_str add; /* absolute; "/" with line 0 when not given */
+	struct cairn_config_str to;  /* absolute; required */
+	struct cairn_config_list include_paths; /* relative; prefixes or globs */
+	struct cairn_config_list exclude_paths; /* relative; prefixes or globs */
+	struct cairn_config_str owner;
+	struct cairn_config_str group;
+	struct cairn_config_pos stage_dependencies_pos;
+	/* relative globs per stage; [CAIRN_CONFIG_STAGE_BEFORE_INSTALL] is always empty */
+	struct cairn_config_list stage_dependencies[CAIRN_CONFIG_STAGE_COUNT];
+	/* remote only, at most one of the three; none: the remote HEAD */
+	struct cairn_config_str branch;
+	struct cairn_config_str tag;
+	struct cairn_config_str commit; /* 4 to 40 hex digits */
+};
+
+/** `shell`: commands per user stage and the cache versions that apply. */
+struct cairn_config_shell {
+	struct cairn_config_pos pos;
+	struct cairn_config_list commands[CAIRN_CONFIG_STAGE_COUNT];
+	struct cairn_config_str cache_version; /* `cacheVersion`: applies to all four stages */
+	/* `beforeInstallCacheVersion`, `installCacheVersion`, ... by stage */
+	struct cairn_config_str stage_cache_version[CAIRN_CONFIG_STAGE_COUNT];
+};
+
+/** Where an import happens (the stages importsBeforeInstall ... importsAfterSetup). */
+enum cairn_config_import_point {
+	CAIRN_CONFIG_IMPORT_BEFORE_INSTALL = 0,
+	CAIRN_CONFIG_IMPORT_AFTER_INSTALL = 1,
+	CAIRN_CONFIG_IMPORT_BEFORE_SETUP = 2,
+	CAIRN_CONFIG_IMPORT_AFTER_SETUP = 3,
+};
+
+struct cairn_config_image;
+
+/** An `import` entry: files copied from an artifact's or image's last stage. */
+struct cairn_config_import {
+	struct cairn_config_pos pos;
+	struct cairn_config_str artifact; /* exactly one of artifact and image */
+	struct cairn_config_str image;
+	/* the artifact or image named; borrowed from the same config */
+	const struct cairn_config_image *source;
+	struct cairn_config_str add; /* absolute; required */
+	struct cairn_config_str to;  /* absolute; required */
+	struct cairn_config_str owner;
+	struct cairn_config_str group;
+	struct cairn_config_list include_paths; /* relative */
+	struct cairn_config_list exclude_paths; /* relative */
+	struct cairn_config_str before; /* exactly one of before and after: "install" or "setup" */
+	struct cairn_config_str after;
+	enum cairn_config_import_point point; /* derived from before/after */
+};
+
+enum cairn_config_mount_type {
+	CAIRN_CONFIG_MOUNT_TMP_DIR = 1,	  /* from: tmp_dir */
+	CAIRN_CONFIG_MOUNT_BUILD_DIR = 2, /* from: build_dir */
+	CAIRN_CONFIG_MOUNT_HOST_DIR = 3,  /* fromPath: an absolute host path */
+};
+
+/** A `mount` entry: a host directory bind-mounted into shell stages. */
+struct cairn_config_mount {
+	struct cairn_config_pos pos;
+	struct cairn_config_str to;	   /* absolute; required */
+	struct cairn_config_str from;	   /* "tmp_dir" or "build_dir"; or */
+	struct cairn_config_str from_path; /* absolute */
+	enum cairn_config_mount_type type;
+};
+
+/** `docker.HEALTHCHECK`, parsed the way a Dockerfile's HEALTHCHECK instruction is. */
+struct cairn_config_healthcheck {
+	struct cairn_config_str text; /* as written, e.g. "--interval=5s CMD curl -f localhost" */
+	/* {"NONE"}, {"CMD-SHELL", command} or {"CMD", argv...} (CMD ["a", "b"]); n 0: absent */
+	struct cairn_config_list test;
+	int64_t interval_ns; /* --interval, --timeout, ...; 0: not given */
+	int64_t timeout_ns;
+	int64_t start_period_ns;
+	int64_t start_interval_ns;
+	unsigned int retries; /* --retries; 0: not given */
+};
+
+/** `docker`: image config directives (images only: an artifact with `docker` is an error). */
+struct cairn_config_docker {
+	struct cairn_config_pos pos;
+	struct cairn_config_str workdir;
+	struct cairn_config_str user;
+	struct cairn_config_str stopsignal;
+	/* exec form; a string S (shell form) becomes {"/bin/sh", "-c", S} */
+	struct cairn_config_list cmd;
+	struct cairn_config_list entrypoint;
+	struct cairn_config_list expose; /* "PORT[-PORT][/tcp|udp|sctp]" */
+	struct cairn_config_list volume;
+	struct cairn_config_kv *env; /* document order, keys unique; NULL when n_env is 0 */
+	size_t n_env;
+	struct cairn_config_kv *labels; /* document order, keys unique */
+	size_t n_labels;
+	struct cairn_config_healthcheck healthcheck;
+};
+
+/** An image or artifact document (one per name of `image: [a, b]`, with equal bodies). */
+struct cairn_config_image {
+	char *name; /* NULL for the unnamed image (`image: ~`) */
+	bool artifact;
+	struct cairn_config_pos pos;	  /* the document */
+	struct cairn_config_pos name_pos; /* the name (or `~`) */
+	/* exactly one of the three (`fromDimg`, `fromDimgArtifact` are read as the latter two) */
+	struct cairn_config_str from; /* a registry reference, as written */
+	struct cairn_config_str from_image;
+	struct cairn_config_str from_image_artifact;
+	/* the image or artifact of from_image/from_image_artifact; borrowed from the same config */
+	const struct cairn_config_image *base;
+	struct cairn_config_str from_cache_version;
+	struct cairn_config_bool from_latest;
+	struct cairn_config_git *git; /* NULL when n_git is 0 */
+	size_t n_git;
+	struct cairn_config_shell shell;
+	struct cairn_config_import *imports;
+	size_t n_imports;
+	struct cairn_config_mount *mounts;
+	size_t n_mounts;
+	struct cairn_config_docker docker;
+};
+
+/** A whole configuration. */
+struct cairn_config {
+	char *file; /* the name used in messages, e.g. "werf.yaml" */
+	struct cairn_config_str project;
+	unsigned int config_version; /* always 1 */
+	struct cairn_config_pos config_version_pos;
+	struct cairn_config_image *images; /* images and artifacts in document order */
+	size_t n_images;
+};
+
+/**
+ * Read and parse the configuration of the project in `dir` (NULL: the current directory):
+ * `file` relative to `dir` (or absolute), or when `file` is NULL the first of werf.yaml,
+ * werf.yml and dappfile.yaml that exists. Messages name the file as given or found.
+ * `*out` is freed with cairn_config_free().
+ *
+ * Returns CAIRN_ENOTFOUND when the file (or all three) is missing, CAIRN_EOS when `dir` or the
+ * file cannot be opened or read, CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX, and whatever
+ * cairn_config_parse() returns.
+ */
+CAIRN_API int cairn_config_load(struct cairn_config **out, const char *dir, const char *file,
+				struct cairn_error **err);
+
+/**
+ * Parse and validate `len` bytes of multi-document YAML (not NUL-terminated; no templates).
+ * `name` is the file name for messages. Empty documents are skipped; the first other one is
+ * the meta document (project, configVersion), each later one an image or artifact.
+ * `*out` is freed with cairn_config_free().
+ *
+ * Returns CAIRN_EINVAL "<name>:<line>:<column>: <key>: <what>" for the first problem found
+ * (e.g. "werf.yaml:4:7: git[0].to: must be an absolute path"; YAML syntax errors are
+ * "<name>:<line>:<column>: <parser message>"), and CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX,
+ * CAIRN_CONFIG_NODES_MAX, CAIRN_CONFIG_DEPTH_MAX or CAIRN_CONFIG_IMAGES_MAX.
+ */
+CAIRN_API int cairn_config_parse(struct cairn_config **out, const char *name, const char *text,
+				 size_t len, struct cairn_error **err);
+
+/** Free a configuration; accepts NULL. */
+CAIRN_API void cairn_config_free(struct cairn_config *c);
+
+/**
+ * The image or artifact called `name` (NULL: the unnamed image), or NULL. Borrowed from `c`;
+ * valid until cairn_config_free(c).
+ */
+CAIRN_API const struct cairn_config_image *cairn_config_find(const struct cairn_config *c,
+							     const char *name);
+
+/**
+ * The images to build for `names` (all images, not artifacts, when `n_names` is 0; a NULL
+ * name is the unnamed image) and everything they depend on (fromImage, fromImageArtifact and
+ * import sources), dependencies first, each once. `*out` is a new array of `*n` pointers
+ * borrowed from `c` (valid until cairn_config_free(c)); free the array with free().
+ *
+ * Returns CAIRN_ENOTFOUND "image 'x' is not in werf.yaml; images: a, b" for a name that is
+ * not an image, and CAIRN_EINVAL on a dependency cycle (which cairn_config_parse() refuses).
+ */
+CAIRN_API int cairn_config_order(const struct cairn_config_image ***out,
+				 size_t *n, /* OUT: number of images in *out */
+				 const struct cairn_config *c, const char *const *names,
+				 size_t n_names, struct cairn_error **err);
+
+#endif

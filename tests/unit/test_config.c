@@ -1,0 +1,1089 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for werf.yaml loading: the model, aliases, file names, validation and build order. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "common.h"
+#include "cairn/config.h"
+#include "util/buf.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#define META "project: p\nconfigVersion: 1\n---\n"
+/* META plus image a on lines 4 and 5: the document continues on line 6 */
+#define IMAGE_A META "image: a\nfrom: x\n"
+#define IMPORT_B "import:\n- artifact: b\n  add: /a\n  to: /b\n"
+#define REMOTE "git:\n- url: https://example.com/a/b.git\n  to: /app\n"
+
+static const char full[] =
+	"project: my-project\n"					/* 1 */
+	"configVersion: 1\n"					/* 2 */
+	"---\n"							/* 3 */
+	"image: backend\n"					/* 4 */
+	"from: 127.0.0.1:5000/base/alpine:3.18\n"		/* 5 */
+	"fromCacheVersion: \"2\"\n"				/* 6 */
+	"fromLatest: true\n"					/* 7 */
+	"git:\n"						/* 8 */
+	"- add: /src\n"						/* 9 */
+	"  to: /app\n"						/* 10 */
+	"  includePaths: [app, lib]\n"				/* 11 */
+	"  excludePaths: docs\n"				/* 12 */
+	"  owner: app\n"					/* 13 */
+	"  group: staff\n"					/* 14 */
+	"  stageDependencies:\n"				/* 15 */
+	"    install: [requirements.txt]\n"			/* 16 */
+	"    beforeSetup: \"*.cfg\"\n"				/* 17 */
+	"    setup: [\"**/*.py\", lib/]\n"			/* 18 */
+	"- url: https://example.com/org/lib.git\n"		/* 19 */
+	"  to: /lib\n"						/* 20 */
+	"  branch: main\n"					/* 21 */
+	"- url: git@example.com:org/tools.git\n"		/* 22 */
+	"  to: /tools\n"					/* 23 */
+	"  commit: 0123abcd\n"					/* 24 */
+	"shell:\n"						/* 25 */
+	"  beforeInstall: [apk add --no-cache python3]\n"	/* 26 */
+	"  install: pip3 install -r /app/requirements.txt\n"	/* 27 */
+	"  beforeSetup: []\n"					/* 28 */
+	"  setup: [python3 -m compileall /app, echo done]\n"	/* 29 */
+	"  cacheVersion: \"1\"\n"				/* 30 */
+	"  beforeInstallCacheVersion: bi\n"			/* 31 */
+	"  installCacheVersion: i\n"				/* 32 */
+	"  beforeSetupCacheVersion: bs\n"			/* 33 */
+	"  setupCacheVersion: s\n"				/* 34 */
+	"import:\n"						/* 35 */
+	"- artifact: assets\n"					/* 36 */
+	"  add: /build/out\n"					/* 37 */
+	"  to: /app/static\n"					/* 38 */
+	"  owner: app\n"					/* 39 */
+	"  group: app\n"					/* 40 */
+	"  includePaths: [\"*.js\"]\n"				/* 41 */
+	"  excludePaths: [map/]\n"				/* 42 */
+	"  after: install\n"					/* 43 */
+	"- image: base\n"					/* 44 */
+	"  add: /etc/ssl\n"					/* 45 */
+	"  to: /etc/ssl\n"					/* 46 */
+	"  before: setup\n"					/* 47 */
+	"mount:\n"						/* 48 */
+	"- to: /var/cache/apk\n"				/* 49 */
+	"  from: build_dir\n"					/* 50 */
+	"- to: /tmp/build\n"					/* 51 */
+	"  from: tmp_dir\n"					/* 52 */
+	"- to: /root/.cache\n"					/* 53 */
+	"  fromPath: /home/ci/cache\n"				/* 54 */
+	"docker:\n"						/* 55 */
+	"  WORKDIR: /app\n"					/* 56 */
+	"  CMD: [\"python3\", \"main.py\"]\n"			/* 57 */
+	"  ENTRYPOINT: exec tini --\n"				/* 58 */
+	"  EXPOSE: [\"8080/tcp\", \"9000-9001/udp\", \"53\"]\n" /* 59 */
+	"  ENV: {MODE: prod, EMPTY: ~, PORT: 8080}\n"		/* 60 */
+	"  LABEL:\n"						/* 61 */
+	"    team: core\n"					/* 62 */
+	"    org.example.tier: backend\n"			/* 63 */
+	"  VOLUME: [/data, /logs]\n"				/* 64 */
+	"  USER: app\n"						/* 65 */
+	"  STOPSIGNAL: SIGTERM\n"				/* 66 */
+	"  HEALTHCHECK: --interval=30s --timeout=1m30s --start-period=500ms --retries=3 "
+	"CMD curl -f http://localhost/\n"      /* 67 */
+	"---\n"				       /* 68 */
+	"artifact: assets\n"		       /* 69 */
+	"fromImageArtifact: node-base\n"       /* 70 */
+	"shell:\n"			       /* 71 */
+	"  install: npm ci && npm run build\n" /* 72 */
+	"---\n"				       /* 73 */
+	"artifact: node-base\n"		       /* 74 */
+	"from: node:20\n"		       /* 75 */
+	"---\n"				       /* 76 */
+	"image: base\n"			       /* 77 */
+	"from: alpine:3.18\n"		       /* 78 */
+	"fromLatest: false\n";		       /* 79 */
+
+static struct cairn_config *parse_ok(const char *text)
+{
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+	int ret = cairn_config_parse(&c, "werf.yaml", text, strlen(text), &err);
+
+	if (ret != 0)
+		fail_msg("unexpected error %d: %s", ret, err ? err->msg : "(none)");
+	assert_null(err);
+	assert_non_null(c);
+	return c;
+}
+
+static void assert_pos(struct cairn_config_pos pos, unsigned int line, unsigned int column)
+{
+	if (pos.line != line || pos.column != column)
+		fail_msg("position %u:%u, expected %u:%u", pos.line, pos.column, line, column);
+}
+
+static void assert_str(const struct cairn_config_str *s, const char *value, unsigned int line,
+		       unsigned int column)
+{
+	assert_non_null(s->s);
+	assert_string_equal(s->s, value);
+	assert_pos(s->pos, line, column);
+}
+
+/* `n` strings of a list, then their positions in the same order (line, column pairs) */
+static void assert_list(const struct cairn_config_list *l, size_t n, ...)
+{
+	va_list ap;
+
+	assert_int_equal(l->n, n);
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(l->v[i], va_arg(ap, const char *));
+	for (size_t i = 0; i < n; i++) {
+		unsigned int line = va_arg(ap, unsigned int), column = va_arg(ap, unsigned int);
+
+		assert_pos(l->pos[i], line, column);
+	}
+	va_end(ap);
+}
+
+static void assert_kv(const struct cairn_config_kv *kv, const char *key, const char *value,
+		      unsigned int line, unsigned int column)
+{
+	assert_string_equal(kv->key, key);
+	assert_string_equal(kv->value, value);
+	assert_pos(kv->key_pos, line, column);
+}
+
+static void test_full(void **state)
+{
+	struct cairn_config *c = parse_ok(full);
+	const struct cairn_config_image *img, *assets, *node, *base;
+	const struct cairn_config_git *g;
+	const struct cairn_config_import *im;
+	const struct cairn_config_docker *d;
+	const struct cairn_config_healthcheck *h;
+
+	(void)state;
+	assert_string_equal(c->file, "werf.yaml");
+	assert_str(&c->project, "my-project", 1, 10);
+	assert_int_equal(c->config_version, 1);
+	assert_pos(c->config_version_pos, 2, 16);
+	assert_int_equal(c->n_images, 4);
+
+	img = &c->images[0];
+	assets = &c->images[1];
+	node = &c->images[2];
+	base = &c->images[3];
+	assert_ptr_equal(cairn_config_find(c, "backend"), img);
+	assert_ptr_equal(cairn_config_find(c, "assets"), assets);
+	assert_ptr_equal(cairn_config_find(c, "base"), base);
+	assert_null(cairn_config_find(c, "nope"));
+	assert_null(cairn_config_find(c, NULL));
+
+	assert_string_equal(img->name, "backend");
+	assert_false(img->artifact);
+	assert_pos(img->pos, 4, 1);
+	assert_pos(img->name_pos, 4, 8);
+	assert_str(&img->from, "127.0.0.1:5000/base/alpine:3.18", 5, 7);
+	assert_null(img->from_image.s);
+	assert_null(img->from_image_artifact.s);
+	assert_null(img->base);
+	assert_str(&img->from_cache_version, "2", 6, 19);
+	assert_true(img->from_latest.value);
+	assert_pos(img->from_latest.pos, 7, 13);
+
+	assert_int_equal(img->n_git, 3);
+	g = &img->git[0];
+	assert_pos(g->pos, 9, 3);
+	assert_null(g->url.s);
+	assert_str(&g->add, "/src", 9, 8);
+	assert_str(&g->to, "/app", 10, 7);
+	assert_list(&g->include_paths, 2, "app", "lib", 11, 18, 11, 23);
+	assert_pos(g->include_paths.at, 11, 17);
+	assert_list(&g->exclude_paths, 1, "docs", 12, 17);
+	assert_str(&g->owner, "app", 13, 10);
+	assert_str(&g->group, "staff", 14, 10);
+	assert_pos(g->stage_dependencies_pos, 16, 5);
+	assert_int_equal(g->stage_dependencies[CAIRN_CONFIG_STAGE_BEFORE_INSTALL].n, 0);
+	assert_int_equal(g->stage_dependencies[CAIRN_CONFIG_STAGE_BEFORE_INSTALL].at.line, 0);
+	assert_list(&g->stage_dependencies[CAIRN_CONFIG_STAGE_INSTALL], 1, "requirements.txt", 16,
+		    15);
+	assert_list(&g->stage_dependencies[CAIRN_CONFIG_STAGE_BEFORE_SETUP], 1, "*.cfg", 17, 18);
+	assert_list(&g->stage_dependencies[CAIRN_CONFIG_STAGE_SETUP], 2, "**/*.py", "lib/", 18, 13,
+		    18, 24);
+	assert_null(g->branch.s);
+	assert_null(g->tag.s);
+	assert_null(g->commit.s);
+
+	g = &img->git[1];
+	assert_str(&g->url, "https://example.com/org/lib.git", 19, 8);
+	assert_str(&g->add, "/", 0, 0);
+	assert_str(&g->to, "/lib", 20, 7);
+	assert_str(&g->branch, "main", 21, 11);
+	assert_int_equal(g->include_paths.n, 0);
+	assert_int_equal(g->include_paths.at.line, 0);
+	assert_int_equal(g->stage_dependencies_pos.line, 0);
+	g = &img->git[2];
+	assert_str(&g->url, "git@example.com:org/tools.git", 22, 8);
+	assert_str(&g->commit, "0123abcd", 24, 11);
+	assert_null(g->branch.s);
+
+	assert_pos(img->shell.pos, 26, 3);
+	assert_list(&img->shell.commands[CAIRN_CONFIG_STAGE_BEFORE_INSTALL], 1,
+		    "apk add --no-cache python3", 26, 19);
+	assert_list(&img->shell.commands[CAIRN_CONFIG_STAGE_INSTALL], 1,
+		    "pip3 install -r /app/requirements.txt", 27, 12);
+	assert_list(&img->shell.commands[CAIRN_CONFIG_STAGE_BEFORE_SETUP], 0);
+	assert_pos(img->shell.commands[CAIRN_CONFIG_STAGE_BEFORE_SETUP].at, 28, 16);
+	assert_list(&img->shell.commands[CAIRN_CONFIG_STAGE_SETUP], 2, "python3 -m compileall /app",
+		    "echo done", 29, 11, 29, 39);
+	assert_str(&img->shell.cache_version, "1", 30, 17);
+	assert_str(&img->shell.stage_cache_version[CAIRN_CONFIG_STAGE_BEFORE_INSTALL], "bi", 31,
+		   30);
+	assert_str(&img->shell.stage_cache_version[CAIRN_CONFIG_STAGE_INSTALL], "i", 32, 24);
+	assert_str(&img->shell.stage_cache_version[CAIRN_CONFIG_STAGE_BEFORE_SETUP], "bs", 33, 28);
+	assert_str(&img->shell.stage_cache_version[CAIRN_CONFIG_STAGE_SETUP], "s", 34, 22);
+
+	assert_int_equal(img->n_imports, 2);
+	im = &img->imports[0];
+	assert_pos(im->pos, 36, 3);
+	assert_str(&im->artifact, "assets", 36, 13);
+	assert_null(im->image.s);
+	assert_ptr_equal(im->source, assets);
+	assert_str(&im->add, "/build/out", 37, 8);
+	assert_str(&im->to, "/app/static", 38, 7);
+	assert_str(&im->owner, "app", 39, 10);
+	assert_str(&im->group, "app", 40, 10);
+	assert_list(&im->include_paths, 1, "*.js", 41, 18);
+	assert_list(&im->exclude_paths, 1, "map/", 42, 18);
+	assert_null(im->before.s);
+	assert_str(&im->after, "install", 43, 10);
+	assert_int_equal(im->point, CAIRN_CONFIG_IMPORT_AFTER_INSTALL);
+	im = &img->imports[1];
+	assert_str(&im->image, "base", 44, 10);
+	assert_null(im->artifact.s);
+	assert_ptr_equal(im->source, base);
+	assert_str(&im->before, "setup", 47, 11);
+	assert_int_equal(im->point, CAIRN_CONFIG_IMPORT_BEFORE_SETUP);
+
+	assert_int_equal(img->n_mounts, 3);
+	assert_pos(img->mounts[0].pos, 49, 3);
+	assert_str(&img->mounts[0].to, "/var/cache/apk", 49, 7);
+	assert_str(&img->mounts[0].from, "build_dir", 50, 9);
+	assert_int_equal(img->mounts[0].type, CAIRN_CONFIG_MOUNT_BUILD_DIR);
+	assert_int_equal(img->mounts[1].type, CAIRN_CONFIG_MOUNT_TMP_DIR);
+	assert_str(&img->mounts[2].from_path, "/home/ci/cache", 54, 13);
+	assert_null(img->mounts[2].from.s);
+	assert_int_equal(img->mounts[2].type, CAIRN_CONFIG_MOUNT_HOST_DIR);
+
+	d = &img->docker;
+	assert_pos(d->pos, 56, 3);
+	assert_str(&d->workdir, "/app", 56, 12);
+	assert_list(&d->cmd, 2, "python3", "main.py", 57, 9, 57, 20);
+	assert_list(&d->entrypoint, 3, "/bin/sh", "-c", "exec tini --", 58, 15, 58, 15, 58, 15);
+	assert_list(&d->expose, 3, "8080/tcp", "9000-9001/udp", "53", 59, 12, 59, 24, 59, 41);
+	assert_int_equal(d->n_env, 3);
+	assert_kv(&d->env[0], "MODE", "prod", 60, 9);
+	assert_pos(d->env[0].value_pos, 60, 15);
+	assert_kv(&d->env[1], "EMPTY", "", 60, 21);
+	assert_kv(&d->env[2], "PORT", "8080", 60, 31);
+	assert_int_equal(d->n_labels, 2);
+	assert_kv(&d->labels[0], "team", "core", 62, 5);
+	assert_kv(&d->labels[1], "org.example.tier", "backend", 63, 5);
+	assert_list(&d->volume, 2, "/data", "/logs", 64, 12, 64, 19);
+	assert_str(&d->user, "app", 65, 9);
+	assert_str(&d->stopsignal, "SIGTERM", 66, 15);
+	h = &d->healthcheck;
+	assert_str(&h->text,
+		   "--interval=30s --timeout=1m30s --start-period=500ms --retries=3 CMD curl -f "
+		   "http://localhost/",
+		   67, 16);
+	assert_list(&h->test, 2, "CMD-SHELL", "curl -f http://localhost/", 67, 16, 67, 16);
+	assert_int_equal(h->interval_ns, 30000000000ll);
+	assert_int_equal(h->timeout_ns, 90000000000ll);
+	assert_int_equal(h->start_period_ns, 500000000ll);
+	assert_int_equal(h->start_interval_ns, 0);
+	assert_int_equal(h->retries, 3);
+
+	assert_string_equal(assets->name, "assets");
+	assert_true(assets->artifact);
+	assert_pos(assets->name_pos, 69, 11);
+	assert_null(assets->from.s);
+	assert_str(&assets->from_image_artifact, "node-base", 70, 20);
+	assert_ptr_equal(assets->base, node);
+	assert_list(&assets->shell.commands[CAIRN_CONFIG_STAGE_INSTALL], 1,
+		    "npm ci && npm run build", 72, 12);
+	assert_int_equal(assets->docker.pos.line, 0);
+	assert_int_equal(assets->n_git, 0);
+	assert_null(assets->git);
+
+	assert_true(node->artifact);
+	assert_str(&node->from, "node:20", 75, 7);
+	assert_false(base->artifact);
+	assert_false(base->from_latest.value);
+	assert_pos(base->from_latest.pos, 79, 13);
+	assert_int_equal(base->shell.pos.line, 0);
+	assert_int_equal(base->shell.commands[CAIRN_CONFIG_STAGE_INSTALL].n, 0);
+	assert_int_equal(base->docker.healthcheck.test.n, 0);
+	cairn_config_free(c);
+}
+
+/* The 2018 spellings: dimg, fromDimg, fromDimgArtifact. */
+static void test_dimg_aliases(void **state)
+{
+	struct cairn_config *c = parse_ok(META "dimg: app\n"	  /* 4 */
+					       "fromDimg: base\n" /* 5 */
+					       "---\n"
+					       "dimg: base\n"
+					       "fromDimgArtifact: tools\n" /* 8 */
+					       "---\n"
+					       "artifact: tools\n"
+					       "from: alpine\n");
+
+	(void)state;
+	assert_int_equal(c->n_images, 3);
+	assert_string_equal(c->images[0].name, "app");
+	assert_false(c->images[0].artifact);
+	assert_str(&c->images[0].from_image, "base", 5, 11);
+	assert_ptr_equal(c->images[0].base, &c->images[1]);
+	assert_str(&c->images[1].from_image_artifact, "tools", 8, 19);
+	assert_ptr_equal(c->images[1].base, &c->images[2]);
+	cairn_config_free(c);
+}
+
+static void test_image_list(void **state)
+{
+	struct cairn_config *c = parse_ok(META "image: [a, b]\n"
+					       "from: alpine\n"
+					       "shell:\n"
+					       "  install: [make]\n");
+
+	(void)state;
+	assert_int_equal(c->n_images, 2);
+	assert_string_equal(c->images[0].name, "a");
+	assert_string_equal(c->images[1].name, "b");
+	assert_pos(c->images[0].name_pos, 4, 9);
+	assert_pos(c->images[1].name_pos, 4, 12);
+	for (size_t i = 0; i < 2; i++) {
+		assert_pos(c->images[i].pos, 4, 1);
+		assert_str(&c->images[i].from, "alpine", 5, 7);
+		assert_list(&c->images[i].shell.commands[CAIRN_CONFIG_STAGE_INSTALL], 1, "make", 7,
+			    13);
+	}
+	/* equal, not shared */
+	assert_ptr_not_equal(c->images[0].from.s, c->images[1].from.s);
+	cairn_config_free(c);
+}
+
+static void test_unnamed(void **state)
+{
+	static const char *const texts[] = {
+		META "image: ~\nfrom: alpine\n---\nartifact: x\nfrom: alpine\n",
+		META "image:\nfrom: alpine\n---\nartifact: x\nfrom: alpine\n",
+		META "image: null\nfrom: alpine\n---\nartifact: x\nfrom: alpine\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
+		struct cairn_config *c = parse_ok(texts[i]);
+
+		assert_int_equal(c->n_images, 2);
+		assert_null(c->images[0].name);
+		assert_int_equal(c->images[0].name_pos.line, 4);
+		assert_ptr_equal(cairn_config_find(c, NULL), &c->images[0]);
+		assert_ptr_equal(cairn_config_find(c, "x"), &c->images[1]);
+		cairn_config_free(c);
+	}
+}
+
+/* Anchors, aliases and merge keys; empty documents; a string is not null when quoted. */
+static void test_yaml_features(void **state)
+{
+	struct cairn_config *c = parse_ok("---\n"
+					  "# comment only\n"
+					  "---\n"
+					  "project: p\n"				 /* 4 */
+					  "configVersion: 1\n"				 /* 5 */
+					  "---\n"					 /* 6 */
+					  "...\n"					 /* 7 */
+					  "---\n"					 /* 8 */
+					  "image: a\n"					 /* 9 */
+					  "from: &base alpine\n"			 /* 10 */
+					  "git:\n"					 /* 11 */
+					  "- &src\n"					 /* 12 */
+					  "  add: /src\n"				 /* 13 */
+					  "  to: /app\n"				 /* 14 */
+					  "  owner: app\n"				 /* 15 */
+					  "- <<: *src\n"				 /* 16 */
+					  "  to: /app2\n"				 /* 17 */
+					  "shell:\n"					 /* 18 */
+					  "  install: &cmds [make, make install]\n"	 /* 19 */
+					  "  setup: *cmds\n"				 /* 20 */
+					  "  cacheVersion: \"~\"\n"			 /* 21 */
+					  "docker:\n"					 /* 22 */
+					  "  ENV:\n"					 /* 23 */
+					  "    <<: [{A: '1', B: '2'}, {B: x, C: '3'}]\n" /* 24 */
+					  "    A: one\n"				 /* 25 */
+					  "---\n"
+					  "image: b\n"
+					  "from: alpine\n"
+					  "---\n");
+	const struct cairn_config_image *a;
+
+	(void)state;
+	assert_int_equal(c->n_images, 2);
+	assert_str(&c->project, "p", 4, 10);
+	a = &c->images[0];
+	assert_str(&a->from, "alpine", 10, 13);
+	assert_int_equal(a->n_git, 2);
+	assert_str(&a->git[1].add, "/src", 13, 8);
+	assert_str(&a->git[1].owner, "app", 15, 10);
+	assert_str(&a->git[1].to, "/app2", 17, 7);
+	assert_str(&a->git[0].to, "/app", 14, 7);
+	assert_list(&a->shell.commands[CAIRN_CONFIG_STAGE_SETUP], 2, "make", "make install", 19, 19,
+		    19, 25);
+	assert_str(&a->shell.cache_version, "~", 21, 17);
+	/* merged keys first, explicit ones win, earlier merge sources win */
+	assert_int_equal(a->docker.n_env, 3);
+	assert_kv(&a->docker.env[0], "B", "2", 24, 19);
+	assert_kv(&a->docker.env[1], "C", "3", 24, 35);
+	assert_kv(&a->docker.env[2], "A", "one", 25, 5);
+	assert_str(&c->images[1].from, "alpine", 28, 7);
+	cairn_config_free(c);
+}
+
+/* Scalar styles decode as YAML says: escapes, quotes, block and folded scalars. */
+static void test_scalar_styles(void **state)
+{
+	struct cairn_config *c = parse_ok(IMAGE_A "shell:\n"
+						  "  install:\n"
+						  "  - \"tab\\there \\u00e9 \\x41\"\n" /* 8 */
+						  "  - 'it''s'\n"
+						  "  - |\n"
+						  "    line1\n"
+						  "    line2\n"
+						  "  - >-\n"
+						  "    folded\n"
+						  "    text\n"
+						  "  - plain\n"
+						  "    multi line\n"
+						  "  - \"\\\"\"\n"
+						  "  - !!str ~\n"
+						  "  - \"\\u263A\"\n");
+	const struct cairn_config_list *l =
+		&c->images[0].shell.commands[CAIRN_CONFIG_STAGE_INSTALL];
+
+	(void)state;
+	assert_int_equal(l->n, 8);
+	assert_string_equal(l->v[0], "tab\there \xc3\xa9 A");
+	assert_pos(l->pos[0], 8, 5);
+	assert_string_equal(l->v[1], "it's");
+	assert_pos(l->pos[1], 9, 5);
+	assert_string_equal(l->v[2], "line1\nline2\n");
+	assert_int_equal(l->pos[2].line, 11);
+	assert_string_equal(l->v[3], "folded text");
+	assert_string_equal(l->v[4], "plain multi line");
+	assert_pos(l->pos[4], 16, 5);
+	assert_string_equal(l->v[5], "\"");
+	assert_string_equal(l->v[6], "~");
+	assert_string_equal(l->v[7], "\xe2\x98\xba");
+	cairn_config_free(c);
+}
+
+static void test_docker_values(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *test[4];
+		int64_t interval_ns;
+		unsigned int retries;
+	} hc[] = {
+		{"CMD true", 2, {"CMD-SHELL", "true"}, 0, 0},
+		{"NONE", 1, {"NONE"}, 0, 0},
+		{"none", 1, {"NONE"}, 0, 0},
+		{"cmd  exit 0 ", 2, {"CMD-SHELL", "exit 0 "}, 0, 0},
+		{"CMD [\"curl\", \"-f\", \"http://x/\"]",
+		 4,
+		 {"CMD", "curl", "-f", "http://x/"},
+		 0,
+		 0},
+		{"CMD [\"unterminated\"", 2, {"CMD-SHELL", "[\"unterminated\""}, 0, 0},
+		{"CMD [1]", 2, {"CMD-SHELL", "[1]"}, 0, 0},
+		{"--interval=1.5s --retries=0 CMD x", 2, {"CMD-SHELL", "x"}, 1500000000ll, 0},
+		{"--interval=1h2m3s4ms5us6ns CMD x", 2, {"CMD-SHELL", "x"}, 3723004005006ll, 0},
+		{"--interval=0 --retries=10 CMD x", 2, {"CMD-SHELL", "x"}, 0, 10},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(hc); i++) {
+		CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+		const struct cairn_config_healthcheck *h;
+		struct cairn_config *c;
+
+		cairn_buf_addf(&b, IMAGE_A "docker:\n  HEALTHCHECK: '%s'\n", hc[i].in);
+		c = parse_ok(b.buf);
+		h = &c->images[0].docker.healthcheck;
+		assert_string_equal(h->text.s, hc[i].in);
+		assert_int_equal(h->test.n, hc[i].n);
+		for (size_t k = 0; k < hc[i].n; k++)
+			assert_string_equal(h->test.v[k], hc[i].test[k]);
+		assert_int_equal(h->interval_ns, hc[i].interval_ns);
+		assert_int_equal(h->retries, hc[i].retries);
+		cairn_config_free(c);
+	}
+	{
+		struct cairn_config *c = parse_ok(IMAGE_A "docker:\n"
+							  "  CMD: []\n"
+							  "  ENTRYPOINT: [\"\"]\n"
+							  "  LABEL: {}\n");
+		const struct cairn_config_docker *d = &c->images[0].docker;
+
+		/* given but empty: clears what the base image had */
+		assert_int_equal(d->cmd.n, 0);
+		assert_pos(d->cmd.at, 7, 8);
+		assert_list(&d->entrypoint, 1, "", 8, 16);
+		assert_int_equal(d->n_labels, 0);
+		assert_null(d->labels);
+		assert_int_equal(d->entrypoint.at.line, 8);
+		cairn_config_free(c);
+	}
+}
+
+struct bad {
+	const char *in;
+	int code;
+	const char *msg;
+};
+
+static const struct bad bad[] = {
+	/* meta */
+	{"", CAIRN_EINVAL, "werf.yaml:1:1: project: missing: the file has no documents"},
+	{"---\n---\n", CAIRN_EINVAL, "werf.yaml:1:1: project: missing: the file has no documents"},
+	{"configVersion: 1\n", CAIRN_EINVAL, "werf.yaml:1:1: project: missing"},
+	{"project: p\n", CAIRN_EINVAL, "werf.yaml:1:1: configVersion: missing"},
+	{"project: p\nconfigVersion: 2\n", CAIRN_EINVAL,
+	 "werf.yaml:2:16: configVersion: must be 1"},
+	{"project: p\nconfigVersion: [1]\n", CAIRN_EINVAL,
+	 "werf.yaml:2:16: configVersion: must be 1"},
+	{"project: My_Project\nconfigVersion: 1\n", CAIRN_EINVAL,
+	 "werf.yaml:1:10: project: must match ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ and be at most 49 "
+	 "bytes"},
+	{"project: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nconfigVersion: 1\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:1:10: project: must match ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ and be at most 49 "
+	 "bytes"},
+	{"project: a-\nconfigVersion: 1\n", CAIRN_EINVAL,
+	 "werf.yaml:1:10: project: must match ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ and be at most 49 "
+	 "bytes"},
+	{"project: p\nconfigVersion: 1\ndeploy: {}\n", CAIRN_EINVAL,
+	 "werf.yaml:3:1: deploy: unknown key"},
+	{"image: a\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:1:1: project: missing: the first document must be the meta document "
+	 "(project, configVersion)"},
+	/* document structure and names */
+	{META "from: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:1: image: missing: each document after the first needs image or artifact"},
+	{META "- a\n", CAIRN_EINVAL, "werf.yaml:4:1: a document must be a mapping"},
+	{META "image: a\nartifact: b\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:5:1: artifact: cannot be used together with image"},
+	{META "image: a\ndimg: b\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:5:1: dimg: cannot be used together with image"},
+	{IMAGE_A "---\nimage: a\nfrom: y\n", CAIRN_EINVAL,
+	 "werf.yaml:7:8: image: duplicate name 'a' (first at line 4)"},
+	{IMAGE_A "---\nartifact: a\nfrom: y\n", CAIRN_EINVAL,
+	 "werf.yaml:7:11: artifact: duplicate name 'a' (first at line 4)"},
+	{META "image: [a, b, a]\nfrom: y\n", CAIRN_EINVAL,
+	 "werf.yaml:4:15: image: duplicate name 'a' (first at line 4)"},
+	{META "image: ~\nfrom: x\n---\nimage: ~\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:7:8: image: a second unnamed image (first at line 4)"},
+	{IMAGE_A "---\nimage: ~\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:7:8: image: the unnamed image cannot be used beside named images ('a' at "
+	 "line 4)"},
+	{META "image:\nfrom: x\n---\ndimg: b\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:7:7: dimg: named image beside the unnamed image (at line 4)"},
+	{META "image: Backend\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:8: image: must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* of "
+	 "at most 128 bytes in all"},
+	{META "image: []\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:8: image: must name at least one image"},
+	{META "image: [a, ~]\nfrom: x\n", CAIRN_EINVAL, "werf.yaml:4:12: image[1]: must be a name"},
+	{META "artifact: ~\nfrom: x\n", CAIRN_EINVAL, "werf.yaml:4:11: artifact: must be a name"},
+	{META "artifact: [a, b]\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:11: artifact: must be a string"},
+	{IMAGE_A "foo: bar\n", CAIRN_EINVAL, "werf.yaml:6:1: foo: unknown key"},
+	{IMAGE_A "ansible:\n  install: []\n", CAIRN_EINVAL, "werf.yaml:6:1: ansible: unknown key"},
+	/* from */
+	{META "image: a\n", CAIRN_EINVAL,
+	 "werf.yaml:4:1: from: missing (or fromImage, fromImageArtifact)"},
+	{META "image: a\nfrom: x\nfromImage: b\n", CAIRN_EINVAL,
+	 "werf.yaml:6:12: fromImage: cannot be used together with from"},
+	{META "image: a\nfromImageArtifact: b\nfromDimg: b\n", CAIRN_EINVAL,
+	 "werf.yaml:6:11: fromDimg: cannot be used together with fromImageArtifact"},
+	{META "image: a\nfromImage: b\nfromDimg: b\n", CAIRN_EINVAL,
+	 "werf.yaml:6:1: fromDimg: cannot be used together with fromImage"},
+	{META "image: a\nfrom: [x]\n", CAIRN_EINVAL, "werf.yaml:5:7: from: must be a string"},
+	{META "image: a\nfrom: ''\n", CAIRN_EINVAL, "werf.yaml:5:7: from: must not be empty"},
+	{META "image: a\nfrom: \"a\\0b\"\n", CAIRN_EINVAL,
+	 "werf.yaml:5:7: from: must not contain a NUL character"},
+	{META "image: a\nfromImage: zz\n", CAIRN_EINVAL,
+	 "werf.yaml:5:12: fromImage: no image named 'zz'"},
+	{META "dimg: a\nfromDimg: zz\n", CAIRN_EINVAL,
+	 "werf.yaml:5:11: fromDimg: no image named 'zz'"},
+	{META "image: a\nfromImage: b\n---\nartifact: b\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:5:12: fromImage: 'b' is an artifact, not an image"},
+	{META "image: a\nfromImageArtifact: b\n---\nimage: b\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:5:20: fromImageArtifact: 'b' is an image, not an artifact"},
+	{IMAGE_A "fromLatest: maybe\n", CAIRN_EINVAL,
+	 "werf.yaml:6:13: fromLatest: must be true or false"},
+	{IMAGE_A "fromLatest: 'true'\n", CAIRN_EINVAL,
+	 "werf.yaml:6:13: fromLatest: must be true or false"},
+	/* dependency cycles */
+	{META "image: a\nfromImage: b\n---\nimage: b\nfromImage: a\n", CAIRN_EINVAL,
+	 "werf.yaml:8:12: fromImage: dependency cycle: a -> b -> a"},
+	{META "image: a\nfromImage: a\n", CAIRN_EINVAL,
+	 "werf.yaml:5:12: fromImage: dependency cycle: a -> a"},
+	{IMAGE_A "import:\n- artifact: c\n  add: /a\n  to: /b\n  after: setup\n---\n"
+		 "artifact: c\nfromImage: a\n",
+	 CAIRN_EINVAL, "werf.yaml:13:12: fromImage: dependency cycle: a -> c -> a"},
+	{META "image: a\nfromImage: b\n---\nimage: b\nfrom: x\nimport:\n- image: c\n  add: /a\n"
+	      "  to: /b\n  after: setup\n---\nimage: c\nfromImage: b\n",
+	 CAIRN_EINVAL, "werf.yaml:16:12: fromImage: dependency cycle: b -> c -> b"},
+	/* git */
+	{IMAGE_A "git:\n- add: /src\n  to: app\n", CAIRN_EINVAL,
+	 "werf.yaml:8:7: git[0].to: must be an absolute path"},
+	{IMAGE_A "git:\n- add: src\n  to: /app\n", CAIRN_EINVAL,
+	 "werf.yaml:7:8: git[0].add: must be an absolute path"},
+	{IMAGE_A "git:\n- add: /src\n", CAIRN_EINVAL, "werf.yaml:7:3: git[0].to: missing"},
+	{IMAGE_A "git:\n- to: /app\n- to: ~\n", CAIRN_EINVAL, "werf.yaml:8:3: git[1].to: missing"},
+	{IMAGE_A "git:\n- to: /app\n  branch: main\n", CAIRN_EINVAL,
+	 "werf.yaml:8:11: git[0].branch: only for a remote repository (with url)"},
+	{IMAGE_A "git:\n- to: /app\n  commit: abcd\n", CAIRN_EINVAL,
+	 "werf.yaml:8:11: git[0].commit: only for a remote repository (with url)"},
+	{IMAGE_A REMOTE "  branch: main\n  tag: v1\n", CAIRN_EINVAL,
+	 "werf.yaml:10:8: git[0].tag: cannot be used together with branch"},
+	{IMAGE_A REMOTE "  commit: xyz\n", CAIRN_EINVAL,
+	 "werf.yaml:9:11: git[0].commit: must be a commit id of 4 to 40 hex digits"},
+	{IMAGE_A "git:\n- to: /app\n  includePaths: [app, /lib]\n", CAIRN_EINVAL,
+	 "werf.yaml:8:23: git[0].includePaths[1]: must be a relative path"},
+	{IMAGE_A "git:\n- to: /app\n  excludePaths: /docs\n", CAIRN_EINVAL,
+	 "werf.yaml:8:17: git[0].excludePaths: must be a relative path"},
+	{IMAGE_A "git:\n- to: /app\n  stageDependencies:\n    setup: /x\n", CAIRN_EINVAL,
+	 "werf.yaml:9:12: git[0].stageDependencies.setup: must be a relative path"},
+	{IMAGE_A "git:\n- to: /app\n  stageDependencies:\n    beforeInstall: x\n", CAIRN_EINVAL,
+	 "werf.yaml:9:5: git[0].stageDependencies.beforeInstall: unknown key"},
+	{IMAGE_A "git:\n- to: /app\n  stageDependencies: [x]\n", CAIRN_EINVAL,
+	 "werf.yaml:8:22: git[0].stageDependencies: must be a mapping"},
+	{IMAGE_A "git: {to: /app}\n", CAIRN_EINVAL, "werf.yaml:6:6: git: must be a list"},
+	{IMAGE_A "git:\n- /app\n", CAIRN_EINVAL, "werf.yaml:7:3: git[0]: must be a mapping"},
+	{IMAGE_A "git:\n- to: /app\n  as: x\n", CAIRN_EINVAL,
+	 "werf.yaml:8:3: git[0].as: unknown key"},
+	/* shell */
+	{IMAGE_A "shell:\n  instal: x\n", CAIRN_EINVAL, "werf.yaml:7:3: shell.instal: unknown key"},
+	{IMAGE_A "shell: [a]\n", CAIRN_EINVAL, "werf.yaml:6:8: shell: must be a mapping"},
+	{IMAGE_A "shell:\n  install: {a: b}\n", CAIRN_EINVAL,
+	 "werf.yaml:7:12: shell.install: must be a string or a list of strings"},
+	{IMAGE_A "shell:\n  install:\n  - a\n  - {b: c}\n", CAIRN_EINVAL,
+	 "werf.yaml:9:5: shell.install[1]: must be a string"},
+	{IMAGE_A "shell:\n  install:\n  - a\n  - ~\n", CAIRN_EINVAL,
+	 "werf.yaml:9:5: shell.install[1]: must be a string"},
+	{IMAGE_A "shell:\n  install: ['']\n", CAIRN_EINVAL,
+	 "werf.yaml:7:13: shell.install[0]: must not be empty"},
+	{IMAGE_A "shell:\n  cacheVersion: [1]\n", CAIRN_EINVAL,
+	 "werf.yaml:7:17: shell.cacheVersion: must be a string"},
+	{IMAGE_A "shell:\n  install: a\n  install: b\n", CAIRN_EINVAL,
+	 "werf.yaml:8:3: shell.install: duplicate key (first at line 7)"},
+	/* import */
+	{IMAGE_A "import:\n- artifact: nope\n  add: /a\n  to: /b\n  after: install\n", CAIRN_EINVAL,
+	 "werf.yaml:7:13: import[0].artifact: no artifact named 'nope'"},
+	{IMAGE_A "import:\n- image: nope\n  add: /a\n  to: /b\n  after: install\n", CAIRN_EINVAL,
+	 "werf.yaml:7:10: import[0].image: no image named 'nope'"},
+	{IMAGE_A "import:\n- add: /a\n  to: /b\n  after: install\n", CAIRN_EINVAL,
+	 "werf.yaml:7:3: import[0].artifact: missing (or image)"},
+	{IMAGE_A IMPORT_B "  image: c\n  after: install\n", CAIRN_EINVAL,
+	 "werf.yaml:10:10: import[0].image: cannot be used together with artifact"},
+	{IMAGE_A IMPORT_B "  before: install\n  after: setup\n", CAIRN_EINVAL,
+	 "werf.yaml:11:10: import[0].after: cannot be used together with before"},
+	{IMAGE_A IMPORT_B, CAIRN_EINVAL, "werf.yaml:7:3: import[0].before: missing (or after)"},
+	{IMAGE_A IMPORT_B "  before: build\n", CAIRN_EINVAL,
+	 "werf.yaml:10:11: import[0].before: must be install or setup"},
+	{IMAGE_A "import:\n- artifact: b\n  add: a\n  to: /b\n  after: install\n", CAIRN_EINVAL,
+	 "werf.yaml:8:8: import[0].add: must be an absolute path"},
+	{IMAGE_A "import:\n- artifact: b\n  add: /a\n  to: b\n  after: install\n", CAIRN_EINVAL,
+	 "werf.yaml:9:7: import[0].to: must be an absolute path"},
+	{IMAGE_A "import:\n- artifact: b\n  add: /a\n  after: install\n", CAIRN_EINVAL,
+	 "werf.yaml:7:3: import[0].to: missing"},
+	{IMAGE_A IMPORT_B "  after: install\n  excludePaths: [a, /b]\n", CAIRN_EINVAL,
+	 "werf.yaml:11:21: import[0].excludePaths[1]: must be a relative path"},
+	/* mount */
+	{IMAGE_A "mount:\n- to: /cache\n  from: home_dir\n", CAIRN_EINVAL,
+	 "werf.yaml:8:9: mount[0].from: must be tmp_dir or build_dir"},
+	{IMAGE_A "mount:\n- to: cache\n  from: tmp_dir\n", CAIRN_EINVAL,
+	 "werf.yaml:7:7: mount[0].to: must be an absolute path"},
+	{IMAGE_A "mount:\n- to: /cache\n  from: tmp_dir\n  fromPath: /var/cache\n", CAIRN_EINVAL,
+	 "werf.yaml:9:13: mount[0].fromPath: cannot be used together with from"},
+	{IMAGE_A "mount:\n- to: /cache\n", CAIRN_EINVAL,
+	 "werf.yaml:7:3: mount[0].from: missing (or fromPath)"},
+	{IMAGE_A "mount:\n- to: /cache\n  fromPath: cache\n", CAIRN_EINVAL,
+	 "werf.yaml:8:13: mount[0].fromPath: must be an absolute path"},
+	{IMAGE_A "mount:\n- from: tmp_dir\n", CAIRN_EINVAL, "werf.yaml:7:3: mount[0].to: missing"},
+	/* docker */
+	{META "artifact: a\nfrom: x\ndocker:\n  USER: app\n", CAIRN_EINVAL,
+	 "werf.yaml:6:1: docker: not allowed in an artifact"},
+	{IMAGE_A "docker:\n  ONBUILD: [x]\n", CAIRN_EINVAL,
+	 "werf.yaml:7:3: docker.ONBUILD: unknown key"},
+	{IMAGE_A "docker:\n  ENV:\n    A: {b: c}\n", CAIRN_EINVAL,
+	 "werf.yaml:8:8: docker.ENV.A: must be a string"},
+	{IMAGE_A "docker:\n  ENV: [A=b]\n", CAIRN_EINVAL,
+	 "werf.yaml:7:8: docker.ENV: must be a mapping"},
+	{IMAGE_A "docker:\n  ENV:\n    A=B: c\n", CAIRN_EINVAL,
+	 "werf.yaml:8:5: docker.ENV.A=B: invalid name"},
+	{IMAGE_A "docker:\n  LABEL:\n    a: 1\n    a: 2\n", CAIRN_EINVAL,
+	 "werf.yaml:9:5: docker.LABEL.a: duplicate key (first at line 8)"},
+	{IMAGE_A "docker:\n  CMD: ''\n", CAIRN_EINVAL,
+	 "werf.yaml:7:8: docker.CMD: must not be empty"},
+	{IMAGE_A "docker:\n  CMD: {a: b}\n", CAIRN_EINVAL,
+	 "werf.yaml:7:8: docker.CMD: must be a string or a list of strings"},
+	{IMAGE_A "docker:\n  HEALTHCHECK: curl localhost\n", CAIRN_EINVAL,
+	 "werf.yaml:7:16: docker.HEALTHCHECK: must be NONE or [OPTIONS] CMD command"},
+	{IMAGE_A "docker:\n  HEALTHCHECK: --foo=1 CMD true\n", CAIRN_EINVAL,
+	 "werf.yaml:7:16: docker.HEALTHCHECK: unknown option '--foo=1'"},
+	{IMAGE_A "docker:\n  HEALTHCHECK: --interval=5x CMD true\n", CAIRN_EINVAL,
+	 "werf.yaml:7:16: docker.HEALTHCHECK: option '--interval=5x': not a duration of 0 or 1ms "
+	 "or more"},
+	{IMAGE_A "docker:\n  HEALTHCHECK: --timeout=10us CMD true\n", CAIRN_EINVAL,
+	 "werf.yaml:7:16: docker.HEALTHCHECK: option '--timeout=10us': not a duration of 0 or "
+	 "1ms or more"},
+	{IMAGE_A "docker:\n  HEALTHCHECK: --retries=3 NONE\n", CAIRN_EINVAL,
+	 "werf.yaml:7:16: docker.HEALTHCHECK: NONE takes no options"},
+	{IMAGE_A "docker:\n  HEALTHCHECK: CMD\n", CAIRN_EINVAL,
+	 "werf.yaml:7:16: docker.HEALTHCHECK: CMD needs a command"},
+	{IMAGE_A "docker:\n  EXPOSE: [80/tcp, http]\n", CAIRN_EINVAL,
+	 "werf.yaml:7:20: docker.EXPOSE[1]: must be PORT, PORT-PORT, optionally with /tcp, /udp "
+	 "or /sctp"},
+	{IMAGE_A "docker:\n  EXPOSE: 70000\n", CAIRN_EINVAL,
+	 "werf.yaml:7:11: docker.EXPOSE: must be PORT, PORT-PORT, optionally with /tcp, /udp or "
+	 "/sctp"},
+	/* YAML */
+	{IMAGE_A "shell: [a, b\n", CAIRN_EINVAL,
+	 "werf.yaml:7:1: flow sequence without a closing bracket"},
+	{IMAGE_A "shell:\n\tinstall: a\n", CAIRN_EINVAL,
+	 "werf.yaml:7:1: tab character may not be used as indentation"},
+	{IMAGE_A "shell:\n  install: *nope\n", CAIRN_EINVAL,
+	 "werf.yaml:7:12: alias '*nope' has no anchor before it"},
+	{IMAGE_A "shell: &s\n  install: *s\n", CAIRN_EINVAL,
+	 "werf.yaml:7:12: alias '*s' has no anchor before it"},
+	{IMAGE_A "shell: &s {}\n---\nimage: b\nfrom: x\nshell: *s\n", CAIRN_EINVAL,
+	 "werf.yaml:10:8: alias '*s' has no anchor before it"},
+	{IMAGE_A "? [a]\n: b\n", CAIRN_EINVAL, "werf.yaml:6:3: a key must be a string"},
+	{"%YAMx a !![ap..\xff", CAIRN_EINVAL, "werf.yaml:1:16: invalid UTF-8"},
+	{IMAGE_A "x: \xc3\xa9\xed\xa0\x80\n", CAIRN_EINVAL, "werf.yaml:6:5: invalid UTF-8"},
+	{IMAGE_A "x: \xf4\x90\x80\x80\n", CAIRN_EINVAL, "werf.yaml:6:4: invalid UTF-8"},
+	{IMAGE_A "x: \xc0\xaf\n", CAIRN_EINVAL, "werf.yaml:6:4: invalid UTF-8"},
+	{IMAGE_A "x: \xe2\x82\n", CAIRN_EINVAL, "werf.yaml:6:4: invalid UTF-8"},
+	{IMAGE_A "shell:\n  <<: x\n", CAIRN_EINVAL,
+	 "werf.yaml:7:7: shell: <<: must be a mapping or a list of mappings"},
+	{IMAGE_A "shell:\n  <<: {instal: x}\n", CAIRN_EINVAL,
+	 "werf.yaml:7:8: shell.instal: unknown key"},
+	{IMAGE_A "<<: [a]\n", CAIRN_EINVAL,
+	 "werf.yaml:6:6: <<: must be a mapping or a list of mappings"},
+	{IMAGE_A "<<: {from: y, shell: {instal: x}}\n", CAIRN_EINVAL,
+	 "werf.yaml:6:23: shell.instal: unknown key"},
+};
+
+static void test_invalid(void **state)
+{
+	(void)state;
+	assert_true(ARRAY_SIZE(bad) >= 40);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct cairn_config *c = (struct cairn_config *)&c;
+		struct cairn_error *err = NULL;
+		int ret = cairn_config_parse(&c, "werf.yaml", bad[i].in, strlen(bad[i].in), &err);
+
+		if (ret != bad[i].code || !err || strcmp(err->msg, bad[i].msg) != 0)
+			fail_msg("case %zu: got %d '%s', expected %d '%s'", i, ret,
+				 err ? err->msg : "(no error)", bad[i].code, bad[i].msg);
+		assert_null(c);
+		cairn_error_free(err);
+	}
+}
+
+/* Alias bombs, deep nesting and big files are refused quickly, before memory runs out. */
+static void test_limits(void **state)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+	char *big;
+
+	(void)state;
+	/* billion laughs: 10^9 strings if expanded */
+	cairn_buf_addstr(&b,
+			 IMAGE_A "x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+	for (int i = 1; i < 9; i++)
+		cairn_buf_addf(
+			&b, "x%d: &a%d [*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d]\n", i, i,
+			i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+	cairn_buf_addstr(&b, "shell:\n  install: *a8\n");
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", b.buf, b.len, &err), CAIRN_EINVAL);
+	assert_null(c);
+	assert_string_equal(err->msg, "werf.yaml:6:1: x0: unknown key");
+	cairn_error_clear(&err);
+
+	/* the same where it would be read: merges of merges, 10^9 keys */
+	cairn_buf_reset(&b);
+	cairn_buf_addstr(&b, IMAGE_A "docker:\n  ENV:\n    <<: [&m0 {K: v}");
+	for (int i = 1; i < 10; i++) {
+		cairn_buf_addf(&b, ", &m%d {K%d: v, <<: [", i, i);
+		for (int k = 0; k < 10; k++)
+			cairn_buf_addf(&b, "%s*m%d", k ? ", " : "", i - 1);
+		cairn_buf_addstr(&b, "]}");
+	}
+	cairn_buf_addstr(&b, "]\n");
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", b.buf, b.len, &err), CAIRN_ETOOBIG);
+	assert_null(c);
+	if (!strstr(err->msg, ": docker.ENV: more than 250000 YAML nodes after expanding aliases "
+			      "and image lists"))
+		fail_msg("%s", err->msg);
+	cairn_error_clear(&err);
+
+	/* one image list multiplying a body */
+	cairn_buf_reset(&b);
+	cairn_buf_addstr(&b, META "image: [");
+	for (int i = 0; i < 900; i++)
+		cairn_buf_addf(&b, "%si%d", i ? ", " : "", i);
+	cairn_buf_addstr(&b, "]\nfrom: x\nshell:\n  install: [");
+	for (int i = 0; i < 1000; i++)
+		cairn_buf_addstr(&b, i ? ", c" : "c");
+	cairn_buf_addstr(&b, "]\n");
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", b.buf, b.len, &err), CAIRN_ETOOBIG);
+	cairn_error_clear(&err);
+
+	/* nesting */
+	cairn_buf_reset(&b);
+	cairn_buf_addstr(&b, IMAGE_A "x: ");
+	for (int i = 0; i < 100; i++)
+		cairn_buf_addch(&b, '[');
+	for (int i = 0; i < 100; i++)
+		cairn_buf_addch(&b, ']');
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", b.buf, b.len, &err), CAIRN_ETOOBIG);
+	assert_string_equal(err->msg, "werf.yaml:6:67: nested deeper than 64 levels");
+	cairn_error_clear(&err);
+
+	/* nesting through aliases */
+	cairn_buf_reset(&b);
+	cairn_buf_addstr(&b, IMAGE_A "x: &n ");
+	for (int i = 0; i < 40; i++)
+		cairn_buf_addch(&b, '[');
+	for (int i = 0; i < 40; i++)
+		cairn_buf_addch(&b, ']');
+	cairn_buf_addstr(&b,
+			 "\ny: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*n]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n");
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", b.buf, b.len, &err), CAIRN_ETOOBIG);
+	assert_string_equal(err->msg, "werf.yaml:7:34: alias '*n': nested deeper than 64 levels");
+	cairn_error_clear(&err);
+
+	/* too many images */
+	cairn_buf_reset(&b);
+	cairn_buf_addstr(&b, META);
+	for (int i = 0; i <= CAIRN_CONFIG_IMAGES_MAX; i++)
+		cairn_buf_addf(&b, "---\nimage: i%d\nfrom: x\n", i);
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", b.buf, b.len, &err), CAIRN_ETOOBIG);
+	assert_string_equal(err->msg, "werf.yaml:3005:8: more than 1000 images and artifacts");
+	cairn_error_clear(&err);
+
+	/* size */
+	big = xcalloc(1, CAIRN_CONFIG_FILE_MAX + 1);
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", big, CAIRN_CONFIG_FILE_MAX + 1, &err),
+			 CAIRN_ETOOBIG);
+	assert_string_equal(err->msg, "werf.yaml: larger than 4194304 bytes");
+	cairn_error_clear(&err);
+	free(big);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+}
+
+static void remove_file(const char *dir, const char *name)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, name);
+
+	unlink(path);
+}
+
+/* File names: werf.yaml, then werf.yml, then dappfile.yaml; or the one given. */
+static void test_load(void **state)
+{
+	char dir[] = "/tmp/cairn-test-config-XXXXXX";
+	const char *data = getenv("CAIRN_TEST_DATA");
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_ENOTFOUND);
+	assert_null(c);
+	assert_non_null(strstr(err->msg, "no werf.yaml, werf.yml or dappfile.yaml in '/tmp/"));
+	cairn_error_clear(&err);
+
+	write_file(dir, "dappfile.yaml", META "dimg: d\nfrom: x\n");
+	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+	assert_string_equal(c->file, "dappfile.yaml");
+	assert_string_equal(c->images[0].name, "d");
+	cairn_config_free(c);
+
+	write_file(dir, "werf.yml", META "image: y\nfrom: x\n");
+	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+	assert_string_equal(c->file, "werf.yml");
+	cairn_config_free(c);
+
+	write_file(dir, "werf.yaml", META "image: a\nfrom: x\nshell:\n  instal: x\n");
+	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_EINVAL);
+	assert_string_equal(err->msg, "werf.yaml:7:3: shell.instal: unknown key");
+	cairn_error_clear(&err);
+
+	assert_int_equal(cairn_config_load(&c, dir, "werf.yml", &err), 0);
+	assert_string_equal(c->images[0].name, "y");
+	cairn_config_free(c);
+
+	assert_int_equal(cairn_config_load(&c, dir, "other.yaml", &err), CAIRN_ENOTFOUND);
+	assert_null(c);
+	cairn_error_clear(&err);
+
+	remove_file(dir, "werf.yaml");
+	remove_file(dir, "werf.yml");
+	remove_file(dir, "dappfile.yaml");
+	assert_int_equal(rmdir(dir), 0);
+
+	/* a config written for the 2018 tool */
+	if (data) {
+		cleanup_free char *path = xasprintf("%s/config/dapp", data);
+
+		assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+		assert_string_equal(c->file, "dappfile.yaml");
+		assert_int_equal(c->n_images, 3);
+		assert_string_equal(c->images[1].name, "app");
+		assert_ptr_equal(c->images[1].base, &c->images[0]);
+		assert_ptr_equal(c->images[1].imports[0].source, &c->images[2]);
+		cairn_config_free(c);
+	}
+}
+
+static void assert_order(const struct cairn_config *c, const char *const *names, size_t n_names,
+			 const char *expected)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	const struct cairn_config_image **order = NULL;
+	struct cairn_error *err = NULL;
+	size_t n = 0;
+
+	assert_int_equal(cairn_config_order(&order, &n, c, names, n_names, &err), 0);
+	for (size_t i = 0; i < n; i++)
+		cairn_buf_addf(&b, "%s%s", i ? " " : "", order[i]->name ? order[i]->name : "~");
+	assert_string_equal(b.buf, expected);
+	free(order);
+}
+
+static void test_order(void **state)
+{
+	struct cairn_config *c = parse_ok(full);
+	const struct cairn_config_image **order = (const struct cairn_config_image **)&order;
+	struct cairn_error *err = NULL;
+	size_t n = 99;
+
+	(void)state;
+	/* backend imports assets (built from node-base) and base */
+	assert_order(c, NULL, 0, "node-base assets base backend");
+	assert_order(c, (const char *const[]){"base"}, 1, "base");
+	assert_order(c, (const char *const[]){"backend"}, 1, "node-base assets base backend");
+	assert_order(c, (const char *const[]){"base", "backend", "base"}, 3,
+		     "base node-base assets backend");
+
+	assert_int_equal(cairn_config_order(&order, &n, c, (const char *const[]){"nope"}, 1, &err),
+			 CAIRN_ENOTFOUND);
+	assert_null(order);
+	assert_int_equal(n, 0);
+	assert_string_equal(err->msg, "image 'nope' is not in werf.yaml; images: backend, base");
+	cairn_error_clear(&err);
+	assert_int_equal(
+		cairn_config_order(&order, &n, c, (const char *const[]){"base", "assets"}, 2, &err),
+		CAIRN_ENOTFOUND);
+	assert_string_equal(err->msg, "image 'assets' is not in werf.yaml (it is an artifact); "
+				      "images: backend, base");
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_config_order(&order, &n, c, (const char *const[]){NULL}, 1, &err),
+			 CAIRN_ENOTFOUND);
+	assert_string_equal(err->msg,
+			    "the unnamed image is not in werf.yaml; images: backend, base");
+	cairn_error_clear(&err);
+	cairn_config_free(c);
+
+	/* a chain written backwards, a diamond, an unused artifact */
+	c = parse_ok(META "image: d\nfromImage: c\n"
+			  "---\nimage: c\nfromImage: b\nimport:\n- image: a\n  add: /x\n  to: /y\n"
+			  "  before: install\n"
+			  "---\nimage: b\nfromImage: a\n"
+			  "---\nartifact: unused\nfrom: x\n"
+			  "---\nimage: a\nfrom: x\n");
+	assert_order(c, NULL, 0, "a b c d");
+	assert_order(c, (const char *const[]){"b"}, 1, "a b");
+	cairn_config_free(c);
+
+	c = parse_ok(META "image: ~\nfrom: x\n---\nartifact: t\nfrom: x\n");
+	assert_order(c, NULL, 0, "~");
+	assert_order(c, (const char *const[]){NULL}, 1, "~");
+	assert_int_equal(cairn_config_order(&order, &n, c, (const char *const[]){"t"}, 1, &err),
+			 CAIRN_ENOTFOUND);
+	assert_string_equal(err->msg, "image 't' is not in werf.yaml (it is an artifact); "
+				      "images: ~");
+	cairn_error_clear(&err);
+	cairn_config_free(c);
+
+	c = parse_ok(META "artifact: t\nfrom: x\n");
+	assert_order(c, NULL, 0, "");
+	assert_int_equal(cairn_config_order(&order, &n, c, (const char *const[]){"x"}, 1, &err),
+			 CAIRN_ENOTFOUND);
+	assert_string_equal(err->msg, "image 'x' is not in werf.yaml; images: none");
+	cairn_error_clear(&err);
+	cairn_config_free(c);
+}
+
+/* cairn_config_order() refuses a cycle even in a model that did not come from the parser. */
+static void test_order_cycle(void **state)
+{
+	struct cairn_config *c = parse_ok(META "image: a\nfrom: x\n---\nimage: b\nfrom: x\n");
+	const struct cairn_config_image **order = NULL;
+	struct cairn_error *err = NULL;
+	size_t n = 0;
+
+	(void)state;
+	c->images[0].base = &c->images[1];
+	c->images[1].base = &c->images[0];
+	assert_int_equal(cairn_config_order(&order, &n, c, NULL, 0, &err), CAIRN_EINVAL);
+	assert_null(order);
+	assert_string_equal(err->msg, "werf.yaml: dependency cycle: a -> b -> a");
+	cairn_error_free(err);
+	c->images[0].base = NULL;
+	c->images[1].base = NULL;
+	cairn_config_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),	      cmocka_unit_test(test_dimg_aliases),
+		cmocka_unit_test(test_image_list),    cmocka_unit_test(test_unnamed),
+		cmocka_unit_test(test_yaml_features), cmocka_unit_test(test_scalar_styles),
+		cmocka_unit_test(test_docker_values), cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_limits),	      cmocka_unit_test(test_load),
+		cmocka_unit_test(test_order),	      cmocka_unit_test(test_order_cycle),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
