@@ -113,6 +113,16 @@ static int push_blob(struct pool *p, struct cairn_registry_conn *c,
 	uint64_t size;
 	int ret;
 
+	/*
+	 * A repository of this registry known to hold the blob: mount straight away, one request
+	 * whether or not the target already has it.
+	 */
+	cairn_store_source_each(p->st, &d->digest, domain, try_mount, &m);
+	if (m.mounted) {
+		cairn_store_source_add(p->st, &d->digest, domain, p->repo);
+		report(p, CAIRN_PROGRESS_BLOB_MOUNTED, &d->digest, d->size, d->size);
+		return 0;
+	}
 	ret = cairn_registry_blob_head(c, p->repo, &d->digest, NULL, err);
 	if (ret == 0) {
 		cairn_store_source_add(p->st, &d->digest, domain, p->repo);
@@ -122,12 +132,6 @@ static int push_blob(struct pool *p, struct cairn_registry_conn *c,
 	if (ret != CAIRN_ENOTFOUND)
 		return ret;
 	cairn_error_clear(err);
-	cairn_store_source_each(p->st, &d->digest, domain, try_mount, &m);
-	if (m.mounted) {
-		cairn_store_source_add(p->st, &d->digest, domain, p->repo);
-		report(p, CAIRN_PROGRESS_BLOB_MOUNTED, &d->digest, d->size, d->size);
-		return 0;
-	}
 	ret = cairn_store_blob_open(&u.fd, &size, p->st, &d->digest, err);
 	if (ret < 0)
 		return ret;
