@@ -156,7 +156,12 @@ docker_case() {
 		fi
 	done
 	t=$(now)
-	for i in "${imgs[@]}"; do docker -H "$DOCK" push -q "$REG/$i:1" >/dev/null; done
+	for i in "${imgs[@]}"; do
+		if ! docker -H "$DOCK" push -q "$REG/$i:1" >/dev/null 2>>"$W/docker-push.err"; then
+			RES=n/a
+			return 0
+		fi
+	done
 	elapsed "$t"
 }
 

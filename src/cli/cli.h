@@ -40,7 +40,7 @@ int cli_help_for(const char *name);
 enum { CLI_OPT_HOME_DIR = 1000, CLI_OPT_HELP = 'h', CLI_OPT_VERBOSE = 'v', CLI_OPT_QUIET = 'q' };
 /* Command short options start with "+:" (stop at the first operand, report missing values). */
 #define CLI_COMMON_SHORTOPTS "hvq"
-struct option *cli_options(const struct option *own);
+struct option *cli_options(const struct option *own, const struct option *extra);
 
 /*
  * Handle a common option of command `cmd`: returns 1 if `c` was one, 0 if the command must
@@ -64,7 +64,8 @@ struct cli_args {
 	struct option *opts;
 };
 /* Prepare `a` for getopt_long over `own` plus the common options; resets getopt. */
-void cli_args_init(struct cli_args *a, int argc, char **argv, const struct option *own);
+void cli_args_init(struct cli_args *a, int argc, char **argv, const struct option *own,
+		   const struct option *extra);
 void cli_args_release(struct cli_args *a);
 /* Report what getopt_long returned for a bad option as a usage error (exit 2). */
 int cli_bad_option(const char *cmd, int c, char **argv);
@@ -78,10 +79,31 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_fail(struct cairn_error *err); /* prints "cairn: error: ...", frees err; returns 1 */
 void cli_log_setup(int verbosity);
 
+/*
+ * Registry options (--jobs, --insecure-registry, --docker-config, --registry-username,
+ * --registry-password, --certs-dir), shared by every command that talks to registries.
+ */
+#include "cairn/image.h"
+extern const struct option cli_registry_options[];
+struct cli_registry_args {
+	const char **insecure;
+	size_t n_insecure;
+};
+/* 1: handled, 0: not a registry option, -1: a usage error was printed, stop with *ret. */
+int cli_registry_opt(struct cairn_image_opts *o, struct cli_registry_args *ra, const char *cmd,
+		     int c, const char *arg, int *ret);
+/* Check the options once parsed and point o->registry at ra's lists; -1 as above. */
+int cli_registry_finish(struct cairn_image_opts *o, struct cli_registry_args *ra, const char *cmd,
+			int *ret);
+void cli_registry_args_release(struct cli_registry_args *ra);
+/* cairn's home: --home-dir, $CAIRN_HOME, else ~/.cairn (a new string), or NULL with *err. */
+char *cli_home(const struct cli_ctx *ctx, struct cairn_error **err);
+
 /* commands */
 int cmd_slugify(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_help(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_image(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_build(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

@@ -25,6 +25,24 @@ static const struct cli_cmd commands[] = {
 			"  -f, --format FORMAT   tag, ns or release (required)\n",
 	},
 	{
+		.name = "build",
+		.run = cmd_build,
+		.usage = "cairn build [OPTIONS] [IMAGE...]",
+		.summary = "build the images of werf.yaml into the local store",
+		.help = "Builds every stage of the named images (all images when none is named)\n"
+			"and of what they depend on. A stage whose signature is already stored is\n"
+			"reused; the others run and are stored as PROJECT:SIGNATURE in HOME/store.\n"
+			"\n"
+			"Options:\n"
+			"  --dir DIR          the project directory (default: the current one)\n"
+			"  --config FILE      the config (default werf.yaml, werf.yml, dappfile.yaml)\n"
+			"  --runtime NAME     the OCI runtime for shell stages (default runc)\n"
+			"  --report FILE      write a JSON report of every image and stage\n"
+			"  -j, --jobs N, --insecure-registry HOST, --docker-config DIR,\n"
+			"  --registry-username U, --registry-password P, --certs-dir DIR\n"
+			"                     how base images are pulled (see 'cairn help image')\n",
+	},
+	{
 		.name = "image",
 		.run = cmd_image,
 		.usage = "cairn image pull [OPTIONS] REF | cairn image push [OPTIONS] NAME REF",
@@ -112,19 +130,24 @@ int cli_help_for(const char *name)
 	return CLI_EXIT_OK;
 }
 
-struct option *cli_options(const struct option *own)
+struct option *cli_options(const struct option *own, const struct option *extra)
 {
-	size_t n_own = 0, n_common = sizeof(common_options) / sizeof(common_options[0]);
+	size_t n_own = 0, n_extra = 0,
+	       n_common = sizeof(common_options) / sizeof(common_options[0]);
 	struct option *all;
 
 	while (own && own[n_own].name)
 		n_own++;
-	all = calloc(n_own + n_common, sizeof(*all));
+	while (extra && extra[n_extra].name)
+		n_extra++;
+	all = calloc(n_own + n_extra + n_common, sizeof(*all));
 	if (!all)
 		abort();
 	if (n_own)
 		memcpy(all, own, n_own * sizeof(*all));
-	memcpy(all + n_own, common_options, n_common * sizeof(*all));
+	if (n_extra)
+		memcpy(all + n_own, extra, n_extra * sizeof(*all));
+	memcpy(all + n_own + n_extra, common_options, n_common * sizeof(*all));
 	return all;
 }
 
@@ -237,9 +260,10 @@ void cli_ctx_finish(struct cli_ctx *ctx)
 		ctx->home_dir = NULL;
 }
 
-void cli_args_init(struct cli_args *a, int argc, char **argv, const struct option *own)
+void cli_args_init(struct cli_args *a, int argc, char **argv, const struct option *own,
+		   const struct option *extra)
 {
-	a->opts = cli_options(own);
+	a->opts = cli_options(own, extra);
 	a->argc = argc;
 	a->argv = cli_env_args(&a->argc, argv, a->opts);
 	optind = 0;

@@ -14,13 +14,7 @@
 #include "cli.h"
 
 enum {
-	OPT_JOBS = 'j',
-	OPT_INSECURE = 2000,
-	OPT_DOCKER_CONFIG,
-	OPT_USERNAME,
-	OPT_PASSWORD,
-	OPT_CERTS_DIR,
-	OPT_NAME,
+	OPT_NAME = 2000,
 	OPT_PLATFORM,
 };
 
@@ -107,41 +101,23 @@ static void on_progress(const struct cairn_progress *p, void *ud)
 struct image_args {
 	struct cli_args a;
 	struct cairn_image_opts o;
-	const char **insecure;
-	size_t n_insecure;
+	struct cli_registry_args ra;
 	const char *name;
 	char *platform; /* os/arch[/variant], split in place */
 };
-
-static int parse_jobs(int *out, const char *s)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (!*s || *end || v < 1 || v > 64)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
 
 /* Options shared by pull and push; returns -1 for "stop with *ret". */
 static int parse_image_args(struct image_args *ia, const char *cmd, int argc, char **argv,
 			    struct cli_ctx *ctx, int *ret)
 {
 	static const struct option own[] = {
-		{"jobs", required_argument, NULL, OPT_JOBS},
-		{"insecure-registry", required_argument, NULL, OPT_INSECURE},
-		{"docker-config", required_argument, NULL, OPT_DOCKER_CONFIG},
-		{"registry-username", required_argument, NULL, OPT_USERNAME},
-		{"registry-password", required_argument, NULL, OPT_PASSWORD},
-		{"certs-dir", required_argument, NULL, OPT_CERTS_DIR},
 		{"name", required_argument, NULL, OPT_NAME},
 		{"platform", required_argument, NULL, OPT_PLATFORM},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
-	cli_args_init(&ia->a, argc, argv, own);
+	cli_args_init(&ia->a, argc, argv, own, cli_registry_options);
 	while ((c = getopt_long(ia->a.argc, ia->a.argv, "+:j:" CLI_COMMON_SHORTOPTS, ia->a.opts,
 				NULL)) != -1) {
 		int common = cli_common_opt(ctx, cmd, c, optarg);
@@ -152,32 +128,12 @@ static int parse_image_args(struct image_args *ia, const char *cmd, int argc, ch
 		}
 		if (common)
 			continue;
+		common = cli_registry_opt(&ia->o, &ia->ra, cmd, c, optarg, ret);
+		if (common < 0)
+			return -1;
+		if (common)
+			continue;
 		switch (c) {
-		case OPT_JOBS:
-			if (parse_jobs(&ia->o.jobs, optarg) < 0) {
-				*ret = cli_usage_error(cmd, "invalid --jobs '%s': want 1 to 64",
-						       optarg);
-				return -1;
-			}
-			break;
-		case OPT_INSECURE:
-			ia->insecure = realloc(ia->insecure, (ia->n_insecure + 1) * sizeof(char *));
-			if (!ia->insecure)
-				abort();
-			ia->insecure[ia->n_insecure++] = optarg;
-			break;
-		case OPT_DOCKER_CONFIG:
-			ia->o.registry.docker_config_dir = optarg;
-			break;
-		case OPT_USERNAME:
-			ia->o.registry.username = optarg;
-			break;
-		case OPT_PASSWORD:
-			ia->o.registry.password = optarg;
-			break;
-		case OPT_CERTS_DIR:
-			ia->o.registry.certs_dir = optarg;
-			break;
 		case OPT_NAME:
 			ia->name = optarg;
 			break;
@@ -191,13 +147,8 @@ static int parse_image_args(struct image_args *ia, const char *cmd, int argc, ch
 			return -1;
 		}
 	}
-	ia->o.registry.insecure = ia->insecure;
-	ia->o.registry.n_insecure = ia->n_insecure;
-	if (!ia->o.registry.username != !ia->o.registry.password) {
-		*ret = cli_usage_error(cmd,
-				       "--registry-username and --registry-password go together");
+	if (cli_registry_finish(&ia->o, &ia->ra, cmd, ret) < 0)
 		return -1;
-	}
 	if (ia->platform) {
 		char *arch = strchr(ia->platform, '/');
 		char *variant = arch ? strchr(arch + 1, '/') : NULL;
@@ -222,28 +173,21 @@ static int parse_image_args(struct image_args *ia, const char *cmd, int argc, ch
 static void image_args_release(struct image_args *ia)
 {
 	cli_args_release(&ia->a);
-	free(ia->insecure);
+	cli_registry_args_release(&ia->ra);
 	free(ia->platform);
 }
 
 static int open_store(struct cairn_store **st, struct cli_ctx *ctx, struct cairn_error **err)
 {
+	char *home = cli_home(ctx, err);
 	char *root;
 	int ret;
 
-	if (ctx->home_dir) {
-		root = NULL;
-		if (asprintf(&root, "%s/store", ctx->home_dir) < 0)
-			abort();
-	} else {
-		const char *home = getenv("HOME");
-
-		if (!home || !*home)
-			return cairn_error_set(err, CAIRN_EINVAL,
-					       "no home directory: set --home-dir or CAIRN_HOME");
-		if (asprintf(&root, "%s/.cairn/store", home) < 0)
-			abort();
-	}
+	if (!home)
+		return CAIRN_EINVAL;
+	if (asprintf(&root, "%s/store", home) < 0)
+		abort();
+	free(home);
 	ret = cairn_store_open(st, root, err);
 	free(root);
 	return ret;

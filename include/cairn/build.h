@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* Building images as chains of cached stages from werf.yaml into the local store. */
+#ifndef CAIRN_BUILD_H
+#define CAIRN_BUILD_H
+
+#include <stddef.h>
+#include "cairn/common.h"
+#include "cairn/digest.h"
+#include "cairn/error.h"
+#include "cairn/image.h"
+
+#define CAIRN_SIGNATURE_HEX 65
+
+enum cairn_build_event_kind {
+	CAIRN_BUILD_IMAGE_BEGIN = 1, /* image */
+	CAIRN_BUILD_STAGE_CACHED,    /* image, stage, signature */
+	CAIRN_BUILD_STAGE_BEGIN,     /* image, stage, signature: it is being built */
+	CAIRN_BUILD_STAGE_OUTPUT,    /* image, stage, line: what its commands print */
+	CAIRN_BUILD_STAGE_DONE,	     /* image, stage, signature, seconds, digest */
+	CAIRN_BUILD_STAGE_FAILED,    /* image, stage, seconds */
+	CAIRN_BUILD_IMAGE_DONE,	     /* image, signature (its last stage), digest */
+};
+
+struct cairn_build_event {
+	enum cairn_build_event_kind kind;
+	const char *image; /* "backend", or "~" for the unnamed image */
+	const char *stage; /* "from", "beforeInstall", ..., "dockerInstructions" */
+	const char *signature;
+	const struct cairn_digest *digest; /* the stage's manifest */
+	const char *line;
+	size_t len;
+	double seconds;
+};
+
+struct cairn_build_opts {
+	const char *dir;	   /* project directory; NULL: the current one */
+	const char *config_file;   /* NULL: werf.yaml, werf.yml, dappfile.yaml */
+	const char *home;	   /* cairn's home: store/, layers/, tmp/, builds/ */
+	const char *const *images; /* names to build; none: every image */
+	size_t n_images;
+	const char *runtime;	      /* OCI runtime; NULL: runc */
+	struct cairn_image_opts pull; /* how base images are pulled */
+	void (*event)(const struct cairn_build_event *ev, void *ud);
+	void *event_ud;
+};
+
+#define CAIRN_BUILD_OPTS_INIT                 \
+	{                                     \
+		.pull = CAIRN_IMAGE_OPTS_INIT \
+	}
+
+struct cairn_build_stage {
+	char *name;
+	char signature[CAIRN_SIGNATURE_HEX];
+	struct cairn_digest digest;
+	int cached;
+	double seconds;
+};
+
+struct cairn_build_image {
+	char *name; /* NULL: the unnamed image */
+	int artifact;
+	char signature[CAIRN_SIGNATURE_HEX]; /* its last stage's */
+	struct cairn_digest digest;	     /* its last stage's manifest */
+	struct cairn_build_stage *stages;
+	size_t n_stages;
+};
+
+struct cairn_build_result {
+	char *project;
+	struct cairn_build_image *images; /* in build order, dependencies first */
+	size_t n_images;
+};
+
+/**
+ * Build the images of the project (spec sections 2-4): every stage whose signature is in the
+ * store is reused, the others are built and stored as `<project>:<signature>`. On failure
+ * nothing half-built is stored and earlier stages stay. `*out` (free with
+ * cairn_build_result_free) lists every image and stage. CAIRN_EINVAL for a bad config (naming
+ * file, line and column), CAIRN_EINTERNAL when a command fails (naming image, stage and status).
+ */
+CAIRN_API int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *o,
+			  struct cairn_error **err);
+CAIRN_API void cairn_build_result_free(struct cairn_build_result *r);
+
+/**
+ * Write `r` as the JSON report of --report: {"project", "images": [{"name", "artifact",
+ * "signature", "digest", "stages": [{"name", "signature", "digest", "cached", "seconds"}]}]},
+ * replacing `path` atomically. CAIRN_EOS when it cannot be written.
+ */
+CAIRN_API int cairn_build_result_write_json(const struct cairn_build_result *r, const char *path,
+					    struct cairn_error **err);
+
+/** H(a1, ..., an): lowercase hex SHA-256 of the arguments joined with ":::". */
+CAIRN_API void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args,
+				    size_t n);
+
+#endif

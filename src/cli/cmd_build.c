@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/* cairn build: build the images of werf.yaml, printing a tree of their stages. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cairn/build.h"
+#include "cli.h"
+
+enum {
+	OPT_DIR = 2100,
+	OPT_CONFIG,
+	OPT_RUNTIME,
+	OPT_REPORT,
+};
+
+static double wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_event(const struct cairn_build_event *ev, void *ud)
+{
+	int quiet = *(int *)ud;
+
+	if (quiet && ev->kind != CAIRN_BUILD_STAGE_FAILED)
+		return;
+	switch (ev->kind) {
+	case CAIRN_BUILD_IMAGE_BEGIN:
+		printf("%s\n", ev->image);
+		break;
+	case CAIRN_BUILD_STAGE_CACHED:
+		printf("  %-22s [USING CACHE]\n", ev->stage);
+		break;
+	case CAIRN_BUILD_STAGE_BEGIN:
+		printf("  %-22s [BUILDING]\n", ev->stage);
+		break;
+	case CAIRN_BUILD_STAGE_OUTPUT:
+		printf("  | %.*s\n", (int)ev->len, ev->line);
+		break;
+	case CAIRN_BUILD_STAGE_DONE:
+		printf("  %-22s [OK] %.2f sec\n", ev->stage, ev->seconds);
+		break;
+	case CAIRN_BUILD_STAGE_FAILED:
+		printf("  %-22s [FAILED] %.2f sec\n", ev->stage, ev->seconds);
+		break;
+	case CAIRN_BUILD_IMAGE_DONE:
+		printf("  %-22s %s\n", "=> signature", ev->signature);
+		break;
+	}
+	fflush(stdout);
+}
+
+int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
+{
+	static const struct option own[] = {
+		{"dir", required_argument, NULL, OPT_DIR},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"runtime", required_argument, NULL, OPT_RUNTIME},
+		{"report", required_argument, NULL, OPT_REPORT},
+		{NULL, 0, NULL, 0},
+	};
+	struct cairn_build_opts o = CAIRN_BUILD_OPTS_INIT;
+	struct cli_registry_args ra = {0};
+	struct cairn_build_result *res = NULL;
+	struct cairn_error *err = NULL;
+	struct cli_args a;
+	const char *report = NULL;
+	char *home = NULL;
+	double t0 = wall();
+	int c, ret = CLI_EXIT_OK, quiet;
+
+	cli_args_init(&a, argc, argv, own, cli_registry_options);
+	while ((c = getopt_long(a.argc, a.argv, "+:j:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
+		int r = cli_common_opt(ctx, "build", c, optarg);
+
+		if (r == CLI_COMMON_EXIT)
+			goto out;
+		if (r)
+			continue;
+		r = cli_registry_opt(&o.pull, &ra, "build", c, optarg, &ret);
+		if (r < 0)
+			goto out;
+		if (r)
+			continue;
+		switch (c) {
+		case OPT_DIR:
+			o.dir = optarg;
+			break;
+		case OPT_CONFIG:
+			o.config_file = optarg;
+			break;
+		case OPT_RUNTIME:
+			o.runtime = optarg;
+			break;
+		case OPT_REPORT:
+			report = optarg;
+			break;
+		default:
+			ret = cli_bad_option("build", c, a.argv);
+			goto out;
+		}
+	}
+	if (cli_registry_finish(&o.pull, &ra, "build", &ret) < 0)
+		goto out;
+	cli_ctx_finish(ctx);
+	home = cli_home(ctx, &err);
+	if (!home) {
+		ret = cli_fail(err);
+		goto out;
+	}
+	quiet = ctx->verbosity < 0;
+	o.home = home;
+	o.images = (const char *const *)a.argv + optind;
+	o.n_images = (size_t)(a.argc - optind);
+	o.event = on_event;
+	o.event_ud = &quiet;
+	if (cairn_build(&res, &o, &err) < 0) {
+		ret = cli_fail(err);
+		goto out;
+	}
+	if (report && cairn_build_result_write_json(res, report, &err) < 0) {
+		ret = cli_fail(err);
+		goto out;
+	}
+	if (!quiet)
+		printf("Running time %.2f seconds\n", wall() - t0);
+out:
+	cairn_build_result_free(res);
+	free(home);
+	cli_registry_args_release(&ra);
+	cli_args_release(&a);
+	return ret;
+}

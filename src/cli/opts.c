@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* Options several commands share: registry access and cairn's home directory. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum {
+	OPT_JOBS = 'j',
+	OPT_INSECURE = 3000,
+	OPT_DOCKER_CONFIG,
+	OPT_USERNAME,
+	OPT_PASSWORD,
+	OPT_CERTS_DIR,
+};
+
+const struct option cli_registry_options[] = {
+	{"jobs", required_argument, NULL, OPT_JOBS},
+	{"insecure-registry", required_argument, NULL, OPT_INSECURE},
+	{"docker-config", required_argument, NULL, OPT_DOCKER_CONFIG},
+	{"registry-username", required_argument, NULL, OPT_USERNAME},
+	{"registry-password", required_argument, NULL, OPT_PASSWORD},
+	{"certs-dir", required_argument, NULL, OPT_CERTS_DIR},
+	{NULL, 0, NULL, 0},
+};
+
+int cli_registry_opt(struct cairn_image_opts *o, struct cli_registry_args *ra, const char *cmd,
+		     int c, const char *arg, int *ret)
+{
+	char *end;
+	long v;
+
+	switch (c) {
+	case OPT_JOBS:
+		v = strtol(arg, &end, 10);
+		if (!*arg || *end || v < 1 || v > 64) {
+			*ret = cli_usage_error(cmd, "invalid --jobs '%s': want 1 to 64", arg);
+			return -1;
+		}
+		o->jobs = (int)v;
+		return 1;
+	case OPT_INSECURE:
+		ra->insecure = realloc(ra->insecure, (ra->n_insecure + 1) * sizeof(char *));
+		if (!ra->insecure)
+			abort();
+		ra->insecure[ra->n_insecure++] = arg;
+		return 1;
+	case OPT_DOCKER_CONFIG:
+		o->registry.docker_config_dir = arg;
+		return 1;
+	case OPT_USERNAME:
+		o->registry.username = arg;
+		return 1;
+	case OPT_PASSWORD:
+		o->registry.password = arg;
+		return 1;
+	case OPT_CERTS_DIR:
+		o->registry.certs_dir = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int cli_registry_finish(struct cairn_image_opts *o, struct cli_registry_args *ra, const char *cmd,
+			int *ret)
+{
+	o->registry.insecure = ra->insecure;
+	o->registry.n_insecure = ra->n_insecure;
+	if (!o->registry.username != !o->registry.password) {
+		*ret = cli_usage_error(cmd,
+				       "--registry-username and --registry-password go together");
+		return -1;
+	}
+	return 0;
+}
+
+void cli_registry_args_release(struct cli_registry_args *ra)
+{
+	free(ra->insecure);
+	ra->insecure = NULL;
+	ra->n_insecure = 0;
+}
+
+char *cli_home(const struct cli_ctx *ctx, struct cairn_error **err)
+{
+	const char *home;
+	char *out = NULL;
+
+	if (ctx->home_dir)
+		return strdup(ctx->home_dir);
+	home = getenv("HOME");
+	if (!home || !*home) {
+		cairn_error_set(err, CAIRN_EINVAL,
+				"no home directory: set --home-dir or CAIRN_HOME");
+		return NULL;
+	}
+	if (asprintf(&out, "%s/.cairn", home) < 0)
+		abort();
+	return out;
+}

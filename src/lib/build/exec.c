@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/* Shell stages: overlayfs of the previous layers plus an upper dir, run by an OCI runtime. */
+#include "common.h"
+#include "build/exec.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/json.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* mount(2) takes one page of options; long lowerdir lists need shorter, relative names. */
+#define MOUNT_OPTS_MAX 4000
+
+/* Where the runtime mounts things; whichever of these the image lacks it creates. */
+static const char *const runtime_targets[] = {
+	"/proc", "/dev", "/sys", "/etc/resolv.conf", "/etc/hosts", "/etc/hostname",
+};
+
+static const char *const capabilities[] = {
+	"CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",	   "CAP_FOWNER",
+	"CAP_MKNOD",   "CAP_NET_RAW",	   "CAP_SETGID",	   "CAP_SETUID",
+	"CAP_SETFCAP", "CAP_SETPCAP",	   "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+	"CAP_KILL",    "CAP_AUDIT_WRITE",
+};
+
+static json_t *string_array(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *mount_entry(const char *dest, const char *type, const char *source,
+			   const char *const *options, size_t n_options)
+{
+	return json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type", type, "source",
+			 source, "options", string_array(options, n_options));
+}
+
+static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *o,
+			      const char *script)
+{
+	static const char *const proc_o[] = {"nosuid", "noexec", "nodev"};
+	static const char *const dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
+	static const char *const pts_o[] = {"nosuid",	     "noexec",	  "newinstance",
+					    "ptmxmode=0666", "mode=0620", "gid=5"};
+	static const char *const shm_o[] = {"nosuid", "noexec", "nodev", "mode=1777",
+					    "size=65536k"};
+	static const char *const sys_o[] = {"nosuid", "noexec", "nodev", "ro"};
+	static const char *const bind_ro[] = {"rbind", "ro"};
+	static const char *const bind_rw[] = {"rbind"};
+	static const char *const masked[] = {
+		"/proc/kcore",	     "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+		"/proc/sched_debug", "/sys/firmware",	    "/proc/scsi"};
+	static const char *const ro_paths[] = {"/proc/asound", "/proc/bus", "/proc/fs",
+					       "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
+	const char *args[] = {"/bin/sh", "-ec", script};
+	const char *default_env[] = {DEFAULT_PATH};
+	json_t *caps = string_array(capabilities, ARRAY_SIZE(capabilities));
+	json_t *mounts = json_array();
+	json_t *cfg;
+
+	json_array_append_new(mounts, mount_entry("/proc", "proc", "proc", proc_o, 3));
+	json_array_append_new(mounts, mount_entry("/dev", "tmpfs", "tmpfs", dev_o, 4));
+	json_array_append_new(mounts, mount_entry("/dev/pts", "devpts", "devpts", pts_o, 6));
+	json_array_append_new(mounts, mount_entry("/dev/shm", "tmpfs", "shm", shm_o, 5));
+	json_array_append_new(mounts, mount_entry("/dev/mqueue", "mqueue", "mqueue", proc_o, 3));
+	json_array_append_new(mounts, mount_entry("/sys", "sysfs", "sysfs", sys_o, 4));
+	/* The host network is shared, so is its name resolution. */
+	for (size_t i = 3; i < ARRAY_SIZE(runtime_targets); i++)
+		if (access(runtime_targets[i], R_OK) == 0)
+			json_array_append_new(mounts, mount_entry(runtime_targets[i], "bind",
+								  runtime_targets[i], bind_ro, 2));
+	for (size_t i = 0; i < o->n_mounts; i++)
+		json_array_append_new(mounts, mount_entry(o->mounts[i].destination, "bind",
+							  o->mounts[i].source,
+							  o->mounts[i].readonly ? bind_ro : bind_rw,
+							  o->mounts[i].readonly ? 2 : 1));
+	cfg = json_pack("{s:s, s:{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b},"
+			" s:{s:s, s:b}, s:s, s:o,"
+			" s:{s:[{s:s},{s:s},{s:s},{s:s}], s:o, s:o, s:{s:[{s:b, s:s}]}}}",
+			"ociVersion", "1.0.2", "process", "terminal", 0, "user", "uid", 0, "gid", 0,
+			"args", string_array(args, 3), "env",
+			o->env ? string_array(o->env, o->n_env) : string_array(default_env, 1),
+			"cwd", "/", "capabilities", "bounding", caps, "effective", caps,
+			"permitted", caps, "ambient", caps, "noNewPrivileges", 0, "root", "path",
+			rootfs, "readonly", 0, "hostname", "cairn", "mounts", mounts, "linux",
+			"namespaces", "type", "pid", "type", "ipc", "type", "uts", "type", "mount",
+			"maskedPaths", string_array(masked, ARRAY_SIZE(masked)), "readonlyPaths",
+			string_array(ro_paths, ARRAY_SIZE(ro_paths)), "resources", "devices",
+			"allow", 0, "access", "rwm");
+	json_decref(caps);
+	if (!cfg)
+		abort();
+	return cfg;
+}
+
+/*
+ * "c1 && c2 && ...", after a line that sends stderr to stdout: the runtime copies the two
+ * streams through separate pipes, and only one stream keeps what the commands print in order.
+ */
+static char *join_commands(const struct cairn_exec_opts *o)
+{
+	struct cairn_buf b = CAIRN_BUF_INIT;
+
+	cairn_buf_addstr(&b, "exec 2>&1\n");
+	for (size_t i = 0; i < o->n_commands; i++) {
+		if (i)
+			cairn_buf_addstr(&b, " && ");
+		cairn_buf_addstr(&b, o->commands[i]);
+	}
+	return cairn_buf_detach(&b, NULL);
+}
+
+/* The directory all of `dirs` live in, when they share one; else NULL. */
+static char *common_parent(const char *const *dirs, size_t n)
+{
+	const char *slash;
+	size_t len;
+
+	if (n == 0)
+		return NULL;
+	slash = strrchr(dirs[0], '/');
+	if (!slash || slash == dirs[0])
+		return NULL;
+	len = (size_t)(slash - dirs[0]);
+	for (size_t i = 1; i < n; i++)
+		if (strncmp(dirs[i], dirs[0], len) != 0 || dirs[i][len] != '/' ||
+		    strchr(dirs[i] + len + 1, '/'))
+			return NULL;
+	return xstrndup(dirs[0], len);
+}
+
+static int mount_overlay(const char *work, const struct cairn_exec_opts *o,
+			 struct cairn_error **err)
+{
+	cleanup_free char *parent = common_parent(o->lowerdirs, o->n_lower);
+	cleanup_free char *merged = xasprintf("%s/merged", work);
+	struct cairn_buf opts = CAIRN_BUF_INIT;
+	cleanup_close int cwd = -1;
+	int ret = 0;
+
+	cairn_buf_addstr(&opts, "lowerdir=");
+	if (o->n_lower == 0)
+		cairn_buf_addf(&opts, "%s/empty", work);
+	/* overlayfs lists the top-most layer first */
+	for (size_t i = o->n_lower; i-- > 0;) {
+		const char *d = parent ? o->lowerdirs[i] + strlen(parent) + 1 : o->lowerdirs[i];
+
+		cairn_buf_addf(&opts, "%s%s", i + 1 == o->n_lower ? "" : ":", d);
+	}
+	cairn_buf_addf(&opts, ",upperdir=%s/upper,workdir=%s/work", work, work);
+	if (opts.len > MOUNT_OPTS_MAX) {
+		ret = cairn_error_set(err, CAIRN_ETOOBIG,
+				      "mount overlay: %zu layers make %zu bytes of options, more "
+				      "than the kernel takes",
+				      o->n_lower, opts.len);
+		goto out;
+	}
+	if (parent) {
+		/* Relative lowerdirs resolve against the cwd at mount time. */
+		cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cwd < 0 || chdir(parent) < 0) {
+			ret = cairn_error_set_errno(err, "mount overlay: enter '%s'", parent);
+			goto out;
+		}
+	}
+	/*
+	 * Without redirects and metacopy the upper dir holds plain files and whiteouts only,
+	 * which is what the layer converter takes; older kernels lack the options.
+	 */
+	{
+		size_t base = opts.len;
+		int rc;
+
+		cairn_buf_addstr(&opts, ",redirect_dir=off,metacopy=off");
+		rc = mount("overlay", merged, "overlay", 0, opts.buf);
+		if (rc < 0 && errno == EINVAL) {
+			cairn_buf_setlen(&opts, base);
+			rc = mount("overlay", merged, "overlay", 0, opts.buf);
+		}
+		if (rc < 0)
+			ret = cairn_error_set_errno(err, "mount overlay on '%s'", merged);
+	}
+	if (cwd >= 0 && fchdir(cwd) < 0 && ret == 0)
+		ret = cairn_error_set_errno(err, "mount overlay: return to the working directory");
+out:
+	cairn_buf_release(&opts);
+	return ret;
+}
+
+static int unlink_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_DP || type == FTW_D)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+void cairn_exec_cleanup(const char *work_dir)
+{
+	cleanup_free char *merged = xasprintf("%s/merged", work_dir);
+
+	umount2(merged, MNT_DETACH);
+	nftw(work_dir, unlink_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* Run the runtime, streaming its output line by line; returns the exit status in *status. */
+static int run_runtime(int *status, const char *work, const char *id,
+		       const struct cairn_exec_opts *o, struct cairn_error **err)
+{
+	const char *runtime = o->runtime ? o->runtime : "runc";
+	cleanup_free char *state = xasprintf("%s/state", work);
+	cleanup_free char *bundle = xasprintf("%s/bundle", work);
+	cleanup_free char *rt = xstrdup(runtime);
+	cleanup_free char *id_copy = xstrdup(id);
+	char a_root[] = "--root", a_run[] = "run", a_bundle[] = "--bundle";
+	char *argv[] = {rt, a_root, state, a_run, a_bundle, bundle, id_copy, NULL};
+	posix_spawn_file_actions_t fa;
+	struct cairn_buf line = CAIRN_BUF_INIT_MAX(64 * 1024);
+	int pipefd[2], wst = 0, ret = 0;
+	pid_t pid;
+	char buf[8192];
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return cairn_error_set_errno(err, "run '%s': pipe", runtime);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	ret = posix_spawnp(&pid, runtime, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (ret != 0) {
+		close(pipefd[0]);
+		errno = ret;
+		return cairn_error_set_errno(err, "run OCI runtime '%s'", runtime);
+	}
+	for (;;) {
+		ssize_t n = read(pipefd[0], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' || line.err) {
+				if (o->output)
+					o->output(line.buf, line.len, o->output_ud);
+				cairn_buf_reset(&line);
+				if (buf[i] == '\n')
+					continue;
+			}
+			cairn_buf_addch(&line, buf[i]);
+		}
+	}
+	if (line.len && o->output)
+		o->output(line.buf, line.len, o->output_ud);
+	cairn_buf_release(&line);
+	close(pipefd[0]);
+	while (waitpid(pid, &wst, 0) < 0) {
+		if (errno != EINTR)
+			return cairn_error_set_errno(err, "wait for '%s'", runtime);
+	}
+	if (WIFEXITED(wst))
+		*status = WEXITSTATUS(wst);
+	else if (WIFSIGNALED(wst))
+		*status = 128 + WTERMSIG(wst);
+	return 0;
+}
+
+/* Remove from the upper dir what the runtime created only to mount on. */
+static void drop_mount_points(const char *work, const char *const *created, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *p = xasprintf("%s/upper%s", work, created[i]);
+		struct stat sb;
+
+		if (lstat(p, &sb) < 0)
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			/* /dev or /proc left with only runtime leftovers: both are empty trees */
+			nftw(p, unlink_entry, 8, FTW_DEPTH | FTW_PHYS);
+		} else if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
+			unlink(p);
+		}
+	}
+}
+
+int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_error **err)
+{
+	static atomic_uint counter;
+	static const char *const subdirs[] = {"upper",	"work",	 "merged",
+					      "bundle", "state", "empty"};
+	const char *work = o->work_dir;
+	cleanup_free char *merged = xasprintf("%s/merged", work);
+	cleanup_free char *script = join_commands(o);
+	cleanup_free char *id = NULL;
+	cleanup_json json_t *cfg = NULL;
+	CLEANUP(cairn_buf_release) struct cairn_buf cfgbuf = CAIRN_BUF_INIT;
+	const char *created[ARRAY_SIZE(runtime_targets) + 16];
+	size_t n_created = 0;
+	cleanup_close int mfd = -1;
+	cleanup_close int bfd = -1;
+	int ret;
+
+	*status = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
+		cleanup_free char *d = xasprintf("%s/%s", work, subdirs[i]);
+
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, d, 0755, err);
+		if (ret < 0)
+			return ret;
+	}
+	ret = mount_overlay(work, o, err);
+	if (ret < 0)
+		return ret;
+	mfd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0) {
+		ret = cairn_error_set_errno(err, "open '%s'", merged);
+		goto out;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(runtime_targets); i++)
+		if (faccessat(mfd, runtime_targets[i] + 1, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			created[n_created++] = runtime_targets[i];
+	for (size_t i = 0; i < o->n_mounts && n_created < ARRAY_SIZE(created); i++)
+		if (faccessat(mfd, o->mounts[i].destination + 1, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			created[n_created++] = o->mounts[i].destination;
+	cfg = runtime_config(merged, o, script);
+	ret = cairn_json_dump(&cfgbuf, cfg, err);
+	if (ret < 0)
+		goto out;
+	bfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bfd < 0) {
+		ret = cairn_error_set_errno(err, "open '%s'", work);
+		goto out;
+	}
+	ret = cairn_fs_write_atomic_at(bfd, "bundle/config.json", cfgbuf.buf, cfgbuf.len, 0600,
+				       err);
+	if (ret < 0)
+		goto out;
+	id = xasprintf("cairn-%d-%u", (int)getpid(), atomic_fetch_add(&counter, 1));
+	cairn_log(CAIRN_LOG_DEBUG, "run '%s' in %s", script, work);
+	ret = run_runtime(status, work, id, o, err);
+out:
+	close(mfd);
+	mfd = -1;
+	if (umount2(merged, 0) < 0 && umount2(merged, MNT_DETACH) < 0 && ret == 0)
+		ret = cairn_error_set_errno(err, "unmount '%s'", merged);
+	if (ret == 0)
+		drop_mount_points(work, created, n_created);
+	return ret;
+}

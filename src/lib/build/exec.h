@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Running a shell stage: overlayfs over the previous stage's layers, an OCI runtime on top. */
+#ifndef CAIRN_BUILD_EXEC_H
+#define CAIRN_BUILD_EXEC_H
+
+#include <stddef.h>
+
+#include "cairn/error.h"
+
+struct cairn_exec_mount {
+	const char *source;	 /* host path */
+	const char *destination; /* absolute path in the container */
+	int readonly;
+};
+
+struct cairn_exec_opts {
+	const char *runtime;	      /* OCI runtime binary; NULL: "runc" */
+	const char *const *lowerdirs; /* unpacked layers, the base first; may be empty */
+	size_t n_lower;
+	const char *const *env; /* "NAME=value" for the process; NULL: a default PATH */
+	size_t n_env;
+	const char *const *commands; /* run as /bin/sh -ec "c1 && c2 && ..." */
+	size_t n_commands;
+	const struct cairn_exec_mount *mounts; /* extra bind mounts (werf `mount:`) */
+	size_t n_mounts;
+	const char *work_dir; /* an empty directory of cairn's that this run may fill */
+	/* Each line the commands print (stdout and stderr, in order), without the newline. */
+	void (*output)(const char *line, size_t len, void *ud);
+	void *output_ud;
+};
+
+#define CAIRN_EXEC_OPTS_INIT \
+	{                    \
+		0            \
+	}
+
+/*
+ * Run the commands in a container whose root is an overlay of `lowerdirs` (read-only) and an
+ * upper directory `<work_dir>/upper`, which holds every change when this returns (overlayfs
+ * whiteouts for deletions; mount points cairn itself created are removed again). `*status` is
+ * the shell's exit status (128+N for a signal). 0 when the container ran, whatever its status;
+ * CAIRN_EOS / CAIRN_EINTERNAL when it could not be set up or the runtime failed to start.
+ */
+int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_error **err);
+
+/* Remove `<work_dir>` and all in it (unmounting what is still mounted); best effort. */
+void cairn_exec_cleanup(const char *work_dir);
+
+#endif

@@ -1,0 +1,186 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# cairn build: a project with a git entry, all four shell stages and docker directives builds
+# on the busybox base from a real registry; skopeo and umoci read the result; stages are reused,
+# rebuilt exactly as the signatures say, and failures leave the store usable.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo umoci runc git
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+export P="$T/project"
+export STORE="$CAIRN_HOME/store"
+
+commit() {
+	git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com \
+		commit -q -m "$1"
+}
+
+# last_sig REPORT: the signature of the (only) image in a --report file
+last_sig() {
+	sed -n 's/.*"images":\[{[^]]*"signature":"\([0-9a-f]\{64\}\)","stages".*/\1/p' "$1"
+}
+
+# stages REPORT STATE: the names of the stages that were cached (STATE true) or built (false)
+stages() {
+	tr '{' '\n' <"$1" | grep "\"cached\":$2" | sed 's/.*"name":"\([A-Za-z]*\)".*/\1/' |
+		tr '\n' ' '
+}
+
+mkdir -p "$P/app"
+git init -q "$P"
+echo 'print("v1")' >"$P/app/main.py"
+echo 'flask' >"$P/app/requirements.txt"
+echo 'old' >"$P/app/obsolete.txt"
+cat >"$P/werf.yaml" <<YAML
+project: demo
+configVersion: 1
+---
+image: backend
+from: $REG/base/busybox:1
+git:
+- add: /app
+  to: /srv/app
+  owner: app
+  stageDependencies:
+    install: [requirements.txt]
+shell:
+  beforeInstall: [echo before-install, mkdir -p /opt]
+  install: [cat /srv/app/requirements.txt > /opt/deps]
+  beforeSetup: echo before-setup > /opt/before-setup
+  setup: [echo setup > /opt/setup, rm -f /bin/true]
+docker:
+  WORKDIR: /srv/app
+  CMD: ["/bin/sh", "-c", "cat main.py"]
+  ENV: {MODE: prod, B: "2"}
+  LABEL: {team: core}
+  EXPOSE: ["8080", "53/udp"]
+  HEALTHCHECK: CMD true
+YAML
+commit init
+cp "$P/werf.yaml" "$T/good.yaml"
+
+test_expect_success 'the first build builds every stage' '
+	"$CAIRN" build --dir "$P" --report "$T/r1.json" >"$T/out1" &&
+	grep -q "\[BUILDING\]" "$T/out1" && grep -q "| before-install" "$T/out1" &&
+	test "$(stages "$T/r1.json" false)" = \
+		"from beforeInstall gitArchive install beforeSetup setup dockerInstructions " &&
+	last_sig "$T/r1.json" >"$T/sig1" && test -s "$T/sig1"
+'
+
+test_expect_success 'skopeo sees the docker directives in the image config' '
+	skopeo inspect --config "oci:$STORE:demo:$(cat "$T/sig1")" >"$T/oci-config.json" &&
+	grep -q "\"WorkingDir\": \"/srv/app\"" "$T/oci-config.json" &&
+	skopeo inspect --raw "oci:$STORE:demo:$(cat "$T/sig1")" >"$T/m1.json" &&
+	python3 - "$T/m1.json" "$STORE" <<PY
+import json, sys
+m = json.load(open(sys.argv[1]))
+# the whole config, with docker extensions (skopeo --config shows the OCI fields only)
+c = json.load(open(sys.argv[2] + "/blobs/sha256/" + m["config"]["digest"][7:]))["config"]
+assert c["WorkingDir"] == "/srv/app", c
+assert c["Cmd"] == ["/bin/sh", "-c", "cat main.py"], c
+assert "MODE=prod" in c["Env"] and "B=2" in c["Env"], c
+assert any(e.startswith("PATH=") for e in c["Env"]), c
+assert c["Labels"]["team"] == "core", c
+assert set(c["ExposedPorts"]) == {"8080/tcp", "53/udp"}, c
+assert c["Healthcheck"]["Test"] == ["CMD-SHELL", "true"], c
+PY
+'
+
+test_expect_success 'umoci unpacks the files every stage made' '
+	umoci unpack --image "$STORE:demo:$(cat "$T/sig1")" "$T/b1" >/dev/null &&
+	R="$T/b1/rootfs" &&
+	test "$(cat "$R/srv/app/main.py")" = "print(\"v1\")" &&
+	test "$(cat "$R/opt/deps")" = flask &&
+	test "$(cat "$R/opt/before-setup")" = before-setup &&
+	test "$(cat "$R/opt/setup")" = setup &&
+	test ! -e "$R/bin/true" && test -e "$R/bin/false" &&
+	test "$(stat -c %u "$R/srv/app/main.py")" = 1000
+'
+
+test_expect_success 'a second build rebuilds nothing' '
+	"$CAIRN" build --dir "$P" --report "$T/r2.json" >"$T/out2" &&
+	! grep -q "\[BUILDING\]" "$T/out2" &&
+	test "$(last_sig "$T/r2.json")" = "$(cat "$T/sig1")"
+'
+
+test_expect_success 'a commit touching a file rebuilds only gitLatestPatch (and what follows)' '
+	echo "print(\"v2\")" >"$P/app/main.py" && rm "$P/app/obsolete.txt" && commit v2 &&
+	"$CAIRN" build --dir "$P" --report "$T/r3.json" >"$T/out3" &&
+	test "$(stages "$T/r3.json" false)" = "gitLatestPatch dockerInstructions " &&
+	last_sig "$T/r3.json" >"$T/sig3" &&
+	umoci unpack --image "$STORE:demo:$(cat "$T/sig3")" "$T/b3" >/dev/null &&
+	test "$(cat "$T/b3/rootfs/srv/app/main.py")" = "print(\"v2\")" &&
+	test ! -e "$T/b3/rootfs/srv/app/obsolete.txt"
+'
+
+test_expect_success 'the deleted file is a whiteout in the patch layer' '
+	skopeo inspect --raw "oci:$STORE:demo:$(cat "$T/sig3")" >"$T/m3.json" &&
+	python3 - "$T/m3.json" "$STORE" <<PY
+import json, sys, tarfile
+m = json.load(open(sys.argv[1]))
+found = False
+for l in m["layers"]:
+    with tarfile.open(sys.argv[2] + "/blobs/sha256/" + l["digest"][7:]) as t:
+        if "srv/app/.wh.obsolete.txt" in t.getnames():
+            found = True
+assert found
+PY
+'
+
+test_expect_success 'changing a stageDependencies file rebuilds from install on' '
+	echo django >"$P/app/requirements.txt" && commit v3 &&
+	"$CAIRN" build --dir "$P" --report "$T/r4.json" >"$T/out4" &&
+	test "$(stages "$T/r4.json" false)" = "install beforeSetup setup dockerInstructions " &&
+	umoci unpack --image "$STORE:demo:$(last_sig "$T/r4.json")" "$T/b4" >/dev/null &&
+	test "$(cat "$T/b4/rootfs/opt/deps")" = django &&
+	test "$(cat "$T/b4/rootfs/srv/app/main.py")" = "print(\"v2\")"
+'
+
+test_expect_success 'a [cairn reset] commit rebuilds gitArchive' '
+	git -C "$P" -c user.name=t -c user.email=t@example.com commit -q --allow-empty \
+		-m "start over [cairn reset]" &&
+	"$CAIRN" build --dir "$P" --report "$T/r5.json" >"$T/out5" &&
+	stages "$T/r5.json" false | grep -q "^gitArchive install "
+'
+
+test_expect_success 'a failing command fails the build with the stage and status' '
+	sed "s/echo setup > \/opt\/setup/exit 3/" "$P/werf.yaml" >"$T/w" &&
+	cp "$T/w" "$P/werf.yaml" && commit broken &&
+	test_must_fail "$CAIRN" build --dir "$P" >"$T/out6" 2>"$T/err6" &&
+	grep -q "stage .setup. failed" "$T/err6" && grep -q "status 3" "$T/err6" &&
+	grep -q "werf.yaml:" "$T/err6" &&
+	grep -q "setup  *\[FAILED\]" "$T/out6" &&
+	"$CAIRN" build --dir "$P" >"$T/out7" 2>&1;
+	grep -q "beforeSetup  *\[USING CACHE\]" "$T/out7"
+'
+
+test_expect_success 'an invalid config is an error naming file, line and key; nothing built' '
+	cp "$T/good.yaml" "$P/werf.yaml" && commit fixed &&
+	printf "project: demo\nconfigVersion: 1\n---\nimage: x\nfrom: a\nshell:\n  instal: [x]\n" \
+		>"$T/bad.yaml" &&
+	test_must_fail "$CAIRN" build --dir "$P" --config "$T/bad.yaml" 2>"$T/err8" &&
+	grep -q "bad.yaml:7:3: shell.instal" "$T/err8"
+'
+
+test_expect_success 'kill -9 in the middle of a build: the next build completes' '
+	sed "s/cat \/srv\/app\/requirements.txt > \/opt\/deps/sleep 30/" "$P/werf.yaml" >"$T/w" &&
+	cp "$T/w" "$P/werf.yaml" && commit slow &&
+	{ "$CAIRN" build --dir "$P" >"$T/out9" 2>&1 & pid=$!; } &&
+	i=0 && until grep -q "install  *\[BUILDING\]" "$T/out9" || [ $i -ge 100 ]; do
+		sleep 0.1; i=$((i + 1)); done &&
+	kill -9 "$pid" && { wait "$pid" || true; } &&
+	pkill -9 -f "sleep 30" ; sleep 0.5;
+	sed "s/sleep 30/echo fast > \/opt\/deps/" "$P/werf.yaml" >"$T/w" &&
+	cp "$T/w" "$P/werf.yaml" && commit fast &&
+	"$CAIRN" build --dir "$P" --report "$T/r10.json" >"$T/out10" &&
+	umoci unpack --image "$STORE:demo:$(last_sig "$T/r10.json")" "$T/b10" >/dev/null &&
+	test "$(cat "$T/b10/rootfs/opt/deps")" = fast
+'
+
+test_done
