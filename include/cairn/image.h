@@ -72,4 +72,11 @@ CAIRN_API int cairn_image_pull(struct cairn_store *st, const char *src, const ch
 			       const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
 			       struct cairn_error **err);
 
+/**
+ * The descriptor of `ref`'s manifest in its registry (one HEAD request): what `fromLatest`
+ * adds to a signature. CAIRN_ENOTFOUND when the tag is not there.
+ */
+CAIRN_API int cairn_image_remote_digest(struct cairn_descriptor *out, const char *ref,
+					const struct cairn_image_opts *o, struct cairn_error **err);
+
 #endif

@@ -142,30 +142,41 @@ static char *common_parent(const char *const *dirs, size_t n)
 	return xstrndup(dirs[0], len);
 }
 
-static int mount_overlay(const char *work, const struct cairn_exec_opts *o,
-			 struct cairn_error **err)
+/*
+ * Mount an overlay of `lowers` (base first) at `target`: writable into `work`/upper when
+ * `work` is set, else read-only. An empty list stands for `empty_dir`.
+ */
+static int overlay_mount(const char *target, const char *const *lowers, size_t n_lower,
+			 const char *empty_dir, const char *work, struct cairn_error **err)
 {
-	cleanup_free char *parent = common_parent(o->lowerdirs, o->n_lower);
-	cleanup_free char *merged = xasprintf("%s/merged", work);
+	cleanup_free char *parent = common_parent(lowers, n_lower);
 	struct cairn_buf opts = CAIRN_BUF_INIT;
 	cleanup_close int cwd = -1;
 	int ret = 0;
 
-	cairn_buf_addstr(&opts, "lowerdir=");
-	if (o->n_lower == 0)
-		cairn_buf_addf(&opts, "%s/empty", work);
-	/* overlayfs lists the top-most layer first */
-	for (size_t i = o->n_lower; i-- > 0;) {
-		const char *d = parent ? o->lowerdirs[i] + strlen(parent) + 1 : o->lowerdirs[i];
-
-		cairn_buf_addf(&opts, "%s%s", i + 1 == o->n_lower ? "" : ":", d);
+	if (!work && n_lower == 1) {
+		/* overlayfs wants two layers to stack read-only; one is a plain bind */
+		if (mount(lowers[0], target, NULL, MS_BIND, NULL) < 0 ||
+		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			return cairn_error_set_errno(err, "bind '%s' on '%s'", lowers[0], target);
+		return 0;
 	}
-	cairn_buf_addf(&opts, ",upperdir=%s/upper,workdir=%s/work", work, work);
+	cairn_buf_addstr(&opts, work ? "lowerdir=" : "ro,lowerdir=");
+	if (n_lower == 0)
+		cairn_buf_addstr(&opts, empty_dir);
+	/* overlayfs lists the top-most layer first */
+	for (size_t i = n_lower; i-- > 0;) {
+		const char *d = parent ? lowers[i] + strlen(parent) + 1 : lowers[i];
+
+		cairn_buf_addf(&opts, "%s%s", i + 1 == n_lower ? "" : ":", d);
+	}
+	if (work)
+		cairn_buf_addf(&opts, ",upperdir=%s/upper,workdir=%s/work", work, work);
 	if (opts.len > MOUNT_OPTS_MAX) {
 		ret = cairn_error_set(err, CAIRN_ETOOBIG,
 				      "mount overlay: %zu layers make %zu bytes of options, more "
 				      "than the kernel takes",
-				      o->n_lower, opts.len);
+				      n_lower, opts.len);
 		goto out;
 	}
 	if (parent) {
@@ -185,19 +196,34 @@ static int mount_overlay(const char *work, const struct cairn_exec_opts *o,
 		int rc;
 
 		cairn_buf_addstr(&opts, ",redirect_dir=off,metacopy=off");
-		rc = mount("overlay", merged, "overlay", 0, opts.buf);
+		rc = mount("overlay", target, "overlay", work ? 0 : MS_RDONLY, opts.buf);
 		if (rc < 0 && errno == EINVAL) {
 			cairn_buf_setlen(&opts, base);
-			rc = mount("overlay", merged, "overlay", 0, opts.buf);
+			rc = mount("overlay", target, "overlay", work ? 0 : MS_RDONLY, opts.buf);
 		}
 		if (rc < 0)
-			ret = cairn_error_set_errno(err, "mount overlay on '%s'", merged);
+			ret = cairn_error_set_errno(err, "mount overlay on '%s'", target);
 	}
 	if (cwd >= 0 && fchdir(cwd) < 0 && ret == 0)
 		ret = cairn_error_set_errno(err, "mount overlay: return to the working directory");
 out:
 	cairn_buf_release(&opts);
 	return ret;
+}
+
+static int mount_overlay(const char *work, const struct cairn_exec_opts *o,
+			 struct cairn_error **err)
+{
+	cleanup_free char *merged = xasprintf("%s/merged", work);
+	cleanup_free char *empty = xasprintf("%s/empty", work);
+
+	return overlay_mount(merged, o->lowerdirs, o->n_lower, empty, work, err);
+}
+
+int cairn_exec_mount_ro(const char *target, const char *const *lowerdirs, size_t n_lower,
+			const char *empty_dir, struct cairn_error **err)
+{
+	return overlay_mount(target, lowerdirs, n_lower, empty_dir, NULL, err);
 }
 
 static int unlink_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)

@@ -43,6 +43,13 @@ struct cairn_exec_opts {
  */
 int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_error **err);
 
+/*
+ * Mount the read-only merged view of `lowerdirs` (base first; none: `empty_dir`) at `target`,
+ * an existing empty directory; undo with umount2(target, MNT_DETACH) or cairn_exec_cleanup.
+ */
+int cairn_exec_mount_ro(const char *target, const char *const *lowerdirs, size_t n_lower,
+			const char *empty_dir, struct cairn_error **err);
+
 /* Remove `<work_dir>` and all in it (unmounting what is still mounted); best effort. */
 void cairn_exec_cleanup(const char *work_dir);
 

@@ -609,3 +609,28 @@ fail:
 	stats->requests = cairn_registry_request_count(reg);
 	return cairn_error_wrap(err, "pull '%s'", refstr);
 }
+
+int cairn_image_remote_digest(struct cairn_descriptor *out, const char *src,
+			      const struct cairn_image_opts *o, struct cairn_error **err)
+{
+	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
+	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
+	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
+	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!o)
+		o = &defaults;
+	ret = cairn_ref_parse(&ref, src, err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_registry_open(&reg, ref.domain, &o->registry, err);
+	if (ret == 0)
+		ret = cairn_registry_conn_new(&c, reg, err);
+	if (ret == 0)
+		ret = cairn_registry_manifest_head(
+			c, ref.path, ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest"), out,
+			err);
+	return ret;
+}

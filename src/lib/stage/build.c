@@ -18,6 +18,8 @@
 #include "util/sha256.h"
 
 #include <dirent.h>
+#include <ftw.h>
+#include <sys/mount.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -126,6 +128,12 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void strv_sort(struct strv *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+}
+
 /* ---- the builder ---- */
 
 struct built_image {
@@ -134,14 +142,29 @@ struct built_image {
 	struct cairn_descriptor desc;
 };
 
+/* A git entry's repository and the commit it builds from. */
+struct git_src {
+	struct cairn_git_repo *repo; /* borrowed from the builder */
+	char commit[CAIRN_GIT_HEX_MAX];
+	int64_t mtime; /* SOURCE_DATE_EPOCH, else the commit's time */
+};
+
+struct remote_repo {
+	char *url;
+	struct cairn_git_repo *repo;
+};
+
 struct builder {
 	const struct cairn_build_opts *o;
 	struct cairn_config *config;
 	struct cairn_store *st;
 	char *layers_root, *tmp_root, *builds_root;
-	struct cairn_git_repo *repo; /* the project's, opened when an image has git entries */
+	const char *dir;
+	int git_inited;
+	struct cairn_git_repo *repo; /* the project's, opened when an image has local git entries */
 	char head[CAIRN_GIT_HEX_MAX];
-	int64_t git_mtime;
+	struct remote_repo *remotes; /* fetched once per build */
+	size_t n_remotes;
 	struct built_image *built;
 	size_t n_built;
 	struct cairn_build_result *result;
@@ -157,7 +180,8 @@ struct image_state {
 	struct cairn_descriptor prev; /* the previous stage's manifest */
 	/* loaded on demand from `prev` */
 	json_t *manifest, *config;
-	int git_archived; /* a gitArchive stage exists in this chain */
+	int git_archived;    /* a gitArchive stage exists in this chain */
+	struct git_src *git; /* one per img->git entry */
 };
 
 static void emit(struct image_state *s, enum cairn_build_event_kind kind, const char *stage,
@@ -390,10 +414,10 @@ static void git_selection(struct cairn_git_selection *sel, const struct cairn_co
 }
 
 /* The label that records which commit a stage holds of git entry `g`. */
-static char *git_label(struct builder *b, const struct cairn_config_git *g)
+static char *git_label(const struct git_src *src, const struct cairn_config_git *g)
 {
 	char h[CAIRN_SIGNATURE_HEX];
-	const char *args[] = {cairn_git_identity(b->repo), g->add.s ? g->add.s : "/", g->to.s};
+	const char *args[] = {cairn_git_identity(src->repo), g->add.s ? g->add.s : "/", g->to.s};
 
 	cairn_signature_hash(h, args, ARRAY_SIZE(args));
 	return xasprintf(LABEL_GIT_PREFIX "%.12s-commit", h);
@@ -411,15 +435,16 @@ static int git_changed(int *changed, struct image_state *s, struct cairn_error *
 	*changed = 0;
 	for (size_t i = 0; i < s->img->n_git; i++) {
 		const struct cairn_config_git *g = &s->img->git[i];
-		cleanup_free char *key = git_label(s->b, g);
+		const struct git_src *src = &s->git[i];
+		cleanup_free char *key = git_label(src, g);
 		const char *from = label(s, key);
 		struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
 		bool ch = true;
 		int ret;
 
 		git_selection(&sel, g);
-		if (from && strcmp(from, s->b->head) != 0) {
-			ret = cairn_git_changed(&ch, s->b->repo, from, s->b->head, &sel, err);
+		if (from && strcmp(from, src->commit) != 0) {
+			ret = cairn_git_changed(&ch, src->repo, from, src->commit, &sel, err);
 			if (ret < 0)
 				return ret;
 		} else if (from) {
@@ -431,11 +456,32 @@ static int git_changed(int *changed, struct image_state *s, struct cairn_error *
 	return 0;
 }
 
+static enum cairn_config_import_point import_point(enum stage_id id)
+{
+	switch (id) {
+	case S_IMPORTS_BEFORE_INSTALL:
+		return CAIRN_CONFIG_IMPORT_BEFORE_INSTALL;
+	case S_IMPORTS_AFTER_INSTALL:
+		return CAIRN_CONFIG_IMPORT_AFTER_INSTALL;
+	case S_IMPORTS_BEFORE_SETUP:
+		return CAIRN_CONFIG_IMPORT_BEFORE_SETUP;
+	default:
+		return CAIRN_CONFIG_IMPORT_AFTER_SETUP;
+	}
+}
+
+static const struct built_image *find_built(struct builder *b, const struct cairn_config_image *img)
+{
+	for (size_t i = 0; i < b->n_built; i++)
+		if (b->built[i].cfg == img)
+			return &b->built[i];
+	return NULL;
+}
+
 static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id,
 		      struct cairn_error **err)
 {
 	const struct cairn_config_image *img = s->img;
-	struct builder *b = s->b;
 	enum cairn_config_user_stage us;
 	const struct cairn_config_list *cmds = stage_commands(img, id, &us);
 	int ret;
@@ -457,7 +503,7 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 			if (pat->n == 0)
 				continue;
 			git_selection(&sel, &img->git[i]);
-			ret = cairn_git_stage_checksum(sum, b->repo, b->head, &sel,
+			ret = cairn_git_stage_checksum(sum, s->git[i].repo, s->git[i].commit, &sel,
 						       (const char *const *)pat->v, pat->n, err);
 			if (ret < 0)
 				return ret;
@@ -469,6 +515,8 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 	case S_GIT_ARCHIVE: {
 		struct strv entries = {0};
 
+		if (img->n_git == 0)
+			return 0;
 		for (size_t i = 0; i < img->n_git; i++) {
 			const struct cairn_config_git *g = &img->git[i];
 			struct cairn_buf inc = CAIRN_BUF_INIT, exc = CAIRN_BUF_INIT;
@@ -476,14 +524,14 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 			char h[CAIRN_SIGNATURE_HEX];
 			struct strv p = {0};
 
-			ret = cairn_git_latest_reset(reset, b->repo, b->head, err);
+			ret = cairn_git_latest_reset(reset, s->git[i].repo, s->git[i].commit, err);
 			if (ret < 0) {
 				strv_release(&entries);
 				return ret;
 			}
 			join_list(&inc, &g->include_paths);
 			join_list(&exc, &g->exclude_paths);
-			strv_add(&p, cairn_git_identity(b->repo));
+			strv_add(&p, cairn_git_identity(s->git[i].repo));
 			strv_add(&p, g->add.s ? g->add.s : "/");
 			strv_add(&p, g->to.s);
 			strv_add(&p, inc.buf);
@@ -500,10 +548,69 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 			cairn_buf_release(&inc);
 			cairn_buf_release(&exc);
 		}
-		qsort(entries.v, entries.n, sizeof(*entries.v), cmp_str);
+		strv_sort(&entries);
 		for (size_t i = 0; i < entries.n; i++)
 			strv_add(deps, entries.v[i]);
 		strv_release(&entries);
+		return 0;
+	}
+	case S_IMPORTS_BEFORE_INSTALL:
+	case S_IMPORTS_AFTER_INSTALL:
+	case S_IMPORTS_BEFORE_SETUP:
+	case S_IMPORTS_AFTER_SETUP:
+		for (size_t i = 0; i < img->n_imports; i++) {
+			const struct cairn_config_import *im = &img->imports[i];
+			const struct built_image *src = find_built(s->b, im->source);
+			struct cairn_buf inc = CAIRN_BUF_INIT, exc = CAIRN_BUF_INIT;
+
+			if (im->point != import_point(id))
+				continue;
+			if (!src)
+				return cairn_error_set(err, CAIRN_EINTERNAL,
+						       "image '%s': import source not built",
+						       s->name);
+			join_list(&inc, &im->include_paths);
+			join_list(&exc, &im->exclude_paths);
+			strv_add(deps, src->sig);
+			strv_add(deps, im->add.s);
+			strv_add(deps, im->to.s);
+			strv_add(deps, im->owner.s ? im->owner.s : "");
+			strv_add(deps, im->group.s ? im->group.s : "");
+			strv_add(deps, inc.buf);
+			strv_add(deps, exc.buf);
+			cairn_buf_release(&inc);
+			cairn_buf_release(&exc);
+		}
+		return 0;
+	case S_GIT_CACHE: {
+		uint64_t mib = 0;
+
+		/* whole MiB of patch since the previous stage: it grows into a new cache stage */
+		if (img->n_git == 0)
+			return 0;
+		ret = load_prev(s, err);
+		if (ret < 0)
+			return ret;
+		for (size_t i = 0; i < img->n_git; i++) {
+			const struct git_src *src = &s->git[i];
+			cleanup_free char *key = git_label(src, &img->git[i]);
+			const char *from = label(s, key);
+			struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
+			uint64_t bytes = 0;
+
+			git_selection(&sel, &img->git[i]);
+			if (from && strcmp(from, src->commit) != 0) {
+				ret = cairn_git_diff_size(&bytes, src->repo, from, src->commit,
+							  &sel, err);
+				if (ret < 0)
+					return ret;
+			}
+			strv_addf(deps, "%llu", (unsigned long long)(bytes >> 20));
+			mib += bytes >> 20;
+		}
+		/* under one MiB there is nothing to fold: the patch stage carries it */
+		if (mib == 0)
+			strv_release(deps);
 		return 0;
 	}
 	case S_GIT_LATEST_PATCH: {
@@ -518,7 +625,7 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 		if (ret < 0 || !changed)
 			return ret;
 		for (size_t i = 0; i < img->n_git; i++)
-			strv_add(deps, b->head);
+			strv_add(deps, s->git[i].commit);
 		return 0;
 	}
 	case S_DOCKER: {
@@ -543,13 +650,13 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 		strv_addf(deps, "VOLUME=%s", h);
 		for (size_t i = 0; i < d->n_env; i++)
 			strv_addf(&kv, "%s=%s", d->env[i].key, d->env[i].value);
-		qsort(kv.v, kv.n, sizeof(*kv.v), cmp_str);
+		strv_sort(&kv);
 		hash_strv(h, &kv);
 		strv_addf(deps, "ENV=%s", h);
 		strv_release(&kv);
 		for (size_t i = 0; i < d->n_labels; i++)
 			strv_addf(&kv, "%s=%s", d->labels[i].key, d->labels[i].value);
-		qsort(kv.v, kv.n, sizeof(*kv.v), cmp_str);
+		strv_sort(&kv);
 		hash_strv(h, &kv);
 		strv_addf(deps, "LABEL=%s", h);
 		strv_release(&kv);
@@ -561,7 +668,7 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 		return 0;
 	}
 	default:
-		/* imports and gitCache: see the checks in build_image() */
+		/* imports: see the checks in build_image() */
 		return 0;
 	}
 }
@@ -677,7 +784,8 @@ static int git_layer(struct new_layer *out, int *empty, struct image_state *s, i
 		const struct cairn_config_git *g = &s->img->git[i];
 		struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT;
 		struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
-		cleanup_free char *key = git_label(b, g);
+		const struct git_src *src = &s->git[i];
+		cleanup_free char *key = git_label(src, g);
 		cleanup_free char *what = xasprintf("%s: git[%zu]", b->config->file, i);
 		const char *from = patch ? label(s, key) : NULL;
 		unsigned uid = 0, gid = 0;
@@ -686,24 +794,26 @@ static int git_layer(struct new_layer *out, int *empty, struct image_state *s, i
 		ret = resolve_id(&uid, s, g->owner.s, 0, what, err);
 		if (ret == 0)
 			ret = resolve_id(&gid, s, g->group.s, 1, what, err);
-		if (ret == 0 && patch && from && strcmp(from, b->head) == 0) {
-			set_label(config, key, b->head);
+		if (ret == 0 && patch && from && strcmp(from, src->commit) == 0) {
+			set_label(config, key, src->commit);
 			continue;
 		}
 		if (ret == 0 && patch && from)
-			ret = cairn_git_patch_ops(&ops, b->repo, from, b->head, &sel, g->to.s, err);
+			ret = cairn_git_patch_ops(&ops, src->repo, from, src->commit, &sel, g->to.s,
+						  err);
 		else if (ret == 0)
-			ret = cairn_git_archive_ops(&ops, b->repo, b->head, &sel, g->to.s, err);
+			ret = cairn_git_archive_ops(&ops, src->repo, src->commit, &sel, g->to.s,
+						    err);
 		if (ret == 0 && ops.n)
 			any = 1;
 		if (ret == 0)
-			ret = cairn_git_write_ops(w, b->repo, &ops, uid, gid, b->git_mtime, err);
+			ret = cairn_git_write_ops(w, src->repo, &ops, uid, gid, src->mtime, err);
 		cairn_git_ops_release(&ops);
 		if (ret < 0) {
 			cairn_layer_writer_free(w);
 			return ret;
 		}
-		set_label(config, key, b->head);
+		set_label(config, key, src->commit);
 	}
 	*empty = !any;
 	return cairn_layer_finish(w, &out->r, err);
@@ -896,6 +1006,257 @@ out:
 	return ret;
 }
 
+/* ---- imports ---- */
+
+struct walked {
+	char *rel; /* relative to the import's add, "" for add itself */
+	struct stat st;
+};
+
+struct walk_list {
+	struct walked *v;
+	size_t n;
+	size_t base_len; /* strlen of the walked root */
+};
+
+/* nftw has no user data: the walk in progress (builds run one import at a time) */
+static struct walk_list *walking;
+
+static int walk_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	struct walk_list *w = walking;
+	const char *rel = path + w->base_len;
+
+	(void)type;
+	(void)ftw;
+	while (*rel == '/')
+		rel++;
+	if (S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode) || S_ISSOCK(sb->st_mode))
+		return 0; /* whiteouts of a single-layer view, devices */
+	w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
+	w->v[w->n].rel = xstrdup(rel);
+	w->v[w->n].st = *sb;
+	w->n++;
+	return 0;
+}
+
+static int cmp_walked(const void *a, const void *b)
+{
+	return strcmp(((const struct walked *)a)->rel, ((const struct walked *)b)->rel);
+}
+
+static int import_selected(const struct cairn_config_import *im, const char *rel)
+{
+	for (size_t i = 0; i < im->exclude_paths.n; i++)
+		if (cairn_git_path_match(im->exclude_paths.v[i], rel))
+			return 0;
+	if (im->include_paths.n == 0)
+		return 1;
+	for (size_t i = 0; i < im->include_paths.n; i++)
+		if (cairn_git_path_match(im->include_paths.v[i], rel))
+			return 1;
+	return 0;
+}
+
+/* Whether a directory goes in: selected itself, or holding a selected entry (sorted after it). */
+static int dir_needed(const struct walk_list *w, size_t i, const struct cairn_config_import *im)
+{
+	size_t len = strlen(w->v[i].rel);
+
+	if (import_selected(im, w->v[i].rel))
+		return 1;
+	for (size_t k = i + 1; k < w->n; k++) {
+		if (strncmp(w->v[k].rel, w->v[i].rel, len) != 0 || w->v[k].rel[len] != '/')
+			break;
+		if (!S_ISDIR(w->v[k].st.st_mode) && import_selected(im, w->v[k].rel))
+			return 1;
+	}
+	return 0;
+}
+
+static int add_parents(struct cairn_layer_writer *w, const char *path, int64_t mtime,
+		       struct cairn_error **err)
+{
+	cleanup_free char *p = xstrdup(path);
+
+	for (char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
+		struct cairn_layer_entry e = {.path = p, .mode = S_IFDIR | 0755, .mtime = mtime};
+		int ret;
+
+		*slash = '\0';
+		ret = cairn_layer_add(w, &e, err);
+		*slash = '/';
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int copy_file(struct cairn_layer_writer *w, const char *path, uint64_t size,
+		     struct cairn_error **err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char buf[65536];
+	uint64_t left = size;
+
+	if (fd < 0)
+		return cairn_error_set_errno(err, "import: open '%s'", path);
+	while (left) {
+		ssize_t n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return cairn_error_set(err, CAIRN_EOS, "import: '%s' changed while read",
+					       path);
+		if (cairn_layer_write_data(w, buf, (size_t)n, err) < 0)
+			return CAIRN_EOS;
+		left -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int import_entry(struct cairn_layer_writer *w, const char *path, const char *full,
+			const struct stat *st, unsigned uid, unsigned gid, int64_t mtime,
+			struct cairn_error **err)
+{
+	struct cairn_layer_entry e = {
+		.path = path, .mode = st->st_mode, .uid = uid, .gid = gid, .mtime = mtime};
+	char link[4096];
+	int ret;
+
+	if (S_ISLNK(st->st_mode)) {
+		ssize_t n = readlink(full, link, sizeof(link) - 1);
+
+		link[n < 0 ? 0 : n] = '\0';
+		e.linkname = link;
+	} else if (S_ISREG(st->st_mode)) {
+		e.size = (uint64_t)st->st_size;
+	}
+	ret = cairn_layer_add(w, &e, err);
+	if (ret == 0 && S_ISREG(st->st_mode))
+		ret = copy_file(w, full, e.size, err);
+	return ret;
+}
+
+/* One import into the layer: the source image's `add`, filtered, placed at `to`. */
+static int write_import(struct cairn_layer_writer *w, struct image_state *s,
+			const struct cairn_config_import *im, size_t idx, const char *work,
+			int64_t mtime, struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	const struct built_image *src = find_built(b, im->source);
+	struct image_state ss = {.b = b, .img = im->source, .name = "import"};
+	cleanup_free char *merged = xasprintf("%s/import-%zu", work, idx);
+	cleanup_free char *empty = xasprintf("%s/empty-%zu", work, idx);
+	cleanup_free char *root = NULL;
+	cleanup_free char *what =
+		xasprintf("%s:%u:%u: import", b->config->file, im->pos.line, im->pos.column);
+	const char *to = im->to.s + 1; /* no leading '/' in tar paths */
+	struct walk_list wl = {0};
+	struct strv lowers = {0};
+	struct stat st;
+	unsigned uid = 0, gid = 0;
+	int ret, mounted = 0;
+
+	ret = resolve_id(&uid, s, im->owner.s, 0, what, err);
+	if (ret == 0)
+		ret = resolve_id(&gid, s, im->group.s, 1, what, err);
+	if (ret < 0)
+		return ret;
+	ss.prev = src->desc;
+	ret = load_prev(&ss, err);
+	if (ret == 0)
+		ret = lower_dirs(&lowers, &ss, err);
+	if (ret == 0)
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, merged, 0755, err);
+	if (ret == 0)
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, empty, 0755, err);
+	if (ret == 0)
+		ret = cairn_exec_mount_ro(merged, (const char *const *)lowers.v, lowers.n, empty,
+					  err);
+	if (ret < 0)
+		goto out;
+	mounted = 1;
+	root = xasprintf("%s%s", merged, im->add.s);
+	if (lstat(root, &st) < 0) {
+		ret = cairn_error_set_errno(err, "%s: '%s' in image '%s'", what, im->add.s,
+					    im->source->name ? im->source->name : "~");
+		goto out;
+	}
+	ret = add_parents(w, to, mtime, err);
+	if (ret < 0)
+		goto out;
+	if (!S_ISDIR(st.st_mode)) {
+		ret = import_entry(w, to, root, &st, uid, gid, mtime, err);
+		goto out;
+	}
+	wl.base_len = strlen(root);
+	walking = &wl;
+	nftw(root, walk_one, 32, FTW_PHYS | FTW_MOUNT);
+	walking = NULL;
+	if (wl.n > 1)
+		qsort(wl.v, wl.n, sizeof(*wl.v), cmp_walked);
+	for (size_t i = 0; i < wl.n && ret == 0; i++) {
+		const struct walked *x = &wl.v[i];
+		cleanup_free char *path = NULL;
+		cleanup_free char *full = NULL;
+		int keep =
+			x->rel[0] == '\0' || (S_ISDIR(x->st.st_mode) ? dir_needed(&wl, i, im)
+								     : import_selected(im, x->rel));
+
+		if (!keep)
+			continue;
+		path = x->rel[0] ? xasprintf("%s/%s", to, x->rel) : xstrdup(to);
+		full = x->rel[0] ? xasprintf("%s/%s", root, x->rel) : xstrdup(root);
+		ret = import_entry(w, path, full, &x->st, uid, gid, mtime, err);
+	}
+out:
+	if (mounted)
+		umount2(merged, MNT_DETACH);
+	for (size_t i = 0; i < wl.n; i++)
+		free(wl.v[i].rel);
+	free(wl.v);
+	strv_release(&lowers);
+	drop_prev(&ss);
+	return ret;
+}
+
+static int build_imports(struct new_layer *layer, struct image_state *s, enum stage_id id,
+			 struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
+	struct cairn_layer_writer *w = NULL;
+	cleanup_free char *work = xasprintf("%s/stage-XXXXXX", b->tmp_root);
+	cleanup_close int lock = -1;
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	int64_t mtime = 0;
+	int ret;
+
+	if (!mkdtemp(work))
+		return cairn_error_set_errno(err, "create '%s'", work);
+	lock = lock_work_dir(work, 0);
+	if (sde && *sde) {
+		uint64_t v;
+
+		if (cairn_parse_u64(&v, sde, INT64_MAX, "SOURCE_DATE_EPOCH", NULL) == 0)
+			mtime = (int64_t)v;
+	} else if (s->img->n_git) {
+		mtime = s->git[0].mtime;
+	}
+	ret = cairn_layer_writer_new(&w, b->st, &lo, err);
+	for (size_t i = 0; ret == 0 && i < s->img->n_imports; i++)
+		if (s->img->imports[i].point == import_point(id))
+			ret = write_import(w, s, &s->img->imports[i], i, work, mtime, err);
+	if (ret == 0)
+		ret = cairn_layer_finish(w, &layer->r, err);
+	else
+		cairn_layer_writer_free(w);
+	cairn_exec_cleanup(work);
+	return ret;
+}
+
 static void set_string_array(json_t *c, const char *key, const struct cairn_config_list *l)
 {
 	json_t *a = json_array();
@@ -993,15 +1354,109 @@ static void apply_docker(json_t *config, const struct cairn_config_docker *d)
 	}
 }
 
-/* ---- images ---- */
-
-static const struct built_image *find_built(struct builder *b, const struct cairn_config_image *img)
+static int git_init(struct builder *b, struct cairn_error **err)
 {
-	for (size_t i = 0; i < b->n_built; i++)
-		if (b->built[i].cfg == img)
-			return &b->built[i];
-	return NULL;
+	int ret;
+
+	if (b->git_inited)
+		return 0;
+	ret = cairn_git_global_init(err);
+	if (ret == 0)
+		b->git_inited = 1;
+	return ret;
 }
+
+static int project_repo(struct cairn_git_repo **out, struct builder *b, struct cairn_error **err)
+{
+	char *branch = NULL;
+	int ret;
+
+	*out = b->repo;
+	if (b->repo)
+		return 0;
+	ret = git_init(b, err);
+	if (ret == 0)
+		ret = cairn_git_open(&b->repo, b->dir, err);
+	if (ret == 0)
+		ret = cairn_git_head(b->head, &branch, b->repo, err);
+	free(branch);
+	*out = b->repo;
+	return ret;
+}
+
+static int remote_repo(struct cairn_git_repo **out, struct builder *b, const char *url,
+		       struct cairn_error **err)
+{
+	cleanup_free char *cache = xasprintf("%s/git", b->o->home);
+	struct remote_repo *rr;
+	int ret;
+
+	*out = NULL;
+	for (size_t i = 0; i < b->n_remotes; i++) {
+		if (strcmp(b->remotes[i].url, url) == 0) {
+			*out = b->remotes[i].repo;
+			return 0;
+		}
+	}
+	ret = git_init(b, err);
+	if (ret == 0)
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, cache, 0755, err);
+	if (ret < 0)
+		return ret;
+	b->remotes = xreallocarray(b->remotes, b->n_remotes + 1, sizeof(*b->remotes));
+	rr = &b->remotes[b->n_remotes];
+	rr->url = xstrdup(url);
+	rr->repo = NULL;
+	ret = cairn_git_open_remote(&rr->repo, url, cache, err);
+	if (ret < 0) {
+		free(rr->url);
+		return ret;
+	}
+	b->n_remotes++;
+	*out = rr->repo;
+	return 0;
+}
+
+/* The repository and commit of each git entry of the image; remotes are fetched once. */
+static int resolve_git(struct image_state *s, struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+
+	s->git = xcalloc(s->img->n_git + 1, sizeof(*s->git));
+	for (size_t i = 0; i < s->img->n_git; i++) {
+		const struct cairn_config_git *g = &s->img->git[i];
+		struct git_src *src = &s->git[i];
+		int ret;
+
+		if (g->url.s) {
+			ret = remote_repo(&src->repo, b, g->url.s, err);
+			if (ret == 0)
+				ret = cairn_git_resolve(src->commit, src->repo, g->branch.s,
+							g->tag.s, g->commit.s, err);
+		} else {
+			ret = project_repo(&src->repo, b, err);
+			if (ret == 0)
+				memcpy(src->commit, b->head, sizeof(src->commit));
+		}
+		if (ret < 0)
+			return cairn_error_wrap(err, "%s:%u:%u: git[%zu]", b->config->file,
+						g->pos.line, g->pos.column, i);
+		if (sde && *sde) {
+			uint64_t v;
+
+			ret = cairn_parse_u64(&v, sde, INT64_MAX, "SOURCE_DATE_EPOCH", err);
+			src->mtime = (int64_t)v;
+		} else {
+			ret = cairn_git_commit_time(&src->mtime, src->repo, src->commit, err);
+		}
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- images ---- */
 
 static void add_stage_result(struct image_state *s, enum stage_id id, const char *sig,
 			     const struct cairn_descriptor *d, int cached, double secs)
@@ -1034,7 +1489,9 @@ static int base_image(struct cairn_descriptor *out, struct image_state *s, struc
 	if (!ref.tag && !ref.digest)
 		ref.tag = xstrdup("latest");
 	name = cairn_ref_format(&ref);
-	ret = cairn_store_ref_get(s->b->st, name, out, err);
+	/* with fromLatest the stored copy may be older than the tag: pull (only what changed) */
+	ret = s->img->from_latest.value ? CAIRN_ENOTFOUND
+					: cairn_store_ref_get(s->b->st, name, out, err);
 	if (ret != CAIRN_ENOTFOUND)
 		return ret;
 	cairn_error_clear(err);
@@ -1042,28 +1499,6 @@ static int base_image(struct cairn_descriptor *out, struct image_state *s, struc
 	if (ret < 0)
 		return cairn_error_wrap(err, "image '%s': base image", s->name);
 	return cairn_store_ref_get(s->b->st, name, out, err);
-}
-
-static int unsupported(struct image_state *s, struct cairn_error **err)
-{
-	const struct cairn_config_image *img = s->img;
-	const char *f = s->b->config->file;
-
-	if (img->n_imports)
-		return cairn_error_set(
-			err, CAIRN_EINVAL, "%s:%u:%u: image '%s': import is not supported yet", f,
-			img->imports[0].pos.line, img->imports[0].pos.column, s->name);
-	for (size_t i = 0; i < img->n_git; i++)
-		if (img->git[i].url.s)
-			return cairn_error_set(
-				err, CAIRN_EINVAL,
-				"%s:%u:%u: image '%s': git entries with url: are not supported yet",
-				f, img->git[i].pos.line, img->git[i].pos.column, s->name);
-	if (img->from_latest.value)
-		return cairn_error_set(
-			err, CAIRN_EINVAL, "%s:%u:%u: image '%s': fromLatest is not supported yet",
-			f, img->from_latest.pos.line, img->from_latest.pos.column, s->name);
-	return 0;
 }
 
 static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum stage_id id,
@@ -1084,12 +1519,21 @@ static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum
 		ret = git_layer(&layers[0], &empty, s, 0, config, err);
 		n = 1;
 		break;
+	case S_GIT_CACHE:
 	case S_GIT_LATEST_PATCH:
 		ret = git_layer(&layers[0], &empty, s, 1, config, err);
-		n = 1;
+		/* a patch with nothing in it only moves the labels */
+		n = empty ? 0 : 1;
 		break;
 	case S_DOCKER:
 		apply_docker(config, &s->img->docker);
+		break;
+	case S_IMPORTS_BEFORE_INSTALL:
+	case S_IMPORTS_AFTER_INSTALL:
+	case S_IMPORTS_BEFORE_SETUP:
+	case S_IMPORTS_AFTER_SETUP:
+		ret = build_imports(&layers[0], s, id, err);
+		n = 1;
 		break;
 	default:
 		ret = build_shell(layers, &n, config, s, id, err);
@@ -1113,22 +1557,37 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 	out->name = img->name ? xstrdup(img->name) : NULL;
 	out->artifact = img->artifact;
 	emit(&s, CAIRN_BUILD_IMAGE_BEGIN, NULL, NULL, NULL, 0);
-	ret = unsupported(&s, err);
+	ret = resolve_git(&s, err);
 	if (ret < 0)
-		return ret;
+		goto fail;
 	/* from */
 	if (img->from.s) {
 		strv_add(&deps, img->from.s);
 	} else {
 		const struct built_image *base = find_built(b, img->base);
 
-		if (!base)
-			return cairn_error_set(err, CAIRN_EINTERNAL, "image '%s': base not built",
-					       s.name);
+		if (!base) {
+			ret = cairn_error_set(err, CAIRN_EINTERNAL, "image '%s': base not built",
+					      s.name);
+			goto fail;
+		}
 		strv_add(&deps, base->sig);
 	}
 	if (img->from_cache_version.s)
 		strv_add(&deps, img->from_cache_version.s);
+	if (img->from.s && img->from_latest.value) {
+		struct cairn_descriptor remote;
+
+		/* the base's registry digest: a new image under the tag rebuilds from here */
+		ret = cairn_image_remote_digest(&remote, img->from.s, &b->o->pull, err);
+		if (ret < 0) {
+			cairn_error_wrap(err, "%s:%u:%u: image '%s': fromLatest", b->config->file,
+					 img->from_latest.pos.line, img->from_latest.pos.column,
+					 s.name);
+			goto fail;
+		}
+		strv_add(&deps, remote.digest.str);
+	}
 	for (size_t i = 0; i < img->n_mounts; i++)
 		strv_addf(&deps, "%s:%s:%s", img->mounts[i].to.s,
 			  img->mounts[i].from.s ? img->mounts[i].from.s : "",
@@ -1157,7 +1616,7 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 		emit(&s, CAIRN_BUILD_STAGE_DONE, "from", s.prev_sig, &d.digest, now_secs() - t0);
 		add_stage_result(&s, S_FROM, s.prev_sig, &d, 0, now_secs() - t0);
 	} else if (ret < 0) {
-		return ret;
+		goto fail;
 	} else {
 		emit(&s, CAIRN_BUILD_STAGE_CACHED, "from", s.prev_sig, &d.digest, 0);
 		add_stage_result(&s, S_FROM, s.prev_sig, &d, 1, 0);
@@ -1213,10 +1672,12 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 	b->n_built++;
 	emit(&s, CAIRN_BUILD_IMAGE_DONE, NULL, s.prev_sig, &s.prev.digest, 0);
 	drop_prev(&s);
+	free(s.git);
 	return 0;
 fail:
 	strv_release(&deps);
 	drop_prev(&s);
+	free(s.git);
 	return ret;
 }
 
@@ -1235,42 +1696,10 @@ void cairn_build_result_free(struct cairn_build_result *r)
 	free(r);
 }
 
-static int open_git(struct builder *b, const struct cairn_config_image *const *order, size_t n,
-		    const char *dir, struct cairn_error **err)
-{
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	char *branch = NULL;
-	int need = 0, ret;
-
-	for (size_t i = 0; i < n; i++)
-		if (order[i]->n_git)
-			need = 1;
-	if (!need)
-		return 0;
-	ret = cairn_git_global_init(err);
-	if (ret < 0)
-		return ret;
-	ret = cairn_git_open(&b->repo, dir, err);
-	if (ret < 0)
-		return ret;
-	ret = cairn_git_head(b->head, &branch, b->repo, err);
-	free(branch);
-	if (ret < 0)
-		return ret;
-	if (sde && *sde) {
-		uint64_t v;
-
-		ret = cairn_parse_u64(&v, sde, INT64_MAX, "SOURCE_DATE_EPOCH", err);
-		b->git_mtime = (int64_t)v;
-		return ret;
-	}
-	return cairn_git_commit_time(&b->git_mtime, b->repo, b->head, err);
-}
-
 int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *o,
 		struct cairn_error **err)
 {
-	struct builder b = {.o = o};
+	struct builder b = {.o = o, .dir = o->dir ? o->dir : "."};
 	const struct cairn_config_image **order = NULL;
 	cleanup_free char *store_root = NULL;
 	const char *dir = o->dir ? o->dir : ".";
@@ -1294,8 +1723,6 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 	if (ret == 0)
 		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.tmp_root, 0700, err);
 	if (ret == 0)
-		ret = open_git(&b, order, n, dir, err);
-	if (ret == 0)
 		clean_stale(&b);
 	if (ret < 0)
 		goto out;
@@ -1313,10 +1740,14 @@ out:
 	cairn_build_result_free(b.result);
 	free(order);
 	free(b.built);
-	if (b.repo) {
-		cairn_git_free(b.repo);
-		cairn_git_global_cleanup();
+	cairn_git_free(b.repo);
+	for (size_t i = 0; i < b.n_remotes; i++) {
+		cairn_git_free(b.remotes[i].repo);
+		free(b.remotes[i].url);
 	}
+	free(b.remotes);
+	if (b.git_inited)
+		cairn_git_global_cleanup();
 	cairn_store_free(b.st);
 	free(b.layers_root);
 	free(b.tmp_root);

@@ -1,0 +1,171 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# cairn build: an artifact built like an image and imported (a directory, with excludePaths and
+# owner) into an image after install; another image imports a single file from that image before
+# setup. The import stages are signed by the source's signature: changing the artifact rebuilds
+# the importers from their import stage on. An import of an unknown artifact is a config error.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo umoci runc git python3
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+export P="$T/project"
+export STORE="$CAIRN_HOME/store"
+
+commit() {
+	git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com \
+		commit -q -m "$1"
+}
+
+# sig REPORT IMAGE: the signature of IMAGE in a --report file
+sig() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+print([i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]["signature"])
+PY
+}
+
+# stages REPORT IMAGE STATE: the names of IMAGE's stages that were cached (STATE true), built
+# (false), or all of them (any)
+stages() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+im = [i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]
+print(" ".join(s["name"] for s in im["stages"]
+               if sys.argv[3] == "any" or str(s["cached"]).lower() == sys.argv[3]))
+PY
+}
+
+# unpack REPORT IMAGE DIR: umoci unpack IMAGE's last stage into DIR (the rootfs is DIR/rootfs)
+unpack() {
+	rm -rf "$3" && umoci unpack --image "$STORE:imp:$(sig "$1" "$2")" "$3" >/dev/null
+}
+
+mkdir -p "$P"
+git init -q "$P"
+cat >"$P/werf.yaml" <<YAML
+project: imp
+configVersion: 1
+---
+image: other
+from: $REG/base/busybox:1
+shell:
+  setup: [cat /etc/a.txt > /etc/a-copy]
+import:
+- image: app
+  add: /srv/static/a.txt
+  to: /etc/a.txt
+  before: setup
+---
+image: app
+from: $REG/base/busybox:1
+shell:
+  install: [echo app-install > /app-install]
+  setup: [cat /srv/static/a.txt > /setup-saw]
+import:
+- artifact: assets
+  add: /build/out
+  to: /srv/static
+  after: install
+  excludePaths: ["*.log"]
+  owner: app
+docker:
+  ENV: {MODE: prod}
+---
+artifact: assets
+from: $REG/base/busybox:1
+shell:
+  install:
+  - mkdir -p /build/out/sub
+  - echo alpha > /build/out/a.txt
+  - echo beta > /build/out/sub/b.txt
+  - echo noise > /build/out/skip.log
+YAML
+commit init
+
+test_expect_success 'the first build builds what is imported before the importers' '
+	"$CAIRN" build --dir "$P" --report "$T/r1.json" >"$T/out1" &&
+	python3 - "$T/r1.json" <<PY &&
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [(i["name"], i["artifact"]) for i in r["images"]] == \
+    [("assets", True), ("app", False), ("other", False)], r["images"]
+PY
+	test "$(stages "$T/r1.json" assets any)" = "from install" &&
+	test "$(stages "$T/r1.json" app false)" = \
+		"install importsAfterInstall setup dockerInstructions" &&
+	test "$(stages "$T/r1.json" app any)" = \
+		"from install importsAfterInstall setup dockerInstructions" &&
+	test "$(stages "$T/r1.json" other any)" = "from importsBeforeSetup setup"
+'
+
+test_expect_success 'the imported files are there with their content and owner, *.log is not' '
+	unpack "$T/r1.json" app "$T/app1" &&
+	R="$T/app1/rootfs" &&
+	test "$(cat "$R/srv/static/a.txt")" = alpha &&
+	test "$(cat "$R/srv/static/sub/b.txt")" = beta &&
+	test ! -e "$R/srv/static/skip.log" &&
+	test ! -e "$R/build" &&
+	test "$(stat -c %u "$R/srv/static/a.txt")" = 1000 &&
+	test "$(stat -c %u "$R/srv/static/sub/b.txt")" = 1000 &&
+	test "$(stat -c %u "$R/srv/static/sub")" = 1000 &&
+	test "$(cat "$R/app-install")" = app-install &&
+	test "$(cat "$R/setup-saw")" = alpha
+'
+
+test_expect_success 'a single file imported from an image lands under its to path' '
+	unpack "$T/r1.json" other "$T/other1" &&
+	R="$T/other1/rootfs" &&
+	test -f "$R/etc/a.txt" && test "$(cat "$R/etc/a.txt")" = alpha &&
+	test "$(stat -c %u "$R/etc/a.txt")" = 0 &&
+	test "$(cat "$R/etc/a-copy")" = alpha &&
+	test ! -e "$R/srv/static" && test ! -e "$R/app-install"
+'
+
+test_expect_success 'the artifact is a stage chain in the store, not an image to publish' '
+	skopeo inspect --raw "oci:$STORE:imp:$(sig "$T/r1.json" assets)" >/dev/null &&
+	python3 - "$T/r1.json" <<PY
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [i["name"] for i in r["images"] if not i["artifact"]] == ["app", "other"], r
+PY
+'
+
+test_expect_success 'a second build rebuilds nothing' '
+	"$CAIRN" build --dir "$P" --report "$T/r2.json" >"$T/out2" &&
+	! grep -q "\[BUILDING\]" "$T/out2" &&
+	for i in assets app other; do
+		test "$(sig "$T/r2.json" $i)" = "$(sig "$T/r1.json" $i)" || return 1
+	done
+'
+
+test_expect_success 'changing the artifact rebuilds the importers from their import stage on' '
+	sed "s/echo alpha >/echo gamma >/" "$P/werf.yaml" >"$T/w" && cp "$T/w" "$P/werf.yaml" &&
+	commit gamma &&
+	"$CAIRN" build --dir "$P" --report "$T/r3.json" >"$T/out3" &&
+	test "$(stages "$T/r3.json" assets false)" = install &&
+	test "$(stages "$T/r3.json" app false)" = "importsAfterInstall setup dockerInstructions" &&
+	test "$(stages "$T/r3.json" app true)" = "from install" &&
+	test "$(stages "$T/r3.json" other false)" = "importsBeforeSetup setup" &&
+	unpack "$T/r3.json" app "$T/app3" &&
+	test "$(cat "$T/app3/rootfs/srv/static/a.txt")" = gamma &&
+	test "$(cat "$T/app3/rootfs/setup-saw")" = gamma &&
+	unpack "$T/r3.json" other "$T/other3" &&
+	test "$(cat "$T/other3/rootfs/etc/a-copy")" = gamma
+'
+
+test_expect_success 'an import of an unknown artifact is an error naming file, line and key' '
+	sed "s/^- artifact: assets$/- artifact: nosuch/" "$P/werf.yaml" >"$T/bad.yaml" &&
+	line=$(grep -n "^- artifact: nosuch" "$T/bad.yaml" | cut -d: -f1) &&
+	test -n "$line" &&
+	test_must_fail "$CAIRN" build --dir "$P" --config "$T/bad.yaml" >"$T/out4" 2>"$T/err4" &&
+	grep -q "bad.yaml:$line:[0-9]*: import\[0\]\.artifact: .*nosuch" "$T/err4" &&
+	! grep -q "\[BUILDING\]" "$T/out4"
+'
+
+test_done
