@@ -42,6 +42,11 @@ struct cairn_build_opts {
 	struct cairn_image_opts pull; /* how base images are pulled */
 	void (*event)(const struct cairn_build_event *ev, void *ud);
 	void *event_ud;
+	/*
+	 * Only compute signatures and find the stored stages: a missing stage is CAIRN_ENOTFOUND
+	 * "image 'X' is not built: stage 'S' missing; run build or build-and-publish".
+	 */
+	int no_build;
 };
 
 #define CAIRN_BUILD_OPTS_INIT                 \
@@ -90,6 +95,14 @@ CAIRN_API void cairn_build_result_free(struct cairn_build_result *r);
  */
 CAIRN_API int cairn_build_result_write_json(const struct cairn_build_result *r, const char *path,
 					    struct cairn_error **err);
+
+/**
+ * HEAD of the git repository holding `dir`: the 40-hex commit into `commit` and the branch
+ * (a new string, NULL when detached) into `*branch`. CAIRN_ENOTFOUND when `dir` is in no
+ * repository or it has no commit.
+ */
+CAIRN_API int cairn_project_git_head(char commit[41], char **branch, const char *dir,
+				     struct cairn_error **err);
 
 /** H(a1, ..., an): lowercase hex SHA-256 of the arguments joined with ":::". */
 CAIRN_API void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args,

@@ -64,6 +64,16 @@ CAIRN_API int cairn_image_push(struct cairn_store *st, const char *name, const c
 			       struct cairn_error **err);
 
 /**
+ * cairn_image_push() of a manifest (image or index) the store holds without a name, e.g. a
+ * final image made at publish time.
+ */
+CAIRN_API int cairn_image_push_descriptor(struct cairn_store *st,
+					  const struct cairn_descriptor *desc, const char *dest,
+					  const struct cairn_image_opts *o,
+					  struct cairn_transfer_stats *stats,
+					  struct cairn_error **err);
+
+/**
  * Pull `src` ("host/repo:tag" or "@sha256:…") into the store under `name` (NULL: the
  * normalised reference). For an index, the manifest of the platform in `o` is taken. Blobs the
  * store has are not downloaded; every downloaded byte is verified. `stats` may be NULL.

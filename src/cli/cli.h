@@ -99,11 +99,24 @@ void cli_registry_args_release(struct cli_registry_args *ra);
 /* cairn's home: --home-dir, $CAIRN_HOME, else ~/.cairn (a new string), or NULL with *err. */
 char *cli_home(const struct cli_ctx *ctx, struct cairn_error **err);
 
+/* Progress of image transfers on stderr: live on a terminal, plain lines otherwise. */
+struct cli_progress {
+	int tty;
+	int quiet;
+	const char *verb; /* "push" / "pull" */
+	int active;	  /* a progress line is on screen */
+};
+void cli_on_progress(const struct cairn_progress *p, void *ud); /* ud: struct cli_progress */
+void cli_progress_end(struct cli_progress *ps);
+
 /* commands */
 int cmd_slugify(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_help(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_image(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_publish(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_build_and_publish(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_dimg(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

@@ -43,6 +43,63 @@ static const struct cli_cmd commands[] = {
 			"                     how base images are pulled (see 'cairn help image')\n",
 	},
 	{
+		.name = "publish",
+		.run = cmd_publish,
+		.usage = "cairn publish [IMAGE...] --images-repo REPO [TAG OPTIONS]",
+		.summary = "publish built images (and with --with-stages their stages)",
+		.help = "Pushes each built image as REPO/NAME:TAG (REPO:TAG for the unnamed one),\n"
+			"stages as REPO:image-stage-SIGNATURE. Images must be built.\n\n"
+			"Tag options (repeatable, any mix; none: latest):\n"
+			"  --tag, --tag-slug, --tag-custom TAG   slugified\n"
+			"  --tag-plain TAG                        as given (must be a valid tag)\n"
+			"  --tag-branch, --tag-git-branch B       git branch (slugified)\n"
+			"  --tag-git-tag T                        git tag (slugified)\n"
+			"  --tag-commit, --tag-git-commit C       git commit\n"
+			"  --tag-build-id, --tag-ci               from GitLab CI, Travis or GitHub\n"
+			"                                         Actions variables\n"
+			"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"
+			"  --report FILE, and the registry options of 'cairn help image'.\n",
+	},
+	{
+		.name = "build-and-publish",
+		.run = cmd_build_and_publish,
+		.usage = "cairn build-and-publish [IMAGE...] --images-repo REPO [TAG OPTIONS]",
+		.summary = "build, then publish, in one process",
+		.help = "As build, then publish (see 'cairn help publish'); also --runtime.\n\n"
+			"Tag options (repeatable, any mix; none: latest):\n"
+			"  --tag, --tag-slug, --tag-custom TAG   slugified\n"
+			"  --tag-plain TAG                        as given (must be a valid tag)\n"
+			"  --tag-branch, --tag-git-branch B       git branch (slugified)\n"
+			"  --tag-git-tag T                        git tag (slugified)\n"
+			"  --tag-commit, --tag-git-commit C       git commit\n"
+			"  --tag-build-id, --tag-ci               from GitLab CI, Travis or GitHub\n"
+			"                                         Actions variables\n"
+			"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"
+			"  --report FILE, and the registry options of 'cairn help image'.\n",
+	},
+	{
+		.name = "dimg",
+		.run = cmd_dimg,
+		.usage = "cairn dimg push|bp [OPTIONS] [DIMG...] REPO | cairn dimg spush [OPTIONS] "
+			 "[DIMG] REPO",
+		.summary = "push (push), build and push (bp) or simple-push (spush) dimgs",
+		.help = "push: each built dimg as REPO/NAME:TAG (REPO:TAG when unnamed); stages\n"
+			"  with --with-stages as REPO:dimgstage-SIGNATURE.\n"
+			"bp: build, then push.\n"
+			"spush: one dimg to REPO:TAG as given; DIMG may be left out only when the\n"
+			"  config has a single image.\n\n"
+			"Tag options (repeatable, any mix; none: latest):\n"
+			"  --tag, --tag-slug, --tag-custom TAG   slugified\n"
+			"  --tag-plain TAG                        as given (must be a valid tag)\n"
+			"  --tag-branch, --tag-git-branch B       git branch (slugified)\n"
+			"  --tag-git-tag T                        git tag (slugified)\n"
+			"  --tag-commit, --tag-git-commit C       git commit\n"
+			"  --tag-build-id, --tag-ci               from GitLab CI, Travis or GitHub\n"
+			"                                         Actions variables\n"
+			"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"
+			"  --report FILE, and the registry options of 'cairn help image'.\n",
+	},
+	{
 		.name = "image",
 		.run = cmd_image,
 		.usage = "cairn image pull [OPTIONS] REF | cairn image push [OPTIONS] NAME REF",

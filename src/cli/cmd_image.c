@@ -18,86 +18,6 @@ enum {
 	OPT_PLATFORM,
 };
 
-struct progress_state {
-	int tty;
-	int quiet;
-	const char *verb; /* "push" / "pull" */
-	int active;	  /* a progress line is on screen */
-};
-
-static void human_size(char *buf, size_t n, uint64_t bytes)
-{
-	if (bytes >= 1024ull * 1024 * 1024)
-		snprintf(buf, n, "%.2f GiB", (double)bytes / (1024.0 * 1024 * 1024));
-	else if (bytes >= 1024ull * 1024)
-		snprintf(buf, n, "%.1f MiB", (double)bytes / (1024.0 * 1024));
-	else if (bytes >= 1024)
-		snprintf(buf, n, "%.1f KiB", (double)bytes / 1024.0);
-	else
-		snprintf(buf, n, "%" PRIu64 " B", bytes);
-}
-
-static const char *short_digest(const struct cairn_digest *d)
-{
-	/* "sha256:" + 12 hex digits, as docker shows layer ids */
-	static __thread char s[20];
-
-	snprintf(s, sizeof(s), "%.19s", d->str);
-	return s;
-}
-
-static void clear_line(struct progress_state *ps)
-{
-	if (ps->tty && ps->active) {
-		fputs("\r\033[K", stderr);
-		ps->active = 0;
-	}
-}
-
-static void on_progress(const struct cairn_progress *p, void *ud)
-{
-	struct progress_state *ps = ud;
-	char size[32], done[32];
-
-	if (ps->quiet)
-		return;
-	human_size(size, sizeof(size), p->total);
-	switch (p->kind) {
-	case CAIRN_PROGRESS_BLOB_EXISTS:
-		clear_line(ps);
-		fprintf(stderr, "  %s  %s  exists\n", short_digest(p->digest), size);
-		break;
-	case CAIRN_PROGRESS_BLOB_MOUNTED:
-		clear_line(ps);
-		fprintf(stderr, "  %s  %s  mounted\n", short_digest(p->digest), size);
-		break;
-	case CAIRN_PROGRESS_BLOB_START:
-		break;
-	case CAIRN_PROGRESS_BLOB_BYTES:
-		if (ps->tty) {
-			human_size(done, sizeof(done), p->done);
-			fprintf(stderr, "\r\033[K  %s  %s / %s", short_digest(p->digest), done,
-				size);
-			ps->active = 1;
-		}
-		break;
-	case CAIRN_PROGRESS_BLOB_DONE:
-		clear_line(ps);
-		fprintf(stderr, "  %s  %s  %s\n", short_digest(p->digest), size,
-			strcmp(ps->verb, "push") == 0 ? "pushed" : "pulled");
-		break;
-	case CAIRN_PROGRESS_MANIFEST_EXISTS:
-		clear_line(ps);
-		fprintf(stderr, "[EXIST] %s %s\n", p->ref, p->digest->str);
-		break;
-	case CAIRN_PROGRESS_MANIFEST_DONE:
-		clear_line(ps);
-		fprintf(stderr, "[OK] %s %s\n", p->ref, p->digest->str);
-		break;
-	}
-	fflush(stderr);
-}
-
 struct image_args {
 	struct cli_args a;
 	struct cairn_image_opts o;
@@ -196,7 +116,7 @@ static int open_store(struct cairn_store **st, struct cli_ctx *ctx, struct cairn
 static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx, int push)
 {
 	struct image_args ia = {.o = CAIRN_IMAGE_OPTS_INIT};
-	struct progress_state ps = {.verb = push ? "push" : "pull"};
+	struct cli_progress ps = {.verb = push ? "push" : "pull"};
 	struct cairn_transfer_stats stats;
 	struct cairn_store *st = NULL;
 	struct cairn_error *err = NULL;
@@ -215,7 +135,7 @@ static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx
 	}
 	ps.tty = isatty(STDERR_FILENO);
 	ps.quiet = ctx->verbosity < 0;
-	ia.o.progress = on_progress;
+	ia.o.progress = cli_on_progress;
 	ia.o.progress_ud = &ps;
 	if (open_store(&st, ctx, &err) < 0) {
 		ret = cli_fail(err);
@@ -226,7 +146,7 @@ static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx
 				       &err);
 	else
 		ret = cairn_image_pull(st, ia.a.argv[optind], ia.name, &ia.o, &stats, &err);
-	clear_line(&ps);
+	cli_progress_end(&ps);
 	if (ret < 0) {
 		ret = cli_fail(err);
 		goto out;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Printing for the CLI: errors, usage lines, the log handler, exit codes. */
 #define _GNU_SOURCE
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cairn/log.h"
 #include "cli.h"
@@ -58,4 +60,77 @@ void cli_log_setup(int verbosity)
 	else if (verbosity >= 2)
 		level = CAIRN_LOG_TRACE;
 	cairn_log_set_handler(log_to_stderr, level, NULL);
+}
+
+static void human_size(char *buf, size_t n, uint64_t bytes)
+{
+	if (bytes >= 1024ull * 1024 * 1024)
+		snprintf(buf, n, "%.2f GiB", (double)bytes / (1024.0 * 1024 * 1024));
+	else if (bytes >= 1024ull * 1024)
+		snprintf(buf, n, "%.1f MiB", (double)bytes / (1024.0 * 1024));
+	else if (bytes >= 1024)
+		snprintf(buf, n, "%.1f KiB", (double)bytes / 1024.0);
+	else
+		snprintf(buf, n, "%" PRIu64 " B", bytes);
+}
+
+static const char *short_digest(const struct cairn_digest *d)
+{
+	/* "sha256:" + 12 hex digits, as docker shows layer ids */
+	static __thread char s[20];
+
+	snprintf(s, sizeof(s), "%.19s", d->str);
+	return s;
+}
+
+void cli_progress_end(struct cli_progress *ps)
+{
+	if (ps->tty && ps->active) {
+		fputs("\r\033[K", stderr);
+		ps->active = 0;
+	}
+}
+
+void cli_on_progress(const struct cairn_progress *p, void *ud)
+{
+	struct cli_progress *ps = ud;
+	char size[32], done[32];
+
+	if (ps->quiet)
+		return;
+	human_size(size, sizeof(size), p->total);
+	switch (p->kind) {
+	case CAIRN_PROGRESS_BLOB_EXISTS:
+		cli_progress_end(ps);
+		fprintf(stderr, "  %s  %s  exists\n", short_digest(p->digest), size);
+		break;
+	case CAIRN_PROGRESS_BLOB_MOUNTED:
+		cli_progress_end(ps);
+		fprintf(stderr, "  %s  %s  mounted\n", short_digest(p->digest), size);
+		break;
+	case CAIRN_PROGRESS_BLOB_START:
+		break;
+	case CAIRN_PROGRESS_BLOB_BYTES:
+		if (ps->tty) {
+			human_size(done, sizeof(done), p->done);
+			fprintf(stderr, "\r\033[K  %s  %s / %s", short_digest(p->digest), done,
+				size);
+			ps->active = 1;
+		}
+		break;
+	case CAIRN_PROGRESS_BLOB_DONE:
+		cli_progress_end(ps);
+		fprintf(stderr, "  %s  %s  %s\n", short_digest(p->digest), size,
+			strcmp(ps->verb, "push") == 0 ? "pushed" : "pulled");
+		break;
+	case CAIRN_PROGRESS_MANIFEST_EXISTS:
+		cli_progress_end(ps);
+		fprintf(stderr, "[EXIST] %s %s\n", p->ref, p->digest->str);
+		break;
+	case CAIRN_PROGRESS_MANIFEST_DONE:
+		cli_progress_end(ps);
+		fprintf(stderr, "[OK] %s %s\n", p->ref, p->digest->str);
+		break;
+	}
+	fflush(stderr);
 }

@@ -405,6 +405,18 @@ int cairn_image_push(struct cairn_store *st, const char *name, const char *dest,
 		     const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
 		     struct cairn_error **err)
 {
+	struct cairn_descriptor d;
+	int ret = cairn_store_ref_get(st, name, &d, err);
+
+	if (ret < 0)
+		return ret;
+	return cairn_image_push_descriptor(st, &d, dest, o, stats, err);
+}
+
+int cairn_image_push_descriptor(struct cairn_store *st, const struct cairn_descriptor *desc,
+				const char *dest, const struct cairn_image_opts *o,
+				struct cairn_transfer_stats *stats, struct cairn_error **err)
+{
 	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
 	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = NULL;
@@ -430,9 +442,7 @@ int cairn_image_push(struct cairn_store *st, const char *name, const char *dest,
 		ref.tag = xstrdup("latest");
 	reference = ref.tag ? ref.tag : ref.digest;
 	refstr = cairn_ref_format(&ref);
-	ret = cairn_store_ref_get(st, name, &d, err);
-	if (ret < 0)
-		return ret;
+	d = *desc;
 	stats->digest = d.digest;
 	ret = load_manifest(&m, &raw, &len, st, &d, err);
 	if (ret < 0)

@@ -1458,6 +1458,14 @@ static int resolve_git(struct image_state *s, struct cairn_error **err)
 
 /* ---- images ---- */
 
+static int not_built(struct image_state *s, const char *stage, struct cairn_error **err)
+{
+	return cairn_error_set(err, CAIRN_ENOTFOUND,
+			       "image '%s' is not built: stage '%s' missing; run build or "
+			       "build-and-publish",
+			       s->name, stage);
+}
+
 static void add_stage_result(struct image_state *s, enum stage_id id, const char *sig,
 			     const struct cairn_descriptor *d, int cached, double secs)
 {
@@ -1597,6 +1605,11 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 	strv_release(&deps);
 	name = stage_name_ref(b, s.prev_sig);
 	ret = cairn_store_ref_get(b->st, name, &d, err);
+	if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
+		cairn_error_clear(err);
+		ret = not_built(&s, "from", err);
+		goto fail;
+	}
 	if (ret == CAIRN_ENOTFOUND) {
 		double t0 = now_secs();
 
@@ -1641,6 +1654,10 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 		if (ret == 0) {
 			emit(&s, CAIRN_BUILD_STAGE_CACHED, stage_names[id], sig, &d.digest, 0);
 			add_stage_result(&s, id, sig, &d, 1, 0);
+		} else if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
+			cairn_error_clear(err);
+			ret = not_built(&s, stage_names[id], err);
+			goto fail;
 		} else if (ret == CAIRN_ENOTFOUND) {
 			cairn_error_clear(err);
 			t0 = now_secs();
@@ -1788,4 +1805,29 @@ int cairn_build_result_write_json(const struct cairn_build_result *r, const char
 	if (ret < 0)
 		return cairn_error_wrap(err, "write report '%s'", path);
 	return 0;
+}
+
+int cairn_project_git_head(char commit[41], char **branch, const char *dir,
+			   struct cairn_error **err)
+{
+	struct cairn_git_repo *r = NULL;
+	int ret;
+
+	*branch = NULL;
+	commit[0] = '\0';
+	ret = cairn_git_global_init(err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_git_open(&r, dir, err);
+	if (ret == 0)
+		ret = cairn_git_head(commit, branch, r, err);
+	if (ret < 0) {
+		/* not a repository, or no commit yet: one reason for the caller to report */
+		cairn_error_clear(err);
+		ret = cairn_error_set(err, CAIRN_ENOTFOUND,
+				      "'%s' is not in a git repository with a commit", dir);
+	}
+	cairn_git_free(r);
+	cairn_git_global_cleanup();
+	return ret;
 }

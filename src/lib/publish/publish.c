@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/* Publish: final images made from the last stage (labels, manifest format) and pushed. */
+#include "common.h"
+#include "cairn/publish.h"
+#include "cairn/ref.h"
+#include "util/buf.h"
+#include "util/json.h"
+
+static int read_json(json_t **out, struct cairn_store *st, const struct cairn_digest *dg,
+		     const char *what, struct cairn_error **err)
+{
+	cleanup_free char *raw = NULL;
+	size_t len = 0;
+	int ret = cairn_store_read_doc(&raw, &len, st, dg, err);
+
+	if (ret < 0)
+		return ret;
+	return cairn_json_parse(out, raw, len, what, err);
+}
+
+static int put_json(struct cairn_descriptor *d, struct cairn_store *st, const json_t *j,
+		    const char *media_type, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	int ret = cairn_json_dump(&b, j, err);
+
+	if (ret < 0)
+		return ret;
+	memset(d, 0, sizeof(*d));
+	snprintf(d->media_type, sizeof(d->media_type), "%s", media_type);
+	d->size = b.len;
+	return cairn_store_put_blob(st, b.buf, b.len, &d->digest, err);
+}
+
+static const char *docker_layer_type(const char *oci, struct cairn_error **err)
+{
+	if (strcmp(oci, CAIRN_MT_OCI_LAYER_GZIP) == 0 ||
+	    strcmp(oci, CAIRN_MT_DOCKER_LAYER_GZIP) == 0)
+		return CAIRN_MT_DOCKER_LAYER_GZIP;
+	cairn_error_set(err, CAIRN_EINVAL,
+			"a '%s' layer cannot go in a Docker schema 2 manifest: use "
+			"--manifest-format oci",
+			oci);
+	return NULL;
+}
+
+/*
+ * The final image of one tag scheme: the last stage's config plus the meta labels, in a new
+ * manifest (Docker schema 2 unless `oci`). Deterministic: the same stage and scheme give the
+ * same bytes, so one HEAD tells that the registry has it.
+ */
+static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
+		       const struct cairn_build_result *built, const struct cairn_build_image *im,
+		       enum cairn_tag_scheme scheme, int oci, struct cairn_error **err)
+{
+	cleanup_json json_t *manifest = NULL;
+	cleanup_json json_t *config = NULL;
+	cleanup_json json_t *layers = json_array();
+	cleanup_json json_t *fm = NULL;
+	json_t *c, *labels, *l;
+	struct cairn_descriptor cfg;
+	const char *dg;
+	struct cairn_digest cd;
+	size_t i;
+	int ret;
+
+	ret = read_json(&manifest, st, &im->digest, "manifest", err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_json_get_string(&dg, json_object_get(manifest, "config"), "digest", 1,
+				    "manifest config", err);
+	if (ret == 0)
+		ret = cairn_digest_parse(&cd, dg, strlen(dg), err);
+	if (ret == 0)
+		ret = read_json(&config, st, &cd, "image config", err);
+	if (ret < 0)
+		return ret;
+	c = json_object_get(config, "config");
+	if (!json_is_object(c)) {
+		c = json_object();
+		json_object_set_new(config, "config", c);
+	}
+	labels = json_object_get(c, "Labels");
+	if (!json_is_object(labels)) {
+		labels = json_object();
+		json_object_set_new(c, "Labels", labels);
+	}
+	json_object_set_new(labels, "cairn-image", json_string("true"));
+	json_object_set_new(labels, "cairn-project", json_string(built->project));
+	json_object_set_new(labels, "cairn-tag-scheme", json_string(cairn_tag_scheme_name(scheme)));
+	json_object_set_new(labels, "cairn-stage-signature", json_string(im->signature));
+	ret = put_json(&cfg, st, config, oci ? CAIRN_MT_OCI_CONFIG : CAIRN_MT_DOCKER_CONFIG, err);
+	if (ret < 0)
+		return ret;
+	json_array_foreach(json_object_get(manifest, "layers"), i, l)
+	{
+		const char *mt = json_string_value(json_object_get(l, "mediaType"));
+
+		if (!mt)
+			return cairn_error_set(err, CAIRN_EINVAL, "manifest '%s': layer %zu",
+					       im->digest.str, i);
+		if (!oci) {
+			mt = docker_layer_type(mt, err);
+			if (!mt)
+				return CAIRN_EINVAL;
+		}
+		json_array_append_new(layers, json_pack("{s:s, s:O, s:O}", "mediaType", mt,
+							"digest", json_object_get(l, "digest"),
+							"size", json_object_get(l, "size")));
+	}
+	fm = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:O}", "schemaVersion", 2, "mediaType",
+		       oci ? CAIRN_MT_OCI_MANIFEST : CAIRN_MT_DOCKER_MANIFEST, "config",
+		       "mediaType", cfg.media_type, "digest", cfg.digest.str, "size",
+		       (json_int_t)cfg.size, "layers", layers);
+	return put_json(out, st, fm, oci ? CAIRN_MT_OCI_MANIFEST : CAIRN_MT_DOCKER_MANIFEST, err);
+}
+
+static int push_stages(struct cairn_store *st, const struct cairn_build_result *built,
+		       const struct cairn_build_image *im, const char *repo,
+		       const struct cairn_publish_opts *o, struct cairn_error **err)
+{
+	for (size_t k = 0; k < im->n_stages; k++) {
+		cleanup_free char *name =
+			xasprintf("%s:%s", built->project, im->stages[k].signature);
+		cleanup_free char *dest =
+			xasprintf("%s:%s%s", repo, o->stage_prefix, im->stages[k].signature);
+		struct cairn_descriptor d;
+		int ret = cairn_store_ref_get(st, name, &d, err);
+
+		if (ret == 0)
+			ret = cairn_image_push_descriptor(st, &d, dest, &o->image, NULL, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built,
+		  const struct cairn_publish_opts *o, struct cairn_error **err)
+{
+	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
+	cleanup_free char *repo_str = NULL;
+	int ret;
+
+	ret = cairn_repo_parse(&repo, o->repo, err);
+	if (ret < 0)
+		return ret;
+	/* the name as the user wrote it (no docker.io/library/ expansion in what we print) */
+	repo_str = xstrdup(o->repo);
+	for (size_t i = 0; i < built->n_images; i++) {
+		const struct cairn_build_image *im = &built->images[i];
+		cleanup_free char *dest_repo = NULL;
+		int done[CAIRN_TAG_SCHEME_CI + 1] = {0};
+
+		if (im->artifact)
+			continue;
+		if (o->as_is || !im->name)
+			dest_repo = xstrdup(repo_str);
+		else
+			dest_repo = xasprintf("%s/%s", repo_str, im->name);
+		for (size_t t = 0; t < o->n_tags; t++) {
+			enum cairn_tag_scheme scheme = o->tags[t].scheme;
+			struct cairn_descriptor final;
+
+			if (done[scheme])
+				continue;
+			done[scheme] = 1;
+			ret = final_image(&final, st, built, im, scheme, o->oci, err);
+			if (ret < 0)
+				return cairn_error_wrap(err, "publish image '%s'",
+							im->name ? im->name : "~");
+			/* every tag of this scheme shares the final image */
+			for (size_t u = t; u < o->n_tags; u++) {
+				cleanup_free char *dest = NULL;
+
+				if (o->tags[u].scheme != scheme)
+					continue;
+				dest = xasprintf("%s:%s", dest_repo, o->tags[u].tag);
+				ret = cairn_image_push_descriptor(st, &final, dest, &o->image, NULL,
+								  err);
+				if (ret < 0)
+					return ret;
+			}
+		}
+		if (o->with_stages) {
+			ret = push_stages(st, built, im, repo_str, o, err);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}

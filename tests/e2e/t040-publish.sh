@@ -1,0 +1,126 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# The seeds' publish examples against a real registry: dimg push of named images with
+# --tag-plain, dimg bp --with-stages, pushing some dimgs, spush, publish/build-and-publish with
+# --images-repo; the final image's labels and Docker schema 2 manifest; errors; a re-publish
+# sends no blob.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo runc git python3
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+
+# project DIR NAME IMAGE...: a git project whose images each run one shell command
+project() {
+	d=$1 && p=$2 && shift 2 && mkdir -p "$d" && git init -q "$d" &&
+		printf 'project: %s\nconfigVersion: 1\n' "$p" >"$d/werf.yaml" &&
+		for i in "$@"; do
+			printf -- '---\nimage: %s\nfrom: %s/base/busybox:1\nshell:\n  install: [echo %s > /%s]\ndocker:\n  LABEL: {image: %s}\n' \
+				"$i" "$REG" "$i" "$i" "$i" >>"$d/werf.yaml"
+		done &&
+		git -C "$d" add -A &&
+		git -C "$d" -c user.name=t -c user.email=t@example.com commit -q -m init
+}
+
+tags_of() {
+	skopeo list-tags --tls-verify=false "docker://$1" |
+		python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["Tags"])))'
+}
+
+test_expect_success 'dimg push of three named dimgs with --tag-plain' '
+	project "$T/taxi" taxi core queue api &&
+	"$CAIRN" build --dir "$T/taxi" -q &&
+	"$CAIRN" dimg push --dir "$T/taxi" "$REG/taxi/backend" --tag-plain v1.1.14 2>"$T/err1" &&
+	test "$(tags_of "$REG/taxi/backend/core")" = v1.1.14 &&
+	test "$(tags_of "$REG/taxi/backend/queue")" = v1.1.14 &&
+	test "$(tags_of "$REG/taxi/backend/api")" = v1.1.14 &&
+	grep -q "\[OK\] $REG/taxi/backend/api:v1.1.14" "$T/err1"
+'
+
+test_expect_success 'the published image: Docker schema 2 with the meta labels' '
+	skopeo inspect --raw --tls-verify=false "docker://$REG/taxi/backend/core:v1.1.14" \
+		>"$T/m.json" &&
+	grep -q "application/vnd.docker.distribution.manifest.v2+json" "$T/m.json" &&
+	grep -q "application/vnd.docker.image.rootfs.diff.tar.gzip" "$T/m.json" &&
+	skopeo inspect --tls-verify=false "docker://$REG/taxi/backend/core:v1.1.14" >"$T/i.json" &&
+	python3 - "$T/i.json" <<PY
+import json, sys
+l = json.load(open(sys.argv[1]))["Labels"]
+assert l["cairn-image"] == "true" and l["cairn-project"] == "taxi", l
+assert l["cairn-tag-scheme"] == "custom" and len(l["cairn-stage-signature"]) == 64, l
+assert l["image"] == "core", l
+PY
+'
+
+test_expect_success 'a re-publish sends no blob: one HEAD per tag' '
+	before=$(registry_log_count "HTTP/1.1\"") &&
+	"$CAIRN" dimg push --dir "$T/taxi" "$REG/taxi/backend" --tag-plain v1.1.14 2>"$T/err2" &&
+	test $(($(registry_log_count "HTTP/1.1\"") - before)) = 3 &&
+	test "$(grep -c "\[EXIST\]" "$T/err2")" = 3
+'
+
+test_expect_success 'dimg bp --tag stable --with-stages: the images and one dimgstage tag per stage' '
+	project "$T/geo" geo server geodata &&
+	"$CAIRN" dimg bp --dir "$T/geo" --report "$T/geo.json" "$REG/api/geo" --tag stable \
+		--with-stages >"$T/bp.out" 2>&1 &&
+	test "$(tags_of "$REG/api/geo/server")" = stable &&
+	test "$(tags_of "$REG/api/geo/geodata")" = stable &&
+	python3 - "$T/geo.json" >"$T/want" <<PY &&
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(" ".join(sorted({"dimgstage-" + s["signature"] for i in r["images"] for s in i["stages"]})))
+PY
+	test "$(tags_of "$REG/api/geo")" = "$(cat "$T/want")"
+'
+
+test_expect_success 'dimg push of some dimgs only' '
+	project "$T/tools" tools kubetools backuptools copytools &&
+	"$CAIRN" build --dir "$T/tools" -q &&
+	"$CAIRN" dimg push --dir "$T/tools" kubetools backuptools "$REG/tools/common" &&
+	test "$(tags_of "$REG/tools/common/kubetools")" = latest &&
+	test "$(tags_of "$REG/tools/common/backuptools")" = latest &&
+	test_must_fail skopeo inspect --tls-verify=false \
+		"docker://$REG/tools/common/copytools:latest" 2>/dev/null
+'
+
+test_expect_success 'dimg spush of one dimg with two tags, REPO used as is' '
+	project "$T/lingvo" lingvo plain-c rust &&
+	"$CAIRN" build --dir "$T/lingvo" -q &&
+	"$CAIRN" dimg spush --dir "$T/lingvo" plain-c "$REG/lingvo/parser" --tag stable \
+		--tag-plain v1.4.11 &&
+	test "$(tags_of "$REG/lingvo/parser")" = "stable v1.4.11"
+'
+
+test_expect_success 'publish and build-and-publish with --images-repo (and from the environment)' '
+	CAIRN_IMAGES_REPO="$REG/pub" "$CAIRN" publish --dir "$T/taxi" core --tag-git-branch \
+		feature/x &&
+	tags_of "$REG/pub/core" | grep -q "^feature-x-[0-9a-f]*$" &&
+	"$CAIRN" build-and-publish --dir "$T/geo" --images-repo "$REG/bap" --with-stages -q &&
+	tags_of "$REG/bap" | grep -q "image-stage-" &&
+	test "$(tags_of "$REG/bap/server")" = latest
+'
+
+test_expect_success 'errors: unknown names, spush without DIMG, not built, bad REPO and tags' '
+	test_must_fail "$CAIRN" dimg push --dir "$T/taxi" nosuch "$REG/x" 2>"$T/e1" &&
+	grep -q "nosuch" "$T/e1" && grep -q "images: core, queue, api\|images: api" "$T/e1" &&
+	{ "$CAIRN" dimg spush --dir "$T/taxi" "$REG/x" 2>"$T/e2"; test $? = 2; } &&
+	grep -q "spush needs exactly one DIMG" "$T/e2" &&
+	project "$T/fresh" fresh one &&
+	test_must_fail "$CAIRN" dimg push --dir "$T/fresh" "$REG/fresh" 2>"$T/e3" &&
+	grep -q "image .one. is not built: stage .from. missing; run build or build-and-publish" \
+		"$T/e3" &&
+	test_must_fail skopeo list-tags --tls-verify=false "docker://$REG/fresh/one" 2>/dev/null &&
+	{ "$CAIRN" dimg push --dir "$T/taxi" "Bad/Repo" 2>"$T/e4"; test $? = 2; } &&
+	grep -q "invalid repository" "$T/e4" &&
+	{ "$CAIRN" dimg push --dir "$T/taxi" "$REG/x" --tag-plain "-bad" 2>"$T/e5"; test $? = 2; } &&
+	grep -q "invalid --tag-plain" "$T/e5" &&
+	{ "$CAIRN" dimg push --dir "$T/taxi" "$REG/x" --tag-build-id 2>"$T/e6"; test $? = 2; } &&
+	grep -q "CI environment required" "$T/e6"
+'
+
+test_done
