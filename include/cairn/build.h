@@ -47,6 +47,13 @@ struct cairn_build_opts {
 	 * "image 'X' is not built: stage 'S' missing; run build or build-and-publish".
 	 */
 	int no_build;
+	/*
+	 * Distributed stages storage (spec section 6): a stage missing locally is looked up as
+	 * REPO:<prefix><signature> (either prefix) and reused from there, its layers downloaded
+	 * only when a later stage runs on them; every stage built is pushed there at once.
+	 */
+	const char *stages_storage;
+	const char *stages_prefix; /* NULL: "image-stage-" */
 };
 
 #define CAIRN_BUILD_OPTS_INIT                 \

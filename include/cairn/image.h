@@ -89,4 +89,18 @@ CAIRN_API int cairn_image_pull(struct cairn_store *st, const char *src, const ch
 CAIRN_API int cairn_image_remote_digest(struct cairn_descriptor *out, const char *ref,
 					const struct cairn_image_opts *o, struct cairn_error **err);
 
+/**
+ * Stages storage: the manifest and config of image `src` into the store under `name`, without
+ * its layers (their sources are noted so a publish to that registry mounts them).
+ * CAIRN_ENOTFOUND when the registry lacks it.
+ */
+CAIRN_API int cairn_image_pull_meta(struct cairn_descriptor *out, struct cairn_store *st,
+				    const char *src, const char *name,
+				    const struct cairn_image_opts *o, struct cairn_error **err);
+
+/** Download one blob of repository `repo` ("host/path") into the store, verified. */
+CAIRN_API int cairn_image_fetch_blob(struct cairn_store *st, const char *repo,
+				     const struct cairn_digest *dg,
+				     const struct cairn_image_opts *o, struct cairn_error **err);
+
 #endif

@@ -38,6 +38,8 @@ static const struct cli_cmd commands[] = {
 			"  --config FILE      the config (default werf.yaml, werf.yml, dappfile.yaml)\n"
 			"  --runtime NAME     the OCI runtime for shell stages (default runc)\n"
 			"  --report FILE      write a JSON report of every image and stage\n"
+			"  --stages-storage REPO  reuse stages from REPO (a registry) and push every\n"
+			"                     stage built there: a shared cache for build hosts\n"
 			"  -j, --jobs N, --insecure-registry HOST, --docker-config DIR,\n"
 			"  --registry-username U, --registry-password P, --certs-dir DIR\n"
 			"                     how base images are pulled (see 'cairn help image')\n",

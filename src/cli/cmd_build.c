@@ -15,6 +15,7 @@ enum {
 	OPT_CONFIG,
 	OPT_RUNTIME,
 	OPT_REPORT,
+	OPT_STAGES_STORAGE,
 };
 
 static double wall(void)
@@ -64,6 +65,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		{"config", required_argument, NULL, OPT_CONFIG},
 		{"runtime", required_argument, NULL, OPT_RUNTIME},
 		{"report", required_argument, NULL, OPT_REPORT},
+		{"stages-storage", required_argument, NULL, OPT_STAGES_STORAGE},
 		{NULL, 0, NULL, 0},
 	};
 	struct cairn_build_opts o = CAIRN_BUILD_OPTS_INIT;
@@ -101,6 +103,9 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 			break;
 		case OPT_REPORT:
 			report = optarg;
+			break;
+		case OPT_STAGES_STORAGE:
+			o.stages_storage = optarg;
 			break;
 		default:
 			ret = cli_bad_option("build", c, a.argv);

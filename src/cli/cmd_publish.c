@@ -29,6 +29,7 @@ enum {
 	OPT_RUNTIME,
 	OPT_REPORT,
 	OPT_MANIFEST_FORMAT,
+	OPT_STAGES_STORAGE,
 	OPT_TAG_BASE = 2300, /* + enum cairn_tag_option */
 };
 
@@ -80,7 +81,7 @@ static void on_build_event(const struct cairn_build_event *ev, void *ud)
 
 static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 {
-	struct option own[8 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
+	struct option own[9 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
 	struct cairn_build_opts bo = CAIRN_BUILD_OPTS_INIT;
 	struct cairn_publish_opts po = CAIRN_PUBLISH_OPTS_INIT;
 	struct cairn_tag_context tctx = {0};
@@ -112,6 +113,9 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 		(struct option){"manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT};
 	if (build)
 		own[n_own++] = (struct option){"runtime", required_argument, NULL, OPT_RUNTIME};
+	if (m == MODE_BUILD_AND_PUBLISH)
+		own[n_own++] = (struct option){"stages-storage", required_argument, NULL,
+					       OPT_STAGES_STORAGE};
 	for (size_t i = 0; i < sizeof(tag_option_names) / sizeof(tag_option_names[0]); i++) {
 		enum cairn_tag_option opt;
 		int takes;
@@ -166,6 +170,9 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 			break;
 		case OPT_MANIFEST_FORMAT:
 			format = optarg;
+			break;
+		case OPT_STAGES_STORAGE:
+			bo.stages_storage = optarg;
 			break;
 		default:
 			ret = cli_bad_option(cmd, c, a.argv);
@@ -228,6 +235,11 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	bo.n_images = n_pos;
 	bo.pull = po.image;
 	bo.no_build = !build;
+	if (m == MODE_DIMG_BP && po.with_stages) {
+		/* seeds: bp --with-stages makes REPO the stages storage of the build */
+		bo.stages_storage = repo;
+		bo.stages_prefix = CAIRN_STAGE_PREFIX_DIMG;
+	}
 	bo.event = build ? on_build_event : NULL;
 	bo.event_ud = &quiet;
 	if (cairn_build(&res, &bo, &err) < 0) {

@@ -156,6 +156,7 @@ static int push_blob(struct pool *p, struct cairn_registry_conn *c,
 
 struct download_dst {
 	struct pool *p;
+	struct cairn_store *st; /* without a pool (stages storage fetches) */
 	const struct cairn_descriptor *d;
 	struct cairn_blob_writer *w;
 	uint64_t got, reported;
@@ -643,4 +644,121 @@ int cairn_image_remote_digest(struct cairn_descriptor *out, const char *src,
 			c, ref.path, ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest"), out,
 			err);
 	return ret;
+}
+
+/* ---- stages storage: manifests and configs now, layers when a stage must run on them ---- */
+
+static int fetch_sink(void *ud, const void *buf, size_t n)
+{
+	struct download_dst *dd = ud;
+
+	if (cairn_store_blob_write(dd->w, buf, n, &dd->err) < 0)
+		return dd->err->code;
+	dd->got += n;
+	return 0;
+}
+
+static int fetch_restart(void *ud)
+{
+	struct download_dst *dd = ud;
+
+	cairn_store_blob_writer_free(dd->w);
+	dd->w = NULL;
+	dd->got = 0;
+	return cairn_store_blob_writer_new(&dd->w, dd->st, &dd->err);
+}
+
+static int fetch_one(struct cairn_registry_conn *c, struct cairn_store *st, const char *repo,
+		     const struct cairn_digest *dg, struct cairn_error **err)
+{
+	struct cairn_descriptor d = {.digest = *dg, .size = UINT64_MAX};
+	struct download_dst dd = {.st = st, .d = &d};
+	int ret;
+
+	if (cairn_store_has_blob(st, dg))
+		return 0;
+	ret = cairn_store_blob_writer_new(&dd.w, st, err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_registry_blob_get(c, repo, dg, fetch_sink, fetch_restart, &dd, err);
+	if (ret < 0 && dd.err) {
+		cairn_error_free(*err);
+		*err = TAKE_PTR(dd.err);
+	}
+	if (ret == 0)
+		ret = cairn_store_blob_commit(dd.w, dg, NULL, NULL, err);
+	cairn_store_blob_writer_free(dd.w);
+	cairn_error_free(dd.err);
+	return ret;
+}
+
+static int open_ref(struct cairn_ref *ref, struct cairn_registry **reg,
+		    struct cairn_registry_conn **c, const char *src,
+		    const struct cairn_image_opts *o, struct cairn_error **err)
+{
+	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
+	int ret;
+
+	if (!o)
+		o = &defaults;
+	ret = cairn_ref_parse(ref, src, err);
+	if (ret == 0)
+		ret = cairn_registry_open(reg, ref->domain, &o->registry, err);
+	if (ret == 0)
+		ret = cairn_registry_conn_new(c, *reg, err);
+	return ret;
+}
+
+int cairn_image_pull_meta(struct cairn_descriptor *out, struct cairn_store *st, const char *src,
+			  const char *name, const struct cairn_image_opts *o,
+			  struct cairn_error **err)
+{
+	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
+	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = NULL;
+	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
+	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	cleanup_free char *raw = NULL;
+	struct cairn_digest stored;
+	size_t len = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = open_ref(&ref, &reg, &c, src, o, err);
+	if (ret == 0)
+		ret = cairn_registry_manifest_get(c, ref.path, ref.tag ? ref.tag : ref.digest, &raw,
+						  &len, out, err);
+	if (ret == 0)
+		ret = cairn_manifest_parse(&m, out->media_type, raw, len, err);
+	if (ret == 0 && m->kind != CAIRN_MANIFEST_IMAGE)
+		ret = cairn_error_set(err, CAIRN_EINVAL, "'%s' is not an image manifest", src);
+	if (ret == 0)
+		ret = fetch_one(c, st, ref.path, &m->config.digest, err);
+	if (ret == 0)
+		ret = cairn_store_put_blob(st, raw, len, &stored, err);
+	if (ret == 0)
+		ret = cairn_store_ref_set(st, name, out, err);
+	if (ret < 0)
+		return ret == CAIRN_ENOTFOUND ? ret
+					      : cairn_error_wrap(err, "stages storage '%s'", src);
+	/* where the layers are, so a publish to this registry mounts them */
+	for (size_t i = 0; i < m->n_layers; i++)
+		cairn_store_source_add(st, &m->layers[i].digest, ref.domain, ref.path);
+	cairn_store_source_add(st, &m->config.digest, ref.domain, ref.path);
+	return 0;
+}
+
+int cairn_image_fetch_blob(struct cairn_store *st, const char *repo, const struct cairn_digest *dg,
+			   const struct cairn_image_opts *o, struct cairn_error **err)
+{
+	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
+	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
+	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	int ret = open_ref(&ref, &reg, &c, repo, o, err);
+
+	if (ret == 0)
+		ret = fetch_one(c, st, ref.path, dg, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "stages storage '%s'", repo);
+	cairn_store_source_add(st, dg, ref.domain, ref.path);
+	return 0;
 }

@@ -701,6 +701,10 @@ static int lower_dirs(struct strv *out, struct image_state *s, struct cairn_erro
 		ret = cairn_digest_parse(&ld, dg, strlen(dg), err);
 		if (ret == 0)
 			ret = cairn_digest_parse(&dd, di, strlen(di), err);
+		/* a stage reused from the stages storage brings its layers only now */
+		if (ret == 0 && s->b->o->stages_storage && !cairn_store_has_blob(s->b->st, &ld))
+			ret = cairn_image_fetch_blob(s->b->st, s->b->o->stages_storage, &ld,
+						     &s->b->o->pull, err);
 		if (ret == 0)
 			ret = cairn_layer_ensure_unpacked(&dir, s->b->st, s->b->layers_root, &ld,
 							  &dd, err);
@@ -1458,6 +1462,40 @@ static int resolve_git(struct image_state *s, struct cairn_error **err)
 
 /* ---- images ---- */
 
+static const char *storage_prefix(const struct builder *b)
+{
+	return b->o->stages_prefix ? b->o->stages_prefix : "image-stage-";
+}
+
+/* A stage missing here from the stages storage (either prefix): 0, or CAIRN_ENOTFOUND. */
+static int from_storage(struct cairn_descriptor *d, struct builder *b, const char *name,
+			const char *sig, struct cairn_error **err)
+{
+	static const char *const prefixes[] = {"image-stage-", "dimgstage-"};
+	int ret = CAIRN_ENOTFOUND;
+
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes) && ret == CAIRN_ENOTFOUND; i++) {
+		cleanup_free char *src =
+			xasprintf("%s:%s%s", b->o->stages_storage, prefixes[i], sig);
+
+		cairn_error_clear(err);
+		ret = cairn_image_pull_meta(d, b->st, src, name, &b->o->pull, err);
+	}
+	return ret;
+}
+
+/* Every stage built goes to the stages storage at once. */
+static int to_storage(struct builder *b, const struct cairn_descriptor *d, const char *sig,
+		      struct cairn_error **err)
+{
+	cleanup_free char *dest = NULL;
+
+	if (!b->o->stages_storage)
+		return 0;
+	dest = xasprintf("%s:%s%s", b->o->stages_storage, storage_prefix(b), sig);
+	return cairn_image_push_descriptor(b->st, d, dest, &b->o->pull, NULL, err);
+}
+
 static int not_built(struct image_state *s, const char *stage, struct cairn_error **err)
 {
 	return cairn_error_set(err, CAIRN_ENOTFOUND,
@@ -1605,6 +1643,8 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 	strv_release(&deps);
 	name = stage_name_ref(b, s.prev_sig);
 	ret = cairn_store_ref_get(b->st, name, &d, err);
+	if (ret == CAIRN_ENOTFOUND && b->o->stages_storage)
+		ret = from_storage(&d, b, name, s.prev_sig, err);
 	if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
 		cairn_error_clear(err);
 		ret = not_built(&s, "from", err);
@@ -1621,10 +1661,12 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 			d = find_built(b, img->base)->desc;
 		if (ret == 0)
 			ret = cairn_store_ref_set(b->st, name, &d, err);
+		if (ret == 0)
+			ret = to_storage(b, &d, s.prev_sig, err);
 		if (ret < 0) {
 			emit(&s, CAIRN_BUILD_STAGE_FAILED, "from", s.prev_sig, NULL,
 			     now_secs() - t0);
-			return ret;
+			goto fail;
 		}
 		emit(&s, CAIRN_BUILD_STAGE_DONE, "from", s.prev_sig, &d.digest, now_secs() - t0);
 		add_stage_result(&s, S_FROM, s.prev_sig, &d, 0, now_secs() - t0);
@@ -1651,6 +1693,8 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 		free(name);
 		name = stage_name_ref(b, sig);
 		ret = cairn_store_ref_get(b->st, name, &d, err);
+		if (ret == CAIRN_ENOTFOUND && b->o->stages_storage)
+			ret = from_storage(&d, b, name, sig, err);
 		if (ret == 0) {
 			emit(&s, CAIRN_BUILD_STAGE_CACHED, stage_names[id], sig, &d.digest, 0);
 			add_stage_result(&s, id, sig, &d, 1, 0);
@@ -1663,6 +1707,8 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 			t0 = now_secs();
 			emit(&s, CAIRN_BUILD_STAGE_BEGIN, stage_names[id], sig, NULL, 0);
 			ret = build_stage(&d, &s, id, sig, err);
+			if (ret == 0)
+				ret = to_storage(b, &d, sig, err);
 			if (ret < 0) {
 				emit(&s, CAIRN_BUILD_STAGE_FAILED, stage_names[id], sig, NULL,
 				     now_secs() - t0);

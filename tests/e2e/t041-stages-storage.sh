@@ -1,0 +1,111 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# The registry as distributed stages storage: a fresh host (empty CAIRN_HOME) reuses every stage
+# from the registry without downloading a layer, publishes without downloading or uploading one,
+# downloads layers only to run commands on them; two hosts building at once both succeed.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo runc git python3
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+export P="$T/project" S="$REG/stages"
+
+mkdir -p "$P/app"
+git init -q "$P"
+head -c 300000 /dev/urandom >"$P/app/data.bin"
+cat >"$P/werf.yaml" <<YAML
+project: shared
+configVersion: 1
+---
+image: app
+from: $REG/base/busybox:1
+git:
+- add: /app
+  to: /app
+shell:
+  install: [head -c 200000 /dev/urandom > /opt-install.bin]
+  setup: [echo setup-1 > /setup.txt]
+docker:
+  ENV: {MODE: shared}
+YAML
+git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com commit -q -m one
+
+# blob_gets: layer-sized blob downloads (GET of a blob over 1000 bytes) in the registry log
+blob_gets() {
+	grep '"GET /v2/[^ ]*/blobs/sha256:' "$REG_LOG" | awk '$10 > 1000' | wc -l
+}
+
+test_expect_success 'host A builds and pushes every stage to the stages storage' '
+	CAIRN_HOME="$T/a" "$CAIRN" build --dir "$P" --stages-storage "$S" \
+		--report "$T/a.json" >"$T/a.out" &&
+	grep -q "\[BUILDING\]" "$T/a.out" &&
+	skopeo list-tags --tls-verify=false "docker://$S" >"$T/tags" &&
+	test "$(grep -c "image-stage-" "$T/tags")" = \
+		"$(python3 -c "import json;print(len(json.load(open(\"$T/a.json\"))[\"images\"][0][\"stages\"]))")"
+'
+
+test_expect_success 'a fresh host B reuses every stage without downloading a layer' '
+	before=$(blob_gets) &&
+	CAIRN_HOME="$T/b" "$CAIRN" build --dir "$P" --stages-storage "$S" \
+		--report "$T/b.json" >"$T/b.out" &&
+	! grep -q "\[BUILDING\]" "$T/b.out" &&
+	test "$(blob_gets)" = "$before" &&
+	test -z "$(ls "$T/b/layers" 2>/dev/null | grep -v "^\.")" &&
+	python3 - "$T/a.json" "$T/b.json" <<PY
+import json, sys
+a, b = (json.load(open(f))["images"][0]["signature"] for f in sys.argv[1:])
+assert a == b, (a, b)
+PY
+'
+
+test_expect_success 'host B publishes to the same registry without moving a layer' '
+	before=$(blob_gets) &&
+	before_patch=$(registry_log_count "\"PATCH /v2/") &&
+	CAIRN_HOME="$T/b" "$CAIRN" publish --dir "$P" --images-repo "$REG/prod" \
+		--tag-plain v1 2>"$T/pub.err" &&
+	test "$(blob_gets)" = "$before" &&
+	test $(($(registry_log_count "\"PATCH /v2/") - before_patch)) -le 1 &&
+	skopeo copy -q --src-tls-verify=false "docker://$REG/prod/app:v1" "oci:$T/check:x"
+'
+
+test_expect_success 'a changed command on host B downloads the layers it runs on' '
+	sed "s/setup-1/setup-2/" "$P/werf.yaml" >"$T/w" && cp "$T/w" "$P/werf.yaml" &&
+	git -C "$P" -c user.name=t -c user.email=t@example.com commit -q -am two &&
+	before=$(blob_gets) &&
+	CAIRN_HOME="$T/b" "$CAIRN" build --dir "$P" --stages-storage "$S" >"$T/b2.out" &&
+	grep -q "setup  *\[BUILDING\]" "$T/b2.out" &&
+	test "$(blob_gets)" -gt "$before" &&
+	CAIRN_HOME="$T/a" "$CAIRN" build --dir "$P" --stages-storage "$S" >"$T/a2.out" &&
+	! grep -q "\[BUILDING\]" "$T/a2.out"
+'
+
+test_expect_success 'two hosts building the same new stages at once both succeed' '
+	sed "s/setup-2/setup-3/" "$P/werf.yaml" >"$T/w" && cp "$T/w" "$P/werf.yaml" &&
+	git -C "$P" -c user.name=t -c user.email=t@example.com commit -q -am three &&
+	{ CAIRN_HOME="$T/c" "$CAIRN" build --dir "$P" --stages-storage "$S" \
+		--report "$T/c.json" >"$T/c.out" 2>&1 & pc=$!; } &&
+	{ CAIRN_HOME="$T/d" "$CAIRN" build --dir "$P" --stages-storage "$S" \
+		--report "$T/d.json" >"$T/d.out" 2>&1 & pd=$!; } &&
+	wait "$pc" && wait "$pd" &&
+	python3 - "$T/c.json" "$T/d.json" <<PY &&
+import json, sys
+c, d = (json.load(open(f))["images"][0]["signature"] for f in sys.argv[1:])
+assert c == d, (c, d)
+PY
+	sig=$(python3 -c "import json;print(json.load(open(\"$T/c.json\"))[\"images\"][0][\"signature\"])") &&
+	skopeo copy -q --src-tls-verify=false "docker://$S:image-stage-$sig" "oci:$T/stage:x"
+'
+
+test_expect_success 'dimg bp --with-stages uses REPO as the stages storage' '
+	CAIRN_HOME="$T/e" "$CAIRN" dimg bp --dir "$P" "$REG/bp" --with-stages -q &&
+	skopeo list-tags --tls-verify=false "docker://$REG/bp" | grep -q dimgstage- &&
+	CAIRN_HOME="$T/f" "$CAIRN" dimg bp --dir "$P" "$REG/bp" --with-stages >"$T/f.out" 2>&1 &&
+	! grep -q "\[BUILDING\]" "$T/f.out"
+'
+
+test_done
