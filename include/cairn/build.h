@@ -54,6 +54,8 @@ struct cairn_build_opts {
 	 */
 	const char *stages_storage;
 	const char *stages_prefix; /* NULL: "image-stage-" */
+	/* with no_build: stop an image at its first missing stage instead of failing */
+	int stop_at_missing;
 };
 
 #define CAIRN_BUILD_OPTS_INIT                 \

@@ -83,13 +83,15 @@ static const struct cli_cmd commands[] = {
 		.name = "dimg",
 		.run = cmd_dimg,
 		.usage = "cairn dimg push|bp [OPTIONS] [DIMG...] REPO | cairn dimg spush [OPTIONS] "
-			 "[DIMG] REPO",
+			 "[DIMG] REPO | cairn dimg stages pull [--all] [DIMG...] REPO",
 		.summary = "push (push), build and push (bp) or simple-push (spush) dimgs",
 		.help = "push: each built dimg as REPO/NAME:TAG (REPO:TAG when unnamed); stages\n"
 			"  with --with-stages as REPO:dimgstage-SIGNATURE.\n"
 			"bp: build, then push.\n"
 			"spush: one dimg to REPO:TAG as given; DIMG may be left out only when the\n"
-			"  config has a single image.\n\n"
+			"  config has a single image.\n"
+			"stages pull [--all] [DIMG...] REPO: the newest stage of each dimg that REPO\n"
+			"  holds (every one with --all) into the local store, layers included.\n\n"
 			"Tag options (repeatable, any mix; none: latest):\n"
 			"  --tag, --tag-slug, --tag-custom TAG   slugified\n"
 			"  --tag-plain TAG                        as given (must be a valid tag)\n"

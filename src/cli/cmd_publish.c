@@ -301,12 +301,144 @@ int cmd_build_and_publish(int argc, char **argv, struct cli_ctx *ctx)
 	return run(MODE_BUILD_AND_PUBLISH, argc, argv, ctx);
 }
 
+/* cairn dimg stages pull [--all] [DIMG...] REPO: stages from REPO into the store, layers too. */
+static int stages_pull(int argc, char **argv, struct cli_ctx *ctx)
+{
+	static const struct option own[] = {
+		{"all", no_argument, NULL, 'a'},
+		{"dir", required_argument, NULL, OPT_DIR},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{NULL, 0, NULL, 0},
+	};
+	struct cairn_build_opts bo = CAIRN_BUILD_OPTS_INIT;
+	struct cairn_image_opts io = CAIRN_IMAGE_OPTS_INIT;
+	struct cli_registry_args ra = {0};
+	struct cairn_build_result *res = NULL;
+	struct cairn_store *st = NULL;
+	struct cairn_error *err = NULL;
+	struct cairn_ref check = CAIRN_REF_INIT;
+	struct cli_progress ps = {.verb = "pull"};
+	char *home = NULL, *store_root = NULL;
+	const char *repo;
+	int c, all = 0, ret = CLI_EXIT_OK;
+	struct cli_args a;
+	size_t n_pos;
+
+	cli_args_init(&a, argc, argv, own, cli_registry_options);
+	while ((c = getopt_long(a.argc, a.argv, ":aj:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
+		int r = cli_common_opt(ctx, "dimg", c, optarg);
+
+		if (r == CLI_COMMON_EXIT)
+			goto out;
+		if (r)
+			continue;
+		r = cli_registry_opt(&io, &ra, "dimg", c, optarg, &ret);
+		if (r < 0)
+			goto out;
+		if (r)
+			continue;
+		if (c == 'a')
+			all = 1;
+		else if (c == OPT_DIR)
+			bo.dir = optarg;
+		else if (c == OPT_CONFIG)
+			bo.config_file = optarg;
+		else {
+			ret = cli_bad_option("dimg", c, a.argv);
+			goto out;
+		}
+	}
+	if (cli_registry_finish(&io, &ra, "dimg", &ret) < 0)
+		goto out;
+	cli_ctx_finish(ctx);
+	n_pos = (size_t)(a.argc - optind);
+	if (n_pos == 0) {
+		ret = cli_usage_error("dimg", "missing REPO");
+		goto out;
+	}
+	repo = a.argv[optind + n_pos - 1];
+	if (cairn_repo_parse(&check, repo, &err) < 0) {
+		ret = cli_usage_error("dimg", "%s", err->msg);
+		cairn_error_free(err);
+		goto out;
+	}
+	home = cli_home(ctx, &err);
+	if (!home) {
+		ret = cli_fail(err);
+		goto out;
+	}
+	bo.home = home;
+	bo.images = (const char *const *)a.argv + optind;
+	bo.n_images = n_pos - 1;
+	bo.pull = io;
+	bo.no_build = 1;
+	bo.stop_at_missing = 1;
+	bo.stages_storage = repo;
+	if (cairn_build(&res, &bo, &err) < 0) {
+		ret = cli_fail(err);
+		goto out;
+	}
+	if (asprintf(&store_root, "%s/store", home) < 0)
+		abort();
+	if (cairn_store_open(&st, store_root, &err) < 0) {
+		ret = cli_fail(err);
+		goto out;
+	}
+	ps.tty = isatty(STDERR_FILENO);
+	ps.quiet = ctx->verbosity < 0;
+	io.progress = cli_on_progress;
+	io.progress_ud = &ps;
+	for (size_t i = 0; i < res->n_images; i++) {
+		const struct cairn_build_image *im = &res->images[i];
+		size_t first = all || im->n_stages == 0 ? 0 : im->n_stages - 1;
+
+		for (size_t k = first; k < im->n_stages; k++) {
+			static const char *const prefixes[] = {CAIRN_STAGE_PREFIX_DIMG,
+							       CAIRN_STAGE_PREFIX_PUBLISH};
+			char *name = NULL;
+			int r = CAIRN_ENOTFOUND;
+
+			if (asprintf(&name, "%s:%s", res->project, im->stages[k].signature) < 0)
+				abort();
+			for (size_t p = 0; p < 2 && r == CAIRN_ENOTFOUND; p++) {
+				char *src = NULL;
+
+				if (asprintf(&src, "%s:%s%s", repo, prefixes[p],
+					     im->stages[k].signature) < 0)
+					abort();
+				cairn_error_clear(&err);
+				r = cairn_image_pull(st, src, name, &io, NULL, &err);
+				free(src);
+			}
+			free(name);
+			if (r < 0) {
+				cli_progress_end(&ps);
+				ret = cli_fail(err);
+				goto out;
+			}
+			printf("%s %s %s\n", im->name ? im->name : "~", im->stages[k].name,
+			       im->stages[k].signature);
+		}
+	}
+	cli_progress_end(&ps);
+out:
+	cairn_store_free(st);
+	cairn_build_result_free(res);
+	cairn_ref_release(&check);
+	free(store_root);
+	free(home);
+	cli_registry_args_release(&ra);
+	cli_args_release(&a);
+	return ret;
+}
+
 int cmd_dimg(int argc, char **argv, struct cli_ctx *ctx)
 {
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 			return cli_help_for("dimg");
-		return cli_usage_error("dimg", "missing subcommand (push, bp or spush)");
+		return cli_usage_error("dimg",
+				       "missing subcommand (push, bp, spush or stages pull)");
 	}
 	if (strcmp(argv[1], "push") == 0)
 		return run(MODE_DIMG_PUSH, argc - 1, argv + 1, ctx);
@@ -314,5 +446,12 @@ int cmd_dimg(int argc, char **argv, struct cli_ctx *ctx)
 		return run(MODE_DIMG_BP, argc - 1, argv + 1, ctx);
 	if (strcmp(argv[1], "spush") == 0)
 		return run(MODE_DIMG_SPUSH, argc - 1, argv + 1, ctx);
-	return cli_usage_error("dimg", "unknown subcommand '%s' (want push, bp or spush)", argv[1]);
+	if (strcmp(argv[1], "stages") == 0) {
+		if (argc < 3 || strcmp(argv[2], "pull") != 0)
+			return cli_usage_error("dimg",
+					       "unknown 'dimg stages' subcommand (want pull)");
+		return stages_pull(argc - 2, argv + 2, ctx);
+	}
+	return cli_usage_error(
+		"dimg", "unknown subcommand '%s' (want push, bp, spush or stages pull)", argv[1]);
 }

@@ -108,4 +108,14 @@ test_expect_success 'dimg bp --with-stages uses REPO as the stages storage' '
 	! grep -q "\[BUILDING\]" "$T/f.out"
 '
 
+test_expect_success 'dimg stages pull: the newest stage (all with --all) into a fresh store' '
+	CAIRN_HOME="$T/g" "$CAIRN" dimg stages pull --dir "$P" "$S" >"$T/g.out" &&
+	test "$(wc -l <"$T/g.out")" = 1 && grep -q "^app dockerInstructions " "$T/g.out" &&
+	CAIRN_HOME="$T/g" "$CAIRN" build --dir "$P" >"$T/g2.out" &&
+	! grep -q "\[BUILDING\]" "$T/g2.out" &&
+	CAIRN_HOME="$T/h" "$CAIRN" dimg stages pull --all --dir "$P" "$S" >"$T/h.out" &&
+	test "$(wc -l <"$T/h.out")" = "$(grep -c "USING CACHE" "$T/g2.out")" &&
+	skopeo inspect "oci:$T/h/store:shared:$(cut -d" " -f3 "$T/g.out")" >/dev/null
+'
+
 test_done

@@ -1645,6 +1645,12 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 	ret = cairn_store_ref_get(b->st, name, &d, err);
 	if (ret == CAIRN_ENOTFOUND && b->o->stages_storage)
 		ret = from_storage(&d, b, name, s.prev_sig, err);
+	if (ret == CAIRN_ENOTFOUND && b->o->no_build && b->o->stop_at_missing) {
+		/* nothing of this image is there: an empty entry */
+		cairn_error_clear(err);
+		free(s.git);
+		return 0;
+	}
 	if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
 		cairn_error_clear(err);
 		ret = not_built(&s, "from", err);
@@ -1698,6 +1704,9 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 		if (ret == 0) {
 			emit(&s, CAIRN_BUILD_STAGE_CACHED, stage_names[id], sig, &d.digest, 0);
 			add_stage_result(&s, id, sig, &d, 1, 0);
+		} else if (ret == CAIRN_ENOTFOUND && b->o->no_build && b->o->stop_at_missing) {
+			cairn_error_clear(err);
+			break;
 		} else if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
 			cairn_error_clear(err);
 			ret = not_built(&s, stage_names[id], err);
