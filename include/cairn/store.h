@@ -138,6 +138,28 @@ CAIRN_API void cairn_store_source_each(struct cairn_store *st, const struct cair
 				       const char *domain, int (*fn)(const char *repo, void *ud),
 				       void *ud);
 
+/**
+ * Size of the image manifest `d` names (manifest, config and layers, as the manifest says)
+ * and the time it was stored (the manifest blob's mtime, unix seconds).
+ */
+CAIRN_API int cairn_store_image_info(uint64_t *size_out, int64_t *mtime_out, struct cairn_store *st,
+				     const struct cairn_descriptor *d, struct cairn_error **err);
+
+struct cairn_store_gc_stats {
+	uint64_t blobs_removed;
+	uint64_t bytes_freed;
+	uint64_t layers_removed; /* unpacked layer directories */
+};
+
+/**
+ * Remove every blob no named manifest references (directly or through an index), and every
+ * unpacked layer in `layers_root` (may be NULL) no stored image config lists, when older than
+ * `grace_secs`: a build in progress stores blobs before it names them, and the grace keeps
+ * them. Names and what they reference are never touched.
+ */
+CAIRN_API int cairn_store_gc(struct cairn_store *st, const char *layers_root, int64_t grace_secs,
+			     struct cairn_store_gc_stats *stats, struct cairn_error **err);
+
 /** One entry of cairn_store_ref_list(); strings borrowed for the callback's duration. */
 struct cairn_store_ref {
 	const char *name;

@@ -104,6 +104,16 @@ static const struct cli_cmd commands[] = {
 			"  --report FILE, and the registry options of 'cairn help image'.\n",
 	},
 	{
+		.name = "stages",
+		.run = cmd_stages,
+		.usage = "cairn stages ls | cairn stages gc [--grace SECONDS]",
+		.summary = "list the local store, or delete what nothing references",
+		.help = "ls: every named stage and image of HOME/store: NAME DIGEST SIZE AGE\n"
+			"gc: remove the blobs no named manifest references and the unpacked\n"
+			"    layers no stored image uses, when older than --grace (default 3600 s,\n"
+			"    so a build in progress keeps what it wrote but has not named yet)\n",
+	},
+	{
 		.name = "image",
 		.run = cmd_image,
 		.usage = "cairn image pull [OPTIONS] REF | cairn image push [OPTIONS] NAME REF",

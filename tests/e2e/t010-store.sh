@@ -95,4 +95,25 @@ test_expect_success 'concurrent writers all land in index.json' '
 	test -z "$(ls "$STORE/.cairn/tmp")"
 '
 
+test_expect_success 'cairn stages ls lists every name with its size' '
+	"$CAIRN" stages ls >"$T/stages" &&
+	grep -q "^demo:sig1 .*sha256:" "$T/stages" && grep -q "^base " "$T/stages" &&
+	test "$(grep -c "^par:" "$T/stages")" = 8
+'
+
+test_expect_success 'cairn stages gc removes only what no name references' '
+	mkdir -p "$T/orphan" && echo orphan >"$T/orphan/f" &&
+	tar -C "$T/orphan" -cf - . | gzip -n >"$T/orphan.tgz" &&
+	"$ST" "$STORE" put-image orphan "$T/orphan.tgz" >"$T/orphan.digest" &&
+	"$ST" "$STORE" rm orphan &&
+	before=$(ls "$STORE/blobs/sha256" | wc -l) &&
+	"$CAIRN" stages gc --grace 0 >"$T/gc.out" &&
+	grep -q "^removed 3 blobs" "$T/gc.out" &&
+	test "$(ls "$STORE/blobs/sha256" | wc -l)" = $((before - 3)) &&
+	test ! -e "$STORE/blobs/sha256/$(cut -d: -f2 "$T/orphan.digest")" &&
+	"$ST" "$STORE" get demo:sig1 >/dev/null && "$ST" "$STORE" get base >/dev/null &&
+	skopeo inspect "oci:$STORE:par:3" >/dev/null &&
+	"$CAIRN" stages gc >"$T/gc2.out" && grep -q "^removed 0 blobs" "$T/gc2.out"
+'
+
 test_done
