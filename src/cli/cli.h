@@ -109,6 +109,10 @@ struct cli_progress {
 void cli_on_progress(const struct cairn_progress *p, void *ud); /* ud: struct cli_progress */
 void cli_progress_end(struct cli_progress *ps);
 
+/* The stage tree of a build on stdout (spec section 8); ud: an int, non-zero for quiet. */
+struct cairn_build_event;
+void cli_on_build_event(const struct cairn_build_event *ev, void *ud);
+
 /* commands */
 int cmd_slugify(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);

@@ -10,6 +10,19 @@
 
 #include <getopt.h>
 
+/* the tag and publish options, shared by the help of every publishing command */
+#define TAG_HELP                                                                      \
+	"Tag options (repeatable, any mix; none: latest):\n"                          \
+	"  --tag, --tag-slug, --tag-custom TAG   slugified\n"                         \
+	"  --tag-plain TAG                        as given (must be a valid tag)\n"   \
+	"  --tag-branch, --tag-git-branch B       git branch (slugified)\n"           \
+	"  --tag-git-tag T                        git tag (slugified)\n"              \
+	"  --tag-commit, --tag-git-commit C       git commit\n"                       \
+	"  --tag-build-id, --tag-ci               from GitLab CI, Travis or GitHub\n" \
+	"                                         Actions variables\n"                \
+	"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"    \
+	"  --report FILE, and the registry options of 'cairn help image'.\n"
+
 static const struct cli_cmd commands[] = {
 	{
 		.name = "slugify",
@@ -50,34 +63,14 @@ static const struct cli_cmd commands[] = {
 		.usage = "cairn publish [IMAGE...] --images-repo REPO [TAG OPTIONS]",
 		.summary = "publish built images (and with --with-stages their stages)",
 		.help = "Pushes each built image as REPO/NAME:TAG (REPO:TAG for the unnamed one),\n"
-			"stages as REPO:image-stage-SIGNATURE. Images must be built.\n\n"
-			"Tag options (repeatable, any mix; none: latest):\n"
-			"  --tag, --tag-slug, --tag-custom TAG   slugified\n"
-			"  --tag-plain TAG                        as given (must be a valid tag)\n"
-			"  --tag-branch, --tag-git-branch B       git branch (slugified)\n"
-			"  --tag-git-tag T                        git tag (slugified)\n"
-			"  --tag-commit, --tag-git-commit C       git commit\n"
-			"  --tag-build-id, --tag-ci               from GitLab CI, Travis or GitHub\n"
-			"                                         Actions variables\n"
-			"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"
-			"  --report FILE, and the registry options of 'cairn help image'.\n",
+			"stages as REPO:image-stage-SIGNATURE. Images must be built.\n\n" TAG_HELP,
 	},
 	{
 		.name = "build-and-publish",
 		.run = cmd_build_and_publish,
 		.usage = "cairn build-and-publish [IMAGE...] --images-repo REPO [TAG OPTIONS]",
 		.summary = "build, then publish, in one process",
-		.help = "As build, then publish (see 'cairn help publish'); also --runtime.\n\n"
-			"Tag options (repeatable, any mix; none: latest):\n"
-			"  --tag, --tag-slug, --tag-custom TAG   slugified\n"
-			"  --tag-plain TAG                        as given (must be a valid tag)\n"
-			"  --tag-branch, --tag-git-branch B       git branch (slugified)\n"
-			"  --tag-git-tag T                        git tag (slugified)\n"
-			"  --tag-commit, --tag-git-commit C       git commit\n"
-			"  --tag-build-id, --tag-ci               from GitLab CI, Travis or GitHub\n"
-			"                                         Actions variables\n"
-			"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"
-			"  --report FILE, and the registry options of 'cairn help image'.\n",
+		.help = "As build, then publish (see 'cairn help publish'); also --runtime.\n\n" TAG_HELP,
 	},
 	{
 		.name = "dimg",
@@ -91,17 +84,7 @@ static const struct cli_cmd commands[] = {
 			"spush: one dimg to REPO:TAG as given; DIMG may be left out only when the\n"
 			"  config has a single image.\n"
 			"stages pull [--all] [DIMG...] REPO: the newest stage of each dimg that REPO\n"
-			"  holds (every one with --all) into the local store, layers included.\n\n"
-			"Tag options (repeatable, any mix; none: latest):\n"
-			"  --tag, --tag-slug, --tag-custom TAG   slugified\n"
-			"  --tag-plain TAG                        as given (must be a valid tag)\n"
-			"  --tag-branch, --tag-git-branch B       git branch (slugified)\n"
-			"  --tag-git-tag T                        git tag (slugified)\n"
-			"  --tag-commit, --tag-git-commit C       git commit\n"
-			"  --tag-build-id, --tag-ci               from GitLab CI, Travis or GitHub\n"
-			"                                         Actions variables\n"
-			"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"
-			"  --report FILE, and the registry options of 'cairn help image'.\n",
+			"  holds (every one with --all) into the local store, layers included.\n\n" TAG_HELP,
 	},
 	{
 		.name = "stages",

@@ -26,38 +26,6 @@ static double wall(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void on_event(const struct cairn_build_event *ev, void *ud)
-{
-	int quiet = *(int *)ud;
-
-	if (quiet && ev->kind != CAIRN_BUILD_STAGE_FAILED)
-		return;
-	switch (ev->kind) {
-	case CAIRN_BUILD_IMAGE_BEGIN:
-		printf("%s\n", ev->image);
-		break;
-	case CAIRN_BUILD_STAGE_CACHED:
-		printf("  %-22s [USING CACHE]\n", ev->stage);
-		break;
-	case CAIRN_BUILD_STAGE_BEGIN:
-		printf("  %-22s [BUILDING]\n", ev->stage);
-		break;
-	case CAIRN_BUILD_STAGE_OUTPUT:
-		printf("  | %.*s\n", (int)ev->len, ev->line);
-		break;
-	case CAIRN_BUILD_STAGE_DONE:
-		printf("  %-22s [OK] %.2f sec\n", ev->stage, ev->seconds);
-		break;
-	case CAIRN_BUILD_STAGE_FAILED:
-		printf("  %-22s [FAILED] %.2f sec\n", ev->stage, ev->seconds);
-		break;
-	case CAIRN_BUILD_IMAGE_DONE:
-		printf("  %-22s %s\n", "=> signature", ev->signature);
-		break;
-	}
-	fflush(stdout);
-}
-
 int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option own[] = {
@@ -124,7 +92,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	o.home = home;
 	o.images = (const char *const *)a.argv + optind;
 	o.n_images = (size_t)(a.argc - optind);
-	o.event = on_event;
+	o.event = cli_on_build_event;
 	o.event_ud = &quiet;
 	if (cairn_build(&res, &o, &err) < 0) {
 		ret = cli_fail(err);

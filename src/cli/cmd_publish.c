@@ -48,37 +48,6 @@ static const char *cmd_name(enum mode m)
 	return names[m];
 }
 
-static void on_build_event(const struct cairn_build_event *ev, void *ud)
-{
-	int quiet = *(int *)ud;
-
-	if (quiet && ev->kind != CAIRN_BUILD_STAGE_FAILED)
-		return;
-	switch (ev->kind) {
-	case CAIRN_BUILD_IMAGE_BEGIN:
-		printf("%s\n", ev->image);
-		break;
-	case CAIRN_BUILD_STAGE_CACHED:
-		printf("  %-22s [USING CACHE]\n", ev->stage);
-		break;
-	case CAIRN_BUILD_STAGE_BEGIN:
-		printf("  %-22s [BUILDING]\n", ev->stage);
-		break;
-	case CAIRN_BUILD_STAGE_OUTPUT:
-		printf("  | %.*s\n", (int)ev->len, ev->line);
-		break;
-	case CAIRN_BUILD_STAGE_DONE:
-		printf("  %-22s [OK] %.2f sec\n", ev->stage, ev->seconds);
-		break;
-	case CAIRN_BUILD_STAGE_FAILED:
-		printf("  %-22s [FAILED] %.2f sec\n", ev->stage, ev->seconds);
-		break;
-	case CAIRN_BUILD_IMAGE_DONE:
-		break;
-	}
-	fflush(stdout);
-}
-
 static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct option own[9 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
@@ -240,7 +209,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 		bo.stages_storage = repo;
 		bo.stages_prefix = CAIRN_STAGE_PREFIX_DIMG;
 	}
-	bo.event = build ? on_build_event : NULL;
+	bo.event = build ? cli_on_build_event : NULL;
 	bo.event_ud = &quiet;
 	if (cairn_build(&res, &bo, &err) < 0) {
 		ret = cli_fail(err);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn/build.h"
 #include "cairn/log.h"
 #include "cli.h"
 
@@ -133,4 +134,36 @@ void cli_on_progress(const struct cairn_progress *p, void *ud)
 		break;
 	}
 	fflush(stderr);
+}
+
+void cli_on_build_event(const struct cairn_build_event *ev, void *ud)
+{
+	int quiet = *(int *)ud;
+
+	if (quiet && ev->kind != CAIRN_BUILD_STAGE_FAILED)
+		return;
+	switch (ev->kind) {
+	case CAIRN_BUILD_IMAGE_BEGIN:
+		printf("%s\n", ev->image);
+		break;
+	case CAIRN_BUILD_STAGE_CACHED:
+		printf("  %-22s [USING CACHE]\n", ev->stage);
+		break;
+	case CAIRN_BUILD_STAGE_BEGIN:
+		printf("  %-22s [BUILDING]\n", ev->stage);
+		break;
+	case CAIRN_BUILD_STAGE_OUTPUT:
+		printf("  | %.*s\n", (int)ev->len, ev->line);
+		break;
+	case CAIRN_BUILD_STAGE_DONE:
+		printf("  %-22s [OK] %.2f sec\n", ev->stage, ev->seconds);
+		break;
+	case CAIRN_BUILD_STAGE_FAILED:
+		printf("  %-22s [FAILED] %.2f sec\n", ev->stage, ev->seconds);
+		break;
+	case CAIRN_BUILD_IMAGE_DONE:
+		printf("  %-22s %s\n", "=> signature", ev->signature);
+		break;
+	}
+	fflush(stdout);
 }
