@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 : "${CAIRN:?set CAIRN to the built cairn binary}"
-require_tool dockerd docker docker-registry skopeo
+require_tool dockerd docker docker-registry skopeo runc git
 
 DOCK="unix://$T/docker.sock"
 docker_cmd() {
@@ -50,6 +50,19 @@ test_expect_success 'docker runs the image cairn pushed' '
 	docker_cmd run --rm --network none "$REG/cairn/app:v1" /bin/busybox echo hello-from-cairn \
 		>"$T/run.out" &&
 	test "$(cat "$T/run.out")" = hello-from-cairn
+'
+
+test_expect_success 'docker pulls and runs an image cairn built and published (schema 2)' '
+	mkdir -p "$T/proj" && git init -q "$T/proj" &&
+	printf "project: dock\nconfigVersion: 1\n---\nimage: web\nfrom: %s/base/busybox:1\nshell:\n  install: [echo built-by-cairn > /msg]\ndocker:\n  CMD: [\"/bin/cat\", \"/msg\"]\n" \
+		"$REG" >"$T/proj/werf.yaml" &&
+	git -C "$T/proj" add -A &&
+	git -C "$T/proj" -c user.name=t -c user.email=t@example.com commit -q -m init &&
+	"$CAIRN" build-and-publish -q --dir "$T/proj" --images-repo "$REG/dock" --tag-plain v1 &&
+	docker_cmd pull -q "$REG/dock/web:v1" >/dev/null &&
+	test "$(docker_cmd run --rm --network none "$REG/dock/web:v1")" = built-by-cairn &&
+	docker_cmd image inspect --format "{{index .Config.Labels \"cairn-project\"}}" \
+		"$REG/dock/web:v1" | grep -qx dock
 '
 
 test_done
