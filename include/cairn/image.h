@@ -36,8 +36,13 @@ struct cairn_image_opts {
 	int jobs; /* blobs moved at once; 0: 4 */
 	cairn_progress_fn progress;
 	void *progress_ud;
-	const char *os, *arch,
-		*variant; /* platform picked from an index when pulling; NULL: host */
+	/* pull: the platform to take from an index; NULL: this host's */
+	const char *os, *arch, *variant;
+	/*
+	 * Push: the repository is known to hold every blob of the image (it was just pushed
+	 * there under another tag): only the manifest goes up.
+	 */
+	int blobs_known;
 };
 
 #define CAIRN_IMAGE_OPTS_INIT                        \

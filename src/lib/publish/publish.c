@@ -169,17 +169,19 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 			if (ret < 0)
 				return cairn_error_wrap(err, "publish image '%s'",
 							im->name ? im->name : "~");
-			/* every tag of this scheme shares the final image */
-			for (size_t u = t; u < o->n_tags; u++) {
+			/* every tag of this scheme shares the final image: blobs go up once */
+			for (size_t u = t, pushed = 0; u < o->n_tags; u++) {
+				struct cairn_image_opts io = o->image;
 				cleanup_free char *dest = NULL;
 
 				if (o->tags[u].scheme != scheme)
 					continue;
+				io.blobs_known = (int)pushed;
 				dest = xasprintf("%s:%s", dest_repo, o->tags[u].tag);
-				ret = cairn_image_push_descriptor(st, &final, dest, &o->image, NULL,
-								  err);
+				ret = cairn_image_push_descriptor(st, &final, dest, &io, NULL, err);
 				if (ret < 0)
 					return ret;
+				pushed = 1;
 			}
 		}
 		if (o->with_stages) {

@@ -3,6 +3,7 @@
 #include "common.h"
 #include "cairn/registry.h"
 #include "registry/http.h"
+#include "registry/registry_internal.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -36,6 +37,7 @@ int cairn_registry_global_init(struct cairn_error **err)
 
 void cairn_registry_global_cleanup(void)
 {
+	cairn_registry_global_cleanup_cache();
 	curl_global_cleanup();
 }
 

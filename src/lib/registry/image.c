@@ -475,7 +475,9 @@ int cairn_image_push_descriptor(struct cairn_store *st, const struct cairn_descr
 	if (ret < 0 && ret != CAIRN_ENOTFOUND)
 		goto fail;
 	cairn_error_clear(err);
-	if (m->kind == CAIRN_MANIFEST_INDEX)
+	if (o->blobs_known)
+		ret = 0;
+	else if (m->kind == CAIRN_MANIFEST_INDEX)
 		ret = push_index_children(st, reg, c, &ref, refstr, m, o, stats, err);
 	else
 		ret = push_manifest_blobs(st, reg, &ref, refstr, m, o, stats, err);

@@ -13,4 +13,7 @@ typedef int (*cairn_http_factory_fn)(struct cairn_http **out, const struct cairn
 /* Connections made after this call use `fn` instead of libcurl. */
 void cairn_registry_set_transport(struct cairn_registry *r, cairn_http_factory_fn fn, void *ud);
 
+/* Forget what the TLS probes found (cairn_registry_global_cleanup calls it). */
+void cairn_registry_global_cleanup_cache(void);
+
 #endif

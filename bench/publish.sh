@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Publish benchmark, on local registries (fresh storage each, started here), in one run:
+#   (a) a fresh host reusing the distributed stages storage: host A builds a 5-image project with
+#       `--stages-storage REG/stages` (every stage built is pushed there); then host B, with an
+#       empty home, runs `build-and-publish --stages-storage REG/stages --images-repo REG/prod-N
+#       --tag-plain v1`. Reported: B's time against A's first build (target: at least 5x faster),
+#       and the layer bytes moved during B's run (target: none): downloads are the GETs of blobs
+#       in the registry's access log (their response sizes), uploads the PATCH requests, the
+#       uploads completed (each PUT ?digest= names a blob, whose size the storage gives) and the
+#       growth of the storage (du)
+#   (b) `cairn publish` of the 5 images x 3 tags `--with-stages` into a fresh registry R1, against
+#       skopeo copying every tag cairn created (skopeo list-tags) from R1 into a fresh registry
+#       R2: the same manifests and blobs. Target: cairn's time at most 0.5x skopeo's
+# Each image: from the busybox base of the e2e tests, a git entry, an install stage writing MiBs
+# of random bytes, a setup stage. Times are the median of 3 rounds (each round: host A builds
+# into a new stages repository, host B has a new empty home and publishes to a new repository,
+# publish and copy go into new registries); the traffic is that of the first round.
+# Needs root (shell stages run in runc), docker-registry, skopeo, umoci, busybox-static, git,
+# python3, curl, bc.
+# Usage: bench/publish.sh [--quick]   (--quick: 1 MiB per stage instead of 8, one round, for a
+# smoke run); BENCH_KEEP=1 keeps the work directory (registry logs, cairn's output).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+big_mib=8 git_kib=2048 rounds=3
+if [ "${1:-}" = --quick ]; then
+	big_mib=1 git_kib=256 rounds=1
+fi
+nimg=5
+
+for t in docker-registry skopeo umoci git python3 curl bc runc; do
+	command -v "$t" >/dev/null || { echo "bench/publish.sh: $t is missing" >&2; exit 1; }
+done
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-publish.XXXXXX")
+pids=()
+declare -A reg_pid=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 0.3
+	if [ "${BENCH_KEEP:-}" = 1 ]; then echo "kept $W (BENCH_KEEP=1)"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+
+echo "== building cairn (release)"
+cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="-O2" \
+	-DBUILD_TESTING=ON >/dev/null
+cmake --build build/bench -j2 --target cairn >/dev/null
+CAIRN=$root/build/bench/cairn
+
+now() { date +%s.%N; }
+# sets RES to the seconds since $1 (no command substitution: registries live in this shell)
+elapsed() { RES=$(echo "$(now) - $1" | bc); }
+
+# reg_start NAME: a registry with fresh storage and its access log on a random free port; sets
+# REG (HOST:PORT), REG_LOG and REG_DATA. The port changes from run to run, so skopeo's blob info
+# cache knows nothing of the new registry.
+REG="" REG_LOG="" REG_DATA=""
+reg_start() {
+	local d port pid
+	for _ in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 20000))
+		d=$W/reg-$1
+		rm -rf "$d"
+		mkdir -p "$d"
+		cat >"$d/config.yml" <<CFG
+version: 0.1
+log: {level: error, accesslog: {disabled: false}}
+storage: {filesystem: {rootdirectory: $d/data}, maintenance: {uploadpurging: {enabled: false}}}
+http: {addr: 127.0.0.1:$port, secret: bench}
+CFG
+		env -u REGISTRY_AUTH_FILE docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
+		pid=$!
+		for _ in $(seq 100); do
+			kill -0 "$pid" 2>/dev/null || break # the port was taken: another one
+			if curl -fs "http://127.0.0.1:$port/v2/" >/dev/null; then
+				pids+=("$pid")
+				reg_pid[127.0.0.1:$port]=$pid
+				REG=127.0.0.1:$port REG_LOG=$d/log REG_DATA=$d/data
+				return 0
+			fi
+			sleep 0.05
+		done
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	echo "registry $1 did not start" >&2
+	exit 1
+}
+# reg_stop HOST:PORT: stop a registry reg_start started
+reg_stop() {
+	local pid=${reg_pid[$1]} i
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	for i in "${!pids[@]}"; do
+		if [ "${pids[$i]}" = "$pid" ]; then unset "pids[$i]"; fi
+	done
+	unset "reg_pid[$1]"
+}
+
+# The base image: the e2e tests' cached layout for this busybox (tests/e2e/lib.sh,
+# base_image_layout), else built here the same way (_t_busybox_build).
+bb=${CAIRN_TEST_BUSYBOX:-/bin/busybox}
+sum=$(sha256sum <"$bb")
+base=${CAIRN_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cairn-tests}/busybox-oci-${sum:0:16}-r1
+if [ ! -f "$base/index.json" ]; then
+	echo "== building the busybox base image"
+	base=$W/base
+	b=$W/base-bundle
+	rootless=()
+	[ "$(id -u)" -eq 0 ] || rootless=(--rootless)
+	{
+		umoci init --layout "$base"
+		umoci new --image "$base:base"
+		umoci unpack "${rootless[@]}" --image "$base:base" "$b"
+		r=$b/rootfs
+		mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/root" "$r/home/app" "$r/dev" "$r/proc" "$r/sys"
+		cp "$bb" "$r/bin/busybox"
+		chmod 0755 "$r/bin/busybox"
+		for a in sh ls cat echo mkdir rm cp mv test true false env id chown chmod ln touch sed \
+			grep wc sha256sum sleep printf head tail; do
+			ln -s busybox "$r/bin/$a"
+		done
+		printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'app:x:1000:1000:app:/home/app:/bin/sh' \
+			'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$r/etc/passwd"
+		printf '%s\n' 'root:x:0:' 'app:x:1000:' 'nogroup:x:65534:' >"$r/etc/group"
+		chmod 1777 "$r/tmp"
+		chmod 0700 "$r/root"
+		[ "${#rootless[@]}" -gt 0 ] || chown 1000:1000 "$r/home/app"
+		umoci repack --image "$base:base" "$b"
+		umoci config --image "$base:base" --config.cmd /bin/sh \
+			--config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+		umoci gc --layout "$base"
+	} >"$W/base.log" 2>&1 || { cat "$W/base.log" >&2; exit 1; }
+fi
+
+echo "== starting the registry (stages storage, base image, publish target of (a))"
+reg_start a
+RA=$REG RA_LOG=$REG_LOG RA_DATA=$REG_DATA
+skopeo copy -q --dest-tls-verify=false "oci:$base:base" "docker://$RA/base/busybox:1"
+
+echo "== making a ${nimg}-image project (git: $git_kib KiB per image, install: $big_mib MiB)"
+P=$W/project
+for i in $(seq 0 $((nimg - 1))); do
+	mkdir -p "$P/src/m$i"
+	head -c "$((git_kib * 1024 / 2))" /dev/urandom >"$P/src/m$i/data.bin"
+	for f in $(seq 0 49); do
+		{ seq $((i * 100000 + f * 1000)) $((i * 100000 + f * 1000 + 999)) || true; } \
+			>"$P/src/m$i/f$f.txt"
+	done
+	head -c "$((git_kib * 1024 / 2))" /dev/urandom | od -An -tx1 |
+		head -c "$((git_kib * 1024 / 2))" >"$P/src/m$i/hex.txt" || true
+done
+{
+	printf 'project: pubbench\nconfigVersion: 1\n'
+	for i in $(seq 0 $((nimg - 1))); do
+		cat <<YAML
+---
+image: img$i
+from: $RA/base/busybox:1
+git:
+- add: /src/m$i
+  to: /app
+shell:
+  install: [head -c $((big_mib * 1048576)) /dev/urandom > /big, echo img$i > /name]
+  setup: [ls -l /app /big > /setup.txt]
+YAML
+	done
+} >"$P/werf.yaml"
+git init -q "$P"
+git -C "$P" add -A
+git -C "$P" -c user.name=bench -c user.email=bench@example.com commit -q -m init
+
+# stages_built REPORT: how many stages of the report were built (not cached)
+stages_built() {
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(1 for i in r["images"] for s in i["stages"] if not s["cached"]))' "$1"
+}
+# median of the numbers on stdin
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# is_layer DATA DIGEST: the registry holds blob DIGEST (hex) and it is gzip (a layer; manifests
+# and configs are JSON)
+is_layer() {
+	local f=$1/docker/registry/v2/blobs/sha256/${2:0:2}/$2/data
+	[ -f "$f" ] && [ "$(head -c 2 "$f" | od -An -tx1 | tr -d ' ')" = 1f8b ]
+}
+blob_size() { stat -c %s "$1/docker/registry/v2/blobs/sha256/${2:0:2}/$2/data"; }
+
+# ---- (a) -----------------------------------------------------------------------------------------
+# Host A's first build, into stages repository $RA/stages (round 1: the one host B uses, and host
+# A's home is kept for (b)), else $RA/stages-ROUND with a home of its own, removed after.
+: >"$W/ta"
+for r in $(seq "$rounds"); do
+	repo=stages home=$W/a
+	[ "$r" = 1 ] || repo=stages-$r home=$W/a-$r
+	echo "== (a) host A: first build, pushing every stage to $RA/$repo (round $r of $rounds)"
+	t=$(now)
+	CAIRN_HOME=$home "$CAIRN" build --dir "$P" --stages-storage "$RA/$repo" \
+		--report "$W/a$r.json" >"$W/a$r.out" 2>&1 || { cat "$W/a$r.out" >&2; exit 1; }
+	elapsed "$t"
+	echo "$RES" >>"$W/ta"
+	[ "$r" = 1 ] || rm -rf "$home"
+done
+a_built=$(stages_built "$W/a1.json")
+a_stages=$(python3 -c 'import json,sys; print(sum(len(i["stages"]) for i in json.load(open(sys.argv[1]))["images"]))' "$W/a1.json")
+n_stage_tags=$(skopeo list-tags --tls-verify=false "docker://$RA/stages" | grep -c '"image-stage-' || true)
+
+# Host B: an empty home each round, publishing to $RA/prod-ROUND; the traffic of round 1.
+: >"$W/tb"
+for r in $(seq "$rounds"); do
+	echo "== (a) host B (empty home): build-and-publish --stages-storage (round $r of $rounds)"
+	if [ "$r" = 1 ]; then
+		log_lines=$(wc -l <"$RA_LOG")
+		du_before=$(du -sb "$RA_DATA" | cut -f1)
+		find "$RA_DATA" -path '*/blobs/sha256/*/data' | sort >"$W/blobs-before"
+	fi
+	t=$(now)
+	CAIRN_HOME=$W/b$r "$CAIRN" build-and-publish --dir "$P" --stages-storage "$RA/stages" \
+		--images-repo "$RA/prod-$r" --tag-plain v1 --report "$W/b$r.json" >"$W/b$r.out" 2>&1 ||
+		{ cat "$W/b$r.out" >&2; exit 1; }
+	elapsed "$t"
+	echo "$RES" >>"$W/tb"
+	[ "$r" = 1 ] || continue
+	sleep 0.2 # the access log line of the last request
+	du_after=$(du -sb "$RA_DATA" | cut -f1)
+	find "$RA_DATA" -path '*/blobs/sha256/*/data' | sort >"$W/blobs-after"
+	tail -n +$((log_lines + 1)) "$RA_LOG" | grep '"[A-Z]* /v2/' >"$W/b-log" || true
+done
+b_built=$(stages_built "$W/b1.json")
+b_req=$(wc -l <"$W/b-log")
+# downloads: GETs of blobs; the response size is field 10 of the combined log format
+read -r get_n get_bytes < <(awk '$6 == "\"GET" && $7 ~ /\/blobs\/sha256:/ && $10 > 1000 { n++; s += $10 } END { print n + 0, s + 0 }' "$W/b-log")
+read -r getall_n getall_bytes < <(awk '$6 == "\"GET" && $7 ~ /\/blobs\/sha256:/ { n++; s += $10 } END { print n + 0, s + 0 }' "$W/b-log")
+get_layer_bytes=0
+while read -r dg sz; do
+	if is_layer "$RA_DATA" "$dg"; then get_layer_bytes=$((get_layer_bytes + sz)); fi
+done < <(awk '$6 == "\"GET" && $7 ~ /\/blobs\/sha256:/ { d = $7; sub(/.*sha256:/, "", d); print d, $10 }' "$W/b-log")
+# uploads: PATCH requests carry the bytes; every upload ends with PUT ...?digest=sha256:HEX, and
+# the blob it names is in the storage (with its size) even when it was there already
+patch_n=$(grep -c '"PATCH /v2/' "$W/b-log" || true)
+up_n=0 up_bytes=0 up_layer_bytes=0
+while read -r dg; do
+	sz=$(blob_size "$RA_DATA" "$dg")
+	up_n=$((up_n + 1)) up_bytes=$((up_bytes + sz))
+	if is_layer "$RA_DATA" "$dg"; then up_layer_bytes=$((up_layer_bytes + sz)); fi
+done < <(awk '$6 == "\"PUT" && $7 ~ /\/blobs\/uploads\/.*digest=sha256(%3A|:)/ && $9 ~ /^2/ { d = $7; sub(/.*digest=sha256(%3A|:)/, "", d); sub(/[&].*/, "", d); print d }' "$W/b-log")
+grow=$((du_after - du_before))
+new_blobs=$(comm -13 "$W/blobs-before" "$W/blobs-after" | wc -l)
+layer_bytes=$((get_layer_bytes + up_layer_bytes))
+published=0
+for i in $(seq 0 $((nimg - 1))); do
+	if skopeo inspect --raw --tls-verify=false "docker://$RA/prod-1/img$i:v1" >/dev/null; then
+		published=$((published + 1))
+	fi
+done
+ta=$(median <"$W/ta")
+tb=$(median <"$W/tb")
+
+# ---- (b) -----------------------------------------------------------------------------------------
+# Each round: cairn publishes into a fresh registry, then skopeo copies every tag of the first
+# round's registry (R1) into a fresh registry.
+: >"$W/tp" && : >"$W/ts"
+R1="" R1_DATA=""
+for r in $(seq "$rounds"); do
+	echo "== (b) host A: publish ${nimg} images x 3 tags --with-stages into a fresh registry (round $r of $rounds)"
+	reg_start "p$r"
+	t=$(now)
+	CAIRN_HOME=$W/a "$CAIRN" publish --dir "$P" --images-repo "$REG/pub" --tag-plain a \
+		--tag-plain b --tag-plain c --with-stages >"$W/p$r.out" 2>&1 ||
+		{ cat "$W/p$r.out" >&2; exit 1; }
+	elapsed "$t"
+	echo "$RES" >>"$W/tp"
+	if [ "$r" = 1 ]; then
+		R1=$REG R1_DATA=$REG_DATA
+		p_req=$(grep -c '"[A-Z]* /v2/' "$REG_LOG" || true)
+		p_patch=$(grep -c '"PATCH /v2/' "$REG_LOG" || true)
+		p_bytes=$(du -sb "$R1_DATA" | cut -f1)
+		# every tag cairn created: the repositories of R1's catalog, their tags
+		curl -fs "http://$R1/v2/_catalog?n=1000" |
+			python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["repositories"]))' \
+				>"$W/repos"
+		: >"$W/refs"
+		while read -r repo; do
+			skopeo list-tags --tls-verify=false "docker://$R1/$repo" </dev/null |
+				python3 -c 'import json,sys; r=json.load(sys.stdin); print("\n".join(r["Repository"].split("/", 1)[1] + ":" + t for t in r["Tags"]))' \
+					>>"$W/refs"
+		done <"$W/repos"
+		n_refs=$(wc -l <"$W/refs")
+		n_img_refs=$(grep -vc ':image-stage-' "$W/refs" || true)
+		n_stage_refs=$((n_refs - n_img_refs))
+	else
+		reg_stop "$REG"
+	fi
+
+	echo "== (b) skopeo copy of the same $n_refs tags from R1 into a fresh registry (round $r of $rounds)"
+	reg_start "s$r"
+	t=$(now)
+	while read -r ref; do
+		skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+			"docker://$R1/$ref" "docker://$REG/$ref" </dev/null
+	done <"$W/refs"
+	elapsed "$t"
+	echo "$RES" >>"$W/ts"
+	if [ "$r" = 1 ]; then
+		s_req=$(grep -c '"[A-Z]* /v2/' "$REG_LOG" || true)
+		s_patch=$(grep -c '"PATCH /v2/' "$REG_LOG" || true)
+		s_bytes=$(du -sb "$REG_DATA" | cut -f1)
+		# both registries hold the same manifests: the same digest for every tag
+		same=0
+		while read -r ref; do
+			d1=$(skopeo inspect --raw --tls-verify=false "docker://$R1/$ref" </dev/null | sha256sum)
+			d2=$(skopeo inspect --raw --tls-verify=false "docker://$REG/$ref" </dev/null | sha256sum)
+			if [ "$d1" = "$d2" ]; then same=$((same + 1)); fi
+		done <"$W/refs"
+	fi
+	reg_stop "$REG"
+done
+tp=$(median <"$W/tp")
+ts=$(median <"$W/ts")
+
+# ---- results --------------------------------------------------------------------------------------
+verdict() { if [ "$1" = 1 ]; then echo ok; else echo MISSED; fi; }
+mib() { echo "scale=1; $1 / 1048576" | bc; }
+runs() { awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }' "$1"; }
+what="median of $rounds rounds"
+[ "$rounds" -gt 1 ] || what="1 round"
+printf '\n%-58s %-34s %-10s %s\n' "case ($what)" result target verdict
+printf '%-58s %-34s\n' "(a) host A first build, $nimg images, stages pushed" \
+	"$(printf '%.2f s (%d of %d stages built)' "$ta" "$a_built" "$a_stages")"
+printf '%-58s %-34s\n' "    stage tags in the stages repository" "$n_stage_tags"
+printf '%-58s %-34s\n' "(a) host B build-and-publish, empty home" \
+	"$(printf '%.2f s (%d built, %d/%d published)' "$tb" "$b_built" "$published" "$nimg")"
+printf '%-58s %-34s %-10s %s\n' "    host A first build / host B" \
+	"$(printf '%.1fx faster' "$(echo "$ta / $tb" | bc -l)")" ">= 5x" \
+	"$(verdict "$(echo "$ta / $tb >= 5" | bc -l)")"
+printf '%-58s %-34s\n' "    registry requests of host B" "$b_req"
+printf '%-58s %-34s\n' "    GETs of blobs over 1000 B (all GETs of blobs)" \
+	"$get_n, $get_bytes B ($getall_n, $getall_bytes B)"
+printf '%-58s %-34s\n' "    PATCH requests; uploads completed" "$patch_n; $up_n, $up_bytes B"
+printf '%-58s %-34s\n' "    storage growth (du -sb, directories too); new blobs" "$grow B; $new_blobs"
+printf '%-58s %-34s %-10s %s\n' "    layer bytes moved (downloaded + uploaded)" \
+	"$layer_bytes B ($get_layer_bytes + $up_layer_bytes)" "0" \
+	"$(verdict "$([ "$layer_bytes" -eq 0 ] && echo 1)")"
+printf '%-58s %-34s\n' "(b) cairn publish, $nimg images x 3 tags --with-stages" \
+	"$(printf '%.2f s, %d requests, %d PATCH' "$tp" "$p_req" "$p_patch")"
+printf '%-58s %-34s\n' "    tags created (images + stages); storage" \
+	"$n_refs ($n_img_refs + $n_stage_refs); $(mib "$p_bytes") MiB"
+printf '%-58s %-34s\n' "(b) skopeo copy R1 -> R2 of the same $n_refs tags" \
+	"$(printf '%.2f s, %d requests, %d PATCH' "$ts" "$s_req" "$s_patch")"
+printf '%-58s %-34s\n' "    storage; manifests identical to R1's" "$(mib "$s_bytes") MiB; $same of $n_refs"
+printf '%-58s %-34s %-10s %s\n' "    cairn / skopeo" \
+	"$(printf '%.2fx' "$(echo "$tp / $ts" | bc -l)")" "<= 0.50x" \
+	"$(verdict "$(echo "$tp / $ts <= 0.5" | bc -l)")"
+echo
+echo "runs (s): host A $(runs "$W/ta") / host B $(runs "$W/tb")"
+echo "runs (s): cairn publish $(runs "$W/tp") / skopeo copy $(runs "$W/ts")"
