@@ -232,6 +232,13 @@ CAIRN_API int cairn_config_load(struct cairn_config **out, const char *dir, cons
  * "<name>:<line>:<column>: <parser message>"), and CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX,
  * CAIRN_CONFIG_NODES_MAX, CAIRN_CONFIG_DEPTH_MAX or CAIRN_CONFIG_IMAGES_MAX.
  */
+/**
+ * The config file of `dir` (as cairn_config_load finds it) rendered as a Go template: what
+ * `cairn render` prints. *out is a new string (the caller frees), *len_out its length.
+ */
+CAIRN_API int cairn_config_render(char **out, size_t *len_out, const char *dir, const char *file,
+				  struct cairn_error **err);
+
 CAIRN_API int cairn_config_parse(struct cairn_config **out, const char *name, const char *text,
 				 size_t len, struct cairn_error **err);
 

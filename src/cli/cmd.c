@@ -87,6 +87,15 @@ static const struct cli_cmd commands[] = {
 			"  holds (every one with --all) into the local store, layers included.\n\n" TAG_HELP,
 	},
 	{
+		.name = "render",
+		.run = cmd_render,
+		.usage = "cairn render [--dir DIR] [--config FILE]",
+		.summary = "print werf.yaml as its Go templates render it",
+		.help = "Renders the config (werf.yaml, werf.yml or dappfile.yaml; --config FILE)\n"
+			"with the templates of .werf/**/*.tmpl, env, .Files.Get and the other\n"
+			"functions cairn supports, and prints the YAML that build would parse.\n",
+	},
+	{
 		.name = "stages",
 		.run = cmd_stages,
 		.usage = "cairn stages ls | cairn stages gc [--grace SECONDS]",

@@ -2,6 +2,7 @@
 /* werf.yaml: YAML (libfyaml events) to a small node tree, then a validated configuration model. */
 #include "common.h"
 #include "cairn/config.h"
+#include "cairn/template.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -2101,15 +2102,18 @@ int cairn_config_parse(struct cairn_config **out, const char *name, const char *
 	return 0;
 }
 
-int cairn_config_load(struct cairn_config **out, const char *dir, const char *file,
-		      struct cairn_error **err)
+/* Find and read the config file, then render it as a template; *name: the file's name. */
+static int read_rendered(char **text, size_t *len, const char **name_out, const char *dir,
+			 const char *file, struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf raw = CAIRN_BUF_INIT_MAX(CAIRN_CONFIG_FILE_MAX);
 	cleanup_close int dfd = -1;
 	const char *name = file;
 	int ret;
 
-	*out = NULL;
+	*text = NULL;
+	*len = 0;
+	*name_out = NULL;
 	dfd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return cairn_error_set_errno(err, "open project directory '%s'", dir ? dir : ".");
@@ -2141,7 +2145,39 @@ int cairn_config_load(struct cairn_config **out, const char *dir, const char *fi
 					       "no werf.yaml, werf.yml or dappfile.yaml in '%s'",
 					       dir ? dir : ".");
 	}
-	return cairn_config_parse(out, name, raw.buf, raw.len, err);
+	{
+		/* werf.yaml is a Go template: render it, then parse what it renders to */
+		struct cairn_template_opts topts = {.dir = dir ? dir : ".", .name = name};
+
+		ret = cairn_template_render(text, len, raw.buf, raw.len, &topts, err);
+		if (ret < 0)
+			return ret;
+	}
+	*name_out = name;
+	return 0;
+}
+
+int cairn_config_render(char **out, size_t *len_out, const char *dir, const char *file,
+			struct cairn_error **err)
+{
+	const char *name;
+
+	return read_rendered(out, len_out, &name, dir, file, err);
+}
+
+int cairn_config_load(struct cairn_config **out, const char *dir, const char *file,
+		      struct cairn_error **err)
+{
+	cleanup_free char *text = NULL;
+	const char *name;
+	size_t len = 0;
+	int ret;
+
+	*out = NULL;
+	ret = read_rendered(&text, &len, &name, dir, file, err);
+	if (ret < 0)
+		return ret;
+	return cairn_config_parse(out, name, text, len, err);
 }
 
 /* ---- freeing ---- */

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* werf.yaml templates: the subset of Go text/template and Sprig that real configurations use. */
+#ifndef CAIRN_TEMPLATE_H
+#define CAIRN_TEMPLATE_H
+
+#include <stddef.h>
+#include "cairn/common.h"
+#include "cairn/error.h"
+
+/* Largest rendered output, and largest string value made while rendering, in bytes. */
+#define CAIRN_TEMPLATE_OUTPUT_MAX (16u * 1024 * 1024)
+/* Deepest nesting of `template` and `include` calls (a recursive define stops here). */
+#define CAIRN_TEMPLATE_DEPTH_MAX 64
+/* Most evaluation steps (nodes, range iterations, function calls, printed values) per render. */
+#define CAIRN_TEMPLATE_STEPS_MAX 10000000u
+
+struct cairn_template_opts {
+	const char *dir;  /* project dir: .Files.Get root, .werf/ for *.tmpl */
+	const char *name; /* file name for messages, e.g. "werf.yaml" */
+	const char *(*getenv_fn)(const char *name); /* NULL: getenv */
+};
+
+/**
+ * Render `text` (`len` bytes) as a Go template. The data (`.` and `$`) is a map holding `Files`,
+ * whose `Get "path"` method reads a file relative to `o->dir`. Before `text` is parsed, every
+ * `o->dir/.werf/ ** / *.tmpl` file is parsed (in sorted order) so that its `define`s can be used;
+ * the whole file is also a template named by its path below `.werf/`, e.g. "a/b.tmpl".
+ *
+ * On success `*out` is a new NUL-terminated string the caller frees and `*out_len` its length
+ * (the output may hold NULs if a read file does). On failure `*out` is NULL and:
+ * - CAIRN_EINVAL "<name>:<line>:<col>: <what>": a syntax error, an unsupported function
+ *   ("function 'x' is not supported"), a `required` message, an evaluation error, or a
+ *   `.Files.Get` of a missing path or one leaving `o->dir`;
+ * - CAIRN_ETOOBIG: the output, a string value, the call depth or the step count passed its limit;
+ * - CAIRN_EOS: a `.werf/` template file could not be read.
+ * `o` and all its members may be NULL: no project dir (no files), name "template", getenv.
+ */
+CAIRN_API int cairn_template_render(char **out, size_t *out_len, const char *text, size_t len,
+				    const struct cairn_template_opts *o, struct cairn_error **err);
+
+#endif
