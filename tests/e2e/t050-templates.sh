@@ -85,7 +85,12 @@ test_expect_success 'template errors name the file, line and column' '
 	printf "project: x\nconfigVersion: 1\n{{ required \"set BASE\" (env \"NOPE\") }}\n" \
 		>"$T/req.yaml" &&
 	test_must_fail "$CAIRN" build --dir "$A" --config "$T/req.yaml" 2>"$T/e2" &&
-	grep -q "set BASE" "$T/e2"
+	grep -q "set BASE" "$T/e2" &&
+	printf "project: x\nconfigVersion: 1\n{{ range list 1 2 }}\n---\nimage: a{{ . }}\nfrom: x\nshell: {instal: [a]}\n{{ end }}\n" \
+		>"$T/yaml.yaml" &&
+	test_must_fail "$CAIRN" build --dir "$A" --config "$T/yaml.yaml" 2>"$T/e3" &&
+	grep -q "yaml.yaml:7:9: shell.instal: unknown key" "$T/e3" &&
+	grep -q "^>    7 | shell: {instal: \[a\]}" "$T/e3"
 '
 
 test_done

@@ -2103,8 +2103,8 @@ int cairn_config_parse(struct cairn_config **out, const char *name, const char *
 }
 
 /* Find and read the config file, then render it as a template; *name: the file's name. */
-static int read_rendered(char **text, size_t *len, const char **name_out, const char *dir,
-			 const char *file, struct cairn_error **err)
+static int read_rendered(char **text, size_t *len, const char **name_out, int *changed,
+			 const char *dir, const char *file, struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf raw = CAIRN_BUF_INIT_MAX(CAIRN_CONFIG_FILE_MAX);
 	cleanup_close int dfd = -1;
@@ -2154,15 +2154,49 @@ static int read_rendered(char **text, size_t *len, const char **name_out, const 
 			return ret;
 	}
 	*name_out = name;
+	*changed = *len != raw.len || memcmp(*text, raw.buf, raw.len) != 0;
 	return 0;
+}
+
+/*
+ * A YAML error after rendering names a line of the rendered text, which the user never saw:
+ * add that line and the two around it to the message.
+ */
+static void show_rendered_lines(struct cairn_error *e, const char *name, const char *text,
+				size_t len)
+{
+	size_t nlen = strlen(name), line = 0, cur = 1;
+	struct cairn_buf b = CAIRN_BUF_INIT;
+	const char *p = e->msg, *at;
+
+	at = strstr(p, name);
+	if (!at || at[nlen] != ':')
+		return;
+	for (const char *d = at + nlen + 1; *d >= '0' && *d <= '9'; d++)
+		line = line * 10 + (size_t)(*d - '0');
+	if (line == 0)
+		return;
+	cairn_buf_addf(&b, "%s\nrendered %s around line %zu:", e->msg, name, line);
+	for (const char *q = text, *end = text + len; q < end && cur <= line + 2; cur++) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		size_t n = nl ? (size_t)(nl - q) : (size_t)(end - q);
+
+		if (cur + 2 >= line)
+			cairn_buf_addf(&b, "\n%c %4zu | %.*s", cur == line ? '>' : ' ', cur,
+				       (int)(n > 200 ? 200 : n), q);
+		q = nl ? nl + 1 : end;
+	}
+	free(e->msg);
+	e->msg = cairn_buf_detach(&b, NULL);
 }
 
 int cairn_config_render(char **out, size_t *len_out, const char *dir, const char *file,
 			struct cairn_error **err)
 {
 	const char *name;
+	int changed;
 
-	return read_rendered(out, len_out, &name, dir, file, err);
+	return read_rendered(out, len_out, &name, &changed, dir, file, err);
 }
 
 int cairn_config_load(struct cairn_config **out, const char *dir, const char *file,
@@ -2171,13 +2205,16 @@ int cairn_config_load(struct cairn_config **out, const char *dir, const char *fi
 	cleanup_free char *text = NULL;
 	const char *name;
 	size_t len = 0;
-	int ret;
+	int ret, changed = 0;
 
 	*out = NULL;
-	ret = read_rendered(&text, &len, &name, dir, file, err);
+	ret = read_rendered(&text, &len, &name, &changed, dir, file, err);
 	if (ret < 0)
 		return ret;
-	return cairn_config_parse(out, name, text, len, err);
+	ret = cairn_config_parse(out, name, text, len, err);
+	if (ret < 0 && changed && err && *err)
+		show_rendered_lines(*err, name, text, len);
+	return ret;
 }
 
 /* ---- freeing ---- */
