@@ -625,7 +625,7 @@ static int parse_pipe(struct parser *p, struct pipe **out, bool decl, enum tok_k
 
 		cmd->off = peek(p)->off;
 		while (peek(p)->kind != T_PIPE && peek(p)->kind != end) {
-			struct arg *a;
+			struct arg *a = NULL;
 
 			if (peek(p)->kind == T_RIGHT || peek(p)->kind == T_RPAREN ||
 			    peek(p)->kind == T_EOF)
@@ -2107,7 +2107,7 @@ FN(eq)
 
 FN(ne)
 {
-	int r;
+	int r = 0;
 
 	(void)argc;
 	if (compare(x, &r, argv[0], argv[1], false, "ne", cmd->off, err) < 0)
@@ -2118,7 +2118,7 @@ FN(ne)
 
 FN(lt)
 {
-	int r;
+	int r = 0;
 
 	(void)argc;
 	if (compare(x, &r, argv[0], argv[1], true, "lt", cmd->off, err) < 0)
@@ -2129,7 +2129,7 @@ FN(lt)
 
 FN(gt)
 {
-	int r;
+	int r = 0;
 
 	(void)argc;
 	if (compare(x, &r, argv[0], argv[1], true, "gt", cmd->off, err) < 0)
