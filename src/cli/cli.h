@@ -100,11 +100,18 @@ void cli_registry_args_release(struct cli_registry_args *ra);
 char *cli_home(const struct cli_ctx *ctx, struct cairn_error **err);
 
 /* Progress of image transfers on stderr: live on a terminal, plain lines otherwise. */
+#define CLI_PROGRESS_ROWS 16
 struct cli_progress {
 	int tty;
 	int quiet;
 	const char *verb; /* "push" / "pull" */
-	int active;	  /* a progress line is on screen */
+	/* on a terminal: one live line per blob in flight, redrawn below the finished lines */
+	struct {
+		char digest[20];
+		uint64_t done, total;
+	} rows[CLI_PROGRESS_ROWS];
+	int n_rows;
+	int drawn; /* live lines now on screen */
 };
 void cli_on_progress(const struct cairn_progress *p, void *ud); /* ud: struct cli_progress */
 void cli_progress_end(struct cli_progress *ps);

@@ -84,55 +84,89 @@ static const char *short_digest(const struct cairn_digest *d)
 	return s;
 }
 
+/* Take the live lines off the screen (the cursor ends where the first one was). */
+static void erase_rows(struct cli_progress *ps)
+{
+	if (ps->drawn)
+		fprintf(stderr, "\033[%dA\r\033[J", ps->drawn);
+	ps->drawn = 0;
+}
+
+static void draw_rows(struct cli_progress *ps)
+{
+	for (int i = 0; i < ps->n_rows; i++) {
+		char done[32], total[32];
+
+		human_size(done, sizeof(done), ps->rows[i].done);
+		human_size(total, sizeof(total), ps->rows[i].total);
+		fprintf(stderr, "  %s  %s / %s\n", ps->rows[i].digest, done, total);
+	}
+	ps->drawn = ps->n_rows;
+}
+
+static int find_row(struct cli_progress *ps, const struct cairn_digest *d)
+{
+	for (int i = 0; i < ps->n_rows; i++)
+		if (strcmp(ps->rows[i].digest, short_digest(d)) == 0)
+			return i;
+	return -1;
+}
+
 void cli_progress_end(struct cli_progress *ps)
 {
-	if (ps->tty && ps->active) {
-		fputs("\r\033[K", stderr);
-		ps->active = 0;
-	}
+	if (ps->tty)
+		erase_rows(ps);
+	ps->n_rows = 0;
 }
 
 void cli_on_progress(const struct cairn_progress *p, void *ud)
 {
 	struct cli_progress *ps = ud;
-	char size[32], done[32];
+	char size[32];
+	int row;
 
 	if (ps->quiet)
 		return;
 	human_size(size, sizeof(size), p->total);
+	if (ps->tty)
+		erase_rows(ps);
 	switch (p->kind) {
 	case CAIRN_PROGRESS_BLOB_EXISTS:
-		cli_progress_end(ps);
 		fprintf(stderr, "  %s  %s  exists\n", short_digest(p->digest), size);
 		break;
 	case CAIRN_PROGRESS_BLOB_MOUNTED:
-		cli_progress_end(ps);
 		fprintf(stderr, "  %s  %s  mounted\n", short_digest(p->digest), size);
 		break;
 	case CAIRN_PROGRESS_BLOB_START:
-		break;
-	case CAIRN_PROGRESS_BLOB_BYTES:
-		if (ps->tty) {
-			human_size(done, sizeof(done), p->done);
-			fprintf(stderr, "\r\033[K  %s  %s / %s", short_digest(p->digest), done,
-				size);
-			ps->active = 1;
+		if (ps->n_rows < CLI_PROGRESS_ROWS) {
+			snprintf(ps->rows[ps->n_rows].digest, sizeof(ps->rows[0].digest), "%s",
+				 short_digest(p->digest));
+			ps->rows[ps->n_rows].done = 0;
+			ps->rows[ps->n_rows].total = p->total;
+			ps->n_rows++;
 		}
 		break;
+	case CAIRN_PROGRESS_BLOB_BYTES:
+		row = find_row(ps, p->digest);
+		if (row >= 0)
+			ps->rows[row].done = p->done;
+		break;
 	case CAIRN_PROGRESS_BLOB_DONE:
-		cli_progress_end(ps);
+		row = find_row(ps, p->digest);
+		if (row >= 0)
+			ps->rows[row] = ps->rows[--ps->n_rows];
 		fprintf(stderr, "  %s  %s  %s\n", short_digest(p->digest), size,
 			strcmp(ps->verb, "push") == 0 ? "pushed" : "pulled");
 		break;
 	case CAIRN_PROGRESS_MANIFEST_EXISTS:
-		cli_progress_end(ps);
 		fprintf(stderr, "[EXIST] %s %s\n", p->ref, p->digest->str);
 		break;
 	case CAIRN_PROGRESS_MANIFEST_DONE:
-		cli_progress_end(ps);
 		fprintf(stderr, "[OK] %s %s\n", p->ref, p->digest->str);
 		break;
 	}
+	if (ps->tty)
+		draw_rows(ps);
 	fflush(stderr);
 }
 
