@@ -1,125 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Link headers (RFC 8288) as registries send them for tag-list pagination; URI resolution. */
 #include "common.h"
+#include "registry/hdrlex.h"
 #include "registry/link.h"
 #include "util/buf.h"
 
 #include <stdarg.h>
-
-/* room for a reason; reasons name offsets, never input bytes */
-#define WHY_MAX 128
-
-struct lex {
-	const char *s;
-	size_t len;
-	size_t pos;
-	char why[WHY_MAX];
-};
-
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* RFC 7230 tchar */
-static bool is_tchar(char c)
-{
-	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-/* What a quoted string may hold, bare or after a backslash: HTAB, SP, VCHAR, obs-text. */
-static bool is_qchar(char c)
-{
-	unsigned char u = (unsigned char)c;
-
-	return u == '\t' || (u >= 0x20 && u != 0x7f);
-}
-
-static char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-/* `n` bytes at `a` equal the lower-case NUL-terminated `b`, ignoring ASCII case. */
-static bool ieq(const char *a, size_t n, const char *b)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (b[i] == '\0' || lower(a[i]) != b[i])
-			return false;
-	return b[i] == '\0';
-}
-
-static int fail(struct lex *lx, const char *fmt, ...) CAIRN_PRINTF(2, 3);
-
-static int fail(struct lex *lx, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(lx->why, sizeof(lx->why), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static bool at_end(const struct lex *lx)
-{
-	return lx->pos >= lx->len;
-}
-
-static char peek(const struct lex *lx)
-{
-	return at_end(lx) ? '\0' : lx->s[lx->pos];
-}
-
-static void skip_ws(struct lex *lx)
-{
-	while (!at_end(lx) && is_ws(lx->s[lx->pos]))
-		lx->pos++;
-}
-
-static size_t scan_token(struct lex *lx)
-{
-	size_t start = lx->pos;
-
-	while (!at_end(lx) && is_tchar(lx->s[lx->pos]))
-		lx->pos++;
-	return lx->pos - start;
-}
-
-/* A quoted-string at lx->pos (on its '"'), unescaped into `val`. */
-static int parse_quoted(struct lex *lx, struct cairn_buf *val)
-{
-	size_t start = lx->pos++;
-
-	while (!at_end(lx)) {
-		char c = lx->s[lx->pos++];
-
-		if (c == '"')
-			return 0;
-		if (c == '\\') {
-			if (at_end(lx))
-				break;
-			c = lx->s[lx->pos++];
-		}
-		if (!is_qchar(c))
-			return fail(lx, "control character in quoted string at offset %zu",
-				    lx->pos - 1);
-		cairn_buf_addch(val, c);
-	}
-	return fail(lx, "unterminated quoted string at offset %zu", start);
-}
 
 /* Whether the space-separated relation types in `v` include "next". */
 static bool rel_has_next(const char *v, size_t n)
@@ -129,36 +15,37 @@ static bool rel_has_next(const char *v, size_t n)
 	while (i < n) {
 		size_t start;
 
-		while (i < n && is_ws(v[i]))
+		while (i < n && cairn_lex_is_ws(v[i]))
 			i++;
 		start = i;
-		while (i < n && !is_ws(v[i]))
+		while (i < n && !cairn_lex_is_ws(v[i]))
 			i++;
-		if (i > start && ieq(v + start, i - start, "next"))
+		if (i > start && cairn_lex_ieq(v + start, i - start, "next"))
 			return true;
 	}
 	return false;
 }
 
 /* One link-value: "<" URI-Reference ">" *( OWS ";" OWS link-param ). */
-static int parse_link(struct lex *lx, const char **uri, size_t *uri_len, bool *is_next)
+static int parse_link(struct cairn_lex *lx, const char **uri, size_t *uri_len, bool *is_next)
 {
 	bool seen_rel = false;
 	size_t start;
 
 	*is_next = false;
-	if (peek(lx) != '<')
-		return fail(lx, "expected '<' at offset %zu", lx->pos);
+	if (cairn_lex_peek(lx) != '<')
+		return cairn_lex_fail(lx, "expected '<' at offset %zu", lx->pos);
 	start = ++lx->pos;
-	while (!at_end(lx) && peek(lx) != '>') {
-		unsigned char c = (unsigned char)peek(lx);
+	while (!cairn_lex_at_end(lx) && cairn_lex_peek(lx) != '>') {
+		unsigned char c = (unsigned char)cairn_lex_peek(lx);
 
 		if (c <= 0x20 || c == 0x7f || c == '<')
-			return fail(lx, "invalid character in URI at offset %zu", lx->pos);
+			return cairn_lex_fail(lx, "invalid character in URI at offset %zu",
+					      lx->pos);
 		lx->pos++;
 	}
-	if (at_end(lx))
-		return fail(lx, "unterminated '<' at offset %zu", start - 1);
+	if (cairn_lex_at_end(lx))
+		return cairn_lex_fail(lx, "unterminated '<' at offset %zu", start - 1);
 	*uri = lx->s + start;
 	*uri_len = lx->pos - start;
 	lx->pos++;
@@ -168,43 +55,45 @@ static int parse_link(struct lex *lx, const char **uri, size_t *uri_len, bool *i
 		const char *name;
 		size_t name_len, vstart;
 
-		skip_ws(lx);
-		if (peek(lx) != ';')
+		cairn_lex_skip_ws(lx);
+		if (cairn_lex_peek(lx) != ';')
 			break;
 		lx->pos++;
-		skip_ws(lx);
-		if (at_end(lx) || peek(lx) == ';' || peek(lx) == ',')
+		cairn_lex_skip_ws(lx);
+		if (cairn_lex_at_end(lx) || cairn_lex_peek(lx) == ';' || cairn_lex_peek(lx) == ',')
 			continue; /* an empty parameter */
 		name = lx->s + lx->pos;
-		name_len = scan_token(lx);
+		name_len = cairn_lex_scan_token(lx);
 		if (name_len == 0)
-			return fail(lx, "expected a parameter name at offset %zu", lx->pos);
-		skip_ws(lx);
-		if (peek(lx) == '=') {
+			return cairn_lex_fail(lx, "expected a parameter name at offset %zu",
+					      lx->pos);
+		cairn_lex_skip_ws(lx);
+		if (cairn_lex_peek(lx) == '=') {
 			lx->pos++;
-			skip_ws(lx);
-			if (peek(lx) == '"') {
-				if (parse_quoted(lx, &val) < 0)
+			cairn_lex_skip_ws(lx);
+			if (cairn_lex_peek(lx) == '"') {
+				if (cairn_lex_parse_quoted(lx, &val) < 0)
 					return -1;
 			} else {
 				vstart = lx->pos;
-				if (scan_token(lx) == 0)
-					return fail(lx, "expected a parameter value at offset %zu",
-						    lx->pos);
+				if (cairn_lex_scan_token(lx) == 0)
+					return cairn_lex_fail(
+						lx, "expected a parameter value at offset %zu",
+						lx->pos);
 				cairn_buf_add(&val, lx->s + vstart, lx->pos - vstart);
 			}
 		}
-		if (!seen_rel && ieq(name, name_len, "rel")) {
+		if (!seen_rel && cairn_lex_ieq(name, name_len, "rel")) {
 			seen_rel = true;
 			*is_next = rel_has_next(val.buf, val.len);
 		}
 	}
-	if (!at_end(lx) && peek(lx) != ',')
-		return fail(lx, "expected ';' or ',' at offset %zu", lx->pos);
+	if (!cairn_lex_at_end(lx) && cairn_lex_peek(lx) != ',')
+		return cairn_lex_fail(lx, "expected ';' or ',' at offset %zu", lx->pos);
 	return 0;
 }
 
-static int parse_links(struct lex *lx, const char **next, size_t *next_len)
+static int parse_links(struct cairn_lex *lx, const char **next, size_t *next_len)
 {
 	*next = NULL;
 	*next_len = 0;
@@ -213,15 +102,16 @@ static int parse_links(struct lex *lx, const char **next, size_t *next_len)
 		size_t uri_len;
 		bool is_next;
 
-		while (!at_end(lx) && (is_ws(peek(lx)) || peek(lx) == ','))
+		while (!cairn_lex_at_end(lx) &&
+		       (cairn_lex_is_ws(cairn_lex_peek(lx)) || cairn_lex_peek(lx) == ','))
 			lx->pos++;
-		if (at_end(lx))
+		if (cairn_lex_at_end(lx))
 			return 0;
 		if (parse_link(lx, &uri, &uri_len, &is_next) < 0)
 			return -1;
 		if (is_next && !*next) {
 			if (uri_len == 0)
-				return fail(lx, "empty URI in the \"next\" link");
+				return cairn_lex_fail(lx, "empty URI in the \"next\" link");
 			*next = uri;
 			*next_len = uri_len;
 		}
@@ -230,7 +120,7 @@ static int parse_links(struct lex *lx, const char **next, size_t *next_len)
 
 int cairn_link_next(char **out, const char *value, size_t len, struct cairn_error **err)
 {
-	struct lex lx = {.s = value, .len = len};
+	struct cairn_lex lx = {.s = value, .len = len};
 	const char *next;
 	size_t next_len;
 
@@ -262,12 +152,12 @@ struct uri {
 static void split(struct uri *u, const char *s)
 {
 	size_t n = strcspn(s, ":/?#");
-	bool scheme = n > 0 && s[n] == ':' && is_alpha(s[0]);
+	bool scheme = n > 0 && s[n] == ':' && cairn_lex_is_alpha(s[0]);
 
 	memset(u, 0, sizeof(*u));
 	for (size_t i = 1; scheme && i < n; i++)
-		scheme = is_alpha(s[i]) || is_digit(s[i]) || s[i] == '+' || s[i] == '-' ||
-			 s[i] == '.';
+		scheme = cairn_lex_is_alpha(s[i]) || cairn_lex_is_digit(s[i]) || s[i] == '+' ||
+			 s[i] == '-' || s[i] == '.';
 	if (scheme) {
 		u->scheme = s;
 		u->scheme_len = n;

@@ -1,139 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* WWW-Authenticate challenges (RFC 7235), token endpoint responses and Bearer token URLs. */
 #include "common.h"
+#include "registry/hdrlex.h"
 #include "registry/www_auth.h"
 #include "util/buf.h"
 #include "util/json.h"
 
 #include <stdarg.h>
 
-/* room for a reason; reasons name offsets and our own parameter names, never input bytes */
-#define WHY_MAX 128
-
-struct lex {
-	const char *s;
-	size_t len;
-	size_t pos;
-	int code; /* CAIRN_EINVAL, or CAIRN_ETOOBIG for the challenge cap */
-	char why[WHY_MAX];
-};
-
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* RFC 7230 tchar */
-static bool is_tchar(char c)
-{
-	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* RFC 7235 token68, without its trailing '=' padding */
 static bool is_token68(char c)
 {
-	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("-._~+/", c));
-}
-
-/* What a quoted string may hold, bare or after a backslash: HTAB, SP, VCHAR, obs-text. */
-static bool is_qchar(char c)
-{
-	unsigned char u = (unsigned char)c;
-
-	return u == '\t' || (u >= 0x20 && u != 0x7f);
-}
-
-static char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-/* `n` bytes at `a` equal the lower-case NUL-terminated `b`, ignoring ASCII case. */
-static bool ieq(const char *a, size_t n, const char *b)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (b[i] == '\0' || lower(a[i]) != b[i])
-			return false;
-	return b[i] == '\0';
-}
-
-static int fail(struct lex *lx, const char *fmt, ...) CAIRN_PRINTF(2, 3);
-
-static int fail(struct lex *lx, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(lx->why, sizeof(lx->why), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static bool at_end(const struct lex *lx)
-{
-	return lx->pos >= lx->len;
-}
-
-static char peek(const struct lex *lx)
-{
-	return at_end(lx) ? '\0' : lx->s[lx->pos];
-}
-
-static void skip_ws(struct lex *lx)
-{
-	while (!at_end(lx) && is_ws(lx->s[lx->pos]))
-		lx->pos++;
+	return cairn_lex_is_alpha(c) || cairn_lex_is_digit(c) || (c != '\0' && strchr("-._~+/", c));
 }
 
 /* The empty elements a #rule list allows: OWS and commas. */
-static void skip_list_sep(struct lex *lx)
+static void skip_list_sep(struct cairn_lex *lx)
 {
-	while (!at_end(lx) && (is_ws(lx->s[lx->pos]) || lx->s[lx->pos] == ','))
+	while (!cairn_lex_at_end(lx) && (cairn_lex_is_ws(lx->s[lx->pos]) || lx->s[lx->pos] == ','))
 		lx->pos++;
-}
-
-static size_t scan_token(struct lex *lx)
-{
-	size_t start = lx->pos;
-
-	while (!at_end(lx) && is_tchar(lx->s[lx->pos]))
-		lx->pos++;
-	return lx->pos - start;
-}
-
-/* A quoted-string at lx->pos (on its '"'), unescaped into `val`. */
-static int parse_quoted(struct lex *lx, struct cairn_buf *val)
-{
-	size_t start = lx->pos++;
-
-	while (!at_end(lx)) {
-		char c = lx->s[lx->pos++];
-
-		if (c == '"')
-			return 0;
-		if (c == '\\') {
-			if (at_end(lx))
-				break;
-			c = lx->s[lx->pos++];
-		}
-		if (!is_qchar(c))
-			return fail(lx, "control character in quoted string at offset %zu",
-				    lx->pos - 1);
-		cairn_buf_addch(val, c);
-	}
-	return fail(lx, "unterminated quoted string at offset %zu", start);
 }
 
 static char **known_param(struct cairn_auth_challenge *ch, const char *name, size_t n,
@@ -143,7 +28,7 @@ static char **known_param(struct cairn_auth_challenge *ch, const char *name, siz
 	char **slots[] = {&ch->realm, &ch->service, &ch->scope, &ch->error};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if (ieq(name, n, names[i])) {
+		if (cairn_lex_ieq(name, n, names[i])) {
 			*canon = names[i];
 			return slots[i];
 		}
@@ -155,32 +40,32 @@ static char **known_param(struct cairn_auth_challenge *ch, const char *name, siz
  * An auth-param (token BWS "=" BWS (token / quoted-string)) at lx->pos: 1 when parsed, 0 when
  * the input is not one (lx->pos unchanged), -1 on a malformed quoted string or a duplicate.
  */
-static int parse_param(struct lex *lx, struct cairn_auth_challenge *ch)
+static int parse_param(struct cairn_lex *lx, struct cairn_auth_challenge *ch)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf val = CAIRN_BUF_INIT;
 	size_t start = lx->pos, name_len, vstart;
 	const char *name = lx->s + lx->pos, *canon = NULL;
 	char **slot;
 
-	name_len = scan_token(lx);
-	skip_ws(lx);
-	if (name_len == 0 || peek(lx) != '=')
+	name_len = cairn_lex_scan_token(lx);
+	cairn_lex_skip_ws(lx);
+	if (name_len == 0 || cairn_lex_peek(lx) != '=')
 		goto not_param;
 	lx->pos++;
-	skip_ws(lx);
-	if (peek(lx) == '"') {
-		if (parse_quoted(lx, &val) < 0)
+	cairn_lex_skip_ws(lx);
+	if (cairn_lex_peek(lx) == '"') {
+		if (cairn_lex_parse_quoted(lx, &val) < 0)
 			return -1;
 	} else {
 		vstart = lx->pos;
-		if (scan_token(lx) == 0)
+		if (cairn_lex_scan_token(lx) == 0)
 			goto not_param;
 		cairn_buf_add(&val, lx->s + vstart, lx->pos - vstart);
 	}
 	slot = known_param(ch, name, name_len, &canon);
 	if (slot) {
 		if (*slot)
-			return fail(lx, "duplicate parameter '%s'", canon);
+			return cairn_lex_fail(lx, "duplicate parameter '%s'", canon);
 		*slot = cairn_buf_detach(&val, NULL);
 	}
 	return 1;
@@ -191,31 +76,32 @@ not_param:
 }
 
 /* After an element: OWS, then the end or a ','. */
-static int expect_sep(struct lex *lx)
+static int expect_sep(struct cairn_lex *lx)
 {
-	skip_ws(lx);
-	if (!at_end(lx) && peek(lx) != ',')
-		return fail(lx, "expected ',' at offset %zu", lx->pos);
+	cairn_lex_skip_ws(lx);
+	if (!cairn_lex_at_end(lx) && cairn_lex_peek(lx) != ',')
+		return cairn_lex_fail(lx, "expected ',' at offset %zu", lx->pos);
 	return 0;
 }
 
-static int parse_challenge(struct lex *lx, struct cairn_auth_challenge *ch)
+static int parse_challenge(struct cairn_lex *lx, struct cairn_auth_challenge *ch)
 {
 	size_t start = lx->pos, n;
 	int ret;
 
-	n = scan_token(lx);
+	n = cairn_lex_scan_token(lx);
 	if (n == 0)
-		return fail(lx, "expected an auth scheme at offset %zu", start);
+		return cairn_lex_fail(lx, "expected an auth scheme at offset %zu", start);
 	ch->scheme = xstrndup(lx->s + start, n);
 	for (char *p = ch->scheme; *p; p++)
-		*p = lower(*p);
-	if (at_end(lx) || peek(lx) == ',')
+		*p = cairn_lex_lower(*p);
+	if (cairn_lex_at_end(lx) || cairn_lex_peek(lx) == ',')
 		return 0;
-	if (!is_ws(peek(lx)))
-		return fail(lx, "expected a space after the auth scheme at offset %zu", lx->pos);
-	skip_ws(lx);
-	if (at_end(lx) || peek(lx) == ',')
+	if (!cairn_lex_is_ws(cairn_lex_peek(lx)))
+		return cairn_lex_fail(lx, "expected a space after the auth scheme at offset %zu",
+				      lx->pos);
+	cairn_lex_skip_ws(lx);
+	if (cairn_lex_at_end(lx) || cairn_lex_peek(lx) == ',')
 		return 0;
 
 	ret = parse_param(lx, ch);
@@ -224,11 +110,11 @@ static int parse_challenge(struct lex *lx, struct cairn_auth_challenge *ch)
 	if (ret == 0) {
 		/* token68 credentials stand alone; cairn has no use for them */
 		start = lx->pos;
-		while (!at_end(lx) && is_token68(peek(lx)))
+		while (!cairn_lex_at_end(lx) && is_token68(cairn_lex_peek(lx)))
 			lx->pos++;
 		if (lx->pos == start)
-			return fail(lx, "expected a parameter at offset %zu", start);
-		while (peek(lx) == '=')
+			return cairn_lex_fail(lx, "expected a parameter at offset %zu", start);
+		while (cairn_lex_peek(lx) == '=')
 			lx->pos++;
 		return expect_sep(lx);
 	}
@@ -238,7 +124,7 @@ static int parse_challenge(struct lex *lx, struct cairn_auth_challenge *ch)
 		if (expect_sep(lx) < 0)
 			return -1;
 		skip_list_sep(lx);
-		if (at_end(lx))
+		if (cairn_lex_at_end(lx))
 			return 0;
 		next = lx->pos;
 		ret = parse_param(lx, ch);
@@ -271,15 +157,16 @@ void cairn_auth_challenges_release(struct cairn_auth_challenges *c)
 	c->n = 0;
 }
 
-static int parse_challenges(struct lex *lx, struct cairn_auth_challenges *got, size_t room)
+static int parse_challenges(struct cairn_lex *lx, struct cairn_auth_challenges *got, size_t room)
 {
 	for (;;) {
 		skip_list_sep(lx);
-		if (at_end(lx))
+		if (cairn_lex_at_end(lx))
 			break;
 		if (got->n == room) {
 			lx->code = CAIRN_ETOOBIG;
-			return fail(lx, "more than %d challenges", CAIRN_AUTH_CHALLENGES_MAX);
+			return cairn_lex_fail(lx, "more than %d challenges",
+					      CAIRN_AUTH_CHALLENGES_MAX);
 		}
 		got->v = xreallocarray(got->v, got->n + 1, sizeof(*got->v));
 		memset(&got->v[got->n], 0, sizeof(got->v[got->n]));
@@ -288,7 +175,7 @@ static int parse_challenges(struct lex *lx, struct cairn_auth_challenges *got, s
 			return -1;
 	}
 	if (got->n == 0)
-		return fail(lx, "no challenge");
+		return cairn_lex_fail(lx, "no challenge");
 	return 0;
 }
 
@@ -297,7 +184,7 @@ int cairn_auth_challenges_parse(struct cairn_auth_challenges *out, const char *v
 {
 	CLEANUP(cairn_auth_challenges_release)
 	struct cairn_auth_challenges got = CAIRN_AUTH_CHALLENGES_INIT;
-	struct lex lx = {.s = value, .len = len, .code = CAIRN_EINVAL};
+	struct cairn_lex lx = {.s = value, .len = len, .code = CAIRN_EINVAL};
 	size_t room = out->n < CAIRN_AUTH_CHALLENGES_MAX ? CAIRN_AUTH_CHALLENGES_MAX - out->n : 0;
 
 	if (len > CAIRN_WWW_AUTH_MAX)
@@ -321,7 +208,7 @@ const struct cairn_auth_challenge *cairn_auth_challenges_find(const struct cairn
 	size_t n = strlen(scheme);
 
 	for (size_t i = 0; i < c->n; i++)
-		if (ieq(scheme, n, c->v[i].scheme))
+		if (cairn_lex_ieq(scheme, n, c->v[i].scheme))
 			return &c->v[i];
 	return NULL;
 }
@@ -354,7 +241,7 @@ static int digits(int *out, const char *s, size_t n)
 {
 	*out = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
+		if (!cairn_lex_is_digit(s[i]))
 			return -1;
 		*out = *out * 10 + (s[i] - '0');
 	}
@@ -377,7 +264,7 @@ static int parse_rfc3339(int64_t *out, const char *s, size_t len)
 	if (s[i] == '.') {
 		size_t start = ++i;
 
-		while (i < len && is_digit(s[i]))
+		while (i < len && cairn_lex_is_digit(s[i]))
 			i++;
 		if (i == start)
 			return -1;
@@ -505,9 +392,9 @@ static bool realm_ok(const char *r, size_t n)
 {
 	size_t skip;
 
-	if (n >= 7 && ieq(r, 7, "http://"))
+	if (n >= 7 && cairn_lex_ieq(r, 7, "http://"))
 		skip = 7;
-	else if (n >= 8 && ieq(r, 8, "https://"))
+	else if (n >= 8 && cairn_lex_ieq(r, 8, "https://"))
 		skip = 8;
 	else
 		return false;
@@ -527,7 +414,8 @@ static void add_encoded(struct cairn_buf *b, const char *s)
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (is_alpha(*s) || is_digit(*s) || c == '-' || c == '.' || c == '_' || c == '~') {
+		if (cairn_lex_is_alpha(*s) || cairn_lex_is_digit(*s) || c == '-' || c == '.' ||
+		    c == '_' || c == '~') {
 			cairn_buf_addch(b, *s);
 		} else {
 			cairn_buf_addch(b, '%');
