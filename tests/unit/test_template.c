@@ -262,6 +262,9 @@ static char *make_project(int *dfd_out)
 	write_file(dfd, ".werf/sub/b.tmpl", "B={{ . }}");
 	write_file(dfd, ".werf/ignored.txt", "{{ define \"shell\" }}wrong{{ end }}");
 	write_file(dfd, "files/conf.txt", "line1\nline2\n");
+	/* links inside the project: one that stays in it, one that leaves it */
+	assert_int_equal(symlinkat("conf.txt", dfd, "files/inside"), 0);
+	assert_int_equal(symlinkat("/etc/hostname", dfd, "files/outside"), 0);
 	*dfd_out = dfd;
 	return dir;
 }
@@ -300,6 +303,10 @@ static void test_files(void **state)
 		 "werf.yaml:1:4: .Files.Get 'files/../../x': path", CAIRN_EINVAL},
 		{"{{ .Files.Get \"/etc/passwd\" }}",
 		 "werf.yaml:1:4: .Files.Get '/etc/passwd': path must", CAIRN_EINVAL},
+		{"{{ .Files.Get \"files/inside\" | len }}", "12", 0},
+		{"{{ .Files.Get \"files/outside\" }}",
+		 "werf.yaml:1:4: .Files.Get 'files/outside': path leaves the project",
+		 CAIRN_EINVAL},
 		{"{{ .Files.Get \"missing\" }}",
 		 "werf.yaml:1:4: .Files.Get 'missing': No such file", CAIRN_EINVAL},
 		{"{{ .Files.Get }}", "werf.yaml:1:4: .Files.Get: wrong number of args",

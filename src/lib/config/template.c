@@ -7,8 +7,10 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #define PARSE_DEPTH_MAX 100
 #define WERF_DEPTH_MAX 16
@@ -1193,6 +1195,35 @@ static int exec_list(struct exec *x, const struct list *l, struct val *dot,
 static int eval_pipe(struct exec *x, struct val **out, const struct pipe *p, struct val *dot,
 		     struct cairn_error **err);
 
+/*
+ * Open `path` under `dfd` without leaving it, symlinks included (a link to /etc/... is
+ * refused with EXDEV). Kernels without openat2 get the same answer from realpath.
+ */
+static int open_beneath(int dfd, const char *dir, const char *path)
+{
+	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+	cleanup_free char *root = NULL;
+	cleanup_free char *full = NULL;
+	cleanup_free char *real = NULL;
+	int fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+	size_t n;
+
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+	root = realpath(dir, NULL);
+	full = xasprintf("%s/%s", dir, path);
+	real = realpath(full, NULL);
+	if (!root || !real)
+		return -1;
+	n = strlen(root);
+	if (strncmp(real, root, n) != 0 || (real[n] != '/' && real[n] != '\0')) {
+		errno = EXDEV;
+		return -1;
+	}
+	return open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+}
+
 static int files_get(struct exec *x, struct val **out, struct val *path, size_t off,
 		     struct cairn_error **err)
 {
@@ -1220,7 +1251,9 @@ static int files_get(struct exec *x, struct val **out, struct val *path, size_t 
 	}
 	dfd = open(x->c->dir ? x->c->dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
-		fd = openat(dfd, s, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		fd = open_beneath(dfd, x->c->dir ? x->c->dir : ".", s);
+	if (fd < 0 && errno == EXDEV)
+		return xfail(x, off, err, ".Files.Get '%s': path leaves the project", s);
 	if (fd < 0)
 		return xfail(x, off, err, ".Files.Get '%s': %s", s, strerror(errno));
 	for (;;) {
