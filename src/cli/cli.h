@@ -98,6 +98,9 @@ int cli_registry_finish(struct cairn_image_opts *o, struct cli_registry_args *ra
 void cli_registry_args_release(struct cli_registry_args *ra);
 /* cairn's home: --home-dir, $CAIRN_HOME, else ~/.cairn (a new string), or NULL with *err. */
 char *cli_home(const struct cli_ctx *ctx, struct cairn_error **err);
+/* The local store of cairn's home `home` (HOME/store). */
+struct cairn_store;
+int cli_store_open(struct cairn_store **st, const char *home, struct cairn_error **err);
 
 /* Progress of image transfers on stderr: live on a terminal, plain lines otherwise. */
 #define CLI_PROGRESS_ROWS 16

@@ -100,16 +100,12 @@ static void image_args_release(struct image_args *ia)
 static int open_store(struct cairn_store **st, struct cli_ctx *ctx, struct cairn_error **err)
 {
 	char *home = cli_home(ctx, err);
-	char *root;
 	int ret;
 
 	if (!home)
 		return CAIRN_EINVAL;
-	if (asprintf(&root, "%s/store", home) < 0)
-		abort();
+	ret = cli_store_open(st, home, err);
 	free(home);
-	ret = cairn_store_open(st, root, err);
-	free(root);
 	return ret;
 }
 

@@ -64,7 +64,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	struct cairn_ref check = CAIRN_REF_INIT;
 	const char *cmd = cmd_name(m), *repo = NULL, *report = NULL, *format = NULL;
 	char commit[41] = "";
-	char *branch = NULL, *home = NULL, *store_root = NULL;
+	char *branch = NULL, *home = NULL;
 	size_t n_req = 0, n_tags = 0, n_own = 0, n_pos;
 	char **pos;
 	struct cli_args a;
@@ -229,9 +229,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 		ret = cli_fail(err);
 		goto out;
 	}
-	if (asprintf(&store_root, "%s/store", home) < 0)
-		abort();
-	if (cairn_store_open(&st, store_root, &err) < 0) {
+	if (cli_store_open(&st, home, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;
 	}
@@ -251,7 +249,6 @@ out:
 	cairn_build_result_free(res);
 	cairn_tags_free(tags, n_tags);
 	cairn_ref_release(&check);
-	free(store_root);
 	free(branch);
 	free(home);
 	free(req);
@@ -287,7 +284,7 @@ static int stages_pull(int argc, char **argv, struct cli_ctx *ctx)
 	struct cairn_error *err = NULL;
 	struct cairn_ref check = CAIRN_REF_INIT;
 	struct cli_progress ps = {.verb = "pull"};
-	char *home = NULL, *store_root = NULL;
+	char *home = NULL;
 	const char *repo;
 	int c, all = 0, ret = CLI_EXIT_OK;
 	struct cli_args a;
@@ -347,9 +344,7 @@ static int stages_pull(int argc, char **argv, struct cli_ctx *ctx)
 		ret = cli_fail(err);
 		goto out;
 	}
-	if (asprintf(&store_root, "%s/store", home) < 0)
-		abort();
-	if (cairn_store_open(&st, store_root, &err) < 0) {
+	if (cli_store_open(&st, home, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;
 	}
@@ -394,7 +389,6 @@ out:
 	cairn_store_free(st);
 	cairn_build_result_free(res);
 	cairn_ref_release(&check);
-	free(store_root);
 	free(home);
 	cli_registry_args_release(&ra);
 	cli_args_release(&a);

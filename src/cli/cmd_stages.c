@@ -54,7 +54,7 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 	};
 	struct cairn_store *st = NULL;
 	struct cairn_error *err = NULL;
-	char *home = NULL, *root = NULL, *layers = NULL;
+	char *home = NULL, *layers = NULL;
 	long grace = 3600;
 	int c, ret = CLI_EXIT_OK, gc;
 	struct cli_args a;
@@ -95,9 +95,9 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 		ret = cli_fail(err);
 		goto out;
 	}
-	if (asprintf(&root, "%s/store", home) < 0 || asprintf(&layers, "%s/layers", home) < 0)
+	if (asprintf(&layers, "%s/layers", home) < 0)
 		abort();
-	if (cairn_store_open(&st, root, &err) < 0) {
+	if (cli_store_open(&st, home, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;
 	}
@@ -124,7 +124,6 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 out:
 	cairn_store_free(st);
 	free(home);
-	free(root);
 	free(layers);
 	cli_args_release(&a);
 	return ret;

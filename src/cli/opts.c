@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn/store.h"
 #include "cli.h"
 
 enum {
@@ -83,6 +84,18 @@ void cli_registry_args_release(struct cli_registry_args *ra)
 	free(ra->insecure);
 	ra->insecure = NULL;
 	ra->n_insecure = 0;
+}
+
+int cli_store_open(struct cairn_store **st, const char *home, struct cairn_error **err)
+{
+	char *root = NULL;
+	int ret;
+
+	if (asprintf(&root, "%s/store", home) < 0)
+		abort();
+	ret = cairn_store_open(st, root, err);
+	free(root);
+	return ret;
 }
 
 char *cli_home(const struct cli_ctx *ctx, struct cairn_error **err)

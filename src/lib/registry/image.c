@@ -328,6 +328,20 @@ DEFINE_FREEP(struct cairn_registry_conn, cairn_registry_conn_free)
 
 /* ---- push ---- */
 
+/* The one-line outcome of a whole image: its manifest is there, or went there. */
+static void report_manifest(const struct cairn_image_opts *o, enum cairn_progress_kind kind,
+			    const char *refstr, const struct cairn_descriptor *d)
+{
+	struct cairn_progress ev = {.kind = kind,
+				    .ref = refstr,
+				    .digest = &d->digest,
+				    .done = d->size,
+				    .total = d->size};
+
+	if (o->progress)
+		o->progress(&ev, o->progress_ud);
+}
+
 static int push_manifest_blobs(struct cairn_store *st, struct cairn_registry *reg,
 			       const struct cairn_ref *ref, const char *refstr,
 			       const struct cairn_manifest *m, const struct cairn_image_opts *o,
@@ -460,16 +474,9 @@ int cairn_image_push_descriptor(struct cairn_store *st, const struct cairn_descr
 	/* One request decides that nothing changed: the manifest is deterministic. */
 	ret = cairn_registry_manifest_head(c, ref.path, reference, &remote, err);
 	if (ret == 0 && cairn_digest_equal(&remote.digest, &d.digest)) {
-		struct cairn_progress ev = {.kind = CAIRN_PROGRESS_MANIFEST_EXISTS,
-					    .ref = refstr,
-					    .digest = &d.digest,
-					    .done = d.size,
-					    .total = d.size};
-
 		stats->manifest_existed = 1;
 		stats->requests = cairn_registry_request_count(reg);
-		if (o->progress)
-			o->progress(&ev, o->progress_ud);
+		report_manifest(o, CAIRN_PROGRESS_MANIFEST_EXISTS, refstr, &d);
 		return 0;
 	}
 	if (ret < 0 && ret != CAIRN_ENOTFOUND)
@@ -488,15 +495,7 @@ int cairn_image_push_descriptor(struct cairn_store *st, const struct cairn_descr
 	if (ret < 0)
 		goto fail;
 	stats->requests = cairn_registry_request_count(reg);
-	if (o->progress) {
-		struct cairn_progress ev = {.kind = CAIRN_PROGRESS_MANIFEST_DONE,
-					    .ref = refstr,
-					    .digest = &d.digest,
-					    .done = d.size,
-					    .total = d.size};
-
-		o->progress(&ev, o->progress_ud);
-	}
+	report_manifest(o, CAIRN_PROGRESS_MANIFEST_DONE, refstr, &d);
 	return 0;
 fail:
 	stats->requests = cairn_registry_request_count(reg);
@@ -608,15 +607,7 @@ int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
 	if (ret < 0)
 		goto fail;
 	stats->requests = cairn_registry_request_count(reg);
-	if (o->progress) {
-		struct cairn_progress ev = {.kind = CAIRN_PROGRESS_MANIFEST_DONE,
-					    .ref = refstr,
-					    .digest = &d.digest,
-					    .done = d.size,
-					    .total = d.size};
-
-		o->progress(&ev, o->progress_ud);
-	}
+	report_manifest(o, CAIRN_PROGRESS_MANIFEST_DONE, refstr, &d);
 	return 0;
 fail:
 	stats->requests = cairn_registry_request_count(reg);

@@ -1131,6 +1131,27 @@ int cairn_registry_blob_get(struct cairn_registry_conn *c, const char *repo,
 
 /* ---- manifests ---- */
 
+/*
+ * What every manifest request starts with: the scheme known, the context errors carry
+ * ("get manifest 'host/repo:tag'"), the URL and the scopes. The strings are the caller's.
+ */
+static int manifest_call(struct call *call, char **what, char **url, char **scope,
+			 struct cairn_registry_conn *c, const char *verb, const char *repo,
+			 const char *reference, int push, struct cairn_error **err)
+{
+	int ret = ensure_base(c, err);
+
+	if (ret < 0)
+		return ret;
+	*what = xasprintf("%s manifest '%s/%s%s%s'", verb, c->r->domain, repo,
+			  strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference);
+	*url = api_url(c, "/v2/%s/manifests/%s", repo, reference);
+	scopes_for(call, scope, repo, push);
+	call->what = *what;
+	call->req.url = *url;
+	return 0;
+}
+
 static int descriptor_from(struct cairn_descriptor *out, const struct cairn_http_resp *resp,
 			   const char *what, struct cairn_error **err)
 {
@@ -1170,17 +1191,11 @@ int cairn_registry_manifest_get(struct cairn_registry_conn *c, const char *repo,
 	*body_out = NULL;
 	if (len_out)
 		*len_out = 0;
-	ret = ensure_base(c, err);
+	ret = manifest_call(&call, &what, &url, &scope, c, "get", repo, reference, 0, err);
 	if (ret < 0)
 		return ret;
-	what = xasprintf("get manifest '%s/%s%s%s'", c->r->domain, repo,
-			 strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference);
-	url = api_url(c, "/v2/%s/manifests/%s", repo, reference);
-	scopes_for(&call, &scope, repo, 0);
-	call.what = what;
 	call.headers[0] = "Accept: " CAIRN_MANIFEST_ACCEPT;
 	call.req.method = "GET";
-	call.req.url = url;
 	call.req.body_max = CAIRN_STORE_DOC_MAX;
 	ret = do_call(c, &call, &resp, err);
 	if (ret < 0)
@@ -1217,17 +1232,11 @@ int cairn_registry_manifest_head(struct cairn_registry_conn *c, const char *repo
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = ensure_base(c, err);
+	ret = manifest_call(&call, &what, &url, &scope, c, "check", repo, reference, 0, err);
 	if (ret < 0)
 		return ret;
-	what = xasprintf("check manifest '%s/%s%s%s'", c->r->domain, repo,
-			 strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference);
-	url = api_url(c, "/v2/%s/manifests/%s", repo, reference);
-	scopes_for(&call, &scope, repo, 0);
-	call.what = what;
 	call.headers[0] = "Accept: " CAIRN_MANIFEST_ACCEPT;
 	call.req.method = "HEAD";
-	call.req.url = url;
 	ret = do_call(c, &call, &resp, err);
 	if (ret < 0)
 		return ret;
@@ -1263,17 +1272,11 @@ int cairn_registry_manifest_put(struct cairn_registry_conn *c, const char *repo,
 	struct call call = {0};
 	int ret;
 
-	ret = ensure_base(c, err);
+	ret = manifest_call(&call, &what, &url, &scope, c, "put", repo, reference, 1, err);
 	if (ret < 0)
 		return ret;
-	what = xasprintf("put manifest '%s/%s%s%s'", c->r->domain, repo,
-			 strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference);
-	url = api_url(c, "/v2/%s/manifests/%s", repo, reference);
-	scopes_for(&call, &scope, repo, 1);
-	call.what = what;
 	call.headers[0] = ct;
 	call.req.method = "PUT";
-	call.req.url = url;
 	call.req.body = body;
 	call.req.body_len = len;
 	ret = do_call(c, &call, &resp, err);
