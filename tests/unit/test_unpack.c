@@ -9,6 +9,7 @@
 #include "common.h"
 #include "build/layer.h"
 #include "build/unpack.h"
+#include "util/root.h"
 #include "build/upper.h"
 #include "cairn/store.h"
 #include "util/buf.h"
@@ -60,7 +61,7 @@ static int teardown(void **state)
 	char *cmd = xasprintf("rm -rf '%s'", f->dir);
 	int r = system(cmd);
 
-	cairn_layer_unpack_use_openat2(true);
+	cairn_root_use_openat2(true);
 	free(cmd);
 	cairn_store_free(f->st);
 	free(f->root);
@@ -737,13 +738,13 @@ static const struct hostile hostile[] = {
 
 static void run_hostile(struct fixture *f, bool openat2)
 {
-	cairn_layer_unpack_use_openat2(openat2);
+	cairn_root_use_openat2(openat2);
 	for (size_t i = 0; i < ARRAY_SIZE(hostile); i++) {
 		cleanup_free char *tag = xasprintf("cairn-escape-%d-%zu", (int)getpid(), i);
 
 		check_outcome(f, &hostile[i], tag, openat2);
 	}
-	cairn_layer_unpack_use_openat2(true);
+	cairn_root_use_openat2(true);
 }
 
 static void test_hostile(void **state)

@@ -4,6 +4,7 @@
 #include "build/unpack.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/root.h"
 #include "util/sha256.h"
 
 #include <archive.h>
@@ -11,10 +12,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -24,13 +23,6 @@
 #define OPAQUE_NAME ".wh..wh..opq"
 #define OPAQUE_XATTR "trusted.overlay.opaque"
 #define TMP_INFIX ".tmp-"
-
-static bool openat2_disabled;
-
-void cairn_layer_unpack_use_openat2(bool enabled)
-{
-	__atomic_store_n(&openat2_disabled, !enabled, __ATOMIC_RELAXED);
-}
 
 /* ---- paths ---- */
 
@@ -70,64 +62,6 @@ static char *quote(const char *s)
 	return q;
 }
 
-/* Walk without following any symlink: what is left when the kernel has no openat2. */
-static int open_walk(int rootfd, const char *path, int flags)
-{
-	cleanup_free char *p = xstrdup(path);
-	int cur = rootfd;
-	char *c = p;
-
-	for (;;) {
-		char *slash = strchr(c, '/');
-		int next;
-
-		if (!slash) {
-			next = openat(cur, c, flags | O_NOFOLLOW | O_CLOEXEC);
-		} else {
-			*slash = '\0';
-			next = openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (cur != rootfd) {
-			int saved = errno;
-
-			close(cur);
-			errno = saved;
-		}
-		if (next < 0 || !slash)
-			return next;
-		cur = next;
-		c = slash + 1;
-	}
-}
-
-/*
- * Open `path` (clean, relative, not "") inside the tree at rootfd. Symlinks met on the way
- * resolve as if rootfd were "/", so nothing outside is ever reached; O_NOFOLLOW in `flags`
- * keeps a final symlink itself.
- */
-static int open_in_root(int rootfd, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-
-	if (!__atomic_load_n(&openat2_disabled, __ATOMIC_RELAXED)) {
-		for (int attempt = 0; attempt < 16; attempt++) {
-			long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-
-			if (fd >= 0)
-				return (int)fd;
-			if (errno != EAGAIN && errno != EINTR)
-				break;
-		}
-		if (errno != ENOSYS)
-			return -1;
-		__atomic_store_n(&openat2_disabled, true, __ATOMIC_RELAXED);
-	}
-	return open_walk(rootfd, path, flags);
-}
-
 /* ---- removing trees ---- */
 
 struct rm_level {
@@ -142,37 +76,6 @@ static void rm_level_release(struct rm_level *l)
 		free(l->names[i]);
 	free(l->names);
 	free(l->name);
-}
-
-/* The names in directory `fd` (whose offset it leaves alone). */
-static int list_dir(char ***out, size_t *n_out, int fd)
-{
-	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	char **names = NULL;
-	size_t n = 0;
-	DIR *d;
-	struct dirent *de;
-
-	*out = NULL;
-	*n_out = 0;
-	if (dfd < 0)
-		return -1;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -1;
-	}
-	errno = 0;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	*out = names;
-	*n_out = n;
-	return 0;
 }
 
 /*
@@ -194,7 +97,7 @@ int cairn_layer_remove_tree(int dirfd, const char *name, struct cairn_error **er
 		return cairn_error_set_errno(err, "open directory '%s'", name);
 	stack = xcalloc(1, sizeof(*stack));
 	depth = 1;
-	if (list_dir(&stack[0].names, &stack[0].n, fd) < 0) {
+	if (cairn_fs_list_dir(&stack[0].names, &stack[0].n, fd, 0) < 0) {
 		ret = cairn_error_set_errno(err, "read directory '%s'", name);
 		goto out;
 	}
@@ -224,7 +127,8 @@ int cairn_layer_remove_tree(int dirfd, const char *name, struct cairn_error **er
 			memset(&stack[depth], 0, sizeof(*stack));
 			stack[depth].name = xstrdup(child);
 			depth++;
-			if (list_dir(&stack[depth - 1].names, &stack[depth - 1].n, fd) < 0) {
+			if (cairn_fs_list_dir(&stack[depth - 1].names, &stack[depth - 1].n, fd, 0) <
+			    0) {
 				ret = cairn_error_set_errno(err, "read directory below '%s'", name);
 				goto out;
 			}
@@ -385,11 +289,11 @@ static int make_parents(struct unpacker *u, const char *dir, int *fd_out)
 
 		if (slash)
 			*slash = '\0';
-		next = open_in_root(u->rootfd, p, O_RDONLY | O_DIRECTORY);
+		next = cairn_root_open(u->rootfd, p, O_RDONLY | O_DIRECTORY, CAIRN_ROOT_IN);
 		if (next < 0 && errno == ENOENT) {
 			if (mkdirat(cur >= 0 ? cur : u->rootfd, c, 0755) < 0 && errno != EEXIST)
 				goto fail;
-			next = open_in_root(u->rootfd, p, O_RDONLY | O_DIRECTORY);
+			next = cairn_root_open(u->rootfd, p, O_RDONLY | O_DIRECTORY, CAIRN_ROOT_IN);
 		}
 		if (next < 0)
 			goto fail;
@@ -427,7 +331,7 @@ static int open_parent(struct unpacker *u, const char *dir, int *fd_out, struct 
 		return 0;
 	}
 	forget_parent(u);
-	fd = open_in_root(u->rootfd, dir, O_RDONLY | O_DIRECTORY);
+	fd = cairn_root_open(u->rootfd, dir, O_RDONLY | O_DIRECTORY, CAIRN_ROOT_IN);
 	if (fd < 0 && errno == ENOENT && make_parents(u, dir, &fd) < 0)
 		fd = -1;
 	if (fd < 0) {
@@ -703,7 +607,7 @@ static int extract_hardlink(struct unpacker *u, int pfd, const char *base, const
 	if (!target[0])
 		return cairn_error_set(err, CAIRN_EINVAL, "entry '%s': hardlink to the root",
 				       u->entry);
-	tfd = open_in_root(u->rootfd, target, O_PATH | O_NOFOLLOW);
+	tfd = cairn_root_open(u->rootfd, target, O_PATH | O_NOFOLLOW, CAIRN_ROOT_IN);
 	if (tfd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == EXDEV)
 			return cairn_error_set(err, CAIRN_EINVAL,
@@ -834,8 +738,9 @@ static int set_dir_times(struct unpacker *u, struct cairn_error **err)
 {
 	for (size_t i = 0; i < u->n_dirs; i++) {
 		struct timespec ts[2] = {u->dirs[i].mtime, u->dirs[i].mtime};
-		int fd = u->dirs[i].path[0] ? open_in_root(u->rootfd, u->dirs[i].path,
-							   O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+		int fd = u->dirs[i].path[0] ? cairn_root_open(u->rootfd, u->dirs[i].path,
+							      O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+							      CAIRN_ROOT_IN)
 					    : u->rootfd;
 
 		/* a later entry may have replaced the directory: its time is gone with it */
@@ -1121,7 +1026,7 @@ static void remove_stale(int rootfd, const char *hex)
 	char **names = NULL;
 	size_t n = 0;
 
-	if (list_dir(&names, &n, rootfd) < 0)
+	if (cairn_fs_list_dir(&names, &n, rootfd, 0) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(names[i], prefix, strlen(prefix)) == 0) {

@@ -3,8 +3,6 @@
 #ifndef CAIRN_BUILD_UNPACK_H
 #define CAIRN_BUILD_UNPACK_H
 
-#include <stdbool.h>
-
 #include "cairn/digest.h"
 #include "cairn/error.h"
 #include "cairn/store.h"
@@ -71,8 +69,5 @@ int cairn_layer_clean_path(char **out, const char *name, struct cairn_error **er
  * with a constant number of file descriptors. A missing `name` is not an error.
  */
 int cairn_layer_remove_tree(int dirfd, const char *name, struct cairn_error **err);
-
-/* Tests only: pretend the kernel lacks openat2 (false) or use it again (true). */
-void cairn_layer_unpack_use_openat2(bool enabled);
 
 #endif

@@ -2,12 +2,11 @@
 /* Overlay upper directory → layer: a sorted walk, whiteouts and opaque dirs in OCI form. */
 #include "common.h"
 #include "build/upper.h"
+#include "util/root.h"
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -65,47 +64,6 @@ static void walk_release(struct walk *w)
 	free(w->nodes);
 	if (w->upperfd >= 0)
 		close(w->upperfd);
-}
-
-/* Open below the upper directory, refusing any symlink on the way. */
-static int open_beneath(int rootfd, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	cleanup_free char *p = NULL;
-	int cur = rootfd;
-	char *c;
-	long fd;
-
-	do {
-		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	} while (fd < 0 && (errno == EAGAIN || errno == EINTR));
-	if (fd >= 0 || errno != ENOSYS)
-		return (int)fd;
-	p = xstrdup(path);
-	c = p;
-	for (;;) {
-		char *slash = strchr(c, '/');
-		int next;
-
-		if (slash)
-			*slash = '\0';
-		next = openat(cur, c,
-			      slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-				    : flags | O_NOFOLLOW | O_CLOEXEC);
-		if (cur != rootfd) {
-			int saved = errno;
-
-			close(cur);
-			errno = saved;
-		}
-		if (next < 0 || !slash)
-			return next;
-		cur = next;
-		c = slash + 1;
-	}
 }
 
 static int cmp_xattr(const void *a, const void *b)
@@ -237,7 +195,8 @@ static int read_target(char **out, int dfd, const char *name, const char *path,
 /* List directory `rel` ("" for the top), adding a node per entry; `self` is its own node. */
 static int scan_dir(struct walk *w, const char *rel, size_t self, struct cairn_error **err)
 {
-	int fd = rel[0] ? open_beneath(w->upperfd, rel, O_RDONLY | O_DIRECTORY)
+	int fd = rel[0] ? cairn_root_open(w->upperfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+					  CAIRN_ROOT_NO_SYMLINKS)
 			: openat(w->upperfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
 	struct dirent *de;
@@ -365,7 +324,8 @@ static void to_layer_xattrs(struct cairn_layer_xattr **out, const struct xattr *
 static int add_file(struct walk *w, struct cairn_layer_writer *lw, const struct node *nd,
 		    struct cairn_layer_entry *e, unsigned char *buf, struct cairn_error **err)
 {
-	cleanup_close int fd = open_beneath(w->upperfd, nd->path, O_RDONLY);
+	cleanup_close int fd = cairn_root_open(w->upperfd, nd->path, O_RDONLY | O_NOFOLLOW,
+					       CAIRN_ROOT_NO_SYMLINKS);
 	cleanup_free struct cairn_layer_xattr *lx = NULL;
 	struct xattr *x = NULL;
 	size_t n_x = 0;

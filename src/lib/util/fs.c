@@ -3,6 +3,7 @@
 #include "common.h"
 #include "util/fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -29,10 +30,31 @@ int cairn_fs_mkdirs_at(int dirfd, const char *path, mode_t mode, struct cairn_er
 	return 0;
 }
 
+int cairn_fs_read_fd(int fd, struct cairn_buf *out, const char *what, struct cairn_error **err)
+{
+	char chunk[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return cairn_error_set_errno(err, "read '%s'", what);
+		}
+		if (n == 0)
+			return 0;
+		cairn_buf_add(out, chunk, (size_t)n);
+		if (out->err)
+			return cairn_error_set(err, CAIRN_ETOOBIG,
+					       "read '%s': larger than the limit of %zu bytes",
+					       what, out->max);
+	}
+}
+
 int cairn_fs_read_at(int dirfd, const char *name, struct cairn_buf *out, struct cairn_error **err)
 {
 	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	char chunk[65536];
 
 	if (fd < 0) {
 		if (errno == ENOENT) {
@@ -44,22 +66,43 @@ int cairn_fs_read_at(int dirfd, const char *name, struct cairn_buf *out, struct 
 		}
 		return cairn_error_set_errno(err, "open '%s'", name);
 	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
+	return cairn_fs_read_fd(fd, out, name, err);
+}
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return cairn_error_set_errno(err, "read '%s'", name);
-		}
-		if (n == 0)
-			break;
-		cairn_buf_add(out, chunk, (size_t)n);
-		if (out->err)
-			return cairn_error_set(err, CAIRN_ETOOBIG,
-					       "read '%s': larger than the limit of %zu bytes",
-					       name, out->max);
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cairn_fs_list_dir(char ***out, size_t *n_out, int fd, int sorted)
+{
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*out = NULL;
+	*n_out = 0;
+	if (dfd < 0)
+		return -1;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -1;
 	}
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (sorted && n > 1)
+		qsort(names, n, sizeof(*names), cmp_name);
+	*out = names;
+	*n_out = n;
 	return 0;
 }
 

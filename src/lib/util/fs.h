@@ -15,6 +15,16 @@ int cairn_fs_mkdirs_at(int dirfd, const char *path, mode_t mode, struct cairn_er
 /* Append the whole file `name` (relative to dirfd) to `out`, honouring out->max. */
 int cairn_fs_read_at(int dirfd, const char *name, struct cairn_buf *out, struct cairn_error **err);
 
+/* Append what is left to read from `fd` to `out`, honouring out->max; `what` names it. */
+int cairn_fs_read_fd(int fd, struct cairn_buf *out, const char *what, struct cairn_error **err);
+
+/*
+ * The names in the directory `fd` except "." and "..", sorted by bytes when `sorted`; the
+ * directory's own offset is left alone. The caller frees each name and the array. -1 with
+ * errno when the directory cannot be read.
+ */
+int cairn_fs_list_dir(char ***out, size_t *n_out, int fd, int sorted);
+
 /*
  * Write `len` bytes to a temporary file in `dirfd`, fsync it, rename it over `name` and fsync
  * the directory, so readers see either the old or the new content, never a part.
