@@ -2,9 +2,11 @@
 /* Shell stages: overlayfs of the previous layers plus an upper dir, run by an OCI runtime. */
 #include "common.h"
 #include "build/exec.h"
+#include "build/unpack.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/root.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -309,22 +311,44 @@ static int run_runtime(int *status, const char *work, const char *id,
 	return 0;
 }
 
-/* Remove from the upper dir what the runtime created only to mount on. */
+/*
+ * Remove from the upper dir what the runtime created only to mount on. The commands may have
+ * replaced a parent with a symlink: those are left alone, nothing is resolved on the host.
+ */
 static void drop_mount_points(const char *work, const char *const *created, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		cleanup_free char *p = xasprintf("%s/upper%s", work, created[i]);
+	cleanup_free char *upper = xasprintf("%s/upper", work);
+	cleanup_close int ufd = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	for (size_t i = 0; ufd >= 0 && i < n; i++) {
+		cleanup_free char *parent = xstrdup(created[i]);
+		char *base = strrchr(parent, '/');
+		cleanup_close int pfd = -1;
 		struct stat sb;
 
-		if (lstat(p, &sb) < 0)
+		*base++ = '\0';
+		pfd = cairn_root_open(ufd, parent, O_PATH | O_DIRECTORY | O_NOFOLLOW,
+				      CAIRN_ROOT_NO_SYMLINKS);
+		if (pfd < 0 || fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(sb.st_mode)) {
 			/* /dev or /proc left with only runtime leftovers: both are empty trees */
-			nftw(p, unlink_entry, 8, FTW_DEPTH | FTW_PHYS);
+			cairn_layer_remove_tree(pfd, base, NULL);
 		} else if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
-			unlink(p);
+			unlinkat(pfd, base, 0);
 		}
 	}
+}
+
+/* Whether `path` exists in the image, looked up inside it (a final symlink counts). */
+static bool in_image(int rootfd, const char *path)
+{
+	int fd = cairn_root_open(rootfd, path, O_PATH | O_NOFOLLOW, CAIRN_ROOT_IN);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_error **err)
@@ -361,10 +385,10 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 		goto out;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(runtime_targets); i++)
-		if (faccessat(mfd, runtime_targets[i] + 1, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		if (!in_image(mfd, runtime_targets[i]))
 			created[n_created++] = runtime_targets[i];
 	for (size_t i = 0; i < o->n_mounts && n_created < ARRAY_SIZE(created); i++)
-		if (faccessat(mfd, o->mounts[i].destination + 1, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		if (!in_image(mfd, o->mounts[i].destination))
 			created[n_created++] = o->mounts[i].destination;
 	cfg = runtime_config(merged, o, script);
 	ret = cairn_json_dump(&cfgbuf, cfg, err);

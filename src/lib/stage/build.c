@@ -15,10 +15,10 @@
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/parse.h"
+#include "util/root.h"
 #include "util/sha256.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <sys/mount.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -170,6 +170,8 @@ struct builder {
 	struct cairn_build_result *result;
 };
 
+struct rootfs_view;
+
 /* What a stage works on: the previous stage's image. */
 struct image_state {
 	struct builder *b;
@@ -180,8 +182,9 @@ struct image_state {
 	struct cairn_descriptor prev; /* the previous stage's manifest */
 	/* loaded on demand from `prev` */
 	json_t *manifest, *config;
-	int git_archived;    /* a gitArchive stage exists in this chain */
-	struct git_src *git; /* one per img->git entry */
+	int git_archived;	  /* a gitArchive stage exists in this chain */
+	struct git_src *git;	  /* one per img->git entry */
+	struct rootfs_view *view; /* of `prev`, mounted on demand; closed with drop_prev() */
 };
 
 static void emit(struct image_state *s, enum cairn_build_event_kind kind, const char *stage,
@@ -255,8 +258,12 @@ static int load_prev(struct image_state *s, struct cairn_error **err)
 	return cairn_json_parse(&s->config, craw, len, "image config", err);
 }
 
+static void view_close(struct rootfs_view *v);
+
 static void drop_prev(struct image_state *s)
 {
+	view_close(s->view);
+	s->view = NULL;
 	json_decref(s->manifest);
 	json_decref(s->config);
 	s->manifest = NULL;
@@ -716,60 +723,8 @@ static int lower_dirs(struct strv *out, struct image_state *s, struct cairn_erro
 	return 0;
 }
 
-/* A name in the image's /etc/passwd (or /etc/group), or a number. */
 static int resolve_id(unsigned *out, struct image_state *s, const char *name, int group,
-		      const char *what, struct cairn_error **err)
-{
-	struct strv lowers = {0};
-	uint64_t v;
-	int ret;
-
-	*out = 0;
-	if (!name || !*name)
-		return 0;
-	if (cairn_parse_u64(&v, name, UINT32_MAX - 1, what, NULL) == 0) {
-		*out = (unsigned)v;
-		return 0;
-	}
-	ret = lower_dirs(&lowers, s, err);
-	for (size_t i = lowers.n; ret == 0 && i-- > 0;) {
-		cleanup_free char *path =
-			xasprintf("%s/etc/%s", lowers.v[i], group ? "group" : "passwd");
-		CLEANUP(cairn_buf_release) struct cairn_buf f = CAIRN_BUF_INIT_MAX(4 << 20);
-		size_t n = strlen(name);
-
-		if (cairn_fs_read_at(AT_FDCWD, path, &f, NULL) < 0)
-			continue;
-		for (char *line = f.buf; line && *line;) {
-			char *nl = strchr(line, '\n');
-			char *c1, *c2, *c3;
-
-			if (nl)
-				*nl = '\0';
-			c1 = strchr(line, ':');
-			c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-			c3 = c2 ? strchr(c2 + 1, ':') : NULL;
-			if (c1 && c2 && (size_t)(c1 - line) == n && strncmp(line, name, n) == 0) {
-				if (c3)
-					*c3 = '\0';
-				if (cairn_parse_u64(&v, c2 + 1, UINT32_MAX - 1, what, err) < 0) {
-					strv_release(&lowers);
-					return CAIRN_EINVAL;
-				}
-				*out = (unsigned)v;
-				strv_release(&lowers);
-				return 0;
-			}
-			line = nl ? nl + 1 : NULL;
-		}
-		break; /* the top-most file is the image's */
-	}
-	strv_release(&lowers);
-	if (ret < 0)
-		return ret;
-	return cairn_error_set(err, CAIRN_EINVAL, "%s: no %s '%s' in the image's /etc/%s", what,
-			       group ? "group" : "user", name, group ? "group" : "passwd");
-}
+		      const char *what, struct cairn_error **err);
 
 /* Write git layer content: the archive (from == NULL) or the patch since each label commit. */
 static int git_layer(struct new_layer *out, int *empty, struct image_state *s, int patch,
@@ -918,6 +873,134 @@ static void clean_stale(struct builder *b)
 	closedir(d);
 }
 
+/*
+ * A read-only merged view of an image's tree, mounted in a work dir of its own. Every path
+ * looked up in it goes through cairn_root_open(), so a symlink or '..' in the image resolves
+ * inside the image, never on the build host.
+ */
+struct rootfs_view {
+	char *work;
+	char *mnt;
+	int lock;
+	int fd; /* O_PATH of the mount's root */
+};
+
+static void view_close(struct rootfs_view *v)
+{
+	if (!v)
+		return;
+	if (v->fd >= 0)
+		close(v->fd);
+	cairn_exec_cleanup(v->work); /* unmounts first */
+	if (v->lock >= 0)
+		close(v->lock);
+	free(v->mnt);
+	free(v->work);
+	free(v);
+}
+
+DEFINE_FREEP(struct rootfs_view, view_close)
+
+/* Mount the view of the image `s->prev` (loaded with load_prev) and open its root. */
+static int view_open(struct rootfs_view **out, struct image_state *s, struct cairn_error **err)
+{
+	CLEANUP(view_closep) struct rootfs_view *v = xcalloc(1, sizeof(*v));
+	cleanup_free char *empty = NULL;
+	struct strv lowers = {0};
+	int ret;
+
+	*out = NULL;
+	v->fd = v->lock = -1;
+	v->work = xasprintf("%s/stage-XXXXXX", s->b->tmp_root);
+	if (!mkdtemp(v->work))
+		return cairn_error_set_errno(err, "create '%s'", v->work);
+	v->lock = lock_work_dir(v->work, 0);
+	/* "merged": what cairn_exec_cleanup() unmounts, here and after a kill */
+	v->mnt = xasprintf("%s/merged", v->work);
+	empty = xasprintf("%s/empty", v->work);
+	ret = lower_dirs(&lowers, s, err);
+	if (ret == 0)
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, v->mnt, 0700, err);
+	if (ret == 0)
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, empty, 0700, err);
+	if (ret == 0)
+		ret = cairn_exec_mount_ro(v->mnt, (const char *const *)lowers.v, lowers.n, empty,
+					  err);
+	strv_release(&lowers);
+	if (ret < 0)
+		return ret;
+	v->fd = open(v->mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (v->fd < 0)
+		return cairn_error_set_errno(err, "open '%s'", v->mnt);
+	*out = TAKE_PTR(v);
+	return 0;
+}
+
+/* The view of the image a stage of `s` builds on (mounted once per stage). */
+static int prev_view(struct rootfs_view **out, struct image_state *s, struct cairn_error **err)
+{
+	int ret = 0;
+
+	if (!s->view) {
+		ret = load_prev(s, err);
+		if (ret == 0)
+			ret = view_open(&s->view, s, err);
+	}
+	*out = s->view;
+	return ret;
+}
+
+/* A name in the image's /etc/passwd (or /etc/group), or a number. */
+static int resolve_id(unsigned *out, struct image_state *s, const char *name, int group,
+		      const char *what, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf f = CAIRN_BUF_INIT_MAX(4 << 20);
+	const char *file = group ? "/etc/group" : "/etc/passwd";
+	struct rootfs_view *v;
+	size_t n;
+	uint64_t v64;
+	int ret;
+
+	*out = 0;
+	if (!name || !*name)
+		return 0;
+	if (cairn_parse_u64(&v64, name, UINT32_MAX - 1, what, NULL) == 0) {
+		*out = (unsigned)v64;
+		return 0;
+	}
+	ret = prev_view(&v, s, err);
+	if (ret == 0)
+		ret = cairn_root_read_file(v->fd, file, CAIRN_ROOT_IN, &f, file, err);
+	if (ret == CAIRN_ENOTFOUND)
+		cairn_error_clear(err);
+	else if (ret < 0)
+		return cairn_error_wrap(err, "%s", what);
+	n = strlen(name);
+	for (char *line = f.buf; ret == 0 && *line;) {
+		char *nl = strchr(line, '\n');
+		char *c1, *c2, *c3;
+
+		if (nl)
+			*nl = '\0';
+		c1 = strchr(line, ':');
+		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		c3 = c2 ? strchr(c2 + 1, ':') : NULL;
+		if (c1 && c2 && (size_t)(c1 - line) == n && strncmp(line, name, n) == 0) {
+			if (c3)
+				*c3 = '\0';
+			if (cairn_parse_u64(&v64, c2 + 1, UINT32_MAX - 1, what, err) < 0)
+				return CAIRN_EINVAL;
+			*out = (unsigned)v64;
+			return 0;
+		}
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	return cairn_error_set(err, CAIRN_EINVAL, "%s: no %s '%s' in the image's %s", what,
+			       group ? "group" : "user", name, file);
+}
+
 static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *config,
 		       struct image_state *s, enum stage_id id, struct cairn_error **err)
 {
@@ -1013,40 +1096,30 @@ out:
 /* ---- imports ---- */
 
 struct walked {
-	char *rel; /* relative to the import's add, "" for add itself */
+	char *rel; /* relative to the import's add */
 	struct stat st;
 };
 
 struct walk_list {
 	struct walked *v;
 	size_t n;
-	size_t base_len; /* strlen of the walked root */
 };
 
-/* nftw has no user data: the walk in progress (builds run one import at a time) */
-static struct walk_list *walking;
+/* Deeper than this, an import's source tree is refused rather than walked. */
+#define IMPORT_DEPTH_MAX 256
 
-static int walk_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+static int walk_one(const struct cairn_root_entry *e, void *ud, struct cairn_error **err)
 {
-	struct walk_list *w = walking;
-	const char *rel = path + w->base_len;
+	struct walk_list *w = ud;
 
-	(void)type;
-	(void)ftw;
-	while (*rel == '/')
-		rel++;
-	if (S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode) || S_ISSOCK(sb->st_mode))
-		return 0; /* whiteouts of a single-layer view, devices */
+	(void)err;
+	if (S_ISCHR(e->st.st_mode) || S_ISBLK(e->st.st_mode) || S_ISSOCK(e->st.st_mode))
+		return 0; /* devices, sockets */
 	w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
-	w->v[w->n].rel = xstrdup(rel);
-	w->v[w->n].st = *sb;
+	w->v[w->n].rel = xstrdup(e->rel);
+	w->v[w->n].st = e->st;
 	w->n++;
 	return 0;
-}
-
-static int cmp_walked(const void *a, const void *b)
-{
-	return strcmp(((const struct walked *)a)->rel, ((const struct walked *)b)->rel);
 }
 
 static int import_selected(const struct cairn_config_import *im, const char *rel)
@@ -1062,7 +1135,7 @@ static int import_selected(const struct cairn_config_import *im, const char *rel
 	return 0;
 }
 
-/* Whether a directory goes in: selected itself, or holding a selected entry (sorted after it). */
+/* Whether a directory goes in: selected itself, or holding a selected entry (listed after it). */
 static int dir_needed(const struct walk_list *w, size_t i, const struct cairn_config_import *im)
 {
 	size_t len = strlen(w->v[i].rel);
@@ -1096,23 +1169,19 @@ static int add_parents(struct cairn_layer_writer *w, const char *path, int64_t m
 	return 0;
 }
 
-static int copy_file(struct cairn_layer_writer *w, const char *path, uint64_t size,
+static int copy_file(struct cairn_layer_writer *w, int fd, const char *what, uint64_t size,
 		     struct cairn_error **err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	char buf[65536];
 	uint64_t left = size;
 
-	if (fd < 0)
-		return cairn_error_set_errno(err, "import: open '%s'", path);
 	while (left) {
 		ssize_t n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return cairn_error_set(err, CAIRN_EOS, "import: '%s' changed while read",
-					       path);
+			return cairn_error_set(err, CAIRN_EOS, "%s: changed while read", what);
 		if (cairn_layer_write_data(w, buf, (size_t)n, err) < 0)
 			return CAIRN_EOS;
 		left -= (uint64_t)n;
@@ -1120,48 +1189,97 @@ static int copy_file(struct cairn_layer_writer *w, const char *path, uint64_t si
 	return 0;
 }
 
-static int import_entry(struct cairn_layer_writer *w, const char *path, const char *full,
+/*
+ * One entry of an import into the layer at `path`: `rel` below `basefd` (a directory of the
+ * source image's view), opened again inside that tree for its content or link target.
+ */
+static int import_entry(struct cairn_layer_writer *w, const char *path, int basefd, const char *rel,
 			const struct stat *st, unsigned uid, unsigned gid, int64_t mtime,
-			struct cairn_error **err)
+			const char *what, struct cairn_error **err)
 {
 	struct cairn_layer_entry e = {
 		.path = path, .mode = st->st_mode, .uid = uid, .gid = gid, .mtime = mtime};
-	char link[4096];
-	int ret;
+	cleanup_close int fd = -1;
+	struct stat now;
+	char link[PATH_MAX];
 
+	if (S_ISLNK(st->st_mode) || S_ISREG(st->st_mode)) {
+		fd = cairn_root_open(basefd, rel,
+				     (S_ISLNK(st->st_mode) ? O_PATH : O_RDONLY) | O_NOFOLLOW,
+				     CAIRN_ROOT_IN);
+		if (fd < 0)
+			return cairn_error_set_errno(err, "%s: open '%s'", what, rel);
+		if (fstat(fd, &now) < 0)
+			return cairn_error_set_errno(err, "%s: stat '%s'", what, rel);
+		if ((now.st_mode & S_IFMT) != (st->st_mode & S_IFMT) ||
+		    (S_ISREG(st->st_mode) && now.st_size != st->st_size))
+			return cairn_error_set(err, CAIRN_EOS, "%s: '%s' changed while read", what,
+					       rel);
+	}
 	if (S_ISLNK(st->st_mode)) {
-		ssize_t n = readlink(full, link, sizeof(link) - 1);
+		ssize_t n = readlinkat(fd, "", link, sizeof(link) - 1);
 
-		link[n < 0 ? 0 : n] = '\0';
+		if (n < 0)
+			return cairn_error_set_errno(err, "%s: read link '%s'", what, rel);
+		link[n] = '\0';
 		e.linkname = link;
 	} else if (S_ISREG(st->st_mode)) {
 		e.size = (uint64_t)st->st_size;
 	}
-	ret = cairn_layer_add(w, &e, err);
-	if (ret == 0 && S_ISREG(st->st_mode))
-		ret = copy_file(w, full, e.size, err);
+	if (cairn_layer_add(w, &e, err) < 0)
+		return CAIRN_EINVAL;
+	if (S_ISREG(st->st_mode))
+		return copy_file(w, fd, what, e.size, err);
+	return 0;
+}
+
+/* What to import of a directory `add` (opened as addfd): its entries that pass the filters. */
+static int import_tree(struct cairn_layer_writer *w, int addfd, const struct stat *st,
+		       const struct cairn_config_import *im, const char *to, unsigned uid,
+		       unsigned gid, int64_t mtime, const char *what, struct cairn_error **err)
+{
+	struct walk_list wl = {0};
+	int ret;
+
+	/* `to: /` is the image's root, which has no entry of its own */
+	ret = to[0] ? import_entry(w, to, addfd, "", st, uid, gid, mtime, what, err) : 0;
+	if (ret == 0)
+		ret = cairn_root_walk(addfd, IMPORT_DEPTH_MAX, walk_one, &wl, err);
+	for (size_t i = 0; i < wl.n && ret == 0; i++) {
+		const struct walked *x = &wl.v[i];
+		cleanup_free char *path = NULL;
+
+		if (S_ISDIR(x->st.st_mode) ? !dir_needed(&wl, i, im) : !import_selected(im, x->rel))
+			continue;
+		path = to[0] ? xasprintf("%s/%s", to, x->rel) : xstrdup(x->rel);
+		ret = import_entry(w, path, addfd, x->rel, &x->st, uid, gid, mtime, what, err);
+	}
+	for (size_t i = 0; i < wl.n; i++)
+		free(wl.v[i].rel);
+	free(wl.v);
 	return ret;
 }
 
-/* One import into the layer: the source image's `add`, filtered, placed at `to`. */
+/*
+ * One import into the layer: the source image's `add`, filtered, placed at `to`. `add` is
+ * resolved inside the source image's tree: a symlink on the way that points out of the image
+ * leads to the image's own files, as in `docker cp`; a final symlink is imported as a symlink.
+ */
 static int write_import(struct cairn_layer_writer *w, struct image_state *s,
-			const struct cairn_config_import *im, size_t idx, const char *work,
-			int64_t mtime, struct cairn_error **err)
+			const struct cairn_config_import *im, int64_t mtime,
+			struct cairn_error **err)
 {
 	struct builder *b = s->b;
 	const struct built_image *src = find_built(b, im->source);
 	struct image_state ss = {.b = b, .img = im->source, .name = "import"};
-	cleanup_free char *merged = xasprintf("%s/import-%zu", work, idx);
-	cleanup_free char *empty = xasprintf("%s/empty-%zu", work, idx);
-	cleanup_free char *root = NULL;
 	cleanup_free char *what =
 		xasprintf("%s:%u:%u: import", b->config->file, im->pos.line, im->pos.column);
 	const char *to = im->to.s + 1; /* no leading '/' in tar paths */
-	struct walk_list wl = {0};
-	struct strv lowers = {0};
+	cleanup_close int addfd = -1;
+	struct rootfs_view *v = NULL;
 	struct stat st;
 	unsigned uid = 0, gid = 0;
-	int ret, mounted = 0;
+	int ret;
 
 	ret = resolve_id(&uid, s, im->owner.s, 0, what, err);
 	if (ret == 0)
@@ -1169,21 +1287,11 @@ static int write_import(struct cairn_layer_writer *w, struct image_state *s,
 	if (ret < 0)
 		return ret;
 	ss.prev = src->desc;
-	ret = load_prev(&ss, err);
-	if (ret == 0)
-		ret = lower_dirs(&lowers, &ss, err);
-	if (ret == 0)
-		ret = cairn_fs_mkdirs_at(AT_FDCWD, merged, 0755, err);
-	if (ret == 0)
-		ret = cairn_fs_mkdirs_at(AT_FDCWD, empty, 0755, err);
-	if (ret == 0)
-		ret = cairn_exec_mount_ro(merged, (const char *const *)lowers.v, lowers.n, empty,
-					  err);
+	ret = prev_view(&v, &ss, err);
 	if (ret < 0)
 		goto out;
-	mounted = 1;
-	root = xasprintf("%s%s", merged, im->add.s);
-	if (lstat(root, &st) < 0) {
+	addfd = cairn_root_open(v->fd, im->add.s, O_PATH | O_NOFOLLOW, CAIRN_ROOT_IN);
+	if (addfd < 0 || fstat(addfd, &st) < 0) {
 		ret = cairn_error_set_errno(err, "%s: '%s' in image '%s'", what, im->add.s,
 					    im->source->name ? im->source->name : "~");
 		goto out;
@@ -1191,37 +1299,11 @@ static int write_import(struct cairn_layer_writer *w, struct image_state *s,
 	ret = add_parents(w, to, mtime, err);
 	if (ret < 0)
 		goto out;
-	if (!S_ISDIR(st.st_mode)) {
-		ret = import_entry(w, to, root, &st, uid, gid, mtime, err);
-		goto out;
-	}
-	wl.base_len = strlen(root);
-	walking = &wl;
-	nftw(root, walk_one, 32, FTW_PHYS | FTW_MOUNT);
-	walking = NULL;
-	if (wl.n > 1)
-		qsort(wl.v, wl.n, sizeof(*wl.v), cmp_walked);
-	for (size_t i = 0; i < wl.n && ret == 0; i++) {
-		const struct walked *x = &wl.v[i];
-		cleanup_free char *path = NULL;
-		cleanup_free char *full = NULL;
-		int keep =
-			x->rel[0] == '\0' || (S_ISDIR(x->st.st_mode) ? dir_needed(&wl, i, im)
-								     : import_selected(im, x->rel));
-
-		if (!keep)
-			continue;
-		path = x->rel[0] ? xasprintf("%s/%s", to, x->rel) : xstrdup(to);
-		full = x->rel[0] ? xasprintf("%s/%s", root, x->rel) : xstrdup(root);
-		ret = import_entry(w, path, full, &x->st, uid, gid, mtime, err);
-	}
+	if (S_ISDIR(st.st_mode))
+		ret = import_tree(w, addfd, &st, im, to, uid, gid, mtime, what, err);
+	else
+		ret = import_entry(w, to, v->fd, im->add.s, &st, uid, gid, mtime, what, err);
 out:
-	if (mounted)
-		umount2(merged, MNT_DETACH);
-	for (size_t i = 0; i < wl.n; i++)
-		free(wl.v[i].rel);
-	free(wl.v);
-	strv_release(&lowers);
 	drop_prev(&ss);
 	return ret;
 }
@@ -1232,15 +1314,10 @@ static int build_imports(struct new_layer *layer, struct image_state *s, enum st
 	struct builder *b = s->b;
 	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
 	struct cairn_layer_writer *w = NULL;
-	cleanup_free char *work = xasprintf("%s/stage-XXXXXX", b->tmp_root);
-	cleanup_close int lock = -1;
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	int64_t mtime = 0;
 	int ret;
 
-	if (!mkdtemp(work))
-		return cairn_error_set_errno(err, "create '%s'", work);
-	lock = lock_work_dir(work, 0);
 	if (sde && *sde) {
 		uint64_t v;
 
@@ -1252,12 +1329,11 @@ static int build_imports(struct new_layer *layer, struct image_state *s, enum st
 	ret = cairn_layer_writer_new(&w, b->st, &lo, err);
 	for (size_t i = 0; ret == 0 && i < s->img->n_imports; i++)
 		if (s->img->imports[i].point == import_point(id))
-			ret = write_import(w, s, &s->img->imports[i], i, work, mtime, err);
+			ret = write_import(w, s, &s->img->imports[i], mtime, err);
 	if (ret == 0)
 		ret = cairn_layer_finish(w, &layer->r, err);
 	else
 		cairn_layer_writer_free(w);
-	cairn_exec_cleanup(work);
 	return ret;
 }
 
@@ -1791,7 +1867,7 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 	b.builds_root = xasprintf("%s/builds", o->home);
 	ret = cairn_store_open(&b.st, store_root, err);
 	if (ret == 0)
-		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.layers_root, 0755, err);
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.layers_root, 0700, err);
 	if (ret == 0)
 		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.tmp_root, 0700, err);
 	if (ret == 0)

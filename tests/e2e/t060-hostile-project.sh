@@ -1,0 +1,143 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# A hostile project cannot read the build host's files. Imports resolve `add` inside the source
+# image (a symlink to /etc is the IMAGE's /etc, as `docker cp` resolves it); owner lookups read
+# the image's /etc/passwd even when it is a symlink that would name the host's; '..' in config
+# paths is refused at load time with file:line:col; .werf/ templates are found without following
+# directory symlinks, and a template symlink is read only when it stays inside the project; the
+# home and its unpacked layers (setuid files included) are private to their owner.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo umoci runc git python3
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+export P="$T/project"
+export STORE="$CAIRN_HOME/store"
+
+commit() {
+	git -C "$1" add -A && git -C "$1" -c user.name=t -c user.email=t@example.com \
+		commit -q -m "$2"
+}
+
+# sig REPORT IMAGE: the signature of IMAGE in a --report file
+sig() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+print([i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]["signature"])
+PY
+}
+
+# rootfs REPORT IMAGE DIR: umoci unpack IMAGE's last stage; prints the rootfs path
+rootfs() {
+	rm -rf "$3" && umoci unpack --image "$STORE:$4:$(sig "$1" "$2")" "$3" >/dev/null &&
+		echo "$3/rootfs"
+}
+
+mkdir -p "$P"
+git init -q "$P"
+# The artifact has its own /etc/os-release and a link to /etc; the host's os-release differs
+# and the host has /etc/debian_version, which the artifact lacks.
+cat >"$P/werf.yaml" <<YAML
+project: hostile
+configVersion: 1
+---
+artifact: src
+from: $REG/base/busybox:1
+shell:
+  install:
+  - echo IMAGE-OS > /etc/os-release
+  - mkdir -p /build/deep
+  - ln -s /etc /build/lnk
+  - ln -s ../../../../../../../etc /build/deep/up
+  - ln -s /build/lnk/os-release /build/chain
+---
+image: app
+from: $REG/base/busybox:1
+import:
+- artifact: src
+  add: /build/lnk/os-release
+  to: /via-link
+  after: install
+- artifact: src
+  add: /build/lnk/.
+  to: /etc-copy
+  after: install
+- artifact: src
+  add: /build/deep/up/os-release
+  to: /via-relative
+  after: install
+- artifact: src
+  add: /build/chain
+  to: /chain
+  after: install
+- artifact: src
+  add: /build/lnk
+  to: /the-link
+  after: install
+shell:
+  install: [echo built > /built]
+YAML
+commit "$P" init
+
+test_expect_success 'imports through links to /etc take the image files, never the host ones' '
+	"$CAIRN" build --dir "$P" --report "$T/r.json" >"$T/out" &&
+	R=$(rootfs "$T/r.json" app "$T/app" hostile) &&
+	test "$(cat "$R/via-link")" = IMAGE-OS &&
+	test "$(cat "$R/via-relative")" = IMAGE-OS &&
+	test "$(cat "$R/etc-copy/os-release")" = IMAGE-OS &&
+	test "$(cat "$R/etc-copy/passwd")" = "$(cat "$T/app/rootfs/etc/passwd")" &&
+	test ! -e "$R/etc-copy/debian_version" &&
+	test ! -e "$R/etc-copy/hostname" &&
+	test "$(readlink "$R/chain")" = /build/lnk/os-release &&
+	test "$(readlink "$R/the-link")" = /etc &&
+	! grep -rqs "$(head -c 40 /etc/os-release)" "$R/via-link" "$R/etc-copy" "$R/via-relative"
+'
+
+test_expect_success 'a file that only the host has is not found in the image' '
+	cp -r "$P" "$T/p2" &&
+	python3 - "$T/p2/werf.yaml" <<PY &&
+import sys
+p = sys.argv[1]
+s = open(p).read().replace("add: /build/lnk/os-release", "add: /build/lnk/debian_version")
+open(p, "w").write(s)
+PY
+	commit "$T/p2" missing &&
+	test_must_fail "$CAIRN" build --dir "$T/p2" >"$T/out2" 2>"$T/err2" &&
+	grep -q "import: .*/build/lnk/debian_version.* in image .src.: No such file or directory" \
+		"$T/err2"
+'
+
+test_expect_success 'owner lookups read the image passwd, not the host one it links to' '
+	mkdir -p "$T/p3" && git init -q "$T/p3" &&
+	cat >"$T/p3/werf.yaml" <<YAML &&
+project: owners
+configVersion: 1
+---
+artifact: src
+from: $REG/base/busybox:1
+shell:
+  install: [mkdir -p /out, echo x > /out/f]
+---
+image: app
+from: $REG/base/busybox:1
+shell:
+  beforeInstall: [rm /etc/passwd, ln -s /etc/passwd /etc/passwd]
+import:
+- artifact: src
+  add: /out
+  to: /in
+  owner: _apt
+  after: install
+YAML
+	commit "$T/p3" init &&
+	grep -q "^_apt:" /etc/passwd &&
+	test_must_fail "$CAIRN" build --dir "$T/p3" >"$T/out3" 2>"$T/err3" &&
+	grep -q "import: open ./etc/passwd.: Too many levels of symbolic links" "$T/err3"
+'
+
+test_done
