@@ -140,4 +140,29 @@ YAML
 	grep -q "import: open ./etc/passwd.: Too many levels of symbolic links" "$T/err3"
 '
 
+test_expect_success "'..' in import add is a load-time error and nothing is built" '
+	mkdir -p "$T/p4" && git init -q "$T/p4" &&
+	cat >"$T/p4/werf.yaml" <<YAML &&
+project: dots
+configVersion: 1
+---
+artifact: src
+from: $REG/base/busybox:1
+shell:
+  install: [echo never > /never]
+---
+image: app
+from: $REG/base/busybox:1
+import:
+- artifact: src
+  add: /../../../../etc/hostname
+  to: /../../x
+  after: install
+YAML
+	commit "$T/p4" init &&
+	test_must_fail "$CAIRN" build --dir "$T/p4" --home-dir "$T/h4" >"$T/out4" 2>"$T/err4" &&
+	grep -q "werf.yaml:13:8: import\[0\].add: must not have a .\.\.. component" "$T/err4" &&
+	test ! -e "$T/h4/store/index.json" || ! grep -q dots "$T/h4/store/index.json"
+'
+
 test_done

@@ -663,14 +663,39 @@ static int read_bool(struct ctx *x, const struct ynode *n, struct cairn_config_b
 
 /* ---- value checks ---- */
 
+static bool has_dotdot(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		size_t n = 0;
+
+		while (i + n < len && s[i + n] != '/')
+			n++;
+		if (n == 2 && s[i] == '.' && s[i + 1] == '.')
+			return true;
+		i += n + 1;
+	}
+	return false;
+}
+
+/* Paths in an image or the project: '..' could only lead out of them. */
 static const char *check_abs(const char *s, size_t len)
 {
-	return len && s[0] == '/' ? NULL : "must be an absolute path";
+	if (!len || s[0] != '/')
+		return "must be an absolute path";
+	return has_dotdot(s, len) ? "must not have a '..' component" : NULL;
 }
 
 static const char *check_rel(const char *s, size_t len)
 {
-	return len && s[0] != '/' ? NULL : "must be a relative path";
+	if (!len || s[0] == '/')
+		return "must be a relative path";
+	return has_dotdot(s, len) ? "must not have a '..' component" : NULL;
+}
+
+/* A path on the build host (mount fromPath): its own business. */
+static const char *check_host_abs(const char *s, size_t len)
+{
+	return len && s[0] == '/' ? NULL : "must be an absolute path";
 }
 
 static bool lower_alnum(char c)
@@ -1395,7 +1420,7 @@ static const struct field import_fields[] = {
 static const struct field mount_fields[] = {
 	{.key = "to", .type = T_STR, .flags = F_REQUIRED, .off = MNT(to), .check = check_abs},
 	{.key = "from", .type = T_STR, .off = MNT(from), .check = check_mount_from},
-	{.key = "fromPath", .type = T_STR, .off = MNT(from_path), .check = check_abs},
+	{.key = "fromPath", .type = T_STR, .off = MNT(from_path), .check = check_host_abs},
 	{.key = NULL},
 };
 
