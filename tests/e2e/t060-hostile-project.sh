@@ -165,4 +165,33 @@ YAML
 	test ! -e "$T/h4/store/index.json" || ! grep -q dots "$T/h4/store/index.json"
 '
 
+test_expect_success '.werf templates: no walk out through links, no endless self-links' '
+	mkdir -p "$T/p5/.werf/sub" "$T/outside" &&
+	printf "%s\n" "{{ define \"secret\" }}OUTSIDE{{ end }}" >"$T/outside/x.tmpl" &&
+	printf "%s\n" "{{ define \"inner\" }}INNER{{ end }}" >"$T/p5/.werf/sub/in.tmpl" &&
+	ln -s ../../outside "$T/p5/.werf/dl" &&
+	ln -s / "$T/p5/.werf/root" &&
+	ln -s ../../outside/x.tmpl "$T/p5/.werf/esc.tmpl" &&
+	ln -s sub/in.tmpl "$T/p5/.werf/ok.tmpl" &&
+	ln -s . "$T/p5/.werf/sub/self1" && ln -s .. "$T/p5/.werf/sub/self2" &&
+	ln -s ../sub "$T/p5/.werf/sub/self3" && ln -s self4 "$T/p5/.werf/sub/self4" &&
+	printf "%s\n" "project: {{ include \"inner\" . | lower }}" "configVersion: 1" >"$T/p5/werf.yaml" &&
+	test_must_fail timeout 20 "$CAIRN" render --dir "$T/p5" >"$T/out5" 2>"$T/err5" &&
+	grep -q "template: open .\.werf/esc\.tmpl.: a symlink or .\.\.. on the way leads outside" \
+		"$T/err5" &&
+	rm "$T/p5/.werf/esc.tmpl" &&
+	timeout 20 "$CAIRN" render --dir "$T/p5" >"$T/out6" &&
+	grep -q "^project: inner$" "$T/out6" &&
+	printf "%s\n" "project: {{ include \"secret\" . }}" "configVersion: 1" >"$T/p5/werf.yaml" &&
+	test_must_fail timeout 20 "$CAIRN" render --dir "$T/p5" >"$T/out7" 2>"$T/err7" &&
+	! grep -q OUTSIDE "$T/out7" "$T/err7"
+'
+
+test_expect_success 'a .werf that is itself a link to / is not walked' '
+	mkdir -p "$T/p6" && ln -s / "$T/p6/.werf" &&
+	printf "%s\n" "project: p6" "configVersion: 1" >"$T/p6/werf.yaml" &&
+	timeout 20 "$CAIRN" render --dir "$T/p6" >"$T/out8" &&
+	grep -q "^project: p6$" "$T/out8"
+'
+
 test_done

@@ -3,14 +3,13 @@
 #include "common.h"
 #include "cairn/template.h"
 #include "util/buf.h"
+#include "util/root.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #define PARSE_DEPTH_MAX 100
 #define WERF_DEPTH_MAX 16
@@ -1195,35 +1194,6 @@ static int exec_list(struct exec *x, const struct list *l, struct val *dot,
 static int eval_pipe(struct exec *x, struct val **out, const struct pipe *p, struct val *dot,
 		     struct cairn_error **err);
 
-/*
- * Open `path` under `dfd` without leaving it, symlinks included (a link to /etc/... is
- * refused with EXDEV). Kernels without openat2 get the same answer from realpath.
- */
-static int open_beneath(int dfd, const char *dir, const char *path)
-{
-	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-	cleanup_free char *root = NULL;
-	cleanup_free char *full = NULL;
-	cleanup_free char *real = NULL;
-	int fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
-	size_t n;
-
-	if (fd >= 0 || errno != ENOSYS)
-		return fd;
-	root = realpath(dir, NULL);
-	full = xasprintf("%s/%s", dir, path);
-	real = realpath(full, NULL);
-	if (!root || !real)
-		return -1;
-	n = strlen(root);
-	if (strncmp(real, root, n) != 0 || (real[n] != '/' && real[n] != '\0')) {
-		errno = EXDEV;
-		return -1;
-	}
-	return open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-}
-
 static int files_get(struct exec *x, struct val **out, struct val *path, size_t off,
 		     struct cairn_error **err)
 {
@@ -1251,7 +1221,7 @@ static int files_get(struct exec *x, struct val **out, struct val *path, size_t 
 	}
 	dfd = open(x->c->dir ? x->c->dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
-		fd = open_beneath(dfd, x->c->dir ? x->c->dir : ".", s);
+		fd = cairn_root_open(dfd, s, O_RDONLY | O_NOCTTY | O_NONBLOCK, CAIRN_ROOT_BENEATH);
 	if (fd < 0 && errno == EXDEV)
 		return xfail(x, off, err, ".Files.Get '%s': path leaves the project", s);
 	if (fd < 0)
@@ -2418,18 +2388,20 @@ static int find_tmpl(char ***v, size_t *n, size_t *alloc, int fd, const char *pr
 		if (de->d_name[0] == '.' &&
 		    (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0)
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		rel = xasprintf("%s%s", prefix, de->d_name);
+		/* a symlinked directory is not walked: it may lead out, or round in a loop */
 		if (S_ISDIR(st.st_mode) && depth < WERF_DEPTH_MAX) {
-			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			cleanup_free char *p = xasprintf("%s/", rel);
 
 			if (sub >= 0 && find_tmpl(v, n, alloc, sub, p, depth + 1, err) < 0) {
 				closedir(d);
 				return CAIRN_EOS;
 			}
-		} else if (S_ISREG(st.st_mode) && nl > 5 &&
+		} else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && nl > 5 &&
 			   strcmp(de->d_name + nl - 5, ".tmpl") == 0) {
 			*v = grow(*v, alloc, *n, sizeof(**v));
 			(*v)[(*n)++] = TAKE_PTR(rel);
@@ -2451,7 +2423,7 @@ static int load_werf_templates(struct ctx *c, struct cairn_error **err)
 	dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return 0;
-	fd = openat(dfd, ".werf", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(dfd, ".werf", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	ret = find_tmpl(&names, &n, &alloc, fd, "", 0, err);
@@ -2461,32 +2433,15 @@ static int load_werf_templates(struct ctx *c, struct cairn_error **err)
 		CLEANUP(cairn_buf_release)
 		struct cairn_buf b = CAIRN_BUF_INIT_MAX(CAIRN_TEMPLATE_OUTPUT_MAX);
 		cleanup_free char *path = xasprintf(".werf/%s", names[i]);
-		cleanup_close int tfd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		struct list body = {0};
 		const struct src *s;
-		char chunk[8192];
 
-		if (tfd < 0) {
-			ret = cairn_error_set_errno(err, "open template '%s'", path);
+		/* a symlinked template is read only when it stays inside the project */
+		ret = cairn_root_read_file(dfd, path, CAIRN_ROOT_BENEATH, &b, path, err);
+		if (ret < 0) {
+			cairn_error_wrap(err, "template");
 			break;
 		}
-		for (;;) {
-			ssize_t r = read(tfd, chunk, sizeof(chunk));
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
-				ret = cairn_error_set_errno(err, "read template '%s'", path);
-				break;
-			}
-			if (r == 0)
-				break;
-			cairn_buf_add(&b, chunk, (size_t)r);
-		}
-		if (ret == 0)
-			ret = cairn_buf_check(&b, err);
-		if (ret < 0)
-			break;
 		s = add_src(c, path, b.buf, b.len);
 		ret = parse_src(c, s, &body, err);
 		if (ret == 0)
