@@ -35,6 +35,14 @@ struct cairn_store;
 struct cairn_blob_writer;
 
 /**
+ * Create the cairn home `dir` (its parents as needed) and its unpacked-layer cache `layers/`
+ * with mode 0700: unpacked layers keep setuid files, which other local users must not reach.
+ * An existing `layers/` is made 0700; an existing home open to others is left as it is, with a
+ * warning. CAIRN_EOS when either cannot be created or opened.
+ */
+CAIRN_API int cairn_home_prepare(const char *dir, struct cairn_error **err);
+
+/**
  * Open the OCI layout at `root`, creating it (directories, `oci-layout`, an empty `index.json`)
  * when absent. `*out` is freed with cairn_store_free(). CAIRN_EOS if `root` cannot be created
  * or is not a directory; CAIRN_EINVAL if an existing `oci-layout` is not version 1.0.0.

@@ -103,15 +103,23 @@ char *cli_home(const struct cli_ctx *ctx, struct cairn_error **err)
 	const char *home;
 	char *out = NULL;
 
-	if (ctx->home_dir)
-		return strdup(ctx->home_dir);
-	home = getenv("HOME");
-	if (!home || !*home) {
-		cairn_error_set(err, CAIRN_EINVAL,
-				"no home directory: set --home-dir or CAIRN_HOME");
+	if (ctx->home_dir) {
+		out = strdup(ctx->home_dir);
+		if (!out)
+			abort();
+	} else {
+		home = getenv("HOME");
+		if (!home || !*home) {
+			cairn_error_set(err, CAIRN_EINVAL,
+					"no home directory: set --home-dir or CAIRN_HOME");
+			return NULL;
+		}
+		if (asprintf(&out, "%s/.cairn", home) < 0)
+			abort();
+	}
+	if (cairn_home_prepare(out, err) < 0) {
+		free(out);
 		return NULL;
 	}
-	if (asprintf(&out, "%s/.cairn", home) < 0)
-		abort();
 	return out;
 }

@@ -1166,7 +1166,7 @@ case $T in
 *) T=$PWD/$T ;;
 esac
 export T
-mkdir "$T/.out" "$T/home" "$T/user" || _t_bail "cannot populate $T"
+{ mkdir "$T/.out" "$T/user" && mkdir -m 700 "$T/home"; } || _t_bail "cannot populate $T"
 
 # A hermetic environment: no user docker/containers credentials, no GitLab CI credentials, no
 # proxies between us and 127.0.0.1.

@@ -194,4 +194,17 @@ test_expect_success 'a .werf that is itself a link to / is not walked' '
 	grep -q "^project: p6$" "$T/out8"
 '
 
+test_expect_success 'the home and its layer cache are private; a shared home gets a warning' '
+	test "$(stat -c %a "$CAIRN_HOME")" = 700 &&
+	test "$(stat -c %a "$CAIRN_HOME/layers")" = 700 &&
+	find "$CAIRN_HOME/layers" -mindepth 1 -maxdepth 1 -type d | grep -q . &&
+	mkdir -m 755 "$T/h9" && mkdir -m 777 "$T/h9/layers" &&
+	"$CAIRN" stages ls --home-dir "$T/h9" >"$T/out9" 2>"$T/err9" &&
+	grep -q "warning: home .*h9. is open to other users (mode 0755)" "$T/err9" &&
+	test "$(stat -c %a "$T/h9/layers")" = 700 &&
+	"$CAIRN" stages ls --home-dir "$T/h10/new" >"$T/out10" 2>"$T/err10" &&
+	test ! -s "$T/err10" &&
+	test "$(stat -c %a "$T/h10/new")" = 700
+'
+
 test_done
