@@ -24,7 +24,8 @@ struct cairn_template_opts {
  * Render `text` (`len` bytes) as a Go template. The data (`.` and `$`) is a map holding `Files`,
  * whose `Get "path"` method reads a file relative to `o->dir`. Before `text` is parsed, every
  * `o->dir/.werf/ ** / *.tmpl` file is parsed (in sorted order) so that its `define`s can be used;
- * the whole file is also a template named by its path below `.werf/`, e.g. "a/b.tmpl".
+ * the whole file is also a template named by its path below `.werf/`, e.g. "a/b.tmpl". Directory
+ * symlinks are not walked; a symlinked template must resolve inside `o->dir`.
  *
  * On success `*out` is a new NUL-terminated string the caller frees and `*out_len` its length
  * (the output may hold NULs if a read file does). On failure `*out` is NULL and:
