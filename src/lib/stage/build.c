@@ -1737,10 +1737,12 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 
 		cairn_error_clear(err);
 		emit(&s, CAIRN_BUILD_STAGE_BEGIN, "from", s.prev_sig, NULL, 0);
-		if (img->from.s)
+		if (img->from.s) {
 			ret = base_image(&d, &s, err);
-		else
+		} else {
 			d = find_built(b, img->base)->desc;
+			ret = 0;
+		}
 		if (ret == 0)
 			ret = cairn_store_ref_set(b->st, name, &d, err);
 		if (ret == 0)
