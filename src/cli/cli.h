@@ -96,6 +96,8 @@ int cli_registry_opt(struct cairn_image_opts *o, struct cli_registry_args *ra, c
 int cli_registry_finish(struct cairn_image_opts *o, struct cli_registry_args *ra, const char *cmd,
 			int *ret);
 void cli_registry_args_release(struct cli_registry_args *ra);
+/* The --stages-storage value: NULL (the local store only) for werf's ":local". */
+const char *cli_stages_storage(const char *arg);
 /* cairn's home: --home-dir, $CAIRN_HOME, else ~/.cairn (a new string), or NULL with *err. */
 char *cli_home(const struct cli_ctx *ctx, struct cairn_error **err);
 /* The local store of cairn's home `home` (HOME/store). */

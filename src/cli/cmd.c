@@ -52,7 +52,8 @@ static const struct cli_cmd commands[] = {
 			"  --runtime NAME     the OCI runtime for shell stages (default runc)\n"
 			"  --report FILE      write a JSON report of every image and stage\n"
 			"  --stages-storage REPO  reuse stages from REPO (a registry) and push every\n"
-			"                     stage built there: a shared cache for build hosts\n"
+			"                     stage built there: a shared cache for build hosts;\n"
+			"                     ':local' (as werf v1.0 writes it): the local store only\n"
 			"  -j, --jobs N, --insecure-registry HOST, --docker-config DIR,\n"
 			"  --registry-username U, --registry-password P, --certs-dir DIR\n"
 			"                     how base images are pulled (see 'cairn help image')\n",

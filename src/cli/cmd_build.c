@@ -73,7 +73,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 			report = optarg;
 			break;
 		case OPT_STAGES_STORAGE:
-			o.stages_storage = optarg;
+			o.stages_storage = cli_stages_storage(optarg);
 			break;
 		default:
 			ret = cli_bad_option("build", c, a.argv);

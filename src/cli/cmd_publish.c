@@ -141,7 +141,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 			format = optarg;
 			break;
 		case OPT_STAGES_STORAGE:
-			bo.stages_storage = optarg;
+			bo.stages_storage = cli_stages_storage(optarg);
 			break;
 		default:
 			ret = cli_bad_option(cmd, c, a.argv);

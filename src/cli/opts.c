@@ -123,3 +123,8 @@ char *cli_home(const struct cli_ctx *ctx, struct cairn_error **err)
 	}
 	return out;
 }
+
+const char *cli_stages_storage(const char *arg)
+{
+	return strcmp(arg, ":local") == 0 ? NULL : arg;
+}
