@@ -1003,6 +1003,52 @@ _t_busybox_build () {
 		umoci gc --layout "$2"
 }
 
+# docker_engine_start: start a private Docker engine (own socket, data root, no networking
+# setup) once per test; sets DOCK (its -H address). Fails when dockerd does not come up in 20 s.
+docker_engine_start () {
+	[ -n "${DOCK:-}" ] && return 0
+	require_tool dockerd docker
+	DOCK="unix://$T/docker.sock"
+	export DOCK
+	test_spawn "$T/dockerd.log" dockerd --iptables=false --ip-masq=false --bridge=none \
+		--data-root "$T/docker-root" --exec-root "$T/docker-exec" --pidfile "$T/docker.pid" \
+		-H "$DOCK"
+	DOCKERD_PID=$SPAWN_PID
+	export DOCKERD_PID
+	# shellcheck disable=SC2016 # evaluated at exit
+	test_atexit 'kill "$DOCKERD_PID" 2>/dev/null; _de_i=0; while test_pid_alive "$DOCKERD_PID" && [ $_de_i -lt 50 ]; do sleep 0.1; _de_i=$((_de_i + 1)); done; umount "$T/docker-root"/*/* 2>/dev/null; true'
+	_de_i=0
+	until docker -H "$DOCK" version >/dev/null 2>&1; do
+		_de_i=$((_de_i + 1))
+		if [ $_de_i -ge 100 ]; then
+			cat "$T/dockerd.log" >&2
+			_t_fatal "docker_engine_start: dockerd did not start"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# docker_cmd ARGS...: docker against the engine docker_engine_start started.
+docker_cmd () {
+	docker -H "$DOCK" "$@"
+}
+
+# image_check HOST:PORT/REPO:TAG: what a registry client would refuse in an image cairn
+# published: every layer is checked for a path held twice and against its diff_id
+# (tools/image_check.py), then a real Docker engine pulls it where one is installed (always
+# under CI=true, which installs docker.io).
+image_check () {
+	_ic_host=${1%%/*} _ic_rest=${1#*/}
+	_ic_repo=${_ic_rest%:*} _ic_tag=${_ic_rest##*:}
+	require_python
+	"$PYTHON" "$E2E_DIR/tools/image_check.py" "$_ic_host" "$_ic_repo" "$_ic_tag" || return 1
+	if command -v dockerd >/dev/null 2>&1 || [ "${CI:-}" = true ]; then
+		docker_engine_start || return 1
+		docker_cmd pull -q "$1" >/dev/null || return 1
+	fi
+}
+
 # base_image_layout: print the path of an OCI layout holding the busybox base image as tag "base"
 # (read it, never write it: it is shared).  Built once per busybox binary into the user's cache
 # (${XDG_CACHE_HOME:-$HOME/.cache}/cairn-tests, or $CAIRN_TEST_CACHE), atomically.

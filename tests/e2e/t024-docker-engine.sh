@@ -11,26 +11,11 @@
 : "${CAIRN:?set CAIRN to the built cairn binary}"
 require_tool dockerd docker docker-registry skopeo runc git
 
-DOCK="unix://$T/docker.sock"
-docker_cmd() {
-	docker -H "$DOCK" "$@"
-}
-
 registry_start
 base_image_push "$REG/base/busybox:1"
 
-test_spawn "$T/dockerd.log" dockerd --iptables=false --ip-masq=false --bridge=none \
-	--data-root "$T/docker-root" --exec-root "$T/docker-exec" --pidfile "$T/docker.pid" \
-	-H "$DOCK"
-export DOCKERD_PID="$SPAWN_PID"
-test_atexit 'kill "$DOCKERD_PID" 2>/dev/null; i=0; while test_pid_alive "$DOCKERD_PID" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; umount "$T/docker-root"/*/* 2>/dev/null; true'
-
 test_expect_success 'the private docker engine starts' '
-	i=0 &&
-	until docker_cmd version >/dev/null 2>&1; do
-		i=$((i + 1)) && [ $i -lt 100 ] || { cat "$T/dockerd.log"; return 1; }
-		sleep 0.2
-	done
+	docker_engine_start
 '
 
 test_expect_success 'cairn pulls the base image and pushes it to a new repository' '

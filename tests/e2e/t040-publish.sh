@@ -48,13 +48,14 @@ test_expect_success 'the published image: Docker schema 2 with the meta labels' 
 	grep -q "application/vnd.docker.distribution.manifest.v2+json" "$T/m.json" &&
 	grep -q "application/vnd.docker.image.rootfs.diff.tar.gzip" "$T/m.json" &&
 	skopeo inspect --tls-verify=false "docker://$REG/taxi/backend/core:v1.1.14" >"$T/i.json" &&
-	python3 - "$T/i.json" <<PY
+	python3 - "$T/i.json" <<PY &&
 import json, sys
 l = json.load(open(sys.argv[1]))["Labels"]
 assert l["cairn-image"] == "true" and l["cairn-project"] == "taxi", l
 assert l["cairn-tag-scheme"] == "custom" and len(l["cairn-stage-signature"]) == 64, l
 assert l["image"] == "core", l
 PY
+	image_check "$REG/taxi/backend/core:v1.1.14"
 '
 
 test_expect_success 'a re-publish sends no blob: one HEAD per tag' '
@@ -75,7 +76,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 print(" ".join(sorted({"dimgstage-" + s["signature"] for i in r["images"] for s in i["stages"]})))
 PY
-	test "$(tags_of "$REG/api/geo")" = "$(cat "$T/want")"
+	test "$(tags_of "$REG/api/geo")" = "$(cat "$T/want")" &&
+	image_check "$REG/api/geo:$(cut -d" " -f1 "$T/want")"
 '
 
 test_expect_success 'dimg push of some dimgs only' '

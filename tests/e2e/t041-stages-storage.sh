@@ -70,7 +70,8 @@ test_expect_success 'host B publishes to the same registry without moving a laye
 		--tag-plain v1 2>"$T/pub.err" &&
 	test "$(blob_gets)" = "$before" &&
 	test $(($(registry_log_count "\"PATCH /v2/") - before_patch)) -le 1 &&
-	skopeo copy -q --src-tls-verify=false "docker://$REG/prod/app:v1" "oci:$T/check:x"
+	skopeo copy -q --src-tls-verify=false "docker://$REG/prod/app:v1" "oci:$T/check:x" &&
+	image_check "$REG/prod/app:v1"
 '
 
 test_expect_success 'a changed command on host B downloads the layers it runs on' '

@@ -91,6 +91,8 @@ test_expect_success 'build-and-publish with --stages-storage :local pushes image
 		--tag-custom v1 >"$T/out3" &&
 	skopeo inspect --tls-verify=false "docker://$REG/chain/top:v1" >"$T/top.json" &&
 	grep -q "LEVEL=three" "$T/top.json" &&
+	image_check "$REG/chain/top:v1" &&
+	image_check "$REG/chain/on-artifact:v1" &&
 	for i in base middle top on-artifact; do
 		curl -fsS "http://$REG/v2/chain/$i/tags/list" >"$T/tags" &&
 			grep -q "\"tags\":\[\"v1\"\]" "$T/tags" || return 1
