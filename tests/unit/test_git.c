@@ -1089,12 +1089,11 @@ static void test_write_ops(void **state)
 
 	for (int i = 0; i < 3; i++) {
 		struct cairn_layer_writer *w = NULL;
+		struct cairn_git_write_opts wo = {.uid = 1000, .gid = 1000, .mtime = 1234567890};
 
 		none.compression = i < 2 ? CAIRN_LAYER_GZIP : CAIRN_LAYER_NONE;
 		assert_int_equal(cairn_layer_writer_new(&w, st, &none, &err), 0);
-		assert_int_equal(cairn_git_write_ops(w, f->r, i < 2 ? &ops : &patch, 1000, 1000,
-						     1234567890, &err),
-				 0);
+		assert_int_equal(cairn_git_write_ops(w, f->r, i < 2 ? &ops : &patch, &wo, &err), 0);
 		assert_int_equal(cairn_layer_finish(w, &res[i], &err), 0);
 	}
 	/* two archives of one commit: one digest */
@@ -1112,10 +1111,10 @@ static void test_write_ops(void **state)
 	ops.v[1].size = 1;
 	{
 		struct cairn_layer_writer *w = NULL;
+		struct cairn_git_write_opts wo = {0};
 
 		assert_int_equal(cairn_layer_writer_new(&w, st, NULL, &err), 0);
-		assert_int_equal(cairn_git_write_ops(w, f->r, &ops, 0, 0, 0, &err),
-				 CAIRN_EINTERNAL);
+		assert_int_equal(cairn_git_write_ops(w, f->r, &ops, &wo, &err), CAIRN_EINTERNAL);
 		assert_non_null(strstr(err->msg, "expected 1"));
 		cairn_error_clear(&err);
 		cairn_layer_writer_free(w);

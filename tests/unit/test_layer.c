@@ -671,6 +671,24 @@ static void test_invalid_entries(void **state)
 		cairn_error_clear(&err);
 		cairn_layer_writer_free(w);
 	}
+	/* a path goes in once, whatever its type: docker refuses a layer that repeats one */
+	{
+		struct cairn_layer_entry d = {.path = "app", .mode = S_IFDIR | 0755};
+		struct cairn_layer_entry l = {
+			.path = "app", .mode = S_IFLNK | 0777, .linkname = "x"};
+		struct cairn_layer_entry wh = {.path = "app/.wh.x", .mode = S_IFREG};
+
+		assert_int_equal(cairn_layer_writer_new(&w, f->st, NULL, &err), 0);
+		assert_false(cairn_layer_has(w, "app"));
+		assert_int_equal(cairn_layer_add(w, &d, &err), 0);
+		assert_true(cairn_layer_has(w, "app"));
+		assert_false(cairn_layer_has(w, "ap"));
+		assert_int_equal(cairn_layer_add(w, &wh, &err), 0);
+		assert_int_equal(cairn_layer_add(w, &l, &err), CAIRN_EINVAL);
+		assert_non_null(strstr(err->msg, "layer entry 'app': already in the layer"));
+		cairn_error_clear(&err);
+		cairn_layer_writer_free(w);
+	}
 	/* bad levels */
 	{
 		struct cairn_layer_opts g = {.level = 13};

@@ -4,6 +4,7 @@
 #include "build/layer.h"
 #include "util/buf.h"
 #include "util/sha256.h"
+#include "util/strset.h"
 
 #include <libdeflate.h>
 #include <limits.h>
@@ -77,6 +78,7 @@ struct cairn_layer_writer {
 	size_t pad;	    /* zeros after them, to the next block */
 	char *cur_path;	    /* the current file, for messages */
 	bool failed;
+	struct cairn_strset paths; /* every entry so far: a path goes in once */
 	struct cairn_buf pax;
 	struct cairn_buf name;
 
@@ -574,6 +576,10 @@ static int add_entry(struct cairn_layer_writer *w, const struct cairn_layer_entr
 	ret = check_path("path", e->path, err);
 	if (ret < 0)
 		return ret;
+	/* docker refuses a layer that holds a path twice */
+	if (!cairn_strset_add(&w->paths, e->path, strlen(e->path)))
+		return cairn_error_set(err, CAIRN_EINVAL, "layer entry '%s': already in the layer",
+				       e->path);
 	if (e->hardlink) {
 		if (!e->linkname)
 			return cairn_error_set(err, CAIRN_EINVAL,
@@ -621,6 +627,11 @@ static int add_entry(struct cairn_layer_writer *w, const struct cairn_layer_entr
 	w->remaining = h.size;
 	w->pad = (BLOCK - h.size % BLOCK) % BLOCK;
 	return 0;
+}
+
+bool cairn_layer_has(const struct cairn_layer_writer *w, const char *path)
+{
+	return cairn_strset_has(&w->paths, path, strlen(path));
 }
 
 int cairn_layer_add(struct cairn_layer_writer *w, const struct cairn_layer_entry *e,
@@ -719,6 +730,7 @@ void cairn_layer_writer_free(struct cairn_layer_writer *w)
 	cairn_sha256_release(&w->diff);
 	cairn_buf_release(&w->pax);
 	cairn_buf_release(&w->name);
+	cairn_strset_release(&w->paths);
 	free(w->cur_path);
 	free(w);
 }

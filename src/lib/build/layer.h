@@ -3,6 +3,7 @@
 #ifndef CAIRN_BUILD_LAYER_H
 #define CAIRN_BUILD_LAYER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -73,11 +74,14 @@ int cairn_layer_writer_new(struct cairn_layer_writer **out, struct cairn_store *
 			   const struct cairn_layer_opts *o, struct cairn_error **err);
 /*
  * Add an entry; a regular file's `size` bytes then follow through write_data. CAIRN_EINVAL for
- * a bad path or type, or when the previous file's data was short. After any failure the writer
- * only accepts cairn_layer_writer_free().
+ * a bad path or type, a path already in the layer, or when the previous file's data was short.
+ * After any failure the writer only accepts cairn_layer_writer_free().
  */
 int cairn_layer_add(struct cairn_layer_writer *w, const struct cairn_layer_entry *e,
 		    struct cairn_error **err);
+
+/* Whether an entry `path` is in the layer already (a path goes in once: a second is EINVAL). */
+bool cairn_layer_has(const struct cairn_layer_writer *w, const char *path);
 /* CAIRN_EINVAL when more bytes arrive than the entry's size announced. */
 int cairn_layer_write_data(struct cairn_layer_writer *w, const void *p, size_t n,
 			   struct cairn_error **err);

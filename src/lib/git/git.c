@@ -1752,12 +1752,13 @@ int cairn_git_stage_checksum(char *out, struct cairn_git_repo *r, const char *co
  */
 
 static int write_op(struct cairn_layer_writer *w, struct cairn_git_repo *r,
-		    const struct cairn_git_op *op, const struct cairn_layer_entry *tmpl,
+		    const struct cairn_git_op *op, const struct cairn_git_write_opts *o,
 		    struct cairn_error **err)
 {
+	const struct cairn_layer_entry tmpl = {.uid = o->uid, .gid = o->gid, .mtime = o->mtime};
 	CLEANUP(git_blob_freep) git_blob *blob = NULL;
 	cleanup_free char *target = NULL;
-	struct cairn_layer_entry e = *tmpl;
+	struct cairn_layer_entry e = tmpl;
 	git_oid oid;
 	int ret;
 
@@ -1766,7 +1767,7 @@ static int write_op(struct cairn_layer_writer *w, struct cairn_git_repo *r,
 	if (op->kind == CAIRN_GIT_OP_WHITEOUT)
 		return cairn_layer_add_whiteout(w, op->path, e.mtime, err);
 	if (op->kind == CAIRN_GIT_OP_DIR)
-		return cairn_layer_add(w, &e, err);
+		return o->dir_filter && !o->dir_filter(&e, o->ud) ? 0 : cairn_layer_add(w, &e, err);
 	if (git_oid_fromstr(&oid, op->oid) < 0)
 		return cairn_error_set(err, CAIRN_EINVAL, "'%s': bad blob id '%s'", op->path,
 				       op->oid);
@@ -1792,13 +1793,11 @@ static int write_op(struct cairn_layer_writer *w, struct cairn_git_repo *r,
 }
 
 int cairn_git_write_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,
-			const struct cairn_git_ops *ops, uid_t uid, gid_t gid, int64_t mtime,
+			const struct cairn_git_ops *ops, const struct cairn_git_write_opts *o,
 			struct cairn_error **err)
 {
-	const struct cairn_layer_entry tmpl = {.uid = uid, .gid = gid, .mtime = mtime};
-
 	for (size_t i = 0; i < ops->n; i++) {
-		int ret = write_op(w, r, &ops->v[i], &tmpl, err);
+		int ret = write_op(w, r, &ops->v[i], o, err);
 
 		if (ret < 0)
 			return cairn_error_wrap(err, "git layer entry '%s'", ops->v[i].path);

@@ -19,6 +19,7 @@
 
 struct cairn_git_repo;
 struct cairn_layer_writer;
+struct cairn_layer_entry;
 
 /*
  * Process-wide libgit2 setup. Every successful init pairs with one cleanup; the last cleanup
@@ -223,14 +224,26 @@ int cairn_git_patch_ops(struct cairn_git_ops *out, struct cairn_git_repo *r, con
 			const char *to_commit, const struct cairn_git_selection *sel,
 			const char *to, struct cairn_error **err);
 
+/* How cairn_git_write_ops() writes its entries. */
+struct cairn_git_write_opts {
+	uid_t uid; /* of every entry */
+	gid_t gid;
+	int64_t mtime;
+	/*
+	 * Called with each directory entry before it is written (NULL: all go in): false leaves
+	 * it out; it may change the entry's uid, gid and mode.
+	 */
+	bool (*dir_filter)(struct cairn_layer_entry *e, void *ud);
+	void *ud;
+};
+
 /*
- * Write `ops` into the layer `w` in order, with the given owner and mtime on every entry (file
- * contents and symlink targets are read from `r` one blob at a time). The writer stays the
- * caller's (finish or free it). CAIRN_EINTERNAL when a blob is missing or not the size listed,
- * or the writer's own error.
+ * Write `ops` into the layer `w` in order, as `o` says (file contents and symlink targets are
+ * read from `r` one blob at a time). The writer stays the caller's (finish or free it).
+ * CAIRN_EINTERNAL when a blob is missing or not the size listed, or the writer's own error.
  */
 int cairn_git_write_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,
-			const struct cairn_git_ops *ops, uid_t uid, gid_t gid, int64_t mtime,
+			const struct cairn_git_ops *ops, const struct cairn_git_write_opts *o,
 			struct cairn_error **err);
 
 #endif

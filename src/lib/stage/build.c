@@ -726,6 +726,12 @@ static int lower_dirs(struct strv *out, struct image_state *s, struct cairn_erro
 static int resolve_id(unsigned *out, struct image_state *s, const char *name, int group,
 		      const char *what, struct cairn_error **err);
 
+/* Git entries share parent directories: each goes into the layer once. */
+static bool dir_once(struct cairn_layer_entry *e, void *ud)
+{
+	return !cairn_layer_has(ud, e->path);
+}
+
 /* Write git layer content: the archive (from == NULL) or the patch since each label commit. */
 static int git_layer(struct new_layer *out, int *empty, struct image_state *s, int patch,
 		     json_t *config, struct cairn_error **err)
@@ -765,8 +771,15 @@ static int git_layer(struct new_layer *out, int *empty, struct image_state *s, i
 						    err);
 		if (ret == 0 && ops.n)
 			any = 1;
-		if (ret == 0)
-			ret = cairn_git_write_ops(w, src->repo, &ops, uid, gid, src->mtime, err);
+		if (ret == 0) {
+			struct cairn_git_write_opts wo = {.uid = uid,
+							  .gid = gid,
+							  .mtime = src->mtime,
+							  .dir_filter = dir_once,
+							  .ud = w};
+
+			ret = cairn_git_write_ops(w, src->repo, &ops, &wo, err);
+		}
 		cairn_git_ops_release(&ops);
 		if (ret < 0) {
 			cairn_layer_writer_free(w);
@@ -1161,7 +1174,7 @@ static int add_parents(struct cairn_layer_writer *w, const char *path, int64_t m
 		int ret;
 
 		*slash = '\0';
-		ret = cairn_layer_add(w, &e, err);
+		ret = cairn_layer_has(w, p) ? 0 : cairn_layer_add(w, &e, err);
 		*slash = '/';
 		if (ret < 0)
 			return ret;

@@ -1,0 +1,74 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# Layers cairn writes itself (git entries, imports) hold each path once, as docker requires:
+# several git entries under one parent, several imports under one parent, published and pulled
+# by a real Docker engine.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo umoci runc git python3
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+export P="$T/project"
+
+mkdir -p "$P/src/a" "$P/src/b" "$P/docs"
+echo a >"$P/src/a/file" && echo b >"$P/src/b/file" && echo d >"$P/docs/readme"
+git init -q "$P"
+cat >"$P/werf.yaml" <<YAML
+project: layers
+configVersion: 1
+---
+artifact: assets
+from: $REG/base/busybox:1
+shell:
+  install: [mkdir -p /out/x /out/y, echo x > /out/x/f, echo y > /out/y/f]
+---
+image: app
+from: $REG/base/busybox:1
+git:
+- add: /src/a
+  to: /srv/app/a
+- add: /src/b
+  to: /srv/app/b
+- add: /docs
+  to: /srv/docs
+import:
+- artifact: assets
+  add: /out/x
+  to: /opt/assets/x
+  after: install
+- artifact: assets
+  add: /out/y
+  to: /opt/assets/y
+  after: install
+shell:
+  install: [test -f /srv/app/a/file]
+YAML
+git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com commit -q -m init
+
+test_expect_success 'git entries and imports sharing parents: each path once, docker pulls it' '
+	"$CAIRN" build-and-publish --dir "$P" --images-repo "$REG/layers" --tag-custom v1 \
+		>"$T/out1" 2>&1 &&
+	image_check "$REG/layers/app:v1" &&
+	skopeo copy -q --src-tls-verify=false "docker://$REG/layers/app:v1" "oci:$T/oci:app" &&
+	umoci unpack --image "$T/oci:app" "$T/u" >/dev/null &&
+	test "$(cat "$T/u/rootfs/srv/app/a/file" "$T/u/rootfs/srv/app/b/file")" = "a
+b" &&
+	test "$(cat "$T/u/rootfs/opt/assets/x/f" "$T/u/rootfs/opt/assets/y/f")" = "x
+y"
+'
+
+test_expect_success 'a new commit (a patch layer over both entries) publishes a clean image' '
+	echo a2 >"$P/src/a/file" && echo b2 >"$P/src/b/new" &&
+	git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com commit -q -m two &&
+	"$CAIRN" build-and-publish --dir "$P" --images-repo "$REG/layers" --tag-custom v2 \
+		>"$T/out2" 2>&1 &&
+	grep -q "gitLatestPatch" "$T/out2" &&
+	image_check "$REG/layers/app:v2"
+'
+
+test_done
