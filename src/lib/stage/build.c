@@ -485,6 +485,11 @@ static const struct built_image *find_built(struct builder *b, const struct cair
 	return NULL;
 }
 
+static bool nonempty(const char *s)
+{
+	return s && *s;
+}
+
 static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id,
 		      struct cairn_error **err)
 {
@@ -494,7 +499,9 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 	int ret;
 
 	if (cmds) {
-		if (cmds->n == 0)
+		/* as werf: a cache version alone makes the stage (and its stageDependencies) */
+		if (cmds->n == 0 && !nonempty(img->shell.cache_version.s) &&
+		    !nonempty(img->shell.stage_cache_version[us].s))
 			return 0;
 		for (size_t i = 0; i < cmds->n; i++)
 			strv_add(deps, cmds->v[i]);
@@ -1058,6 +1065,8 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 			*n_layers = 1;
 		}
 	}
+	if (cmds->n == 0)
+		goto out; /* a stage made by its cache version alone: the patch, if any */
 	json_array_foreach(env_of(s->config), i, e) if (json_is_string(e))
 		strv_add(&env, json_string_value(e));
 	ret = prepare_mounts(&md, s, work, err);

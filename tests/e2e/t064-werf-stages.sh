@@ -1,0 +1,72 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# Stages as werf makes them: a cache version alone makes a user stage exist, so the
+# stageDependencies on it fire.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo umoci runc git python3
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+export P="$T/project"
+
+# stages REPORT IMAGE STATE: IMAGE's stage names, cached (true), built (false) or all (any)
+stages() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+im = [i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]
+print(" ".join(s["name"] for s in im["stages"]
+               if sys.argv[3] == "any" or str(s["cached"]).lower() == sys.argv[3]))
+PY
+}
+
+commit() {
+	git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com \
+		commit -q -m "$1"
+}
+
+mkdir -p "$P"
+git init -q "$P"
+echo 1 >"$P/deps.txt"
+cat >"$P/werf.yaml" <<YAML
+project: stages
+configVersion: 1
+---
+image: versioned
+from: $REG/base/busybox:1
+git:
+- to: /app
+  stageDependencies:
+    install: ["*.txt"]
+shell:
+  installCacheVersion: "1"
+---
+image: plain
+from: $REG/base/busybox:1
+git:
+- to: /app
+  stageDependencies:
+    install: ["*.txt"]
+YAML
+commit init
+
+test_expect_success 'installCacheVersion alone makes an install stage; none without it' '
+	"$CAIRN" build --dir "$P" --report "$T/r1.json" >"$T/out1" &&
+	test "$(stages "$T/r1.json" versioned any)" = "from gitArchive install" &&
+	test "$(stages "$T/r1.json" plain any)" = "from gitArchive"
+'
+
+test_expect_success 'its stageDependencies fire: a changed file rebuilds install' '
+	echo 2 >"$P/deps.txt" && commit deps &&
+	"$CAIRN" build --dir "$P" --report "$T/r2.json" >"$T/out2" &&
+	test "$(stages "$T/r2.json" versioned false)" = "install" &&
+	rm -rf "$T/u" &&
+	umoci unpack --image "$CAIRN_HOME/store:stages:$(python3 -c "import json; print([i for i in json.load(open(\"$T/r2.json\"))[\"images\"] if i[\"name\"] == \"versioned\"][0][\"signature\"])")" "$T/u" >/dev/null &&
+	test "$(cat "$T/u/rootfs/app/deps.txt")" = 2
+'
+
+test_done
