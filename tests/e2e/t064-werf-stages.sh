@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: MIT
 #
 # Stages as werf makes them: a cache version alone makes a user stage exist, so the
-# stageDependencies on it fire.
+# stageDependencies on it fire; artifacts have no gitCache/gitLatestPatch stages, so a commit
+# changes an artifact (and what imports it) only through its stageDependencies.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -51,7 +52,26 @@ git:
 - to: /app
   stageDependencies:
     install: ["*.txt"]
+---
+artifact: tool
+from: $REG/base/busybox:1
+git:
+- add: /tool
+  to: /src
+  stageDependencies:
+    install: ["build.sh"]
+shell:
+  install: [cat /src/build.sh /src/other > /built]
+---
+image: user
+from: $REG/base/busybox:1
+import:
+- artifact: tool
+  add: /built
+  to: /built
+  after: install
 YAML
+mkdir -p "$P/tool" && echo one >"$P/tool/build.sh" && echo first >"$P/tool/other"
 commit init
 
 test_expect_success 'installCacheVersion alone makes an install stage; none without it' '
@@ -67,6 +87,25 @@ test_expect_success 'its stageDependencies fire: a changed file rebuilds install
 	rm -rf "$T/u" &&
 	umoci unpack --image "$CAIRN_HOME/store:stages:$(python3 -c "import json; print([i for i in json.load(open(\"$T/r2.json\"))[\"images\"] if i[\"name\"] == \"versioned\"][0][\"signature\"])")" "$T/u" >/dev/null &&
 	test "$(cat "$T/u/rootfs/app/deps.txt")" = 2
+'
+
+test_expect_success 'an artifact has no patch stages: other files change nothing' '
+	test "$(stages "$T/r2.json" tool any)" = "from gitArchive install" &&
+	echo second >"$P/tool/other" && commit other &&
+	"$CAIRN" build --dir "$P" --report "$T/r3.json" >"$T/out3" &&
+	test -z "$(stages "$T/r3.json" tool false)" &&
+	test -z "$(stages "$T/r3.json" user false)"
+'
+
+test_expect_success 'its stageDependencies rebuild it from the current commit, and the importers' '
+	echo two >"$P/tool/build.sh" && commit build &&
+	"$CAIRN" build --dir "$P" --report "$T/r4.json" >"$T/out4" &&
+	test "$(stages "$T/r4.json" tool false)" = install &&
+	test "$(stages "$T/r4.json" user false)" = importsAfterInstall &&
+	rm -rf "$T/w" &&
+	umoci unpack --image "$CAIRN_HOME/store:stages:$(python3 -c "import json; print([i for i in json.load(open(\"$T/r4.json\"))[\"images\"] if i[\"name\"] == \"user\"][0][\"signature\"])")" "$T/w" >/dev/null &&
+	test "$(cat "$T/w/rootfs/built")" = "two
+second"
 '
 
 test_done

@@ -599,6 +599,9 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 	case S_GIT_CACHE: {
 		uint64_t mib = 0;
 
+		/* werf: an artifact's files change through stageDependencies only */
+		if (img->artifact)
+			return 0;
 		/* whole MiB of patch since the previous stage: it grows into a new cache stage */
 		if (img->n_git == 0)
 			return 0;
@@ -630,6 +633,8 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 	case S_GIT_LATEST_PATCH: {
 		int changed = 0;
 
+		if (img->artifact)
+			return 0;
 		if (img->n_git == 0)
 			return 0;
 		ret = load_prev(s, err);
