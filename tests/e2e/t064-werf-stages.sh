@@ -4,7 +4,8 @@
 #
 # Stages as werf makes them: a cache version alone makes a user stage exist, so the
 # stageDependencies on it fire; artifacts have no gitCache/gitLatestPatch stages, so a commit
-# changes an artifact (and what imports it) only through its stageDependencies.
+# changes an artifact (and what imports it) only through its stageDependencies; a stage that
+# holds a commit the repository lost (amend + gc, force-push, shallow clone) is built again.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -106,6 +107,28 @@ test_expect_success 'its stageDependencies rebuild it from the current commit, a
 	umoci unpack --image "$CAIRN_HOME/store:stages:$(python3 -c "import json; print([i for i in json.load(open(\"$T/r4.json\"))[\"images\"] if i[\"name\"] == \"user\"][0][\"signature\"])")" "$T/w" >/dev/null &&
 	test "$(cat "$T/w/rootfs/built")" = "two
 second"
+'
+
+test_expect_success 'a commit lost to amend + gc: the git stages are built again, never a failure' '
+	git init -q "$T/lost" &&
+	printf "%s\n" "project: lost" "configVersion: 1" "---" "image: app" \
+		"from: $REG/base/busybox:1" "git:" "- to: /app" "shell:" \
+		"  install: [cat /app/f > /installed]" >"$T/lost/werf.yaml" &&
+	echo one >"$T/lost/f" &&
+	git -C "$T/lost" add -A && git -C "$T/lost" -c user.name=t -c user.email=t@example.com \
+		commit -q -m one &&
+	"$CAIRN" build --dir "$T/lost" >"$T/out5" &&
+	echo amended >"$T/lost/f" && git -C "$T/lost" add -A &&
+	git -C "$T/lost" -c user.name=t -c user.email=t@example.com commit -q --amend -m two &&
+	git -C "$T/lost" reflog expire --expire=now --all && git -C "$T/lost" gc -q --prune=now &&
+	"$CAIRN" build --dir "$T/lost" --report "$T/r5.json" >"$T/out6" 2>&1 &&
+	test "$(stages "$T/r5.json" app false)" = "gitArchive install" &&
+	sig=$(python3 -c "import json; print(json.load(open(\"$T/r5.json\"))[\"images\"][0][\"signature\"])") &&
+	rm -rf "$T/l" && umoci unpack --image "$CAIRN_HOME/store:lost:$sig" "$T/l" >/dev/null &&
+	test "$(cat "$T/l/rootfs/app/f" "$T/l/rootfs/installed")" = "amended
+amended" || return 1
+	"$CAIRN" build --dir "$T/lost" --report "$T/r6.json" >"$T/out7" &&
+	test -z "$(stages "$T/r6.json" app false)"
 '
 
 test_done

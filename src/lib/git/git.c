@@ -421,6 +421,17 @@ static int lookup_commit(git_commit **out, struct cairn_git_repo *r, const char 
 	return 0;
 }
 
+bool cairn_git_has_commit(struct cairn_git_repo *r, const char *hex)
+{
+	git_commit *c = NULL;
+	git_oid oid;
+
+	if (parse_oid(&oid, hex, NULL) < 0 || git_commit_lookup(&c, r->repo, &oid) < 0)
+		return false;
+	git_commit_free(c);
+	return true;
+}
+
 int cairn_git_head(char *out, char **branch_out, struct cairn_git_repo *r, struct cairn_error **err)
 {
 	CLEANUP(git_reference_freep) git_reference *head = NULL;

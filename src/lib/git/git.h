@@ -86,6 +86,12 @@ int cairn_git_head(char *out, char **branch_out, struct cairn_git_repo *r,
 int cairn_git_resolve(char *out, struct cairn_git_repo *r, const char *branch, const char *tag,
 		      const char *commit, struct cairn_error **err);
 
+/*
+ * Whether the repository holds the commit `hex` (40 hex digits). A commit recorded by an earlier
+ * build may be gone: amended and collected, force-pushed away, or beyond a shallow clone.
+ */
+bool cairn_git_has_commit(struct cairn_git_repo *r, const char *hex);
+
 /* The committer time of `commit` (40 hex), seconds since the epoch. CAIRN_ENOTFOUND, EINVAL. */
 int cairn_git_commit_time(int64_t *out, struct cairn_git_repo *r, const char *commit,
 			  struct cairn_error **err);

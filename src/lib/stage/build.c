@@ -1599,6 +1599,34 @@ static int to_storage(struct builder *b, const struct cairn_descriptor *d, const
 	return cairn_image_push_descriptor(b->st, d, dest, &b->o->pull, NULL, err);
 }
 
+/*
+ * Whether a stored stage can be built on. It records, per git entry, the commit its files are
+ * at; when the repository no longer holds one (amended and collected, force-pushed away, beyond
+ * a shallow clone), nothing can be patched from it: CAIRN_ENOTFOUND (no error set) has the
+ * stage built again from the current commit, and the stages after it with it.
+ */
+static int stage_usable(struct image_state *s, const struct cairn_descriptor *d, const char *stage,
+			struct cairn_error **err)
+{
+	struct image_state t = {.b = s->b, .img = s->img, .name = s->name, .prev = *d};
+	int ret = load_prev(&t, err);
+
+	for (size_t i = 0; ret == 0 && i < s->img->n_git; i++) {
+		cleanup_free char *key = git_label(&s->git[i], &s->img->git[i]);
+		const char *commit = label(&t, key);
+
+		if (commit && !cairn_git_has_commit(s->git[i].repo, commit)) {
+			cairn_log(CAIRN_LOG_INFO,
+				  "image '%s': stage '%s' holds commit %s of git[%zu], which the "
+				  "repository lacks: building it again from the current commit",
+				  s->name, stage, commit, i);
+			ret = CAIRN_ENOTFOUND;
+		}
+	}
+	drop_prev(&t);
+	return ret;
+}
+
 static int not_built(struct image_state *s, const char *stage, struct cairn_error **err)
 {
 	return cairn_error_set(err, CAIRN_ENOTFOUND,
@@ -1806,6 +1834,9 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 		ret = cairn_store_ref_get(b->st, name, &d, err);
 		if (ret == CAIRN_ENOTFOUND && b->o->stages_storage)
 			ret = from_storage(&d, b, name, sig, err);
+		if (ret == 0 && !b->o->no_build && img->n_git &&
+		    (s.git_archived || id == S_GIT_ARCHIVE))
+			ret = stage_usable(&s, &d, stage_names[id], err);
 		if (ret == 0) {
 			emit(&s, CAIRN_BUILD_STAGE_CACHED, stage_names[id], sig, &d.digest, 0);
 			add_stage_result(&s, id, sig, &d, 1, 0);
