@@ -5,7 +5,8 @@
 # Stages as werf makes them: a cache version alone makes a user stage exist, so the
 # stageDependencies on it fire; artifacts have no gitCache/gitLatestPatch stages, so a commit
 # changes an artifact (and what imports it) only through its stageDependencies; a stage that
-# holds a commit the repository lost (amend + gc, force-push, shallow clone) is built again.
+# holds a commit the repository lost (amend + gc, force-push, shallow clone) is built again;
+# gitLatestPatch is signed by what the patch changes, not by commit ids.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -129,6 +130,32 @@ test_expect_success 'a commit lost to amend + gc: the git stages are built again
 amended" || return 1
 	"$CAIRN" build --dir "$T/lost" --report "$T/r6.json" >"$T/out7" &&
 	test -z "$(stages "$T/r6.json" app false)"
+'
+
+test_expect_success 'gitLatestPatch: same files, same stage (commit outside the selection, amend)' '
+	git init -q "$T/pt" && mkdir -p "$T/pt/app" &&
+	printf "%s\n" "project: pt" "configVersion: 1" "---" "image: app" \
+		"from: $REG/base/busybox:1" "git:" "- add: /app" "  to: /app" >"$T/pt/werf.yaml" &&
+	echo 1 >"$T/pt/app/f" && echo r >"$T/pt/README" &&
+	git -C "$T/pt" add -A && git -C "$T/pt" -c user.name=t -c user.email=t@example.com \
+		commit -q -m one &&
+	"$CAIRN" build --dir "$T/pt" >"$T/out8" &&
+	echo 2 >"$T/pt/app/f" && git -C "$T/pt" add -A &&
+	git -C "$T/pt" -c user.name=t -c user.email=t@example.com commit -q -m two &&
+	"$CAIRN" build --dir "$T/pt" --report "$T/p2.json" >"$T/out9" &&
+	test "$(stages "$T/p2.json" app false)" = gitLatestPatch &&
+	echo r2 >"$T/pt/README" && git -C "$T/pt" add -A &&
+	git -C "$T/pt" -c user.name=t -c user.email=t@example.com commit -q -m readme &&
+	"$CAIRN" build --dir "$T/pt" --report "$T/p3.json" >"$T/out10" &&
+	test -z "$(stages "$T/p3.json" app false)" &&
+	git -C "$T/pt" -c user.name=u -c user.email=u@example.com commit -q --amend -m other &&
+	"$CAIRN" build --dir "$T/pt" --report "$T/p4.json" >"$T/out11" &&
+	test -z "$(stages "$T/p4.json" app false)" &&
+	python3 - "$T/p2.json" "$T/p3.json" "$T/p4.json" <<PY
+import json, sys
+sigs = {json.load(open(f))["images"][0]["signature"] for f in sys.argv[1:]}
+assert len(sigs) == 1, sigs
+PY
 '
 
 test_done

@@ -485,6 +485,51 @@ static const struct built_image *find_built(struct builder *b, const struct cair
 	return NULL;
 }
 
+/*
+ * The patch of git entry `i` since the commit the previous stage holds, as a hash of what it
+ * changes (paths, modes, blob ids): commits that give the same files give the same stage, an
+ * amend or a commit outside the selection no new one. `*empty` when there is nothing to patch.
+ */
+static int patch_hash(char out[CAIRN_SIGNATURE_HEX], bool *empty, struct image_state *s, size_t i,
+		      struct cairn_error **err)
+{
+	const struct cairn_config_git *g = &s->img->git[i];
+	const struct git_src *src = &s->git[i];
+	cleanup_free char *key = git_label(src, g);
+	const char *from = label(s, key);
+	struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
+	struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT;
+	const char *commit = src->commit;
+	struct cairn_sha256 h;
+	struct cairn_digest d;
+	int ret;
+
+	*empty = from && strcmp(from, commit) == 0;
+	if (*empty || !from) {
+		/* no patch, or nothing to patch from: the commit stands for the files */
+		cairn_signature_hash(out, &commit, 1);
+		return 0;
+	}
+	git_selection(&sel, g);
+	ret = cairn_git_patch_ops(&ops, src->repo, from, src->commit, &sel, g->to.s, err);
+	if (ret < 0)
+		return ret;
+	cairn_sha256_init(&h);
+	for (size_t k = 0; k < ops.n; k++) {
+		const struct cairn_git_op *op = &ops.v[k];
+		char line[64];
+		int n = snprintf(line, sizeof(line), "%d:%o:%s:", (int)op->kind, op->mode, op->oid);
+
+		cairn_sha256_update(&h, line, (size_t)n);
+		cairn_sha256_update(&h, op->path, strlen(op->path) + 1);
+	}
+	cairn_sha256_final(&h, &d);
+	memcpy(out, cairn_digest_hex(&d), CAIRN_SIGNATURE_HEX);
+	*empty = ops.n == 0;
+	cairn_git_ops_release(&ops);
+	return 0;
+}
+
 static bool nonempty(const char *s)
 {
 	return s && *s;
@@ -631,21 +676,25 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 		return 0;
 	}
 	case S_GIT_LATEST_PATCH: {
-		int changed = 0;
+		bool changed = false;
 
 		if (img->artifact)
 			return 0;
 		if (img->n_git == 0)
 			return 0;
 		ret = load_prev(s, err);
-		if (ret < 0)
-			return ret;
-		ret = git_changed(&changed, s, err);
+		for (size_t i = 0; ret == 0 && i < img->n_git; i++) {
+			char h[CAIRN_SIGNATURE_HEX];
+			bool empty = true;
+
+			ret = patch_hash(h, &empty, s, i, err);
+			strv_add(deps, h);
+			changed = changed || !empty;
+		}
+		/* nothing selected changed since the previous stage: no patch stage */
 		if (ret < 0 || !changed)
-			return ret;
-		for (size_t i = 0; i < img->n_git; i++)
-			strv_add(deps, s->git[i].commit);
-		return 0;
+			strv_release(deps);
+		return ret;
 	}
 	case S_DOCKER: {
 		const struct cairn_config_docker *d = &img->docker;
