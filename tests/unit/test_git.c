@@ -170,6 +170,20 @@ static void test_path_match(void **state)
 		const char *pat, *path;
 		bool match;
 	} c[] = {
+		/* braces: alternatives, nested, quoted, and what they may hold */
+		{"{src,lib}/**", "src/a/b.c", true},
+		{"{src,lib}/**", "lib/x", true},
+		{"{src,lib}/**", "doc/x", false},
+		{"*.{js,css}", "app.css", true},
+		{"*.{js,css}", "app.cs", false},
+		{"a{b,c{d,e}}f", "acef", true},
+		{"a{b,c{d,e}}f", "acf", false},
+		{"{a/b,c}", "a/b/x", true},
+		{"x{,y}", "x", true},
+		{"x{,y}", "xy", true},
+		{"\\{a,b}", "{a,b}", true},
+		{"\\{a,b}", "a", false},
+		{"{a,b", "{a,b", true},
 		/* equal and directory prefixes */
 		{"app", "app", true},
 		{"app", "app/x/y", true},

@@ -905,11 +905,20 @@ static bool match_any_level(const char *pat, const char *path, size_t len)
 	return false;
 }
 
+static char **patterns_dup(size_t *n_out, const char *const *v, size_t n);
+
 bool cairn_git_path_match(const char *pattern, const char *path)
 {
-	cleanup_free char *pat = pattern_normalise(pattern);
+	size_t n = 0;
+	char **pats = patterns_dup(&n, &pattern, 1);
+	bool hit = false;
 
-	return match_any_level(pat, path, strlen(path));
+	for (size_t i = 0; i < n; i++) {
+		hit = hit || match_any_level(pats[i], path, strlen(path));
+		free(pats[i]);
+	}
+	free(pats);
+	return hit;
 }
 
 /*
@@ -946,12 +955,70 @@ static void filter_release(struct filter *f)
 	memset(f, 0, sizeof(*f));
 }
 
-static char **patterns_dup(const char *const *v, size_t n)
-{
-	char **out = n ? xcalloc(n, sizeof(*out)) : NULL;
+/* More alternatives than this from one pattern: the rest of its braces stay literal. */
+#define BRACE_EXPANSION_MAX 256
 
-	for (size_t i = 0; i < n; i++)
-		out[i] = pattern_normalise(v[i]);
+/* The first "{...}" of p (not quoted by '\\'), with *open at '{' and *close at its '}'. */
+static bool find_braces(const char *p, const char **open, const char **close)
+{
+	int depth = 0;
+
+	*open = NULL;
+	for (; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+		} else if (*p == '{') {
+			if (depth++ == 0)
+				*open = p;
+		} else if (*p == '}' && depth > 0 && --depth == 0) {
+			*close = p;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Append p to the list with every "{a,b}" expanded (as doublestar does), normalised. */
+static void pattern_expand(char ***v, size_t *n, const char *p, size_t *budget)
+{
+	const char *open, *close, *alt;
+	int depth = 0;
+
+	if (*budget == 0 || !find_braces(p, &open, &close)) {
+		*v = xreallocarray(*v, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = pattern_normalise(p);
+		if (*budget)
+			(*budget)--;
+		return;
+	}
+	alt = open + 1;
+	for (const char *c = open + 1; c <= close; c++) {
+		if (*c == '\\' && c + 1 < close) {
+			c++;
+		} else if (*c == '{') {
+			depth++;
+		} else if (*c == '}' && depth > 0) {
+			depth--;
+		} else if ((*c == ',' && depth == 0) || c == close) {
+			cleanup_free char *one = xasprintf("%.*s%.*s%s", (int)(open - p), p,
+							   (int)(c - alt), alt, close + 1);
+
+			pattern_expand(v, n, one, budget);
+			alt = c + 1;
+		}
+	}
+}
+
+static char **patterns_dup(size_t *n_out, const char *const *v, size_t n)
+{
+	char **out = NULL;
+
+	*n_out = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t budget = BRACE_EXPANSION_MAX;
+
+		pattern_expand(&out, n_out, v[i], &budget);
+	}
 	return out;
 }
 
@@ -995,10 +1062,8 @@ static int filter_init(struct filter *f, const struct cairn_git_selection *sel, 
 		f->to = xstrdup("");
 	slash = strrchr(f->add, '/');
 	f->add_base = xstrdup(slash ? slash + 1 : f->add);
-	f->inc = patterns_dup(sel->include, sel->n_include);
-	f->n_inc = sel->n_include;
-	f->exc = patterns_dup(sel->exclude, sel->n_exclude);
-	f->n_exc = sel->n_exclude;
+	f->inc = patterns_dup(&f->n_inc, sel->include, sel->n_include);
+	f->exc = patterns_dup(&f->n_exc, sel->exclude, sel->n_exclude);
 	return 0;
 }
 
@@ -1732,8 +1797,7 @@ int cairn_git_stage_checksum(char *out, struct cairn_git_repo *r, const char *co
 	ret = filter_init(&f, sel, NULL, err);
 	if (ret < 0)
 		return ret;
-	f.stage = patterns_dup(patterns, n_patterns);
-	f.n_stage = n_patterns;
+	f.stage = patterns_dup(&f.n_stage, patterns, n_patterns);
 	walk_init(&w, r, &f);
 	w.emit = emit_dep;
 	w.ud = &dc;

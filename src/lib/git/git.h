@@ -120,9 +120,10 @@ int cairn_git_latest_reset_since(char *out, struct cairn_git_repo *r, const char
  * Path patterns (includePaths, excludePaths, stageDependencies), relative to `add`: a pattern
  * matches a path when it is equal to the path or to one of its parent directories, or matches
  * one of them as a glob: '*' and '?' stay within one path component, a whole component "**"
- * spans any number of directories (none included), "[a-z]", "[!x]" / "[^x]" are classes and '\'
- * quotes the next character. Leading "./" or '/' and trailing '/' of a pattern are ignored; an
- * empty pattern matches nothing. Returns true on a match.
+ * spans any number of directories (none included), "[a-z]", "[!x]" / "[^x]" are classes,
+ * "{a,b}" are alternatives (nested, any characters, as werf's doublestar; up to 256 per pattern)
+ * and '\' quotes the next character. Leading "./" or '/' and trailing '/' of a pattern are
+ * ignored; an empty pattern matches nothing. Returns true on a match.
  */
 bool cairn_git_path_match(const char *pattern, const char *path);
 
