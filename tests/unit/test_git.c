@@ -904,7 +904,8 @@ static void test_patch_ops(void **state)
 		W_DIR("app/new"),
 		W_DIR("app/new/dir"),
 		W_FILE("app/new/dir/f", 0644, "HEAD:src/new/dir/f", 3),
-		W_WH("app/rm/gone.py"),
+		/* a directory gone with all it held goes as a whole */
+		W_WH("app/rm"),
 	};
 
 	put(f, "src/app/main.py", "print(1)\n");
@@ -914,6 +915,8 @@ static void test_patch_ops(void **state)
 	put(f, "src/app/same.txt", "same\n");
 	put(f, "src/app/notes.md", "md\n");
 	put(f, "src/rm/gone.py", "g\n");
+	put(f, "src/rm/sub/deeper.py", "d\n");
+	put(f, "src/mdonly/x.md", "only excluded files: never in the image, no whiteout\n");
 	put(f, "src/dir2file/a", "a\n");
 	put(f, "src/dir2file/b/c", "c\n");
 	put(f, "src/file2dir", "f\n");
@@ -922,7 +925,7 @@ static void test_patch_ops(void **state)
 
 	put(f, "src/app/main.py", "print(2)\n");
 	sh("cd '%s/src' && chmod +x app/run.sh && git mv app/old.txt app/renamed.txt && "
-	   "rm app/was-file && ln -s main.py app/was-file && rm -r rm dir2file file2dir",
+	   "rm app/was-file && ln -s main.py app/was-file && rm -r rm mdonly dir2file file2dir",
 	   f->work);
 	put(f, "src/dir2file", "d\n");
 	put(f, "src/file2dir/inner", "i\n");

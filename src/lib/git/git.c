@@ -1325,6 +1325,31 @@ static int visit_tree(struct walk *w, const struct node *a, const struct node *b
 	return ret;
 }
 
+static int emit_probe(struct walk *w, enum change ch, const struct node *n,
+		      struct cairn_error **err)
+{
+	(void)w;
+	(void)ch;
+	(void)n;
+	(void)err;
+	return 1;
+}
+
+/* Whether the walk selects anything in the tree `a` (at the walk's current path). */
+static int wanted_below(bool *out, struct walk *w, const struct node *a, struct sel_state st,
+			struct cairn_error **err)
+{
+	int (*emit)(struct walk *, enum change, const struct node *, struct cairn_error **) =
+		w->emit;
+	int ret;
+
+	w->emit = emit_probe;
+	ret = visit_tree(w, a, &no_node, st, err);
+	w->emit = emit;
+	*out = ret == 1;
+	return ret < 0 ? ret : 0;
+}
+
 static int visit(struct walk *w, const struct node *a, const struct node *b, struct sel_state st,
 		 struct cairn_error **err)
 {
@@ -1344,6 +1369,16 @@ static int visit(struct walk *w, const struct node *a, const struct node *b, str
 		}
 		ret = visit(w, a, &no_node, st, err);
 		return ret ? ret : visit(w, &no_node, b, st, err);
+	}
+	if (is_tree(a) && !b->oid && w->rel.len) {
+		bool any = false;
+
+		/*
+		 * A directory gone with all its files goes as a whole, as `git apply` removes
+		 * the directories it empties: one whiteout, when it held anything selected.
+		 */
+		ret = wanted_below(&any, w, a, st, err);
+		return ret < 0 || !any ? ret : w->emit(w, CH_DEL, a, err);
 	}
 	if (is_tree(a) || is_tree(b))
 		return visit_tree(w, a, b, st, err);
