@@ -6,7 +6,8 @@
 # stageDependencies on it fire; artifacts have no gitCache/gitLatestPatch stages, so a commit
 # changes an artifact (and what imports it) only through its stageDependencies; a stage that
 # holds a commit the repository lost (amend + gc, force-push, shallow clone) is built again;
-# gitLatestPatch is signed by what the patch changes, not by commit ids.
+# gitLatestPatch is signed by what the patch changes, not by commit ids; docker: values are
+# Dockerfile words (quotes removed, $VAR expanded against the image below).
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -155,6 +156,45 @@ test_expect_success 'gitLatestPatch: same files, same stage (commit outside the 
 import json, sys
 sigs = {json.load(open(f))["images"][0]["signature"] for f in sys.argv[1:]}
 assert len(sigs) == 1, sigs
+PY
+'
+
+git init -q "$T/dw"
+cat >"$T/dw/werf.yaml" <<'YAML'
+project: dw
+configVersion: 1
+---
+image: app
+from: REG/base/busybox:1
+docker:
+  ENV:
+    PATH: /opt/bin:$PATH
+    JAVA_OPTS: "\"-Xmx1g -Xms1g\""
+    LITERAL: "'$HOME' \\$HOME"
+  WORKDIR: ${UNSET:-/srv}/app
+  LABEL:
+    built-on: ${PATH%%:*}
+YAML
+sed -i "s|REG/|$REG/|" "$T/dw/werf.yaml"
+
+test_expect_success 'docker: values are Dockerfile words, as werf has Docker take them' '
+	git -C "$T/dw" add -A && git -C "$T/dw" -c user.name=t -c user.email=t@example.com \
+		commit -q -m init &&
+	test_must_fail "$CAIRN" build --dir "$T/dw" >"$T/dw.out" 2>"$T/dw.err" &&
+	grep -q "werf.yaml:13:15: docker.LABEL: .\${PATH.: unsupported modifier" "$T/dw.err" &&
+	sed -i "s/built-on: .*/built-on: \"\${PATH}\"/" "$T/dw/werf.yaml" &&
+	"$CAIRN" build --dir "$T/dw" --report "$T/dw.json" >"$T/dw.out" &&
+	sig=$(python3 -c "import json; print(json.load(open(\"$T/dw.json\"))[\"images\"][0][\"signature\"])") &&
+	skopeo inspect --config "oci:$CAIRN_HOME/store:dw:$sig" >"$T/dw.cfg" &&
+	python3 - "$T/dw.cfg" <<\PY
+import json, sys
+c = json.load(open(sys.argv[1]))["config"]
+env = dict(e.split("=", 1) for e in c["Env"])
+assert env["PATH"] == "/opt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", env
+assert env["JAVA_OPTS"] == "-Xmx1g -Xms1g", env
+assert env["LITERAL"] == "$HOME $HOME", env
+assert c["WorkingDir"] == "/srv/app", c
+assert c["Labels"]["built-on"] == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", c
 PY
 '
 
