@@ -4,7 +4,8 @@
 #
 # Layers cairn writes itself (git entries, imports) hold each path once, as docker requires:
 # several git entries under one parent, several imports under one parent, published and pulled
-# by a real Docker engine.
+# by a real Docker engine. Patch layers leave the directories the image has alone, so a chmod or
+# chown in a shell stage survives the next commit.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -69,6 +70,28 @@ test_expect_success 'a new commit (a patch layer over both entries) publishes a 
 		>"$T/out2" 2>&1 &&
 	grep -q "gitLatestPatch" "$T/out2" &&
 	image_check "$REG/layers/app:v2"
+'
+
+test_expect_success 'a patch keeps the mode and owner a shell stage gave a directory' '
+	git init -q "$T/perm" && mkdir -p "$T/perm/src/sub" &&
+	echo 1 >"$T/perm/src/sub/f" &&
+	printf "%s\n" "project: perm" "configVersion: 1" "---" "image: app" \
+		"from: $REG/base/busybox:1" "git:" "- add: /src" "  to: /app" "shell:" \
+		"  setup: [chmod 750 /app/sub, chown 1000:1000 /app/sub]" >"$T/perm/werf.yaml" &&
+	git -C "$T/perm" add -A &&
+	git -C "$T/perm" -c user.name=t -c user.email=t@example.com commit -q -m one &&
+	"$CAIRN" build --dir "$T/perm" >"$T/perm1" &&
+	echo 2 >"$T/perm/src/sub/f" && mkdir "$T/perm/src/sub/new" && echo n >"$T/perm/src/sub/new/g" &&
+	git -C "$T/perm" add -A &&
+	git -C "$T/perm" -c user.name=t -c user.email=t@example.com commit -q -m two &&
+	"$CAIRN" build --dir "$T/perm" --report "$T/perm.json" >"$T/perm2" &&
+	grep -q gitLatestPatch "$T/perm2" &&
+	sig=$(python3 -c "import json; print(json.load(open(\"$T/perm.json\"))[\"images\"][0][\"signature\"])") &&
+	rm -rf "$T/pu" && umoci unpack --image "$CAIRN_HOME/store:perm:$sig" "$T/pu" >/dev/null &&
+	test "$(stat -c "%a %u" "$T/pu/rootfs/app/sub")" = "750 1000" &&
+	test "$(cat "$T/pu/rootfs/app/sub/f" "$T/pu/rootfs/app/sub/new/g")" = "2
+n" &&
+	test "$(stat -c %a "$T/pu/rootfs/app/sub/new")" = 755
 '
 
 test_done

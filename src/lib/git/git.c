@@ -1604,6 +1604,58 @@ static void ops_finish(struct cairn_git_ops *ops)
 	ops->n = out;
 }
 
+/* Whether `dir` is `to` or above it (both "" or "a/b" style). */
+static bool at_or_above(const char *dir, const char *to)
+{
+	size_t n = strlen(dir);
+
+	return n == 0 || (strncmp(to, dir, n) == 0 && (to[n] == '\0' || to[n] == '/'));
+}
+
+/*
+ * A patch writes the directories it needs and leaves the others as they are (as `git apply`
+ * does): drop the directory entries for `to`, what is above it, and what the selection already
+ * had as a directory at `from`, so a chmod or chown of a shell stage stays.
+ */
+static int drop_existing_dirs(struct cairn_git_ops *ops, struct cairn_git_repo *r, const char *from,
+			      const struct filter *f, struct cairn_error **err)
+{
+	struct side a;
+	size_t out = 0, to_len = strlen(f->to);
+	int ret = side_load(&a, r, from, f, err);
+
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < ops->n; i++) {
+		struct cairn_git_op *op = &ops->v[i];
+		bool replaced = out > 0 && ops->v[out - 1].kind == CAIRN_GIT_OP_WHITEOUT &&
+				strcmp(ops->v[out - 1].path, op->path) == 0;
+		bool drop = false;
+
+		if (replaced) {
+			/* a directory where a file was: it must be written */
+		} else if (op->kind == CAIRN_GIT_OP_DIR && at_or_above(op->path, f->to)) {
+			drop = true;
+		} else if (op->kind == CAIRN_GIT_OP_DIR && a.root) {
+			const char *rel = op->path + (to_len ? to_len + 1 : 0);
+			cleanup_free char *repo_path =
+				f->add[0] ? xasprintf("%s/%s", f->add, rel) : xstrdup(rel);
+			git_tree_entry *e = NULL;
+
+			drop = git_tree_entry_bypath(&e, a.root, repo_path) == 0 &&
+			       git_tree_entry_type(e) == GIT_OBJECT_TREE;
+			git_tree_entry_free(e);
+		}
+		if (drop)
+			free(op->path);
+		else
+			ops->v[out++] = *op;
+	}
+	ops->n = out;
+	side_release(&a);
+	return 0;
+}
+
 static int ops_walk(struct cairn_git_ops *out, struct cairn_git_repo *r, const char *from,
 		    const char *to_commit, const struct cairn_git_selection *sel, const char *to,
 		    bool archive, struct cairn_error **err)
@@ -1646,12 +1698,15 @@ static int ops_walk(struct cairn_git_ops *out, struct cairn_git_repo *r, const c
 	}
 	walk_release(&w);
 	cairn_buf_release(&oc.last_dir);
+	if (ret == 0)
+		ops_finish(out);
+	if (ret == 0 && from)
+		ret = drop_existing_dirs(out, r, from, &f, err);
 	filter_release(&f);
 	if (ret < 0) {
 		cairn_git_ops_release(out);
 		return ret;
 	}
-	ops_finish(out);
 	return 0;
 }
 

@@ -222,11 +222,12 @@ int cairn_git_archive_ops(struct cairn_git_ops *out, struct cairn_git_repo *r, c
 
 /*
  * The patch layer from `from` to `to_commit`, appended to `out` (which must be empty): new and
- * changed files (content, mode or type) in full, as in the archive with their parent
- * directories; a whiteout for each selected file that is gone (a rename is both). A directory
- * that is gone with everything in it is whited out as a whole (when it held something selected),
- * as `git apply` removes the directories it empties; so is a directory a file or symlink
- * replaces. No change gives an empty list (the gitLatestPatch stage is then empty).
+ * changed files (content, mode or type) in full, with the directories above them that are new
+ * (those the selection had at `from`, `to` and what is above it exist already and are left
+ * alone, as `git apply` leaves them); a whiteout for each selected file that is gone (a rename is
+ * both). A directory that is gone with everything in it is whited out as a whole (when it held
+ * something selected), as `git apply` removes the directories it empties; so is a directory a file
+ * or symlink replaces. No change gives an empty list (the gitLatestPatch stage is then empty).
  */
 int cairn_git_patch_ops(struct cairn_git_ops *out, struct cairn_git_repo *r, const char *from,
 			const char *to_commit, const struct cairn_git_selection *sel,
