@@ -198,6 +198,28 @@ struct cairn_config_image {
 	struct cairn_config_docker docker;
 };
 
+enum cairn_config_value_kind {
+	CAIRN_CONFIG_VALUE_NULL = 0,
+	CAIRN_CONFIG_VALUE_SCALAR = 1,
+	CAIRN_CONFIG_VALUE_LIST = 2,
+	CAIRN_CONFIG_VALUE_MAP = 3,
+};
+
+/**
+ * A YAML value kept as written, for a section cairn accepts without using it (`cleanup`):
+ * aliases and `<<` merges are resolved, scalars keep their text untyped (`10`, `true` and `"10"`
+ * are all text; `plain` tells `10` from `"10"`).
+ */
+struct cairn_config_value {
+	enum cairn_config_value_kind kind;
+	struct cairn_config_pos pos;
+	char *text;  /* SCALAR: NUL-terminated (no NUL inside); else NULL */
+	bool plain;  /* SCALAR: plain style, no tag: may be a number or a boolean */
+	char **keys; /* MAP: the keys in document order; else NULL */
+	struct cairn_config_value *items; /* LIST: the items; MAP: the values, parallel to keys */
+	size_t n;
+};
+
 /** A whole configuration. */
 struct cairn_config {
 	char *file; /* the name used in messages, e.g. "werf.yaml" */
@@ -206,6 +228,7 @@ struct cairn_config {
 	struct cairn_config_pos config_version_pos;
 	struct cairn_config_image *images; /* images and artifacts in document order */
 	size_t n_images;
+	struct cairn_config_value *cleanup; /* the meta document's `cleanup` section, or NULL */
 };
 
 /**
@@ -224,23 +247,28 @@ CAIRN_API int cairn_config_load(struct cairn_config **out, const char *dir, cons
 /**
  * Parse and validate `len` bytes of multi-document YAML (not NUL-terminated; no templates).
  * `name` is the file name for messages. Empty documents are skipped; the first other one is
- * the meta document (project, configVersion), each later one an image or artifact.
- * `*out` is freed with cairn_config_free().
+ * the meta document (project, configVersion), each later one an image or artifact. werf keys
+ * cairn has no use for (deploy, cleanup, gitWorktree, asLayers, herebyIAdmit...) are checked
+ * and noted once each at CAIRN_LOG_DEBUG; `cleanup` is kept in `cleanup`. `*out` is freed
+ * with cairn_config_free().
  *
  * Returns CAIRN_EINVAL "<name>:<line>:<column>: <key>: <what>" for the first problem found
  * (e.g. "werf.yaml:4:7: git[0].to: must be an absolute path"; YAML syntax errors are
  * "<name>:<line>:<column>: <parser message>"), and CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX,
- * CAIRN_CONFIG_NODES_MAX, CAIRN_CONFIG_DEPTH_MAX or CAIRN_CONFIG_IMAGES_MAX.
+ * CAIRN_CONFIG_NODES_MAX, CAIRN_CONFIG_DEPTH_MAX or CAIRN_CONFIG_IMAGES_MAX. A key werf knew
+ * for a feature cairn lacks is CAIRN_EINVAL "<name>:<line>:<column>: ansible: ansible stages
+ * are not supported yet" (or "dockerfile: images built from a Dockerfile are not supported
+ * yet", for every Dockerfile image key), never "unknown key".
  */
+CAIRN_API int cairn_config_parse(struct cairn_config **out, const char *name, const char *text,
+				 size_t len, struct cairn_error **err);
+
 /**
  * The config file of `dir` (as cairn_config_load finds it) rendered as a Go template: what
  * `cairn render` prints. *out is a new string (the caller frees), *len_out its length.
  */
 CAIRN_API int cairn_config_render(char **out, size_t *len_out, const char *dir, const char *file,
 				  struct cairn_error **err);
-
-CAIRN_API int cairn_config_parse(struct cairn_config **out, const char *name, const char *text,
-				 size_t len, struct cairn_error **err);
 
 /** Free a configuration; accepts NULL. */
 CAIRN_API void cairn_config_free(struct cairn_config *c);

@@ -119,6 +119,23 @@ static void check_image(const struct cairn_config *c, const struct cairn_config_
 				abort();
 }
 
+/* The cleanup section: every collection's items filled, scalars and only scalars with text. */
+static void check_value(const struct cairn_config_value *v)
+{
+	check_pos(v->pos);
+	if ((v->kind == CAIRN_CONFIG_VALUE_SCALAR) != (v->text != NULL))
+		abort();
+	if ((v->kind == CAIRN_CONFIG_VALUE_MAP) != (v->keys != NULL))
+		abort();
+	if (v->n && v->kind != CAIRN_CONFIG_VALUE_LIST && v->kind != CAIRN_CONFIG_VALUE_MAP)
+		abort();
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->keys && !v->keys[i])
+			abort();
+		check_value(&v->items[i]);
+	}
+}
+
 /* Each image once, after everything it depends on. */
 static void check_order(const struct cairn_config *c)
 {
@@ -177,6 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (size_t i = 0; i < c->n_images; i++)
 			check_image(c, &c->images[i]);
+		if (c->cleanup)
+			check_value(c->cleanup);
 		check_order(c);
 		cairn_config_free(c);
 	} else if (c || !err || (err->code != CAIRN_EINVAL && err->code != CAIRN_ETOOBIG) ||

@@ -549,6 +549,150 @@ static void test_docker_values(void **state)
 	}
 }
 
+static void capture_log(enum cairn_log_level level, const char *msg, void *userdata)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
+
+	cairn_buf_addf(userdata, "%s: %s\n", names[level], msg);
+}
+
+/* A mapping value of `v` by key, or NULL. */
+static const struct cairn_config_value *value_get(const struct cairn_config_value *v,
+						  const char *key)
+{
+	assert_int_equal(v->kind, CAIRN_CONFIG_VALUE_MAP);
+	for (size_t i = 0; i < v->n; i++)
+		if (strcmp(v->keys[i], key) == 0)
+			return &v->items[i];
+	fail_msg("no key '%s'", key);
+	return NULL;
+}
+
+static void assert_scalar(const struct cairn_config_value *v, const char *text, bool plain,
+			  unsigned int line, unsigned int column)
+{
+	assert_int_equal(v->kind, CAIRN_CONFIG_VALUE_SCALAR);
+	assert_string_equal(v->text, text);
+	assert_int_equal(v->plain, plain);
+	assert_pos(v->pos, line, column);
+}
+
+/*
+ * werf's meta sections (deploy, cleanup, gitWorktree) and its hereby and asLayers keys load;
+ * each is noted once at -v (debug). The cleanup section is kept as written.
+ */
+static void test_werf_keys(void **state)
+{
+	static const char text[] =
+		"project: p\n"						      /* 1 */
+		"configVersion: 1\n"					      /* 2 */
+		"deploy:\n"						      /* 3 */
+		"  helmRelease: \"[[ project ]]-[[ env ]]\"\n"		      /* 4 */
+		"  namespace: app\n"					      /* 5 */
+		"cleanup:\n"						      /* 6 */
+		"  keepPolicies:\n"					      /* 7 */
+		"  - references: &refs\n"				      /* 8 */
+		"      branch: /.*/\n"					      /* 9 */
+		"      limit: {last: 10, in: 168h, operator: And}\n"	      /* 10 */
+		"    imagesPerReference:\n"				      /* 11 */
+		"      last: \"2\"\n"					      /* 12 */
+		"  - references: *refs\n"				      /* 13 */
+		"  disableGitHistoryBasedPolicy: ~\n"			      /* 14 */
+		"gitWorktree:\n"					      /* 15 */
+		"  forceShallowClone: true\n"				      /* 16 */
+		"---\n"							      /* 17 */
+		"image: [a, b]\n"					      /* 18 */
+		"from: x\n"						      /* 19 */
+		"fromLatest: true\n"					      /* 20 */
+		"herebyIAdmitThatFromLatestMightBreakReproducibility: true\n" /* 21 */
+		"asLayers: false\n"					      /* 22 */
+		"git:\n"						      /* 23 */
+		"- url: https://example.com/a/b.git\n"			      /* 24 */
+		"  to: /app\n"						      /* 25 */
+		"  branch: main\n"					      /* 26 */
+		"  herebyIAdmitThatBranchMightBreakReproducibility: true\n"   /* 27 */
+		"---\n"							      /* 28 */
+		"artifact: t\n"						      /* 29 */
+		"from: x\n"						      /* 30 */
+		"asLayers: true\n";					      /* 31 */
+	CLEANUP(cairn_buf_release) struct cairn_buf log = CAIRN_BUF_INIT;
+	const struct cairn_config_value *v, *policy, *refs;
+	struct cairn_config *c;
+
+	(void)state;
+	cairn_log_set_handler(capture_log, CAIRN_LOG_TRACE, &log);
+	c = parse_ok(text);
+	cairn_log_set_handler(NULL, CAIRN_LOG_ERROR, NULL);
+	assert_string_equal(
+		log.buf,
+		"debug: werf.yaml:3:1: deploy: ignored: cairn does not deploy\n"
+		"debug: werf.yaml:6:1: cleanup: ignored: cairn applies no cleanup policies yet\n"
+		"debug: werf.yaml:15:1: gitWorktree: ignored: cairn reads the repository as it is\n"
+		"debug: werf.yaml:21:1: herebyIAdmitThatFromLatestMightBreakReproducibility: ignored: "
+		"cairn needs no such admission\n"
+		"debug: werf.yaml:22:1: asLayers: ignored: the files built are the same without it\n"
+		"debug: werf.yaml:27:3: git[0].herebyIAdmitThatBranchMightBreakReproducibility: "
+		"ignored: cairn needs no such admission\n");
+	assert_int_equal(c->n_images, 3);
+	assert_true(c->images[1].from_latest.value);
+	assert_str(&c->images[1].git[0].branch, "main", 26, 11);
+
+	/* the cleanup section as written, aliases resolved */
+	v = c->cleanup;
+	assert_non_null(v);
+	assert_pos(v->pos, 7, 3);
+	assert_int_equal(v->n, 2);
+	assert_string_equal(v->keys[0], "keepPolicies");
+	assert_int_equal(v->items[1].kind, CAIRN_CONFIG_VALUE_NULL);
+	assert_pos(v->items[1].pos, 14, 33);
+	v = value_get(v, "keepPolicies");
+	assert_int_equal(v->kind, CAIRN_CONFIG_VALUE_LIST);
+	assert_int_equal(v->n, 2);
+	policy = &v->items[0];
+	refs = value_get(policy, "references");
+	assert_scalar(value_get(refs, "branch"), "/.*/", true, 9, 15);
+	assert_scalar(value_get(value_get(refs, "limit"), "last"), "10", true, 10, 21);
+	assert_scalar(value_get(value_get(refs, "limit"), "operator"), "And", true, 10, 45);
+	assert_scalar(value_get(value_get(policy, "imagesPerReference"), "last"), "2", false, 12,
+		      13);
+	assert_scalar(value_get(value_get(&v->items[1], "references"), "branch"), "/.*/", true, 9,
+		      15);
+	assert_null(policy->text);
+	cairn_config_free(c);
+
+	/* no cleanup section: NULL */
+	c = parse_ok(IMAGE_A);
+	assert_null(c->cleanup);
+	cairn_config_free(c);
+}
+
+/* werf features cairn lacks: each Dockerfile image key is named in the error. */
+static void test_unsupported(void **state)
+{
+	static const char *const keys[] = {"dockerfile",      "context", "contextAddFile",
+					   "contextAddFiles", "target",	 "args",
+					   "addHost",	      "network", "ssh"};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		CLEANUP(cairn_buf_release) struct cairn_buf in = CAIRN_BUF_INIT;
+		CLEANUP(cairn_buf_release) struct cairn_buf want = CAIRN_BUF_INIT;
+		struct cairn_config *c = NULL;
+		struct cairn_error *err = NULL;
+
+		cairn_buf_addf(&in, META "image: a\n%s: x\n", keys[i]);
+		cairn_buf_addf(
+			&want,
+			"werf.yaml:5:1: %s: images built from a Dockerfile are not supported "
+			"yet",
+			keys[i]);
+		assert_int_equal(cairn_config_parse(&c, "werf.yaml", in.buf, in.len, &err),
+				 CAIRN_EINVAL);
+		assert_string_equal(err->msg, want.buf);
+		cairn_error_free(err);
+	}
+}
+
 struct bad {
 	const char *in;
 	int code;
@@ -575,8 +719,28 @@ static const struct bad bad[] = {
 	{"project: a-\nconfigVersion: 1\n", CAIRN_EINVAL,
 	 "werf.yaml:1:10: project: must match ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ and be at most 49 "
 	 "bytes"},
-	{"project: p\nconfigVersion: 1\ndeploy: {}\n", CAIRN_EINVAL,
-	 "werf.yaml:3:1: deploy: unknown key"},
+	{"project: p\nconfigVersion: 1\ndeplo: {}\n", CAIRN_EINVAL,
+	 "werf.yaml:3:1: deplo: unknown key"},
+	/* werf's meta sections: accepted, but their type is still checked */
+	{"project: p\nconfigVersion: 1\ndeploy: x\n", CAIRN_EINVAL,
+	 "werf.yaml:3:9: deploy: must be a mapping"},
+	{"project: p\nconfigVersion: 1\ngitWorktree: [x]\n", CAIRN_EINVAL,
+	 "werf.yaml:3:14: gitWorktree: must be a mapping"},
+	{"project: p\nconfigVersion: 1\ncleanup: x\n", CAIRN_EINVAL,
+	 "werf.yaml:3:10: cleanup: must be a mapping"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n  - a: \"x\\0y\"\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:8: cleanup.keepPolicies[0].a: must not contain a NUL character"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  ? [a]\n  : b\n", CAIRN_EINVAL,
+	 "werf.yaml:4:5: cleanup: a key must be a string"},
+	{IMAGE_A "asLayers: maybe\n", CAIRN_EINVAL,
+	 "werf.yaml:6:11: asLayers: must be true or false"},
+	{IMAGE_A "herebyIAdmitThatFromLatestMightBreakReproducibility: [1]\n", CAIRN_EINVAL,
+	 "werf.yaml:6:54: herebyIAdmitThatFromLatestMightBreakReproducibility: must be true or "
+	 "false"},
+	{IMAGE_A REMOTE "  herebyIAdmitThatBranchMightBreakReproducibility: 1\n", CAIRN_EINVAL,
+	 "werf.yaml:9:52: git[0].herebyIAdmitThatBranchMightBreakReproducibility: must be true or "
+	 "false"},
 	{"image: a\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:1:1: project: missing: the first document must be the meta document "
 	 "(project, configVersion)"},
@@ -611,7 +775,19 @@ static const struct bad bad[] = {
 	{META "artifact: [a, b]\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:11: artifact: must be a string"},
 	{IMAGE_A "foo: bar\n", CAIRN_EINVAL, "werf.yaml:6:1: foo: unknown key"},
-	{IMAGE_A "ansible:\n  install: []\n", CAIRN_EINVAL, "werf.yaml:6:1: ansible: unknown key"},
+	/* werf features cairn does not have: named, never "unknown key" */
+	{IMAGE_A "ansible:\n  install: []\n", CAIRN_EINVAL,
+	 "werf.yaml:6:1: ansible: ansible stages are not supported yet"},
+	{META "artifact: b\nfrom: x\nansible:\n  install: []\n", CAIRN_EINVAL,
+	 "werf.yaml:6:1: ansible: ansible stages are not supported yet"},
+	{META "image: a\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
+	 "werf.yaml:5:1: dockerfile: images built from a Dockerfile are not supported yet"},
+	{META "image: a\ncontext: app\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
+	 "werf.yaml:5:1: context: images built from a Dockerfile are not supported yet"},
+	{META "image: a\nargs:\n  A: b\n", CAIRN_EINVAL,
+	 "werf.yaml:5:1: args: images built from a Dockerfile are not supported yet"},
+	{META "image: a\nfrom: x\nfoo: 1\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
+	 "werf.yaml:6:1: foo: unknown key"},
 	/* from */
 	{META "image: a\n", CAIRN_EINVAL,
 	 "werf.yaml:4:1: from: missing (or fromImage, fromImageArtifact)"},
@@ -1102,7 +1278,8 @@ int main(void)
 		cmocka_unit_test(test_full),	      cmocka_unit_test(test_dimg_aliases),
 		cmocka_unit_test(test_image_list),    cmocka_unit_test(test_unnamed),
 		cmocka_unit_test(test_yaml_features), cmocka_unit_test(test_scalar_styles),
-		cmocka_unit_test(test_docker_values), cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_docker_values), cmocka_unit_test(test_werf_keys),
+		cmocka_unit_test(test_unsupported),   cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_limits),	      cmocka_unit_test(test_load),
 		cmocka_unit_test(test_order),	      cmocka_unit_test(test_order_cycle),
 	};

@@ -82,9 +82,10 @@ struct ctx {
 	struct image_keys *keys; /* parallel to cfg->images */
 	size_t alloc_keys;
 	bool have_meta;
-	bool artifact;	/* the document being read is an artifact */
-	size_t n_built; /* YAML nodes built, over the whole file */
-	size_t n_read;	/* YAML nodes read into the model, aliases counted at each use */
+	bool artifact;	   /* the document being read is an artifact */
+	struct smap noted; /* keys already noted as ignored, to note each once */
+	size_t n_built;	   /* YAML nodes built, over the whole file */
+	size_t n_read;	   /* YAML nodes read into the model, aliases counted at each use */
 	struct cairn_config_pos last; /* position of the last event that had one */
 
 	/* the document being built */
@@ -555,6 +556,8 @@ enum {
 	F_EMPTY_OK = 1 << 1,	/* "" is a valid value (of a string, or of list items) */
 	F_NO_ARTIFACT = 1 << 2, /* not allowed in an artifact */
 	F_SHELL_FORM = 1 << 3,	/* a string S is the list {"/bin/sh", "-c", S} */
+	F_IGNORED = 1 << 4,	/* werf's, checked by fn and noted at debug level, not kept */
+	F_UNSUPPORTED = 1 << 5, /* werf's, not in cairn yet: an error naming `note` */
 };
 
 /* NULL, or why `s` is not a valid value */
@@ -803,6 +806,7 @@ enum ftype {
 	T_SEQ,	/* list of mappings: array at off, size_t count at count_off, each checked by fn */
 	T_FN,	/* fn reads it */
 	T_NAME, /* image, dimg, artifact: read by the document */
+	T_SKIP, /* not kept: fn (optional) checks it; with F_IGNORED or F_UNSUPPORTED */
 };
 
 struct field;
@@ -818,6 +822,7 @@ struct field {
 	size_t elem_size;
 	size_t count_off;
 	field_fn fn;
+	const char *note; /* F_IGNORED: why it can be ignored; F_UNSUPPORTED: what is missing */
 };
 
 #define AT(base, off) ((void *)((char *)(base) + (off)))
@@ -881,11 +886,23 @@ static int read_value(struct ctx *x, const struct field *f, const struct ynode *
 		return f->fn(x, f, v, base);
 	case T_NAME:
 		return 0;
+	case T_SKIP:
+		return f->fn ? f->fn(x, f, v, base) : 0;
 	}
 	return cairn_error_set(x->err, CAIRN_EINTERNAL, "config: bad field type");
 }
 
-#define FIELDS_MAX 32
+#define FIELDS_MAX 48
+
+/* A key of werf's that cairn accepts without using it: noted once per key at debug level. */
+static void note_ignored(struct ctx *x, const struct ynode *key, const struct field *f)
+{
+	if (smap_get(&x->noted, f->key, strlen(f->key)))
+		return;
+	smap_put(&x->noted, f->key, strlen(f->key), f);
+	cairn_log(CAIRN_LOG_DEBUG, "%s:%u:%u: %s: ignored: %s", x->file, key->pos.line,
+		  key->pos.column, x->path.buf, f->note);
+}
 
 /*
  * Read mapping `map` into `base` as `fields` (NULL-key terminated) say: unknown keys, keys of
@@ -921,14 +938,18 @@ static int read_fields(struct ctx *x, const struct ynode *map, const struct fiel
 			return invalid(x, k->pos, "not allowed in an artifact");
 		for (size_t g = 0; g < n_fields; g++)
 			if (g != f && given[g] && fields[g].off == fields[f].off &&
-			    fields[g].type == fields[f].type)
+			    fields[g].type == fields[f].type && fields[f].type != T_SKIP)
 				return invalid(x, k->pos, "cannot be used together with %s",
 					       fields[g].key);
+		if (!is_null(v) && (fields[f].flags & F_UNSUPPORTED))
+			return invalid(x, k->pos, "%s", fields[f].note);
 		if (!is_null(v)) {
 			given[f] = true;
 			ret = read_value(x, &fields[f], v, base);
 			if (ret < 0)
 				return ret;
+			if (fields[f].flags & F_IGNORED)
+				note_ignored(x, k, &fields[f]);
 		}
 		path_pop(x, old);
 	}
@@ -1208,6 +1229,116 @@ static int read_config_version(struct ctx *x, const struct field *f, const struc
 	return 0;
 }
 
+static int check_bool(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
+{
+	struct cairn_config_bool b;
+
+	(void)f;
+	(void)base;
+	return read_bool(x, n, &b);
+}
+
+static int check_map(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
+{
+	(void)f;
+	(void)base;
+	return n->kind == Y_MAP ? 0 : invalid(x, n->pos, "must be a mapping");
+}
+
+static void value_release(struct cairn_config_value *v)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->keys)
+			free(v->keys[i]);
+		value_release(&v->items[i]);
+	}
+	free(v->keys);
+	free(v->items);
+	free(v->text);
+	memset(v, 0, sizeof(*v));
+}
+
+static int copy_value(struct ctx *x, struct cairn_config_value *out, const struct ynode *n);
+
+static int copy_map(struct ctx *x, struct cairn_config_value *out, const struct ynode *n)
+{
+	CLEANUP(entries_release) struct entries e = {0};
+	int ret;
+
+	out->kind = CAIRN_CONFIG_VALUE_MAP;
+	ret = map_entries(x, n, &e);
+	if (ret < 0)
+		return ret;
+	out->keys = xcalloc(e.n ? e.n : 1, sizeof(*out->keys));
+	out->items = xcalloc(e.n ? e.n : 1, sizeof(*out->items));
+	for (size_t i = 0; i < e.n; i++) {
+		const struct ynode *k = e.v[i].key;
+		size_t old = path_key(x, k->text, k->len);
+
+		if (memchr(k->text, '\0', k->len))
+			return invalid(x, k->pos, "must not contain a NUL character");
+		out->keys[i] = xmemdup(k->text, k->len + 1);
+		out->n = i + 1;
+		ret = copy_value(x, &out->items[i], e.v[i].value);
+		if (ret < 0)
+			return ret;
+		path_pop(x, old);
+	}
+	return 0;
+}
+
+/* A copy of `n` as a struct cairn_config_value; on failure *out holds what was copied. */
+static int copy_value(struct ctx *x, struct cairn_config_value *out, const struct ynode *n)
+{
+	int ret;
+
+	out->pos = n->pos;
+	if (is_null(n))
+		return 0;
+	if (n->kind == Y_MAP)
+		return copy_map(x, out, n);
+	if (n->kind == Y_SCALAR) {
+		if (memchr(n->text, '\0', n->len))
+			return invalid(x, n->pos, "must not contain a NUL character");
+		out->kind = CAIRN_CONFIG_VALUE_SCALAR;
+		out->text = xmemdup(n->text, n->len + 1);
+		out->plain = n->plain;
+		return 0;
+	}
+	out->kind = CAIRN_CONFIG_VALUE_LIST;
+	out->items = xcalloc(n->n_kids ? n->n_kids : 1, sizeof(*out->items));
+	for (size_t i = 0; i < n->n_kids; i++) {
+		size_t old;
+
+		ret = charge(x, n->kids[i]);
+		if (ret < 0)
+			return ret;
+		old = path_index(x, i);
+		out->n = i + 1;
+		ret = copy_value(x, &out->items[i], n->kids[i]);
+		if (ret < 0)
+			return ret;
+		path_pop(x, old);
+	}
+	return 0;
+}
+
+/* `cleanup`: kept as written for a cleanup command to read. */
+static int read_cleanup(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
+{
+	struct cairn_config *c = base;
+
+	(void)f;
+	if (n->kind != Y_MAP)
+		return invalid(x, n->pos, "must be a mapping");
+	if (c->cleanup) {
+		value_release(c->cleanup);
+		free(c->cleanup);
+	}
+	c->cleanup = xcalloc(1, sizeof(*c->cleanup));
+	return copy_value(x, c->cleanup, n);
+}
+
 /* ---- element checks ---- */
 
 /*
@@ -1343,8 +1474,36 @@ static const struct field meta_fields[] = {
 	 .flags = F_REQUIRED,
 	 .off = CFG(config_version),
 	 .fn = read_config_version},
+	{.key = "deploy",
+	 .type = T_SKIP,
+	 .flags = F_IGNORED,
+	 .fn = check_map,
+	 .note = "cairn does not deploy"},
+	{.key = "cleanup",
+	 .type = T_FN,
+	 .flags = F_IGNORED,
+	 .off = CFG(cleanup),
+	 .fn = read_cleanup,
+	 .note = "cairn applies no cleanup policies yet"},
+	{.key = "gitWorktree",
+	 .type = T_SKIP,
+	 .flags = F_IGNORED,
+	 .fn = check_map,
+	 .note = "cairn reads the repository as it is"},
 	{.key = NULL},
 };
+
+/* werf's keys that only gave werf's consent to a build that may not be reproducible */
+#define ADMISSION(k)                                                            \
+	{                                                                       \
+		.key = k, .type = T_SKIP, .flags = F_IGNORED, .fn = check_bool, \
+		.note = "cairn needs no such admission"                         \
+	}
+#define DOCKERFILE_KEY(k)                                                      \
+	{                                                                      \
+		.key = k, .type = T_SKIP, .flags = F_UNSUPPORTED,              \
+		.note = "images built from a Dockerfile are not supported yet" \
+	}
 
 #define STAGE_DEP(k, stage)                                                      \
 	{                                                                        \
@@ -1374,6 +1533,7 @@ static const struct field git_fields[] = {
 	{.key = "branch", .type = T_STR, .off = GIT(branch)},
 	{.key = "tag", .type = T_STR, .off = GIT(tag)},
 	{.key = "commit", .type = T_STR, .off = GIT(commit), .check = check_commit},
+	ADMISSION("herebyIAdmitThatBranchMightBreakReproducibility"),
 	{.key = NULL},
 };
 
@@ -1494,6 +1654,25 @@ static const struct field image_fields[] = {
 	 .flags = F_NO_ARTIFACT,
 	 .off = IMG(docker.pos),
 	 .sub = docker_fields},
+	ADMISSION("herebyIAdmitThatFromLatestMightBreakReproducibility"),
+	{.key = "asLayers",
+	 .type = T_SKIP,
+	 .flags = F_IGNORED,
+	 .fn = check_bool,
+	 .note = "the files built are the same without it"},
+	{.key = "ansible",
+	 .type = T_SKIP,
+	 .flags = F_UNSUPPORTED,
+	 .note = "ansible stages are not supported yet"},
+	DOCKERFILE_KEY("dockerfile"),
+	DOCKERFILE_KEY("context"),
+	DOCKERFILE_KEY("contextAddFile"),
+	DOCKERFILE_KEY("contextAddFiles"),
+	DOCKERFILE_KEY("target"),
+	DOCKERFILE_KEY("args"),
+	DOCKERFILE_KEY("addHost"),
+	DOCKERFILE_KEY("network"),
+	DOCKERFILE_KEY("ssh"),
 	{.key = NULL},
 };
 
@@ -1908,6 +2087,7 @@ static void ctx_release(struct ctx *x)
 	free(x->nodes);
 	free(x->stack);
 	free(x->keys);
+	smap_release(&x->noted);
 	cairn_buf_release(&x->path);
 	cairn_config_free(x->cfg);
 }
@@ -2320,6 +2500,10 @@ void cairn_config_free(struct cairn_config *c)
 		release_image(&c->images[i]);
 	free(c->images);
 	str_release(&c->project);
+	if (c->cleanup) {
+		value_release(c->cleanup);
+		free(c->cleanup);
+	}
 	free(c->file);
 	free(c);
 }
