@@ -119,7 +119,7 @@ struct cairn_config_import {
 	/* the artifact or image named; borrowed from the same config */
 	const struct cairn_config_image *source;
 	struct cairn_config_str add; /* absolute; required */
-	struct cairn_config_str to;  /* absolute; required */
+	struct cairn_config_str to;  /* absolute; `add` (line 0) when not given, as in werf */
 	struct cairn_config_str owner;
 	struct cairn_config_str group;
 	struct cairn_config_list include_paths; /* relative */
@@ -132,15 +132,18 @@ struct cairn_config_import {
 enum cairn_config_mount_type {
 	CAIRN_CONFIG_MOUNT_TMP_DIR = 1,	  /* from: tmp_dir */
 	CAIRN_CONFIG_MOUNT_BUILD_DIR = 2, /* from: build_dir */
-	CAIRN_CONFIG_MOUNT_HOST_DIR = 3,  /* fromPath: an absolute host path */
+	CAIRN_CONFIG_MOUNT_HOST_DIR = 3,  /* fromPath: a host directory */
 };
 
 /** A `mount` entry: a host directory bind-mounted into shell stages. */
 struct cairn_config_mount {
 	struct cairn_config_pos pos;
-	struct cairn_config_str to;	   /* absolute; required */
-	struct cairn_config_str from;	   /* "tmp_dir" or "build_dir"; or */
-	struct cairn_config_str from_path; /* absolute */
+	struct cairn_config_str to;   /* absolute; required */
+	struct cairn_config_str from; /* "tmp_dir" or "build_dir"; or */
+	/* as written (signatures use it): absolute, "~", "~/PATH", or relative to the project */
+	struct cairn_config_str from_path;
+	/* from_path as an absolute, clean host path; set by cairn_config_load(), else NULL */
+	char *host_path;
 	enum cairn_config_mount_type type;
 };
 
@@ -237,9 +240,12 @@ struct cairn_config {
  * werf.yml and dappfile.yaml that exists. Messages name the file as given or found.
  * `*out` is freed with cairn_config_free().
  *
+ * Loading also does what parsing cannot: each mount's `host_path` is set (a `~/` fromPath in
+ * $HOME, else the user's passwd home; a relative one in `dir`).
+ *
  * Returns CAIRN_ENOTFOUND when the file (or all three) is missing, CAIRN_EOS when `dir` or the
- * file cannot be opened or read, CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX, and whatever
- * cairn_config_parse() returns.
+ * file cannot be opened or read, CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX, CAIRN_EINVAL for a
+ * `~` fromPath with no home directory, and whatever cairn_config_parse() returns.
  */
 CAIRN_API int cairn_config_load(struct cairn_config **out, const char *dir, const char *file,
 				struct cairn_error **err);

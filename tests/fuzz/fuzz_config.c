@@ -90,7 +90,11 @@ static void check_image(const struct cairn_config *c, const struct cairn_config_
 		if (!in_config(c, im->source) || im->source->artifact != (im->artifact.s != NULL))
 			abort();
 		check_path(&im->add, true);
-		check_path(&im->to, true);
+		/* `to` not given: `add`, with no position */
+		if (im->to.s && !im->to.pos.line && strcmp(im->to.s, im->add.s) != 0)
+			abort();
+		if (im->to.pos.line)
+			check_path(&im->to, true);
 		check_list(&im->include_paths, true);
 		check_list(&im->exclude_paths, true);
 		if (im->point > CAIRN_CONFIG_IMPORT_AFTER_SETUP)
@@ -103,6 +107,8 @@ static void check_image(const struct cairn_config *c, const struct cairn_config_
 		if (!m->from.s == !m->from_path.s)
 			abort();
 		if ((m->type == CAIRN_CONFIG_MOUNT_HOST_DIR) != (m->from_path.s != NULL))
+			abort();
+		if (m->host_path || (m->from_path.s && !m->from_path.s[0]))
 			abort();
 	}
 	check_list(&img->docker.cmd, false);

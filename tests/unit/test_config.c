@@ -11,7 +11,9 @@
 #include "util/buf.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define META "project: p\nconfigVersion: 1\n---\n"
 /* META plus image a on lines 4 and 5: the document continues on line 6 */
@@ -693,6 +695,85 @@ static void test_unsupported(void **state)
 	}
 }
 
+/* An import without `to` puts the files where they were in the source (werf's default). */
+static void test_import_to_default(void **state)
+{
+	struct cairn_config *c = parse_ok(IMAGE_A "import:\n"		  /* 6 */
+						  "- artifact: b\n"	  /* 7 */
+						  "  add: /usr/lib/app\n" /* 8 */
+						  "  after: install\n"	  /* 9 */
+						  "---\n"
+						  "artifact: b\n"
+						  "from: x\n");
+	const struct cairn_config_import *im = &c->images[0].imports[0];
+
+	(void)state;
+	assert_str(&im->add, "/usr/lib/app", 8, 8);
+	assert_non_null(im->to.s);
+	assert_string_equal(im->to.s, "/usr/lib/app");
+	assert_int_equal(im->to.pos.line, 0);
+	cairn_config_free(c);
+}
+
+/*
+ * Artifact names are never repository paths, so any name werf accepted works (werf's own
+ * sample config has "promicher builder"); image names stay repository path components.
+ */
+static void test_artifact_names(void **state)
+{
+	struct cairn_config *c = parse_ok(META "image: app\n"
+					       "fromImageArtifact: Build Tools_1.0\n"
+					       "import:\n"
+					       "- artifact: promicher builder\n"
+					       "  add: /go/bin/promicher\n"
+					       "  to: /usr/local/bin/promicher\n"
+					       "  after: setup\n"
+					       "---\n"
+					       "artifact: promicher builder\n"
+					       "from: golang\n"
+					       "---\n"
+					       "artifact: Build Tools_1.0\n"
+					       "from: x\n"
+					       "---\n"
+					       "artifact: 2\n"
+					       "from: x\n");
+
+	(void)state;
+	assert_int_equal(c->n_images, 4);
+	assert_ptr_equal(c->images[0].base, &c->images[2]);
+	assert_ptr_equal(c->images[0].imports[0].source, &c->images[1]);
+	assert_string_equal(c->images[1].name, "promicher builder");
+	assert_string_equal(c->images[3].name, "2");
+	assert_ptr_equal(cairn_config_find(c, "Build Tools_1.0"), &c->images[2]);
+	cairn_config_free(c);
+}
+
+/* mount fromPath: absolute, in the home directory or relative to the project, as written. */
+static void test_mount_from_path(void **state)
+{
+	struct cairn_config *c = parse_ok(IMAGE_A "mount:\n"
+						  "- to: /a\n"
+						  "  fromPath: ~/.cache/go\n"
+						  "- to: /b\n"
+						  "  fromPath: cache/b\n"
+						  "- to: /c\n"
+						  "  fromPath: '~'\n"
+						  "- to: /d\n"
+						  "  fromPath: ../shared\n");
+	const struct cairn_config_image *img = &c->images[0];
+	static const char *const want[] = {"~/.cache/go", "cache/b", "~", "../shared"};
+
+	(void)state;
+	assert_int_equal(img->n_mounts, 4);
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		assert_string_equal(img->mounts[i].from_path.s, want[i]);
+		assert_int_equal(img->mounts[i].type, CAIRN_CONFIG_MOUNT_HOST_DIR);
+		/* resolved by cairn_config_load() only */
+		assert_null(img->mounts[i].host_path);
+	}
+	cairn_config_free(c);
+}
+
 struct bad {
 	const char *in;
 	int code;
@@ -768,6 +849,17 @@ static const struct bad bad[] = {
 	{META "image: Backend\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:8: image: must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* of "
 	 "at most 128 bytes in all"},
+	{META "image: [a, my app]\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:12: image[1]: must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* "
+	 "of at most 128 bytes in all"},
+	{META "dimg: app/\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:7: dimg: must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* of "
+	 "at most 128 bytes in all"},
+	/* artifact names are never repository paths: any text but control characters */
+	{META "artifact: \"a\\tb\"\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:11: artifact: must not contain control characters"},
+	{META "artifact: ''\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:11: artifact: must not be empty"},
 	{META "image: []\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:8: image: must name at least one image"},
 	{META "image: [a, ~]\nfrom: x\n", CAIRN_EINVAL, "werf.yaml:4:12: image[1]: must be a name"},
@@ -908,8 +1000,8 @@ static const struct bad bad[] = {
 	 "werf.yaml:8:8: import[0].add: must be an absolute path"},
 	{IMAGE_A "import:\n- artifact: b\n  add: /a\n  to: b\n  after: install\n", CAIRN_EINVAL,
 	 "werf.yaml:9:7: import[0].to: must be an absolute path"},
-	{IMAGE_A "import:\n- artifact: b\n  add: /a\n  after: install\n", CAIRN_EINVAL,
-	 "werf.yaml:7:3: import[0].to: missing"},
+	{IMAGE_A "import:\n- artifact: b\n  to: /b\n  after: install\n", CAIRN_EINVAL,
+	 "werf.yaml:7:3: import[0].add: missing"},
 	{IMAGE_A IMPORT_B "  after: install\n  excludePaths: [a, /b]\n", CAIRN_EINVAL,
 	 "werf.yaml:11:21: import[0].excludePaths[1]: must be a relative path"},
 	/* mount */
@@ -921,8 +1013,9 @@ static const struct bad bad[] = {
 	 "werf.yaml:9:13: mount[0].fromPath: cannot be used together with from"},
 	{IMAGE_A "mount:\n- to: /cache\n", CAIRN_EINVAL,
 	 "werf.yaml:7:3: mount[0].from: missing (or fromPath)"},
-	{IMAGE_A "mount:\n- to: /cache\n  fromPath: cache\n", CAIRN_EINVAL,
-	 "werf.yaml:8:13: mount[0].fromPath: must be an absolute path"},
+	{IMAGE_A "mount:\n- to: /cache\n  fromPath: ~ci/cache\n", CAIRN_EINVAL,
+	 "werf.yaml:8:13: mount[0].fromPath: must be an absolute path, ~/PATH or a path relative "
+	 "to the project"},
 	{IMAGE_A "mount:\n- from: tmp_dir\n", CAIRN_EINVAL, "werf.yaml:7:3: mount[0].to: missing"},
 	/* docker */
 	{META "artifact: a\nfrom: x\ndocker:\n  USER: app\n", CAIRN_EINVAL,
@@ -1173,6 +1266,68 @@ static void test_load(void **state)
 	}
 }
 
+/* mount fromPath is resolved when loading: "~" is $HOME, a relative path is in the project. */
+static void test_mount_resolve(void **state)
+{
+	char dir[] = "/tmp/cairn-test-config-XXXXXX";
+	const char *home = getenv("HOME");
+	cleanup_free char *old_home = home ? xstrdup(home) : NULL;
+	cleanup_free char *real = NULL;
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+	const struct cairn_config_mount *m;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	real = realpath(dir, NULL);
+	write_file(dir, "werf.yaml",
+		   IMAGE_A "mount:\n"
+			   "- {to: /a, fromPath: ~/.cache/go}\n"
+			   "- {to: /b, fromPath: '~'}\n"
+			   "- {to: /c, fromPath: cache/c}\n"
+			   "- {to: /d, fromPath: ./x/../y//z/.}\n"
+			   "- {to: /e, fromPath: ../shared}\n"
+			   "- {to: /f, fromPath: /var//cache/./f/}\n"
+			   "- {to: /g, from: build_dir}\n");
+	setenv("HOME", "/home/ci/", 1);
+	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+	m = c->images[0].mounts;
+	assert_string_equal(m[0].host_path, "/home/ci/.cache/go");
+	assert_string_equal(m[1].host_path, "/home/ci");
+	assert_true(strncmp(m[2].host_path, real, strlen(real)) == 0);
+	assert_string_equal(m[2].host_path + strlen(real), "/cache/c");
+	assert_string_equal(m[3].host_path + strlen(real), "/y/z");
+	assert_string_equal(m[5].host_path, "/var/cache/f");
+	assert_null(m[6].host_path);
+	/* the signature keeps what was written */
+	assert_string_equal(m[0].from_path.s, "~/.cache/go");
+	{
+		cleanup_free char *parent = xstrdup(real);
+		cleanup_free char *shared = NULL;
+
+		*strrchr(parent, '/') = '\0';
+		shared = xasprintf("%s/shared", parent);
+		assert_string_equal(m[4].host_path, shared);
+	}
+	cairn_config_free(c);
+
+	/* no home directory to put "~" in */
+	unsetenv("HOME");
+	write_file(dir, "werf.yaml", IMAGE_A "mount:\n- to: /a\n  fromPath: ~/x\n");
+	if (getpwuid(getuid()) == NULL) {
+		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_EINVAL);
+		cairn_error_clear(&err);
+	} else {
+		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+		assert_true(c->images[0].mounts[0].host_path[0] == '/');
+		cairn_config_free(c);
+	}
+	if (old_home)
+		setenv("HOME", old_home, 1);
+	remove_file(dir, "werf.yaml");
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void assert_order(const struct cairn_config *c, const char *const *names, size_t n_names,
 			 const char *expected)
 {
@@ -1275,13 +1430,15 @@ static void test_order_cycle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),	      cmocka_unit_test(test_dimg_aliases),
-		cmocka_unit_test(test_image_list),    cmocka_unit_test(test_unnamed),
-		cmocka_unit_test(test_yaml_features), cmocka_unit_test(test_scalar_styles),
-		cmocka_unit_test(test_docker_values), cmocka_unit_test(test_werf_keys),
-		cmocka_unit_test(test_unsupported),   cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_limits),	      cmocka_unit_test(test_load),
-		cmocka_unit_test(test_order),	      cmocka_unit_test(test_order_cycle),
+		cmocka_unit_test(test_full),	       cmocka_unit_test(test_dimg_aliases),
+		cmocka_unit_test(test_image_list),     cmocka_unit_test(test_unnamed),
+		cmocka_unit_test(test_yaml_features),  cmocka_unit_test(test_scalar_styles),
+		cmocka_unit_test(test_docker_values),  cmocka_unit_test(test_werf_keys),
+		cmocka_unit_test(test_unsupported),    cmocka_unit_test(test_import_to_default),
+		cmocka_unit_test(test_artifact_names), cmocka_unit_test(test_mount_from_path),
+		cmocka_unit_test(test_invalid),	       cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_load),	       cmocka_unit_test(test_mount_resolve),
+		cmocka_unit_test(test_order),	       cmocka_unit_test(test_order_cycle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,8 +9,10 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <strings.h>
+#include <unistd.h>
 #include <libfyaml.h>
 
 /* how much of a key or name a message quotes */
@@ -695,10 +697,15 @@ static const char *check_rel(const char *s, size_t len)
 	return has_dotdot(s, len) ? "must not have a '..' component" : NULL;
 }
 
-/* A path on the build host (mount fromPath): its own business. */
-static const char *check_host_abs(const char *s, size_t len)
+/*
+ * A path on the build host (mount fromPath), its own business: absolute, in the home directory
+ * or relative to the project, as werf took it ("~user/" is not the home directory).
+ */
+static const char *check_host_path(const char *s, size_t len)
 {
-	return len && s[0] == '/' ? NULL : "must be an absolute path";
+	if (len > 1 && s[0] == '~' && s[1] != '/')
+		return "must be an absolute path, ~/PATH or a path relative to the project";
+	return NULL;
 }
 
 static bool lower_alnum(char c)
@@ -736,6 +743,15 @@ static const char *check_name(const char *s, size_t len)
 		if (s[i] == '/' ? at_edge : !lower_alnum(s[i]) && (!sep || at_edge))
 			return NAME_RULE;
 	}
+	return NULL;
+}
+
+/* Artifact names are never repository paths: werf took any string; they go into messages. */
+static const char *check_artifact_name(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return "must not contain control characters";
 	return NULL;
 }
 
@@ -1414,6 +1430,8 @@ static int check_import(struct ctx *x, const struct field *f, const struct ynode
 	int ret;
 
 	(void)f;
+	if (!im->to.s)
+		im->to.s = xstrdup(im->add.s);
 	ret = check_exclusive(x, sources, source_keys, 2, true, n->pos);
 	if (ret < 0)
 		return ret;
@@ -1567,7 +1585,7 @@ static const struct field import_fields[] = {
 	{.key = "artifact", .type = T_STR, .off = IMP(artifact)},
 	{.key = "image", .type = T_STR, .off = IMP(image)},
 	{.key = "add", .type = T_STR, .flags = F_REQUIRED, .off = IMP(add), .check = check_abs},
-	{.key = "to", .type = T_STR, .flags = F_REQUIRED, .off = IMP(to), .check = check_abs},
+	{.key = "to", .type = T_STR, .off = IMP(to), .check = check_abs},
 	{.key = "owner", .type = T_STR, .off = IMP(owner)},
 	{.key = "group", .type = T_STR, .off = IMP(group)},
 	{.key = "includePaths", .type = T_LIST, .off = IMP(include_paths), .check = check_rel},
@@ -1580,7 +1598,7 @@ static const struct field import_fields[] = {
 static const struct field mount_fields[] = {
 	{.key = "to", .type = T_STR, .flags = F_REQUIRED, .off = MNT(to), .check = check_abs},
 	{.key = "from", .type = T_STR, .off = MNT(from), .check = check_mount_from},
-	{.key = "fromPath", .type = T_STR, .off = MNT(from_path), .check = check_host_abs},
+	{.key = "fromPath", .type = T_STR, .off = MNT(from_path), .check = check_host_path},
 	{.key = NULL},
 };
 
@@ -1758,7 +1776,7 @@ static int check_image_name(struct ctx *x, const struct ynode *n)
 
 	if (is_null(n))
 		return invalid(x, n->pos, "must be a name");
-	ret = read_str(x, n, &s, 0, check_name);
+	ret = read_str(x, n, &s, 0, x->artifact ? check_artifact_name : check_name);
 	free(s.s);
 	return ret;
 }
@@ -2404,6 +2422,92 @@ int cairn_config_render(char **out, size_t *len_out, const char *dir, const char
 	return read_rendered(out, len_out, &name, &changed, dir, file, err);
 }
 
+/* The user's home directory (a new string), or NULL. */
+static char *home_dir(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+
+	if (home && home[0] == '/')
+		return xstrdup(home);
+	if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &found) != 0 || !found || !found->pw_dir ||
+	    found->pw_dir[0] != '/')
+		return NULL;
+	return xstrdup(found->pw_dir);
+}
+
+/* The absolute path `p` without "", "." and ".." components (".." of "/" is "/"). */
+static char *path_clean(const char *p)
+{
+	struct cairn_buf b = CAIRN_BUF_INIT;
+
+	assert(p[0] == '/');
+	while (*p) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			const char *slash = memrchr(b.buf, '/', b.len);
+
+			cairn_buf_setlen(&b, slash ? (size_t)(slash - b.buf) : 0);
+		} else if (n && !(n == 1 && p[0] == '.')) {
+			cairn_buf_addch(&b, '/');
+			cairn_buf_add(&b, p, n);
+		}
+		p += n;
+	}
+	if (!b.len)
+		cairn_buf_addch(&b, '/');
+	return cairn_buf_detach(&b, NULL);
+}
+
+/*
+ * Each mount's fromPath as a host path, as werf resolved it: "~" and "~/x" in the home
+ * directory, a relative path in the project directory `abs_dir`.
+ */
+static int resolve_mounts(struct cairn_config *c, const char *abs_dir, struct cairn_error **err)
+{
+	cleanup_free char *home = NULL;
+
+	for (size_t i = 0; i < c->n_images; i++) {
+		for (size_t k = 0; k < c->images[i].n_mounts; k++) {
+			struct cairn_config_mount *m = &c->images[i].mounts[k];
+			const char *p = m->from_path.s;
+			cleanup_free char *joined = NULL;
+
+			if (!p)
+				continue;
+			if (p[0] == '~' && !home)
+				home = home_dir();
+			if (p[0] == '~' && !home)
+				return cairn_error_set(err, CAIRN_EINVAL,
+						       "%s:%u:%u: mount[%zu].fromPath: no home "
+						       "directory for '~' (HOME is not set)",
+						       c->file, m->from_path.pos.line,
+						       m->from_path.pos.column, k);
+			if (p[0] == '~')
+				joined = xasprintf("%s/%s", home, p + 1);
+			else if (p[0] != '/')
+				joined = xasprintf("%s/%s", abs_dir, p);
+			m->host_path = path_clean(joined ? joined : p);
+		}
+	}
+	return 0;
+}
+
+/* What parsing leaves to loading: host paths. */
+static int finish_load(struct cairn_config *c, const char *dir, struct cairn_error **err)
+{
+	cleanup_free char *abs_dir = realpath(dir, NULL);
+
+	if (!abs_dir)
+		return cairn_error_set_errno(err, "resolve project directory '%s'", dir);
+	return resolve_mounts(c, abs_dir, err);
+}
+
 int cairn_config_load(struct cairn_config **out, const char *dir, const char *file,
 		      struct cairn_error **err)
 {
@@ -2419,6 +2523,13 @@ int cairn_config_load(struct cairn_config **out, const char *dir, const char *fi
 	ret = cairn_config_parse(out, name, text, len, err);
 	if (ret < 0 && changed && err && *err)
 		show_rendered_lines(*err, name, text, len);
+	if (ret < 0)
+		return ret;
+	ret = finish_load(*out, dir ? dir : ".", err);
+	if (ret < 0) {
+		cairn_config_free(*out);
+		*out = NULL;
+	}
 	return ret;
 }
 
@@ -2477,6 +2588,7 @@ static void release_image(struct cairn_config_image *img)
 		str_release(&img->mounts[i].to);
 		str_release(&img->mounts[i].from);
 		str_release(&img->mounts[i].from_path);
+		free(img->mounts[i].host_path);
 	}
 	free(img->mounts);
 	str_release(&img->docker.workdir);
