@@ -226,6 +226,10 @@ struct cairn_config_value {
 /** A whole configuration. */
 struct cairn_config {
 	char *file; /* the name used in messages, e.g. "werf.yaml" */
+	/*
+	 * A dappfile may have no meta document: cairn_config_parse() then leaves `project.s` NULL
+	 * and cairn_config_load() names the project (line 0); config_version is 1 with line 0.
+	 */
 	struct cairn_config_str project;
 	unsigned int config_version; /* always 1 */
 	struct cairn_config_pos config_version_pos;
@@ -236,14 +240,17 @@ struct cairn_config {
 
 /**
  * Read and parse the configuration of the project in `dir` (NULL: the current directory):
- * `file` relative to `dir` (or absolute), or when `file` is NULL the first of werf.yaml,
- * werf.yml and dappfile.yaml that exists. Messages name the file as given or found.
- * `*out` is freed with cairn_config_free().
+ * `file` relative to `dir` (or absolute), or when `file` is NULL the first of werf.yml,
+ * werf.yaml, dappfile.yml and dappfile.yaml that exists (werf's order, then the 2018 tool's).
+ * Messages name the file as given or found. `*out` is freed with cairn_config_free().
  *
- * Loading also does what parsing cannot: each mount's `host_path` is set (a `~/` fromPath in
- * $HOME, else the user's passwd home; a relative one in `dir`).
+ * Loading also does what parsing cannot: a dappfile without meta document gets its project
+ * name (the repository name in the URL of the git remote `origin` of `dir`, else the name of
+ * `dir`, made a valid project name) with one CAIRN_LOG_WARN message showing the meta document
+ * to paste; each mount's `host_path` is set (a `~/` fromPath in $HOME, else the user's
+ * passwd home; a relative one in `dir`).
  *
- * Returns CAIRN_ENOTFOUND when the file (or all three) is missing, CAIRN_EOS when `dir` or the
+ * Returns CAIRN_ENOTFOUND when the file (or all four) is missing, CAIRN_EOS when `dir` or the
  * file cannot be opened or read, CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX, CAIRN_EINVAL for a
  * `~` fromPath with no home directory, and whatever cairn_config_parse() returns.
  */
@@ -253,10 +260,12 @@ CAIRN_API int cairn_config_load(struct cairn_config **out, const char *dir, cons
 /**
  * Parse and validate `len` bytes of multi-document YAML (not NUL-terminated; no templates).
  * `name` is the file name for messages. Empty documents are skipped; the first other one is
- * the meta document (project, configVersion), each later one an image or artifact. werf keys
- * cairn has no use for (deploy, cleanup, gitWorktree, asLayers, herebyIAdmit...) are checked
- * and noted once each at CAIRN_LOG_DEBUG; `cleanup` is kept in `cleanup`. `*out` is freed
- * with cairn_config_free().
+ * the meta document (project, configVersion), each later one an image or artifact. When the
+ * base name of `name` starts with "dappfile." the meta document is optional, as for the 2018
+ * tool: a first document with an image or artifact name and no project is an image, and
+ * `project.s` stays NULL. werf keys cairn has no use for (deploy, cleanup, gitWorktree,
+ * asLayers, herebyIAdmit...) are checked and noted once each at CAIRN_LOG_DEBUG; `cleanup` is
+ * kept in `cleanup`. `*out` is freed with cairn_config_free().
  *
  * Returns CAIRN_EINVAL "<name>:<line>:<column>: <key>: <what>" for the first problem found
  * (e.g. "werf.yaml:4:7: git[0].to: must be an absolute path"; YAML syntax errors are

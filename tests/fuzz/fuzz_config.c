@@ -189,14 +189,16 @@ static void check_order(const struct cairn_config *c)
 	}
 }
 
+/* Inputs starting with '#' are read as a dappfile, whose meta document is optional. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const char *name = size && data[0] == '#' ? "dappfile.yml" : "fuzz.yaml";
 	struct cairn_config *c = (struct cairn_config *)&c;
 	struct cairn_error *err = NULL;
 
-	if (cairn_config_parse(&c, "fuzz.yaml", (const char *)data, size, &err) == 0) {
-		if (err || !c->project.s || c->config_version != 1 ||
-		    c->n_images > CAIRN_CONFIG_IMAGES_MAX)
+	if (cairn_config_parse(&c, name, (const char *)data, size, &err) == 0) {
+		if (err || (!c->project.s && (name[0] != 'd' || c->project.pos.line)) ||
+		    c->config_version != 1 || c->n_images > CAIRN_CONFIG_IMAGES_MAX)
 			abort();
 		for (size_t i = 0; i < c->n_images; i++)
 			check_image(c, &c->images[i]);
@@ -205,7 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_order(c);
 		cairn_config_free(c);
 	} else if (c || !err || (err->code != CAIRN_EINVAL && err->code != CAIRN_ETOOBIG) ||
-		   strncmp(err->msg, "fuzz.yaml:", 10) != 0) {
+		   strncmp(err->msg, name, strlen(name)) != 0 || err->msg[strlen(name)] != ':') {
 		abort();
 	}
 	cairn_error_free(err);

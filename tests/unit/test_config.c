@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "cairn/config.h"
+#include "cairn/slug.h"
 #include "util/buf.h"
 
 #include <fcntl.h>
@@ -774,6 +775,42 @@ static void test_mount_from_path(void **state)
 	cairn_config_free(c);
 }
 
+/*
+ * A dappfile written for the 2018 tool may start with an image: the meta document is optional
+ * there, and cairn_config_load() names the project. werf.yaml still needs it, as in werf.
+ */
+static void test_dappfile_parse(void **state)
+{
+	static const char text[] = "dimg: app\nfrom: x\n---\nartifact: t\nfrom: x\n";
+	static const char *const names[] = {"dappfile.yml", "dappfile.yaml", "ci/dappfile.yml"};
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		assert_int_equal(cairn_config_parse(&c, names[i], text, strlen(text), &err), 0);
+		assert_null(c->project.s);
+		assert_int_equal(c->project.pos.line, 0);
+		assert_int_equal(c->config_version, 1);
+		assert_int_equal(c->config_version_pos.line, 0);
+		assert_int_equal(c->n_images, 2);
+		assert_string_equal(c->images[0].name, "app");
+		assert_pos(c->images[0].name_pos, 1, 7);
+		assert_true(c->images[1].artifact);
+		cairn_config_free(c);
+	}
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", text, strlen(text), &err),
+			 CAIRN_EINVAL);
+	assert_string_equal(err->msg, "werf.yaml:1:1: project: missing: the first document must "
+				      "be the meta document (project, configVersion)");
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_config_parse(&c, "dappfile.yml", META "dimg: a\nfrom: x\n",
+					    strlen(META "dimg: a\nfrom: x\n"), &err),
+			 0);
+	assert_str(&c->project, "p", 1, 10);
+	cairn_config_free(c);
+}
+
 struct bad {
 	const char *in;
 	int code;
@@ -1208,11 +1245,15 @@ static void remove_file(const char *dir, const char *name)
 	unlink(path);
 }
 
-/* File names: werf.yaml, then werf.yml, then dappfile.yaml; or the one given. */
+/*
+ * File names as werf and the 2018 tool looked for them: werf.yml, werf.yaml, dappfile.yml,
+ * dappfile.yaml; or the one given.
+ */
 static void test_load(void **state)
 {
+	static const char *const names[] = {"dappfile.yaml", "dappfile.yml", "werf.yaml",
+					    "werf.yml"};
 	char dir[] = "/tmp/cairn-test-config-XXXXXX";
-	const char *data = getenv("CAIRN_TEST_DATA");
 	struct cairn_config *c = NULL;
 	struct cairn_error *err = NULL;
 
@@ -1220,50 +1261,124 @@ static void test_load(void **state)
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_ENOTFOUND);
 	assert_null(c);
-	assert_non_null(strstr(err->msg, "no werf.yaml, werf.yml or dappfile.yaml in '/tmp/"));
+	assert_non_null(strstr(err->msg,
+			       "no werf.yml, werf.yaml, dappfile.yml or dappfile.yaml in '/tmp/"));
 	cairn_error_clear(&err);
 
-	write_file(dir, "dappfile.yaml", META "dimg: d\nfrom: x\n");
-	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
-	assert_string_equal(c->file, "dappfile.yaml");
-	assert_string_equal(c->images[0].name, "d");
-	cairn_config_free(c);
+	/* each name in turn wins over the ones before it in `names` */
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		cleanup_free char *text = xasprintf(META "dimg: d%zu\nfrom: x\n", i);
+		cleanup_free char *name = xasprintf("d%zu", i);
 
-	write_file(dir, "werf.yml", META "image: y\nfrom: x\n");
-	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
-	assert_string_equal(c->file, "werf.yml");
-	cairn_config_free(c);
-
-	write_file(dir, "werf.yaml", META "image: a\nfrom: x\nshell:\n  instal: x\n");
+		write_file(dir, names[i], text);
+		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+		assert_string_equal(c->file, names[i]);
+		assert_string_equal(c->images[0].name, name);
+		cairn_config_free(c);
+	}
+	write_file(dir, "werf.yml", META "image: a\nfrom: x\nshell:\n  instal: x\n");
 	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_EINVAL);
-	assert_string_equal(err->msg, "werf.yaml:7:3: shell.instal: unknown key");
+	assert_string_equal(err->msg, "werf.yml:7:3: shell.instal: unknown key");
 	cairn_error_clear(&err);
 
-	assert_int_equal(cairn_config_load(&c, dir, "werf.yml", &err), 0);
-	assert_string_equal(c->images[0].name, "y");
+	assert_int_equal(cairn_config_load(&c, dir, "werf.yaml", &err), 0);
+	assert_string_equal(c->images[0].name, "d2");
 	cairn_config_free(c);
 
 	assert_int_equal(cairn_config_load(&c, dir, "other.yaml", &err), CAIRN_ENOTFOUND);
 	assert_null(c);
 	cairn_error_clear(&err);
 
-	remove_file(dir, "werf.yaml");
-	remove_file(dir, "werf.yml");
-	remove_file(dir, "dappfile.yaml");
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		remove_file(dir, names[i]);
 	assert_int_equal(rmdir(dir), 0);
+}
 
-	/* a config written for the 2018 tool */
-	if (data) {
-		cleanup_free char *path = xasprintf("%s/config/dapp", data);
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-		assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
-		assert_string_equal(c->file, "dappfile.yaml");
-		assert_int_equal(c->n_images, 3);
-		assert_string_equal(c->images[1].name, "app");
-		assert_ptr_equal(c->images[1].base, &c->images[0]);
-		assert_ptr_equal(c->images[1].imports[0].source, &c->images[2]);
+static void sh(const char *fmt, ...)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf cmd = CAIRN_BUF_INIT;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	cairn_buf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	r = system(cmd.buf);
+	if (r != 0)
+		fprintf(stderr, "command failed (%d): %s\n", r, cmd.buf);
+	assert_int_equal(r, 0);
+}
+
+/* `name` cut to the project rule's 49 bytes: its prefix, '-' and the slug's hash. */
+static char *long_project(const char *name)
+{
+	char hash[9];
+	int n = snprintf(hash, sizeof(hash), "%x", cairn_murmur3_32(name, strlen(name), 0));
+
+	return xasprintf("%.*s-%s", 48 - n, name, hash);
+}
+
+/*
+ * A dappfile without meta document: the project is named after the repository of the git
+ * remote `origin`, else after the directory, slugged to the project rule, with one warning that
+ * shows the meta document to paste. The remote's URL (and its credentials) is never printed.
+ */
+static void test_default_project(void **state)
+{
+	/* 60 bytes: a valid namespace name, too long for a project */
+	static const char aaa[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	cleanup_free char *long_origin = xasprintf("https://example.com/org/%s.git", aaa);
+	cleanup_free char *my_app = cairn_slugify(CAIRN_SLUG_NS, "My_App", 6);
+	cleanup_free char *legacy = cairn_slugify(CAIRN_SLUG_NS, "Legacy App", 10);
+	cleanup_free char *long_name = long_project(aaa);
+	const struct {
+		const char *subdir;
+		bool git;
+		const char *origin;
+		const char *project;
+		const char *from;
+	} t[] = {
+		{"shop", true, "https://ci:s3cret@example.com/org/shop-front.git", "shop-front",
+		 "the git remote 'origin'"},
+		{"scp", true, "git@example.com:org/My_App.git/", my_app, "the git remote 'origin'"},
+		{"bare", true, "/srv/git/tools", "tools", "the git remote 'origin'"},
+		{"long", true, long_origin, long_name, "the git remote 'origin'"},
+		{"legacy-app", true, NULL, "legacy-app", "the directory 'legacy-app'"},
+		{"Legacy App", false, NULL, legacy, "the directory 'Legacy App'"},
+	};
+	char base[] = "/tmp/cairn-test-config-XXXXXX";
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		CLEANUP(cairn_buf_release) struct cairn_buf log = CAIRN_BUF_INIT;
+		CLEANUP(cairn_buf_release) struct cairn_buf want = CAIRN_BUF_INIT;
+		cleanup_free char *dir = xasprintf("%s/%s", base, t[i].subdir);
+		struct cairn_config *c = NULL;
+		struct cairn_error *err = NULL;
+
+		assert_int_equal(mkdir(dir, 0755), 0);
+		if (t[i].git)
+			sh("git init -q '%s'", dir);
+		if (t[i].origin)
+			sh("git -C '%s' remote add origin '%s'", dir, t[i].origin);
+		write_file(dir, "dappfile.yml", "dimg: app\nfrom: x\n");
+		cairn_log_set_handler(capture_log, CAIRN_LOG_TRACE, &log);
+		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+		cairn_log_set_handler(NULL, CAIRN_LOG_ERROR, NULL);
+		assert_string_equal(c->project.s, t[i].project);
+		assert_int_equal(c->project.pos.line, 0);
+		cairn_buf_addf(&want,
+			       "warn: dappfile.yml has no meta document: the project is named '%s' "
+			       "after %s; to keep that name, start dappfile.yml with:\n"
+			       "project: %s\nconfigVersion: 1\n---\n",
+			       t[i].project, t[i].from, t[i].project);
+		assert_string_equal(log.buf, want.buf);
 		cairn_config_free(c);
 	}
+	sh("rm -rf '%s'", base);
 }
 
 /* mount fromPath is resolved when loading: "~" is $HOME, a relative path is in the project. */
@@ -1326,6 +1441,28 @@ static void test_mount_resolve(void **state)
 		setenv("HOME", old_home, 1);
 	remove_file(dir, "werf.yaml");
 	assert_int_equal(rmdir(dir), 0);
+}
+
+/* A config written for the 2018 tool loads. */
+static void test_fixtures(void **state)
+{
+	const char *data = getenv("CAIRN_TEST_DATA");
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+	cleanup_free char *path = NULL;
+
+	(void)state;
+	if (!data)
+		fail_msg("CAIRN_TEST_DATA is not set");
+	/* a config as written for the 2018 tool: dimg, fromDimg, dimg lists of git and shell */
+	path = xasprintf("%s/config/dapp", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_string_equal(c->file, "dappfile.yaml");
+	assert_int_equal(c->n_images, 3);
+	assert_string_equal(c->images[1].name, "app");
+	assert_ptr_equal(c->images[1].base, &c->images[0]);
+	assert_ptr_equal(c->images[1].imports[0].source, &c->images[2]);
+	cairn_config_free(c);
 }
 
 static void assert_order(const struct cairn_config *c, const char *const *names, size_t n_names,
@@ -1430,15 +1567,27 @@ static void test_order_cycle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),	       cmocka_unit_test(test_dimg_aliases),
-		cmocka_unit_test(test_image_list),     cmocka_unit_test(test_unnamed),
-		cmocka_unit_test(test_yaml_features),  cmocka_unit_test(test_scalar_styles),
-		cmocka_unit_test(test_docker_values),  cmocka_unit_test(test_werf_keys),
-		cmocka_unit_test(test_unsupported),    cmocka_unit_test(test_import_to_default),
-		cmocka_unit_test(test_artifact_names), cmocka_unit_test(test_mount_from_path),
-		cmocka_unit_test(test_invalid),	       cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_load),	       cmocka_unit_test(test_mount_resolve),
-		cmocka_unit_test(test_order),	       cmocka_unit_test(test_order_cycle),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_dimg_aliases),
+		cmocka_unit_test(test_image_list),
+		cmocka_unit_test(test_unnamed),
+		cmocka_unit_test(test_yaml_features),
+		cmocka_unit_test(test_scalar_styles),
+		cmocka_unit_test(test_docker_values),
+		cmocka_unit_test(test_werf_keys),
+		cmocka_unit_test(test_unsupported),
+		cmocka_unit_test(test_import_to_default),
+		cmocka_unit_test(test_artifact_names),
+		cmocka_unit_test(test_mount_from_path),
+		cmocka_unit_test(test_dappfile_parse),
+		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_default_project),
+		cmocka_unit_test(test_mount_resolve),
+		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_order),
+		cmocka_unit_test(test_order_cycle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,9 @@
 /* werf.yaml: YAML (libfyaml events) to a small node tree, then a validated configuration model. */
 #include "common.h"
 #include "cairn/config.h"
+#include "cairn/slug.h"
 #include "cairn/template.h"
+#include "git/git.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -18,7 +20,9 @@
 /* how much of a key or name a message quotes */
 #define SHOWN_MAX 64
 
-static const char *const default_files[] = {"werf.yaml", "werf.yml", "dappfile.yaml"};
+/* Looked for in this order: werf's (werf.yml first), then the 2018 tool's (dappfile.yml first). */
+static const char *const default_files[] = {"werf.yml", "werf.yaml", "dappfile.yml",
+					    "dappfile.yaml"};
 
 /*
  * The YAML tree. libfyaml 0.7 gives no positions for collection nodes of its documents, and
@@ -84,6 +88,7 @@ struct ctx {
 	struct image_keys *keys; /* parallel to cfg->images */
 	size_t alloc_keys;
 	bool have_meta;
+	bool dappfile;	   /* a dappfile: the meta document is optional */
 	bool artifact;	   /* the document being read is an artifact */
 	struct smap noted; /* keys already noted as ignored, to note each once */
 	size_t n_built;	   /* YAML nodes built, over the whole file */
@@ -1705,10 +1710,14 @@ static const struct ynode *raw_get(const struct ynode *map, const char *key)
 	return NULL;
 }
 
+static bool has_name_key(const struct ynode *root)
+{
+	return raw_get(root, "image") || raw_get(root, "dimg") || raw_get(root, "artifact");
+}
+
 static int read_meta(struct ctx *x, const struct ynode *root)
 {
-	if (!raw_get(root, "project") &&
-	    (raw_get(root, "image") || raw_get(root, "dimg") || raw_get(root, "artifact"))) {
+	if (!raw_get(root, "project") && has_name_key(root)) {
 		size_t old = path_key(x, "project", 7);
 		int ret = invalid(x, root->pos,
 				  "missing: the first document must be the meta document "
@@ -1856,7 +1865,12 @@ static int process_document(struct ctx *x, const struct ynode *root)
 		return invalid(x, root->pos, "a document must be a mapping");
 	if (!x->have_meta) {
 		x->have_meta = true;
-		ret = read_meta(x, root);
+		/* the 2018 tool had no meta document: a dappfile may start with an image */
+		if (x->dappfile && !raw_get(root, "project") && !raw_get(root, "configVersion") &&
+		    has_name_key(root))
+			ret = read_image_document(x, root);
+		else
+			ret = read_meta(x, root);
 	} else {
 		ret = read_image_document(x, root);
 	}
@@ -2287,6 +2301,15 @@ static int parse_yaml(struct ctx *x, const char *text, size_t len)
 	return 0;
 }
 
+/* "dappfile.yml", "ci/dappfile.yaml": a config file named the way the 2018 tool named it */
+static bool is_dappfile(const char *name)
+{
+	const char *base = strrchr(name, '/');
+
+	base = base ? base + 1 : name;
+	return strncmp(base, "dappfile.", 9) == 0;
+}
+
 int cairn_config_parse(struct cairn_config **out, const char *name, const char *text, size_t len,
 		       struct cairn_error **err)
 {
@@ -2302,6 +2325,8 @@ int cairn_config_parse(struct cairn_config **out, const char *name, const char *
 				       CAIRN_CONFIG_FILE_MAX);
 	x.cfg = xcalloc(1, sizeof(*x.cfg));
 	x.cfg->file = xstrdup(x.file);
+	x.cfg->config_version = 1;
+	x.dappfile = is_dappfile(x.file);
 	ret = check_utf8(&x, text, len);
 	if (ret < 0)
 		return ret;
@@ -2323,6 +2348,20 @@ int cairn_config_parse(struct cairn_config **out, const char *name, const char *
 		return ret;
 	*out = TAKE_PTR(x.cfg);
 	return 0;
+}
+
+/* "no werf.yml, werf.yaml, dappfile.yml or dappfile.yaml in 'DIR'" */
+static int not_found_any(const char *dir, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf names = CAIRN_BUF_INIT;
+	size_t n = ARRAY_SIZE(default_files);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *sep = i + 1 == n ? " or " : ", ";
+
+		cairn_buf_addf(&names, "%s%s", i ? sep : "", default_files[i]);
+	}
+	return cairn_error_set(err, CAIRN_ENOTFOUND, "no %s in '%s'", names.buf, dir);
 }
 
 /* Find and read the config file, then render it as a template; *name: the file's name. */
@@ -2364,9 +2403,7 @@ static int read_rendered(char **text, size_t *len, const char **name_out, int *c
 			break;
 		}
 		if (ret == CAIRN_ENOTFOUND)
-			return cairn_error_set(err, CAIRN_ENOTFOUND,
-					       "no werf.yaml, werf.yml or dappfile.yaml in '%s'",
-					       dir ? dir : ".");
+			return not_found_any(dir ? dir : ".", err);
 	}
 	{
 		/* werf.yaml is a Go template: render it, then parse what it renders to */
@@ -2420,6 +2457,84 @@ int cairn_config_render(char **out, size_t *len_out, const char *dir, const char
 	int changed;
 
 	return read_rendered(out, len_out, &name, &changed, dir, file, err);
+}
+
+/*
+ * The project's name in a URL of its repository, as the 2018 tool took it: the last path
+ * component without ".git" ("https://h/org/app.git" -> "app", "git@h:app.git" -> "app"), and
+ * never a part of credentials. A new string, maybe empty.
+ */
+static char *url_repo_name(const char *url)
+{
+	size_t end = strlen(url), start;
+
+	while (end && url[end - 1] == '/')
+		end--;
+	if (end >= 4 && memcmp(url + end - 4, ".git", 4) == 0)
+		end -= 4;
+	start = end;
+	while (start && url[start - 1] != '/' && url[start - 1] != ':' && url[start - 1] != '@')
+		start--;
+	return xstrndup(url + start, end - start);
+}
+
+/*
+ * `name` made a project name (^[a-z0-9]([a-z0-9-]*[a-z0-9])?$, at most 49 bytes): kept when it
+ * is one, else its namespace slug (cleaned, plus a hash of the name); a slug too long is cut,
+ * keeping the hash.
+ */
+static char *project_slug(const char *name)
+{
+	size_t len = strlen(name), cut;
+	cleanup_free char *slug = NULL;
+	char hash[9];
+	int n;
+
+	if (!check_project(name, len))
+		return xstrdup(name);
+	slug = cairn_slugify(CAIRN_SLUG_NS, name, len);
+	if (strlen(slug) <= PROJECT_MAX)
+		return TAKE_PTR(slug);
+	n = snprintf(hash, sizeof(hash), "%x", cairn_murmur3_32(name, len, 0));
+	assert(n > 0 && (size_t)n < sizeof(hash));
+	cut = PROJECT_MAX - 1 - (size_t)n;
+	while (cut && slug[cut - 1] == '-')
+		cut--;
+	return xasprintf("%.*s-%s", (int)cut, slug, hash);
+}
+
+/*
+ * Name the project of a dappfile without meta document the way the 2018 tool did: after the
+ * repository of the git remote `origin`, else after the directory `abs_dir`. One warning shows
+ * the meta document that keeps the name; the remote's URL is never shown.
+ */
+static void name_project(struct cairn_config *c, const char *abs_dir)
+{
+	cleanup_free char *url = NULL;
+	cleanup_free char *name = NULL;
+	cleanup_free char *from = NULL;
+	struct cairn_error *e = NULL;
+	char shown[SHOWN_MAX + 4];
+
+	if (cairn_git_origin_url(&url, abs_dir, &e) < 0 && e->code != CAIRN_ENOTFOUND)
+		cairn_log(CAIRN_LOG_DEBUG, "name the project: %s", e->msg);
+	cairn_error_free(e);
+	name = url ? url_repo_name(url) : NULL;
+	if (name && *name) {
+		from = xstrdup("the git remote 'origin'");
+	} else {
+		const char *base = strrchr(abs_dir, '/');
+
+		free(name);
+		name = xstrdup(base && base[1] ? base + 1 : abs_dir);
+		show(shown, name, strlen(name));
+		from = xasprintf("the directory '%s'", shown);
+	}
+	c->project.s = project_slug(name);
+	cairn_log(CAIRN_LOG_WARN,
+		  "%s has no meta document: the project is named '%s' after %s; to keep that "
+		  "name, start %s with:\nproject: %s\nconfigVersion: 1\n---",
+		  c->file, c->project.s, from, c->file, c->project.s);
 }
 
 /* The user's home directory (a new string), or NULL. */
@@ -2498,13 +2613,15 @@ static int resolve_mounts(struct cairn_config *c, const char *abs_dir, struct ca
 	return 0;
 }
 
-/* What parsing leaves to loading: host paths. */
+/* What parsing leaves to loading: the project's name and host paths. */
 static int finish_load(struct cairn_config *c, const char *dir, struct cairn_error **err)
 {
 	cleanup_free char *abs_dir = realpath(dir, NULL);
 
 	if (!abs_dir)
 		return cairn_error_set_errno(err, "resolve project directory '%s'", dir);
+	if (!c->project.s)
+		name_project(c, abs_dir);
 	return resolve_mounts(c, abs_dir, err);
 }
 
