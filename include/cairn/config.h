@@ -17,6 +17,11 @@
  * bounds the time and memory an alias bomb ("billion laughs") can take.
  */
 #define CAIRN_CONFIG_NODES_MAX 250000
+/*
+ * Most bytes of strings read while building the model, an alias counted again at each use: one
+ * large anchored string used many times would otherwise take memory far beyond the file's size.
+ */
+#define CAIRN_CONFIG_TEXT_MAX (64u * 1024 * 1024)
 /* Deepest nesting of collections, counting through aliases. */
 #define CAIRN_CONFIG_DEPTH_MAX 64
 /* Most images plus artifacts in one configuration. */

@@ -1186,6 +1186,21 @@ static void test_limits(void **state)
 	assert_int_equal(cairn_config_parse(&c, "werf.yaml", b.buf, b.len, &err), CAIRN_ETOOBIG);
 	cairn_error_clear(&err);
 
+	/* one large string aliased many times: bounded by bytes, not only by nodes */
+	cairn_buf_reset(&b);
+	cairn_buf_addstr(&b, IMAGE_A "shell:\n  beforeInstall: [&a ");
+	for (int i = 0; i < 1024 * 1024; i++)
+		cairn_buf_addch(&b, 'x');
+	cairn_buf_addstr(&b, "]\n  install: [");
+	for (int i = 0; i < 100; i++)
+		cairn_buf_addstr(&b, i ? ", *a" : "*a");
+	cairn_buf_addstr(&b, "]\n");
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", b.buf, b.len, &err), CAIRN_ETOOBIG);
+	assert_null(c);
+	assert_string_equal(err->msg, "werf.yaml:7:22: shell.install: more than 67108864 bytes of "
+				      "text after expanding aliases and image lists");
+	cairn_error_clear(&err);
+
 	/* nesting */
 	cairn_buf_reset(&b);
 	cairn_buf_addstr(&b, IMAGE_A "x: ");

@@ -93,6 +93,7 @@ struct ctx {
 	struct smap noted; /* keys already noted as ignored, to note each once */
 	size_t n_built;	   /* YAML nodes built, over the whole file */
 	size_t n_read;	   /* YAML nodes read into the model, aliases counted at each use */
+	size_t text_read;  /* bytes of their scalars */
 	struct cairn_config_pos last; /* position of the last event that had one */
 
 	/* the document being built */
@@ -282,6 +283,11 @@ static int charge(struct ctx *x, const struct ynode *n)
 		return fail(x, CAIRN_ETOOBIG, n->pos,
 			    "more than %d YAML nodes after expanding aliases and image lists",
 			    CAIRN_CONFIG_NODES_MAX);
+	x->text_read += n->len;
+	if (x->text_read > CAIRN_CONFIG_TEXT_MAX)
+		return fail(x, CAIRN_ETOOBIG, n->pos,
+			    "more than %u bytes of text after expanding aliases and image lists",
+			    CAIRN_CONFIG_TEXT_MAX);
 	return 0;
 }
 
