@@ -1458,7 +1458,7 @@ static void test_mount_resolve(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
-/* A config written for the 2018 tool loads. */
+/* Configs in the shapes of public ones load (tests/data/config/README.md). */
 static void test_fixtures(void **state)
 {
 	const char *data = getenv("CAIRN_TEST_DATA");
@@ -1478,6 +1478,60 @@ static void test_fixtures(void **state)
 	assert_ptr_equal(c->images[1].base, &c->images[0]);
 	assert_ptr_equal(c->images[1].imports[0].source, &c->images[2]);
 	cairn_config_free(c);
+	free(path);
+
+	/* modelled on flant/atsea-sample-shop-app: a 2018 dappfile.yml, no meta document */
+	path = xasprintf("%s/config/atsea", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_string_equal(c->file, "dappfile.yml");
+	assert_non_null(c->project.s);
+	assert_int_equal(c->n_images, 6);
+	assert_string_equal(c->images[0].name, "app");
+	assert_ptr_equal(c->images[0].imports[1].source, &c->images[1]);
+	assert_string_equal(c->images[0].imports[0].to.s, "/srv/shop/shop.jar");
+	assert_int_equal(c->images[2].mounts[0].type, CAIRN_CONFIG_MOUNT_BUILD_DIR);
+	assert_int_equal(c->images[5].n_git, 3);
+	cairn_config_free(c);
+	free(path);
+
+	/* modelled on wntbrian/skypebot: templates, the unnamed dimg */
+	path = xasprintf("%s/config/skypebot", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_int_equal(c->n_images, 1);
+	assert_null(c->images[0].name);
+	assert_int_equal(c->images[0].docker.n_env, 2);
+	cairn_config_free(c);
+	free(path);
+
+	/* modelled on werf v1.1 test configs: cleanup policies, herebyIAdmit... */
+	setenv("CLEANUP_POLICY_SET", "2", 1);
+	path = xasprintf("%s/config/werf-cleanup", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	unsetenv("CLEANUP_POLICY_SET");
+	assert_string_equal(c->project.s, "none");
+	assert_non_null(c->cleanup);
+	assert_string_equal(c->cleanup->keys[0], "keepPolicies");
+	assert_string_equal(c->images[0].imports[0].source->name, "artifact");
+	cairn_config_free(c);
+	free(path);
+
+	setenv("FROM_LATEST", "true", 1);
+	setenv("FROM_IMAGE", "alpine", 1);
+	path = xasprintf("%s/config/werf-from-latest", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	unsetenv("FROM_LATEST");
+	unsetenv("FROM_IMAGE");
+	assert_true(c->images[0].from_latest.value);
+	assert_string_equal(c->images[0].from.s, "alpine");
+	cairn_config_free(c);
+	free(path);
+
+	/* modelled on Desire456/werf-playground: meta sections, then a Dockerfile image */
+	path = xasprintf("%s/config/werf-dockerfile", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), CAIRN_EINVAL);
+	assert_string_equal(err->msg, "werf.yaml:10:1: dockerfile: images built from a Dockerfile "
+				      "are not supported yet");
+	cairn_error_clear(&err);
 }
 
 static void assert_order(const struct cairn_config *c, const char *const *names, size_t n_names,
