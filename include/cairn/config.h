@@ -17,6 +17,11 @@
  * bounds the time and memory an alias bomb ("billion laughs") can take.
  */
 #define CAIRN_CONFIG_NODES_MAX 250000
+/*
+ * Most bytes of strings read while building the model, an alias counted again at each use: one
+ * large anchored string used many times would otherwise take memory far beyond the file's size.
+ */
+#define CAIRN_CONFIG_TEXT_MAX (64u * 1024 * 1024)
 /* Deepest nesting of collections, counting through aliases. */
 #define CAIRN_CONFIG_DEPTH_MAX 64
 /* Most images plus artifacts in one configuration. */
@@ -119,7 +124,7 @@ struct cairn_config_import {
 	/* the artifact or image named; borrowed from the same config */
 	const struct cairn_config_image *source;
 	struct cairn_config_str add; /* absolute; required */
-	struct cairn_config_str to;  /* absolute; required */
+	struct cairn_config_str to;  /* absolute; `add` (line 0) when not given, as in werf */
 	struct cairn_config_str owner;
 	struct cairn_config_str group;
 	struct cairn_config_list include_paths; /* relative */
@@ -132,15 +137,18 @@ struct cairn_config_import {
 enum cairn_config_mount_type {
 	CAIRN_CONFIG_MOUNT_TMP_DIR = 1,	  /* from: tmp_dir */
 	CAIRN_CONFIG_MOUNT_BUILD_DIR = 2, /* from: build_dir */
-	CAIRN_CONFIG_MOUNT_HOST_DIR = 3,  /* fromPath: an absolute host path */
+	CAIRN_CONFIG_MOUNT_HOST_DIR = 3,  /* fromPath: a host directory */
 };
 
 /** A `mount` entry: a host directory bind-mounted into shell stages. */
 struct cairn_config_mount {
 	struct cairn_config_pos pos;
-	struct cairn_config_str to;	   /* absolute; required */
-	struct cairn_config_str from;	   /* "tmp_dir" or "build_dir"; or */
-	struct cairn_config_str from_path; /* absolute */
+	struct cairn_config_str to;   /* absolute; required */
+	struct cairn_config_str from; /* "tmp_dir" or "build_dir"; or */
+	/* as written (signatures use it): absolute, "~", "~/PATH", or relative to the project */
+	struct cairn_config_str from_path;
+	/* from_path as an absolute, clean host path; set by cairn_config_load(), else NULL */
+	char *host_path;
 	enum cairn_config_mount_type type;
 };
 
@@ -198,25 +206,58 @@ struct cairn_config_image {
 	struct cairn_config_docker docker;
 };
 
+enum cairn_config_value_kind {
+	CAIRN_CONFIG_VALUE_NULL = 0,
+	CAIRN_CONFIG_VALUE_SCALAR = 1,
+	CAIRN_CONFIG_VALUE_LIST = 2,
+	CAIRN_CONFIG_VALUE_MAP = 3,
+};
+
+/**
+ * A YAML value kept as written, for a section cairn accepts without using it (`cleanup`):
+ * aliases and `<<` merges are resolved, scalars keep their text untyped (`10`, `true` and `"10"`
+ * are all text; `plain` tells `10` from `"10"`).
+ */
+struct cairn_config_value {
+	enum cairn_config_value_kind kind;
+	struct cairn_config_pos pos;
+	char *text;  /* SCALAR: NUL-terminated (no NUL inside); else NULL */
+	bool plain;  /* SCALAR: plain style, no tag: may be a number or a boolean */
+	char **keys; /* MAP: the keys in document order; else NULL */
+	struct cairn_config_value *items; /* LIST: the items; MAP: the values, parallel to keys */
+	size_t n;
+};
+
 /** A whole configuration. */
 struct cairn_config {
 	char *file; /* the name used in messages, e.g. "werf.yaml" */
+	/*
+	 * A dappfile may have no meta document: cairn_config_parse() then leaves `project.s` NULL
+	 * and cairn_config_load() names the project (line 0); config_version is 1 with line 0.
+	 */
 	struct cairn_config_str project;
 	unsigned int config_version; /* always 1 */
 	struct cairn_config_pos config_version_pos;
 	struct cairn_config_image *images; /* images and artifacts in document order */
 	size_t n_images;
+	struct cairn_config_value *cleanup; /* the meta document's `cleanup` section, or NULL */
 };
 
 /**
  * Read and parse the configuration of the project in `dir` (NULL: the current directory):
- * `file` relative to `dir` (or absolute), or when `file` is NULL the first of werf.yaml,
- * werf.yml and dappfile.yaml that exists. Messages name the file as given or found.
- * `*out` is freed with cairn_config_free().
+ * `file` relative to `dir` (or absolute), or when `file` is NULL the first of werf.yml,
+ * werf.yaml, dappfile.yml and dappfile.yaml that exists (werf's order, then the 2018 tool's).
+ * Messages name the file as given or found. `*out` is freed with cairn_config_free().
  *
- * Returns CAIRN_ENOTFOUND when the file (or all three) is missing, CAIRN_EOS when `dir` or the
- * file cannot be opened or read, CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX, and whatever
- * cairn_config_parse() returns.
+ * Loading also does what parsing cannot: a dappfile without meta document gets its project
+ * name (the repository name in the URL of the git remote `origin` of `dir`, else the name of
+ * `dir`, made a valid project name) with one CAIRN_LOG_WARN message showing the meta document
+ * to paste; each mount's `host_path` is set (a `~/` fromPath in $HOME, else the user's
+ * passwd home; a relative one in `dir`).
+ *
+ * Returns CAIRN_ENOTFOUND when the file (or all four) is missing, CAIRN_EOS when `dir` or the
+ * file cannot be opened or read, CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX, CAIRN_EINVAL for a
+ * `~` fromPath with no home directory, and whatever cairn_config_parse() returns.
  */
 CAIRN_API int cairn_config_load(struct cairn_config **out, const char *dir, const char *file,
 				struct cairn_error **err);
@@ -224,23 +265,30 @@ CAIRN_API int cairn_config_load(struct cairn_config **out, const char *dir, cons
 /**
  * Parse and validate `len` bytes of multi-document YAML (not NUL-terminated; no templates).
  * `name` is the file name for messages. Empty documents are skipped; the first other one is
- * the meta document (project, configVersion), each later one an image or artifact.
- * `*out` is freed with cairn_config_free().
+ * the meta document (project, configVersion), each later one an image or artifact. When the
+ * base name of `name` starts with "dappfile." the meta document is optional, as for the 2018
+ * tool: a first document with an image or artifact name and no project is an image, and
+ * `project.s` stays NULL. werf keys cairn has no use for (deploy, cleanup, gitWorktree,
+ * asLayers, herebyIAdmit...) are checked and noted once each at CAIRN_LOG_DEBUG; `cleanup` is
+ * kept in `cleanup`. `*out` is freed with cairn_config_free().
  *
  * Returns CAIRN_EINVAL "<name>:<line>:<column>: <key>: <what>" for the first problem found
  * (e.g. "werf.yaml:4:7: git[0].to: must be an absolute path"; YAML syntax errors are
  * "<name>:<line>:<column>: <parser message>"), and CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX,
- * CAIRN_CONFIG_NODES_MAX, CAIRN_CONFIG_DEPTH_MAX or CAIRN_CONFIG_IMAGES_MAX.
+ * CAIRN_CONFIG_NODES_MAX, CAIRN_CONFIG_DEPTH_MAX or CAIRN_CONFIG_IMAGES_MAX. A key werf knew
+ * for a feature cairn lacks is CAIRN_EINVAL "<name>:<line>:<column>: ansible: ansible stages
+ * are not supported yet" (or "dockerfile: images built from a Dockerfile are not supported
+ * yet", for every Dockerfile image key), never "unknown key".
  */
+CAIRN_API int cairn_config_parse(struct cairn_config **out, const char *name, const char *text,
+				 size_t len, struct cairn_error **err);
+
 /**
  * The config file of `dir` (as cairn_config_load finds it) rendered as a Go template: what
  * `cairn render` prints. *out is a new string (the caller frees), *len_out its length.
  */
 CAIRN_API int cairn_config_render(char **out, size_t *len_out, const char *dir, const char *file,
 				  struct cairn_error **err);
-
-CAIRN_API int cairn_config_parse(struct cairn_config **out, const char *name, const char *text,
-				 size_t len, struct cairn_error **err);
 
 /** Free a configuration; accepts NULL. */
 CAIRN_API void cairn_config_free(struct cairn_config *c);

@@ -22,7 +22,8 @@ struct cairn_template_opts {
 
 /**
  * Render `text` (`len` bytes) as a Go template. The data (`.` and `$`) is a map holding `Files`,
- * whose `Get "path"` method reads a file relative to `o->dir`. Before `text` is parsed, every
+ * whose `Get "path"` method reads a file relative to `o->dir`; a file that does not exist reads
+ * as "" with a CAIRN_LOG_WARN message naming it, as in werf. Before `text` is parsed, every
  * `o->dir/.werf/ ** / *.tmpl` file is parsed (in sorted order) so that its `define`s can be used;
  * the whole file is also a template named by its path below `.werf/`, e.g. "a/b.tmpl". Directory
  * symlinks are not walked; a symlinked template must resolve inside `o->dir`.
@@ -31,7 +32,7 @@ struct cairn_template_opts {
  * (the output may hold NULs if a read file does). On failure `*out` is NULL and:
  * - CAIRN_EINVAL "<name>:<line>:<col>: <what>": a syntax error, an unsupported function
  *   ("function 'x' is not supported"), a `required` message, an evaluation error, or a
- *   `.Files.Get` of a missing path or one leaving `o->dir`;
+ *   `.Files.Get` of a path leaving `o->dir` or that cannot be read (a directory, no access);
  * - CAIRN_ETOOBIG: the output, a string value, the call depth or the step count passed its limit;
  * - CAIRN_EOS: a `.werf/` template file could not be read.
  * `o` and all its members may be NULL: no project dir (no files), name "template", getenv.

@@ -90,7 +90,11 @@ static void check_image(const struct cairn_config *c, const struct cairn_config_
 		if (!in_config(c, im->source) || im->source->artifact != (im->artifact.s != NULL))
 			abort();
 		check_path(&im->add, true);
-		check_path(&im->to, true);
+		/* `to` not given: `add`, with no position */
+		if (im->to.s && !im->to.pos.line && strcmp(im->to.s, im->add.s) != 0)
+			abort();
+		if (im->to.pos.line)
+			check_path(&im->to, true);
 		check_list(&im->include_paths, true);
 		check_list(&im->exclude_paths, true);
 		if (im->point > CAIRN_CONFIG_IMPORT_AFTER_SETUP)
@@ -103,6 +107,8 @@ static void check_image(const struct cairn_config *c, const struct cairn_config_
 		if (!m->from.s == !m->from_path.s)
 			abort();
 		if ((m->type == CAIRN_CONFIG_MOUNT_HOST_DIR) != (m->from_path.s != NULL))
+			abort();
+		if (m->host_path || (m->from_path.s && !m->from_path.s[0]))
 			abort();
 	}
 	check_list(&img->docker.cmd, false);
@@ -117,6 +123,23 @@ static void check_image(const struct cairn_config *c, const struct cairn_config_
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(img->docker.labels[i].key, img->docker.labels[k].key) == 0)
 				abort();
+}
+
+/* The cleanup section: every collection's items filled, scalars and only scalars with text. */
+static void check_value(const struct cairn_config_value *v)
+{
+	check_pos(v->pos);
+	if ((v->kind == CAIRN_CONFIG_VALUE_SCALAR) != (v->text != NULL))
+		abort();
+	if ((v->kind == CAIRN_CONFIG_VALUE_MAP) != (v->keys != NULL))
+		abort();
+	if (v->n && v->kind != CAIRN_CONFIG_VALUE_LIST && v->kind != CAIRN_CONFIG_VALUE_MAP)
+		abort();
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->keys && !v->keys[i])
+			abort();
+		check_value(&v->items[i]);
+	}
 }
 
 /* Each image once, after everything it depends on. */
@@ -166,21 +189,25 @@ static void check_order(const struct cairn_config *c)
 	}
 }
 
+/* Inputs starting with '#' are read as a dappfile, whose meta document is optional. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const char *name = size && data[0] == '#' ? "dappfile.yml" : "fuzz.yaml";
 	struct cairn_config *c = (struct cairn_config *)&c;
 	struct cairn_error *err = NULL;
 
-	if (cairn_config_parse(&c, "fuzz.yaml", (const char *)data, size, &err) == 0) {
-		if (err || !c->project.s || c->config_version != 1 ||
-		    c->n_images > CAIRN_CONFIG_IMAGES_MAX)
+	if (cairn_config_parse(&c, name, (const char *)data, size, &err) == 0) {
+		if (err || (!c->project.s && (name[0] != 'd' || c->project.pos.line)) ||
+		    c->config_version != 1 || c->n_images > CAIRN_CONFIG_IMAGES_MAX)
 			abort();
 		for (size_t i = 0; i < c->n_images; i++)
 			check_image(c, &c->images[i]);
+		if (c->cleanup)
+			check_value(c->cleanup);
 		check_order(c);
 		cairn_config_free(c);
 	} else if (c || !err || (err->code != CAIRN_EINVAL && err->code != CAIRN_ETOOBIG) ||
-		   strncmp(err->msg, "fuzz.yaml:", 10) != 0) {
+		   strncmp(err->msg, name, strlen(name)) != 0 || err->msg[strlen(name)] != ':') {
 		abort();
 	}
 	cairn_error_free(err);

@@ -8,10 +8,13 @@
 
 #include "common.h"
 #include "cairn/config.h"
+#include "cairn/slug.h"
 #include "util/buf.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define META "project: p\nconfigVersion: 1\n---\n"
 /* META plus image a on lines 4 and 5: the document continues on line 6 */
@@ -549,6 +552,265 @@ static void test_docker_values(void **state)
 	}
 }
 
+static void capture_log(enum cairn_log_level level, const char *msg, void *userdata)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
+
+	cairn_buf_addf(userdata, "%s: %s\n", names[level], msg);
+}
+
+/* A mapping value of `v` by key, or NULL. */
+static const struct cairn_config_value *value_get(const struct cairn_config_value *v,
+						  const char *key)
+{
+	assert_int_equal(v->kind, CAIRN_CONFIG_VALUE_MAP);
+	for (size_t i = 0; i < v->n; i++)
+		if (strcmp(v->keys[i], key) == 0)
+			return &v->items[i];
+	fail_msg("no key '%s'", key);
+	return NULL;
+}
+
+static void assert_scalar(const struct cairn_config_value *v, const char *text, bool plain,
+			  unsigned int line, unsigned int column)
+{
+	assert_int_equal(v->kind, CAIRN_CONFIG_VALUE_SCALAR);
+	assert_string_equal(v->text, text);
+	assert_int_equal(v->plain, plain);
+	assert_pos(v->pos, line, column);
+}
+
+/*
+ * werf's meta sections (deploy, cleanup, gitWorktree) and its hereby and asLayers keys load;
+ * each is noted once at -v (debug). The cleanup section is kept as written.
+ */
+static void test_werf_keys(void **state)
+{
+	static const char text[] =
+		"project: p\n"						      /* 1 */
+		"configVersion: 1\n"					      /* 2 */
+		"deploy:\n"						      /* 3 */
+		"  helmRelease: \"[[ project ]]-[[ env ]]\"\n"		      /* 4 */
+		"  namespace: app\n"					      /* 5 */
+		"cleanup:\n"						      /* 6 */
+		"  keepPolicies:\n"					      /* 7 */
+		"  - references: &refs\n"				      /* 8 */
+		"      branch: /.*/\n"					      /* 9 */
+		"      limit: {last: 10, in: 168h, operator: And}\n"	      /* 10 */
+		"    imagesPerReference:\n"				      /* 11 */
+		"      last: \"2\"\n"					      /* 12 */
+		"  - references: *refs\n"				      /* 13 */
+		"  disableGitHistoryBasedPolicy: ~\n"			      /* 14 */
+		"gitWorktree:\n"					      /* 15 */
+		"  forceShallowClone: true\n"				      /* 16 */
+		"---\n"							      /* 17 */
+		"image: [a, b]\n"					      /* 18 */
+		"from: x\n"						      /* 19 */
+		"fromLatest: true\n"					      /* 20 */
+		"herebyIAdmitThatFromLatestMightBreakReproducibility: true\n" /* 21 */
+		"asLayers: false\n"					      /* 22 */
+		"git:\n"						      /* 23 */
+		"- url: https://example.com/a/b.git\n"			      /* 24 */
+		"  to: /app\n"						      /* 25 */
+		"  branch: main\n"					      /* 26 */
+		"  herebyIAdmitThatBranchMightBreakReproducibility: true\n"   /* 27 */
+		"---\n"							      /* 28 */
+		"artifact: t\n"						      /* 29 */
+		"from: x\n"						      /* 30 */
+		"asLayers: true\n";					      /* 31 */
+	CLEANUP(cairn_buf_release) struct cairn_buf log = CAIRN_BUF_INIT;
+	const struct cairn_config_value *v, *policy, *refs;
+	struct cairn_config *c;
+
+	(void)state;
+	cairn_log_set_handler(capture_log, CAIRN_LOG_TRACE, &log);
+	c = parse_ok(text);
+	cairn_log_set_handler(NULL, CAIRN_LOG_ERROR, NULL);
+	assert_string_equal(
+		log.buf,
+		"debug: werf.yaml:3:1: deploy: ignored: cairn does not deploy\n"
+		"debug: werf.yaml:6:1: cleanup: ignored: cairn applies no cleanup policies yet\n"
+		"debug: werf.yaml:15:1: gitWorktree: ignored: cairn reads the repository as it is\n"
+		"debug: werf.yaml:21:1: herebyIAdmitThatFromLatestMightBreakReproducibility: ignored: "
+		"cairn needs no such admission\n"
+		"debug: werf.yaml:22:1: asLayers: ignored: the files built are the same without it\n"
+		"debug: werf.yaml:27:3: git[0].herebyIAdmitThatBranchMightBreakReproducibility: "
+		"ignored: cairn needs no such admission\n");
+	assert_int_equal(c->n_images, 3);
+	assert_true(c->images[1].from_latest.value);
+	assert_str(&c->images[1].git[0].branch, "main", 26, 11);
+
+	/* the cleanup section as written, aliases resolved */
+	v = c->cleanup;
+	assert_non_null(v);
+	assert_pos(v->pos, 7, 3);
+	assert_int_equal(v->n, 2);
+	assert_string_equal(v->keys[0], "keepPolicies");
+	assert_int_equal(v->items[1].kind, CAIRN_CONFIG_VALUE_NULL);
+	assert_pos(v->items[1].pos, 14, 33);
+	v = value_get(v, "keepPolicies");
+	assert_int_equal(v->kind, CAIRN_CONFIG_VALUE_LIST);
+	assert_int_equal(v->n, 2);
+	policy = &v->items[0];
+	refs = value_get(policy, "references");
+	assert_scalar(value_get(refs, "branch"), "/.*/", true, 9, 15);
+	assert_scalar(value_get(value_get(refs, "limit"), "last"), "10", true, 10, 21);
+	assert_scalar(value_get(value_get(refs, "limit"), "operator"), "And", true, 10, 45);
+	assert_scalar(value_get(value_get(policy, "imagesPerReference"), "last"), "2", false, 12,
+		      13);
+	assert_scalar(value_get(value_get(&v->items[1], "references"), "branch"), "/.*/", true, 9,
+		      15);
+	assert_null(policy->text);
+	cairn_config_free(c);
+
+	/* no cleanup section: NULL */
+	c = parse_ok(IMAGE_A);
+	assert_null(c->cleanup);
+	cairn_config_free(c);
+}
+
+/* werf features cairn lacks: each Dockerfile image key is named in the error. */
+static void test_unsupported(void **state)
+{
+	static const char *const keys[] = {"dockerfile",      "context", "contextAddFile",
+					   "contextAddFiles", "target",	 "args",
+					   "addHost",	      "network", "ssh"};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		CLEANUP(cairn_buf_release) struct cairn_buf in = CAIRN_BUF_INIT;
+		CLEANUP(cairn_buf_release) struct cairn_buf want = CAIRN_BUF_INIT;
+		struct cairn_config *c = NULL;
+		struct cairn_error *err = NULL;
+
+		cairn_buf_addf(&in, META "image: a\n%s: x\n", keys[i]);
+		cairn_buf_addf(
+			&want,
+			"werf.yaml:5:1: %s: images built from a Dockerfile are not supported "
+			"yet",
+			keys[i]);
+		assert_int_equal(cairn_config_parse(&c, "werf.yaml", in.buf, in.len, &err),
+				 CAIRN_EINVAL);
+		assert_string_equal(err->msg, want.buf);
+		cairn_error_free(err);
+	}
+}
+
+/* An import without `to` puts the files where they were in the source (werf's default). */
+static void test_import_to_default(void **state)
+{
+	struct cairn_config *c = parse_ok(IMAGE_A "import:\n"		  /* 6 */
+						  "- artifact: b\n"	  /* 7 */
+						  "  add: /usr/lib/app\n" /* 8 */
+						  "  after: install\n"	  /* 9 */
+						  "---\n"
+						  "artifact: b\n"
+						  "from: x\n");
+	const struct cairn_config_import *im = &c->images[0].imports[0];
+
+	(void)state;
+	assert_str(&im->add, "/usr/lib/app", 8, 8);
+	assert_non_null(im->to.s);
+	assert_string_equal(im->to.s, "/usr/lib/app");
+	assert_int_equal(im->to.pos.line, 0);
+	cairn_config_free(c);
+}
+
+/*
+ * Artifact names are never repository paths, so any name werf accepted works (werf's own
+ * sample config has "promicher builder"); image names stay repository path components.
+ */
+static void test_artifact_names(void **state)
+{
+	struct cairn_config *c = parse_ok(META "image: app\n"
+					       "fromImageArtifact: Build Tools_1.0\n"
+					       "import:\n"
+					       "- artifact: promicher builder\n"
+					       "  add: /go/bin/promicher\n"
+					       "  to: /usr/local/bin/promicher\n"
+					       "  after: setup\n"
+					       "---\n"
+					       "artifact: promicher builder\n"
+					       "from: golang\n"
+					       "---\n"
+					       "artifact: Build Tools_1.0\n"
+					       "from: x\n"
+					       "---\n"
+					       "artifact: 2\n"
+					       "from: x\n");
+
+	(void)state;
+	assert_int_equal(c->n_images, 4);
+	assert_ptr_equal(c->images[0].base, &c->images[2]);
+	assert_ptr_equal(c->images[0].imports[0].source, &c->images[1]);
+	assert_string_equal(c->images[1].name, "promicher builder");
+	assert_string_equal(c->images[3].name, "2");
+	assert_ptr_equal(cairn_config_find(c, "Build Tools_1.0"), &c->images[2]);
+	cairn_config_free(c);
+}
+
+/* mount fromPath: absolute, in the home directory or relative to the project, as written. */
+static void test_mount_from_path(void **state)
+{
+	struct cairn_config *c = parse_ok(IMAGE_A "mount:\n"
+						  "- to: /a\n"
+						  "  fromPath: ~/.cache/go\n"
+						  "- to: /b\n"
+						  "  fromPath: cache/b\n"
+						  "- to: /c\n"
+						  "  fromPath: '~'\n"
+						  "- to: /d\n"
+						  "  fromPath: ../shared\n");
+	const struct cairn_config_image *img = &c->images[0];
+	static const char *const want[] = {"~/.cache/go", "cache/b", "~", "../shared"};
+
+	(void)state;
+	assert_int_equal(img->n_mounts, 4);
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		assert_string_equal(img->mounts[i].from_path.s, want[i]);
+		assert_int_equal(img->mounts[i].type, CAIRN_CONFIG_MOUNT_HOST_DIR);
+		/* resolved by cairn_config_load() only */
+		assert_null(img->mounts[i].host_path);
+	}
+	cairn_config_free(c);
+}
+
+/*
+ * A dappfile written for the 2018 tool may start with an image: the meta document is optional
+ * there, and cairn_config_load() names the project. werf.yaml still needs it, as in werf.
+ */
+static void test_dappfile_parse(void **state)
+{
+	static const char text[] = "dimg: app\nfrom: x\n---\nartifact: t\nfrom: x\n";
+	static const char *const names[] = {"dappfile.yml", "dappfile.yaml", "ci/dappfile.yml"};
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		assert_int_equal(cairn_config_parse(&c, names[i], text, strlen(text), &err), 0);
+		assert_null(c->project.s);
+		assert_int_equal(c->project.pos.line, 0);
+		assert_int_equal(c->config_version, 1);
+		assert_int_equal(c->config_version_pos.line, 0);
+		assert_int_equal(c->n_images, 2);
+		assert_string_equal(c->images[0].name, "app");
+		assert_pos(c->images[0].name_pos, 1, 7);
+		assert_true(c->images[1].artifact);
+		cairn_config_free(c);
+	}
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", text, strlen(text), &err),
+			 CAIRN_EINVAL);
+	assert_string_equal(err->msg, "werf.yaml:1:1: project: missing: the first document must "
+				      "be the meta document (project, configVersion)");
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_config_parse(&c, "dappfile.yml", META "dimg: a\nfrom: x\n",
+					    strlen(META "dimg: a\nfrom: x\n"), &err),
+			 0);
+	assert_str(&c->project, "p", 1, 10);
+	cairn_config_free(c);
+}
+
 struct bad {
 	const char *in;
 	int code;
@@ -575,8 +837,28 @@ static const struct bad bad[] = {
 	{"project: a-\nconfigVersion: 1\n", CAIRN_EINVAL,
 	 "werf.yaml:1:10: project: must match ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ and be at most 49 "
 	 "bytes"},
-	{"project: p\nconfigVersion: 1\ndeploy: {}\n", CAIRN_EINVAL,
-	 "werf.yaml:3:1: deploy: unknown key"},
+	{"project: p\nconfigVersion: 1\ndeplo: {}\n", CAIRN_EINVAL,
+	 "werf.yaml:3:1: deplo: unknown key"},
+	/* werf's meta sections: accepted, but their type is still checked */
+	{"project: p\nconfigVersion: 1\ndeploy: x\n", CAIRN_EINVAL,
+	 "werf.yaml:3:9: deploy: must be a mapping"},
+	{"project: p\nconfigVersion: 1\ngitWorktree: [x]\n", CAIRN_EINVAL,
+	 "werf.yaml:3:14: gitWorktree: must be a mapping"},
+	{"project: p\nconfigVersion: 1\ncleanup: x\n", CAIRN_EINVAL,
+	 "werf.yaml:3:10: cleanup: must be a mapping"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n  - a: \"x\\0y\"\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:8: cleanup.keepPolicies[0].a: must not contain a NUL character"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  ? [a]\n  : b\n", CAIRN_EINVAL,
+	 "werf.yaml:4:5: cleanup: a key must be a string"},
+	{IMAGE_A "asLayers: maybe\n", CAIRN_EINVAL,
+	 "werf.yaml:6:11: asLayers: must be true or false"},
+	{IMAGE_A "herebyIAdmitThatFromLatestMightBreakReproducibility: [1]\n", CAIRN_EINVAL,
+	 "werf.yaml:6:54: herebyIAdmitThatFromLatestMightBreakReproducibility: must be true or "
+	 "false"},
+	{IMAGE_A REMOTE "  herebyIAdmitThatBranchMightBreakReproducibility: 1\n", CAIRN_EINVAL,
+	 "werf.yaml:9:52: git[0].herebyIAdmitThatBranchMightBreakReproducibility: must be true or "
+	 "false"},
 	{"image: a\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:1:1: project: missing: the first document must be the meta document "
 	 "(project, configVersion)"},
@@ -604,6 +886,17 @@ static const struct bad bad[] = {
 	{META "image: Backend\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:8: image: must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* of "
 	 "at most 128 bytes in all"},
+	{META "image: [a, my app]\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:12: image[1]: must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* "
+	 "of at most 128 bytes in all"},
+	{META "dimg: app/\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:7: dimg: must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* of "
+	 "at most 128 bytes in all"},
+	/* artifact names are never repository paths: any text but control characters */
+	{META "artifact: \"a\\tb\"\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:11: artifact: must not contain control characters"},
+	{META "artifact: ''\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:11: artifact: must not be empty"},
 	{META "image: []\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:8: image: must name at least one image"},
 	{META "image: [a, ~]\nfrom: x\n", CAIRN_EINVAL, "werf.yaml:4:12: image[1]: must be a name"},
@@ -611,7 +904,19 @@ static const struct bad bad[] = {
 	{META "artifact: [a, b]\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:11: artifact: must be a string"},
 	{IMAGE_A "foo: bar\n", CAIRN_EINVAL, "werf.yaml:6:1: foo: unknown key"},
-	{IMAGE_A "ansible:\n  install: []\n", CAIRN_EINVAL, "werf.yaml:6:1: ansible: unknown key"},
+	/* werf features cairn does not have: named, never "unknown key" */
+	{IMAGE_A "ansible:\n  install: []\n", CAIRN_EINVAL,
+	 "werf.yaml:6:1: ansible: ansible stages are not supported yet"},
+	{META "artifact: b\nfrom: x\nansible:\n  install: []\n", CAIRN_EINVAL,
+	 "werf.yaml:6:1: ansible: ansible stages are not supported yet"},
+	{META "image: a\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
+	 "werf.yaml:5:1: dockerfile: images built from a Dockerfile are not supported yet"},
+	{META "image: a\ncontext: app\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
+	 "werf.yaml:5:1: context: images built from a Dockerfile are not supported yet"},
+	{META "image: a\nargs:\n  A: b\n", CAIRN_EINVAL,
+	 "werf.yaml:5:1: args: images built from a Dockerfile are not supported yet"},
+	{META "image: a\nfrom: x\nfoo: 1\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
+	 "werf.yaml:6:1: foo: unknown key"},
 	/* from */
 	{META "image: a\n", CAIRN_EINVAL,
 	 "werf.yaml:4:1: from: missing (or fromImage, fromImageArtifact)"},
@@ -732,8 +1037,8 @@ static const struct bad bad[] = {
 	 "werf.yaml:8:8: import[0].add: must be an absolute path"},
 	{IMAGE_A "import:\n- artifact: b\n  add: /a\n  to: b\n  after: install\n", CAIRN_EINVAL,
 	 "werf.yaml:9:7: import[0].to: must be an absolute path"},
-	{IMAGE_A "import:\n- artifact: b\n  add: /a\n  after: install\n", CAIRN_EINVAL,
-	 "werf.yaml:7:3: import[0].to: missing"},
+	{IMAGE_A "import:\n- artifact: b\n  to: /b\n  after: install\n", CAIRN_EINVAL,
+	 "werf.yaml:7:3: import[0].add: missing"},
 	{IMAGE_A IMPORT_B "  after: install\n  excludePaths: [a, /b]\n", CAIRN_EINVAL,
 	 "werf.yaml:11:21: import[0].excludePaths[1]: must be a relative path"},
 	/* mount */
@@ -745,8 +1050,9 @@ static const struct bad bad[] = {
 	 "werf.yaml:9:13: mount[0].fromPath: cannot be used together with from"},
 	{IMAGE_A "mount:\n- to: /cache\n", CAIRN_EINVAL,
 	 "werf.yaml:7:3: mount[0].from: missing (or fromPath)"},
-	{IMAGE_A "mount:\n- to: /cache\n  fromPath: cache\n", CAIRN_EINVAL,
-	 "werf.yaml:8:13: mount[0].fromPath: must be an absolute path"},
+	{IMAGE_A "mount:\n- to: /cache\n  fromPath: ~ci/cache\n", CAIRN_EINVAL,
+	 "werf.yaml:8:13: mount[0].fromPath: must be an absolute path, ~/PATH or a path relative "
+	 "to the project"},
 	{IMAGE_A "mount:\n- from: tmp_dir\n", CAIRN_EINVAL, "werf.yaml:7:3: mount[0].to: missing"},
 	/* docker */
 	{META "artifact: a\nfrom: x\ndocker:\n  USER: app\n", CAIRN_EINVAL,
@@ -880,6 +1186,21 @@ static void test_limits(void **state)
 	assert_int_equal(cairn_config_parse(&c, "werf.yaml", b.buf, b.len, &err), CAIRN_ETOOBIG);
 	cairn_error_clear(&err);
 
+	/* one large string aliased many times: bounded by bytes, not only by nodes */
+	cairn_buf_reset(&b);
+	cairn_buf_addstr(&b, IMAGE_A "shell:\n  beforeInstall: [&a ");
+	for (int i = 0; i < 1024 * 1024; i++)
+		cairn_buf_addch(&b, 'x');
+	cairn_buf_addstr(&b, "]\n  install: [");
+	for (int i = 0; i < 100; i++)
+		cairn_buf_addstr(&b, i ? ", *a" : "*a");
+	cairn_buf_addstr(&b, "]\n");
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", b.buf, b.len, &err), CAIRN_ETOOBIG);
+	assert_null(c);
+	assert_string_equal(err->msg, "werf.yaml:7:22: shell.install: more than 67108864 bytes of "
+				      "text after expanding aliases and image lists");
+	cairn_error_clear(&err);
+
 	/* nesting */
 	cairn_buf_reset(&b);
 	cairn_buf_addstr(&b, IMAGE_A "x: ");
@@ -939,11 +1260,15 @@ static void remove_file(const char *dir, const char *name)
 	unlink(path);
 }
 
-/* File names: werf.yaml, then werf.yml, then dappfile.yaml; or the one given. */
+/*
+ * File names as werf and the 2018 tool looked for them: werf.yml, werf.yaml, dappfile.yml,
+ * dappfile.yaml; or the one given.
+ */
 static void test_load(void **state)
 {
+	static const char *const names[] = {"dappfile.yaml", "dappfile.yml", "werf.yaml",
+					    "werf.yml"};
 	char dir[] = "/tmp/cairn-test-config-XXXXXX";
-	const char *data = getenv("CAIRN_TEST_DATA");
 	struct cairn_config *c = NULL;
 	struct cairn_error *err = NULL;
 
@@ -951,50 +1276,262 @@ static void test_load(void **state)
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_ENOTFOUND);
 	assert_null(c);
-	assert_non_null(strstr(err->msg, "no werf.yaml, werf.yml or dappfile.yaml in '/tmp/"));
+	assert_non_null(strstr(err->msg,
+			       "no werf.yml, werf.yaml, dappfile.yml or dappfile.yaml in '/tmp/"));
 	cairn_error_clear(&err);
 
-	write_file(dir, "dappfile.yaml", META "dimg: d\nfrom: x\n");
-	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
-	assert_string_equal(c->file, "dappfile.yaml");
-	assert_string_equal(c->images[0].name, "d");
-	cairn_config_free(c);
+	/* each name in turn wins over the ones before it in `names` */
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		cleanup_free char *text = xasprintf(META "dimg: d%zu\nfrom: x\n", i);
+		cleanup_free char *name = xasprintf("d%zu", i);
 
-	write_file(dir, "werf.yml", META "image: y\nfrom: x\n");
-	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
-	assert_string_equal(c->file, "werf.yml");
-	cairn_config_free(c);
-
-	write_file(dir, "werf.yaml", META "image: a\nfrom: x\nshell:\n  instal: x\n");
+		write_file(dir, names[i], text);
+		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+		assert_string_equal(c->file, names[i]);
+		assert_string_equal(c->images[0].name, name);
+		cairn_config_free(c);
+	}
+	write_file(dir, "werf.yml", META "image: a\nfrom: x\nshell:\n  instal: x\n");
 	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_EINVAL);
-	assert_string_equal(err->msg, "werf.yaml:7:3: shell.instal: unknown key");
+	assert_string_equal(err->msg, "werf.yml:7:3: shell.instal: unknown key");
 	cairn_error_clear(&err);
 
-	assert_int_equal(cairn_config_load(&c, dir, "werf.yml", &err), 0);
-	assert_string_equal(c->images[0].name, "y");
+	assert_int_equal(cairn_config_load(&c, dir, "werf.yaml", &err), 0);
+	assert_string_equal(c->images[0].name, "d2");
 	cairn_config_free(c);
 
 	assert_int_equal(cairn_config_load(&c, dir, "other.yaml", &err), CAIRN_ENOTFOUND);
 	assert_null(c);
 	cairn_error_clear(&err);
 
-	remove_file(dir, "werf.yaml");
-	remove_file(dir, "werf.yml");
-	remove_file(dir, "dappfile.yaml");
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		remove_file(dir, names[i]);
 	assert_int_equal(rmdir(dir), 0);
+}
 
-	/* a config written for the 2018 tool */
-	if (data) {
-		cleanup_free char *path = xasprintf("%s/config/dapp", data);
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-		assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
-		assert_string_equal(c->file, "dappfile.yaml");
-		assert_int_equal(c->n_images, 3);
-		assert_string_equal(c->images[1].name, "app");
-		assert_ptr_equal(c->images[1].base, &c->images[0]);
-		assert_ptr_equal(c->images[1].imports[0].source, &c->images[2]);
+static void sh(const char *fmt, ...)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf cmd = CAIRN_BUF_INIT;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	cairn_buf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	r = system(cmd.buf);
+	if (r != 0)
+		fprintf(stderr, "command failed (%d): %s\n", r, cmd.buf);
+	assert_int_equal(r, 0);
+}
+
+/* `name` cut to the project rule's 49 bytes: its prefix, '-' and the slug's hash. */
+static char *long_project(const char *name)
+{
+	char hash[9];
+	int n = snprintf(hash, sizeof(hash), "%x", cairn_murmur3_32(name, strlen(name), 0));
+
+	return xasprintf("%.*s-%s", 48 - n, name, hash);
+}
+
+/*
+ * A dappfile without meta document: the project is named after the repository of the git
+ * remote `origin`, else after the directory, slugged to the project rule, with one warning that
+ * shows the meta document to paste. The remote's URL (and its credentials) is never printed.
+ */
+static void test_default_project(void **state)
+{
+	/* 60 bytes: a valid namespace name, too long for a project */
+	static const char aaa[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	cleanup_free char *long_origin = xasprintf("https://example.com/org/%s.git", aaa);
+	cleanup_free char *my_app = cairn_slugify(CAIRN_SLUG_NS, "My_App", 6);
+	cleanup_free char *legacy = cairn_slugify(CAIRN_SLUG_NS, "Legacy App", 10);
+	cleanup_free char *long_name = long_project(aaa);
+	const struct {
+		const char *subdir;
+		bool git;
+		const char *origin;
+		const char *project;
+		const char *from;
+	} t[] = {
+		{"shop", true, "https://ci:s3cret@example.com/org/shop-front.git", "shop-front",
+		 "the git remote 'origin'"},
+		{"scp", true, "git@example.com:org/My_App.git/", my_app, "the git remote 'origin'"},
+		{"bare", true, "/srv/git/tools", "tools", "the git remote 'origin'"},
+		{"long", true, long_origin, long_name, "the git remote 'origin'"},
+		{"legacy-app", true, NULL, "legacy-app", "the directory 'legacy-app'"},
+		{"Legacy App", false, NULL, legacy, "the directory 'Legacy App'"},
+	};
+	char base[] = "/tmp/cairn-test-config-XXXXXX";
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		CLEANUP(cairn_buf_release) struct cairn_buf log = CAIRN_BUF_INIT;
+		CLEANUP(cairn_buf_release) struct cairn_buf want = CAIRN_BUF_INIT;
+		cleanup_free char *dir = xasprintf("%s/%s", base, t[i].subdir);
+		struct cairn_config *c = NULL;
+		struct cairn_error *err = NULL;
+
+		assert_int_equal(mkdir(dir, 0755), 0);
+		if (t[i].git)
+			sh("git init -q '%s'", dir);
+		if (t[i].origin)
+			sh("git -C '%s' remote add origin '%s'", dir, t[i].origin);
+		write_file(dir, "dappfile.yml", "dimg: app\nfrom: x\n");
+		cairn_log_set_handler(capture_log, CAIRN_LOG_TRACE, &log);
+		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+		cairn_log_set_handler(NULL, CAIRN_LOG_ERROR, NULL);
+		assert_string_equal(c->project.s, t[i].project);
+		assert_int_equal(c->project.pos.line, 0);
+		cairn_buf_addf(&want,
+			       "warn: dappfile.yml has no meta document: the project is named '%s' "
+			       "after %s; to keep that name, start dappfile.yml with:\n"
+			       "project: %s\nconfigVersion: 1\n---\n",
+			       t[i].project, t[i].from, t[i].project);
+		assert_string_equal(log.buf, want.buf);
 		cairn_config_free(c);
 	}
+	sh("rm -rf '%s'", base);
+}
+
+/* mount fromPath is resolved when loading: "~" is $HOME, a relative path is in the project. */
+static void test_mount_resolve(void **state)
+{
+	char dir[] = "/tmp/cairn-test-config-XXXXXX";
+	const char *home = getenv("HOME");
+	cleanup_free char *old_home = home ? xstrdup(home) : NULL;
+	cleanup_free char *real = NULL;
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+	const struct cairn_config_mount *m;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	real = realpath(dir, NULL);
+	write_file(dir, "werf.yaml",
+		   IMAGE_A "mount:\n"
+			   "- {to: /a, fromPath: ~/.cache/go}\n"
+			   "- {to: /b, fromPath: '~'}\n"
+			   "- {to: /c, fromPath: cache/c}\n"
+			   "- {to: /d, fromPath: ./x/../y//z/.}\n"
+			   "- {to: /e, fromPath: ../shared}\n"
+			   "- {to: /f, fromPath: /var//cache/./f/}\n"
+			   "- {to: /g, from: build_dir}\n");
+	setenv("HOME", "/home/ci/", 1);
+	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+	m = c->images[0].mounts;
+	assert_string_equal(m[0].host_path, "/home/ci/.cache/go");
+	assert_string_equal(m[1].host_path, "/home/ci");
+	assert_true(strncmp(m[2].host_path, real, strlen(real)) == 0);
+	assert_string_equal(m[2].host_path + strlen(real), "/cache/c");
+	assert_string_equal(m[3].host_path + strlen(real), "/y/z");
+	assert_string_equal(m[5].host_path, "/var/cache/f");
+	assert_null(m[6].host_path);
+	/* the signature keeps what was written */
+	assert_string_equal(m[0].from_path.s, "~/.cache/go");
+	{
+		cleanup_free char *parent = xstrdup(real);
+		cleanup_free char *shared = NULL;
+
+		*strrchr(parent, '/') = '\0';
+		shared = xasprintf("%s/shared", parent);
+		assert_string_equal(m[4].host_path, shared);
+	}
+	cairn_config_free(c);
+
+	/* no home directory to put "~" in */
+	unsetenv("HOME");
+	write_file(dir, "werf.yaml", IMAGE_A "mount:\n- to: /a\n  fromPath: ~/x\n");
+	if (getpwuid(getuid()) == NULL) {
+		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_EINVAL);
+		cairn_error_clear(&err);
+	} else {
+		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+		assert_true(c->images[0].mounts[0].host_path[0] == '/');
+		cairn_config_free(c);
+	}
+	if (old_home)
+		setenv("HOME", old_home, 1);
+	remove_file(dir, "werf.yaml");
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* Configs in the shapes of public ones load (tests/data/config/README.md). */
+static void test_fixtures(void **state)
+{
+	const char *data = getenv("CAIRN_TEST_DATA");
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+	cleanup_free char *path = NULL;
+
+	(void)state;
+	if (!data)
+		fail_msg("CAIRN_TEST_DATA is not set");
+	/* a config as written for the 2018 tool: dimg, fromDimg, dimg lists of git and shell */
+	path = xasprintf("%s/config/dapp", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_string_equal(c->file, "dappfile.yaml");
+	assert_int_equal(c->n_images, 3);
+	assert_string_equal(c->images[1].name, "app");
+	assert_ptr_equal(c->images[1].base, &c->images[0]);
+	assert_ptr_equal(c->images[1].imports[0].source, &c->images[2]);
+	cairn_config_free(c);
+	free(path);
+
+	/* modelled on flant/atsea-sample-shop-app: a 2018 dappfile.yml, no meta document */
+	path = xasprintf("%s/config/atsea", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_string_equal(c->file, "dappfile.yml");
+	assert_non_null(c->project.s);
+	assert_int_equal(c->n_images, 6);
+	assert_string_equal(c->images[0].name, "app");
+	assert_ptr_equal(c->images[0].imports[1].source, &c->images[1]);
+	assert_string_equal(c->images[0].imports[0].to.s, "/srv/shop/shop.jar");
+	assert_int_equal(c->images[2].mounts[0].type, CAIRN_CONFIG_MOUNT_BUILD_DIR);
+	assert_int_equal(c->images[5].n_git, 3);
+	cairn_config_free(c);
+	free(path);
+
+	/* modelled on wntbrian/skypebot: templates, the unnamed dimg */
+	path = xasprintf("%s/config/skypebot", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_int_equal(c->n_images, 1);
+	assert_null(c->images[0].name);
+	assert_int_equal(c->images[0].docker.n_env, 2);
+	cairn_config_free(c);
+	free(path);
+
+	/* modelled on werf v1.1 test configs: cleanup policies, herebyIAdmit... */
+	setenv("CLEANUP_POLICY_SET", "2", 1);
+	path = xasprintf("%s/config/werf-cleanup", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	unsetenv("CLEANUP_POLICY_SET");
+	assert_string_equal(c->project.s, "none");
+	assert_non_null(c->cleanup);
+	assert_string_equal(c->cleanup->keys[0], "keepPolicies");
+	assert_string_equal(c->images[0].imports[0].source->name, "artifact");
+	cairn_config_free(c);
+	free(path);
+
+	setenv("FROM_LATEST", "true", 1);
+	setenv("FROM_IMAGE", "alpine", 1);
+	path = xasprintf("%s/config/werf-from-latest", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	unsetenv("FROM_LATEST");
+	unsetenv("FROM_IMAGE");
+	assert_true(c->images[0].from_latest.value);
+	assert_string_equal(c->images[0].from.s, "alpine");
+	cairn_config_free(c);
+	free(path);
+
+	/* modelled on Desire456/werf-playground: meta sections, then a Dockerfile image */
+	path = xasprintf("%s/config/werf-dockerfile", data);
+	assert_int_equal(cairn_config_load(&c, path, NULL, &err), CAIRN_EINVAL);
+	assert_string_equal(err->msg, "werf.yaml:10:1: dockerfile: images built from a Dockerfile "
+				      "are not supported yet");
+	cairn_error_clear(&err);
 }
 
 static void assert_order(const struct cairn_config *c, const char *const *names, size_t n_names,
@@ -1099,12 +1636,27 @@ static void test_order_cycle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),	      cmocka_unit_test(test_dimg_aliases),
-		cmocka_unit_test(test_image_list),    cmocka_unit_test(test_unnamed),
-		cmocka_unit_test(test_yaml_features), cmocka_unit_test(test_scalar_styles),
-		cmocka_unit_test(test_docker_values), cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_limits),	      cmocka_unit_test(test_load),
-		cmocka_unit_test(test_order),	      cmocka_unit_test(test_order_cycle),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_dimg_aliases),
+		cmocka_unit_test(test_image_list),
+		cmocka_unit_test(test_unnamed),
+		cmocka_unit_test(test_yaml_features),
+		cmocka_unit_test(test_scalar_styles),
+		cmocka_unit_test(test_docker_values),
+		cmocka_unit_test(test_werf_keys),
+		cmocka_unit_test(test_unsupported),
+		cmocka_unit_test(test_import_to_default),
+		cmocka_unit_test(test_artifact_names),
+		cmocka_unit_test(test_mount_from_path),
+		cmocka_unit_test(test_dappfile_parse),
+		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_default_project),
+		cmocka_unit_test(test_mount_resolve),
+		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_order),
+		cmocka_unit_test(test_order_cycle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include "common.h"
 #include "cairn/config.h"
 #include "cairn/template.h"
+#include "util/buf.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -285,6 +286,13 @@ static void remove_project(char *dir, int dfd)
 	free(dir);
 }
 
+static void capture_log(enum cairn_log_level level, const char *msg, void *userdata)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
+
+	cairn_buf_addf(userdata, "%s: %s\n", names[level], msg);
+}
+
 static void test_files(void **state)
 {
 	static const struct row c[] = {
@@ -307,8 +315,11 @@ static void test_files(void **state)
 		{"{{ .Files.Get \"files/outside\" }}",
 		 "werf.yaml:1:4: .Files.Get 'files/outside': path leaves the project",
 		 CAIRN_EINVAL},
-		{"{{ .Files.Get \"missing\" }}",
-		 "werf.yaml:1:4: .Files.Get 'missing': No such file", CAIRN_EINVAL},
+		/* a missing file reads as "", with a warning, as in werf */
+		{"[{{ .Files.Get \"missing\" }}]", "[]", 0},
+		{"{{ .Files.Get \"nodir/missing\" | len }}", "0", 0},
+		{"{{ .Files.Get \"files\" }}", "werf.yaml:1:4: .Files.Get 'files': Is a directory",
+		 CAIRN_EINVAL},
 		{"{{ .Files.Get }}", "werf.yaml:1:4: .Files.Get: wrong number of args",
 		 CAIRN_EINVAL},
 		{"{{ .Files.Get 1 }}", "werf.yaml:1:4: .Files.Get: expected a string",
@@ -317,6 +328,7 @@ static void test_files(void **state)
 	int dfd;
 	char *dir = make_project(&dfd);
 	struct cairn_template_opts o = {.dir = dir, .name = "werf.yaml"};
+	CLEANUP(cairn_buf_release) struct cairn_buf log = CAIRN_BUF_INIT;
 	struct cairn_error *err = NULL;
 	char *out = NULL;
 	size_t len;
@@ -329,6 +341,16 @@ static void test_files(void **state)
 	assert_string_equal(err->msg, ".werf/bad.tmpl:2:5: function 'nope' is not supported");
 	cairn_error_clear(&err);
 	unlinkat(dfd, ".werf/bad.tmpl", 0);
+	/* the warning for a missing file names where it is asked for */
+	cairn_log_set_handler(capture_log, CAIRN_LOG_TRACE, &log);
+	assert_int_equal(
+		cairn_template_render(&out, &len, "a\n {{ .Files.Get \"none\" }}", 26, &o, &err),
+		0);
+	cairn_log_set_handler(NULL, CAIRN_LOG_ERROR, NULL);
+	assert_string_equal(out, "a\n ");
+	free(out);
+	assert_string_equal(log.buf, "warn: werf.yaml:2:5: .Files.Get 'none': no such file, read "
+				     "as \"\"\n");
 	/* no project directory: no files */
 	o.dir = "/nonexistent";
 	assert_int_equal(cairn_template_render(&out, &len, "{{ .Files.Get \"a\" }}", 19, &o, &err),

@@ -2,21 +2,27 @@
 /* werf.yaml: YAML (libfyaml events) to a small node tree, then a validated configuration model. */
 #include "common.h"
 #include "cairn/config.h"
+#include "cairn/slug.h"
 #include "cairn/template.h"
+#include "git/git.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/json.h"
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <strings.h>
+#include <unistd.h>
 #include <libfyaml.h>
 
 /* how much of a key or name a message quotes */
 #define SHOWN_MAX 64
 
-static const char *const default_files[] = {"werf.yaml", "werf.yml", "dappfile.yaml"};
+/* Looked for in this order: werf's (werf.yml first), then the 2018 tool's (dappfile.yml first). */
+static const char *const default_files[] = {"werf.yml", "werf.yaml", "dappfile.yml",
+					    "dappfile.yaml"};
 
 /*
  * The YAML tree. libfyaml 0.7 gives no positions for collection nodes of its documents, and
@@ -82,9 +88,12 @@ struct ctx {
 	struct image_keys *keys; /* parallel to cfg->images */
 	size_t alloc_keys;
 	bool have_meta;
-	bool artifact;	/* the document being read is an artifact */
-	size_t n_built; /* YAML nodes built, over the whole file */
-	size_t n_read;	/* YAML nodes read into the model, aliases counted at each use */
+	bool dappfile;	   /* a dappfile: the meta document is optional */
+	bool artifact;	   /* the document being read is an artifact */
+	struct smap noted; /* keys already noted as ignored, to note each once */
+	size_t n_built;	   /* YAML nodes built, over the whole file */
+	size_t n_read;	   /* YAML nodes read into the model, aliases counted at each use */
+	size_t text_read;  /* bytes of their scalars */
 	struct cairn_config_pos last; /* position of the last event that had one */
 
 	/* the document being built */
@@ -274,6 +283,11 @@ static int charge(struct ctx *x, const struct ynode *n)
 		return fail(x, CAIRN_ETOOBIG, n->pos,
 			    "more than %d YAML nodes after expanding aliases and image lists",
 			    CAIRN_CONFIG_NODES_MAX);
+	x->text_read += n->len;
+	if (x->text_read > CAIRN_CONFIG_TEXT_MAX)
+		return fail(x, CAIRN_ETOOBIG, n->pos,
+			    "more than %u bytes of text after expanding aliases and image lists",
+			    CAIRN_CONFIG_TEXT_MAX);
 	return 0;
 }
 
@@ -555,6 +569,8 @@ enum {
 	F_EMPTY_OK = 1 << 1,	/* "" is a valid value (of a string, or of list items) */
 	F_NO_ARTIFACT = 1 << 2, /* not allowed in an artifact */
 	F_SHELL_FORM = 1 << 3,	/* a string S is the list {"/bin/sh", "-c", S} */
+	F_IGNORED = 1 << 4,	/* werf's, checked by fn and noted at debug level, not kept */
+	F_UNSUPPORTED = 1 << 5, /* werf's, not in cairn yet: an error naming `note` */
 };
 
 /* NULL, or why `s` is not a valid value */
@@ -692,10 +708,15 @@ static const char *check_rel(const char *s, size_t len)
 	return has_dotdot(s, len) ? "must not have a '..' component" : NULL;
 }
 
-/* A path on the build host (mount fromPath): its own business. */
-static const char *check_host_abs(const char *s, size_t len)
+/*
+ * A path on the build host (mount fromPath), its own business: absolute, in the home directory
+ * or relative to the project, as werf took it ("~user/" is not the home directory).
+ */
+static const char *check_host_path(const char *s, size_t len)
 {
-	return len && s[0] == '/' ? NULL : "must be an absolute path";
+	if (len > 1 && s[0] == '~' && s[1] != '/')
+		return "must be an absolute path, ~/PATH or a path relative to the project";
+	return NULL;
 }
 
 static bool lower_alnum(char c)
@@ -733,6 +754,15 @@ static const char *check_name(const char *s, size_t len)
 		if (s[i] == '/' ? at_edge : !lower_alnum(s[i]) && (!sep || at_edge))
 			return NAME_RULE;
 	}
+	return NULL;
+}
+
+/* Artifact names are never repository paths: werf took any string; they go into messages. */
+static const char *check_artifact_name(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return "must not contain control characters";
 	return NULL;
 }
 
@@ -803,6 +833,7 @@ enum ftype {
 	T_SEQ,	/* list of mappings: array at off, size_t count at count_off, each checked by fn */
 	T_FN,	/* fn reads it */
 	T_NAME, /* image, dimg, artifact: read by the document */
+	T_SKIP, /* not kept: fn (optional) checks it; with F_IGNORED or F_UNSUPPORTED */
 };
 
 struct field;
@@ -818,6 +849,7 @@ struct field {
 	size_t elem_size;
 	size_t count_off;
 	field_fn fn;
+	const char *note; /* F_IGNORED: why it can be ignored; F_UNSUPPORTED: what is missing */
 };
 
 #define AT(base, off) ((void *)((char *)(base) + (off)))
@@ -881,11 +913,23 @@ static int read_value(struct ctx *x, const struct field *f, const struct ynode *
 		return f->fn(x, f, v, base);
 	case T_NAME:
 		return 0;
+	case T_SKIP:
+		return f->fn ? f->fn(x, f, v, base) : 0;
 	}
 	return cairn_error_set(x->err, CAIRN_EINTERNAL, "config: bad field type");
 }
 
-#define FIELDS_MAX 32
+#define FIELDS_MAX 48
+
+/* A key of werf's that cairn accepts without using it: noted once per key at debug level. */
+static void note_ignored(struct ctx *x, const struct ynode *key, const struct field *f)
+{
+	if (smap_get(&x->noted, f->key, strlen(f->key)))
+		return;
+	smap_put(&x->noted, f->key, strlen(f->key), f);
+	cairn_log(CAIRN_LOG_DEBUG, "%s:%u:%u: %s: ignored: %s", x->file, key->pos.line,
+		  key->pos.column, x->path.buf, f->note);
+}
 
 /*
  * Read mapping `map` into `base` as `fields` (NULL-key terminated) say: unknown keys, keys of
@@ -921,14 +965,18 @@ static int read_fields(struct ctx *x, const struct ynode *map, const struct fiel
 			return invalid(x, k->pos, "not allowed in an artifact");
 		for (size_t g = 0; g < n_fields; g++)
 			if (g != f && given[g] && fields[g].off == fields[f].off &&
-			    fields[g].type == fields[f].type)
+			    fields[g].type == fields[f].type && fields[f].type != T_SKIP)
 				return invalid(x, k->pos, "cannot be used together with %s",
 					       fields[g].key);
+		if (!is_null(v) && (fields[f].flags & F_UNSUPPORTED))
+			return invalid(x, k->pos, "%s", fields[f].note);
 		if (!is_null(v)) {
 			given[f] = true;
 			ret = read_value(x, &fields[f], v, base);
 			if (ret < 0)
 				return ret;
+			if (fields[f].flags & F_IGNORED)
+				note_ignored(x, k, &fields[f]);
 		}
 		path_pop(x, old);
 	}
@@ -1208,6 +1256,116 @@ static int read_config_version(struct ctx *x, const struct field *f, const struc
 	return 0;
 }
 
+static int check_bool(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
+{
+	struct cairn_config_bool b;
+
+	(void)f;
+	(void)base;
+	return read_bool(x, n, &b);
+}
+
+static int check_map(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
+{
+	(void)f;
+	(void)base;
+	return n->kind == Y_MAP ? 0 : invalid(x, n->pos, "must be a mapping");
+}
+
+static void value_release(struct cairn_config_value *v)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->keys)
+			free(v->keys[i]);
+		value_release(&v->items[i]);
+	}
+	free(v->keys);
+	free(v->items);
+	free(v->text);
+	memset(v, 0, sizeof(*v));
+}
+
+static int copy_value(struct ctx *x, struct cairn_config_value *out, const struct ynode *n);
+
+static int copy_map(struct ctx *x, struct cairn_config_value *out, const struct ynode *n)
+{
+	CLEANUP(entries_release) struct entries e = {0};
+	int ret;
+
+	out->kind = CAIRN_CONFIG_VALUE_MAP;
+	ret = map_entries(x, n, &e);
+	if (ret < 0)
+		return ret;
+	out->keys = xcalloc(e.n ? e.n : 1, sizeof(*out->keys));
+	out->items = xcalloc(e.n ? e.n : 1, sizeof(*out->items));
+	for (size_t i = 0; i < e.n; i++) {
+		const struct ynode *k = e.v[i].key;
+		size_t old = path_key(x, k->text, k->len);
+
+		if (memchr(k->text, '\0', k->len))
+			return invalid(x, k->pos, "must not contain a NUL character");
+		out->keys[i] = xmemdup(k->text, k->len + 1);
+		out->n = i + 1;
+		ret = copy_value(x, &out->items[i], e.v[i].value);
+		if (ret < 0)
+			return ret;
+		path_pop(x, old);
+	}
+	return 0;
+}
+
+/* A copy of `n` as a struct cairn_config_value; on failure *out holds what was copied. */
+static int copy_value(struct ctx *x, struct cairn_config_value *out, const struct ynode *n)
+{
+	int ret;
+
+	out->pos = n->pos;
+	if (is_null(n))
+		return 0;
+	if (n->kind == Y_MAP)
+		return copy_map(x, out, n);
+	if (n->kind == Y_SCALAR) {
+		if (memchr(n->text, '\0', n->len))
+			return invalid(x, n->pos, "must not contain a NUL character");
+		out->kind = CAIRN_CONFIG_VALUE_SCALAR;
+		out->text = xmemdup(n->text, n->len + 1);
+		out->plain = n->plain;
+		return 0;
+	}
+	out->kind = CAIRN_CONFIG_VALUE_LIST;
+	out->items = xcalloc(n->n_kids ? n->n_kids : 1, sizeof(*out->items));
+	for (size_t i = 0; i < n->n_kids; i++) {
+		size_t old;
+
+		ret = charge(x, n->kids[i]);
+		if (ret < 0)
+			return ret;
+		old = path_index(x, i);
+		out->n = i + 1;
+		ret = copy_value(x, &out->items[i], n->kids[i]);
+		if (ret < 0)
+			return ret;
+		path_pop(x, old);
+	}
+	return 0;
+}
+
+/* `cleanup`: kept as written for a cleanup command to read. */
+static int read_cleanup(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
+{
+	struct cairn_config *c = base;
+
+	(void)f;
+	if (n->kind != Y_MAP)
+		return invalid(x, n->pos, "must be a mapping");
+	if (c->cleanup) {
+		value_release(c->cleanup);
+		free(c->cleanup);
+	}
+	c->cleanup = xcalloc(1, sizeof(*c->cleanup));
+	return copy_value(x, c->cleanup, n);
+}
+
 /* ---- element checks ---- */
 
 /*
@@ -1283,6 +1441,8 @@ static int check_import(struct ctx *x, const struct field *f, const struct ynode
 	int ret;
 
 	(void)f;
+	if (!im->to.s)
+		im->to.s = xstrdup(im->add.s);
 	ret = check_exclusive(x, sources, source_keys, 2, true, n->pos);
 	if (ret < 0)
 		return ret;
@@ -1343,8 +1503,36 @@ static const struct field meta_fields[] = {
 	 .flags = F_REQUIRED,
 	 .off = CFG(config_version),
 	 .fn = read_config_version},
+	{.key = "deploy",
+	 .type = T_SKIP,
+	 .flags = F_IGNORED,
+	 .fn = check_map,
+	 .note = "cairn does not deploy"},
+	{.key = "cleanup",
+	 .type = T_FN,
+	 .flags = F_IGNORED,
+	 .off = CFG(cleanup),
+	 .fn = read_cleanup,
+	 .note = "cairn applies no cleanup policies yet"},
+	{.key = "gitWorktree",
+	 .type = T_SKIP,
+	 .flags = F_IGNORED,
+	 .fn = check_map,
+	 .note = "cairn reads the repository as it is"},
 	{.key = NULL},
 };
+
+/* werf's keys that only gave werf's consent to a build that may not be reproducible */
+#define ADMISSION(k)                                                            \
+	{                                                                       \
+		.key = k, .type = T_SKIP, .flags = F_IGNORED, .fn = check_bool, \
+		.note = "cairn needs no such admission"                         \
+	}
+#define DOCKERFILE_KEY(k)                                                      \
+	{                                                                      \
+		.key = k, .type = T_SKIP, .flags = F_UNSUPPORTED,              \
+		.note = "images built from a Dockerfile are not supported yet" \
+	}
 
 #define STAGE_DEP(k, stage)                                                      \
 	{                                                                        \
@@ -1374,6 +1562,7 @@ static const struct field git_fields[] = {
 	{.key = "branch", .type = T_STR, .off = GIT(branch)},
 	{.key = "tag", .type = T_STR, .off = GIT(tag)},
 	{.key = "commit", .type = T_STR, .off = GIT(commit), .check = check_commit},
+	ADMISSION("herebyIAdmitThatBranchMightBreakReproducibility"),
 	{.key = NULL},
 };
 
@@ -1407,7 +1596,7 @@ static const struct field import_fields[] = {
 	{.key = "artifact", .type = T_STR, .off = IMP(artifact)},
 	{.key = "image", .type = T_STR, .off = IMP(image)},
 	{.key = "add", .type = T_STR, .flags = F_REQUIRED, .off = IMP(add), .check = check_abs},
-	{.key = "to", .type = T_STR, .flags = F_REQUIRED, .off = IMP(to), .check = check_abs},
+	{.key = "to", .type = T_STR, .off = IMP(to), .check = check_abs},
 	{.key = "owner", .type = T_STR, .off = IMP(owner)},
 	{.key = "group", .type = T_STR, .off = IMP(group)},
 	{.key = "includePaths", .type = T_LIST, .off = IMP(include_paths), .check = check_rel},
@@ -1420,7 +1609,7 @@ static const struct field import_fields[] = {
 static const struct field mount_fields[] = {
 	{.key = "to", .type = T_STR, .flags = F_REQUIRED, .off = MNT(to), .check = check_abs},
 	{.key = "from", .type = T_STR, .off = MNT(from), .check = check_mount_from},
-	{.key = "fromPath", .type = T_STR, .off = MNT(from_path), .check = check_host_abs},
+	{.key = "fromPath", .type = T_STR, .off = MNT(from_path), .check = check_host_path},
 	{.key = NULL},
 };
 
@@ -1494,6 +1683,25 @@ static const struct field image_fields[] = {
 	 .flags = F_NO_ARTIFACT,
 	 .off = IMG(docker.pos),
 	 .sub = docker_fields},
+	ADMISSION("herebyIAdmitThatFromLatestMightBreakReproducibility"),
+	{.key = "asLayers",
+	 .type = T_SKIP,
+	 .flags = F_IGNORED,
+	 .fn = check_bool,
+	 .note = "the files built are the same without it"},
+	{.key = "ansible",
+	 .type = T_SKIP,
+	 .flags = F_UNSUPPORTED,
+	 .note = "ansible stages are not supported yet"},
+	DOCKERFILE_KEY("dockerfile"),
+	DOCKERFILE_KEY("context"),
+	DOCKERFILE_KEY("contextAddFile"),
+	DOCKERFILE_KEY("contextAddFiles"),
+	DOCKERFILE_KEY("target"),
+	DOCKERFILE_KEY("args"),
+	DOCKERFILE_KEY("addHost"),
+	DOCKERFILE_KEY("network"),
+	DOCKERFILE_KEY("ssh"),
 	{.key = NULL},
 };
 
@@ -1508,10 +1716,14 @@ static const struct ynode *raw_get(const struct ynode *map, const char *key)
 	return NULL;
 }
 
+static bool has_name_key(const struct ynode *root)
+{
+	return raw_get(root, "image") || raw_get(root, "dimg") || raw_get(root, "artifact");
+}
+
 static int read_meta(struct ctx *x, const struct ynode *root)
 {
-	if (!raw_get(root, "project") &&
-	    (raw_get(root, "image") || raw_get(root, "dimg") || raw_get(root, "artifact"))) {
+	if (!raw_get(root, "project") && has_name_key(root)) {
 		size_t old = path_key(x, "project", 7);
 		int ret = invalid(x, root->pos,
 				  "missing: the first document must be the meta document "
@@ -1579,7 +1791,7 @@ static int check_image_name(struct ctx *x, const struct ynode *n)
 
 	if (is_null(n))
 		return invalid(x, n->pos, "must be a name");
-	ret = read_str(x, n, &s, 0, check_name);
+	ret = read_str(x, n, &s, 0, x->artifact ? check_artifact_name : check_name);
 	free(s.s);
 	return ret;
 }
@@ -1659,7 +1871,12 @@ static int process_document(struct ctx *x, const struct ynode *root)
 		return invalid(x, root->pos, "a document must be a mapping");
 	if (!x->have_meta) {
 		x->have_meta = true;
-		ret = read_meta(x, root);
+		/* the 2018 tool had no meta document: a dappfile may start with an image */
+		if (x->dappfile && !raw_get(root, "project") && !raw_get(root, "configVersion") &&
+		    has_name_key(root))
+			ret = read_image_document(x, root);
+		else
+			ret = read_meta(x, root);
 	} else {
 		ret = read_image_document(x, root);
 	}
@@ -1908,6 +2125,7 @@ static void ctx_release(struct ctx *x)
 	free(x->nodes);
 	free(x->stack);
 	free(x->keys);
+	smap_release(&x->noted);
 	cairn_buf_release(&x->path);
 	cairn_config_free(x->cfg);
 }
@@ -2089,6 +2307,15 @@ static int parse_yaml(struct ctx *x, const char *text, size_t len)
 	return 0;
 }
 
+/* "dappfile.yml", "ci/dappfile.yaml": a config file named the way the 2018 tool named it */
+static bool is_dappfile(const char *name)
+{
+	const char *base = strrchr(name, '/');
+
+	base = base ? base + 1 : name;
+	return strncmp(base, "dappfile.", 9) == 0;
+}
+
 int cairn_config_parse(struct cairn_config **out, const char *name, const char *text, size_t len,
 		       struct cairn_error **err)
 {
@@ -2104,6 +2331,8 @@ int cairn_config_parse(struct cairn_config **out, const char *name, const char *
 				       CAIRN_CONFIG_FILE_MAX);
 	x.cfg = xcalloc(1, sizeof(*x.cfg));
 	x.cfg->file = xstrdup(x.file);
+	x.cfg->config_version = 1;
+	x.dappfile = is_dappfile(x.file);
 	ret = check_utf8(&x, text, len);
 	if (ret < 0)
 		return ret;
@@ -2125,6 +2354,20 @@ int cairn_config_parse(struct cairn_config **out, const char *name, const char *
 		return ret;
 	*out = TAKE_PTR(x.cfg);
 	return 0;
+}
+
+/* "no werf.yml, werf.yaml, dappfile.yml or dappfile.yaml in 'DIR'" */
+static int not_found_any(const char *dir, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf names = CAIRN_BUF_INIT;
+	size_t n = ARRAY_SIZE(default_files);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *sep = i + 1 == n ? " or " : ", ";
+
+		cairn_buf_addf(&names, "%s%s", i ? sep : "", default_files[i]);
+	}
+	return cairn_error_set(err, CAIRN_ENOTFOUND, "no %s in '%s'", names.buf, dir);
 }
 
 /* Find and read the config file, then render it as a template; *name: the file's name. */
@@ -2166,9 +2409,7 @@ static int read_rendered(char **text, size_t *len, const char **name_out, int *c
 			break;
 		}
 		if (ret == CAIRN_ENOTFOUND)
-			return cairn_error_set(err, CAIRN_ENOTFOUND,
-					       "no werf.yaml, werf.yml or dappfile.yaml in '%s'",
-					       dir ? dir : ".");
+			return not_found_any(dir ? dir : ".", err);
 	}
 	{
 		/* werf.yaml is a Go template: render it, then parse what it renders to */
@@ -2224,6 +2465,172 @@ int cairn_config_render(char **out, size_t *len_out, const char *dir, const char
 	return read_rendered(out, len_out, &name, &changed, dir, file, err);
 }
 
+/*
+ * The project's name in a URL of its repository, as the 2018 tool took it: the last path
+ * component without ".git" ("https://h/org/app.git" -> "app", "git@h:app.git" -> "app"), and
+ * never a part of credentials. A new string, maybe empty.
+ */
+static char *url_repo_name(const char *url)
+{
+	size_t end = strlen(url), start;
+
+	while (end && url[end - 1] == '/')
+		end--;
+	if (end >= 4 && memcmp(url + end - 4, ".git", 4) == 0)
+		end -= 4;
+	start = end;
+	while (start && url[start - 1] != '/' && url[start - 1] != ':' && url[start - 1] != '@')
+		start--;
+	return xstrndup(url + start, end - start);
+}
+
+/*
+ * `name` made a project name (^[a-z0-9]([a-z0-9-]*[a-z0-9])?$, at most 49 bytes): kept when it
+ * is one, else its namespace slug (cleaned, plus a hash of the name); a slug too long is cut,
+ * keeping the hash.
+ */
+static char *project_slug(const char *name)
+{
+	size_t len = strlen(name), cut;
+	cleanup_free char *slug = NULL;
+	char hash[9];
+	int n;
+
+	if (!check_project(name, len))
+		return xstrdup(name);
+	slug = cairn_slugify(CAIRN_SLUG_NS, name, len);
+	if (strlen(slug) <= PROJECT_MAX)
+		return TAKE_PTR(slug);
+	n = snprintf(hash, sizeof(hash), "%x", cairn_murmur3_32(name, len, 0));
+	assert(n > 0 && (size_t)n < sizeof(hash));
+	cut = PROJECT_MAX - 1 - (size_t)n;
+	while (cut && slug[cut - 1] == '-')
+		cut--;
+	return xasprintf("%.*s-%s", (int)cut, slug, hash);
+}
+
+/*
+ * Name the project of a dappfile without meta document the way the 2018 tool did: after the
+ * repository of the git remote `origin`, else after the directory `abs_dir`. One warning shows
+ * the meta document that keeps the name; the remote's URL is never shown.
+ */
+static void name_project(struct cairn_config *c, const char *abs_dir)
+{
+	cleanup_free char *url = NULL;
+	cleanup_free char *name = NULL;
+	cleanup_free char *from = NULL;
+	struct cairn_error *e = NULL;
+	char shown[SHOWN_MAX + 4];
+
+	if (cairn_git_origin_url(&url, abs_dir, &e) < 0 && e->code != CAIRN_ENOTFOUND)
+		cairn_log(CAIRN_LOG_DEBUG, "name the project: %s", e->msg);
+	cairn_error_free(e);
+	name = url ? url_repo_name(url) : NULL;
+	if (name && *name) {
+		from = xstrdup("the git remote 'origin'");
+	} else {
+		const char *base = strrchr(abs_dir, '/');
+
+		free(name);
+		name = xstrdup(base && base[1] ? base + 1 : abs_dir);
+		show(shown, name, strlen(name));
+		from = xasprintf("the directory '%s'", shown);
+	}
+	c->project.s = project_slug(name);
+	cairn_log(CAIRN_LOG_WARN,
+		  "%s has no meta document: the project is named '%s' after %s; to keep that "
+		  "name, start %s with:\nproject: %s\nconfigVersion: 1\n---",
+		  c->file, c->project.s, from, c->file, c->project.s);
+}
+
+/* The user's home directory (a new string), or NULL. */
+static char *home_dir(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+
+	if (home && home[0] == '/')
+		return xstrdup(home);
+	if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &found) != 0 || !found || !found->pw_dir ||
+	    found->pw_dir[0] != '/')
+		return NULL;
+	return xstrdup(found->pw_dir);
+}
+
+/* The absolute path `p` without "", "." and ".." components (".." of "/" is "/"). */
+static char *path_clean(const char *p)
+{
+	struct cairn_buf b = CAIRN_BUF_INIT;
+
+	assert(p[0] == '/');
+	while (*p) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			const char *slash = memrchr(b.buf, '/', b.len);
+
+			cairn_buf_setlen(&b, slash ? (size_t)(slash - b.buf) : 0);
+		} else if (n && !(n == 1 && p[0] == '.')) {
+			cairn_buf_addch(&b, '/');
+			cairn_buf_add(&b, p, n);
+		}
+		p += n;
+	}
+	if (!b.len)
+		cairn_buf_addch(&b, '/');
+	return cairn_buf_detach(&b, NULL);
+}
+
+/*
+ * Each mount's fromPath as a host path, as werf resolved it: "~" and "~/x" in the home
+ * directory, a relative path in the project directory `abs_dir`.
+ */
+static int resolve_mounts(struct cairn_config *c, const char *abs_dir, struct cairn_error **err)
+{
+	cleanup_free char *home = NULL;
+
+	for (size_t i = 0; i < c->n_images; i++) {
+		for (size_t k = 0; k < c->images[i].n_mounts; k++) {
+			struct cairn_config_mount *m = &c->images[i].mounts[k];
+			const char *p = m->from_path.s;
+			cleanup_free char *joined = NULL;
+
+			if (!p)
+				continue;
+			if (p[0] == '~' && !home)
+				home = home_dir();
+			if (p[0] == '~' && !home)
+				return cairn_error_set(err, CAIRN_EINVAL,
+						       "%s:%u:%u: mount[%zu].fromPath: no home "
+						       "directory for '~' (HOME is not set)",
+						       c->file, m->from_path.pos.line,
+						       m->from_path.pos.column, k);
+			if (p[0] == '~')
+				joined = xasprintf("%s/%s", home, p + 1);
+			else if (p[0] != '/')
+				joined = xasprintf("%s/%s", abs_dir, p);
+			m->host_path = path_clean(joined ? joined : p);
+		}
+	}
+	return 0;
+}
+
+/* What parsing leaves to loading: the project's name and host paths. */
+static int finish_load(struct cairn_config *c, const char *dir, struct cairn_error **err)
+{
+	cleanup_free char *abs_dir = realpath(dir, NULL);
+
+	if (!abs_dir)
+		return cairn_error_set_errno(err, "resolve project directory '%s'", dir);
+	if (!c->project.s)
+		name_project(c, abs_dir);
+	return resolve_mounts(c, abs_dir, err);
+}
+
 int cairn_config_load(struct cairn_config **out, const char *dir, const char *file,
 		      struct cairn_error **err)
 {
@@ -2239,6 +2646,13 @@ int cairn_config_load(struct cairn_config **out, const char *dir, const char *fi
 	ret = cairn_config_parse(out, name, text, len, err);
 	if (ret < 0 && changed && err && *err)
 		show_rendered_lines(*err, name, text, len);
+	if (ret < 0)
+		return ret;
+	ret = finish_load(*out, dir ? dir : ".", err);
+	if (ret < 0) {
+		cairn_config_free(*out);
+		*out = NULL;
+	}
 	return ret;
 }
 
@@ -2297,6 +2711,7 @@ static void release_image(struct cairn_config_image *img)
 		str_release(&img->mounts[i].to);
 		str_release(&img->mounts[i].from);
 		str_release(&img->mounts[i].from_path);
+		free(img->mounts[i].host_path);
 	}
 	free(img->mounts);
 	str_release(&img->docker.workdir);
@@ -2320,6 +2735,10 @@ void cairn_config_free(struct cairn_config *c)
 		release_image(&c->images[i]);
 	free(c->images);
 	str_release(&c->project);
+	if (c->cleanup) {
+		value_release(c->cleanup);
+		free(c->cleanup);
+	}
 	free(c->file);
 	free(c);
 }

@@ -1194,6 +1194,18 @@ static int exec_list(struct exec *x, const struct list *l, struct val *dot,
 static int eval_pipe(struct exec *x, struct val **out, const struct pipe *p, struct val *dot,
 		     struct cairn_error **err);
 
+/* A file that is not there reads as "", with a warning, as werf has it. */
+static int missing_file(struct exec *x, struct val **out, const char *path, size_t off)
+{
+	unsigned line, col;
+
+	pos_of(x->src, off, &line, &col);
+	cairn_log(CAIRN_LOG_WARN, "%s:%u:%u: .Files.Get '%s': no such file, read as \"\"",
+		  x->src->name, line, col, path);
+	*out = vstr("", 0);
+	return 0;
+}
+
 static int files_get(struct exec *x, struct val **out, struct val *path, size_t off,
 		     struct cairn_error **err)
 {
@@ -1224,6 +1236,8 @@ static int files_get(struct exec *x, struct val **out, struct val *path, size_t 
 		fd = cairn_root_open(dfd, s, O_RDONLY | O_NOCTTY | O_NONBLOCK, CAIRN_ROOT_BENEATH);
 	if (fd < 0 && errno == EXDEV)
 		return xfail(x, off, err, ".Files.Get '%s': path leaves the project", s);
+	if (fd < 0 && errno == ENOENT && dfd >= 0)
+		return missing_file(x, out, s, off);
 	if (fd < 0)
 		return xfail(x, off, err, ".Files.Get '%s': %s", s, strerror(errno));
 	for (;;) {

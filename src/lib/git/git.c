@@ -168,6 +168,48 @@ int cairn_git_open(struct cairn_git_repo **out, const char *dir, struct cairn_er
 	return 0;
 }
 
+/*
+ * remote.origin.url read from the configuration: git_remote_lookup() would match every entry
+ * against a regex, and libgit2 1.5 with PCRE2 leaks the match data of each entry that fails.
+ */
+static int origin_url(char **out, const char *dir, struct cairn_error **err)
+{
+	CLEANUP(git_repository_freep) git_repository *repo = NULL;
+	git_config *cfg = NULL;
+	git_buf url = GIT_BUF_INIT;
+	int ret;
+
+	ret = git_repository_open_ext(&repo, dir, 0, NULL);
+	if (ret < 0)
+		return git_fail(err, ret, CAIRN_EINTERNAL, "open git repository at '%s'", dir);
+	ret = git_repository_config_snapshot(&cfg, repo);
+	if (ret < 0)
+		return git_fail(err, ret, CAIRN_EINTERNAL, "read the git config of '%s'", dir);
+	ret = git_config_get_string_buf(&url, cfg, "remote.origin.url");
+	git_config_free(cfg);
+	if (ret == GIT_ENOTFOUND)
+		return 0;
+	if (ret < 0)
+		return git_fail(err, ret, CAIRN_EINTERNAL, "read remote 'origin' of '%s'", dir);
+	if (url.size)
+		*out = xstrdup(url.ptr);
+	git_buf_dispose(&url);
+	return 0;
+}
+
+int cairn_git_origin_url(char **out, const char *dir, struct cairn_error **err)
+{
+	int ret;
+
+	*out = NULL;
+	ret = cairn_git_global_init(err);
+	if (ret < 0)
+		return ret;
+	ret = origin_url(out, dir, err);
+	cairn_git_global_cleanup();
+	return ret;
+}
+
 /* Credentials for a fetch: ssh through the agent; https uses what the URL carries. */
 static int credentials_cb(git_credential **out, const char *url, const char *user_from_url,
 			  unsigned int allowed, void *payload)

@@ -55,6 +55,15 @@ int cairn_git_open_remote(struct cairn_git_repo **out, const char *url, const ch
 void cairn_git_free(struct cairn_git_repo *r);
 
 /*
+ * The URL of the `origin` remote of the repository holding `dir` (searched upward like
+ * cairn_git_open()) into *out, a new string the caller frees; NULL (and 0) when the repository
+ * has no `origin` URL. The URL may carry credentials: never print it. Initialises libgit2 for the
+ * call (see cairn_git_global_init()). CAIRN_ENOTFOUND when `dir` is in no repository,
+ * CAIRN_EINTERNAL for a broken one.
+ */
+int cairn_git_origin_url(char **out, const char *dir, struct cairn_error **err);
+
+/*
  * The repository identity that goes into signatures (borrowed; valid until cairn_git_free()):
  * "local" for cairn_git_open() (moving the project must not change signatures), for a remote
  * the normalised URL (see cairn_git_url_normalise()).

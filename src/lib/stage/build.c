@@ -876,7 +876,7 @@ static int prepare_mounts(struct mount_dirs *m, struct image_state *s, const cha
 		int ret;
 
 		if (cm->type == CAIRN_CONFIG_MOUNT_HOST_DIR) {
-			src = xstrdup(cm->from_path.s);
+			src = xstrdup(cm->host_path ? cm->host_path : cm->from_path.s);
 		} else if (cm->type == CAIRN_CONFIG_MOUNT_TMP_DIR) {
 			src = xasprintf("%s/mount-%zu", work, i);
 		} else {

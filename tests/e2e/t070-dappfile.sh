@@ -1,0 +1,109 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# A config written for the 2018 tool builds as written: a dappfile.yml without meta document
+# (the project is named after the git remote origin, whose credentials are never shown), an
+# import without `to`, mount fromPath in ~ and relative to the project, and werf keys cairn
+# ignores. The published image carries the project name.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo umoci runc git python3
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+export P="$T/checkout"
+export STORE="$CAIRN_HOME/store"
+test_secret t0p-s3cret
+
+mkdir -p "$P/src"
+git init -q "$P"
+git -C "$P" remote add origin "https://ci:t0p-s3cret@git.example.com/acme/shop-front.git"
+echo hello >"$P/src/index.html"
+cat >"$P/dappfile.yml" <<YAML
+dimg: web
+from: $REG/base/busybox:1
+asLayers: false
+git:
+- add: /src
+  to: /srv/www
+import:
+- artifact: assets
+  add: /out/assets
+  after: install
+mount:
+- fromPath: ~/.cache/shop
+  to: /cache
+- fromPath: .cache/build
+  to: /build-cache
+shell:
+  install:
+  - echo web > /cache/from-web
+  - echo web > /build-cache/from-web
+docker:
+  WORKDIR: /srv/www
+---
+artifact: assets
+from: $REG/base/busybox:1
+shell:
+  install:
+  - mkdir -p /out/assets
+  - echo app > /out/assets/app.js
+YAML
+git -C "$P" add -A &&
+	git -C "$P" -c user.name=t -c user.email=t@example.com commit -q -m init
+
+# stored REPORT NAME: the signature of image NAME in a --report file
+stored() {
+	python3 - "$1" "$2" <<PY
+import json, sys
+r = json.load(open(sys.argv[1]))
+print([i["signature"] for i in r["images"] if i["name"] == sys.argv[2]][0])
+PY
+}
+
+test_expect_success 'a dappfile.yml without meta document builds as project shop-front' '
+	cairn_run build --dir "$P" --report "$T/r1.json" >"$T/out1" 2>"$T/err1" &&
+	stored "$T/r1.json" web >"$T/sig" &&
+	skopeo inspect --raw "oci:$STORE:shop-front:$(cat "$T/sig")" >/dev/null
+'
+
+test_expect_success 'one warning shows the meta document to paste, never the remote URL' '
+	test "$(grep -c "has no meta document" "$T/err1")" = 1 &&
+	grep -q "^project: shop-front$" "$T/err1" &&
+	grep -q "^configVersion: 1$" "$T/err1" &&
+	! grep -q t0p-s3cret "$T/out1" "$T/err1" &&
+	! grep -q git.example.com "$T/out1" "$T/err1"
+'
+
+test_expect_success 'the import without to lands where it was; the git files are there' '
+	umoci unpack --image "$STORE:shop-front:$(cat "$T/sig")" "$T/b1" >/dev/null &&
+	test "$(cat "$T/b1/rootfs/out/assets/app.js")" = app &&
+	test "$(cat "$T/b1/rootfs/srv/www/index.html")" = hello
+'
+
+test_expect_success 'mount fromPath: ~ is the home directory, a relative path is in the project' '
+	test "$(cat "$HOME/.cache/shop/from-web")" = web &&
+	test "$(cat "$P/.cache/build/from-web")" = web &&
+	test ! -e "$T/b1/rootfs/cache/from-web" && test ! -e "$T/b1/rootfs/build-cache/from-web"
+'
+
+test_expect_success 'werf keys cairn ignores are noted with -v' '
+	cairn_run build -v --dir "$P" >"$T/out2" 2>"$T/err2" &&
+	grep -q "dappfile.yml:3:1: asLayers: ignored" "$T/err2" &&
+	! grep -q "\[BUILDING\]" "$T/out2"
+'
+
+test_expect_success 'the published image is labelled with the project name' '
+	cairn_run build-and-publish --dir "$P" --images-repo "$REG/acme" --tag-custom v1 -q &&
+	skopeo inspect --tls-verify=false "docker://$REG/acme/web:v1" >"$T/i.json" &&
+	python3 - "$T/i.json" <<PY
+import json, sys
+l = json.load(open(sys.argv[1]))["Labels"]
+assert l["cairn-project"] == "shop-front", l
+PY
+'
+
+test_done
