@@ -445,6 +445,9 @@ struct push_job {
 	const struct cairn_descriptor *d;
 	const struct cairn_image_opts *o;
 	struct cairn_transfer_stats *stats;
+	/* stages storage: an image the tag holds stays; `stored` gets what it holds */
+	int keep;
+	struct cairn_descriptor *stored;
 	struct cairn_descriptor remote; /* what the tag held when last checked */
 };
 
@@ -481,8 +484,9 @@ static void put_backoff(int attempt)
 }
 
 /*
- * Whether the tag holds this image already: 1 (`remote` is what it holds), 0, or an error. The
- * manifest is deterministic, so one request tells that nothing changed.
+ * Whether the tag holds this image already, or with `keep` any image: 1 (`remote` is what it
+ * holds), 0, or an error. The manifest is deterministic, so one request tells that nothing
+ * changed.
  */
 static int tag_holds(struct push_job *j, struct cairn_error **err)
 {
@@ -494,21 +498,29 @@ static int tag_holds(struct push_job *j, struct cairn_error **err)
 	}
 	if (ret < 0)
 		return ret;
-	return cairn_digest_equal(&j->remote.digest, &j->d->digest);
+	return j->keep || cairn_digest_equal(&j->remote.digest, &j->d->digest);
 }
 
 /*
- * The manifest, once its blobs are there. A registry may refuse it for a blob it does not know
- * (see cairn_registry_manifest_put()), even one it has while another client uploads or mounts
- * that blob: then every blob is checked again (HEAD; uploaded when really missing) and the PUT
+ * The manifest, once its blobs are there: 0, 1 when (with `keep`) the tag was taken meanwhile,
+ * or an error. A registry may refuse it for a blob it does not know (see
+ * cairn_registry_manifest_put()), even one it has while another client uploads or mounts that
+ * blob: then every blob is checked again (HEAD; uploaded when really missing) and the PUT
  * retried, a few times with backoff; a blob that stays missing ends in the registry's error.
+ * With `keep`, the tag is checked right before each PUT, so that a stage another host stored
+ * meanwhile is not replaced.
  */
 static int put_manifest(struct push_job *j, struct cairn_error **err)
 {
 	for (int attempt = 1;; attempt++) {
-		int ret = cairn_registry_manifest_put(j->c, j->ref->path, j->reference,
-						      j->d->media_type, j->raw, j->len, NULL, err);
+		double t0 = now_secs();
+		int ret = j->keep ? tag_holds(j, err) : 0;
 
+		if (ret != 0)
+			return ret;
+		ret = cairn_registry_manifest_put(j->c, j->ref->path, j->reference,
+						  j->d->media_type, j->raw, j->len, NULL, err);
+		j->stats->manifest_seconds = now_secs() - t0;
 		if (ret != CAIRN_ENOTFOUND || attempt == PUT_ATTEMPTS)
 			return ret;
 		cairn_log(CAIRN_LOG_WARN, "%s: checking the blobs again, then retrying",
@@ -568,6 +580,8 @@ static int push_image(struct push_job *j, const char *dest, struct cairn_error *
 	if (ret < 0)
 		return cairn_error_wrap(err, "push '%s'", refstr);
 	j->stats->manifest_existed = ret;
+	if (j->stored)
+		*j->stored = ret ? j->remote : *j->d;
 	report_manifest(j->o, ret ? CAIRN_PROGRESS_MANIFEST_EXISTS : CAIRN_PROGRESS_MANIFEST_DONE,
 			refstr, ret ? &j->remote : j->d);
 	return 0;
@@ -581,6 +595,22 @@ int cairn_image_push_descriptor(struct cairn_store *st, const struct cairn_descr
 	struct cairn_transfer_stats local = {0};
 	struct push_job j = {.st = st, .d = desc, .o = o ? o : &defaults};
 
+	j.stats = stats ? stats : &local;
+	memset(j.stats, 0, sizeof(*j.stats));
+	return push_image(&j, dest, err);
+}
+
+int cairn_image_push_stage(struct cairn_descriptor *stored, struct cairn_store *st,
+			   const struct cairn_descriptor *desc, const char *dest,
+			   const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
+			   struct cairn_error **err)
+{
+	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
+	struct cairn_transfer_stats local = {0};
+	struct push_job j = {
+		.st = st, .d = desc, .o = o ? o : &defaults, .keep = 1, .stored = stored};
+
+	*stored = *desc;
 	j.stats = stats ? stats : &local;
 	memset(j.stats, 0, sizeof(*j.stats));
 	return push_image(&j, dest, err);
@@ -838,4 +868,25 @@ int cairn_image_fetch_blob(struct cairn_store *st, const char *repo, const struc
 		return cairn_error_wrap(err, "stages storage '%s'", repo);
 	cairn_store_source_add(st, dg, ref.domain, ref.path);
 	return 0;
+}
+
+int cairn_image_remote_digests(struct cairn_descriptor *out, const char *repo,
+			       const char *const *tags, size_t n, const struct cairn_image_opts *o,
+			       struct cairn_error **err)
+{
+	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
+	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
+	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	int ret;
+
+	memset(out, 0, n * sizeof(*out));
+	ret = open_ref(&ref, &reg, &c, repo, o, err);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = cairn_registry_manifest_head(c, ref.path, tags[i], &out[i], err);
+		if (ret == CAIRN_ENOTFOUND) {
+			cairn_error_clear(err);
+			ret = 0;
+		}
+	}
+	return ret;
 }
