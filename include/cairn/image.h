@@ -52,9 +52,12 @@ struct cairn_image_opts {
 
 struct cairn_transfer_stats {
 	struct cairn_digest digest; /* the manifest's */
-	int manifest_existed;	    /* push: the tag already had it; nothing was sent */
+	int manifest_existed;	    /* push: the tag already had it (or, for a stage, another
+				       image); nothing was sent */
 	uint64_t blobs_existing, blobs_mounted, blobs_moved, bytes_moved;
 	uint64_t requests; /* HTTP requests sent to the registry */
+	/* push: the last manifest PUT's round trip (a stage's: with the check of its tag) */
+	double manifest_seconds;
 };
 
 /**
@@ -77,6 +80,18 @@ CAIRN_API int cairn_image_push_descriptor(struct cairn_store *st,
 					  const struct cairn_image_opts *o,
 					  struct cairn_transfer_stats *stats,
 					  struct cairn_error **err);
+
+/**
+ * Stages storage: push the stage `desc` to the tag `dest` unless the tag holds an image already,
+ * for the first image stored under a stage tag is the stage. The tag is checked before the
+ * blobs go up and again right before the manifest. `*stored` gets what the tag holds in the
+ * end: `desc`, or the image another host stored there (the caller adopts it). Two hosts that
+ * check at the same moment both push: the tag keeps the last PUT. `stats` may be NULL.
+ */
+CAIRN_API int cairn_image_push_stage(struct cairn_descriptor *stored, struct cairn_store *st,
+				     const struct cairn_descriptor *desc, const char *dest,
+				     const struct cairn_image_opts *o,
+				     struct cairn_transfer_stats *stats, struct cairn_error **err);
 
 /**
  * Pull `src` ("host/repo:tag" or "@sha256:…") into the store under `name` (NULL: the
@@ -102,6 +117,15 @@ CAIRN_API int cairn_image_remote_digest(struct cairn_descriptor *out, const char
 CAIRN_API int cairn_image_pull_meta(struct cairn_descriptor *out, struct cairn_store *st,
 				    const char *src, const char *name,
 				    const struct cairn_image_opts *o, struct cairn_error **err);
+
+/**
+ * The descriptors of tags `tags[0..n)` of repository `repo` ("host/path"): a HEAD each, over
+ * one connection. `out[i]` is all zero when `tags[i]` is missing.
+ */
+CAIRN_API int cairn_image_remote_digests(struct cairn_descriptor *out, const char *repo,
+					 const char *const *tags, size_t n,
+					 const struct cairn_image_opts *o,
+					 struct cairn_error **err);
 
 /** Download one blob of repository `repo` ("host/path") into the store, verified. */
 CAIRN_API int cairn_image_fetch_blob(struct cairn_store *st, const char *repo,

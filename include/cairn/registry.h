@@ -122,7 +122,12 @@ CAIRN_API int cairn_registry_manifest_get(struct cairn_registry_conn *c, const c
 					  struct cairn_descriptor *desc_out,
 					  struct cairn_error **err);
 
-/** PUT a manifest under a tag or its digest; `*out` (may be NULL) gets the stored digest. */
+/**
+ * PUT a manifest under a tag or its digest; `*out` (may be NULL) gets the stored digest.
+ * CAIRN_ENOTFOUND (with `http_status` 400) when the registry does not know a blob the manifest
+ * names (MANIFEST_BLOB_UNKNOWN, BLOB_UNKNOWN, or DIGEST_INVALID: what distribution answers
+ * while another client rewrites the blob's link); push the blobs again and retry.
+ */
 CAIRN_API int cairn_registry_manifest_put(struct cairn_registry_conn *c, const char *repo,
 					  const char *reference, const char *media_type,
 					  const void *body, size_t len, struct cairn_digest *out,

@@ -451,6 +451,39 @@ static void test_manifest_put(void **state)
 	client_close(&cl, &s);
 }
 
+static void test_manifest_put_blob_unknown(void **state)
+{
+	static const struct step steps[] = {
+		/* what distribution answers while another client rewrites a blob's link */
+		{"PUT", "/v2/a/manifests/v1", NULL, 400, NULL,
+		 "{\"errors\":[{\"code\":\"DIGEST_INVALID\",\"message\":\"provided digest did "
+		 "not match uploaded content\"},{\"code\":\"MANIFEST_BLOB_UNKNOWN\",\"message\":"
+		 "\"blob unknown to registry\",\"detail\":\"" DG_A "\"}]}"},
+		{"PUT", "/v2/a/manifests/v1", NULL, 400, NULL,
+		 "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\",\"message\":\"blob unknown\"}]}"},
+		/* any other refusal stays a plain HTTP error */
+		{"PUT", "/v2/a/manifests/v1", NULL, 400, NULL,
+		 "{\"errors\":[{\"code\":\"MANIFEST_INVALID\",\"message\":\"manifest invalid\"}]}"},
+	};
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+			cairn_registry_manifest_put(cl.c, "a", "v1",
+						    "application/vnd.oci.image.manifest.v1+json",
+						    "{}", 2, NULL, &err),
+			i < 2 ? CAIRN_ENOTFOUND : CAIRN_EHTTP);
+		assert_int_equal(err->code, i < 2 ? CAIRN_ENOTFOUND : CAIRN_EHTTP);
+		assert_int_equal(err->http_status, 400);
+		assert_non_null(strstr(err->msg, i == 0 ? "MANIFEST_BLOB_UNKNOWN: blob unknown to "
+							  "registry '" DG_A "'"
+							: "HTTP 400"));
+		cairn_error_clear(&err);
+	}
+	client_close(&cl, &s);
+}
+
 static void test_identity_token_oauth2_with_fallback(void **state)
 {
 	static const struct step steps[] = {
@@ -515,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_get_verifies_digest),
 		cmocka_unit_test(test_tags_pagination),
 		cmocka_unit_test(test_manifest_put),
+		cmocka_unit_test(test_manifest_put_blob_unknown),
 		cmocka_unit_test(test_identity_token_oauth2_with_fallback),
 	};
 

@@ -12,6 +12,9 @@
 
 #define DEFAULT_JOBS 4
 #define MAX_JOBS 64
+/* A manifest PUT refused for a blob the registry does not know: tries, first backoff. */
+#define PUT_ATTEMPTS 5
+#define PUT_RETRY_MS 100
 /* Progress for a blob is reported at most every this many bytes. */
 #define PROGRESS_STEP (4u * 1024 * 1024)
 
@@ -428,78 +431,189 @@ int cairn_image_push(struct cairn_store *st, const char *name, const char *dest,
 	return cairn_image_push_descriptor(st, &d, dest, o, stats, err);
 }
 
-int cairn_image_push_descriptor(struct cairn_store *st, const struct cairn_descriptor *desc,
-				const char *dest, const struct cairn_image_opts *o,
-				struct cairn_transfer_stats *stats, struct cairn_error **err)
+/* One image going up: what every step of the push needs. */
+struct push_job {
+	struct cairn_store *st;
+	struct cairn_registry *reg;
+	struct cairn_registry_conn *c;
+	const struct cairn_ref *ref;
+	const char *refstr;
+	const char *reference; /* the tag, or the digest */
+	const struct cairn_manifest *m;
+	const char *raw;
+	size_t len;
+	const struct cairn_descriptor *d;
+	const struct cairn_image_opts *o;
+	struct cairn_transfer_stats *stats;
+	/* stages storage: an image the tag holds stays; `stored` gets what it holds */
+	int keep;
+	struct cairn_descriptor *stored;
+	struct cairn_descriptor remote; /* what the tag held when last checked */
+};
+
+static int push_blobs(struct push_job *j, struct cairn_error **err)
 {
-	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
+	if (j->m->kind == CAIRN_MANIFEST_INDEX)
+		return push_index_children(j->st, j->reg, j->c, j->ref, j->refstr, j->m, j->o,
+					   j->stats, err);
+	return push_manifest_blobs(j->st, j->reg, j->ref, j->refstr, j->m, j->o, j->stats, err);
+}
+
+static double now_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Before attempt `attempt` (2, 3, ...) of a manifest PUT: 100, 200, 400... ms, jittered. */
+static void put_backoff(int attempt)
+{
+	static _Thread_local unsigned seed;
+	uint64_t ms = (uint64_t)PUT_RETRY_MS << (attempt - 2);
+	struct timespec ts;
+
+	if (!seed)
+		seed = (unsigned)getpid() ^ (unsigned)(now_secs() * 1e6);
+	ms = ms / 2 + (uint64_t)rand_r(&seed) % (ms / 2 + 1);
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Whether the tag holds this image already, or with `keep` any image: 1 (`remote` is what it
+ * holds), 0, or an error. The manifest is deterministic, so one request tells that nothing
+ * changed.
+ */
+static int tag_holds(struct push_job *j, struct cairn_error **err)
+{
+	int ret = cairn_registry_manifest_head(j->c, j->ref->path, j->reference, &j->remote, err);
+
+	if (ret == CAIRN_ENOTFOUND) {
+		cairn_error_clear(err);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	return j->keep || cairn_digest_equal(&j->remote.digest, &j->d->digest);
+}
+
+/*
+ * The manifest, once its blobs are there: 0, 1 when (with `keep`) the tag was taken meanwhile,
+ * or an error. A registry may refuse it for a blob it does not know (see
+ * cairn_registry_manifest_put()), even one it has while another client uploads or mounts that
+ * blob: then every blob is checked again (HEAD; uploaded when really missing) and the PUT
+ * retried, a few times with backoff; a blob that stays missing ends in the registry's error.
+ * With `keep`, the tag is checked right before each PUT, so that a stage another host stored
+ * meanwhile is not replaced.
+ */
+static int put_manifest(struct push_job *j, struct cairn_error **err)
+{
+	for (int attempt = 1;; attempt++) {
+		double t0 = now_secs();
+		int ret = j->keep ? tag_holds(j, err) : 0;
+
+		if (ret != 0)
+			return ret;
+		ret = cairn_registry_manifest_put(j->c, j->ref->path, j->reference,
+						  j->d->media_type, j->raw, j->len, NULL, err);
+		j->stats->manifest_seconds = now_secs() - t0;
+		if (ret != CAIRN_ENOTFOUND || attempt == PUT_ATTEMPTS)
+			return ret;
+		cairn_log(CAIRN_LOG_WARN, "%s: checking the blobs again, then retrying",
+			  (*err)->msg);
+		cairn_error_clear(err);
+		put_backoff(attempt + 1);
+		ret = push_blobs(j, err);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+static int push_image(struct push_job *j, const char *dest, struct cairn_error **err)
+{
 	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = NULL;
 	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
 	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
-	struct cairn_transfer_stats local = {0};
 	cleanup_free char *raw = NULL;
 	cleanup_free char *refstr = NULL;
-	struct cairn_descriptor d, remote;
-	const char *reference;
 	size_t len = 0;
 	int ret;
 
-	if (!o)
-		o = &defaults;
-	if (!stats)
-		stats = &local;
-	memset(stats, 0, sizeof(*stats));
 	ret = cairn_ref_parse(&ref, dest, err);
 	if (ret < 0)
 		return ret;
 	if (!ref.tag && !ref.digest)
 		ref.tag = xstrdup("latest");
-	reference = ref.tag ? ref.tag : ref.digest;
 	refstr = cairn_ref_format(&ref);
-	d = *desc;
-	stats->digest = d.digest;
-	ret = load_manifest(&m, &raw, &len, st, &d, err);
+	j->ref = &ref;
+	j->refstr = refstr;
+	j->reference = ref.tag ? ref.tag : ref.digest;
+	j->stats->digest = j->d->digest;
+	ret = load_manifest(&m, &raw, &len, j->st, j->d, err);
 	if (ret < 0)
 		return ret;
-	if (ref.digest && strcmp(ref.digest, d.digest.str) != 0)
+	j->m = m;
+	j->raw = raw;
+	j->len = len;
+	if (ref.digest && strcmp(ref.digest, j->d->digest.str) != 0)
 		return cairn_error_set(err, CAIRN_EDIGEST, "push '%s': the image's digest is '%s'",
-				       refstr, d.digest.str);
-	ret = cairn_registry_open(&reg, ref.domain, &o->registry, err);
+				       refstr, j->d->digest.str);
+	ret = cairn_registry_open(&reg, ref.domain, &j->o->registry, err);
 	if (ret < 0)
 		return ret;
 	ret = cairn_registry_conn_new(&c, reg, err);
 	if (ret < 0)
 		return ret;
-	/* One request decides that nothing changed: the manifest is deterministic. */
-	ret = cairn_registry_manifest_head(c, ref.path, reference, &remote, err);
-	if (ret == 0 && cairn_digest_equal(&remote.digest, &d.digest)) {
-		stats->manifest_existed = 1;
-		stats->requests = cairn_registry_request_count(reg);
-		report_manifest(o, CAIRN_PROGRESS_MANIFEST_EXISTS, refstr, &d);
-		return 0;
-	}
-	if (ret < 0 && ret != CAIRN_ENOTFOUND)
-		goto fail;
-	cairn_error_clear(err);
-	if (o->blobs_known)
-		ret = 0;
-	else if (m->kind == CAIRN_MANIFEST_INDEX)
-		ret = push_index_children(st, reg, c, &ref, refstr, m, o, stats, err);
-	else
-		ret = push_manifest_blobs(st, reg, &ref, refstr, m, o, stats, err);
+	j->reg = reg;
+	j->c = c;
+	ret = tag_holds(j, err);
+	if (ret == 0 && !j->o->blobs_known)
+		ret = push_blobs(j, err);
+	if (ret == 0)
+		ret = put_manifest(j, err);
+	j->stats->requests = cairn_registry_request_count(reg);
 	if (ret < 0)
-		goto fail;
-	ret = cairn_registry_manifest_put(c, ref.path, reference, d.media_type, raw, len, NULL,
-					  err);
-	if (ret < 0)
-		goto fail;
-	stats->requests = cairn_registry_request_count(reg);
-	report_manifest(o, CAIRN_PROGRESS_MANIFEST_DONE, refstr, &d);
+		return cairn_error_wrap(err, "push '%s'", refstr);
+	j->stats->manifest_existed = ret;
+	if (j->stored)
+		*j->stored = ret ? j->remote : *j->d;
+	report_manifest(j->o, ret ? CAIRN_PROGRESS_MANIFEST_EXISTS : CAIRN_PROGRESS_MANIFEST_DONE,
+			refstr, ret ? &j->remote : j->d);
 	return 0;
-fail:
-	stats->requests = cairn_registry_request_count(reg);
-	return cairn_error_wrap(err, "push '%s'", refstr);
+}
+
+int cairn_image_push_descriptor(struct cairn_store *st, const struct cairn_descriptor *desc,
+				const char *dest, const struct cairn_image_opts *o,
+				struct cairn_transfer_stats *stats, struct cairn_error **err)
+{
+	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
+	struct cairn_transfer_stats local = {0};
+	struct push_job j = {.st = st, .d = desc, .o = o ? o : &defaults};
+
+	j.stats = stats ? stats : &local;
+	memset(j.stats, 0, sizeof(*j.stats));
+	return push_image(&j, dest, err);
+}
+
+int cairn_image_push_stage(struct cairn_descriptor *stored, struct cairn_store *st,
+			   const struct cairn_descriptor *desc, const char *dest,
+			   const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
+			   struct cairn_error **err)
+{
+	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
+	struct cairn_transfer_stats local = {0};
+	struct push_job j = {
+		.st = st, .d = desc, .o = o ? o : &defaults, .keep = 1, .stored = stored};
+
+	*stored = *desc;
+	j.stats = stats ? stats : &local;
+	memset(j.stats, 0, sizeof(*j.stats));
+	return push_image(&j, dest, err);
 }
 
 /* ---- pull ---- */
@@ -754,4 +868,25 @@ int cairn_image_fetch_blob(struct cairn_store *st, const char *repo, const struc
 		return cairn_error_wrap(err, "stages storage '%s'", repo);
 	cairn_store_source_add(st, dg, ref.domain, ref.path);
 	return 0;
+}
+
+int cairn_image_remote_digests(struct cairn_descriptor *out, const char *repo,
+			       const char *const *tags, size_t n, const struct cairn_image_opts *o,
+			       struct cairn_error **err)
+{
+	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
+	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
+	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	int ret;
+
+	memset(out, 0, n * sizeof(*out));
+	ret = open_ref(&ref, &reg, &c, repo, o, err);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = cairn_registry_manifest_head(c, ref.path, tags[i], &out[i], err);
+		if (ret == CAIRN_ENOTFOUND) {
+			cairn_error_clear(err);
+			ret = 0;
+		}
+	}
+	return ret;
 }

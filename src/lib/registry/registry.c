@@ -288,11 +288,15 @@ static char *registry_error_text(const struct cairn_http_resp *resp)
 	{
 		const char *code = json_string_value(json_object_get(e, "code"));
 		const char *msg = json_string_value(json_object_get(e, "message"));
+		/* a plain string detail names the subject, e.g. the digest of an unknown blob */
+		const char *detail = json_string_value(json_object_get(e, "detail"));
 
 		if (i)
 			cairn_buf_addstr(&b, "; ");
 		cairn_buf_addf(&b, "%s%s%s", code ? code : "", code && msg ? ": " : "",
 			       msg ? msg : "");
+		if (detail && *detail)
+			cairn_buf_addf(&b, " '%s'", detail);
 	}
 	if (b.err) {
 		cairn_buf_reset(&b);
@@ -1258,6 +1262,33 @@ int cairn_registry_manifest_head(struct cairn_registry_conn *c, const char *repo
 	return 0;
 }
 
+/*
+ * Whether a refused manifest names a blob the registry does not know. Distribution's filesystem
+ * driver rewrites a blob's link in place each time a client uploads or mounts the blob, so a
+ * manifest PUT that reads the link meanwhile gets DIGEST_INVALID and MANIFEST_BLOB_UNKNOWN for
+ * a blob it has.
+ */
+static int names_unknown_blob(const struct cairn_http_resp *resp)
+{
+	cleanup_json json_t *j = NULL;
+	json_t *e;
+	size_t i;
+
+	if (resp->status != 400 || resp->body.len == 0)
+		return 0;
+	j = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
+	json_array_foreach(json_object_get(j, "errors"), i, e)
+	{
+		const char *code = json_string_value(json_object_get(e, "code"));
+
+		if (code &&
+		    (strcmp(code, "MANIFEST_BLOB_UNKNOWN") == 0 ||
+		     strcmp(code, "BLOB_UNKNOWN") == 0 || strcmp(code, "DIGEST_INVALID") == 0))
+			return 1;
+	}
+	return 0;
+}
+
 int cairn_registry_manifest_put(struct cairn_registry_conn *c, const char *repo,
 				const char *reference, const char *media_type, const void *body,
 				size_t len, struct cairn_digest *out, struct cairn_error **err)
@@ -1282,6 +1313,12 @@ int cairn_registry_manifest_put(struct cairn_registry_conn *c, const char *repo,
 	ret = do_call(c, &call, &resp, err);
 	if (ret < 0)
 		return ret;
+	if (names_unknown_blob(&resp)) {
+		status_error(&resp, err, what);
+		if (err && *err)
+			(*err)->code = CAIRN_ENOTFOUND;
+		return CAIRN_ENOTFOUND;
+	}
 	if (resp.status != 201 && resp.status != 200)
 		return status_error(&resp, err, what);
 	cairn_digest_of(&mine, body, len);

@@ -28,6 +28,13 @@
 
 #define SIG_VERSION "cairn-1"
 #define LABEL_GIT_PREFIX "cairn-git-"
+/*
+ * Shared stages storage: how long after a stage tag was stored or read a host trusts that every
+ * PUT racing with it has landed (see confirm()); the slowest check-and-PUT seen is added twice.
+ */
+#define SETTLE_MS 500
+/* adoptions of stages another host stored differently, per image, before cairn gives up */
+#define MAX_ADOPTIONS 16
 
 enum stage_id {
 	S_FROM,
@@ -169,6 +176,18 @@ struct builder {
 	struct built_image *built;
 	size_t n_built;
 	struct cairn_build_result *result;
+	double put_seconds; /* the slowest check-and-PUT of a stage tag so far */
+};
+
+/* A stage taken from or stored in the stages storage by this build, not yet confirmed. */
+struct stored_stage {
+	enum stage_id id;
+	char sig[CAIRN_SIGNATURE_HEX];
+	char *tag; /* "<prefix><sig>" in the stages storage */
+	struct cairn_descriptor d;
+	double at;	  /* when it was stored or read */
+	size_t result;	  /* its entry in the image's stages */
+	int git_archived; /* image_state.git_archived above it */
 };
 
 struct rootfs_view;
@@ -183,9 +202,14 @@ struct image_state {
 	struct cairn_descriptor prev; /* the previous stage's manifest */
 	/* loaded on demand from `prev` */
 	json_t *manifest, *config;
-	int git_archived;	  /* a gitArchive stage exists in this chain */
-	struct git_src *git;	  /* one per img->git entry */
-	struct rootfs_view *view; /* of `prev`, mounted on demand; closed with drop_prev() */
+	int git_archived;	      /* a gitArchive stage exists in this chain */
+	struct git_src *git;	      /* one per img->git entry */
+	struct rootfs_view *view;     /* of `prev`, mounted on demand; closed with drop_prev() */
+	struct cairn_digest rejected; /* a stored stage that holds a lost commit */
+	struct stored_stage *unconfirmed;
+	size_t n_unconfirmed;
+	int redo;      /* a stage was adopted: local stages above it are not trusted */
+	int adoptions; /* how many */
 };
 
 static void emit(struct image_state *s, enum cairn_build_event_kind kind, const char *stage,
@@ -1704,8 +1728,11 @@ static const char *storage_prefix(const struct builder *b)
 	return b->o->stages_prefix ? b->o->stages_prefix : "image-stage-";
 }
 
-/* A stage missing here from the stages storage (either prefix): 0, or CAIRN_ENOTFOUND. */
-static int from_storage(struct cairn_descriptor *d, struct builder *b, const char *name,
+/*
+ * A stage missing here from the stages storage (either prefix): 0 and `*tag` (the one found),
+ * or CAIRN_ENOTFOUND.
+ */
+static int from_storage(struct cairn_descriptor *d, char **tag, struct builder *b, const char *name,
 			const char *sig, struct cairn_error **err)
 {
 	static const char *const prefixes[] = {"image-stage-", "dimgstage-"};
@@ -1717,20 +1744,29 @@ static int from_storage(struct cairn_descriptor *d, struct builder *b, const cha
 
 		cairn_error_clear(err);
 		ret = cairn_image_pull_meta(d, b->st, src, name, &b->o->pull, err);
+		if (ret == 0)
+			*tag = xasprintf("%s%s", prefixes[i], sig);
 	}
 	return ret;
 }
 
-/* Every stage built goes to the stages storage at once. */
-static int to_storage(struct builder *b, const struct cairn_descriptor *d, const char *sig,
-		      struct cairn_error **err)
+/*
+ * Every stage built goes to the stages storage at once, unless the tag holds a stage already:
+ * `*stored` is what the tag holds in the end.
+ */
+static int to_storage(struct cairn_descriptor *stored, struct builder *b,
+		      const struct cairn_descriptor *d, const char *tag, struct cairn_error **err)
 {
-	cleanup_free char *dest = NULL;
+	cleanup_free char *dest = xasprintf("%s:%s", b->o->stages_storage, tag);
+	struct cairn_transfer_stats stats = {0};
+	int ret = cairn_image_push_stage(stored, b->st, d, dest, &b->o->pull, &stats, err);
 
-	if (!b->o->stages_storage)
-		return 0;
-	dest = xasprintf("%s:%s%s", b->o->stages_storage, storage_prefix(b), sig);
-	return cairn_image_push_descriptor(b->st, d, dest, &b->o->pull, NULL, err);
+	if (ret == 0 && !stats.manifest_existed)
+		cairn_log(CAIRN_LOG_DEBUG, "stages storage: '%s' checked and stored in %.3f s",
+			  dest, stats.manifest_seconds);
+	if (stats.manifest_seconds > b->put_seconds)
+		b->put_seconds = stats.manifest_seconds;
+	return ret;
 }
 
 /*
@@ -1855,47 +1891,37 @@ static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum
 	return commit_stage(s, id, sig, config, layers, n, out, err);
 }
 
-static int build_image(struct builder *b, const struct cairn_config_image *img,
-		       struct cairn_build_image *out, struct cairn_error **err)
+/* The signature of the `from` stage. */
+static int from_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s,
+			  struct cairn_error **err)
 {
-	struct image_state s = {.b = b, .img = img, .out = out};
+	struct builder *b = s->b;
+	const struct cairn_config_image *img = s->img;
 	struct strv deps = {0};
-	struct cairn_descriptor d;
-	cleanup_free char *name = NULL;
-	int ret;
 
-	s.name = img->name ? img->name : "~";
-	out->name = img->name ? xstrdup(img->name) : NULL;
-	out->artifact = img->artifact;
-	emit(&s, CAIRN_BUILD_IMAGE_BEGIN, NULL, NULL, NULL, 0);
-	ret = resolve_git(&s, err);
-	if (ret < 0)
-		goto fail;
-	/* from */
 	if (img->from.s) {
 		strv_add(&deps, img->from.s);
 	} else {
 		const struct built_image *base = find_built(b, img->base);
 
-		if (!base) {
-			ret = cairn_error_set(err, CAIRN_EINTERNAL, "image '%s': base not built",
-					      s.name);
-			goto fail;
-		}
+		if (!base)
+			return cairn_error_set(err, CAIRN_EINTERNAL, "image '%s': base not built",
+					       s->name);
 		strv_add(&deps, base->sig);
 	}
 	if (img->from_cache_version.s)
 		strv_add(&deps, img->from_cache_version.s);
 	if (img->from.s && img->from_latest.value) {
 		struct cairn_descriptor remote;
+		int ret;
 
 		/* the base's registry digest: a new image under the tag rebuilds from here */
 		ret = cairn_image_remote_digest(&remote, img->from.s, &b->o->pull, err);
 		if (ret < 0) {
-			cairn_error_wrap(err, "%s:%u:%u: image '%s': fromLatest", b->config->file,
-					 img->from_latest.pos.line, img->from_latest.pos.column,
-					 s.name);
-			goto fail;
+			strv_release(&deps);
+			return cairn_error_wrap(err, "%s:%u:%u: image '%s': fromLatest",
+						b->config->file, img->from_latest.pos.line,
+						img->from_latest.pos.column, s->name);
 		}
 		strv_add(&deps, remote.digest.str);
 	}
@@ -1904,106 +1930,307 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 			  img->mounts[i].from.s ? img->mounts[i].from.s : "",
 			  img->mounts[i].from_path.s ? img->mounts[i].from_path.s : "");
 	strv_add(&deps, SIG_VERSION);
-	hash_strv(s.prev_sig, &deps);
+	hash_strv(sig, &deps);
 	strv_release(&deps);
-	name = stage_name_ref(b, s.prev_sig);
-	ret = cairn_store_ref_get(b->st, name, &d, err);
-	if (ret == CAIRN_ENOTFOUND && b->o->stages_storage)
-		ret = from_storage(&d, b, name, s.prev_sig, err);
-	if (ret == CAIRN_ENOTFOUND && b->o->no_build && b->o->stop_at_missing) {
-		/* nothing of this image is there: an empty entry */
-		cairn_error_clear(err);
-		free(s.git);
-		return 0;
-	}
-	if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
-		cairn_error_clear(err);
-		ret = not_built(&s, "from", err);
-		goto fail;
-	}
-	if (ret == CAIRN_ENOTFOUND) {
-		double t0 = now_secs();
+	return 0;
+}
 
-		cairn_error_clear(err);
-		emit(&s, CAIRN_BUILD_STAGE_BEGIN, "from", s.prev_sig, NULL, 0);
-		if (img->from.s) {
-			ret = base_image(&d, &s, err);
-		} else {
-			d = find_built(b, img->base)->desc;
-			ret = 0;
-		}
-		if (ret == 0)
-			ret = cairn_store_ref_set(b->st, name, &d, err);
-		if (ret == 0)
-			ret = to_storage(b, &d, s.prev_sig, err);
-		if (ret < 0) {
-			emit(&s, CAIRN_BUILD_STAGE_FAILED, "from", s.prev_sig, NULL,
-			     now_secs() - t0);
-			goto fail;
-		}
-		emit(&s, CAIRN_BUILD_STAGE_DONE, "from", s.prev_sig, &d.digest, now_secs() - t0);
-		add_stage_result(&s, S_FROM, s.prev_sig, &d, 0, now_secs() - t0);
-	} else if (ret < 0) {
-		goto fail;
-	} else {
-		emit(&s, CAIRN_BUILD_STAGE_CACHED, "from", s.prev_sig, &d.digest, 0);
-		add_stage_result(&s, S_FROM, s.prev_sig, &d, 1, 0);
-	}
-	s.prev = d;
-	for (int id = S_FROM + 1; id < S_COUNT; id++) {
-		char sig[CAIRN_SIGNATURE_HEX];
-		double t0;
+/* The signature of stage `id` on top of the previous one; "" when the stage is empty. */
+static int stage_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s, enum stage_id id,
+			   struct cairn_error **err)
+{
+	struct strv deps = {0};
+	int ret;
 
-		ret = stage_deps(&deps, &s, id, err);
-		if (ret < 0)
-			goto fail;
-		if (deps.n == 0)
-			continue;
+	sig[0] = '\0';
+	if (id == S_FROM)
+		return from_signature(sig, s, err);
+	ret = stage_deps(&deps, s, id, err);
+	if (ret == 0 && deps.n) {
 		strv_add(&deps, SIG_VERSION);
-		strv_add(&deps, s.prev_sig);
+		strv_add(&deps, s->prev_sig);
 		hash_strv(sig, &deps);
-		strv_release(&deps);
-		free(name);
-		name = stage_name_ref(b, sig);
-		ret = cairn_store_ref_get(b->st, name, &d, err);
-		if (ret == CAIRN_ENOTFOUND && b->o->stages_storage)
-			ret = from_storage(&d, b, name, sig, err);
-		if (ret == 0 && !b->o->no_build && img->n_git &&
-		    (s.git_archived || id == S_GIT_ARCHIVE))
-			ret = stage_usable(&s, &d, stage_names[id], err);
-		if (ret == 0) {
-			emit(&s, CAIRN_BUILD_STAGE_CACHED, stage_names[id], sig, &d.digest, 0);
-			add_stage_result(&s, id, sig, &d, 1, 0);
-		} else if (ret == CAIRN_ENOTFOUND && b->o->no_build && b->o->stop_at_missing) {
-			cairn_error_clear(err);
-			break;
-		} else if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
-			cairn_error_clear(err);
-			ret = not_built(&s, stage_names[id], err);
-			goto fail;
-		} else if (ret == CAIRN_ENOTFOUND) {
-			cairn_error_clear(err);
-			t0 = now_secs();
-			emit(&s, CAIRN_BUILD_STAGE_BEGIN, stage_names[id], sig, NULL, 0);
-			ret = build_stage(&d, &s, id, sig, err);
-			if (ret == 0)
-				ret = to_storage(b, &d, sig, err);
-			if (ret < 0) {
-				emit(&s, CAIRN_BUILD_STAGE_FAILED, stage_names[id], sig, NULL,
-				     now_secs() - t0);
-				goto fail;
-			}
-			emit(&s, CAIRN_BUILD_STAGE_DONE, stage_names[id], sig, &d.digest,
-			     now_secs() - t0);
-			add_stage_result(&s, id, sig, &d, 0, now_secs() - t0);
-		} else {
-			goto fail;
+	}
+	strv_release(&deps);
+	return ret;
+}
+
+static void remember(struct image_state *s, enum stage_id id, const char *sig, char *tag,
+		     const struct cairn_descriptor *d)
+{
+	struct stored_stage *u;
+
+	s->unconfirmed =
+		xreallocarray(s->unconfirmed, s->n_unconfirmed + 1, sizeof(*s->unconfirmed));
+	u = &s->unconfirmed[s->n_unconfirmed++];
+	u->id = id;
+	memcpy(u->sig, sig, CAIRN_SIGNATURE_HEX);
+	u->tag = tag;
+	u->d = *d;
+	u->at = now_secs();
+	u->result = s->out->n_stages - 1;
+	u->git_archived = s->git_archived;
+}
+
+static void forget(struct image_state *s)
+{
+	for (size_t i = 0; i < s->n_unconfirmed; i++)
+		free(s->unconfirmed[i].tag);
+	free(s->unconfirmed);
+	s->unconfirmed = NULL;
+	s->n_unconfirmed = 0;
+}
+
+/*
+ * Take the stage the stages storage holds as `stored` in place of `*d` (`name`: its local ref);
+ * `how` another host stored it, for the log.
+ */
+static int adopt(struct cairn_descriptor *d, struct image_state *s, enum stage_id id,
+		 const char *name, const struct cairn_digest *stored, const char *how,
+		 struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	cleanup_free char *src = xasprintf("%s@%s", b->o->stages_storage, stored->str);
+
+	cairn_log(CAIRN_LOG_INFO,
+		  "image '%s': stage '%s': another host stored it %s '%s': "
+		  "discarding '%s'",
+		  s->name, stage_names[id], how, stored->str, d->digest.str);
+	return cairn_image_pull_meta(d, b->st, src, name, &b->o->pull, err);
+}
+
+static void sleep_until(double t)
+{
+	double left = t - now_secs();
+	struct timespec ts;
+
+	if (left <= 0)
+		return;
+	ts.tv_sec = (time_t)left;
+	ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Stage `u` is stored as `stored` after all: the image goes on from there. */
+static int readopt(struct image_state *s, const struct stored_stage *u,
+		   const struct cairn_digest *stored, struct cairn_error **err)
+{
+	struct cairn_build_image *o = s->out;
+	cleanup_free char *name = stage_name_ref(s->b, u->sig);
+	struct cairn_descriptor d = u->d;
+	int ret;
+
+	if (++s->adoptions > MAX_ADOPTIONS)
+		return cairn_error_set(err, CAIRN_EHTTP,
+				       "image '%s': the stage tags in '%s' keep changing", s->name,
+				       s->b->o->stages_storage);
+	ret = adopt(&d, s, u->id, name, stored, "last, as", err);
+	if (ret < 0)
+		return ret;
+	while (o->n_stages > u->result + 1)
+		free(o->stages[--o->n_stages].name);
+	o->stages[u->result].digest = d.digest;
+	memcpy(s->prev_sig, u->sig, CAIRN_SIGNATURE_HEX);
+	s->prev = d;
+	s->git_archived = u->git_archived;
+	s->redo = 1;
+	drop_prev(s);
+	return 0;
+}
+
+/*
+ * Two hosts that check a stage tag at the same moment both push it, and the tag keeps the last
+ * PUT; a host may also read a tag just before a racing PUT lands. So the stages this image took
+ * from the stages storage or stored there are read again once every such PUT must have landed,
+ * before a stage above them is stored and before the image is done. A stage whose tag holds
+ * another image now is adopted, and every stage above it is looked up (or built) again on top
+ * of it: `*redo` is the stage to go on from, or -1.
+ */
+static int confirm(struct image_state *s, int *redo, struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	cleanup_free struct cairn_descriptor *now = NULL;
+	cleanup_free const char **tags = NULL;
+	double last = 0;
+	int ret;
+
+	*redo = -1;
+	if (s->n_unconfirmed == 0)
+		return 0;
+	now = xcalloc(s->n_unconfirmed, sizeof(*now));
+	tags = xcalloc(s->n_unconfirmed, sizeof(*tags));
+	for (size_t i = 0; i < s->n_unconfirmed; i++) {
+		tags[i] = s->unconfirmed[i].tag;
+		if (s->unconfirmed[i].at > last)
+			last = s->unconfirmed[i].at;
+	}
+	sleep_until(last + SETTLE_MS / 1000.0 + 2 * b->put_seconds);
+	ret = cairn_image_remote_digests(now, b->o->stages_storage, tags, s->n_unconfirmed,
+					 &b->o->pull, err);
+	if (ret < 0)
+		cairn_error_wrap(err, "image '%s': stages storage '%s'", s->name,
+				 b->o->stages_storage);
+	for (size_t i = 0; ret == 0 && i < s->n_unconfirmed; i++) {
+		const struct stored_stage *u = &s->unconfirmed[i];
+
+		/* a tag gone meanwhile (a cleanup) leaves nothing to adopt */
+		if (!now[i].digest.str[0] || cairn_digest_equal(&now[i].digest, &u->d.digest))
+			continue;
+		ret = readopt(s, u, &now[i].digest, err);
+		if (ret == 0)
+			*redo = (int)u->id + 1;
+		break;
+	}
+	forget(s);
+	return ret;
+}
+
+/*
+ * Store a stage just built, once the stages under it are confirmed (else `*redo` is set, and
+ * the build is discarded): pushed, unless another host stored the stage meanwhile; then that
+ * one is adopted.
+ */
+static int store_stage(struct cairn_descriptor *d, char **tag, struct image_state *s,
+		       enum stage_id id, const char *name, const char *sig, int *redo,
+		       struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	struct cairn_descriptor stored;
+	int ret = confirm(s, redo, err);
+
+	if (ret < 0 || *redo >= 0)
+		return ret;
+	*tag = xasprintf("%s%s", storage_prefix(b), sig);
+	ret = to_storage(&stored, b, d, *tag, err);
+	if (ret == 0 && cairn_digest_equal(&stored.digest, &s->rejected)) {
+		/* the stored stage holds a commit the repository lost: this one replaces it */
+		cleanup_free char *dest = xasprintf("%s:%s", b->o->stages_storage, *tag);
+
+		ret = cairn_image_push_descriptor(b->st, d, dest, &b->o->pull, NULL, err);
+	} else if (ret == 0 && !cairn_digest_equal(&stored.digest, &d->digest)) {
+		ret = adopt(d, s, id, name, &stored.digest, "first, as", err);
+	}
+	return ret;
+}
+
+/* Build stage `id` and store it under `name` in the store. */
+static int make_stage(struct cairn_descriptor *d, struct image_state *s, enum stage_id id,
+		      const char *name, const char *sig, struct cairn_error **err)
+{
+	int ret = 0;
+
+	if (id != S_FROM)
+		return build_stage(d, s, id, sig, err);
+	if (s->img->from.s)
+		ret = base_image(d, s, err);
+	else
+		*d = find_built(s->b, s->img->base)->desc;
+	if (ret == 0)
+		ret = cairn_store_ref_set(s->b->st, name, d, err);
+	return ret;
+}
+
+/*
+ * One stage: reused from the store or the stages storage, else built and stored. `*next` is
+ * the stage to go on with (an earlier one when a stage under this one was adopted meanwhile);
+ * `*stop`: with no_build and stop_at_missing, the stage is missing.
+ */
+static int stage_step(struct image_state *s, enum stage_id id, int *next, int *stop,
+		      struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	cleanup_free char *name = NULL;
+	char *tag = NULL;
+	char sig[CAIRN_SIGNATURE_HEX];
+	struct cairn_descriptor d;
+	double t0 = now_secs();
+	int ret, redo = -1;
+
+	*next = (int)id + 1;
+	ret = stage_signature(sig, s, id, err);
+	if (ret < 0 || !sig[0])
+		return ret;
+	name = stage_name_ref(b, sig);
+	ret = s->redo ? CAIRN_ENOTFOUND : cairn_store_ref_get(b->st, name, &d, err);
+	if (ret == CAIRN_ENOTFOUND && b->o->stages_storage)
+		ret = from_storage(&d, &tag, b, name, sig, err);
+	if (ret == 0 && !b->o->no_build && s->img->n_git &&
+	    (s->git_archived || id == S_GIT_ARCHIVE)) {
+		ret = stage_usable(s, &d, stage_names[id], err);
+		if (ret == CAIRN_ENOTFOUND) {
+			/* built again, it replaces the stored one (there too) */
+			s->rejected = d.digest;
+			free(TAKE_PTR(tag));
 		}
-		if (id == S_GIT_ARCHIVE)
-			s.git_archived = 1;
-		memcpy(s.prev_sig, sig, CAIRN_SIGNATURE_HEX);
-		s.prev = d;
+	}
+	if (ret == 0) {
+		emit(s, CAIRN_BUILD_STAGE_CACHED, stage_names[id], sig, &d.digest, 0);
+		add_stage_result(s, id, sig, &d, 1, 0);
+	} else if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
+		cairn_error_clear(err);
+		*stop = b->o->stop_at_missing;
+		return *stop ? 0 : not_built(s, stage_names[id], err);
+	} else if (ret == CAIRN_ENOTFOUND) {
+		cairn_error_clear(err);
+		emit(s, CAIRN_BUILD_STAGE_BEGIN, stage_names[id], sig, NULL, 0);
+		ret = make_stage(&d, s, id, name, sig, err);
+		if (ret == 0 && b->o->stages_storage)
+			ret = store_stage(&d, &tag, s, id, name, sig, &redo, err);
+		if (ret < 0) {
+			emit(s, CAIRN_BUILD_STAGE_FAILED, stage_names[id], sig, NULL,
+			     now_secs() - t0);
+			free(tag);
+			return ret;
+		}
+		emit(s, CAIRN_BUILD_STAGE_DONE, stage_names[id], sig, &d.digest, now_secs() - t0);
+		if (redo >= 0) {
+			*next = redo;
+			return 0;
+		}
+		add_stage_result(s, id, sig, &d, 0, now_secs() - t0);
+	} else {
+		return ret;
+	}
+	if (id == S_GIT_ARCHIVE)
+		s->git_archived = 1;
+	memcpy(s->prev_sig, sig, CAIRN_SIGNATURE_HEX);
+	s->prev = d;
+	drop_prev(s);
+	if (tag && !b->o->no_build)
+		remember(s, id, sig, tag, &d);
+	else
+		free(tag);
+	return 0;
+}
+
+static int build_image(struct builder *b, const struct cairn_config_image *img,
+		       struct cairn_build_image *out, struct cairn_error **err)
+{
+	struct image_state s = {.b = b, .img = img, .out = out};
+	int ret, id = S_FROM, stop = 0;
+
+	s.name = img->name ? img->name : "~";
+	out->name = img->name ? xstrdup(img->name) : NULL;
+	out->artifact = img->artifact;
+	emit(&s, CAIRN_BUILD_IMAGE_BEGIN, NULL, NULL, NULL, 0);
+	ret = resolve_git(&s, err);
+	while (ret == 0 && !stop) {
+		if (id < S_COUNT) {
+			ret = stage_step(&s, (enum stage_id)id, &id, &stop, err);
+			continue;
+		}
+		/* done once every stage it stands on is confirmed */
+		ret = confirm(&s, &id, err);
+		if (id < 0)
+			break;
+	}
+	if (ret < 0 || out->n_stages == 0) {
+		/* with stop_at_missing, nothing of this image is there: an empty entry */
+		forget(&s);
 		drop_prev(&s);
+		free(s.git);
+		return ret;
 	}
 	memcpy(out->signature, s.prev_sig, CAIRN_SIGNATURE_HEX);
 	out->digest = s.prev.digest;
@@ -2013,14 +2240,10 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 	b->built[b->n_built].desc = s.prev;
 	b->n_built++;
 	emit(&s, CAIRN_BUILD_IMAGE_DONE, NULL, s.prev_sig, &s.prev.digest, 0);
+	forget(&s);
 	drop_prev(&s);
 	free(s.git);
 	return 0;
-fail:
-	strv_release(&deps);
-	drop_prev(&s);
-	free(s.git);
-	return ret;
 }
 
 void cairn_build_result_free(struct cairn_build_result *r)
