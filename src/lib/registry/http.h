@@ -36,8 +36,8 @@ struct cairn_http_req {
 	int (*write_fn)(void *ud, const void *p, size_t n);
 	void *write_ud;
 	size_t body_max;
-	int follow_redirects; /* blob downloads may redirect to storage elsewhere */
-	int connect_only;     /* only connect (TCP, and TLS for https); send no request */
+	int connect_only; /* only connect (TCP, and TLS for https); send no request */
+	int no_verify;	  /* skip TLS verification (only for --insecure-registry hosts) */
 };
 
 struct cairn_http_resp {
@@ -68,15 +68,14 @@ struct cairn_http_opts {
 	const char *cert_file; /* client certificate for mutual TLS, or NULL */
 	const char *key_file;
 	const char *user_agent;
-	int no_verify;		 /* skip TLS verification (only for --insecure-registry hosts) */
 	long connect_timeout_ms; /* 0: 30 s */
 	long low_speed_secs;	 /* abort a transfer slower than 1 byte/s for this long; 0: 60 */
 };
 
 /*
- * The transport seam. request() performs one exchange: a status of any value is success (0);
- * only transport failures (DNS, connect, TLS, reset, timeout, a callback abort) are errors:
- * CAIRN_ENET with curl's message, or the callback's code.
+ * The transport seam. request() performs one exchange and never follows redirects: a status of
+ * any value is success (0); only transport failures (DNS, connect, TLS, reset, timeout, a
+ * callback abort) are errors: CAIRN_ENET with curl's message, or the callback's code.
  */
 struct cairn_http_ops {
 	int (*request)(void *impl, const struct cairn_http_req *req, struct cairn_http_resp *resp,

@@ -276,8 +276,12 @@ static int setup(struct curl_transport *t, struct exchange *x, struct curl_slist
 	SETOPT(c, CURLOPT_HEADERDATA, x);
 	SETOPT(c, CURLOPT_WRITEFUNCTION, on_write);
 	SETOPT(c, CURLOPT_WRITEDATA, x);
-	SETOPT(c, CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
-	SETOPT(c, CURLOPT_MAXREDIRS, 10L);
+	/*
+	 * Redirects are the registry client's to follow, so that its one rule on where
+	 * credentials go holds for every hop, whatever libcurl does with a custom Authorization
+	 * header (7.83 and later drop it on another host, port or scheme; older ones did not).
+	 */
+	SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 	SETOPT(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	if (t->ca_file) {
@@ -285,7 +289,7 @@ static int setup(struct curl_transport *t, struct exchange *x, struct curl_slist
 		SETOPT(c, CURLOPT_CAINFO, t->ca_file);
 		SETOPT(c, CURLOPT_CAPATH, "/etc/ssl/certs");
 	}
-	if (t->opts.no_verify) {
+	if (req->no_verify) {
 		SETOPT(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		SETOPT(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
