@@ -24,6 +24,7 @@ struct step {
 	const char *headers; /* response headers, "name: value\n" lines, names lower case */
 	const char *body;    /* response body */
 	size_t cut_after;    /* with status 0 and a request body: bytes read before failing */
+	enum cairn_http_timeout timed_out; /* a deadline ends the exchange after status and body */
 };
 
 struct script {
@@ -85,6 +86,8 @@ static int fake_request(void *impl, const struct cairn_http_req *req, struct cai
 	} else if (req->body_len) {
 		cairn_buf_add(&s->bodies[i], req->body, req->body_len);
 	}
+	if (st->status == 0 && st->timed_out)
+		resp->timed_out = st->timed_out;
 	if (st->status == 0)
 		return cairn_error_set(err, CAIRN_ENET, "%s %s: connection reset", req->method,
 				       req->url);
@@ -100,6 +103,10 @@ static int fake_request(void *impl, const struct cairn_http_req *req, struct cai
 		} else {
 			cairn_buf_addstr(&resp->body, st->body);
 		}
+	}
+	if (st->timed_out) {
+		resp->timed_out = st->timed_out;
+		return cairn_error_set(err, CAIRN_ENET, "%s %s: no data", req->method, req->url);
 	}
 	return 0;
 }
@@ -673,6 +680,46 @@ static void test_plain_http_realm(void **state)
 	}
 }
 
+/*
+ * A deadline is final: no retry of a registry that does not answer, or of a small body that
+ * stalls; a blob download that stalls mid-body starts over, like a broken one.
+ */
+static void test_deadlines_end_calls(void **state)
+{
+	static const struct step steps[] = {
+		{"GET", "/v2/a/manifests/v1", NULL, 0, NULL, NULL, 0, CAIRN_HTTP_TIMEOUT_IDLE},
+		{"GET", "/v2/a/manifests/v1", NULL, 200, NULL, "{", 0, CAIRN_HTTP_TIMEOUT_IDLE},
+		{"GET", "/v2/a/manifests/v1", NULL, 200, NULL, "{", 0, CAIRN_HTTP_TIMEOUT_TOTAL},
+		{"GET", "/v2/a/blobs/" DG_A, NULL, 0, NULL, NULL, 0, CAIRN_HTTP_TIMEOUT_IDLE},
+		{"GET", "/v2/a/blobs/" DG_A, NULL, 200, NULL, "par", 0, CAIRN_HTTP_TIMEOUT_IDLE},
+		{"GET", "/v2/a/blobs/" DG_A, NULL, 200, NULL, "whole"},
+	};
+	struct cairn_buf got = CAIRN_BUF_INIT;
+	struct cairn_digest dg;
+	char *body = NULL;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+			cairn_registry_manifest_get(cl.c, "a", "v1", &body, NULL, NULL, &err),
+			CAIRN_ENET);
+		assert_int_equal(s.at, (size_t)i + 1);
+		cairn_error_clear(&err);
+	}
+	assert_int_equal(cairn_digest_parse(&dg, DG_A, strlen(DG_A), &err), 0);
+	assert_int_equal(
+		cairn_registry_blob_get(cl.c, "a", &dg, sink_buf, sink_restart, &got, &err),
+		CAIRN_ENET);
+	assert_int_equal(s.at, 4);
+	cairn_error_clear(&err);
+	assert_int_equal(
+		cairn_registry_blob_get(cl.c, "a", &dg, sink_buf, sink_restart, &got, &err), 0);
+	assert_string_equal(got.buf, "whole");
+	cairn_buf_release(&got);
+	client_close(&cl, &s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -692,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_token_stays_with_registry),
 		cmocka_unit_test(test_blob_redirects),
 		cmocka_unit_test(test_plain_http_realm),
+		cmocka_unit_test(test_deadlines_end_calls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -209,6 +209,9 @@ int cairn_registry_open(struct cairn_registry **out, const char *domain,
 	*out = NULL;
 	if (!o)
 		o = &defaults;
+	if (o->timeout_secs > CAIRN_REGISTRY_TIMEOUT_MAX)
+		return cairn_error_set(err, CAIRN_EINVAL, "registry timeout %u s: at most %u s",
+				       o->timeout_secs, CAIRN_REGISTRY_TIMEOUT_MAX);
 	r = xcalloc(1, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->domain = xstrdup(domain);
@@ -233,6 +236,10 @@ int cairn_registry_open(struct cairn_registry **out, const char *domain,
 	r->http_opts.cert_file = r->cert_file;
 	r->http_opts.key_file = r->key_file;
 	r->http_opts.user_agent = r->user_agent;
+	if (o->timeout_secs) {
+		r->http_opts.idle_timeout_ms = o->timeout_secs * 1000;
+		r->http_opts.total_timeout_ms = o->timeout_secs * 4000;
+	}
 	r->max_attempts = o->max_attempts > 0 ? o->max_attempts : 5;
 	r->base_delay_ms = o->base_delay_ms ? o->base_delay_ms : 250;
 	r->max_delay_ms = o->max_delay_ms ? o->max_delay_ms : 10000;
@@ -458,7 +465,8 @@ static int choose_scheme_locked(struct cairn_registry_conn *c, struct cairn_erro
 	req.url = url;
 	if (cairn_http_request(c->http, &req, &resp, &e) == 0) {
 		r->base_url = xasprintf("https://%s", r->api_host);
-	} else if (resp.tls_verify_failed) {
+	} else if (resp.tls_verify_failed || resp.timed_out) {
+		/* a port that does not speak TLS says so at once; a silent one is no registry */
 		*err = e;
 		return cairn_error_wrap(err, "registry '%s'", r->domain);
 	} else {
@@ -538,7 +546,7 @@ static int token_request(struct cairn_registry_conn *c, const struct cairn_auth_
 	cleanup_free char *form = NULL;
 	cleanup_free char *url = NULL;
 	const char *headers[2] = {NULL, NULL};
-	struct cairn_http_req req = {.body_max = 256 * 1024};
+	struct cairn_http_req req = {.body_max = CAIRN_TOKEN_RESPONSE_MAX};
 	int basic = !oauth && r->creds.username && r->creds.password && !r->creds.identity_token;
 	size_t n_scopes = 0;
 	int ret;
@@ -843,15 +851,20 @@ static int send_following(struct cairn_registry_conn *c, const struct call *call
 
 /*
  * Whether a failed attempt is worth another: a broken connection is, within max_attempts, when
- * the body can go (and come) again.
+ * the body can go (and come) again. A deadline is the user's bound on waiting, so it ends the
+ * call, but for a download that stalled mid-body: that is a broken connection.
  */
 static int may_retry(const struct cairn_registry_conn *c, const struct call *call, int ret,
 		     const struct cairn_http_resp *resp, int attempt_no)
 {
-	(void)resp;
 	if (ret != CAIRN_ENET || call->no_retry || attempt_no + 1 >= c->r->max_attempts)
 		return 0;
-	return !call->req.write_fn || call->restart;
+	if (call->req.write_fn && !call->restart)
+		return 0;
+	if (resp->timed_out)
+		return resp->timed_out == CAIRN_HTTP_TIMEOUT_IDLE && call->req.write_fn &&
+		       resp->status;
+	return 1;
 }
 
 static int do_call(struct cairn_registry_conn *c, struct call *call, struct cairn_http_resp *resp,
@@ -1351,9 +1364,6 @@ int cairn_registry_manifest_get(struct cairn_registry_conn *c, const char *repo,
 		return ret;
 	if (resp.status != 200)
 		return status_error(&resp, err, what);
-	if (resp.body.len >= CAIRN_STORE_DOC_MAX)
-		return cairn_error_set(err, CAIRN_ETOOBIG, "%s: larger than %u bytes", what,
-				       CAIRN_STORE_DOC_MAX);
 	ret = descriptor_from(&d, &resp, what, err);
 	if (ret < 0)
 		return ret;
