@@ -36,7 +36,16 @@ struct cairn_registry_opts {
 	int max_attempts;	/* per request, with backoff; 0: 5 */
 	unsigned base_delay_ms; /* first backoff delay; 0: 250 */
 	unsigned max_delay_ms;	/* cap of one delay; 0: 10000 */
+	/*
+	 * --registry-timeout: a request ends when no byte has come or gone for this many
+	 * seconds, connecting included; one with small bodies (manifests, tokens, errors, not
+	 * blobs) also ends 4 times this long after it started. 0: 30 (so 120).
+	 */
+	unsigned timeout_secs;
 };
+
+/* Largest timeout_secs accepted: a day. */
+#define CAIRN_REGISTRY_TIMEOUT_MAX 86400u
 
 #define CAIRN_REGISTRY_OPTS_INIT \
 	{                        \

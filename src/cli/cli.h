@@ -81,7 +81,8 @@ void cli_log_setup(int verbosity);
 
 /*
  * Registry options (--jobs, --insecure-registry, --docker-config, --registry-username,
- * --registry-password, --certs-dir), shared by every command that talks to registries.
+ * --registry-password, --certs-dir, --registry-timeout), shared by every command that talks to
+ * registries.
  */
 #include "cairn/image.h"
 extern const struct option cli_registry_options[];

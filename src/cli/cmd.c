@@ -55,7 +55,8 @@ static const struct cli_cmd commands[] = {
 			"                     stage built there: a shared cache for build hosts;\n"
 			"                     ':local' (as werf v1.0 writes it): the local store only\n"
 			"  -j, --jobs N, --insecure-registry HOST, --docker-config DIR,\n"
-			"  --registry-username U, --registry-password P, --certs-dir DIR\n"
+			"  --registry-username U, --registry-password P, --certs-dir DIR,\n"
+			"  --registry-timeout SECONDS\n"
 			"                     how base images are pulled (see 'cairn help image')\n",
 	},
 	{
@@ -127,6 +128,9 @@ static const struct cli_cmd commands[] = {
 			"  --registry-password PASS\n"
 			"  --certs-dir DIR              per-registry CAs and client certs, as\n"
 			"                               DIR/HOST:PORT/ca.crt (default /etc/docker/certs.d)\n"
+			"  --registry-timeout SECONDS   end a request when no byte moves for SECONDS\n"
+			"                               (default 30); manifests, tokens and errors\n"
+			"                               also when not complete in 4 times that\n"
 			"  --name NAME                  pull: store the image as NAME (default: REF)\n"
 			"  --platform OS/ARCH[/VARIANT] pull: the platform to take from an index\n",
 	},

@@ -16,6 +16,7 @@ enum {
 	OPT_USERNAME,
 	OPT_PASSWORD,
 	OPT_CERTS_DIR,
+	OPT_TIMEOUT,
 };
 
 const struct option cli_registry_options[] = {
@@ -25,6 +26,7 @@ const struct option cli_registry_options[] = {
 	{"registry-username", required_argument, NULL, OPT_USERNAME},
 	{"registry-password", required_argument, NULL, OPT_PASSWORD},
 	{"certs-dir", required_argument, NULL, OPT_CERTS_DIR},
+	{"registry-timeout", required_argument, NULL, OPT_TIMEOUT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -60,6 +62,15 @@ int cli_registry_opt(struct cairn_image_opts *o, struct cli_registry_args *ra, c
 		return 1;
 	case OPT_CERTS_DIR:
 		o->registry.certs_dir = arg;
+		return 1;
+	case OPT_TIMEOUT:
+		v = strtol(arg, &end, 10);
+		if (!*arg || *end || v < 1 || v > (long)CAIRN_REGISTRY_TIMEOUT_MAX) {
+			*ret = cli_usage_error(cmd, "invalid --registry-timeout '%s': want 1 to %u",
+					       arg, CAIRN_REGISTRY_TIMEOUT_MAX);
+			return -1;
+		}
+		o->registry.timeout_secs = (unsigned)v;
 		return 1;
 	default:
 		return 0;

@@ -971,6 +971,42 @@ proxy_log_count () {
 	[ $? -le 1 ]
 }
 
+# hostile_registry_start K MODE [OPTIONS...]: start tools/hostile_registry.py MODE (see the
+# script's help) on test_port K, replacing the one started before; it stops at exit.  Sets and
+# exports HOSTILE (127.0.0.1:PORT), HOSTILE_PID and HOSTILE_LOG (one line per request: listener,
+# method, target, auth=Basic|Bearer|-, status, sent=BYTES for a cut body).
+hostile_registry_start () {
+	require_python
+	hostile_registry_stop
+	_hr_port=$(test_port "$1") || return 1
+	shift
+	if ! _t_port_free "$_hr_port"; then
+		_t_fatal "hostile_registry_start: 127.0.0.1:$_hr_port is in use"
+		return 1
+	fi
+	_t_nhostile=$((${_t_nhostile:-0} + 1))
+	HOSTILE_LOG=$T/hostile.$_hr_port.$_t_nhostile.log
+	: >"$HOSTILE_LOG" || return 1
+	test_spawn "$HOSTILE_LOG.out" "$PYTHON" "$E2E_DIR/tools/hostile_registry.py" \
+		--port "$_hr_port" --log "$HOSTILE_LOG" --parent-pid "$_t_parent" "$@"
+	HOSTILE_PID=$SPAWN_PID HOSTILE=127.0.0.1:$_hr_port
+	export HOSTILE HOSTILE_PID HOSTILE_LOG
+	if ! _t_wait_listening "$HOSTILE_PID" "$HOSTILE_LOG.out"; then
+		cat "$HOSTILE_LOG.out" >&2
+		_t_fatal "hostile_registry_start: $HOSTILE did not start"
+		return 1
+	fi
+}
+
+# hostile_registry_stop: stop the one hostile_registry_start started (if any).
+hostile_registry_stop () {
+	if [ -n "${HOSTILE_PID:-}" ]; then
+		_t_stop_pids "$HOSTILE_PID"
+		HOSTILE_PID=''
+	fi
+	return 0
+}
+
 # --- the busybox base image -------------------------------------------------------------------
 
 _t_bb_applets='sh ls cat echo mkdir rm cp mv test true false env id chown chmod ln touch sed grep
@@ -1226,7 +1262,7 @@ unset DOCKER_CONFIG XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME XDG_RUNTIME_DIR
 	CI_REGISTRY CI_JOB_TOKEN CI_REGISTRY_USER CI_REGISTRY_PASSWORD \
 	http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY \
 	REG REG_URL REG_PID REG_LOG REG_STORAGE REG_USER REG_PASS REG_CA REG_CERTS_D \
-	PROXY PROXY_URL PROXY_PID PROXY_LOG PYTHON \
+	PROXY PROXY_URL PROXY_PID PROXY_LOG PYTHON HOSTILE HOSTILE_PID HOSTILE_LOG \
 	TOKEN_URL TOKEN_SERVICE TOKEN_ISSUER TOKEN_PID TOKEN_LOG TOKEN_ISSUED
 
 # cairn takes every option --some-name from CAIRN_SOME_NAME too: drop any a developer has set,

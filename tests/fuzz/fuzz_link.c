@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzz target: Link headers, and URI resolution with the input as reference and as base. */
+/*
+ * Fuzz target: Link headers, URI resolution with the input as reference and as base, and the
+ * origin of the input (which decides where credentials go).
+ */
 #include "common.h"
 #include "registry/link.h"
 
@@ -49,6 +52,34 @@ static void check_resolved(const char *url, const char *ref)
 		abort();
 }
 
+/* An origin is "http[s]://host:port", lower case, and its own origin: a fixed point. */
+static void check_origin(const char *url)
+{
+	char *o = cairn_url_origin(url), *again;
+	const char *host, *colon;
+
+	if (!o)
+		return;
+	if (strncmp(o, "http://", 7) == 0)
+		host = o + 7;
+	else if (strncmp(o, "https://", 8) == 0)
+		host = o + 8;
+	else
+		abort();
+	colon = strrchr(host, ':');
+	if (!colon || colon == host || !colon[1] ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		abort();
+	for (const char *p = host; *p; p++)
+		if (isupper((unsigned char)*p) || *p == '@' || *p == '/' || *p == '?' || *p == '#')
+			abort();
+	again = cairn_url_origin(o);
+	if (!again || strcmp(again, o) != 0 || !cairn_url_same_origin(url, o))
+		abort();
+	free(again);
+	free(o);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cairn_error *err = NULL;
@@ -77,7 +108,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ref = xstrndup((const char *)data, size);
 	url = cairn_url_resolve(BASE, ref);
 	check_resolved(url, ref);
+	check_origin(url);
 	free(url);
+	check_origin(ref);
 	url = cairn_url_resolve(ref, "../x/./y?z#w");
 	if ((url != NULL) != has_scheme(ref))
 		abort();

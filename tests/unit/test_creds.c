@@ -63,7 +63,9 @@ static const struct {
 	const char *script;
 } helpers[] = {
 	{"cairntest", helper_cairntest},
-	{"cairnfail", "#!/bin/sh\nprintf 'keychain is locked\\nsecond line\\n' >&2\nexit 3\n"},
+	/* what a helper says on stderr may hold the secret: cairn never repeats it */
+	{"cairnfail",
+	 "#!/bin/sh\nprintf 'keychain is locked: SEKRIT-pw rejected\\n' >&2\nexit 3\n"},
 	{"cairnbad", "#!/bin/sh\ncat >/dev/null\necho '{\"Username\":\"u\",\"Secret\":SEKRIT}'\n"},
 	{"cairnbig", "#!/bin/sh\nhead -c 70000 /dev/zero | tr '\\0' a\n"},
 	/* exits without reading its stdin */
@@ -855,8 +857,7 @@ static void test_helper_outcomes(void **state)
 		{"cairnquick", 0, "q", "quick-SEKRIT", NULL, NULL},
 		{"cairnempty", 0, NULL, NULL, NULL, NULL},
 		{"cairnfail", CAIRN_EAUTH, NULL, NULL,
-		 "credential helper 'docker-credential-cairnfail': exit status 3: keychain is locked",
-		 "second line"},
+		 "credential helper 'docker-credential-cairnfail': exit status 3", "keychain"},
 		{"cairnbad", CAIRN_EAUTH, NULL, NULL,
 		 "credential helper 'docker-credential-cairnbad': answer: invalid JSON at line 1",
 		 NULL},

@@ -303,12 +303,58 @@ static void test_next_page_url(void **state)
 	free(next);
 }
 
+/* Origins: what decides where a registry's credentials may go. */
+static void test_url_origin(void **state)
+{
+	static const struct {
+		const char *url, *want;
+	} c[] = {
+		{"https://registry.example/v2/", "https://registry.example:443"},
+		{"HTTPS://Registry.Example", "https://registry.example:443"},
+		{"https://registry.example:443/x?y#z", "https://registry.example:443"},
+		{"https://registry.example:/x", "https://registry.example:443"},
+		{"http://127.0.0.1:05000/v2/", "http://127.0.0.1:5000"},
+		{"http://h?q", "http://h:80"},
+		{"http://h#f", "http://h:80"},
+		{"http://[::1]:5000/v2/", "http://[::1]:5000"},
+		{"https://[::1]/", "https://[::1]:443"},
+		{"https://[::1]x/", NULL},
+		{"https://[::1/", NULL},
+		{"https://user@registry.example/", NULL},
+		{"https://registry.example@evil.example/", NULL},
+		{"https://h:65536/", NULL},
+		{"https://h:0/", NULL},
+		{"https://h:44x/", NULL},
+		{"https://:443/", NULL},
+		{"https:///v2/", NULL},
+		{"ftp://h/", NULL},
+		{"file:///etc/passwd", NULL},
+		{"/v2/a", NULL},
+		{"//h/v2/a", NULL},
+		{"", NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		char *got = cairn_url_origin(c[i].url);
+
+		check_str(got, c[i].want, i, c[i].url);
+		free(got);
+	}
+	assert_true(cairn_url_same_origin("https://a.example/v2/", "https://A.example:443"));
+	assert_false(cairn_url_same_origin("https://a.example/", "http://a.example/"));
+	assert_false(cairn_url_same_origin("https://a.example/", "https://a.example:5000/"));
+	assert_false(cairn_url_same_origin("https://a.example/", "https://a.example.evil/"));
+	assert_false(cairn_url_same_origin("/v2/", "/v2/"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_link_next_valid),	 cmocka_unit_test(test_link_next_invalid),
 		cmocka_unit_test(test_link_next_cap),	 cmocka_unit_test(test_resolve_rfc3986),
 		cmocka_unit_test(test_resolve_registry), cmocka_unit_test(test_next_page_url),
+		cmocka_unit_test(test_url_origin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

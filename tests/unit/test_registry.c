@@ -24,6 +24,7 @@ struct step {
 	const char *headers; /* response headers, "name: value\n" lines, names lower case */
 	const char *body;    /* response body */
 	size_t cut_after;    /* with status 0 and a request body: bytes read before failing */
+	enum cairn_http_timeout timed_out; /* a deadline ends the exchange after status and body */
 };
 
 struct script {
@@ -85,6 +86,8 @@ static int fake_request(void *impl, const struct cairn_http_req *req, struct cai
 	} else if (req->body_len) {
 		cairn_buf_add(&s->bodies[i], req->body, req->body_len);
 	}
+	if (st->status == 0 && st->timed_out)
+		resp->timed_out = st->timed_out;
 	if (st->status == 0)
 		return cairn_error_set(err, CAIRN_ENET, "%s %s: connection reset", req->method,
 				       req->url);
@@ -100,6 +103,10 @@ static int fake_request(void *impl, const struct cairn_http_req *req, struct cai
 		} else {
 			cairn_buf_addstr(&resp->body, st->body);
 		}
+	}
+	if (st->timed_out) {
+		resp->timed_out = st->timed_out;
+		return cairn_error_set(err, CAIRN_ENET, "%s %s: no data", req->method, req->url);
 	}
 	return 0;
 }
@@ -534,6 +541,218 @@ static void test_identity_token_oauth2_with_fallback(void **state)
 	free(path);
 }
 
+/*
+ * The registry's credentials go to its own origin only: an upload Location elsewhere (another
+ * scheme, host or port) gets neither the Basic credentials nor a token.
+ */
+static void test_upload_location_origin(void **state)
+{
+	static const struct {
+		const char *location;
+		int gets_auth;
+	} c[] = {
+		{"/v2/a/blobs/uploads/u1?_state=s", 1},
+		{"https://REGISTRY.example/v2/a/blobs/uploads/u1", 1},
+		{"https://registry.example:443/v2/a/blobs/uploads/u1", 1},
+		{"http://registry.example/v2/a/blobs/uploads/u1", 0},
+		{"https://registry.example:5000/v2/a/blobs/uploads/u1", 0},
+		{"https://storage.example/v2/a/blobs/uploads/u1", 0},
+		{"https://registry.example@storage.example/u1", 0},
+		{"https://registry.example.storage.example/u1", 0},
+		{"//storage.example/u1", 0},
+	};
+	struct cairn_digest dg;
+
+	(void)state;
+	cairn_digest_of(&dg, blob, sizeof(blob) - 1);
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		cleanup_free char *loc = xasprintf("location: %s\n", c[i].location);
+		const struct step steps[] = {
+			{"POST", "/v2/a/blobs/uploads/", NULL, 401,
+			 "www-authenticate: Basic realm=\"r\"\n"},
+			{"POST", "/v2/a/blobs/uploads/", "Basic YWxpY2U6czNjcmV0", 202, loc},
+			{"PATCH", "/u1", NULL, 202, loc},
+			{"PUT", "/u1", NULL, 201},
+		};
+		RUN(steps, "alice", "s3cret");
+
+		assert_int_equal(cairn_registry_blob_upload(cl.c, "a", &dg, sizeof(blob) - 1,
+							    read_blob, NULL, &err),
+				 0);
+		for (size_t k = 2; k < 4; k++)
+			if (!s.auth[k] != !c[i].gets_auth)
+				fail_msg("%s: request %zu %s credentials", c[i].location, k,
+					 s.auth[k] ? "got" : "lacks");
+		client_close(&cl, &s);
+	}
+}
+
+/* A token realm elsewhere gets the Basic credentials; the token stays with the registry. */
+static void test_token_stays_with_registry(void **state)
+{
+	static const struct step steps[] = {
+		{"POST", "/v2/a/blobs/uploads/", NULL, 401,
+		 "www-authenticate: Bearer realm=\"https://auth.example/token\",service=\"reg\"\n"},
+		{"GET", "https://auth.example/token?", "Basic YWxpY2U6czNjcmV0", 200, NULL,
+		 "{\"token\":\"tok-1\",\"expires_in\":300}"},
+		{"POST", "/v2/a/blobs/uploads/", "Bearer tok-1", 202,
+		 "location: https://storage.example/up/1?_state=x\n"},
+		{"PATCH", "https://storage.example/up/1?_state=x", NULL, 202,
+		 "location: https://registry.example/v2/a/blobs/uploads/1?_state=y\n"},
+		{"PUT", "https://registry.example/v2/a/blobs/uploads/1?_state=y&digest=",
+		 "Bearer tok-1", 201},
+	};
+	struct cairn_digest dg;
+	RUN(steps, "alice", "s3cret");
+
+	(void)state;
+	cairn_digest_of(&dg, blob, sizeof(blob) - 1);
+	assert_int_equal(
+		cairn_registry_blob_upload(cl.c, "a", &dg, sizeof(blob) - 1, read_blob, NULL, &err),
+		0);
+	assert_null(s.auth[3]);
+	client_close(&cl, &s);
+}
+
+static int sink_buf(void *ud, const void *p, size_t n)
+{
+	cairn_buf_add(ud, p, n);
+	return 0;
+}
+
+static int sink_restart(void *ud)
+{
+	cairn_buf_reset(ud);
+	return 0;
+}
+
+/*
+ * A blob download follows redirects itself: storage elsewhere gets no credentials, and its 401
+ * teaches nothing; back on the registry's origin the token is sent again.
+ */
+static void test_blob_redirects(void **state)
+{
+	static const struct step steps[] = {
+		{"GET", "/v2/a/blobs/" DG_A, NULL, 401,
+		 "www-authenticate: Bearer realm=\"https://auth.example/token\"\n"},
+		{"GET", "https://auth.example/token?", NULL, 200, NULL, "{\"token\":\"tok-2\"}"},
+		{"GET", "/v2/a/blobs/" DG_A, "Bearer tok-2", 307,
+		 "location: https://storage.example/b?sig=1\n"},
+		{"GET", "https://storage.example/b?sig=1", NULL, 302, "location: /c\n"},
+		{"GET", "https://storage.example/c", NULL, 307,
+		 "location: https://registry.example/v2/a/blobs/x\n"},
+		{"GET", "https://registry.example/v2/a/blobs/x", "Bearer tok-2", 302,
+		 "location: https://storage.example/d\n"},
+		{"GET", "https://storage.example/d", NULL, 200, NULL, "blob bytes"},
+		/* a 401 from storage is its own business: no token fetch, no retry */
+		{"GET", "/v2/a/blobs/" DG_A, "Bearer tok-2", 307,
+		 "location: https://storage.example/e\n"},
+		{"GET", "https://storage.example/e", NULL, 401,
+		 "www-authenticate: Bearer realm=\"https://evil.example/token\"\n"},
+		/* only http(s) */
+		{"GET", "/v2/a/blobs/" DG_A, "Bearer tok-2", 307, "location: file:///etc/passwd\n"},
+	};
+	struct cairn_buf got = CAIRN_BUF_INIT;
+	struct cairn_digest dg;
+	RUN(steps, "alice", "s3cret");
+
+	(void)state;
+	assert_int_equal(cairn_digest_parse(&dg, DG_A, strlen(DG_A), &err), 0);
+	assert_int_equal(
+		cairn_registry_blob_get(cl.c, "a", &dg, sink_buf, sink_restart, &got, &err), 0);
+	assert_string_equal(got.buf, "blob bytes");
+	assert_null(s.auth[3]);
+	assert_null(s.auth[4]);
+	assert_null(s.auth[6]);
+	assert_int_equal(
+		cairn_registry_blob_get(cl.c, "a", &dg, sink_buf, sink_restart, &got, &err),
+		CAIRN_EAUTH);
+	assert_null(s.auth[8]);
+	cairn_error_clear(&err);
+	assert_int_equal(
+		cairn_registry_blob_get(cl.c, "a", &dg, sink_buf, sink_restart, &got, &err),
+		CAIRN_EHTTP);
+	assert_non_null(strstr(err->msg, "not http(s)"));
+	cairn_error_free(err);
+	cairn_buf_release(&got);
+	client_close(&cl, &s);
+}
+
+/* Credentials never go over plain HTTP to a realm that is neither loopback nor named insecure. */
+static void test_plain_http_realm(void **state)
+{
+	static const struct step refused[] = {
+		{"HEAD", "/v2/a/manifests/v1", NULL, 401,
+		 "www-authenticate: Bearer realm=\"http://auth.example/token\"\n"},
+	};
+	static const struct step anonymous[] = {
+		{"HEAD", "/v2/a/manifests/v1", NULL, 401,
+		 "www-authenticate: Bearer realm=\"http://auth.example/token\"\n"},
+		{"GET", "http://auth.example/token?", NULL, 200, NULL, "{\"token\":\"tok-3\"}"},
+		{"HEAD", "/v2/a/manifests/v1", "Bearer tok-3", 200,
+		 "docker-content-digest: " DG_A "\n"},
+	};
+	struct cairn_descriptor d;
+
+	(void)state;
+	{
+		RUN(refused, "alice", "s3cret");
+
+		assert_int_equal(cairn_registry_manifest_head(cl.c, "a", "v1", &d, &err),
+				 CAIRN_EAUTH);
+		assert_non_null(strstr(err->msg, "'http://auth.example:80' is plain HTTP"));
+		cairn_error_free(err);
+		client_close(&cl, &s);
+	}
+	{
+		RUN(anonymous, NULL, NULL);
+
+		assert_int_equal(cairn_registry_manifest_head(cl.c, "a", "v1", &d, &err), 0);
+		assert_null(s.auth[1]);
+		client_close(&cl, &s);
+	}
+}
+
+/*
+ * A deadline is final: no retry of a registry that does not answer, or of a small body that
+ * stalls; a blob download that stalls mid-body starts over, like a broken one.
+ */
+static void test_deadlines_end_calls(void **state)
+{
+	static const struct step steps[] = {
+		{"GET", "/v2/a/manifests/v1", NULL, 0, NULL, NULL, 0, CAIRN_HTTP_TIMEOUT_IDLE},
+		{"GET", "/v2/a/manifests/v1", NULL, 200, NULL, "{", 0, CAIRN_HTTP_TIMEOUT_IDLE},
+		{"GET", "/v2/a/manifests/v1", NULL, 200, NULL, "{", 0, CAIRN_HTTP_TIMEOUT_TOTAL},
+		{"GET", "/v2/a/blobs/" DG_A, NULL, 0, NULL, NULL, 0, CAIRN_HTTP_TIMEOUT_IDLE},
+		{"GET", "/v2/a/blobs/" DG_A, NULL, 200, NULL, "par", 0, CAIRN_HTTP_TIMEOUT_IDLE},
+		{"GET", "/v2/a/blobs/" DG_A, NULL, 200, NULL, "whole"},
+	};
+	struct cairn_buf got = CAIRN_BUF_INIT;
+	struct cairn_digest dg;
+	char *body = NULL;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+			cairn_registry_manifest_get(cl.c, "a", "v1", &body, NULL, NULL, &err),
+			CAIRN_ENET);
+		assert_int_equal(s.at, (size_t)i + 1);
+		cairn_error_clear(&err);
+	}
+	assert_int_equal(cairn_digest_parse(&dg, DG_A, strlen(DG_A), &err), 0);
+	assert_int_equal(
+		cairn_registry_blob_get(cl.c, "a", &dg, sink_buf, sink_restart, &got, &err),
+		CAIRN_ENET);
+	assert_int_equal(s.at, 4);
+	cairn_error_clear(&err);
+	assert_int_equal(
+		cairn_registry_blob_get(cl.c, "a", &dg, sink_buf, sink_restart, &got, &err), 0);
+	assert_string_equal(got.buf, "whole");
+	cairn_buf_release(&got);
+	client_close(&cl, &s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +769,11 @@ int main(void)
 		cmocka_unit_test(test_manifest_put),
 		cmocka_unit_test(test_manifest_put_blob_unknown),
 		cmocka_unit_test(test_identity_token_oauth2_with_fallback),
+		cmocka_unit_test(test_upload_location_origin),
+		cmocka_unit_test(test_token_stays_with_registry),
+		cmocka_unit_test(test_blob_redirects),
+		cmocka_unit_test(test_plain_http_realm),
+		cmocka_unit_test(test_deadlines_end_calls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,8 +25,7 @@
 #define HELPER_NAME_MAX 64
 /* written into the helper's stdin pipe before it starts: far below any pipe's capacity */
 #define SERVER_URL_MAX 1024
-#define HELPER_STDERR_MAX 4096
-/* how much of a key, a helper name or a helper's stderr a message quotes */
+/* how much of a key or a helper name a message quotes */
 #define SHOWN_MAX 100
 
 /* Heap bytes that may hold secrets: zeroed before they are freed. */
@@ -476,8 +475,11 @@ static int spawn_helper(pid_t *pid_out, int *out_fd, int *err_fd, const char *pr
 	return 0;
 }
 
-/* Read stdout (up to the cap, plus one byte to notice more) and stderr (its start) until EOF. */
-static int collect(struct secret_buf *o, struct cairn_buf *e, int ofd, int efd, const char *prog,
+/*
+ * Read stdout (up to the cap, plus one byte to notice more) until EOF, and drain stderr: what a
+ * helper says there may quote the secret it was handling, so it is read only to be dropped.
+ */
+static int collect(struct secret_buf *o, int ofd, int efd, const char *prog,
 		   struct cairn_error **err)
 {
 	struct pollfd p[2] = {{.fd = ofd, .events = POLLIN}, {.fd = efd, .events = POLLIN}};
@@ -509,9 +511,7 @@ static int collect(struct secret_buf *o, struct cairn_buf *e, int ofd, int efd, 
 				continue;
 			}
 			if (i == 1) {
-				size_t room = e->max - e->len;
-
-				cairn_buf_add(e, chunk, (size_t)n < room ? (size_t)n : room);
+				explicit_bzero(chunk, (size_t)n);
 				continue;
 			}
 			o->len += (size_t)n;
@@ -526,37 +526,14 @@ static int collect(struct secret_buf *o, struct cairn_buf *e, int ofd, int efd, 
 	return 0;
 }
 
-/* The first line of a helper's stderr, cut short and with control bytes replaced, or NULL. */
-static char *first_line(const struct cairn_buf *e)
+/* Which way the helper failed: its exit status or signal, never its words. */
+static int helper_failed(const char *prog, int status, struct cairn_error **err)
 {
-	size_t n = strcspn(e->buf, "\r\n");
-	char *s;
-
-	if (n > SHOWN_MAX)
-		n = SHOWN_MAX;
-	if (n == 0)
-		return NULL;
-	s = xstrndup(e->buf, n);
-	for (char *c = s; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return s;
-}
-
-static int helper_failed(const char *prog, int status, const struct cairn_buf *e,
-			 struct cairn_error **err)
-{
-	cleanup_free char *line = first_line(e);
-	cleanup_free char *why = NULL;
-
 	if (WIFEXITED(status))
-		why = xasprintf("exit status %d", WEXITSTATUS(status));
-	else
-		why = xasprintf("killed by signal %d", WTERMSIG(status));
-	if (line)
-		return cairn_error_set(err, CAIRN_EAUTH, "credential helper '%s': %s: %s", prog,
-				       why, line);
-	return cairn_error_set(err, CAIRN_EAUTH, "credential helper '%s': %s", prog, why);
+		return cairn_error_set(err, CAIRN_EAUTH, "credential helper '%s': exit status %d",
+				       prog, WEXITSTATUS(status));
+	return cairn_error_set(err, CAIRN_EAUTH, "credential helper '%s': killed by signal %d",
+			       prog, WTERMSIG(status));
 }
 
 /* {"ServerURL": .., "Username": .., "Secret": ..}; Username "<token>" marks an identity token. */
@@ -594,7 +571,6 @@ static int run_helper(struct cairn_creds *out, const char *name, const char *ser
 {
 	cleanup_free char *prog = xasprintf(HELPER_PREFIX "%s", name);
 	CLEANUP(secret_buf_release) struct secret_buf o = {0};
-	CLEANUP(cairn_buf_release) struct cairn_buf e = CAIRN_BUF_INIT_MAX(HELPER_STDERR_MAX);
 	cleanup_close int ofd = -1;
 	cleanup_close int efd = -1;
 	pid_t pid;
@@ -608,7 +584,7 @@ static int run_helper(struct cairn_creds *out, const char *name, const char *ser
 		return ret;
 	o.alloc = CAIRN_CREDS_HELPER_OUT_MAX + 2;
 	o.p = xmalloc(o.alloc);
-	ret = collect(&o, &e, ofd, efd, prog, err);
+	ret = collect(&o, ofd, efd, prog, err);
 	if (ret < 0)
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0) {
@@ -625,7 +601,7 @@ static int run_helper(struct cairn_creds *out, const char *name, const char *ser
 		/* docker-credential-helpers' ErrCredentialsNotFound, printed on stdout */
 		if (WIFEXITED(status) && memmem(o.p, o.len, "credentials not found", 21))
 			return 0;
-		return helper_failed(prog, status, &e, err);
+		return helper_failed(prog, status, err);
 	}
 	return parse_answer(out, o.p, o.len, prog, err);
 }

@@ -12,6 +12,8 @@
 
 /* Error bodies and other small responses kept in memory are capped at this many bytes. */
 #define CAIRN_HTTP_BODY_MAX (4u * 1024 * 1024)
+/* The header lines of one exchange are capped at this many bytes. */
+#define CAIRN_HTTP_HEADERS_MAX (256u * 1024)
 
 struct cairn_http_req {
 	const char *method; /* "GET", "HEAD", "PUT", "POST", "PATCH", "DELETE" */
@@ -31,13 +33,22 @@ struct cairn_http_req {
 	/*
 	 * Response body: given to write_fn when set and the status is 2xx, else kept in
 	 * resp->body up to body_max (CAIRN_HTTP_BODY_MAX when 0). write_fn returns 0 or a
-	 * negative cairn code to abort the transfer.
+	 * negative cairn code to abort the transfer. Nothing past body_max is read: a 2xx body
+	 * over it (or announcing more in Content-Length) ends the exchange with CAIRN_ETOOBIG
+	 * "... larger than N bytes"; any other body is cut there, and the exchange succeeds.
 	 */
 	int (*write_fn)(void *ud, const void *p, size_t n);
 	void *write_ud;
 	size_t body_max;
-	int follow_redirects; /* blob downloads may redirect to storage elsewhere */
-	int connect_only;     /* only connect (TCP, and TLS for https); send no request */
+	int connect_only; /* only connect (TCP, and TLS for https); send no request */
+	int no_verify;	  /* skip TLS verification (only for --insecure-registry hosts) */
+};
+
+/* Which deadline ended an exchange (see struct cairn_http_opts). */
+enum cairn_http_timeout {
+	CAIRN_HTTP_TIMEOUT_NONE = 0,
+	CAIRN_HTTP_TIMEOUT_IDLE,  /* no byte came or went for idle_timeout_ms */
+	CAIRN_HTTP_TIMEOUT_TOTAL, /* a request with small bodies ran past total_timeout_ms */
 };
 
 struct cairn_http_resp {
@@ -47,6 +58,7 @@ struct cairn_http_resp {
 		headers;       /* "name: value\n" lines of the final response, names lower-cased */
 	uint64_t bytes_sent;   /* request body bytes the transport sent */
 	int tls_verify_failed; /* the failure was the peer's certificate */
+	enum cairn_http_timeout timed_out; /* the failure was a deadline */
 };
 
 #define CAIRN_HTTP_RESP_INIT                                      \
@@ -63,20 +75,31 @@ char *cairn_http_resp_header(const struct cairn_http_resp *r, const char *name);
 void cairn_http_resp_each_header(const struct cairn_http_resp *r, const char *name,
 				 void (*fn)(const char *value, size_t len, void *ud), void *ud);
 
+/* The deadlines when struct cairn_http_opts gives none: docker's dial timeout, and 4 times that. */
+#define CAIRN_HTTP_IDLE_TIMEOUT_MS 30000u
+#define CAIRN_HTTP_TOTAL_TIMEOUT_MS (4 * CAIRN_HTTP_IDLE_TIMEOUT_MS)
+
 struct cairn_http_opts {
 	const char *ca_file;   /* extra CA certificates (PEM), or NULL */
 	const char *cert_file; /* client certificate for mutual TLS, or NULL */
 	const char *key_file;
 	const char *user_agent;
-	int no_verify;		 /* skip TLS verification (only for --insecure-registry hosts) */
-	long connect_timeout_ms; /* 0: 30 s */
-	long low_speed_secs;	 /* abort a transfer slower than 1 byte/s for this long; 0: 60 */
+	/*
+	 * An exchange ends when no byte has come or gone for idle_timeout_ms, connecting
+	 * included (0: CAIRN_HTTP_IDLE_TIMEOUT_MS). One whose bodies both live in memory (no
+	 * read_fn, no write_fn: manifests, tokens, error answers) also ends total_timeout_ms
+	 * after it started (0: CAIRN_HTTP_TOTAL_TIMEOUT_MS), so a registry that drips bytes cannot
+	 * hold it; streamed blobs of any size have only the idle deadline.
+	 */
+	unsigned idle_timeout_ms;
+	unsigned total_timeout_ms;
 };
 
 /*
- * The transport seam. request() performs one exchange: a status of any value is success (0);
- * only transport failures (DNS, connect, TLS, reset, timeout, a callback abort) are errors:
- * CAIRN_ENET with curl's message, or the callback's code.
+ * The transport seam. request() performs one exchange and never follows redirects: a status of
+ * any value is success (0); only transport failures (DNS, connect, TLS, reset, a deadline, a
+ * callback abort) are errors: CAIRN_ENET with curl's message (resp->timed_out says which
+ * deadline passed), CAIRN_ETOOBIG for a body over body_max, or the callback's code.
  */
 struct cairn_http_ops {
 	int (*request)(void *impl, const struct cairn_http_req *req, struct cairn_http_resp *resp,

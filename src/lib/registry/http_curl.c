@@ -7,13 +7,21 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <linux/sockios.h>
 #include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 struct curl_transport {
 	CURL *curl;
 	struct cairn_http_opts opts;
 	char *ca_file, *cert_file, *key_file, *user_agent;
 	char errbuf[CURL_ERROR_SIZE];
+	/* the sockets of the handle's connections, to watch their send queues */
+	curl_socket_t socks[16];
+	size_t n_socks;
 };
 
 /* Per-request state shared with the callbacks. */
@@ -23,7 +31,24 @@ struct exchange {
 	uint64_t offset; /* next request body byte to send */
 	int cb_error;	 /* cairn code a callback aborted with */
 	size_t body_max;
+	int over_cap;	     /* the response body reached body_max: the rest was not read */
+	size_t header_bytes; /* of every response of the exchange (1xx ones included) */
+	int headers_over_cap;
+	/* deadlines, on the monotonic clock in ms */
+	int64_t started, last_byte;
+	unsigned idle_ms, total_ms; /* total_ms 0: none */
+	curl_off_t down, up;	    /* body bytes seen by the progress callback */
+	int unsent;		    /* bytes in the send queues at the last look; -1: unknown */
+	struct curl_transport *t;
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int cairn_registry_global_init(struct cairn_error **err)
 {
@@ -48,6 +73,7 @@ void cairn_http_resp_release(struct cairn_http_resp *r)
 	r->status = 0;
 	r->bytes_sent = 0;
 	r->tls_verify_failed = 0;
+	r->timed_out = CAIRN_HTTP_TIMEOUT_NONE;
 }
 
 void cairn_http_resp_reset(struct cairn_http_resp *r)
@@ -57,6 +83,7 @@ void cairn_http_resp_reset(struct cairn_http_resp *r)
 	r->status = 0;
 	r->bytes_sent = 0;
 	r->tls_verify_failed = 0;
+	r->timed_out = CAIRN_HTTP_TIMEOUT_NONE;
 }
 
 void cairn_http_resp_each_header(const struct cairn_http_resp *r, const char *name,
@@ -113,14 +140,51 @@ char *cairn_url_escape(const char *s)
 	return cairn_buf_detach(&b, NULL);
 }
 
+static int is_2xx(int status)
+{
+	return status >= 200 && status < 300;
+}
+
+/*
+ * At the end of a response's headers: a body kept in memory that announces more than its cap
+ * is refused before a byte of it is read.
+ */
+static int announces_too_much(struct exchange *x)
+{
+	cleanup_free char *cl = NULL;
+	unsigned long long n;
+	char *end;
+
+	if (x->req->write_fn || x->req->connect_only || !is_2xx(x->resp->status) ||
+	    strcmp(x->req->method, "HEAD") == 0)
+		return 0;
+	cl = cairn_http_resp_header(x->resp, "content-length");
+	if (!cl || !isdigit((unsigned char)cl[0]))
+		return 0;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	if (*end != '\0' || (errno == 0 && n <= x->body_max))
+		return 0; /* a malformed length is libcurl's to refuse; the cap still holds */
+	x->over_cap = 1;
+	return 1;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
 	struct exchange *x = ud;
 	size_t len = size * n, end = len;
 	const char *colon;
 
+	x->last_byte = mono_ms();
+	x->header_bytes += len;
+	if (x->header_bytes > CAIRN_HTTP_HEADERS_MAX) {
+		x->headers_over_cap = 1;
+		return 0;
+	}
 	while (end && (p[end - 1] == '\r' || p[end - 1] == '\n'))
 		end--;
+	if (end == 0)
+		return announces_too_much(x) ? 0 : len;
 	if (end >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		/* A new response (after a redirect or 100 Continue): keep only the final one. */
 		const char *sp = memchr(p, ' ', end);
@@ -145,10 +209,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 static size_t on_write(char *p, size_t size, size_t n, void *ud)
 {
 	struct exchange *x = ud;
+	struct cairn_buf *body = &x->resp->body;
 	size_t len = size * n;
-	int st = x->resp->status;
 
-	if (x->req->write_fn && st >= 200 && st < 300) {
+	x->last_byte = mono_ms();
+	if (x->req->write_fn && is_2xx(x->resp->status)) {
 		int ret = x->req->write_fn(x->req->write_ud, p, len);
 
 		if (ret < 0) {
@@ -157,9 +222,13 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
 		}
 		return len;
 	}
-	/* Error bodies only explain; past the cap they are cut, not fatal. */
-	if (x->resp->body.len + len <= x->body_max)
-		cairn_buf_add(&x->resp->body, p, len);
+	/* Nothing past the cap is read: an endless body must not hold cairn. */
+	if (len > x->body_max - body->len) {
+		cairn_buf_add(body, p, x->body_max - body->len);
+		x->over_cap = 1;
+		return CURL_WRITEFUNC_ERROR;
+	}
+	cairn_buf_add(body, p, len);
 	return len;
 }
 
@@ -169,6 +238,7 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 	const struct cairn_http_req *req = x->req;
 	size_t want = size * n;
 
+	x->last_byte = mono_ms();
 	if (req->read_fn) {
 		ssize_t got;
 
@@ -205,6 +275,84 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
 		return CURL_SEEKFUNC_CANTSEEK;
 	x->offset = (uint64_t)offset;
 	return CURL_SEEKFUNC_OK;
+}
+
+/*
+ * Whether bytes left the socket's send queue since the last look. The end of a request body
+ * sits there, handed over but not yet sent, while a slow link or server takes it in: that is
+ * progress too, though no callback sees it.
+ */
+static int send_queue_moved(struct exchange *x)
+{
+	struct curl_transport *t = x->t;
+	int unsent = 0, moved;
+
+	if (!x->req->read_fn && !x->req->body_len)
+		return 0;
+	/* one transfer at a time: the other (idle, kept-alive) connections have nothing queued */
+	for (size_t i = 0; i < t->n_socks && unsent >= 0; i++) {
+		int n;
+
+		if (ioctl(t->socks[i], SIOCOUTQ, &n) < 0)
+			unsent = -1;
+		else
+			unsent += n;
+	}
+	moved = unsent >= 0 && x->unsent >= 0 && unsent < x->unsent;
+	x->unsent = unsent;
+	return moved;
+}
+
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct curl_transport *t = ud;
+	curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+
+	(void)purpose;
+	if (fd >= 0 && t->n_socks < ARRAY_SIZE(t->socks))
+		t->socks[t->n_socks++] = fd;
+	return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+
+static int on_close_socket(void *ud, curl_socket_t fd)
+{
+	struct curl_transport *t = ud;
+
+	for (size_t i = 0; i < t->n_socks; i++) {
+		if (t->socks[i] == fd) {
+			t->socks[i] = t->socks[--t->n_socks];
+			break;
+		}
+	}
+	return close(fd);
+}
+
+/*
+ * The deadlines. libcurl calls this at least once a second, also while nothing moves; the
+ * callbacks above note each byte, and the counters catch what moves between them.
+ */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct exchange *x = ud;
+	int64_t now = mono_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (send_queue_moved(x) || dlnow != x->down || ulnow != x->up) {
+		x->down = dlnow;
+		x->up = ulnow;
+		x->last_byte = now;
+	}
+	if (now - x->last_byte >= x->idle_ms) {
+		x->resp->timed_out = CAIRN_HTTP_TIMEOUT_IDLE;
+		return 1;
+	}
+	if (x->total_ms && now - x->started >= x->total_ms) {
+		x->resp->timed_out = CAIRN_HTTP_TIMEOUT_TOTAL;
+		return 1;
+	}
+	return 0;
 }
 
 /* Trace of headers only, with credentials cut: bodies may hold tokens, so they never appear. */
@@ -266,18 +414,27 @@ static int setup(struct curl_transport *t, struct exchange *x, struct curl_slist
 	SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	SETOPT(c, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS,
-	       t->opts.connect_timeout_ms ? t->opts.connect_timeout_ms : 30000L);
-	SETOPT(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SETOPT(c, CURLOPT_LOW_SPEED_TIME, t->opts.low_speed_secs ? t->opts.low_speed_secs : 60L);
+	/* a TCP or TLS peer that never answers is "no byte" too */
+	SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, (long)x->idle_ms);
+	SETOPT(c, CURLOPT_NOPROGRESS, 0L);
+	SETOPT(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	SETOPT(c, CURLOPT_XFERINFODATA, x);
+	SETOPT(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	SETOPT(c, CURLOPT_OPENSOCKETDATA, t);
+	SETOPT(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+	SETOPT(c, CURLOPT_CLOSESOCKETDATA, t);
 	SETOPT(c, CURLOPT_USERAGENT, t->user_agent);
 	SETOPT(c, CURLOPT_HTTPHEADER, hdrs);
 	SETOPT(c, CURLOPT_HEADERFUNCTION, on_header);
 	SETOPT(c, CURLOPT_HEADERDATA, x);
 	SETOPT(c, CURLOPT_WRITEFUNCTION, on_write);
 	SETOPT(c, CURLOPT_WRITEDATA, x);
-	SETOPT(c, CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
-	SETOPT(c, CURLOPT_MAXREDIRS, 10L);
+	/*
+	 * Redirects are the registry client's to follow, so that its one rule on where
+	 * credentials go holds for every hop, whatever libcurl does with a custom Authorization
+	 * header (7.83 and later drop it on another host, port or scheme; older ones did not).
+	 */
+	SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 	SETOPT(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	if (t->ca_file) {
@@ -285,7 +442,7 @@ static int setup(struct curl_transport *t, struct exchange *x, struct curl_slist
 		SETOPT(c, CURLOPT_CAINFO, t->ca_file);
 		SETOPT(c, CURLOPT_CAPATH, "/etc/ssl/certs");
 	}
-	if (t->opts.no_verify) {
+	if (req->no_verify) {
 		SETOPT(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		SETOPT(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
@@ -316,16 +473,69 @@ static int setup(struct curl_transport *t, struct exchange *x, struct curl_slist
 	return 0;
 }
 
+/* "2 s", "0.5 s" */
+static const char *secs(char *buf, size_t n, unsigned ms)
+{
+	snprintf(buf, n, "%g s", ms / 1000.0);
+	return buf;
+}
+
+/*
+ * The error of a transfer libcurl ended with `rc`; 0 when the exchange still counts as done.
+ * URLs are shown without their query: signed storage URLs carry credentials there.
+ */
+static int transfer_error(struct curl_transport *t, struct exchange *x, CURLcode rc,
+			  struct cairn_error **err)
+{
+	const struct cairn_http_req *req = x->req;
+	struct cairn_http_resp *resp = x->resp;
+	const char *verb = req->connect_only ? "connect to" : req->method;
+	int n = (int)strcspn(req->url, "?#");
+	char s[32];
+
+	resp->tls_verify_failed = rc == CURLE_PEER_FAILED_VERIFICATION;
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		resp->timed_out = CAIRN_HTTP_TIMEOUT_IDLE;
+	if (x->headers_over_cap)
+		return cairn_error_set(err, CAIRN_ETOOBIG,
+				       "%s %.*s: response headers larger than %u bytes", verb, n,
+				       req->url, CAIRN_HTTP_HEADERS_MAX);
+	if (x->over_cap && !is_2xx(resp->status))
+		return 0; /* an error body, cut: the status says what happened */
+	if (x->over_cap)
+		return cairn_error_set(err, CAIRN_ETOOBIG,
+				       "%s %.*s: response larger than %zu bytes", verb, n, req->url,
+				       x->body_max);
+	if (resp->timed_out == CAIRN_HTTP_TIMEOUT_TOTAL)
+		return cairn_error_set(err, CAIRN_ENET, "%s %.*s: no complete answer within %s",
+				       verb, n, req->url, secs(s, sizeof(s), x->total_ms));
+	if (resp->timed_out)
+		return cairn_error_set(err, CAIRN_ENET, "%s %.*s: %s %s", verb, n, req->url,
+				       resp->status ? "no data for" : "no answer within",
+				       secs(s, sizeof(s), x->idle_ms));
+	if (x->cb_error &&
+	    (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR))
+		return cairn_error_set(err, x->cb_error, "%s %.*s: transfer aborted", verb, n,
+				       req->url);
+	return cairn_error_set(err, CAIRN_ENET, "%s %.*s: %s", verb, n, req->url,
+			       t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+}
+
 static int curl_request(void *impl, const struct cairn_http_req *req, struct cairn_http_resp *resp,
 			struct cairn_error **err)
 {
 	struct curl_transport *t = impl;
-	struct exchange x = {.req = req, .resp = resp};
+	struct exchange x = {.req = req, .resp = resp, .unsent = -1, .t = t};
 	struct curl_slist *hdrs = NULL;
 	CURLcode rc;
 	int ret;
 
 	x.body_max = req->body_max ? req->body_max : CAIRN_HTTP_BODY_MAX;
+	x.idle_ms = t->opts.idle_timeout_ms ? t->opts.idle_timeout_ms : CAIRN_HTTP_IDLE_TIMEOUT_MS;
+	if (!req->read_fn && !req->write_fn)
+		x.total_ms = t->opts.total_timeout_ms ? t->opts.total_timeout_ms
+						      : CAIRN_HTTP_TOTAL_TIMEOUT_MS;
+	x.started = x.last_byte = mono_ms();
 	cairn_http_resp_reset(resp);
 	for (const char *const *h = req->headers; h && *h; h++)
 		hdrs = curl_slist_append(hdrs, *h);
@@ -343,13 +553,7 @@ static int curl_request(void *impl, const struct cairn_http_req *req, struct cai
 	resp->bytes_sent = x.offset;
 	if (rc == CURLE_OK)
 		return 0;
-	resp->tls_verify_failed = rc == CURLE_PEER_FAILED_VERIFICATION;
-	if (x.cb_error &&
-	    (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR))
-		return cairn_error_set(err, x.cb_error, "%s %s: transfer aborted", req->method,
-				       req->url);
-	return cairn_error_set(err, CAIRN_ENET, "%s %s: %s", req->method, req->url,
-			       t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+	return transfer_error(t, &x, rc, err);
 }
 
 static void curl_free_impl(void *impl)

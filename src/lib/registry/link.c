@@ -292,3 +292,75 @@ char *cairn_url_resolve(const char *base, const char *ref)
 	}
 	return cairn_buf_detach(&out, NULL);
 }
+
+/* The port of an authority (after its ':'), 1 to 65535 with leading zeros allowed; 0 if bad. */
+static unsigned long parse_port(const char *p, size_t n)
+{
+	unsigned long v = 0;
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!cairn_lex_is_digit(p[i]))
+			return 0;
+		v = v * 10 + (unsigned long)(p[i] - '0');
+		if (v > 65535)
+			return 0;
+	}
+	return v;
+}
+
+char *cairn_url_origin(const char *url)
+{
+	struct cairn_buf b = CAIRN_BUF_INIT;
+	const char *host, *port = NULL;
+	unsigned long port_num;
+	size_t host_len, port_len = 0;
+	bool https;
+	struct uri u;
+
+	split(&u, url);
+	if (!u.scheme || !u.auth || u.auth_len == 0 || memchr(u.auth, '@', u.auth_len))
+		return NULL;
+	if (cairn_lex_ieq(u.scheme, u.scheme_len, "https"))
+		https = true;
+	else if (cairn_lex_ieq(u.scheme, u.scheme_len, "http"))
+		https = false;
+	else
+		return NULL;
+	host = u.auth;
+	if (host[0] == '[') {
+		const char *close = memchr(host, ']', u.auth_len);
+
+		if (!close)
+			return NULL;
+		host_len = (size_t)(close - host) + 1;
+	} else {
+		const char *colon = memchr(host, ':', u.auth_len);
+
+		host_len = colon ? (size_t)(colon - host) : u.auth_len;
+	}
+	if (host_len < u.auth_len) {
+		if (host[host_len] != ':')
+			return NULL;
+		port = host + host_len + 1;
+		port_len = u.auth_len - host_len - 1;
+	}
+	/* "host:" means the default port (RFC 3986 3.2.3) */
+	port_num = port_len ? parse_port(port, port_len) : (https ? 443 : 80);
+	if (host_len == 0 || port_num == 0)
+		return NULL;
+	cairn_buf_addstr(&b, https ? "https://" : "http://");
+	for (size_t i = 0; i < host_len; i++)
+		cairn_buf_addch(&b, cairn_lex_lower(host[i]));
+	cairn_buf_addf(&b, ":%lu", port_num);
+	return cairn_buf_detach(&b, NULL);
+}
+
+bool cairn_url_same_origin(const char *a, const char *b)
+{
+	cleanup_free char *oa = cairn_url_origin(a);
+	cleanup_free char *ob = cairn_url_origin(b);
+
+	return oa && ob && strcmp(oa, ob) == 0;
+}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Link headers (RFC 8288) for pagination, and resolution of the URI references they hold. */
+/* Link headers (RFC 8288) for pagination; resolution and origins of the URLs registries send. */
 #ifndef CAIRN_REGISTRY_LINK_H
 #define CAIRN_REGISTRY_LINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cairn/error.h"
@@ -27,5 +28,19 @@ int cairn_link_next(char **out, const char *value, size_t len, struct cairn_erro
  * A new string the caller frees, or NULL when `base` has no scheme.
  */
 char *cairn_url_resolve(const char *base, const char *ref);
+
+/*
+ * The origin (RFC 6454) of the absolute http or https URL `url`, as "scheme://host:port" with
+ * scheme and host in lower case and the port always written (80 or 443 when the URL has none).
+ * A new string the caller frees, or NULL for any other URL: another scheme, no host, a bad port,
+ * or userinfo ("user@host": such a URL is nobody's origin, so it never gets credentials).
+ */
+char *cairn_url_origin(const char *url);
+
+/*
+ * Whether `a` and `b` have one origin. The registry client sends a registry's credentials and
+ * tokens only to URLs of the registry's own origin; false when either URL has no origin.
+ */
+bool cairn_url_same_origin(const char *a, const char *b);
 
 #endif

@@ -24,6 +24,8 @@
 /* A token this close to expiry is renewed before use. */
 #define TOKEN_MARGIN_SECS 10
 #define TAGS_PAGE 1000
+/* docker (Go's http.Client) gives up after 10 redirects too */
+#define MAX_REDIRECTS 10
 
 struct token_entry {
 	char *scope; /* the scopes asked for, joined with ' ' */
@@ -36,6 +38,8 @@ struct cairn_registry {
 	char *api_host;
 	int may_use_http; /* loopback or --insecure-registry */
 	int no_verify;	  /* --insecure-registry */
+	char **insecure;  /* --insecure-registry hosts, as given */
+	size_t n_insecure;
 	struct cairn_creds creds;
 	struct cairn_http_opts http_opts;
 	char *ca_file, *cert_file, *key_file, *user_agent;
@@ -65,6 +69,7 @@ struct call {
 	struct cairn_http_req req;
 	const char *headers[8]; /* caller headers, NULL-terminated; Authorization is added */
 	int no_retry;		/* a streamed body that cannot be resent */
+	int follow_redirects;	/* blob downloads may redirect to storage elsewhere */
 	int (*restart)(void *ud);
 	void *restart_ud;
 };
@@ -91,6 +96,58 @@ static int is_loopback(const char *host)
 	if (inet_pton(AF_INET, h, &a4) == 1)
 		return (ntohl(a4.s_addr) >> 24) == 127;
 	return 0;
+}
+
+/*
+ * Whether --insecure-registry names the host of `origin` ("scheme://host:port", as
+ * cairn_url_origin() writes it): as host:port, or as host alone on the scheme's default port.
+ */
+static int origin_named_insecure(const struct cairn_registry *r, const char *origin)
+{
+	const char *hostport = strstr(origin, "://") + 3;
+	const char *colon = strrchr(hostport, ':');
+	size_t host_len = (size_t)(colon - hostport);
+	int default_port = strcmp(colon + 1, strncmp(origin, "https:", 6) == 0 ? "443" : "80") == 0;
+
+	for (size_t i = 0; i < r->n_insecure; i++) {
+		if (strcasecmp(r->insecure[i], hostport) == 0)
+			return 1;
+		if (default_port && strlen(r->insecure[i]) == host_len &&
+		    strncasecmp(r->insecure[i], hostport, host_len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* `url` is on the registry's own origin: the only one its credentials and tokens go to. */
+static int is_registry_origin(const struct cairn_registry *r, const char *url)
+{
+	return r->base_url && cairn_url_same_origin(url, r->base_url);
+}
+
+/* TLS is verified for every host but the registry and others --insecure-registry names. */
+static int tls_relaxed(const struct cairn_registry *r, const char *url)
+{
+	cleanup_free char *origin = cairn_url_origin(url);
+
+	if (!origin)
+		return 0;
+	return (r->no_verify && is_registry_origin(r, url)) || origin_named_insecure(r, origin);
+}
+
+/*
+ * A secret (a password, an identity token) goes over plain HTTP only to loopback and to hosts
+ * --insecure-registry names.
+ */
+static int may_get_secret(const struct cairn_registry *r, const char *url)
+{
+	cleanup_free char *origin = cairn_url_origin(url);
+
+	if (!origin)
+		return 0;
+	if (strncmp(origin, "https:", 6) == 0)
+		return 1;
+	return is_loopback(origin + strlen("http://")) || origin_named_insecure(r, origin);
 }
 
 static char *file_if_exists(const char *dir, const char *host, const char *name)
@@ -132,6 +189,9 @@ void cairn_registry_free(struct cairn_registry *r)
 	free(r->cert_file);
 	free(r->key_file);
 	free(r->user_agent);
+	for (size_t i = 0; i < r->n_insecure; i++)
+		free(r->insecure[i]);
+	free(r->insecure);
 	free(r);
 }
 
@@ -149,11 +209,16 @@ int cairn_registry_open(struct cairn_registry **out, const char *domain,
 	*out = NULL;
 	if (!o)
 		o = &defaults;
+	if (o->timeout_secs > CAIRN_REGISTRY_TIMEOUT_MAX)
+		return cairn_error_set(err, CAIRN_EINVAL, "registry timeout %u s: at most %u s",
+				       o->timeout_secs, CAIRN_REGISTRY_TIMEOUT_MAX);
 	r = xcalloc(1, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->domain = xstrdup(domain);
 	r->api_host = xstrdup(strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain);
+	r->insecure = xcalloc(o->n_insecure + 1, sizeof(*r->insecure));
 	for (size_t i = 0; i < o->n_insecure; i++) {
+		r->insecure[r->n_insecure++] = xstrdup(o->insecure[i]);
 		if (strcasecmp(o->insecure[i], domain) == 0) {
 			r->may_use_http = 1;
 			r->no_verify = 1;
@@ -171,7 +236,10 @@ int cairn_registry_open(struct cairn_registry **out, const char *domain,
 	r->http_opts.cert_file = r->cert_file;
 	r->http_opts.key_file = r->key_file;
 	r->http_opts.user_agent = r->user_agent;
-	r->http_opts.no_verify = r->no_verify;
+	if (o->timeout_secs) {
+		r->http_opts.idle_timeout_ms = o->timeout_secs * 1000;
+		r->http_opts.total_timeout_ms = o->timeout_secs * 4000;
+	}
 	r->max_attempts = o->max_attempts > 0 ? o->max_attempts : 5;
 	r->base_delay_ms = o->base_delay_ms ? o->base_delay_ms : 250;
 	r->max_delay_ms = o->max_delay_ms ? o->max_delay_ms : 10000;
@@ -388,7 +456,7 @@ static int choose_scheme_locked(struct cairn_registry_conn *c, struct cairn_erro
 	struct cairn_registry *r = c->r;
 	CLEANUP(cairn_http_resp_release) struct cairn_http_resp resp = CAIRN_HTTP_RESP_INIT;
 	cleanup_free char *url = NULL;
-	struct cairn_http_req req = {.method = "GET", .connect_only = 1};
+	struct cairn_http_req req = {.method = "GET", .connect_only = 1, .no_verify = r->no_verify};
 	struct cairn_error *e = NULL;
 
 	if (!r->may_use_http) {
@@ -401,7 +469,8 @@ static int choose_scheme_locked(struct cairn_registry_conn *c, struct cairn_erro
 	req.url = url;
 	if (cairn_http_request(c->http, &req, &resp, &e) == 0) {
 		r->base_url = xasprintf("https://%s", r->api_host);
-	} else if (resp.tls_verify_failed) {
+	} else if (resp.tls_verify_failed || resp.timed_out) {
+		/* a port that does not speak TLS says so at once; a silent one is no registry */
 		*err = e;
 		return cairn_error_wrap(err, "registry '%s'", r->domain);
 	} else {
@@ -481,7 +550,8 @@ static int token_request(struct cairn_registry_conn *c, const struct cairn_auth_
 	cleanup_free char *form = NULL;
 	cleanup_free char *url = NULL;
 	const char *headers[2] = {NULL, NULL};
-	struct cairn_http_req req = {.body_max = 256 * 1024};
+	struct cairn_http_req req = {.body_max = CAIRN_TOKEN_RESPONSE_MAX};
+	int basic = !oauth && r->creds.username && r->creds.password && !r->creds.identity_token;
 	size_t n_scopes = 0;
 	int ret;
 
@@ -492,6 +562,15 @@ static int token_request(struct cairn_registry_conn *c, const struct cairn_auth_
 		return cairn_error_set(err, CAIRN_EAUTH,
 				       "registry '%s': the Bearer realm is not an http(s) URL",
 				       r->domain);
+	/* The realm may be elsewhere (auth.docker.io): it gets the credentials, as with docker. */
+	if ((oauth || basic) && !may_get_secret(r, url)) {
+		cleanup_free char *origin = cairn_url_origin(url);
+
+		return cairn_error_set(err, CAIRN_EAUTH,
+				       "registry '%s': the Bearer realm '%s' is plain HTTP: "
+				       "credentials go there only with --insecure-registry",
+				       r->domain, origin ? origin : "?");
+	}
 	if (oauth) {
 		struct cairn_buf b = CAIRN_BUF_INIT;
 		cleanup_free char *svc = cairn_url_escape(ch->service ? ch->service : "");
@@ -514,7 +593,7 @@ static int token_request(struct cairn_registry_conn *c, const struct cairn_auth_
 		headers[0] = "Content-Type: application/x-www-form-urlencoded";
 	} else {
 		req.method = "GET";
-		if (r->creds.username && r->creds.password && !r->creds.identity_token) {
+		if (basic) {
 			cleanup_free char *up =
 				xasprintf("%s:%s", r->creds.username, r->creds.password);
 			cleanup_free char *b64 = base64(up);
@@ -527,6 +606,7 @@ static int token_request(struct cairn_registry_conn *c, const struct cairn_auth_
 	}
 	req.url = url;
 	req.headers = headers;
+	req.no_verify = tls_relaxed(r, url);
 	atomic_fetch_add(&r->requests, 1);
 	ret = cairn_http_request(c->http, &req, resp, err);
 	if (form)
@@ -691,62 +771,144 @@ static void backoff(struct cairn_registry_conn *c, int attempt, const struct cai
 		;
 }
 
+static int is_http_url(const char *url)
+{
+	cleanup_free char *origin = cairn_url_origin(url);
+
+	return origin != NULL;
+}
+
+static int is_redirect(int status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* Send `call` to `url` once, with the Authorization header line `auth` (or none). */
+static int send_to(struct cairn_registry_conn *c, const struct call *call, const char *url,
+		   const char *auth, struct cairn_http_resp *resp, struct cairn_error **err)
+{
+	const char *headers[ARRAY_SIZE(call->headers) + 1];
+	struct cairn_http_req req = call->req;
+	size_t n = 0;
+
+	for (; n < ARRAY_SIZE(call->headers) && call->headers[n]; n++)
+		headers[n] = call->headers[n];
+	if (auth)
+		headers[n++] = auth;
+	headers[n] = NULL;
+	req.url = url;
+	req.headers = headers;
+	req.no_verify = tls_relaxed(c->r, url);
+	atomic_fetch_add(&c->r->requests, 1);
+	return cairn_http_request(c->http, &req, resp, err);
+}
+
+/*
+ * One attempt at `call`: its request, then the redirects it may follow. The registry's
+ * credentials go to URLs of its own origin only, so an upload Location or a redirect to
+ * another scheme, host or port gets none (docker keys its challenges by origin, to the same
+ * effect). *url_out: the URL that gave the final answer. A failure to get credentials sets
+ * *auth_failed: it is no transport failure, and no retry helps.
+ */
+static int send_following(struct cairn_registry_conn *c, const struct call *call,
+			  struct cairn_http_resp *resp, char **url_out, int *auth_failed,
+			  struct cairn_error **err)
+{
+	cleanup_free char *url = xstrdup(call->req.url);
+
+	*url_out = NULL;
+	*auth_failed = 0;
+	for (int hops = 0;; hops++) {
+		cleanup_free char *auth = NULL;
+		cleanup_free char *loc = NULL;
+		char *next;
+		int ret = 0;
+
+		if (is_registry_origin(c->r, url))
+			ret = auth_header(&auth, c, call->scopes, err);
+		if (ret < 0) {
+			*auth_failed = 1;
+			return ret;
+		}
+		ret = send_to(c, call, url, auth, resp, err);
+		if (auth)
+			explicit_bzero(auth, strlen(auth));
+		if (ret < 0)
+			return ret;
+		if (call->follow_redirects && is_redirect(resp->status))
+			loc = cairn_http_resp_header(resp, "location");
+		if (!loc)
+			break;
+		if (hops == MAX_REDIRECTS)
+			return cairn_error_set(err, CAIRN_EHTTP, "more than %d redirects",
+					       MAX_REDIRECTS);
+		next = cairn_url_resolve(url, loc);
+		free(url);
+		url = next;
+		if (!url || !is_http_url(url))
+			return cairn_error_set(err, CAIRN_EHTTP,
+					       "redirected to a URL that is not http(s)");
+	}
+	*url_out = TAKE_PTR(url);
+	return 0;
+}
+
+/*
+ * Whether a failed attempt is worth another: a broken connection is, within max_attempts, when
+ * the body can go (and come) again. A deadline is the user's bound on waiting, so it ends the
+ * call, but for a download that stalled mid-body: that is a broken connection.
+ */
+static int may_retry(const struct cairn_registry_conn *c, const struct call *call, int ret,
+		     const struct cairn_http_resp *resp, int attempt_no)
+{
+	if (ret != CAIRN_ENET || call->no_retry || attempt_no + 1 >= c->r->max_attempts)
+		return 0;
+	if (call->req.write_fn && !call->restart)
+		return 0;
+	if (resp->timed_out)
+		return resp->timed_out == CAIRN_HTTP_TIMEOUT_IDLE && call->req.write_fn &&
+		       resp->status;
+	return 1;
+}
+
 static int do_call(struct cairn_registry_conn *c, struct call *call, struct cairn_http_resp *resp,
 		   struct cairn_error **err)
 {
 	struct cairn_registry *r = c->r;
 	int auth_retried = 0;
 
-	for (int attempt = 0;; attempt++) {
-		cleanup_free char *auth = NULL;
-		const char *headers[ARRAY_SIZE(call->headers) + 1];
+	for (int attempt_no = 0;; attempt_no++) {
+		cleanup_free char *url = NULL;
 		struct cairn_error *e = NULL;
-		size_t n = 0;
-		int ret;
+		int auth_failed, ret;
 
-		ret = auth_header(&auth, c, call->scopes, err);
-		if (ret < 0)
+		ret = send_following(c, call, resp, &url, &auth_failed, &e);
+		if (ret < 0 && (auth_failed || !may_retry(c, call, ret, resp, attempt_no))) {
+			*err = e;
 			return cairn_error_wrap(err, "%s", call->what);
-		for (; n < ARRAY_SIZE(call->headers) && call->headers[n]; n++)
-			headers[n] = call->headers[n];
-		if (auth)
-			headers[n++] = auth;
-		headers[n] = NULL;
-		call->req.headers = headers;
-		atomic_fetch_add(&r->requests, 1);
-		ret = cairn_http_request(c->http, &call->req, resp, &e);
-		if (auth)
-			explicit_bzero(auth, strlen(auth));
-		call->req.headers = NULL;
+		}
 		if (ret < 0) {
-			int can_retry = !call->no_retry && attempt + 1 < r->max_attempts &&
-					(ret == CAIRN_ENET) &&
-					(!call->req.write_fn || call->restart);
-
-			if (!can_retry) {
-				*err = e;
-				return cairn_error_wrap(err, "%s", call->what);
-			}
 			cairn_log(CAIRN_LOG_WARN, "%s: %s; retrying", call->what, e->msg);
 			cairn_error_free(e);
 			if (call->req.write_fn && call->restart &&
 			    call->restart(call->restart_ud) < 0)
 				return cairn_error_set(err, CAIRN_EINTERNAL, "%s: cannot restart",
 						       call->what);
-			backoff(c, attempt, NULL);
+			backoff(c, attempt_no, NULL);
 			continue;
 		}
-		if (resp->status == 401 && !auth_retried &&
+		/* only the registry's own challenges are learnt */
+		if (resp->status == 401 && !auth_retried && is_registry_origin(r, url) &&
 		    learn_challenge(c, resp, call->scopes)) {
 			auth_retried = 1;
-			attempt--;
+			attempt_no--;
 			continue;
 		}
 		if (retryable_status(resp->status) && !call->no_retry &&
-		    attempt + 1 < r->max_attempts) {
+		    attempt_no + 1 < r->max_attempts) {
 			cairn_log(CAIRN_LOG_WARN, "%s: HTTP %d; retrying", call->what,
 				  resp->status);
-			backoff(c, attempt, resp);
+			backoff(c, attempt_no, resp);
 			continue;
 		}
 		return 0;
@@ -1122,7 +1284,7 @@ int cairn_registry_blob_get(struct cairn_registry_conn *c, const char *repo,
 	call.req.url = url;
 	call.req.write_fn = sink;
 	call.req.write_ud = ud;
-	call.req.follow_redirects = 1;
+	call.follow_redirects = 1;
 	call.restart = restart;
 	call.restart_ud = ud;
 	ret = do_call(c, &call, &resp, err);
@@ -1206,9 +1368,6 @@ int cairn_registry_manifest_get(struct cairn_registry_conn *c, const char *repo,
 		return ret;
 	if (resp.status != 200)
 		return status_error(&resp, err, what);
-	if (resp.body.len >= CAIRN_STORE_DOC_MAX)
-		return cairn_error_set(err, CAIRN_ETOOBIG, "%s: larger than %u bytes", what,
-				       CAIRN_STORE_DOC_MAX);
 	ret = descriptor_from(&d, &resp, what, err);
 	if (ret < 0)
 		return ret;
@@ -1333,14 +1492,6 @@ int cairn_registry_manifest_put(struct cairn_registry_conn *c, const char *repo,
 
 /* ---- tags ---- */
 
-/* `url` starts with `base` ("scheme://host[:port]") followed by '/', '?' or its end. */
-static int same_origin(const char *url, const char *base)
-{
-	size_t n = strlen(base);
-
-	return strncasecmp(url, base, n) == 0 && (url[n] == '\0' || url[n] == '/' || url[n] == '?');
-}
-
 static void next_link(const char *value, size_t len, void *ud)
 {
 	char **out = ud;
@@ -1406,8 +1557,8 @@ int cairn_registry_tags_list(struct cairn_registry_conn *c, const char *repo,
 		free(url);
 		url = next ? cairn_url_resolve(c->r->base_url, next) : NULL;
 		free(next);
-		/* Credentials go to the registry only: a next page elsewhere is not followed. */
-		if (url && !same_origin(url, c->r->base_url))
+		/* Tags come from the registry only: a next page elsewhere is not followed. */
+		if (url && !is_registry_origin(c->r, url))
 			return cairn_error_set(err, CAIRN_EHTTP,
 					       "%s: the next page is on another host", what);
 	}
