@@ -10,9 +10,11 @@
 #include "cairn/store.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 struct fixture {
@@ -196,6 +198,27 @@ static void test_writer_streams_and_checks(void **state)
 	assert_int_equal(count_dir(f->root, "blobs/sha256"), 1);
 }
 
+static void test_interrupted_writer(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_blob_writer *w = NULL;
+	struct cairn_error *err = NULL;
+	struct cairn_digest dg;
+
+	assert_int_equal(cairn_store_blob_writer_new(&w, f->st, &err), 0);
+	assert_int_equal(cairn_store_blob_write(w, "abc", 3, &err), 0);
+	cairn_interrupt(SIGTERM);
+	assert_int_equal(cairn_store_blob_write(w, "def", 3, &err), CAIRN_EINTERRUPTED);
+	assert_non_null(strstr(err->msg, "interrupted by SIGTERM"));
+	cairn_error_clear(&err);
+	cairn_store_blob_writer_free(w);
+	assert_int_equal(count_dir(f->root, ".cairn/tmp"), 0);
+	assert_int_equal(cairn_store_put_blob(f->st, "x", 1, &dg, &err), CAIRN_EINTERRUPTED);
+	cairn_error_clear(&err);
+	cairn_interrupt_reset();
+	assert_int_equal(cairn_store_put_blob(f->st, "x", 1, &dg, &err), 0);
+}
+
 static void put_desc(struct fixture *f, const char *content, struct cairn_descriptor *d)
 {
 	struct cairn_error *err = NULL;
@@ -328,6 +351,7 @@ int main(void)
 		T(test_corrupt_blob_detected_and_repaired),
 		T(test_missing_blob),
 		T(test_writer_streams_and_checks),
+		T(test_interrupted_writer),
 		T(test_refs),
 		T(test_ref_errors),
 		T(test_foreign_entries_kept),

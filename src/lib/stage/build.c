@@ -983,6 +983,8 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 		eo.output = on_output;
 		eo.output_ud = s;
 		ret = cairn_exec_shell(&status, &eo, err);
+		if (ret < 0)
+			cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_names[id]);
 		if (ret == 0 && status != 0)
 			ret = cairn_error_set(
 				err, CAIRN_EINTERNAL,

@@ -4,6 +4,7 @@
 #include "cairn/store.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/json.h"
 #include "util/sha256.h"
 
@@ -190,8 +191,10 @@ int cairn_store_blob_writer_new(struct cairn_blob_writer **out, struct cairn_sto
 int cairn_store_blob_write(struct cairn_blob_writer *w, const void *p, size_t n,
 			   struct cairn_error **err)
 {
-	int ret = cairn_fs_write_all(w->fd, p, n, w->tmpname, err);
+	int ret = cairn_interrupt_check(err);
 
+	if (ret == 0)
+		ret = cairn_fs_write_all(w->fd, p, n, w->tmpname, err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "store '%s'", w->st->root);
 	cairn_sha256_update(&w->hash, p, n);
@@ -271,8 +274,14 @@ int cairn_store_read_blob(struct cairn_store *st, const struct cairn_digest *dg,
 	chunk = xmalloc(128 * 1024);
 	cairn_sha256_init(&h);
 	for (;;) {
-		ssize_t n = read(fd, chunk, 128 * 1024);
+		ssize_t n;
 
+		ret = cairn_interrupt_check(err);
+		if (ret < 0) {
+			cairn_sha256_release(&h);
+			return cairn_error_wrap(err, "read blob '%s'", dg->str);
+		}
+		n = read(fd, chunk, 128 * 1024);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
