@@ -4,6 +4,7 @@
 #include "cairn/registry.h"
 #include "registry/http.h"
 #include "registry/registry_internal.h"
+#include "util/interrupt.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -207,6 +208,22 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* Called about once a second at least, even while nothing moves: ends a transfer at a signal. */
+static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct exchange *x = ud;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (!cairn_interrupted())
+		return 0;
+	x->cb_error = CAIRN_EINTERRUPTED;
+	return 1;
+}
+
 /* Trace of headers only, with credentials cut: bodies may hold tokens, so they never appear. */
 static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *ud)
 {
@@ -276,6 +293,9 @@ static int setup(struct curl_transport *t, struct exchange *x, struct curl_slist
 	SETOPT(c, CURLOPT_HEADERDATA, x);
 	SETOPT(c, CURLOPT_WRITEFUNCTION, on_write);
 	SETOPT(c, CURLOPT_WRITEDATA, x);
+	SETOPT(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+	SETOPT(c, CURLOPT_XFERINFODATA, x);
+	SETOPT(c, CURLOPT_NOPROGRESS, 0L);
 	SETOPT(c, CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
 	SETOPT(c, CURLOPT_MAXREDIRS, 10L);
 	SETOPT(c, CURLOPT_BUFFERSIZE, 256L * 1024);
@@ -344,6 +364,8 @@ static int curl_request(void *impl, const struct cairn_http_req *req, struct cai
 	if (rc == CURLE_OK)
 		return 0;
 	resp->tls_verify_failed = rc == CURLE_PEER_FAILED_VERIFICATION;
+	if (x.cb_error == CAIRN_EINTERRUPTED && cairn_interrupt_check(err) < 0)
+		return cairn_error_wrap(err, "%s %s", req->method, req->url);
 	if (x.cb_error &&
 	    (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR))
 		return cairn_error_set(err, x.cb_error, "%s %s: transfer aborted", req->method,
