@@ -297,13 +297,38 @@ static void test_interrupt_stops_container(void **state)
 	assert_false(mounted(f->work));
 }
 
+/* Everything mounted below the work dir goes, whatever its name, before the files do. */
+static void test_cleanup_unmounts_all_below(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_error *err = NULL;
+	cleanup_free char *lower2 = xasprintf("%s/lower2", f->dir);
+	const char *lower[] = {f->lower, lower2};
+	cleanup_free char *a = xasprintf("%s/merged", f->work);
+	cleanup_free char *b = xasprintf("%s/import 1", f->work);
+	cleanup_free char *empty = xasprintf("%s/empty", f->work);
+
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, lower2, 0755, &err), 0);
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, a, 0755, &err), 0);
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, b, 0755, &err), 0);
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, empty, 0755, &err), 0);
+	assert_int_equal(cairn_exec_mount_ro(a, lower, 1, empty, &err), 0);
+	assert_int_equal(cairn_exec_mount_ro(b, lower, 2, empty, &err), 0);
+	/* mountinfo shows the space as "\040" */
+	assert_true(mounted("/import\\0401 "));
+
+	cairn_exec_cleanup(f->work);
+	assert_false(mounted(f->work));
+	assert_int_equal(access(f->work, F_OK), -1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_changes_land_in_upper),	   T(test_exit_status_and_output),
 		T(test_env_and_bind_mount),	   T(test_missing_runtime),
-		T(test_interrupt_stops_container),
+		T(test_interrupt_stops_container), T(test_cleanup_unmounts_all_below),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -353,11 +353,64 @@ static void stop_containers(const char *work)
 	free(ids);
 }
 
+/* Undo mountinfo's octal escapes ("\040" for a space...) in place. */
+static void unescape_mount_point(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* Detach every mount at or below `dir`, the last mounted (the innermost) first. */
+static void unmount_below(const char *dir)
+{
+	cleanup_free char *root = realpath(dir, NULL);
+	cleanup_free char *line = NULL;
+	char **points = NULL;
+	size_t cap = 0, len, n = 0;
+	FILE *f;
+
+	if (!root)
+		return;
+	len = strlen(root);
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		/* "ID PARENT MAJOR:MINOR ROOT MOUNT-POINT OPTIONS ..." */
+		char *save = NULL, *p = strtok_r(line, " ", &save);
+
+		for (int field = 1; p && field < 5; field++)
+			p = strtok_r(NULL, " ", &save);
+		if (!p)
+			continue;
+		unescape_mount_point(p);
+		if (strncmp(p, root, len) == 0 && (p[len] == '\0' || p[len] == '/')) {
+			points = xreallocarray(points, n + 1, sizeof(*points));
+			points[n++] = xstrdup(p);
+		}
+	}
+	fclose(f);
+	while (n-- > 0) {
+		umount2(points[n], MNT_DETACH);
+		free(points[n]);
+	}
+	free(points);
+}
+
 void cairn_exec_cleanup(const char *work_dir)
 {
-	cleanup_free char *merged = xasprintf("%s/merged", work_dir);
-
-	umount2(merged, MNT_DETACH);
+	stop_containers(work_dir);
+	unmount_below(work_dir);
 	nftw(work_dir, unlink_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
