@@ -4,12 +4,14 @@
 #
 # Signals during registry transfers end them within a second or two, not when the registry
 # answers: a pull removes its temporary blob, a publish stops uploading; both exit 128+N with one
-# line on stderr.
+# line on stderr. Temporary blobs that a killed cairn left (store/.cairn/tmp/blob-*) are removed
+# by the next writer and by `stages gc` once older than the grace period, unless still locked.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
 : "${CAIRN:?set CAIRN to the built cairn binary}"
-require_tool docker-registry skopeo umoci runc
+require_tool docker-registry skopeo umoci runc flock
+require_python
 
 registry_start
 base_image_push "$REG/base/busybox:1"
@@ -68,6 +70,41 @@ test_expect_success 'SIGTERM mid download: ends at once, removes the temporary b
 	test "$RC" -eq 143 && test "$SECS" -le 5 &&
 	test "$(wc -l <"$T/err")" -eq 1 && grep -q "interrupted by SIGTERM\$" "$T/err" &&
 	test -z "$(temp_blobs)"
+'
+
+test_expect_success 'kill -9 mid download leaves a temporary blob behind' '
+	"$CAIRN" image pull -q -j 1 "$SLOW/base/busybox:1" >"$T/out" 2>"$T/err" &
+	_pid=$! &&
+	wait_until "temp_blobs >/dev/null" &&
+	kill -KILL "$_pid" && { wait "$_pid" || :; } &&
+	LEFT=$(temp_blobs) && test -n "$LEFT"
+'
+
+test_expect_success 'the next writer removes it once old; a fresh or a locked one stays' '
+	for _f in $LEFT; do touch -d "2 hours ago" "$TMPD/$_f" || return 1; done &&
+	echo fresh >"$TMPD/blob-fresh0000000" &&
+	echo locked >"$TMPD/blob-locked000000" &&
+	touch -d "2 hours ago" "$TMPD/blob-locked000000" || return 1
+	"$PYTHON" -c "import fcntl, sys, time
+f = open(sys.argv[1])
+fcntl.flock(f, fcntl.LOCK_EX)
+time.sleep(60)" "$TMPD/blob-locked000000" &
+	LOCKER=$! &&
+	test_atexit "kill $LOCKER 2>/dev/null" &&
+	wait_until "! flock -n \"\$TMPD/blob-locked000000\" true" &&
+	"$CAIRN" image pull -q "$REG/base/busybox:1" >"$T/out" &&
+	for _f in $LEFT; do test ! -e "$TMPD/$_f" || return 1; done &&
+	test -f "$TMPD/blob-fresh0000000" && test -f "$TMPD/blob-locked000000"
+'
+
+test_expect_success 'stages gc removes an old temporary blob once its lock is gone' '
+	"$CAIRN" stages gc >"$T/gc.out" && cat "$T/gc.out" &&
+	grep -q " 0 temporary files\$" "$T/gc.out" && test -f "$TMPD/blob-locked000000" &&
+	kill "$LOCKER" && { wait "$LOCKER" || :; } &&
+	"$CAIRN" stages gc >"$T/gc.out" && cat "$T/gc.out" &&
+	grep -q " 1 temporary files\$" "$T/gc.out" &&
+	test ! -e "$TMPD/blob-locked000000" && test -f "$TMPD/blob-fresh0000000" &&
+	rm "$TMPD/blob-fresh0000000"
 '
 
 "$CAIRN" build --dir "$P" >/dev/null || exit 1
