@@ -20,6 +20,7 @@ enum cairn_code {
 	CAIRN_EHTTP = -7,
 	CAIRN_ETOOBIG = -8,
 	CAIRN_EOS = -9,
+	CAIRN_EINTERRUPTED = -10, /* stopped by cairn_interrupt() (a signal) */
 };
 
 struct cairn_error {

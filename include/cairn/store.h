@@ -157,13 +157,15 @@ struct cairn_store_gc_stats {
 	uint64_t blobs_removed;
 	uint64_t bytes_freed;
 	uint64_t layers_removed; /* unpacked layer directories */
+	uint64_t tmp_removed;	 /* temp blobs of killed writers */
 };
 
 /**
  * Remove every blob no named manifest references (directly or through an index), and every
  * unpacked layer in `layers_root` (may be NULL) no stored image config lists, when older than
  * `grace_secs`: a build in progress stores blobs before it names them, and the grace keeps
- * them. Names and what they reference are never touched.
+ * them. Names and what they reference are never touched. Temp blobs older than `grace_secs`
+ * that no writer holds locked (left by a killed cairn) are removed too.
  */
 CAIRN_API int cairn_store_gc(struct cairn_store *st, const char *layers_root, int64_t grace_secs,
 			     struct cairn_store_gc_stats *stats, struct cairn_error **err);

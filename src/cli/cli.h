@@ -11,7 +11,8 @@ enum cli_exit {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_FAILURE = 1,
 	CLI_EXIT_USAGE = 2,
-	CLI_EXIT_INTERRUPTED = 130,
+	/* + the number of the signal: 130 INT, 143 TERM, 129 HUP, 141 PIPE, as shells report */
+	CLI_EXIT_INTERRUPTED = 128,
 };
 
 struct cli_ctx {
@@ -77,6 +78,11 @@ void cli_ctx_finish(struct cli_ctx *ctx);
 int cli_usage(const char *cmd); /* prints "usage: ..." for the command to stderr; returns 2 */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_fail(struct cairn_error *err); /* prints "cairn: error: ...", frees err; returns 1 */
+/*
+ * The exit status of command `cmd` that returned `ret`: 128+N once a signal N interrupted it
+ * (saying so on stderr if the command itself printed no error), else `ret`.
+ */
+int cli_exit_status(int ret, const char *cmd);
 void cli_log_setup(int verbosity);
 
 /*

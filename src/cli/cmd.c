@@ -105,7 +105,8 @@ static const struct cli_cmd commands[] = {
 		.help = "ls: every named stage and image of HOME/store: NAME DIGEST SIZE AGE\n"
 			"gc: remove the blobs no named manifest references and the unpacked\n"
 			"    layers no stored image uses, when older than --grace (default 3600 s,\n"
-			"    so a build in progress keeps what it wrote but has not named yet)\n",
+			"    so a build in progress keeps what it wrote but has not named yet),\n"
+			"    and the temporary blobs killed cairn processes left, as old\n",
 	},
 	{
 		.name = "image",

@@ -108,9 +108,10 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 			ret = cli_fail(err);
 			goto out;
 		}
-		printf("removed %" PRIu64 " blobs (%.1f MiB) and %" PRIu64 " unpacked layers\n",
-		       s.blobs_removed, (double)s.bytes_freed / (1024.0 * 1024.0),
-		       s.layers_removed);
+		printf("removed %" PRIu64 " blobs (%.1f MiB), %" PRIu64
+		       " unpacked layers and %" PRIu64 " temporary files\n",
+		       s.blobs_removed, (double)s.bytes_freed / (1024.0 * 1024.0), s.layers_removed,
+		       s.tmp_removed);
 	} else {
 		struct ls_ctx lc = {.st = st, .now = time(NULL)};
 

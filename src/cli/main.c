@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* cairn's entry point: global options, then one command from the table. */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cairn/interrupt.h"
 #include "cairn/registry.h"
 #include "cairn/version.h"
 #include "cli.h"
@@ -30,6 +32,37 @@ int cmd_help(int argc, char **argv, struct cli_ctx *ctx)
 	return CLI_EXIT_OK;
 }
 
+static void on_signal(int signo)
+{
+	cairn_interrupt(signo);
+}
+
+/*
+ * INT, TERM, HUP and PIPE set the interrupt flag: the running command stops its containers and
+ * transfers, unmounts, removes its temporary files and returns; main() then exits 128+N. INT,
+ * TERM and HUP that were ignored on entry (nohup, a shell's background job) stay ignored. PIPE
+ * is always caught: a closed stdout (`cairn build | head`) must not kill cairn mid-stage.
+ */
+static int catch_signals(struct cairn_error **err)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+	int ret = cairn_interrupt_init(err);
+
+	if (ret < 0)
+		return ret;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction old;
+
+		if (sigs[i] != SIGPIPE && sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_ctx ctx = {0};
@@ -50,9 +83,9 @@ int main(int argc, char **argv)
 	cmd = cli_cmd_find(argv[1]);
 	if (!cmd)
 		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
-	if (cairn_registry_global_init(&err) < 0)
+	if (catch_signals(&err) < 0 || cairn_registry_global_init(&err) < 0)
 		return cli_fail(err);
 	ret = cmd->run(argc - 1, argv + 1, &ctx);
 	cairn_registry_global_cleanup();
-	return ret;
+	return cli_exit_status(ret, cmd->name);
 }

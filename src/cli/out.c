@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cairn/build.h"
+#include "cairn/interrupt.h"
 #include "cairn/log.h"
 #include "cli.h"
 
@@ -40,6 +41,21 @@ int cli_fail(struct cairn_error *err)
 	fprintf(stderr, "cairn: error: %s\n", err && err->msg ? err->msg : "unknown error");
 	cairn_error_free(err);
 	return CLI_EXIT_FAILURE;
+}
+
+int cli_exit_status(int ret, const char *cmd)
+{
+	int signo = cairn_interrupted();
+	const char *name;
+
+	if (!signo)
+		return ret;
+	if (ret == CLI_EXIT_OK) {
+		/* it finished, but what it printed may be lost (SIGPIPE) or unwanted */
+		name = sigabbrev_np(signo);
+		fprintf(stderr, "cairn: error: %s: interrupted by SIG%s\n", cmd, name ? name : "?");
+	}
+	return CLI_EXIT_INTERRUPTED + signo;
 }
 
 static void log_to_stderr(enum cairn_log_level level, const char *msg, void *userdata)

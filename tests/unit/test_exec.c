@@ -10,10 +10,14 @@
 #include "build/exec.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 
 struct fixture {
 	char *dir;   /* mkdtemp root */
@@ -44,6 +48,8 @@ static int setup(void **state)
 			return -1;
 		skip();
 	}
+	if (cairn_interrupt_init(NULL) < 0)
+		return -1;
 	f = xcalloc(1, sizeof(*f));
 	if (!mkdtemp(tmpl))
 		return -1;
@@ -239,14 +245,90 @@ static void test_missing_runtime(void **state)
 	assert_false(mounted(f->work));
 }
 
+static void interrupt_on_output(const char *line, size_t len, void *ud)
+{
+	collect(line, len, ud);
+	cairn_interrupt(SIGTERM);
+}
+
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_interrupt_stops_container(void **state)
+{
+	static const char *const cmds[] = {"echo started", "sleep 30", "echo never"};
+	struct fixture *f = *state;
+	struct cairn_exec_opts o = CAIRN_EXEC_OPTS_INIT;
+	struct cairn_error *err = NULL;
+	const char *lower[] = {f->lower};
+	cleanup_free char *runtime_state = xasprintf("%s/state", f->work);
+	struct timespec t0, t1;
+	int status = -1;
+
+	o.lowerdirs = lower;
+	o.n_lower = 1;
+	o.commands = cmds;
+	o.n_commands = ARRAY_SIZE(cmds);
+	o.work_dir = f->work;
+	o.output = interrupt_on_output;
+	o.output_ud = &f->out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(cairn_exec_shell(&status, &o, &err), CAIRN_EINTERRUPTED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cairn_interrupt_reset();
+	assert_true(t1.tv_sec - t0.tv_sec < 15);
+	assert_string_equal(err->msg, "interrupted by SIGTERM");
+	cairn_error_free(err);
+	assert_string_equal(f->out.buf, "started|");
+	/* runc deleted the container (it keeps a state directory per container until then) */
+	assert_int_equal(entries(runtime_state), 0);
+	assert_false(mounted(f->work));
+}
+
+/* Everything mounted below the work dir goes, whatever its name, before the files do. */
+static void test_cleanup_unmounts_all_below(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_error *err = NULL;
+	cleanup_free char *lower2 = xasprintf("%s/lower2", f->dir);
+	const char *lower[] = {f->lower, lower2};
+	cleanup_free char *a = xasprintf("%s/merged", f->work);
+	cleanup_free char *b = xasprintf("%s/import 1", f->work);
+	cleanup_free char *empty = xasprintf("%s/empty", f->work);
+
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, lower2, 0755, &err), 0);
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, a, 0755, &err), 0);
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, b, 0755, &err), 0);
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, empty, 0755, &err), 0);
+	assert_int_equal(cairn_exec_mount_ro(a, lower, 1, empty, &err), 0);
+	assert_int_equal(cairn_exec_mount_ro(b, lower, 2, empty, &err), 0);
+	/* mountinfo shows the space as "\040" */
+	assert_true(mounted("/import\\0401 "));
+
+	cairn_exec_cleanup(f->work);
+	assert_false(mounted(f->work));
+	assert_int_equal(access(f->work, F_OK), -1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_changes_land_in_upper),
-		T(test_exit_status_and_output),
-		T(test_env_and_bind_mount),
-		T(test_missing_runtime),
+		T(test_changes_land_in_upper),	   T(test_exit_status_and_output),
+		T(test_env_and_bind_mount),	   T(test_missing_runtime),
+		T(test_interrupt_stops_container), T(test_cleanup_unmounts_all_below),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,10 +10,14 @@
 #include "cairn/store.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 struct fixture {
 	char *dir;
@@ -196,6 +200,84 @@ static void test_writer_streams_and_checks(void **state)
 	assert_int_equal(count_dir(f->root, "blobs/sha256"), 1);
 }
 
+/* Create .cairn/tmp/NAME, `age` seconds old. */
+static void make_temp(struct fixture *f, const char *name, time_t age)
+{
+	cleanup_free char *path = xasprintf("%s/.cairn/tmp/%s", f->root, name);
+	struct timespec t[2] = {{.tv_sec = time(NULL) - age}, {.tv_sec = time(NULL) - age}};
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "partial", 7), 7);
+	assert_int_equal(futimens(fd, t), 0);
+	close(fd);
+}
+
+static int temp_exists(struct fixture *f, const char *name)
+{
+	cleanup_free char *path = xasprintf("%s/.cairn/tmp/%s", f->root, name);
+
+	return access(path, F_OK) == 0;
+}
+
+static void test_killed_writers_temp_removed(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_error *err = NULL;
+	struct cairn_store_gc_stats stats;
+	cleanup_free char *locked = xasprintf("%s/.cairn/tmp/blob-locked00000", f->root);
+	struct cairn_digest dg;
+	int fd;
+
+	make_temp(f, "blob-killed00000", 7200);
+	make_temp(f, "blob-fresh000000", 10);
+	make_temp(f, "blob-locked00000", 7200);
+	make_temp(f, "other-old0000000", 7200);
+	/* a writer that still runs holds a lock on its temp blob, however slow it is */
+	fd = open(locked, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	/* the first writer sweeps what killed writers left */
+	assert_int_equal(cairn_store_put_blob(f->st, "x", 1, &dg, &err), 0);
+	assert_false(temp_exists(f, "blob-killed00000"));
+	assert_true(temp_exists(f, "blob-fresh000000"));
+	assert_true(temp_exists(f, "blob-locked00000"));
+	assert_true(temp_exists(f, "other-old0000000"));
+	/* gc too, with its own grace; the lock gone, the old temp blob goes */
+	assert_int_equal(cairn_store_gc(f->st, NULL, 3600, &stats, &err), 0);
+	assert_int_equal(stats.tmp_removed, 0);
+	close(fd);
+	assert_int_equal(cairn_store_gc(f->st, NULL, 3600, &stats, &err), 0);
+	assert_int_equal(stats.tmp_removed, 1);
+	assert_false(temp_exists(f, "blob-locked00000"));
+	assert_true(temp_exists(f, "blob-fresh000000"));
+	assert_int_equal(cairn_store_gc(f->st, NULL, 5, &stats, &err), 0);
+	assert_int_equal(stats.tmp_removed, 1);
+	assert_false(temp_exists(f, "blob-fresh000000"));
+	assert_true(temp_exists(f, "other-old0000000"));
+}
+
+static void test_interrupted_writer(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_blob_writer *w = NULL;
+	struct cairn_error *err = NULL;
+	struct cairn_digest dg;
+
+	assert_int_equal(cairn_store_blob_writer_new(&w, f->st, &err), 0);
+	assert_int_equal(cairn_store_blob_write(w, "abc", 3, &err), 0);
+	cairn_interrupt(SIGTERM);
+	assert_int_equal(cairn_store_blob_write(w, "def", 3, &err), CAIRN_EINTERRUPTED);
+	assert_non_null(strstr(err->msg, "interrupted by SIGTERM"));
+	cairn_error_clear(&err);
+	cairn_store_blob_writer_free(w);
+	assert_int_equal(count_dir(f->root, ".cairn/tmp"), 0);
+	assert_int_equal(cairn_store_put_blob(f->st, "x", 1, &dg, &err), CAIRN_EINTERRUPTED);
+	cairn_error_clear(&err);
+	cairn_interrupt_reset();
+	assert_int_equal(cairn_store_put_blob(f->st, "x", 1, &dg, &err), 0);
+}
+
 static void put_desc(struct fixture *f, const char *content, struct cairn_descriptor *d)
 {
 	struct cairn_error *err = NULL;
@@ -328,6 +410,8 @@ int main(void)
 		T(test_corrupt_blob_detected_and_repaired),
 		T(test_missing_blob),
 		T(test_writer_streams_and_checks),
+		T(test_killed_writers_temp_removed),
+		T(test_interrupted_writer),
 		T(test_refs),
 		T(test_ref_errors),
 		T(test_foreign_entries_kept),

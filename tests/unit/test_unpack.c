@@ -13,12 +13,14 @@
 #include "build/upper.h"
 #include "cairn/store.h"
 #include "util/buf.h"
+#include "util/interrupt.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -339,6 +341,29 @@ static void test_roundtrip(void **state)
 		fail_msg("%s", err->msg);
 	check_sample(f);
 	check_contained(f, true);
+}
+
+/* A signal mid-unpack: CAIRN_EINTERRUPTED, no half-unpacked directory left; a retry works. */
+static void test_interrupted(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_layer_result res;
+	struct cairn_error *err = NULL;
+
+	if (!need_root())
+		return;
+	sample_layer(f, NULL, &res);
+	cairn_interrupt(SIGINT);
+	assert_int_equal(unpack(f, &res.desc.digest, &err), CAIRN_EINTERRUPTED);
+	cairn_interrupt_reset();
+	assert_non_null(strstr(err->msg, "interrupted by SIGINT"));
+	cairn_error_free(err);
+	err = NULL;
+	check_contained(f, false);
+	assert_false(exists(f->dest));
+	if (unpack(f, &res.desc.digest, &err) < 0)
+		fail_msg("%s", err->msg);
+	check_sample(f);
 }
 
 static void test_formats(void **state)
@@ -1185,6 +1210,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_roundtrip),
+		T(test_interrupted),
 		T(test_formats),
 		T(test_multi_member_and_zlib),
 		T(test_whiteouts),

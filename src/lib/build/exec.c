@@ -5,14 +5,19 @@
 #include "build/unpack.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/json.h"
 #include "util/root.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <sys/mount.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -21,6 +26,11 @@ extern char **environ;
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* mount(2) takes one page of options; long lowerdir lists need shorter, relative names. */
 #define MOUNT_OPTS_MAX 4000
+/* `<work>/runtime` names the runtime whose state `<work>/state` holds, for a later cleanup. */
+#define RUNTIME_FILE "runtime"
+#define RUNTIME_NAME_MAX 4096
+/* Interrupted: ask the runtime to stop its container this many times, a second apart. */
+#define STOP_TRIES 10
 
 /* Where the runtime mounts things; whichever of these the image lacks it creates. */
 static const char *const runtime_targets[] = {
@@ -239,48 +249,192 @@ static int unlink_entry(const char *path, const struct stat *sb, int type, struc
 	return 0;
 }
 
+/*
+ * Children cairn starts get the default action for the signals cairn catches, and a process
+ * group of their own: a ^C on the terminal reaches cairn alone, which then stops them in order.
+ */
+static void spawn_attr_init(posix_spawnattr_t *a)
+{
+	sigset_t def, none;
+
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGQUIT);
+	posix_spawnattr_init(a);
+	posix_spawnattr_setsigdefault(a, &def);
+	posix_spawnattr_setsigmask(a, &none);
+	posix_spawnattr_setpgroup(a, 0);
+	posix_spawnattr_setflags(a, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+					    POSIX_SPAWN_SETPGROUP);
+}
+
+/* Run `argv` with no input and its output dropped, and wait for it. */
+static void run_quiet(char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	pid_t pid;
+	int wst, rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	spawn_attr_init(&attr);
+	rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
+		return;
+	while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* The runtime recorded in `work`, else "runc" (a new string). */
+static char *recorded_runtime(const char *work)
+{
+	cleanup_free char *path = xasprintf("%s/" RUNTIME_FILE, work);
+	struct cairn_buf b = CAIRN_BUF_INIT_MAX(RUNTIME_NAME_MAX);
+	struct cairn_error *e = NULL;
+
+	if (cairn_fs_read_at(AT_FDCWD, path, &b, &e) < 0 || b.len == 0 ||
+	    memchr(b.buf, '\0', b.len)) {
+		cairn_error_free(e);
+		cairn_buf_release(&b);
+		return xstrdup("runc");
+	}
+	return cairn_buf_detach(&b, NULL);
+}
+
+/* `runtime kill ID KILL`, then `runtime delete --force ID`, which waits until it is gone. */
+static void stop_container(const char *runtime, const char *state, const char *id)
+{
+	cleanup_free char *rt = xstrdup(runtime);
+	cleanup_free char *root = xstrdup(state);
+	cleanup_free char *name = xstrdup(id);
+	char a_root[] = "--root", a_kill[] = "kill", a_sig[] = "KILL", a_delete[] = "delete",
+	     a_force[] = "--force";
+	char *kill_argv[] = {rt, a_root, root, a_kill, name, a_sig, NULL};
+	char *delete_argv[] = {rt, a_root, root, a_delete, a_force, name, NULL};
+
+	cairn_log(CAIRN_LOG_DEBUG, "stop container '%s' of runtime '%s' in '%s'", id, runtime,
+		  state);
+	run_quiet(kill_argv);
+	run_quiet(delete_argv);
+}
+
+/* Stop every container whose runtime state is in `<work>/state`. */
+static void stop_containers(const char *work)
+{
+	cleanup_free char *state = xasprintf("%s/state", work);
+	cleanup_free char *runtime = NULL;
+	char **ids = NULL;
+	size_t n = 0;
+	DIR *d = opendir(state);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		ids = xreallocarray(ids, n + 1, sizeof(*ids));
+		ids[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	if (n)
+		runtime = recorded_runtime(work);
+	for (size_t i = 0; i < n; i++) {
+		stop_container(runtime, state, ids[i]);
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+/* Undo mountinfo's octal escapes ("\040" for a space...) in place. */
+static void unescape_mount_point(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* Detach every mount at or below `dir`, the last mounted (the innermost) first. */
+static void unmount_below(const char *dir)
+{
+	cleanup_free char *root = realpath(dir, NULL);
+	cleanup_free char *line = NULL;
+	char **points = NULL;
+	size_t cap = 0, len, n = 0;
+	FILE *f;
+
+	if (!root)
+		return;
+	len = strlen(root);
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		/* "ID PARENT MAJOR:MINOR ROOT MOUNT-POINT OPTIONS ..." */
+		char *save = NULL, *p = strtok_r(line, " ", &save);
+
+		for (int field = 1; p && field < 5; field++)
+			p = strtok_r(NULL, " ", &save);
+		if (!p)
+			continue;
+		unescape_mount_point(p);
+		if (strncmp(p, root, len) == 0 && (p[len] == '\0' || p[len] == '/')) {
+			points = xreallocarray(points, n + 1, sizeof(*points));
+			points[n++] = xstrdup(p);
+		}
+	}
+	fclose(f);
+	while (n-- > 0) {
+		umount2(points[n], MNT_DETACH);
+		free(points[n]);
+	}
+	free(points);
+}
+
 void cairn_exec_cleanup(const char *work_dir)
 {
-	cleanup_free char *merged = xasprintf("%s/merged", work_dir);
-
-	umount2(merged, MNT_DETACH);
+	stop_containers(work_dir);
+	unmount_below(work_dir);
 	nftw(work_dir, unlink_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
-/* Run the runtime, streaming its output line by line; returns the exit status in *status. */
-static int run_runtime(int *status, const char *work, const char *id,
-		       const struct cairn_exec_opts *o, struct cairn_error **err)
+/* Pass the runtime's output to o->output line by line until it ends or cairn is interrupted. */
+static void stream_output(int fd, const struct cairn_exec_opts *o)
 {
-	const char *runtime = o->runtime ? o->runtime : "runc";
-	cleanup_free char *state = xasprintf("%s/state", work);
-	cleanup_free char *bundle = xasprintf("%s/bundle", work);
-	cleanup_free char *rt = xstrdup(runtime);
-	cleanup_free char *id_copy = xstrdup(id);
-	char a_root[] = "--root", a_run[] = "run", a_bundle[] = "--bundle";
-	char *argv[] = {rt, a_root, state, a_run, a_bundle, bundle, id_copy, NULL};
-	posix_spawn_file_actions_t fa;
 	struct cairn_buf line = CAIRN_BUF_INIT_MAX(64 * 1024);
-	int pipefd[2], wst = 0, ret = 0;
-	pid_t pid;
 	char buf[8192];
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return cairn_error_set_errno(err, "run '%s': pipe", runtime);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	ret = posix_spawnp(&pid, runtime, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	if (ret != 0) {
-		close(pipefd[0]);
-		errno = ret;
-		return cairn_error_set_errno(err, "run OCI runtime '%s'", runtime);
-	}
-	for (;;) {
-		ssize_t n = read(pipefd[0], buf, sizeof(buf));
+	while (!cairn_interrupted()) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+				      {.fd = cairn_interrupt_fd(), .events = POLLIN}};
+		ssize_t n;
+		int r;
 
+		/* without the wake-up pipe, a signal just before poll() is seen 100 ms late */
+		r = poll(p, 2, p[1].fd >= 0 ? -1 : 100);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r <= 0 || !p[0].revents)
+			continue;
+		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -299,11 +453,89 @@ static int run_runtime(int *status, const char *work, const char *id,
 	if (line.len && o->output)
 		o->output(line.buf, line.len, o->output_ud);
 	cairn_buf_release(&line);
-	close(pipefd[0]);
-	while (waitpid(pid, &wst, 0) < 0) {
-		if (errno != EINTR)
-			return cairn_error_set_errno(err, "wait for '%s'", runtime);
+}
+
+/* 1 once the child has exited (its status in *wst), 0 while it runs, -1 with errno. */
+static int reaped(pid_t pid, int *wst)
+{
+	pid_t r;
+
+	do
+		r = waitpid(pid, wst, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -1 : r != 0;
+}
+
+/*
+ * Wait for the runtime to exit. Once interrupted, stop its container (and should the runtime
+ * still not exit, kill it and stop the container again): nothing of the run outlives this.
+ * 0, or -1 with errno when it cannot be waited for.
+ */
+static int wait_runtime(pid_t pid, int *wst, const char *work)
+{
+	cleanup_close int pidfd = pidfd_open(pid, 0);
+	int tries = 0, done;
+
+	while ((done = reaped(pid, wst)) == 0) {
+		struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN},
+				      {.fd = cairn_interrupt_fd(), .events = POLLIN}};
+		int timeout = pidfd >= 0 && p[1].fd >= 0 ? -1 : 100;
+
+		if (cairn_interrupted()) {
+			if (tries++ < STOP_TRIES)
+				stop_containers(work);
+			else
+				kill(pid, SIGKILL);
+			p[1].fd = -1; /* readable for good now */
+			timeout = 1000;
+		}
+		poll(p, 2, timeout);
 	}
+	if (tries > STOP_TRIES)
+		stop_containers(work);
+	return done < 0 ? -1 : 0;
+}
+
+/* Run the runtime, streaming its output line by line; returns the exit status in *status. */
+static int run_runtime(int *status, const char *work, const char *id,
+		       const struct cairn_exec_opts *o, struct cairn_error **err)
+{
+	const char *runtime = o->runtime ? o->runtime : "runc";
+	cleanup_free char *state = xasprintf("%s/state", work);
+	cleanup_free char *bundle = xasprintf("%s/bundle", work);
+	cleanup_free char *rt = xstrdup(runtime);
+	cleanup_free char *id_copy = xstrdup(id);
+	char a_root[] = "--root", a_run[] = "run", a_bundle[] = "--bundle";
+	char *argv[] = {rt, a_root, state, a_run, a_bundle, bundle, id_copy, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int pipefd[2], wst = 0, ret;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return cairn_error_set_errno(err, "run '%s': pipe", runtime);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	spawn_attr_init(&attr);
+	ret = posix_spawnp(&pid, runtime, &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (ret != 0) {
+		close(pipefd[0]);
+		errno = ret;
+		return cairn_error_set_errno(err, "run OCI runtime '%s'", runtime);
+	}
+	stream_output(pipefd[0], o);
+	close(pipefd[0]);
+	ret = wait_runtime(pid, &wst, work);
+	/* interrupted while the container ran: its status is cairn's doing, not the commands' */
+	if (cairn_interrupted())
+		return cairn_interrupt_check(err);
+	if (ret < 0)
+		return cairn_error_set_errno(err, "wait for '%s'", runtime);
 	if (WIFEXITED(wst))
 		*status = WEXITSTATUS(wst);
 	else if (WIFSIGNALED(wst))
@@ -357,6 +589,7 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	static const char *const subdirs[] = {"upper",	"work",	 "merged",
 					      "bundle", "state", "empty"};
 	const char *work = o->work_dir;
+	const char *runtime = o->runtime ? o->runtime : "runc";
 	cleanup_free char *merged = xasprintf("%s/merged", work);
 	cleanup_free char *script = join_commands(o);
 	cleanup_free char *id = NULL;
@@ -369,6 +602,9 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	int ret;
 
 	*status = -1;
+	ret = cairn_interrupt_check(err);
+	if (ret < 0)
+		return ret;
 	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
 		cleanup_free char *d = xasprintf("%s/%s", work, subdirs[i]);
 
@@ -401,6 +637,9 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	}
 	ret = cairn_fs_write_atomic_at(bfd, "bundle/config.json", cfgbuf.buf, cfgbuf.len, 0600,
 				       err);
+	if (ret == 0)
+		ret = cairn_fs_write_atomic_at(bfd, RUNTIME_FILE, runtime, strlen(runtime), 0600,
+					       err);
 	if (ret < 0)
 		goto out;
 	id = xasprintf("cairn-%d-%u", (int)getpid(), atomic_fetch_add(&counter, 1));

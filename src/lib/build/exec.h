@@ -50,7 +50,10 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 int cairn_exec_mount_ro(const char *target, const char *const *lowerdirs, size_t n_lower,
 			const char *empty_dir, struct cairn_error **err);
 
-/* Remove `<work_dir>` and all in it (unmounting what is still mounted); best effort. */
+/*
+ * Remove `<work_dir>` and all in it, best effort: first stop the containers whose runtime state
+ * is in `<work_dir>/state` (even those of a killed cairn), then detach every mount below it.
+ */
 void cairn_exec_cleanup(const char *work_dir);
 
 #endif

@@ -4,6 +4,7 @@
 #include "build/unpack.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/root.h"
 #include "util/sha256.h"
 
@@ -823,8 +824,12 @@ static int read_entries(struct unpacker *u, struct source *s, struct cairn_error
 				       archive_error_string(u->tar));
 	for (;;) {
 		struct archive_entry *e;
-		int r = archive_read_next_header(u->tar, &e);
+		int r;
 
+		ret = cairn_interrupt_check(err);
+		if (ret < 0)
+			return ret;
+		r = archive_read_next_header(u->tar, &e);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
@@ -886,7 +891,7 @@ static int unpack_into(int rootfd, int fd, const char *what, const struct cairn_
 	ret = read_entries(&u, &s, &tar_err);
 	unpacker_release(&u);
 	/* a digest mismatch, found by reading on, is the root cause of any tar error */
-	dret = check_digests(&s, digest, diff_id, ret == 0, err);
+	dret = ret == CAIRN_EINTERRUPTED ? 0 : check_digests(&s, digest, diff_id, ret == 0, err);
 	source_release(&s);
 	if (dret < 0) {
 		cairn_error_free(tar_err);

@@ -5,6 +5,7 @@
 #include "build/layer.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/sha256.h"
 
 #include <ctype.h>
@@ -267,6 +268,14 @@ static int follow_remote_head(git_repository *repo, git_remote *remote, const ch
 	return 0;
 }
 
+/* Called as the pack comes in: a non-zero return ends the fetch at a signal. */
+static int fetch_progress(const git_indexer_progress *stats, void *payload)
+{
+	(void)stats;
+	(void)payload;
+	return cairn_interrupted() ? -1 : 0;
+}
+
 static int fetch_all(git_repository *repo, const char *url, const char *name,
 		     struct cairn_error **err)
 {
@@ -301,8 +310,11 @@ static int fetch_all(git_repository *repo, const char *url, const char *name,
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
 	fo.proxy_opts.type = GIT_PROXY_AUTO;
 	fo.callbacks.credentials = credentials_cb;
+	fo.callbacks.transfer_progress = fetch_progress;
 	fo.callbacks.payload = &tries;
 	ret = git_remote_fetch(remote, &refspecs, &fo, "cairn: fetch");
+	if (ret < 0 && cairn_interrupt_check(err) < 0)
+		return cairn_error_wrap(err, "fetch '%s'", name);
 	if (ret < 0)
 		return git_fail(err, ret, CAIRN_ENET, "fetch '%s'", name);
 	return follow_remote_head(repo, remote, name, err);

@@ -4,6 +4,7 @@
 #include "cairn/registry.h"
 #include "registry/http.h"
 #include "registry/registry_internal.h"
+#include "util/interrupt.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -339,6 +340,11 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 
 	(void)dltotal;
 	(void)ultotal;
+	/* a signal ends the transfer at once */
+	if (cairn_interrupted()) {
+		x->cb_error = CAIRN_EINTERRUPTED;
+		return 1;
+	}
 	if (send_queue_moved(x) || dlnow != x->down || ulnow != x->up) {
 		x->down = dlnow;
 		x->up = ulnow;
@@ -494,6 +500,8 @@ static int transfer_error(struct curl_transport *t, struct exchange *x, CURLcode
 	char s[32];
 
 	resp->tls_verify_failed = rc == CURLE_PEER_FAILED_VERIFICATION;
+	if (x->cb_error == CAIRN_EINTERRUPTED && cairn_interrupt_check(err) < 0)
+		return cairn_error_wrap(err, "%s %.*s", verb, n, req->url);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		resp->timed_out = CAIRN_HTTP_TIMEOUT_IDLE;
 	if (x->headers_over_cap)

@@ -8,6 +8,7 @@
 #include "registry/link.h"
 #include "registry/registry_internal.h"
 #include "registry/www_auth.h"
+#include "util/interrupt.h"
 #include "util/json.h"
 #include "util/parse.h"
 #include "util/sha256.h"
@@ -749,8 +750,6 @@ static void backoff(struct cairn_registry_conn *c, int attempt, const struct cai
 	struct cairn_registry *r = c->r;
 	uint64_t delay = (uint64_t)r->base_delay_ms << (attempt < 16 ? attempt : 16);
 	cleanup_free char *retry_after = resp ? cairn_http_resp_header(resp, "retry-after") : NULL;
-	struct timespec ts;
-
 	if (delay > r->max_delay_ms)
 		delay = r->max_delay_ms;
 	/* Full jitter on the upper half keeps parallel workers from retrying in lockstep. */
@@ -765,10 +764,7 @@ static void backoff(struct cairn_registry_conn *c, int attempt, const struct cai
 	}
 	cairn_log(CAIRN_LOG_DEBUG, "registry '%s': retrying in %llu ms", r->domain,
 		  (unsigned long long)delay);
-	ts.tv_sec = (time_t)(delay / 1000);
-	ts.tv_nsec = (long)(delay % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	cairn_interrupt_sleep(delay);
 }
 
 static int is_http_url(const char *url)
@@ -882,6 +878,9 @@ static int do_call(struct cairn_registry_conn *c, struct call *call, struct cair
 		struct cairn_error *e = NULL;
 		int auth_failed, ret;
 
+		ret = cairn_interrupt_check(err);
+		if (ret < 0)
+			return cairn_error_wrap(err, "%s", call->what);
 		ret = send_following(c, call, resp, &url, &auth_failed, &e);
 		if (ret < 0 && (auth_failed || !may_retry(c, call, ret, resp, attempt_no))) {
 			*err = e;

@@ -10,6 +10,7 @@
 #include "build/layer.h"
 #include "build/unpack.h"
 #include "build/upper.h"
+#include "build/workdir.h"
 #include "dockerfile/words.h"
 #include "git/git.h"
 #include "util/buf.h"
@@ -924,52 +925,10 @@ static int prepare_mounts(struct mount_dirs *m, struct image_state *s, const cha
 	return 0;
 }
 
-/*
- * A stage's work directory is locked while a build uses it; one whose lock is free belongs to
- * a build that was killed. Returns the locked fd, or -1 (busy, when `try`).
- */
-static int lock_work_dir(const char *work, int try)
-{
-	cleanup_free char *path = xasprintf("%s/.lock", work);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0)
-		return -1;
-	if (flock(fd, LOCK_EX | (try ? LOCK_NB : 0)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Unmount and remove what killed builds left in tmp/ (mounts, half-made layers). */
+/* Stop, unmount and remove what killed builds left in tmp/ (containers, mounts, layers). */
 static void clean_stale(struct builder *b)
 {
-	DIR *d = opendir(b->tmp_root);
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		cleanup_free char *work = NULL;
-		int fd;
-
-		if (strncmp(e->d_name, "stage-", 6) != 0)
-			continue;
-		work = xasprintf("%s/%s", b->tmp_root, e->d_name);
-		fd = lock_work_dir(work, 1);
-		if (fd < 0)
-			continue; /* in use by a running build */
-		cairn_log(CAIRN_LOG_DEBUG, "removing '%s', left by a killed build", work);
-		{
-			cleanup_free char *run = xasprintf("%s/run", work);
-
-			cairn_exec_cleanup(run);
-		}
-		cairn_exec_cleanup(work);
-		close(fd);
-	}
-	closedir(d);
+	cairn_workdir_clean_stale(b->tmp_root);
 }
 
 /*
@@ -1010,10 +969,9 @@ static int view_open(struct rootfs_view **out, struct image_state *s, struct cai
 
 	*out = NULL;
 	v->fd = v->lock = -1;
-	v->work = xasprintf("%s/stage-XXXXXX", s->b->tmp_root);
-	if (!mkdtemp(v->work))
-		return cairn_error_set_errno(err, "create '%s'", v->work);
-	v->lock = lock_work_dir(v->work, 0);
+	ret = cairn_workdir_new(&v->work, &v->lock, s->b->tmp_root, err);
+	if (ret < 0)
+		return ret;
 	/* "merged": what cairn_exec_cleanup() unmounts, here and after a kill */
 	v->mnt = xasprintf("%s/merged", v->work);
 	empty = xasprintf("%s/empty", v->work);
@@ -1110,15 +1068,15 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 	struct mount_dirs md = {0};
 	cleanup_close int lock = -1;
 	struct strv lowers = {0}, env = {0};
-	cleanup_free char *work = xasprintf("%s/stage-XXXXXX", b->tmp_root);
+	cleanup_free char *work = NULL;
 	json_t *e;
 	size_t i;
 	int status = 0, ret;
 
 	*n_layers = 0;
-	if (!mkdtemp(work))
-		return cairn_error_set_errno(err, "create '%s'", work);
-	lock = lock_work_dir(work, 0);
+	ret = cairn_workdir_new(&work, &lock, b->tmp_root, err);
+	if (ret < 0)
+		return ret;
 	ret = lower_dirs(&lowers, s, err);
 	if (ret < 0)
 		goto out;
@@ -1167,6 +1125,8 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 		eo.output = on_output;
 		eo.output_ud = s;
 		ret = cairn_exec_shell(&status, &eo, err);
+		if (ret < 0)
+			cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_names[id]);
 		if (ret == 0 && status != 0)
 			ret = cairn_error_set(
 				err, CAIRN_EINTERNAL,

@@ -3,6 +3,7 @@
 #include "common.h"
 #include "cairn/manifest.h"
 #include "cairn/store.h"
+#include "store/store_internal.h"
 #include "util/json.h"
 
 #include <dirent.h>
@@ -209,6 +210,7 @@ int cairn_store_gc(struct cairn_store *st, const char *layers_root, int64_t grac
 			qsort(c.diff_ids.v, c.diff_ids.n, sizeof(*c.diff_ids.v), cmp_hex);
 		sweep_blobs(st, &c.live, cutoff, stats);
 		sweep_layers(layers_root, &c.diff_ids, cutoff, stats);
+		stats->tmp_removed = cairn_store_sweep_tmp(st, grace_secs);
 	}
 	free(c.live.v);
 	free(c.diff_ids.v);

@@ -2,14 +2,19 @@
 /* The local store: an OCI image layout written atomically and indexed under a lock. */
 #include "common.h"
 #include "cairn/store.h"
+#include "store/store_internal.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/json.h"
 #include "util/sha256.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define OCI_LAYOUT "{\"imageLayoutVersion\":\"1.0.0\"}"
 #define EMPTY_INDEX "{\"schemaVersion\":2,\"manifests\":[]}"
@@ -23,12 +28,15 @@
 #define SOURCES_DIR PRIVATE_DIR "/sources"
 /* Sources files are small notes; past this size a file is started afresh. */
 #define SOURCES_MAX (64u * 1024)
+/* A blob being written is ".cairn/tmp/blob-XXXXXXXXXXXX", flock(2)ed by its writer. */
+#define TMP_BLOB_PREFIX "blob-"
 
 struct cairn_store {
 	char *root;
 	int rootfd;
-	int blobsfd; /* blobs/sha256 */
-	int tmpfd;   /* .cairn/tmp: temp files, same filesystem as blobs for rename */
+	int blobsfd;	  /* blobs/sha256 */
+	int tmpfd;	  /* .cairn/tmp: temp files, same filesystem as blobs for rename */
+	atomic_int swept; /* the first writer removes what killed writers left in tmp */
 };
 
 struct cairn_blob_writer {
@@ -180,9 +188,14 @@ int cairn_store_blob_writer_new(struct cairn_blob_writer **out, struct cairn_sto
 	w->st = st;
 	w->fd = -1;
 	cairn_sha256_init(&w->hash);
-	ret = cairn_fs_mktemp_at(&w->fd, &w->tmpname, st->tmpfd, "blob-", err);
+	if (atomic_exchange(&st->swept, 1) == 0)
+		cairn_store_sweep_tmp(st, CAIRN_STORE_TMP_GRACE_SECS);
+	ret = cairn_fs_mktemp_at(&w->fd, &w->tmpname, st->tmpfd, TMP_BLOB_PREFIX, err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "store '%s'", st->root);
+	/* held until the blob is renamed or removed: tells a sweeper the writer still lives */
+	if (flock(w->fd, LOCK_EX) < 0)
+		return cairn_error_set_errno(err, "store '%s': lock '%s'", st->root, w->tmpname);
 	*out = TAKE_PTR(w);
 	return 0;
 }
@@ -190,8 +203,10 @@ int cairn_store_blob_writer_new(struct cairn_blob_writer **out, struct cairn_sto
 int cairn_store_blob_write(struct cairn_blob_writer *w, const void *p, size_t n,
 			   struct cairn_error **err)
 {
-	int ret = cairn_fs_write_all(w->fd, p, n, w->tmpname, err);
+	int ret = cairn_interrupt_check(err);
 
+	if (ret == 0)
+		ret = cairn_fs_write_all(w->fd, p, n, w->tmpname, err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "store '%s'", w->st->root);
 	cairn_sha256_update(&w->hash, p, n);
@@ -239,6 +254,51 @@ int cairn_store_put_blob(struct cairn_store *st, const void *data, size_t len,
 	return cairn_store_blob_commit(w, NULL, out, NULL, err);
 }
 
+/* Remove tmp/blob-NAME if its writer is gone: unlocked, and still the file that was looked at. */
+static int sweep_one(struct cairn_store *st, const char *name, const struct stat *seen)
+{
+	cleanup_close int fd =
+		openat(st->tmpfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &sb) < 0 ||
+	    sb.st_ino != seen->st_ino || sb.st_dev != seen->st_dev)
+		return 0;
+	return unlinkat(st->tmpfd, name, 0) == 0;
+}
+
+uint64_t cairn_store_sweep_tmp(struct cairn_store *st, int64_t grace_secs)
+{
+	time_t cutoff = time(NULL) - (time_t)grace_secs;
+	int dfd = openat(st->tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	uint64_t removed = 0;
+	struct dirent *e;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		struct stat sb;
+
+		/* the grace covers a writer between creating its file and locking it */
+		if (strncmp(e->d_name, TMP_BLOB_PREFIX, strlen(TMP_BLOB_PREFIX)) != 0 ||
+		    fstatat(st->tmpfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode) || sb.st_mtime > cutoff)
+			continue;
+		if (sweep_one(st, e->d_name, &sb)) {
+			cairn_log(CAIRN_LOG_DEBUG,
+				  "store '%s': removed '%s', left by a killed writer", st->root,
+				  e->d_name);
+			removed++;
+		}
+	}
+	closedir(d);
+	return removed;
+}
+
 int cairn_store_has_blob(struct cairn_store *st, const struct cairn_digest *dg)
 {
 	return faccessat(st->blobsfd, cairn_digest_hex(dg), F_OK, 0) == 0;
@@ -271,8 +331,14 @@ int cairn_store_read_blob(struct cairn_store *st, const struct cairn_digest *dg,
 	chunk = xmalloc(128 * 1024);
 	cairn_sha256_init(&h);
 	for (;;) {
-		ssize_t n = read(fd, chunk, 128 * 1024);
+		ssize_t n;
 
+		ret = cairn_interrupt_check(err);
+		if (ret < 0) {
+			cairn_sha256_release(&h);
+			return cairn_error_wrap(err, "read blob '%s'", dg->str);
+		}
+		n = read(fd, chunk, 128 * 1024);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

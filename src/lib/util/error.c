@@ -104,8 +104,8 @@ void cairn_error_clear(struct cairn_error **err)
 const char *cairn_code_name(int code)
 {
 	static const char *const names[] = {
-		"OK",	 "EINTERNAL", "EINVAL", "ENOTFOUND", "EDIGEST",
-		"EAUTH", "ENET",      "EHTTP",	"ETOOBIG",   "EOS",
+		"OK",	"EINTERNAL", "EINVAL",	"ENOTFOUND", "EDIGEST",	     "EAUTH",
+		"ENET", "EHTTP",     "ETOOBIG", "EOS",	     "EINTERRUPTED",
 	};
 
 	if (code > 0 || -code >= (int)ARRAY_SIZE(names))
