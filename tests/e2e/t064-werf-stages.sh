@@ -7,7 +7,9 @@
 # changes an artifact (and what imports it) only through its stageDependencies; a stage that
 # holds a commit the repository lost (amend + gc, force-push, shallow clone) is built again;
 # gitLatestPatch is signed by what the patch changes, not by commit ids; docker: values are
-# Dockerfile words (quotes removed, $VAR expanded against the image below).
+# Dockerfile words (quotes removed, $VAR expanded against the image below); shell stages run a
+# script, one command per line, with the image's bash when it has one, stopping at the first
+# failing command, which the error names.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -196,6 +198,53 @@ assert env["LITERAL"] == "$HOME $HOME", env
 assert c["WorkingDir"] == "/srv/app", c
 assert c["Labels"]["built-on"] == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", c
 PY
+'
+
+git init -q "$T/sh"
+cat >"$T/sh/werf.yaml" <<'YAML'
+project: sh
+configVersion: 1
+---
+image: app
+from: REG/base/busybox:1
+shell:
+  beforeInstall:
+  - printf '#!/bin/sh\ntouch /via-bash\nexec /bin/sh "$@"\n' > /bin/bash && chmod +x /bin/bash
+  install:
+  - "echo a # a comment ends at the line's end"
+  - echo b > /b
+  - |
+    cat > /heredoc <<EOF
+    line one
+    EOF
+  - echo c > /c;
+  - sleep 0 &
+  - cd /tmp
+  - pwd > /where
+  - test -e /via-bash
+  setup:
+  - "true"
+  - "false"
+  - echo never > /never
+YAML
+sed -i "s|REG/|$REG/|" "$T/sh/werf.yaml"
+
+test_expect_success 'shell stages: a script, one command per line, bash when the image has it' '
+	git -C "$T/sh" add -A && git -C "$T/sh" -c user.name=t -c user.email=t@example.com \
+		commit -q -m init &&
+	test_must_fail "$CAIRN" build --dir "$T/sh" >"$T/sh.out" 2>"$T/sh.err" &&
+	grep -q "werf.yaml:23:5: image .app.: stage .setup. failed: command 2 (.false.) exited with status 1" "$T/sh.err" &&
+	grep -q "^ *| a$" "$T/sh.out" &&
+	! grep -q "cairn-command" "$T/sh.out" &&
+	sed -i "/- \"false\"/d" "$T/sh/werf.yaml" &&
+	"$CAIRN" build --dir "$T/sh" --report "$T/sh.json" >"$T/sh.out2" &&
+	sig=$(python3 -c "import json; print([s for s in json.load(open(\"$T/sh.json\"))[\"images\"][0][\"stages\"] if s[\"name\"] == \"install\"][0][\"signature\"])") &&
+	rm -rf "$T/shu" && umoci unpack --image "$CAIRN_HOME/store:sh:$sig" "$T/shu" >/dev/null &&
+	test "$(cat "$T/shu/rootfs/b" "$T/shu/rootfs/heredoc" "$T/shu/rootfs/c" "$T/shu/rootfs/where")" = "b
+line one
+c
+/tmp" &&
+	test -e "$T/shu/rootfs/via-bash"
 '
 
 test_done

@@ -24,10 +24,11 @@ struct fixture {
 	char *lower; /* dir/lower: a tiny busybox root */
 	char *work;  /* dir/work */
 	struct cairn_buf out;
+	size_t last; /* the command the script stopped at */
 };
 
-static const char *const applets[] = {"sh",  "echo", "rm",    "mkdir", "cat", "ls",
-				      "env", "cp",   "false", "true",  "test"};
+static const char *const applets[] = {"sh",  "echo", "rm",    "mkdir", "cat",  "ls",
+				      "env", "cp",   "false", "true",  "test", "printf"};
 
 static int run(const char *cmd)
 {
@@ -105,6 +106,8 @@ static int exec_cmds(struct fixture *f, const char *const *cmds, size_t n, int *
 	struct cairn_exec_opts o = CAIRN_EXEC_OPTS_INIT;
 	const char *lower[] = {f->lower};
 
+	f->last = 0;
+	o.last_command = &f->last;
 	o.lowerdirs = lower;
 	o.n_lower = 1;
 	o.commands = cmds;
@@ -177,7 +180,28 @@ static void test_exit_status_and_output(void **state)
 	assert_int_equal(exec_cmds(f, bad, ARRAY_SIZE(bad), &status, &err), 0);
 	assert_int_equal(status, 7);
 	assert_string_equal(f->out.buf, "before|");
+	assert_int_equal(f->last, 2);
 	assert_false(mounted(f->work));
+}
+
+/* One command per line: a comment, a ';' or '&' at the end, a heredoc; output without markers. */
+static void test_script_lines(void **state)
+{
+	static const char *const cmds[] = {"printf 'no newline'",
+					   "echo a # comment",
+					   "echo b;",
+					   "true &",
+					   "cat <<EOF\nhere\nEOF",
+					   "false",
+					   "echo never"};
+	struct fixture *f = *state;
+	struct cairn_error *err = NULL;
+	int status = -1;
+
+	assert_int_equal(exec_cmds(f, cmds, ARRAY_SIZE(cmds), &status, &err), 0);
+	assert_int_equal(status, 1);
+	assert_int_equal(f->last, 6);
+	assert_string_equal(f->out.buf, "no newline|a|b|here|");
 }
 
 static void test_env_and_bind_mount(void **state)
@@ -326,9 +350,13 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_changes_land_in_upper),	   T(test_exit_status_and_output),
-		T(test_env_and_bind_mount),	   T(test_missing_runtime),
-		T(test_interrupt_stops_container), T(test_cleanup_unmounts_all_below),
+		T(test_changes_land_in_upper),
+		T(test_exit_status_and_output),
+		T(test_env_and_bind_mount),
+		T(test_missing_runtime),
+		T(test_interrupt_stops_container),
+		T(test_cleanup_unmounts_all_below),
+		T(test_script_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

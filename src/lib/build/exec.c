@@ -7,6 +7,7 @@
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/json.h"
+#include "util/parse.h"
 #include "util/root.h"
 
 #include <dirent.h>
@@ -61,7 +62,7 @@ static json_t *mount_entry(const char *dest, const char *type, const char *sourc
 }
 
 static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *o,
-			      const char *script)
+			      const char *shell, const char *script)
 {
 	static const char *const proc_o[] = {"nosuid", "noexec", "nodev"};
 	static const char *const dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
@@ -77,7 +78,7 @@ static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *
 		"/proc/sched_debug", "/sys/firmware",	    "/proc/scsi"};
 	static const char *const ro_paths[] = {"/proc/asound", "/proc/bus", "/proc/fs",
 					       "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
-	const char *args[] = {"/bin/sh", "-ec", script};
+	const char *args[] = {shell, "-c", script};
 	const char *default_env[] = {DEFAULT_PATH};
 	json_t *caps = string_array(capabilities, ARRAY_SIZE(capabilities));
 	json_t *mounts = json_array();
@@ -122,17 +123,43 @@ static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *
  * "c1 && c2 && ...", after a line that sends stderr to stdout: the runtime copies the two
  * streams through separate pipes, and only one stream keeps what the commands print in order.
  */
-static char *join_commands(const struct cairn_exec_opts *o)
+/*
+ * What the script prints before each command, so that cairn knows which one failed: a line no
+ * command prints, taken out of the output (STEP_MARK then the 1-based index).
+ */
+/* Longer than this, a script would not fit in one argument (MAX_ARG_STRLEN). */
+#define SCRIPT_MAX (128u * 1024 - 1)
+
+#define STEP_MARK "\036cairn-command "
+
+/*
+ * The script: stderr sent to stdout first (the runtime copies the two streams through separate
+ * pipes, and only one stream keeps what the commands print in order), `set -e`, then each
+ * command on its own line after its marker, as werf writes its stage scripts.
+ */
+static char *script_of(const struct cairn_exec_opts *o)
 {
 	struct cairn_buf b = CAIRN_BUF_INIT;
 
-	cairn_buf_addstr(&b, "exec 2>&1\n");
-	for (size_t i = 0; i < o->n_commands; i++) {
-		if (i)
-			cairn_buf_addstr(&b, " && ");
-		cairn_buf_addstr(&b, o->commands[i]);
-	}
+	cairn_buf_addstr(&b, "exec 2>&1\nset -e\n");
+	for (size_t i = 0; i < o->n_commands; i++)
+		cairn_buf_addf(&b, "printf '" STEP_MARK "%zu\\n'\n%s\n", i + 1, o->commands[i]);
 	return cairn_buf_detach(&b, NULL);
+}
+
+/* The image's bash (werf runs its scripts with bash), else /bin/sh. */
+static const char *script_shell(int rootfd)
+{
+	static const char *const bashes[] = {"/bin/bash", "/usr/bin/bash"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bashes); i++) {
+		cleanup_close int fd = cairn_root_open(rootfd, bashes[i], O_PATH, CAIRN_ROOT_IN);
+		struct stat st;
+
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+			return bashes[i];
+	}
+	return "/bin/sh";
 }
 
 /* The directory all of `dirs` live in, when they share one; else NULL. */
@@ -416,6 +443,21 @@ void cairn_exec_cleanup(const char *work_dir)
 	nftw(work_dir, unlink_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/* One line of output to o->output, the script's command markers taken out of it. */
+static void emit_line(const struct cairn_exec_opts *o, struct cairn_buf *line)
+{
+	/* a command that printed no final newline has the next marker after its text */
+	char *mark = memmem(line->buf, line->len, STEP_MARK, strlen(STEP_MARK));
+	size_t len = mark ? (size_t)(mark - line->buf) : line->len;
+	uint64_t v;
+
+	if (mark && o->last_command &&
+	    cairn_parse_u64(&v, mark + strlen(STEP_MARK), o->n_commands, "command", NULL) == 0)
+		*o->last_command = (size_t)v;
+	if (o->output && (len || !mark))
+		o->output(line->buf, len, o->output_ud);
+}
+
 /* Pass the runtime's output to o->output line by line until it ends or cairn is interrupted. */
 static void stream_output(int fd, const struct cairn_exec_opts *o)
 {
@@ -441,8 +483,7 @@ static void stream_output(int fd, const struct cairn_exec_opts *o)
 			break;
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\n' || line.err) {
-				if (o->output)
-					o->output(line.buf, line.len, o->output_ud);
+				emit_line(o, &line);
 				cairn_buf_reset(&line);
 				if (buf[i] == '\n')
 					continue;
@@ -450,8 +491,8 @@ static void stream_output(int fd, const struct cairn_exec_opts *o)
 			cairn_buf_addch(&line, buf[i]);
 		}
 	}
-	if (line.len && o->output)
-		o->output(line.buf, line.len, o->output_ud);
+	if (line.len)
+		emit_line(o, &line);
 	cairn_buf_release(&line);
 }
 
@@ -591,7 +632,7 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	const char *work = o->work_dir;
 	const char *runtime = o->runtime ? o->runtime : "runc";
 	cleanup_free char *merged = xasprintf("%s/merged", work);
-	cleanup_free char *script = join_commands(o);
+	cleanup_free char *script = script_of(o);
 	cleanup_free char *id = NULL;
 	cleanup_json json_t *cfg = NULL;
 	CLEANUP(cairn_buf_release) struct cairn_buf cfgbuf = CAIRN_BUF_INIT;
@@ -626,7 +667,13 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	for (size_t i = 0; i < o->n_mounts && n_created < ARRAY_SIZE(created); i++)
 		if (!in_image(mfd, o->mounts[i].destination))
 			created[n_created++] = o->mounts[i].destination;
-	cfg = runtime_config(merged, o, script);
+	if (strlen(script) >= SCRIPT_MAX) {
+		ret = cairn_error_set(err, CAIRN_EINVAL,
+				      "the commands are longer than the %u bytes a script may have",
+				      SCRIPT_MAX);
+		goto out;
+	}
+	cfg = runtime_config(merged, o, script_shell(mfd), script);
 	ret = cairn_json_dump(&cfgbuf, cfg, err);
 	if (ret < 0)
 		goto out;

@@ -19,8 +19,14 @@ struct cairn_exec_opts {
 	size_t n_lower;
 	const char *const *env; /* "NAME=value" for the process; NULL: a default PATH */
 	size_t n_env;
-	const char *const *commands; /* run as /bin/sh -ec "c1 && c2 && ..." */
+	/*
+	 * A script, one command per line, stopping at the first that fails (`set -e`), as werf
+	 * runs `bash -e`: with the image's bash when it has /bin/bash or /usr/bin/bash, else
+	 * /bin/sh. A command may span lines (a heredoc).
+	 */
+	const char *const *commands;
 	size_t n_commands;
+	size_t *last_command; /* OUT (may be NULL): 1-based index of the last command started */
 	const struct cairn_exec_mount *mounts; /* extra bind mounts (werf `mount:`) */
 	size_t n_mounts;
 	const char *work_dir; /* an empty directory of cairn's that this run may fill */

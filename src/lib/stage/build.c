@@ -1058,6 +1058,29 @@ static int resolve_id(unsigned *out, struct image_state *s, const char *name, in
 			       group ? "group" : "user", name, file);
 }
 
+/* The script stopped at command `last` (1-based; 0: before any) with `status`. */
+static int command_failed(struct image_state *s, enum stage_id id,
+			  const struct cairn_config_list *cmds, size_t last, int status,
+			  struct cairn_error **err)
+{
+	const struct cairn_config_pos *at = last ? &cmds->pos[last - 1] : &cmds->at;
+	const char *cmd = last ? cmds->v[last - 1] : "";
+	int n = (int)strcspn(cmd, "\n");
+
+	if (!last)
+		return cairn_error_set(err, CAIRN_EINTERNAL,
+				       "%s:%u:%u: image '%s': stage '%s' failed: the shell exited "
+				       "with status %d before its first command",
+				       s->b->config->file, at->line, at->column, s->name,
+				       stage_names[id], status);
+	return cairn_error_set(err, CAIRN_EINTERNAL,
+			       "%s:%u:%u: image '%s': stage '%s' failed: command %zu ('%.*s%s') "
+			       "exited with status %d",
+			       s->b->config->file, at->line, at->column, s->name, stage_names[id],
+			       last, n > 120 ? 120 : n, cmd, cmd[n] || n > 120 ? "..." : "",
+			       status);
+}
+
 static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *config,
 		       struct image_state *s, enum stage_id id, struct cairn_error **err)
 {
@@ -1071,6 +1094,7 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 	cleanup_free char *work = NULL;
 	json_t *e;
 	size_t i;
+	size_t last = 0;
 	int status = 0, ret;
 
 	*n_layers = 0;
@@ -1124,16 +1148,12 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 		eo.work_dir = exec_dir;
 		eo.output = on_output;
 		eo.output_ud = s;
+		eo.last_command = &last;
 		ret = cairn_exec_shell(&status, &eo, err);
 		if (ret < 0)
 			cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_names[id]);
 		if (ret == 0 && status != 0)
-			ret = cairn_error_set(
-				err, CAIRN_EINTERNAL,
-				"%s:%u:%u: image '%s': stage '%s' failed: the commands "
-				"exited with status %d",
-				b->config->file, cmds->at.line, cmds->at.column, s->name,
-				stage_names[id], status);
+			ret = command_failed(s, id, cmds, last, status, err);
 		if (ret == 0) {
 			cleanup_free char *upper = xasprintf("%s/upper", exec_dir);
 			struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
