@@ -5,7 +5,9 @@
 # Layers cairn writes itself (git entries, imports) hold each path once, as docker requires:
 # several git entries under one parent, several imports under one parent, published and pulled
 # by a real Docker engine. Patch layers leave the directories the image has alone, so a chmod or
-# chown in a shell stage survives the next commit.
+# chown in a shell stage survives the next commit. Directories above `to` are made only when
+# missing, by root; `to` gets the owner as werf's `install -o -g -d`; `owner` alone gives the
+# files the owner's group; an import keeps the source ids it is not told to change.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -92,6 +94,48 @@ test_expect_success 'a patch keeps the mode and owner a shell stage gave a direc
 	test "$(cat "$T/pu/rootfs/app/sub/f" "$T/pu/rootfs/app/sub/new/g")" = "2
 n" &&
 	test "$(stat -c %a "$T/pu/rootfs/app/sub/new")" = 755
+'
+
+test_expect_success 'owners and the directories above to, as werf makes them' '
+	git init -q "$T/own" && mkdir -p "$T/own/src" && echo s >"$T/own/src/f" &&
+	cat >"$T/own/werf.yaml" <<YAML &&
+project: own
+configVersion: 1
+---
+artifact: files
+from: $REG/base/busybox:1
+shell:
+  install: [mkdir -p /out, echo o > /out/f, chown 0:1000 /out/f]
+---
+image: app
+from: $REG/base/busybox:1
+git:
+- add: /src
+  to: /var/www/app
+  owner: app
+- add: /src
+  to: /tmp/app
+import:
+- artifact: files
+  add: /out
+  to: /tmp/imp/x
+  owner: nobody
+  after: install
+YAML
+	git -C "$T/own" add -A &&
+	git -C "$T/own" -c user.name=t -c user.email=t@example.com commit -q -m one &&
+	"$CAIRN" build --dir "$T/own" --report "$T/own.json" >"$T/own.out" &&
+	sig=$(python3 -c "import json; print([i for i in json.load(open(\"$T/own.json\"))[\"images\"] if i[\"name\"] == \"app\"][0][\"signature\"])") &&
+	rm -rf "$T/ou" && umoci unpack --image "$CAIRN_HOME/store:own:$sig" "$T/ou" >/dev/null &&
+	R="$T/ou/rootfs" &&
+	test "$(stat -c "%a %u:%g" "$R/tmp")" = "1777 0:0" &&
+	test "$(stat -c "%a %u:%g" "$R/var" "$R/var/www")" = "755 0:0
+755 0:0" &&
+	test "$(stat -c "%u:%g" "$R/var/www/app")" = "1000:0" &&
+	test "$(stat -c "%u:%g" "$R/var/www/app/f")" = "1000:1000" &&
+	test "$(stat -c "%u:%g" "$R/tmp/app/f")" = "0:0" &&
+	test "$(stat -c "%a %u:%g" "$R/tmp/imp")" = "755 0:0" &&
+	test "$(stat -c "%u:%g" "$R/tmp/imp/x/f")" = "65534:1000"
 '
 
 test_done

@@ -191,7 +191,17 @@ struct stored_stage {
 	int git_archived; /* image_state.git_archived above it */
 };
 
-struct rootfs_view;
+/*
+ * A read-only merged view of an image's tree, mounted in a work dir of its own. Every path
+ * looked up in it goes through cairn_root_open(), so a symlink or '..' in the image resolves
+ * inside the image, never on the build host.
+ */
+struct rootfs_view {
+	char *work;
+	char *mnt;
+	int lock;
+	int fd; /* O_PATH of the mount's root */
+};
 
 /* What a stage works on: the previous stage's image. */
 struct image_state {
@@ -810,13 +820,54 @@ static int lower_dirs(struct strv *out, struct image_state *s, struct cairn_erro
 	return 0;
 }
 
-static int resolve_id(unsigned *out, struct image_state *s, const char *name, int group,
-		      const char *what, struct cairn_error **err);
+static int mapping_ids(int64_t *uid, int64_t *gid, struct image_state *s, const char *owner,
+		       const char *group, bool primary, const char *what, struct cairn_error **err);
+static int prev_view(struct rootfs_view **out, struct image_state *s, struct cairn_error **err);
 
-/* Git entries share parent directories: each goes into the layer once. */
-static bool dir_once(struct cairn_layer_entry *e, void *ud)
+/* Whether the image below has something at `path` (no symlink on the way is followed). */
+static bool below_has(int rootfd, const char *path)
 {
-	return !cairn_layer_has(ud, e->path);
+	int fd = cairn_root_open(rootfd, path, O_PATH | O_NOFOLLOW, CAIRN_ROOT_NO_SYMLINKS);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/*
+ * Which directory entries a layer of git files or imports writes: each once (entries share
+ * parents); none for a directory the image below has (its mode and owner stay, as `git apply`,
+ * `mkdir -p` and `install -d` leave them), except `to` itself in a git archive, which is made
+ * with the mapping's owner as werf's `install -o -g -d TO`; a directory above `to` that must be
+ * made belongs to root.
+ */
+struct dir_policy {
+	struct cairn_layer_writer *w;
+	int below;	 /* root of the image below; -1: not looked at */
+	const char *to;	 /* the mapping's `to`, without the leading '/' */
+	bool archive;	 /* `to` is (re)made */
+	unsigned to_uid; /* for `to` */
+	unsigned to_gid;
+};
+
+static bool keep_dir(struct cairn_layer_entry *e, void *ud)
+{
+	const struct dir_policy *p = ud;
+	size_t n = strlen(e->path);
+
+	if (cairn_layer_has(p->w, e->path))
+		return false;
+	if (p->archive && strcmp(e->path, p->to) == 0) {
+		e->uid = p->to_uid;
+		e->gid = p->to_gid;
+		return true;
+	}
+	if (p->below >= 0 && below_has(p->below, e->path))
+		return false;
+	if (strncmp(p->to, e->path, n) == 0 && p->to[n] == '/')
+		e->uid = e->gid = 0;
+	return true;
 }
 
 /* Write git layer content: the archive (from == NULL) or the patch since each label commit. */
@@ -826,10 +877,14 @@ static int git_layer(struct new_layer *out, int *empty, struct image_state *s, i
 	struct builder *b = s->b;
 	struct cairn_layer_writer *w = NULL;
 	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
+	struct rootfs_view *v = NULL;
 	int ret, any = 0;
 
 	*empty = 1;
-	ret = cairn_layer_writer_new(&w, b->st, &lo, err);
+	/* a patch knows from git which directories exist; the archive looks */
+	ret = patch ? 0 : prev_view(&v, s, err);
+	if (ret == 0)
+		ret = cairn_layer_writer_new(&w, b->st, &lo, err);
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < s->img->n_git; i++) {
@@ -840,12 +895,10 @@ static int git_layer(struct new_layer *out, int *empty, struct image_state *s, i
 		cleanup_free char *key = git_label(src, g);
 		cleanup_free char *what = xasprintf("%s: git[%zu]", b->config->file, i);
 		const char *from = patch ? label(s, key) : NULL;
-		unsigned uid = 0, gid = 0;
+		int64_t uid = -1, gid = -1;
 
 		git_selection(&sel, g);
-		ret = resolve_id(&uid, s, g->owner.s, 0, what, err);
-		if (ret == 0)
-			ret = resolve_id(&gid, s, g->group.s, 1, what, err);
+		ret = mapping_ids(&uid, &gid, s, g->owner.s, g->group.s, true, what, err);
 		if (ret == 0 && patch && from && strcmp(from, src->commit) == 0) {
 			set_label(config, key, src->commit);
 			continue;
@@ -859,11 +912,20 @@ static int git_layer(struct new_layer *out, int *empty, struct image_state *s, i
 		if (ret == 0 && ops.n)
 			any = 1;
 		if (ret == 0) {
-			struct cairn_git_write_opts wo = {.uid = uid,
-							  .gid = gid,
+			struct dir_policy dp = {
+				.w = w,
+				.below = v ? v->fd : -1,
+				.to = g->to.s + 1,
+				.archive = !patch,
+				.to_uid = uid < 0 ? 0 : (unsigned)uid,
+				/* install -o without -g leaves the group root's */
+				.to_gid = g->group.s && gid >= 0 ? (unsigned)gid : 0,
+			};
+			struct cairn_git_write_opts wo = {.uid = uid < 0 ? 0 : (uid_t)uid,
+							  .gid = gid < 0 ? 0 : (gid_t)gid,
 							  .mtime = src->mtime,
-							  .dir_filter = dir_once,
-							  .ud = w};
+							  .dir_filter = keep_dir,
+							  .ud = &dp};
 
 			ret = cairn_git_write_ops(w, src->repo, &ops, &wo, err);
 		}
@@ -931,18 +993,6 @@ static void clean_stale(struct builder *b)
 	cairn_workdir_clean_stale(b->tmp_root);
 }
 
-/*
- * A read-only merged view of an image's tree, mounted in a work dir of its own. Every path
- * looked up in it goes through cairn_root_open(), so a symlink or '..' in the image resolves
- * inside the image, never on the build host.
- */
-struct rootfs_view {
-	char *work;
-	char *mnt;
-	int lock;
-	int fd; /* O_PATH of the mount's root */
-};
-
 static void view_close(struct rootfs_view *v)
 {
 	if (!v)
@@ -1007,24 +1057,50 @@ static int prev_view(struct rootfs_view **out, struct image_state *s, struct cai
 	return ret;
 }
 
-/* A name in the image's /etc/passwd (or /etc/group), or a number. */
-static int resolve_id(unsigned *out, struct image_state *s, const char *name, int group,
-		      const char *what, struct cairn_error **err)
+/* The third and fourth fields of a passwd or group line ("name:x:ID:GID:..."), or false. */
+static bool account_fields(char *line, char **name_end, uint64_t *id, uint64_t *gid)
+{
+	char *f[4] = {line, NULL, NULL, NULL};
+
+	for (int i = 1; i < 4 && f[i - 1]; i++) {
+		f[i] = strchr(f[i - 1], ':');
+		if (f[i])
+			*f[i]++ = '\0';
+	}
+	*name_end = f[0] + strlen(f[0]);
+	*gid = 0;
+	if (!f[2] || cairn_parse_u64(id, f[2], UINT32_MAX - 1, "id", NULL) < 0)
+		return false;
+	if (f[3]) {
+		char *end = strchr(f[3], ':');
+
+		if (end)
+			*end = '\0';
+		if (cairn_parse_u64(gid, f[3], UINT32_MAX - 1, "gid", NULL) < 0)
+			*gid = 0;
+	}
+	return true;
+}
+
+/*
+ * A user (group) of the image below: a name in its /etc/passwd (/etc/group), or a number.
+ * `*primary` (users only; may be NULL) is the user's group in /etc/passwd, 0 when unknown.
+ */
+static int lookup_account(unsigned *id, unsigned *primary, struct image_state *s, const char *name,
+			  int group, const char *what, struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf f = CAIRN_BUF_INIT_MAX(4 << 20);
 	const char *file = group ? "/etc/group" : "/etc/passwd";
 	struct rootfs_view *v;
-	size_t n;
-	uint64_t v64;
+	uint64_t num = 0;
+	bool numeric = cairn_parse_u64(&num, name, UINT32_MAX - 1, what, NULL) == 0;
 	int ret;
 
-	*out = 0;
-	if (!name || !*name)
+	*id = (unsigned)num;
+	if (primary)
+		*primary = 0;
+	if (numeric && (group || !primary))
 		return 0;
-	if (cairn_parse_u64(&v64, name, UINT32_MAX - 1, what, NULL) == 0) {
-		*out = (unsigned)v64;
-		return 0;
-	}
 	ret = prev_view(&v, s, err);
 	if (ret == 0)
 		ret = cairn_root_read_file(v->fd, file, CAIRN_ROOT_IN, &f, file, err);
@@ -1032,30 +1108,53 @@ static int resolve_id(unsigned *out, struct image_state *s, const char *name, in
 		cairn_error_clear(err);
 	else if (ret < 0)
 		return cairn_error_wrap(err, "%s", what);
-	n = strlen(name);
 	for (char *line = f.buf; ret == 0 && *line;) {
 		char *nl = strchr(line, '\n');
-		char *c1, *c2, *c3;
+		char *name_end;
+		uint64_t line_id, line_gid;
 
 		if (nl)
 			*nl = '\0';
-		c1 = strchr(line, ':');
-		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		c3 = c2 ? strchr(c2 + 1, ':') : NULL;
-		if (c1 && c2 && (size_t)(c1 - line) == n && strncmp(line, name, n) == 0) {
-			if (c3)
-				*c3 = '\0';
-			if (cairn_parse_u64(&v64, c2 + 1, UINT32_MAX - 1, what, err) < 0)
-				return CAIRN_EINVAL;
-			*out = (unsigned)v64;
+		if (account_fields(line, &name_end, &line_id, &line_gid) &&
+		    (numeric ? line_id == num : strcmp(line, name) == 0)) {
+			*id = (unsigned)line_id;
+			if (primary)
+				*primary = (unsigned)line_gid;
 			return 0;
 		}
 		if (!nl)
 			break;
 		line = nl + 1;
 	}
+	if (numeric)
+		return 0; /* a number the image does not name is fine */
 	return cairn_error_set(err, CAIRN_EINVAL, "%s: no %s '%s' in the image's %s", what,
 			       group ? "group" : "user", name, file);
+}
+
+/*
+ * The ids `owner` and `group` of a git entry or import stand for in the image below; -1 where
+ * one is not given. With `primary`, a missing group is the owner's group in /etc/passwd, as
+ * werf's `sudo -u OWNER` gives the files it writes.
+ */
+static int mapping_ids(int64_t *uid, int64_t *gid, struct image_state *s, const char *owner,
+		       const char *group, bool primary, const char *what, struct cairn_error **err)
+{
+	unsigned id, pg = 0;
+	int ret = 0;
+
+	*uid = *gid = -1;
+	if (owner && *owner) {
+		ret = lookup_account(&id, primary ? &pg : NULL, s, owner, 0, what, err);
+		*uid = id;
+		if (primary)
+			*gid = pg;
+	}
+	if (ret == 0 && group && *group) {
+		ret = lookup_account(&id, NULL, s, group, 1, what, err);
+		*gid = id;
+	}
+	return ret;
 }
 
 /* The script stopped at command `last` (1-based; 0: before any) with `status`. */
@@ -1232,17 +1331,19 @@ static int dir_needed(const struct walk_list *w, size_t i, const struct cairn_co
 	return 0;
 }
 
-static int add_parents(struct cairn_layer_writer *w, const char *path, int64_t mtime,
+/* The directories above an import's `to` that the image below lacks, as `mkdir -p` makes them. */
+static int add_parents(struct cairn_layer_writer *w, const char *path, int below, int64_t mtime,
 		       struct cairn_error **err)
 {
 	cleanup_free char *p = xstrdup(path);
+	struct dir_policy dp = {.w = w, .below = below, .to = path};
 
 	for (char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
 		struct cairn_layer_entry e = {.path = p, .mode = S_IFDIR | 0755, .mtime = mtime};
 		int ret;
 
 		*slash = '\0';
-		ret = cairn_layer_has(w, p) ? 0 : cairn_layer_add(w, &e, err);
+		ret = keep_dir(&e, &dp) ? cairn_layer_add(w, &e, err) : 0;
 		*slash = '/';
 		if (ret < 0)
 			return ret;
@@ -1275,11 +1376,15 @@ static int copy_file(struct cairn_layer_writer *w, int fd, const char *what, uin
  * source image's view), opened again inside that tree for its content or link target.
  */
 static int import_entry(struct cairn_layer_writer *w, const char *path, int basefd, const char *rel,
-			const struct stat *st, unsigned uid, unsigned gid, int64_t mtime,
+			const struct stat *st, int64_t uid, int64_t gid, int64_t mtime,
 			const char *what, struct cairn_error **err)
 {
-	struct cairn_layer_entry e = {
-		.path = path, .mode = st->st_mode, .uid = uid, .gid = gid, .mtime = mtime};
+	/* an id not given keeps the source file's, as werf's `rsync --chown=OWNER:` */
+	struct cairn_layer_entry e = {.path = path,
+				      .mode = st->st_mode,
+				      .uid = uid < 0 ? st->st_uid : (uid_t)uid,
+				      .gid = gid < 0 ? st->st_gid : (gid_t)gid,
+				      .mtime = mtime};
 	cleanup_close int fd = -1;
 	struct stat now;
 	char link[PATH_MAX];
@@ -1316,8 +1421,8 @@ static int import_entry(struct cairn_layer_writer *w, const char *path, int base
 
 /* What to import of a directory `add` (opened as addfd): its entries that pass the filters. */
 static int import_tree(struct cairn_layer_writer *w, int addfd, const struct stat *st,
-		       const struct cairn_config_import *im, const char *to, unsigned uid,
-		       unsigned gid, int64_t mtime, const char *what, struct cairn_error **err)
+		       const struct cairn_config_import *im, const char *to, int64_t uid,
+		       int64_t gid, int64_t mtime, const char *what, struct cairn_error **err)
 {
 	struct walk_list wl = {0};
 	int ret;
@@ -1357,14 +1462,14 @@ static int write_import(struct cairn_layer_writer *w, struct image_state *s,
 		xasprintf("%s:%u:%u: import", b->config->file, im->pos.line, im->pos.column);
 	const char *to = im->to.s + 1; /* no leading '/' in tar paths */
 	cleanup_close int addfd = -1;
-	struct rootfs_view *v = NULL;
+	struct rootfs_view *v = NULL, *below = NULL;
 	struct stat st;
-	unsigned uid = 0, gid = 0;
+	int64_t uid = -1, gid = -1;
 	int ret;
 
-	ret = resolve_id(&uid, s, im->owner.s, 0, what, err);
+	ret = mapping_ids(&uid, &gid, s, im->owner.s, im->group.s, false, what, err);
 	if (ret == 0)
-		ret = resolve_id(&gid, s, im->group.s, 1, what, err);
+		ret = prev_view(&below, s, err);
 	if (ret < 0)
 		return ret;
 	ss.prev = src->desc;
@@ -1377,7 +1482,7 @@ static int write_import(struct cairn_layer_writer *w, struct image_state *s,
 					    im->source->name ? im->source->name : "~");
 		goto out;
 	}
-	ret = add_parents(w, to, mtime, err);
+	ret = add_parents(w, to, below->fd, mtime, err);
 	if (ret < 0)
 		goto out;
 	if (S_ISDIR(st.st_mode))
