@@ -9,7 +9,8 @@
 # gitLatestPatch is signed by what the patch changes, not by commit ids; docker: values are
 # Dockerfile words (quotes removed, $VAR expanded against the image below); shell stages run a
 # script, one command per line, with the image's bash when it has one, stopping at the first
-# failing command, which the error names.
+# failing command, which the error names; mounts: tmp_dir shared by an image's stages in one
+# build, build_dir by the images of a project, a fromImage base's mounts inherited.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -245,6 +246,41 @@ line one
 c
 /tmp" &&
 	test -e "$T/shu/rootfs/via-bash"
+'
+
+git init -q "$T/mnt"
+cat >"$T/mnt/werf.yaml" <<'YAML'
+project: mnt
+configVersion: 1
+---
+image: base
+from: REG/base/busybox:1
+mount:
+- from: build_dir
+  to: /cache
+- from: tmp_dir
+  to: /scratch
+shell:
+  beforeInstall: [echo from-base > /cache/shared, echo mine > /scratch/x]
+  install: [test -f /scratch/x, cp /scratch/x /seen-scratch]
+---
+image: child
+fromImage: base
+shell:
+  install: [cp /cache/shared /seen-cache, test ! -e /scratch/x, touch /scratch/y]
+YAML
+sed -i "s|REG/|$REG/|" "$T/mnt/werf.yaml"
+
+test_expect_success 'mounts: tmp_dir per image per build, build_dir per project, base mounts kept' '
+	git -C "$T/mnt" add -A && git -C "$T/mnt" -c user.name=t -c user.email=t@example.com \
+		commit -q -m init &&
+	"$CAIRN" build --dir "$T/mnt" --report "$T/mnt.json" >"$T/mnt.out" 2>&1 &&
+	sig=$(python3 -c "import json; print([i for i in json.load(open(\"$T/mnt.json\"))[\"images\"] if i[\"name\"] == \"child\"][0][\"signature\"])") &&
+	rm -rf "$T/mu" && umoci unpack --image "$CAIRN_HOME/store:mnt:$sig" "$T/mu" >/dev/null &&
+	test "$(cat "$T/mu/rootfs/seen-scratch" "$T/mu/rootfs/seen-cache")" = "mine
+from-base" &&
+	test -z "$(ls -A "$T/mu/rootfs/scratch" "$T/mu/rootfs/cache" 2>/dev/null)" &&
+	test -z "$(ls "$CAIRN_HOME/tmp" | grep stage-)"
 '
 
 test_done

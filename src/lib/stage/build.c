@@ -168,6 +168,8 @@ struct builder {
 	struct cairn_config *config;
 	struct cairn_store *st;
 	char *layers_root, *tmp_root, *builds_root;
+	char *run_dir; /* this build's own work dir, made on first use */
+	int run_lock;
 	const char *dir;
 	int git_inited;
 	struct cairn_git_repo *repo; /* the project's, opened when an image has local git entries */
@@ -951,38 +953,82 @@ struct mount_dirs {
 	size_t n;
 };
 
-static int prepare_mounts(struct mount_dirs *m, struct image_state *s, const char *work,
-			  struct cairn_error **err)
+/* This build's own directory (tmp_dir mounts live there until the build ends). */
+static int run_dir(const char **out, struct builder *b, struct cairn_error **err)
+{
+	int ret = 0;
+
+	if (!b->run_dir)
+		ret = cairn_workdir_new(&b->run_dir, &b->run_lock, b->tmp_root, err);
+	*out = b->run_dir;
+	return ret;
+}
+
+/* Where a mount's host directory is; the caller frees it. */
+static int mount_source(char **out, struct image_state *s, const struct cairn_config_mount *cm,
+			struct cairn_error **err)
 {
 	struct builder *b = s->b;
+	char h[CAIRN_SIGNATURE_HEX];
+	const char *run;
+	int ret;
 
-	m->v = xcalloc(s->img->n_mounts + 1, sizeof(*m->v));
-	for (size_t i = 0; i < s->img->n_mounts; i++) {
-		const struct cairn_config_mount *cm = &s->img->mounts[i];
-		char *src;
-		int ret;
+	*out = NULL;
+	if (cm->type == CAIRN_CONFIG_MOUNT_HOST_DIR) {
+		*out = xstrdup(cm->host_path ? cm->host_path : cm->from_path.s);
+		return 0;
+	}
+	if (cm->type == CAIRN_CONFIG_MOUNT_BUILD_DIR) {
+		/* one per project and mount point, kept between builds, shared by the images */
+		const char *args[] = {cm->to.s};
 
-		if (cm->type == CAIRN_CONFIG_MOUNT_HOST_DIR) {
-			src = xstrdup(cm->host_path ? cm->host_path : cm->from_path.s);
-		} else if (cm->type == CAIRN_CONFIG_MOUNT_TMP_DIR) {
-			src = xasprintf("%s/mount-%zu", work, i);
-		} else {
-			char h[CAIRN_SIGNATURE_HEX];
-			const char *args[] = {s->name, cm->to.s};
+		cairn_signature_hash(h, args, 1);
+		*out = xasprintf("%s/%s/%.16s", b->builds_root, b->config->project.s, h);
+		return 0;
+	}
+	/* tmp_dir: one per image and mount point for this build, shared by its stages */
+	ret = run_dir(&run, b, err);
+	if (ret == 0) {
+		const char *args[] = {s->name, cm->to.s};
 
-			cairn_signature_hash(h, args, 2);
-			src = xasprintf("%s/%s/%.16s", b->builds_root, b->config->project.s, h);
-		}
-		ret = cairn_fs_mkdirs_at(AT_FDCWD, src, 0755, err);
-		if (ret < 0) {
+		cairn_signature_hash(h, args, 2);
+		*out = xasprintf("%s/tmp-%.16s", run, h);
+	}
+	return ret;
+}
+
+/* The image's mounts, then those of its fromImage bases that it does not mount itself. */
+static int prepare_mounts(struct mount_dirs *m, struct image_state *s, struct cairn_error **err)
+{
+	size_t n = 0;
+
+	for (const struct cairn_config_image *i = s->img; i; i = i->base)
+		n += i->n_mounts;
+	m->v = xcalloc(n + 1, sizeof(*m->v));
+	for (const struct cairn_config_image *i = s->img; i; i = i->base) {
+		for (size_t k = 0; k < i->n_mounts; k++) {
+			const struct cairn_config_mount *cm = &i->mounts[k];
+			char *src = NULL;
+			bool shadowed = false;
+			int ret;
+
+			for (size_t j = 0; j < m->n; j++)
+				shadowed = shadowed || strcmp(m->v[j].destination, cm->to.s) == 0;
+			if (shadowed)
+				continue;
+			ret = mount_source(&src, s, cm, err);
+			if (ret == 0)
+				ret = cairn_fs_mkdirs_at(AT_FDCWD, src, 0755, err);
+			if (ret < 0) {
+				free(src);
+				return ret;
+			}
+			strv_add(&m->owned, src);
 			free(src);
-			return ret;
+			m->v[m->n].source = m->owned.v[m->owned.n - 1];
+			m->v[m->n].destination = cm->to.s;
+			m->n++;
 		}
-		strv_add(&m->owned, src);
-		free(src);
-		m->v[m->n].source = m->owned.v[m->owned.n - 1];
-		m->v[m->n].destination = cm->to.s;
-		m->n++;
 	}
 	return 0;
 }
@@ -1229,7 +1275,7 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 		goto out; /* a stage made by its cache version alone: the patch, if any */
 	json_array_foreach(env_of(s->config), i, e) if (json_is_string(e))
 		strv_add(&env, json_string_value(e));
-	ret = prepare_mounts(&md, s, work, err);
+	ret = prepare_mounts(&md, s, err);
 	if (ret < 0)
 		goto out;
 	{
@@ -2349,7 +2395,7 @@ void cairn_build_result_free(struct cairn_build_result *r)
 int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *o,
 		struct cairn_error **err)
 {
-	struct builder b = {.o = o, .dir = o->dir ? o->dir : "."};
+	struct builder b = {.o = o, .dir = o->dir ? o->dir : ".", .run_lock = -1};
 	const struct cairn_config_image **order = NULL;
 	cleanup_free char *store_root = NULL;
 	const char *dir = o->dir ? o->dir : ".";
@@ -2402,6 +2448,11 @@ out:
 	free(b.layers_root);
 	free(b.tmp_root);
 	free(b.builds_root);
+	if (b.run_dir)
+		cairn_exec_cleanup(b.run_dir);
+	free(b.run_dir);
+	if (b.run_lock >= 0)
+		close(b.run_lock);
 	cairn_config_free(b.config);
 	return ret;
 }
