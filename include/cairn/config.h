@@ -132,6 +132,9 @@ struct cairn_config_import {
 	struct cairn_config_str before; /* exactly one of before and after: "install" or "setup" */
 	struct cairn_config_str after;
 	enum cairn_config_import_point point; /* derived from before/after */
+	/* beforeInstall|install|beforeSetup|setup: import from that stage of the source, not its
+	 * last */
+	struct cairn_config_str stage;
 };
 
 enum cairn_config_mount_type {

@@ -10,7 +10,8 @@
 # Dockerfile words (quotes removed, $VAR expanded against the image below); shell stages run a
 # script, one command per line, with the image's bash when it has one, stopping at the first
 # failing command, which the error names; mounts: tmp_dir shared by an image's stages in one
-# build, build_dir by the images of a project, a fromImage base's mounts inherited.
+# build, build_dir by the images of a project, a fromImage base's mounts inherited; imports
+# from a glob and from a given stage of the source (import.stage).
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -281,6 +282,50 @@ test_expect_success 'mounts: tmp_dir per image per build, build_dir per project,
 from-base" &&
 	test -z "$(ls -A "$T/mu/rootfs/scratch" "$T/mu/rootfs/cache" 2>/dev/null)" &&
 	test -z "$(ls "$CAIRN_HOME/tmp" | grep stage-)"
+'
+
+git init -q "$T/imp"
+cat >"$T/imp/werf.yaml" <<'YAML'
+project: imp
+configVersion: 1
+---
+artifact: jars
+from: REG/base/busybox:1
+shell:
+  install: [mkdir -p /out/sub, echo a > /out/a.jar, echo b > /out/b.jar, echo c > /out/c.txt, echo early > /out/when]
+  setup: [echo late > /out/when]
+---
+image: app
+from: REG/base/busybox:1
+import:
+- artifact: jars
+  add: /out/*.jar
+  to: /libs
+  after: install
+- artifact: jars
+  add: /out/when
+  to: /when-install
+  stage: install
+  after: install
+- artifact: jars
+  add: /out/when
+  after: install
+YAML
+sed -i "s|REG/|$REG/|" "$T/imp/werf.yaml"
+
+test_expect_success 'imports: a glob add, and import.stage takes that stage of the source' '
+	git -C "$T/imp" add -A && git -C "$T/imp" -c user.name=t -c user.email=t@example.com \
+		commit -q -m init &&
+	"$CAIRN" build --dir "$T/imp" --report "$T/imp.json" >"$T/imp.out" 2>&1 &&
+	sig=$(python3 -c "import json; print([i for i in json.load(open(\"$T/imp.json\"))[\"images\"] if i[\"name\"] == \"app\"][0][\"signature\"])") &&
+	rm -rf "$T/iu" && umoci unpack --image "$CAIRN_HOME/store:imp:$sig" "$T/iu" >/dev/null &&
+	test "$(ls "$T/iu/rootfs/libs")" = "a.jar
+b.jar" &&
+	test "$(cat "$T/iu/rootfs/when-install" "$T/iu/rootfs/out/when")" = "early
+late" &&
+	sed -i "s|/out/\*.jar|/out/*.war|" "$T/imp/werf.yaml" &&
+	test_must_fail "$CAIRN" build --dir "$T/imp" >"$T/imp.out2" 2>"$T/imp.err" &&
+	grep -q "werf.yaml:13:3: import: ./out/\*.war. matches nothing in image .jars." "$T/imp.err"
 '
 
 test_done

@@ -1031,6 +1031,8 @@ static const struct bad bad[] = {
 	{IMAGE_A IMPORT_B "  before: install\n  after: setup\n", CAIRN_EINVAL,
 	 "werf.yaml:11:10: import[0].after: cannot be used together with before"},
 	{IMAGE_A IMPORT_B, CAIRN_EINVAL, "werf.yaml:7:3: import[0].before: missing (or after)"},
+	{IMAGE_A IMPORT_B "  after: install\n  stage: build\n", CAIRN_EINVAL,
+	 "werf.yaml:11:10: import[0].stage: must be beforeInstall, install, beforeSetup or setup"},
 	{IMAGE_A IMPORT_B "  before: build\n", CAIRN_EINVAL,
 	 "werf.yaml:10:11: import[0].before: must be install or setup"},
 	{IMAGE_A "import:\n- artifact: b\n  add: a\n  to: /b\n  after: install\n", CAIRN_EINVAL,

@@ -784,6 +784,18 @@ static const char *check_user_stage(const char *s, size_t len)
 								    : "must be install or setup";
 }
 
+/* import.stage: a stage of the source image that runs commands (werf: checkInvalidStage). */
+static const char *check_import_stage(const char *s, size_t len)
+{
+	static const char *const ok[] = {"beforeInstall", "install", "beforeSetup", "setup"};
+
+	(void)len;
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+		if (strcmp(s, ok[i]) == 0)
+			return NULL;
+	return "must be beforeInstall, install, beforeSetup or setup";
+}
+
 static const char *check_mount_from(const char *s, size_t len)
 {
 	(void)len;
@@ -1603,6 +1615,7 @@ static const struct field import_fields[] = {
 	{.key = "excludePaths", .type = T_LIST, .off = IMP(exclude_paths), .check = check_rel},
 	{.key = "before", .type = T_STR, .off = IMP(before), .check = check_user_stage},
 	{.key = "after", .type = T_STR, .off = IMP(after), .check = check_user_stage},
+	{.key = "stage", .type = T_STR, .off = IMP(stage), .check = check_import_stage},
 	{.key = NULL},
 };
 
@@ -2705,6 +2718,7 @@ static void release_image(struct cairn_config_image *img)
 		list_release(&im->exclude_paths);
 		str_release(&im->before);
 		str_release(&im->after);
+		str_release(&im->stage);
 	}
 	free(img->imports);
 	for (size_t i = 0; i < img->n_mounts; i++) {

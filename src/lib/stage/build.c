@@ -21,6 +21,7 @@
 #include "util/sha256.h"
 
 #include <dirent.h>
+#include <fnmatch.h>
 #include <sys/mount.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -145,10 +146,18 @@ static void strv_sort(struct strv *s)
 
 /* ---- the builder ---- */
 
+/* An image as it stands after a stage: that stage's, or the last non-empty one before it. */
+struct stage_at {
+	char sig[CAIRN_SIGNATURE_HEX];
+	struct cairn_descriptor desc;
+	bool set;
+};
+
 struct built_image {
 	const struct cairn_config_image *cfg;
 	char sig[CAIRN_SIGNATURE_HEX];
 	struct cairn_descriptor desc;
+	struct stage_at at[S_COUNT]; /* for import.stage */
 };
 
 /* A git entry's repository and the commit it builds from. */
@@ -218,6 +227,7 @@ struct image_state {
 	int git_archived;	      /* a gitArchive stage exists in this chain */
 	struct git_src *git;	      /* one per img->git entry */
 	struct rootfs_view *view;     /* of `prev`, mounted on demand; closed with drop_prev() */
+	struct stage_at at[S_COUNT];  /* each stage done so far */
 	struct cairn_digest rejected; /* a stored stage that holds a lost commit */
 	struct stored_stage *unconfirmed;
 	size_t n_unconfirmed;
@@ -523,6 +533,24 @@ static const struct built_image *find_built(struct builder *b, const struct cair
 	return NULL;
 }
 
+/* The stage of the source an import takes: `stage` (as werf's import.stage), else the last. */
+static const struct stage_at *import_source(const struct built_image *src,
+					    const struct cairn_config_import *im)
+{
+	static const struct {
+		const char *name;
+		enum stage_id id;
+	} user[] = {{"beforeInstall", S_BEFORE_INSTALL},
+		    {"install", S_INSTALL},
+		    {"beforeSetup", S_BEFORE_SETUP},
+		    {"setup", S_SETUP}};
+
+	for (size_t i = 0; im->stage.s && i < ARRAY_SIZE(user); i++)
+		if (strcmp(im->stage.s, user[i].name) == 0)
+			return &src->at[user[i].id];
+	return &src->at[S_COUNT - 1];
+}
+
 /*
  * The patch of git entry `i` since the commit the previous stage holds, as a hash of what it
  * changes (paths, modes, blob ids): commits that give the same files give the same stage, an
@@ -668,7 +696,9 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 						       s->name);
 			join_list(&inc, &im->include_paths);
 			join_list(&exc, &im->exclude_paths);
-			strv_add(deps, src->sig);
+			strv_add(deps, import_source(src, im)->sig);
+			if (im->stage.s)
+				strv_add(deps, im->stage.s);
 			strv_add(deps, im->add.s);
 			strv_add(deps, im->to.s);
 			strv_add(deps, im->owner.s ? im->owner.s : "");
@@ -1492,10 +1522,81 @@ static int import_tree(struct cairn_layer_writer *w, int addfd, const struct sta
 	return ret;
 }
 
+/* `add` (absolute, in the source image) placed at `to` (no leading '/'). */
+static int import_path(struct cairn_layer_writer *w, const struct cairn_config_import *im,
+		       int srcfd, int below, const char *add, const char *to, int64_t uid,
+		       int64_t gid, int64_t mtime, const char *what, struct cairn_error **err)
+{
+	cleanup_close int addfd = cairn_root_open(srcfd, add, O_PATH | O_NOFOLLOW, CAIRN_ROOT_IN);
+	struct stat st;
+	int ret;
+
+	if (addfd < 0 || fstat(addfd, &st) < 0)
+		return cairn_error_set_errno(err, "%s: '%s' in image '%s'", what, add,
+					     im->source->name ? im->source->name : "~");
+	ret = add_parents(w, to, below, mtime, err);
+	if (ret < 0)
+		return ret;
+	if (S_ISDIR(st.st_mode))
+		return import_tree(w, addfd, &st, im, to, uid, gid, mtime, what, err);
+	return import_entry(w, to, srcfd, add, &st, uid, gid, mtime, what, err);
+}
+
+static bool has_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/*
+ * The paths a glob `add` matches in the source image, sorted: each component with '*', '?' or
+ * '[' is matched against the names of a directory (found inside the image); the others are
+ * taken as they are. Wildcards do not cross '/', and match names starting with '.' too, as in
+ * the rsync that werf imports with.
+ */
+static void glob_paths(struct strv *out, int srcfd, const char *add)
+{
+	cleanup_free char *pat = xstrdup(add);
+	struct strv cur = {0};
+	char *save = NULL;
+
+	strv_add(&cur, "");
+	for (char *c = strtok_r(pat, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		struct strv next = {0};
+
+		for (size_t i = 0; i < cur.n; i++) {
+			char **names = NULL;
+			size_t n = 0;
+			int dfd;
+
+			if (!has_glob(c)) {
+				strv_addf(&next, "%s/%s", cur.v[i], c);
+				continue;
+			}
+			dfd = cairn_root_open(srcfd, cur.v[i], O_RDONLY | O_DIRECTORY,
+					      CAIRN_ROOT_IN);
+			if (dfd < 0)
+				continue;
+			if (cairn_fs_list_dir(&names, &n, dfd, 1) == 0) {
+				for (size_t k = 0; k < n; k++) {
+					if (fnmatch(c, names[k], 0) == 0)
+						strv_addf(&next, "%s/%s", cur.v[i], names[k]);
+					free(names[k]);
+				}
+				free(names);
+			}
+			close(dfd);
+		}
+		strv_release(&cur);
+		cur = next;
+	}
+	*out = cur;
+}
+
 /*
  * One import into the layer: the source image's `add`, filtered, placed at `to`. `add` is
  * resolved inside the source image's tree: a symlink on the way that points out of the image
  * leads to the image's own files, as in `docker cp`; a final symlink is imported as a symlink.
+ * A glob `add` imports each match into `to` under its own name.
  */
 static int write_import(struct cairn_layer_writer *w, struct image_state *s,
 			const struct cairn_config_import *im, int64_t mtime,
@@ -1507,9 +1608,8 @@ static int write_import(struct cairn_layer_writer *w, struct image_state *s,
 	cleanup_free char *what =
 		xasprintf("%s:%u:%u: import", b->config->file, im->pos.line, im->pos.column);
 	const char *to = im->to.s + 1; /* no leading '/' in tar paths */
-	cleanup_close int addfd = -1;
 	struct rootfs_view *v = NULL, *below = NULL;
-	struct stat st;
+	struct strv matches = {0};
 	int64_t uid = -1, gid = -1;
 	int ret;
 
@@ -1518,24 +1618,27 @@ static int write_import(struct cairn_layer_writer *w, struct image_state *s,
 		ret = prev_view(&below, s, err);
 	if (ret < 0)
 		return ret;
-	ss.prev = src->desc;
+	ss.prev = import_source(src, im)->desc;
 	ret = prev_view(&v, &ss, err);
-	if (ret < 0)
-		goto out;
-	addfd = cairn_root_open(v->fd, im->add.s, O_PATH | O_NOFOLLOW, CAIRN_ROOT_IN);
-	if (addfd < 0 || fstat(addfd, &st) < 0) {
-		ret = cairn_error_set_errno(err, "%s: '%s' in image '%s'", what, im->add.s,
-					    im->source->name ? im->source->name : "~");
-		goto out;
+	if (ret == 0 && !has_glob(im->add.s)) {
+		ret = import_path(w, im, v->fd, below->fd, im->add.s, to, uid, gid, mtime, what,
+				  err);
+	} else if (ret == 0) {
+		glob_paths(&matches, v->fd, im->add.s);
+		if (matches.n == 0)
+			ret = cairn_error_set(err, CAIRN_EINVAL,
+					      "%s: '%s' matches nothing in image '%s'", what,
+					      im->add.s, im->source->name ? im->source->name : "~");
+		for (size_t i = 0; ret == 0 && i < matches.n; i++) {
+			const char *base = strrchr(matches.v[i], '/') + 1;
+			cleanup_free char *dest =
+				to[0] ? xasprintf("%s/%s", to, base) : xstrdup(base);
+
+			ret = import_path(w, im, v->fd, below->fd, matches.v[i], dest, uid, gid,
+					  mtime, what, err);
+		}
+		strv_release(&matches);
 	}
-	ret = add_parents(w, to, below->fd, mtime, err);
-	if (ret < 0)
-		goto out;
-	if (S_ISDIR(st.st_mode))
-		ret = import_tree(w, addfd, &st, im, to, uid, gid, mtime, what, err);
-	else
-		ret = import_entry(w, to, v->fd, im->add.s, &st, uid, gid, mtime, what, err);
-out:
 	drop_prev(&ss);
 	return ret;
 }
@@ -2327,6 +2430,9 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 		s->git_archived = 1;
 	memcpy(s->prev_sig, sig, CAIRN_SIGNATURE_HEX);
 	s->prev = d;
+	memcpy(s->at[id].sig, sig, CAIRN_SIGNATURE_HEX);
+	s->at[id].desc = d;
+	s->at[id].set = true;
 	drop_prev(s);
 	if (tag && !b->o->no_build)
 		remember(s, id, sig, tag, &d);
@@ -2369,6 +2475,11 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 	b->built[b->n_built].cfg = img;
 	memcpy(b->built[b->n_built].sig, s.prev_sig, CAIRN_SIGNATURE_HEX);
 	b->built[b->n_built].desc = s.prev;
+	/* an empty stage stands for the last one before it */
+	for (int i = S_FROM + 1; i < S_COUNT; i++)
+		if (!s.at[i].set)
+			s.at[i] = s.at[i - 1];
+	memcpy(b->built[b->n_built].at, s.at, sizeof(s.at));
 	b->n_built++;
 	emit(&s, CAIRN_BUILD_IMAGE_DONE, NULL, s.prev_sig, &s.prev.digest, 0);
 	forget(&s);
