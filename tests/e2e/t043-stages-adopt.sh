@@ -155,6 +155,26 @@ test_expect_success 'a stage replaced by a racing PUT is adopted, and the next o
 	grep -q "\"other-host\": \"1\"" "$T/setup-config"
 '
 
+test_expect_success 'a host that only reads stages adopts a racing PUT landing after its read' '
+	project three none &&
+	CAIRN_HOME="$T/a3" "$CAIRN" build --dir "$P" --stages-storage "$S" \
+		--report "$T/a3.json" >"$T/a3.out" 2>&1 &&
+	tag=image-stage-$(field "$T/a3.json" setup signature) &&
+	fault_proxy_start "hold=3000 HEAD /v2/stages/manifests/$tag" &&
+	{ CAIRN_HOME="$T/r3" "$CAIRN" build --dir "$P" --stages-storage "$PROXY/stages" \
+		--report "$T/r3.json" >"$T/r3.out" 2>&1 & pr=$!; } &&
+	n=0 && until proxy_log_count "GET /v2/stages/manifests/$tag" | grep -qv "^0$"; do
+		n=$((n + 1)) && [ $n -lt 300 ] && sleep 0.1 || return 1
+	done &&
+	other=$(replace "$tag") &&
+	wait "$pr" &&
+	grep "setup.*another host stored it last" "$T/r3.out" &&
+	! grep -q "BUILDING" "$T/r3.out" &&
+	test "$(field "$T/r3.json" setup digest)" = "$other" &&
+	test "$(field "$T/r3.json" dockerInstructions digest)" = \
+		"$(field "$T/a3.json" dockerInstructions digest)"
+'
+
 test_expect_success 'setup: the base image in the store' '
 	cairn_run image pull -q --name base "$REG/base/busybox:1" >/dev/null
 '

@@ -189,6 +189,14 @@ struct builder {
 	size_t n_built;
 	struct cairn_build_result *result;
 	double put_seconds; /* the slowest check-and-PUT of a stage tag so far */
+	/*
+	 * Stages of images taken whole from the stages storage, confirmed once at the end of the
+	 * build rather than image by image (confirm()): one wait for the whole build.
+	 */
+	struct stored_stage *deferred;
+	size_t n_deferred;
+	int no_defer; /* a second pass: every image confirms its own */
+	int restart;  /* a deferred stage changed under a stage to build: run the build again */
 };
 
 /* A stage taken from or stored in the stages storage by this build, not yet confirmed. */
@@ -231,6 +239,7 @@ struct image_state {
 	struct cairn_digest rejected; /* a stored stage that holds a lost commit */
 	struct stored_stage *unconfirmed;
 	size_t n_unconfirmed;
+	int built;     /* this image built a stage (and pushed it) */
 	int redo;      /* a stage was adopted: local stages above it are not trusted */
 	int adoptions; /* how many */
 };
@@ -2365,6 +2374,75 @@ static int make_stage(struct cairn_descriptor *d, struct image_state *s, enum st
 	return ret;
 }
 
+static void defer(struct builder *b, struct image_state *s)
+{
+	if (s->n_unconfirmed == 0)
+		return;
+	b->deferred = xreallocarray(b->deferred, b->n_deferred + s->n_unconfirmed + 1,
+				    sizeof(*b->deferred));
+	memcpy(b->deferred + b->n_deferred, s->unconfirmed,
+	       s->n_unconfirmed * sizeof(*s->unconfirmed));
+	b->n_deferred += s->n_unconfirmed;
+	free(s->unconfirmed);
+	s->unconfirmed = NULL;
+	s->n_unconfirmed = 0;
+}
+
+static void forget_deferred(struct builder *b)
+{
+	for (size_t i = 0; i < b->n_deferred; i++)
+		free(b->deferred[i].tag);
+	free(b->deferred);
+	b->deferred = NULL;
+	b->n_deferred = 0;
+}
+
+/*
+ * The deferred stages, read again once every racing PUT must have landed (as confirm() does).
+ * A tag that holds another image now is adopted into the store; *changed then asks for the
+ * build to run again, each image confirming its own stages.
+ */
+static int confirm_deferred(struct builder *b, bool *changed, struct cairn_error **err)
+{
+	cleanup_free struct cairn_descriptor *now = NULL;
+	cleanup_free const char **tags = NULL;
+	double last = 0;
+	int ret;
+
+	*changed = false;
+	if (b->n_deferred == 0)
+		return 0;
+	now = xcalloc(b->n_deferred, sizeof(*now));
+	tags = xcalloc(b->n_deferred, sizeof(*tags));
+	for (size_t i = 0; i < b->n_deferred; i++) {
+		tags[i] = b->deferred[i].tag;
+		if (b->deferred[i].at > last)
+			last = b->deferred[i].at;
+	}
+	sleep_until(last + SETTLE_MS / 1000.0 + 2 * b->put_seconds);
+	ret = cairn_image_remote_digests(now, b->o->stages_storage, tags, b->n_deferred,
+					 &b->o->pull, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "stages storage '%s'", b->o->stages_storage);
+	for (size_t i = 0; ret == 0 && i < b->n_deferred; i++) {
+		const struct stored_stage *u = &b->deferred[i];
+		cleanup_free char *name = NULL;
+		cleanup_free char *src = NULL;
+		struct cairn_descriptor d;
+
+		if (!now[i].digest.str[0] || cairn_digest_equal(&now[i].digest, &u->d.digest))
+			continue;
+		name = stage_name_ref(b, u->sig);
+		src = xasprintf("%s@%s", b->o->stages_storage, now[i].digest.str);
+		cairn_log(CAIRN_LOG_INFO,
+			  "stage '%s': another host stored it last, as '%s': discarding '%s'",
+			  stage_names[u->id], now[i].digest.str, u->d.digest.str);
+		ret = cairn_image_pull_meta(&d, b->st, src, name, &b->o->pull, err);
+		*changed = true;
+	}
+	return ret;
+}
+
 /*
  * One stage: reused from the store or the stages storage, else built and stored. `*next` is
  * the stage to go on with (an earlier one when a stage under this one was adopted meanwhile);
@@ -2407,7 +2485,22 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 		return *stop ? 0 : not_built(s, stage_names[id], err);
 	} else if (ret == CAIRN_ENOTFOUND) {
 		cairn_error_clear(err);
+		if (b->n_deferred) {
+			/* what this stage may stand on must be confirmed before it is pushed */
+			bool changed = false;
+
+			ret = confirm_deferred(b, &changed, err);
+			forget_deferred(b);
+			if (ret < 0)
+				return ret;
+			if (changed) {
+				b->restart = 1;
+				*stop = 1;
+				return 0;
+			}
+		}
 		emit(s, CAIRN_BUILD_STAGE_BEGIN, stage_names[id], sig, NULL, 0);
+		s->built = 1;
 		ret = make_stage(&d, s, id, name, sig, err);
 		if (ret == 0 && b->o->stages_storage)
 			ret = store_stage(&d, &tag, s, id, name, sig, &redo, err);
@@ -2456,6 +2549,11 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 		if (id < S_COUNT) {
 			ret = stage_step(&s, (enum stage_id)id, &id, &stop, err);
 			continue;
+		}
+		/* taken whole from the stages storage: confirmed with the others at the end */
+		if (!s.built && !b->no_defer) {
+			defer(b, &s);
+			break;
 		}
 		/* done once every stage it stands on is confirmed */
 		ret = confirm(&s, &id, err);
@@ -2533,17 +2631,33 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 		clean_stale(&b);
 	if (ret < 0)
 		goto out;
-	b.result = xcalloc(1, sizeof(*b.result));
-	b.result->project = xstrdup(b.config->project.s);
-	b.result->images = xcalloc(n ? n : 1, sizeof(*b.result->images));
-	for (size_t i = 0; i < n; i++) {
-		ret = build_image(&b, order[i], &b.result->images[i], err);
-		b.result->n_images = i + 1;
-		if (ret < 0)
-			goto out;
+	for (int pass = 0; pass < 2; pass++) {
+		bool changed = false;
+
+		cairn_build_result_free(b.result);
+		b.n_built = 0;
+		b.result = xcalloc(1, sizeof(*b.result));
+		b.result->project = xstrdup(b.config->project.s);
+		b.result->images = xcalloc(n ? n : 1, sizeof(*b.result->images));
+		for (size_t i = 0; i < n && !b.restart; i++) {
+			ret = build_image(&b, order[i], &b.result->images[i], err);
+			b.result->n_images = i + 1;
+			if (ret < 0)
+				goto out;
+		}
+		ret = confirm_deferred(&b, &changed, err);
+		forget_deferred(&b);
+		if (ret < 0 || !(changed || b.restart))
+			break;
+		b.restart = 0;
+		/* another host's stage won a tag this build read: once more, image by image */
+		b.no_defer = 1;
 	}
+	if (ret < 0)
+		goto out;
 	*out = TAKE_PTR(b.result);
 out:
+	forget_deferred(&b);
 	cairn_build_result_free(b.result);
 	free(order);
 	free(b.built);

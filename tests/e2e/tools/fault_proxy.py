@@ -32,6 +32,8 @@ A RULE is one argument (or one line of the rules file; `#` starts a comment):
                                    (a connection broken mid-download)
                 reset              close the client connection at once, answering nothing
                 delay=MS           wait MS milliseconds before sending the response
+                hold=MS            wait MS milliseconds before forwarding the request (what the
+                                   upstream answers is what it holds after the wait)
   METHOD      GET, HEAD, POST, PATCH, PUT, DELETE... or * for any
   PATH_REGEX  a Python regular expression searched in the request target (path and query)
   TIMES       how many requests the rule applies to (default 1; `inf`: every one)
@@ -101,6 +103,7 @@ class Rule:
         self.drop_response = None
         self.reset = False
         self.delay = 0.0
+        self.hold = 0.0
         for effect in fields[0].split(","):
             key, _, val = effect.partition("=")
             if key == "status":
@@ -117,6 +120,8 @@ class Rule:
                 self.reset = True
             elif key == "delay":
                 self.delay = int(val) / 1000.0
+            elif key == "hold":
+                self.hold = int(val) / 1000.0
             else:
                 raise ValueError("rule %r: unknown effect %r" % (text, effect))
         if self.status == 429 and self.retry_after is None:
@@ -408,6 +413,8 @@ class Handler(socketserver.BaseRequestHandler):
         if rule is not None and rule.reset:
             self.proxy.log(self.conn_id, method, target, "-", what)
             raise Dropped()
+        if rule is not None and rule.hold:
+            time.sleep(rule.hold)
 
         if rule is not None and rule.status is not None:
             if rule.delay:
