@@ -140,7 +140,19 @@ bool cairn_git_path_match(const char *pattern, const char *path);
  * What one git entry takes from the repository. All pointers are borrowed for the duration of
  * each call. A path is selected when it lies under `add` and, taken relative to `add`, matches
  * an include pattern (or there are none) and no exclude pattern: exclude wins. When `add` names a
- * file, the patterns see its base name. Submodules (gitlinks) are never selected.
+ * file, the patterns see its base name.
+ *
+ * A submodule (a gitlink) is the directory of the files of its commit, nested ones too, as
+ * `git submodule update --init --recursive` checks them out: every function below walks into
+ * it, `add` and the patterns see paths through it like any other, and a submodule moved to
+ * another commit changes the files that differ. Its repository is the one the .gitmodules file
+ * at the commit holding the gitlink names: for cairn_git_open(), the repository git keeps in
+ * the project's git directory (modules/<name>, else the checkout at its path), never fetched;
+ * for cairn_git_open_remote(), its URL (relative URLs against the superproject's) fetched into
+ * the same cache once per repository object (a local URL only for a local superproject).
+ * Submodules an exclude pattern leaves out are never looked at. A selected submodule whose
+ * repository or commit is not available is CAIRN_ENOTFOUND "submodule 'PATH' at commit HEX:
+ * ...", a malformed .gitmodules CAIRN_EINVAL.
  */
 struct cairn_git_selection {
 	const char *add; /* absolute: "/" (or NULL) for everything, "/src", "/etc/app.conf" */
@@ -257,7 +269,8 @@ struct cairn_git_write_opts {
 
 /*
  * Write `ops` into the layer `w` in order, as `o` says (file contents and symlink targets are
- * read from `r` one blob at a time). The writer stays the caller's (finish or free it).
+ * read from `r` one blob at a time, a submodule's from the repository `r` found it in: list
+ * and write with the same `r`). The writer stays the caller's (finish or free it).
  * CAIRN_EINTERNAL when a blob is missing or not the size listed, or the writer's own error.
  */
 int cairn_git_write_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,
