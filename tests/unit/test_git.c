@@ -1310,7 +1310,7 @@ static void test_submodule_patch(void **state)
 	cleanup_free char *a = make_submodules(f);
 	cleanup_free char *b = NULL;
 	cleanup_free char *c = NULL;
-	bool changed = false;
+	bool changed = false, mods = false;
 	uint64_t size = 0;
 
 	/* the submodule moves on: changed, added and removed files; doc/ was there already */
@@ -1345,6 +1345,15 @@ static void test_submodule_patch(void **state)
 			     "D v/lib/deps|D v/lib/deps/deep|F v/lib/deps/deep/d.txt|D v/lib/doc|"
 			     "F v/lib/doc/r.md|F v/lib/doc/s.md|");
 	cairn_git_ops_release(&ops);
+
+	/* a commit has submodules while it has a .gitmodules file, as werf tells */
+	assert_int_equal(cairn_git_has_submodules(&mods, f->r, c, &err), 0);
+	assert_true(mods);
+	sh("git -C '%s' rm -q .gitmodules", f->work);
+	free(c);
+	c = commit(f, "D");
+	assert_int_equal(cairn_git_has_submodules(&mods, f->r, c, &err), 0);
+	assert_false(mods);
 	assert_null(err);
 }
 

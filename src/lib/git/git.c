@@ -650,6 +650,24 @@ int cairn_git_resolve(char *out, struct cairn_git_repo *r, const char *branch, c
 	return 0;
 }
 
+int cairn_git_has_submodules(bool *out, struct cairn_git_repo *r, const char *commit,
+			     struct cairn_error **err)
+{
+	CLEANUP(git_commit_freep) git_commit *c = NULL;
+	CLEANUP(git_tree_freep) git_tree *tree = NULL;
+	int ret;
+
+	*out = false;
+	ret = lookup_commit(&c, r, commit, err);
+	if (ret < 0)
+		return ret;
+	ret = git_commit_tree(&tree, c);
+	if (ret < 0)
+		return git_fail(err, ret, CAIRN_EINTERNAL, "tree of commit '%s'", commit);
+	*out = git_tree_entry_byname(tree, ".gitmodules") != NULL;
+	return 0;
+}
+
 int cairn_git_commit_time(int64_t *out, struct cairn_git_repo *r, const char *commit,
 			  struct cairn_error **err)
 {

@@ -101,6 +101,13 @@ int cairn_git_resolve(char *out, struct cairn_git_repo *r, const char *branch, c
  */
 bool cairn_git_has_commit(struct cairn_git_repo *r, const char *hex);
 
+/*
+ * Whether `commit` (40 hex) has a .gitmodules file at its root: werf's test for a commit with
+ * submodules (HasSubmodulesInCommit in pkg/git_repo/base.go). CAIRN_ENOTFOUND, EINVAL.
+ */
+int cairn_git_has_submodules(bool *out, struct cairn_git_repo *r, const char *commit,
+			     struct cairn_error **err);
+
 /* The committer time of `commit` (40 hex), seconds since the epoch. CAIRN_ENOTFOUND, EINVAL. */
 int cairn_git_commit_time(int64_t *out, struct cairn_git_repo *r, const char *commit,
 			  struct cairn_error **err);

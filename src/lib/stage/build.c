@@ -608,8 +608,12 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 			char reset[CAIRN_GIT_HEX_MAX];
 			char h[CAIRN_SIGNATURE_HEX];
 			struct strv p = {0};
+			bool mods = false;
 
 			ret = cairn_git_latest_reset(reset, s->git[i].repo, s->git[i].commit, err);
+			if (ret == 0)
+				ret = cairn_git_has_submodules(&mods, s->git[i].repo,
+							       s->git[i].commit, err);
 			if (ret < 0) {
 				strv_release(&entries);
 				return ret;
@@ -627,6 +631,9 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 			strv_add(&p, g->tag.s ? g->tag.s : "");
 			strv_add(&p, g->commit.s ? g->commit.s : "");
 			strv_add(&p, reset);
+			/* archives made before cairn took submodules in lack their files */
+			if (mods)
+				strv_add(&p, "submodules");
 			hash_strv(h, &p);
 			strv_add(&entries, h);
 			strv_release(&p);
