@@ -502,6 +502,9 @@ static void test_stage_checksum_layout(void **state)
 	struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
 	const char *all[] = {"**"};
 	const char *none[] = {"nothing-here"};
+	const char *pats[] = {"*.txt", "nothing-here", "{zzz,b/c.sh}", "b", "b/l"};
+	const char *exc[] = {"b/l"};
+	bool hit[5];
 	struct cairn_error *err = NULL;
 	cleanup_free char *c = NULL;
 	char sum[CAIRN_GIT_SUM_MAX];
@@ -533,19 +536,28 @@ static void test_stage_checksum_layout(void **state)
 	c = commit(f, "files");
 	open_work(f);
 
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, c, &sel, all, 1, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, c, &sel, all, 1, &err), 0);
 	cairn_digest_of(&want, bytes, sizeof(bytes) - 1);
 	assert_string_equal(sum, cairn_digest_hex(&want));
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, c, &sel, none, 1, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, c, &sel, none, 1, &err), 0);
 	assert_string_equal(sum, EMPTY_SHA256);
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, c, &sel, NULL, 0, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, c, &sel, NULL, 0, &err), 0);
 	assert_string_equal(sum, EMPTY_SHA256);
 
 	/* relative to add */
 	sel.add = "/b";
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, c, &sel, all, 1, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, c, &sel, all, 1, &err), 0);
 	cairn_digest_of(&want, in_b, sizeof(in_b) - 1);
 	assert_string_equal(sum, cairn_digest_hex(&want));
+
+	/* which patterns matched a file: one that matches only what is excluded did not */
+	sel = (struct cairn_git_selection){.add = "/", .exclude = exc, .n_exclude = 1};
+	assert_int_equal(cairn_git_stage_checksum(sum, hit, f->r, c, &sel, pats, 5, &err), 0);
+	assert_true(hit[0]);
+	assert_false(hit[1]);
+	assert_true(hit[2]);
+	assert_true(hit[3]);
+	assert_false(hit[4]);
 	assert_null(err);
 }
 
@@ -565,19 +577,20 @@ static void test_stage_checksum_changes(void **state)
 	put(f, "README", "r\n");
 	c = commit(f, "base");
 	open_work(f);
-	assert_int_equal(cairn_git_stage_checksum(base, f->r, c, &sel, pats, 2, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(base, NULL, f->r, c, &sel, pats, 2, &err), 0);
 	assert_string_not_equal(base, EMPTY_SHA256);
 
-#define RECHECK(expect_same)                                                                      \
-	do {                                                                                      \
-		free(c);                                                                          \
-		c = commit(f, "change");                                                          \
-		assert_int_equal(cairn_git_stage_checksum(sum, f->r, c, &sel, pats, 2, &err), 0); \
-		if (expect_same)                                                                  \
-			assert_string_equal(sum, base);                                           \
-		else                                                                              \
-			assert_string_not_equal(sum, base);                                       \
-		memcpy(base, sum, sizeof(base));                                                  \
+#define RECHECK(expect_same)                                                                   \
+	do {                                                                                   \
+		free(c);                                                                       \
+		c = commit(f, "change");                                                       \
+		assert_int_equal(                                                              \
+			cairn_git_stage_checksum(sum, NULL, f->r, c, &sel, pats, 2, &err), 0); \
+		if (expect_same)                                                               \
+			assert_string_equal(sum, base);                                        \
+		else                                                                           \
+			assert_string_not_equal(sum, base);                                    \
+		memcpy(base, sum, sizeof(base));                                               \
 	} while (0)
 
 	put(f, "README", "changed\n"); /* unrelated */
@@ -829,8 +842,9 @@ static void expect_checksum(struct fixture *f, const char *commit_hex,
 				       strlen(sorted[i]), 0, sorted[i]);
 	}
 	cairn_digest_of(&want, bytes.buf, bytes.len);
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, commit_hex, sel, stage, n_stage, &err),
-			 0);
+	assert_int_equal(
+		cairn_git_stage_checksum(sum, NULL, f->r, commit_hex, sel, stage, n_stage, &err),
+		0);
 	assert_string_equal(sum, cairn_digest_hex(&want));
 }
 
@@ -1236,7 +1250,7 @@ static void test_submodule_archive(void **state)
 	cleanup_free char *lib_blob = sh_out("git -C '%s/lib' rev-parse HEAD:src/x.c", f->dir);
 	const char *inc[] = {"src", "deps"};
 	const char *exc[] = {"deps/deep/d.txt"};
-	const char *pats[] = {"vendor/lib/src/**", "{x,vendor/lib/deps}"};
+	const char *pats[] = {"vendor/lib/src/**", "vendor/nope", "{x,vendor/lib/deps}"};
 	static const char deps[] = "vendor/lib/deps/deep/d.txt\0"
 				   "100644\0"
 				   "5\0"
@@ -1247,6 +1261,7 @@ static void test_submodule_archive(void **state)
 				   "int x;\n";
 	struct cairn_digest want;
 	char sum[CAIRN_GIT_SUM_MAX];
+	bool hit[3];
 
 	open_work(f);
 	/* the files of the submodule and of its own, at the commits the gitlinks name */
@@ -1281,11 +1296,14 @@ static void test_submodule_archive(void **state)
 	expect_ops_str(&ops, "F x.c|");
 	cairn_git_ops_release(&ops);
 
-	/* stageDependencies read submodule files */
+	/* stageDependencies read submodule files; a pattern that matches nothing is told */
 	sel = (struct cairn_git_selection){.add = "/"};
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, a, &sel, pats, 2, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, hit, f->r, a, &sel, pats, 3, &err), 0);
 	cairn_digest_of(&want, deps, sizeof(deps) - 1);
 	assert_string_equal(sum, cairn_digest_hex(&want));
+	assert_true(hit[0]);
+	assert_false(hit[1]);
+	assert_true(hit[2]);
 	assert_null(err);
 }
 
@@ -1394,7 +1412,7 @@ static void test_submodule_missing(void **state)
 	cairn_error_clear(&err);
 	assert_int_equal(cairn_git_diff_size(&size, f->r, a, b, &sel, &err), CAIRN_ENOTFOUND);
 	cairn_error_clear(&err);
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, b, &sel, all, 1, &err),
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, b, &sel, all, 1, &err),
 			 CAIRN_ENOTFOUND);
 	cairn_error_clear(&err);
 	assert_int_equal(ops.n, 0);
@@ -1719,10 +1737,10 @@ static void test_bench(void **state)
 		ops.n);
 	cairn_git_ops_release(&ops);
 	t0 = now_ms();
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, b, &sel, all_py, 1, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, b, &sel, all_py, 1, &err), 0);
 	fprintf(stderr, "bench: stage checksum over 10000 files: %.1f ms\n", now_ms() - t0);
 	t0 = now_ms();
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, b, &sel, one, 1, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, b, &sel, one, 1, &err), 0);
 	fprintf(stderr, "bench: stage checksum over 1 file: %.1f ms\n", now_ms() - t0);
 	t0 = now_ms();
 	for (int i = 0; i < 10; i++)

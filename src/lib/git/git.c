@@ -2627,6 +2627,8 @@ struct dep {
 struct dep_ctx {
 	struct dep *v;
 	size_t n, alloc;
+	size_t *from;  /* the caller's pattern each of the filter's came from */
+	bool *matched; /* per caller's pattern: it matched a file; or NULL */
 };
 
 static int emit_dep(struct walk *w, enum change ch, const struct node *n, struct cairn_error **err)
@@ -2636,6 +2638,12 @@ static int emit_dep(struct walk *w, enum change ch, const struct node *n, struct
 	(void)ch;
 	(void)err;
 	assert(ch == CH_ADD);
+	for (size_t k = 0; dc->matched && k < w->f->n_stage; k++) {
+		bool *hit = &dc->matched[dc->from[k]];
+
+		if (!*hit && match_any_level(w->f->stage[k], w->rel.buf, w->rel.len))
+			*hit = true;
+	}
 	if (dc->n == dc->alloc) {
 		dc->alloc = dc->alloc ? dc->alloc * 2 : 32;
 		dc->v = xreallocarray(dc->v, dc->alloc, sizeof(*dc->v));
@@ -2679,11 +2687,28 @@ static int hash_deps(struct cairn_sha256 *h, struct cairn_git_repo *r, const str
 	return 0;
 }
 
-int cairn_git_stage_checksum(char *out, struct cairn_git_repo *r, const char *commit,
+/* The stageDependencies patterns, braces expanded, each remembering which it came from. */
+static void stage_patterns(struct filter *f, size_t **from, const char *const *patterns, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		char **one = patterns_dup(&k, &patterns[i], 1);
+
+		f->stage = xreallocarray(f->stage, f->n_stage + k, sizeof(*f->stage));
+		*from = xreallocarray(*from, f->n_stage + k, sizeof(**from));
+		for (size_t j = 0; j < k; j++) {
+			(*from)[f->n_stage] = i;
+			f->stage[f->n_stage++] = one[j];
+		}
+		free(one);
+	}
+}
+
+int cairn_git_stage_checksum(char *out, bool *matched, struct cairn_git_repo *r, const char *commit,
 			     const struct cairn_git_selection *sel, const char *const *patterns,
 			     size_t n_patterns, struct cairn_error **err)
 {
-	struct dep_ctx dc = {0};
+	struct dep_ctx dc = {.matched = matched};
 	struct cairn_sha256 h;
 	struct cairn_digest dg;
 	struct filter f;
@@ -2691,10 +2716,12 @@ int cairn_git_stage_checksum(char *out, struct cairn_git_repo *r, const char *co
 	int ret;
 
 	out[0] = '\0';
+	for (size_t i = 0; matched && i < n_patterns; i++)
+		matched[i] = false;
 	ret = filter_init(&f, sel, NULL, err);
 	if (ret < 0)
 		return ret;
-	f.stage = patterns_dup(&f.n_stage, patterns, n_patterns);
+	stage_patterns(&f, &dc.from, patterns, n_patterns);
 	walk_init(&w, r, &f);
 	w.emit = emit_dep;
 	w.ud = &dc;
@@ -2710,6 +2737,7 @@ int cairn_git_stage_checksum(char *out, struct cairn_git_repo *r, const char *co
 	for (size_t i = 0; i < dc.n; i++)
 		free(dc.v[i].rel);
 	free(dc.v);
+	free(dc.from);
 	if (ret < 0) {
 		cairn_sha256_release(&h);
 		return ret;

@@ -184,8 +184,10 @@ struct cairn_git_selection {
  *
  * Lowercase hex into `out` (CAIRN_GIT_SUM_MAX bytes). No matching file (or no patterns) gives
  * the hash of nothing, "e3b0c442...b855". This is the one check that reads file contents.
+ * `matched` (NULL, or `n_patterns` flags) tells for each pattern whether it matched a file.
  */
-int cairn_git_stage_checksum(char *out, struct cairn_git_repo *r, const char *commit,
+int cairn_git_stage_checksum(char *out, bool *matched, /* OUT: per pattern, or NULL */
+			     struct cairn_git_repo *r, const char *commit,
 			     const struct cairn_git_selection *sel, const char *const *patterns,
 			     size_t n_patterns, struct cairn_error **err);
 
