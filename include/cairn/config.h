@@ -51,7 +51,8 @@ struct cairn_config_bool {
 
 /**
  * A string-or-list value: a single string is a list of one. `v` is NULL when `n` is 0;
- * `pos[i]` is where `v[i]` is written; `at` is where the value is (line 0: absent, which is
+ * `pos[i]` is where `v[i]` is written (line 0: added by cairn_config_parse(), as the implicit
+ * excludePaths of overlapping exports); `at` is where the value is (line 0: absent, which is
  * different from an empty list `[]`).
  */
 struct cairn_config_list {
@@ -274,6 +275,12 @@ CAIRN_API int cairn_config_load(struct cairn_config **out, const char *dir, cons
  * `project.s` stays NULL. werf keys cairn has no use for (deploy, cleanup, gitWorktree,
  * asLayers, herebyIAdmit...) are checked and noted once each at CAIRN_LOG_DEBUG; `cleanup` is
  * kept in `cleanup`. `*out` is freed with cairn_config_free().
+ *
+ * As werf does, a git entry or import whose `to` holds another's (of the same image) gets the
+ * other's paths added to its `exclude_paths` (`/src` to `/app` beside `/assets` to
+ * `/app/assets` excludes `assets`), and two whose `to` is the same and whose includePaths do
+ * not tell them apart are CAIRN_EINVAL "<name>:<line>:<column>: git[1].to: conflict between
+ * imports: git[0] (<name>:<line>:<column>) puts its files in '/app' too; ...".
  *
  * Returns CAIRN_EINVAL "<name>:<line>:<column>: <key>: <what>" for the first problem found
  * (e.g. "werf.yaml:4:7: git[0].to: must be an absolute path"; YAML syntax errors are

@@ -202,7 +202,8 @@ static void test_full(void **state)
 	assert_str(&g->to, "/app", 10, 7);
 	assert_list(&g->include_paths, 2, "app", "lib", 11, 18, 11, 23);
 	assert_pos(g->include_paths.at, 11, 17);
-	assert_list(&g->exclude_paths, 1, "docs", 12, 17);
+	/* what import[0] puts in /app/static is left to it, as werf leaves it */
+	assert_list(&g->exclude_paths, 2, "docs", "static/*.js", 12, 17, 0, 0);
 	assert_str(&g->owner, "app", 13, 10);
 	assert_str(&g->group, "staff", 14, 10);
 	assert_pos(g->stage_dependencies_pos, 16, 5);
@@ -714,6 +715,138 @@ static void test_import_to_default(void **state)
 	assert_string_equal(im->to.s, "/usr/lib/app");
 	assert_int_equal(im->to.pos.line, 0);
 	cairn_config_free(c);
+}
+
+/* Each git entry's and import's excludePaths of the first image, "git[0]=a,b;import[0]=;". */
+static char *image_excludes(const struct cairn_config *c)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	const struct cairn_config_image *img = &c->images[0];
+
+	for (size_t i = 0; i < img->n_git; i++) {
+		cairn_buf_addf(&b, "git[%zu]=", i);
+		for (size_t k = 0; k < img->git[i].exclude_paths.n; k++)
+			cairn_buf_addf(&b, "%s%s", k ? "," : "", img->git[i].exclude_paths.v[k]);
+		cairn_buf_addstr(&b, ";");
+	}
+	for (size_t i = 0; i < img->n_imports; i++) {
+		cairn_buf_addf(&b, "import[%zu]=", i);
+		for (size_t k = 0; k < img->imports[i].exclude_paths.n; k++)
+			cairn_buf_addf(&b, "%s%s", k ? "," : "",
+				       img->imports[i].exclude_paths.v[k]);
+		cairn_buf_addstr(&b, ";");
+	}
+	return cairn_buf_detach(&b, NULL);
+}
+
+#define ARTIFACT_B "---\nartifact: b\nfrom: x\n"
+
+/*
+ * A git entry or import whose `to` holds another's leaves that one's files out, across local
+ * and remote git entries and imports (werf's exportsAutoExcluding); the same `to` twice is an
+ * error naming both, unless includePaths tell them apart.
+ */
+static void test_auto_exclude(void **state)
+{
+	static const struct {
+		const char *in;
+		int code;
+		const char *want; /* the excludePaths, or the message */
+	} c[] = {
+		{IMAGE_A "git:\n- add: /src\n  to: /app\n- add: /assets\n  to: /app/assets\n", 0,
+		 "git[0]=assets;git[1]=;"},
+		/* `to` as written: trailing and doubled '/' */
+		{IMAGE_A "git:\n- add: /src\n  to: /app/\n- add: /assets\n  to: //app//assets/\n",
+		 0, "git[0]=assets;git[1]=;"},
+		/* one already left out is not added again; unrelated ones are left alone */
+		{IMAGE_A
+		 "git:\n- to: /app\n  excludePaths: [assets/]\n- add: /a\n  to: /app/assets\n"
+		 "- add: /b\n  to: /opt\n",
+		 0, "git[0]=assets/;git[1]=;git[2]=;"},
+		/* includePaths tell the same `to` apart: each leaves the other's out */
+		{IMAGE_A "git:\n- add: /a\n  to: /app\n  includePaths: [x]\n"
+			 "- add: /b\n  to: /app\n  includePaths: [y, '*.js']\n",
+		 0, "git[0]=y,*.js;git[1]=x;"},
+		/* an include inside the other's is the other's to leave out */
+		{IMAGE_A "git:\n- add: /a\n  to: /app\n  includePaths: [x/y]\n"
+			 "- add: /b\n  to: /app\n  includePaths: [x]\n",
+		 0, "git[0]=;git[1]=x/y;"},
+		{IMAGE_A
+		 "git:\n- add: /a\n  to: /app\n- add: /b\n  to: /app\n  includePaths: [x]\n",
+		 0, "git[0]=x;git[1]=;"},
+		/* the root and imports, remote entries alike */
+		{IMAGE_A "git:\n- to: /\n- url: https://example.com/lib.git\n  to: /opt/lib\n"
+			 "import:\n- artifact: b\n  add: /out\n  to: /srv/static\n  after: setup\n"
+			 "- artifact: b\n  add: /etc/app\n  before: install\n" ARTIFACT_B,
+		 0, "git[0]=opt/lib,srv/static,etc/app;git[1]=;import[0]=;import[1]=;"},
+		{IMAGE_A
+		 "import:\n- artifact: b\n  add: /out\n  to: /app\n  after: setup\n"
+		 "- artifact: b\n  add: /assets\n  to: /app/assets\n  after: setup\n" ARTIFACT_B,
+		 0, "import[0]=assets;import[1]=;"},
+		/* the same `to` */
+		{IMAGE_A "git:\n"	  /* 6 */
+			 "- add: /a\n"	  /* 7 */
+			 "  to: /app\n"	  /* 8 */
+			 "- add: /b\n"	  /* 9 */
+			 "  to: /app/\n", /* 10 */
+		 CAIRN_EINVAL,
+		 "werf.yaml:10:7: git[1].to: conflict between imports: git[0] (werf.yaml:8:7) "
+		 "puts files in '/app' too; tell them apart with includePaths"},
+		{IMAGE_A "git:\n"			      /* 6 */
+			 "- url: https://example.com/a.git\n" /* 7 */
+			 "  to: /\n"			      /* 8 */
+			 "- to: /\n",			      /* 9 */
+		 CAIRN_EINVAL,
+		 "werf.yaml:9:7: git[1].to: conflict between imports: git[0] (werf.yaml:8:7) "
+		 "puts files in '/' too; tell them apart with includePaths"},
+		{IMAGE_A "git:\n"		    /* 6 */
+			 "- to: /app\n"		    /* 7 */
+			 "  includePaths: [x, y]\n" /* 8 */
+			 "- add: /b\n"		    /* 9 */
+			 "  to: /app\n"		    /* 10 */
+			 "  includePaths: [y]\n",   /* 11 */
+		 CAIRN_EINVAL,
+		 "werf.yaml:10:7: git[1].to: conflict between imports: git[0] (werf.yaml:7:7) "
+		 "puts files in '/app/y' too; tell them apart with includePaths"},
+		{IMAGE_A "git:\n"		     /* 6 */
+			 "- to: /app\n"		     /* 7 */
+			 "  includePaths: [x/y]\n"   /* 8 */
+			 "- add: /b\n"		     /* 9 */
+			 "  to: /app/x\n"	     /* 10 */
+			 "  includePaths: [z, y]\n", /* 11 */
+		 CAIRN_EINVAL,
+		 "werf.yaml:10:7: git[1].to: conflict between imports: git[0] (werf.yaml:7:7) "
+		 "puts files in '/app/x/y' too; tell them apart with includePaths"},
+		/* an import's `to` is its `add` when not given */
+		{IMAGE_A "git:\n"	     /* 6 */
+			 "- to: /usr/lib\n"  /* 7 */
+			 "import:\n"	     /* 8 */
+			 "- artifact: b\n"   /* 9 */
+			 "  add: /usr/lib\n" /* 10 */
+			 "  after: install\n" ARTIFACT_B,
+		 CAIRN_EINVAL,
+		 "werf.yaml:10:8: import[0].to: conflict between imports: git[0] (werf.yaml:7:7) "
+		 "puts files in '/usr/lib' too; tell them apart with includePaths"},
+		/* artifacts too */
+		{META "artifact: b\nfrom: x\ngit:\n- to: /app\n- add: /x\n  to: /app\n",
+		 CAIRN_EINVAL,
+		 "werf.yaml:9:7: git[1].to: conflict between imports: git[0] (werf.yaml:7:7) "
+		 "puts files in '/app' too; tell them apart with includePaths"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		struct cairn_config *cfg = NULL;
+		struct cairn_error *err = NULL;
+		int ret = cairn_config_parse(&cfg, "werf.yaml", c[i].in, strlen(c[i].in), &err);
+		cleanup_free char *got = ret == 0 ? image_excludes(cfg) : NULL;
+
+		if (ret != c[i].code || strcmp(ret == 0 ? got : err->msg, c[i].want) != 0)
+			fail_msg("case %zu: got %d '%s', expected %d '%s'", i, ret,
+				 ret == 0 ? got : err->msg, c[i].code, c[i].want);
+		cairn_error_free(err);
+		cairn_config_free(cfg);
+	}
 }
 
 /*
@@ -1648,6 +1781,7 @@ int main(void)
 		cmocka_unit_test(test_werf_keys),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_import_to_default),
+		cmocka_unit_test(test_auto_exclude),
 		cmocka_unit_test(test_artifact_names),
 		cmocka_unit_test(test_mount_from_path),
 		cmocka_unit_test(test_dappfile_parse),

@@ -67,9 +67,10 @@ static char *sh_out(const char *fmt, ...)
 	return xstrdup(line);
 }
 
-static void put(struct fixture *f, const char *path, const char *content)
+/* Write a file below the work tree `root`, making its directories. */
+static void put_at(const char *root, const char *path, const char *content)
 {
-	cleanup_free char *full = xasprintf("%s/%s", f->work, path);
+	cleanup_free char *full = xasprintf("%s/%s", root, path);
 	cleanup_free char *dir = xstrdup(full);
 	cleanup_close int fd = -1;
 	struct cairn_error *err = NULL;
@@ -81,14 +82,28 @@ static void put(struct fixture *f, const char *path, const char *content)
 	assert_int_equal(cairn_fs_write_all(fd, content, strlen(content), full, &err), 0);
 }
 
+static void put(struct fixture *f, const char *path, const char *content)
+{
+	put_at(f->work, path, content);
+}
+
+/*
+ * Commit in the work tree `root` what `git add ADD` stages ("-A": everything); returns the
+ * new commit (the caller frees).
+ */
+static char *commit_at(struct fixture *f, const char *root, const char *add, const char *msg)
+{
+	f->t += 60;
+	sh("cd '%s' && git add %s && GIT_AUTHOR_DATE='@%d +0000' GIT_COMMITTER_DATE='@%d +0000' "
+	   "git commit -q --allow-empty -m '%s'",
+	   root, add, f->t, f->t, msg);
+	return sh_out("git -C '%s' rev-parse HEAD", root);
+}
+
 /* Commit everything in the work tree; returns the new commit (the caller frees). */
 static char *commit(struct fixture *f, const char *msg)
 {
-	f->t += 60;
-	sh("cd '%s' && git add -A && GIT_AUTHOR_DATE='@%d +0000' GIT_COMMITTER_DATE='@%d +0000' "
-	   "git commit -q --allow-empty -m '%s'",
-	   f->work, f->t, f->t, msg);
-	return sh_out("git -C '%s' rev-parse HEAD", f->work);
+	return commit_at(f, f->work, "-A", msg);
 }
 
 static char *rev(struct fixture *f, const char *spec)
@@ -487,6 +502,9 @@ static void test_stage_checksum_layout(void **state)
 	struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
 	const char *all[] = {"**"};
 	const char *none[] = {"nothing-here"};
+	const char *pats[] = {"*.txt", "nothing-here", "{zzz,b/c.sh}", "b", "b/l"};
+	const char *exc[] = {"b/l"};
+	bool hit[5];
 	struct cairn_error *err = NULL;
 	cleanup_free char *c = NULL;
 	char sum[CAIRN_GIT_SUM_MAX];
@@ -518,19 +536,28 @@ static void test_stage_checksum_layout(void **state)
 	c = commit(f, "files");
 	open_work(f);
 
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, c, &sel, all, 1, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, c, &sel, all, 1, &err), 0);
 	cairn_digest_of(&want, bytes, sizeof(bytes) - 1);
 	assert_string_equal(sum, cairn_digest_hex(&want));
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, c, &sel, none, 1, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, c, &sel, none, 1, &err), 0);
 	assert_string_equal(sum, EMPTY_SHA256);
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, c, &sel, NULL, 0, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, c, &sel, NULL, 0, &err), 0);
 	assert_string_equal(sum, EMPTY_SHA256);
 
 	/* relative to add */
 	sel.add = "/b";
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, c, &sel, all, 1, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, c, &sel, all, 1, &err), 0);
 	cairn_digest_of(&want, in_b, sizeof(in_b) - 1);
 	assert_string_equal(sum, cairn_digest_hex(&want));
+
+	/* which patterns matched a file: one that matches only what is excluded did not */
+	sel = (struct cairn_git_selection){.add = "/", .exclude = exc, .n_exclude = 1};
+	assert_int_equal(cairn_git_stage_checksum(sum, hit, f->r, c, &sel, pats, 5, &err), 0);
+	assert_true(hit[0]);
+	assert_false(hit[1]);
+	assert_true(hit[2]);
+	assert_true(hit[3]);
+	assert_false(hit[4]);
 	assert_null(err);
 }
 
@@ -550,19 +577,20 @@ static void test_stage_checksum_changes(void **state)
 	put(f, "README", "r\n");
 	c = commit(f, "base");
 	open_work(f);
-	assert_int_equal(cairn_git_stage_checksum(base, f->r, c, &sel, pats, 2, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(base, NULL, f->r, c, &sel, pats, 2, &err), 0);
 	assert_string_not_equal(base, EMPTY_SHA256);
 
-#define RECHECK(expect_same)                                                                      \
-	do {                                                                                      \
-		free(c);                                                                          \
-		c = commit(f, "change");                                                          \
-		assert_int_equal(cairn_git_stage_checksum(sum, f->r, c, &sel, pats, 2, &err), 0); \
-		if (expect_same)                                                                  \
-			assert_string_equal(sum, base);                                           \
-		else                                                                              \
-			assert_string_not_equal(sum, base);                                       \
-		memcpy(base, sum, sizeof(base));                                                  \
+#define RECHECK(expect_same)                                                                   \
+	do {                                                                                   \
+		free(c);                                                                       \
+		c = commit(f, "change");                                                       \
+		assert_int_equal(                                                              \
+			cairn_git_stage_checksum(sum, NULL, f->r, c, &sel, pats, 2, &err), 0); \
+		if (expect_same)                                                               \
+			assert_string_equal(sum, base);                                        \
+		else                                                                           \
+			assert_string_not_equal(sum, base);                                    \
+		memcpy(base, sum, sizeof(base));                                               \
 	} while (0)
 
 	put(f, "README", "changed\n"); /* unrelated */
@@ -679,10 +707,10 @@ static char *make_tree(struct fixture *f)
 static void test_archive_ops(void **state)
 {
 	struct fixture *f = *state;
-	const char *inc[] = {"app", "lib", "link", "sub", ".env"};
+	const char *inc[] = {"app", "lib", "link", ".env"};
 	const char *exc[] = {"**/*.md", "app/secret.key"};
 	struct cairn_git_selection sel = {
-		.add = "/src", .include = inc, .n_include = 5, .exclude = exc, .n_exclude = 2};
+		.add = "/src", .include = inc, .n_include = 4, .exclude = exc, .n_exclude = 2};
 	struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT, again = CAIRN_GIT_OPS_INIT;
 	struct cairn_error *err = NULL;
 	cleanup_free char *c = make_tree(f);
@@ -741,8 +769,23 @@ static void test_archive_ops(void **state)
 	expect_ops(f, &ops, want_missing, ARRAY_SIZE(want_missing));
 	cairn_git_ops_release(&ops);
 
-	/* everything to the root: no directory for `to`, the submodule skipped */
+	/* a gitlink .gitmodules knows nothing of is an error naming it, never dropped */
 	sel = (struct cairn_git_selection){.add = "/"};
+	assert_int_equal(cairn_git_archive_ops(&ops, f->r, c, &sel, "/", &err), CAIRN_ENOTFOUND);
+	assert_int_equal(ops.n, 0);
+	{
+		cleanup_free char *gitlink = rev(f, "HEAD:src/sub");
+		cleanup_free char *msg = xasprintf("submodule 'src/sub' at commit %s: no entry in "
+						   "'.gitmodules'",
+						   gitlink);
+
+		assert_non_null(strstr(err->msg, msg));
+	}
+	cairn_error_clear(&err);
+
+	/* everything to the root but the gitlink: no directory for `to` */
+	sel.exclude = (const char *const[]){"src/sub"};
+	sel.n_exclude = 1;
 	assert_int_equal(cairn_git_archive_ops(&ops, f->r, c, &sel, "/", &err), 0);
 	assert_int_equal(ops.n, 17); /* 10 files, a symlink, 6 directories */
 	assert_string_equal(ops.v[0].path, "src");
@@ -799,8 +842,9 @@ static void expect_checksum(struct fixture *f, const char *commit_hex,
 				       strlen(sorted[i]), 0, sorted[i]);
 	}
 	cairn_digest_of(&want, bytes.buf, bytes.len);
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, commit_hex, sel, stage, n_stage, &err),
-			 0);
+	assert_int_equal(
+		cairn_git_stage_checksum(sum, NULL, f->r, commit_hex, sel, stage, n_stage, &err),
+		0);
 	assert_string_equal(sum, cairn_digest_hex(&want));
 }
 
@@ -1138,6 +1182,341 @@ static void test_write_ops(void **state)
 }
 
 /*
+ * Submodules
+ */
+
+/* The operations as "K path|" ("D", "F", "L" or "W"), for comparing whole lists. */
+static char *ops_str(const struct cairn_git_ops *ops)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+
+	for (size_t i = 0; i < ops->n; i++)
+		cairn_buf_addf(&b, "%c %s|", "WDFL"[ops->v[i].kind], ops -> v[i].path);
+	return cairn_buf_detach(&b, NULL);
+}
+
+static void expect_ops_str(const struct cairn_git_ops *ops, const char *want)
+{
+	cleanup_free char *got = ops_str(ops);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("operations\n  got  %s\n  want %s", got, want);
+}
+
+/* The op at `path` (it must be there). */
+static const struct cairn_git_op *op_at(const struct cairn_git_ops *ops, const char *path)
+{
+	for (size_t i = 0; i < ops->n; i++) {
+		if (strcmp(ops->v[i].path, path) == 0)
+			return &ops->v[i];
+	}
+	fail_msg("no operation for '%s'", path);
+	return NULL;
+}
+
+/*
+ * The project (f->work) with a submodule vendor/lib (dir/lib), which has its own submodule
+ * deps/deep (dir/deep), checked out as `git submodule update --init --recursive` does; returns
+ * the project's commit.
+ */
+static char *make_submodules(struct fixture *f)
+{
+	cleanup_free char *lib = xasprintf("%s/lib", f->dir);
+	cleanup_free char *deep = xasprintf("%s/deep", f->dir);
+
+	sh("git init -q -b main '%s' && git init -q -b main '%s'", lib, deep);
+	put_at(deep, "d.txt", "deep\n");
+	free(commit_at(f, deep, "-A", "deep"));
+	put_at(lib, "a.txt", "a\n");
+	put_at(lib, "src/x.c", "int x;\n");
+	put_at(lib, "doc/r.md", "r\n");
+	sh("git -C '%s' -c protocol.file.allow=always submodule add -q '%s' deps/deep", lib, deep);
+	free(commit_at(f, lib, "-A", "lib"));
+	put(f, "app/main.py", "print(1)\n");
+	sh("cd '%s' && git -c protocol.file.allow=always submodule add -q '%s' vendor/lib && "
+	   "git -c protocol.file.allow=always submodule update -q --init --recursive",
+	   f->work, lib);
+	return commit(f, "A");
+}
+
+static void test_submodule_archive(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
+	struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT;
+	struct cairn_error *err = NULL;
+	cleanup_free char *a = make_submodules(f);
+	cleanup_free char *deep_blob = sh_out("git -C '%s/deep' rev-parse HEAD:d.txt", f->dir);
+	cleanup_free char *lib_blob = sh_out("git -C '%s/lib' rev-parse HEAD:src/x.c", f->dir);
+	const char *inc[] = {"src", "deps"};
+	const char *exc[] = {"deps/deep/d.txt"};
+	const char *pats[] = {"vendor/lib/src/**", "vendor/nope", "{x,vendor/lib/deps}"};
+	static const char deps[] = "vendor/lib/deps/deep/d.txt\0"
+				   "100644\0"
+				   "5\0"
+				   "deep\n"
+				   "vendor/lib/src/x.c\0"
+				   "100644\0"
+				   "7\0"
+				   "int x;\n";
+	struct cairn_digest want;
+	char sum[CAIRN_GIT_SUM_MAX];
+	bool hit[3];
+
+	open_work(f);
+	/* the files of the submodule and of its own, at the commits the gitlinks name */
+	assert_int_equal(cairn_git_archive_ops(&ops, f->r, a, &sel, "/app", &err), 0);
+	expect_ops_str(&ops, "D app|F app/.gitmodules|D app/app|F app/app/main.py|D app/vendor|"
+			     "D app/vendor/lib|F app/vendor/lib/.gitmodules|F app/vendor/lib/a.txt|"
+			     "D app/vendor/lib/deps|D app/vendor/lib/deps/deep|"
+			     "F app/vendor/lib/deps/deep/d.txt|D app/vendor/lib/doc|"
+			     "F app/vendor/lib/doc/r.md|D app/vendor/lib/src|"
+			     "F app/vendor/lib/src/x.c|");
+	assert_string_equal(op_at(&ops, "app/vendor/lib/deps/deep/d.txt")->oid, deep_blob);
+	assert_string_equal(op_at(&ops, "app/vendor/lib/src/x.c")->oid, lib_blob);
+	assert_int_equal(op_at(&ops, "app/vendor/lib/src/x.c")->size, 7);
+	cairn_git_ops_release(&ops);
+
+	/* patterns see paths through a submodule like any other, relative to `add` */
+	sel = (struct cairn_git_selection){.add = "/vendor/lib",
+					   .include = inc,
+					   .n_include = 2,
+					   .exclude = exc,
+					   .n_exclude = 1};
+	assert_int_equal(cairn_git_archive_ops(&ops, f->r, a, &sel, "/lib", &err), 0);
+	expect_ops_str(&ops, "D lib|D lib/src|F lib/src/x.c|");
+	cairn_git_ops_release(&ops);
+	/* `add` may lead into a submodule, or be one */
+	sel = (struct cairn_git_selection){.add = "/vendor/lib/deps/deep"};
+	assert_int_equal(cairn_git_archive_ops(&ops, f->r, a, &sel, "/d", &err), 0);
+	expect_ops_str(&ops, "D d|F d/d.txt|");
+	cairn_git_ops_release(&ops);
+	sel = (struct cairn_git_selection){.add = "/vendor/lib/src/x.c"};
+	assert_int_equal(cairn_git_archive_ops(&ops, f->r, a, &sel, "/x.c", &err), 0);
+	expect_ops_str(&ops, "F x.c|");
+	cairn_git_ops_release(&ops);
+
+	/* stageDependencies read submodule files; a pattern that matches nothing is told */
+	sel = (struct cairn_git_selection){.add = "/"};
+	assert_int_equal(cairn_git_stage_checksum(sum, hit, f->r, a, &sel, pats, 3, &err), 0);
+	cairn_digest_of(&want, deps, sizeof(deps) - 1);
+	assert_string_equal(sum, cairn_digest_hex(&want));
+	assert_true(hit[0]);
+	assert_false(hit[1]);
+	assert_true(hit[2]);
+	assert_null(err);
+}
+
+/* Move the project's submodule vendor/lib to the newest commit of dir/lib; commit. */
+static char *bump_lib(struct fixture *f, const char *msg)
+{
+	sh("cd '%s/vendor/lib' && git -c protocol.file.allow=always fetch -q origin && "
+	   "git checkout -q origin/main && git -c protocol.file.allow=always submodule update -q "
+	   "--init --recursive",
+	   f->work);
+	return commit(f, msg);
+}
+
+static void test_submodule_patch(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *lib = xasprintf("%s/lib", f->dir);
+	const char *no_vendor[] = {"vendor"};
+	struct cairn_git_selection sel = {.add = "/vendor"};
+	struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT;
+	struct cairn_error *err = NULL;
+	cleanup_free char *a = make_submodules(f);
+	cleanup_free char *b = NULL;
+	cleanup_free char *c = NULL;
+	bool changed = false, mods = false;
+	uint64_t size = 0;
+
+	/* the submodule moves on: changed, added and removed files; doc/ was there already */
+	put_at(lib, "a.txt", "a2\n");
+	put_at(lib, "b.txt", "b\n");
+	put_at(lib, "doc/s.md", "s\n");
+	sh("git -C '%s' rm -q src/x.c", lib);
+	free(commit_at(f, lib, "-A", "lib 2"));
+	b = bump_lib(f, "B");
+	open_work(f);
+	assert_int_equal(cairn_git_patch_ops(&ops, f->r, a, b, &sel, "/v", &err), 0);
+	expect_ops_str(&ops, "F v/lib/a.txt|F v/lib/b.txt|F v/lib/doc/s.md|W v/lib/src|");
+	cairn_git_ops_release(&ops);
+	assert_int_equal(cairn_git_changed(&changed, f->r, a, b, &sel, &err), 0);
+	assert_true(changed);
+	assert_int_equal(cairn_git_diff_size(&size, f->r, a, b, &sel, &err), 0);
+	assert_int_equal(size, 3 + 2 + 2);
+	/* left out, a submodule changes nothing */
+	sel = (struct cairn_git_selection){.add = "/", .exclude = no_vendor, .n_exclude = 1};
+	assert_int_equal(cairn_git_changed(&changed, f->r, a, b, &sel, &err), 0);
+	assert_false(changed);
+
+	/* removed: its directory goes as a whole; added: all its files */
+	sh("git -C '%s' rm -q vendor/lib", f->work);
+	c = commit(f, "C");
+	sel = (struct cairn_git_selection){.add = "/vendor"};
+	assert_int_equal(cairn_git_patch_ops(&ops, f->r, b, c, &sel, "/v", &err), 0);
+	expect_ops_str(&ops, "W v/lib|");
+	cairn_git_ops_release(&ops);
+	assert_int_equal(cairn_git_patch_ops(&ops, f->r, c, b, &sel, "/v", &err), 0);
+	expect_ops_str(&ops, "D v/lib|F v/lib/.gitmodules|F v/lib/a.txt|F v/lib/b.txt|"
+			     "D v/lib/deps|D v/lib/deps/deep|F v/lib/deps/deep/d.txt|D v/lib/doc|"
+			     "F v/lib/doc/r.md|F v/lib/doc/s.md|");
+	cairn_git_ops_release(&ops);
+
+	/* a commit has submodules while it has a .gitmodules file, as werf tells */
+	assert_int_equal(cairn_git_has_submodules(&mods, f->r, c, &err), 0);
+	assert_true(mods);
+	sh("git -C '%s' rm -q .gitmodules", f->work);
+	free(c);
+	c = commit(f, "D");
+	assert_int_equal(cairn_git_has_submodules(&mods, f->r, c, &err), 0);
+	assert_false(mods);
+	assert_null(err);
+}
+
+static void test_submodule_missing(void **state)
+{
+	struct fixture *f = *state;
+	const char *no_vendor[] = {"vendor"};
+	struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
+	struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT;
+	struct cairn_error *err = NULL;
+	cleanup_free char *a = make_submodules(f);
+	cleanup_free char *b = NULL;
+	cleanup_free char *want = NULL;
+	cleanup_free char *gitlink = NULL;
+	static const char gone[] = "1234567890123456789012345678901234567890";
+	char sum[CAIRN_GIT_SUM_MAX];
+	const char *all[] = {"**"};
+	uint64_t size;
+	bool changed;
+
+	/* the gitlink names a commit its repository does not have */
+	f->t += 60;
+	sh("cd '%s' && git update-index --cacheinfo 160000,%s,vendor/lib && "
+	   "GIT_AUTHOR_DATE='@%d +0000' GIT_COMMITTER_DATE='@%d +0000' git commit -q -m gone",
+	   f->work, gone, f->t, f->t);
+	b = rev(f, "HEAD");
+	open_work(f);
+	want = xasprintf("submodule 'vendor/lib' at commit %s: commit not found in '%s/work/.git/"
+			 "modules/vendor/lib' (run 'git submodule update --init --recursive')",
+			 gone, f->dir);
+	assert_int_equal(cairn_git_archive_ops(&ops, f->r, b, &sel, "/", &err), CAIRN_ENOTFOUND);
+	assert_non_null(strstr(err->msg, want));
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_git_patch_ops(&ops, f->r, a, b, &sel, "/", &err), CAIRN_ENOTFOUND);
+	assert_non_null(strstr(err->msg, want));
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_git_changed(&changed, f->r, a, b, &sel, &err), CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_git_diff_size(&size, f->r, a, b, &sel, &err), CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, b, &sel, all, 1, &err),
+			 CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	assert_int_equal(ops.n, 0);
+	/* excluded, it is never looked at */
+	sel = (struct cairn_git_selection){.add = "/", .exclude = no_vendor, .n_exclude = 1};
+	assert_int_equal(cairn_git_archive_ops(&ops, f->r, b, &sel, "/", &err), 0);
+	cairn_git_ops_release(&ops);
+
+	/* a submodule never initialised has no repository: nothing is fetched */
+	sh("rm -rf '%s/.git/modules/vendor' '%s/vendor/lib'", f->work, f->work);
+	open_work(f);
+	sel = (struct cairn_git_selection){.add = "/"};
+	gitlink = sh_out("git -C '%s' rev-parse %s:vendor/lib", f->work, a);
+	free(want);
+	want = xasprintf("submodule 'vendor/lib' at commit %s: no repository at '%s/work/.git/"
+			 "modules/vendor/lib' (run 'git submodule update --init --recursive')",
+			 gitlink, f->dir);
+	assert_int_equal(cairn_git_archive_ops(&ops, f->r, a, &sel, "/", &err), CAIRN_ENOTFOUND);
+	assert_non_null(strstr(err->msg, want));
+	cairn_error_clear(&err);
+}
+
+static void test_submodule_gitmodules(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_git_selection sel = {.add = "/vendor/lib"};
+	struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT;
+	struct cairn_error *err = NULL;
+	cleanup_free char *a = make_submodules(f);
+	static const struct {
+		const char *text;
+		int ret;
+		const char *msg;
+	} c[] = {
+		/* git's syntax: comments, case, quotes, escapes, continued lines, CRLF */
+		{"# by hand\r\n[Submodule \"vendor/lib\"] ; the library\r\n"
+		 "\tPATH = \"vendor/\"lib # where\n\turl = \\\n  ../lib\n[core]\n\tx = \"a;b\"\n",
+		 0, NULL},
+		/* the first value wins; a value that looks like an option is skipped */
+		{"[submodule \"vendor/lib\"]\npath = -x\npath = vendor/lib\npath = other\n", 0,
+		 NULL},
+		{"[submodule \"other\"]\n\tpath = elsewhere\n", CAIRN_ENOTFOUND,
+		 "no entry in '.gitmodules'"},
+		{"[submodule \"vendor/lib\"\n\tpath = vendor/lib\n", CAIRN_EINVAL,
+		 "'.gitmodules': bad config line 1"},
+		{"[submodule \"vendor/lib\"]\n\tpath = \"vendor/lib\n", CAIRN_EINVAL,
+		 "'.gitmodules': bad config line 2"},
+		{"[submodule \"vendor/lib\"]\n\tpath = vendor\\q/lib\n", CAIRN_EINVAL,
+		 "bad config line 2"},
+		{"[submodule \"../../x\"]\n\tpath = vendor/lib\n", CAIRN_EINVAL,
+		 "'.gitmodules' names it '../../x': not a safe name"},
+	};
+
+	free(a);
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		put(f, ".gitmodules", c[i].text);
+		a = commit(f, "gitmodules");
+		open_work(f);
+		assert_int_equal(cairn_git_archive_ops(&ops, f->r, a, &sel, "/l", &err), c[i].ret);
+		if (c[i].ret == 0) {
+			expect_ops_str(&ops, "D l|F l/.gitmodules|F l/a.txt|D l/deps|D l/deps/deep|"
+					     "F l/deps/deep/d.txt|D l/doc|F l/doc/r.md|D l/src|"
+					     "F l/src/x.c|");
+		} else if (!strstr(err->msg, c[i].msg)) {
+			fail_msg("case %zu: '%s' does not say '%s'", i, err->msg, c[i].msg);
+		}
+		cairn_error_clear(&err);
+		cairn_git_ops_release(&ops);
+		free(a);
+	}
+	a = NULL;
+}
+
+static void test_submodule_write(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_git_selection sel = {.add = "/vendor/lib/deps"};
+	struct cairn_git_write_opts wo = {.uid = 1000, .gid = 1000, .mtime = 1234567890};
+	struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT;
+	struct cairn_layer_writer *w = NULL;
+	struct cairn_layer_result res;
+	struct cairn_error *err = NULL;
+	struct cairn_store *st = NULL;
+	cleanup_free char *a = make_submodules(f);
+	cleanup_free char *root = xasprintf("%s/store", f->dir);
+	cleanup_free char *names = NULL;
+
+	if (!layer_writer_works(f->dir))
+		skip();
+	open_work(f);
+	assert_int_equal(cairn_store_open(&st, root, &err), 0);
+	assert_int_equal(cairn_git_archive_ops(&ops, f->r, a, &sel, "/deps", &err), 0);
+	assert_int_equal(cairn_layer_writer_new(&w, st, NULL, &err), 0);
+	/* the blob is read from the nested submodule's repository */
+	assert_int_equal(cairn_git_write_ops(w, f->r, &ops, &wo, &err), 0);
+	assert_int_equal(cairn_layer_finish(w, &res, &err), 0);
+	tar_names(&names, st, &res.desc.digest);
+	assert_string_equal(names, "deps/ 40755 |deps/deep/ 40755 |deps/deep/d.txt 100644 |");
+	cairn_git_ops_release(&ops);
+	cairn_store_free(st);
+	assert_null(err);
+}
+
+/*
  * Remotes
  */
 
@@ -1235,6 +1614,77 @@ static void test_remote(void **state)
 	assert_int_equal(stat(cached, &sb), -1);
 }
 
+static void test_remote_submodules(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *deep = xasprintf("%s/deep", f->dir);
+	cleanup_free char *lib = xasprintf("%s/lib", f->dir);
+	cleanup_free char *url = xasprintf("file://%s/origin.git", f->dir);
+	cleanup_free char *lib_url = xasprintf("file://%s/lib.git", f->dir);
+	cleanup_free char *cache = xasprintf("%s/cache", f->dir);
+	cleanup_free char *c_deep = NULL;
+	cleanup_free char *c_lib = NULL;
+	cleanup_free char *c_lib2 = NULL;
+	cleanup_free char *a = NULL;
+	cleanup_free char *b = NULL;
+	cleanup_free char *cached = NULL;
+	struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
+	struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT;
+	struct cairn_git_repo *r = NULL;
+	struct cairn_error *err = NULL;
+	struct cairn_digest dg;
+	struct stat sb;
+
+	/* bare repositories side by side; .gitmodules URLs relative to each superproject's */
+	sh("git init -q -b main '%s' && git init -q -b main '%s'", deep, lib);
+	put_at(deep, "d.txt", "deep\n");
+	c_deep = commit_at(f, deep, "-A", "deep");
+	put_at(lib, "a.txt", "a\n");
+	put_at(lib, ".gitmodules",
+	       "[submodule \"deep\"]\n\tpath = deps/deep\n\turl = ../deep.git\n");
+	sh("git -C '%s' update-index --add --cacheinfo 160000,%s,deps/deep", lib, c_deep);
+	c_lib = commit_at(f, lib, "a.txt .gitmodules", "lib");
+	put(f, "f.txt", "f\n");
+	put(f, ".gitmodules", "[submodule \"lib\"]\n\tpath = vendor/lib\n\turl = ../lib.git/\n");
+	sh("git -C '%s' update-index --add --cacheinfo 160000,%s,vendor/lib", f->work, c_lib);
+	a = commit_at(f, f->work, "f.txt .gitmodules", "A");
+	sh("for r in deep lib work; do git init -q --bare \"%s/$r.git\" && "
+	   "git -C \"%s/$r\" push -q \"%s/$r.git\" main; done && mv '%s/work.git' '%s/origin.git'",
+	   f->dir, f->dir, f->dir, f->dir, f->dir);
+
+	assert_int_equal(cairn_git_open_remote(&r, url, cache, &err), 0);
+	assert_int_equal(cairn_git_archive_ops(&ops, r, a, &sel, "/", &err), 0);
+	expect_ops_str(&ops, "F .gitmodules|F f.txt|D vendor|D vendor/lib|F vendor/lib/.gitmodules|"
+			     "F vendor/lib/a.txt|D vendor/lib/deps|D vendor/lib/deps/deep|"
+			     "F vendor/lib/deps/deep/d.txt|");
+	cairn_git_ops_release(&ops);
+	/* fetched into the same cache, under their own URLs */
+	cairn_digest_of(&dg, lib_url, strlen(lib_url));
+	cached = xasprintf("%s/%s/HEAD", cache, cairn_digest_hex(&dg));
+	assert_int_equal(stat(cached, &sb), 0);
+
+	/* a commit the submodule's remote does not have */
+	put_at(lib, "a.txt", "never pushed\n");
+	c_lib2 = commit_at(f, lib, "-A", "lib 2");
+	sh("git -C '%s' update-index --cacheinfo 160000,%s,vendor/lib", f->work, c_lib2);
+	b = commit_at(f, f->work, ".gitmodules", "B");
+	sh("git -C '%s' push -q '%s/origin.git' main", f->work, f->dir);
+	cairn_git_free(r);
+	assert_int_equal(cairn_git_open_remote(&r, url, cache, &err), 0);
+	assert_int_equal(cairn_git_patch_ops(&ops, r, a, b, &sel, "/", &err), CAIRN_ENOTFOUND);
+	{
+		cleanup_free char *msg =
+			xasprintf("submodule 'vendor/lib' at commit %s: commit not "
+				  "found in 'file://%s/lib'",
+				  c_lib2, f->dir);
+
+		if (!strstr(err->msg, msg))
+			fail_msg("'%s' does not say '%s'", err->msg, msg);
+	}
+	cairn_error_clear(&err);
+	cairn_git_free(r);
+}
+
 /*
  * Timing on a large tree (CAIRN_GIT_BENCH=1): no assertions on the numbers.
  */
@@ -1287,10 +1737,10 @@ static void test_bench(void **state)
 		ops.n);
 	cairn_git_ops_release(&ops);
 	t0 = now_ms();
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, b, &sel, all_py, 1, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, b, &sel, all_py, 1, &err), 0);
 	fprintf(stderr, "bench: stage checksum over 10000 files: %.1f ms\n", now_ms() - t0);
 	t0 = now_ms();
-	assert_int_equal(cairn_git_stage_checksum(sum, f->r, b, &sel, one, 1, &err), 0);
+	assert_int_equal(cairn_git_stage_checksum(sum, NULL, f->r, b, &sel, one, 1, &err), 0);
 	fprintf(stderr, "bench: stage checksum over 1 file: %.1f ms\n", now_ms() - t0);
 	t0 = now_ms();
 	for (int i = 0; i < 10; i++)
@@ -1331,7 +1781,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_patch_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_patch_add_kind_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submodule_archive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submodule_patch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submodule_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submodule_gitmodules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submodule_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_submodules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bench, setup, teardown),
 	};
 

@@ -2320,6 +2320,225 @@ static int parse_yaml(struct ctx *x, const char *text, size_t len)
 	return 0;
 }
 
+/* ---- exports: werf's implicit excludePaths between the git entries and imports of an image ----
+ */
+
+/* A git entry or an import as werf's exportsAutoExcluding sees it (pkg/config/export_base.go). */
+struct export
+{
+	char what[32];		       /* "git[0]" or "import[1]" */
+	struct cairn_config_pos pos;   /* of `to` (of `add` for an import's default `to`) */
+	char *to;		       /* clean: "/" or "/app/static" */
+	struct cairn_config_list *inc; /* includePaths, relative to `to` */
+	struct cairn_config_list *exc; /* excludePaths: the implicit ones are added here */
+};
+
+/* path.Join: `a` and `b` joined by '/', without empty or "." components ("" for none). */
+static char *path_join_clean(const char *a, const char *b)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf out = CAIRN_BUF_INIT;
+	const char *parts[] = {a, b};
+
+	for (size_t k = 0; k < ARRAY_SIZE(parts); k++) {
+		for (const char *p = parts[k]; *p;) {
+			size_t n = strcspn(p, "/");
+
+			if (n && !(n == 1 && p[0] == '.'))
+				cairn_buf_addf(&out, "%s%.*s", out.len ? "/" : "", (int)n, p);
+			p += n + (p[n] == '/');
+		}
+	}
+	return cairn_buf_detach(&out, NULL);
+}
+
+/* werf's isSubPath: `path` is `sub` or below it ("/" is above every absolute path). */
+static bool is_sub_path(const char *sub, const char *path)
+{
+	size_t n = strlen(sub);
+
+	while (n && sub[n - 1] == '/')
+		n--;
+	return strcmp(path, sub) == 0 || (strncmp(path, sub, n) == 0 && path[n] == '/');
+}
+
+/* GetIncludePathsForAutoExclude: the includePaths below `to` ("to" itself for none). */
+static void export_includes(char ***out, size_t *n, const struct export *e)
+{
+	*out = NULL;
+	*n = 0;
+	if (!e->inc->n && e->to[1]) {
+		*out = xcalloc(1, sizeof(**out));
+		(*out)[(*n)++] = xstrdup(e->to + 1);
+		return;
+	}
+	*out = xcalloc(e->inc->n + 1, sizeof(**out));
+	for (size_t i = 0; i < e->inc->n; i++)
+		(*out)[(*n)++] = path_join_clean(e->to + 1, e->inc->v[i]);
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* filepath.Rel(to, "/" + path) for a clean `path` at or below `to` */
+static const char *rel_to(const char *to, const char *path)
+{
+	size_t n = strlen(to + 1);
+
+	if (!n)
+		return path[0] ? path : ".";
+	return path[n] ? path + n + 1 : ".";
+}
+
+/* Is `path` (clean, from the root) below one of c's excludePaths? */
+static bool export_excludes(const struct export *c, const char *path)
+{
+	for (size_t i = 0; i < c->exc->n; i++) {
+		cleanup_free char *x = path_join_clean(c->to + 1, c->exc->v[i]);
+
+		if (is_sub_path(x, path))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * werf's AutoExcludeExportAndCheck: when `e` puts its files in c's `to`, c leaves out what e
+ * includes (as excludePaths relative to c's `to`, counted in *added). False when nothing
+ * tells them apart, with the path both take in *clash ("/app"; the caller frees).
+ */
+static bool export_auto_exclude(struct export *c, const struct export *e, size_t *added,
+				char **clash)
+{
+	char **ci = NULL, **ei = NULL;
+	size_t n_ci = 0, n_ei = 0;
+
+	*clash = NULL;
+	if (!is_sub_path(c->to, e->to))
+		return true;
+	export_includes(&ci, &n_ci, c);
+	export_includes(&ei, &n_ei, e);
+	if (!n_ci && !n_ei)
+		*clash = xstrdup(c->to);
+	for (size_t i = 0; !*clash && i < n_ei; i++) {
+		bool covered = false;
+
+		for (size_t j = 0; !*clash && !covered && j < n_ci; j++) {
+			if (strcmp(ei[i], ci[j]) == 0)
+				*clash = xasprintf("/%s", ei[i]);
+			covered = is_sub_path(ei[i], ci[j]);
+		}
+		if (*clash || covered || export_excludes(c, ei[i]))
+			continue;
+		list_add(c->exc, rel_to(c->to, ei[i]), (struct cairn_config_pos){0, 0});
+		(*added)++;
+	}
+	strv_free(ci, n_ci);
+	strv_free(ei, n_ei);
+	return !*clash;
+}
+
+static void export_set(struct export *e, const char *what, size_t i,
+		       const struct cairn_config_str *to, struct cairn_config_pos pos,
+		       struct cairn_config_list *inc, struct cairn_config_list *exc)
+{
+	cleanup_free char *clean = path_join_clean("", to->s);
+
+	snprintf(e->what, sizeof(e->what), "%s[%zu]", what, i);
+	e->pos = to->pos.line ? to->pos : pos;
+	e->to = xasprintf("/%s", clean);
+	e->inc = inc;
+	e->exc = exc;
+}
+
+/* The exports of an image in werf's order: local git entries, remote ones, imports. */
+static struct export *image_exports(size_t *n, struct cairn_config_image *img)
+{
+	struct export *v = xcalloc(img->n_git + img->n_imports + 1, sizeof(*v));
+
+	*n = 0;
+	for (int remote = 0; remote < 2; remote++) {
+		for (size_t i = 0; i < img->n_git; i++) {
+			struct cairn_config_git *g = &img->git[i];
+
+			if (!g->url.s == !remote)
+				export_set(&v[(*n)++], "git", i, &g->to, g->pos, &g->include_paths,
+					   &g->exclude_paths);
+		}
+	}
+	for (size_t i = 0; i < img->n_imports; i++) {
+		struct cairn_config_import *im = &img->imports[i];
+
+		export_set(&v[(*n)++], "import", i, &im->to, im->add.pos, &im->include_paths,
+			   &im->exclude_paths);
+	}
+	return v;
+}
+
+static void exports_free(struct export *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].to);
+	free(v);
+}
+
+/* "conflict between imports", at the one of `a` and `b` written last, naming the other. */
+static int export_conflict(struct ctx *x, const struct export *a, const struct export *b,
+			   const char *clash)
+{
+	int ret;
+
+	if (pos_before(b->pos, a->pos)) {
+		const struct export *t = a;
+
+		a = b;
+		b = t;
+	}
+	cairn_buf_addf(&x->path, "%s.to", b->what);
+	ret = invalid(x, b->pos,
+		      "conflict between imports: %s (%s:%u:%u) puts files in '%s' too; tell them "
+		      "apart with includePaths",
+		      a->what, x->file, a->pos.line, a->pos.column, clash);
+	path_pop(x, 0);
+	return ret;
+}
+
+/*
+ * What a git entry or an import puts where another puts its files is left out of the other
+ * (werf's exportsAutoExcluding, pkg/config/stapel_image_base.go): `/src -> /app` beside
+ * `/assets -> /app/assets` gets excludePaths `assets`. Two with the same `to` that includePaths
+ * do not tell apart are an error naming both ("Conflict between imports!" in werf).
+ */
+static int auto_exclude(struct ctx *x)
+{
+	size_t added = 0;
+	int ret = 0;
+
+	for (size_t k = 0; k < x->cfg->n_images && ret == 0; k++) {
+		size_t n = 0;
+		struct export *v = image_exports(&n, &x->cfg->images[k]);
+
+		for (size_t i = 0; i < n && ret == 0; i++) {
+			for (size_t j = 0; j < n && ret == 0; j++) {
+				cleanup_free char *clash = NULL;
+
+				if (i != j && !export_auto_exclude(&v[i], &v[j], &added, &clash))
+					ret = export_conflict(x, &v[i], &v[j], clash);
+				else if (added > CAIRN_CONFIG_NODES_MAX)
+					ret = fail(x, CAIRN_ETOOBIG, v[i].pos,
+						   "more than %d excludePaths added for exports "
+						   "that overlap",
+						   CAIRN_CONFIG_NODES_MAX);
+			}
+		}
+		exports_free(v, n);
+	}
+	return ret;
+}
+
 /* "dappfile.yml", "ci/dappfile.yaml": a config file named the way the 2018 tool named it */
 static bool is_dappfile(const char *name)
 {
@@ -2363,6 +2582,9 @@ int cairn_config_parse(struct cairn_config **out, const char *name, const char *
 	if (ret < 0)
 		return ret;
 	ret = check_cycles(&x);
+	if (ret < 0)
+		return ret;
+	ret = auto_exclude(&x);
 	if (ret < 0)
 		return ret;
 	*out = TAKE_PTR(x.cfg);

@@ -30,16 +30,66 @@ DEFINE_FREEP(git_tree, git_tree_free)
 DEFINE_FREEP(git_blob, git_blob_free)
 DEFINE_FREEP(git_revwalk, git_revwalk_free)
 
+/* A submodule's repository: found in the project's git directory, or fetched into the cache. */
+struct subrepo {
+	char *key;    /* the path it was found at (local), or its URL (remote) */
+	char *gitdir; /* its git directory; a local one holds its own submodules' under modules/ */
+	char *url;    /* remote: its URL (it may hold credentials: never printed); local: NULL */
+	char *name;   /* for messages: the git directory or the normalised URL */
+};
+
+/* One entry of a .gitmodules file. */
+struct gitmodule {
+	char *name;
+	char *path; /* NULL when not given */
+	char *url;  /* NULL when not given */
+};
+
+/*
+ * A repository at a commit, as the walk meets it: the project's own tree, or below a gitlink
+ * a submodule's. Kept for the life of the cairn_git_repo, so that nodes can point at it.
+ */
+struct modctx {
+	struct subrepo *repo; /* NULL: the repository itself */
+	git_oid commit;
+	char *root;  /* where its tree is in the project's tree: "" or "vendor/lib" */
+	bool loaded; /* its .gitmodules is read into mods */
+	struct gitmodule *mods;
+	size_t n_mods;
+};
+
 struct cairn_git_repo {
 	git_repository *repo;
-	git_odb *odb;	/* opened on first use */
-	char *identity; /* "local" or the normalised URL */
-	char *name;	/* for messages: work tree path or the normalised URL */
+	git_odb *odb;	 /* of objects_of(), opened on first use */
+	char *identity;	 /* "local" or the normalised URL */
+	char *name;	 /* for messages: work tree path or the normalised URL */
+	char *url;	 /* remote: the URL as given (may hold credentials); local: NULL */
+	char *cache_dir; /* remote: the cache, where its submodules are fetched too */
+	/*
+	 * Trees and blobs are read through `objects`: the repository's objects and, as alternates,
+	 * those of every submodule met so far (NULL until the first). Object ids name contents,
+	 * so one database serves them all; revisions and refs stay the repository's own.
+	 */
+	git_repository *objects;
+	struct subrepo **subs;
+	size_t n_subs;
+	struct modctx **ctxs;
+	size_t n_ctxs;
 	/* memo of cairn_git_latest_reset() */
 	bool reset_valid;
 	git_oid reset_for;
 	char reset_hex[CAIRN_GIT_HEX_MAX];
 };
+
+static void modules_release(struct gitmodule *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].path);
+		free(v[i].url);
+	}
+	free(v);
+}
 
 static int git_fail(struct cairn_error **err, int gerr, enum cairn_code dflt, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -412,6 +462,8 @@ int cairn_git_open_remote(struct cairn_git_repo **out, const char *url, const ch
 	if (ret < 0)
 		return ret;
 	*out = repo_new(TAKE_PTR(repo), name, name);
+	(*out)->url = xstrdup(url);
+	(*out)->cache_dir = xstrdup(cache_dir);
 	return 0;
 }
 
@@ -420,9 +472,26 @@ void cairn_git_free(struct cairn_git_repo *r)
 	if (!r)
 		return;
 	git_odb_free(r->odb);
+	git_repository_free(r->objects);
 	git_repository_free(r->repo);
+	for (size_t i = 0; i < r->n_subs; i++) {
+		free(r->subs[i]->key);
+		free(r->subs[i]->gitdir);
+		free(r->subs[i]->url);
+		free(r->subs[i]->name);
+		free(r->subs[i]);
+	}
+	free(r->subs);
+	for (size_t i = 0; i < r->n_ctxs; i++) {
+		modules_release(r->ctxs[i]->mods, r->ctxs[i]->n_mods);
+		free(r->ctxs[i]->root);
+		free(r->ctxs[i]);
+	}
+	free(r->ctxs);
 	free(r->identity);
 	free(r->name);
+	free(r->url);
+	free(r->cache_dir);
 	free(r);
 }
 
@@ -431,12 +500,18 @@ const char *cairn_git_identity(const struct cairn_git_repo *r)
 	return r->identity;
 }
 
+/* Where trees and blobs are read: the repository, or it and its submodules. */
+static git_repository *objects_of(struct cairn_git_repo *r)
+{
+	return r->objects ? r->objects : r->repo;
+}
+
 static int repo_odb(git_odb **out, struct cairn_git_repo *r, struct cairn_error **err)
 {
 	int ret;
 
 	if (!r->odb) {
-		ret = git_repository_odb(&r->odb, r->repo);
+		ret = git_repository_odb(&r->odb, objects_of(r));
 		if (ret < 0)
 			return git_fail(err, ret, CAIRN_EINTERNAL, "open the objects of '%s'",
 					r->name);
@@ -572,6 +647,24 @@ int cairn_git_resolve(char *out, struct cairn_git_repo *r, const char *branch, c
 		return git_fail(err, ret, CAIRN_EINVAL, "%s '%s' in '%s'", what, short_name,
 				r->name);
 	git_oid_tostr(out, CAIRN_GIT_HEX_MAX, git_object_id(obj));
+	return 0;
+}
+
+int cairn_git_has_submodules(bool *out, struct cairn_git_repo *r, const char *commit,
+			     struct cairn_error **err)
+{
+	CLEANUP(git_commit_freep) git_commit *c = NULL;
+	CLEANUP(git_tree_freep) git_tree *tree = NULL;
+	int ret;
+
+	*out = false;
+	ret = lookup_commit(&c, r, commit, err);
+	if (ret < 0)
+		return ret;
+	ret = git_commit_tree(&tree, c);
+	if (ret < 0)
+		return git_fail(err, ret, CAIRN_EINTERNAL, "tree of commit '%s'", commit);
+	*out = git_tree_entry_byname(tree, ".gitmodules") != NULL;
 	return 0;
 }
 
@@ -733,6 +826,642 @@ int cairn_git_latest_reset_since(char *out, struct cairn_git_repo *r, const char
 	}
 	reset_memo(out, r, &start, found);
 	return 0;
+}
+
+/*
+ * Submodules
+ *
+ * A gitlink (a tree entry of mode 160000) names a commit of another repository, and its files
+ * are that commit's tree, as `git submodule update` checks them out. The .gitmodules file of the
+ * commit that holds the gitlink says which repository: the entry whose path is the gitlink's,
+ * whose name places a local submodule's git directory (`.git/modules/<name>`) and whose URL a
+ * remote one's.
+ */
+
+/* What a project whose submodules are not checked out needs. */
+#define UPDATE_HINT " (run 'git submodule update --init --recursive')"
+
+/* git's config syntax (its config.c), as far as .gitmodules needs it. */
+struct cfg_in {
+	const unsigned char *p, *end;
+	unsigned int line;
+	bool eof;
+};
+
+/* The next character: "\r\n" reads as '\n', and past the end every read is '\n'. */
+static int cfg_next(struct cfg_in *in)
+{
+	int c;
+
+	if (in->p == in->end) {
+		in->eof = true;
+		return '\n';
+	}
+	c = *in->p++;
+	if (c == '\r' && in->p < in->end && *in->p == '\n')
+		c = *in->p++;
+	if (c == '\n')
+		in->line++;
+	return c;
+}
+
+static bool cfg_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool cfg_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool cfg_keychar(int c)
+{
+	return cfg_alpha(c) || (c >= '0' && c <= '9') || c == '-';
+}
+
+static char cfg_lower(int c)
+{
+	return (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+}
+
+/* A section header after its '[', as "section" or "section.sub" into `var`; -1: malformed. */
+static int cfg_section(struct cfg_in *in, struct cairn_buf *var)
+{
+	int c;
+
+	cairn_buf_reset(var);
+	for (;;) {
+		c = cfg_next(in);
+		if (in->eof)
+			return -1;
+		if (c == ']')
+			return 0;
+		if (cfg_space(c))
+			break;
+		if (!cfg_keychar(c) && c != '.')
+			return -1;
+		cairn_buf_addch(var, cfg_lower(c));
+	}
+	/* [section "subsection"]: the subsection keeps its case, '\' quotes a character */
+	while (cfg_space(c)) {
+		if (c == '\n')
+			return -1;
+		c = cfg_next(in);
+	}
+	if (c != '"')
+		return -1;
+	cairn_buf_addch(var, '.');
+	for (;;) {
+		c = cfg_next(in);
+		if (c == '\n')
+			return -1;
+		if (c == '"')
+			break;
+		if (c == '\\') {
+			c = cfg_next(in);
+			if (c == '\n')
+				return -1;
+		}
+		cairn_buf_addch(var, (char)c);
+	}
+	return cfg_next(in) == ']' ? 0 : -1;
+}
+
+/* A value after its '=': quotes, escapes, comments and continued lines; -1: malformed. */
+static int cfg_value(struct cfg_in *in, struct cairn_buf *v)
+{
+	bool quote = false, comment = false;
+	size_t space = 0;
+	int c;
+
+	cairn_buf_reset(v);
+	for (;;) {
+		c = cfg_next(in);
+		if (c == '\n')
+			return quote ? -1 : 0;
+		if (comment)
+			continue;
+		if (cfg_space(c) && !quote) {
+			space += v->len > 0;
+			continue;
+		}
+		if (!quote && (c == ';' || c == '#')) {
+			comment = true;
+			continue;
+		}
+		for (; space; space--)
+			cairn_buf_addch(v, ' ');
+		if (c == '"') {
+			quote = !quote;
+			continue;
+		}
+		if (c == '\\') {
+			c = cfg_next(in);
+			if (c == '\n')
+				continue;
+			if (c == 't')
+				c = '\t';
+			else if (c == 'b')
+				c = '\b';
+			else if (c == 'n')
+				c = '\n';
+			else if (c != '\\' && c != '"')
+				return -1;
+		}
+		cairn_buf_addch(v, (char)c);
+	}
+}
+
+/* Keep submodule.<name>.path and .url; the first value of each wins, as git reads a commit's. */
+static void modules_set(struct gitmodule **v, size_t *n, const char *var, const char *value)
+{
+	const char *dot = strchr(var, '.'), *last = strrchr(var, '.');
+	struct gitmodule *m = NULL;
+	size_t name_len;
+	char **field;
+
+	if (!dot || dot == last || dot - var != 9 || strncmp(var, "submodule", 9) != 0)
+		return;
+	/* git warns about and skips a value that could pass for a command-line option */
+	if (!value || value[0] == '-')
+		return;
+	if (strcmp(last + 1, "path") != 0 && strcmp(last + 1, "url") != 0)
+		return;
+	name_len = (size_t)(last - dot - 1);
+	for (size_t i = 0; i < *n && !m; i++) {
+		if (strlen((*v)[i].name) == name_len &&
+		    memcmp((*v)[i].name, dot + 1, name_len) == 0)
+			m = &(*v)[i];
+	}
+	if (!m) {
+		*v = xreallocarray(*v, *n + 1, sizeof(**v));
+		m = &(*v)[(*n)++];
+		memset(m, 0, sizeof(*m));
+		m->name = xstrndup(dot + 1, name_len);
+	}
+	field = strcmp(last + 1, "path") == 0 ? &m->path : &m->url;
+	if (!*field)
+		*field = xstrdup(value);
+}
+
+/* One section header or "key [= value]" starting with `c`; -1: malformed. */
+static int cfg_item(struct cfg_in *in, int c, struct cairn_buf *var, size_t *base,
+		    struct cairn_buf *value, struct gitmodule **v, size_t *n)
+{
+	if (c == '[') {
+		if (cfg_section(in, var) < 0)
+			return -1;
+		cairn_buf_addch(var, '.');
+		*base = var->len;
+		return 0;
+	}
+	if (!cfg_alpha(c))
+		return -1;
+	cairn_buf_setlen(var, *base);
+	cairn_buf_addch(var, cfg_lower(c));
+	for (;;) {
+		c = cfg_next(in);
+		if (in->eof || !cfg_keychar(c))
+			break;
+		cairn_buf_addch(var, cfg_lower(c));
+	}
+	while (c == ' ' || c == '\t')
+		c = cfg_next(in);
+	if (c == '\n') {
+		modules_set(v, n, var->buf, NULL);
+		return 0;
+	}
+	if (c != '=' || cfg_value(in, value) < 0)
+		return -1;
+	modules_set(v, n, var->buf, value->buf);
+	return 0;
+}
+
+/* The entries of a .gitmodules file; CAIRN_EINVAL naming the line of a malformed one. */
+static int modules_parse(struct gitmodule **out, size_t *n_out, const char *text, size_t len,
+			 struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf var = CAIRN_BUF_INIT;
+	CLEANUP(cairn_buf_release) struct cairn_buf value = CAIRN_BUF_INIT;
+	struct cfg_in in = {(const unsigned char *)text, (const unsigned char *)text + len, 1, 0};
+	bool comment = false;
+	size_t base = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	if (memchr(text, '\0', len))
+		return cairn_error_set(err, CAIRN_EINVAL, "'.gitmodules': a NUL byte");
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		in.p += 3;
+	for (;;) {
+		unsigned int line = in.line;
+		int c = cfg_next(&in);
+
+		if (c == '\n' && in.eof)
+			return 0;
+		if (c == '\n') {
+			comment = false;
+		} else if (comment || cfg_space(c)) {
+			continue;
+		} else if (c == '#' || c == ';') {
+			comment = true;
+		} else if (cfg_item(&in, c, &var, &base, &value, out, n_out) < 0) {
+			modules_release(*out, *n_out);
+			*out = NULL;
+			*n_out = 0;
+			return cairn_error_set(err, CAIRN_EINVAL,
+					       "'.gitmodules': bad config line %u", line);
+		}
+	}
+}
+
+/* git's check_submodule_name(): the name is a path below modules/, so no ".." component. */
+static bool module_name_ok(const char *name)
+{
+	const char *p = name;
+
+	if (!*name)
+		return false;
+	for (;;) {
+		if (p[0] == '.' && p[1] == '.' && (!p[2] || p[2] == '/' || p[2] == '\\'))
+			return false;
+		p += strcspn(p, "/\\");
+		if (!*p)
+			return true;
+		p++;
+	}
+}
+
+/* A submodule URL "./x" or "../x" is relative to the superproject's, as git resolves it. */
+static char *url_resolve(const char *base, const char *url)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	bool colon = false;
+
+	if (strncmp(url, "./", 2) != 0 && strncmp(url, "../", 3) != 0)
+		return xstrdup(url);
+	cairn_buf_addstr(&b, base);
+	if (b.len > 1 && b.buf[b.len - 1] == '/')
+		cairn_buf_setlen(&b, b.len - 1);
+	for (;;) {
+		if (strncmp(url, "../", 3) == 0) {
+			const char *cut = memrchr(b.buf, '/', b.len);
+
+			url += 3;
+			if (!cut) {
+				cut = memrchr(b.buf, ':', b.len);
+				colon = colon || cut;
+			}
+			cairn_buf_setlen(&b, cut ? (size_t)(cut - b.buf) : 0);
+			if (!cut)
+				cairn_buf_addch(&b, '.');
+		} else if (strncmp(url, "./", 2) == 0) {
+			url += 2;
+		} else {
+			break;
+		}
+	}
+	cairn_buf_addf(&b, "%c%s", colon ? ':' : '/', url);
+	if (b.buf[b.len - 1] == '/')
+		cairn_buf_setlen(&b, b.len - 1);
+	return cairn_buf_detach(&b, NULL);
+}
+
+/* A path or file:// URL: the repository is on this host, not fetched over the network. */
+static bool url_is_local(const char *url)
+{
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+
+	if (strncmp(url, "file://", 7) == 0)
+		return true;
+	if (strstr(url, "://"))
+		return false;
+	/* scp-like "host:path" has a ':' before any '/' */
+	return !colon || (slash && slash < colon);
+}
+
+/* "<dir>/<name>" without doubling a '/' that `dir` ends with. */
+static char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir);
+
+	return xasprintf("%.*s/%s", (int)(n && dir[n - 1] == '/' ? n - 1 : n), dir, name);
+}
+
+/* Read the objects of `objects_dir` too through r's objects repository. */
+static int objects_add(struct cairn_git_repo *r, const char *objects_dir, struct cairn_error **err)
+{
+	git_odb *odb = NULL;
+	int ret;
+
+	if (!r->objects) {
+		cleanup_free char *own = path_join(git_repository_commondir(r->repo), "objects");
+
+		ret = git_odb_open(&odb, own);
+		if (ret == 0)
+			ret = git_repository_wrap_odb(&r->objects, odb);
+		git_odb_free(odb);
+		odb = NULL;
+		if (ret < 0)
+			return git_fail(err, ret, CAIRN_EINTERNAL, "open the objects of '%s'",
+					r->name);
+		/* blob headers are read through it from now on */
+		git_odb_free(r->odb);
+		r->odb = NULL;
+	}
+	ret = git_repository_odb(&odb, r->objects);
+	if (ret == 0)
+		ret = git_odb_add_disk_alternate(odb, objects_dir);
+	git_odb_free(odb);
+	if (ret < 0)
+		return git_fail(err, ret, CAIRN_EINTERNAL, "read the objects of '%s'", objects_dir);
+	return 0;
+}
+
+static struct subrepo *subrepo_find(struct cairn_git_repo *r, const char *key)
+{
+	for (size_t i = 0; i < r->n_subs; i++) {
+		if (strcmp(r->subs[i]->key, key) == 0)
+			return r->subs[i];
+	}
+	return NULL;
+}
+
+/* Remember the repository `repo` found as `key`, its objects readable through r. */
+static int subrepo_add(struct subrepo **out, struct cairn_git_repo *r, const char *key,
+		       git_repository *repo, const char *url, const char *name,
+		       struct cairn_error **err)
+{
+	cleanup_free char *objects = path_join(git_repository_commondir(repo), "objects");
+	struct subrepo *sr;
+	int ret = objects_add(r, objects, err);
+
+	*out = NULL;
+	if (ret < 0)
+		return ret;
+	sr = xcalloc(1, sizeof(*sr));
+	sr->key = xstrdup(key);
+	sr->gitdir = xstrdup(git_repository_path(repo));
+	sr->url = url ? xstrdup(url) : NULL;
+	sr->name = name ? xstrdup(name) : xstrndup(sr->gitdir, strlen(sr->gitdir) - 1);
+	r->subs = xreallocarray(r->subs, r->n_subs + 1, sizeof(*r->subs));
+	r->subs[r->n_subs++] = sr;
+	*out = sr;
+	return 0;
+}
+
+/*
+ * The repository of a local project's submodule, as git keeps it: in the git directory of the
+ * repository that holds the gitlink, under modules/<name>, else (older git) the one checked out
+ * at its path in the work tree. Never fetched.
+ */
+static int subrepo_local(struct subrepo **out, struct cairn_git_repo *r, const struct modctx *in,
+			 const struct gitmodule *m, const char *full, struct cairn_error **err)
+{
+	const char *gitdir = in->repo ? in->repo->gitdir : git_repository_path(r->repo);
+	const char *common = git_repository_commondir(r->repo);
+	const char *work = git_repository_workdir(r->repo);
+	cleanup_free char *modules = path_join(gitdir, "modules");
+	cleanup_free char *c0 = path_join(modules, m->name);
+	cleanup_free char *common_modules = path_join(common, "modules");
+	cleanup_free char *c1 = in->repo ? NULL : path_join(common_modules, m->name);
+	cleanup_free char *checkout = work ? path_join(work, full) : NULL;
+	cleanup_free char *c2 = checkout ? path_join(checkout, ".git") : NULL;
+	const char *cand[] = {c0, c1, c2};
+
+	*out = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(cand); i++) {
+		git_repository *repo = NULL;
+		int ret;
+
+		if (!cand[i] || (i == 1 && strcmp(c0, c1) == 0))
+			continue;
+		*out = subrepo_find(r, cand[i]);
+		if (*out)
+			return 0;
+		/*
+		 * As a bare repository: its config's core.worktree may name a checkout that is
+		 * gone (the submodule removed since), and only its objects are read.
+		 */
+		ret = git_repository_open_ext(
+			&repo, cand[i], GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
+			NULL);
+		if (ret == GIT_ENOTFOUND)
+			continue;
+		if (ret < 0)
+			return git_fail(err, ret, CAIRN_EINTERNAL, "open '%s'", cand[i]);
+		ret = subrepo_add(out, r, cand[i], repo, NULL, NULL, err);
+		git_repository_free(repo);
+		return ret;
+	}
+	return cairn_error_set(err, CAIRN_ENOTFOUND, "no repository at '%s'%s", c0, UPDATE_HINT);
+}
+
+/*
+ * The repository of a remote repository's submodule: its URL (relative to the superproject's,
+ * or absolute) fetched into the same cache, once per cairn_git_repo. A repository fetched over
+ * the network may not point at this host's files: a local URL is taken only from a local one.
+ */
+static int subrepo_remote(struct subrepo **out, struct cairn_git_repo *r, const struct modctx *in,
+			  const struct gitmodule *m, struct cairn_error **err)
+{
+	const char *base = in->repo ? in->repo->url : r->url;
+	const char *base_name = in->repo ? in->repo->name : r->name;
+	struct cairn_git_repo *sub = NULL;
+	cleanup_free char *url = NULL;
+	int ret;
+
+	*out = NULL;
+	if (!m->url)
+		return cairn_error_set(err, CAIRN_EINVAL, "no url for '%s' in '.gitmodules'",
+				       m->name);
+	url = url_resolve(base, m->url);
+	*out = subrepo_find(r, url);
+	if (*out)
+		return 0;
+	if (url_is_local(url) && !url_is_local(base)) {
+		cleanup_free char *shown = cairn_git_url_normalise(url);
+
+		return cairn_error_set(err, CAIRN_EINVAL,
+				       "url '%s' is a path on this host, and '%s' is not local",
+				       shown, base_name);
+	}
+	ret = cairn_git_open_remote(&sub, url, r->cache_dir, err);
+	if (ret < 0)
+		return ret;
+	ret = subrepo_add(out, r, url, sub->repo, url, sub->name, err);
+	cairn_git_free(sub);
+	return ret;
+}
+
+/* The repository at a commit, the same object for the same one (kept in r). */
+static struct modctx *modctx_get(struct cairn_git_repo *r, struct subrepo *sr,
+				 const git_oid *commit, const char *root)
+{
+	struct modctx *m;
+
+	for (size_t i = 0; i < r->n_ctxs; i++) {
+		m = r->ctxs[i];
+		if (m->repo == sr && git_oid_equal(&m->commit, commit) &&
+		    strcmp(m->root, root) == 0)
+			return m;
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->repo = sr;
+	git_oid_cpy(&m->commit, commit);
+	m->root = xstrdup(root);
+	r->ctxs = xreallocarray(r->ctxs, r->n_ctxs + 1, sizeof(*r->ctxs));
+	r->ctxs[r->n_ctxs++] = m;
+	return m;
+}
+
+/* Read the .gitmodules file of m's commit (none: no entries). */
+static int modctx_load(struct cairn_git_repo *r, struct modctx *m, struct cairn_error **err)
+{
+	CLEANUP(git_commit_freep) git_commit *c = NULL;
+	CLEANUP(git_tree_freep) git_tree *tree = NULL;
+	CLEANUP(git_blob_freep) git_blob *blob = NULL;
+	const git_tree_entry *e;
+	int ret;
+
+	if (m->loaded)
+		return 0;
+	ret = git_commit_lookup(&c, objects_of(r), &m->commit);
+	if (ret == 0)
+		ret = git_commit_tree(&tree, c);
+	if (ret < 0)
+		return git_fail(err, ret, CAIRN_EINTERNAL, "read the tree of '%s'",
+				git_oid_tostr_s(&m->commit));
+	e = git_tree_entry_byname(tree, ".gitmodules");
+	if (e && (git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB ||
+		  git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB_EXECUTABLE)) {
+		ret = git_blob_lookup(&blob, objects_of(r), git_tree_entry_id(e));
+		if (ret < 0)
+			return git_fail(err, ret, CAIRN_EINTERNAL, "read '.gitmodules'");
+		ret = modules_parse(&m->mods, &m->n_mods, git_blob_rawcontent(blob),
+				    (size_t)git_blob_rawsize(blob), err);
+		if (ret < 0)
+			return ret;
+	}
+	m->loaded = true;
+	return 0;
+}
+
+static const struct gitmodule *module_at(const struct modctx *m, const char *path)
+{
+	size_t len = strlen(path);
+
+	for (size_t i = 0; i < m->n_mods; i++) {
+		const char *p = m->mods[i].path;
+		size_t n = p ? strlen(p) : 0;
+
+		while (n > 1 && p[n - 1] == '/')
+			n--;
+		if (p && n == len && memcmp(p, path, len) == 0)
+			return &m->mods[i];
+	}
+	return NULL;
+}
+
+/*
+ * Enter the gitlink at `full` (from the project's root; in the tree of `in`) to `commit`: the
+ * tree to walk into *tree_out and the repository at that commit into *ctx_out.
+ * CAIRN_ENOTFOUND when the submodule or its commit is not available.
+ */
+static int submodule_enter(struct modctx **ctx_out, git_oid *tree_out, struct cairn_git_repo *r,
+			   struct modctx *in, const char *full, const git_oid *commit,
+			   struct cairn_error **err)
+{
+	const char *path = full + strlen(in->root) + (in->root[0] ? 1 : 0);
+	CLEANUP(git_commit_freep) git_commit *c = NULL;
+	char hex[CAIRN_GIT_HEX_MAX];
+	const struct gitmodule *m;
+	struct subrepo *sr = NULL;
+	int ret;
+
+	git_oid_tostr(hex, sizeof(hex), commit);
+	ret = modctx_load(r, in, err);
+	if (ret == 0) {
+		m = module_at(in, path);
+		if (!m)
+			ret = cairn_error_set(err, CAIRN_ENOTFOUND, "no entry in '.gitmodules'");
+		else if (!module_name_ok(m->name))
+			ret = cairn_error_set(err, CAIRN_EINVAL,
+					      "'.gitmodules' names it '%s': not a safe name",
+					      m->name);
+		else if (r->url)
+			ret = subrepo_remote(&sr, r, in, m, err);
+		else
+			ret = subrepo_local(&sr, r, in, m, full, err);
+	}
+	if (ret == 0) {
+		ret = git_commit_lookup(&c, objects_of(r), commit);
+		if (ret == GIT_ENOTFOUND)
+			ret = cairn_error_set(err, CAIRN_ENOTFOUND, "commit not found in '%s'%s",
+					      sr->name, r->url ? "" : UPDATE_HINT);
+		else if (ret < 0)
+			ret = git_fail(err, ret, CAIRN_EINTERNAL, "read the commit");
+	}
+	if (ret < 0)
+		return cairn_error_wrap(err, "submodule '%s' at commit %s", full, hex);
+	git_oid_cpy(tree_out, git_commit_tree_id(c));
+	*ctx_out = modctx_get(r, sr, commit, full);
+	return 0;
+}
+
+/*
+ * The entry at `path` (from the project's root) of the tree `root` of the repository at
+ * `ctx`, through submodules: a copy into *out (NULL when there is none), and the repository at
+ * a commit whose tree holds it into *ctx_out.
+ */
+static int entry_bypath(git_tree_entry **out, struct modctx **ctx_out, struct cairn_git_repo *r,
+			git_tree *root, struct modctx *ctx, const char *path,
+			struct cairn_error **err)
+{
+	CLEANUP(git_tree_freep) git_tree *held = NULL;
+	git_tree *tree = root;
+	const char *p = path;
+	int ret;
+
+	*out = NULL;
+	*ctx_out = ctx;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		cleanup_free char *name = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup(p);
+		const git_tree_entry *e = git_tree_entry_byname(tree, name);
+		git_tree *next = NULL;
+		git_oid id;
+
+		if (!e)
+			return 0;
+		if (!slash) {
+			ret = git_tree_entry_dup(out, e);
+			return ret < 0 ? git_fail(err, ret, CAIRN_EINTERNAL, "read '/%s'", path)
+				       : 0;
+		}
+		git_oid_cpy(&id, git_tree_entry_id(e));
+		if (git_tree_entry_filemode(e) == GIT_FILEMODE_COMMIT) {
+			cleanup_free char *full = xstrndup(path, (size_t)(slash - path));
+
+			git_oid commit;
+
+			git_oid_cpy(&commit, &id);
+			ret = submodule_enter(ctx_out, &id, r, *ctx_out, full, &commit, err);
+			if (ret < 0)
+				return ret;
+		} else if (git_tree_entry_filemode(e) != GIT_FILEMODE_TREE) {
+			return 0;
+		}
+		ret = git_tree_lookup(&next, objects_of(r), &id);
+		if (ret < 0)
+			return git_fail(err, ret, CAIRN_EINTERNAL, "read the tree of '/%.*s'",
+					(int)(slash - path), path);
+		git_tree_free(held);
+		held = next;
+		tree = next;
+		p = slash + 1;
+	}
 }
 
 /*
@@ -1121,17 +1850,20 @@ static int filter_init(struct filter *f, const struct cairn_git_selection *sel, 
 	return 0;
 }
 
-/* One side of a comparison: the commit and the tree entry `add` names in it (if any). */
+/* One side of a comparison at one path: a tree entry, or nothing. */
 struct node {
 	const git_oid *oid; /* NULL: absent */
-	uint32_t mode;	    /* git file mode */
+	uint32_t mode;	    /* git file mode; a gitlink (submodule) counts as a directory */
+	struct modctx *mod; /* the repository at a commit whose tree holds it */
 };
 
-static const struct node no_node = {NULL, 0};
+static const struct node no_node = {NULL, 0, NULL};
 
+/* The commit and the tree entry `add` names in it (if any). */
 struct side {
 	git_commit *commit;
 	git_tree *root;
+	struct modctx *root_mod; /* the repository at that commit */
 	git_tree_entry *entry;
 	struct node node;
 };
@@ -1159,21 +1891,22 @@ static int side_load(struct side *s, struct cairn_git_repo *r, const char *commi
 		side_release(s);
 		return ret;
 	}
+	s->root_mod = modctx_get(r, NULL, git_commit_id(s->commit), "");
+	s->node.mod = s->root_mod;
 	if (!f->add[0]) {
 		s->node.oid = git_tree_id(s->root);
 		s->node.mode = GIT_FILEMODE_TREE;
 		return 0;
 	}
-	ret = git_tree_entry_bypath(&s->entry, s->root, f->add);
-	if (ret == GIT_ENOTFOUND) {
+	ret = entry_bypath(&s->entry, &s->node.mod, r, s->root, s->root_mod, f->add, err);
+	if (ret < 0) {
+		side_release(s);
+		return cairn_error_wrap(err, "'/%s' in commit '%s'", f->add, commit);
+	}
+	if (!s->entry) {
 		cairn_log(CAIRN_LOG_DEBUG, "git: '/%s' does not exist in commit '%s'", f->add,
 			  commit);
 		return 0;
-	}
-	if (ret < 0) {
-		ret = git_fail(err, ret, CAIRN_EINTERNAL, "'/%s' in commit '%s'", f->add, commit);
-		side_release(s);
-		return ret;
 	}
 	s->node.oid = git_tree_entry_id(s->entry);
 	s->node.mode = git_tree_entry_filemode(s->entry);
@@ -1198,15 +1931,17 @@ struct walk {
 	const struct filter *f;
 	struct cairn_buf rel;  /* path relative to add: what patterns see */
 	struct cairn_buf dest; /* path in the image */
+	struct cairn_buf full; /* path from the project's root, through submodules */
 	unsigned depth;
 	/* <0 error, 0 go on, 1 stop the walk */
 	int (*emit)(struct walk *w, enum change ch, const struct node *n, struct cairn_error **err);
 	void *ud;
 };
 
+/* A directory: a tree, or a gitlink (the tree of the submodule's commit). */
 static bool is_tree(const struct node *n)
 {
-	return n->oid && n->mode == GIT_FILEMODE_TREE;
+	return n->oid && (n->mode == GIT_FILEMODE_TREE || n->mode == GIT_FILEMODE_COMMIT);
 }
 
 static bool any_self(char *const *pats, size_t n, const struct cairn_buf *rel)
@@ -1238,10 +1973,10 @@ static bool leaf_selected(const struct walk *w, struct sel_state st)
 	return st.inc_all || any_self(f->inc, f->n_inc, &w->rel);
 }
 
-/* Would this leaf be written into a layer (selected, not a submodule)? */
+/* Would this leaf be written into a layer? */
 static bool leaf_wanted(const struct walk *w, const struct node *n, struct sel_state st)
 {
-	return n->oid && n->mode != GIT_FILEMODE_COMMIT && leaf_selected(w, st);
+	return n->oid && leaf_selected(w, st);
 }
 
 static int visit(struct walk *w, const struct node *a, const struct node *b, struct sel_state st,
@@ -1276,15 +2011,25 @@ static bool name_ok(const char *name)
 	return name[0] && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && !strchr(name, '/');
 }
 
-static int lookup_tree(git_tree **out, struct walk *w, const struct node *n,
+/* The tree of a directory node (entering a submodule), and the repository it is in. */
+static int lookup_tree(git_tree **out, struct modctx **mod, struct walk *w, const struct node *n,
 		       struct cairn_error **err)
 {
+	const git_oid *id = n->oid;
+	git_oid sub;
 	int ret;
 
 	*out = NULL;
+	*mod = n->mod;
 	if (!is_tree(n))
 		return 0;
-	ret = git_tree_lookup(out, w->r->repo, n->oid);
+	if (n->mode == GIT_FILEMODE_COMMIT) {
+		ret = submodule_enter(mod, &sub, w->r, n->mod, w->full.buf, n->oid, err);
+		if (ret < 0)
+			return ret;
+		id = &sub;
+	}
+	ret = git_tree_lookup(out, objects_of(w->r), id);
 	if (ret < 0)
 		return git_fail(err, ret, CAIRN_EINTERNAL, "read tree '/%s%s%s' of '%s'", w->f->add,
 				w->f->add[0] && w->rel.len ? "/" : "", w->rel.buf, w->r->name);
@@ -1296,7 +2041,8 @@ static int lookup_tree(git_tree **out, struct walk *w, const struct node *n,
  * kind (file "x" here, directory "x" there): tree order puts the two apart. Pair them at the
  * file, which comes first on both sides, and skip the directory later; false means skip.
  */
-static bool pair_kind_change(struct node *x, struct node *y, git_tree *other, const char *name)
+static bool pair_kind_change(struct node *x, struct node *y, git_tree *other,
+			     struct modctx *other_mod, const char *name)
 {
 	struct node *mine = x->oid ? x : y, *theirs = x->oid ? y : x;
 	const git_tree_entry *e = other ? git_tree_entry_byname(other, name) : NULL;
@@ -1307,6 +2053,7 @@ static bool pair_kind_change(struct node *x, struct node *y, git_tree *other, co
 		return false;
 	theirs->oid = git_tree_entry_id(e);
 	theirs->mode = git_tree_entry_filemode(e);
+	theirs->mod = other_mod;
 	return true;
 }
 
@@ -1315,8 +2062,9 @@ static int visit_tree(struct walk *w, const struct node *a, const struct node *b
 {
 	CLEANUP(git_tree_freep) git_tree *ta = NULL;
 	CLEANUP(git_tree_freep) git_tree *tb = NULL;
+	struct modctx *ma = NULL, *mb = NULL;
 	const struct filter *f = w->f;
-	size_t rel_len = w->rel.len, dest_len = w->dest.len;
+	size_t rel_len = w->rel.len, dest_len = w->dest.len, full_len = w->full.len;
 	size_t i = 0, j = 0, na, nb;
 	int ret = 0;
 
@@ -1337,11 +2085,14 @@ static int visit_tree(struct walk *w, const struct node *a, const struct node *b
 	if (w->depth >= TREE_DEPTH_MAX)
 		return cairn_error_set(err, CAIRN_EINVAL, "tree '%s' of '%s': nested too deeply",
 				       w->rel.buf, w->r->name);
-	ret = lookup_tree(&ta, w, a, err);
+	ret = lookup_tree(&ta, &ma, w, a, err);
 	if (ret == 0)
-		ret = lookup_tree(&tb, w, b, err);
+		ret = lookup_tree(&tb, &mb, w, b, err);
 	if (ret < 0)
 		return ret;
+	/* a submodule at another commit, or in place of a directory, may hold the same files */
+	if (ta && tb && git_oid_equal(git_tree_id(ta), git_tree_id(tb)))
+		return 0;
 	na = ta ? git_tree_entrycount(ta) : 0;
 	nb = tb ? git_tree_entrycount(tb) : 0;
 	w->depth++;
@@ -1355,11 +2106,13 @@ static int visit_tree(struct walk *w, const struct node *a, const struct node *b
 		if (c <= 0) {
 			x.oid = git_tree_entry_id(ea);
 			x.mode = git_tree_entry_filemode(ea);
+			x.mod = ma;
 			i++;
 		}
 		if (c >= 0) {
 			y.oid = git_tree_entry_id(eb);
 			y.mode = git_tree_entry_filemode(eb);
+			y.mod = mb;
 			j++;
 		}
 		if (!name_ok(name)) {
@@ -1367,13 +2120,15 @@ static int visit_tree(struct walk *w, const struct node *a, const struct node *b
 				  w->rel.buf, w->r->name);
 			continue;
 		}
-		if (c != 0 && !pair_kind_change(&x, &y, c < 0 ? tb : ta, name))
+		if (c != 0 && !pair_kind_change(&x, &y, c < 0 ? tb : ta, c < 0 ? mb : ma, name))
 			continue;
 		path_push(&w->rel, name);
 		path_push(&w->dest, name);
+		path_push(&w->full, name);
 		ret = visit(w, &x, &y, st, err);
 		cairn_buf_setlen(&w->rel, rel_len);
 		cairn_buf_setlen(&w->dest, dest_len);
+		cairn_buf_setlen(&w->full, full_len);
 	}
 	w->depth--;
 	return ret;
@@ -1436,9 +2191,6 @@ static int visit(struct walk *w, const struct node *a, const struct node *b, str
 	}
 	if (is_tree(a) || is_tree(b))
 		return visit_tree(w, a, b, st, err);
-	if (b->oid && b->mode == GIT_FILEMODE_COMMIT)
-		cairn_log(CAIRN_LOG_DEBUG, "git: skip submodule '%s' of '%s'", w->rel.buf,
-			  w->r->name);
 	if (leaf_wanted(w, b, st))
 		return w->emit(w, CH_ADD, b, err);
 	if (leaf_wanted(w, a, st))
@@ -1453,6 +2205,8 @@ static void walk_root(struct walk *w, const struct node *n)
 
 	cairn_buf_reset(&w->rel);
 	cairn_buf_reset(&w->dest);
+	cairn_buf_reset(&w->full);
+	cairn_buf_addstr(&w->full, f->add);
 	if (is_tree(n)) {
 		cairn_buf_addstr(&w->dest, f->to);
 		return;
@@ -1493,12 +2247,14 @@ static void walk_init(struct walk *w, struct cairn_git_repo *r, const struct fil
 	w->f = f;
 	cairn_buf_init(&w->rel, 0);
 	cairn_buf_init(&w->dest, 0);
+	cairn_buf_init(&w->full, 0);
 }
 
 static void walk_release(struct walk *w)
 {
 	cairn_buf_release(&w->rel);
 	cairn_buf_release(&w->dest);
+	cairn_buf_release(&w->full);
 }
 
 /* Run a walk between two commits (`from` may be NULL: everything is new). */
@@ -1579,18 +2335,21 @@ static void ops_push_parents(struct cairn_git_ops *ops, struct cairn_buf *last, 
 
 struct ops_ctx {
 	struct cairn_git_ops *ops;
-	git_odb *odb;
 	struct cairn_buf last_dir;
 };
 
-static int blob_size(uint64_t *out, git_odb *odb, const git_oid *oid, struct walk *w,
-		     struct cairn_error **err)
+static int blob_size(uint64_t *out, const git_oid *oid, struct walk *w, struct cairn_error **err)
 {
 	git_object_t type;
+	git_odb *odb = NULL;
 	size_t len;
 	int ret;
 
 	*out = 0;
+	/* not kept across the walk: entering a submodule changes where objects are read */
+	ret = repo_odb(&odb, w->r, err);
+	if (ret < 0)
+		return ret;
 	ret = git_odb_read_header(&len, &type, odb, oid);
 	if (ret < 0)
 		return git_fail(err, ret, CAIRN_EINTERNAL, "read blob of '%s' in '%s'", w->rel.buf,
@@ -1621,7 +2380,7 @@ static int emit_op(struct walk *w, enum change ch, const struct node *n, struct 
 	} else if (n->mode == GIT_FILEMODE_BLOB_EXECUTABLE) {
 		mode = S_IFREG | 0755;
 	}
-	ret = blob_size(&size, oc->odb, n->oid, w, err);
+	ret = blob_size(&size, n->oid, w, err);
 	if (ret < 0)
 		return ret;
 	op = ops_push(oc->ops, kind, w->dest.buf, w->dest.len, mode);
@@ -1690,14 +2449,17 @@ static int drop_existing_dirs(struct cairn_git_ops *ops, struct cairn_git_repo *
 			/* a directory where a file was: it must be written */
 		} else if (op->kind == CAIRN_GIT_OP_DIR && at_or_above(op->path, f->to)) {
 			drop = true;
-		} else if (op->kind == CAIRN_GIT_OP_DIR && a.root) {
+		} else if (ret == 0 && op->kind == CAIRN_GIT_OP_DIR && a.root) {
 			const char *rel = op->path + (to_len ? to_len + 1 : 0);
 			cleanup_free char *repo_path =
 				f->add[0] ? xasprintf("%s/%s", f->add, rel) : xstrdup(rel);
 			git_tree_entry *e = NULL;
+			struct modctx *mod;
 
-			drop = git_tree_entry_bypath(&e, a.root, repo_path) == 0 &&
-			       git_tree_entry_type(e) == GIT_OBJECT_TREE;
+			/* after an error every entry is kept, for the caller to free */
+			ret = entry_bypath(&e, &mod, r, a.root, a.root_mod, repo_path, err);
+			drop = e && (git_tree_entry_filemode(e) == GIT_FILEMODE_TREE ||
+				     git_tree_entry_filemode(e) == GIT_FILEMODE_COMMIT);
 			git_tree_entry_free(e);
 		}
 		if (drop)
@@ -1707,7 +2469,7 @@ static int drop_existing_dirs(struct cairn_git_ops *ops, struct cairn_git_repo *
 	}
 	ops->n = out;
 	side_release(&a);
-	return 0;
+	return ret;
 }
 
 static int ops_walk(struct cairn_git_ops *out, struct cairn_git_repo *r, const char *from,
@@ -1723,11 +2485,6 @@ static int ops_walk(struct cairn_git_ops *out, struct cairn_git_repo *r, const c
 	ret = filter_init(&f, sel, to, err);
 	if (ret < 0)
 		return ret;
-	ret = repo_odb(&oc.odb, r, err);
-	if (ret < 0) {
-		filter_release(&f);
-		return ret;
-	}
 	cairn_buf_init(&oc.last_dir, 0);
 	walk_init(&w, r, &f);
 	w.emit = emit_op;
@@ -1814,7 +2571,6 @@ int cairn_git_changed(bool *out, struct cairn_git_repo *r, const char *from, con
 }
 
 struct size_ctx {
-	git_odb *odb;
 	uint64_t total;
 };
 
@@ -1824,9 +2580,9 @@ static int emit_size(struct walk *w, enum change ch, const struct node *n, struc
 	uint64_t size;
 	int ret;
 
-	if (ch == CH_DEL || n->mode == GIT_FILEMODE_TREE)
+	if (ch == CH_DEL || is_tree(n))
 		return 0;
-	ret = blob_size(&size, sc->odb, n->oid, w, err);
+	ret = blob_size(&size, n->oid, w, err);
 	if (ret < 0)
 		return ret;
 	sc->total += size;
@@ -1843,9 +2599,6 @@ int cairn_git_diff_size(uint64_t *out, struct cairn_git_repo *r, const char *fro
 	int ret;
 
 	*out = 0;
-	ret = repo_odb(&sc.odb, r, err);
-	if (ret < 0)
-		return ret;
 	ret = filter_init(&f, sel, NULL, err);
 	if (ret < 0)
 		return ret;
@@ -1874,6 +2627,8 @@ struct dep {
 struct dep_ctx {
 	struct dep *v;
 	size_t n, alloc;
+	size_t *from;  /* the caller's pattern each of the filter's came from */
+	bool *matched; /* per caller's pattern: it matched a file; or NULL */
 };
 
 static int emit_dep(struct walk *w, enum change ch, const struct node *n, struct cairn_error **err)
@@ -1883,6 +2638,12 @@ static int emit_dep(struct walk *w, enum change ch, const struct node *n, struct
 	(void)ch;
 	(void)err;
 	assert(ch == CH_ADD);
+	for (size_t k = 0; dc->matched && k < w->f->n_stage; k++) {
+		bool *hit = &dc->matched[dc->from[k]];
+
+		if (!*hit && match_any_level(w->f->stage[k], w->rel.buf, w->rel.len))
+			*hit = true;
+	}
 	if (dc->n == dc->alloc) {
 		dc->alloc = dc->alloc ? dc->alloc * 2 : 32;
 		dc->v = xreallocarray(dc->v, dc->alloc, sizeof(*dc->v));
@@ -1911,7 +2672,7 @@ static int hash_deps(struct cairn_sha256 *h, struct cairn_git_repo *r, const str
 		int len;
 		int ret;
 
-		ret = git_blob_lookup(&blob, r->repo, &dc->v[i].oid);
+		ret = git_blob_lookup(&blob, objects_of(r), &dc->v[i].oid);
 		if (ret < 0)
 			return git_fail(err, ret, CAIRN_EINTERNAL, "read '%s' of '%s'",
 					dc->v[i].rel, r->name);
@@ -1926,11 +2687,28 @@ static int hash_deps(struct cairn_sha256 *h, struct cairn_git_repo *r, const str
 	return 0;
 }
 
-int cairn_git_stage_checksum(char *out, struct cairn_git_repo *r, const char *commit,
+/* The stageDependencies patterns, braces expanded, each remembering which it came from. */
+static void stage_patterns(struct filter *f, size_t **from, const char *const *patterns, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		char **one = patterns_dup(&k, &patterns[i], 1);
+
+		f->stage = xreallocarray(f->stage, f->n_stage + k, sizeof(*f->stage));
+		*from = xreallocarray(*from, f->n_stage + k, sizeof(**from));
+		for (size_t j = 0; j < k; j++) {
+			(*from)[f->n_stage] = i;
+			f->stage[f->n_stage++] = one[j];
+		}
+		free(one);
+	}
+}
+
+int cairn_git_stage_checksum(char *out, bool *matched, struct cairn_git_repo *r, const char *commit,
 			     const struct cairn_git_selection *sel, const char *const *patterns,
 			     size_t n_patterns, struct cairn_error **err)
 {
-	struct dep_ctx dc = {0};
+	struct dep_ctx dc = {.matched = matched};
 	struct cairn_sha256 h;
 	struct cairn_digest dg;
 	struct filter f;
@@ -1938,10 +2716,12 @@ int cairn_git_stage_checksum(char *out, struct cairn_git_repo *r, const char *co
 	int ret;
 
 	out[0] = '\0';
+	for (size_t i = 0; matched && i < n_patterns; i++)
+		matched[i] = false;
 	ret = filter_init(&f, sel, NULL, err);
 	if (ret < 0)
 		return ret;
-	f.stage = patterns_dup(&f.n_stage, patterns, n_patterns);
+	stage_patterns(&f, &dc.from, patterns, n_patterns);
 	walk_init(&w, r, &f);
 	w.emit = emit_dep;
 	w.ud = &dc;
@@ -1957,6 +2737,7 @@ int cairn_git_stage_checksum(char *out, struct cairn_git_repo *r, const char *co
 	for (size_t i = 0; i < dc.n; i++)
 		free(dc.v[i].rel);
 	free(dc.v);
+	free(dc.from);
 	if (ret < 0) {
 		cairn_sha256_release(&h);
 		return ret;
@@ -1990,7 +2771,7 @@ static int write_op(struct cairn_layer_writer *w, struct cairn_git_repo *r,
 	if (git_oid_fromstr(&oid, op->oid) < 0)
 		return cairn_error_set(err, CAIRN_EINVAL, "'%s': bad blob id '%s'", op->path,
 				       op->oid);
-	ret = git_blob_lookup(&blob, r->repo, &oid);
+	ret = git_blob_lookup(&blob, objects_of(r), &oid);
 	if (ret < 0)
 		return git_fail(err, ret, CAIRN_EINTERNAL, "read blob '%s' for '%s' of '%s'",
 				op->oid, op->path, r->name);

@@ -101,6 +101,13 @@ int cairn_git_resolve(char *out, struct cairn_git_repo *r, const char *branch, c
  */
 bool cairn_git_has_commit(struct cairn_git_repo *r, const char *hex);
 
+/*
+ * Whether `commit` (40 hex) has a .gitmodules file at its root: werf's test for a commit with
+ * submodules (HasSubmodulesInCommit in pkg/git_repo/base.go). CAIRN_ENOTFOUND, EINVAL.
+ */
+int cairn_git_has_submodules(bool *out, struct cairn_git_repo *r, const char *commit,
+			     struct cairn_error **err);
+
 /* The committer time of `commit` (40 hex), seconds since the epoch. CAIRN_ENOTFOUND, EINVAL. */
 int cairn_git_commit_time(int64_t *out, struct cairn_git_repo *r, const char *commit,
 			  struct cairn_error **err);
@@ -140,7 +147,19 @@ bool cairn_git_path_match(const char *pattern, const char *path);
  * What one git entry takes from the repository. All pointers are borrowed for the duration of
  * each call. A path is selected when it lies under `add` and, taken relative to `add`, matches
  * an include pattern (or there are none) and no exclude pattern: exclude wins. When `add` names a
- * file, the patterns see its base name. Submodules (gitlinks) are never selected.
+ * file, the patterns see its base name.
+ *
+ * A submodule (a gitlink) is the directory of the files of its commit, nested ones too, as
+ * `git submodule update --init --recursive` checks them out: every function below walks into
+ * it, `add` and the patterns see paths through it like any other, and a submodule moved to
+ * another commit changes the files that differ. Its repository is the one the .gitmodules file
+ * at the commit holding the gitlink names: for cairn_git_open(), the repository git keeps in
+ * the project's git directory (modules/<name>, else the checkout at its path), never fetched;
+ * for cairn_git_open_remote(), its URL (relative URLs against the superproject's) fetched into
+ * the same cache once per repository object (a local URL only for a local superproject).
+ * Submodules an exclude pattern leaves out are never looked at. A selected submodule whose
+ * repository or commit is not available is CAIRN_ENOTFOUND "submodule 'PATH' at commit HEX:
+ * ...", a malformed .gitmodules CAIRN_EINVAL.
  */
 struct cairn_git_selection {
 	const char *add; /* absolute: "/" (or NULL) for everything, "/src", "/etc/app.conf" */
@@ -165,8 +184,10 @@ struct cairn_git_selection {
  *
  * Lowercase hex into `out` (CAIRN_GIT_SUM_MAX bytes). No matching file (or no patterns) gives
  * the hash of nothing, "e3b0c442...b855". This is the one check that reads file contents.
+ * `matched` (NULL, or `n_patterns` flags) tells for each pattern whether it matched a file.
  */
-int cairn_git_stage_checksum(char *out, struct cairn_git_repo *r, const char *commit,
+int cairn_git_stage_checksum(char *out, bool *matched, /* OUT: per pattern, or NULL */
+			     struct cairn_git_repo *r, const char *commit,
 			     const struct cairn_git_selection *sel, const char *const *patterns,
 			     size_t n_patterns, struct cairn_error **err);
 
@@ -257,7 +278,8 @@ struct cairn_git_write_opts {
 
 /*
  * Write `ops` into the layer `w` in order, as `o` says (file contents and symlink targets are
- * read from `r` one blob at a time). The writer stays the caller's (finish or free it).
+ * read from `r` one blob at a time, a submodule's from the repository `r` found it in: list
+ * and write with the same `r`). The writer stays the caller's (finish or free it).
  * CAIRN_EINTERNAL when a blob is missing or not the size listed, or the writer's own error.
  */
 int cairn_git_write_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,

@@ -610,6 +610,20 @@ static bool nonempty(const char *s)
 	return s && *s;
 }
 
+/* A stageDependencies pattern that matches no file is warned about, as werf warns and goes on. */
+static void warn_unmatched(const struct image_state *s, enum stage_id id, size_t i,
+			   const struct cairn_config_list *pat, const bool *hit)
+{
+	for (size_t k = 0; k < pat->n; k++) {
+		if (!hit[k])
+			cairn_log(CAIRN_LOG_WARN,
+				  "%s:%u:%u: image '%s', stage %s: stageDependencies pattern '%s' "
+				  "of git[%zu] matches no file at commit %.12s",
+				  s->b->config->file, pat->pos[k].line, pat->pos[k].column, s->name,
+				  stage_names[id], pat->v[k], i, s->git[i].commit);
+	}
+}
+
 static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id,
 		      struct cairn_error **err)
 {
@@ -633,14 +647,18 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 			const struct cairn_config_list *pat = &img->git[i].stage_dependencies[us];
 			struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
 			char sum[CAIRN_GIT_SUM_MAX];
+			cleanup_free bool *hit = NULL;
 
 			if (pat->n == 0)
 				continue;
 			git_selection(&sel, &img->git[i]);
-			ret = cairn_git_stage_checksum(sum, s->git[i].repo, s->git[i].commit, &sel,
-						       (const char *const *)pat->v, pat->n, err);
+			hit = xcalloc(pat->n, sizeof(*hit));
+			ret = cairn_git_stage_checksum(sum, hit, s->git[i].repo, s->git[i].commit,
+						       &sel, (const char *const *)pat->v, pat->n,
+						       err);
 			if (ret < 0)
 				return ret;
+			warn_unmatched(s, id, i, pat, hit);
 			strv_add(deps, sum);
 		}
 		return 0;
@@ -657,8 +675,12 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 			char reset[CAIRN_GIT_HEX_MAX];
 			char h[CAIRN_SIGNATURE_HEX];
 			struct strv p = {0};
+			bool mods = false;
 
 			ret = cairn_git_latest_reset(reset, s->git[i].repo, s->git[i].commit, err);
+			if (ret == 0)
+				ret = cairn_git_has_submodules(&mods, s->git[i].repo,
+							       s->git[i].commit, err);
 			if (ret < 0) {
 				strv_release(&entries);
 				return ret;
@@ -676,6 +698,9 @@ static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id
 			strv_add(&p, g->tag.s ? g->tag.s : "");
 			strv_add(&p, g->commit.s ? g->commit.s : "");
 			strv_add(&p, reset);
+			/* archives made before cairn took submodules in lack their files */
+			if (mods)
+				strv_add(&p, "submodules");
 			hash_strv(h, &p);
 			strv_add(&entries, h);
 			strv_release(&p);
