@@ -1128,6 +1128,25 @@ static char *url_resolve(const char *base, const char *url)
 	return cairn_buf_detach(&b, NULL);
 }
 
+int cairn_git_modules_check(size_t *n_out, const char *text, size_t len, const char *base,
+			    struct cairn_error **err)
+{
+	struct gitmodule *mods = NULL;
+	size_t n = 0;
+	int ret = modules_parse(&mods, &n, text, len, err);
+
+	*n_out = n;
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		if (!module_name_ok(mods[i].name))
+			ret = cairn_error_set(err, CAIRN_EINVAL, "'%s': not a safe name",
+					      mods[i].name);
+		else if (mods[i].url)
+			free(url_resolve(base, mods[i].url));
+	}
+	modules_release(mods, n);
+	return ret;
+}
+
 /* A path or file:// URL: the repository is on this host, not fetched over the network. */
 static bool url_is_local(const char *url)
 {

@@ -286,4 +286,12 @@ int cairn_git_write_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,
 			const struct cairn_git_ops *ops, const struct cairn_git_write_opts *o,
 			struct cairn_error **err);
 
+/*
+ * Parse the .gitmodules text `text` (`len` bytes, from a repository: untrusted) as cairn reads
+ * it, check each entry's name and resolve its URL against `base`; *n_out entries. For tests and
+ * fuzzing. CAIRN_EINVAL for a malformed file or an unsafe name.
+ */
+int cairn_git_modules_check(size_t *n_out, const char *text, size_t len, const char *base,
+			    struct cairn_error **err);
+
 #endif
