@@ -6,6 +6,7 @@
 #include "cairn/template.h"
 #include "git/git.h"
 #include "util/buf.h"
+#include "util/strset.h"
 #include "util/fs.h"
 #include "util/json.h"
 
@@ -109,20 +110,9 @@ struct ctx {
 
 /* ---- small helpers ---- */
 
-static uint64_t hash(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static struct smap_slot *smap_slot(const struct smap *m, const char *key, size_t len)
 {
-	size_t i = (size_t)hash(key, len) & (m->cap - 1);
+	size_t i = (size_t)cairn_hash_fnv1a(key, len) & (m->cap - 1);
 
 	for (;;) {
 		struct smap_slot *s = &m->slots[i];

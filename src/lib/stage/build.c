@@ -2308,6 +2308,26 @@ static int readopt(struct image_state *s, const struct stored_stage *u,
 }
 
 /*
+ * What the stages storage holds now under the tags of `v` (an empty digest: gone), read once
+ * every PUT racing with them must have landed. *out is a new array the caller frees.
+ */
+static int read_again(struct cairn_descriptor **out, struct builder *b,
+		      const struct stored_stage *v, size_t n, struct cairn_error **err)
+{
+	cleanup_free const char **tags = xcalloc(n, sizeof(*tags));
+	double last = 0;
+
+	*out = xcalloc(n, sizeof(**out));
+	for (size_t i = 0; i < n; i++) {
+		tags[i] = v[i].tag;
+		if (v[i].at > last)
+			last = v[i].at;
+	}
+	sleep_until(last + SETTLE_MS / 1000.0 + 2 * b->put_seconds);
+	return cairn_image_remote_digests(*out, b->o->stages_storage, tags, n, &b->o->pull, err);
+}
+
+/*
  * Two hosts that check a stage tag at the same moment both push it, and the tag keeps the last
  * PUT; a host may also read a tag just before a racing PUT lands. So the stages this image took
  * from the stages storage or stored there are read again once every such PUT must have landed,
@@ -2319,23 +2339,12 @@ static int confirm(struct image_state *s, int *redo, struct cairn_error **err)
 {
 	struct builder *b = s->b;
 	cleanup_free struct cairn_descriptor *now = NULL;
-	cleanup_free const char **tags = NULL;
-	double last = 0;
 	int ret;
 
 	*redo = -1;
 	if (s->n_unconfirmed == 0)
 		return 0;
-	now = xcalloc(s->n_unconfirmed, sizeof(*now));
-	tags = xcalloc(s->n_unconfirmed, sizeof(*tags));
-	for (size_t i = 0; i < s->n_unconfirmed; i++) {
-		tags[i] = s->unconfirmed[i].tag;
-		if (s->unconfirmed[i].at > last)
-			last = s->unconfirmed[i].at;
-	}
-	sleep_until(last + SETTLE_MS / 1000.0 + 2 * b->put_seconds);
-	ret = cairn_image_remote_digests(now, b->o->stages_storage, tags, s->n_unconfirmed,
-					 &b->o->pull, err);
+	ret = read_again(&now, b, s->unconfirmed, s->n_unconfirmed, err);
 	if (ret < 0)
 		cairn_error_wrap(err, "image '%s': stages storage '%s'", s->name,
 				 b->o->stages_storage);
@@ -2430,23 +2439,12 @@ static void forget_deferred(struct builder *b)
 static int confirm_deferred(struct builder *b, bool *changed, struct cairn_error **err)
 {
 	cleanup_free struct cairn_descriptor *now = NULL;
-	cleanup_free const char **tags = NULL;
-	double last = 0;
 	int ret;
 
 	*changed = false;
 	if (b->n_deferred == 0)
 		return 0;
-	now = xcalloc(b->n_deferred, sizeof(*now));
-	tags = xcalloc(b->n_deferred, sizeof(*tags));
-	for (size_t i = 0; i < b->n_deferred; i++) {
-		tags[i] = b->deferred[i].tag;
-		if (b->deferred[i].at > last)
-			last = b->deferred[i].at;
-	}
-	sleep_until(last + SETTLE_MS / 1000.0 + 2 * b->put_seconds);
-	ret = cairn_image_remote_digests(now, b->o->stages_storage, tags, b->n_deferred,
-					 &b->o->pull, err);
+	ret = read_again(&now, b, b->deferred, b->n_deferred, err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "stages storage '%s'", b->o->stages_storage);
 	for (size_t i = 0; ret == 0 && i < b->n_deferred; i++) {

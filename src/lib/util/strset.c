@@ -3,23 +3,11 @@
 #include "common.h"
 #include "util/strset.h"
 
-/* FNV-1a, 64 bits: short keys, no need for more. */
-static uint64_t hash(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 /* The slot holding s, or the empty slot where it would go. */
 static size_t find(const struct cairn_strset *set, const char *s, size_t len)
 {
 	size_t mask = set->cap - 1;
-	size_t i = (size_t)hash(s, len) & mask;
+	size_t i = (size_t)cairn_hash_fnv1a(s, len) & mask;
 
 	while (set->slots[i] &&
 	       !(strncmp(set->slots[i], s, len) == 0 && set->slots[i][len] == '\0'))

@@ -5,6 +5,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* FNV-1a, 64 bits: the hash of cairn's own tables (short keys). */
+static inline uint64_t cairn_hash_fnv1a(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
 
 struct cairn_strset {
 	char **slots; /* NULL: empty */
