@@ -55,21 +55,30 @@ enum stage_id {
 	S_COUNT,
 };
 
-static const char *const stage_names[S_COUNT] = {
-	"from",
-	"beforeInstall",
-	"importsBeforeInstall",
-	"gitArchive",
-	"install",
-	"importsAfterInstall",
-	"beforeSetup",
-	"importsBeforeSetup",
-	"setup",
-	"importsAfterSetup",
-	"gitCache",
-	"gitLatestPatch",
-	"dockerInstructions",
+struct new_layer {
+	struct cairn_layer_result r;
 };
+
+/* What a stage builds: its layers (at most two) and its config. */
+struct stage_output {
+	struct new_layer layers[2];
+	size_t n_layers;
+	json_t *config; /* the previous stage's config, as the stage changes it */
+};
+
+struct image_state;
+struct strv;
+
+/* One kind of stage: how it is signed, and how it is built. */
+struct stage_kind {
+	const char *name;
+	int (*deps)(struct strv *deps, struct image_state *s, enum stage_id id,
+		    struct cairn_error **err);
+	int (*build)(struct stage_output *o, struct image_state *s, enum stage_id id,
+		     struct cairn_error **err);
+};
+
+extern const struct stage_kind stage_kinds[S_COUNT];
 
 /* ---- signatures ---- */
 
@@ -365,10 +374,6 @@ static const char *oci_layer_type(const char *mt)
 	return mt;
 }
 
-struct new_layer {
-	struct cairn_layer_result r;
-};
-
 /*
  * Store the stage: `config` (the previous config, changed by the stage) with `layers` added
  * after the previous stage's, under `<project>:<sig>`.
@@ -399,7 +404,7 @@ static int commit_stage(struct image_state *s, enum stage_id id, const char *sig
 	}
 	for (i = 0; i < n_layers; i++)
 		json_array_append_new(diff_ids, json_string(layers[i].r.diff_id.str));
-	json_array_append_new(history, json_pack("{s:s, s:b}", "created_by", stage_names[id],
+	json_array_append_new(history, json_pack("{s:s, s:b}", "created_by", stage_kinds[id].name,
 						 "empty_layer", n_layers == 0));
 	ret = cairn_json_dump(&cb, config, err);
 	if (ret < 0)
@@ -620,227 +625,255 @@ static void warn_unmatched(const struct image_state *s, enum stage_id id, size_t
 				  "%s:%u:%u: image '%s', stage %s: stageDependencies pattern '%s' "
 				  "of git[%zu] matches no file at commit %.12s",
 				  s->b->config->file, pat->pos[k].line, pat->pos[k].column, s->name,
-				  stage_names[id], pat->v[k], i, s->git[i].commit);
+				  stage_kinds[id].name, pat->v[k], i, s->git[i].commit);
 	}
 }
 
-static int stage_deps(struct strv *deps, struct image_state *s, enum stage_id id,
-		      struct cairn_error **err)
+/* beforeInstall, install, beforeSetup, setup: the commands, cache versions, stageDependencies. */
+static int deps_user(struct strv *deps, struct image_state *s, enum stage_id id,
+                     struct cairn_error **err)
 {
 	const struct cairn_config_image *img = s->img;
 	enum cairn_config_user_stage us;
 	const struct cairn_config_list *cmds = stage_commands(img, id, &us);
 	int ret;
 
-	if (cmds) {
-		/* as werf: a cache version alone makes the stage (and its stageDependencies) */
-		if (cmds->n == 0 && !nonempty(img->shell.cache_version.s) &&
-		    !nonempty(img->shell.stage_cache_version[us].s))
-			return 0;
-		for (size_t i = 0; i < cmds->n; i++)
-			strv_add(deps, cmds->v[i]);
-		if (img->shell.cache_version.s)
-			strv_add(deps, img->shell.cache_version.s);
-		if (img->shell.stage_cache_version[us].s)
-			strv_add(deps, img->shell.stage_cache_version[us].s);
-		for (size_t i = 0; i < img->n_git; i++) {
-			const struct cairn_config_list *pat = &img->git[i].stage_dependencies[us];
-			struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
-			char sum[CAIRN_GIT_SUM_MAX];
-			cleanup_free bool *hit = NULL;
-
-			if (pat->n == 0)
-				continue;
-			git_selection(&sel, &img->git[i]);
-			hit = xcalloc(pat->n, sizeof(*hit));
-			ret = cairn_git_stage_checksum(sum, hit, s->git[i].repo, s->git[i].commit,
-						       &sel, (const char *const *)pat->v, pat->n,
-						       err);
-			if (ret < 0)
-				return ret;
-			warn_unmatched(s, id, i, pat, hit);
-			strv_add(deps, sum);
-		}
+	/* as werf: a cache version alone makes the stage (and its stageDependencies) */
+	if (cmds->n == 0 && !nonempty(img->shell.cache_version.s) &&
+	    !nonempty(img->shell.stage_cache_version[us].s))
 		return 0;
-	}
-	switch (id) {
-	case S_GIT_ARCHIVE: {
-		struct strv entries = {0};
+	for (size_t i = 0; i < cmds->n; i++)
+		strv_add(deps, cmds->v[i]);
+	if (img->shell.cache_version.s)
+		strv_add(deps, img->shell.cache_version.s);
+	if (img->shell.stage_cache_version[us].s)
+		strv_add(deps, img->shell.stage_cache_version[us].s);
+	for (size_t i = 0; i < img->n_git; i++) {
+		const struct cairn_config_list *pat = &img->git[i].stage_dependencies[us];
+		struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
+		char sum[CAIRN_GIT_SUM_MAX];
+		cleanup_free bool *hit = NULL;
 
-		if (img->n_git == 0)
-			return 0;
-		for (size_t i = 0; i < img->n_git; i++) {
-			const struct cairn_config_git *g = &img->git[i];
-			struct cairn_buf inc = CAIRN_BUF_INIT, exc = CAIRN_BUF_INIT;
-			char reset[CAIRN_GIT_HEX_MAX];
-			char h[CAIRN_SIGNATURE_HEX];
-			struct strv p = {0};
-			bool mods = false;
-
-			ret = cairn_git_latest_reset(reset, s->git[i].repo, s->git[i].commit, err);
-			if (ret == 0)
-				ret = cairn_git_has_submodules(&mods, s->git[i].repo,
-							       s->git[i].commit, err);
-			if (ret < 0) {
-				strv_release(&entries);
-				return ret;
-			}
-			join_list(&inc, &g->include_paths);
-			join_list(&exc, &g->exclude_paths);
-			strv_add(&p, cairn_git_identity(s->git[i].repo));
-			strv_add(&p, g->add.s ? g->add.s : "/");
-			strv_add(&p, g->to.s);
-			strv_add(&p, inc.buf);
-			strv_add(&p, exc.buf);
-			strv_add(&p, g->owner.s ? g->owner.s : "");
-			strv_add(&p, g->group.s ? g->group.s : "");
-			strv_add(&p, g->branch.s ? g->branch.s : "");
-			strv_add(&p, g->tag.s ? g->tag.s : "");
-			strv_add(&p, g->commit.s ? g->commit.s : "");
-			strv_add(&p, reset);
-			/* archives made before cairn took submodules in lack their files */
-			if (mods)
-				strv_add(&p, "submodules");
-			hash_strv(h, &p);
-			strv_add(&entries, h);
-			strv_release(&p);
-			cairn_buf_release(&inc);
-			cairn_buf_release(&exc);
-		}
-		strv_sort(&entries);
-		for (size_t i = 0; i < entries.n; i++)
-			strv_add(deps, entries.v[i]);
-		strv_release(&entries);
-		return 0;
-	}
-	case S_IMPORTS_BEFORE_INSTALL:
-	case S_IMPORTS_AFTER_INSTALL:
-	case S_IMPORTS_BEFORE_SETUP:
-	case S_IMPORTS_AFTER_SETUP:
-		for (size_t i = 0; i < img->n_imports; i++) {
-			const struct cairn_config_import *im = &img->imports[i];
-			const struct built_image *src = find_built(s->b, im->source);
-			struct cairn_buf inc = CAIRN_BUF_INIT, exc = CAIRN_BUF_INIT;
-
-			if (im->point != import_point(id))
-				continue;
-			if (!src)
-				return cairn_error_set(err, CAIRN_EINTERNAL,
-						       "image '%s': import source not built",
-						       s->name);
-			join_list(&inc, &im->include_paths);
-			join_list(&exc, &im->exclude_paths);
-			strv_add(deps, import_source(src, im)->sig);
-			if (im->stage.s)
-				strv_add(deps, im->stage.s);
-			strv_add(deps, im->add.s);
-			strv_add(deps, im->to.s);
-			strv_add(deps, im->owner.s ? im->owner.s : "");
-			strv_add(deps, im->group.s ? im->group.s : "");
-			strv_add(deps, inc.buf);
-			strv_add(deps, exc.buf);
-			cairn_buf_release(&inc);
-			cairn_buf_release(&exc);
-		}
-		return 0;
-	case S_GIT_CACHE: {
-		uint64_t mib = 0;
-
-		/* werf: an artifact's files change through stageDependencies only */
-		if (img->artifact)
-			return 0;
-		/* whole MiB of patch since the previous stage: it grows into a new cache stage */
-		if (img->n_git == 0)
-			return 0;
-		ret = load_prev(s, err);
+		if (pat->n == 0)
+			continue;
+		git_selection(&sel, &img->git[i]);
+		hit = xcalloc(pat->n, sizeof(*hit));
+		ret = cairn_git_stage_checksum(sum, hit, s->git[i].repo, s->git[i].commit,
+					       &sel, (const char *const *)pat->v, pat->n,
+					       err);
 		if (ret < 0)
 			return ret;
-		for (size_t i = 0; i < img->n_git; i++) {
-			const struct git_src *src = &s->git[i];
-			cleanup_free char *key = git_label(src, &img->git[i]);
-			const char *from = label(s, key);
-			struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
-			uint64_t bytes = 0;
+		warn_unmatched(s, id, i, pat, hit);
+		strv_add(deps, sum);
+	}
+	return 0;
+}
 
-			git_selection(&sel, &img->git[i]);
-			if (from && strcmp(from, src->commit) != 0) {
-				ret = cairn_git_diff_size(&bytes, src->repo, from, src->commit,
-							  &sel, err);
-				if (ret < 0)
-					return ret;
-			}
-			strv_addf(deps, "%llu", (unsigned long long)(bytes >> 20));
-			mib += bytes >> 20;
-		}
-		/* under one MiB there is nothing to fold: the patch stage carries it */
-		if (mib == 0)
-			strv_release(deps);
+/* gitArchive: each git entry's parameters and latest reset commit, sorted. */
+static int deps_git_archive(struct strv *deps, struct image_state *s, enum stage_id id,
+                            struct cairn_error **err)
+{
+	const struct cairn_config_image *img = s->img;
+	int ret;
+
+	(void)id;
+	struct strv entries = {0};
+
+	if (img->n_git == 0)
 		return 0;
-	}
-	case S_GIT_LATEST_PATCH: {
-		bool changed = false;
-
-		if (img->artifact)
-			return 0;
-		if (img->n_git == 0)
-			return 0;
-		ret = load_prev(s, err);
-		for (size_t i = 0; ret == 0 && i < img->n_git; i++) {
-			char h[CAIRN_SIGNATURE_HEX];
-			bool empty = true;
-
-			ret = patch_hash(h, &empty, s, i, err);
-			strv_add(deps, h);
-			changed = changed || !empty;
-		}
-		/* nothing selected changed since the previous stage: no patch stage */
-		if (ret < 0 || !changed)
-			strv_release(deps);
-		return ret;
-	}
-	case S_DOCKER: {
-		const struct cairn_config_docker *d = &img->docker;
+	for (size_t i = 0; i < img->n_git; i++) {
+		const struct cairn_config_git *g = &img->git[i];
+		struct cairn_buf inc = CAIRN_BUF_INIT, exc = CAIRN_BUF_INIT;
+		char reset[CAIRN_GIT_HEX_MAX];
 		char h[CAIRN_SIGNATURE_HEX];
-		struct strv kv = {0};
+		struct strv p = {0};
+		bool mods = false;
 
-		if (!d->workdir.s && !d->user.s && !d->stopsignal.s && !d->cmd.n &&
-		    !d->entrypoint.n && !d->expose.n && !d->volume.n && !d->n_env && !d->n_labels &&
-		    !d->healthcheck.test.n)
-			return 0;
-		strv_addf(deps, "WORKDIR=%s", d->workdir.s ? d->workdir.s : "");
-		strv_addf(deps, "USER=%s", d->user.s ? d->user.s : "");
-		strv_addf(deps, "STOPSIGNAL=%s", d->stopsignal.s ? d->stopsignal.s : "");
-		hash_list(h, &d->cmd);
-		strv_addf(deps, "CMD=%s:%zu", h, d->cmd.n);
-		hash_list(h, &d->entrypoint);
-		strv_addf(deps, "ENTRYPOINT=%s:%zu", h, d->entrypoint.n);
-		hash_list(h, &d->expose);
-		strv_addf(deps, "EXPOSE=%s", h);
-		hash_list(h, &d->volume);
-		strv_addf(deps, "VOLUME=%s", h);
-		for (size_t i = 0; i < d->n_env; i++)
-			strv_addf(&kv, "%s=%s", d->env[i].key, d->env[i].value);
-		strv_sort(&kv);
-		hash_strv(h, &kv);
-		strv_addf(deps, "ENV=%s", h);
-		strv_release(&kv);
-		for (size_t i = 0; i < d->n_labels; i++)
-			strv_addf(&kv, "%s=%s", d->labels[i].key, d->labels[i].value);
-		strv_sort(&kv);
-		hash_strv(h, &kv);
-		strv_addf(deps, "LABEL=%s", h);
-		strv_release(&kv);
-		hash_list(h, &d->healthcheck.test);
-		strv_addf(deps, "HEALTHCHECK=%s:%lld:%lld:%lld:%u", h,
-			  (long long)d->healthcheck.interval_ns,
-			  (long long)d->healthcheck.timeout_ns,
-			  (long long)d->healthcheck.start_period_ns, d->healthcheck.retries);
-		return 0;
+		ret = cairn_git_latest_reset(reset, s->git[i].repo, s->git[i].commit, err);
+		if (ret == 0)
+			ret = cairn_git_has_submodules(&mods, s->git[i].repo,
+						       s->git[i].commit, err);
+		if (ret < 0) {
+			strv_release(&entries);
+			return ret;
+		}
+		join_list(&inc, &g->include_paths);
+		join_list(&exc, &g->exclude_paths);
+		strv_add(&p, cairn_git_identity(s->git[i].repo));
+		strv_add(&p, g->add.s ? g->add.s : "/");
+		strv_add(&p, g->to.s);
+		strv_add(&p, inc.buf);
+		strv_add(&p, exc.buf);
+		strv_add(&p, g->owner.s ? g->owner.s : "");
+		strv_add(&p, g->group.s ? g->group.s : "");
+		strv_add(&p, g->branch.s ? g->branch.s : "");
+		strv_add(&p, g->tag.s ? g->tag.s : "");
+		strv_add(&p, g->commit.s ? g->commit.s : "");
+		strv_add(&p, reset);
+		/* archives made before cairn took submodules in lack their files */
+		if (mods)
+			strv_add(&p, "submodules");
+		hash_strv(h, &p);
+		strv_add(&entries, h);
+		strv_release(&p);
+		cairn_buf_release(&inc);
+		cairn_buf_release(&exc);
 	}
-	default:
-		/* imports: see the checks in build_image() */
-		return 0;
+	strv_sort(&entries);
+	for (size_t i = 0; i < entries.n; i++)
+		strv_add(deps, entries.v[i]);
+	strv_release(&entries);
+	return 0;
+}
+
+/* The imports at one point: each source's signature and the import's parameters. */
+static int deps_imports(struct strv *deps, struct image_state *s, enum stage_id id,
+                        struct cairn_error **err)
+{
+	const struct cairn_config_image *img = s->img;
+
+	for (size_t i = 0; i < img->n_imports; i++) {
+		const struct cairn_config_import *im = &img->imports[i];
+		const struct built_image *src = find_built(s->b, im->source);
+		struct cairn_buf inc = CAIRN_BUF_INIT, exc = CAIRN_BUF_INIT;
+
+		if (im->point != import_point(id))
+			continue;
+		if (!src)
+			return cairn_error_set(err, CAIRN_EINTERNAL,
+					       "image '%s': import source not built",
+					       s->name);
+		join_list(&inc, &im->include_paths);
+		join_list(&exc, &im->exclude_paths);
+		strv_add(deps, import_source(src, im)->sig);
+		if (im->stage.s)
+			strv_add(deps, im->stage.s);
+		strv_add(deps, im->add.s);
+		strv_add(deps, im->to.s);
+		strv_add(deps, im->owner.s ? im->owner.s : "");
+		strv_add(deps, im->group.s ? im->group.s : "");
+		strv_add(deps, inc.buf);
+		strv_add(deps, exc.buf);
+		cairn_buf_release(&inc);
+		cairn_buf_release(&exc);
 	}
+	return 0;
+}
+
+/* gitCache: the whole MiB of patch since the previous stage, per git entry. */
+static int deps_git_cache(struct strv *deps, struct image_state *s, enum stage_id id,
+                          struct cairn_error **err)
+{
+	const struct cairn_config_image *img = s->img;
+	int ret;
+
+	(void)id;
+	uint64_t mib = 0;
+
+	/* werf: an artifact's files change through stageDependencies only */
+	if (img->artifact)
+		return 0;
+	/* whole MiB of patch since the previous stage: it grows into a new cache stage */
+	if (img->n_git == 0)
+		return 0;
+	ret = load_prev(s, err);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < img->n_git; i++) {
+		const struct git_src *src = &s->git[i];
+		cleanup_free char *key = git_label(src, &img->git[i]);
+		const char *from = label(s, key);
+		struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
+		uint64_t bytes = 0;
+
+		git_selection(&sel, &img->git[i]);
+		if (from && strcmp(from, src->commit) != 0) {
+			ret = cairn_git_diff_size(&bytes, src->repo, from, src->commit,
+						  &sel, err);
+			if (ret < 0)
+				return ret;
+		}
+		strv_addf(deps, "%llu", (unsigned long long)(bytes >> 20));
+		mib += bytes >> 20;
+	}
+	/* under one MiB there is nothing to fold: the patch stage carries it */
+	if (mib == 0)
+		strv_release(deps);
+	return 0;
+}
+
+/* gitLatestPatch: what the patch of each git entry changes. */
+static int deps_git_patch(struct strv *deps, struct image_state *s, enum stage_id id,
+                          struct cairn_error **err)
+{
+	const struct cairn_config_image *img = s->img;
+	int ret;
+
+	(void)id;
+	bool changed = false;
+
+	if (img->artifact)
+		return 0;
+	if (img->n_git == 0)
+		return 0;
+	ret = load_prev(s, err);
+	for (size_t i = 0; ret == 0 && i < img->n_git; i++) {
+		char h[CAIRN_SIGNATURE_HEX];
+		bool empty = true;
+
+		ret = patch_hash(h, &empty, s, i, err);
+		strv_add(deps, h);
+		changed = changed || !empty;
+	}
+	/* nothing selected changed since the previous stage: no patch stage */
+	if (ret < 0 || !changed)
+		strv_release(deps);
+	return ret;
+}
+
+/* dockerInstructions: every directive, in a fixed order. */
+static int deps_docker(struct strv *deps, struct image_state *s, enum stage_id id,
+                       struct cairn_error **err)
+{
+	const struct cairn_config_docker *d = &s->img->docker;
+	char h[CAIRN_SIGNATURE_HEX];
+	struct strv kv = {0};
+
+	(void)id;
+	(void)err;
+	if (!d->workdir.s && !d->user.s && !d->stopsignal.s && !d->cmd.n &&
+	    !d->entrypoint.n && !d->expose.n && !d->volume.n && !d->n_env && !d->n_labels &&
+	    !d->healthcheck.test.n)
+		return 0;
+	strv_addf(deps, "WORKDIR=%s", d->workdir.s ? d->workdir.s : "");
+	strv_addf(deps, "USER=%s", d->user.s ? d->user.s : "");
+	strv_addf(deps, "STOPSIGNAL=%s", d->stopsignal.s ? d->stopsignal.s : "");
+	hash_list(h, &d->cmd);
+	strv_addf(deps, "CMD=%s:%zu", h, d->cmd.n);
+	hash_list(h, &d->entrypoint);
+	strv_addf(deps, "ENTRYPOINT=%s:%zu", h, d->entrypoint.n);
+	hash_list(h, &d->expose);
+	strv_addf(deps, "EXPOSE=%s", h);
+	hash_list(h, &d->volume);
+	strv_addf(deps, "VOLUME=%s", h);
+	for (size_t i = 0; i < d->n_env; i++)
+		strv_addf(&kv, "%s=%s", d->env[i].key, d->env[i].value);
+	strv_sort(&kv);
+	hash_strv(h, &kv);
+	strv_addf(deps, "ENV=%s", h);
+	strv_release(&kv);
+	for (size_t i = 0; i < d->n_labels; i++)
+		strv_addf(&kv, "%s=%s", d->labels[i].key, d->labels[i].value);
+	strv_sort(&kv);
+	hash_strv(h, &kv);
+	strv_addf(deps, "LABEL=%s", h);
+	strv_release(&kv);
+	hash_list(h, &d->healthcheck.test);
+	strv_addf(deps, "HEALTHCHECK=%s:%lld:%lld:%lld:%u", h,
+		  (long long)d->healthcheck.interval_ns,
+		  (long long)d->healthcheck.timeout_ns,
+		  (long long)d->healthcheck.start_period_ns, d->healthcheck.retries);
+	return 0;
 }
 
 /* ---- building stages ---- */
@@ -1281,11 +1314,11 @@ static int command_failed(struct image_state *s, enum stage_id id,
 				       "%s:%u:%u: image '%s': stage '%s' failed: the shell exited "
 				       "with status %d before its first command",
 				       s->b->config->file, at->line, at->column, s->name,
-				       stage_names[id], status);
+				       stage_kinds[id].name, status);
 	return cairn_error_set(err, CAIRN_EINTERNAL,
 			       "%s:%u:%u: image '%s': stage '%s' failed: command %zu ('%.*s%s') "
 			       "exited with status %d",
-			       s->b->config->file, at->line, at->column, s->name, stage_names[id],
+			       s->b->config->file, at->line, at->column, s->name, stage_kinds[id].name,
 			       last, n > 120 ? 120 : n, cmd, cmd[n] || n > 120 ? "..." : "",
 			       status);
 }
@@ -1360,7 +1393,7 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 		eo.last_command = &last;
 		ret = cairn_exec_shell(&status, &eo, err);
 		if (ret < 0)
-			cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_names[id]);
+			cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_kinds[id].name);
 		if (ret == 0 && status != 0)
 			ret = command_failed(s, id, cmds, last, status, err);
 		if (ret == 0) {
@@ -2082,7 +2115,7 @@ static void add_stage_result(struct image_state *s, enum stage_id id, const char
 	o->stages = xreallocarray(o->stages, o->n_stages + 1, sizeof(*o->stages));
 	st = &o->stages[o->n_stages++];
 	memset(st, 0, sizeof(*st));
-	st->name = xstrdup(stage_names[id]);
+	st->name = xstrdup(stage_kinds[id].name);
 	memcpy(st->signature, sig, CAIRN_SIGNATURE_HEX);
 	st->digest = d->digest;
 	st->cached = cached;
@@ -2116,47 +2149,85 @@ static int base_image(struct cairn_descriptor *out, struct image_state *s, struc
 	return cairn_store_ref_get(s->b->st, name, out, err);
 }
 
+static int build_git_archive(struct stage_output *o, struct image_state *s, enum stage_id id,
+			     struct cairn_error **err)
+{
+	int empty = 0;
+
+	(void)id;
+	o->n_layers = 1;
+	return git_layer(&o->layers[0], &empty, s, 0, o->config, err);
+}
+
+static int build_git_patch(struct stage_output *o, struct image_state *s, enum stage_id id,
+			   struct cairn_error **err)
+{
+	int empty = 0;
+	int ret = git_layer(&o->layers[0], &empty, s, 1, o->config, err);
+
+	(void)id;
+	/* a patch with nothing in it only moves the labels */
+	o->n_layers = empty ? 0 : 1;
+	return ret;
+}
+
+static int build_docker(struct stage_output *o, struct image_state *s, enum stage_id id,
+			struct cairn_error **err)
+{
+	(void)id;
+	return apply_docker(o->config, s, err);
+}
+
+static int build_import_stage(struct stage_output *o, struct image_state *s, enum stage_id id,
+			      struct cairn_error **err)
+{
+	o->n_layers = 1;
+	return build_imports(&o->layers[0], s, id, err);
+}
+
+static int build_user(struct stage_output *o, struct image_state *s, enum stage_id id,
+		      struct cairn_error **err)
+{
+	return build_shell(o->layers, &o->n_layers, o->config, s, id, err);
+}
+
+/*
+ * Every kind of stage, in the order of an image's chain: how it is signed (NULL for `from`,
+ * signed by from_signature()) and how it is built (NULL for `from`, which stores the base).
+ * A new kind of stage is an entry here and a file with its two functions.
+ */
+const struct stage_kind stage_kinds[S_COUNT] = {
+	[S_FROM] = {"from", NULL, NULL},
+	[S_BEFORE_INSTALL] = {"beforeInstall", deps_user, build_user},
+	[S_IMPORTS_BEFORE_INSTALL] = {"importsBeforeInstall", deps_imports, build_import_stage},
+	[S_GIT_ARCHIVE] = {"gitArchive", deps_git_archive, build_git_archive},
+	[S_INSTALL] = {"install", deps_user, build_user},
+	[S_IMPORTS_AFTER_INSTALL] = {"importsAfterInstall", deps_imports, build_import_stage},
+	[S_BEFORE_SETUP] = {"beforeSetup", deps_user, build_user},
+	[S_IMPORTS_BEFORE_SETUP] = {"importsBeforeSetup", deps_imports, build_import_stage},
+	[S_SETUP] = {"setup", deps_user, build_user},
+	[S_IMPORTS_AFTER_SETUP] = {"importsAfterSetup", deps_imports, build_import_stage},
+	[S_GIT_CACHE] = {"gitCache", deps_git_cache, build_git_patch},
+	[S_GIT_LATEST_PATCH] = {"gitLatestPatch", deps_git_patch, build_git_patch},
+	[S_DOCKER] = {"dockerInstructions", deps_docker, build_docker},
+};
+
 static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum stage_id id,
 		       const char *sig, struct cairn_error **err)
 {
-	struct new_layer layers[2];
-	cleanup_json json_t *config = NULL;
-	size_t n = 0;
-	int ret, empty = 0;
+	struct stage_output o;
+	int ret;
 
-	memset(layers, 0, sizeof(layers));
+	memset(&o, 0, sizeof(o));
 	ret = load_prev(s, err);
 	if (ret < 0)
 		return ret;
-	config = json_deep_copy(s->config);
-	switch (id) {
-	case S_GIT_ARCHIVE:
-		ret = git_layer(&layers[0], &empty, s, 0, config, err);
-		n = 1;
-		break;
-	case S_GIT_CACHE:
-	case S_GIT_LATEST_PATCH:
-		ret = git_layer(&layers[0], &empty, s, 1, config, err);
-		/* a patch with nothing in it only moves the labels */
-		n = empty ? 0 : 1;
-		break;
-	case S_DOCKER:
-		ret = apply_docker(config, s, err);
-		break;
-	case S_IMPORTS_BEFORE_INSTALL:
-	case S_IMPORTS_AFTER_INSTALL:
-	case S_IMPORTS_BEFORE_SETUP:
-	case S_IMPORTS_AFTER_SETUP:
-		ret = build_imports(&layers[0], s, id, err);
-		n = 1;
-		break;
-	default:
-		ret = build_shell(layers, &n, config, s, id, err);
-		break;
-	}
-	if (ret < 0)
-		return ret;
-	return commit_stage(s, id, sig, config, layers, n, out, err);
+	o.config = json_deep_copy(s->config);
+	ret = stage_kinds[id].build(&o, s, id, err);
+	if (ret == 0)
+		ret = commit_stage(s, id, sig, o.config, o.layers, o.n_layers, out, err);
+	json_decref(o.config);
+	return ret;
 }
 
 /* The signature of the `from` stage. */
@@ -2213,7 +2284,7 @@ static int stage_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s,
 	sig[0] = '\0';
 	if (id == S_FROM)
 		return from_signature(sig, s, err);
-	ret = stage_deps(&deps, s, id, err);
+	ret = stage_kinds[id].deps(&deps, s, id, err);
 	if (ret == 0 && deps.n) {
 		strv_add(&deps, SIG_VERSION);
 		strv_add(&deps, s->prev_sig);
@@ -2263,7 +2334,7 @@ static int adopt(struct cairn_descriptor *d, struct image_state *s, enum stage_i
 	cairn_log(CAIRN_LOG_INFO,
 		  "image '%s': stage '%s': another host stored it %s '%s': "
 		  "discarding '%s'",
-		  s->name, stage_names[id], how, stored->str, d->digest.str);
+		  s->name, stage_kinds[id].name, how, stored->str, d->digest.str);
 	return cairn_image_pull_meta(d, b->st, src, name, &b->o->pull, err);
 }
 
@@ -2459,7 +2530,7 @@ static int confirm_deferred(struct builder *b, bool *changed, struct cairn_error
 		src = xasprintf("%s@%s", b->o->stages_storage, now[i].digest.str);
 		cairn_log(CAIRN_LOG_INFO,
 			  "stage '%s': another host stored it last, as '%s': discarding '%s'",
-			  stage_names[u->id], now[i].digest.str, u->d.digest.str);
+			  stage_kinds[u->id].name, now[i].digest.str, u->d.digest.str);
 		ret = cairn_image_pull_meta(&d, b->st, src, name, &b->o->pull, err);
 		*changed = true;
 	}
@@ -2492,7 +2563,7 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 		ret = from_storage(&d, &tag, b, name, sig, err);
 	if (ret == 0 && !b->o->no_build && s->img->n_git &&
 	    (s->git_archived || id == S_GIT_ARCHIVE)) {
-		ret = stage_usable(s, &d, stage_names[id], err);
+		ret = stage_usable(s, &d, stage_kinds[id].name, err);
 		if (ret == CAIRN_ENOTFOUND) {
 			/* built again, it replaces the stored one (there too) */
 			s->rejected = d.digest;
@@ -2500,12 +2571,12 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 		}
 	}
 	if (ret == 0) {
-		emit(s, CAIRN_BUILD_STAGE_CACHED, stage_names[id], sig, &d.digest, 0);
+		emit(s, CAIRN_BUILD_STAGE_CACHED, stage_kinds[id].name, sig, &d.digest, 0);
 		add_stage_result(s, id, sig, &d, 1, 0);
 	} else if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
 		cairn_error_clear(err);
 		*stop = b->o->stop_at_missing;
-		return *stop ? 0 : not_built(s, stage_names[id], err);
+		return *stop ? 0 : not_built(s, stage_kinds[id].name, err);
 	} else if (ret == CAIRN_ENOTFOUND) {
 		cairn_error_clear(err);
 		if (b->n_deferred) {
@@ -2522,18 +2593,18 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 				return 0;
 			}
 		}
-		emit(s, CAIRN_BUILD_STAGE_BEGIN, stage_names[id], sig, NULL, 0);
+		emit(s, CAIRN_BUILD_STAGE_BEGIN, stage_kinds[id].name, sig, NULL, 0);
 		s->built = 1;
 		ret = make_stage(&d, s, id, name, sig, err);
 		if (ret == 0 && b->o->stages_storage)
 			ret = store_stage(&d, &tag, s, id, name, sig, &redo, err);
 		if (ret < 0) {
-			emit(s, CAIRN_BUILD_STAGE_FAILED, stage_names[id], sig, NULL,
+			emit(s, CAIRN_BUILD_STAGE_FAILED, stage_kinds[id].name, sig, NULL,
 			     now_secs() - t0);
 			free(tag);
 			return ret;
 		}
-		emit(s, CAIRN_BUILD_STAGE_DONE, stage_names[id], sig, &d.digest, now_secs() - t0);
+		emit(s, CAIRN_BUILD_STAGE_DONE, stage_kinds[id].name, sig, &d.digest, now_secs() - t0);
 		if (redo >= 0) {
 			*next = redo;
 			return 0;
