@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/* The conveyor: each image a chain of stages, each stage looked up, else built and stored. */
+#include "common.h"
+#include "stage/stage_internal.h"
+#include "cairn/build.h"
+#include "cairn/config.h"
+#include "cairn/manifest.h"
+#include "cairn/ref.h"
+#include "cairn/store.h"
+#include "build/exec.h"
+#include "build/layer.h"
+#include "build/unpack.h"
+#include "build/upper.h"
+#include "build/workdir.h"
+#include "dockerfile/words.h"
+#include "git/git.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/parse.h"
+#include "util/root.h"
+#include "util/sha256.h"
+#include <dirent.h>
+#include <fnmatch.h>
+#include <sys/mount.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void emit(struct image_state *s, enum cairn_build_event_kind kind, const char *stage,
+		 const char *sig, const struct cairn_digest *dg, double secs)
+{
+	struct cairn_build_event ev = {.kind = kind,
+				       .image = s->name,
+				       .stage = stage,
+				       .signature = sig,
+				       .digest = dg,
+				       .seconds = secs};
+
+	if (s->b->o->event)
+		s->b->o->event(&ev, s->b->o->event_ud);
+}
+
+double stage_now_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Stop, unmount and remove what killed builds left in tmp/ (containers, mounts, layers). */
+static void clean_stale(struct builder *b)
+{
+	cairn_workdir_clean_stale(b->tmp_root);
+}
+
+static int not_built(struct image_state *s, const char *stage, struct cairn_error **err)
+{
+	return cairn_error_set(err, CAIRN_ENOTFOUND,
+			       "image '%s' is not built: stage '%s' missing; run build or "
+			       "build-and-publish",
+			       s->name, stage);
+}
+
+/* The base image of a `from:` reference in the store, pulled when missing. */
+static int base_image(struct cairn_descriptor *out, struct image_state *s, struct cairn_error **err)
+{
+	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
+	cleanup_free char *name = NULL;
+	const struct cairn_config_str *from = &s->img->from;
+	int ret;
+
+	ret = cairn_ref_parse(&ref, from->s, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "%s:%u:%u: from", s->b->config->file, from->pos.line,
+					from->pos.column);
+	if (!ref.tag && !ref.digest)
+		ref.tag = xstrdup("latest");
+	name = cairn_ref_format(&ref);
+	/* with fromLatest the stored copy may be older than the tag: pull (only what changed) */
+	ret = s->img->from_latest.value ? CAIRN_ENOTFOUND
+					: cairn_store_ref_get(s->b->st, name, out, err);
+	if (ret != CAIRN_ENOTFOUND)
+		return ret;
+	cairn_error_clear(err);
+	ret = cairn_image_pull(s->b->st, name, name, &s->b->o->pull, NULL, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "image '%s': base image", s->name);
+	return cairn_store_ref_get(s->b->st, name, out, err);
+}
+
+/*
+ * Every kind of stage, in the order of an image's chain: how it is signed (NULL for `from`,
+ * signed by stage_from_signature()) and how it is built (NULL for `from`, which stores the base).
+ * A new kind of stage is an entry here and a file with its two functions.
+ */
+const struct stage_kind stage_kinds[S_COUNT] = {
+	[S_FROM] = {"from", NULL, NULL},
+	[S_BEFORE_INSTALL] = {"beforeInstall", stage_deps_user, stage_build_user},
+	[S_IMPORTS_BEFORE_INSTALL] = {"importsBeforeInstall", stage_deps_imports,
+				      stage_build_import},
+	[S_GIT_ARCHIVE] = {"gitArchive", stage_deps_git_archive, stage_build_git_archive},
+	[S_INSTALL] = {"install", stage_deps_user, stage_build_user},
+	[S_IMPORTS_AFTER_INSTALL] = {"importsAfterInstall", stage_deps_imports, stage_build_import},
+	[S_BEFORE_SETUP] = {"beforeSetup", stage_deps_user, stage_build_user},
+	[S_IMPORTS_BEFORE_SETUP] = {"importsBeforeSetup", stage_deps_imports, stage_build_import},
+	[S_SETUP] = {"setup", stage_deps_user, stage_build_user},
+	[S_IMPORTS_AFTER_SETUP] = {"importsAfterSetup", stage_deps_imports, stage_build_import},
+	[S_GIT_CACHE] = {"gitCache", stage_deps_git_cache, stage_build_git_patch},
+	[S_GIT_LATEST_PATCH] = {"gitLatestPatch", stage_deps_git_patch, stage_build_git_patch},
+	[S_DOCKER] = {"dockerInstructions", stage_deps_docker, stage_build_docker},
+};
+
+static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum stage_id id,
+		       const char *sig, struct cairn_error **err)
+{
+	struct stage_output o;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	ret = stage_load_prev(s, err);
+	if (ret < 0)
+		return ret;
+	o.config = json_deep_copy(s->config);
+	ret = stage_kinds[id].build(&o, s, id, err);
+	if (ret == 0)
+		ret = stage_commit(s, id, sig, o.config, o.layers, o.n_layers, out, err);
+	json_decref(o.config);
+	return ret;
+}
+
+/* Build stage `id` and store it under `name` in the store. */
+static int make_stage(struct cairn_descriptor *d, struct image_state *s, enum stage_id id,
+		      const char *name, const char *sig, struct cairn_error **err)
+{
+	int ret = 0;
+
+	if (id != S_FROM)
+		return build_stage(d, s, id, sig, err);
+	if (s->img->from.s)
+		ret = base_image(d, s, err);
+	else
+		*d = stage_find_built(s->b, s->img->base)->desc;
+	if (ret == 0)
+		ret = cairn_store_ref_set(s->b->st, name, d, err);
+	return ret;
+}
+
+/*
+ * One stage: reused from the store or the stages storage, else built and stored. `*next` is
+ * the stage to go on with (an earlier one when a stage under this one was adopted meanwhile);
+ * `*stop`: with no_build and stop_at_missing, the stage is missing.
+ */
+static int stage_step(struct image_state *s, enum stage_id id, int *next, int *stop,
+		      struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	cleanup_free char *name = NULL;
+	char *tag = NULL;
+	char sig[CAIRN_SIGNATURE_HEX];
+	struct cairn_descriptor d;
+	double t0 = stage_now_secs();
+	int ret, redo = -1;
+
+	*next = (int)id + 1;
+	ret = stage_signature(sig, s, id, err);
+	if (ret < 0 || !sig[0])
+		return ret;
+	name = stage_name_ref(b, sig);
+	ret = s->redo ? CAIRN_ENOTFOUND : cairn_store_ref_get(b->st, name, &d, err);
+	if (ret == CAIRN_ENOTFOUND && b->o->stages_storage)
+		ret = stage_from_storage(&d, &tag, b, name, sig, err);
+	if (ret == 0 && !b->o->no_build && s->img->n_git &&
+	    (s->git_archived || id == S_GIT_ARCHIVE)) {
+		ret = stage_usable(s, &d, stage_kinds[id].name, err);
+		if (ret == CAIRN_ENOTFOUND) {
+			/* built again, it replaces the stored one (there too) */
+			s->rejected = d.digest;
+			free(TAKE_PTR(tag));
+		}
+	}
+	if (ret == 0) {
+		emit(s, CAIRN_BUILD_STAGE_CACHED, stage_kinds[id].name, sig, &d.digest, 0);
+		stage_add_result(s, id, sig, &d, 1, 0);
+	} else if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
+		cairn_error_clear(err);
+		*stop = b->o->stop_at_missing;
+		return *stop ? 0 : not_built(s, stage_kinds[id].name, err);
+	} else if (ret == CAIRN_ENOTFOUND) {
+		cairn_error_clear(err);
+		if (b->n_deferred) {
+			/* what this stage may stand on must be confirmed before it is pushed */
+			bool changed = false;
+
+			ret = stage_confirm_deferred(b, &changed, err);
+			stage_forget_deferred(b);
+			if (ret < 0)
+				return ret;
+			if (changed) {
+				b->restart = 1;
+				*stop = 1;
+				return 0;
+			}
+		}
+		emit(s, CAIRN_BUILD_STAGE_BEGIN, stage_kinds[id].name, sig, NULL, 0);
+		s->built = 1;
+		ret = make_stage(&d, s, id, name, sig, err);
+		if (ret == 0 && b->o->stages_storage)
+			ret = stage_store(&d, &tag, s, id, name, sig, &redo, err);
+		if (ret < 0) {
+			emit(s, CAIRN_BUILD_STAGE_FAILED, stage_kinds[id].name, sig, NULL,
+			     stage_now_secs() - t0);
+			free(tag);
+			return ret;
+		}
+		emit(s, CAIRN_BUILD_STAGE_DONE, stage_kinds[id].name, sig, &d.digest,
+		     stage_now_secs() - t0);
+		if (redo >= 0) {
+			*next = redo;
+			return 0;
+		}
+		stage_add_result(s, id, sig, &d, 0, stage_now_secs() - t0);
+	} else {
+		return ret;
+	}
+	if (id == S_GIT_ARCHIVE)
+		s->git_archived = 1;
+	memcpy(s->prev_sig, sig, CAIRN_SIGNATURE_HEX);
+	s->prev = d;
+	memcpy(s->at[id].sig, sig, CAIRN_SIGNATURE_HEX);
+	s->at[id].desc = d;
+	s->at[id].set = true;
+	stage_drop_prev(s);
+	if (tag && !b->o->no_build)
+		stage_remember(s, id, sig, tag, &d);
+	else
+		free(tag);
+	return 0;
+}
+
+static int build_image(struct builder *b, const struct cairn_config_image *img,
+		       struct cairn_build_image *out, struct cairn_error **err)
+{
+	struct image_state s = {.b = b, .img = img, .out = out};
+	int ret, id = S_FROM, stop = 0;
+
+	s.name = img->name ? img->name : "~";
+	out->name = img->name ? xstrdup(img->name) : NULL;
+	out->artifact = img->artifact;
+	emit(&s, CAIRN_BUILD_IMAGE_BEGIN, NULL, NULL, NULL, 0);
+	ret = stage_resolve_git(&s, err);
+	while (ret == 0 && !stop) {
+		if (id < S_COUNT) {
+			ret = stage_step(&s, (enum stage_id)id, &id, &stop, err);
+			continue;
+		}
+		/* taken whole from the stages storage: confirmed with the others at the end */
+		if (!s.built && !b->no_defer) {
+			stage_defer(b, &s);
+			break;
+		}
+		/* done once every stage it stands on is confirmed */
+		ret = stage_confirm(&s, &id, err);
+		if (id < 0)
+			break;
+	}
+	if (ret < 0 || out->n_stages == 0) {
+		/* with stop_at_missing, nothing of this image is there: an empty entry */
+		stage_forget(&s);
+		stage_drop_prev(&s);
+		free(s.git);
+		return ret;
+	}
+	memcpy(out->signature, s.prev_sig, CAIRN_SIGNATURE_HEX);
+	out->digest = s.prev.digest;
+	b->built = xreallocarray(b->built, b->n_built + 1, sizeof(*b->built));
+	b->built[b->n_built].cfg = img;
+	memcpy(b->built[b->n_built].sig, s.prev_sig, CAIRN_SIGNATURE_HEX);
+	b->built[b->n_built].desc = s.prev;
+	/* an empty stage stands for the last one before it */
+	for (int i = S_FROM + 1; i < S_COUNT; i++)
+		if (!s.at[i].set)
+			s.at[i] = s.at[i - 1];
+	memcpy(b->built[b->n_built].at, s.at, sizeof(s.at));
+	b->n_built++;
+	emit(&s, CAIRN_BUILD_IMAGE_DONE, NULL, s.prev_sig, &s.prev.digest, 0);
+	stage_forget(&s);
+	stage_drop_prev(&s);
+	free(s.git);
+	return 0;
+}
+
+int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *o,
+		struct cairn_error **err)
+{
+	struct builder b = {.o = o, .dir = o->dir ? o->dir : ".", .run_lock = -1};
+	const struct cairn_config_image **order = NULL;
+	cleanup_free char *store_root = NULL;
+	const char *dir = o->dir ? o->dir : ".";
+	size_t n = 0;
+	int ret;
+
+	*out = NULL;
+	ret = cairn_config_load(&b.config, dir, o->config_file, err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_config_order(&order, &n, b.config, o->images, o->n_images, err);
+	if (ret < 0)
+		goto out;
+	store_root = xasprintf("%s/store", o->home);
+	b.layers_root = xasprintf("%s/layers", o->home);
+	b.tmp_root = xasprintf("%s/tmp", o->home);
+	b.builds_root = xasprintf("%s/builds", o->home);
+	ret = cairn_store_open(&b.st, store_root, err);
+	if (ret == 0)
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.layers_root, 0700, err);
+	if (ret == 0)
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.tmp_root, 0700, err);
+	if (ret == 0)
+		clean_stale(&b);
+	if (ret < 0)
+		goto out;
+	for (int pass = 0; pass < 2; pass++) {
+		bool changed = false;
+
+		cairn_build_result_free(b.result);
+		b.n_built = 0;
+		b.result = xcalloc(1, sizeof(*b.result));
+		b.result->project = xstrdup(b.config->project.s);
+		b.result->images = xcalloc(n ? n : 1, sizeof(*b.result->images));
+		for (size_t i = 0; i < n && !b.restart; i++) {
+			ret = build_image(&b, order[i], &b.result->images[i], err);
+			b.result->n_images = i + 1;
+			if (ret < 0)
+				goto out;
+		}
+		ret = stage_confirm_deferred(&b, &changed, err);
+		stage_forget_deferred(&b);
+		if (ret < 0 || !(changed || b.restart))
+			break;
+		b.restart = 0;
+		/* another host's stage won a tag this build read: once more, image by image */
+		b.no_defer = 1;
+	}
+	if (ret < 0)
+		goto out;
+	*out = TAKE_PTR(b.result);
+out:
+	stage_forget_deferred(&b);
+	cairn_build_result_free(b.result);
+	free(order);
+	free(b.built);
+	cairn_git_free(b.repo);
+	for (size_t i = 0; i < b.n_remotes; i++) {
+		cairn_git_free(b.remotes[i].repo);
+		free(b.remotes[i].url);
+	}
+	free(b.remotes);
+	if (b.git_inited)
+		cairn_git_global_cleanup();
+	cairn_store_free(b.st);
+	free(b.layers_root);
+	free(b.tmp_root);
+	free(b.builds_root);
+	if (b.stage_run_dir)
+		cairn_exec_cleanup(b.stage_run_dir);
+	free(b.stage_run_dir);
+	if (b.run_lock >= 0)
+		close(b.run_lock);
+	cairn_config_free(b.config);
+	return ret;
+}
+
+int cairn_project_git_head(char commit[41], char **branch, const char *dir,
+			   struct cairn_error **err)
+{
+	struct cairn_git_repo *r = NULL;
+	int ret;
+
+	*branch = NULL;
+	commit[0] = '\0';
+	ret = cairn_git_global_init(err);
+	if (ret < 0)
+		return ret;
+	ret = cairn_git_open(&r, dir, err);
+	if (ret == 0)
+		ret = cairn_git_head(commit, branch, r, err);
+	if (ret < 0) {
+		/* not a repository, or no commit yet: one reason for the caller to report */
+		cairn_error_clear(err);
+		ret = cairn_error_set(err, CAIRN_ENOTFOUND,
+				      "'%s' is not in a git repository with a commit", dir);
+	}
+	cairn_git_free(r);
+	cairn_git_global_cleanup();
+	return ret;
+}

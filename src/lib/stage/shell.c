@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/* Shell stages: the commands run in a container over the previous stage, with their mounts. */
+#include "common.h"
+#include "stage/stage_internal.h"
+#include "cairn/build.h"
+#include "cairn/config.h"
+#include "cairn/manifest.h"
+#include "cairn/ref.h"
+#include "cairn/store.h"
+#include "build/exec.h"
+#include "build/layer.h"
+#include "build/unpack.h"
+#include "build/upper.h"
+#include "build/workdir.h"
+#include "dockerfile/words.h"
+#include "git/git.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/parse.h"
+#include "util/root.h"
+#include "util/sha256.h"
+#include <dirent.h>
+#include <fnmatch.h>
+#include <sys/mount.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void on_output(const char *line, size_t len, void *ud)
+{
+	struct image_state *s = ud;
+	struct cairn_build_event ev = {
+		.kind = CAIRN_BUILD_STAGE_OUTPUT, .image = s->name, .line = line, .len = len};
+
+	if (s->b->o->event)
+		s->b->o->event(&ev, s->b->o->event_ud);
+}
+
+struct mount_dirs {
+	struct cairn_exec_mount *v;
+	struct strv owned; /* sources cairn made */
+	size_t n;
+};
+
+/* This build's own directory (tmp_dir mounts live there until the build ends). */
+int stage_run_dir(const char **out, struct builder *b, struct cairn_error **err)
+{
+	int ret = 0;
+
+	if (!b->stage_run_dir)
+		ret = cairn_workdir_new(&b->stage_run_dir, &b->run_lock, b->tmp_root, err);
+	*out = b->stage_run_dir;
+	return ret;
+}
+
+/* Where a mount's host directory is; the caller frees it. */
+static int mount_source(char **out, struct image_state *s, const struct cairn_config_mount *cm,
+			struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	char h[CAIRN_SIGNATURE_HEX];
+	const char *run;
+	int ret;
+
+	*out = NULL;
+	if (cm->type == CAIRN_CONFIG_MOUNT_HOST_DIR) {
+		*out = xstrdup(cm->host_path ? cm->host_path : cm->from_path.s);
+		return 0;
+	}
+	if (cm->type == CAIRN_CONFIG_MOUNT_BUILD_DIR) {
+		/* one per project and mount point, kept between builds, shared by the images */
+		const char *args[] = {cm->to.s};
+
+		cairn_signature_hash(h, args, 1);
+		*out = xasprintf("%s/%s/%.16s", b->builds_root, b->config->project.s, h);
+		return 0;
+	}
+	/* tmp_dir: one per image and mount point for this build, shared by its stages */
+	ret = stage_run_dir(&run, b, err);
+	if (ret == 0) {
+		const char *args[] = {s->name, cm->to.s};
+
+		cairn_signature_hash(h, args, 2);
+		*out = xasprintf("%s/tmp-%.16s", run, h);
+	}
+	return ret;
+}
+
+/* The image's mounts, then those of its fromImage bases that it does not mount itself. */
+static int prepare_mounts(struct mount_dirs *m, struct image_state *s, struct cairn_error **err)
+{
+	size_t n = 0;
+
+	for (const struct cairn_config_image *i = s->img; i; i = i->base)
+		n += i->n_mounts;
+	m->v = xcalloc(n + 1, sizeof(*m->v));
+	for (const struct cairn_config_image *i = s->img; i; i = i->base) {
+		for (size_t k = 0; k < i->n_mounts; k++) {
+			const struct cairn_config_mount *cm = &i->mounts[k];
+			char *src = NULL;
+			bool shadowed = false;
+			int ret;
+
+			for (size_t j = 0; j < m->n; j++)
+				shadowed = shadowed || strcmp(m->v[j].destination, cm->to.s) == 0;
+			if (shadowed)
+				continue;
+			ret = mount_source(&src, s, cm, err);
+			if (ret == 0)
+				ret = cairn_fs_mkdirs_at(AT_FDCWD, src, 0755, err);
+			if (ret < 0) {
+				free(src);
+				return ret;
+			}
+			strv_add(&m->owned, src);
+			free(src);
+			m->v[m->n].source = m->owned.v[m->owned.n - 1];
+			m->v[m->n].destination = cm->to.s;
+			m->n++;
+		}
+	}
+	return 0;
+}
+
+/* The script stopped at command `last` (1-based; 0: before any) with `status`. */
+static int command_failed(struct image_state *s, enum stage_id id,
+			  const struct cairn_config_list *cmds, size_t last, int status,
+			  struct cairn_error **err)
+{
+	const struct cairn_config_pos *at = last ? &cmds->pos[last - 1] : &cmds->at;
+	const char *cmd = last ? cmds->v[last - 1] : "";
+	int n = (int)strcspn(cmd, "\n");
+
+	if (!last)
+		return cairn_error_set(err, CAIRN_EINTERNAL,
+				       "%s:%u:%u: image '%s': stage '%s' failed: the shell exited "
+				       "with status %d before its first command",
+				       s->b->config->file, at->line, at->column, s->name,
+				       stage_kinds[id].name, status);
+	return cairn_error_set(err, CAIRN_EINTERNAL,
+			       "%s:%u:%u: image '%s': stage '%s' failed: command %zu ('%.*s%s') "
+			       "exited with status %d",
+			       s->b->config->file, at->line, at->column, s->name,
+			       stage_kinds[id].name, last, n > 120 ? 120 : n, cmd,
+			       cmd[n] || n > 120 ? "..." : "", status);
+}
+
+static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *config,
+		       struct image_state *s, enum stage_id id, struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	enum cairn_config_user_stage us;
+	const struct cairn_config_list *cmds = stage_commands(s->img, id, &us);
+	struct cairn_exec_opts eo = CAIRN_EXEC_OPTS_INIT;
+	struct mount_dirs md = {0};
+	cleanup_close int lock = -1;
+	struct strv lowers = {0}, env = {0};
+	cleanup_free char *work = NULL;
+	json_t *e;
+	size_t i;
+	size_t last = 0;
+	int status = 0, ret;
+
+	*n_layers = 0;
+	ret = cairn_workdir_new(&work, &lock, b->tmp_root, err);
+	if (ret < 0)
+		return ret;
+	ret = stage_lower_dirs(&lowers, s, err);
+	if (ret < 0)
+		goto out;
+	if (s->git_archived && s->img->n_git) {
+		/* A git stage that must be rebuilt takes the patch up to HEAD first. */
+		int changed = 0, empty = 1;
+
+		ret = stage_git_changed(&changed, s, err);
+		if (ret == 0 && changed)
+			ret = stage_git_layer(&layers[0], &empty, s, 1, config, err);
+		if (ret < 0)
+			goto out;
+		if (changed && !empty) {
+			char *dir = NULL;
+
+			ret = cairn_layer_ensure_unpacked(&dir, b->st, b->layers_root,
+							  &layers[0].r.desc.digest,
+							  &layers[0].r.diff_id, err);
+			if (ret < 0)
+				goto out;
+			strv_add(&lowers, dir);
+			free(dir);
+			*n_layers = 1;
+		}
+	}
+	if (cmds->n == 0)
+		goto out; /* a stage made by its cache version alone: the patch, if any */
+	json_array_foreach(stage_env_of(s->config), i, e) if (json_is_string(e))
+		strv_add(&env, json_string_value(e));
+	ret = prepare_mounts(&md, s, err);
+	if (ret < 0)
+		goto out;
+	{
+		cleanup_free char *exec_dir = xasprintf("%s/run", work);
+
+		eo.runtime = b->o->runtime;
+		eo.lowerdirs = (const char *const *)lowers.v;
+		eo.n_lower = lowers.n;
+		eo.env = env.n ? (const char *const *)env.v : NULL;
+		eo.n_env = env.n;
+		eo.commands = (const char *const *)cmds->v;
+		eo.n_commands = cmds->n;
+		eo.mounts = md.v;
+		eo.n_mounts = md.n;
+		eo.work_dir = exec_dir;
+		eo.output = on_output;
+		eo.output_ud = s;
+		eo.last_command = &last;
+		ret = cairn_exec_shell(&status, &eo, err);
+		if (ret < 0)
+			cairn_error_wrap(err, "image '%s': stage '%s'", s->name,
+					 stage_kinds[id].name);
+		if (ret == 0 && status != 0)
+			ret = command_failed(s, id, cmds, last, status, err);
+		if (ret == 0) {
+			cleanup_free char *upper = xasprintf("%s/upper", exec_dir);
+			struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
+
+			ret = cairn_layer_from_dir(&layers[*n_layers].r, b->st, upper, &lo, -1,
+						   err);
+			if (ret == 0)
+				(*n_layers)++;
+		}
+		cairn_exec_cleanup(exec_dir);
+	}
+out:
+	cairn_exec_cleanup(work);
+	strv_release(&lowers);
+	strv_release(&env);
+	strv_release(&md.owned);
+	free(md.v);
+	return ret;
+}
+
+int stage_build_user(struct stage_output *o, struct image_state *s, enum stage_id id,
+		     struct cairn_error **err)
+{
+	return build_shell(o->layers, &o->n_layers, o->config, s, id, err);
+}

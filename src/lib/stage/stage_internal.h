@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/* What the files of the stage module share: the stage kinds, the builder and an image's state. */
+#ifndef CAIRN_STAGE_STAGE_INTERNAL_H
+#define CAIRN_STAGE_STAGE_INTERNAL_H
+
+#include <jansson.h>
+#include <stdarg.h>
+
+#include "cairn/build.h"
+#include "cairn/config.h"
+#include "cairn/store.h"
+#include "build/layer.h"
+#include "git/git.h"
+
+/* The version every signature holds: a change of how stages are made changes it. */
+#define SIG_VERSION "cairn-1"
+/* Stage config labels "cairn-git-<id>-commit": the commit a stage holds of each git entry. */
+#define LABEL_GIT_PREFIX "cairn-git-"
+
+/* The stages of an image, in the order of its chain (spec section 3). */
+enum stage_id {
+	S_FROM,
+	S_BEFORE_INSTALL,
+	S_IMPORTS_BEFORE_INSTALL,
+	S_GIT_ARCHIVE,
+	S_INSTALL,
+	S_IMPORTS_AFTER_INSTALL,
+	S_BEFORE_SETUP,
+	S_IMPORTS_BEFORE_SETUP,
+	S_SETUP,
+	S_IMPORTS_AFTER_SETUP,
+	S_GIT_CACHE,
+	S_GIT_LATEST_PATCH,
+	S_DOCKER,
+	S_COUNT,
+};
+
+/* A layer a stage wrote into the store. */
+struct new_layer {
+	struct cairn_layer_result r;
+};
+
+/* What a stage builds: its layers (at most two) and its config. */
+struct stage_output {
+	struct new_layer layers[2];
+	size_t n_layers;
+	json_t *config; /* the previous stage's config, as the stage changes it */
+};
+
+struct image_state;
+struct strv;
+
+/* One kind of stage: how it is signed, and how it is built. */
+struct stage_kind {
+	const char *name;
+	int (*deps)(struct strv *deps, struct image_state *s, enum stage_id id,
+		    struct cairn_error **err);
+	int (*build)(struct stage_output *o, struct image_state *s, enum stage_id id,
+		     struct cairn_error **err);
+};
+
+extern const struct stage_kind stage_kinds[S_COUNT];
+
+/* A growable list of owned strings: the dependencies of one stage. */
+struct strv {
+	char **v;
+	size_t n;
+};
+
+static inline void strv_add(struct strv *s, const char *x)
+{
+	s->v = xreallocarray(s->v, s->n + 1, sizeof(*s->v));
+	s->v[s->n++] = xstrdup(x);
+}
+
+static inline void strv_addf(struct strv *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static inline void strv_addf(struct strv *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *x = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&x, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	s->v = xreallocarray(s->v, s->n + 1, sizeof(*s->v));
+	s->v[s->n++] = x;
+}
+
+static inline void strv_release(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static inline int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static inline void strv_sort(struct strv *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+}
+
+/* An image as it stands after a stage: that stage's, or the last non-empty one before it. */
+struct stage_at {
+	char sig[CAIRN_SIGNATURE_HEX];
+	struct cairn_descriptor desc;
+	bool set;
+};
+
+struct built_image {
+	const struct cairn_config_image *cfg;
+	char sig[CAIRN_SIGNATURE_HEX];
+	struct cairn_descriptor desc;
+	struct stage_at at[S_COUNT]; /* for import.stage */
+};
+
+/* A git entry's repository and the commit it builds from. */
+struct git_src {
+	struct cairn_git_repo *repo; /* borrowed from the builder */
+	char commit[CAIRN_GIT_HEX_MAX];
+	int64_t mtime; /* SOURCE_DATE_EPOCH, else the commit's time */
+};
+
+struct remote_repo {
+	char *url;
+	struct cairn_git_repo *repo;
+};
+
+struct builder {
+	const struct cairn_build_opts *o;
+	struct cairn_config *config;
+	struct cairn_store *st;
+	char *layers_root, *tmp_root, *builds_root;
+	char *stage_run_dir; /* this build's own work dir, made on first use */
+	int run_lock;
+	const char *dir;
+	int git_inited;
+	struct cairn_git_repo *repo; /* the project's, opened when an image has local git entries */
+	char head[CAIRN_GIT_HEX_MAX];
+	struct remote_repo *remotes; /* fetched once per build */
+	size_t n_remotes;
+	struct built_image *built;
+	size_t n_built;
+	struct cairn_build_result *result;
+	double put_seconds; /* the slowest check-and-PUT of a stage tag so far */
+	/*
+	 * Stages of images taken whole from the stages storage, confirmed once at the end of the
+	 * build rather than image by image (stage_confirm()): one wait for the whole build.
+	 */
+	struct stored_stage *deferred;
+	size_t n_deferred;
+	int no_defer; /* a second pass: every image confirms its own */
+	int restart;  /* a deferred stage changed under a stage to build: run the build again */
+};
+
+/* A stage taken from or stored in the stages storage by this build, not yet confirmed. */
+struct stored_stage {
+	enum stage_id id;
+	char sig[CAIRN_SIGNATURE_HEX];
+	char *tag; /* "<prefix><sig>" in the stages storage */
+	struct cairn_descriptor d;
+	double at;	  /* when it was stored or read */
+	size_t result;	  /* its entry in the image's stages */
+	int git_archived; /* image_state.git_archived above it */
+};
+
+/*
+ * A read-only merged view of an image's tree, mounted in a work dir of its own. Every path
+ * looked up in it goes through cairn_root_open(), so a symlink or '..' in the image resolves
+ * inside the image, never on the build host.
+ */
+struct rootfs_view {
+	char *work;
+	char *mnt;
+	int lock;
+	int fd; /* O_PATH of the mount's root */
+};
+
+/* What a stage works on: the previous stage's image. */
+struct image_state {
+	struct builder *b;
+	const struct cairn_config_image *img;
+	const char *name; /* for messages: the image name or "~" */
+	struct cairn_build_image *out;
+	char prev_sig[CAIRN_SIGNATURE_HEX];
+	struct cairn_descriptor prev; /* the previous stage's manifest */
+	/* loaded on demand from `prev` */
+	json_t *manifest, *config;
+	int git_archived;	  /* a gitArchive stage exists in this chain */
+	struct git_src *git;	  /* one per img->git entry */
+	struct rootfs_view *view; /* of `prev`, mounted on demand; closed with stage_drop_prev() */
+	struct stage_at at[S_COUNT];  /* each stage done so far */
+	struct cairn_digest rejected; /* a stored stage that holds a lost commit */
+	struct stored_stage *unconfirmed;
+	size_t n_unconfirmed;
+	int built;     /* this image built a stage (and pushed it) */
+	int redo;      /* a stage was adopted: local stages above it are not trusted */
+	int adoptions; /* how many */
+};
+
+/*
+ * Which directory entries a layer of git files or imports writes: each once (entries share
+ * parents); none for a directory the image below has (its mode and owner stay, as `git apply`,
+ * `mkdir -p` and `install -d` leave them), except `to` itself in a git archive, which is made
+ * with the mapping's owner as werf's `install -o -g -d TO`; a directory above `to` that must be
+ * made belongs to root.
+ */
+struct dir_policy {
+	struct cairn_layer_writer *w;
+	int below;	 /* root of the image below; -1: not looked at */
+	const char *to;	 /* the mapping's `to`, without the leading '/' */
+	bool archive;	 /* `to` is (re)made */
+	unsigned to_uid; /* for `to` */
+	unsigned to_gid;
+};
+
+/* signature.c */
+void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args, size_t n);
+const struct cairn_config_list *stage_commands(const struct cairn_config_image *img,
+					       enum stage_id id, enum cairn_config_user_stage *us);
+void stage_git_selection(struct cairn_git_selection *sel, const struct cairn_config_git *g);
+char *stage_git_label(const struct git_src *src, const struct cairn_config_git *g);
+enum cairn_config_import_point stage_import_point(enum stage_id id);
+const struct built_image *stage_find_built(struct builder *b, const struct cairn_config_image *img);
+const struct stage_at *stage_import_source(const struct built_image *src,
+					   const struct cairn_config_import *im);
+int stage_deps_user(struct strv *deps, struct image_state *s, enum stage_id id,
+		    struct cairn_error **err);
+int stage_deps_git_archive(struct strv *deps, struct image_state *s, enum stage_id id,
+			   struct cairn_error **err);
+int stage_deps_imports(struct strv *deps, struct image_state *s, enum stage_id id,
+		       struct cairn_error **err);
+int stage_deps_git_cache(struct strv *deps, struct image_state *s, enum stage_id id,
+			 struct cairn_error **err);
+int stage_deps_git_patch(struct strv *deps, struct image_state *s, enum stage_id id,
+			 struct cairn_error **err);
+int stage_deps_docker(struct strv *deps, struct image_state *s, enum stage_id id,
+		      struct cairn_error **err);
+int stage_from_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s,
+			 struct cairn_error **err);
+int stage_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s, enum stage_id id,
+		    struct cairn_error **err);
+
+/* prev.c */
+char *stage_name_ref(struct builder *b, const char *sig);
+int stage_load_prev(struct image_state *s, struct cairn_error **err);
+void stage_drop_prev(struct image_state *s);
+json_t *stage_config_section(json_t *config);
+const char *stage_label(struct image_state *s, const char *key);
+void stage_set_label(json_t *config, const char *key, const char *value);
+int stage_commit(struct image_state *s, enum stage_id id, const char *sig, json_t *config,
+		 const struct new_layer *layers, size_t n_layers, struct cairn_descriptor *out,
+		 struct cairn_error **err);
+int stage_lower_dirs(struct strv *out, struct image_state *s, struct cairn_error **err);
+bool stage_keep_dir(struct cairn_layer_entry *e, void *ud);
+json_t *stage_env_of(json_t *config);
+int stage_prev_view(struct rootfs_view **out, struct image_state *s, struct cairn_error **err);
+int stage_mapping_ids(int64_t *uid, int64_t *gid, struct image_state *s, const char *owner,
+		      const char *group, bool primary, const char *what, struct cairn_error **err);
+
+/* git_stage.c */
+int stage_git_changed(int *changed, struct image_state *s, struct cairn_error **err);
+int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, int patch,
+		    json_t *config, struct cairn_error **err);
+int stage_resolve_git(struct image_state *s, struct cairn_error **err);
+int stage_usable(struct image_state *s, const struct cairn_descriptor *d, const char *stage,
+		 struct cairn_error **err);
+int stage_build_git_archive(struct stage_output *o, struct image_state *s, enum stage_id id,
+			    struct cairn_error **err);
+int stage_build_git_patch(struct stage_output *o, struct image_state *s, enum stage_id id,
+			  struct cairn_error **err);
+
+/* shell.c */
+int stage_run_dir(const char **out, struct builder *b, struct cairn_error **err);
+int stage_build_user(struct stage_output *o, struct image_state *s, enum stage_id id,
+		     struct cairn_error **err);
+
+/* import.c */
+int stage_build_import(struct stage_output *o, struct image_state *s, enum stage_id id,
+		       struct cairn_error **err);
+
+/* docker.c */
+int stage_build_docker(struct stage_output *o, struct image_state *s, enum stage_id id,
+		       struct cairn_error **err);
+
+/* storage.c */
+int stage_from_storage(struct cairn_descriptor *d, char **tag, struct builder *b, const char *name,
+		       const char *sig, struct cairn_error **err);
+void stage_remember(struct image_state *s, enum stage_id id, const char *sig, char *tag,
+		    const struct cairn_descriptor *d);
+void stage_forget(struct image_state *s);
+int stage_confirm(struct image_state *s, int *redo, struct cairn_error **err);
+int stage_store(struct cairn_descriptor *d, char **tag, struct image_state *s, enum stage_id id,
+		const char *name, const char *sig, int *redo, struct cairn_error **err);
+void stage_defer(struct builder *b, struct image_state *s);
+void stage_forget_deferred(struct builder *b);
+int stage_confirm_deferred(struct builder *b, bool *changed, struct cairn_error **err);
+
+/* report.c */
+void stage_add_result(struct image_state *s, enum stage_id id, const char *sig,
+		      const struct cairn_descriptor *d, int cached, double secs);
+
+/* conveyor.c */
+double stage_now_secs(void);
+
+#endif

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/* The distributed stages storage: stages looked up, pushed, adopted and confirmed in a registry. */
+#include "common.h"
+#include "stage/stage_internal.h"
+#include "cairn/build.h"
+#include "cairn/config.h"
+#include "cairn/manifest.h"
+#include "cairn/ref.h"
+#include "cairn/store.h"
+#include "build/exec.h"
+#include "build/layer.h"
+#include "build/unpack.h"
+#include "build/upper.h"
+#include "build/workdir.h"
+#include "dockerfile/words.h"
+#include "git/git.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/parse.h"
+#include "util/root.h"
+#include "util/sha256.h"
+#include <dirent.h>
+#include <fnmatch.h>
+#include <sys/mount.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/*
+ * Shared stages storage: how long after a stage tag was stored or read a host trusts that every
+ * PUT racing with it has landed (see stage_confirm()); the slowest check-and-PUT seen is added
+ * twice.
+ */
+#define SETTLE_MS 500
+
+/* adoptions of stages another host stored differently, per image, before cairn gives up */
+#define MAX_ADOPTIONS 16
+
+static const char *storage_prefix(const struct builder *b)
+{
+	return b->o->stages_prefix ? b->o->stages_prefix : "image-stage-";
+}
+
+/*
+ * A stage missing here from the stages storage (either prefix): 0 and `*tag` (the one found),
+ * or CAIRN_ENOTFOUND.
+ */
+int stage_from_storage(struct cairn_descriptor *d, char **tag, struct builder *b, const char *name,
+		       const char *sig, struct cairn_error **err)
+{
+	static const char *const prefixes[] = {"image-stage-", "dimgstage-"};
+	int ret = CAIRN_ENOTFOUND;
+
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes) && ret == CAIRN_ENOTFOUND; i++) {
+		cleanup_free char *src =
+			xasprintf("%s:%s%s", b->o->stages_storage, prefixes[i], sig);
+
+		cairn_error_clear(err);
+		ret = cairn_image_pull_meta(d, b->st, src, name, &b->o->pull, err);
+		if (ret == 0)
+			*tag = xasprintf("%s%s", prefixes[i], sig);
+	}
+	return ret;
+}
+
+/*
+ * Every stage built goes to the stages storage at once, unless the tag holds a stage already:
+ * `*stored` is what the tag holds in the end.
+ */
+static int to_storage(struct cairn_descriptor *stored, struct builder *b,
+		      const struct cairn_descriptor *d, const char *tag, struct cairn_error **err)
+{
+	cleanup_free char *dest = xasprintf("%s:%s", b->o->stages_storage, tag);
+	struct cairn_transfer_stats stats = {0};
+	int ret = cairn_image_push_stage(stored, b->st, d, dest, &b->o->pull, &stats, err);
+
+	if (ret == 0 && !stats.manifest_existed)
+		cairn_log(CAIRN_LOG_DEBUG, "stages storage: '%s' checked and stored in %.3f s",
+			  dest, stats.manifest_seconds);
+	if (stats.manifest_seconds > b->put_seconds)
+		b->put_seconds = stats.manifest_seconds;
+	return ret;
+}
+
+void stage_remember(struct image_state *s, enum stage_id id, const char *sig, char *tag,
+		    const struct cairn_descriptor *d)
+{
+	struct stored_stage *u;
+
+	s->unconfirmed =
+		xreallocarray(s->unconfirmed, s->n_unconfirmed + 1, sizeof(*s->unconfirmed));
+	u = &s->unconfirmed[s->n_unconfirmed++];
+	u->id = id;
+	memcpy(u->sig, sig, CAIRN_SIGNATURE_HEX);
+	u->tag = tag;
+	u->d = *d;
+	u->at = stage_now_secs();
+	u->result = s->out->n_stages - 1;
+	u->git_archived = s->git_archived;
+}
+
+void stage_forget(struct image_state *s)
+{
+	for (size_t i = 0; i < s->n_unconfirmed; i++)
+		free(s->unconfirmed[i].tag);
+	free(s->unconfirmed);
+	s->unconfirmed = NULL;
+	s->n_unconfirmed = 0;
+}
+
+/*
+ * Take the stage the stages storage holds as `stored` in place of `*d` (`name`: its local ref);
+ * `how` another host stored it, for the log.
+ */
+static int adopt(struct cairn_descriptor *d, struct image_state *s, enum stage_id id,
+		 const char *name, const struct cairn_digest *stored, const char *how,
+		 struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	cleanup_free char *src = xasprintf("%s@%s", b->o->stages_storage, stored->str);
+
+	cairn_log(CAIRN_LOG_INFO,
+		  "image '%s': stage '%s': another host stored it %s '%s': "
+		  "discarding '%s'",
+		  s->name, stage_kinds[id].name, how, stored->str, d->digest.str);
+	return cairn_image_pull_meta(d, b->st, src, name, &b->o->pull, err);
+}
+
+static void sleep_until(double t)
+{
+	double left = t - stage_now_secs();
+	struct timespec ts;
+
+	if (left <= 0)
+		return;
+	ts.tv_sec = (time_t)left;
+	ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Stage `u` is stored as `stored` after all: the image goes on from there. */
+static int readopt(struct image_state *s, const struct stored_stage *u,
+		   const struct cairn_digest *stored, struct cairn_error **err)
+{
+	struct cairn_build_image *o = s->out;
+	cleanup_free char *name = stage_name_ref(s->b, u->sig);
+	struct cairn_descriptor d = u->d;
+	int ret;
+
+	if (++s->adoptions > MAX_ADOPTIONS)
+		return cairn_error_set(err, CAIRN_EHTTP,
+				       "image '%s': the stage tags in '%s' keep changing", s->name,
+				       s->b->o->stages_storage);
+	ret = adopt(&d, s, u->id, name, stored, "last, as", err);
+	if (ret < 0)
+		return ret;
+	while (o->n_stages > u->result + 1)
+		free(o->stages[--o->n_stages].name);
+	o->stages[u->result].digest = d.digest;
+	memcpy(s->prev_sig, u->sig, CAIRN_SIGNATURE_HEX);
+	s->prev = d;
+	s->git_archived = u->git_archived;
+	s->redo = 1;
+	stage_drop_prev(s);
+	return 0;
+}
+
+/*
+ * What the stages storage holds now under the tags of `v` (an empty digest: gone), read once
+ * every PUT racing with them must have landed. *out is a new array the caller frees.
+ */
+static int read_again(struct cairn_descriptor **out, struct builder *b,
+		      const struct stored_stage *v, size_t n, struct cairn_error **err)
+{
+	cleanup_free const char **tags = xcalloc(n, sizeof(*tags));
+	double last = 0;
+
+	*out = xcalloc(n, sizeof(**out));
+	for (size_t i = 0; i < n; i++) {
+		tags[i] = v[i].tag;
+		if (v[i].at > last)
+			last = v[i].at;
+	}
+	sleep_until(last + SETTLE_MS / 1000.0 + 2 * b->put_seconds);
+	return cairn_image_remote_digests(*out, b->o->stages_storage, tags, n, &b->o->pull, err);
+}
+
+/*
+ * Two hosts that check a stage tag at the same moment both push it, and the tag keeps the last
+ * PUT; a host may also read a tag just before a racing PUT lands. So the stages this image took
+ * from the stages storage or stored there are read again once every such PUT must have landed,
+ * before a stage above them is stored and before the image is done. A stage whose tag holds
+ * another image now is adopted, and every stage above it is looked up (or built) again on top
+ * of it: `*redo` is the stage to go on from, or -1.
+ */
+int stage_confirm(struct image_state *s, int *redo, struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	cleanup_free struct cairn_descriptor *now = NULL;
+	int ret;
+
+	*redo = -1;
+	if (s->n_unconfirmed == 0)
+		return 0;
+	ret = read_again(&now, b, s->unconfirmed, s->n_unconfirmed, err);
+	if (ret < 0)
+		cairn_error_wrap(err, "image '%s': stages storage '%s'", s->name,
+				 b->o->stages_storage);
+	for (size_t i = 0; ret == 0 && i < s->n_unconfirmed; i++) {
+		const struct stored_stage *u = &s->unconfirmed[i];
+
+		/* a tag gone meanwhile (a cleanup) leaves nothing to adopt */
+		if (!now[i].digest.str[0] || cairn_digest_equal(&now[i].digest, &u->d.digest))
+			continue;
+		ret = readopt(s, u, &now[i].digest, err);
+		if (ret == 0)
+			*redo = (int)u->id + 1;
+		break;
+	}
+	stage_forget(s);
+	return ret;
+}
+
+/*
+ * Store a stage just built, once the stages under it are confirmed (else `*redo` is set, and
+ * the build is discarded): pushed, unless another host stored the stage meanwhile; then that
+ * one is adopted.
+ */
+int stage_store(struct cairn_descriptor *d, char **tag, struct image_state *s, enum stage_id id,
+		const char *name, const char *sig, int *redo, struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	struct cairn_descriptor stored;
+	int ret = stage_confirm(s, redo, err);
+
+	if (ret < 0 || *redo >= 0)
+		return ret;
+	*tag = xasprintf("%s%s", storage_prefix(b), sig);
+	ret = to_storage(&stored, b, d, *tag, err);
+	if (ret == 0 && cairn_digest_equal(&stored.digest, &s->rejected)) {
+		/* the stored stage holds a commit the repository lost: this one replaces it */
+		cleanup_free char *dest = xasprintf("%s:%s", b->o->stages_storage, *tag);
+
+		ret = cairn_image_push_descriptor(b->st, d, dest, &b->o->pull, NULL, err);
+	} else if (ret == 0 && !cairn_digest_equal(&stored.digest, &d->digest)) {
+		ret = adopt(d, s, id, name, &stored.digest, "first, as", err);
+	}
+	return ret;
+}
+
+void stage_defer(struct builder *b, struct image_state *s)
+{
+	if (s->n_unconfirmed == 0)
+		return;
+	b->deferred = xreallocarray(b->deferred, b->n_deferred + s->n_unconfirmed + 1,
+				    sizeof(*b->deferred));
+	memcpy(b->deferred + b->n_deferred, s->unconfirmed,
+	       s->n_unconfirmed * sizeof(*s->unconfirmed));
+	b->n_deferred += s->n_unconfirmed;
+	free(s->unconfirmed);
+	s->unconfirmed = NULL;
+	s->n_unconfirmed = 0;
+}
+
+void stage_forget_deferred(struct builder *b)
+{
+	for (size_t i = 0; i < b->n_deferred; i++)
+		free(b->deferred[i].tag);
+	free(b->deferred);
+	b->deferred = NULL;
+	b->n_deferred = 0;
+}
+
+/*
+ * The deferred stages, read again once every racing PUT must have landed (as stage_confirm() does).
+ * A tag that holds another image now is adopted into the store; *changed then asks for the
+ * build to run again, each image confirming its own stages.
+ */
+int stage_confirm_deferred(struct builder *b, bool *changed, struct cairn_error **err)
+{
+	cleanup_free struct cairn_descriptor *now = NULL;
+	int ret;
+
+	*changed = false;
+	if (b->n_deferred == 0)
+		return 0;
+	ret = read_again(&now, b, b->deferred, b->n_deferred, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "stages storage '%s'", b->o->stages_storage);
+	for (size_t i = 0; ret == 0 && i < b->n_deferred; i++) {
+		const struct stored_stage *u = &b->deferred[i];
+		cleanup_free char *name = NULL;
+		cleanup_free char *src = NULL;
+		struct cairn_descriptor d;
+
+		if (!now[i].digest.str[0] || cairn_digest_equal(&now[i].digest, &u->d.digest))
+			continue;
+		name = stage_name_ref(b, u->sig);
+		src = xasprintf("%s@%s", b->o->stages_storage, now[i].digest.str);
+		cairn_log(CAIRN_LOG_INFO,
+			  "stage '%s': another host stored it last, as '%s': discarding '%s'",
+			  stage_kinds[u->id].name, now[i].digest.str, u->d.digest.str);
+		ret = cairn_image_pull_meta(&d, b->st, src, name, &b->o->pull, err);
+		*changed = true;
+	}
+	return ret;
+}
