@@ -74,12 +74,11 @@ static int teardown(void **state)
 	return r == 0 ? 0 : -1;
 }
 
-static bool need_root(void)
+/* mknod, chown and trusted.* xattrs need root: cmocka reports the test skipped otherwise. */
+static void need_root(void)
 {
-	if (geteuid() == 0)
-		return true;
-	print_message("skipped: needs root (mknod, chown, trusted.* xattrs)\n");
-	return false;
+	if (geteuid() != 0)
+		skip();
 }
 
 static char *sub(const struct fixture *f, const char *rel)
@@ -334,8 +333,7 @@ static void test_roundtrip(void **state)
 	struct cairn_layer_result res;
 	struct cairn_error *err = NULL;
 
-	if (!need_root())
-		return;
+	need_root();
 	sample_layer(f, NULL, &res);
 	if (unpack(f, &res.desc.digest, &err) < 0)
 		fail_msg("%s", err->msg);
@@ -350,8 +348,7 @@ static void test_interrupted(void **state)
 	struct cairn_layer_result res;
 	struct cairn_error *err = NULL;
 
-	if (!need_root())
-		return;
+	need_root();
 	sample_layer(f, NULL, &res);
 	cairn_interrupt(SIGINT);
 	assert_int_equal(unpack(f, &res.desc.digest, &err), CAIRN_EINTERRUPTED);
@@ -372,8 +369,7 @@ static void test_formats(void **state)
 							     CAIRN_LAYER_NONE};
 	struct fixture *f = *state;
 
-	if (!need_root())
-		return;
+	need_root();
 	for (size_t i = 0; i < ARRAY_SIZE(comps); i++) {
 		struct cairn_layer_opts o = {.compression = comps[i]};
 		struct cairn_layer_result res;
@@ -404,8 +400,7 @@ static void test_multi_member_and_zlib(void **state)
 	cleanup_free char *cmd = xasprintf("rm -rf '%s'", f->dest);
 	struct cairn_digest dg;
 
-	if (!need_root())
-		return;
+	need_root();
 	for (size_t i = 0; i < size; i++)
 		data[i] = (char)('a' + (i * 7919) % 26);
 	data[size] = '\0';
@@ -447,8 +442,7 @@ static void test_whiteouts(void **state)
 	char v[4] = {0};
 	struct stat sb;
 
-	if (!need_root())
-		return;
+	need_root();
 	assert_int_equal(cairn_layer_writer_new(&w, f->st, NULL, &err), 0);
 	add_file(w, "keep", "kept", 0644, 0, 1);
 	assert_int_equal(cairn_layer_add_whiteout(w, "dir/sub", 1, &err), 0);
@@ -491,8 +485,7 @@ static void test_xattr_filter(void **state)
 	char names[256];
 	ssize_t n;
 
-	if (!need_root())
-		return;
+	need_root();
 	assert_int_equal(cairn_layer_writer_new(&w, f->st, NULL, &err), 0);
 	assert_int_equal(cairn_layer_add(w, &d, &err), 0);
 	finish(w, &res);
@@ -774,15 +767,13 @@ static void run_hostile(struct fixture *f, bool openat2)
 
 static void test_hostile(void **state)
 {
-	if (!need_root())
-		return;
+	need_root();
 	run_hostile(*state, true);
 }
 
 static void test_hostile_without_openat2(void **state)
 {
-	if (!need_root())
-		return;
+	need_root();
 	run_hostile(*state, false);
 }
 
@@ -795,8 +786,7 @@ static void test_device_skipped(void **state)
 	struct cairn_error *err = NULL;
 	struct cairn_digest dg;
 
-	if (!need_root())
-		return;
+	need_root();
 	h_device(&b, "");
 	rt_end(&b);
 	put(f, &b, &dg);
@@ -826,8 +816,7 @@ static void test_corrupt_blob(void **state)
 	static const enum cairn_layer_compression comps[] = {CAIRN_LAYER_GZIP, CAIRN_LAYER_NONE};
 	struct fixture *f = *state;
 
-	if (!need_root())
-		return;
+	need_root();
 	for (size_t i = 0; i < ARRAY_SIZE(comps); i++) {
 		struct cairn_layer_opts o = {.compression = comps[i]};
 		struct cairn_layer_result res;
@@ -862,8 +851,7 @@ static void test_unpack_twice(void **state)
 	struct cairn_error *err = NULL;
 	struct stat a, b;
 
-	if (!need_root())
-		return;
+	need_root();
 	sample_layer(f, NULL, &res);
 	assert_int_equal(unpack(f, &res.desc.digest, &err), 0);
 	assert_int_equal(stat(f->dest, &a), 0);
@@ -888,8 +876,7 @@ static void test_ensure_unpacked(void **state)
 	struct cairn_digest wrong;
 	struct stat a, b;
 
-	if (!need_root())
-		return;
+	need_root();
 	sample_layer(f, NULL, &res);
 	assert_int_equal(cairn_layer_dir_path(&want, f->layers, &res.diff_id), 0);
 	assert_string_equal(want + strlen(f->layers) + 1, cairn_digest_hex(&res.diff_id));
@@ -955,8 +942,7 @@ static void test_ensure_concurrent(void **state)
 	pthread_t t[4];
 	cleanup_free char *list = NULL;
 
-	if (!need_root())
-		return;
+	need_root();
 	sample_layer(f, NULL, &res);
 	for (size_t i = 0; i < ARRAY_SIZE(r); i++) {
 		r[i] = (struct racer){.f = f, .res = &res};
@@ -1115,8 +1101,7 @@ static void test_upper_to_layer(void **state)
 	struct archive_entry *ae;
 	size_t i = 0;
 
-	if (!need_root())
-		return;
+	need_root();
 	up = make_upper(f);
 	if (cairn_layer_from_dir(&res, f->st, up, NULL, 3000000000LL, &err) < 0)
 		fail_msg("%s", err->msg);
@@ -1184,8 +1169,7 @@ static void test_upper_refuses_redirect(void **state)
 	struct cairn_layer_result res;
 	struct cairn_error *err = NULL;
 
-	if (!need_root())
-		return;
+	need_root();
 	assert_int_equal(mkdir(up, 0755), 0);
 	assert_int_equal(mkdir(d, 0755), 0);
 	assert_int_equal(lsetxattr(d, "trusted.overlay.redirect", "/old", 4, 0), 0);
