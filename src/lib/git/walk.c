@@ -268,8 +268,8 @@ static int visit_tree(struct walk *w, const struct node *a, const struct node *b
 	return ret;
 }
 
-static int emit_probe(struct walk *w, enum change ch, const struct node *n,
-		      struct cairn_error **err)
+/* Stop the walk at the first change: whether there is one is all that is asked. */
+static int emit_stop(struct walk *w, enum change ch, const struct node *n, struct cairn_error **err)
 {
 	(void)w;
 	(void)ch;
@@ -286,7 +286,7 @@ static int wanted_below(bool *out, struct walk *w, const struct node *a, struct 
 		w->emit;
 	int ret;
 
-	w->emit = emit_probe;
+	w->emit = emit_stop;
 	ret = visit_tree(w, a, &no_node, st, err);
 	w->emit = emit;
 	*out = ret == 1;
@@ -673,15 +673,6 @@ int cairn_git_patch_ops(struct cairn_git_ops *out, struct cairn_git_repo *r, con
 /*
  * Checks over two commits
  */
-
-static int emit_stop(struct walk *w, enum change ch, const struct node *n, struct cairn_error **err)
-{
-	(void)w;
-	(void)ch;
-	(void)n;
-	(void)err;
-	return 1;
-}
 
 int cairn_git_changed(bool *out, struct cairn_git_repo *r, const char *from, const char *to_commit,
 		      const struct cairn_git_selection *sel, struct cairn_error **err)
