@@ -125,7 +125,4 @@ static inline int cairn_http_request(struct cairn_http *h, const struct cairn_ht
 	return h->ops->request(h->impl, req, resp, err);
 }
 
-/* Percent-encode `s` for a URL query or path segment (unreserved characters kept). */
-char *cairn_url_escape(const char *s);
-
 #endif

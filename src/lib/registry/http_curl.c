@@ -124,23 +124,6 @@ char *cairn_http_resp_header(const struct cairn_http_resp *r, const char *name)
 	return out;
 }
 
-char *cairn_url_escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	struct cairn_buf b = CAIRN_BUF_INIT;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			cairn_buf_addch(&b, (char)*p);
-		} else {
-			char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-
-			cairn_buf_add(&b, enc, 3);
-		}
-	}
-	return cairn_buf_detach(&b, NULL);
-}
-
 static int is_2xx(int status)
 {
 	return status >= 200 && status < 300;

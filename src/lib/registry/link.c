@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Link headers (RFC 8288) as registries send them for tag-list pagination; URI resolution. */
+/* Link headers (RFC 8288) for tag-list pagination; URLs: resolution, origins, percent-encoding. */
 #include "common.h"
 #include "registry/hdrlex.h"
 #include "registry/link.h"
@@ -363,4 +363,26 @@ bool cairn_url_same_origin(const char *a, const char *b)
 	cleanup_free char *ob = cairn_url_origin(b);
 
 	return oa && ob && strcmp(oa, ob) == 0;
+}
+
+/* ---- percent-encoding ---- */
+
+char *cairn_url_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct cairn_buf b = CAIRN_BUF_INIT;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (cairn_lex_is_alpha(*s) || cairn_lex_is_digit(*s) || c == '-' || c == '.' ||
+		    c == '_' || c == '~') {
+			cairn_buf_addch(&b, *s);
+		} else {
+			cairn_buf_addch(&b, '%');
+			cairn_buf_addch(&b, hex[c >> 4]);
+			cairn_buf_addch(&b, hex[c & 15]);
+		}
+	}
+	return cairn_buf_detach(&b, NULL);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Link headers (RFC 8288) for pagination; resolution and origins of the URLs registries send. */
+/* Link headers (RFC 8288) for pagination; resolution, origins and escaping of registry URLs. */
 #ifndef CAIRN_REGISTRY_LINK_H
 #define CAIRN_REGISTRY_LINK_H
 
@@ -42,5 +42,12 @@ char *cairn_url_origin(const char *url);
  * tokens only to URLs of the registry's own origin; false when either URL has no origin.
  */
 bool cairn_url_same_origin(const char *a, const char *b);
+
+/*
+ * Percent-encode `s` for a URL query or path segment: every byte but the RFC 3986 unreserved
+ * characters (letters, digits, '-', '.', '_', '~') becomes %XX, in upper-case hex. A new
+ * string the caller frees.
+ */
+char *cairn_url_escape(const char *s);
 
 #endif

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Test seam of the registry client: plug in another transport than libcurl. */
+/* What the registry client's files share beyond the public API, and its test seam. */
 #ifndef CAIRN_REGISTRY_REGISTRY_INTERNAL_H
 #define CAIRN_REGISTRY_REGISTRY_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "cairn/registry.h"
+#include "registry/creds.h"
 #include "registry/http.h"
+#include "registry/www_auth.h"
 
 /* Makes the transport of each new connection; returns 0 or a negative cairn code. */
 typedef int (*cairn_http_factory_fn)(struct cairn_http **out, const struct cairn_http_opts *o,
@@ -15,5 +21,96 @@ void cairn_registry_set_transport(struct cairn_registry *r, cairn_http_factory_f
 
 /* Forget what the TLS probes found (cairn_registry_global_cleanup calls it). */
 void cairn_registry_global_cleanup_cache(void);
+
+/* A Bearer token, cached for the scopes it was asked for. */
+struct token_entry {
+	char *scope; /* the scopes asked for, joined with ' ' */
+	char *token;
+	int64_t expires_at;
+};
+
+/* One registry host: its settings, credentials and tokens; shared by threads. */
+struct cairn_registry {
+	char *domain;
+	char *api_host;
+	int may_use_http; /* loopback or --insecure-registry */
+	int no_verify;	  /* --insecure-registry */
+	char **insecure;  /* --insecure-registry hosts, as given */
+	size_t n_insecure;
+	struct cairn_creds creds;
+	struct cairn_http_opts http_opts;
+	char *ca_file, *cert_file, *key_file, *user_agent;
+	int max_attempts;
+	unsigned base_delay_ms, max_delay_ms;
+	atomic_uint_fast64_t requests;
+	cairn_http_factory_fn factory; /* NULL: libcurl */
+	void *factory_ud;
+
+	pthread_mutex_t lock; /* guards everything below */
+	char *base_url;	      /* "https://host:port" once the scheme is known */
+	struct cairn_auth_challenges challenges;
+	struct token_entry *tokens;
+	size_t n_tokens;
+};
+
+/* One thread's connection to a registry. */
+struct cairn_registry_conn {
+	struct cairn_registry *r; /* borrowed */
+	struct cairn_http *http;
+	unsigned seed; /* backoff jitter */
+};
+
+/* One request with its auth scopes and retry policy. */
+struct call {
+	const char *what;      /* error context: "upload blob 'sha256:…'" */
+	const char *scopes[3]; /* Bearer scopes; NULL-terminated */
+	struct cairn_http_req req;
+	const char *headers[8]; /* caller headers, NULL-terminated; Authorization is added */
+	int no_retry;		/* a streamed body that cannot be resent */
+	int follow_redirects;	/* blob downloads may redirect to storage elsewhere */
+	int (*restart)(void *ud);
+	void *restart_ud;
+};
+
+/* registry.c: errors, the scheme, the request loop */
+
+/* The error for an unexpected answer: its status, reason and the registry's error text. */
+int cairn_registry_status_error(const struct cairn_http_resp *resp, struct cairn_error **err,
+				const char *what);
+/* Learn the registry's scheme (https or http) once, before the first request. */
+int cairn_registry_ensure_base(struct cairn_registry_conn *c, struct cairn_error **err);
+/* Whether an answer with this status is worth another attempt. */
+int cairn_registry_retryable_status(int status);
+/* Wait before attempt `attempt` + 1: exponential with jitter, or what Retry-After asks. */
+void cairn_registry_backoff(struct cairn_registry_conn *c, int attempt,
+			    const struct cairn_http_resp *resp);
+/*
+ * Send `call` with auth, retries and the redirects it may follow; 0 with whatever status the
+ * registry answered last, or the transport's error wrapped in call->what.
+ */
+int cairn_registry_call(struct cairn_registry_conn *c, struct call *call,
+			struct cairn_http_resp *resp, struct cairn_error **err);
+/* The registry's base URL followed by the formatted path, a new string. */
+char *cairn_registry_api_url(struct cairn_registry_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The scope "repository:<repo>:pull[,push]" into *pull_push (the caller frees) and call->scopes. */
+void cairn_registry_scopes_for(struct call *call, char **pull_push, const char *repo, int push);
+
+/* auth.c: the origin rule, tokens and challenges */
+
+/* Whether `host` (a port may follow) is localhost, in 127.0.0.0/8 or [::1]. */
+int cairn_registry_is_loopback(const char *host);
+/* `url` is on the registry's own origin: the only one its credentials and tokens go to. */
+int cairn_registry_is_origin(const struct cairn_registry *r, const char *url);
+/* TLS is verified for every host but the registry and others --insecure-registry names. */
+int cairn_registry_tls_relaxed(const struct cairn_registry *r, const char *url);
+/* Forget every cached token, wiping it from memory first. */
+void cairn_registry_tokens_clear(struct cairn_registry *r);
+/* The Authorization header line for a request with `scopes`, or NULL for none. */
+int cairn_registry_auth_header(char **out, struct cairn_registry_conn *c, const char *const *scopes,
+			       struct cairn_error **err);
+/* Learn the challenges of a 401 answer; returns 1 when retrying with new auth makes sense. */
+int cairn_registry_learn_challenge(struct cairn_registry_conn *c,
+				   const struct cairn_http_resp *resp, const char *const *scopes);
 
 #endif

@@ -2,6 +2,7 @@
 /* WWW-Authenticate challenges (RFC 7235), token endpoint responses and Bearer token URLs. */
 #include "common.h"
 #include "registry/hdrlex.h"
+#include "registry/link.h"
 #include "registry/www_auth.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -406,33 +407,16 @@ static bool realm_ok(const char *r, size_t n)
 	return true;
 }
 
-/* Everything but RFC 3986 unreserved characters becomes %XX. */
-static void add_encoded(struct cairn_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (cairn_lex_is_alpha(*s) || cairn_lex_is_digit(*s) || c == '-' || c == '.' ||
-		    c == '_' || c == '~') {
-			cairn_buf_addch(b, *s);
-		} else {
-			cairn_buf_addch(b, '%');
-			cairn_buf_addch(b, hex[c >> 4]);
-			cairn_buf_addch(b, hex[c & 15]);
-		}
-	}
-}
-
 static void add_param(struct cairn_buf *b, char *sep, const char *name, const char *value)
 {
+	cleanup_free char *enc = cairn_url_escape(value);
+
 	if (*sep)
 		cairn_buf_addch(b, *sep);
 	*sep = '&';
 	cairn_buf_addstr(b, name);
 	cairn_buf_addch(b, '=');
-	add_encoded(b, value);
+	cairn_buf_addstr(b, enc);
 }
 
 char *cairn_token_url(const struct cairn_auth_challenge *c, const char *const *scopes,

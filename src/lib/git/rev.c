@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/* Revisions: HEAD, branches, tags and commits resolved to ids, commit times, reset commits. */
+#include "common.h"
+#include "git/git_internal.h"
+
+/*
+ * Revisions
+ */
+
+static int parse_oid(git_oid *out, const char *hex, struct cairn_error **err)
+{
+	if (!hex || strlen(hex) != 40 || strspn(hex, "0123456789abcdef") != 40 ||
+	    git_oid_fromstr(out, hex) < 0)
+		return cairn_error_set(err, CAIRN_EINVAL,
+				       "commit '%s': not 40 lowercase hex digits", hex ? hex : "");
+	return 0;
+}
+
+int cairn_git_lookup_commit(git_commit **out, struct cairn_git_repo *r, const char *hex,
+			    struct cairn_error **err)
+{
+	git_oid oid;
+	int ret;
+
+	*out = NULL;
+	ret = parse_oid(&oid, hex, err);
+	if (ret < 0)
+		return ret;
+	ret = git_commit_lookup(out, r->repo, &oid);
+	if (ret < 0)
+		return cairn_git_fail(err, ret, CAIRN_EINTERNAL, "look up commit '%s' in '%s'", hex,
+				      r->name);
+	return 0;
+}
+
+bool cairn_git_has_commit(struct cairn_git_repo *r, const char *hex)
+{
+	git_commit *c = NULL;
+	git_oid oid;
+
+	if (parse_oid(&oid, hex, NULL) < 0 || git_commit_lookup(&c, r->repo, &oid) < 0)
+		return false;
+	git_commit_free(c);
+	return true;
+}
+
+int cairn_git_head(char *out, char **branch_out, struct cairn_git_repo *r, struct cairn_error **err)
+{
+	CLEANUP(git_reference_freep) git_reference *head = NULL;
+	CLEANUP(git_object_freep) git_object *obj = NULL;
+	int ret;
+
+	out[0] = '\0';
+	if (branch_out)
+		*branch_out = NULL;
+	ret = git_repository_head(&head, r->repo);
+	if (ret == GIT_EUNBORNBRANCH || ret == GIT_ENOTFOUND)
+		return cairn_error_set(err, CAIRN_ENOTFOUND, "HEAD of '%s': no commit yet",
+				       r->name);
+	if (ret < 0)
+		return cairn_git_fail(err, ret, CAIRN_EINTERNAL, "read HEAD of '%s'", r->name);
+	ret = git_reference_peel(&obj, head, GIT_OBJECT_COMMIT);
+	if (ret < 0)
+		return cairn_git_fail(err, ret, CAIRN_EINTERNAL, "read HEAD of '%s'", r->name);
+	git_oid_tostr(out, CAIRN_GIT_HEX_MAX, git_object_id(obj));
+	if (branch_out && git_reference_is_branch(head))
+		*branch_out = xstrdup(git_reference_shorthand(head));
+	return 0;
+}
+
+static int resolve_hex(char *out, struct cairn_git_repo *r, const char *commit,
+		       struct cairn_error **err)
+{
+	CLEANUP(git_object_freep) git_object *obj = NULL;
+	CLEANUP(git_object_freep) git_object *peeled = NULL;
+	size_t len = strlen(commit);
+	git_oid oid;
+	int ret;
+
+	if (len < 4 || len > 40 || strspn(commit, "0123456789abcdefABCDEF") != len ||
+	    git_oid_fromstrn(&oid, commit, len) < 0)
+		return cairn_error_set(err, CAIRN_EINVAL, "commit '%s': not 4 to 40 hex digits",
+				       commit);
+	ret = git_object_lookup_prefix(&obj, r->repo, &oid, len, GIT_OBJECT_ANY);
+	if (ret == GIT_ENOTFOUND)
+		return cairn_error_set(err, CAIRN_ENOTFOUND, "commit '%s' not found in '%s'",
+				       commit, r->name);
+	if (ret < 0)
+		return cairn_git_fail(err, ret, CAIRN_EINTERNAL, "look up commit '%s' in '%s'",
+				      commit, r->name);
+	ret = git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT);
+	if (ret < 0)
+		return cairn_git_fail(err, ret, CAIRN_EINVAL, "commit '%s' in '%s'", commit,
+				      r->name);
+	git_oid_tostr(out, CAIRN_GIT_HEX_MAX, git_object_id(peeled));
+	return 0;
+}
+
+int cairn_git_resolve(char *out, struct cairn_git_repo *r, const char *branch, const char *tag,
+		      const char *commit, struct cairn_error **err)
+{
+	CLEANUP(git_reference_freep) git_reference *ref = NULL;
+	CLEANUP(git_object_freep) git_object *obj = NULL;
+	cleanup_free char *refname = NULL;
+	const char *what = branch ? "branch" : "tag";
+	const char *short_name = branch ? branch : tag;
+	int valid = 0;
+	int ret;
+
+	out[0] = '\0';
+	if (!!branch + !!tag + !!commit > 1)
+		return cairn_error_set(err, CAIRN_EINVAL,
+				       "revision: at most one of branch, tag and commit");
+	if (commit)
+		return resolve_hex(out, r, commit, err);
+	if (!branch && !tag)
+		return cairn_git_head(out, NULL, r, err);
+	refname = xasprintf("refs/%s/%s", branch ? "heads" : "tags", short_name);
+	if (git_reference_name_is_valid(&valid, refname) < 0 || !valid)
+		return cairn_error_set(err, CAIRN_EINVAL, "%s '%s': not a valid name", what,
+				       short_name);
+	ret = git_reference_lookup(&ref, r->repo, refname);
+	if (ret == GIT_ENOTFOUND)
+		return cairn_error_set(err, CAIRN_ENOTFOUND, "%s '%s' not found in '%s'", what,
+				       short_name, r->name);
+	if (ret < 0)
+		return cairn_git_fail(err, ret, CAIRN_EINTERNAL, "%s '%s' in '%s'", what,
+				      short_name, r->name);
+	ret = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
+	if (ret < 0)
+		return cairn_git_fail(err, ret, CAIRN_EINVAL, "%s '%s' in '%s'", what, short_name,
+				      r->name);
+	git_oid_tostr(out, CAIRN_GIT_HEX_MAX, git_object_id(obj));
+	return 0;
+}
+
+int cairn_git_has_submodules(bool *out, struct cairn_git_repo *r, const char *commit,
+			     struct cairn_error **err)
+{
+	CLEANUP(git_commit_freep) git_commit *c = NULL;
+	CLEANUP(git_tree_freep) git_tree *tree = NULL;
+	int ret;
+
+	*out = false;
+	ret = cairn_git_lookup_commit(&c, r, commit, err);
+	if (ret < 0)
+		return ret;
+	ret = git_commit_tree(&tree, c);
+	if (ret < 0)
+		return cairn_git_fail(err, ret, CAIRN_EINTERNAL, "tree of commit '%s'", commit);
+	*out = git_tree_entry_byname(tree, ".gitmodules") != NULL;
+	return 0;
+}
+
+int cairn_git_commit_time(int64_t *out, struct cairn_git_repo *r, const char *commit,
+			  struct cairn_error **err)
+{
+	CLEANUP(git_commit_freep) git_commit *c = NULL;
+	int ret;
+
+	*out = 0;
+	ret = cairn_git_lookup_commit(&c, r, commit, err);
+	if (ret < 0)
+		return ret;
+	*out = (int64_t)git_commit_time(c);
+	return 0;
+}
+
+/* Does a raw commit object's message (after the headers' blank line) ask for a reset? */
+static bool is_reset_commit(const char *raw, size_t len)
+{
+	const char *msg = memmem(raw, len, "\n\n", 2);
+	size_t n;
+
+	if (!msg)
+		return false;
+	msg += 2;
+	n = len - (size_t)(msg - raw);
+	return memmem(msg, n, "[cairn reset]", 13) || memmem(msg, n, "[werf reset]", 12);
+}
+
+/*
+ * The newest reset commit reachable from `start` but not from `hide` (may be NULL), in
+ * committer-time order, as hex into `found` ("" when none).
+ */
+static int reset_walk(char *found, struct cairn_git_repo *r, const git_oid *start,
+		      const git_oid *hide, struct cairn_error **err)
+{
+	CLEANUP(git_revwalk_freep) git_revwalk *walk = NULL;
+	git_odb *odb = NULL;
+	git_oid cur;
+	size_t n = 0;
+	int ret;
+
+	found[0] = '\0';
+	ret = cairn_git_odb(&odb, r, err);
+	if (ret < 0)
+		return ret;
+	ret = git_revwalk_new(&walk, r->repo);
+	if (ret == 0)
+		ret = git_revwalk_sorting(walk, GIT_SORT_TIME);
+	if (ret == 0)
+		ret = git_revwalk_push(walk, start);
+	if (ret == 0 && hide)
+		ret = git_revwalk_hide(walk, hide);
+	if (ret < 0)
+		return cairn_git_fail(err, ret, CAIRN_EINTERNAL, "walk the history of '%s'",
+				      r->name);
+	/* raw objects: git_commit_lookup() would parse each commit, several times slower */
+	while (n < CAIRN_GIT_RESET_WALK_MAX) {
+		git_odb_object *obj = NULL;
+		bool hit;
+
+		ret = git_revwalk_next(&cur, walk);
+		if (ret == GIT_ITEROVER)
+			return 0;
+		if (ret == 0)
+			ret = git_odb_read(&obj, odb, &cur);
+		if (ret < 0)
+			return cairn_git_fail(err, ret, CAIRN_EINTERNAL, "walk the history of '%s'",
+					      r->name);
+		n++;
+		hit = is_reset_commit(git_odb_object_data(obj), git_odb_object_size(obj));
+		git_odb_object_free(obj);
+		if (hit) {
+			git_oid_tostr(found, CAIRN_GIT_HEX_MAX, &cur);
+			return 0;
+		}
+	}
+	cairn_log(CAIRN_LOG_DEBUG, "git: no reset commit among the %d newest of '%s'",
+		  CAIRN_GIT_RESET_WALK_MAX, r->name);
+	return 0;
+}
+
+/* Answer `found` ("" or 40 hex digits) for `start`, and remember it. */
+static void reset_memo(char *out, struct cairn_git_repo *r, const git_oid *start, const char *found)
+{
+	size_t len = strlen(found) + 1;
+
+	assert(len <= CAIRN_GIT_HEX_MAX);
+	r->reset_valid = true;
+	r->reset_for = *start;
+	memcpy(r->reset_hex, found, len);
+	memcpy(out, found, len);
+}
+
+int cairn_git_latest_reset(char *out, struct cairn_git_repo *r, const char *commit,
+			   struct cairn_error **err)
+{
+	char found[CAIRN_GIT_HEX_MAX];
+	git_oid start;
+	int ret;
+
+	out[0] = '\0';
+	ret = parse_oid(&start, commit, err);
+	if (ret < 0)
+		return ret;
+	if (r->reset_valid && git_oid_equal(&r->reset_for, &start)) {
+		memcpy(out, r->reset_hex, CAIRN_GIT_HEX_MAX);
+		return 0;
+	}
+	ret = reset_walk(found, r, &start, NULL, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "reset commits of '%s'", commit);
+	reset_memo(out, r, &start, found);
+	return 0;
+}
+
+int cairn_git_latest_reset_since(char *out, struct cairn_git_repo *r, const char *commit,
+				 const char *base, const char *base_reset, struct cairn_error **err)
+{
+	CLEANUP(git_commit_freep) git_commit *found_c = NULL;
+	CLEANUP(git_commit_freep) git_commit *base_c = NULL;
+	char found[CAIRN_GIT_HEX_MAX];
+	git_oid start, base_oid, reset_oid;
+	int ret;
+
+	out[0] = '\0';
+	ret = parse_oid(&start, commit, err);
+	if (ret == 0)
+		ret = parse_oid(&base_oid, base, err);
+	if (ret == 0 && base_reset[0])
+		ret = parse_oid(&reset_oid, base_reset, err);
+	if (ret < 0)
+		return ret;
+	if (git_oid_equal(&start, &base_oid)) {
+		reset_memo(out, r, &start, base_reset);
+		return 0;
+	}
+	ret = git_graph_descendant_of(r->repo, &start, &base_oid);
+	if (ret < 0)
+		return cairn_git_fail(err, ret, CAIRN_EINTERNAL, "reset commits of '%s'", commit);
+	if (ret == 0) {
+		/* history was rewritten: the earlier answer says nothing */
+		return cairn_git_latest_reset(out, r, commit, err);
+	}
+	ret = reset_walk(found, r, &start, &base_oid, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "reset commits of '%s'", commit);
+	if (found[0] && base_reset[0]) {
+		/* the newer of the two by committer time, as a whole walk would find */
+		ret = cairn_git_lookup_commit(&found_c, r, found, err);
+		if (ret == 0)
+			ret = cairn_git_lookup_commit(&base_c, r, base_reset, err);
+		if (ret < 0)
+			return ret;
+		if (git_commit_time(base_c) > git_commit_time(found_c))
+			memcpy(found, base_reset, CAIRN_GIT_HEX_MAX);
+	} else if (!found[0]) {
+		memcpy(found, base_reset, strlen(base_reset) + 1);
+	}
+	reset_memo(out, r, &start, found);
+	return 0;
+}
