@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzz target: layer unpacking (gzip/zstd/plain detection, tar headers, paths) into a jail. */
 #include "common.h"
-#include "build/unpack.h"
+#include "layer/unpack.h"
 
 #include <dirent.h>
 #include <fcntl.h>

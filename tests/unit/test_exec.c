@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "common.h"
-#include "build/exec.h"
+#include "run/exec.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/interrupt.h"

@@ -8,7 +8,7 @@
 
 #include "common.h"
 #include "git/git.h"
-#include "build/layer.h"
+#include "layer/layer.h"
 #include "cairn/store.h"
 #include "util/buf.h"
 #include "util/fs.h"

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "common.h"
-#include "build/layer.h"
+#include "layer/layer.h"
 #include "cairn/store.h"
 #include "util/buf.h"
 

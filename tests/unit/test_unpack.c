@@ -7,10 +7,10 @@
 #include <cmocka.h>
 
 #include "common.h"
-#include "build/layer.h"
-#include "build/unpack.h"
+#include "layer/layer.h"
+#include "layer/unpack.h"
 #include "util/root.h"
-#include "build/upper.h"
+#include "layer/upper.h"
 #include "cairn/store.h"
 #include "util/buf.h"
 #include "util/interrupt.h"

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "common.h"
-#include "build/workdir.h"
+#include "run/workdir.h"
 #include "util/buf.h"
 #include "util/fs.h"
 

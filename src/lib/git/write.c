@@ -2,7 +2,7 @@
 /* Writing operation lists into layers: blobs read from the repository. */
 #include "common.h"
 #include "git/git_internal.h"
-#include "build/layer.h"
+#include "layer/layer.h"
 
 #include <inttypes.h>
 

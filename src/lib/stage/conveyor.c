@@ -2,30 +2,12 @@
 /* The conveyor: each image a chain of stages, each stage looked up, else built and stored. */
 #include "common.h"
 #include "stage/stage_internal.h"
-#include "cairn/build.h"
-#include "cairn/config.h"
-#include "cairn/manifest.h"
 #include "cairn/ref.h"
-#include "cairn/store.h"
-#include "build/exec.h"
-#include "build/layer.h"
-#include "build/unpack.h"
-#include "build/upper.h"
-#include "build/workdir.h"
-#include "dockerfile/words.h"
-#include "git/git.h"
-#include "util/buf.h"
+#include "run/exec.h"
+#include "run/workdir.h"
 #include "util/fs.h"
-#include "util/json.h"
-#include "util/parse.h"
-#include "util/root.h"
-#include "util/sha256.h"
-#include <dirent.h>
-#include <fnmatch.h>
-#include <sys/mount.h>
-#include <fcntl.h>
+
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
 
 static void emit(struct image_state *s, enum cairn_build_event_kind kind, const char *stage,

@@ -2,31 +2,10 @@
 /* Git in stages: the repositories and commits of git entries, and the archive and patch layers. */
 #include "common.h"
 #include "stage/stage_internal.h"
-#include "cairn/build.h"
-#include "cairn/config.h"
-#include "cairn/manifest.h"
-#include "cairn/ref.h"
-#include "cairn/store.h"
-#include "build/exec.h"
-#include "build/layer.h"
-#include "build/unpack.h"
-#include "build/upper.h"
-#include "build/workdir.h"
-#include "dockerfile/words.h"
-#include "git/git.h"
-#include "util/buf.h"
 #include "util/fs.h"
-#include "util/json.h"
 #include "util/parse.h"
-#include "util/root.h"
-#include "util/sha256.h"
-#include <dirent.h>
-#include <fnmatch.h>
-#include <sys/mount.h>
-#include <fcntl.h>
+
 #include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
 
 /* Whether any git entry's selection changed between the commit the stage holds and HEAD. */
 int stage_git_changed(int *changed, struct image_state *s, struct cairn_error **err)

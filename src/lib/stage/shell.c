@@ -2,31 +2,13 @@
 /* Shell stages: the commands run in a container over the previous stage, with their mounts. */
 #include "common.h"
 #include "stage/stage_internal.h"
-#include "cairn/build.h"
-#include "cairn/config.h"
-#include "cairn/manifest.h"
-#include "cairn/ref.h"
-#include "cairn/store.h"
-#include "build/exec.h"
-#include "build/layer.h"
-#include "build/unpack.h"
-#include "build/upper.h"
-#include "build/workdir.h"
-#include "dockerfile/words.h"
-#include "git/git.h"
-#include "util/buf.h"
+#include "run/exec.h"
+#include "layer/unpack.h"
+#include "layer/upper.h"
+#include "run/workdir.h"
 #include "util/fs.h"
-#include "util/json.h"
-#include "util/parse.h"
-#include "util/root.h"
-#include "util/sha256.h"
-#include <dirent.h>
-#include <fnmatch.h>
-#include <sys/mount.h>
-#include <fcntl.h>
+
 #include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
 
 static void on_output(const char *line, size_t len, void *ud)
 {

@@ -2,31 +2,8 @@
 /* Stage signatures: what each kind of stage depends on, hashed. */
 #include "common.h"
 #include "stage/stage_internal.h"
-#include "cairn/build.h"
-#include "cairn/config.h"
-#include "cairn/manifest.h"
-#include "cairn/ref.h"
-#include "cairn/store.h"
-#include "build/exec.h"
-#include "build/layer.h"
-#include "build/unpack.h"
-#include "build/upper.h"
-#include "build/workdir.h"
-#include "dockerfile/words.h"
-#include "git/git.h"
-#include "util/buf.h"
-#include "util/fs.h"
-#include "util/json.h"
-#include "util/parse.h"
 #include "util/root.h"
 #include "util/sha256.h"
-#include <dirent.h>
-#include <fnmatch.h>
-#include <sys/mount.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
 
 void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args, size_t n)
 {

@@ -9,7 +9,7 @@
 #include "cairn/build.h"
 #include "cairn/config.h"
 #include "cairn/store.h"
-#include "build/layer.h"
+#include "layer/layer.h"
 #include "git/git.h"
 
 /* The version every signature holds: a change of how stages are made changes it. */

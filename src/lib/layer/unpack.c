@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Layer unpacking: hostile tar streams into overlayfs lower directories, atomically. */
 #include "common.h"
-#include "build/unpack.h"
+#include "layer/unpack.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/interrupt.h"

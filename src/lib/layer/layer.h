@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Writing image layers: reproducible tar, gzip'd in parallel chunks, hashed in the same pass. */
-#ifndef CAIRN_BUILD_LAYER_H
-#define CAIRN_BUILD_LAYER_H
+#ifndef CAIRN_LAYER_LAYER_H
+#define CAIRN_LAYER_LAYER_H
 
 #include <stdbool.h>
 #include <stddef.h>

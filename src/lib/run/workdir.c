@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Work directories of stages: owned by one cairn process, locked, and removed after a crash. */
 #include "common.h"
-#include "build/exec.h"
-#include "build/workdir.h"
+#include "run/exec.h"
+#include "run/workdir.h"
 #include "util/buf.h"
 #include "util/fs.h"
 

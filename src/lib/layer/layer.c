@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Layer writer: a deterministic ustar/pax stream, compressed in parallel and stored as a blob. */
 #include "common.h"
-#include "build/layer.h"
+#include "layer/layer.h"
 #include "util/buf.h"
 #include "util/sha256.h"
 #include "util/strset.h"

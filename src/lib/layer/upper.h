@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Turning the overlayfs upper directory of a finished container into a layer. */
-#ifndef CAIRN_BUILD_UPPER_H
-#define CAIRN_BUILD_UPPER_H
+#ifndef CAIRN_LAYER_UPPER_H
+#define CAIRN_LAYER_UPPER_H
 
 #include <stdint.h>
 
-#include "build/layer.h"
+#include "layer/layer.h"
 #include "cairn/error.h"
 #include "cairn/store.h"
 

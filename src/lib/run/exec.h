@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Running a shell stage: overlayfs over the previous stage's layers, an OCI runtime on top. */
-#ifndef CAIRN_BUILD_EXEC_H
-#define CAIRN_BUILD_EXEC_H
+#ifndef CAIRN_RUN_EXEC_H
+#define CAIRN_RUN_EXEC_H
 
 #include <stddef.h>
 

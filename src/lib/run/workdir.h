@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Work directories of stages: owned by one cairn process, locked, and removed after a crash. */
-#ifndef CAIRN_BUILD_WORKDIR_H
-#define CAIRN_BUILD_WORKDIR_H
+#ifndef CAIRN_RUN_WORKDIR_H
+#define CAIRN_RUN_WORKDIR_H
 
 #include "cairn/error.h"
 

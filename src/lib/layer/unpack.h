@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unpacking layer blobs into directories that serve as overlayfs lower layers. */
-#ifndef CAIRN_BUILD_UNPACK_H
-#define CAIRN_BUILD_UNPACK_H
+#ifndef CAIRN_LAYER_UNPACK_H
+#define CAIRN_LAYER_UNPACK_H
 
 #include "cairn/digest.h"
 #include "cairn/error.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Overlay upper directory → layer: a sorted walk, whiteouts and opaque dirs in OCI form. */
 #include "common.h"
-#include "build/upper.h"
+#include "layer/upper.h"
 #include "util/root.h"
 
 #include <dirent.h>

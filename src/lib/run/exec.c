@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Shell stages: overlayfs of the previous layers plus an upper dir, run by an OCI runtime. */
 #include "common.h"
-#include "build/exec.h"
-#include "build/unpack.h"
+#include "run/exec.h"
+#include "layer/unpack.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
