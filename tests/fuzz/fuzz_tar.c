@@ -2,6 +2,7 @@
 /* Fuzz target: layer unpacking (gzip/zstd/plain detection, tar headers, paths) into a jail. */
 #include "common.h"
 #include "layer/unpack.h"
+#include "util/fs.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,7 +19,7 @@ static void remove_jail(void)
 	int top = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (top >= 0 && jail)
-		cairn_layer_remove_tree(top, jail + strlen("/tmp/"), NULL);
+		cairn_fs_remove_tree(top, jail + strlen("/tmp/"), NULL);
 	if (top >= 0)
 		close(top);
 }
@@ -88,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	cairn_error_free(err);
 	check_jail(ret == 0);
-	if (cairn_layer_remove_tree(jailfd, "d", NULL) < 0)
+	if (cairn_fs_remove_tree(jailfd, "d", NULL) < 0)
 		abort();
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the filesystem helpers: mkdirs, atomic writes, capped reads. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 static int setup(void **state)
@@ -113,6 +115,43 @@ static void test_read_missing_and_capped(void **state)
 	cairn_buf_release(&b);
 }
 
+/* A tree goes whole, symlinks as links; a filesystem mounted below is never entered. */
+static void test_remove_tree(void **state)
+{
+	const char *dir = *state;
+	cleanup_free char *outside = xasprintf("%s/outside", dir);
+	cleanup_free char *keep = xasprintf("%s/outside/keep", dir);
+	cleanup_free char *mnt = xasprintf("%s/t/a/mnt", dir);
+	cleanup_free char *inmnt = xasprintf("%s/t/a/mnt/file", dir);
+	cleanup_free char *lnk = xasprintf("%s/t/a/link", dir);
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct cairn_error *err = NULL;
+	FILE *f;
+
+	assert_int_equal(cairn_fs_mkdirs_at(dfd, "t/a/b/c", 0755, &err), 0);
+	assert_int_equal(cairn_fs_mkdirs_at(dfd, "outside", 0755, &err), 0);
+	f = fopen(keep, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(symlink(outside, lnk), 0);
+	assert_int_equal(cairn_fs_remove_tree(dfd, "missing", &err), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(cairn_fs_mkdirs_at(dfd, "t/a/mnt", 0755, &err), 0);
+		assert_int_equal(mount("tmpfs", mnt, "tmpfs", 0, "size=64k"), 0);
+		f = fopen(inmnt, "w");
+		assert_non_null(f);
+		fclose(f);
+		assert_int_equal(cairn_fs_remove_tree(dfd, "t", &err), CAIRN_EOS);
+		assert_non_null(strstr(err->msg, "a mount point"));
+		cairn_error_clear(&err);
+		assert_int_equal(access(inmnt, F_OK), 0);
+		assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+	}
+	assert_int_equal(cairn_fs_remove_tree(dfd, "t", &err), 0);
+	assert_int_equal(faccessat(dfd, "t", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(access(keep, F_OK), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +159,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mkdirs_through_file_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_write_and_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_missing_and_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_tree, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

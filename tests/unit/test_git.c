@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the git module: revisions, patterns, reset commits, checksums, layers, remotes. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include "common.h"
 #include "git/git.h"
 #include "layer/layer.h"
+#include "stage/stage_internal.h"
 #include "cairn/store.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -1146,11 +1148,11 @@ static void test_write_ops(void **state)
 
 	for (int i = 0; i < 3; i++) {
 		struct cairn_layer_writer *w = NULL;
-		struct cairn_git_write_opts wo = {.uid = 1000, .gid = 1000, .mtime = 1234567890};
+		struct git_write_opts wo = {.uid = 1000, .gid = 1000, .mtime = 1234567890};
 
 		none.compression = i < 2 ? CAIRN_LAYER_GZIP : CAIRN_LAYER_NONE;
 		assert_int_equal(cairn_layer_writer_new(&w, st, &none, &err), 0);
-		assert_int_equal(cairn_git_write_ops(w, f->r, i < 2 ? &ops : &patch, &wo, &err), 0);
+		assert_int_equal(stage_write_git_ops(w, f->r, i < 2 ? &ops : &patch, &wo, &err), 0);
 		assert_int_equal(cairn_layer_finish(w, &res[i], &err), 0);
 	}
 	/* two archives of one commit: one digest */
@@ -1168,10 +1170,10 @@ static void test_write_ops(void **state)
 	ops.v[1].size = 1;
 	{
 		struct cairn_layer_writer *w = NULL;
-		struct cairn_git_write_opts wo = {0};
+		struct git_write_opts wo = {0};
 
 		assert_int_equal(cairn_layer_writer_new(&w, st, NULL, &err), 0);
-		assert_int_equal(cairn_git_write_ops(w, f->r, &ops, &wo, &err), CAIRN_EINTERNAL);
+		assert_int_equal(stage_write_git_ops(w, f->r, &ops, &wo, &err), CAIRN_EINTERNAL);
 		assert_non_null(strstr(err->msg, "expected 1"));
 		cairn_error_clear(&err);
 		cairn_layer_writer_free(w);
@@ -1490,7 +1492,7 @@ static void test_submodule_write(void **state)
 {
 	struct fixture *f = *state;
 	struct cairn_git_selection sel = {.add = "/vendor/lib/deps"};
-	struct cairn_git_write_opts wo = {.uid = 1000, .gid = 1000, .mtime = 1234567890};
+	struct git_write_opts wo = {.uid = 1000, .gid = 1000, .mtime = 1234567890};
 	struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT;
 	struct cairn_layer_writer *w = NULL;
 	struct cairn_layer_result res;
@@ -1507,7 +1509,7 @@ static void test_submodule_write(void **state)
 	assert_int_equal(cairn_git_archive_ops(&ops, f->r, a, &sel, "/deps", &err), 0);
 	assert_int_equal(cairn_layer_writer_new(&w, st, NULL, &err), 0);
 	/* the blob is read from the nested submodule's repository */
-	assert_int_equal(cairn_git_write_ops(w, f->r, &ops, &wo, &err), 0);
+	assert_int_equal(stage_write_git_ops(w, f->r, &ops, &wo, &err), 0);
 	assert_int_equal(cairn_layer_finish(w, &res, &err), 0);
 	tar_names(&names, st, &res.desc.digest);
 	assert_string_equal(names, "deps/ 40755 |deps/deep/ 40755 |deps/deep/d.txt 100644 |");

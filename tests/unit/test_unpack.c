@@ -9,6 +9,7 @@
 #include "common.h"
 #include "layer/layer.h"
 #include "layer/unpack.h"
+#include "util/fs.h"
 #include "util/root.h"
 #include "layer/upper.h"
 #include "cairn/store.h"
@@ -998,9 +999,9 @@ static void test_remove_deep_tree(void **state)
 	}
 	close(openat(fd, "file", O_CREAT | O_WRONLY, 0644));
 	close(fd);
-	assert_int_equal(cairn_layer_remove_tree(top, "deep", &err), 0);
+	assert_int_equal(cairn_fs_remove_tree(top, "deep", &err), 0);
 	assert_false(exists(deep));
-	assert_int_equal(cairn_layer_remove_tree(top, "deep", &err), 0);
+	assert_int_equal(cairn_fs_remove_tree(top, "deep", &err), 0);
 	close(top);
 }
 

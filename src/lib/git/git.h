@@ -18,8 +18,6 @@
 #define CAIRN_GIT_RESET_WALK_MAX 100000
 
 struct cairn_git_repo;
-struct cairn_layer_writer;
-struct cairn_layer_entry;
 
 /*
  * Process-wide libgit2 setup. Every successful init pairs with one cleanup; the last cleanup
@@ -263,28 +261,18 @@ int cairn_git_patch_ops(struct cairn_git_ops *out, struct cairn_git_repo *r, con
 			const char *to_commit, const struct cairn_git_selection *sel,
 			const char *to, struct cairn_error **err);
 
-/* How cairn_git_write_ops() writes its entries. */
-struct cairn_git_write_opts {
-	uid_t uid; /* of every entry */
-	gid_t gid;
-	int64_t mtime;
-	/*
-	 * Called with each directory entry before it is written (NULL: all go in): false leaves
-	 * it out; it may change the entry's uid, gid and mode.
-	 */
-	bool (*dir_filter)(struct cairn_layer_entry *e, void *ud);
-	void *ud;
-};
+struct cairn_git_blob;
 
 /*
- * Write `ops` into the layer `w` in order, as `o` says (file contents and symlink targets are
- * read from `r` one blob at a time, a submodule's from the repository `r` found it in: list
- * and write with the same `r`). The writer stays the caller's (finish or free it).
- * CAIRN_EINTERNAL when a blob is missing or not the size listed, or the writer's own error.
+ * The bytes of blob `oid` (40 hex) of `r`, a submodule's read from the repository `r` found it
+ * in (read with the `r` that listed it): *data and *size stay valid until
+ * cairn_git_blob_free(*out). CAIRN_EINVAL for a bad id, CAIRN_EINTERNAL when it is missing.
  */
-int cairn_git_write_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,
-			const struct cairn_git_ops *ops, const struct cairn_git_write_opts *o,
-			struct cairn_error **err);
+int cairn_git_blob_read(struct cairn_git_blob **out, const void **data, uint64_t *size,
+			struct cairn_git_repo *r, const char *oid, struct cairn_error **err);
+
+/* Release a blob of cairn_git_blob_read(); accepts NULL. */
+void cairn_git_blob_free(struct cairn_git_blob *b);
 
 /*
  * Parse the .gitmodules text `text` (`len` bytes, from a repository: untrusted) as cairn reads

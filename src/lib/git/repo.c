@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -294,18 +293,9 @@ static int fetch_all(git_repository *repo, const char *url, const char *name,
 	return follow_remote_head(repo, remote, name, err);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int rm_rf(const char *path, struct cairn_error **err)
 {
-	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-		return cairn_error_set_errno(err, "remove '%s'", path);
-	return 0;
+	return cairn_fs_remove_tree(AT_FDCWD, path, err);
 }
 
 /* Clone into "<path>.tmp" and rename, so a crash never leaves a half-made cache behind. */

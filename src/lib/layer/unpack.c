@@ -63,105 +63,6 @@ static char *quote(const char *s)
 	return q;
 }
 
-/* ---- removing trees ---- */
-
-struct rm_level {
-	char **names;
-	size_t n, i;
-	char *name; /* of this directory in its parent */
-};
-
-static void rm_level_release(struct rm_level *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->names[i]);
-	free(l->names);
-	free(l->name);
-}
-
-/*
- * Depth-first with an explicit stack and one directory fd at a time (returning upwards via
- * ".."), so neither the C stack nor the fd table limits how deep a hostile tree may go.
- */
-int cairn_layer_remove_tree(int dirfd, const char *name, struct cairn_error **err)
-{
-	struct rm_level *stack = NULL;
-	size_t depth = 0;
-	int fd, ret = 0;
-
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR)
-		return cairn_error_set_errno(err, "remove '%s'", name);
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return cairn_error_set_errno(err, "open directory '%s'", name);
-	stack = xcalloc(1, sizeof(*stack));
-	depth = 1;
-	if (cairn_fs_list_dir(&stack[0].names, &stack[0].n, fd, 0) < 0) {
-		ret = cairn_error_set_errno(err, "read directory '%s'", name);
-		goto out;
-	}
-	while (depth) {
-		struct rm_level *l = &stack[depth - 1];
-		int next;
-
-		if (l->i < l->n) {
-			const char *child = l->names[l->i++];
-
-			if (unlinkat(fd, child, 0) == 0 || errno == ENOENT)
-				continue;
-			if (errno != EISDIR) {
-				ret = cairn_error_set_errno(err, "remove '%s' below '%s'", child,
-							    name);
-				goto out;
-			}
-			next = openat(fd, child, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (next < 0) {
-				ret = cairn_error_set_errno(err, "open '%s' below '%s'", child,
-							    name);
-				goto out;
-			}
-			close(fd);
-			fd = next;
-			stack = xreallocarray(stack, depth + 1, sizeof(*stack));
-			memset(&stack[depth], 0, sizeof(*stack));
-			stack[depth].name = xstrdup(child);
-			depth++;
-			if (cairn_fs_list_dir(&stack[depth - 1].names, &stack[depth - 1].n, fd, 0) <
-			    0) {
-				ret = cairn_error_set_errno(err, "read directory below '%s'", name);
-				goto out;
-			}
-			continue;
-		}
-		if (depth == 1)
-			break;
-		next = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (next < 0) {
-			ret = cairn_error_set_errno(err, "open parent below '%s'", name);
-			goto out;
-		}
-		close(fd);
-		fd = next;
-		if (unlinkat(fd, l->name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-			ret = cairn_error_set_errno(err, "remove directory '%s' below '%s'",
-						    l->name, name);
-			goto out;
-		}
-		rm_level_release(l);
-		depth--;
-	}
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		ret = cairn_error_set_errno(err, "remove directory '%s'", name);
-out:
-	while (depth)
-		rm_level_release(&stack[--depth]);
-	free(stack);
-	close(fd);
-	return ret;
-}
-
 /* ---- reading: blob → (filters) → tar, hashing both ---- */
 
 struct source {
@@ -989,14 +890,14 @@ int cairn_layer_unpack_fd(int fd, const char *what, const struct cairn_digest *d
 			goto fail;
 		}
 		/* someone else finished the same layer first */
-		cairn_layer_remove_tree(pfd, tmpname, NULL);
+		cairn_fs_remove_tree(pfd, tmpname, NULL);
 		return 0;
 	}
 	if (!(flags & CAIRN_UNPACK_NO_SYNC))
 		fsync(pfd);
 	return 0;
 fail:
-	cairn_layer_remove_tree(pfd, tmpname, NULL);
+	cairn_fs_remove_tree(pfd, tmpname, NULL);
 	return cairn_error_wrap(err, "unpack layer '%s'", what);
 }
 
@@ -1036,7 +937,7 @@ static void remove_stale(int rootfd, const char *hex)
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(names[i], prefix, strlen(prefix)) == 0) {
 			cairn_log(CAIRN_LOG_DEBUG, "removing leftover '%s'", names[i]);
-			cairn_layer_remove_tree(rootfd, names[i], NULL);
+			cairn_fs_remove_tree(rootfd, names[i], NULL);
 		}
 		free(names[i]);
 	}

@@ -64,10 +64,4 @@ int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *
  */
 int cairn_layer_clean_path(char **out, const char *name, struct cairn_error **err);
 
-/*
- * Remove `name` in `dirfd` and everything below it, never following symlinks, at any depth
- * with a constant number of file descriptors. A missing `name` is not an error.
- */
-int cairn_layer_remove_tree(int dirfd, const char *name, struct cairn_error **err);
-
 #endif

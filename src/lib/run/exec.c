@@ -2,7 +2,6 @@
 /* Shell stages: overlayfs of the previous layers plus an upper dir, run by an OCI runtime. */
 #include "common.h"
 #include "run/exec.h"
-#include "layer/unpack.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
@@ -12,7 +11,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -265,17 +263,6 @@ int cairn_exec_mount_ro(const char *target, const char *const *lowerdirs, size_t
 	return overlay_mount(target, lowerdirs, n_lower, empty_dir, NULL, err);
 }
 
-static int unlink_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	if (type == FTW_DP || type == FTW_D)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 /*
  * Children cairn starts get the default action for the signals cairn catches, and a process
  * group of their own: a ^C on the terminal reaches cairn alone, which then stops them in order.
@@ -440,7 +427,7 @@ void cairn_exec_cleanup(const char *work_dir)
 {
 	stop_containers(work_dir);
 	unmount_below(work_dir);
-	nftw(work_dir, unlink_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	cairn_fs_remove_tree(AT_FDCWD, work_dir, NULL);
 }
 
 /* One line of output to o->output, the script's command markers taken out of it. */
@@ -606,7 +593,7 @@ static void drop_mount_points(const char *work, const char *const *created, size
 			continue;
 		if (S_ISDIR(sb.st_mode)) {
 			/* /dev or /proc left with only runtime leftovers: both are empty trees */
-			cairn_layer_remove_tree(pfd, base, NULL);
+			cairn_fs_remove_tree(pfd, base, NULL);
 		} else if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
 			unlinkat(pfd, base, 0);
 		}

@@ -2,6 +2,8 @@
 /* Git in stages: the repositories and commits of git entries, and the archive and patch layers. */
 #include "common.h"
 #include "stage/stage_internal.h"
+
+#include <inttypes.h>
 #include "util/fs.h"
 #include "util/parse.h"
 
@@ -30,6 +32,59 @@ int stage_git_changed(int *changed, struct image_state *s, struct cairn_error **
 		}
 		if (ch)
 			*changed = 1;
+	}
+	return 0;
+}
+
+static int write_op(struct cairn_layer_writer *w, struct cairn_git_repo *r,
+		    const struct cairn_git_op *op, const struct git_write_opts *o,
+		    struct cairn_error **err)
+{
+	struct cairn_layer_entry e = {.path = op->path,
+				      .mode = op->mode,
+				      .uid = o->uid,
+				      .gid = o->gid,
+				      .mtime = o->mtime};
+	struct cairn_git_blob *blob = NULL;
+	cleanup_free char *target = NULL;
+	const void *data = NULL;
+	uint64_t size = 0;
+	int ret;
+
+	if (op->kind == CAIRN_GIT_OP_WHITEOUT)
+		return cairn_layer_add_whiteout(w, op->path, e.mtime, err);
+	if (op->kind == CAIRN_GIT_OP_DIR)
+		return o->dir_filter && !o->dir_filter(&e, o->ud) ? 0 : cairn_layer_add(w, &e, err);
+	ret = cairn_git_blob_read(&blob, &data, &size, r, op->oid, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "'%s'", op->path);
+	if (size != op->size) {
+		ret = cairn_error_set(err, CAIRN_EINTERNAL,
+				      "blob '%s' for '%s': %" PRIu64 " bytes, expected %" PRIu64,
+				      op->oid, op->path, size, op->size);
+	} else if (op->kind == CAIRN_GIT_OP_SYMLINK) {
+		target = xstrndup(data, (size_t)size);
+		e.linkname = target;
+		ret = cairn_layer_add(w, &e, err);
+	} else {
+		e.size = size;
+		ret = cairn_layer_add(w, &e, err);
+		if (ret == 0)
+			ret = cairn_layer_write_data(w, data, (size_t)size, err);
+	}
+	cairn_git_blob_free(blob);
+	return ret;
+}
+
+int stage_write_git_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,
+			const struct cairn_git_ops *ops, const struct git_write_opts *o,
+			struct cairn_error **err)
+{
+	for (size_t i = 0; i < ops->n; i++) {
+		int ret = write_op(w, r, &ops->v[i], o, err);
+
+		if (ret < 0)
+			return cairn_error_wrap(err, "git layer entry '%s'", ops->v[i].path);
 	}
 	return 0;
 }
@@ -86,13 +141,13 @@ int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, in
 				/* install -o without -g leaves the group root's */
 				.to_gid = g->group.s && gid >= 0 ? (unsigned)gid : 0,
 			};
-			struct cairn_git_write_opts wo = {.uid = uid < 0 ? 0 : (uid_t)uid,
-							  .gid = gid < 0 ? 0 : (gid_t)gid,
-							  .mtime = src->mtime,
-							  .dir_filter = stage_keep_dir,
-							  .ud = &dp};
+			struct git_write_opts wo = {.uid = uid < 0 ? 0 : (uid_t)uid,
+						    .gid = gid < 0 ? 0 : (gid_t)gid,
+						    .mtime = src->mtime,
+						    .dir_filter = stage_keep_dir,
+						    .ud = &dp};
 
-			ret = cairn_git_write_ops(w, src->repo, &ops, &wo, err);
+			ret = stage_write_git_ops(w, src->repo, &ops, &wo, err);
 		}
 		cairn_git_ops_release(&ops);
 		if (ret < 0) {

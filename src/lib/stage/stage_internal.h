@@ -267,7 +267,29 @@ int stage_prev_view(struct rootfs_view **out, struct image_state *s, struct cair
 int stage_mapping_ids(int64_t *uid, int64_t *gid, struct image_state *s, const char *owner,
 		      const char *group, bool primary, const char *what, struct cairn_error **err);
 
+/* How stage_write_git_ops() writes its entries. */
+struct git_write_opts {
+	uid_t uid; /* of every entry */
+	gid_t gid;
+	int64_t mtime;
+	/*
+	 * Called with each directory entry before it is written (NULL: all go in): false leaves
+	 * it out; it may change the entry's uid, gid and mode.
+	 */
+	bool (*dir_filter)(struct cairn_layer_entry *e, void *ud);
+	void *ud;
+};
+
 /* git_stage.c */
+/*
+ * Write `ops` into the layer `w` in order, as `o` says (file contents and symlink targets are
+ * read from `r` one blob at a time: list and write with the same `r`). The writer stays the
+ * caller's. CAIRN_EINTERNAL when a blob is missing or not the size listed, or the writer's
+ * own error.
+ */
+int stage_write_git_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,
+			const struct cairn_git_ops *ops, const struct git_write_opts *o,
+			struct cairn_error **err);
 int stage_git_changed(int *changed, struct image_state *s, struct cairn_error **err);
 int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, int patch,
 		    json_t *config, struct cairn_error **err);

@@ -4,10 +4,10 @@
 #include "cairn/manifest.h"
 #include "cairn/store.h"
 #include "store/store_internal.h"
+#include "util/fs.h"
 #include "util/json.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -136,13 +136,6 @@ static int mark_ref(const struct cairn_store_ref *ref, void *ud)
 	return 0;
 }
 
-static int unlink_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 /* Removes the blobs not in `live` that are older than `cutoff`. */
 static void sweep_blobs(struct cairn_store *st, const struct digest_set *live, time_t cutoff,
 			struct cairn_store_gc_stats *stats)
@@ -188,7 +181,7 @@ static void sweep_layers(const char *layers_root, const struct digest_set *diff_
 		path = xasprintf("%s/%s", layers_root, e->d_name);
 		if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_mtime > cutoff)
 			continue;
-		if (nftw(path, unlink_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0)
+		if (cairn_fs_remove_tree(AT_FDCWD, path, NULL) == 0)
 			stats->layers_removed++;
 	}
 	closedir(d);

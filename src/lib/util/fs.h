@@ -40,4 +40,12 @@ int cairn_fs_mktemp_at(int *fd_out, char **name_out, int dirfd, const char *pref
 int cairn_fs_write_all(int fd, const void *p, size_t len, const char *what,
 		       struct cairn_error **err);
 
+/*
+ * Remove `name` in `dirfd` and everything below it, never following symlinks and never entering
+ * another filesystem (a mount point below is an error, and stays), at any depth with a constant
+ * number of file descriptors. A missing `name` is not an error. The one way cairn removes a
+ * tree.
+ */
+int cairn_fs_remove_tree(int dirfd, const char *name, struct cairn_error **err);
+
 #endif
