@@ -123,13 +123,13 @@ static struct smap_slot *smap_slot(const struct smap *m, const char *key, size_t
 	}
 }
 
-static const void *smap_get(const struct smap *m, const char *key, size_t len)
+static const void *cfg_smap_get(const struct smap *m, const char *key, size_t len)
 {
 	return m->cap ? smap_slot(m, key, len)->value : NULL;
 }
 
 /* Map `key` to `value`, replacing an earlier value. `key` must stay valid as long as `m`. */
-static void smap_put(struct smap *m, const char *key, size_t len, const void *value)
+static void cfg_smap_put(struct smap *m, const char *key, size_t len, const void *value)
 {
 	struct smap_slot *s;
 
@@ -152,13 +152,13 @@ static void smap_put(struct smap *m, const char *key, size_t len, const void *va
 	s->value = value;
 }
 
-static void smap_release(struct smap *m)
+static void cfg_smap_release(struct smap *m)
 {
 	free(m->slots);
 	memset(m, 0, sizeof(*m));
 }
 
-static void entries_release(struct entries *e)
+static void cfg_entries_release(struct entries *e)
 {
 	free(e->v);
 	memset(e, 0, sizeof(*e));
@@ -176,7 +176,7 @@ static void entries_add(struct entries *e, const struct ynode *key, const struct
 }
 
 /* Grow `*v` (of `*alloc` elements of `size` bytes) to hold at least `n`. */
-static void *grow(void *v, size_t *alloc, size_t n, size_t size)
+static void *cfg_grow(void *v, size_t *alloc, size_t n, size_t size)
 {
 	if (n <= *alloc)
 		return v;
@@ -186,24 +186,25 @@ static void *grow(void *v, size_t *alloc, size_t n, size_t size)
 	return xreallocarray(v, *alloc, size);
 }
 
-static bool is(const struct ynode *n, const char *s)
+static bool cfg_is(const struct ynode *n, const char *s)
 {
 	return n->kind == Y_SCALAR && n->len == strlen(s) && memcmp(n->text, s, n->len) == 0;
 }
 
-static bool is_null(const struct ynode *n)
+static bool cfg_is_null(const struct ynode *n)
 {
 	return n->kind == Y_SCALAR && n->plain &&
-	       (n->len == 0 || is(n, "~") || is(n, "null") || is(n, "Null") || is(n, "NULL"));
+	       (n->len == 0 || cfg_is(n, "~") || cfg_is(n, "null") || cfg_is(n, "Null") ||
+		cfg_is(n, "NULL"));
 }
 
 static bool is_merge(const struct ynode *key)
 {
-	return key->plain && is(key, "<<");
+	return key->plain && cfg_is(key, "<<");
 }
 
 /* `len` bytes of untrusted text fit for a message: control characters replaced, cropped. */
-static void show(char out[SHOWN_MAX + 4], const char *s, size_t len)
+static void cfg_show(char out[SHOWN_MAX + 4], const char *s, size_t len)
 {
 	size_t k = len > SHOWN_MAX ? SHOWN_MAX : len;
 
@@ -212,18 +213,18 @@ static void show(char out[SHOWN_MAX + 4], const char *s, size_t len)
 	memcpy(out + k, len > k ? "..." : "", len > k ? 4 : 1);
 }
 
-static bool pos_before(struct cairn_config_pos a, struct cairn_config_pos b)
+static bool cfg_pos_before(struct cairn_config_pos a, struct cairn_config_pos b)
 {
 	return a.line < b.line || (a.line == b.line && a.column < b.column);
 }
 
 /* ---- errors and the key path ---- */
 
-static int fail(struct ctx *x, int code, struct cairn_config_pos pos, const char *fmt, ...)
+static int cfg_fail(struct ctx *x, int code, struct cairn_config_pos pos, const char *fmt, ...)
 	CAIRN_PRINTF(4, 5);
 
 /* "<file>:<line>:<column>: <key>: <what>", or without the key at the top of a document */
-static int fail(struct ctx *x, int code, struct cairn_config_pos pos, const char *fmt, ...)
+static int cfg_fail(struct ctx *x, int code, struct cairn_config_pos pos, const char *fmt, ...)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf why = CAIRN_BUF_INIT;
 	va_list ap;
@@ -238,22 +239,22 @@ static int fail(struct ctx *x, int code, struct cairn_config_pos pos, const char
 			       why.buf);
 }
 
-#define invalid(x, pos, ...) fail((x), CAIRN_EINVAL, (pos), __VA_ARGS__)
+#define invalid(x, pos, ...) cfg_fail((x), CAIRN_EINVAL, (pos), __VA_ARGS__)
 
-/* Append ".key" to the path; returns the length to restore with path_pop(). */
-static size_t path_key(struct ctx *x, const char *key, size_t len)
+/* Append ".key" to the path; returns the length to restore with cfg_path_pop(). */
+static size_t cfg_path_key(struct ctx *x, const char *key, size_t len)
 {
 	char shown[SHOWN_MAX + 4];
 	size_t old = x->path.len;
 
-	show(shown, key, len);
+	cfg_show(shown, key, len);
 	if (old)
 		cairn_buf_addch(&x->path, '.');
 	cairn_buf_addstr(&x->path, shown);
 	return old;
 }
 
-static size_t path_index(struct ctx *x, size_t i)
+static size_t cfg_path_index(struct ctx *x, size_t i)
 {
 	size_t old = x->path.len;
 
@@ -261,29 +262,30 @@ static size_t path_index(struct ctx *x, size_t i)
 	return old;
 }
 
-static void path_pop(struct ctx *x, size_t len)
+static void cfg_path_pop(struct ctx *x, size_t len)
 {
 	cairn_buf_setlen(&x->path, len);
 }
 
 /* Count a node read into the model: aliases and merges are counted at each use. */
-static int charge(struct ctx *x, const struct ynode *n)
+static int cfg_charge(struct ctx *x, const struct ynode *n)
 {
 	if (++x->n_read > CAIRN_CONFIG_NODES_MAX)
-		return fail(x, CAIRN_ETOOBIG, n->pos,
-			    "more than %d YAML nodes after expanding aliases and image lists",
-			    CAIRN_CONFIG_NODES_MAX);
+		return cfg_fail(x, CAIRN_ETOOBIG, n->pos,
+				"more than %d YAML nodes after expanding aliases and image lists",
+				CAIRN_CONFIG_NODES_MAX);
 	x->text_read += n->len;
 	if (x->text_read > CAIRN_CONFIG_TEXT_MAX)
-		return fail(x, CAIRN_ETOOBIG, n->pos,
-			    "more than %u bytes of text after expanding aliases and image lists",
-			    CAIRN_CONFIG_TEXT_MAX);
+		return cfg_fail(
+			x, CAIRN_ETOOBIG, n->pos,
+			"more than %u bytes of text after expanding aliases and image lists",
+			CAIRN_CONFIG_TEXT_MAX);
 	return 0;
 }
 
 /* ---- building the tree from parser events ---- */
 
-static void free_nodes(struct ctx *x)
+static void cfg_free_nodes(struct ctx *x)
 {
 	for (size_t i = 0; i < x->n_nodes; i++) {
 		free(x->nodes[i]->text);
@@ -294,7 +296,7 @@ static void free_nodes(struct ctx *x)
 	x->n_nodes = 0;
 	x->depth = 0;
 	x->root = NULL;
-	smap_release(&x->anchors);
+	cfg_smap_release(&x->anchors);
 }
 
 static struct cairn_config_pos event_pos(struct ctx *x, struct fy_event *ev)
@@ -343,8 +345,8 @@ static int attach(struct ctx *x, const struct ynode *n, struct cairn_config_pos 
 		return 0;
 	}
 	parent = x->stack[x->depth - 1];
-	parent->kids =
-		grow(parent->kids, &parent->alloc_kids, parent->n_kids + 1, sizeof(*parent->kids));
+	parent->kids = cfg_grow(parent->kids, &parent->alloc_kids, parent->n_kids + 1,
+				sizeof(*parent->kids));
 	parent->kids[parent->n_kids++] = n;
 	return 0;
 }
@@ -359,23 +361,23 @@ static int new_node(struct ynode **out, struct ctx *x, enum ykind kind, struct c
 
 	*out = NULL;
 	if (++x->n_built > CAIRN_CONFIG_NODES_MAX)
-		return fail(x, CAIRN_ETOOBIG, pos, "more than %d YAML nodes",
-			    CAIRN_CONFIG_NODES_MAX);
+		return cfg_fail(x, CAIRN_ETOOBIG, pos, "more than %d YAML nodes",
+				CAIRN_CONFIG_NODES_MAX);
 	if (x->depth + (kind != Y_SCALAR) > CAIRN_CONFIG_DEPTH_MAX)
-		return fail(x, CAIRN_ETOOBIG, pos, "nested deeper than %d levels",
-			    CAIRN_CONFIG_DEPTH_MAX);
+		return cfg_fail(x, CAIRN_ETOOBIG, pos, "nested deeper than %d levels",
+				CAIRN_CONFIG_DEPTH_MAX);
 	n = xcalloc(1, sizeof(*n));
 	n->kind = kind;
 	n->pos = pos;
 	if (anchor)
 		n->anchor = token_text(anchor, &len);
-	x->nodes = grow(x->nodes, &x->alloc_nodes, x->n_nodes + 1, sizeof(*x->nodes));
+	x->nodes = cfg_grow(x->nodes, &x->alloc_nodes, x->n_nodes + 1, sizeof(*x->nodes));
 	x->nodes[x->n_nodes++] = n;
 	ret = attach(x, n, pos);
 	if (ret < 0)
 		return ret;
 	if (kind != Y_SCALAR) {
-		x->stack = grow(x->stack, &x->alloc_stack, x->depth + 1, sizeof(*x->stack));
+		x->stack = cfg_grow(x->stack, &x->alloc_stack, x->depth + 1, sizeof(*x->stack));
 		x->stack[x->depth++] = n;
 	}
 	*out = n;
@@ -396,7 +398,7 @@ static void complete(struct ctx *x, struct ynode *n)
 	 * or none: the tree stays acyclic.
 	 */
 	if (n->anchor)
-		smap_put(&x->anchors, n->anchor, strlen(n->anchor), n);
+		cfg_smap_put(&x->anchors, n->anchor, strlen(n->anchor), n);
 }
 
 static int on_alias(struct ctx *x, struct fy_event *ev, struct cairn_config_pos pos)
@@ -410,13 +412,13 @@ static int on_alias(struct ctx *x, struct fy_event *ev, struct cairn_config_pos 
 	if (pos.column > 1)
 		pos.column--;
 	name = token_text(ev->alias.anchor, &len);
-	target = smap_get(&x->anchors, name, len);
-	show(shown, name, len);
+	target = cfg_smap_get(&x->anchors, name, len);
+	cfg_show(shown, name, len);
 	if (!target)
 		return invalid(x, pos, "alias '*%s' has no anchor before it", shown);
 	if (x->depth + target->height > CAIRN_CONFIG_DEPTH_MAX)
-		return fail(x, CAIRN_ETOOBIG, pos, "alias '*%s': nested deeper than %d levels",
-			    shown, CAIRN_CONFIG_DEPTH_MAX);
+		return cfg_fail(x, CAIRN_ETOOBIG, pos, "alias '*%s': nested deeper than %d levels",
+				shown, CAIRN_CONFIG_DEPTH_MAX);
 	return attach(x, target, pos);
 }
 
@@ -439,7 +441,7 @@ static int on_scalar(struct ctx *x, struct fy_event *ev, struct cairn_config_pos
 	return 0;
 }
 
-static int process_document(struct ctx *x, const struct ynode *root);
+static int cfg_process_document(struct ctx *x, const struct ynode *root);
 
 static int on_event(struct ctx *x, struct fy_event *ev)
 {
@@ -448,10 +450,10 @@ static int on_event(struct ctx *x, struct fy_event *ev)
 
 	switch (ev->type) {
 	case FYET_DOCUMENT_START:
-		free_nodes(x);
+		cfg_free_nodes(x);
 		return 0;
 	case FYET_DOCUMENT_END:
-		return x->root ? process_document(x, x->root) : 0;
+		return x->root ? cfg_process_document(x, x->root) : 0;
 	case FYET_SCALAR:
 		return on_scalar(x, ev, pos);
 	case FYET_ALIAS:
@@ -477,32 +479,32 @@ static int on_event(struct ctx *x, struct fy_event *ev)
  * mappings) in place of the merge key: keys given explicitly win, then earlier merges.
  * Duplicate explicit keys are an error.
  */
-static int map_entries(struct ctx *x, const struct ynode *map, struct entries *out);
+static int cfg_map_entries(struct ctx *x, const struct ynode *map, struct entries *out);
 
 static int merge_map(struct ctx *x, const struct ynode *m, struct smap *seen, struct entries *out)
 {
-	CLEANUP(entries_release) struct entries sub = {0};
+	CLEANUP(cfg_entries_release) struct entries sub = {0};
 	int ret;
 
 	if (m->kind != Y_MAP)
 		return invalid(x, m->pos, "<<: must be a mapping or a list of mappings");
-	ret = map_entries(x, m, &sub);
+	ret = cfg_map_entries(x, m, &sub);
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < sub.n; i++) {
 		const struct ynode *k = sub.v[i].key;
 
-		if (smap_get(seen, k->text, k->len))
+		if (cfg_smap_get(seen, k->text, k->len))
 			continue;
-		smap_put(seen, k->text, k->len, k);
+		cfg_smap_put(seen, k->text, k->len, k);
 		entries_add(out, k, sub.v[i].value);
 	}
 	return 0;
 }
 
-static int map_entries(struct ctx *x, const struct ynode *map, struct entries *out)
+static int cfg_map_entries(struct ctx *x, const struct ynode *map, struct entries *out)
 {
-	CLEANUP(smap_release) struct smap seen = {0};
+	CLEANUP(cfg_smap_release) struct smap seen = {0};
 	size_t n_pairs = map->n_kids / 2;
 	int ret;
 
@@ -511,25 +513,25 @@ static int map_entries(struct ctx *x, const struct ynode *map, struct entries *o
 		const struct ynode *k = map->kids[2 * i], *first;
 		size_t old;
 
-		ret = charge(x, k);
+		ret = cfg_charge(x, k);
 		if (ret < 0)
 			return ret;
-		ret = charge(x, map->kids[2 * i + 1]);
+		ret = cfg_charge(x, map->kids[2 * i + 1]);
 		if (ret < 0)
 			return ret;
 		if (k->kind != Y_SCALAR)
 			return invalid(x, k->pos, "a key must be a string");
 		if (is_merge(k))
 			continue;
-		first = smap_get(&seen, k->text, k->len);
+		first = cfg_smap_get(&seen, k->text, k->len);
 		if (first) {
-			old = path_key(x, k->text, k->len);
+			old = cfg_path_key(x, k->text, k->len);
 			ret = invalid(x, k->pos, "duplicate key (first at line %u)",
 				      first->pos.line);
-			path_pop(x, old);
+			cfg_path_pop(x, old);
 			return ret;
 		}
-		smap_put(&seen, k->text, k->len, k);
+		cfg_smap_put(&seen, k->text, k->len, k);
 	}
 	for (size_t i = 0; i < n_pairs; i++) {
 		const struct ynode *k = map->kids[2 * i], *v = map->kids[2 * i + 1];
@@ -566,8 +568,8 @@ enum {
 /* NULL, or why `s` is not a valid value */
 typedef const char *(*check_fn)(const char *s, size_t len);
 
-static int read_str(struct ctx *x, const struct ynode *n, struct cairn_config_str *out,
-		    unsigned int flags, check_fn check)
+static int cfg_read_str(struct ctx *x, const struct ynode *n, struct cairn_config_str *out,
+			unsigned int flags, check_fn check)
 {
 	const char *why;
 
@@ -586,7 +588,7 @@ static int read_str(struct ctx *x, const struct ynode *n, struct cairn_config_st
 	return 0;
 }
 
-static void list_add(struct cairn_config_list *l, const char *s, struct cairn_config_pos pos)
+static void cfg_list_add(struct cairn_config_list *l, const char *s, struct cairn_config_pos pos)
 {
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
 	l->pos = xreallocarray(l->pos, l->n + 1, sizeof(*l->pos));
@@ -595,7 +597,7 @@ static void list_add(struct cairn_config_list *l, const char *s, struct cairn_co
 	l->n++;
 }
 
-static void list_release(struct cairn_config_list *l)
+static void cfg_list_release(struct cairn_config_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
@@ -611,7 +613,7 @@ static int read_list(struct ctx *x, const struct ynode *n, struct cairn_config_l
 	struct cairn_config_str item = {0};
 	int ret;
 
-	list_release(out);
+	cfg_list_release(out);
 	out->at = n->pos;
 	if (n->kind == Y_MAP)
 		return invalid(x, n->pos, "must be a string or a list of strings");
@@ -619,14 +621,14 @@ static int read_list(struct ctx *x, const struct ynode *n, struct cairn_config_l
 		/* a string for the shell is a command: it cannot be empty */
 		if (flags & F_SHELL_FORM)
 			flags &= ~(unsigned int)F_EMPTY_OK;
-		ret = read_str(x, n, &item, flags, check);
+		ret = cfg_read_str(x, n, &item, flags, check);
 		if (ret < 0)
 			return ret;
 		if (flags & F_SHELL_FORM) {
-			list_add(out, "/bin/sh", n->pos);
-			list_add(out, "-c", n->pos);
+			cfg_list_add(out, "/bin/sh", n->pos);
+			cfg_list_add(out, "-c", n->pos);
 		}
-		list_add(out, item.s, item.pos);
+		cfg_list_add(out, item.s, item.pos);
 		free(item.s);
 		return 0;
 	}
@@ -634,23 +636,23 @@ static int read_list(struct ctx *x, const struct ynode *n, struct cairn_config_l
 		const struct ynode *k = n->kids[i];
 		size_t old;
 
-		ret = charge(x, k);
+		ret = cfg_charge(x, k);
 		if (ret < 0)
 			return ret;
-		old = path_index(x, i);
-		ret = is_null(k) ? invalid(x, k->pos, "must be a string")
-				 : read_str(x, k, &item, flags & ~F_SHELL_FORM, check);
-		path_pop(x, old);
+		old = cfg_path_index(x, i);
+		ret = cfg_is_null(k) ? invalid(x, k->pos, "must be a string")
+				     : cfg_read_str(x, k, &item, flags & ~F_SHELL_FORM, check);
+		cfg_path_pop(x, old);
 		if (ret < 0)
 			return ret;
-		list_add(out, item.s, item.pos);
+		cfg_list_add(out, item.s, item.pos);
 		free(item.s);
 		item.s = NULL;
 	}
 	return 0;
 }
 
-static int read_bool(struct ctx *x, const struct ynode *n, struct cairn_config_bool *out)
+static int cfg_read_bool(struct ctx *x, const struct ynode *n, struct cairn_config_bool *out)
 {
 	static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes",
 					  "YES",  "on",	  "On",	  "ON"};
@@ -658,8 +660,8 @@ static int read_bool(struct ctx *x, const struct ynode *n, struct cairn_config_b
 					 "NO",	  "off",   "Off",   "OFF"};
 
 	for (size_t i = 0; n->kind == Y_SCALAR && n->plain && i < ARRAY_SIZE(yes); i++) {
-		if (is(n, yes[i]) || is(n, no[i])) {
-			out->value = is(n, yes[i]);
+		if (cfg_is(n, yes[i]) || cfg_is(n, no[i])) {
+			out->value = cfg_is(n, yes[i]);
 			out->pos = n->pos;
 			return 0;
 		}
@@ -717,7 +719,7 @@ static bool lower_alnum(char c)
 #define PROJECT_MAX 49
 #define PROJECT_RULE "must match ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ and be at most 49 bytes"
 
-static const char *check_project(const char *s, size_t len)
+static const char *cfg_check_project(const char *s, size_t len)
 {
 	if (!len || len > PROJECT_MAX || !lower_alnum(s[0]) || !lower_alnum(s[len - 1]))
 		return PROJECT_RULE;
@@ -856,8 +858,8 @@ struct field {
 
 #define AT(base, off) ((void *)((char *)(base) + (off)))
 
-static int read_fields(struct ctx *x, const struct ynode *map, const struct field *fields,
-		       void *base);
+static int cfg_read_fields(struct ctx *x, const struct ynode *map, const struct field *fields,
+			   void *base);
 
 static int read_seq(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
 {
@@ -875,22 +877,22 @@ static int read_seq(struct ctx *x, const struct field *f, const struct ynode *n,
 		void *elem = (char *)*array + i * f->elem_size;
 		size_t old;
 
-		ret = charge(x, k);
+		ret = cfg_charge(x, k);
 		if (ret < 0)
 			return ret;
 		*count = i + 1;
-		old = path_index(x, i);
+		old = cfg_path_index(x, i);
 		if (k->kind != Y_MAP)
 			return invalid(x, k->pos, "must be a mapping");
 		/* each element type starts with its struct cairn_config_pos */
 		*(struct cairn_config_pos *)elem = k->pos;
-		ret = read_fields(x, k, f->sub, elem);
+		ret = cfg_read_fields(x, k, f->sub, elem);
 		if (ret < 0)
 			return ret;
 		ret = f->fn(x, f, k, elem);
 		if (ret < 0)
 			return ret;
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 	}
 	return 0;
 }
@@ -899,16 +901,16 @@ static int read_value(struct ctx *x, const struct field *f, const struct ynode *
 {
 	switch (f->type) {
 	case T_STR:
-		return read_str(x, v, AT(base, f->off), f->flags, f->check);
+		return cfg_read_str(x, v, AT(base, f->off), f->flags, f->check);
 	case T_LIST:
 		return read_list(x, v, AT(base, f->off), f->flags, f->check);
 	case T_BOOL:
-		return read_bool(x, v, AT(base, f->off));
+		return cfg_read_bool(x, v, AT(base, f->off));
 	case T_MAP:
 		if (v->kind != Y_MAP)
 			return invalid(x, v->pos, "must be a mapping");
 		*(struct cairn_config_pos *)AT(base, f->off) = v->pos;
-		return read_fields(x, v, f->sub, base);
+		return cfg_read_fields(x, v, f->sub, base);
 	case T_SEQ:
 		return read_seq(x, f, v, base);
 	case T_FN:
@@ -926,9 +928,9 @@ static int read_value(struct ctx *x, const struct field *f, const struct ynode *
 /* A key of werf's that cairn accepts without using it: noted once per key at debug level. */
 static void note_ignored(struct ctx *x, const struct ynode *key, const struct field *f)
 {
-	if (smap_get(&x->noted, f->key, strlen(f->key)))
+	if (cfg_smap_get(&x->noted, f->key, strlen(f->key)))
 		return;
-	smap_put(&x->noted, f->key, strlen(f->key), f);
+	cfg_smap_put(&x->noted, f->key, strlen(f->key), f);
 	cairn_log(CAIRN_LOG_DEBUG, "%s:%u:%u: %s: ignored: %s", x->file, key->pos.line,
 		  key->pos.column, x->path.buf, f->note);
 }
@@ -938,10 +940,10 @@ static void note_ignored(struct ctx *x, const struct ynode *key, const struct fi
  * the wrong document kind, two spellings of one key, and missing required keys are errors. A
  * null value is the same as an absent key.
  */
-static int read_fields(struct ctx *x, const struct ynode *map, const struct field *fields,
-		       void *base)
+static int cfg_read_fields(struct ctx *x, const struct ynode *map, const struct field *fields,
+			   void *base)
 {
-	CLEANUP(entries_release) struct entries e = {0};
+	CLEANUP(cfg_entries_release) struct entries e = {0};
 	bool given[FIELDS_MAX] = {false};
 	size_t n_fields = 0;
 	int ret;
@@ -951,15 +953,15 @@ static int read_fields(struct ctx *x, const struct ynode *map, const struct fiel
 	assert(n_fields <= FIELDS_MAX);
 	if (map->kind != Y_MAP)
 		return invalid(x, map->pos, "must be a mapping");
-	ret = map_entries(x, map, &e);
+	ret = cfg_map_entries(x, map, &e);
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < e.n; i++) {
 		const struct ynode *k = e.v[i].key, *v = e.v[i].value;
-		size_t f, old = path_key(x, k->text, k->len);
+		size_t f, old = cfg_path_key(x, k->text, k->len);
 
 		for (f = 0; f < n_fields; f++)
-			if (is(k, fields[f].key))
+			if (cfg_is(k, fields[f].key))
 				break;
 		if (f == n_fields)
 			return invalid(x, k->pos, "unknown key");
@@ -970,9 +972,9 @@ static int read_fields(struct ctx *x, const struct ynode *map, const struct fiel
 			    fields[g].type == fields[f].type && fields[f].type != T_SKIP)
 				return invalid(x, k->pos, "cannot be used together with %s",
 					       fields[g].key);
-		if (!is_null(v) && (fields[f].flags & F_UNSUPPORTED))
+		if (!cfg_is_null(v) && (fields[f].flags & F_UNSUPPORTED))
 			return invalid(x, k->pos, "%s", fields[f].note);
-		if (!is_null(v)) {
+		if (!cfg_is_null(v)) {
 			given[f] = true;
 			ret = read_value(x, &fields[f], v, base);
 			if (ret < 0)
@@ -980,7 +982,7 @@ static int read_fields(struct ctx *x, const struct ynode *map, const struct fiel
 			if (fields[f].flags & F_IGNORED)
 				note_ignored(x, k, &fields[f]);
 		}
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 	}
 	for (size_t f = 0; f < n_fields; f++) {
 		bool found = false;
@@ -992,9 +994,9 @@ static int read_fields(struct ctx *x, const struct ynode *map, const struct fiel
 			found |= given[g] && fields[g].off == fields[f].off;
 		if (found)
 			continue;
-		old = path_key(x, fields[f].key, strlen(fields[f].key));
+		old = cfg_path_key(x, fields[f].key, strlen(fields[f].key));
 		ret = invalid(x, map->pos, "missing");
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 		return ret;
 	}
 	return 0;
@@ -1002,7 +1004,7 @@ static int read_fields(struct ctx *x, const struct ynode *map, const struct fiel
 
 /* ---- docker ---- */
 
-static void kv_release(struct cairn_config_kv *kv, size_t n)
+static void cfg_kv_release(struct cairn_config_kv *kv, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(kv[i].key);
@@ -1014,14 +1016,14 @@ static void kv_release(struct cairn_config_kv *kv, size_t n)
 /* ENV and LABEL: a mapping of strings, kept in document order. */
 static int read_kv(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
 {
-	CLEANUP(entries_release) struct entries e = {0};
+	CLEANUP(cfg_entries_release) struct entries e = {0};
 	struct cairn_config_kv **kv = AT(base, f->off);
 	size_t *count = AT(base, f->count_off);
 	int ret;
 
 	if (n->kind != Y_MAP)
 		return invalid(x, n->pos, "must be a mapping");
-	ret = map_entries(x, n, &e);
+	ret = cfg_map_entries(x, n, &e);
 	if (ret < 0)
 		return ret;
 	if (!e.n)
@@ -1030,7 +1032,7 @@ static int read_kv(struct ctx *x, const struct field *f, const struct ynode *n, 
 	for (size_t i = 0; i < e.n; i++) {
 		const struct ynode *k = e.v[i].key, *v = e.v[i].value;
 		struct cairn_config_kv *out = &(*kv)[i];
-		size_t old = path_key(x, k->text, k->len);
+		size_t old = cfg_path_key(x, k->text, k->len);
 
 		if (!k->len || memchr(k->text, '\0', k->len) ||
 		    (f->check && f->check(k->text, k->len)))
@@ -1039,7 +1041,7 @@ static int read_kv(struct ctx *x, const struct field *f, const struct ynode *n, 
 		out->key = xmemdup(k->text, k->len + 1);
 		out->key_pos = k->pos;
 		out->value_pos = v->pos;
-		if (is_null(v)) {
+		if (cfg_is_null(v)) {
 			out->value = xstrdup("");
 		} else {
 			if (v->kind != Y_SCALAR)
@@ -1048,7 +1050,7 @@ static int read_kv(struct ctx *x, const struct field *f, const struct ynode *n, 
 				return invalid(x, v->pos, "must not contain a NUL character");
 			out->value = xmemdup(v->text, v->len + 1);
 		}
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 	}
 	return 0;
 }
@@ -1146,7 +1148,7 @@ static int read_healthcheck_options(struct ctx *x, struct cairn_config_healthche
 
 		for (eq = *i; eq < end && s[eq] != '='; eq++)
 			;
-		show(shown, s + *i, end - *i);
+		cfg_show(shown, s + *i, end - *i);
 		if (eq == end)
 			return invalid(x, pos, "option '%s' needs '=VALUE'", shown);
 		val = s + eq + 1;
@@ -1202,9 +1204,9 @@ static bool json_argv(struct cairn_config_list *test, const char *s, struct cair
 		if (!arg || strlen(arg) != json_string_length(json_array_get(j, i)))
 			return false;
 	}
-	list_add(test, "CMD", pos);
+	cfg_list_add(test, "CMD", pos);
 	for (size_t i = 0; i < n; i++)
-		list_add(test, json_string_value(json_array_get(j, i)), pos);
+		cfg_list_add(test, json_string_value(json_array_get(j, i)), pos);
 	return true;
 }
 
@@ -1216,7 +1218,7 @@ static int read_healthcheck(struct ctx *x, const struct field *f, const struct y
 	bool options;
 	int ret;
 
-	ret = read_str(x, n, &h->text, 0, NULL);
+	ret = cfg_read_str(x, n, &h->text, 0, NULL);
 	if (ret < 0)
 		return ret;
 	ret = read_healthcheck_options(x, h, &i, n->pos, &options);
@@ -1228,7 +1230,7 @@ static int read_healthcheck(struct ctx *x, const struct field *f, const struct y
 	if (end - i == 4 && strncasecmp(s + i, "NONE", 4) == 0 && !s[skip_spaces(s, end)]) {
 		if (options)
 			return invalid(x, n->pos, "NONE takes no options");
-		list_add(&h->test, "NONE", n->pos);
+		cfg_list_add(&h->test, "NONE", n->pos);
 		return 0;
 	}
 	if (end - i != 3 || strncasecmp(s + i, "CMD", 3) != 0)
@@ -1238,8 +1240,8 @@ static int read_healthcheck(struct ctx *x, const struct field *f, const struct y
 		return invalid(x, n->pos, "CMD needs a command");
 	if (s[i] == '[' && json_argv(&h->test, s + i, n->pos))
 		return 0;
-	list_add(&h->test, "CMD-SHELL", n->pos);
-	list_add(&h->test, s + i, n->pos);
+	cfg_list_add(&h->test, "CMD-SHELL", n->pos);
+	cfg_list_add(&h->test, s + i, n->pos);
 	return 0;
 }
 
@@ -1251,7 +1253,7 @@ static int read_config_version(struct ctx *x, const struct field *f, const struc
 	struct cairn_config *c = base;
 
 	(void)f;
-	if (!is(n, "1"))
+	if (!cfg_is(n, "1"))
 		return invalid(x, n->pos, "must be 1");
 	c->config_version = 1;
 	c->config_version_pos = n->pos;
@@ -1264,7 +1266,7 @@ static int check_bool(struct ctx *x, const struct field *f, const struct ynode *
 
 	(void)f;
 	(void)base;
-	return read_bool(x, n, &b);
+	return cfg_read_bool(x, n, &b);
 }
 
 static int check_map(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
@@ -1274,12 +1276,12 @@ static int check_map(struct ctx *x, const struct field *f, const struct ynode *n
 	return n->kind == Y_MAP ? 0 : invalid(x, n->pos, "must be a mapping");
 }
 
-static void value_release(struct cairn_config_value *v)
+static void cfg_value_release(struct cairn_config_value *v)
 {
 	for (size_t i = 0; i < v->n; i++) {
 		if (v->keys)
 			free(v->keys[i]);
-		value_release(&v->items[i]);
+		cfg_value_release(&v->items[i]);
 	}
 	free(v->keys);
 	free(v->items);
@@ -1291,18 +1293,18 @@ static int copy_value(struct ctx *x, struct cairn_config_value *out, const struc
 
 static int copy_map(struct ctx *x, struct cairn_config_value *out, const struct ynode *n)
 {
-	CLEANUP(entries_release) struct entries e = {0};
+	CLEANUP(cfg_entries_release) struct entries e = {0};
 	int ret;
 
 	out->kind = CAIRN_CONFIG_VALUE_MAP;
-	ret = map_entries(x, n, &e);
+	ret = cfg_map_entries(x, n, &e);
 	if (ret < 0)
 		return ret;
 	out->keys = xcalloc(e.n ? e.n : 1, sizeof(*out->keys));
 	out->items = xcalloc(e.n ? e.n : 1, sizeof(*out->items));
 	for (size_t i = 0; i < e.n; i++) {
 		const struct ynode *k = e.v[i].key;
-		size_t old = path_key(x, k->text, k->len);
+		size_t old = cfg_path_key(x, k->text, k->len);
 
 		if (memchr(k->text, '\0', k->len))
 			return invalid(x, k->pos, "must not contain a NUL character");
@@ -1311,7 +1313,7 @@ static int copy_map(struct ctx *x, struct cairn_config_value *out, const struct 
 		ret = copy_value(x, &out->items[i], e.v[i].value);
 		if (ret < 0)
 			return ret;
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 	}
 	return 0;
 }
@@ -1322,7 +1324,7 @@ static int copy_value(struct ctx *x, struct cairn_config_value *out, const struc
 	int ret;
 
 	out->pos = n->pos;
-	if (is_null(n))
+	if (cfg_is_null(n))
 		return 0;
 	if (n->kind == Y_MAP)
 		return copy_map(x, out, n);
@@ -1339,15 +1341,15 @@ static int copy_value(struct ctx *x, struct cairn_config_value *out, const struc
 	for (size_t i = 0; i < n->n_kids; i++) {
 		size_t old;
 
-		ret = charge(x, n->kids[i]);
+		ret = cfg_charge(x, n->kids[i]);
 		if (ret < 0)
 			return ret;
-		old = path_index(x, i);
+		old = cfg_path_index(x, i);
 		out->n = i + 1;
 		ret = copy_value(x, &out->items[i], n->kids[i]);
 		if (ret < 0)
 			return ret;
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 	}
 	return 0;
 }
@@ -1361,7 +1363,7 @@ static int read_cleanup(struct ctx *x, const struct field *f, const struct ynode
 	if (n->kind != Y_MAP)
 		return invalid(x, n->pos, "must be a mapping");
 	if (c->cleanup) {
-		value_release(c->cleanup);
+		cfg_value_release(c->cleanup);
 		free(c->cleanup);
 	}
 	c->cleanup = xcalloc(1, sizeof(*c->cleanup));
@@ -1386,9 +1388,9 @@ static int check_exclusive(struct ctx *x, struct cairn_config_str *const *v,
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i]->s)
 			continue;
-		if (first == n || pos_before(v[i]->pos, v[first]->pos))
+		if (first == n || cfg_pos_before(v[i]->pos, v[first]->pos))
 			first = i;
-		if (last == n || pos_before(v[last]->pos, v[i]->pos))
+		if (last == n || cfg_pos_before(v[last]->pos, v[i]->pos))
 			last = i;
 	}
 	if (first == n && required) {
@@ -1396,16 +1398,16 @@ static int check_exclusive(struct ctx *x, struct cairn_config_str *const *v,
 
 		for (size_t i = 1; i < n; i++)
 			cairn_buf_addf(&others, "%s%s", i > 1 ? ", " : "", keys[i]);
-		old = path_key(x, keys[0], strlen(keys[0]));
+		old = cfg_path_key(x, keys[0], strlen(keys[0]));
 		ret = invalid(x, where, "missing (or %s)", others.buf);
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 		return ret;
 	}
 	if (first == last)
 		return 0;
-	old = path_key(x, keys[last], strlen(keys[last]));
+	old = cfg_path_key(x, keys[last], strlen(keys[last]));
 	ret = invalid(x, v[last]->pos, "cannot be used together with %s", keys[first]);
-	path_pop(x, old);
+	cfg_path_pop(x, old);
 	return ret;
 }
 
@@ -1421,11 +1423,11 @@ static int check_git(struct ctx *x, const struct field *f, const struct ynode *n
 		g->add.s = xstrdup("/");
 	for (size_t i = 0; !g->url.s && i < ARRAY_SIZE(revs); i++) {
 		if (revs[i]->s) {
-			size_t old = path_key(x, keys[i], strlen(keys[i]));
+			size_t old = cfg_path_key(x, keys[i], strlen(keys[i]));
 			int ret =
 				invalid(x, revs[i]->pos, "only for a remote repository (with url)");
 
-			path_pop(x, old);
+			cfg_path_pop(x, old);
 			return ret;
 		}
 	}
@@ -1499,7 +1501,7 @@ static const struct field meta_fields[] = {
 	 .type = T_STR,
 	 .flags = F_REQUIRED,
 	 .off = CFG(project),
-	 .check = check_project},
+	 .check = cfg_check_project},
 	{.key = "configVersion",
 	 .type = T_FN,
 	 .flags = F_REQUIRED,
@@ -1616,7 +1618,7 @@ static const struct field mount_fields[] = {
 	{.key = NULL},
 };
 
-static const struct field docker_fields[] = {
+static const struct field cfg_docker_fields[] = {
 	{.key = "WORKDIR", .type = T_STR, .off = IMG(docker.workdir)},
 	{.key = "CMD", .type = T_LIST, .flags = F_EMPTY_OK | F_SHELL_FORM, .off = IMG(docker.cmd)},
 	{.key = "ENTRYPOINT",
@@ -1685,7 +1687,7 @@ static const struct field image_fields[] = {
 	 .type = T_MAP,
 	 .flags = F_NO_ARTIFACT,
 	 .off = IMG(docker.pos),
-	 .sub = docker_fields},
+	 .sub = cfg_docker_fields},
 	ADMISSION("herebyIAdmitThatFromLatestMightBreakReproducibility"),
 	{.key = "asLayers",
 	 .type = T_SKIP,
@@ -1714,7 +1716,7 @@ static const struct field image_fields[] = {
 static const struct ynode *raw_get(const struct ynode *map, const char *key)
 {
 	for (size_t i = 0; i + 1 < map->n_kids; i += 2)
-		if (is(map->kids[i], key))
+		if (cfg_is(map->kids[i], key))
 			return map->kids[i];
 	return NULL;
 }
@@ -1727,15 +1729,15 @@ static bool has_name_key(const struct ynode *root)
 static int read_meta(struct ctx *x, const struct ynode *root)
 {
 	if (!raw_get(root, "project") && has_name_key(root)) {
-		size_t old = path_key(x, "project", 7);
+		size_t old = cfg_path_key(x, "project", 7);
 		int ret = invalid(x, root->pos,
 				  "missing: the first document must be the meta document "
 				  "(project, configVersion)");
 
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 		return ret;
 	}
-	return read_fields(x, root, meta_fields, x->cfg);
+	return cfg_read_fields(x, root, meta_fields, x->cfg);
 }
 
 static struct cairn_config_image *new_image(struct ctx *x)
@@ -1744,7 +1746,7 @@ static struct cairn_config_image *new_image(struct ctx *x)
 	struct cairn_config_image *img;
 
 	c->images = xreallocarray(c->images, c->n_images + 1, sizeof(*c->images));
-	x->keys = grow(x->keys, &x->alloc_keys, c->n_images + 1, sizeof(*x->keys));
+	x->keys = cfg_grow(x->keys, &x->alloc_keys, c->n_images + 1, sizeof(*x->keys));
 	img = &c->images[c->n_images++];
 	memset(img, 0, sizeof(*img));
 	memset(&x->keys[c->n_images - 1], 0, sizeof(*x->keys));
@@ -1762,8 +1764,8 @@ static int read_image(struct ctx *x, const struct ynode *root, const char *name_
 	int ret;
 
 	if (x->cfg->n_images == CAIRN_CONFIG_IMAGES_MAX)
-		return fail(x, CAIRN_ETOOBIG, name->pos, "more than %d images and artifacts",
-			    CAIRN_CONFIG_IMAGES_MAX);
+		return cfg_fail(x, CAIRN_ETOOBIG, name->pos, "more than %d images and artifacts",
+				CAIRN_CONFIG_IMAGES_MAX);
 	img = new_image(x);
 	keys = &x->keys[x->cfg->n_images - 1];
 	keys->name = name_key;
@@ -1773,9 +1775,9 @@ static int read_image(struct ctx *x, const struct ynode *root, const char *name_
 	img->artifact = x->artifact;
 	img->pos = root->pos;
 	img->name_pos = name->pos;
-	if (!is_null(name))
+	if (!cfg_is_null(name))
 		img->name = xmemdup(name->text, name->len + 1);
-	ret = read_fields(x, root, image_fields, img);
+	ret = cfg_read_fields(x, root, image_fields, img);
 	if (ret < 0)
 		return ret;
 	from[0] = &img->from;
@@ -1792,9 +1794,9 @@ static int check_image_name(struct ctx *x, const struct ynode *n)
 	struct cairn_config_str s = {0};
 	int ret;
 
-	if (is_null(n))
+	if (cfg_is_null(n))
 		return invalid(x, n->pos, "must be a name");
-	ret = read_str(x, n, &s, 0, x->artifact ? check_artifact_name : check_name);
+	ret = cfg_read_str(x, n, &s, 0, x->artifact ? check_artifact_name : check_name);
 	free(s.s);
 	return ret;
 }
@@ -1802,25 +1804,25 @@ static int check_image_name(struct ctx *x, const struct ynode *n)
 static int read_image_document(struct ctx *x, const struct ynode *root)
 {
 	static const char *const name_keys[] = {"image", "dimg", "artifact"};
-	CLEANUP(entries_release) struct entries e = {0};
+	CLEANUP(cfg_entries_release) struct entries e = {0};
 	const struct entry *found = NULL;
 	const char *name_key = NULL;
 	const struct ynode *names;
 	size_t old;
 	int ret;
 
-	ret = map_entries(x, root, &e);
+	ret = cfg_map_entries(x, root, &e);
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < e.n; i++) {
 		for (size_t k = 0; k < ARRAY_SIZE(name_keys); k++) {
-			if (!is(e.v[i].key, name_keys[k]))
+			if (!cfg_is(e.v[i].key, name_keys[k]))
 				continue;
 			if (found) {
-				old = path_key(x, name_keys[k], strlen(name_keys[k]));
+				old = cfg_path_key(x, name_keys[k], strlen(name_keys[k]));
 				ret = invalid(x, e.v[i].key->pos, "cannot be used together with %s",
 					      name_key);
-				path_pop(x, old);
+				cfg_path_pop(x, old);
 				return ret;
 			}
 			found = &e.v[i];
@@ -1828,32 +1830,32 @@ static int read_image_document(struct ctx *x, const struct ynode *root)
 		}
 	}
 	if (!found) {
-		old = path_key(x, "image", 5);
+		old = cfg_path_key(x, "image", 5);
 		ret = invalid(x, root->pos,
 			      "missing: each document after the first needs image or artifact");
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 		return ret;
 	}
 	x->artifact = strcmp(name_key, "artifact") == 0;
 	names = found->value;
-	old = path_key(x, name_key, strlen(name_key));
+	old = cfg_path_key(x, name_key, strlen(name_key));
 	if (names->kind == Y_SEQ && !x->artifact) {
 		if (!names->n_kids)
 			return invalid(x, names->pos, "must name at least one image");
 		for (size_t i = 0; i < names->n_kids; i++) {
-			size_t old_i = path_index(x, i);
+			size_t old_i = cfg_path_index(x, i);
 
 			ret = check_image_name(x, names->kids[i]);
 			if (ret < 0)
 				return ret;
-			path_pop(x, old_i);
+			cfg_path_pop(x, old_i);
 		}
-	} else if (!is_null(names) || x->artifact) {
+	} else if (!cfg_is_null(names) || x->artifact) {
 		ret = check_image_name(x, names);
 		if (ret < 0)
 			return ret;
 	}
-	path_pop(x, old);
+	cfg_path_pop(x, old);
 	if (names->kind != Y_SEQ)
 		return read_image(x, root, name_key, names);
 	for (size_t i = 0; i < names->n_kids; i++) {
@@ -1864,11 +1866,11 @@ static int read_image_document(struct ctx *x, const struct ynode *root)
 	return 0;
 }
 
-static int process_document(struct ctx *x, const struct ynode *root)
+static int cfg_process_document(struct ctx *x, const struct ynode *root)
 {
 	int ret;
 
-	if (is_null(root))
+	if (cfg_is_null(root))
 		return 0;
 	if (root->kind != Y_MAP)
 		return invalid(x, root->pos, "a document must be a mapping");
@@ -1883,7 +1885,7 @@ static int process_document(struct ctx *x, const struct ynode *root)
 	} else {
 		ret = read_image_document(x, root);
 	}
-	free_nodes(x);
+	cfg_free_nodes(x);
 	return ret;
 }
 
@@ -1908,13 +1910,13 @@ static int fail_image(struct ctx *x, size_t i, const char *fmt, ...)
 	va_start(ap, fmt);
 	cairn_buf_vaddf(&why, fmt, ap);
 	va_end(ap);
-	old = path_key(x, key, strlen(key));
+	old = cfg_path_key(x, key, strlen(key));
 	ret = invalid(x, x->cfg->images[i].name_pos, "%s", why.buf);
-	path_pop(x, old);
+	cfg_path_pop(x, old);
 	return ret;
 }
 
-static int check_names(struct ctx *x)
+static int cfg_check_names(struct ctx *x)
 {
 	const struct cairn_config *c = x->cfg;
 	size_t unnamed = SIZE_MAX, named = SIZE_MAX;
@@ -1959,8 +1961,8 @@ static int resolve(struct ctx *x, const struct cairn_config_image **out,
 	*out = t;
 	if (t && t->artifact == artifact)
 		return 0;
-	show(shown, ref->s, strlen(ref->s));
-	old = path_key(x, key, strlen(key));
+	cfg_show(shown, ref->s, strlen(ref->s));
+	old = cfg_path_key(x, key, strlen(key));
 	if (t)
 		ret = invalid(x, ref->pos, "'%s' is %s, not %s", shown,
 			      artifact ? "an image" : "an artifact",
@@ -1968,11 +1970,11 @@ static int resolve(struct ctx *x, const struct cairn_config_image **out,
 	else
 		ret = invalid(x, ref->pos, "no %s named '%s'", artifact ? "artifact" : "image",
 			      shown);
-	path_pop(x, old);
+	cfg_path_pop(x, old);
 	return ret;
 }
 
-static int resolve_all(struct ctx *x)
+static int cfg_resolve_all(struct ctx *x)
 {
 	struct cairn_config *c = x->cfg;
 	int ret = 0;
@@ -1993,7 +1995,7 @@ static int resolve_all(struct ctx *x)
 			cairn_buf_addf(&x->path, "import[%zu]", k);
 			ret = resolve(x, &im->source, art ? &im->artifact : &im->image, art,
 				      art ? "artifact" : "image");
-			path_pop(x, 0);
+			cfg_path_pop(x, 0);
 		}
 	}
 	return ret;
@@ -2084,7 +2086,7 @@ static char *cycle_text(const struct walk *w)
 	return cairn_buf_detach(&b, NULL);
 }
 
-static int check_cycles(struct ctx *x)
+static int cfg_check_cycles(struct ctx *x)
 {
 	CLEANUP(walk_release) struct walk w = {0};
 	const struct cairn_config *c = x->cfg;
@@ -2124,11 +2126,11 @@ static int check_cycles(struct ctx *x)
 
 static void ctx_release(struct ctx *x)
 {
-	free_nodes(x);
+	cfg_free_nodes(x);
 	free(x->nodes);
 	free(x->stack);
 	free(x->keys);
-	smap_release(&x->noted);
+	cfg_smap_release(&x->noted);
 	cairn_buf_release(&x->path);
 	cairn_config_free(x->cfg);
 }
@@ -2172,7 +2174,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
  * YAML is Unicode and cairn reads it as UTF-8. Checked before libfyaml sees the text: 0.7.12
  * loops forever on some ill-formed sequences (e.g. in an unknown directive).
  */
-static int check_utf8(struct ctx *x, const char *text, size_t len)
+static int cfg_check_utf8(struct ctx *x, const char *text, size_t len)
 {
 	struct cairn_config_pos pos = {1, 1};
 	size_t i = 0;
@@ -2265,7 +2267,7 @@ static void fy_parser_destroyp(struct fy_parser **p)
 		fy_parser_destroy(*p);
 }
 
-static int parse_yaml(struct ctx *x, const char *text, size_t len)
+static int cfg_parse_yaml(struct ctx *x, const char *text, size_t len)
 {
 	CLEANUP(fy_diag_destroyp) struct fy_diag *diag = NULL;
 	CLEANUP(fy_parser_destroyp) struct fy_parser *fyp = NULL;
@@ -2423,7 +2425,7 @@ static bool export_auto_exclude(struct export *c, const struct export *e, size_t
 		}
 		if (*clash || covered || export_excludes(c, ei[i]))
 			continue;
-		list_add(c->exc, rel_to(c->to, ei[i]), (struct cairn_config_pos){0, 0});
+		cfg_list_add(c->exc, rel_to(c->to, ei[i]), (struct cairn_config_pos){0, 0});
 		(*added)++;
 	}
 	strv_free(ci, n_ci);
@@ -2481,7 +2483,7 @@ static int export_conflict(struct ctx *x, const struct export *a, const struct e
 {
 	int ret;
 
-	if (pos_before(b->pos, a->pos)) {
+	if (cfg_pos_before(b->pos, a->pos)) {
 		const struct export *t = a;
 
 		a = b;
@@ -2492,7 +2494,7 @@ static int export_conflict(struct ctx *x, const struct export *a, const struct e
 		      "conflict between imports: %s (%s:%u:%u) puts files in '%s' too; tell them "
 		      "apart with includePaths",
 		      a->what, x->file, a->pos.line, a->pos.column, clash);
-	path_pop(x, 0);
+	cfg_path_pop(x, 0);
 	return ret;
 }
 
@@ -2502,7 +2504,7 @@ static int export_conflict(struct ctx *x, const struct export *a, const struct e
  * `/assets -> /app/assets` gets excludePaths `assets`. Two with the same `to` that includePaths
  * do not tell apart are an error naming both ("Conflict between imports!" in werf).
  */
-static int auto_exclude(struct ctx *x)
+static int cfg_auto_exclude(struct ctx *x)
 {
 	size_t added = 0;
 	int ret = 0;
@@ -2518,10 +2520,11 @@ static int auto_exclude(struct ctx *x)
 				if (i != j && !export_auto_exclude(&v[i], &v[j], &added, &clash))
 					ret = export_conflict(x, &v[i], &v[j], clash);
 				else if (added > CAIRN_CONFIG_NODES_MAX)
-					ret = fail(x, CAIRN_ETOOBIG, v[i].pos,
-						   "more than %d excludePaths added for exports "
-						   "that overlap",
-						   CAIRN_CONFIG_NODES_MAX);
+					ret = cfg_fail(
+						x, CAIRN_ETOOBIG, v[i].pos,
+						"more than %d excludePaths added for exports "
+						"that overlap",
+						CAIRN_CONFIG_NODES_MAX);
 			}
 		}
 		exports_free(v, n);
@@ -2555,26 +2558,26 @@ int cairn_config_parse(struct cairn_config **out, const char *name, const char *
 	x.cfg->file = xstrdup(x.file);
 	x.cfg->config_version = 1;
 	x.dappfile = is_dappfile(x.file);
-	ret = check_utf8(&x, text, len);
+	ret = cfg_check_utf8(&x, text, len);
 	if (ret < 0)
 		return ret;
-	ret = parse_yaml(&x, text, len);
+	ret = cfg_parse_yaml(&x, text, len);
 	if (ret < 0)
 		return ret;
 	if (!x.have_meta) {
 		cairn_buf_addstr(&x.path, "project");
 		return invalid(&x, start, "missing: the file has no documents");
 	}
-	ret = check_names(&x);
+	ret = cfg_check_names(&x);
 	if (ret < 0)
 		return ret;
-	ret = resolve_all(&x);
+	ret = cfg_resolve_all(&x);
 	if (ret < 0)
 		return ret;
-	ret = check_cycles(&x);
+	ret = cfg_check_cycles(&x);
 	if (ret < 0)
 		return ret;
-	ret = auto_exclude(&x);
+	ret = cfg_auto_exclude(&x);
 	if (ret < 0)
 		return ret;
 	*out = TAKE_PTR(x.cfg);
@@ -2721,7 +2724,7 @@ static char *project_slug(const char *name)
 	char hash[9];
 	int n;
 
-	if (!check_project(name, len))
+	if (!cfg_check_project(name, len))
 		return xstrdup(name);
 	slug = cairn_slugify(CAIRN_SLUG_NS, name, len);
 	if (strlen(slug) <= PROJECT_MAX)
@@ -2758,7 +2761,7 @@ static void name_project(struct cairn_config *c, const char *abs_dir)
 
 		free(name);
 		name = xstrdup(base && base[1] ? base + 1 : abs_dir);
-		show(shown, name, strlen(name));
+		cfg_show(shown, name, strlen(name));
 		from = xasprintf("the directory '%s'", shown);
 	}
 	c->project.s = project_slug(name);
@@ -2901,19 +2904,19 @@ static void release_image(struct cairn_config_image *img)
 		str_release(&g->url);
 		str_release(&g->add);
 		str_release(&g->to);
-		list_release(&g->include_paths);
-		list_release(&g->exclude_paths);
+		cfg_list_release(&g->include_paths);
+		cfg_list_release(&g->exclude_paths);
 		str_release(&g->owner);
 		str_release(&g->group);
 		for (size_t s = 0; s < CAIRN_CONFIG_STAGE_COUNT; s++)
-			list_release(&g->stage_dependencies[s]);
+			cfg_list_release(&g->stage_dependencies[s]);
 		str_release(&g->branch);
 		str_release(&g->tag);
 		str_release(&g->commit);
 	}
 	free(img->git);
 	for (size_t s = 0; s < CAIRN_CONFIG_STAGE_COUNT; s++) {
-		list_release(&img->shell.commands[s]);
+		cfg_list_release(&img->shell.commands[s]);
 		str_release(&img->shell.stage_cache_version[s]);
 	}
 	str_release(&img->shell.cache_version);
@@ -2926,8 +2929,8 @@ static void release_image(struct cairn_config_image *img)
 		str_release(&im->to);
 		str_release(&im->owner);
 		str_release(&im->group);
-		list_release(&im->include_paths);
-		list_release(&im->exclude_paths);
+		cfg_list_release(&im->include_paths);
+		cfg_list_release(&im->exclude_paths);
 		str_release(&im->before);
 		str_release(&im->after);
 		str_release(&im->stage);
@@ -2943,14 +2946,14 @@ static void release_image(struct cairn_config_image *img)
 	str_release(&img->docker.workdir);
 	str_release(&img->docker.user);
 	str_release(&img->docker.stopsignal);
-	list_release(&img->docker.cmd);
-	list_release(&img->docker.entrypoint);
-	list_release(&img->docker.expose);
-	list_release(&img->docker.volume);
-	kv_release(img->docker.env, img->docker.n_env);
-	kv_release(img->docker.labels, img->docker.n_labels);
+	cfg_list_release(&img->docker.cmd);
+	cfg_list_release(&img->docker.entrypoint);
+	cfg_list_release(&img->docker.expose);
+	cfg_list_release(&img->docker.volume);
+	cfg_kv_release(img->docker.env, img->docker.n_env);
+	cfg_kv_release(img->docker.labels, img->docker.n_labels);
 	str_release(&img->docker.healthcheck.text);
-	list_release(&img->docker.healthcheck.test);
+	cfg_list_release(&img->docker.healthcheck.test);
 }
 
 void cairn_config_free(struct cairn_config *c)
@@ -2962,7 +2965,7 @@ void cairn_config_free(struct cairn_config *c)
 	free(c->images);
 	str_release(&c->project);
 	if (c->cleanup) {
-		value_release(c->cleanup);
+		cfg_value_release(c->cleanup);
 		free(c->cleanup);
 	}
 	free(c->file);
@@ -3006,7 +3009,7 @@ static int not_found(const struct cairn_config *c, const char *name,
 	if (!name)
 		return cairn_error_set(err, CAIRN_ENOTFOUND,
 				       "the unnamed image is not in %s; images: %s", c->file, have);
-	show(shown, name, strlen(name));
+	cfg_show(shown, name, strlen(name));
 	return cairn_error_set(err, CAIRN_ENOTFOUND, "image '%s' is not in %s%s; images: %s", shown,
 			       c->file, artifact ? " (it is an artifact)" : "", have);
 }
