@@ -117,7 +117,7 @@ struct ctx {
 	size_t n_defs, alloc_defs;
 };
 
-static void *grow(void *v, size_t *alloc, size_t n, size_t size)
+static void *tpl_grow(void *v, size_t *alloc, size_t n, size_t size)
 {
 	if (n < *alloc)
 		return v;
@@ -125,31 +125,31 @@ static void *grow(void *v, size_t *alloc, size_t n, size_t size)
 	return xreallocarray(v, *alloc, size);
 }
 
-static void *nalloc(struct ctx *c, size_t size)
+static void *tpl_nalloc(struct ctx *c, size_t size)
 {
 	void *p = xcalloc(1, size);
 
-	c->arena = grow(c->arena, &c->alloc_arena, c->n_arena, sizeof(*c->arena));
+	c->arena = tpl_grow(c->arena, &c->alloc_arena, c->n_arena, sizeof(*c->arena));
 	c->arena[c->n_arena++] = p;
 	return p;
 }
 
-static char *nstrdup(struct ctx *c, const char *s, size_t len)
+static char *tpl_nstrdup(struct ctx *c, const char *s, size_t len)
 {
-	char *p = nalloc(c, len + 1);
+	char *p = tpl_nalloc(c, len + 1);
 
 	memcpy(p, s, len);
 	return p;
 }
 
 /* Append to an array that lives in the arena: a full array is copied, the old one freed later. */
-static void push_ptr(struct ctx *c, void ***v, size_t *n, size_t *alloc, void *p)
+static void tpl_push_ptr(struct ctx *c, void ***v, size_t *n, size_t *alloc, void *p)
 {
 	if (*n == *alloc) {
 		void **nv;
 
 		*alloc = *alloc ? *alloc * 2 : 4;
-		nv = nalloc(c, *alloc * sizeof(void *));
+		nv = tpl_nalloc(c, *alloc * sizeof(void *));
 		if (*n)
 			memcpy(nv, *v, *n * sizeof(void *));
 		*v = nv;
@@ -157,7 +157,7 @@ static void push_ptr(struct ctx *c, void ***v, size_t *n, size_t *alloc, void *p
 	(*v)[(*n)++] = p;
 }
 
-static void pos_of(const struct src *s, size_t off, unsigned *line, unsigned *col)
+static void tpl_pos_of(const struct src *s, size_t off, unsigned *line, unsigned *col)
 {
 	size_t bol = 0;
 
@@ -171,28 +171,29 @@ static void pos_of(const struct src *s, size_t off, unsigned *line, unsigned *co
 	*col = (unsigned)(off - bol + 1);
 }
 
-static int failv(struct cairn_error **err, int code, const struct src *s, size_t off,
-		 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
-static int failv(struct cairn_error **err, int code, const struct src *s, size_t off,
-		 const char *fmt, va_list ap)
+static int tpl_failv(struct cairn_error **err, int code, const struct src *s, size_t off,
+		     const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static int tpl_failv(struct cairn_error **err, int code, const struct src *s, size_t off,
+		     const char *fmt, va_list ap)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf why = CAIRN_BUF_INIT;
 	unsigned line, col;
 
 	cairn_buf_vaddf(&why, fmt, ap);
-	pos_of(s, off, &line, &col);
+	tpl_pos_of(s, off, &line, &col);
 	return cairn_error_set(err, code, "%s:%u:%u: %s", s->name, line, col, why.buf);
 }
 
-static int fail_at(struct cairn_error **err, const struct src *s, size_t off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail_at(struct cairn_error **err, const struct src *s, size_t off, const char *fmt, ...)
+static int tpl_fail_at(struct cairn_error **err, const struct src *s, size_t off, const char *fmt,
+		       ...) __attribute__((format(printf, 4, 5)));
+static int tpl_fail_at(struct cairn_error **err, const struct src *s, size_t off, const char *fmt,
+		       ...)
 {
 	va_list ap;
 	int ret;
 
 	va_start(ap, fmt);
-	ret = failv(err, CAIRN_EINVAL, s, off, fmt, ap);
+	ret = tpl_failv(err, CAIRN_EINVAL, s, off, fmt, ap);
 	va_end(ap);
 	return ret;
 }
@@ -207,7 +208,7 @@ struct lexer {
 	bool trim_next; /* a -}} asks to drop the whitespace that starts the next text */
 };
 
-static bool is_space(char ch)
+static bool tpl_is_space(char ch)
 {
 	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
 }
@@ -221,7 +222,7 @@ static struct tok *emit(struct lexer *l, enum tok_kind kind, size_t off)
 {
 	struct tok *t;
 
-	l->v = grow(l->v, &l->alloc, l->n, sizeof(*l->v));
+	l->v = tpl_grow(l->v, &l->alloc, l->n, sizeof(*l->v));
 	t = &l->v[l->n++];
 	memset(t, 0, sizeof(*t));
 	t->kind = kind;
@@ -235,11 +236,11 @@ static void emit_text(struct lexer *l, size_t start, size_t end, bool trim_right
 	struct tok *t;
 
 	if (l->trim_next)
-		while (start < end && is_space(s[start]))
+		while (start < end && tpl_is_space(s[start]))
 			start++;
 	l->trim_next = false;
 	if (trim_right)
-		while (end > start && is_space(s[end - 1]))
+		while (end > start && tpl_is_space(s[end - 1]))
 			end--;
 	if (start == end)
 		return;
@@ -254,7 +255,7 @@ static size_t right_delim(const char *s, size_t len, size_t p, bool *trim)
 	*trim = false;
 	if (p + 2 <= len && s[p] == '}' && s[p + 1] == '}')
 		return 2;
-	if (p + 4 <= len && is_space(s[p]) && s[p + 1] == '-' && s[p + 2] == '}' &&
+	if (p + 4 <= len && tpl_is_space(s[p]) && s[p + 1] == '-' && s[p + 2] == '}' &&
 	    s[p + 3] == '}') {
 		*trim = true;
 		return 4;
@@ -273,12 +274,13 @@ static int lex_string(struct lexer *l, size_t *pp, struct cairn_error **err)
 		while (p < len && s[p] != '`')
 			p++;
 		if (p >= len)
-			return fail_at(err, l->src, start, "unterminated raw quoted string");
+			return tpl_fail_at(err, l->src, start, "unterminated raw quoted string");
 		cairn_buf_add(&b, s + start + 1, p - start - 1);
 	} else {
 		for (;; p++) {
 			if (p >= len || s[p] == '\n')
-				return fail_at(err, l->src, start, "unterminated quoted string");
+				return tpl_fail_at(err, l->src, start,
+						   "unterminated quoted string");
 			if (s[p] == '"')
 				break;
 			if (s[p] != '\\') {
@@ -287,7 +289,8 @@ static int lex_string(struct lexer *l, size_t *pp, struct cairn_error **err)
 			}
 			p++;
 			if (p >= len)
-				return fail_at(err, l->src, start, "unterminated quoted string");
+				return tpl_fail_at(err, l->src, start,
+						   "unterminated quoted string");
 			switch (s[p]) {
 			case 'n':
 				cairn_buf_addch(&b, '\n');
@@ -304,14 +307,14 @@ static int lex_string(struct lexer *l, size_t *pp, struct cairn_error **err)
 				cairn_buf_addch(&b, s[p]);
 				break;
 			default:
-				return fail_at(err, l->src, p - 1,
-					       "unsupported escape sequence '\\%c'",
-					       isprint((unsigned char)s[p]) ? s[p] : '?');
+				return tpl_fail_at(err, l->src, p - 1,
+						   "unsupported escape sequence '\\%c'",
+						   isprint((unsigned char)s[p]) ? s[p] : '?');
 			}
 		}
 	}
 	t = emit(l, T_STRING, start);
-	t->s = nstrdup(l->c, b.buf, b.len);
+	t->s = tpl_nstrdup(l->c, b.buf, b.len);
 	t->len = b.len;
 	*pp = p + 1;
 	return 0;
@@ -331,13 +334,13 @@ static int lex_number(struct lexer *l, size_t *pp, struct cairn_error **err)
 	while (p < len && is_alnum(s[p]))
 		p++;
 	if (p - start >= sizeof(buf) || (p < len && s[p] == '.'))
-		return fail_at(err, l->src, start, "unsupported number");
+		return tpl_fail_at(err, l->src, start, "unsupported number");
 	memcpy(buf, s + start, p - start);
 	buf[p - start] = '\0';
 	errno = 0;
 	v = strtoll(buf, &end, 0);
 	if (errno || *end)
-		return fail_at(err, l->src, start, "bad number syntax: '%s'", buf);
+		return tpl_fail_at(err, l->src, start, "bad number syntax: '%s'", buf);
 	t = emit(l, T_NUMBER, start);
 	t->num = v;
 	*pp = p;
@@ -362,8 +365,8 @@ static int lex_action(struct lexer *l, size_t left, size_t *pp, struct cairn_err
 			return 0;
 		}
 		if (p >= len)
-			return fail_at(err, l->src, left, "unclosed action");
-		if (is_space(s[p])) {
+			return tpl_fail_at(err, l->src, left, "unclosed action");
+		if (tpl_is_space(s[p])) {
 			space = true;
 			p++;
 			continue;
@@ -387,7 +390,7 @@ static int lex_action(struct lexer *l, size_t left, size_t *pp, struct cairn_err
 			if (kind == T_FIELD && p == start + 1)
 				kind = T_DOT;
 			t = emit(l, kind, start);
-			t->s = nstrdup(l->c, s + start, p - start);
+			t->s = tpl_nstrdup(l->c, s + start, p - start);
 			t->len = p - start;
 		} else if (s[p] == ':' && p + 1 < len && s[p + 1] == '=') {
 			emit(l, T_DECLARE, p);
@@ -399,8 +402,8 @@ static int lex_action(struct lexer *l, size_t left, size_t *pp, struct cairn_err
 			const char *k = s[p] ? strchr(single, s[p]) : NULL;
 
 			if (!k)
-				return fail_at(err, l->src, p, "unexpected '%c' in action",
-					       isprint((unsigned char)s[p]) ? s[p] : '?');
+				return tpl_fail_at(err, l->src, p, "unexpected '%c' in action",
+						   isprint((unsigned char)s[p]) ? s[p] : '?');
 			emit(l, kinds[k - single], p);
 			p++;
 		}
@@ -409,7 +412,7 @@ static int lex_action(struct lexer *l, size_t left, size_t *pp, struct cairn_err
 	}
 }
 
-static int lex(struct lexer *l, struct cairn_error **err)
+static int tpl_lex(struct lexer *l, struct cairn_error **err)
 {
 	const char *s = l->src->text;
 	size_t len = l->src->len, p = 0;
@@ -424,7 +427,7 @@ static int lex(struct lexer *l, struct cairn_error **err)
 			break;
 		}
 		a = (size_t)(at - s);
-		ltrim = a + 3 < len && s[a + 2] == '-' && is_space(s[a + 3]);
+		ltrim = a + 3 < len && s[a + 2] == '-' && tpl_is_space(s[a + 3]);
 		emit_text(l, p, a, ltrim);
 		q = a + 2 + (ltrim ? 2 : 0);
 		if (q + 1 < len && s[q] == '/' && s[q + 1] == '*') {
@@ -433,12 +436,12 @@ static int lex(struct lexer *l, struct cairn_error **err)
 			bool trim;
 
 			if (!e)
-				return fail_at(err, l->src, a, "unclosed comment");
+				return tpl_fail_at(err, l->src, a, "unclosed comment");
 			q = (size_t)(e - s) + 2;
 			n = right_delim(s, len, q, &trim);
 			if (!n)
-				return fail_at(err, l->src, a,
-					       "comment ends before closing delimiter");
+				return tpl_fail_at(err, l->src, a,
+						   "comment ends before closing delimiter");
 			l->trim_next = trim;
 			p = q + n;
 			continue;
@@ -464,7 +467,7 @@ struct func {
 	int min, max; /* max -1: variadic */
 };
 
-static const struct func *find_func(const char *name);
+static const struct func *tpl_find_func(const char *name);
 
 struct parser {
 	struct ctx *c;
@@ -501,8 +504,8 @@ static int expect_right(struct parser *p, const char *what, struct cairn_error *
 	struct tok *t = next(p);
 
 	if (t->kind != T_RIGHT)
-		return fail_at(err, p->src, t->off, "unexpected %s in %s",
-			       t->kind == T_EOF ? "EOF" : "token", what);
+		return tpl_fail_at(err, p->src, t->off, "unexpected %s in %s",
+				   t->kind == T_EOF ? "EOF" : "token", what);
 	return 0;
 }
 
@@ -515,16 +518,16 @@ static void add_field(struct parser *p, struct arg *a, const char *name)
 	size_t alloc = a->n_fields;
 
 	/* field chains are short: grow one at a time inside the arena */
-	a->fields = nalloc(p->c, (alloc + 1) * sizeof(char *));
+	a->fields = tpl_nalloc(p->c, (alloc + 1) * sizeof(char *));
 	if (v)
 		memcpy(a->fields, v, alloc * sizeof(char *));
-	a->fields[a->n_fields++] = nstrdup(p->c, name, strlen(name));
+	a->fields[a->n_fields++] = tpl_nstrdup(p->c, name, strlen(name));
 }
 
 static int parse_arg(struct parser *p, struct arg **out, struct cairn_error **err)
 {
 	struct tok *t = next(p);
-	struct arg *a = nalloc(p->c, sizeof(*a));
+	struct arg *a = tpl_nalloc(p->c, sizeof(*a));
 
 	a->off = t->off;
 	switch (t->kind) {
@@ -550,7 +553,7 @@ static int parse_arg(struct parser *p, struct arg **out, struct cairn_error **er
 		break;
 	case T_LPAREN:
 		if (++p->depth > PARSE_DEPTH_MAX)
-			return fail_at(err, p->src, t->off, "nesting too deep");
+			return tpl_fail_at(err, p->src, t->off, "nesting too deep");
 		a->kind = A_PIPE;
 		if (parse_pipe(p, &a->pipe, false, T_RPAREN, err) < 0)
 			return CAIRN_EINVAL;
@@ -565,21 +568,21 @@ static int parse_arg(struct parser *p, struct arg **out, struct cairn_error **er
 		} else {
 			a->kind = A_FUNC;
 			a->s = t->s;
-			a->fn = find_func(t->s);
+			a->fn = tpl_find_func(t->s);
 			if (!a->fn)
-				return fail_at(err, p->src, t->off,
-					       "function '%s' is not supported", t->s);
+				return tpl_fail_at(err, p->src, t->off,
+						   "function '%s' is not supported", t->s);
 		}
 		break;
 	default:
-		return fail_at(err, p->src, t->off, "unexpected %s in operand",
-			       t->kind == T_EOF ? "EOF" : "token");
+		return tpl_fail_at(err, p->src, t->off, "unexpected %s in operand",
+				   t->kind == T_EOF ? "EOF" : "token");
 	}
 	while (peek(p)->kind == T_FIELD && !peek(p)->space_before &&
 	       (a->kind == A_FIELD || a->kind == A_VAR || a->kind == A_PIPE))
 		add_field(p, a, next(p)->s + 1);
 	if (peek(p)->kind == T_FIELD && !peek(p)->space_before)
-		return fail_at(err, p->src, peek(p)->off, "unexpected field after operand");
+		return tpl_fail_at(err, p->src, peek(p)->off, "unexpected field after operand");
 	*out = a;
 	return 0;
 }
@@ -587,7 +590,7 @@ static int parse_arg(struct parser *p, struct arg **out, struct cairn_error **er
 static int parse_pipe(struct parser *p, struct pipe **out, bool decl, enum tok_kind end,
 		      struct cairn_error **err)
 {
-	struct pipe *pp = nalloc(p->c, sizeof(*pp));
+	struct pipe *pp = tpl_nalloc(p->c, sizeof(*pp));
 	size_t cmds_alloc = 0;
 
 	pp->off = peek(p)->off;
@@ -601,13 +604,14 @@ static int parse_pipe(struct parser *p, struct pipe **out, bool decl, enum tok_k
 			next(p);
 			v2 = next(p);
 			if (v2->kind != T_VAR || peek(p)->kind != T_DECLARE)
-				return fail_at(err, p->src, v2->off, "bad variable declaration");
+				return tpl_fail_at(err, p->src, v2->off,
+						   "bad variable declaration");
 			pp->vars[1] = v2->s;
 			pp->n_vars = 1;
 		}
 		if (peek(p)->kind == T_DECLARE || peek(p)->kind == T_ASSIGN) {
 			if (strcmp(v1->s, "$") == 0)
-				return fail_at(err, p->src, v1->off, "cannot assign to '$'");
+				return tpl_fail_at(err, p->src, v1->off, "cannot assign to '$'");
 			pp->declare = next(p)->kind == T_DECLARE;
 			if (pp->n_vars) {
 				pp->vars[0] = v1->s;
@@ -621,7 +625,7 @@ static int parse_pipe(struct parser *p, struct pipe **out, bool decl, enum tok_k
 		}
 	}
 	for (;;) {
-		struct cmd *cmd = nalloc(p->c, sizeof(*cmd));
+		struct cmd *cmd = tpl_nalloc(p->c, sizeof(*cmd));
 		size_t args_alloc = 0;
 
 		cmd->off = peek(p)->off;
@@ -630,25 +634,25 @@ static int parse_pipe(struct parser *p, struct pipe **out, bool decl, enum tok_k
 
 			if (peek(p)->kind == T_RIGHT || peek(p)->kind == T_RPAREN ||
 			    peek(p)->kind == T_EOF)
-				return fail_at(err, p->src, peek(p)->off,
-					       "unexpected %s in command",
-					       peek(p)->kind == T_RIGHT	   ? "'}}'"
-					       : peek(p)->kind == T_RPAREN ? "')'"
-									   : "EOF");
+				return tpl_fail_at(err, p->src, peek(p)->off,
+						   "unexpected %s in command",
+						   peek(p)->kind == T_RIGHT    ? "'}}'"
+						   : peek(p)->kind == T_RPAREN ? "')'"
+									       : "EOF");
 			if (peek(p)->kind == T_DECLARE || peek(p)->kind == T_ASSIGN ||
 			    peek(p)->kind == T_COMMA)
-				return fail_at(err, p->src, peek(p)->off,
-					       "unexpected '%s' in command",
-					       peek(p)->kind == T_DECLARE  ? ":="
-					       : peek(p)->kind == T_ASSIGN ? "="
-									   : ",");
+				return tpl_fail_at(err, p->src, peek(p)->off,
+						   "unexpected '%s' in command",
+						   peek(p)->kind == T_DECLARE  ? ":="
+						   : peek(p)->kind == T_ASSIGN ? "="
+									       : ",");
 			if (parse_arg(p, &a, err) < 0)
 				return CAIRN_EINVAL;
-			push_ptr(p->c, (void ***)&cmd->args, &cmd->n, &args_alloc, a);
+			tpl_push_ptr(p->c, (void ***)&cmd->args, &cmd->n, &args_alloc, a);
 		}
 		if (!cmd->n)
-			return fail_at(err, p->src, peek(p)->off, "missing value for command");
-		push_ptr(p->c, (void ***)&pp->cmds, &pp->n, &cmds_alloc, cmd);
+			return tpl_fail_at(err, p->src, peek(p)->off, "missing value for command");
+		tpl_push_ptr(p->c, (void ***)&pp->cmds, &pp->n, &cmds_alloc, cmd);
 		if (next(p)->kind == end)
 			break;
 	}
@@ -661,7 +665,7 @@ static int parse_list(struct parser *p, struct list *out, enum term *term, size_
 
 static void list_add(struct parser *p, struct list *l, size_t *alloc, struct node *n)
 {
-	push_ptr(p->c, (void ***)&l->v, &l->n, alloc, n);
+	tpl_push_ptr(p->c, (void ***)&l->v, &l->n, alloc, n);
 }
 
 /* After "{{if" (or "with"/"range"): the pipeline, the body, an optional else, and the end. */
@@ -673,17 +677,17 @@ static int parse_control(struct parser *p, struct node *n, const char *what, siz
 	bool top = p->top;
 
 	if (++p->depth > PARSE_DEPTH_MAX)
-		return fail_at(err, p->src, open, "nesting too deep");
+		return tpl_fail_at(err, p->src, open, "nesting too deep");
 	p->top = false;
 	if (parse_pipe(p, &n->pipe, true, T_RIGHT, err) < 0)
 		return CAIRN_EINVAL;
 	if (n->pipe->n_vars == 2 && n->kind != N_RANGE)
-		return fail_at(err, p->src, n->pipe->off, "too many declarations in %s", what);
+		return tpl_fail_at(err, p->src, n->pipe->off, "too many declarations in %s", what);
 	if (parse_list(p, &n->body, &term, &term_off, err) < 0)
 		return CAIRN_EINVAL;
 	if (term == TERM_ELSE) {
 		if (n->kind == N_IF && is_word(peek(p), "if")) {
-			struct node *in = nalloc(p->c, sizeof(*in));
+			struct node *in = tpl_nalloc(p->c, sizeof(*in));
 			size_t alloc = 0;
 
 			in->kind = N_IF;
@@ -701,19 +705,20 @@ static int parse_control(struct parser *p, struct node *n, const char *what, siz
 		if (parse_list(p, &n->alt, &term, &term_off, err) < 0)
 			return CAIRN_EINVAL;
 		if (term == TERM_ELSE)
-			return fail_at(err, p->src, term_off, "expected end; found {{else}}");
+			return tpl_fail_at(err, p->src, term_off, "expected end; found {{else}}");
 	}
 	if (term == TERM_EOF)
-		return fail_at(err, p->src, open, "unexpected EOF: {{%s}} without {{end}}", what);
+		return tpl_fail_at(err, p->src, open, "unexpected EOF: {{%s}} without {{end}}",
+				   what);
 	p->depth--;
 	p->top = top;
 	return 0;
 }
 
-static void add_define(struct ctx *c, const char *name, const struct list *body)
+static void tpl_add_define(struct ctx *c, const char *name, const struct list *body)
 {
-	c->defs = grow(c->defs, &c->alloc_defs, c->n_defs, sizeof(*c->defs));
-	c->defs[c->n_defs].name = nstrdup(c, name, strlen(name));
+	c->defs = tpl_grow(c->defs, &c->alloc_defs, c->n_defs, sizeof(*c->defs));
+	c->defs[c->n_defs].name = tpl_nstrdup(c, name, strlen(name));
 	c->defs[c->n_defs].body = *body;
 	c->n_defs++;
 }
@@ -726,9 +731,10 @@ static int parse_define(struct parser *p, size_t open, struct cairn_error **err)
 	size_t term_off;
 
 	if (!p->top)
-		return fail_at(err, p->src, open, "{{define}} is only allowed at the top level");
+		return tpl_fail_at(err, p->src, open,
+				   "{{define}} is only allowed at the top level");
 	if (t->kind != T_STRING)
-		return fail_at(err, p->src, t->off, "define: expected a quoted name");
+		return tpl_fail_at(err, p->src, t->off, "define: expected a quoted name");
 	if (expect_right(p, "define", err) < 0)
 		return CAIRN_EINVAL;
 	p->top = false;
@@ -736,9 +742,9 @@ static int parse_define(struct parser *p, size_t open, struct cairn_error **err)
 		return CAIRN_EINVAL;
 	p->top = true;
 	if (term != TERM_END)
-		return fail_at(err, p->src, term == TERM_EOF ? open : term_off,
-			       "define '%s': expected {{end}}", t->s);
-	add_define(p->c, t->s, &body);
+		return tpl_fail_at(err, p->src, term == TERM_EOF ? open : term_off,
+				   "define '%s': expected {{end}}", t->s);
+	tpl_add_define(p->c, t->s, &body);
 	return 0;
 }
 
@@ -764,8 +770,8 @@ static int parse_action(struct parser *p, struct node **out, enum term *term, si
 		return parse_define(p, open, err);
 	}
 	if (is_word(t, "block") || is_word(t, "break") || is_word(t, "continue"))
-		return fail_at(err, p->src, t->off, "'%s' is not supported", t->s);
-	n = nalloc(p->c, sizeof(*n));
+		return tpl_fail_at(err, p->src, t->off, "'%s' is not supported", t->s);
+	n = tpl_nalloc(p->c, sizeof(*n));
 	n->src = p->src;
 	n->off = open;
 	if (is_word(t, "if") || is_word(t, "with") || is_word(t, "range")) {
@@ -779,7 +785,8 @@ static int parse_action(struct parser *p, struct node **out, enum term *term, si
 		next(p);
 		name = next(p);
 		if (name->kind != T_STRING)
-			return fail_at(err, p->src, name->off, "template: expected a quoted name");
+			return tpl_fail_at(err, p->src, name->off,
+					   "template: expected a quoted name");
 		n->kind = N_TEMPLATE;
 		n->text = name->s;
 		if (peek(p)->kind == T_RIGHT)
@@ -791,7 +798,7 @@ static int parse_action(struct parser *p, struct node **out, enum term *term, si
 		if (parse_pipe(p, &n->pipe, true, T_RIGHT, err) < 0)
 			return CAIRN_EINVAL;
 		if (n->pipe->n_vars == 2)
-			return fail_at(err, p->src, n->pipe->off, "too many declarations");
+			return tpl_fail_at(err, p->src, n->pipe->off, "too many declarations");
 	}
 	*out = n;
 	return 0;
@@ -813,7 +820,7 @@ static int parse_list(struct parser *p, struct list *out, enum term *term, size_
 		if (t->kind == T_EOF)
 			break;
 		if (t->kind == T_TEXT) {
-			n = nalloc(p->c, sizeof(*n));
+			n = tpl_nalloc(p->c, sizeof(*n));
 			n->kind = N_TEXT;
 			n->src = p->src;
 			n->off = t->off;
@@ -837,7 +844,8 @@ static int parse_list(struct parser *p, struct list *out, enum term *term, size_
 }
 
 /* Parse a whole source: its defines are registered, its top-level list returned. */
-static int parse_src(struct ctx *c, const struct src *s, struct list *out, struct cairn_error **err)
+static int tpl_parse_src(struct ctx *c, const struct src *s, struct list *out,
+			 struct cairn_error **err)
 {
 	struct lexer l = {.c = c, .src = s};
 	struct parser p = {.c = c, .src = s, .top = true};
@@ -845,7 +853,7 @@ static int parse_src(struct ctx *c, const struct src *s, struct list *out, struc
 	size_t term_off;
 	int ret;
 
-	ret = lex(&l, err);
+	ret = tpl_lex(&l, err);
 	if (ret < 0) {
 		free(l.v);
 		return ret;
@@ -853,8 +861,8 @@ static int parse_src(struct ctx *c, const struct src *s, struct list *out, struc
 	p.t = l.v;
 	ret = parse_list(&p, out, &term, &term_off, err);
 	if (ret == 0 && term != TERM_EOF)
-		ret = fail_at(err, s, term_off, "unexpected {{%s}}",
-			      term == TERM_END ? "end" : "else");
+		ret = tpl_fail_at(err, s, term_off, "unexpected {{%s}}",
+				  term == TERM_END ? "end" : "else");
 	free(l.v);
 	return ret;
 }
@@ -868,7 +876,7 @@ static struct src *add_src(struct ctx *c, const char *name, const char *text, si
 	memcpy(s->text, text, len);
 	s->text[len] = '\0';
 	s->len = len;
-	c->srcs = grow(c->srcs, &c->alloc_srcs, c->n_srcs, sizeof(*c->srcs));
+	c->srcs = tpl_grow(c->srcs, &c->alloc_srcs, c->n_srcs, sizeof(*c->srcs));
 	c->srcs[c->n_srcs++] = s;
 	return s;
 }
@@ -890,7 +898,7 @@ struct val {
 	size_t n;
 };
 
-static struct val *vnew(enum vkind kind)
+static struct val *tpl_vnew(enum vkind kind)
 {
 	struct val *v = xcalloc(1, sizeof(*v));
 
@@ -899,20 +907,20 @@ static struct val *vnew(enum vkind kind)
 	return v;
 }
 
-static struct val *vref(struct val *v)
+static struct val *tpl_vref(struct val *v)
 {
 	v->refs++;
 	return v;
 }
 
-static void vunref(struct val *v)
+static void tpl_vunref(struct val *v)
 {
 	if (!v || --v->refs)
 		return;
 	for (size_t i = 0; i < v->n; i++) {
-		vunref(v->v[i]);
+		tpl_vunref(v->v[i]);
 		if (v->k)
-			vunref(v->k[i]);
+			tpl_vunref(v->k[i]);
 	}
 	free(v->v);
 	free(v->k);
@@ -920,16 +928,16 @@ static void vunref(struct val *v)
 	free(v);
 }
 
-static void vunrefp(struct val **v)
+static void tpl_vunrefp(struct val **v)
 {
-	vunref(*v);
+	tpl_vunref(*v);
 }
 
-#define cleanup_val CLEANUP(vunrefp)
+#define cleanup_val CLEANUP(tpl_vunrefp)
 
-static struct val *vstr(const char *s, size_t len)
+static struct val *tpl_vstr(const char *s, size_t len)
 {
-	struct val *v = vnew(V_STR);
+	struct val *v = tpl_vnew(V_STR);
 
 	v->s = xmalloc(len + 1);
 	memcpy(v->s, s, len);
@@ -938,23 +946,23 @@ static struct val *vstr(const char *s, size_t len)
 	return v;
 }
 
-static struct val *vint(int64_t i)
+static struct val *tpl_vint(int64_t i)
 {
-	struct val *v = vnew(V_INT);
+	struct val *v = tpl_vnew(V_INT);
 
 	v->i = i;
 	return v;
 }
 
-static struct val *vbool(bool b)
+static struct val *tpl_vbool(bool b)
 {
-	struct val *v = vnew(V_BOOL);
+	struct val *v = tpl_vnew(V_BOOL);
 
 	v->b = b;
 	return v;
 }
 
-static int keycmp(const struct val *a, const char *s, size_t len)
+static int tpl_keycmp(const struct val *a, const char *s, size_t len)
 {
 	int r = memcmp(a->s, s, a->len < len ? a->len : len);
 
@@ -964,17 +972,17 @@ static int keycmp(const struct val *a, const char *s, size_t len)
 }
 
 /* Insert or replace key `k` in map `m`, keeping the keys sorted; takes both references. */
-static void map_put(struct val *m, struct val *k, struct val *v)
+static void tpl_map_put(struct val *m, struct val *k, struct val *v)
 {
 	size_t lo = 0, hi = m->n;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int r = keycmp(m->k[mid], k->s, k->len);
+		int r = tpl_keycmp(m->k[mid], k->s, k->len);
 
 		if (r == 0) {
-			vunref(m->v[mid]);
-			vunref(k);
+			tpl_vunref(m->v[mid]);
+			tpl_vunref(k);
 			m->v[mid] = v;
 			return;
 		}
@@ -994,13 +1002,13 @@ static void map_put(struct val *m, struct val *k, struct val *v)
 		m->depth = v->depth + 1;
 }
 
-static struct val *map_get(const struct val *m, const char *s, size_t len)
+static struct val *tpl_map_get(const struct val *m, const char *s, size_t len)
 {
 	size_t lo = 0, hi = m->n;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int r = keycmp(m->k[mid], s, len);
+		int r = tpl_keycmp(m->k[mid], s, len);
 
 		if (r == 0)
 			return m->v[mid];
@@ -1012,7 +1020,7 @@ static struct val *map_get(const struct val *m, const char *s, size_t len)
 	return NULL;
 }
 
-static bool truth(const struct val *v)
+static bool tpl_truth(const struct val *v)
 {
 	switch (v->kind) {
 	case V_NIL:
@@ -1032,7 +1040,7 @@ static bool truth(const struct val *v)
 	return false;
 }
 
-static const char *kind_name(const struct val *v)
+static const char *tpl_kind_name(const struct val *v)
 {
 	static const char *const names[] = {"nil", "bool", "int", "string", "list", "map", "files"};
 
@@ -1058,12 +1066,12 @@ struct exec {
 	const struct src *src; /* for messages from functions */
 };
 
-static int step(struct exec *x, const struct src *s, size_t off, struct cairn_error **err)
+static int tpl_step(struct exec *x, const struct src *s, size_t off, struct cairn_error **err)
 {
 	if (++x->steps > CAIRN_TEMPLATE_STEPS_MAX) {
 		unsigned line, col;
 
-		pos_of(s, off, &line, &col);
+		tpl_pos_of(s, off, &line, &col);
 		return cairn_error_set(err, CAIRN_ETOOBIG,
 				       "%s:%u:%u: template evaluation takes more than %u steps",
 				       s->name, line, col, CAIRN_TEMPLATE_STEPS_MAX);
@@ -1071,49 +1079,49 @@ static int step(struct exec *x, const struct src *s, size_t off, struct cairn_er
 	return 0;
 }
 
-static int xfail(struct exec *x, size_t off, struct cairn_error **err, const char *fmt, ...)
+static int tpl_xfail(struct exec *x, size_t off, struct cairn_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static int xfail(struct exec *x, size_t off, struct cairn_error **err, const char *fmt, ...)
+static int tpl_xfail(struct exec *x, size_t off, struct cairn_error **err, const char *fmt, ...)
 {
 	va_list ap;
 	int ret;
 
 	va_start(ap, fmt);
-	ret = failv(err, CAIRN_EINVAL, x->src, off, fmt, ap);
+	ret = tpl_failv(err, CAIRN_EINVAL, x->src, off, fmt, ap);
 	va_end(ap);
 	return ret;
 }
 
-static int too_big(struct exec *x, size_t off, struct cairn_error **err)
+static int tpl_too_big(struct exec *x, size_t off, struct cairn_error **err)
 {
 	unsigned line, col;
 
-	pos_of(x->src, off, &line, &col);
+	tpl_pos_of(x->src, off, &line, &col);
 	return cairn_error_set(err, CAIRN_ETOOBIG, "%s:%u:%u: string longer than %u bytes",
 			       x->src->name, line, col, CAIRN_TEMPLATE_OUTPUT_MAX);
 }
 
 /* A string value from a buffer, refusing one past the output cap. */
-static int str_from_buf(struct exec *x, struct val **out, struct cairn_buf *b, size_t off,
-			struct cairn_error **err)
+static int tpl_str_from_buf(struct exec *x, struct val **out, struct cairn_buf *b, size_t off,
+			    struct cairn_error **err)
 {
 	size_t len;
 	char *s;
 
 	if (b->err || b->len > CAIRN_TEMPLATE_OUTPUT_MAX)
-		return too_big(x, off, err);
+		return tpl_too_big(x, off, err);
 	s = cairn_buf_detach(b, &len);
-	*out = vnew(V_STR);
+	*out = tpl_vnew(V_STR);
 	(*out)->s = s;
 	(*out)->len = len;
 	return 0;
 }
 
 /* Go's %v: strings as is, lists as [a b], maps as map[k:v] with sorted keys. */
-static int print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool top, size_t off,
-		     struct cairn_error **err)
+static int tpl_print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool top,
+			 size_t off, struct cairn_error **err)
 {
-	if (step(x, x->src, off, err) < 0)
+	if (tpl_step(x, x->src, off, err) < 0)
 		return CAIRN_ETOOBIG;
 	if (b->err)
 		return 0;
@@ -1143,7 +1151,7 @@ static int print_val(struct exec *x, struct cairn_buf *b, const struct val *v, b
 				cairn_buf_add(b, v->k[i]->s, v->k[i]->len);
 				cairn_buf_addch(b, ':');
 			}
-			if (print_val(x, b, v->v[i], false, off, err) < 0)
+			if (tpl_print_val(x, b, v->v[i], false, off, err) < 0)
 				return CAIRN_ETOOBIG;
 		}
 		cairn_buf_addch(b, ']');
@@ -1153,18 +1161,18 @@ static int print_val(struct exec *x, struct cairn_buf *b, const struct val *v, b
 }
 
 /* The value as a string (Sprig's strval): strings as is, others as %v. */
-static int to_str(struct exec *x, struct val **out, struct val *v, size_t off,
-		  struct cairn_error **err)
+static int tpl_to_str(struct exec *x, struct val **out, struct val *v, size_t off,
+		      struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
 
 	if (v->kind == V_STR) {
-		*out = vref(v);
+		*out = tpl_vref(v);
 		return 0;
 	}
-	if (print_val(x, &b, v, false, off, err) < 0)
+	if (tpl_print_val(x, &b, v, false, off, err) < 0)
 		return CAIRN_ETOOBIG;
-	return str_from_buf(x, out, &b, off, err);
+	return tpl_str_from_buf(x, out, &b, off, err);
 }
 
 static struct var *find_var(struct exec *x, const char *name)
@@ -1175,22 +1183,22 @@ static struct var *find_var(struct exec *x, const char *name)
 	return NULL;
 }
 
-static void push_var(struct exec *x, const char *name, struct val *v)
+static void tpl_push_var(struct exec *x, const char *name, struct val *v)
 {
-	x->vars = grow(x->vars, &x->alloc_vars, x->n_vars, sizeof(*x->vars));
+	x->vars = tpl_grow(x->vars, &x->alloc_vars, x->n_vars, sizeof(*x->vars));
 	x->vars[x->n_vars].name = name;
-	x->vars[x->n_vars].v = vref(v);
+	x->vars[x->n_vars].v = tpl_vref(v);
 	x->n_vars++;
 }
 
-static void pop_vars(struct exec *x, size_t mark)
+static void tpl_pop_vars(struct exec *x, size_t mark)
 {
 	while (x->n_vars > mark)
-		vunref(x->vars[--x->n_vars].v);
+		tpl_vunref(x->vars[--x->n_vars].v);
 }
 
-static int exec_list(struct exec *x, const struct list *l, struct val *dot,
-		     struct cairn_error **err);
+static int tpl_exec_list(struct exec *x, const struct list *l, struct val *dot,
+			 struct cairn_error **err);
 static int eval_pipe(struct exec *x, struct val **out, const struct pipe *p, struct val *dot,
 		     struct cairn_error **err);
 
@@ -1199,10 +1207,10 @@ static int missing_file(struct exec *x, struct val **out, const char *path, size
 {
 	unsigned line, col;
 
-	pos_of(x->src, off, &line, &col);
+	tpl_pos_of(x->src, off, &line, &col);
 	cairn_log(CAIRN_LOG_WARN, "%s:%u:%u: .Files.Get '%s': no such file, read as \"\"",
 		  x->src->name, line, col, path);
-	*out = vstr("", 0);
+	*out = tpl_vstr("", 0);
 	return 0;
 }
 
@@ -1217,16 +1225,18 @@ static int files_get(struct exec *x, struct val **out, struct val *path, size_t 
 	char chunk[8192];
 
 	if (path->kind != V_STR)
-		return xfail(x, off, err, ".Files.Get: expected a string, got %s", kind_name(path));
+		return tpl_xfail(x, off, err, ".Files.Get: expected a string, got %s",
+				 tpl_kind_name(path));
 	s = path->s;
 	if (!path->len || s[0] == '/' || memchr(s, '\0', path->len))
-		return xfail(x, off, err, ".Files.Get '%s': path must be relative to the project",
-			     s);
+		return tpl_xfail(x, off, err,
+				 ".Files.Get '%s': path must be relative to the project", s);
 	for (const char *c = s; *c;) {
 		size_t n = strcspn(c, "/");
 
 		if (n == 2 && c[0] == '.' && c[1] == '.')
-			return xfail(x, off, err, ".Files.Get '%s': path leaves the project", s);
+			return tpl_xfail(x, off, err, ".Files.Get '%s': path leaves the project",
+					 s);
 		c += n;
 		while (*c == '/')
 			c++;
@@ -1235,25 +1245,25 @@ static int files_get(struct exec *x, struct val **out, struct val *path, size_t 
 	if (dfd >= 0)
 		fd = cairn_root_open(dfd, s, O_RDONLY | O_NOCTTY | O_NONBLOCK, CAIRN_ROOT_BENEATH);
 	if (fd < 0 && errno == EXDEV)
-		return xfail(x, off, err, ".Files.Get '%s': path leaves the project", s);
+		return tpl_xfail(x, off, err, ".Files.Get '%s': path leaves the project", s);
 	if (fd < 0 && errno == ENOENT && dfd >= 0)
 		return missing_file(x, out, s, off);
 	if (fd < 0)
-		return xfail(x, off, err, ".Files.Get '%s': %s", s, strerror(errno));
+		return tpl_xfail(x, off, err, ".Files.Get '%s': %s", s, strerror(errno));
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return xfail(x, off, err, ".Files.Get '%s': %s", s, strerror(errno));
+			return tpl_xfail(x, off, err, ".Files.Get '%s': %s", s, strerror(errno));
 		if (n == 0)
 			break;
 		cairn_buf_add(&b, chunk, (size_t)n);
 		if (b.err)
 			break;
 	}
-	return str_from_buf(x, out, &b, off, err);
+	return tpl_str_from_buf(x, out, &b, off, err);
 }
 
 /* Apply a chain of field names to `v`. `method` receives "Get" when it ends at .Files.Get. */
@@ -1269,33 +1279,34 @@ static int apply_fields(struct exec *x, struct val **out, struct val *v, char *c
 			break;
 		}
 		if (cur->kind == V_MAP) {
-			struct val *f = map_get(cur, fields[i], strlen(fields[i]));
+			struct val *f = tpl_map_get(cur, fields[i], strlen(fields[i]));
 
 			if (!f) {
 				if (i + 1 < n)
-					return xfail(x, off, err,
-						     "nil pointer evaluating field '%s'",
-						     fields[i + 1]);
-				*out = vnew(V_NIL);
+					return tpl_xfail(x, off, err,
+							 "nil pointer evaluating field '%s'",
+							 fields[i + 1]);
+				*out = tpl_vnew(V_NIL);
 				return 0;
 			}
 			cur = f;
 			continue;
 		}
 		if (cur->kind == V_NIL)
-			return xfail(x, off, err, "nil pointer evaluating field '%s'", fields[i]);
-		return xfail(x, off, err, "can't evaluate field '%s' in type %s", fields[i],
-			     kind_name(cur));
+			return tpl_xfail(x, off, err, "nil pointer evaluating field '%s'",
+					 fields[i]);
+		return tpl_xfail(x, off, err, "can't evaluate field '%s' in type %s", fields[i],
+				 tpl_kind_name(cur));
 	}
-	*out = vref(cur);
+	*out = tpl_vref(cur);
 	return 0;
 }
 
-static int call(struct exec *x, struct val **out, const struct cmd *cmd, struct val *dot,
-		struct val *piped, struct cairn_error **err);
+static int tpl_call(struct exec *x, struct val **out, const struct cmd *cmd, struct val *dot,
+		    struct val *piped, struct cairn_error **err);
 
-static int eval_arg(struct exec *x, struct val **out, const struct arg *a, struct val *dot,
-		    struct cairn_error **err)
+static int tpl_eval_arg(struct exec *x, struct val **out, const struct arg *a, struct val *dot,
+			struct cairn_error **err)
 {
 	cleanup_val struct val *base = NULL;
 	struct var *var;
@@ -1304,33 +1315,33 @@ static int eval_arg(struct exec *x, struct val **out, const struct arg *a, struc
 	*out = NULL;
 	switch (a->kind) {
 	case A_STRING:
-		*out = vstr(a->s, a->len);
+		*out = tpl_vstr(a->s, a->len);
 		return 0;
 	case A_INT:
-		*out = vint(a->num);
+		*out = tpl_vint(a->num);
 		return 0;
 	case A_BOOL:
-		*out = vbool(a->num != 0);
+		*out = tpl_vbool(a->num != 0);
 		return 0;
 	case A_NIL:
-		*out = vnew(V_NIL);
+		*out = tpl_vnew(V_NIL);
 		return 0;
 	case A_DOT:
-		*out = vref(dot);
+		*out = tpl_vref(dot);
 		return 0;
 	case A_FUNC: {
 		struct cmd c = {.off = a->off, .args = (struct arg **)&a, .n = 1};
 
-		return call(x, out, &c, dot, NULL, err);
+		return tpl_call(x, out, &c, dot, NULL, err);
 	}
 	case A_FIELD:
-		base = vref(dot);
+		base = tpl_vref(dot);
 		break;
 	case A_VAR:
 		var = find_var(x, a->s);
 		if (!var)
-			return xfail(x, a->off, err, "undefined variable '%s'", a->s);
-		base = vref(var->v);
+			return tpl_xfail(x, a->off, err, "undefined variable '%s'", a->s);
+		base = tpl_vref(var->v);
 		break;
 	case A_PIPE:
 		ret = eval_pipe(x, &base, a->pipe, dot, err);
@@ -1343,9 +1354,10 @@ static int eval_arg(struct exec *x, struct val **out, const struct arg *a, struc
 
 		ret = apply_fields(x, out, base, a->fields, a->n_fields, a->off, &method, err);
 		if (ret == 0 && method) {
-			vunref(*out);
+			tpl_vunref(*out);
 			*out = NULL;
-			return xfail(x, a->off, err, ".Files.Get: wrong number of args: want 1");
+			return tpl_xfail(x, a->off, err,
+					 ".Files.Get: wrong number of args: want 1");
 		}
 		return ret;
 	}
@@ -1358,10 +1370,10 @@ static int eval_cmd(struct exec *x, struct val **out, const struct cmd *cmd, str
 	int ret;
 
 	*out = NULL;
-	if (step(x, x->src, cmd->off, err) < 0)
+	if (tpl_step(x, x->src, cmd->off, err) < 0)
 		return CAIRN_ETOOBIG;
 	if (a->kind == A_FUNC)
-		return call(x, out, cmd, dot, piped, err);
+		return tpl_call(x, out, cmd, dot, piped, err);
 	if (a->kind == A_FIELD || a->kind == A_VAR) {
 		cleanup_val struct val *base = NULL;
 		cleanup_val struct val *recv = NULL;
@@ -1371,10 +1383,10 @@ static int eval_cmd(struct exec *x, struct val **out, const struct cmd *cmd, str
 			struct var *var = find_var(x, a->s);
 
 			if (!var)
-				return xfail(x, a->off, err, "undefined variable '%s'", a->s);
-			base = vref(var->v);
+				return tpl_xfail(x, a->off, err, "undefined variable '%s'", a->s);
+			base = tpl_vref(var->v);
 		} else {
-			base = vref(dot);
+			base = tpl_vref(dot);
 		}
 		ret = apply_fields(x, &recv, base, a->fields, a->n_fields, a->off, &method, err);
 		if (ret < 0)
@@ -1383,28 +1395,28 @@ static int eval_cmd(struct exec *x, struct val **out, const struct cmd *cmd, str
 			cleanup_val struct val *path = NULL;
 
 			if (cmd->n + (piped != NULL) != 2)
-				return xfail(x, a->off, err,
-					     ".Files.Get: wrong number of args: want 1 got %zu",
-					     cmd->n - 1 + (piped != NULL));
+				return tpl_xfail(x, a->off, err,
+						 ".Files.Get: wrong number of args: want 1 got %zu",
+						 cmd->n - 1 + (piped != NULL));
 			if (cmd->n == 2) {
-				ret = eval_arg(x, &path, cmd->args[1], dot, err);
+				ret = tpl_eval_arg(x, &path, cmd->args[1], dot, err);
 				if (ret < 0)
 					return ret;
 			} else {
-				path = vref(piped);
+				path = tpl_vref(piped);
 			}
 			return files_get(x, out, path, a->off, err);
 		}
 		if (cmd->n > 1 || piped)
-			return xfail(x, a->off, err, "can't give argument to non-function");
+			return tpl_xfail(x, a->off, err, "can't give argument to non-function");
 		*out = TAKE_PTR(recv);
 		return 0;
 	}
 	if (a->kind == A_NIL)
-		return xfail(x, a->off, err, "nil is not a command");
+		return tpl_xfail(x, a->off, err, "nil is not a command");
 	if (cmd->n > 1 || piped)
-		return xfail(x, a->off, err, "can't give argument to non-function");
-	return eval_arg(x, out, a, dot, err);
+		return tpl_xfail(x, a->off, err, "can't give argument to non-function");
+	return tpl_eval_arg(x, out, a, dot, err);
 }
 
 static int eval_pipe(struct exec *x, struct val **out, const struct pipe *p, struct val *dot,
@@ -1420,7 +1432,7 @@ static int eval_pipe(struct exec *x, struct val **out, const struct pipe *p, str
 		ret = eval_cmd(x, &nv, p->cmds[i], dot, v, err);
 		if (ret < 0)
 			return ret;
-		vunref(v);
+		tpl_vunref(v);
 		v = nv;
 	}
 	*out = TAKE_PTR(v);
@@ -1434,19 +1446,19 @@ static int set_var(struct exec *x, const struct pipe *p, const char *name, struc
 	struct var *var;
 
 	if (p->declare) {
-		push_var(x, name, v);
+		tpl_push_var(x, name, v);
 		return 0;
 	}
 	var = find_var(x, name);
 	if (!var)
-		return xfail(x, p->off, err, "undefined variable '%s'", name);
-	vunref(var->v);
-	var->v = vref(v);
+		return tpl_xfail(x, p->off, err, "undefined variable '%s'", name);
+	tpl_vunref(var->v);
+	var->v = tpl_vref(v);
 	return 0;
 }
 
-static int exec_template(struct exec *x, struct cairn_buf *out, const char *name, struct val *dot,
-			 size_t off, struct cairn_error **err)
+static int tpl_exec_template(struct exec *x, struct cairn_buf *out, const char *name,
+			     struct val *dot, size_t off, struct cairn_error **err)
 {
 	const struct define *d = NULL;
 	const struct src *src = x->src;
@@ -1458,11 +1470,11 @@ static int exec_template(struct exec *x, struct cairn_buf *out, const char *name
 		if (strcmp(x->c->defs[i - 1].name, name) == 0)
 			d = &x->c->defs[i - 1];
 	if (!d)
-		return xfail(x, off, err, "no such template '%s'", name);
+		return tpl_xfail(x, off, err, "no such template '%s'", name);
 	if (x->depth >= CAIRN_TEMPLATE_DEPTH_MAX) {
 		unsigned line, col;
 
-		pos_of(x->src, off, &line, &col);
+		tpl_pos_of(x->src, off, &line, &col);
 		return cairn_error_set(err, CAIRN_ETOOBIG,
 				       "%s:%u:%u: template '%s': calls nested more than %d deep",
 				       x->src->name, line, col, name, CAIRN_TEMPLATE_DEPTH_MAX);
@@ -1470,9 +1482,9 @@ static int exec_template(struct exec *x, struct cairn_buf *out, const char *name
 	x->depth++;
 	x->out = out;
 	x->frame = x->n_vars;
-	push_var(x, "$", dot);
-	ret = exec_list(x, &d->body, dot, err);
-	pop_vars(x, mark);
+	tpl_push_var(x, "$", dot);
+	ret = tpl_exec_list(x, &d->body, dot, err);
+	tpl_pop_vars(x, mark);
 	x->frame = frame;
 	x->out = saved;
 	x->src = src;
@@ -1488,14 +1500,15 @@ static int exec_range(struct exec *x, const struct node *n, struct val *v, struc
 	int ret = 0;
 
 	if (v->kind == V_NIL || ((v->kind == V_LIST || v->kind == V_MAP) && !v->n))
-		return exec_list(x, &n->alt, dot, err);
+		return tpl_exec_list(x, &n->alt, dot, err);
 	if (v->kind != V_LIST && v->kind != V_MAP)
-		return xfail(x, n->off, err, "range can't iterate over %s", kind_name(v));
+		return tpl_xfail(x, n->off, err, "range can't iterate over %s", tpl_kind_name(v));
 	for (size_t i = 0; i < v->n && ret == 0; i++) {
-		cleanup_val struct val *key = v->kind == V_MAP ? vref(v->k[i]) : vint((int64_t)i);
+		cleanup_val struct val *key =
+			v->kind == V_MAP ? tpl_vref(v->k[i]) : tpl_vint((int64_t)i);
 		struct val *item = v->v[i];
 
-		if (step(x, n->src, n->off, err) < 0)
+		if (tpl_step(x, n->src, n->off, err) < 0)
 			return CAIRN_ETOOBIG;
 		if (p->n_vars == 1)
 			ret = set_var(x, p, p->vars[0], item, err);
@@ -1505,8 +1518,8 @@ static int exec_range(struct exec *x, const struct node *n, struct val *v, struc
 				ret = set_var(x, p, p->vars[1], item, err);
 		}
 		if (ret == 0)
-			ret = exec_list(x, &n->body, item, err);
-		pop_vars(x, mark);
+			ret = tpl_exec_list(x, &n->body, item, err);
+		tpl_pop_vars(x, mark);
 	}
 	return ret;
 }
@@ -1519,7 +1532,7 @@ static int exec_node(struct exec *x, const struct node *n, struct val *dot,
 	int ret;
 
 	x->src = n->src;
-	if (step(x, n->src, n->off, err) < 0)
+	if (tpl_step(x, n->src, n->off, err) < 0)
 		return CAIRN_ETOOBIG;
 	switch (n->kind) {
 	case N_TEXT:
@@ -1531,16 +1544,16 @@ static int exec_node(struct exec *x, const struct node *n, struct val *dot,
 			return ret;
 		if (n->pipe->n_vars)
 			return set_var(x, n->pipe, n->pipe->vars[0], v, err);
-		return print_val(x, x->out, v, true, n->off, err);
+		return tpl_print_val(x, x->out, v, true, n->off, err);
 	case N_TEMPLATE:
 		if (n->pipe) {
 			ret = eval_pipe(x, &v, n->pipe, dot, err);
 			if (ret < 0)
 				return ret;
 		} else {
-			v = vnew(V_NIL);
+			v = tpl_vnew(V_NIL);
 		}
-		return exec_template(x, x->out, n->text, v, n->off, err);
+		return tpl_exec_template(x, x->out, n->text, v, n->off, err);
 	case N_IF:
 	case N_WITH:
 	case N_RANGE:
@@ -1561,18 +1574,18 @@ static int exec_node(struct exec *x, const struct node *n, struct val *dot,
 			if (ret < 0)
 				return ret;
 		}
-		if (truth(v))
-			ret = exec_list(x, &n->body, n->kind == N_WITH ? v : dot, err);
+		if (tpl_truth(v))
+			ret = tpl_exec_list(x, &n->body, n->kind == N_WITH ? v : dot, err);
 		else
-			ret = exec_list(x, &n->alt, dot, err);
-		pop_vars(x, mark);
+			ret = tpl_exec_list(x, &n->alt, dot, err);
+		tpl_pop_vars(x, mark);
 		return ret;
 	}
 	return 0;
 }
 
-static int exec_list(struct exec *x, const struct list *l, struct val *dot,
-		     struct cairn_error **err)
+static int tpl_exec_list(struct exec *x, const struct list *l, struct val *dot,
+			 struct cairn_error **err)
 {
 	size_t mark = x->n_vars;
 	int ret = 0;
@@ -1583,7 +1596,7 @@ static int exec_list(struct exec *x, const struct list *l, struct val *dot,
 			ret = cairn_error_set(err, CAIRN_ETOOBIG, "%s: output larger than %u bytes",
 					      l->v[i]->src->name, CAIRN_TEMPLATE_OUTPUT_MAX);
 	}
-	pop_vars(x, mark);
+	tpl_pop_vars(x, mark);
 	return ret;
 }
 
@@ -1597,7 +1610,8 @@ static int want_str(struct exec *x, const struct val *v, const char *fn, size_t 
 		    struct cairn_error **err)
 {
 	if (v->kind != V_STR)
-		return xfail(x, off, err, "%s: expected a string, got %s", fn, kind_name(v));
+		return tpl_xfail(x, off, err, "%s: expected a string, got %s", fn,
+				 tpl_kind_name(v));
 	return 0;
 }
 
@@ -1605,7 +1619,8 @@ static int want_int(struct exec *x, const struct val *v, const char *fn, size_t 
 		    struct cairn_error **err)
 {
 	if (v->kind != V_INT)
-		return xfail(x, off, err, "%s: expected an integer, got %s", fn, kind_name(v));
+		return tpl_xfail(x, off, err, "%s: expected an integer, got %s", fn,
+				 tpl_kind_name(v));
 	return 0;
 }
 
@@ -1617,24 +1632,24 @@ FN(env)
 	if (want_str(x, argv[0], "env", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
 	v = x->c->getenv_fn(argv[0]->s);
-	*out = vstr(v ? v : "", v ? strlen(v) : 0);
+	*out = tpl_vstr(v ? v : "", v ? strlen(v) : 0);
 	return 0;
 }
 
 FN(default)
 {
 	(void)x, (void)cmd, (void)err;
-	if (argc < 2 || !truth(argv[1]))
-		*out = vref(argv[0]);
+	if (argc < 2 || !tpl_truth(argv[1]))
+		*out = tpl_vref(argv[0]);
 	else
-		*out = vref(argv[1]);
+		*out = tpl_vref(argv[1]);
 	return 0;
 }
 
 FN(empty)
 {
 	(void)x, (void)cmd, (void)err, (void)argc;
-	*out = vbool(!truth(argv[0]));
+	*out = tpl_vbool(!tpl_truth(argv[0]));
 	return 0;
 }
 
@@ -1644,11 +1659,11 @@ FN(required)
 
 	(void)argc;
 	if (argv[1]->kind == V_NIL || (argv[1]->kind == V_STR && !argv[1]->len)) {
-		if (to_str(x, &msg, argv[0], cmd->off, err) < 0)
+		if (tpl_to_str(x, &msg, argv[0], cmd->off, err) < 0)
 			return CAIRN_ETOOBIG;
-		return xfail(x, cmd->off, err, "%s", msg->s);
+		return tpl_xfail(x, cmd->off, err, "%s", msg->s);
 	}
-	*out = vref(argv[1]);
+	*out = tpl_vref(argv[1]);
 	return 0;
 }
 
@@ -1695,7 +1710,7 @@ static int quote_common(struct exec *x, struct val **out, struct val **argv, siz
 
 		if (argv[i]->kind == V_NIL)
 			continue;
-		if (to_str(x, &s, argv[i], cmd->off, err) < 0)
+		if (tpl_to_str(x, &s, argv[i], cmd->off, err) < 0)
 			return CAIRN_ETOOBIG;
 		if (!first)
 			cairn_buf_addch(&b, ' ');
@@ -1710,7 +1725,7 @@ static int quote_common(struct exec *x, struct val **out, struct val **argv, siz
 		if (b.len > CAIRN_TEMPLATE_OUTPUT_MAX)
 			break;
 	}
-	return str_from_buf(x, out, &b, cmd->off, err);
+	return tpl_str_from_buf(x, out, &b, cmd->off, err);
 }
 
 FN(quote)
@@ -1732,11 +1747,11 @@ static int indent_common(struct exec *x, struct val **out, struct val **argv, co
 
 	if (want_int(x, argv[0], nl ? "nindent" : "indent", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
-	if (to_str(x, &s, argv[1], cmd->off, err) < 0)
+	if (tpl_to_str(x, &s, argv[1], cmd->off, err) < 0)
 		return CAIRN_ETOOBIG;
 	n = argv[0]->i < 0 ? 0 : argv[0]->i;
 	if (n > 4096)
-		return xfail(x, cmd->off, err, "indent: %lld is too wide", (long long)n);
+		return tpl_xfail(x, cmd->off, err, "indent: %lld is too wide", (long long)n);
 	if (nl)
 		cairn_buf_addch(&b, '\n');
 	for (int64_t k = 0; k < n; k++)
@@ -1747,7 +1762,7 @@ static int indent_common(struct exec *x, struct val **out, struct val **argv, co
 			for (int64_t k = 0; k < n; k++)
 				cairn_buf_addch(&b, ' ');
 	}
-	return str_from_buf(x, out, &b, cmd->off, err);
+	return tpl_str_from_buf(x, out, &b, cmd->off, err);
 }
 
 FN(indent)
@@ -1768,14 +1783,14 @@ FN(trim)
 	size_t a = 0, e;
 
 	(void)argc;
-	if (to_str(x, &s, argv[0], cmd->off, err) < 0)
+	if (tpl_to_str(x, &s, argv[0], cmd->off, err) < 0)
 		return CAIRN_ETOOBIG;
 	e = s->len;
-	while (a < e && (is_space(s->s[a]) || s->s[a] == '\v' || s->s[a] == '\f'))
+	while (a < e && (tpl_is_space(s->s[a]) || s->s[a] == '\v' || s->s[a] == '\f'))
 		a++;
-	while (e > a && (is_space(s->s[e - 1]) || s->s[e - 1] == '\v' || s->s[e - 1] == '\f'))
+	while (e > a && (tpl_is_space(s->s[e - 1]) || s->s[e - 1] == '\v' || s->s[e - 1] == '\f'))
 		e--;
-	*out = vstr(s->s + a, e - a);
+	*out = tpl_vstr(s->s + a, e - a);
 	return 0;
 }
 
@@ -1784,9 +1799,9 @@ static int case_common(struct exec *x, struct val **out, struct val *v, const st
 {
 	cleanup_val struct val *s = NULL;
 
-	if (to_str(x, &s, v, cmd->off, err) < 0)
+	if (tpl_to_str(x, &s, v, cmd->off, err) < 0)
 		return CAIRN_ETOOBIG;
-	*out = vstr(s->s, s->len);
+	*out = tpl_vstr(s->s, s->len);
 	for (size_t i = 0; i < (*out)->len; i++) {
 		char ch = (*out)->s[i];
 
@@ -1818,9 +1833,9 @@ FN(replace)
 	cleanup_val struct val *s = NULL;
 
 	(void)argc;
-	if (to_str(x, &old, argv[0], cmd->off, err) < 0 ||
-	    to_str(x, &new, argv[1], cmd->off, err) < 0 ||
-	    to_str(x, &s, argv[2], cmd->off, err) < 0)
+	if (tpl_to_str(x, &old, argv[0], cmd->off, err) < 0 ||
+	    tpl_to_str(x, &new, argv[1], cmd->off, err) < 0 ||
+	    tpl_to_str(x, &s, argv[2], cmd->off, err) < 0)
 		return CAIRN_ETOOBIG;
 	for (size_t i = 0; i <= s->len && b.len <= CAIRN_TEMPLATE_OUTPUT_MAX;) {
 		if (!old->len) {
@@ -1843,7 +1858,7 @@ FN(replace)
 			break;
 		}
 	}
-	return str_from_buf(x, out, &b, cmd->off, err);
+	return tpl_str_from_buf(x, out, &b, cmd->off, err);
 }
 
 static int split_common(struct exec *x, struct val **out, struct val **argv, const struct cmd *cmd,
@@ -1851,17 +1866,17 @@ static int split_common(struct exec *x, struct val **out, struct val **argv, con
 {
 	cleanup_val struct val *sep = NULL;
 	cleanup_val struct val *s = NULL;
-	cleanup_val struct val *r = vnew(as_map ? V_MAP : V_LIST);
+	cleanup_val struct val *r = tpl_vnew(as_map ? V_MAP : V_LIST);
 	size_t start = 0, idx = 0;
 
-	if (to_str(x, &sep, argv[0], cmd->off, err) < 0 ||
-	    to_str(x, &s, argv[1], cmd->off, err) < 0)
+	if (tpl_to_str(x, &sep, argv[0], cmd->off, err) < 0 ||
+	    tpl_to_str(x, &s, argv[1], cmd->off, err) < 0)
 		return CAIRN_ETOOBIG;
 	for (size_t i = 0;; idx++) {
 		size_t end;
 		struct val *part;
 
-		if (step(x, x->src, cmd->off, err) < 0)
+		if (tpl_step(x, x->src, cmd->off, err) < 0)
 			return CAIRN_ETOOBIG;
 		if (!sep->len) {
 			/* Go splits an empty separator into UTF-8 sequences */
@@ -1879,12 +1894,12 @@ static int split_common(struct exec *x, struct val **out, struct val **argv, con
 			end = hit ? (size_t)(hit - s->s) : s->len;
 			i = end + sep->len;
 		}
-		part = vstr(s->s + start, end - start);
+		part = tpl_vstr(s->s + start, end - start);
 		if (as_map) {
 			char key[32];
 			int kl = snprintf(key, sizeof(key), "_%zu", idx);
 
-			map_put(r, vstr(key, (size_t)kl), part);
+			tpl_map_put(r, tpl_vstr(key, (size_t)kl), part);
 		} else {
 			r->v = xreallocarray(r->v, r->n + 1, sizeof(*r->v));
 			r->v[r->n++] = part;
@@ -1917,42 +1932,42 @@ FN(join)
 	bool first = true;
 
 	(void)argc;
-	if (to_str(x, &sep, argv[0], cmd->off, err) < 0)
+	if (tpl_to_str(x, &sep, argv[0], cmd->off, err) < 0)
 		return CAIRN_ETOOBIG;
 	if (l->kind != V_LIST)
-		return to_str(x, out, argv[1], cmd->off, err);
+		return tpl_to_str(x, out, argv[1], cmd->off, err);
 	for (size_t i = 0; i < l->n && b.len <= CAIRN_TEMPLATE_OUTPUT_MAX; i++) {
 		cleanup_val struct val *s = NULL;
 
 		if (l->v[i]->kind == V_NIL)
 			continue;
-		if (to_str(x, &s, l->v[i], cmd->off, err) < 0)
+		if (tpl_to_str(x, &s, l->v[i], cmd->off, err) < 0)
 			return CAIRN_ETOOBIG;
 		if (!first)
 			cairn_buf_add(&b, sep->s, sep->len);
 		first = false;
 		cairn_buf_add(&b, s->s, s->len);
 	}
-	return str_from_buf(x, out, &b, cmd->off, err);
+	return tpl_str_from_buf(x, out, &b, cmd->off, err);
 }
 
 FN(list)
 {
-	struct val *r = vnew(V_LIST);
+	struct val *r = tpl_vnew(V_LIST);
 
 	if (argc) {
 		r->v = xreallocarray(NULL, argc, sizeof(*r->v));
 		for (size_t i = 0; i < argc; i++) {
-			r->v[i] = vref(argv[i]);
+			r->v[i] = tpl_vref(argv[i]);
 			if (argv[i]->depth + 1 > r->depth)
 				r->depth = argv[i]->depth + 1;
 		}
 	}
 	r->n = argc;
 	if (r->depth > VALUE_DEPTH_MAX) {
-		vunref(r);
-		return xfail(x, cmd->off, err, "list: values nested more than %d deep",
-			     VALUE_DEPTH_MAX);
+		tpl_vunref(r);
+		return tpl_xfail(x, cmd->off, err, "list: values nested more than %d deep",
+				 VALUE_DEPTH_MAX);
 	}
 	*out = r;
 	return 0;
@@ -1960,18 +1975,18 @@ FN(list)
 
 FN(dict)
 {
-	cleanup_val struct val *r = vnew(V_MAP);
+	cleanup_val struct val *r = tpl_vnew(V_MAP);
 
 	for (size_t i = 0; i < argc; i += 2) {
 		struct val *k = NULL;
 
-		if (to_str(x, &k, argv[i], cmd->off, err) < 0)
+		if (tpl_to_str(x, &k, argv[i], cmd->off, err) < 0)
 			return CAIRN_ETOOBIG;
-		map_put(r, k, i + 1 < argc ? vref(argv[i + 1]) : vstr("", 0));
+		tpl_map_put(r, k, i + 1 < argc ? tpl_vref(argv[i + 1]) : tpl_vstr("", 0));
 	}
 	if (r->depth > VALUE_DEPTH_MAX)
-		return xfail(x, cmd->off, err, "dict: values nested more than %d deep",
-			     VALUE_DEPTH_MAX);
+		return tpl_xfail(x, cmd->off, err, "dict: values nested more than %d deep",
+				 VALUE_DEPTH_MAX);
 	*out = TAKE_PTR(r);
 	return 0;
 }
@@ -2002,7 +2017,7 @@ static void json_str(struct cairn_buf *b, const char *s, size_t len)
 static int json_val(struct exec *x, struct cairn_buf *b, const struct val *v, size_t off,
 		    struct cairn_error **err)
 {
-	if (step(x, x->src, off, err) < 0)
+	if (tpl_step(x, x->src, off, err) < 0)
 		return CAIRN_ETOOBIG;
 	if (b->len > CAIRN_TEMPLATE_OUTPUT_MAX)
 		return 0;
@@ -2048,7 +2063,7 @@ FN(toJson)
 	(void)argc;
 	if (json_val(x, &b, argv[0], cmd->off, err) < 0)
 		return CAIRN_ETOOBIG;
-	return str_from_buf(x, out, &b, cmd->off, err);
+	return tpl_str_from_buf(x, out, &b, cmd->off, err);
 }
 
 FN(b64enc)
@@ -2060,10 +2075,10 @@ FN(b64enc)
 	const unsigned char *p;
 
 	(void)argc;
-	if (to_str(x, &s, argv[0], cmd->off, err) < 0)
+	if (tpl_to_str(x, &s, argv[0], cmd->off, err) < 0)
 		return CAIRN_ETOOBIG;
 	if (s->len > CAIRN_TEMPLATE_OUTPUT_MAX / 4 * 3)
-		return too_big(x, cmd->off, err);
+		return tpl_too_big(x, cmd->off, err);
 	p = (const unsigned char *)s->s;
 	for (size_t i = 0; i < s->len; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16;
@@ -2078,7 +2093,7 @@ FN(b64enc)
 		cairn_buf_addch(&b, n > 1 ? tab[v >> 6 & 63] : '=');
 		cairn_buf_addch(&b, n > 2 ? tab[v & 63] : '=');
 	}
-	return str_from_buf(x, out, &b, cmd->off, err);
+	return tpl_str_from_buf(x, out, &b, cmd->off, err);
 }
 
 /* -1, 0, 1; or CAIRN_EINVAL for values that cannot be compared (`ordered`: lt/gt). */
@@ -2090,14 +2105,14 @@ static int compare(struct exec *x, int *out, const struct val *a, const struct v
 		return 0;
 	}
 	if (a->kind != b->kind)
-		return xfail(x, off, err, "%s: incompatible types for comparison: %s and %s", fn,
-			     kind_name(a), kind_name(b));
+		return tpl_xfail(x, off, err, "%s: incompatible types for comparison: %s and %s",
+				 fn, tpl_kind_name(a), tpl_kind_name(b));
 	switch (a->kind) {
 	case V_INT:
 		*out = a->i < b->i ? -1 : a->i > b->i;
 		return 0;
 	case V_STR:
-		*out = keycmp(a, b->s, b->len);
+		*out = tpl_keycmp(a, b->s, b->len);
 		return 0;
 	case V_BOOL:
 		if (!ordered) {
@@ -2108,7 +2123,7 @@ static int compare(struct exec *x, int *out, const struct val *a, const struct v
 	default:
 		break;
 	}
-	return xfail(x, off, err, "%s: invalid type for comparison: %s", fn, kind_name(a));
+	return tpl_xfail(x, off, err, "%s: invalid type for comparison: %s", fn, tpl_kind_name(a));
 }
 
 FN(eq)
@@ -2118,7 +2133,7 @@ FN(eq)
 	for (size_t i = 1; i < argc && r; i++)
 		if (compare(x, &r, argv[0], argv[i], false, "eq", cmd->off, err) < 0)
 			return CAIRN_EINVAL;
-	*out = vbool(r == 0);
+	*out = tpl_vbool(r == 0);
 	return 0;
 }
 
@@ -2129,7 +2144,7 @@ FN(ne)
 	(void)argc;
 	if (compare(x, &r, argv[0], argv[1], false, "ne", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
-	*out = vbool(r != 0);
+	*out = tpl_vbool(r != 0);
 	return 0;
 }
 
@@ -2140,7 +2155,7 @@ FN(lt)
 	(void)argc;
 	if (compare(x, &r, argv[0], argv[1], true, "lt", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
-	*out = vbool(r < 0);
+	*out = tpl_vbool(r < 0);
 	return 0;
 }
 
@@ -2151,14 +2166,14 @@ FN(gt)
 	(void)argc;
 	if (compare(x, &r, argv[0], argv[1], true, "gt", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
-	*out = vbool(r > 0);
+	*out = tpl_vbool(r > 0);
 	return 0;
 }
 
 FN(not )
 {
 	(void)x, (void)cmd, (void)err, (void)argc;
-	*out = vbool(!truth(argv[0]));
+	*out = tpl_vbool(!tpl_truth(argv[0]));
 	return 0;
 }
 
@@ -2166,10 +2181,11 @@ FN(len)
 {
 	(void)argc;
 	if (argv[0]->kind == V_STR || argv[0]->kind == V_LIST || argv[0]->kind == V_MAP) {
-		*out = vint(argv[0]->kind == V_STR ? (int64_t)argv[0]->len : (int64_t)argv[0]->n);
+		*out = tpl_vint(argv[0]->kind == V_STR ? (int64_t)argv[0]->len
+						       : (int64_t)argv[0]->n);
 		return 0;
 	}
-	return xfail(x, cmd->off, err, "len of %s", kind_name(argv[0]));
+	return tpl_xfail(x, cmd->off, err, "len of %s", tpl_kind_name(argv[0]));
 }
 
 FN(printf)
@@ -2211,13 +2227,13 @@ FN(printf)
 		a = argv[next_arg++];
 		if (verb == 'v' || (verb == 's' && a->kind == V_STR) ||
 		    (verb == 'd' && a->kind == V_INT)) {
-			if (print_val(x, &one, a, false, cmd->off, err) < 0)
+			if (tpl_print_val(x, &one, a, false, cmd->off, err) < 0)
 				return CAIRN_ETOOBIG;
 		} else if (verb == 'q' && a->kind == V_STR) {
 			go_quote(&one, a->s, a->len);
 		} else {
-			cairn_buf_addf(&one, "%%!%c(%s=", verb, kind_name(a));
-			if (print_val(x, &one, a, false, cmd->off, err) < 0)
+			cairn_buf_addf(&one, "%%!%c(%s=", verb, tpl_kind_name(a));
+			if (tpl_print_val(x, &one, a, false, cmd->off, err) < 0)
 				return CAIRN_ETOOBIG;
 			cairn_buf_addch(&one, ')');
 		}
@@ -2244,13 +2260,13 @@ FN(printf)
 		for (size_t i = next_arg; i < argc; i++) {
 			if (i > next_arg)
 				cairn_buf_addstr(&b, ", ");
-			cairn_buf_addf(&b, "%s=", kind_name(argv[i]));
-			if (print_val(x, &b, argv[i], false, cmd->off, err) < 0)
+			cairn_buf_addf(&b, "%s=", tpl_kind_name(argv[i]));
+			if (tpl_print_val(x, &b, argv[i], false, cmd->off, err) < 0)
 				return CAIRN_ETOOBIG;
 		}
 		cairn_buf_addch(&b, ')');
 	}
-	return str_from_buf(x, out, &b, cmd->off, err);
+	return tpl_str_from_buf(x, out, &b, cmd->off, err);
 }
 
 FN(include)
@@ -2263,14 +2279,14 @@ FN(include)
 	(void)argc;
 	if (want_str(x, argv[0], "include", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
-	ret = exec_template(x, &b, argv[0]->s, argv[1], cmd->off, err);
+	ret = tpl_exec_template(x, &b, argv[0]->s, argv[1], cmd->off, err);
 	x->src = src;
 	if (ret < 0)
 		return ret;
-	return str_from_buf(x, out, &b, cmd->off, err);
+	return tpl_str_from_buf(x, out, &b, cmd->off, err);
 }
 
-/* `and` and `or` are evaluated in call(): they stop at the first deciding argument. */
+/* `and` and `or` are evaluated in tpl_call(): they stop at the first deciding argument. */
 FN(and)
 {
 	(void)x, (void)out, (void)argv, (void)argc, (void)cmd, (void)err;
@@ -2309,7 +2325,7 @@ static const struct func funcs[] = {
 	{"upper", fn_upper, 1, 1},
 };
 
-static const struct func *find_func(const char *name)
+static const struct func *tpl_find_func(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(funcs); i++)
 		if (strcmp(funcs[i].name, name) == 0)
@@ -2320,11 +2336,11 @@ static const struct func *find_func(const char *name)
 static void unref_all(struct val **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		vunref(v[i]);
+		tpl_vunref(v[i]);
 }
 
-static int call(struct exec *x, struct val **out, const struct cmd *cmd, struct val *dot,
-		struct val *piped, struct cairn_error **err)
+static int tpl_call(struct exec *x, struct val **out, const struct cmd *cmd, struct val *dot,
+		    struct val *piped, struct cairn_error **err)
 {
 	const struct func *f = cmd->args[0]->fn;
 	size_t argc = cmd->n - 1 + (piped != NULL);
@@ -2334,10 +2350,10 @@ static int call(struct exec *x, struct val **out, const struct cmd *cmd, struct 
 
 	*out = NULL;
 	if ((int64_t)argc < f->min || (f->max >= 0 && argc > (size_t)f->max))
-		return xfail(x, cmd->args[0]->off, err,
-			     "wrong number of args for %s: want %s%d got %zu", f->name,
-			     f->max < 0 ? "at least " : "", f->min, argc);
-	if (step(x, x->src, cmd->off, err) < 0)
+		return tpl_xfail(x, cmd->args[0]->off, err,
+				 "wrong number of args for %s: want %s%d got %zu", f->name,
+				 f->max < 0 ? "at least " : "", f->min, argc);
+	if (tpl_step(x, x->src, cmd->off, err) < 0)
 		return CAIRN_ETOOBIG;
 	argv = xreallocarray(NULL, argc + 1, sizeof(*argv));
 	if (f->fn == fn_and) {
@@ -2348,21 +2364,21 @@ static int call(struct exec *x, struct val **out, const struct cmd *cmd, struct 
 			struct val *v = NULL;
 
 			if (i < cmd->n)
-				ret = eval_arg(x, &v, cmd->args[i], dot, err);
+				ret = tpl_eval_arg(x, &v, cmd->args[i], dot, err);
 			else
-				v = vref(piped);
+				v = tpl_vref(piped);
 			if (ret < 0)
 				return ret;
-			if (truth(v) != is_and || i == argc) {
+			if (tpl_truth(v) != is_and || i == argc) {
 				*out = v;
 				return 0;
 			}
-			vunref(v);
+			tpl_vunref(v);
 		}
 		return 0;
 	}
 	for (size_t i = 1; i < cmd->n; i++) {
-		ret = eval_arg(x, &argv[n], cmd->args[i], dot, err);
+		ret = tpl_eval_arg(x, &argv[n], cmd->args[i], dot, err);
 		if (ret < 0) {
 			unref_all(argv, n);
 			return ret;
@@ -2370,7 +2386,7 @@ static int call(struct exec *x, struct val **out, const struct cmd *cmd, struct 
 		n++;
 	}
 	if (piped)
-		argv[n++] = vref(piped);
+		argv[n++] = tpl_vref(piped);
 	ret = f->fn(x, out, argv, n, cmd, err);
 	unref_all(argv, n);
 	return ret;
@@ -2417,7 +2433,7 @@ static int find_tmpl(char ***v, size_t *n, size_t *alloc, int fd, const char *pr
 			}
 		} else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && nl > 5 &&
 			   strcmp(de->d_name + nl - 5, ".tmpl") == 0) {
-			*v = grow(*v, alloc, *n, sizeof(**v));
+			*v = tpl_grow(*v, alloc, *n, sizeof(**v));
 			(*v)[(*n)++] = TAKE_PTR(rel);
 		}
 	}
@@ -2457,9 +2473,9 @@ static int load_werf_templates(struct ctx *c, struct cairn_error **err)
 			break;
 		}
 		s = add_src(c, path, b.buf, b.len);
-		ret = parse_src(c, s, &body, err);
+		ret = tpl_parse_src(c, s, &body, err);
 		if (ret == 0)
-			add_define(c, names[i], &body);
+			tpl_add_define(c, names[i], &body);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
@@ -2492,7 +2508,7 @@ int cairn_template_render(char **out, size_t *out_len, const char *text, size_t 
 	CLEANUP(ctx_release) struct ctx c = {0};
 	CLEANUP(cairn_buf_release)
 	struct cairn_buf b = CAIRN_BUF_INIT_MAX(CAIRN_TEMPLATE_OUTPUT_MAX);
-	cleanup_val struct val *root = vnew(V_MAP);
+	cleanup_val struct val *root = tpl_vnew(V_MAP);
 	struct exec x = {.c = &c, .out = &b};
 	struct list body = {0};
 	const struct src *s;
@@ -2508,15 +2524,15 @@ int cairn_template_render(char **out, size_t *out_len, const char *text, size_t 
 	if (ret < 0)
 		return ret;
 	s = add_src(&c, o && o->name ? o->name : "template", text, len);
-	ret = parse_src(&c, s, &body, err);
+	ret = tpl_parse_src(&c, s, &body, err);
 	if (ret < 0)
 		return ret;
-	map_put(root, vstr("Files", 5), vnew(V_FILES));
+	tpl_map_put(root, tpl_vstr("Files", 5), tpl_vnew(V_FILES));
 	x.root = root;
 	x.src = s;
-	push_var(&x, "$", root);
-	ret = exec_list(&x, &body, root, err);
-	pop_vars(&x, 0);
+	tpl_push_var(&x, "$", root);
+	ret = tpl_exec_list(&x, &body, root, err);
+	tpl_pop_vars(&x, 0);
 	free(x.vars);
 	if (ret < 0)
 		return ret;
