@@ -3,14 +3,8 @@
 #include "common.h"
 #include "config/template_internal.h"
 #include "util/buf.h"
-#include "util/root.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <stdarg.h>
-#include <sys/stat.h>
-
-#define WERF_DEPTH_MAX 16
 
 /* ---- sources and the parse arena ---- */
 
@@ -104,94 +98,19 @@ static struct src *add_src(struct ctx *c, const char *name, const char *text, si
 	return s;
 }
 
-/* ---- .werf/ templates and the entry point ---- */
+/* ---- the entry point ---- */
 
-static int cmpstr(const void *a, const void *b)
+/* A .werf/ template: parsed, its defines registered, and itself defined under `name`. */
+static int add_werf_template(const char *name, const char *path, const char *text, size_t len,
+			     void *ud, struct cairn_error **err)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+	struct ctx *c = ud;
+	struct list body = {0};
+	const struct src *s = add_src(c, path, text, len);
+	int ret = tpl_parse_src(c, s, &body, err);
 
-/* Collect "sub/dir/x.tmpl" paths under the directory `fd` (taken), prefixed by `prefix`. */
-static int find_tmpl(char ***v, size_t *n, size_t *alloc, int fd, const char *prefix, int depth,
-		     struct cairn_error **err)
-{
-	DIR *d = fdopendir(fd);
-	struct dirent *de;
-
-	if (!d) {
-		close(fd);
-		return cairn_error_set_errno(err, "read template directory '.werf/%s'", prefix);
-	}
-	while ((de = readdir(d)) != NULL) {
-		cleanup_free char *rel = NULL;
-		size_t nl = strlen(de->d_name);
-		struct stat st;
-
-		if (de->d_name[0] == '.' &&
-		    (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		rel = xasprintf("%s%s", prefix, de->d_name);
-		/* a symlinked directory is not walked: it may lead out, or round in a loop */
-		if (S_ISDIR(st.st_mode) && depth < WERF_DEPTH_MAX) {
-			int sub = openat(dirfd(d), de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			cleanup_free char *p = xasprintf("%s/", rel);
-
-			if (sub >= 0 && find_tmpl(v, n, alloc, sub, p, depth + 1, err) < 0) {
-				closedir(d);
-				return CAIRN_EOS;
-			}
-		} else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && nl > 5 &&
-			   strcmp(de->d_name + nl - 5, ".tmpl") == 0) {
-			*v = tpl_grow(*v, alloc, *n, sizeof(**v));
-			(*v)[(*n)++] = TAKE_PTR(rel);
-		}
-	}
-	closedir(d);
-	return 0;
-}
-
-static int load_werf_templates(struct ctx *c, struct cairn_error **err)
-{
-	char **names = NULL;
-	size_t n = 0, alloc = 0;
-	cleanup_close int dfd = -1;
-	int fd, ret = 0;
-
-	if (!c->dir)
-		return 0;
-	dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return 0;
-	fd = openat(dfd, ".werf", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ret = find_tmpl(&names, &n, &alloc, fd, "", 0, err);
 	if (ret == 0)
-		qsort(names, n, sizeof(*names), cmpstr);
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		CLEANUP(cairn_buf_release)
-		struct cairn_buf b = CAIRN_BUF_INIT_MAX(CAIRN_TEMPLATE_OUTPUT_MAX);
-		cleanup_free char *path = xasprintf(".werf/%s", names[i]);
-		struct list body = {0};
-		const struct src *s;
-
-		/* a symlinked template is read only when it stays inside the project */
-		ret = cairn_root_read_file(dfd, path, CAIRN_ROOT_BENEATH, &b, path, err);
-		if (ret < 0) {
-			cairn_error_wrap(err, "template");
-			break;
-		}
-		s = add_src(c, path, b.buf, b.len);
-		ret = tpl_parse_src(c, s, &body, err);
-		if (ret == 0)
-			tpl_add_define(c, names[i], &body);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+		tpl_add_define(c, name, &body);
 	return ret;
 }
 
@@ -217,6 +136,7 @@ static const char *default_getenv(const char *name)
 int cairn_template_render(char **out, size_t *out_len, const char *text, size_t len,
 			  const struct cairn_template_opts *o, struct cairn_error **err)
 {
+	cairn_template_werf_dir_fn werf_dir = o && o->werf_dir_fn ? o->werf_dir_fn : tpl_werf_dir;
 	CLEANUP(ctx_release) struct ctx c = {0};
 	CLEANUP(cairn_buf_release)
 	struct cairn_buf b = CAIRN_BUF_INIT_MAX(CAIRN_TEMPLATE_OUTPUT_MAX);
@@ -232,7 +152,8 @@ int cairn_template_render(char **out, size_t *out_len, const char *text, size_t 
 	c.o = o;
 	c.dir = o ? o->dir : NULL;
 	c.getenv_fn = o && o->getenv_fn ? o->getenv_fn : default_getenv;
-	ret = load_werf_templates(&c, err);
+	c.read_file_fn = o && o->read_file_fn ? o->read_file_fn : tpl_read_file;
+	ret = werf_dir(c.dir, add_werf_template, &c, err);
 	if (ret < 0)
 		return ret;
 	s = add_src(&c, o && o->name ? o->name : "template", text, len);

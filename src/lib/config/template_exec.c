@@ -3,9 +3,7 @@
 #include "common.h"
 #include "config/template_internal.h"
 #include "util/buf.h"
-#include "util/root.h"
 
-#include <fcntl.h>
 #include <stdarg.h>
 
 int tpl_step(struct exec *x, const struct src *s, size_t off, struct cairn_error **err)
@@ -152,15 +150,16 @@ static int missing_file(struct exec *x, struct val **out, const char *path, size
 	return 0;
 }
 
+/* `.Files.Get path`: a path inside the project, read through the options' read_file_fn. */
 static int files_get(struct exec *x, struct val **out, struct val *path, size_t off,
 		     struct cairn_error **err)
 {
-	CLEANUP(cairn_buf_release)
-	struct cairn_buf b = CAIRN_BUF_INIT_MAX(CAIRN_TEMPLATE_OUTPUT_MAX);
-	cleanup_close int dfd = -1;
-	cleanup_close int fd = -1;
+	struct cairn_error *e = NULL;
+	unsigned line, col;
+	char *text = NULL;
 	const char *s;
-	char chunk[8192];
+	size_t len = 0;
+	int ret;
 
 	if (path->kind != V_STR)
 		return tpl_xfail(x, off, err, ".Files.Get: expected a string, got %s",
@@ -179,29 +178,29 @@ static int files_get(struct exec *x, struct val **out, struct val *path, size_t 
 		while (*c == '/')
 			c++;
 	}
-	dfd = open(x->c->dir ? x->c->dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		fd = cairn_root_open(dfd, s, O_RDONLY | O_NOCTTY | O_NONBLOCK, CAIRN_ROOT_BENEATH);
-	if (fd < 0 && errno == EXDEV)
-		return tpl_xfail(x, off, err, ".Files.Get '%s': path leaves the project", s);
-	if (fd < 0 && errno == ENOENT && dfd >= 0)
+	ret = x->c->read_file_fn(&text, &len, x->c->dir, s, &e);
+	if (ret == CAIRN_ENOTFOUND) {
+		cairn_error_free(e);
 		return missing_file(x, out, s, off);
-	if (fd < 0)
-		return tpl_xfail(x, off, err, ".Files.Get '%s': %s", s, strerror(errno));
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return tpl_xfail(x, off, err, ".Files.Get '%s': %s", s, strerror(errno));
-		if (n == 0)
-			break;
-		cairn_buf_add(&b, chunk, (size_t)n);
-		if (b.err)
-			break;
 	}
-	return tpl_str_from_buf(x, out, &b, off, err);
+	if (ret == CAIRN_ETOOBIG || (ret == 0 && len > CAIRN_TEMPLATE_OUTPUT_MAX)) {
+		cairn_error_free(e);
+		free(text);
+		return tpl_too_big(x, off, err);
+	}
+	if (ret < 0) {
+		tpl_pos_of(x->src, off, &line, &col);
+		cairn_error_wrap(&e, "%s:%u:%u: .Files.Get '%s'", x->src->name, line, col, s);
+		if (err)
+			*err = e;
+		else
+			cairn_error_free(e);
+		return ret;
+	}
+	*out = tpl_vnew(V_STR);
+	(*out)->s = text;
+	(*out)->len = len;
+	return 0;
 }
 
 /* Apply a chain of field names to `v`. `method` receives "Get" when it ends at .Files.Get. */

@@ -113,6 +113,7 @@ struct ctx {
 	const struct cairn_template_opts *o;
 	const char *dir;
 	const char *(*getenv_fn)(const char *name);
+	cairn_template_read_file_fn read_file_fn;
 	void **arena;
 	size_t n_arena, alloc_arena;
 	struct src **srcs;
@@ -244,5 +245,11 @@ int tpl_eval_arg(struct exec *x, struct val **out, const struct arg *a, struct v
 const struct func *tpl_find_func(const char *name);
 int tpl_call(struct exec *x, struct val **out, const struct cmd *cmd, struct val *dot,
 	     struct val *piped, struct cairn_error **err);
+
+/* ---- template_files.c: the project's files, unless the options say otherwise ---- */
+
+int tpl_read_file(char **out, size_t *out_len, const char *dir, const char *path,
+		  struct cairn_error **err);
+int tpl_werf_dir(const char *dir, cairn_template_each_fn each, void *ud, struct cairn_error **err);
 
 #endif
