@@ -14,19 +14,51 @@
 /* Most evaluation steps (nodes, range iterations, function calls, printed values) per render. */
 #define CAIRN_TEMPLATE_STEPS_MAX 10000000u
 
+/*
+ * Reads the file `path` below the project directory `dir` for `.Files.Get`: `path` is relative
+ * and has no ".." component; `dir` may be NULL. On success *out is a new NUL-terminated string
+ * the caller frees and *out_len its length. On failure *out is NULL and:
+ * - CAIRN_ENOTFOUND: there is no such file (it reads as "", with a warning);
+ * - CAIRN_ETOOBIG: it holds more than CAIRN_TEMPLATE_OUTPUT_MAX bytes;
+ * - CAIRN_EINVAL: it cannot be read, the message saying why ("path leaves the project", "Is a
+ *   directory"); the template puts where it was asked for and the path before it.
+ */
+typedef int (*cairn_template_read_file_fn)(char **out, size_t *out_len, const char *dir,
+					   const char *path, struct cairn_error **err);
+
+/*
+ * Takes one template file: `name` defines it ("a/b.tmpl"), `path` names it in messages
+ * (".werf/a/b.tmpl"); `text` (`len` bytes) is borrowed for the call. Returns 0 or a negative
+ * CAIRN_E* code with *err set.
+ */
+typedef int (*cairn_template_each_fn)(const char *name, const char *path, const char *text,
+				      size_t len, void *ud, struct cairn_error **err);
+
+/*
+ * Passes each template file of the project directory `dir` (may be NULL: none) to `each`, with
+ * `ud`, in the order their `define`s are to be made; stops at the first error, its own or that
+ * of `each`, and returns it.
+ */
+typedef int (*cairn_template_werf_dir_fn)(const char *dir, cairn_template_each_fn each, void *ud,
+					  struct cairn_error **err);
+
 struct cairn_template_opts {
 	const char *dir;  /* project dir: .Files.Get root, .werf/ for *.tmpl */
 	const char *name; /* file name for messages, e.g. "werf.yaml" */
 	const char *(*getenv_fn)(const char *name); /* NULL: getenv */
+	cairn_template_read_file_fn read_file_fn;   /* NULL: read below `dir`, as said below */
+	cairn_template_werf_dir_fn werf_dir_fn;	    /* NULL: `dir`/.werf/, as said below */
 };
 
 /**
  * Render `text` (`len` bytes) as a Go template. The data (`.` and `$`) is a map holding `Files`,
- * whose `Get "path"` method reads a file relative to `o->dir`; a file that does not exist reads
- * as "" with a CAIRN_LOG_WARN message naming it, as in werf. Before `text` is parsed, every
- * `o->dir/.werf/ ** / *.tmpl` file is parsed (in sorted order) so that its `define`s can be used;
- * the whole file is also a template named by its path below `.werf/`, e.g. "a/b.tmpl". Directory
- * symlinks are not walked; a symlinked template must resolve inside `o->dir`.
+ * whose `Get "path"` method reads a file relative to `o->dir` (through `o->read_file_fn`); a file
+ * that does not exist reads as "" with a CAIRN_LOG_WARN message naming it, as in werf. Before
+ * `text` is parsed, every `o->dir/.werf/ ** / *.tmpl` file is parsed (in sorted order, as
+ * `o->werf_dir_fn` passes them) so that its `define`s can be used; the whole file is also a
+ * template named by its path below `.werf/`, e.g. "a/b.tmpl". Directory symlinks are not walked; a
+ * symlinked template must resolve inside `o->dir`. The engine itself touches no file: all it
+ * reads comes through these two callbacks.
  *
  * On success `*out` is a new NUL-terminated string the caller frees and `*out_len` its length
  * (the output may hold NULs if a read file does). On failure `*out` is NULL and:
