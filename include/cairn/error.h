@@ -21,6 +21,7 @@ enum cairn_code {
 	CAIRN_ETOOBIG = -8,
 	CAIRN_EOS = -9,
 	CAIRN_EINTERRUPTED = -10, /* stopped by cairn_interrupt() (a signal) */
+	CAIRN_EUSAGE = -11,	  /* the request does not fit together (the CLI exits 2) */
 };
 
 struct cairn_error {

@@ -41,4 +41,45 @@ struct cairn_publish_opts {
 CAIRN_API int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built,
 			    const struct cairn_publish_opts *o, struct cairn_error **err);
 
+/**
+ * What `publish`, `build-and-publish` and `dimg push|bp|spush` do, as one plan: build (or only
+ * find) the images, then publish them under the tags the requests give.
+ */
+struct cairn_publish_plan {
+	struct cairn_build_opts build;	   /* home, dir, images...; its `pull` is publish.image */
+	struct cairn_publish_opts publish; /* its tags are left empty: they come from `tags` */
+	const struct cairn_tag_request *tags; /* as the tag options were given, in order */
+	size_t n_tags;
+	int build_first;    /* build what is missing (build-and-publish, dimg bp) */
+	int stages_in_repo; /* dimg bp --with-stages: REPO is the build's stages storage too */
+	const char *report; /* a JSON report of the build, or NULL */
+};
+
+#define CAIRN_PUBLISH_PLAN_INIT                                                     \
+	{                                                                           \
+		.build = CAIRN_BUILD_OPTS_INIT, .publish = CAIRN_PUBLISH_OPTS_INIT, \
+	}
+
+/**
+ * Carry out `p`: resolve the tags (the project's git branch and commit for --tag-branch and
+ * --tag-commit), build or find every stage, write the report, publish. An `as_is` publish
+ * (spush) without image names needs a config with exactly one image. CAIRN_EUSAGE for tags
+ * that cannot be resolved or spush without its one image; build and registry errors as they
+ * come.
+ */
+CAIRN_API int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **err);
+
+/** Called for each stage cairn_stages_pull() brought into the store. */
+typedef void (*cairn_stage_pulled_fn)(const char *image, const char *stage, const char *signature,
+				      void *ud);
+
+/**
+ * `dimg stages pull`: the stages of `o->images` (all images when none) found in the stages
+ * storage `repo` (either prefix) into the store, with their layers, so the next build reuses
+ * them: the newest stored stage of each image, or every one with `all`. `o->pull` holds the
+ * registry options; `pulled` (may be NULL) hears of each stage. Registry errors as they come.
+ */
+CAIRN_API int cairn_stages_pull(const struct cairn_build_opts *o, const char *repo, int all,
+				cairn_stage_pulled_fn pulled, void *ud, struct cairn_error **err);
+
 #endif

@@ -34,6 +34,22 @@ struct cairn_descriptor {
 struct cairn_store;
 struct cairn_blob_writer;
 
+/** The places of cairn's home (docs/store-layout.md): every string owned. */
+struct cairn_home {
+	char *root;   /* $CAIRN_HOME */
+	char *store;  /* the OCI image layout */
+	char *layers; /* unpacked layers, by diff_id */
+	char *tmp;    /* work dirs of running builds */
+	char *builds; /* build_dir mounts, kept between builds */
+	char *git;    /* bare clones of remote git entries */
+};
+
+/** Fill `*out` with the places of the home `root` (nothing is created or checked). */
+CAIRN_API void cairn_home_paths(struct cairn_home *out, const char *root);
+
+/** Free the strings of `h` (accepts a zeroed struct). */
+CAIRN_API void cairn_home_release(struct cairn_home *h);
+
 /**
  * Create the cairn home `dir` (its parents as needed) and its unpacked-layer cache `layers/`
  * with mode 0700: unpacked layers keep setuid files, which other local users must not reach.

@@ -78,6 +78,8 @@ void cli_ctx_finish(struct cli_ctx *ctx);
 int cli_usage(const char *cmd); /* prints "usage: ..." for the command to stderr; returns 2 */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_fail(struct cairn_error *err); /* prints "cairn: error: ...", frees err; returns 1 */
+/* As cli_fail(), but a CAIRN_EUSAGE error is a usage error of `cmd` (exit 2). */
+int cli_fail_cmd(const char *cmd, struct cairn_error *err);
 /*
  * The exit status of command `cmd` that returned `ret`: 128+N once a signal N interrupted it
  * (saying so on stderr if the command itself printed no error), else `ret`.

@@ -54,7 +54,8 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 	};
 	struct cairn_store *st = NULL;
 	struct cairn_error *err = NULL;
-	char *home = NULL, *layers = NULL;
+	struct cairn_home h = {0};
+	char *home = NULL;
 	long grace = 3600;
 	int c, ret = CLI_EXIT_OK, gc;
 	struct cli_args a;
@@ -95,8 +96,7 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 		ret = cli_fail(err);
 		goto out;
 	}
-	if (asprintf(&layers, "%s/layers", home) < 0)
-		abort();
+	cairn_home_paths(&h, home);
 	if (cli_store_open(&st, home, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;
@@ -104,7 +104,7 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 	if (gc) {
 		struct cairn_store_gc_stats s;
 
-		if (cairn_store_gc(st, layers, grace, &s, &err) < 0) {
+		if (cairn_store_gc(st, h.layers, grace, &s, &err) < 0) {
 			ret = cli_fail(err);
 			goto out;
 		}
@@ -125,7 +125,7 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 out:
 	cairn_store_free(st);
 	free(home);
-	free(layers);
+	cairn_home_release(&h);
 	cli_args_release(&a);
 	return ret;
 }

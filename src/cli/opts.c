@@ -99,13 +99,12 @@ void cli_registry_args_release(struct cli_registry_args *ra)
 
 int cli_store_open(struct cairn_store **st, const char *home, struct cairn_error **err)
 {
-	char *root = NULL;
+	struct cairn_home h;
 	int ret;
 
-	if (asprintf(&root, "%s/store", home) < 0)
-		abort();
-	ret = cairn_store_open(st, root, err);
-	free(root);
+	cairn_home_paths(&h, home);
+	ret = cairn_store_open(st, h.store, err);
+	cairn_home_release(&h);
 	return ret;
 }
 

@@ -43,6 +43,17 @@ int cli_fail(struct cairn_error *err)
 	return CLI_EXIT_FAILURE;
 }
 
+int cli_fail_cmd(const char *cmd, struct cairn_error *err)
+{
+	if (err && err->code == CAIRN_EUSAGE) {
+		int ret = cli_usage_error(cmd, "%s", err->msg);
+
+		cairn_error_free(err);
+		return ret;
+	}
+	return cli_fail(err);
+}
+
 int cli_exit_status(int ret, const char *cmd)
 {
 	int signo = cairn_interrupted();

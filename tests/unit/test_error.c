@@ -70,6 +70,7 @@ static void test_code_names(void **state)
 	assert_string_equal(cairn_code_name(CAIRN_OK), "OK");
 	assert_string_equal(cairn_code_name(CAIRN_EDIGEST), "EDIGEST");
 	assert_string_equal(cairn_code_name(CAIRN_EOS), "EOS");
+	assert_string_equal(cairn_code_name(CAIRN_EUSAGE), "EUSAGE");
 	assert_string_equal(cairn_code_name(-99), "EUNKNOWN");
 	assert_string_equal(cairn_code_name(5), "EUNKNOWN");
 }

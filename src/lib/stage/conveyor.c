@@ -35,7 +35,7 @@ double stage_now_secs(void)
 /* Stop, unmount and remove what killed builds left in tmp/ (containers, mounts, layers). */
 static void clean_stale(struct builder *b)
 {
-	cairn_workdir_clean_stale(b->tmp_root);
+	cairn_workdir_clean_stale(b->home.tmp);
 }
 
 static int not_built(struct image_state *s, const char *stage, struct cairn_error **err)
@@ -279,7 +279,6 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 {
 	struct builder b = {.o = o, .dir = o->dir ? o->dir : ".", .run_lock = -1};
 	const struct cairn_config_image **order = NULL;
-	cleanup_free char *store_root = NULL;
 	const char *dir = o->dir ? o->dir : ".";
 	size_t n = 0;
 	int ret;
@@ -291,15 +290,12 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 	ret = cairn_config_order(&order, &n, b.config, o->images, o->n_images, err);
 	if (ret < 0)
 		goto out;
-	store_root = xasprintf("%s/store", o->home);
-	b.layers_root = xasprintf("%s/layers", o->home);
-	b.tmp_root = xasprintf("%s/tmp", o->home);
-	b.builds_root = xasprintf("%s/builds", o->home);
-	ret = cairn_store_open(&b.st, store_root, err);
+	cairn_home_paths(&b.home, o->home);
+	ret = cairn_store_open(&b.st, b.home.store, err);
 	if (ret == 0)
-		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.layers_root, 0700, err);
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.home.layers, 0700, err);
 	if (ret == 0)
-		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.tmp_root, 0700, err);
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.home.tmp, 0700, err);
 	if (ret == 0)
 		clean_stale(&b);
 	if (ret < 0)
@@ -343,9 +339,7 @@ out:
 	if (b.git_inited)
 		cairn_git_global_cleanup();
 	cairn_store_free(b.st);
-	free(b.layers_root);
-	free(b.tmp_root);
-	free(b.builds_root);
+	cairn_home_release(&b.home);
 	if (b.stage_run_dir)
 		cairn_exec_cleanup(b.stage_run_dir);
 	free(b.stage_run_dir);

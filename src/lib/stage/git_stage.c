@@ -193,7 +193,7 @@ static int project_repo(struct cairn_git_repo **out, struct builder *b, struct c
 static int remote_repo(struct cairn_git_repo **out, struct builder *b, const char *url,
 		       struct cairn_error **err)
 {
-	cleanup_free char *cache = xasprintf("%s/git", b->o->home);
+	const char *cache = b->home.git;
 	struct remote_repo *rr;
 	int ret;
 

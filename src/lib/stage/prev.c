@@ -207,7 +207,7 @@ int stage_lower_dirs(struct strv *out, struct image_state *s, struct cairn_error
 			ret = cairn_image_fetch_blob(s->b->st, s->b->o->stages_storage, &ld,
 						     &s->b->o->pull, err);
 		if (ret == 0)
-			ret = cairn_layer_ensure_unpacked(&dir, s->b->st, s->b->layers_root, &ld,
+			ret = cairn_layer_ensure_unpacked(&dir, s->b->st, s->b->home.layers, &ld,
 							  &dd, err);
 		if (ret < 0)
 			return ret;
@@ -278,7 +278,7 @@ static int view_open(struct rootfs_view **out, struct image_state *s, struct cai
 
 	*out = NULL;
 	v->fd = v->lock = -1;
-	ret = cairn_workdir_new(&v->work, &v->lock, s->b->tmp_root, err);
+	ret = cairn_workdir_new(&v->work, &v->lock, s->b->home.tmp, err);
 	if (ret < 0)
 		return ret;
 	/* "merged": what cairn_exec_cleanup() unmounts, here and after a kill */

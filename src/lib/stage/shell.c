@@ -32,7 +32,7 @@ int stage_run_dir(const char **out, struct builder *b, struct cairn_error **err)
 	int ret = 0;
 
 	if (!b->stage_run_dir)
-		ret = cairn_workdir_new(&b->stage_run_dir, &b->run_lock, b->tmp_root, err);
+		ret = cairn_workdir_new(&b->stage_run_dir, &b->run_lock, b->home.tmp, err);
 	*out = b->stage_run_dir;
 	return ret;
 }
@@ -56,7 +56,7 @@ static int mount_source(char **out, struct image_state *s, const struct cairn_co
 		const char *args[] = {cm->to.s};
 
 		cairn_signature_hash(h, args, 1);
-		*out = xasprintf("%s/%s/%.16s", b->builds_root, b->config->project.s, h);
+		*out = xasprintf("%s/%s/%.16s", b->home.builds, b->config->project.s, h);
 		return 0;
 	}
 	/* tmp_dir: one per image and mount point for this build, shared by its stages */
@@ -146,7 +146,7 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 	int status = 0, ret;
 
 	*n_layers = 0;
-	ret = cairn_workdir_new(&work, &lock, b->tmp_root, err);
+	ret = cairn_workdir_new(&work, &lock, b->home.tmp, err);
 	if (ret < 0)
 		return ret;
 	ret = stage_lower_dirs(&lowers, s, err);
@@ -164,7 +164,7 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 		if (changed && !empty) {
 			char *dir = NULL;
 
-			ret = cairn_layer_ensure_unpacked(&dir, b->st, b->layers_root,
+			ret = cairn_layer_ensure_unpacked(&dir, b->st, b->home.layers,
 							  &layers[0].r.desc.digest,
 							  &layers[0].r.diff_id, err);
 			if (ret < 0)

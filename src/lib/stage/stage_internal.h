@@ -139,8 +139,8 @@ struct builder {
 	const struct cairn_build_opts *o;
 	struct cairn_config *config;
 	struct cairn_store *st;
-	char *layers_root, *tmp_root, *builds_root;
-	char *stage_run_dir; /* this build's own work dir, made on first use */
+	struct cairn_home home; /* the places of o->home */
+	char *stage_run_dir;	/* this build's own work dir, made on first use */
 	int run_lock;
 	const char *dir;
 	int git_inited;

@@ -62,3 +62,24 @@ int cairn_home_prepare(const char *dir, struct cairn_error **err)
 		return cairn_error_wrap(err, "home '%s'", dir);
 	return 0;
 }
+
+void cairn_home_paths(struct cairn_home *out, const char *root)
+{
+	out->root = xstrdup(root);
+	out->store = xasprintf("%s/store", root);
+	out->layers = xasprintf("%s/layers", root);
+	out->tmp = xasprintf("%s/tmp", root);
+	out->builds = xasprintf("%s/builds", root);
+	out->git = xasprintf("%s/git", root);
+}
+
+void cairn_home_release(struct cairn_home *h)
+{
+	free(h->root);
+	free(h->store);
+	free(h->layers);
+	free(h->tmp);
+	free(h->builds);
+	free(h->git);
+	memset(h, 0, sizeof(*h));
+}

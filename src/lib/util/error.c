@@ -105,7 +105,7 @@ const char *cairn_code_name(int code)
 {
 	static const char *const names[] = {
 		"OK",	"EINTERNAL", "EINVAL",	"ENOTFOUND", "EDIGEST",	     "EAUTH",
-		"ENET", "EHTTP",     "ETOOBIG", "EOS",	     "EINTERRUPTED",
+		"ENET", "EHTTP",     "ETOOBIG", "EOS",	     "EINTERRUPTED", "EUSAGE",
 	};
 
 	if (code > 0 || -code >= (int)ARRAY_SIZE(names))

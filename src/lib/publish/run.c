@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* The publish commands as library procedures: a publish plan carried out, stages pulled. */
+#include "common.h"
+#include "cairn/publish.h"
+
+#include <stdio.h>
+
+static int spush_has_one_image(const struct cairn_build_result *res, struct cairn_error **err)
+{
+	size_t images = 0;
+
+	for (size_t i = 0; i < res->n_images; i++)
+		images += !res->images[i].artifact;
+	if (images != 1)
+		return cairn_error_set(err, CAIRN_EUSAGE, "spush needs exactly one DIMG");
+	return 0;
+}
+
+/* The tags the requests name, with the project's git branch and commit where they need one. */
+static int resolve_tags(struct cairn_tag **tags, size_t *n, const struct cairn_publish_plan *p,
+			struct cairn_error **err)
+{
+	struct cairn_tag_context tctx = {0};
+	struct cairn_error *no_repo = NULL;
+	char commit[41] = "";
+	char *branch = NULL;
+	int ret;
+
+	/* not in a git repository: only the tags that need one fail */
+	if (cairn_project_git_head(commit, &branch, p->build.dir ? p->build.dir : ".", &no_repo) ==
+	    0) {
+		tctx.git_commit = commit;
+		tctx.git_branch = branch;
+	}
+	cairn_error_free(no_repo);
+	ret = cairn_tags_resolve(tags, n, p->tags, p->n_tags, &tctx, err);
+	free(branch);
+	if (ret < 0 && err && *err)
+		(*err)->code = CAIRN_EUSAGE;
+	return ret < 0 ? CAIRN_EUSAGE : 0;
+}
+
+int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **err)
+{
+	struct cairn_build_opts bo = p->build;
+	struct cairn_publish_opts po = p->publish;
+	struct cairn_build_result *res = NULL;
+	struct cairn_store *st = NULL;
+	struct cairn_tag *tags = NULL;
+	struct cairn_home home;
+	size_t n_tags = 0;
+	int ret;
+
+	ret = resolve_tags(&tags, &n_tags, p, err);
+	if (ret < 0)
+		return ret;
+	po.tags = tags;
+	po.n_tags = n_tags;
+	bo.pull = po.image;
+	bo.no_build = !p->build_first;
+	if (p->stages_in_repo) {
+		/* seeds: bp --with-stages makes REPO the stages storage of the build */
+		bo.stages_storage = po.repo;
+		bo.stages_prefix = po.stage_prefix;
+	}
+	ret = cairn_build(&res, &bo, err);
+	if (ret == 0 && po.as_is && bo.n_images == 0)
+		ret = spush_has_one_image(res, err);
+	if (ret == 0 && p->report)
+		ret = cairn_build_result_write_json(res, p->report, err);
+	cairn_home_paths(&home, bo.home);
+	if (ret == 0)
+		ret = cairn_store_open(&st, home.store, err);
+	cairn_home_release(&home);
+	if (ret == 0)
+		ret = cairn_publish(st, res, &po, err);
+	cairn_store_free(st);
+	cairn_build_result_free(res);
+	cairn_tags_free(tags, n_tags);
+	return ret;
+}
+
+/* Stage `sig` of the project from the stages storage (either prefix) into the store. */
+static int pull_stage(struct cairn_store *st, const char *repo, const char *project,
+		      const char *sig, const struct cairn_image_opts *io, struct cairn_error **err)
+{
+	static const char *const prefixes[] = {CAIRN_STAGE_PREFIX_DIMG, CAIRN_STAGE_PREFIX_PUBLISH};
+	cleanup_free char *name = xasprintf("%s:%s", project, sig);
+	int ret = CAIRN_ENOTFOUND;
+
+	for (size_t p = 0; p < ARRAY_SIZE(prefixes) && ret == CAIRN_ENOTFOUND; p++) {
+		cleanup_free char *src = xasprintf("%s:%s%s", repo, prefixes[p], sig);
+
+		cairn_error_clear(err);
+		ret = cairn_image_pull(st, src, name, io, NULL, err);
+	}
+	return ret;
+}
+
+int cairn_stages_pull(const struct cairn_build_opts *o, const char *repo, int all,
+		      cairn_stage_pulled_fn pulled, void *ud, struct cairn_error **err)
+{
+	struct cairn_build_opts bo = *o;
+	struct cairn_build_result *res = NULL;
+	struct cairn_store *st = NULL;
+	struct cairn_home home;
+	int ret;
+
+	bo.no_build = 1;
+	bo.stop_at_missing = 1;
+	bo.stages_storage = repo;
+	cairn_home_paths(&home, o->home);
+	ret = cairn_build(&res, &bo, err);
+	if (ret == 0)
+		ret = cairn_store_open(&st, home.store, err);
+	cairn_home_release(&home);
+	for (size_t i = 0; ret == 0 && i < res->n_images; i++) {
+		const struct cairn_build_image *im = &res->images[i];
+		size_t first = all || im->n_stages == 0 ? 0 : im->n_stages - 1;
+
+		for (size_t k = first; ret == 0 && k < im->n_stages; k++) {
+			ret = pull_stage(st, repo, res->project, im->stages[k].signature, &o->pull,
+					 err);
+			if (ret == 0 && pulled)
+				pulled(im->name ? im->name : "~", im->stages[k].name,
+				       im->stages[k].signature, ud);
+		}
+	}
+	cairn_store_free(st);
+	cairn_build_result_free(res);
+	return ret;
+}
