@@ -30,6 +30,7 @@ struct step {
 struct script {
 	const struct step *steps;
 	size_t n, at;
+	size_t transports; /* connections made */
 	/* what was sent */
 	char *urls[MAX_STEPS];
 	char *auth[MAX_STEPS];
@@ -123,6 +124,7 @@ static int fake_factory(struct cairn_http **out, const struct cairn_http_opts *o
 {
 	(void)o;
 	(void)err;
+	((struct script *)ud)->transports++;
 	*out = cairn_http_new(&fake_ops, ud);
 	return 0;
 }
@@ -753,6 +755,45 @@ static void test_deadlines_end_calls(void **state)
 	client_close(&cl, &s);
 }
 
+static void test_pool_bad_options(void **state)
+{
+	struct cairn_registry_opts o = CAIRN_REGISTRY_OPTS_INIT;
+	struct cairn_registry_pool *pool = NULL;
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	o.timeout_secs = CAIRN_REGISTRY_TIMEOUT_MAX + 1;
+	assert_int_equal(cairn_registry_pool_new(&pool, &o, &err), CAIRN_EINVAL);
+	assert_null(pool);
+	cairn_error_free(err);
+	cairn_registry_pool_free(NULL);
+}
+
+/* A connection given back serves the next caller; one in use is never handed out twice. */
+static void test_conn_get_put(void **state)
+{
+	struct script s = {0};
+	struct cairn_registry_conn *a = NULL, *b = NULL, *c = NULL;
+	struct cairn_registry *r = NULL;
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(cairn_registry_open(&r, "registry.example", NULL, &err), 0);
+	cairn_registry_set_transport(r, fake_factory, &s);
+	assert_int_equal(cairn_registry_conn_get(&a, r, &err), 0);
+	assert_int_equal(cairn_registry_conn_get(&b, r, &err), 0);
+	assert_ptr_not_equal(a, b);
+	cairn_registry_conn_put(a);
+	assert_int_equal(cairn_registry_conn_get(&c, r, &err), 0);
+	assert_ptr_equal(c, a);
+	assert_int_equal(s.transports, 2);
+	cairn_registry_conn_put(b);
+	cairn_registry_conn_put(c);
+	cairn_registry_conn_put(NULL);
+	/* the registry frees the connections it holds */
+	cairn_registry_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -774,6 +815,8 @@ int main(void)
 		cmocka_unit_test(test_blob_redirects),
 		cmocka_unit_test(test_plain_http_realm),
 		cmocka_unit_test(test_deadlines_end_calls),
+		cmocka_unit_test(test_pool_bad_options),
+		cmocka_unit_test(test_conn_get_put),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
