@@ -296,60 +296,10 @@ int cairn_registry_status_error(const struct cairn_http_resp *resp, struct cairn
 /*
  * Decide between https and http without sending a request, so that re-pushing unchanged
  * content costs one request: https when a TLS handshake succeeds; http only for hosts allowed
- * it whose port does not speak TLS. A certificate problem is reported, never downgraded.
+ * it whose port does not speak TLS. A certificate problem is reported, never downgraded. Each
+ * registry probes once; a run that keeps its registries in a pool (cairn_registry_pool_get())
+ * probes each host once.
  */
-/*
- * What the TLS probe found, per host, for the whole process: publishing many images to one
- * registry opens it many times, and each probe costs a handshake (and loading the CA bundle).
- */
-static pthread_mutex_t scheme_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	char *host;
-	char *base_url;
-} scheme_cache[16];
-
-static int scheme_cache_get(char **out, const char *host)
-{
-	int found = 0;
-
-	pthread_mutex_lock(&scheme_lock);
-	for (size_t i = 0; i < ARRAY_SIZE(scheme_cache) && scheme_cache[i].host; i++) {
-		if (strcmp(scheme_cache[i].host, host) == 0) {
-			*out = xstrdup(scheme_cache[i].base_url);
-			found = 1;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&scheme_lock);
-	return found;
-}
-
-static void scheme_cache_put(const char *host, const char *base_url)
-{
-	pthread_mutex_lock(&scheme_lock);
-	for (size_t i = 0; i < ARRAY_SIZE(scheme_cache); i++) {
-		if (!scheme_cache[i].host) {
-			scheme_cache[i].host = xstrdup(host);
-			scheme_cache[i].base_url = xstrdup(base_url);
-			break;
-		}
-		if (strcmp(scheme_cache[i].host, host) == 0)
-			break;
-	}
-	pthread_mutex_unlock(&scheme_lock);
-}
-
-void cairn_registry_global_cleanup_cache(void)
-{
-	pthread_mutex_lock(&scheme_lock);
-	for (size_t i = 0; i < ARRAY_SIZE(scheme_cache); i++) {
-		free(scheme_cache[i].host);
-		free(scheme_cache[i].base_url);
-		scheme_cache[i].host = scheme_cache[i].base_url = NULL;
-	}
-	pthread_mutex_unlock(&scheme_lock);
-}
-
 static int choose_scheme_locked(struct cairn_registry_conn *c, struct cairn_error **err)
 {
 	struct cairn_registry *r = c->r;
@@ -362,8 +312,6 @@ static int choose_scheme_locked(struct cairn_registry_conn *c, struct cairn_erro
 		r->base_url = xasprintf("https://%s", r->api_host);
 		return 0;
 	}
-	if (scheme_cache_get(&r->base_url, r->api_host))
-		return 0;
 	url = xasprintf("https://%s/v2/", r->api_host);
 	req.url = url;
 	if (cairn_http_request(c->http, &req, &resp, &e) == 0) {
@@ -378,7 +326,6 @@ static int choose_scheme_locked(struct cairn_registry_conn *c, struct cairn_erro
 		cairn_error_free(e);
 		r->base_url = xasprintf("http://%s", r->api_host);
 	}
-	scheme_cache_put(r->api_host, r->base_url);
 	return 0;
 }
 

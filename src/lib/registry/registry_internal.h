@@ -18,13 +18,9 @@ typedef int (*cairn_http_factory_fn)(struct cairn_http **out, const struct cairn
 
 /* Connections made after this call use `fn` instead of libcurl. */
 void cairn_registry_set_transport(struct cairn_registry *r, cairn_http_factory_fn fn, void *ud);
-
 /* Registries the pool opens after this call use `fn` instead of libcurl. */
 void cairn_registry_pool_set_transport(struct cairn_registry_pool *p, cairn_http_factory_fn fn,
 				       void *ud);
-
-/* Forget what the TLS probes found (cairn_registry_global_cleanup calls it). */
-void cairn_registry_global_cleanup_cache(void);
 
 /* A Bearer token, cached for the scopes it was asked for. */
 struct token_entry {

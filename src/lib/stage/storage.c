@@ -35,7 +35,7 @@ int stage_from_storage(struct cairn_descriptor *d, char **tag, struct builder *b
 			xasprintf("%s:%s%s", b->o->stages_storage, prefixes[i], sig);
 
 		cairn_error_clear(err);
-		ret = cairn_image_pull_meta(d, b->st, src, name, &b->o->pull, err);
+		ret = cairn_image_pull_meta(d, b->st, src, name, &b->pull, err);
 		if (ret == 0)
 			*tag = xasprintf("%s%s", prefixes[i], sig);
 	}
@@ -51,7 +51,7 @@ static int to_storage(struct cairn_descriptor *stored, struct builder *b,
 {
 	cleanup_free char *dest = xasprintf("%s:%s", b->o->stages_storage, tag);
 	struct cairn_transfer_stats stats = {0};
-	int ret = cairn_image_push_stage(stored, b->st, d, dest, &b->o->pull, &stats, err);
+	int ret = cairn_image_push_stage(stored, b->st, d, dest, &b->pull, &stats, err);
 
 	if (ret == 0 && !stats.manifest_existed)
 		cairn_log(CAIRN_LOG_DEBUG, "stages storage: '%s' checked and stored in %.3f s",
@@ -102,7 +102,7 @@ static int adopt(struct cairn_descriptor *d, struct image_state *s, enum stage_i
 		  "image '%s': stage '%s': another host stored it %s '%s': "
 		  "discarding '%s'",
 		  s->name, stage_kinds[id].name, how, stored->str, d->digest.str);
-	return cairn_image_pull_meta(d, b->st, src, name, &b->o->pull, err);
+	return cairn_image_pull_meta(d, b->st, src, name, &b->pull, err);
 }
 
 static void sleep_until(double t)
@@ -162,7 +162,7 @@ static int read_again(struct cairn_descriptor **out, struct builder *b,
 			last = v[i].at;
 	}
 	sleep_until(last + SETTLE_MS / 1000.0 + 2 * b->put_seconds);
-	return cairn_image_remote_digests(*out, b->o->stages_storage, tags, n, &b->o->pull, err);
+	return cairn_image_remote_digests(*out, b->o->stages_storage, tags, n, &b->pull, err);
 }
 
 /*
@@ -221,7 +221,7 @@ int stage_store(struct cairn_descriptor *d, char **tag, struct image_state *s, e
 		/* the stored stage holds a commit the repository lost: this one replaces it */
 		cleanup_free char *dest = xasprintf("%s:%s", b->o->stages_storage, *tag);
 
-		ret = cairn_image_push_descriptor(b->st, d, dest, &b->o->pull, NULL, err);
+		ret = cairn_image_push_descriptor(b->st, d, dest, &b->pull, NULL, err);
 	} else if (ret == 0 && !cairn_digest_equal(&stored.digest, &d->digest)) {
 		ret = adopt(d, s, id, name, &stored.digest, "first, as", err);
 	}
@@ -280,7 +280,7 @@ int stage_confirm_deferred(struct builder *b, bool *changed, struct cairn_error 
 		cairn_log(CAIRN_LOG_INFO,
 			  "stage '%s': another host stored it last, as '%s': discarding '%s'",
 			  stage_kinds[u->id].name, now[i].digest.str, u->d.digest.str);
-		ret = cairn_image_pull_meta(&d, b->st, src, name, &b->o->pull, err);
+		ret = cairn_image_pull_meta(&d, b->st, src, name, &b->pull, err);
 		*changed = true;
 	}
 	return ret;
