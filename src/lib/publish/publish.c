@@ -124,7 +124,7 @@ static int push_stages(struct cairn_store *st, const struct cairn_build_result *
 		cleanup_free char *name =
 			xasprintf("%s:%s", built->project, im->stages[k].signature);
 		cleanup_free char *dest =
-			xasprintf("%s:%s%s", repo, o->stage_prefix, im->stages[k].signature);
+			cairn_stage_ref(repo, o->stage_prefix, im->stages[k].signature);
 		struct cairn_descriptor d;
 		int ret = cairn_store_ref_get(st, name, &d, err);
 
