@@ -11,6 +11,10 @@
 
 #define CAIRN_SIGNATURE_HEX 65
 
+/* The tag prefixes of stage images: `publish --with-stages` and --stages-storage; dimg commands. */
+#define CAIRN_STAGE_PREFIX_PUBLISH "image-stage-"
+#define CAIRN_STAGE_PREFIX_DIMG "dimgstage-"
+
 enum cairn_build_event_kind {
 	CAIRN_BUILD_IMAGE_BEGIN = 1, /* image */
 	CAIRN_BUILD_STAGE_CACHED,    /* image, stage, signature */
@@ -53,7 +57,7 @@ struct cairn_build_opts {
 	 * only when a later stage runs on them; every stage built is pushed there at once.
 	 */
 	const char *stages_storage;
-	const char *stages_prefix; /* NULL: "image-stage-" */
+	const char *stages_prefix; /* NULL: CAIRN_STAGE_PREFIX_PUBLISH */
 	/* with no_build: stop an image at its first missing stage instead of failing */
 	int stop_at_missing;
 };
@@ -112,6 +116,18 @@ CAIRN_API int cairn_build_result_write_json(const struct cairn_build_result *r, 
  */
 CAIRN_API int cairn_project_git_head(char commit[41], char **branch, const char *dir,
 				     struct cairn_error **err);
+
+/**
+ * The tag of a stage image, `<prefix><signature>` (prefix: a CAIRN_STAGE_PREFIX_*), as stages
+ * storages and --with-stages name stages. A new string the caller frees.
+ */
+CAIRN_API char *cairn_stage_tag(const char *prefix, const char *signature);
+
+/**
+ * The reference of a stage image in repository `repo` ("host/path", no tag):
+ * `<repo>:<prefix><signature>`. A new string the caller frees.
+ */
+CAIRN_API char *cairn_stage_ref(const char *repo, const char *prefix, const char *signature);
 
 /** H(a1, ..., an): lowercase hex SHA-256 of the arguments joined with ":::". */
 CAIRN_API void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args,

@@ -32,7 +32,13 @@ struct cairn_progress {
 typedef void (*cairn_progress_fn)(const struct cairn_progress *p, void *ud);
 
 struct cairn_image_opts {
-	struct cairn_registry_opts registry;
+	struct cairn_registry_opts registry; /* unused with `registries` (the pool's apply) */
+	/*
+	 * The registry clients to use (borrowed): a build or a publish passes its pool to every
+	 * call, so credentials, the scheme, tokens and connections serve the whole run. NULL: the
+	 * call opens its own with `registry` and frees them at its end.
+	 */
+	struct cairn_registry_pool *registries;
 	int jobs; /* blobs moved at once; 0: 4 */
 	cairn_progress_fn progress;
 	void *progress_ud;
@@ -55,7 +61,7 @@ struct cairn_transfer_stats {
 	int manifest_existed;	    /* push: the tag already had it (or, for a stage, another
 				       image); nothing was sent */
 	uint64_t blobs_existing, blobs_mounted, blobs_moved, bytes_moved;
-	uint64_t requests; /* HTTP requests sent to the registry */
+	uint64_t requests; /* HTTP requests sent to the registry by this call */
 	/* push: the last manifest PUT's round trip (a stage's: with the check of its tag) */
 	double manifest_seconds;
 };

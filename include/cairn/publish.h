@@ -11,9 +11,6 @@
 #include "cairn/store.h"
 #include "cairn/tags.h"
 
-#define CAIRN_STAGE_PREFIX_PUBLISH "image-stage-"
-#define CAIRN_STAGE_PREFIX_DIMG "dimgstage-"
-
 struct cairn_publish_opts {
 	const char *repo; /* REPO: named images go to REPO/NAME, the unnamed one to REPO */
 	int as_is;	  /* spush: the (single) image goes to REPO itself */

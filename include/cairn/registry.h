@@ -73,6 +73,47 @@ CAIRN_API int cairn_registry_conn_new(struct cairn_registry_conn **out, struct c
 CAIRN_API void cairn_registry_conn_free(struct cairn_registry_conn *c);
 
 /**
+ * A connection to `r` for one thread: one that cairn_registry_conn_put() gave back, with its
+ * TCP and TLS connections kept alive, else a new one. CAIRN_EINTERNAL when libcurl fails.
+ */
+CAIRN_API int cairn_registry_conn_get(struct cairn_registry_conn **out, struct cairn_registry *r,
+				      struct cairn_error **err);
+/**
+ * Give `c` back to its registry for the next cairn_registry_conn_get(); the registry frees it
+ * with itself. Accepts NULL.
+ */
+CAIRN_API void cairn_registry_conn_put(struct cairn_registry_conn *c);
+
+/*
+ * The registries one run of cairn (a build, a publish) talks to: one struct cairn_registry per
+ * host, opened on first use and kept until the pool is freed. So the run looks each host's
+ * credentials up once (one docker config read, one credential helper run), probes its scheme
+ * once, fetches a token once per scope (until it expires), and hands kept-alive connections
+ * from one image to the next. Thread-safe.
+ */
+struct cairn_registry_pool;
+
+/**
+ * A pool whose registries are opened with `o` (NULL: defaults). `o` is copied, the strings and
+ * arrays it points to are borrowed: they must outlive the pool. Nothing is looked up or sent
+ * yet. CAIRN_EINVAL for bad options.
+ */
+CAIRN_API int cairn_registry_pool_new(struct cairn_registry_pool **out,
+				      const struct cairn_registry_opts *o,
+				      struct cairn_error **err);
+/** Free the pool, its registries and their connections, tokens wiped first. Accepts NULL. */
+CAIRN_API void cairn_registry_pool_free(struct cairn_registry_pool *p);
+
+/**
+ * The registry of `domain` (as cairn_registry_open() takes it), opened on the first call for
+ * it and borrowed from the pool until cairn_registry_pool_free(). An open that failed is tried
+ * again on the next call. CAIRN_EAUTH when a credential helper fails, CAIRN_EINVAL for a bad
+ * docker config.
+ */
+CAIRN_API int cairn_registry_pool_get(struct cairn_registry **out, struct cairn_registry_pool *p,
+				      const char *domain, struct cairn_error **err);
+
+/**
  * Whether `repo` holds blob `dg`: 0 with its size, or CAIRN_ENOTFOUND. Other failures:
  * CAIRN_EAUTH, CAIRN_ENET, CAIRN_EHTTP.
  */
@@ -147,7 +188,7 @@ CAIRN_API int cairn_registry_tags_list(struct cairn_registry_conn *c, const char
 				       int (*fn)(const char *tag, void *ud), void *ud,
 				       struct cairn_error **err);
 
-/** Requests this registry has sent (all connections), for tests and benchmarks. */
+/** Requests this registry has sent (all connections, ever), for tests and benchmarks. */
 CAIRN_API uint64_t cairn_registry_request_count(const struct cairn_registry *r);
 
 #endif

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "common.h"
+#include "cairn/image.h"
 #include "cairn/registry.h"
 #include "registry/http.h"
 #include "registry/registry_internal.h"
@@ -30,6 +31,7 @@ struct step {
 struct script {
 	const struct step *steps;
 	size_t n, at;
+	size_t transports; /* connections made */
 	/* what was sent */
 	char *urls[MAX_STEPS];
 	char *auth[MAX_STEPS];
@@ -123,6 +125,7 @@ static int fake_factory(struct cairn_http **out, const struct cairn_http_opts *o
 {
 	(void)o;
 	(void)err;
+	((struct script *)ud)->transports++;
 	*out = cairn_http_new(&fake_ops, ud);
 	return 0;
 }
@@ -753,6 +756,103 @@ static void test_deadlines_end_calls(void **state)
 	client_close(&cl, &s);
 }
 
+/*
+ * A build or a publish passes one pool to every image call: the registry of a host is opened
+ * once (its credentials looked up once), its scheme probed once, each token fetched once, and
+ * the connection of one call serves the next.
+ */
+static void test_pool_one_registry_per_host(void **state)
+{
+	static const struct step steps[] = {
+		/* the TLS probe of a loopback registry, once */
+		{"GET", "https://127.0.0.1:5000/v2/", NULL, 200},
+		{"HEAD", "https://127.0.0.1:5000/v2/team/app/manifests/1", NULL, 401,
+		 "www-authenticate: Bearer realm=\"https://auth.example/token\",service=\"reg\"\n"},
+		{"GET", "https://auth.example/token?", "Basic YWxpY2U6czNjcmV0", 200, NULL,
+		 "{\"token\":\"tok-123\",\"expires_in\":300}"},
+		{"HEAD", "/v2/team/app/manifests/1", "Bearer tok-123", 200,
+		 "content-type: application/vnd.oci.image.manifest.v1+json\n"
+		 "docker-content-digest: " DG_A "\ncontent-length: 2\n"},
+		/* the next call: no probe, no 401, no token request, the same connection */
+		{"HEAD", "/v2/team/app/manifests/2", "Bearer tok-123", 200,
+		 "content-type: application/vnd.oci.image.manifest.v1+json\n"
+		 "docker-content-digest: " DG_A "\ncontent-length: 2\n"},
+		{"HEAD", "/v2/team/app/manifests/3", "Bearer tok-123", 404},
+	};
+	struct script s = {.steps = steps, .n = ARRAY_SIZE(steps)};
+	struct cairn_image_opts o = CAIRN_IMAGE_OPTS_INIT;
+	struct cairn_registry_pool *pool = NULL;
+	struct cairn_registry *r1 = NULL, *r2 = NULL, *other = NULL;
+	const char *tags[] = {"2", "3"};
+	struct cairn_descriptor d, two[2];
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	o.registry.username = "alice";
+	o.registry.password = "s3cret";
+	o.registry.docker_config_dir = "/nonexistent";
+	assert_int_equal(cairn_registry_pool_new(&pool, &o.registry, &err), 0);
+	cairn_registry_pool_set_transport(pool, fake_factory, &s);
+	o.registries = pool;
+	assert_int_equal(cairn_image_remote_digest(&d, "127.0.0.1:5000/team/app:1", &o, &err), 0);
+	assert_string_equal(d.digest.str, DG_A);
+	assert_int_equal(
+		cairn_image_remote_digests(two, "127.0.0.1:5000/team/app", tags, 2, &o, &err), 0);
+	assert_string_equal(two[0].digest.str, DG_A);
+	assert_string_equal(two[1].digest.str, "");
+	assert_int_equal(s.at, s.n);
+	assert_int_equal(s.transports, 1);
+	/* one registry per host */
+	assert_int_equal(cairn_registry_pool_get(&r1, pool, "127.0.0.1:5000", &err), 0);
+	assert_int_equal(cairn_registry_pool_get(&r2, pool, "127.0.0.1:5000", &err), 0);
+	assert_ptr_equal(r1, r2);
+	/* the probe is a handshake, no request */
+	assert_int_equal(cairn_registry_request_count(r1), s.n - 1);
+	assert_int_equal(cairn_registry_pool_get(&other, pool, "registry.example", &err), 0);
+	assert_ptr_not_equal(other, r1);
+	cairn_registry_pool_free(pool);
+	script_release(&s);
+}
+
+static void test_pool_bad_options(void **state)
+{
+	struct cairn_registry_opts o = CAIRN_REGISTRY_OPTS_INIT;
+	struct cairn_registry_pool *pool = NULL;
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	o.timeout_secs = CAIRN_REGISTRY_TIMEOUT_MAX + 1;
+	assert_int_equal(cairn_registry_pool_new(&pool, &o, &err), CAIRN_EINVAL);
+	assert_null(pool);
+	cairn_error_free(err);
+	cairn_registry_pool_free(NULL);
+}
+
+/* A connection given back serves the next caller; one in use is never handed out twice. */
+static void test_conn_get_put(void **state)
+{
+	struct script s = {0};
+	struct cairn_registry_conn *a = NULL, *b = NULL, *c = NULL;
+	struct cairn_registry *r = NULL;
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(cairn_registry_open(&r, "registry.example", NULL, &err), 0);
+	cairn_registry_set_transport(r, fake_factory, &s);
+	assert_int_equal(cairn_registry_conn_get(&a, r, &err), 0);
+	assert_int_equal(cairn_registry_conn_get(&b, r, &err), 0);
+	assert_ptr_not_equal(a, b);
+	cairn_registry_conn_put(a);
+	assert_int_equal(cairn_registry_conn_get(&c, r, &err), 0);
+	assert_ptr_equal(c, a);
+	assert_int_equal(s.transports, 2);
+	cairn_registry_conn_put(b);
+	cairn_registry_conn_put(c);
+	cairn_registry_conn_put(NULL);
+	/* the registry frees the connections it holds */
+	cairn_registry_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -774,6 +874,9 @@ int main(void)
 		cmocka_unit_test(test_blob_redirects),
 		cmocka_unit_test(test_plain_http_realm),
 		cmocka_unit_test(test_deadlines_end_calls),
+		cmocka_unit_test(test_pool_one_registry_per_host),
+		cmocka_unit_test(test_pool_bad_options),
+		cmocka_unit_test(test_conn_get_put),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

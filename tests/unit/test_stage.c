@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of stage signatures: H() and the signatures of a build, pinned by hand. */
+/* Unit tests of stage signatures (H(), a build's, pinned by hand) and stage image names. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,11 +114,25 @@ static void test_pinned_signatures(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Stage images are named in one place: REPO:<prefix><signature> (spec section 5). */
+static void test_stage_names(void **state)
+{
+	char *tag = cairn_stage_tag(CAIRN_STAGE_PREFIX_PUBLISH, SIG_AB);
+	char *ref = cairn_stage_ref("127.0.0.1:5000/stages", CAIRN_STAGE_PREFIX_DIMG, SIG_AB);
+
+	(void)state;
+	assert_string_equal(tag, "image-stage-" SIG_AB);
+	assert_string_equal(ref, "127.0.0.1:5000/stages:dimgstage-" SIG_AB);
+	free(tag);
+	free(ref);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_pinned_signatures),
+		cmocka_unit_test(test_stage_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

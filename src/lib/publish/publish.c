@@ -117,34 +117,46 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 
 static int push_stages(struct cairn_store *st, const struct cairn_build_result *built,
 		       const struct cairn_build_image *im, const char *repo,
-		       const struct cairn_publish_opts *o, struct cairn_error **err)
+		       const struct cairn_publish_opts *o, const struct cairn_image_opts *io,
+		       struct cairn_error **err)
 {
 	for (size_t k = 0; k < im->n_stages; k++) {
 		cleanup_free char *name =
 			xasprintf("%s:%s", built->project, im->stages[k].signature);
 		cleanup_free char *dest =
-			xasprintf("%s:%s%s", repo, o->stage_prefix, im->stages[k].signature);
+			cairn_stage_ref(repo, o->stage_prefix, im->stages[k].signature);
 		struct cairn_descriptor d;
 		int ret = cairn_store_ref_get(st, name, &d, err);
 
 		if (ret == 0)
-			ret = cairn_image_push_descriptor(st, &d, dest, &o->image, NULL, err);
+			ret = cairn_image_push_descriptor(st, &d, dest, io, NULL, err);
 		if (ret < 0)
 			return ret;
 	}
 	return 0;
 }
 
+DEFINE_FREEP(struct cairn_registry_pool, cairn_registry_pool_free)
+
 int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built,
 		  const struct cairn_publish_opts *o, struct cairn_error **err)
 {
 	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
+	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *own = NULL;
+	struct cairn_image_opts image = o->image;
 	cleanup_free char *repo_str = NULL;
 	int ret;
 
 	ret = cairn_repo_parse(&repo, o->repo, err);
 	if (ret < 0)
 		return ret;
+	/* one client per registry host for the whole publish */
+	if (!image.registries) {
+		ret = cairn_registry_pool_new(&own, &image.registry, err);
+		if (ret < 0)
+			return ret;
+		image.registries = own;
+	}
 	/* the name as the user wrote it (no docker.io/library/ expansion in what we print) */
 	repo_str = xstrdup(o->repo);
 	for (size_t i = 0; i < built->n_images; i++) {
@@ -171,7 +183,7 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 							im->name ? im->name : "~");
 			/* every tag of this scheme shares the final image: blobs go up once */
 			for (size_t u = t, pushed = 0; u < o->n_tags; u++) {
-				struct cairn_image_opts io = o->image;
+				struct cairn_image_opts io = image;
 				cleanup_free char *dest = NULL;
 
 				if (o->tags[u].scheme != scheme)
@@ -185,7 +197,7 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 			}
 		}
 		if (o->with_stages) {
-			ret = push_stages(st, built, im, repo_str, o, err);
+			ret = push_stages(st, built, im, repo_str, o, &image, err);
 			if (ret < 0)
 				return ret;
 		}

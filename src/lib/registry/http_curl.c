@@ -63,7 +63,6 @@ int cairn_registry_global_init(struct cairn_error **err)
 
 void cairn_registry_global_cleanup(void)
 {
-	cairn_registry_global_cleanup_cache();
 	curl_global_cleanup();
 }
 

@@ -249,7 +249,7 @@ static void *worker(void *arg)
 	struct cairn_registry_conn *c = NULL;
 	struct cairn_error *e = NULL;
 
-	if (cairn_registry_conn_new(&c, p->reg, &e) < 0) {
+	if (cairn_registry_conn_get(&c, p->reg, &e) < 0) {
 		fail(p, e);
 		return NULL;
 	}
@@ -266,7 +266,7 @@ static void *worker(void *arg)
 			e = NULL;
 		}
 	}
-	cairn_registry_conn_free(c);
+	cairn_registry_conn_put(c);
 	return NULL;
 }
 
@@ -326,8 +326,54 @@ static struct cairn_descriptor *image_blobs(const struct cairn_manifest *m, size
 }
 
 DEFINE_FREEP(struct cairn_manifest, cairn_manifest_free)
-DEFINE_FREEP(struct cairn_registry, cairn_registry_free)
-DEFINE_FREEP(struct cairn_registry_conn, cairn_registry_conn_free)
+
+/*
+ * One call's hold on a registry: its client, from the caller's pool (o->registries) or else a
+ * pool of the call's own, and a connection.
+ */
+struct remote {
+	struct cairn_registry_pool *own; /* without o->registries */
+	struct cairn_registry *reg;	 /* borrowed from the pool */
+	struct cairn_registry_conn *c;	 /* given back by remote_release() */
+	uint64_t requests;		 /* what the registry had sent when the call began */
+};
+
+#define REMOTE_INIT \
+	{           \
+		0   \
+	}
+
+static int remote_open(struct remote *rm, const struct cairn_image_opts *o, const char *domain,
+		       struct cairn_error **err)
+{
+	struct cairn_registry_pool *pool = o->registries;
+	int ret;
+
+	if (!pool) {
+		ret = cairn_registry_pool_new(&rm->own, &o->registry, err);
+		if (ret < 0)
+			return ret;
+		pool = rm->own;
+	}
+	ret = cairn_registry_pool_get(&rm->reg, pool, domain, err);
+	if (ret < 0)
+		return ret;
+	rm->requests = cairn_registry_request_count(rm->reg);
+	return cairn_registry_conn_get(&rm->c, rm->reg, err);
+}
+
+/* The requests sent to the registry since remote_open(). */
+static uint64_t remote_requests(const struct remote *rm)
+{
+	return rm->reg ? cairn_registry_request_count(rm->reg) - rm->requests : 0;
+}
+
+static void remote_release(struct remote *rm)
+{
+	cairn_registry_conn_put(rm->c);
+	cairn_registry_pool_free(rm->own);
+	memset(rm, 0, sizeof(*rm));
+}
 
 /* ---- push ---- */
 
@@ -537,8 +583,7 @@ static int push_image(struct push_job *j, const char *dest, struct cairn_error *
 {
 	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = NULL;
-	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
-	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	cleanup_free char *raw = NULL;
 	cleanup_free char *refstr = NULL;
 	size_t len = 0;
@@ -563,20 +608,17 @@ static int push_image(struct push_job *j, const char *dest, struct cairn_error *
 	if (ref.digest && strcmp(ref.digest, j->d->digest.str) != 0)
 		return cairn_error_set(err, CAIRN_EDIGEST, "push '%s': the image's digest is '%s'",
 				       refstr, j->d->digest.str);
-	ret = cairn_registry_open(&reg, ref.domain, &j->o->registry, err);
+	ret = remote_open(&rm, j->o, ref.domain, err);
 	if (ret < 0)
 		return ret;
-	ret = cairn_registry_conn_new(&c, reg, err);
-	if (ret < 0)
-		return ret;
-	j->reg = reg;
-	j->c = c;
+	j->reg = rm.reg;
+	j->c = rm.c;
 	ret = tag_holds(j, err);
 	if (ret == 0 && !j->o->blobs_known)
 		ret = push_blobs(j, err);
 	if (ret == 0)
 		ret = put_manifest(j, err);
-	j->stats->requests = cairn_registry_request_count(reg);
+	j->stats->requests = remote_requests(&rm);
 	if (ret < 0)
 		return cairn_error_wrap(err, "push '%s'", refstr);
 	j->stats->manifest_existed = ret;
@@ -642,8 +684,7 @@ int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
 	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
 	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = NULL;
-	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
-	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	struct cairn_transfer_stats local = {0};
 	cleanup_free struct cairn_descriptor *blobs = NULL;
 	cleanup_free char *raw = NULL;
@@ -665,13 +706,10 @@ int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
 	if (!ref.tag && !ref.digest)
 		ref.tag = xstrdup("latest");
 	refstr = cairn_ref_format(&ref);
-	ret = cairn_registry_open(&reg, ref.domain, &o->registry, err);
+	ret = remote_open(&rm, o, ref.domain, err);
 	if (ret < 0)
 		return ret;
-	ret = cairn_registry_conn_new(&c, reg, err);
-	if (ret < 0)
-		return ret;
-	ret = cairn_registry_manifest_get(c, ref.path, ref.digest ? ref.digest : ref.tag, &raw,
+	ret = cairn_registry_manifest_get(rm.c, ref.path, ref.digest ? ref.digest : ref.tag, &raw,
 					  &len, &d, err);
 	if (ret < 0)
 		goto fail;
@@ -692,7 +730,7 @@ int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
 		m = NULL;
 		free(raw);
 		raw = NULL;
-		ret = cairn_registry_manifest_get(c, ref.path, want.str, &raw, &len, &d, err);
+		ret = cairn_registry_manifest_get(rm.c, ref.path, want.str, &raw, &len, &d, err);
 		if (ret < 0)
 			goto fail;
 		ret = cairn_manifest_parse(&m, d.media_type, raw, len, err);
@@ -706,7 +744,7 @@ int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
 	if (!d.media_type[0])
 		snprintf(d.media_type, sizeof(d.media_type), "%s", m->media_type);
 	stats->digest = d.digest;
-	pool_init(&p, reg, st, ref.path, refstr, o, stats, 0);
+	pool_init(&p, rm.reg, st, ref.path, refstr, o, stats, 0);
 	blobs = image_blobs(m, &p.n_blobs);
 	p.blobs = blobs;
 	ret = run_pool(&p, err);
@@ -720,36 +758,41 @@ int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
 	ret = cairn_store_ref_set(st, name ? name : refstr, &d, err);
 	if (ret < 0)
 		goto fail;
-	stats->requests = cairn_registry_request_count(reg);
+	stats->requests = remote_requests(&rm);
 	report_manifest(o, CAIRN_PROGRESS_MANIFEST_DONE, refstr, &d);
 	return 0;
 fail:
-	stats->requests = cairn_registry_request_count(reg);
+	stats->requests = remote_requests(&rm);
 	return cairn_error_wrap(err, "pull '%s'", refstr);
+}
+
+static int open_ref(struct cairn_ref *ref, struct remote *rm, const char *src,
+		    const struct cairn_image_opts *o, struct cairn_error **err)
+{
+	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
+	int ret;
+
+	if (!o)
+		o = &defaults;
+	ret = cairn_ref_parse(ref, src, err);
+	if (ret == 0)
+		ret = remote_open(rm, o, ref->domain, err);
+	return ret;
 }
 
 int cairn_image_remote_digest(struct cairn_descriptor *out, const char *src,
 			      const struct cairn_image_opts *o, struct cairn_error **err)
 {
-	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
 	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
-	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
-	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	if (!o)
-		o = &defaults;
-	ret = cairn_ref_parse(&ref, src, err);
-	if (ret < 0)
-		return ret;
-	ret = cairn_registry_open(&reg, ref.domain, &o->registry, err);
-	if (ret == 0)
-		ret = cairn_registry_conn_new(&c, reg, err);
+	ret = open_ref(&ref, &rm, src, o, err);
 	if (ret == 0)
 		ret = cairn_registry_manifest_head(
-			c, ref.path, ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest"), out,
-			err);
+			rm.c, ref.path, ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest"),
+			out, err);
 	return ret;
 }
 
@@ -799,47 +842,29 @@ static int fetch_one(struct cairn_registry_conn *c, struct cairn_store *st, cons
 	return ret;
 }
 
-static int open_ref(struct cairn_ref *ref, struct cairn_registry **reg,
-		    struct cairn_registry_conn **c, const char *src,
-		    const struct cairn_image_opts *o, struct cairn_error **err)
-{
-	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
-	int ret;
-
-	if (!o)
-		o = &defaults;
-	ret = cairn_ref_parse(ref, src, err);
-	if (ret == 0)
-		ret = cairn_registry_open(reg, ref->domain, &o->registry, err);
-	if (ret == 0)
-		ret = cairn_registry_conn_new(c, *reg, err);
-	return ret;
-}
-
 int cairn_image_pull_meta(struct cairn_descriptor *out, struct cairn_store *st, const char *src,
 			  const char *name, const struct cairn_image_opts *o,
 			  struct cairn_error **err)
 {
 	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = NULL;
-	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
-	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	cleanup_free char *raw = NULL;
 	struct cairn_digest stored;
 	size_t len = 0;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = open_ref(&ref, &reg, &c, src, o, err);
+	ret = open_ref(&ref, &rm, src, o, err);
 	if (ret == 0)
-		ret = cairn_registry_manifest_get(c, ref.path, ref.tag ? ref.tag : ref.digest, &raw,
-						  &len, out, err);
+		ret = cairn_registry_manifest_get(rm.c, ref.path, ref.tag ? ref.tag : ref.digest,
+						  &raw, &len, out, err);
 	if (ret == 0)
 		ret = cairn_manifest_parse(&m, out->media_type, raw, len, err);
 	if (ret == 0 && m->kind != CAIRN_MANIFEST_IMAGE)
 		ret = cairn_error_set(err, CAIRN_EINVAL, "'%s' is not an image manifest", src);
 	if (ret == 0)
-		ret = fetch_one(c, st, ref.path, &m->config.digest, err);
+		ret = fetch_one(rm.c, st, ref.path, &m->config.digest, err);
 	if (ret == 0)
 		ret = cairn_store_put_blob(st, raw, len, &stored, err);
 	if (ret == 0)
@@ -858,12 +883,11 @@ int cairn_image_fetch_blob(struct cairn_store *st, const char *repo, const struc
 			   const struct cairn_image_opts *o, struct cairn_error **err)
 {
 	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
-	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
-	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
-	int ret = open_ref(&ref, &reg, &c, repo, o, err);
+	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
+	int ret = open_ref(&ref, &rm, repo, o, err);
 
 	if (ret == 0)
-		ret = fetch_one(c, st, ref.path, dg, err);
+		ret = fetch_one(rm.c, st, ref.path, dg, err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "stages storage '%s'", repo);
 	cairn_store_source_add(st, dg, ref.domain, ref.path);
@@ -875,14 +899,13 @@ int cairn_image_remote_digests(struct cairn_descriptor *out, const char *repo,
 			       struct cairn_error **err)
 {
 	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
-	CLEANUP(cairn_registry_freep) struct cairn_registry *reg = NULL;
-	CLEANUP(cairn_registry_conn_freep) struct cairn_registry_conn *c = NULL;
+	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	int ret;
 
 	memset(out, 0, n * sizeof(*out));
-	ret = open_ref(&ref, &reg, &c, repo, o, err);
+	ret = open_ref(&ref, &rm, repo, o, err);
 	for (size_t i = 0; ret == 0 && i < n; i++) {
-		ret = cairn_registry_manifest_head(c, ref.path, tags[i], &out[i], err);
+		ret = cairn_registry_manifest_head(rm.c, ref.path, tags[i], &out[i], err);
 		if (ret == CAIRN_ENOTFOUND) {
 			cairn_error_clear(err);
 			ret = 0;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Registry API v2 client: sessions and connections, scheme discovery, errors, the request loop. */
+/* Registry API v2 client: registries and connections, the scheme, errors, the request loop. */
 #include "common.h"
 #include "cairn/registry.h"
 #include "cairn/version.h"
@@ -38,6 +38,10 @@ void cairn_registry_free(struct cairn_registry *r)
 {
 	if (!r)
 		return;
+	for (size_t i = 0; i < r->n_idle; i++)
+		cairn_registry_conn_free(r->idle[i]);
+	free(r->idle);
+	pthread_mutex_destroy(&r->idle_lock);
 	cairn_registry_tokens_clear(r);
 	cairn_auth_challenges_release(&r->challenges);
 	cairn_creds_release(&r->creds);
@@ -57,6 +61,14 @@ void cairn_registry_free(struct cairn_registry *r)
 
 DEFINE_FREEP(struct cairn_registry, cairn_registry_free)
 
+int cairn_registry_opts_check(const struct cairn_registry_opts *o, struct cairn_error **err)
+{
+	if (o->timeout_secs > CAIRN_REGISTRY_TIMEOUT_MAX)
+		return cairn_error_set(err, CAIRN_EINVAL, "registry timeout %u s: at most %u s",
+				       o->timeout_secs, CAIRN_REGISTRY_TIMEOUT_MAX);
+	return 0;
+}
+
 int cairn_registry_open(struct cairn_registry **out, const char *domain,
 			const struct cairn_registry_opts *o, struct cairn_error **err)
 {
@@ -69,11 +81,12 @@ int cairn_registry_open(struct cairn_registry **out, const char *domain,
 	*out = NULL;
 	if (!o)
 		o = &defaults;
-	if (o->timeout_secs > CAIRN_REGISTRY_TIMEOUT_MAX)
-		return cairn_error_set(err, CAIRN_EINVAL, "registry timeout %u s: at most %u s",
-				       o->timeout_secs, CAIRN_REGISTRY_TIMEOUT_MAX);
+	ret = cairn_registry_opts_check(o, err);
+	if (ret < 0)
+		return ret;
 	r = xcalloc(1, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->idle_lock, NULL);
 	r->domain = xstrdup(domain);
 	r->api_host = xstrdup(strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain);
 	r->insecure = xcalloc(o->n_insecure + 1, sizeof(*r->insecure));
@@ -158,6 +171,32 @@ void cairn_registry_conn_free(struct cairn_registry_conn *c)
 		return;
 	cairn_http_free(c->http);
 	free(c);
+}
+
+int cairn_registry_conn_get(struct cairn_registry_conn **out, struct cairn_registry *r,
+			    struct cairn_error **err)
+{
+	*out = NULL;
+	pthread_mutex_lock(&r->idle_lock);
+	if (r->n_idle)
+		*out = r->idle[--r->n_idle];
+	pthread_mutex_unlock(&r->idle_lock);
+	if (*out)
+		return 0;
+	return cairn_registry_conn_new(out, r, err);
+}
+
+void cairn_registry_conn_put(struct cairn_registry_conn *c)
+{
+	struct cairn_registry *r;
+
+	if (!c)
+		return;
+	r = c->r;
+	pthread_mutex_lock(&r->idle_lock);
+	r->idle = xreallocarray(r->idle, r->n_idle + 1, sizeof(*r->idle));
+	r->idle[r->n_idle++] = c;
+	pthread_mutex_unlock(&r->idle_lock);
 }
 
 /* ---- errors ---- */
@@ -257,60 +296,10 @@ int cairn_registry_status_error(const struct cairn_http_resp *resp, struct cairn
 /*
  * Decide between https and http without sending a request, so that re-pushing unchanged
  * content costs one request: https when a TLS handshake succeeds; http only for hosts allowed
- * it whose port does not speak TLS. A certificate problem is reported, never downgraded.
+ * it whose port does not speak TLS. A certificate problem is reported, never downgraded. Each
+ * registry probes once; a run that keeps its registries in a pool (cairn_registry_pool_get())
+ * probes each host once.
  */
-/*
- * What the TLS probe found, per host, for the whole process: publishing many images to one
- * registry opens it many times, and each probe costs a handshake (and loading the CA bundle).
- */
-static pthread_mutex_t scheme_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	char *host;
-	char *base_url;
-} scheme_cache[16];
-
-static int scheme_cache_get(char **out, const char *host)
-{
-	int found = 0;
-
-	pthread_mutex_lock(&scheme_lock);
-	for (size_t i = 0; i < ARRAY_SIZE(scheme_cache) && scheme_cache[i].host; i++) {
-		if (strcmp(scheme_cache[i].host, host) == 0) {
-			*out = xstrdup(scheme_cache[i].base_url);
-			found = 1;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&scheme_lock);
-	return found;
-}
-
-static void scheme_cache_put(const char *host, const char *base_url)
-{
-	pthread_mutex_lock(&scheme_lock);
-	for (size_t i = 0; i < ARRAY_SIZE(scheme_cache); i++) {
-		if (!scheme_cache[i].host) {
-			scheme_cache[i].host = xstrdup(host);
-			scheme_cache[i].base_url = xstrdup(base_url);
-			break;
-		}
-		if (strcmp(scheme_cache[i].host, host) == 0)
-			break;
-	}
-	pthread_mutex_unlock(&scheme_lock);
-}
-
-void cairn_registry_global_cleanup_cache(void)
-{
-	pthread_mutex_lock(&scheme_lock);
-	for (size_t i = 0; i < ARRAY_SIZE(scheme_cache); i++) {
-		free(scheme_cache[i].host);
-		free(scheme_cache[i].base_url);
-		scheme_cache[i].host = scheme_cache[i].base_url = NULL;
-	}
-	pthread_mutex_unlock(&scheme_lock);
-}
-
 static int choose_scheme_locked(struct cairn_registry_conn *c, struct cairn_error **err)
 {
 	struct cairn_registry *r = c->r;
@@ -323,8 +312,6 @@ static int choose_scheme_locked(struct cairn_registry_conn *c, struct cairn_erro
 		r->base_url = xasprintf("https://%s", r->api_host);
 		return 0;
 	}
-	if (scheme_cache_get(&r->base_url, r->api_host))
-		return 0;
 	url = xasprintf("https://%s/v2/", r->api_host);
 	req.url = url;
 	if (cairn_http_request(c->http, &req, &resp, &e) == 0) {
@@ -339,7 +326,6 @@ static int choose_scheme_locked(struct cairn_registry_conn *c, struct cairn_erro
 		cairn_error_free(e);
 		r->base_url = xasprintf("http://%s", r->api_host);
 	}
-	scheme_cache_put(r->api_host, r->base_url);
 	return 0;
 }
 

@@ -18,9 +18,9 @@ typedef int (*cairn_http_factory_fn)(struct cairn_http **out, const struct cairn
 
 /* Connections made after this call use `fn` instead of libcurl. */
 void cairn_registry_set_transport(struct cairn_registry *r, cairn_http_factory_fn fn, void *ud);
-
-/* Forget what the TLS probes found (cairn_registry_global_cleanup calls it). */
-void cairn_registry_global_cleanup_cache(void);
+/* Registries the pool opens after this call use `fn` instead of libcurl. */
+void cairn_registry_pool_set_transport(struct cairn_registry_pool *p, cairn_http_factory_fn fn,
+				       void *ud);
 
 /* A Bearer token, cached for the scopes it was asked for. */
 struct token_entry {
@@ -46,8 +46,17 @@ struct cairn_registry {
 	cairn_http_factory_fn factory; /* NULL: libcurl */
 	void *factory_ud;
 
-	pthread_mutex_t lock; /* guards everything below */
-	char *base_url;	      /* "https://host:port" once the scheme is known */
+	/*
+	 * Connections given back by cairn_registry_conn_put(), kept alive for the next transfer;
+	 * never more than were in use at once.
+	 */
+	pthread_mutex_t idle_lock;
+	struct cairn_registry_conn **idle;
+	size_t n_idle;
+
+	/* guards everything below; held while a token is fetched or the scheme probed */
+	pthread_mutex_t lock;
+	char *base_url; /* "https://host:port" once the scheme is known */
 	struct cairn_auth_challenges challenges;
 	struct token_entry *tokens;
 	size_t n_tokens;
@@ -72,12 +81,15 @@ struct call {
 	void *restart_ud;
 };
 
-/* registry.c: errors, the scheme, the request loop */
+/* registry.c: options, errors, the scheme, the request loop */
+
+/* CAIRN_EINVAL for options no registry can be opened with. */
+int cairn_registry_opts_check(const struct cairn_registry_opts *o, struct cairn_error **err);
 
 /* The error for an unexpected answer: its status, reason and the registry's error text. */
 int cairn_registry_status_error(const struct cairn_http_resp *resp, struct cairn_error **err,
 				const char *what);
-/* Learn the registry's scheme (https or http) once, before the first request. */
+/* Learn the registry's scheme (https or http) once per registry, before its first request. */
 int cairn_registry_ensure_base(struct cairn_registry_conn *c, struct cairn_error **err);
 /* Whether an answer with this status is worth another attempt. */
 int cairn_registry_retryable_status(int status);

@@ -67,7 +67,7 @@ static int base_image(struct cairn_descriptor *out, struct image_state *s, struc
 	if (ret != CAIRN_ENOTFOUND)
 		return ret;
 	cairn_error_clear(err);
-	ret = cairn_image_pull(s->b->st, name, name, &s->b->o->pull, NULL, err);
+	ret = cairn_image_pull(s->b->st, name, name, &s->b->pull, NULL, err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "image '%s': base image", s->name);
 	return cairn_store_ref_get(s->b->st, name, out, err);
@@ -284,9 +284,16 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 	int ret;
 
 	*out = NULL;
+	b.pull = o->pull;
+	if (!b.pull.registries) {
+		ret = cairn_registry_pool_new(&b.registries, &o->pull.registry, err);
+		if (ret < 0)
+			return ret;
+		b.pull.registries = b.registries;
+	}
 	ret = cairn_config_load(&b.config, dir, o->config_file, err);
 	if (ret < 0)
-		return ret;
+		goto out;
 	ret = cairn_config_order(&order, &n, b.config, o->images, o->n_images, err);
 	if (ret < 0)
 		goto out;
@@ -346,6 +353,7 @@ out:
 	if (b.run_lock >= 0)
 		close(b.run_lock);
 	cairn_config_free(b.config);
+	cairn_registry_pool_free(b.registries);
 	return ret;
 }
 

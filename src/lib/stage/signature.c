@@ -448,7 +448,7 @@ int stage_from_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s,
 		int ret;
 
 		/* the base's registry digest: a new image under the tag rebuilds from here */
-		ret = cairn_image_remote_digest(&remote, img->from.s, &b->o->pull, err);
+		ret = cairn_image_remote_digest(&remote, img->from.s, &b->pull, err);
 		if (ret < 0) {
 			strv_release(&deps);
 			return cairn_error_wrap(err, "%s:%u:%u: image '%s': fromLatest",

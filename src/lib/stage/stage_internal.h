@@ -137,6 +137,12 @@ struct remote_repo {
 
 struct builder {
 	const struct cairn_build_opts *o;
+	/*
+	 * o->pull for every registry call of the build (base images, fromLatest, the stages
+	 * storage), its `registries` set: one client per registry host for the whole build.
+	 */
+	struct cairn_image_opts pull;
+	struct cairn_registry_pool *registries; /* the build's own, when o->pull has none */
 	struct cairn_config *config;
 	struct cairn_store *st;
 	struct cairn_home home; /* the places of o->home */

@@ -15,9 +15,19 @@
 /* adoptions of stages another host stored differently, per image, before cairn gives up */
 #define MAX_ADOPTIONS 16
 
+char *cairn_stage_tag(const char *prefix, const char *signature)
+{
+	return xasprintf("%s%s", prefix, signature);
+}
+
+char *cairn_stage_ref(const char *repo, const char *prefix, const char *signature)
+{
+	return xasprintf("%s:%s%s", repo, prefix, signature);
+}
+
 static const char *storage_prefix(const struct builder *b)
 {
-	return b->o->stages_prefix ? b->o->stages_prefix : "image-stage-";
+	return b->o->stages_prefix ? b->o->stages_prefix : CAIRN_STAGE_PREFIX_PUBLISH;
 }
 
 /*
@@ -27,31 +37,29 @@ static const char *storage_prefix(const struct builder *b)
 int stage_from_storage(struct cairn_descriptor *d, char **tag, struct builder *b, const char *name,
 		       const char *sig, struct cairn_error **err)
 {
-	static const char *const prefixes[] = {"image-stage-", "dimgstage-"};
+	static const char *const prefixes[] = {CAIRN_STAGE_PREFIX_PUBLISH, CAIRN_STAGE_PREFIX_DIMG};
 	int ret = CAIRN_ENOTFOUND;
 
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes) && ret == CAIRN_ENOTFOUND; i++) {
-		cleanup_free char *src =
-			xasprintf("%s:%s%s", b->o->stages_storage, prefixes[i], sig);
+		cleanup_free char *src = cairn_stage_ref(b->o->stages_storage, prefixes[i], sig);
 
 		cairn_error_clear(err);
-		ret = cairn_image_pull_meta(d, b->st, src, name, &b->o->pull, err);
+		ret = cairn_image_pull_meta(d, b->st, src, name, &b->pull, err);
 		if (ret == 0)
-			*tag = xasprintf("%s%s", prefixes[i], sig);
+			*tag = cairn_stage_tag(prefixes[i], sig);
 	}
 	return ret;
 }
 
 /*
- * Every stage built goes to the stages storage at once, unless the tag holds a stage already:
- * `*stored` is what the tag holds in the end.
+ * Every stage built goes to the stages storage (as `dest`) at once, unless the tag holds a
+ * stage already: `*stored` is what the tag holds in the end.
  */
 static int to_storage(struct cairn_descriptor *stored, struct builder *b,
-		      const struct cairn_descriptor *d, const char *tag, struct cairn_error **err)
+		      const struct cairn_descriptor *d, const char *dest, struct cairn_error **err)
 {
-	cleanup_free char *dest = xasprintf("%s:%s", b->o->stages_storage, tag);
 	struct cairn_transfer_stats stats = {0};
-	int ret = cairn_image_push_stage(stored, b->st, d, dest, &b->o->pull, &stats, err);
+	int ret = cairn_image_push_stage(stored, b->st, d, dest, &b->pull, &stats, err);
 
 	if (ret == 0 && !stats.manifest_existed)
 		cairn_log(CAIRN_LOG_DEBUG, "stages storage: '%s' checked and stored in %.3f s",
@@ -102,7 +110,7 @@ static int adopt(struct cairn_descriptor *d, struct image_state *s, enum stage_i
 		  "image '%s': stage '%s': another host stored it %s '%s': "
 		  "discarding '%s'",
 		  s->name, stage_kinds[id].name, how, stored->str, d->digest.str);
-	return cairn_image_pull_meta(d, b->st, src, name, &b->o->pull, err);
+	return cairn_image_pull_meta(d, b->st, src, name, &b->pull, err);
 }
 
 static void sleep_until(double t)
@@ -162,7 +170,7 @@ static int read_again(struct cairn_descriptor **out, struct builder *b,
 			last = v[i].at;
 	}
 	sleep_until(last + SETTLE_MS / 1000.0 + 2 * b->put_seconds);
-	return cairn_image_remote_digests(*out, b->o->stages_storage, tags, n, &b->o->pull, err);
+	return cairn_image_remote_digests(*out, b->o->stages_storage, tags, n, &b->pull, err);
 }
 
 /*
@@ -210,18 +218,18 @@ int stage_store(struct cairn_descriptor *d, char **tag, struct image_state *s, e
 		const char *name, const char *sig, int *redo, struct cairn_error **err)
 {
 	struct builder *b = s->b;
+	cleanup_free char *dest = NULL;
 	struct cairn_descriptor stored;
 	int ret = stage_confirm(s, redo, err);
 
 	if (ret < 0 || *redo >= 0)
 		return ret;
-	*tag = xasprintf("%s%s", storage_prefix(b), sig);
-	ret = to_storage(&stored, b, d, *tag, err);
+	*tag = cairn_stage_tag(storage_prefix(b), sig);
+	dest = cairn_stage_ref(b->o->stages_storage, storage_prefix(b), sig);
+	ret = to_storage(&stored, b, d, dest, err);
 	if (ret == 0 && cairn_digest_equal(&stored.digest, &s->rejected)) {
 		/* the stored stage holds a commit the repository lost: this one replaces it */
-		cleanup_free char *dest = xasprintf("%s:%s", b->o->stages_storage, *tag);
-
-		ret = cairn_image_push_descriptor(b->st, d, dest, &b->o->pull, NULL, err);
+		ret = cairn_image_push_descriptor(b->st, d, dest, &b->pull, NULL, err);
 	} else if (ret == 0 && !cairn_digest_equal(&stored.digest, &d->digest)) {
 		ret = adopt(d, s, id, name, &stored.digest, "first, as", err);
 	}
@@ -280,7 +288,7 @@ int stage_confirm_deferred(struct builder *b, bool *changed, struct cairn_error 
 		cairn_log(CAIRN_LOG_INFO,
 			  "stage '%s': another host stored it last, as '%s': discarding '%s'",
 			  stage_kinds[u->id].name, now[i].digest.str, u->d.digest.str);
-		ret = cairn_image_pull_meta(&d, b->st, src, name, &b->o->pull, err);
+		ret = cairn_image_pull_meta(&d, b->st, src, name, &b->pull, err);
 		*changed = true;
 	}
 	return ret;
