@@ -2,6 +2,7 @@
 /* The publish commands as library procedures: a publish plan carried out, stages pulled. */
 #include "common.h"
 #include "cairn/publish.h"
+#include "cairn/registry.h"
 
 #include <stdio.h>
 
@@ -45,6 +46,7 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 	struct cairn_build_opts bo = p->build;
 	struct cairn_publish_opts po = p->publish;
 	struct cairn_build_result *res = NULL;
+	struct cairn_registry_pool *pool = NULL;
 	struct cairn_store *st = NULL;
 	struct cairn_tag *tags = NULL;
 	struct cairn_home home;
@@ -54,6 +56,15 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 	ret = resolve_tags(&tags, &n_tags, p, err);
 	if (ret < 0)
 		return ret;
+	/* the build and the publish talk to each host through one client */
+	if (!po.image.registries) {
+		ret = cairn_registry_pool_new(&pool, &po.image.registry, err);
+		if (ret < 0) {
+			cairn_tags_free(tags, n_tags);
+			return ret;
+		}
+		po.image.registries = pool;
+	}
 	po.tags = tags;
 	po.n_tags = n_tags;
 	bo.pull = po.image;
@@ -77,6 +88,7 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 	cairn_store_free(st);
 	cairn_build_result_free(res);
 	cairn_tags_free(tags, n_tags);
+	cairn_registry_pool_free(pool);
 	return ret;
 }
 
@@ -89,7 +101,7 @@ static int pull_stage(struct cairn_store *st, const char *repo, const char *proj
 	int ret = CAIRN_ENOTFOUND;
 
 	for (size_t p = 0; p < ARRAY_SIZE(prefixes) && ret == CAIRN_ENOTFOUND; p++) {
-		cleanup_free char *src = xasprintf("%s:%s%s", repo, prefixes[p], sig);
+		cleanup_free char *src = cairn_stage_ref(repo, prefixes[p], sig);
 
 		cairn_error_clear(err);
 		ret = cairn_image_pull(st, src, name, io, NULL, err);
@@ -102,10 +114,17 @@ int cairn_stages_pull(const struct cairn_build_opts *o, const char *repo, int al
 {
 	struct cairn_build_opts bo = *o;
 	struct cairn_build_result *res = NULL;
+	struct cairn_registry_pool *pool = NULL;
 	struct cairn_store *st = NULL;
 	struct cairn_home home;
 	int ret;
 
+	if (!bo.pull.registries) {
+		ret = cairn_registry_pool_new(&pool, &bo.pull.registry, err);
+		if (ret < 0)
+			return ret;
+		bo.pull.registries = pool;
+	}
 	bo.no_build = 1;
 	bo.stop_at_missing = 1;
 	bo.stages_storage = repo;
@@ -119,7 +138,7 @@ int cairn_stages_pull(const struct cairn_build_opts *o, const char *repo, int al
 		size_t first = all || im->n_stages == 0 ? 0 : im->n_stages - 1;
 
 		for (size_t k = first; ret == 0 && k < im->n_stages; k++) {
-			ret = pull_stage(st, repo, res->project, im->stages[k].signature, &o->pull,
+			ret = pull_stage(st, repo, res->project, im->stages[k].signature, &bo.pull,
 					 err);
 			if (ret == 0 && pulled)
 				pulled(im->name ? im->name : "~", im->stages[k].name,
@@ -128,5 +147,6 @@ int cairn_stages_pull(const struct cairn_build_opts *o, const char *repo, int al
 	}
 	cairn_store_free(st);
 	cairn_build_result_free(res);
+	cairn_registry_pool_free(pool);
 	return ret;
 }
