@@ -26,10 +26,7 @@ int cairn_registry_blob_head(struct cairn_registry_conn *c, const char *repo,
 		return ret;
 	what = xasprintf("check blob '%s' in '%s/%s'", dg->str, c->r->domain, repo);
 	url = cairn_registry_api_url(c, "/v2/%s/blobs/%s", repo, dg->str);
-	cairn_registry_scopes_for(&call, &scope, repo, 0);
-	call.what = what;
-	call.req.method = "HEAD";
-	call.req.url = url;
+	cairn_registry_call_init(&call, &scope, repo, 0, "HEAD", url, what);
 	ret = cairn_registry_call(c, &call, &resp, err);
 	if (ret < 0)
 		return ret;
@@ -55,11 +52,8 @@ static int cancel_upload(struct cairn_registry_conn *c, const char *location, co
 	struct cairn_error *e = NULL;
 	struct call call = {0};
 
-	cairn_registry_scopes_for(&call, &scope, repo, 1);
-	call.what = "cancel upload";
+	cairn_registry_call_init(&call, &scope, repo, 1, "DELETE", url, "cancel upload");
 	call.no_retry = 1;
-	call.req.method = "DELETE";
-	call.req.url = url;
 	if (cairn_registry_call(c, &call, &resp, &e) < 0)
 		cairn_error_free(e);
 	return 0;
@@ -139,10 +133,7 @@ static int upload_status(struct cairn_registry_conn *c, const char *repo, const 
 
 	*have = 0;
 	*new_location = NULL;
-	cairn_registry_scopes_for(&call, &scope, repo, 1);
-	call.what = "upload status";
-	call.req.method = "GET";
-	call.req.url = url;
+	cairn_registry_call_init(&call, &scope, repo, 1, "GET", url, "upload status");
 	if (cairn_registry_call(c, &call, &resp, &e) < 0) {
 		cairn_error_free(e);
 		return -1;
@@ -188,10 +179,7 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 	char **location = session; /* the caller cancels the session if this fails */
 
 	*transport_failed = 0;
-	cairn_registry_scopes_for(&call, &scope, repo, 1);
-	call.what = what;
-	call.req.method = "POST";
-	call.req.url = url;
+	cairn_registry_call_init(&call, &scope, repo, 1, "POST", url, what);
 	ret = cairn_registry_call(c, &call, &resp, err);
 	if (ret < 0)
 		return ret;
@@ -346,10 +334,7 @@ int cairn_registry_blob_get(struct cairn_registry_conn *c, const char *repo,
 		return ret;
 	what = xasprintf("download blob '%s' from '%s/%s'", dg->str, c->r->domain, repo);
 	url = cairn_registry_api_url(c, "/v2/%s/blobs/%s", repo, dg->str);
-	cairn_registry_scopes_for(&call, &scope, repo, 0);
-	call.what = what;
-	call.req.method = "GET";
-	call.req.url = url;
+	cairn_registry_call_init(&call, &scope, repo, 0, "GET", url, what);
 	call.req.write_fn = sink;
 	call.req.write_ud = ud;
 	call.follow_redirects = 1;

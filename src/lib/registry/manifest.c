@@ -245,10 +245,7 @@ int cairn_registry_tags_list(struct cairn_registry_conn *c, const char *repo,
 		if (++pages > 100000)
 			return cairn_error_set(err, CAIRN_ETOOBIG, "%s: too many pages", what);
 		free(scope);
-		cairn_registry_scopes_for(&call, &scope, repo, 0);
-		call.what = what;
-		call.req.method = "GET";
-		call.req.url = url;
+		cairn_registry_call_init(&call, &scope, repo, 0, "GET", url, what);
 		ret = cairn_registry_call(c, &call, &resp, err);
 		if (ret < 0)
 			return ret;

@@ -539,3 +539,12 @@ void cairn_registry_scopes_for(struct call *call, char **pull_push, const char *
 	call->scopes[0] = *pull_push;
 	call->scopes[1] = NULL;
 }
+
+void cairn_registry_call_init(struct call *call, char **pull_push, const char *repo, int push,
+			      const char *method, const char *url, const char *what)
+{
+	cairn_registry_scopes_for(call, pull_push, repo, push);
+	call->what = what;
+	call->req.method = method;
+	call->req.url = url;
+}

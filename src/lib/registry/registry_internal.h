@@ -107,6 +107,9 @@ char *cairn_registry_api_url(struct cairn_registry_conn *c, const char *fmt, ...
 	__attribute__((format(printf, 2, 3)));
 /* The scope "repository:<repo>:pull[,push]" into *pull_push (the caller frees) and call->scopes. */
 void cairn_registry_scopes_for(struct call *call, char **pull_push, const char *repo, int push);
+/* A call on `repo` (its pull, or pull and push, scope in *pull_push: the caller frees it). */
+void cairn_registry_call_init(struct call *call, char **pull_push, const char *repo, int push,
+			      const char *method, const char *url, const char *what);
 
 /* auth.c: the origin rule, tokens and challenges */
 
