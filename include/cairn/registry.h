@@ -9,7 +9,7 @@
 #include "cairn/common.h"
 #include "cairn/digest.h"
 #include "cairn/error.h"
-#include "cairn/store.h"
+#include "cairn/oci.h"
 
 /* Accept header value listing every manifest type cairn understands. */
 #define CAIRN_MANIFEST_ACCEPT                                    \

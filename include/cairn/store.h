@@ -8,28 +8,10 @@
 #include "cairn/common.h"
 #include "cairn/digest.h"
 #include "cairn/error.h"
+#include "cairn/oci.h"
 
-#define CAIRN_MEDIA_TYPE_MAX 128
 /* Largest manifest, index or config the store reads into memory. */
-#define CAIRN_STORE_DOC_MAX (4u * 1024 * 1024)
-
-#define CAIRN_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define CAIRN_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define CAIRN_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define CAIRN_MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
-#define CAIRN_MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
-#define CAIRN_MT_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
-#define CAIRN_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define CAIRN_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define CAIRN_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
-#define CAIRN_MT_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
-
-/** A content descriptor: what index.json and manifests point at. */
-struct cairn_descriptor {
-	char media_type[CAIRN_MEDIA_TYPE_MAX];
-	struct cairn_digest digest;
-	uint64_t size;
-};
+#define CAIRN_STORE_DOC_MAX CAIRN_OCI_DOC_MAX
 
 struct cairn_store;
 struct cairn_blob_writer;

@@ -9,7 +9,7 @@
 
 #include "cairn/build.h"
 #include "cairn/publish.h"
-#include "cairn/ref.h"
+#include "cairn/oci.h"
 #include "cairn/tags.h"
 #include "cli.h"
 

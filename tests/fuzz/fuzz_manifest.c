@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzz target: manifest and index parsing (checking the result's invariants) and selection. */
 #include "common.h"
-#include "cairn/manifest.h"
+#include "cairn/oci.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cairn/ref.h"
+#include "cairn/oci.h"
 
 typedef int (*parse_fn)(struct cairn_ref *, const char *, struct cairn_error **);
 

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "common.h"
-#include "cairn/manifest.h"
+#include "cairn/oci.h"
 #include "util/buf.h"
 
 #define D_CONFIG "sha256:b79606fb3afea5bd1609ed40b622142f1c98125abcfe89a76a661b0e8e343910"

@@ -2,7 +2,7 @@
 /* Publish: final images made from the last stage (labels, manifest format) and pushed. */
 #include "common.h"
 #include "cairn/publish.h"
-#include "cairn/ref.h"
+#include "cairn/oci.h"
 #include "util/buf.h"
 #include "util/json.h"
 

@@ -2,7 +2,7 @@
 /* Tag options (spec section 5): command-line tag requests resolved into tags and schemes. */
 #include "common.h"
 #include "cairn/tags.h"
-#include "cairn/ref.h"
+#include "cairn/oci.h"
 #include "cairn/slug.h"
 
 /* Longer values are cropped in messages, as in ref.c. */

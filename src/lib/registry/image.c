@@ -2,8 +2,7 @@
 /* Push and pull whole images between the store and a registry, blobs moved by a worker pool. */
 #include "common.h"
 #include "cairn/image.h"
-#include "cairn/manifest.h"
-#include "cairn/ref.h"
+#include "cairn/oci.h"
 
 #include <fcntl.h>
 #include <pthread.h>

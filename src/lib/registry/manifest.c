@@ -77,7 +77,7 @@ int cairn_registry_manifest_get(struct cairn_registry_conn *c, const char *repo,
 		return ret;
 	call.headers[0] = "Accept: " CAIRN_MANIFEST_ACCEPT;
 	call.req.method = "GET";
-	call.req.body_max = CAIRN_STORE_DOC_MAX;
+	call.req.body_max = CAIRN_OCI_DOC_MAX;
 	ret = cairn_registry_call(c, &call, &resp, err);
 	if (ret < 0)
 		return ret;

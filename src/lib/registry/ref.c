@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Image references ([host[:port]/]path[:tag][@digest]) parsed like docker/distribution's. */
 #include "common.h"
-#include "cairn/ref.h"
+#include "cairn/oci.h"
 #include "cairn/digest.h"
 
 #include <arpa/inet.h>

@@ -2,7 +2,7 @@
 /* The conveyor: each image a chain of stages, each stage looked up, else built and stored. */
 #include "common.h"
 #include "stage/stage_internal.h"
-#include "cairn/ref.h"
+#include "cairn/oci.h"
 #include "run/exec.h"
 #include "run/workdir.h"
 #include "util/fs.h"

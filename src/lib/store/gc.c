@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What the store holds: sizes and ages of named images, and removal of unreferenced blobs. */
 #include "common.h"
-#include "cairn/manifest.h"
+#include "cairn/oci.h"
 #include "cairn/store.h"
 #include "store/store_internal.h"
 #include "util/fs.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Image manifests and indexes: strict parsing of what registries send, platform selection. */
 #include "common.h"
-#include "cairn/manifest.h"
+#include "cairn/oci.h"
 #include "util/buf.h"
 #include "util/json.h"
 
