@@ -96,7 +96,7 @@ const struct stage_kind stage_kinds[S_COUNT] = {
 };
 
 static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum stage_id id,
-		       const char *sig, struct cairn_error **err)
+		       struct cairn_error **err)
 {
 	struct stage_output o;
 	int ret;
@@ -108,25 +108,52 @@ static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum
 	o.config = json_deep_copy(s->config);
 	ret = stage_kinds[id].build(&o, s, id, err);
 	if (ret == 0)
-		ret = stage_commit(s, id, sig, o.config, o.layers, o.n_layers, out, err);
+		ret = stage_commit(s, id, o.config, o.layers, o.n_layers, out, err);
 	json_decref(o.config);
 	return ret;
 }
 
-/* Build stage `id` and store it under `name` in the store. */
+/* Build stage `id` into the store. */
 static int make_stage(struct cairn_descriptor *d, struct image_state *s, enum stage_id id,
-		      const char *name, const char *sig, struct cairn_error **err)
+		      struct cairn_error **err)
+{
+	if (id != S_FROM)
+		return build_stage(d, s, id, err);
+	if (s->img->from.s)
+		return base_image(d, s, err);
+	*d = stage_find_built(s->b, s->img->base)->desc;
+	return 0;
+}
+
+/* Stage `sig` from the first cache of the build that holds it, or CAIRN_ENOTFOUND. */
+static int cache_get(struct cairn_descriptor *d, char **tag, struct image_state *s, const char *sig,
+		     struct cairn_error **err)
+{
+	int ret = CAIRN_ENOTFOUND;
+
+	for (size_t i = 0; i < s->b->n_caches && ret == CAIRN_ENOTFOUND; i++) {
+		cairn_error_clear(err);
+		ret = s->b->caches[i]->get(d, tag, s, sig, err);
+	}
+	return ret;
+}
+
+/* Keep stage `id` just built in every cache of the build, in order (see struct stage_cache). */
+static int cache_put(struct cairn_descriptor *d, char **tag, struct image_state *s,
+		     enum stage_id id, const char *sig, int *redo, struct cairn_error **err)
 {
 	int ret = 0;
 
-	if (id != S_FROM)
-		return build_stage(d, s, id, sig, err);
-	if (s->img->from.s)
-		ret = base_image(d, s, err);
-	else
-		*d = stage_find_built(s->b, s->img->base)->desc;
-	if (ret == 0)
-		ret = cairn_store_ref_set(s->b->st, name, d, err);
+	*redo = -1;
+	for (size_t i = 0; i < s->b->n_caches && ret == 0 && *redo < 0; i++) {
+		char *t = NULL;
+
+		ret = s->b->caches[i]->put(d, &t, s, id, sig, redo, err);
+		if (t) {
+			free(*tag);
+			*tag = t;
+		}
+	}
 	return ret;
 }
 
@@ -139,7 +166,6 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 		      struct cairn_error **err)
 {
 	struct builder *b = s->b;
-	cleanup_free char *name = NULL;
 	char *tag = NULL;
 	char sig[CAIRN_SIGNATURE_HEX];
 	struct cairn_descriptor d;
@@ -150,10 +176,7 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 	ret = stage_signature(sig, s, id, err);
 	if (ret < 0 || !sig[0])
 		return ret;
-	name = stage_name_ref(b, sig);
-	ret = s->redo ? CAIRN_ENOTFOUND : cairn_store_ref_get(b->st, name, &d, err);
-	if (ret == CAIRN_ENOTFOUND && b->o->stages_storage)
-		ret = stage_from_storage(&d, &tag, b, name, sig, err);
+	ret = cache_get(&d, &tag, s, sig, err);
 	if (ret == 0 && !b->o->no_build && s->img->n_git &&
 	    (s->git_archived || id == S_GIT_ARCHIVE)) {
 		ret = stage_usable(s, &d, stage_kinds[id].name, err);
@@ -188,9 +211,9 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 		}
 		emit(s, CAIRN_BUILD_STAGE_BEGIN, stage_kinds[id].name, sig, NULL, 0);
 		s->built = 1;
-		ret = make_stage(&d, s, id, name, sig, err);
-		if (ret == 0 && b->o->stages_storage)
-			ret = stage_store(&d, &tag, s, id, name, sig, &redo, err);
+		ret = make_stage(&d, s, id, err);
+		if (ret == 0)
+			ret = cache_put(&d, &tag, s, id, sig, &redo, err);
 		if (ret < 0) {
 			emit(s, CAIRN_BUILD_STAGE_FAILED, stage_kinds[id].name, sig, NULL,
 			     stage_now_secs() - t0);
@@ -298,6 +321,9 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 	if (ret < 0)
 		goto out;
 	cairn_home_paths(&b.home, o->home);
+	b.caches[b.n_caches++] = &stage_cache_local;
+	if (o->stages_storage)
+		b.caches[b.n_caches++] = &stage_cache_registry;
 	ret = cairn_store_open(&b.st, b.home.store, err);
 	if (ret == 0)
 		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.home.layers, 0700, err);

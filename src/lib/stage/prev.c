@@ -13,11 +13,6 @@
 
 #include <sys/file.h>
 
-char *stage_name_ref(struct builder *b, const char *sig)
-{
-	return xasprintf("%s:%s", b->config->project.s, sig);
-}
-
 /* Load the previous stage's manifest and config (once). */
 int stage_load_prev(struct image_state *s, struct cairn_error **err)
 {
@@ -103,17 +98,16 @@ static const char *oci_layer_type(const char *mt)
 }
 
 /*
- * Store the stage: `config` (the previous config, changed by the stage) with `layers` added
- * after the previous stage's, under `<project>:<sig>`.
+ * Write the stage into the store: `config` (the previous config, changed by the stage) with
+ * `layers` added after the previous stage's; the stage caches name it.
  */
-int stage_commit(struct image_state *s, enum stage_id id, const char *sig, json_t *config,
+int stage_commit(struct image_state *s, enum stage_id id, json_t *config,
 		 const struct new_layer *layers, size_t n_layers, struct cairn_descriptor *out,
 		 struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf cb = CAIRN_BUF_INIT;
 	CLEANUP(cairn_buf_release) struct cairn_buf mb = CAIRN_BUF_INIT;
 	cleanup_json json_t *manifest = NULL;
-	cleanup_free char *name = stage_name_ref(s->b, sig);
 	json_t *rootfs, *diff_ids, *history, *mlayers, *old;
 	struct cairn_descriptor cfg;
 	size_t i;
@@ -170,10 +164,7 @@ int stage_commit(struct image_state *s, enum stage_id id, const char *sig, json_
 	memset(out, 0, sizeof(*out));
 	snprintf(out->media_type, sizeof(out->media_type), "%s", CAIRN_MT_OCI_MANIFEST);
 	out->size = mb.len;
-	ret = cairn_store_put_blob(s->b->st, mb.buf, mb.len, &out->digest, err);
-	if (ret < 0)
-		return ret;
-	return cairn_store_ref_set(s->b->st, name, out, err);
+	return cairn_store_put_blob(s->b->st, mb.buf, mb.len, &out->digest, err);
 }
 
 /* The unpacked directories of the previous stage's layers, base first. */

@@ -145,6 +145,8 @@ struct builder {
 	struct cairn_registry_pool *registries; /* the build's own, when o->pull has none */
 	struct cairn_config *config;
 	struct cairn_store *st;
+	const struct stage_cache *caches[2]; /* where stages are looked up and kept, in order */
+	size_t n_caches;
 	struct cairn_home home; /* the places of o->home */
 	char *stage_run_dir;	/* this build's own work dir, made on first use */
 	int run_lock;
@@ -257,13 +259,12 @@ int stage_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s, enum s
 		    struct cairn_error **err);
 
 /* prev.c */
-char *stage_name_ref(struct builder *b, const char *sig);
 int stage_load_prev(struct image_state *s, struct cairn_error **err);
 void stage_drop_prev(struct image_state *s);
 json_t *stage_config_section(json_t *config);
 const char *stage_label(struct image_state *s, const char *key);
 void stage_set_label(json_t *config, const char *key, const char *value);
-int stage_commit(struct image_state *s, enum stage_id id, const char *sig, json_t *config,
+int stage_commit(struct image_state *s, enum stage_id id, json_t *config,
 		 const struct new_layer *layers, size_t n_layers, struct cairn_descriptor *out,
 		 struct cairn_error **err);
 int stage_lower_dirs(struct strv *out, struct image_state *s, struct cairn_error **err);
@@ -321,14 +322,33 @@ int stage_build_docker(struct stage_output *o, struct image_state *s, enum stage
 		       struct cairn_error **err);
 
 /* storage.c */
-int stage_from_storage(struct cairn_descriptor *d, char **tag, struct builder *b, const char *name,
-		       const char *sig, struct cairn_error **err);
+/*
+ * Where stages are kept, as libgit2's odb backends: the local store, then (with a stages
+ * storage) a registry. The conveyor asks each cache of the build in order and keeps a stage it
+ * built in each; a new place for stages is one more of these.
+ */
+struct stage_cache {
+	const char *name;
+	/*
+	 * The stage `sig` of `s`: 0 and `*d` (also in the local store then), `*tag` its tag in a
+	 * registry (NULL for the local store); CAIRN_ENOTFOUND when this cache lacks it.
+	 */
+	int (*get)(struct cairn_descriptor *d, char **tag, struct image_state *s, const char *sig,
+		   struct cairn_error **err);
+	/*
+	 * Keep stage `id` just built as `*d`; `*d` may become a stage stored there first (by
+	 * another host), `*redo` the stage to go on from when a stage under it changed (else -1).
+	 */
+	int (*put)(struct cairn_descriptor *d, char **tag, struct image_state *s, enum stage_id id,
+		   const char *sig, int *redo, struct cairn_error **err);
+};
+extern const struct stage_cache stage_cache_local;
+extern const struct stage_cache stage_cache_registry;
+char *stage_name_ref(struct builder *b, const char *sig);
 void stage_remember(struct image_state *s, enum stage_id id, const char *sig, char *tag,
 		    const struct cairn_descriptor *d);
 void stage_forget(struct image_state *s);
 int stage_confirm(struct image_state *s, int *redo, struct cairn_error **err);
-int stage_store(struct cairn_descriptor *d, char **tag, struct image_state *s, enum stage_id id,
-		const char *name, const char *sig, int *redo, struct cairn_error **err);
 void stage_defer(struct builder *b, struct image_state *s);
 void stage_forget_deferred(struct builder *b);
 int stage_confirm_deferred(struct builder *b, bool *changed, struct cairn_error **err);

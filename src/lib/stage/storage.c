@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The distributed stages storage: stages looked up, pushed, adopted and confirmed in a registry. */
+/*
+ * Where stages are kept and how they are named: the local store, and the distributed stages
+ * storage (stages looked up, pushed, adopted and confirmed in a registry), behind one interface.
+ */
 #include "common.h"
 #include "stage/stage_internal.h"
 
@@ -25,6 +28,38 @@ char *cairn_stage_ref(const char *repo, const char *prefix, const char *signatur
 	return xasprintf("%s:%s%s", repo, prefix, signature);
 }
 
+/* A stage's name in the local store. */
+char *stage_name_ref(struct builder *b, const char *sig)
+{
+	return xasprintf("%s:%s", b->config->project.s, sig);
+}
+
+/* The local store; after a stage was adopted, the stages above it named here are stale. */
+static int local_get(struct cairn_descriptor *d, char **tag, struct image_state *s, const char *sig,
+		     struct cairn_error **err)
+{
+	cleanup_free char *name = NULL;
+
+	*tag = NULL;
+	if (s->redo)
+		return CAIRN_ENOTFOUND;
+	name = stage_name_ref(s->b, sig);
+	return cairn_store_ref_get(s->b->st, name, d, err);
+}
+
+static int local_put(struct cairn_descriptor *d, char **tag, struct image_state *s,
+		     enum stage_id id, const char *sig, int *redo, struct cairn_error **err)
+{
+	cleanup_free char *name = stage_name_ref(s->b, sig);
+
+	(void)id;
+	*tag = NULL;
+	*redo = -1;
+	return cairn_store_ref_set(s->b->st, name, d, err);
+}
+
+const struct stage_cache stage_cache_local = {"local store", local_get, local_put};
+
 static const char *storage_prefix(const struct builder *b)
 {
 	return b->o->stages_prefix ? b->o->stages_prefix : CAIRN_STAGE_PREFIX_PUBLISH;
@@ -34,10 +69,12 @@ static const char *storage_prefix(const struct builder *b)
  * A stage missing here from the stages storage (either prefix): 0 and `*tag` (the one found),
  * or CAIRN_ENOTFOUND.
  */
-int stage_from_storage(struct cairn_descriptor *d, char **tag, struct builder *b, const char *name,
-		       const char *sig, struct cairn_error **err)
+static int registry_get(struct cairn_descriptor *d, char **tag, struct image_state *s,
+			const char *sig, struct cairn_error **err)
 {
 	static const char *const prefixes[] = {CAIRN_STAGE_PREFIX_PUBLISH, CAIRN_STAGE_PREFIX_DIMG};
+	struct builder *b = s->b;
+	cleanup_free char *name = stage_name_ref(b, sig);
 	int ret = CAIRN_ENOTFOUND;
 
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes) && ret == CAIRN_ENOTFOUND; i++) {
@@ -214,11 +251,12 @@ int stage_confirm(struct image_state *s, int *redo, struct cairn_error **err)
  * the build is discarded): pushed, unless another host stored the stage meanwhile; then that
  * one is adopted.
  */
-int stage_store(struct cairn_descriptor *d, char **tag, struct image_state *s, enum stage_id id,
-		const char *name, const char *sig, int *redo, struct cairn_error **err)
+static int registry_put(struct cairn_descriptor *d, char **tag, struct image_state *s,
+			enum stage_id id, const char *sig, int *redo, struct cairn_error **err)
 {
 	struct builder *b = s->b;
 	cleanup_free char *dest = NULL;
+	cleanup_free char *name = stage_name_ref(b, sig);
 	struct cairn_descriptor stored;
 	int ret = stage_confirm(s, redo, err);
 
@@ -235,6 +273,8 @@ int stage_store(struct cairn_descriptor *d, char **tag, struct image_state *s, e
 	}
 	return ret;
 }
+
+const struct stage_cache stage_cache_registry = {"stages storage", registry_get, registry_put};
 
 void stage_defer(struct builder *b, struct image_state *s)
 {
