@@ -8,6 +8,7 @@
 #include "cairn/digest.h"
 #include "cairn/error.h"
 #include "cairn/image.h"
+#include "cairn/store.h"
 
 #define CAIRN_SIGNATURE_HEX 65
 
@@ -132,5 +133,12 @@ CAIRN_API char *cairn_stage_ref(const char *repo, const char *prefix, const char
 /** H(a1, ..., an): lowercase hex SHA-256 of the arguments joined with ":::". */
 CAIRN_API void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args,
 				    size_t n);
+
+/**
+ * `stages gc` of the home `home` whose store is `st`: cairn_store_gc(), then the unpacked
+ * layers (`<home>/layers`) no stored image lists, both only when older than `grace_secs`.
+ */
+CAIRN_API int cairn_stages_gc(struct cairn_store *st, const char *home, int64_t grace_secs,
+			      struct cairn_store_gc_stats *stats, struct cairn_error **err);
 
 #endif

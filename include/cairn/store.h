@@ -159,14 +159,17 @@ struct cairn_store_gc_stats {
 };
 
 /**
- * Remove every blob no named manifest references (directly or through an index), and every
- * unpacked layer in `layers_root` (may be NULL) no stored image config lists, when older than
- * `grace_secs`: a build in progress stores blobs before it names them, and the grace keeps
+ * Remove every blob no named manifest references (directly or through an index), when older
+ * than `grace_secs`: a build in progress stores blobs before it names them, and the grace keeps
  * them. Names and what they reference are never touched. Temp blobs older than `grace_secs`
- * that no writer holds locked (left by a killed cairn) are removed too.
+ * that no writer holds locked (left by a killed cairn) are removed too. With `diff_ids`, a new
+ * array (the caller frees it) of the diff_ids the stored image configs list goes there, for
+ * the caches derived from the store (cairn_stages_gc() sweeps the unpacked layers with it).
+ * `stats->layers_removed` is left 0.
  */
-CAIRN_API int cairn_store_gc(struct cairn_store *st, const char *layers_root, int64_t grace_secs,
-			     struct cairn_store_gc_stats *stats, struct cairn_error **err);
+CAIRN_API int cairn_store_gc(struct cairn_store *st, int64_t grace_secs,
+			     struct cairn_store_gc_stats *stats, struct cairn_digest **diff_ids,
+			     size_t *n_diff_ids, struct cairn_error **err);
 
 /** One entry of cairn_store_ref_list(); strings borrowed for the callback's duration. */
 struct cairn_store_ref {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cairn/build.h"
 #include "cairn/store.h"
 #include "cli.h"
 
@@ -54,7 +55,6 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 	};
 	struct cairn_store *st = NULL;
 	struct cairn_error *err = NULL;
-	struct cairn_home h = {0};
 	char *home = NULL;
 	long grace = 3600;
 	int c, ret = CLI_EXIT_OK, gc;
@@ -96,7 +96,6 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 		ret = cli_fail(err);
 		goto out;
 	}
-	cairn_home_paths(&h, home);
 	if (cli_store_open(&st, home, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;
@@ -104,7 +103,7 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 	if (gc) {
 		struct cairn_store_gc_stats s;
 
-		if (cairn_store_gc(st, h.layers, grace, &s, &err) < 0) {
+		if (cairn_stages_gc(st, home, grace, &s, &err) < 0) {
 			ret = cli_fail(err);
 			goto out;
 		}
@@ -125,7 +124,6 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 out:
 	cairn_store_free(st);
 	free(home);
-	cairn_home_release(&h);
 	cli_args_release(&a);
 	return ret;
 }

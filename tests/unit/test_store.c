@@ -244,14 +244,14 @@ static void test_killed_writers_temp_removed(void **state)
 	assert_true(temp_exists(f, "blob-locked00000"));
 	assert_true(temp_exists(f, "other-old0000000"));
 	/* gc too, with its own grace; the lock gone, the old temp blob goes */
-	assert_int_equal(cairn_store_gc(f->st, NULL, 3600, &stats, &err), 0);
+	assert_int_equal(cairn_store_gc(f->st, 3600, &stats, NULL, NULL, &err), 0);
 	assert_int_equal(stats.tmp_removed, 0);
 	close(fd);
-	assert_int_equal(cairn_store_gc(f->st, NULL, 3600, &stats, &err), 0);
+	assert_int_equal(cairn_store_gc(f->st, 3600, &stats, NULL, NULL, &err), 0);
 	assert_int_equal(stats.tmp_removed, 1);
 	assert_false(temp_exists(f, "blob-locked00000"));
 	assert_true(temp_exists(f, "blob-fresh000000"));
-	assert_int_equal(cairn_store_gc(f->st, NULL, 5, &stats, &err), 0);
+	assert_int_equal(cairn_store_gc(f->st, 5, &stats, NULL, NULL, &err), 0);
 	assert_int_equal(stats.tmp_removed, 1);
 	assert_false(temp_exists(f, "blob-fresh000000"));
 	assert_true(temp_exists(f, "other-old0000000"));

@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "layer/layer.h"
+#include "layer/cache.h"
 #include "layer/unpack.h"
 #include "util/fs.h"
 #include "util/root.h"
@@ -975,6 +976,39 @@ static void test_dir_path(void **state)
 	assert_null(out);
 }
 
+/* The sweep keeps the live, the young and what is not a layer directory; removes the rest. */
+static void test_cache_sweep(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_digest live[1], dead, young;
+	struct timespec old[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
+	char *paths[4];
+
+	cairn_digest_of(&live[0], "live", 4);
+	cairn_digest_of(&dead, "dead", 4);
+	cairn_digest_of(&young, "young", 5);
+	assert_int_equal(mkdir(f->layers, 0700), 0);
+	assert_int_equal(cairn_layer_dir_path(&paths[0], f->layers, &live[0]), 0);
+	assert_int_equal(cairn_layer_dir_path(&paths[1], f->layers, &dead), 0);
+	assert_int_equal(cairn_layer_dir_path(&paths[2], f->layers, &young), 0);
+	paths[3] = xasprintf("%s/not-a-layer", f->layers);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(mkdir(paths[i], 0700), 0);
+	for (int i = 0; i < 4; i++)
+		if (i != 2)
+			assert_int_equal(utimensat(AT_FDCWD, paths[i], old, 0), 0);
+	assert_int_equal(cairn_layer_cache_sweep(f->layers, live, 1, time(NULL) - 60), 1);
+	assert_int_equal(access(paths[0], F_OK), 0);
+	assert_int_equal(access(paths[1], F_OK), -1);
+	assert_int_equal(access(paths[2], F_OK), 0);
+	assert_int_equal(access(paths[3], F_OK), 0);
+	/* nothing live: the young one stays until it is old */
+	assert_int_equal(cairn_layer_cache_sweep(f->layers, NULL, 0, time(NULL) - 60), 1);
+	assert_int_equal(cairn_layer_cache_sweep(NULL, NULL, 0, time(NULL)), 0);
+	for (int i = 0; i < 4; i++)
+		free(paths[i]);
+}
+
 /* Deeper than PATH_MAX and than the fd limit: removal must not care. */
 static void test_remove_deep_tree(void **state)
 {
@@ -1210,6 +1244,7 @@ int main(void)
 		T(test_ensure_unpacked),
 		T(test_ensure_concurrent),
 		T(test_dir_path),
+		T(test_cache_sweep),
 		T(test_remove_deep_tree),
 		T(test_upper_to_layer),
 		T(test_upper_refuses_redirect),

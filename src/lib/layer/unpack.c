@@ -23,7 +23,6 @@
 #define WHITEOUT_META_PREFIX ".wh..wh."
 #define OPAQUE_NAME ".wh..wh..opq"
 #define OPAQUE_XATTR "trusted.overlay.opaque"
-#define TMP_INFIX ".tmp-"
 
 /* ---- paths ---- */
 
@@ -867,7 +866,7 @@ int cairn_layer_unpack_fd(int fd, const char *what, const struct cairn_digest *d
 			  dest_dir);
 		return 0;
 	}
-	tmpl = xasprintf("%s/.%s" TMP_INFIX "XXXXXX", parent, base);
+	tmpl = xasprintf("%s/.%s" CAIRN_UNPACK_TMP_INFIX "XXXXXX", parent, base);
 	if (!mkdtemp(tmpl))
 		return cairn_error_set_errno(err, "unpack layer '%s': create temporary directory",
 					     what);
@@ -911,87 +910,4 @@ int cairn_layer_unpack(struct cairn_store *st, const struct cairn_digest *layer,
 	if (ret < 0)
 		return cairn_error_wrap(err, "unpack layer '%s'", layer->str);
 	return cairn_layer_unpack_fd(fd, layer->str, layer, NULL, dest_dir, 0, err);
-}
-
-int cairn_layer_dir_path(char **out, const char *layers_root, const struct cairn_digest *diff_id)
-{
-	const char *hex = cairn_digest_hex(diff_id);
-
-	*out = NULL;
-	if (strncmp(diff_id->str, "sha256:", 7) != 0 ||
-	    strspn(hex, "0123456789abcdef") != CAIRN_DIGEST_HEX_LEN || hex[CAIRN_DIGEST_HEX_LEN])
-		return CAIRN_EINVAL;
-	*out = xasprintf("%s/%s", layers_root, hex);
-	return 0;
-}
-
-/* Leftovers of unpacks of this layer that were killed: only lock holders make them. */
-static void remove_stale(int rootfd, const char *hex)
-{
-	cleanup_free char *prefix = xasprintf(".%s" TMP_INFIX, hex);
-	char **names = NULL;
-	size_t n = 0;
-
-	if (cairn_fs_list_dir(&names, &n, rootfd, 0) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		if (strncmp(names[i], prefix, strlen(prefix)) == 0) {
-			cairn_log(CAIRN_LOG_DEBUG, "removing leftover '%s'", names[i]);
-			cairn_fs_remove_tree(rootfd, names[i], NULL);
-		}
-		free(names[i]);
-	}
-	free(names);
-}
-
-static int is_dir(const char *path)
-{
-	struct stat sb;
-
-	return lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *layers_root,
-				const struct cairn_digest *layer,
-				const struct cairn_digest *diff_id, struct cairn_error **err)
-{
-	cleanup_free char *dir = NULL;
-	cleanup_free char *lockname = NULL;
-	cleanup_close int rootfd = -1;
-	cleanup_close int lockfd = -1;
-	cleanup_close int fd = -1;
-	uint64_t size;
-	int ret;
-
-	*out = NULL;
-	if (cairn_layer_dir_path(&dir, layers_root, diff_id) < 0)
-		return cairn_error_set(err, CAIRN_EINVAL, "invalid diff_id '%.80s'", diff_id->str);
-	if (is_dir(dir)) {
-		*out = TAKE_PTR(dir);
-		return 0;
-	}
-	ret = cairn_fs_mkdirs_at(AT_FDCWD, layers_root, 0755, err);
-	if (ret < 0)
-		return cairn_error_wrap(err, "unpack layer '%s'", layer->str);
-	rootfd = open(layers_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return cairn_error_set_errno(err, "open '%s'", layers_root);
-	lockname = xasprintf(".%s.lock", cairn_digest_hex(diff_id));
-	lockfd = openat(rootfd, lockname, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lockfd < 0)
-		return cairn_error_set_errno(err, "open lock '%s/%s'", layers_root, lockname);
-	while (flock(lockfd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return cairn_error_set_errno(err, "lock '%s/%s'", layers_root, lockname);
-	if (!is_dir(dir)) {
-		remove_stale(rootfd, cairn_digest_hex(diff_id));
-		ret = cairn_store_blob_open(&fd, &size, st, layer, err);
-		if (ret < 0)
-			return cairn_error_wrap(err, "unpack layer '%s'", layer->str);
-		ret = cairn_layer_unpack_fd(fd, layer->str, layer, diff_id, dir, 0, err);
-		if (ret < 0)
-			return ret;
-	}
-	*out = TAKE_PTR(dir);
-	return 0;
 }

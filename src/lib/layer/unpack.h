@@ -28,6 +28,9 @@
 int cairn_layer_unpack(struct cairn_store *st, const struct cairn_digest *layer,
 		       const char *dest_dir, struct cairn_error **err);
 
+/* Names the temporary directory of an unpack: `.<dest name>.tmp-XXXXXX` beside `dest_dir`. */
+#define CAIRN_UNPACK_TMP_INFIX ".tmp-"
+
 enum cairn_unpack_flags {
 	CAIRN_UNPACK_NO_SYNC = 1 << 0, /* skip syncfs() before the rename (tests, fuzzing) */
 };
@@ -41,21 +44,6 @@ enum cairn_unpack_flags {
 int cairn_layer_unpack_fd(int fd, const char *what, const struct cairn_digest *digest,
 			  const struct cairn_digest *diff_id, const char *dest_dir,
 			  unsigned int flags, struct cairn_error **err);
-
-/* `<layers_root>/<hex of diff_id>` into *out (the caller frees); CAIRN_EINVAL for a bad digest. */
-int cairn_layer_dir_path(char **out, const char *layers_root, const struct cairn_digest *diff_id);
-
-/*
- * Unpack `layer` once into cairn_layer_dir_path(layers_root, diff_id) and return that path
- * (the caller frees it). An existing directory is returned as it is; otherwise the unpack runs
- * under an exclusive flock on `<layers_root>/.<hex>.lock`, so concurrent cairn processes
- * unpack a layer once, and leftovers of killed unpacks of that layer are removed first. The
- * tar is checked against `diff_id` as well as the blob against `layer`. Errors as for
- * cairn_layer_unpack().
- */
-int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *layers_root,
-				const struct cairn_digest *layer,
-				const struct cairn_digest *diff_id, struct cairn_error **err);
 
 /*
  * The path an entry name stands for inside the root: leading '/', empty and "." components

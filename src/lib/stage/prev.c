@@ -4,6 +4,7 @@
 #include "common.h"
 #include "stage/stage_internal.h"
 #include "run/exec.h"
+#include "layer/cache.h"
 #include "layer/unpack.h"
 #include "run/workdir.h"
 #include "util/fs.h"

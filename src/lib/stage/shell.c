@@ -3,6 +3,7 @@
 #include "common.h"
 #include "stage/stage_internal.h"
 #include "run/exec.h"
+#include "layer/cache.h"
 #include "layer/unpack.h"
 #include "layer/upper.h"
 #include "run/workdir.h"

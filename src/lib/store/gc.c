@@ -163,32 +163,21 @@ static void sweep_blobs(struct cairn_store *st, const struct digest_set *live, t
 	closedir(d);
 }
 
-/* Removes unpacked layers (named by diff_id) no stored image uses, older than `cutoff`. */
-static void sweep_layers(const char *layers_root, const struct digest_set *diff_ids, time_t cutoff,
-			 struct cairn_store_gc_stats *stats)
+/* The diff_ids the stored images list, for the caches of unpacked layers. */
+static void give_diff_ids(struct cairn_digest **out, size_t *n, const struct digest_set *ids)
 {
-	DIR *d = layers_root ? opendir(layers_root) : NULL;
-	struct dirent *e;
+	*out = xcalloc(ids->n + 1, sizeof(**out));
+	*n = 0;
+	for (size_t i = 0; i < ids->n; i++) {
+		cleanup_free char *s = xasprintf("sha256:%s", ids->v[i]);
 
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		cleanup_free char *path = NULL;
-		struct stat sb;
-
-		if (strlen(e->d_name) != CAIRN_DIGEST_HEX_LEN || set_has(diff_ids, e->d_name))
-			continue;
-		path = xasprintf("%s/%s", layers_root, e->d_name);
-		if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_mtime > cutoff)
-			continue;
-		if (cairn_fs_remove_tree(AT_FDCWD, path, NULL) == 0)
-			stats->layers_removed++;
+		if (cairn_digest_parse(&(*out)[*n], s, strlen(s), NULL) == 0)
+			(*n)++;
 	}
-	closedir(d);
 }
 
-int cairn_store_gc(struct cairn_store *st, const char *layers_root, int64_t grace_secs,
-		   struct cairn_store_gc_stats *stats, struct cairn_error **err)
+int cairn_store_gc(struct cairn_store *st, int64_t grace_secs, struct cairn_store_gc_stats *stats,
+		   struct cairn_digest **diff_ids, size_t *n_diff_ids, struct cairn_error **err)
 {
 	struct mark_ctx c = {.st = st};
 	time_t cutoff = time(NULL) - (time_t)grace_secs;
@@ -199,11 +188,10 @@ int cairn_store_gc(struct cairn_store *st, const char *layers_root, int64_t grac
 	if (ret == 0) {
 		if (c.live.n > 1)
 			qsort(c.live.v, c.live.n, sizeof(*c.live.v), cmp_hex);
-		if (c.diff_ids.n > 1)
-			qsort(c.diff_ids.v, c.diff_ids.n, sizeof(*c.diff_ids.v), cmp_hex);
 		sweep_blobs(st, &c.live, cutoff, stats);
-		sweep_layers(layers_root, &c.diff_ids, cutoff, stats);
 		stats->tmp_removed = cairn_store_sweep_tmp(st, grace_secs);
+		if (diff_ids)
+			give_diff_ids(diff_ids, n_diff_ids, &c.diff_ids);
 	}
 	free(c.live.v);
 	free(c.diff_ids.v);

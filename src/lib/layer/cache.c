@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The unpacked-layer cache: `<home>/layers/<hex of diff_id>`, each layer unpacked once (under a
+ * lock) as the lower directory of every overlay that needs it, and swept by `stages gc`.
+ */
+#include "common.h"
+#include "layer/cache.h"
+#include "layer/unpack.h"
+#include "util/fs.h"
+#include "util/strset.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+int cairn_layer_dir_path(char **out, const char *layers_root, const struct cairn_digest *diff_id)
+{
+	const char *hex = cairn_digest_hex(diff_id);
+
+	*out = NULL;
+	if (strncmp(diff_id->str, "sha256:", 7) != 0 ||
+	    strspn(hex, "0123456789abcdef") != CAIRN_DIGEST_HEX_LEN || hex[CAIRN_DIGEST_HEX_LEN])
+		return CAIRN_EINVAL;
+	*out = xasprintf("%s/%s", layers_root, hex);
+	return 0;
+}
+
+/* Leftovers of unpacks of this layer that were killed: only lock holders make them. */
+static void remove_stale(int rootfd, const char *hex)
+{
+	cleanup_free char *prefix = xasprintf(".%s" CAIRN_UNPACK_TMP_INFIX, hex);
+	char **names = NULL;
+	size_t n = 0;
+
+	if (cairn_fs_list_dir(&names, &n, rootfd, 0) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(names[i], prefix, strlen(prefix)) == 0) {
+			cairn_log(CAIRN_LOG_DEBUG, "removing leftover '%s'", names[i]);
+			cairn_fs_remove_tree(rootfd, names[i], NULL);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+static int is_dir(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *layers_root,
+				const struct cairn_digest *layer,
+				const struct cairn_digest *diff_id, struct cairn_error **err)
+{
+	cleanup_free char *dir = NULL;
+	cleanup_free char *lockname = NULL;
+	cleanup_close int rootfd = -1;
+	cleanup_close int lockfd = -1;
+	cleanup_close int fd = -1;
+	uint64_t size;
+	int ret;
+
+	*out = NULL;
+	if (cairn_layer_dir_path(&dir, layers_root, diff_id) < 0)
+		return cairn_error_set(err, CAIRN_EINVAL, "invalid diff_id '%.80s'", diff_id->str);
+	if (is_dir(dir)) {
+		*out = TAKE_PTR(dir);
+		return 0;
+	}
+	ret = cairn_fs_mkdirs_at(AT_FDCWD, layers_root, 0755, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "unpack layer '%s'", layer->str);
+	rootfd = open(layers_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return cairn_error_set_errno(err, "open '%s'", layers_root);
+	lockname = xasprintf(".%s.lock", cairn_digest_hex(diff_id));
+	lockfd = openat(rootfd, lockname, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0)
+		return cairn_error_set_errno(err, "open lock '%s/%s'", layers_root, lockname);
+	while (flock(lockfd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return cairn_error_set_errno(err, "lock '%s/%s'", layers_root, lockname);
+	if (!is_dir(dir)) {
+		remove_stale(rootfd, cairn_digest_hex(diff_id));
+		ret = cairn_store_blob_open(&fd, &size, st, layer, err);
+		if (ret < 0)
+			return cairn_error_wrap(err, "unpack layer '%s'", layer->str);
+		ret = cairn_layer_unpack_fd(fd, layer->str, layer, diff_id, dir, 0, err);
+		if (ret < 0)
+			return ret;
+	}
+	*out = TAKE_PTR(dir);
+	return 0;
+}
+
+uint64_t cairn_layer_cache_sweep(const char *layers_root, const struct cairn_digest *live,
+				 size_t n_live, time_t cutoff)
+{
+	CLEANUP(cairn_strset_release) struct cairn_strset keep = CAIRN_STRSET_INIT;
+	DIR *d = layers_root ? opendir(layers_root) : NULL;
+	struct dirent *e;
+	uint64_t removed = 0;
+
+	if (!d)
+		return 0;
+	for (size_t i = 0; i < n_live; i++)
+		cairn_strset_add(&keep, cairn_digest_hex(&live[i]), CAIRN_DIGEST_HEX_LEN);
+	while ((e = readdir(d))) {
+		cleanup_free char *path = NULL;
+		struct stat sb;
+
+		if (strlen(e->d_name) != CAIRN_DIGEST_HEX_LEN || cairn_strset_has(&keep, e->d_name, CAIRN_DIGEST_HEX_LEN))
+			continue;
+		path = xasprintf("%s/%s", layers_root, e->d_name);
+		if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_mtime > cutoff)
+			continue;
+		if (cairn_fs_remove_tree(AT_FDCWD, path, NULL) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* The unpacked-layer cache of a cairn home (docs/store-layout.md: `layers/`). */
+#ifndef CAIRN_LAYER_CACHE_H
+#define CAIRN_LAYER_CACHE_H
+
+#include <stdint.h>
+#include <time.h>
+#include "cairn/digest.h"
+#include "cairn/error.h"
+
+struct cairn_store;
+
+/* `<layers_root>/<hex of diff_id>` into *out (the caller frees); CAIRN_EINVAL for a bad digest. */
+int cairn_layer_dir_path(char **out, const char *layers_root, const struct cairn_digest *diff_id);
+
+/*
+ * Unpack `layer` once into cairn_layer_dir_path(layers_root, diff_id) and return that path
+ * (the caller frees it). An existing directory is returned as it is; otherwise the unpack runs
+ * under an exclusive flock on `<layers_root>/.<hex>.lock`, so concurrent cairn processes
+ * unpack a layer once, and leftovers of killed unpacks of that layer are removed first. The
+ * tar is checked against `diff_id` as well as the blob against `layer`. Errors as for
+ * cairn_layer_unpack().
+ */
+int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *layers_root,
+				const struct cairn_digest *layer,
+				const struct cairn_digest *diff_id, struct cairn_error **err);
+
+/*
+ * Remove the unpacked layers of `layers_root` whose diff_id is not among `live` and whose
+ * directory is older than `cutoff` (a build in progress unpacks before it stores the stage that
+ * names the layer). Returns how many were removed; what cannot be read or removed is left.
+ */
+uint64_t cairn_layer_cache_sweep(const char *layers_root, const struct cairn_digest *live,
+				 size_t n_live, time_t cutoff);
+
+#endif
