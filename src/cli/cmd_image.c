@@ -38,7 +38,7 @@ static int parse_image_args(struct image_args *ia, const char *cmd, int argc, ch
 	int c;
 
 	cli_args_init(&ia->a, argc, argv, own, cli_registry_options);
-	while ((c = getopt_long(ia->a.argc, ia->a.argv, "+:j:" CLI_COMMON_SHORTOPTS, ia->a.opts,
+	while ((c = getopt_long(ia->a.argc, ia->a.argv, ":j:" CLI_COMMON_SHORTOPTS, ia->a.opts,
 				NULL)) != -1) {
 		int common = cli_common_opt(ctx, cmd, c, optarg);
 

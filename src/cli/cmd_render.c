@@ -25,7 +25,7 @@ int cmd_render(int argc, char **argv, struct cli_ctx *ctx)
 	struct cli_args a;
 
 	cli_args_init(&a, argc, argv, own, NULL);
-	while ((c = getopt_long(a.argc, a.argv, "+:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
+	while ((c = getopt_long(a.argc, a.argv, ":" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
 		int r = cli_common_opt(ctx, "render", c, optarg);
 
 		if (r == CLI_COMMON_EXIT)

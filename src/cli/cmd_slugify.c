@@ -23,7 +23,7 @@ int cmd_slugify(int argc, char **argv, struct cli_ctx *ctx)
 	int c, ret = CLI_EXIT_OK;
 
 	cli_args_init(&a, argc, argv, own, NULL);
-	while ((c = getopt_long(a.argc, a.argv, "+:f:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
+	while ((c = getopt_long(a.argc, a.argv, ":f:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
 		int common = cli_common_opt(ctx, "slugify", c, optarg);
 
 		if (common == CLI_COMMON_EXIT)

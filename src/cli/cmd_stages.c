@@ -67,7 +67,7 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	gc = strcmp(argv[1], "gc") == 0;
 	cli_args_init(&a, argc - 1, argv + 1, own, NULL);
-	while ((c = getopt_long(a.argc, a.argv, "+:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
+	while ((c = getopt_long(a.argc, a.argv, ":" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
 		int r = cli_common_opt(ctx, "stages", c, optarg);
 		char *end;
 

@@ -92,6 +92,15 @@ test_expect_success 'usage errors exit 2 with the usage line' '
 	expect_exit 2 "$CAIRN" version extra
 '
 
+test_expect_success 'every command takes its options after its operands too' '
+	test "$("$CAIRN" slugify da/ta -f tag)" = da-ta-afa96f8 &&
+	mkdir -p "$T/p" && printf "project: p\nconfigVersion: 1\n---\nimage: a\nfrom: x\n" \
+		>"$T/p/werf.yaml" &&
+	! "$CAIRN" build nope --dir "$T/p" --home-dir "$T/h" 2>"$T/err" &&
+	grep -q "image .nope. is not in werf.yaml; images: a" "$T/err" &&
+	expect_exit 2 "$CAIRN" stages ls --frobnicate && grep -q "frobnicate" "$T/err"
+'
+
 test_expect_success 'results go to stdout, errors to stderr' '
 	"$CAIRN" slugify -f tag da/ta >"$T/o" 2>"$T/e" &&
 	test "$(cat "$T/o")" = da-ta-afa96f8 && test ! -s "$T/e" &&

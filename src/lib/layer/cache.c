@@ -113,7 +113,8 @@ uint64_t cairn_layer_cache_sweep(const char *layers_root, const struct cairn_dig
 		cleanup_free char *path = NULL;
 		struct stat sb;
 
-		if (strlen(e->d_name) != CAIRN_DIGEST_HEX_LEN || cairn_strset_has(&keep, e->d_name, CAIRN_DIGEST_HEX_LEN))
+		if (strlen(e->d_name) != CAIRN_DIGEST_HEX_LEN ||
+		    cairn_strset_has(&keep, e->d_name, CAIRN_DIGEST_HEX_LEN))
 			continue;
 		path = xasprintf("%s/%s", layers_root, e->d_name);
 		if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_mtime > cutoff)
