@@ -125,10 +125,11 @@ CAIRN_API int cairn_project_git_head(char commit[41], char **branch, const char 
 CAIRN_API char *cairn_stage_tag(const char *prefix, const char *signature);
 
 /**
- * The reference of a stage image in repository `repo` ("host/path", no tag):
- * `<repo>:<prefix><signature>`. A new string the caller frees.
+ * The reference of a stage image in repository `repo` (its tag and digest ignored):
+ * `<repo>:<prefix><signature>`, into `*out` (release it with cairn_ref_release()).
  */
-CAIRN_API char *cairn_stage_ref(const char *repo, const char *prefix, const char *signature);
+CAIRN_API void cairn_stage_ref(struct cairn_ref *out, const struct cairn_ref *repo,
+			       const char *prefix, const char *signature);
 
 /** H(a1, ..., an): lowercase hex SHA-256 of the arguments joined with ":::". */
 CAIRN_API void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args,

@@ -67,22 +67,23 @@ struct cairn_transfer_stats {
 };
 
 /**
- * Push the image named `name` in the store to `dest` ("host/repo:tag"; tag defaults to
- * "latest"). One HEAD decides that nothing changed; otherwise missing blobs go up in parallel
- * (mounted from another repository of the registry when cairn knows one that has them), then
- * the manifest. CAIRN_ENOTFOUND when `name` is not in the store; registry errors as
- * cairn_registry_* return them. `stats` may be NULL.
+ * Push the image named `name` in the store to `dest` (a tag, "latest" when `dest` has neither
+ * tag nor digest; with a digest, it must be the image's). One HEAD decides that nothing changed;
+ * otherwise missing blobs go up in parallel (mounted from another repository of the registry when
+ * cairn knows one that has them), then the manifest. CAIRN_ENOTFOUND when `name` is not in the
+ * store; registry errors as cairn_registry_* return them. `stats` may be NULL.
  */
-CAIRN_API int cairn_image_push(struct cairn_store *st, const char *name, const char *dest,
-			       const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
-			       struct cairn_error **err);
+CAIRN_API int cairn_image_push(struct cairn_store *st, const char *name,
+			       const struct cairn_ref *dest, const struct cairn_image_opts *o,
+			       struct cairn_transfer_stats *stats, struct cairn_error **err);
 
 /**
  * cairn_image_push() of a manifest (image or index) the store holds without a name, e.g. a
  * final image made at publish time.
  */
 CAIRN_API int cairn_image_push_descriptor(struct cairn_store *st,
-					  const struct cairn_descriptor *desc, const char *dest,
+					  const struct cairn_descriptor *desc,
+					  const struct cairn_ref *dest,
 					  const struct cairn_image_opts *o,
 					  struct cairn_transfer_stats *stats,
 					  struct cairn_error **err);
@@ -95,24 +96,24 @@ CAIRN_API int cairn_image_push_descriptor(struct cairn_store *st,
  * check at the same moment both push: the tag keeps the last PUT. `stats` may be NULL.
  */
 CAIRN_API int cairn_image_push_stage(struct cairn_descriptor *stored, struct cairn_store *st,
-				     const struct cairn_descriptor *desc, const char *dest,
-				     const struct cairn_image_opts *o,
+				     const struct cairn_descriptor *desc,
+				     const struct cairn_ref *dest, const struct cairn_image_opts *o,
 				     struct cairn_transfer_stats *stats, struct cairn_error **err);
 
 /**
- * Pull `src` ("host/repo:tag" or "@sha256:…") into the store under `name` (NULL: the
- * normalised reference). For an index, the manifest of the platform in `o` is taken. Blobs the
+ * Pull `src` (by tag, "latest" without one, or by digest) into the store under `name` (NULL:
+ * the normalised reference). For an index, the manifest of the platform in `o` is taken. Blobs the
  * store has are not downloaded; every downloaded byte is verified. `stats` may be NULL.
  */
-CAIRN_API int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
-			       const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
-			       struct cairn_error **err);
+CAIRN_API int cairn_image_pull(struct cairn_store *st, const struct cairn_ref *src,
+			       const char *name, const struct cairn_image_opts *o,
+			       struct cairn_transfer_stats *stats, struct cairn_error **err);
 
 /**
  * The descriptor of `ref`'s manifest in its registry (one HEAD request): what `fromLatest`
  * adds to a signature. CAIRN_ENOTFOUND when the tag is not there.
  */
-CAIRN_API int cairn_image_remote_digest(struct cairn_descriptor *out, const char *ref,
+CAIRN_API int cairn_image_remote_digest(struct cairn_descriptor *out, const struct cairn_ref *ref,
 					const struct cairn_image_opts *o, struct cairn_error **err);
 
 /**
@@ -121,20 +122,20 @@ CAIRN_API int cairn_image_remote_digest(struct cairn_descriptor *out, const char
  * CAIRN_ENOTFOUND when the registry lacks it.
  */
 CAIRN_API int cairn_image_pull_meta(struct cairn_descriptor *out, struct cairn_store *st,
-				    const char *src, const char *name,
+				    const struct cairn_ref *src, const char *name,
 				    const struct cairn_image_opts *o, struct cairn_error **err);
 
 /**
- * The descriptors of tags `tags[0..n)` of repository `repo` ("host/path"): a HEAD each, over
+ * The descriptors of tags `tags[0..n)` of repository `repo` (its tag is ignored): a HEAD each, over
  * one connection. `out[i]` is all zero when `tags[i]` is missing.
  */
-CAIRN_API int cairn_image_remote_digests(struct cairn_descriptor *out, const char *repo,
+CAIRN_API int cairn_image_remote_digests(struct cairn_descriptor *out, const struct cairn_ref *repo,
 					 const char *const *tags, size_t n,
 					 const struct cairn_image_opts *o,
 					 struct cairn_error **err);
 
-/** Download one blob of repository `repo` ("host/path") into the store, verified. */
-CAIRN_API int cairn_image_fetch_blob(struct cairn_store *st, const char *repo,
+/** Download one blob of repository `repo` into the store, verified. */
+CAIRN_API int cairn_image_fetch_blob(struct cairn_store *st, const struct cairn_ref *repo,
 				     const struct cairn_digest *dg,
 				     const struct cairn_image_opts *o, struct cairn_error **err);
 

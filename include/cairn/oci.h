@@ -138,6 +138,13 @@ CAIRN_API int cairn_ref_parse(struct cairn_ref *out, const char *s, struct cairn
 CAIRN_API int cairn_repo_parse(struct cairn_ref *out, const char *s, struct cairn_error **err);
 
 /** Free the strings of `r` and reset it to CAIRN_REF_INIT; accepts a released ref. */
+/**
+ * `*out` = the domain and path of `repo` with `tag` and `digest` (each may be NULL), all
+ * copied: a reference made from a parsed one, never formatted and parsed again. Release it.
+ */
+CAIRN_API void cairn_ref_with(struct cairn_ref *out, const struct cairn_ref *repo, const char *tag,
+			      const char *digest);
+
 CAIRN_API void cairn_ref_release(struct cairn_ref *r);
 
 /** "domain/path[:tag][@digest]"; a new string the caller frees. */

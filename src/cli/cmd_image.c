@@ -113,6 +113,7 @@ static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx
 {
 	struct image_args ia = {.o = CAIRN_IMAGE_OPTS_INIT};
 	struct cli_progress ps = {.verb = push ? "push" : "pull"};
+	struct cairn_ref ref = CAIRN_REF_INIT;
 	struct cairn_transfer_stats stats;
 	struct cairn_store *st = NULL;
 	struct cairn_error *err = NULL;
@@ -137,11 +138,11 @@ static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx
 		ret = cli_fail(err);
 		goto out;
 	}
-	if (push)
-		ret = cairn_image_push(st, ia.a.argv[optind], ia.a.argv[optind + 1], &ia.o, &stats,
-				       &err);
-	else
-		ret = cairn_image_pull(st, ia.a.argv[optind], ia.name, &ia.o, &stats, &err);
+	ret = cairn_ref_parse(&ref, ia.a.argv[optind + push], &err);
+	if (ret == 0 && push)
+		ret = cairn_image_push(st, ia.a.argv[optind], &ref, &ia.o, &stats, &err);
+	else if (ret == 0)
+		ret = cairn_image_pull(st, &ref, ia.name, &ia.o, &stats, &err);
 	cli_progress_end(&ps);
 	if (ret < 0) {
 		ret = cli_fail(err);
@@ -155,6 +156,7 @@ static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx
 	printf("%s\n", stats.digest.str);
 	ret = CLI_EXIT_OK;
 out:
+	cairn_ref_release(&ref);
 	cairn_store_free(st);
 	image_args_release(&ia);
 	return ret;

@@ -785,19 +785,21 @@ static void test_pool_one_registry_per_host(void **state)
 	struct cairn_registry *r1 = NULL, *r2 = NULL, *other = NULL;
 	const char *tags[] = {"2", "3"};
 	struct cairn_descriptor d, two[2];
+	struct cairn_ref app1 = CAIRN_REF_INIT, app = CAIRN_REF_INIT;
 	struct cairn_error *err = NULL;
 
 	(void)state;
+	assert_int_equal(cairn_ref_parse(&app1, "127.0.0.1:5000/team/app:1", &err), 0);
+	assert_int_equal(cairn_repo_parse(&app, "127.0.0.1:5000/team/app", &err), 0);
 	o.registry.username = "alice";
 	o.registry.password = "s3cret";
 	o.registry.docker_config_dir = "/nonexistent";
 	assert_int_equal(cairn_registry_pool_new(&pool, &o.registry, &err), 0);
 	cairn_registry_pool_set_transport(pool, fake_factory, &s);
 	o.registries = pool;
-	assert_int_equal(cairn_image_remote_digest(&d, "127.0.0.1:5000/team/app:1", &o, &err), 0);
+	assert_int_equal(cairn_image_remote_digest(&d, &app1, &o, &err), 0);
 	assert_string_equal(d.digest.str, DG_A);
-	assert_int_equal(
-		cairn_image_remote_digests(two, "127.0.0.1:5000/team/app", tags, 2, &o, &err), 0);
+	assert_int_equal(cairn_image_remote_digests(two, &app, tags, 2, &o, &err), 0);
 	assert_string_equal(two[0].digest.str, DG_A);
 	assert_string_equal(two[1].digest.str, "");
 	assert_int_equal(s.at, s.n);
@@ -811,6 +813,8 @@ static void test_pool_one_registry_per_host(void **state)
 	assert_int_equal(cairn_registry_pool_get(&other, pool, "registry.example", &err), 0);
 	assert_ptr_not_equal(other, r1);
 	cairn_registry_pool_free(pool);
+	cairn_ref_release(&app1);
+	cairn_ref_release(&app);
 	script_release(&s);
 }
 

@@ -118,13 +118,20 @@ static void test_pinned_signatures(void **state)
 static void test_stage_names(void **state)
 {
 	char *tag = cairn_stage_tag(CAIRN_STAGE_PREFIX_PUBLISH, SIG_AB);
-	char *ref = cairn_stage_ref("127.0.0.1:5000/stages", CAIRN_STAGE_PREFIX_DIMG, SIG_AB);
+	struct cairn_ref repo = CAIRN_REF_INIT, ref = CAIRN_REF_INIT;
+	char *s;
 
 	(void)state;
+	assert_int_equal(cairn_ref_parse(&repo, "127.0.0.1:5000/stages:old@sha256:" SIG_AB, NULL),
+			 0);
+	cairn_stage_ref(&ref, &repo, CAIRN_STAGE_PREFIX_DIMG, SIG_AB);
+	s = cairn_ref_format(&ref);
 	assert_string_equal(tag, "image-stage-" SIG_AB);
-	assert_string_equal(ref, "127.0.0.1:5000/stages:dimgstage-" SIG_AB);
+	assert_string_equal(s, "127.0.0.1:5000/stages:dimgstage-" SIG_AB);
 	free(tag);
-	free(ref);
+	free(s);
+	cairn_ref_release(&ref);
+	cairn_ref_release(&repo);
 }
 
 int main(void)

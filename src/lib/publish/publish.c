@@ -116,23 +116,40 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 }
 
 static int push_stages(struct cairn_store *st, const struct cairn_build_result *built,
-		       const struct cairn_build_image *im, const char *repo,
+		       const struct cairn_build_image *im, const struct cairn_ref *repo,
 		       const struct cairn_publish_opts *o, const struct cairn_image_opts *io,
 		       struct cairn_error **err)
 {
 	for (size_t k = 0; k < im->n_stages; k++) {
 		cleanup_free char *name =
 			xasprintf("%s:%s", built->project, im->stages[k].signature);
-		cleanup_free char *dest =
-			cairn_stage_ref(repo, o->stage_prefix, im->stages[k].signature);
+		CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
 		struct cairn_descriptor d;
 		int ret = cairn_store_ref_get(st, name, &d, err);
 
+		cairn_stage_ref(&dest, repo, o->stage_prefix, im->stages[k].signature);
 		if (ret == 0)
-			ret = cairn_image_push_descriptor(st, &d, dest, io, NULL, err);
+			ret = cairn_image_push_descriptor(st, &d, &dest, io, NULL, err);
 		if (ret < 0)
 			return ret;
 	}
+	return 0;
+}
+
+/* The repository image `im` goes to: REPO for the unnamed image (or as_is), else REPO/NAME. */
+static int image_repo(struct cairn_ref *out, const struct cairn_ref *repo,
+		      const struct cairn_build_image *im, const struct cairn_publish_opts *o,
+		      struct cairn_error **err)
+{
+	cleanup_free char *s = NULL;
+
+	if (o->as_is || !im->name) {
+		cairn_ref_with(out, repo, NULL, NULL);
+		return 0;
+	}
+	s = xasprintf("%s/%s/%s", repo->domain, repo->path, im->name);
+	if (cairn_repo_parse(out, s, err) < 0)
+		return cairn_error_wrap(err, "publish image '%s'", im->name);
 	return 0;
 }
 
@@ -144,7 +161,6 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
 	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *own = NULL;
 	struct cairn_image_opts image = o->image;
-	cleanup_free char *repo_str = NULL;
 	int ret;
 
 	ret = cairn_repo_parse(&repo, o->repo, err);
@@ -157,19 +173,16 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 			return ret;
 		image.registries = own;
 	}
-	/* the name as the user wrote it (no docker.io/library/ expansion in what we print) */
-	repo_str = xstrdup(o->repo);
 	for (size_t i = 0; i < built->n_images; i++) {
 		const struct cairn_build_image *im = &built->images[i];
-		cleanup_free char *dest_repo = NULL;
+		CLEANUP(cairn_ref_release) struct cairn_ref dest_repo = CAIRN_REF_INIT;
 		int done[CAIRN_TAG_SCHEME_CI + 1] = {0};
 
 		if (im->artifact)
 			continue;
-		if (o->as_is || !im->name)
-			dest_repo = xstrdup(repo_str);
-		else
-			dest_repo = xasprintf("%s/%s", repo_str, im->name);
+		ret = image_repo(&dest_repo, &repo, im, o, err);
+		if (ret < 0)
+			return ret;
 		for (size_t t = 0; t < o->n_tags; t++) {
 			enum cairn_tag_scheme scheme = o->tags[t].scheme;
 			struct cairn_descriptor final;
@@ -183,21 +196,22 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 							im->name ? im->name : "~");
 			/* every tag of this scheme shares the final image: blobs go up once */
 			for (size_t u = t, pushed = 0; u < o->n_tags; u++) {
+				CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
 				struct cairn_image_opts io = image;
-				cleanup_free char *dest = NULL;
 
 				if (o->tags[u].scheme != scheme)
 					continue;
 				io.blobs_known = (int)pushed;
-				dest = xasprintf("%s:%s", dest_repo, o->tags[u].tag);
-				ret = cairn_image_push_descriptor(st, &final, dest, &io, NULL, err);
+				cairn_ref_with(&dest, &dest_repo, o->tags[u].tag, NULL);
+				ret = cairn_image_push_descriptor(st, &final, &dest, &io, NULL,
+								  err);
 				if (ret < 0)
 					return ret;
 				pushed = 1;
 			}
 		}
 		if (o->with_stages) {
-			ret = push_stages(st, built, im, repo_str, o, &image, err);
+			ret = push_stages(st, built, im, &repo, o, &image, err);
 			if (ret < 0)
 				return ret;
 		}

@@ -93,7 +93,7 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 }
 
 /* Stage `sig` of the project from the stages storage (either prefix) into the store. */
-static int pull_stage(struct cairn_store *st, const char *repo, const char *project,
+static int pull_stage(struct cairn_store *st, const struct cairn_ref *repo, const char *project,
 		      const char *sig, const struct cairn_image_opts *io, struct cairn_error **err)
 {
 	static const char *const prefixes[] = {CAIRN_STAGE_PREFIX_DIMG, CAIRN_STAGE_PREFIX_PUBLISH};
@@ -101,10 +101,11 @@ static int pull_stage(struct cairn_store *st, const char *repo, const char *proj
 	int ret = CAIRN_ENOTFOUND;
 
 	for (size_t p = 0; p < ARRAY_SIZE(prefixes) && ret == CAIRN_ENOTFOUND; p++) {
-		cleanup_free char *src = cairn_stage_ref(repo, prefixes[p], sig);
+		CLEANUP(cairn_ref_release) struct cairn_ref src = CAIRN_REF_INIT;
 
+		cairn_stage_ref(&src, repo, prefixes[p], sig);
 		cairn_error_clear(err);
-		ret = cairn_image_pull(st, src, name, io, NULL, err);
+		ret = cairn_image_pull(st, &src, name, io, NULL, err);
 	}
 	return ret;
 }
@@ -116,9 +117,13 @@ int cairn_stages_pull(const struct cairn_build_opts *o, const char *repo, int al
 	struct cairn_build_result *res = NULL;
 	struct cairn_registry_pool *pool = NULL;
 	struct cairn_store *st = NULL;
+	CLEANUP(cairn_ref_release) struct cairn_ref repo_ref = CAIRN_REF_INIT;
 	struct cairn_home home;
 	int ret;
 
+	ret = cairn_repo_parse(&repo_ref, repo, err);
+	if (ret < 0)
+		return ret;
 	if (!bo.pull.registries) {
 		ret = cairn_registry_pool_new(&pool, &bo.pull.registry, err);
 		if (ret < 0)
@@ -138,8 +143,8 @@ int cairn_stages_pull(const struct cairn_build_opts *o, const char *repo, int al
 		size_t first = all || im->n_stages == 0 ? 0 : im->n_stages - 1;
 
 		for (size_t k = first; ret == 0 && k < im->n_stages; k++) {
-			ret = pull_stage(st, repo, res->project, im->stages[k].signature, &bo.pull,
-					 err);
+			ret = pull_stage(st, &repo_ref, res->project, im->stages[k].signature,
+					 &bo.pull, err);
 			if (ret == 0 && pulled)
 				pulled(im->name ? im->name : "~", im->stages[k].name,
 				       im->stages[k].signature, ud);

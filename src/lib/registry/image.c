@@ -464,7 +464,7 @@ static int load_manifest(struct cairn_manifest **m, char **raw, size_t *len, str
 	return 0;
 }
 
-int cairn_image_push(struct cairn_store *st, const char *name, const char *dest,
+int cairn_image_push(struct cairn_store *st, const char *name, const struct cairn_ref *dest,
 		     const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
 		     struct cairn_error **err)
 {
@@ -578,7 +578,7 @@ static int put_manifest(struct push_job *j, struct cairn_error **err)
 	}
 }
 
-static int push_image(struct push_job *j, const char *dest, struct cairn_error **err)
+static int push_image(struct push_job *j, const struct cairn_ref *dest, struct cairn_error **err)
 {
 	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = NULL;
@@ -588,11 +588,7 @@ static int push_image(struct push_job *j, const char *dest, struct cairn_error *
 	size_t len = 0;
 	int ret;
 
-	ret = cairn_ref_parse(&ref, dest, err);
-	if (ret < 0)
-		return ret;
-	if (!ref.tag && !ref.digest)
-		ref.tag = xstrdup("latest");
+	cairn_ref_with(&ref, dest, dest->tag || dest->digest ? dest->tag : "latest", dest->digest);
 	refstr = cairn_ref_format(&ref);
 	j->ref = &ref;
 	j->refstr = refstr;
@@ -629,7 +625,7 @@ static int push_image(struct push_job *j, const char *dest, struct cairn_error *
 }
 
 int cairn_image_push_descriptor(struct cairn_store *st, const struct cairn_descriptor *desc,
-				const char *dest, const struct cairn_image_opts *o,
+				const struct cairn_ref *dest, const struct cairn_image_opts *o,
 				struct cairn_transfer_stats *stats, struct cairn_error **err)
 {
 	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
@@ -642,7 +638,7 @@ int cairn_image_push_descriptor(struct cairn_store *st, const struct cairn_descr
 }
 
 int cairn_image_push_stage(struct cairn_descriptor *stored, struct cairn_store *st,
-			   const struct cairn_descriptor *desc, const char *dest,
+			   const struct cairn_descriptor *desc, const struct cairn_ref *dest,
 			   const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
 			   struct cairn_error **err)
 {
@@ -676,7 +672,7 @@ static const char *host_arch(void)
 	return arch;
 }
 
-int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
+int cairn_image_pull(struct cairn_store *st, const struct cairn_ref *src, const char *name,
 		     const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
 		     struct cairn_error **err)
 {
@@ -699,11 +695,7 @@ int cairn_image_pull(struct cairn_store *st, const char *src, const char *name,
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
-	ret = cairn_ref_parse(&ref, src, err);
-	if (ret < 0)
-		return ret;
-	if (!ref.tag && !ref.digest)
-		ref.tag = xstrdup("latest");
+	cairn_ref_with(&ref, src, src->tag || src->digest ? src->tag : "latest", src->digest);
 	refstr = cairn_ref_format(&ref);
 	ret = remote_open(&rm, o, ref.domain, err);
 	if (ret < 0)
@@ -765,33 +757,26 @@ fail:
 	return cairn_error_wrap(err, "pull '%s'", refstr);
 }
 
-static int open_ref(struct cairn_ref *ref, struct remote *rm, const char *src,
+static int open_ref(struct remote *rm, const struct cairn_ref *ref,
 		    const struct cairn_image_opts *o, struct cairn_error **err)
 {
 	static const struct cairn_image_opts defaults = CAIRN_IMAGE_OPTS_INIT;
-	int ret;
 
-	if (!o)
-		o = &defaults;
-	ret = cairn_ref_parse(ref, src, err);
-	if (ret == 0)
-		ret = remote_open(rm, o, ref->domain, err);
-	return ret;
+	return remote_open(rm, o ? o : &defaults, ref->domain, err);
 }
 
-int cairn_image_remote_digest(struct cairn_descriptor *out, const char *src,
+int cairn_image_remote_digest(struct cairn_descriptor *out, const struct cairn_ref *ref,
 			      const struct cairn_image_opts *o, struct cairn_error **err)
 {
-	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = open_ref(&ref, &rm, src, o, err);
+	ret = open_ref(&rm, ref, o, err);
 	if (ret == 0)
 		ret = cairn_registry_manifest_head(
-			rm.c, ref.path, ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest"),
-			out, err);
+			rm.c, ref->path,
+			ref->digest ? ref->digest : (ref->tag ? ref->tag : "latest"), out, err);
 	return ret;
 }
 
@@ -841,70 +826,70 @@ static int fetch_one(struct cairn_registry_conn *c, struct cairn_store *st, cons
 	return ret;
 }
 
-int cairn_image_pull_meta(struct cairn_descriptor *out, struct cairn_store *st, const char *src,
-			  const char *name, const struct cairn_image_opts *o,
-			  struct cairn_error **err)
+int cairn_image_pull_meta(struct cairn_descriptor *out, struct cairn_store *st,
+			  const struct cairn_ref *src, const char *name,
+			  const struct cairn_image_opts *o, struct cairn_error **err)
 {
-	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = NULL;
 	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	cleanup_free char *raw = NULL;
+	cleanup_free char *refstr = cairn_ref_format(src);
 	struct cairn_digest stored;
 	size_t len = 0;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = open_ref(&ref, &rm, src, o, err);
+	ret = open_ref(&rm, src, o, err);
 	if (ret == 0)
-		ret = cairn_registry_manifest_get(rm.c, ref.path, ref.tag ? ref.tag : ref.digest,
-						  &raw, &len, out, err);
+		ret = cairn_registry_manifest_get(
+			rm.c, src->path, src->tag ? src->tag : src->digest, &raw, &len, out, err);
 	if (ret == 0)
 		ret = cairn_manifest_parse(&m, out->media_type, raw, len, err);
 	if (ret == 0 && m->kind != CAIRN_MANIFEST_IMAGE)
-		ret = cairn_error_set(err, CAIRN_EINVAL, "'%s' is not an image manifest", src);
+		ret = cairn_error_set(err, CAIRN_EINVAL, "'%s' is not an image manifest", refstr);
 	if (ret == 0)
-		ret = fetch_one(rm.c, st, ref.path, &m->config.digest, err);
+		ret = fetch_one(rm.c, st, src->path, &m->config.digest, err);
 	if (ret == 0)
 		ret = cairn_store_put_blob(st, raw, len, &stored, err);
 	if (ret == 0)
 		ret = cairn_store_ref_set(st, name, out, err);
 	if (ret < 0)
-		return ret == CAIRN_ENOTFOUND ? ret
-					      : cairn_error_wrap(err, "stages storage '%s'", src);
+		return ret == CAIRN_ENOTFOUND
+			       ? ret
+			       : cairn_error_wrap(err, "stages storage '%s'", refstr);
 	/* where the layers are, so a publish to this registry mounts them */
 	for (size_t i = 0; i < m->n_layers; i++)
-		cairn_store_source_add(st, &m->layers[i].digest, ref.domain, ref.path);
-	cairn_store_source_add(st, &m->config.digest, ref.domain, ref.path);
+		cairn_store_source_add(st, &m->layers[i].digest, src->domain, src->path);
+	cairn_store_source_add(st, &m->config.digest, src->domain, src->path);
 	return 0;
 }
 
-int cairn_image_fetch_blob(struct cairn_store *st, const char *repo, const struct cairn_digest *dg,
-			   const struct cairn_image_opts *o, struct cairn_error **err)
+int cairn_image_fetch_blob(struct cairn_store *st, const struct cairn_ref *repo,
+			   const struct cairn_digest *dg, const struct cairn_image_opts *o,
+			   struct cairn_error **err)
 {
-	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
-	int ret = open_ref(&ref, &rm, repo, o, err);
+	int ret = open_ref(&rm, repo, o, err);
 
 	if (ret == 0)
-		ret = fetch_one(rm.c, st, ref.path, dg, err);
+		ret = fetch_one(rm.c, st, repo->path, dg, err);
 	if (ret < 0)
-		return cairn_error_wrap(err, "stages storage '%s'", repo);
-	cairn_store_source_add(st, dg, ref.domain, ref.path);
+		return cairn_error_wrap(err, "stages storage '%s/%s'", repo->domain, repo->path);
+	cairn_store_source_add(st, dg, repo->domain, repo->path);
 	return 0;
 }
 
-int cairn_image_remote_digests(struct cairn_descriptor *out, const char *repo,
+int cairn_image_remote_digests(struct cairn_descriptor *out, const struct cairn_ref *repo,
 			       const char *const *tags, size_t n, const struct cairn_image_opts *o,
 			       struct cairn_error **err)
 {
-	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	int ret;
 
 	memset(out, 0, n * sizeof(*out));
-	ret = open_ref(&ref, &rm, repo, o, err);
+	ret = open_ref(&rm, repo, o, err);
 	for (size_t i = 0; ret == 0 && i < n; i++) {
-		ret = cairn_registry_manifest_head(rm.c, ref.path, tags[i], &out[i], err);
+		ret = cairn_registry_manifest_head(rm.c, repo->path, tags[i], &out[i], err);
 		if (ret == CAIRN_ENOTFOUND) {
 			cairn_error_clear(err);
 			ret = 0;

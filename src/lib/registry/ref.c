@@ -377,6 +377,15 @@ int cairn_repo_parse(struct cairn_ref *out, const char *s, struct cairn_error **
 	return 0;
 }
 
+void cairn_ref_with(struct cairn_ref *out, const struct cairn_ref *repo, const char *tag,
+		    const char *digest)
+{
+	out->domain = xstrdup(repo->domain);
+	out->path = xstrdup(repo->path);
+	out->tag = tag ? xstrdup(tag) : NULL;
+	out->digest = digest ? xstrdup(digest) : NULL;
+}
+
 void cairn_ref_release(struct cairn_ref *r)
 {
 	if (!r)

@@ -67,7 +67,7 @@ static int base_image(struct cairn_descriptor *out, struct image_state *s, struc
 	if (ret != CAIRN_ENOTFOUND)
 		return ret;
 	cairn_error_clear(err);
-	ret = cairn_image_pull(s->b->st, name, name, &s->b->pull, NULL, err);
+	ret = cairn_image_pull(s->b->st, &ref, name, &s->b->pull, NULL, err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "image '%s': base image", s->name);
 	return cairn_store_ref_get(s->b->st, name, out, err);
@@ -322,8 +322,14 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 		goto out;
 	cairn_home_paths(&b.home, o->home);
 	b.caches[b.n_caches++] = &stage_cache_local;
-	if (o->stages_storage)
+	if (o->stages_storage) {
 		b.caches[b.n_caches++] = &stage_cache_registry;
+		ret = cairn_repo_parse(&b.storage, o->stages_storage, err);
+		if (ret < 0) {
+			cairn_error_wrap(err, "stages storage '%s'", o->stages_storage);
+			goto out;
+		}
+	}
 	ret = cairn_store_open(&b.st, b.home.store, err);
 	if (ret == 0)
 		ret = cairn_fs_mkdirs_at(AT_FDCWD, b.home.layers, 0700, err);
@@ -372,6 +378,7 @@ out:
 	if (b.git_inited)
 		cairn_git_global_cleanup();
 	cairn_store_free(b.st);
+	cairn_ref_release(&b.storage);
 	cairn_home_release(&b.home);
 	if (b.stage_run_dir)
 		cairn_exec_cleanup(b.stage_run_dir);

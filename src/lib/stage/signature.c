@@ -444,11 +444,14 @@ int stage_from_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s,
 	if (img->from_cache_version.s)
 		strv_add(&deps, img->from_cache_version.s);
 	if (img->from.s && img->from_latest.value) {
+		CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 		struct cairn_descriptor remote;
 		int ret;
 
 		/* the base's registry digest: a new image under the tag rebuilds from here */
-		ret = cairn_image_remote_digest(&remote, img->from.s, &b->pull, err);
+		ret = cairn_ref_parse(&ref, img->from.s, err);
+		if (ret == 0)
+			ret = cairn_image_remote_digest(&remote, &ref, &b->pull, err);
 		if (ret < 0) {
 			strv_release(&deps);
 			return cairn_error_wrap(err, "%s:%u:%u: image '%s': fromLatest",

@@ -146,6 +146,7 @@ struct builder {
 	struct cairn_config *config;
 	struct cairn_store *st;
 	const struct stage_cache *caches[2]; /* where stages are looked up and kept, in order */
+	struct cairn_ref storage;	     /* o->stages_storage, parsed once */
 	size_t n_caches;
 	struct cairn_home home; /* the places of o->home */
 	char *stage_run_dir;	/* this build's own work dir, made on first use */

@@ -23,9 +23,12 @@ char *cairn_stage_tag(const char *prefix, const char *signature)
 	return xasprintf("%s%s", prefix, signature);
 }
 
-char *cairn_stage_ref(const char *repo, const char *prefix, const char *signature)
+void cairn_stage_ref(struct cairn_ref *out, const struct cairn_ref *repo, const char *prefix,
+		     const char *signature)
 {
-	return xasprintf("%s:%s%s", repo, prefix, signature);
+	cleanup_free char *tag = cairn_stage_tag(prefix, signature);
+
+	cairn_ref_with(out, repo, tag, NULL);
 }
 
 /* A stage's name in the local store. */
@@ -78,10 +81,11 @@ static int registry_get(struct cairn_descriptor *d, char **tag, struct image_sta
 	int ret = CAIRN_ENOTFOUND;
 
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes) && ret == CAIRN_ENOTFOUND; i++) {
-		cleanup_free char *src = cairn_stage_ref(b->o->stages_storage, prefixes[i], sig);
+		CLEANUP(cairn_ref_release) struct cairn_ref src = CAIRN_REF_INIT;
 
+		cairn_stage_ref(&src, &b->storage, prefixes[i], sig);
 		cairn_error_clear(err);
-		ret = cairn_image_pull_meta(d, b->st, src, name, &b->pull, err);
+		ret = cairn_image_pull_meta(d, b->st, &src, name, &b->pull, err);
 		if (ret == 0)
 			*tag = cairn_stage_tag(prefixes[i], sig);
 	}
@@ -93,14 +97,15 @@ static int registry_get(struct cairn_descriptor *d, char **tag, struct image_sta
  * stage already: `*stored` is what the tag holds in the end.
  */
 static int to_storage(struct cairn_descriptor *stored, struct builder *b,
-		      const struct cairn_descriptor *d, const char *dest, struct cairn_error **err)
+		      const struct cairn_descriptor *d, const struct cairn_ref *dest,
+		      struct cairn_error **err)
 {
 	struct cairn_transfer_stats stats = {0};
 	int ret = cairn_image_push_stage(stored, b->st, d, dest, &b->pull, &stats, err);
 
 	if (ret == 0 && !stats.manifest_existed)
 		cairn_log(CAIRN_LOG_DEBUG, "stages storage: '%s' checked and stored in %.3f s",
-			  dest, stats.manifest_seconds);
+			  dest->tag, stats.manifest_seconds);
 	if (stats.manifest_seconds > b->put_seconds)
 		b->put_seconds = stats.manifest_seconds;
 	return ret;
@@ -141,13 +146,14 @@ static int adopt(struct cairn_descriptor *d, struct image_state *s, enum stage_i
 		 struct cairn_error **err)
 {
 	struct builder *b = s->b;
-	cleanup_free char *src = xasprintf("%s@%s", b->o->stages_storage, stored->str);
+	CLEANUP(cairn_ref_release) struct cairn_ref src = CAIRN_REF_INIT;
 
+	cairn_ref_with(&src, &b->storage, NULL, stored->str);
 	cairn_log(CAIRN_LOG_INFO,
 		  "image '%s': stage '%s': another host stored it %s '%s': "
 		  "discarding '%s'",
 		  s->name, stage_kinds[id].name, how, stored->str, d->digest.str);
-	return cairn_image_pull_meta(d, b->st, src, name, &b->pull, err);
+	return cairn_image_pull_meta(d, b->st, &src, name, &b->pull, err);
 }
 
 static void sleep_until(double t)
@@ -207,7 +213,7 @@ static int read_again(struct cairn_descriptor **out, struct builder *b,
 			last = v[i].at;
 	}
 	sleep_until(last + SETTLE_MS / 1000.0 + 2 * b->put_seconds);
-	return cairn_image_remote_digests(*out, b->o->stages_storage, tags, n, &b->pull, err);
+	return cairn_image_remote_digests(*out, &b->storage, tags, n, &b->pull, err);
 }
 
 /*
@@ -255,7 +261,7 @@ static int registry_put(struct cairn_descriptor *d, char **tag, struct image_sta
 			enum stage_id id, const char *sig, int *redo, struct cairn_error **err)
 {
 	struct builder *b = s->b;
-	cleanup_free char *dest = NULL;
+	CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
 	cleanup_free char *name = stage_name_ref(b, sig);
 	struct cairn_descriptor stored;
 	int ret = stage_confirm(s, redo, err);
@@ -263,11 +269,11 @@ static int registry_put(struct cairn_descriptor *d, char **tag, struct image_sta
 	if (ret < 0 || *redo >= 0)
 		return ret;
 	*tag = cairn_stage_tag(storage_prefix(b), sig);
-	dest = cairn_stage_ref(b->o->stages_storage, storage_prefix(b), sig);
-	ret = to_storage(&stored, b, d, dest, err);
+	cairn_stage_ref(&dest, &b->storage, storage_prefix(b), sig);
+	ret = to_storage(&stored, b, d, &dest, err);
 	if (ret == 0 && cairn_digest_equal(&stored.digest, &s->rejected)) {
 		/* the stored stage holds a commit the repository lost: this one replaces it */
-		ret = cairn_image_push_descriptor(b->st, d, dest, &b->pull, NULL, err);
+		ret = cairn_image_push_descriptor(b->st, d, &dest, &b->pull, NULL, err);
 	} else if (ret == 0 && !cairn_digest_equal(&stored.digest, &d->digest)) {
 		ret = adopt(d, s, id, name, &stored.digest, "first, as", err);
 	}
@@ -317,18 +323,18 @@ int stage_confirm_deferred(struct builder *b, bool *changed, struct cairn_error 
 		return cairn_error_wrap(err, "stages storage '%s'", b->o->stages_storage);
 	for (size_t i = 0; ret == 0 && i < b->n_deferred; i++) {
 		const struct stored_stage *u = &b->deferred[i];
+		CLEANUP(cairn_ref_release) struct cairn_ref src = CAIRN_REF_INIT;
 		cleanup_free char *name = NULL;
-		cleanup_free char *src = NULL;
 		struct cairn_descriptor d;
 
 		if (!now[i].digest.str[0] || cairn_digest_equal(&now[i].digest, &u->d.digest))
 			continue;
 		name = stage_name_ref(b, u->sig);
-		src = xasprintf("%s@%s", b->o->stages_storage, now[i].digest.str);
+		cairn_ref_with(&src, &b->storage, NULL, now[i].digest.str);
 		cairn_log(CAIRN_LOG_INFO,
 			  "stage '%s': another host stored it last, as '%s': discarding '%s'",
 			  stage_kinds[u->id].name, now[i].digest.str, u->d.digest.str);
-		ret = cairn_image_pull_meta(&d, b->st, src, name, &b->pull, err);
+		ret = cairn_image_pull_meta(&d, b->st, &src, name, &b->pull, err);
 		*changed = true;
 	}
 	return ret;
