@@ -71,7 +71,7 @@ struct cairn_build_opts {
 struct cairn_build_stage {
 	char *name;
 	char signature[CAIRN_SIGNATURE_HEX];
-	struct cairn_digest digest;
+	struct cairn_descriptor desc; /* its manifest in the store */
 	int cached;
 	double seconds;
 };
@@ -80,7 +80,7 @@ struct cairn_build_image {
 	char *name; /* NULL: the unnamed image */
 	int artifact;
 	char signature[CAIRN_SIGNATURE_HEX]; /* its last stage's */
-	struct cairn_digest digest;	     /* its last stage's manifest */
+	struct cairn_descriptor desc;	     /* its last stage's manifest */
 	struct cairn_build_stage *stages;
 	size_t n_stages;
 };

@@ -64,7 +64,7 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 	size_t i;
 	int ret;
 
-	ret = read_json(&manifest, st, &im->digest, "manifest", err);
+	ret = read_json(&manifest, st, &im->desc.digest, "manifest", err);
 	if (ret < 0)
 		return ret;
 	ret = cairn_json_get_string(&dg, json_object_get(manifest, "config"), "digest", 1,
@@ -98,7 +98,7 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 
 		if (!mt)
 			return cairn_error_set(err, CAIRN_EINVAL, "manifest '%s': layer %zu",
-					       im->digest.str, i);
+					       im->desc.digest.str, i);
 		if (!oci) {
 			mt = docker_layer_type(mt, err);
 			if (!mt)
@@ -115,21 +115,17 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 	return put_json(out, st, fm, oci ? CAIRN_MT_OCI_MANIFEST : CAIRN_MT_DOCKER_MANIFEST, err);
 }
 
-static int push_stages(struct cairn_store *st, const struct cairn_build_result *built,
-		       const struct cairn_build_image *im, const struct cairn_ref *repo,
-		       const struct cairn_publish_opts *o, const struct cairn_image_opts *io,
-		       struct cairn_error **err)
+/* Every stage of `im` as REPO:<prefix><signature>, from the descriptors the build recorded. */
+static int push_stages(struct cairn_store *st, const struct cairn_build_image *im,
+		       const struct cairn_ref *repo, const struct cairn_publish_opts *o,
+		       const struct cairn_image_opts *io, struct cairn_error **err)
 {
 	for (size_t k = 0; k < im->n_stages; k++) {
-		cleanup_free char *name =
-			xasprintf("%s:%s", built->project, im->stages[k].signature);
 		CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
-		struct cairn_descriptor d;
-		int ret = cairn_store_ref_get(st, name, &d, err);
+		int ret;
 
 		cairn_stage_ref(&dest, repo, o->stage_prefix, im->stages[k].signature);
-		if (ret == 0)
-			ret = cairn_image_push_descriptor(st, &d, &dest, io, NULL, err);
+		ret = cairn_image_push_descriptor(st, &im->stages[k].desc, &dest, io, NULL, err);
 		if (ret < 0)
 			return ret;
 	}
@@ -211,7 +207,7 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 			}
 		}
 		if (o->with_stages) {
-			ret = push_stages(st, built, im, &repo, o, &image, err);
+			ret = push_stages(st, im, &repo, o, &image, err);
 			if (ret < 0)
 				return ret;
 		}

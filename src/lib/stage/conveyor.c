@@ -279,7 +279,7 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 		return ret;
 	}
 	memcpy(out->signature, s.prev_sig, CAIRN_SIGNATURE_HEX);
-	out->digest = s.prev.digest;
+	out->desc = s.prev;
 	b->built = xreallocarray(b->built, b->n_built + 1, sizeof(*b->built));
 	b->built[b->n_built].cfg = img;
 	memcpy(b->built[b->n_built].sig, s.prev_sig, CAIRN_SIGNATURE_HEX);

@@ -18,7 +18,7 @@ void stage_add_result(struct image_state *s, enum stage_id id, const char *sig,
 	memset(st, 0, sizeof(*st));
 	st->name = xstrdup(stage_kinds[id].name);
 	memcpy(st->signature, sig, CAIRN_SIGNATURE_HEX);
-	st->digest = d->digest;
+	st->desc = *d;
 	st->cached = cached;
 	st->seconds = secs;
 }
@@ -54,13 +54,13 @@ int cairn_build_result_write_json(const struct cairn_build_result *r, const char
 			json_array_append_new(stages, json_pack("{s:s, s:s, s:s, s:b, s:f}", "name",
 								im->stages[k].name, "signature",
 								im->stages[k].signature, "digest",
-								im->stages[k].digest.str, "cached",
-								im->stages[k].cached, "seconds",
-								im->stages[k].seconds));
+								im->stages[k].desc.digest.str,
+								"cached", im->stages[k].cached,
+								"seconds", im->stages[k].seconds));
 		json_array_append_new(images, json_pack("{s:s?, s:b, s:s, s:s, s:o}", "name",
 							im->name, "artifact", im->artifact,
 							"signature", im->signature, "digest",
-							im->digest.str, "stages", stages));
+							im->desc.digest.str, "stages", stages));
 	}
 	ret = cairn_json_dump(&b, doc, err);
 	if (ret < 0)

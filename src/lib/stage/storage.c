@@ -187,7 +187,7 @@ static int readopt(struct image_state *s, const struct stored_stage *u,
 		return ret;
 	while (o->n_stages > u->result + 1)
 		free(o->stages[--o->n_stages].name);
-	o->stages[u->result].digest = d.digest;
+	o->stages[u->result].desc = d;
 	memcpy(s->prev_sig, u->sig, CAIRN_SIGNATURE_HEX);
 	s->prev = d;
 	s->git_archived = u->git_archived;
