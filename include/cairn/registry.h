@@ -131,9 +131,9 @@ CAIRN_API int cairn_registry_blob_mount(struct cairn_registry_conn *c, const cha
 					struct cairn_error **err);
 
 /* Reads up to n bytes of the blob at `offset` into buf; returns bytes read, 0 at end, -1 error. */
-typedef ssize_t (*cairn_read_at_fn)(void *ud, char *buf, size_t n, uint64_t offset);
+typedef ssize_t (*cairn_read_at_fn)(char *buf, size_t n, uint64_t offset, void *ud);
 /* Receives downloaded bytes; returns 0 or a negative cairn code to stop. */
-typedef int (*cairn_sink_fn)(void *ud, const void *p, size_t n);
+typedef int (*cairn_sink_fn)(const void *p, size_t n, void *ud);
 
 /**
  * Upload blob `dg` of `size` bytes, streamed from `read_at` (POST, one PATCH, PUT ?digest=).

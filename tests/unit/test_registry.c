@@ -80,7 +80,7 @@ static int fake_request(void *impl, const struct cairn_http_req *req, struct cai
 				want = (size_t)(req->body_size - off);
 			if (st->status == 0 && st->cut_after && off + want > st->cut_after)
 				want = (size_t)(st->cut_after - off);
-			got = req->read_fn(req->read_ud, buf, want, off);
+			got = req->read_fn(buf, want, off, req->read_ud);
 			assert_true(got > 0);
 			cairn_buf_add(&s->bodies[i], buf, (size_t)got);
 			off += (uint64_t)got;
@@ -98,7 +98,7 @@ static int fake_request(void *impl, const struct cairn_http_req *req, struct cai
 		cairn_buf_addstr(&resp->headers, st->headers);
 	if (st->body) {
 		if (req->write_fn && st->status >= 200 && st->status < 300) {
-			int r = req->write_fn(req->write_ud, st->body, strlen(st->body));
+			int r = req->write_fn(st->body, strlen(st->body), req->write_ud);
 
 			if (r < 0)
 				return cairn_error_set(err, r, "sink failed");
@@ -275,7 +275,7 @@ static void test_retries_give_up(void **state)
 
 static const char blob[] = "0123456789abcdefghijklmnopqrstuvwxyz";
 
-static ssize_t read_blob(void *ud, char *buf, size_t n, uint64_t offset)
+static ssize_t read_blob(char *buf, size_t n, uint64_t offset, void *ud)
 {
 	(void)ud;
 	if (offset >= sizeof(blob) - 1)
@@ -617,7 +617,7 @@ static void test_token_stays_with_registry(void **state)
 	client_close(&cl, &s);
 }
 
-static int sink_buf(void *ud, const void *p, size_t n)
+static int sink_buf(const void *p, size_t n, void *ud)
 {
 	cairn_buf_add(ud, p, n);
 	return 0;

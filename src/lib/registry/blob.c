@@ -111,11 +111,11 @@ struct offset_reader {
 	uint64_t base;
 };
 
-static ssize_t read_from_base(void *ud, char *buf, size_t n, uint64_t offset)
+static ssize_t read_from_base(char *buf, size_t n, uint64_t offset, void *ud)
 {
 	struct offset_reader *o = ud;
 
-	return o->read_at(o->ud, buf, n, o->base + offset);
+	return o->read_at(buf, n, o->base + offset, o->ud);
 }
 
 /* Where an interrupted upload stands: bytes the registry has, from GET on the session. */

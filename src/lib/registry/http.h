@@ -23,11 +23,11 @@ struct cairn_http_req {
 	const void *body;
 	size_t body_len;
 	/*
-	 * Streamed body of body_size bytes: read_fn(ud, buf, n, offset) fills up to n bytes read at
+	 * Streamed body of body_size bytes: read_fn(buf, n, offset, ud) fills up to n bytes read at
 	 * `offset` of the body and returns how many (0 at the end) or -1. Taking the offset lets a
 	 * retry send the body again from the start.
 	 */
-	ssize_t (*read_fn)(void *ud, char *buf, size_t n, uint64_t offset);
+	ssize_t (*read_fn)(char *buf, size_t n, uint64_t offset, void *ud);
 	void *read_ud;
 	uint64_t body_size;
 	/*
@@ -37,7 +37,7 @@ struct cairn_http_req {
 	 * over it (or announcing more in Content-Length) ends the exchange with CAIRN_ETOOBIG
 	 * "... larger than N bytes"; any other body is cut there, and the exchange succeeds.
 	 */
-	int (*write_fn)(void *ud, const void *p, size_t n);
+	int (*write_fn)(const void *p, size_t n, void *ud);
 	void *write_ud;
 	size_t body_max;
 	int connect_only; /* only connect (TCP, and TLS for https); send no request */

@@ -197,7 +197,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
 
 	x->last_byte = mono_ms();
 	if (x->req->write_fn && is_2xx(x->resp->status)) {
-		int ret = x->req->write_fn(x->req->write_ud, p, len);
+		int ret = x->req->write_fn(p, len, x->req->write_ud);
 
 		if (ret < 0) {
 			x->cb_error = ret;
@@ -229,7 +229,7 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 			return 0;
 		if (want > req->body_size - x->offset)
 			want = (size_t)(req->body_size - x->offset);
-		got = req->read_fn(req->read_ud, buf, want, x->offset);
+		got = req->read_fn(buf, want, x->offset, req->read_ud);
 		if (got < 0 || (got == 0 && want > 0)) {
 			x->cb_error = CAIRN_EOS;
 			return CURL_READFUNC_ABORT;

@@ -68,7 +68,7 @@ struct upload_src {
 	uint64_t reported;
 };
 
-static ssize_t read_blob_at(void *ud, char *buf, size_t n, uint64_t offset)
+static ssize_t read_blob_at(char *buf, size_t n, uint64_t offset, void *ud)
 {
 	struct upload_src *u = ud;
 	ssize_t got;
@@ -165,7 +165,7 @@ struct download_dst {
 	struct cairn_error *err;
 };
 
-static int download_sink(void *ud, const void *buf, size_t n)
+static int download_sink(const void *buf, size_t n, void *ud)
 {
 	struct download_dst *dd = ud;
 
@@ -782,7 +782,7 @@ int cairn_image_remote_digest(struct cairn_descriptor *out, const struct cairn_r
 
 /* ---- stages storage: manifests and configs now, layers when a stage must run on them ---- */
 
-static int fetch_sink(void *ud, const void *buf, size_t n)
+static int fetch_sink(const void *buf, size_t n, void *ud)
 {
 	struct download_dst *dd = ud;
 
