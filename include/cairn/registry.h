@@ -30,7 +30,8 @@ struct cairn_registry_opts {
 	const char *password;
 	const char *docker_config_dir; /* NULL: $DOCKER_CONFIG, else ~/.docker */
 	const char *certs_dir;	       /* NULL: /etc/docker/certs.d */
-	const char *const *insecure;   /* hosts (host[:port]) that may use plain HTTP or bad TLS */
+	/* hosts (host[:port]) that may use plain HTTP or bad TLS; "*": every host */
+	const char *const *insecure;
 	size_t n_insecure;
 	const char *user_agent; /* NULL: "cairn/<version>" */
 	int max_attempts;	/* per request, with backoff; 0: 5 */

@@ -52,8 +52,11 @@ int cli_common_opt(struct cli_ctx *ctx, const char *cmd, int c, const char *arg)
 
 /*
  * Every long option may come from the environment as CAIRN_<NAME> (dashes to underscores,
- * upper case): returns a new argv with those inserted before the user's arguments, for options
- * the command line does not give. `*argc` is updated; free the result with cli_env_args_free().
+ * upper case), else as werf's WERF_<NAME> (and werf's own names and switches where they differ:
+ * WERF_TAG_CUSTOM*, WERF_INSECURE_REGISTRY...): returns a new argv with those inserted before
+ * the user's arguments, for options the command line does not give; the command line wins, then
+ * CAIRN_*, then WERF_*. A CAIRN_* variable close to an option's name gets a warning. `*argc` is
+ * updated; free the result with cli_env_args_free().
  */
 char **cli_env_args(int *argc, char **argv, const struct option *opts);
 void cli_env_args_free(char **argv);

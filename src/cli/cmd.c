@@ -157,7 +157,8 @@ static const char common_help[] =
 	"  -q, --quiet      errors only\n"
 	"  -h, --help       this help\n"
 	"Every --some-option may also be set as CAIRN_SOME_OPTION in the\n"
-	"environment; the command line wins.\n";
+	"environment, or as werf's WERF_SOME_OPTION; the command line wins, then\n"
+	"CAIRN_*, then WERF_* (see docs/ci.md).\n";
 
 const struct cli_cmd *cli_cmd_find(const char *name)
 {

@@ -76,6 +76,22 @@ test_expect_success 'the format may come from the environment; the option wins' 
 	test "$(CAIRN_FORMAT=ns "$CAIRN" slugify -f tag My_branch)" = My_branch
 '
 
+test_expect_success 'werf variables stand in for options: command line > CAIRN_ > WERF_' '
+	test "$(WERF_FORMAT=ns "$CAIRN" slugify My_branch)" = my-branch-8ebf2d1d &&
+	test "$(CAIRN_FORMAT=tag WERF_FORMAT=ns "$CAIRN" slugify My_branch)" = My_branch &&
+	test "$(WERF_FORMAT=ns "$CAIRN" slugify -f tag My_branch)" = My_branch
+'
+
+test_expect_success 'a misspelt CAIRN_ variable gets a warning naming the option' '
+	CAIRN_FROMAT=ns "$CAIRN" slugify -f tag My_branch >"$T/o" 2>"$T/e" &&
+	test "$(cat "$T/o")" = My_branch &&
+	grep -q "warning: CAIRN_FROMAT is not an option of this command; did you mean CAIRN_FORMAT (--format)" "$T/e" &&
+	CAIRN_HOME_DIRR=x CAIRN_TEST_WHATEVER=1 CAIRN_SOMETHING_ELSE_ENTIRELY=1 \
+		"$CAIRN" slugify -f tag x 2>"$T/e2" >/dev/null &&
+	grep -q "CAIRN_HOME_DIRR.*CAIRN_HOME_DIR (--home-dir)" "$T/e2" &&
+	test "$(grep -c warning "$T/e2")" = 1
+'
+
 test_expect_success 'usage errors exit 2 with the usage line' '
 	expect_exit 2 "$CAIRN" slugify x && grep -q "missing --format" "$T/err" &&
 	grep -q "^usage: cairn slugify" "$T/err" &&

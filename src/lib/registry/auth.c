@@ -50,7 +50,7 @@ static int origin_named_insecure(const struct cairn_registry *r, const char *ori
 	int default_port = strcmp(colon + 1, strncmp(origin, "https:", 6) == 0 ? "443" : "80") == 0;
 
 	for (size_t i = 0; i < r->n_insecure; i++) {
-		if (strcasecmp(r->insecure[i], hostport) == 0)
+		if (strcmp(r->insecure[i], "*") == 0 || strcasecmp(r->insecure[i], hostport) == 0)
 			return 1;
 		if (default_port && strlen(r->insecure[i]) == host_len &&
 		    strncasecmp(r->insecure[i], hostport, host_len) == 0)

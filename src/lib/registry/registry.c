@@ -92,7 +92,7 @@ int cairn_registry_open(struct cairn_registry **out, const char *domain,
 	r->insecure = xcalloc(o->n_insecure + 1, sizeof(*r->insecure));
 	for (size_t i = 0; i < o->n_insecure; i++) {
 		r->insecure[r->n_insecure++] = xstrdup(o->insecure[i]);
-		if (strcasecmp(o->insecure[i], domain) == 0) {
+		if (strcmp(o->insecure[i], "*") == 0 || strcasecmp(o->insecure[i], domain) == 0) {
 			r->may_use_http = 1;
 			r->no_verify = 1;
 		}
