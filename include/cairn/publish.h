@@ -8,11 +8,31 @@
 #include "cairn/build.h"
 #include "cairn/error.h"
 #include "cairn/image.h"
+#include "cairn/oci.h"
 #include "cairn/store.h"
 #include "cairn/tags.h"
 
+/* How the named images of a project share the images repository REPO (werf v1.1's modes). */
+enum cairn_repo_mode {
+	CAIRN_REPO_MULTIREPO, /* REPO/NAME:TAG */
+	CAIRN_REPO_MONOREPO,  /* REPO:NAME-TAG */
+};
+
+/**
+ * werf v1.1's --images-repo-mode `mode` ("multirepo", "monorepo", or "auto" / NULL) for the
+ * repository `repo` of registry implementation `implementation` (--images-repo-implementation;
+ * NULL: told by the host). auto is monorepo only where werf makes it so: a Docker Hub
+ * ACCOUNT/REPO, a quay.io NAMESPACE/REPO, a docker.pkg.github.com OWNER/PROJECT/PACKAGE.
+ * CAIRN_EINVAL for an unknown mode.
+ */
+CAIRN_API int cairn_repo_mode_resolve(enum cairn_repo_mode *out, const char *mode,
+				      const char *implementation, const struct cairn_ref *repo,
+				      struct cairn_error **err);
+
 struct cairn_publish_opts {
-	const char *repo; /* REPO: named images go to REPO/NAME, the unnamed one to REPO */
+	const char *repo; /* REPO: named images go to REPO/NAME (or REPO:NAME-TAG), the unnamed
+			     one to REPO */
+	enum cairn_repo_mode repo_mode;
 	int as_is;	  /* spush: the (single) image goes to REPO itself */
 	int with_stages;  /* also every stage, as REPO:<stage_prefix><signature> */
 	const char *stage_prefix;

@@ -20,6 +20,7 @@ enum cairn_tag_option {
 	CAIRN_TAG_OPT_TAG_GIT_COMMIT, /* "tag-git-commit" COMMIT: must be a valid tag, git_commit */
 	CAIRN_TAG_OPT_TAG_BUILD_ID,   /* "tag-build-id": the CI's build id, ci */
 	CAIRN_TAG_OPT_TAG_CI, /* "tag-ci": the CI's tag or branch slugged, git_tag/git_branch */
+	CAIRN_TAG_OPT_TAG_BY_STAGES_SIGNATURE, /* "tag-by-stages-signature": each image's signature */
 };
 
 /* The tag scheme, recorded in the image label cairn-tag-scheme. */
@@ -29,6 +30,8 @@ enum cairn_tag_scheme {
 	CAIRN_TAG_SCHEME_GIT_TAG,
 	CAIRN_TAG_SCHEME_GIT_COMMIT,
 	CAIRN_TAG_SCHEME_CI,
+	CAIRN_TAG_SCHEME_STAGES_SIGNATURE, /* the tag is each image's signature (werf v1.1) */
+	CAIRN_TAG_SCHEME_COUNT
 };
 
 /** "custom", "git_branch", "git_tag", "git_commit" or "ci" (static); "unknown" otherwise. */
@@ -42,7 +45,7 @@ struct cairn_tag_request {
 
 /* One resolved tag. */
 struct cairn_tag {
-	char *tag; /* owned; a valid docker tag */
+	char *tag; /* owned; a valid docker tag; "" for CAIRN_TAG_SCHEME_STAGES_SIGNATURE */
 	enum cairn_tag_scheme scheme;
 };
 

@@ -19,6 +19,7 @@
 	"  --tag-commit, --tag-git-commit C       git commit\n"                       \
 	"  --tag-build-id, --tag-ci               from GitLab CI, Travis or GitHub\n" \
 	"                                         Actions variables\n"                \
+	"  --tag-by-stages-signature              each image's stages signature\n"   \
 	"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"    \
 	"  --report FILE, and the registry options of 'cairn help image'.\n"
 
@@ -61,17 +62,23 @@ static const struct cli_cmd commands[] = {
 	{
 		.name = "publish",
 		.run = cmd_publish,
-		.usage = "cairn publish [IMAGE...] --images-repo REPO [TAG OPTIONS]",
+		.usage = "cairn publish [IMAGE...] -i|--images-repo REPO [TAG OPTIONS]",
 		.summary = "publish built images (and with --with-stages their stages)",
 		.help = "Pushes each built image as REPO/NAME:TAG (REPO:TAG for the unnamed one),\n"
-			"stages as REPO:image-stage-SIGNATURE. Images must be built.\n\n" TAG_HELP,
+			"stages as REPO:image-stage-SIGNATURE. Images must be built.\n"
+			"  --images-repo-mode multirepo|monorepo|auto\n"
+			"                     monorepo: REPO:NAME-TAG; auto (default): monorepo for a\n"
+			"                     Docker Hub ACCOUNT/REPO or quay.io NAMESPACE/REPO, as werf\n"
+			"  --images-repo-implementation NAME   accepted, as werf's (same API for all)\n"
+			"\n" TAG_HELP,
 	},
 	{
 		.name = "build-and-publish",
 		.run = cmd_build_and_publish,
-		.usage = "cairn build-and-publish [IMAGE...] --images-repo REPO [TAG OPTIONS]",
+		.usage = "cairn build-and-publish [IMAGE...] -i|--images-repo REPO [TAG OPTIONS]",
 		.summary = "build, then publish, in one process",
-		.help = "As build, then publish (see 'cairn help publish'); also --runtime.\n\n" TAG_HELP,
+		.help = "As build, then publish (see 'cairn help publish'); also --runtime and\n"
+			"-s|--stages-storage REPO (see 'cairn help build').\n\n" TAG_HELP,
 	},
 	{
 		.name = "dimg",

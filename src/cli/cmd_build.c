@@ -15,7 +15,7 @@ enum {
 	OPT_CONFIG,
 	OPT_RUNTIME,
 	OPT_REPORT,
-	OPT_STAGES_STORAGE,
+	OPT_STAGES_STORAGE = 's',
 };
 
 static double wall(void)
@@ -47,7 +47,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	int c, ret = CLI_EXIT_OK, quiet;
 
 	cli_args_init(&a, argc, argv, own, cli_registry_options);
-	while ((c = getopt_long(a.argc, a.argv, ":j:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
+	while ((c = getopt_long(a.argc, a.argv, ":j:s:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
 		int r = cli_common_opt(ctx, "build", c, optarg);
 
 		if (r == CLI_COMMON_EXIT)

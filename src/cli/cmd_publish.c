@@ -22,14 +22,16 @@ enum mode {
 };
 
 enum {
-	OPT_IMAGES_REPO = 2200,
-	OPT_WITH_STAGES,
+	OPT_IMAGES_REPO = 'i',
+	OPT_STAGES_STORAGE = 's',
+	OPT_WITH_STAGES = 2200,
 	OPT_DIR,
 	OPT_CONFIG,
 	OPT_RUNTIME,
 	OPT_REPORT,
 	OPT_MANIFEST_FORMAT,
-	OPT_STAGES_STORAGE,
+	OPT_REPO_MODE,
+	OPT_REPO_IMPLEMENTATION,
 	OPT_TAG_BASE = 2300, /* + enum cairn_tag_option */
 };
 
@@ -37,7 +39,7 @@ static const char *const tag_option_names[] = {
 	"tag",		"tag-slug",   "tag-custom",
 	"tag-plain",	"tag-branch", "tag-git-branch",
 	"tag-git-tag",	"tag-commit", "tag-git-commit",
-	"tag-build-id", "tag-ci",
+	"tag-build-id", "tag-ci", "tag-by-stages-signature",
 };
 
 static const char *cmd_name(enum mode m)
@@ -53,8 +55,16 @@ static size_t own_options(struct option *own, enum mode m)
 {
 	size_t n = 0;
 
-	if (m == MODE_PUBLISH || m == MODE_BUILD_AND_PUBLISH)
+	if (m == MODE_PUBLISH || m == MODE_BUILD_AND_PUBLISH) {
 		own[n++] = (struct option){"images-repo", required_argument, NULL, OPT_IMAGES_REPO};
+		own[n++] = (struct option){"images-repo-mode", required_argument, NULL,
+					   OPT_REPO_MODE};
+		/* werf's registry implementations: cairn speaks the same API to all of them */
+		own[n++] = (struct option){"images-repo-implementation", required_argument, NULL,
+					   OPT_REPO_IMPLEMENTATION};
+		own[n++] = (struct option){"repo-implementation", required_argument, NULL,
+					   OPT_REPO_IMPLEMENTATION};
+	}
 	if (m != MODE_DIMG_SPUSH)
 		own[n++] = (struct option){"with-stages", no_argument, NULL, OPT_WITH_STAGES};
 	own[n++] = (struct option){"dir", required_argument, NULL, OPT_DIR};
@@ -79,9 +89,26 @@ static size_t own_options(struct option *own, enum mode m)
 	return n;
 }
 
+/* werf's short options: -i for --images-repo, -s for --stages-storage. */
+static const char *short_options(enum mode m)
+{
+	if (m == MODE_BUILD_AND_PUBLISH)
+		return ":j:i:s:" CLI_COMMON_SHORTOPTS;
+	if (m == MODE_PUBLISH)
+		return ":j:i:" CLI_COMMON_SHORTOPTS;
+	return ":j:" CLI_COMMON_SHORTOPTS;
+}
+
 /* One option of the plan; 0, or -1 (a usage error: *ret is the exit status). */
+/* Options checked once all are read. */
+struct plan_words {
+	const char *format;	/* --manifest-format */
+	const char *repo_mode;	/* --images-repo-mode */
+	const char *repo_impl;	/* --images-repo-implementation */
+};
+
 static int plan_opt(struct cairn_publish_plan *p, struct cairn_tag_request *req, const char *cmd,
-		    int c, const char **format, int *ret, char **argv)
+		    int c, struct plan_words *w, int *ret, char **argv)
 {
 	struct cairn_tag_request *r = req + p->n_tags;
 
@@ -111,10 +138,16 @@ static int plan_opt(struct cairn_publish_plan *p, struct cairn_tag_request *req,
 		p->report = optarg;
 		return 0;
 	case OPT_MANIFEST_FORMAT:
-		*format = optarg;
+		w->format = optarg;
 		return 0;
 	case OPT_STAGES_STORAGE:
 		p->build.stages_storage = cli_stages_storage(optarg);
+		return 0;
+	case OPT_REPO_MODE:
+		w->repo_mode = optarg;
+		return 0;
+	case OPT_REPO_IMPLEMENTATION:
+		w->repo_impl = optarg;
 		return 0;
 	default:
 		*ret = cli_bad_option(cmd, c, argv);
@@ -122,10 +155,14 @@ static int plan_opt(struct cairn_publish_plan *p, struct cairn_tag_request *req,
 	}
 }
 
-/* REPO (an operand for the dimg commands) and --manifest-format; -1 for a usage error. */
+/*
+ * REPO (an operand for the dimg commands), its mode, and --manifest-format; -1 for a usage
+ * error.
+ */
 static int plan_check(struct cairn_publish_plan *p, enum mode m, const char *cmd, char **pos,
-		      size_t *n_pos, const char *format, int *ret)
+		      size_t *n_pos, const struct plan_words *w, int *ret)
 {
+	const char *format = w->format;
 	struct cairn_ref check = CAIRN_REF_INIT;
 	struct cairn_error *err = NULL;
 
@@ -141,9 +178,12 @@ static int plan_check(struct cairn_publish_plan *p, enum mode m, const char *cmd
 		*ret = cli_usage_error(cmd, "missing --images-repo REPO");
 		return -1;
 	}
-	if (cairn_repo_parse(&check, p->publish.repo, &err) < 0) {
+	if (cairn_repo_parse(&check, p->publish.repo, &err) < 0 ||
+	    cairn_repo_mode_resolve(&p->publish.repo_mode, w->repo_mode, w->repo_impl, &check,
+				    &err) < 0) {
 		*ret = cli_usage_error(cmd, "%s", err->msg);
 		cairn_error_free(err);
+		cairn_ref_release(&check);
 		return -1;
 	}
 	cairn_ref_release(&check);
@@ -158,13 +198,14 @@ static int plan_check(struct cairn_publish_plan *p, enum mode m, const char *cmd
 
 static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 {
-	struct option own[9 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
+	struct option own[12 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
 	struct cairn_publish_plan p = CAIRN_PUBLISH_PLAN_INIT;
 	struct cli_registry_args ra = {0};
 	struct cairn_tag_request *req = NULL;
 	struct cairn_error *err = NULL;
 	struct cli_progress ps = {.verb = "push"};
-	const char *cmd = cmd_name(m), *format = NULL;
+	const char *cmd = cmd_name(m);
+	struct plan_words w = {0};
 	char *home = NULL;
 	size_t n_pos;
 	char **pos;
@@ -177,7 +218,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 		abort();
 	cli_args_init(&a, argc, argv, own, cli_registry_options);
 	/* options may follow the operands, as in the seeds' examples: GNU argument order */
-	while ((c = getopt_long(a.argc, a.argv, ":j:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
+	while ((c = getopt_long(a.argc, a.argv, short_options(m), a.opts, NULL)) != -1) {
 		int r = cli_common_opt(ctx, cmd, c, optarg);
 
 		if (r == CLI_COMMON_EXIT)
@@ -187,7 +228,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 		r = cli_registry_opt(&p.publish.image, &ra, cmd, c, optarg, &ret);
 		if (r < 0)
 			goto out;
-		if (r == 0 && plan_opt(&p, req, cmd, c, &format, &ret, a.argv) < 0)
+		if (r == 0 && plan_opt(&p, req, cmd, c, &w, &ret, a.argv) < 0)
 			goto out;
 	}
 	if (cli_registry_finish(&p.publish.image, &ra, cmd, &ret) < 0)
@@ -195,7 +236,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	cli_ctx_finish(ctx);
 	pos = a.argv + optind;
 	n_pos = (size_t)(a.argc - optind);
-	if (plan_check(&p, m, cmd, pos, &n_pos, format, &ret) < 0)
+	if (plan_check(&p, m, cmd, pos, &n_pos, &w, &ret) < 0)
 		goto out;
 	home = cli_home(ctx, &err);
 	if (!home) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn/publish.h"
 #include "cairn/slug.h"
 #include "cairn/tags.h"
 
@@ -61,6 +62,27 @@ struct row {
 static const struct row rows[] = {
 	/* no option at all */
 	{"none", 0, {{0}}, {NULL}, "main", COMMIT, 0, {"latest"}, {CUSTOM}, NULL},
+	/* werf v1.1: the tag is each image's signature, put in at publish time */
+	{"by stages signature",
+	 2,
+	 {R(TAG_BY_STAGES_SIGNATURE, NULL), R(TAG, "v1")},
+	 {NULL},
+	 NULL,
+	 NULL,
+	 0,
+	 {"", "v1"},
+	 {CAIRN_TAG_SCHEME_STAGES_SIGNATURE, CUSTOM},
+	 NULL},
+	{"by stages signature with a value",
+	 1,
+	 {R(TAG_BY_STAGES_SIGNATURE, "x")},
+	 {NULL},
+	 NULL,
+	 NULL,
+	 CAIRN_EINVAL,
+	 {NULL},
+	 {0},
+	 "--tag-by-stages-signature takes no value"},
 	/* --tag, --tag-slug, --tag-custom: docker-tag slug (spec vectors), scheme custom */
 	{"tag valid", 1, {R(TAG, "v1.2")}, {NULL}, NULL, NULL, 0, {"v1.2"}, {CUSTOM}, NULL},
 	{"tag 16.04", 1, {R(TAG, "16.04")}, {NULL}, NULL, NULL, 0, {"16.04"}, {CUSTOM}, NULL},
@@ -876,7 +898,53 @@ static void test_scheme_names(void **state)
 	assert_string_equal(cairn_tag_scheme_name(CAIRN_TAG_SCHEME_GIT_TAG), "git_tag");
 	assert_string_equal(cairn_tag_scheme_name(CAIRN_TAG_SCHEME_GIT_COMMIT), "git_commit");
 	assert_string_equal(cairn_tag_scheme_name(CAIRN_TAG_SCHEME_CI), "ci");
+	assert_string_equal(cairn_tag_scheme_name(CAIRN_TAG_SCHEME_STAGES_SIGNATURE),
+			    "stages_signature");
 	assert_string_equal(cairn_tag_scheme_name((enum cairn_tag_scheme)42), "unknown");
+}
+
+/* --images-repo-mode and werf's auto rule (ResolveRepoMode in werf v1.1's pkg/docker_registry). */
+static void test_repo_mode(void **state)
+{
+	static const struct {
+		const char *repo, *mode, *impl;
+		int ret;
+		enum cairn_repo_mode want;
+	} modes[] = {
+		{"127.0.0.1:5000/team/app", NULL, NULL, 0, CAIRN_REPO_MULTIREPO},
+		{"127.0.0.1:5000/team/app", "auto", NULL, 0, CAIRN_REPO_MULTIREPO},
+		{"127.0.0.1:5000/team/app", "monorepo", NULL, 0, CAIRN_REPO_MONOREPO},
+		{"docker.io/acct/app", NULL, NULL, 0, CAIRN_REPO_MONOREPO},
+		{"acct/app", "", NULL, 0, CAIRN_REPO_MONOREPO},
+		{"docker.io/acct", NULL, NULL, 0, CAIRN_REPO_MULTIREPO},
+		{"docker.io/acct/app", "multirepo", NULL, 0, CAIRN_REPO_MULTIREPO},
+		{"quay.io/ns/app", NULL, NULL, 0, CAIRN_REPO_MONOREPO},
+		{"quay.io/ns", NULL, NULL, 0, CAIRN_REPO_MULTIREPO},
+		{"docker.pkg.github.com/o/p", NULL, NULL, 0, CAIRN_REPO_MULTIREPO},
+		{"docker.pkg.github.com/o/p/pkg", NULL, NULL, 0, CAIRN_REPO_MONOREPO},
+		{"127.0.0.1:5000/a/b", NULL, "dockerhub", 0, CAIRN_REPO_MONOREPO},
+		{"127.0.0.1:5000/a/b", NULL, "harbor", 0, CAIRN_REPO_MULTIREPO},
+		{"127.0.0.1:5000/a/b", "mono", NULL, CAIRN_EINVAL, CAIRN_REPO_MULTIREPO},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct cairn_ref ref = CAIRN_REF_INIT;
+		struct cairn_error *err = NULL;
+		enum cairn_repo_mode got = CAIRN_REPO_MONOREPO;
+		int ret;
+
+		assert_int_equal(cairn_repo_parse(&ref, modes[i].repo, NULL), 0);
+		ret = cairn_repo_mode_resolve(&got, modes[i].mode, modes[i].impl, &ref, &err);
+		if (ret != modes[i].ret || (ret == 0 && got != modes[i].want))
+			fail_msg("%s mode %s impl %s: ret %d mode %d", modes[i].repo,
+				 modes[i].mode ? modes[i].mode : "(null)",
+				 modes[i].impl ? modes[i].impl : "(null)", ret, (int)got);
+		if (ret < 0)
+			assert_non_null(strstr(err->msg, "invalid images repo mode 'mono'"));
+		cairn_error_free(err);
+		cairn_ref_release(&ref);
+	}
 }
 
 int main(void)
@@ -885,6 +953,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_table), cmocka_unit_test(test_slug_hash),
 		cmocka_unit_test(test_plain_length),  cmocka_unit_test(test_null_context),
 		cmocka_unit_test(test_option_parse),  cmocka_unit_test(test_scheme_names),
+		cmocka_unit_test(test_repo_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -132,20 +132,89 @@ static int push_stages(struct cairn_store *st, const struct cairn_build_image *i
 	return 0;
 }
 
-/* The repository image `im` goes to: REPO for the unnamed image (or as_is), else REPO/NAME. */
+static size_t path_parts(const char *path)
+{
+	size_t n = 1;
+
+	for (const char *p = path; *p; p++)
+		n += *p == '/';
+	return n;
+}
+
+int cairn_repo_mode_resolve(enum cairn_repo_mode *out, const char *mode,
+			    const char *implementation, const struct cairn_ref *repo,
+			    struct cairn_error **err)
+{
+	const char *impl = implementation;
+	size_t parts = path_parts(repo->path);
+
+	*out = CAIRN_REPO_MULTIREPO;
+	if (mode && strcmp(mode, "monorepo") == 0) {
+		*out = CAIRN_REPO_MONOREPO;
+		return 0;
+	}
+	if (mode && strcmp(mode, "multirepo") == 0)
+		return 0;
+	if (mode && *mode && strcmp(mode, "auto") != 0)
+		return cairn_error_set(err, CAIRN_EINVAL,
+				       "invalid images repo mode '%s': want multirepo, monorepo or "
+				       "auto",
+				       mode);
+	if (!impl || !*impl) {
+		impl = strcmp(repo->domain, "docker.io") == 0		  ? "dockerhub"
+		       : strcmp(repo->domain, "quay.io") == 0		  ? "quay"
+		       : strcmp(repo->domain, "docker.pkg.github.com") == 0 ? "github"
+									  : "default";
+	}
+	/* werf: a Docker Hub "library/X" is the account X alone */
+	if (strcmp(impl, "dockerhub") == 0 && strncmp(repo->path, "library/", 8) == 0)
+		parts = 1;
+	if ((strcmp(impl, "dockerhub") == 0 || strcmp(impl, "quay") == 0) && parts >= 2)
+		*out = CAIRN_REPO_MONOREPO;
+	if (strcmp(impl, "github") == 0 && parts >= 3)
+		*out = CAIRN_REPO_MONOREPO;
+	return 0;
+}
+
+/*
+ * The repository image `im` goes to: REPO for the unnamed image, as_is, or in monorepo mode;
+ * else REPO/NAME.
+ */
 static int image_repo(struct cairn_ref *out, const struct cairn_ref *repo,
 		      const struct cairn_build_image *im, const struct cairn_publish_opts *o,
 		      struct cairn_error **err)
 {
 	cleanup_free char *s = NULL;
 
-	if (o->as_is || !im->name) {
+	if (o->as_is || !im->name || o->repo_mode == CAIRN_REPO_MONOREPO) {
 		cairn_ref_with(out, repo, NULL, NULL);
 		return 0;
 	}
 	s = xasprintf("%s/%s/%s", repo->domain, repo->path, im->name);
 	if (cairn_repo_parse(out, s, err) < 0)
 		return cairn_error_wrap(err, "publish image '%s'", im->name);
+	return 0;
+}
+
+/*
+ * The reference of tag `t` of image `im` in `repo`: the image's signature for the stages
+ * signature scheme, and NAME-TAG for a named image in monorepo mode.
+ */
+static int image_tag(struct cairn_ref *out, const struct cairn_ref *repo,
+		     const struct cairn_build_image *im, const struct cairn_tag *t,
+		     const struct cairn_publish_opts *o, struct cairn_error **err)
+{
+	const char *base = t->scheme == CAIRN_TAG_SCHEME_STAGES_SIGNATURE ? im->signature : t->tag;
+	cleanup_free char *tag = NULL;
+
+	if (o->repo_mode != CAIRN_REPO_MONOREPO || o->as_is || !im->name) {
+		cairn_ref_with(out, repo, base, NULL);
+		return 0;
+	}
+	tag = xasprintf("%s-%s", im->name, base);
+	if (cairn_tag_validate(tag, strlen(tag), err) < 0)
+		return cairn_error_wrap(err, "publish image '%s' in monorepo mode", im->name);
+	cairn_ref_with(out, repo, tag, NULL);
 	return 0;
 }
 
@@ -172,7 +241,7 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 	for (size_t i = 0; i < built->n_images; i++) {
 		const struct cairn_build_image *im = &built->images[i];
 		CLEANUP(cairn_ref_release) struct cairn_ref dest_repo = CAIRN_REF_INIT;
-		int done[CAIRN_TAG_SCHEME_CI + 1] = {0};
+		int done[CAIRN_TAG_SCHEME_COUNT] = {0};
 
 		if (im->artifact)
 			continue;
@@ -198,7 +267,9 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 				if (o->tags[u].scheme != scheme)
 					continue;
 				io.blobs_known = (int)pushed;
-				cairn_ref_with(&dest, &dest_repo, o->tags[u].tag, NULL);
+				ret = image_tag(&dest, &dest_repo, im, &o->tags[u], o, err);
+				if (ret < 0)
+					return ret;
 				ret = cairn_image_push_descriptor(st, &final, &dest, &io, NULL,
 								  err);
 				if (ret < 0)

@@ -25,12 +25,14 @@ static const struct option_info options[] = {
 	[CAIRN_TAG_OPT_TAG_GIT_COMMIT] = {"tag-git-commit", true},
 	[CAIRN_TAG_OPT_TAG_BUILD_ID] = {"tag-build-id", false},
 	[CAIRN_TAG_OPT_TAG_CI] = {"tag-ci", false},
+	[CAIRN_TAG_OPT_TAG_BY_STAGES_SIGNATURE] = {"tag-by-stages-signature", false},
 };
 
 static const char *const scheme_names[] = {
 	[CAIRN_TAG_SCHEME_CUSTOM] = "custom",	[CAIRN_TAG_SCHEME_GIT_BRANCH] = "git_branch",
 	[CAIRN_TAG_SCHEME_GIT_TAG] = "git_tag", [CAIRN_TAG_SCHEME_GIT_COMMIT] = "git_commit",
 	[CAIRN_TAG_SCHEME_CI] = "ci",
+	[CAIRN_TAG_SCHEME_STAGES_SIGNATURE] = "stages_signature",
 };
 
 /* The tag one request gives, before de-duplication. */
@@ -253,6 +255,11 @@ static int resolve_one(struct resolved *r, const struct cairn_tag_request *q,
 		return resolve_build_id(r, getenv_fn, err);
 	case CAIRN_TAG_OPT_TAG_CI:
 		return resolve_ci(r, getenv_fn, err);
+	case CAIRN_TAG_OPT_TAG_BY_STAGES_SIGNATURE:
+		/* known per image only once it is built: publish puts the signature in */
+		r->tag = xstrdup("");
+		r->scheme = CAIRN_TAG_SCHEME_STAGES_SIGNATURE;
+		return 0;
 	}
 	return cairn_error_set(err, CAIRN_EINTERNAL, "unhandled tag option %d", (int)q->option);
 }
