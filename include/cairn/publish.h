@@ -33,8 +33,8 @@ struct cairn_publish_opts {
 	const char *repo; /* REPO: named images go to REPO/NAME (or REPO:NAME-TAG), the unnamed
 			     one to REPO */
 	enum cairn_repo_mode repo_mode;
-	int as_is;	  /* spush: the (single) image goes to REPO itself */
-	int with_stages;  /* also every stage, as REPO:<stage_prefix><signature> */
+	int as_is;	 /* spush: the (single) image goes to REPO itself */
+	int with_stages; /* also every stage, as REPO:<stage_prefix><signature> */
 	const char *stage_prefix;
 	int oci; /* OCI manifests; default Docker v2 schema 2 */
 	const struct cairn_tag *tags;

@@ -20,7 +20,8 @@ enum cairn_tag_option {
 	CAIRN_TAG_OPT_TAG_GIT_COMMIT, /* "tag-git-commit" COMMIT: must be a valid tag, git_commit */
 	CAIRN_TAG_OPT_TAG_BUILD_ID,   /* "tag-build-id": the CI's build id, ci */
 	CAIRN_TAG_OPT_TAG_CI, /* "tag-ci": the CI's tag or branch slugged, git_tag/git_branch */
-	CAIRN_TAG_OPT_TAG_BY_STAGES_SIGNATURE, /* "tag-by-stages-signature": each image's signature */
+	CAIRN_TAG_OPT_TAG_BY_STAGES_SIGNATURE, /* "tag-by-stages-signature": each image's signature
+						*/
 };
 
 /* The tag scheme, recorded in the image label cairn-tag-scheme. */

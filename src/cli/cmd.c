@@ -19,7 +19,7 @@
 	"  --tag-commit, --tag-git-commit C       git commit\n"                       \
 	"  --tag-build-id, --tag-ci               from GitLab CI, Travis or GitHub\n" \
 	"                                         Actions variables\n"                \
-	"  --tag-by-stages-signature              each image's stages signature\n"   \
+	"  --tag-by-stages-signature              each image's stages signature\n"    \
 	"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"    \
 	"  --report FILE, and the registry options of 'cairn help image'.\n"
 

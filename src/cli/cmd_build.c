@@ -47,7 +47,8 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	int c, ret = CLI_EXIT_OK, quiet;
 
 	cli_args_init(&a, argc, argv, own, cli_registry_options);
-	while ((c = getopt_long(a.argc, a.argv, ":j:s:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
+	while ((c = getopt_long(a.argc, a.argv, ":j:s:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) !=
+	       -1) {
 		int r = cli_common_opt(ctx, "build", c, optarg);
 
 		if (r == CLI_COMMON_EXIT)

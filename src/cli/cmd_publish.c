@@ -39,7 +39,7 @@ static const char *const tag_option_names[] = {
 	"tag",		"tag-slug",   "tag-custom",
 	"tag-plain",	"tag-branch", "tag-git-branch",
 	"tag-git-tag",	"tag-commit", "tag-git-commit",
-	"tag-build-id", "tag-ci", "tag-by-stages-signature",
+	"tag-build-id", "tag-ci",     "tag-by-stages-signature",
 };
 
 static const char *cmd_name(enum mode m)
@@ -57,8 +57,8 @@ static size_t own_options(struct option *own, enum mode m)
 
 	if (m == MODE_PUBLISH || m == MODE_BUILD_AND_PUBLISH) {
 		own[n++] = (struct option){"images-repo", required_argument, NULL, OPT_IMAGES_REPO};
-		own[n++] = (struct option){"images-repo-mode", required_argument, NULL,
-					   OPT_REPO_MODE};
+		own[n++] =
+			(struct option){"images-repo-mode", required_argument, NULL, OPT_REPO_MODE};
 		/* werf's registry implementations: cairn speaks the same API to all of them */
 		own[n++] = (struct option){"images-repo-implementation", required_argument, NULL,
 					   OPT_REPO_IMPLEMENTATION};
@@ -102,9 +102,9 @@ static const char *short_options(enum mode m)
 /* One option of the plan; 0, or -1 (a usage error: *ret is the exit status). */
 /* Options checked once all are read. */
 struct plan_words {
-	const char *format;	/* --manifest-format */
-	const char *repo_mode;	/* --images-repo-mode */
-	const char *repo_impl;	/* --images-repo-implementation */
+	const char *format;    /* --manifest-format */
+	const char *repo_mode; /* --images-repo-mode */
+	const char *repo_impl; /* --images-repo-implementation */
 };
 
 static int plan_opt(struct cairn_publish_plan *p, struct cairn_tag_request *req, const char *cmd,
@@ -213,10 +213,11 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	int c, ret = CLI_EXIT_OK, quiet;
 
 	own_options(own, m);
-	req = calloc((size_t)argc + 1, sizeof(*req));
+	cli_args_init(&a, argc, argv, own, cli_registry_options);
+	/* one slot per argument, those the environment adds included */
+	req = calloc((size_t)a.argc + 1, sizeof(*req));
 	if (!req)
 		abort();
-	cli_args_init(&a, argc, argv, own, cli_registry_options);
 	/* options may follow the operands, as in the seeds' examples: GNU argument order */
 	while ((c = getopt_long(a.argc, a.argv, short_options(m), a.opts, NULL)) != -1) {
 		int r = cli_common_opt(ctx, cmd, c, optarg);

@@ -141,9 +141,8 @@ static size_t path_parts(const char *path)
 	return n;
 }
 
-int cairn_repo_mode_resolve(enum cairn_repo_mode *out, const char *mode,
-			    const char *implementation, const struct cairn_ref *repo,
-			    struct cairn_error **err)
+int cairn_repo_mode_resolve(enum cairn_repo_mode *out, const char *mode, const char *implementation,
+			    const struct cairn_ref *repo, struct cairn_error **err)
 {
 	const char *impl = implementation;
 	size_t parts = path_parts(repo->path);
@@ -161,10 +160,10 @@ int cairn_repo_mode_resolve(enum cairn_repo_mode *out, const char *mode,
 				       "auto",
 				       mode);
 	if (!impl || !*impl) {
-		impl = strcmp(repo->domain, "docker.io") == 0		  ? "dockerhub"
-		       : strcmp(repo->domain, "quay.io") == 0		  ? "quay"
+		impl = strcmp(repo->domain, "docker.io") == 0		    ? "dockerhub"
+		       : strcmp(repo->domain, "quay.io") == 0		    ? "quay"
 		       : strcmp(repo->domain, "docker.pkg.github.com") == 0 ? "github"
-									  : "default";
+									    : "default";
 	}
 	/* werf: a Docker Hub "library/X" is the account X alone */
 	if (strcmp(impl, "dockerhub") == 0 && strncmp(repo->path, "library/", 8) == 0)

@@ -29,8 +29,10 @@ static const struct option_info options[] = {
 };
 
 static const char *const scheme_names[] = {
-	[CAIRN_TAG_SCHEME_CUSTOM] = "custom",	[CAIRN_TAG_SCHEME_GIT_BRANCH] = "git_branch",
-	[CAIRN_TAG_SCHEME_GIT_TAG] = "git_tag", [CAIRN_TAG_SCHEME_GIT_COMMIT] = "git_commit",
+	[CAIRN_TAG_SCHEME_CUSTOM] = "custom",
+	[CAIRN_TAG_SCHEME_GIT_BRANCH] = "git_branch",
+	[CAIRN_TAG_SCHEME_GIT_TAG] = "git_tag",
+	[CAIRN_TAG_SCHEME_GIT_COMMIT] = "git_commit",
 	[CAIRN_TAG_SCHEME_CI] = "ci",
 	[CAIRN_TAG_SCHEME_STAGES_SIGNATURE] = "stages_signature",
 };
