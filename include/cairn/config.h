@@ -107,6 +107,42 @@ struct cairn_config_shell {
 	struct cairn_config_str stage_cache_version[CAIRN_CONFIG_STAGE_COUNT];
 };
 
+enum cairn_config_value_kind {
+	CAIRN_CONFIG_VALUE_NULL = 0,
+	CAIRN_CONFIG_VALUE_SCALAR = 1,
+	CAIRN_CONFIG_VALUE_LIST = 2,
+	CAIRN_CONFIG_VALUE_MAP = 3,
+};
+
+/**
+ * A YAML value kept as written (`cleanup`, ansible tasks):
+ * aliases and `<<` merges are resolved, scalars keep their text untyped (`10`, `true` and `"10"`
+ * are all text; `plain` tells `10` from `"10"`).
+ */
+struct cairn_config_value {
+	enum cairn_config_value_kind kind;
+	struct cairn_config_pos pos;
+	char *text;  /* SCALAR: NUL-terminated (no NUL inside); else NULL */
+	bool plain;  /* SCALAR: plain style, no tag: may be a number or a boolean */
+	char **keys; /* MAP: the keys in document order; else NULL */
+	struct cairn_config_value *items; /* LIST: the items; MAP: the values, parallel to keys */
+	size_t n;
+};
+
+/**
+ * `ansible`: the tasks of each user stage, kept as written (a LIST of task mappings, or kind
+ * NULL), each naming a module of werf's list or being a block; the cache versions that apply.
+ */
+struct cairn_config_ansible {
+	struct cairn_config_pos pos;
+	struct cairn_config_value tasks[CAIRN_CONFIG_STAGE_COUNT];
+	struct cairn_config_str cache_version;
+	struct cairn_config_str stage_cache_version[CAIRN_CONFIG_STAGE_COUNT];
+};
+
+/** Whether `key` names a module of werf's list (also as ansible.builtin.NAME and the like). */
+CAIRN_API bool cairn_config_ansible_module(const char *key, size_t len);
+
 /** Where an import happens (the stages importsBeforeInstall ... importsAfterSetup). */
 enum cairn_config_import_point {
 	CAIRN_CONFIG_IMPORT_BEFORE_INSTALL = 0,
@@ -203,33 +239,12 @@ struct cairn_config_image {
 	struct cairn_config_git *git; /* NULL when n_git is 0 */
 	size_t n_git;
 	struct cairn_config_shell shell;
+	struct cairn_config_ansible ansible; /* an image has shell or ansible stages, not both */
 	struct cairn_config_import *imports;
 	size_t n_imports;
 	struct cairn_config_mount *mounts;
 	size_t n_mounts;
 	struct cairn_config_docker docker;
-};
-
-enum cairn_config_value_kind {
-	CAIRN_CONFIG_VALUE_NULL = 0,
-	CAIRN_CONFIG_VALUE_SCALAR = 1,
-	CAIRN_CONFIG_VALUE_LIST = 2,
-	CAIRN_CONFIG_VALUE_MAP = 3,
-};
-
-/**
- * A YAML value kept as written, for a section cairn accepts without using it (`cleanup`):
- * aliases and `<<` merges are resolved, scalars keep their text untyped (`10`, `true` and `"10"`
- * are all text; `plain` tells `10` from `"10"`).
- */
-struct cairn_config_value {
-	enum cairn_config_value_kind kind;
-	struct cairn_config_pos pos;
-	char *text;  /* SCALAR: NUL-terminated (no NUL inside); else NULL */
-	bool plain;  /* SCALAR: plain style, no tag: may be a number or a boolean */
-	char **keys; /* MAP: the keys in document order; else NULL */
-	struct cairn_config_value *items; /* LIST: the items; MAP: the values, parallel to keys */
-	size_t n;
 };
 
 /** A whole configuration. */
@@ -286,9 +301,9 @@ CAIRN_API int cairn_config_load(struct cairn_config **out, const char *dir, cons
  * (e.g. "werf.yaml:4:7: git[0].to: must be an absolute path"; YAML syntax errors are
  * "<name>:<line>:<column>: <parser message>"), and CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX,
  * CAIRN_CONFIG_NODES_MAX, CAIRN_CONFIG_DEPTH_MAX or CAIRN_CONFIG_IMAGES_MAX. A key werf knew
- * for a feature cairn lacks is CAIRN_EINVAL "<name>:<line>:<column>: ansible: ansible stages
- * are not supported yet" (or "dockerfile: images built from a Dockerfile are not supported
- * yet", for every Dockerfile image key), never "unknown key".
+ * for a feature cairn lacks is CAIRN_EINVAL "<name>:<line>:<column>: dockerfile: images built
+ * from a Dockerfile are not supported yet" (for every Dockerfile image key), never "unknown
+ * key".
  */
 CAIRN_API int cairn_config_parse(struct cairn_config **out, const char *name, const char *text,
 				 size_t len, struct cairn_error **err);

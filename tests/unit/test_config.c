@@ -1037,11 +1037,31 @@ static const struct bad bad[] = {
 	{META "artifact: [a, b]\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:11: artifact: must be a string"},
 	{IMAGE_A "foo: bar\n", CAIRN_EINVAL, "werf.yaml:6:1: foo: unknown key"},
+	/* ansible: werf's modules only, one per task, blocks checked inside */
+	{IMAGE_A "ansible:\n  install:\n  - name: t\n    template: {src: a, dest: b}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:9:5: ansible.install[0]: module 'template' is not supported (werf's list of "
+	 "ansible modules: docs/ansible.md)"},
+	{IMAGE_A "ansible:\n  setup:\n  - copy: {content: x, dest: /x}\n    file: {path: /y}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:9:5: ansible.setup[0]: a task runs one module: 'copy' and 'file'"},
+	{IMAGE_A "ansible:\n  install:\n  - name: only a name\n", CAIRN_EINVAL,
+	 "werf.yaml:8:5: ansible.install[0]: the task names no module"},
+	{IMAGE_A "ansible:\n  install:\n  - block:\n    - debug: {msg: x}\n    rescue:\n"
+		 "    - synchronize: {src: a}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:11:7: ansible.install[0].rescue[0]: module 'synchronize' is not supported "
+	 "(werf's list of ansible modules: docs/ansible.md)"},
+	{IMAGE_A "ansible:\n  install: {copy: x}\n", CAIRN_EINVAL,
+	 "werf.yaml:7:12: ansible.install: must be a list of tasks"},
+	{IMAGE_A "ansible:\n  install: [x]\n", CAIRN_EINVAL,
+	 "werf.yaml:7:13: ansible.install[0]: must be a task: a mapping with a module"},
+	{IMAGE_A "shell:\n  install: [a]\nansible:\n  setup: [{debug: {msg: x}}]\n", CAIRN_EINVAL,
+	 "werf.yaml:9:3: ansible: cannot be used together with shell: an image has shell or "
+	 "ansible stages"},
+	{IMAGE_A "ansible:\n  installz: []\n", CAIRN_EINVAL,
+	 "werf.yaml:7:3: ansible.installz: unknown key"},
 	/* werf features cairn does not have: named, never "unknown key" */
-	{IMAGE_A "ansible:\n  install: []\n", CAIRN_EINVAL,
-	 "werf.yaml:6:1: ansible: ansible stages are not supported yet"},
-	{META "artifact: b\nfrom: x\nansible:\n  install: []\n", CAIRN_EINVAL,
-	 "werf.yaml:6:1: ansible: ansible stages are not supported yet"},
 	{META "image: a\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
 	 "werf.yaml:5:1: dockerfile: images built from a Dockerfile are not supported yet"},
 	{META "image: a\ncontext: app\ndockerfile: Dockerfile\n", CAIRN_EINVAL,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of stage signatures (H(), a build's, pinned by hand) and stage image names. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +10,9 @@
 #include "common.h"
 #include "cairn/build.h"
 #include "cairn/store.h"
+#include "stage/stage_internal.h"
 #include "util/fs.h"
+#include "util/json.h"
 
 #include <fcntl.h>
 
@@ -134,12 +137,79 @@ static void test_stage_names(void **state)
 	cairn_ref_release(&repo);
 }
 
+/* Tasks as JSON, plain scalars typed as werf's YAML library typed them; quoted stay text. */
+static void test_ansible_json(void **state)
+{
+	static const char yaml[] =
+		"project: p\nconfigVersion: 1\n---\nimage: a\nfrom: x\nansible:\n  install:\n"
+		"  - name: t\n    ansible.builtin.file:\n      path: /x\n      mode: 0755\n"
+		"      recurse: yes\n      state: \"yes\"\n      n: ~\n      f: 1.5\n"
+		"      i: 1_000\n      e: 1e3\n      h: 0x1F\n      o: 08\n      s: 1.2.3\n"
+		"      l: [on, Off, '0755', -12]\n";
+	static const char want[] =
+		"{\"ansible.builtin.file\":{\"e\":1000,\"f\":1.5,\"h\":31,\"i\":1000,"
+		"\"l\":[true,false,\"0755\",-12],\"mode\":493,\"n\":null,\"o\":8,"
+		"\"path\":\"/x\",\"recurse\":true,\"s\":\"1.2.3\",\"state\":\"yes\"},"
+		"\"name\":\"t\"}";
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+	json_t *j;
+
+	(void)state;
+	if (cairn_config_parse(&c, "werf.yaml", yaml, strlen(yaml), &err) < 0)
+		fail_msg("%s", err->msg);
+	assert_int_equal(c->images[0].ansible.tasks[CAIRN_CONFIG_STAGE_INSTALL].n, 1);
+	j = stage_ansible_json(&c->images[0].ansible.tasks[CAIRN_CONFIG_STAGE_INSTALL].items[0]);
+	assert_int_equal(cairn_json_dump(&b, j, &err), 0);
+	assert_string_equal(b.buf, want);
+	json_decref(j);
+	cairn_config_free(c);
+}
+
+/* A task edit changes the signature of its stage; a whitespace or quoting edit does not. */
+static void test_ansible_signature(void **state)
+{
+	static const char *const variants[] = {
+		"  - debug: {msg: hi}\n",     "  -   debug:\n          msg:   hi\n",
+		"  - debug: {msg: \"hi\"}\n", "  - debug: {msg: 'hi'}\n",
+		"  - debug: {msg: ho}\n",
+	};
+	char got[5][4096];
+
+	(void)state;
+	for (size_t v = 0; v < 5; v++) {
+		cleanup_free char *yaml = xasprintf("project: p\nconfigVersion: 1\n---\nimage: a\n"
+						    "from: x\nansible:\n  setup:\n%s",
+						    variants[v]);
+		struct cairn_config *c = NULL;
+		struct cairn_error *err = NULL;
+		struct strv deps = {0};
+
+		if (cairn_config_parse(&c, "werf.yaml", yaml, strlen(yaml), &err) < 0)
+			fail_msg("%s", err->msg);
+		assert_int_equal(
+			stage_deps_ansible(&deps, &c->images[0], CAIRN_CONFIG_STAGE_SETUP, &err),
+			0);
+		assert_int_equal(deps.n, 1);
+		snprintf(got[v], sizeof(got[v]), "%s", deps.v[0]);
+		strv_release(&deps);
+		cairn_config_free(c);
+	}
+	assert_string_equal(got[0], "{\"debug\":{\"msg\":\"hi\"}}");
+	for (size_t v = 1; v < 4; v++)
+		assert_string_equal(got[v], got[0]);
+	assert_string_not_equal(got[4], got[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_pinned_signatures),
 		cmocka_unit_test(test_stage_names),
+		cmocka_unit_test(test_ansible_json),
+		cmocka_unit_test(test_ansible_signature),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -145,6 +145,11 @@ struct field {
 	const char *note; /* F_IGNORED: why it can be ignored; F_UNSUPPORTED: what is missing */
 };
 
+/* A copy of `n` as a struct cairn_config_value; on failure *out holds what was copied. */
+int cfg_copy_value(struct ctx *x, struct cairn_config_value *out, const struct ynode *n);
+/* ansible.c: `ansible.<stage>`, checked against werf's modules and kept as written */
+int cfg_read_ansible_tasks(struct ctx *x, const struct field *f, const struct ynode *n, void *base);
+
 #define AT(base, off) ((void *)((char *)(base) + (off)))
 
 #define CFG(m) offsetof(struct cairn_config, m)

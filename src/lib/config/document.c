@@ -174,8 +174,6 @@ void cfg_value_release(struct cairn_config_value *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static int copy_value(struct ctx *x, struct cairn_config_value *out, const struct ynode *n);
-
 static int copy_map(struct ctx *x, struct cairn_config_value *out, const struct ynode *n)
 {
 	CLEANUP(cfg_entries_release) struct entries e = {0};
@@ -195,7 +193,7 @@ static int copy_map(struct ctx *x, struct cairn_config_value *out, const struct 
 			return invalid(x, k->pos, "must not contain a NUL character");
 		out->keys[i] = xmemdup(k->text, k->len + 1);
 		out->n = i + 1;
-		ret = copy_value(x, &out->items[i], e.v[i].value);
+		ret = cfg_copy_value(x, &out->items[i], e.v[i].value);
 		if (ret < 0)
 			return ret;
 		cfg_path_pop(x, old);
@@ -203,8 +201,7 @@ static int copy_map(struct ctx *x, struct cairn_config_value *out, const struct 
 	return 0;
 }
 
-/* A copy of `n` as a struct cairn_config_value; on failure *out holds what was copied. */
-static int copy_value(struct ctx *x, struct cairn_config_value *out, const struct ynode *n)
+int cfg_copy_value(struct ctx *x, struct cairn_config_value *out, const struct ynode *n)
 {
 	int ret;
 
@@ -231,7 +228,7 @@ static int copy_value(struct ctx *x, struct cairn_config_value *out, const struc
 			return ret;
 		old = cfg_path_index(x, i);
 		out->n = i + 1;
-		ret = copy_value(x, &out->items[i], n->kids[i]);
+		ret = cfg_copy_value(x, &out->items[i], n->kids[i]);
 		if (ret < 0)
 			return ret;
 		cfg_path_pop(x, old);
@@ -252,7 +249,7 @@ static int read_cleanup(struct ctx *x, const struct field *f, const struct ynode
 		free(c->cleanup);
 	}
 	c->cleanup = xcalloc(1, sizeof(*c->cleanup));
-	return copy_value(x, c->cleanup, n);
+	return cfg_copy_value(x, c->cleanup, n);
 }
 
 /* ---- element checks ---- */
@@ -475,6 +472,33 @@ static const struct field shell_fields[] = {
 	{.key = NULL},
 };
 
+#define ANSIBLE_TASKS(k, stage)                                           \
+	{                                                                 \
+		.key = k, .type = T_FN, .off = IMG(ansible.tasks[stage]), \
+		.fn = cfg_read_ansible_tasks                              \
+	}
+#define ANSIBLE_VERSION(k, stage)                              \
+	{                                                      \
+		.key = k, .type = T_STR, .flags = F_EMPTY_OK,  \
+		.off = IMG(ansible.stage_cache_version[stage]) \
+	}
+
+static const struct field ansible_fields[] = {
+	ANSIBLE_TASKS("beforeInstall", CAIRN_CONFIG_STAGE_BEFORE_INSTALL),
+	ANSIBLE_TASKS("install", CAIRN_CONFIG_STAGE_INSTALL),
+	ANSIBLE_TASKS("beforeSetup", CAIRN_CONFIG_STAGE_BEFORE_SETUP),
+	ANSIBLE_TASKS("setup", CAIRN_CONFIG_STAGE_SETUP),
+	{.key = "cacheVersion",
+	 .type = T_STR,
+	 .flags = F_EMPTY_OK,
+	 .off = IMG(ansible.cache_version)},
+	ANSIBLE_VERSION("beforeInstallCacheVersion", CAIRN_CONFIG_STAGE_BEFORE_INSTALL),
+	ANSIBLE_VERSION("installCacheVersion", CAIRN_CONFIG_STAGE_INSTALL),
+	ANSIBLE_VERSION("beforeSetupCacheVersion", CAIRN_CONFIG_STAGE_BEFORE_SETUP),
+	ANSIBLE_VERSION("setupCacheVersion", CAIRN_CONFIG_STAGE_SETUP),
+	{.key = NULL},
+};
+
 static const struct field import_fields[] = {
 	{.key = "artifact", .type = T_STR, .off = IMP(artifact)},
 	{.key = "image", .type = T_STR, .off = IMP(image)},
@@ -544,10 +568,7 @@ static const struct field image_fields[] = {
 	 .flags = F_IGNORED,
 	 .fn = check_bool,
 	 .note = "the files built are the same without it"},
-	{.key = "ansible",
-	 .type = T_SKIP,
-	 .flags = F_UNSUPPORTED,
-	 .note = "ansible stages are not supported yet"},
+	{.key = "ansible", .type = T_MAP, .off = IMG(ansible.pos), .sub = ansible_fields},
 	DOCKERFILE_KEY("dockerfile"),
 	DOCKERFILE_KEY("context"),
 	DOCKERFILE_KEY("contextAddFile"),
@@ -630,6 +651,15 @@ static int read_image(struct ctx *x, const struct ynode *root, const char *name_
 	ret = cfg_read_fields(x, root, image_fields, img);
 	if (ret < 0)
 		return ret;
+	if (img->shell.pos.line && img->ansible.pos.line) {
+		size_t old = cfg_path_key(x, "ansible", 7);
+
+		ret = invalid(x, img->ansible.pos,
+			      "cannot be used together with shell: an image "
+			      "has shell or ansible stages");
+		cfg_path_pop(x, old);
+		return ret;
+	}
 	from[0] = &img->from;
 	from[1] = &img->from_image;
 	from[2] = &img->from_image_artifact;

@@ -419,6 +419,11 @@ static void release_image(struct cairn_config_image *img)
 		str_release(&img->shell.stage_cache_version[s]);
 	}
 	str_release(&img->shell.cache_version);
+	for (size_t s = 0; s < CAIRN_CONFIG_STAGE_COUNT; s++) {
+		cfg_value_release(&img->ansible.tasks[s]);
+		str_release(&img->ansible.stage_cache_version[s]);
+	}
+	str_release(&img->ansible.cache_version);
 	for (size_t i = 0; i < img->n_imports; i++) {
 		struct cairn_config_import *im = &img->imports[i];
 

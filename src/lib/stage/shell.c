@@ -227,5 +227,7 @@ out:
 int stage_build_user(struct stage_output *o, struct image_state *s, enum stage_id id,
 		     struct cairn_error **err)
 {
+	if (s->img->ansible.pos.line)
+		return stage_build_ansible(o, s, id, err);
 	return build_shell(o->layers, &o->n_layers, o->config, s, id, err);
 }

@@ -188,18 +188,30 @@ int stage_deps_user(struct strv *deps, struct image_state *s, enum stage_id id,
 	const struct cairn_config_image *img = s->img;
 	enum cairn_config_user_stage us;
 	const struct cairn_config_list *cmds = stage_commands(img, id, &us);
+	bool ansible = img->ansible.pos.line != 0;
+	const struct cairn_config_str *cv =
+		ansible ? &img->ansible.cache_version : &img->shell.cache_version;
+	const struct cairn_config_str *scv = ansible ? &img->ansible.stage_cache_version[us]
+						     : &img->shell.stage_cache_version[us];
+	size_t n = ansible ? img->ansible.tasks[us].n : cmds->n;
 	int ret;
 
 	/* as werf: a cache version alone makes the stage (and its stageDependencies) */
-	if (cmds->n == 0 && !nonempty(img->shell.cache_version.s) &&
-	    !nonempty(img->shell.stage_cache_version[us].s))
+	if (n == 0 && !nonempty(cv->s) && !nonempty(scv->s))
 		return 0;
-	for (size_t i = 0; i < cmds->n; i++)
+	if (ansible) {
+		/* tasks and commands never give the same signature */
+		strv_add(deps, "ansible");
+		ret = stage_deps_ansible(deps, img, us, err);
+		if (ret < 0)
+			return ret;
+	}
+	for (size_t i = 0; !ansible && i < cmds->n; i++)
 		strv_add(deps, cmds->v[i]);
-	if (img->shell.cache_version.s)
-		strv_add(deps, img->shell.cache_version.s);
-	if (img->shell.stage_cache_version[us].s)
-		strv_add(deps, img->shell.stage_cache_version[us].s);
+	if (cv->s)
+		strv_add(deps, cv->s);
+	if (scv->s)
+		strv_add(deps, scv->s);
 	for (size_t i = 0; i < img->n_git; i++) {
 		const struct cairn_config_list *pat = &img->git[i].stage_dependencies[us];
 		struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;

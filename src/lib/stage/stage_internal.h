@@ -314,6 +314,15 @@ int stage_run_dir(const char **out, struct builder *b, struct cairn_error **err)
 int stage_build_user(struct stage_output *o, struct image_state *s, enum stage_id id,
 		     struct cairn_error **err);
 
+/* ansible.c */
+/* The tasks as JSON, plain scalars typed as werf typed them (a new reference). */
+json_t *stage_ansible_json(const struct cairn_config_value *v);
+/* What the signature of user stage `us` of `img` covers of its tasks: each one's JSON. */
+int stage_deps_ansible(struct strv *deps, const struct cairn_config_image *img,
+		       enum cairn_config_user_stage us, struct cairn_error **err);
+int stage_build_ansible(struct stage_output *o, struct image_state *s, enum stage_id id,
+			struct cairn_error **err);
+
 /* import.c */
 int stage_build_import(struct stage_output *o, struct image_state *s, enum stage_id id,
 		       struct cairn_error **err);
