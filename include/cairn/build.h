@@ -60,6 +60,13 @@ struct cairn_build_opts {
 	const char *stages_prefix; /* NULL: CAIRN_STAGE_PREFIX_PUBLISH */
 	/* with no_build: stop an image at its first missing stage instead of failing */
 	int stop_at_missing;
+	/*
+	 * The host socket of an ssh agent (as $SSH_AUTH_SOCK names it) that the commands of every
+	 * stage may use: bind-mounted at /.cairn/ssh-auth-sock, with SSH_AUTH_SOCK set to that, as
+	 * werf mounts its agent. NULL, or a path that is no socket: none. It is in no signature,
+	 * and neither the socket nor its mount point is in any layer.
+	 */
+	const char *ssh_auth_sock;
 };
 
 #define CAIRN_BUILD_OPTS_INIT                 \

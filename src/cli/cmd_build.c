@@ -90,6 +90,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	quiet = ctx->verbosity < 0;
 	o.home = home;
+	o.ssh_auth_sock = getenv("SSH_AUTH_SOCK");
 	o.images = (const char *const *)a.argv + optind;
 	o.n_images = (size_t)(a.argc - optind);
 	o.event = cli_on_build_event;

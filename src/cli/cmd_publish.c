@@ -204,6 +204,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	}
 	quiet = ctx->verbosity < 0;
 	p.tags = req;
+	p.build.ssh_auth_sock = getenv("SSH_AUTH_SOCK");
 	p.publish.as_is = m == MODE_DIMG_SPUSH;
 	p.publish.stage_prefix =
 		m >= MODE_DIMG_PUSH ? CAIRN_STAGE_PREFIX_DIMG : CAIRN_STAGE_PREFIX_PUBLISH;

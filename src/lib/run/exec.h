@@ -7,6 +7,12 @@
 
 #include "cairn/error.h"
 
+/*
+ * Where a run finds the ssh agent it is given (werf mounts it at /.werf/tmp/ssh-auth-sock): a
+ * mount point, like every other one the runtime creates, that never enters the layer.
+ */
+#define CAIRN_EXEC_SSH_AUTH_SOCK "/.cairn/ssh-auth-sock"
+
 struct cairn_exec_mount {
 	const char *source;	 /* host path */
 	const char *destination; /* absolute path in the container */
@@ -29,6 +35,11 @@ struct cairn_exec_opts {
 	size_t *last_command; /* OUT (may be NULL): 1-based index of the last command started */
 	const struct cairn_exec_mount *mounts; /* extra bind mounts (werf `mount:`) */
 	size_t n_mounts;
+	/*
+	 * The host socket of an ssh agent, bind-mounted at CAIRN_EXEC_SSH_AUTH_SOCK with
+	 * SSH_AUTH_SOCK set to that; NULL, or a path that is no socket: none.
+	 */
+	const char *ssh_auth_sock;
 	const char *work_dir; /* an empty directory of cairn's that this run may fill */
 	/* Each line the commands print (stdout and stderr, in order), without the newline. */
 	void (*output)(const char *line, size_t len, void *ud);
