@@ -16,7 +16,28 @@ enum {
 	OPT_RUNTIME,
 	OPT_REPORT,
 	OPT_STAGES_STORAGE,
+	OPT_SSH_KEY,
 };
+
+int cli_ssh_agent(struct cairn_ssh_agent **out, const char *const *keys, size_t n_keys,
+		  struct cairn_error **err)
+{
+	int ret;
+
+	*out = NULL;
+	if (n_keys == 0)
+		return 0;
+	ret = cairn_ssh_agent_start(out, keys, n_keys, err);
+	if (ret < 0)
+		return ret;
+	/* before any thread starts: libgit2 reads it from the environment */
+	if (setenv("SSH_AUTH_SOCK", cairn_ssh_agent_socket(*out), 1) < 0) {
+		cairn_ssh_agent_free(*out);
+		*out = NULL;
+		return cairn_error_set_errno(err, "set SSH_AUTH_SOCK");
+	}
+	return 0;
+}
 
 static double wall(void)
 {
@@ -34,19 +55,25 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		{"runtime", required_argument, NULL, OPT_RUNTIME},
 		{"report", required_argument, NULL, OPT_REPORT},
 		{"stages-storage", required_argument, NULL, OPT_STAGES_STORAGE},
+		{"ssh-key", required_argument, NULL, OPT_SSH_KEY},
 		{NULL, 0, NULL, 0},
 	};
 	struct cairn_build_opts o = CAIRN_BUILD_OPTS_INIT;
 	struct cli_registry_args ra = {0};
 	struct cairn_build_result *res = NULL;
+	struct cairn_ssh_agent *agent = NULL;
 	struct cairn_error *err = NULL;
 	struct cli_args a;
-	const char *report = NULL;
+	const char *report = NULL, **keys = NULL;
+	size_t n_keys = 0;
 	char *home = NULL;
 	double t0 = wall();
 	int c, ret = CLI_EXIT_OK, quiet;
 
 	cli_args_init(&a, argc, argv, own, cli_registry_options);
+	keys = calloc((size_t)a.argc, sizeof(*keys));
+	if (!keys)
+		abort();
 	while ((c = getopt_long(a.argc, a.argv, "+:j:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) != -1) {
 		int r = cli_common_opt(ctx, "build", c, optarg);
 
@@ -75,6 +102,9 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		case OPT_STAGES_STORAGE:
 			o.stages_storage = cli_stages_storage(optarg);
 			break;
+		case OPT_SSH_KEY:
+			keys[n_keys++] = optarg;
+			break;
 		default:
 			ret = cli_bad_option("build", c, a.argv);
 			goto out;
@@ -85,6 +115,10 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	cli_ctx_finish(ctx);
 	home = cli_home(ctx, &err);
 	if (!home) {
+		ret = cli_fail(err);
+		goto out;
+	}
+	if (cli_ssh_agent(&agent, keys, n_keys, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;
 	}
@@ -107,6 +141,8 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		printf("Running time %.2f seconds\n", wall() - t0);
 out:
 	cairn_build_result_free(res);
+	cairn_ssh_agent_free(agent);
+	free(keys);
 	free(home);
 	cli_registry_args_release(&ra);
 	cli_args_release(&a);

@@ -285,11 +285,7 @@ int cairn_exec_mount_ro(const char *target, const char *const *lowerdirs, size_t
 	return overlay_mount(target, lowerdirs, n_lower, empty_dir, NULL, err);
 }
 
-/*
- * Children cairn starts get the default action for the signals cairn catches, and a process
- * group of their own: a ^C on the terminal reaches cairn alone, which then stops them in order.
- */
-static void spawn_attr_init(posix_spawnattr_t *a)
+void cairn_exec_spawn_attr_init(posix_spawnattr_t *a)
 {
 	sigset_t def, none;
 
@@ -320,7 +316,7 @@ static void run_quiet(char *const argv[])
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	spawn_attr_init(&attr);
+	cairn_exec_spawn_attr_init(&attr);
 	rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
@@ -568,7 +564,7 @@ static int run_runtime(int *status, const char *work, const char *id,
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	spawn_attr_init(&attr);
+	cairn_exec_spawn_attr_init(&attr);
 	ret = posix_spawnp(&pid, runtime, &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);

@@ -3,6 +3,7 @@
 #ifndef CAIRN_RUN_EXEC_H
 #define CAIRN_RUN_EXEC_H
 
+#include <spawn.h>
 #include <stddef.h>
 
 #include "cairn/error.h"
@@ -66,6 +67,13 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
  */
 int cairn_exec_mount_ro(const char *target, const char *const *lowerdirs, size_t n_lower,
 			const char *empty_dir, struct cairn_error **err);
+
+/*
+ * Attributes for a child of cairn: the default action for the signals cairn catches, no signal
+ * blocked, and a process group of its own, so that a ^C on the terminal reaches cairn alone,
+ * which then stops its children in order. Destroy with posix_spawnattr_destroy().
+ */
+void cairn_exec_spawn_attr_init(posix_spawnattr_t *a);
 
 /*
  * Remove `<work_dir>` and all in it, best effort: first stop the containers whose runtime state
