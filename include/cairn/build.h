@@ -61,6 +61,13 @@ struct cairn_build_opts {
 	const char *stages_prefix; /* NULL: CAIRN_STAGE_PREFIX_PUBLISH */
 	/* with no_build: stop an image at its first missing stage instead of failing */
 	int stop_at_missing;
+	/*
+	 * The host socket of an ssh agent (as $SSH_AUTH_SOCK names it) that the commands of every
+	 * stage may use: bind-mounted at /.cairn/ssh-auth-sock, with SSH_AUTH_SOCK set to that, as
+	 * werf mounts its agent. NULL, or a path that is no socket: none. It is in no signature,
+	 * and neither the socket nor its mount point is in any layer.
+	 */
+	const char *ssh_auth_sock;
 };
 
 #define CAIRN_BUILD_OPTS_INIT                 \
@@ -130,6 +137,31 @@ CAIRN_API char *cairn_stage_tag(const char *prefix, const char *signature);
  */
 CAIRN_API void cairn_stage_ref(struct cairn_ref *out, const struct cairn_ref *repo,
 			       const char *prefix, const char *signature);
+
+/** An ssh-agent of cairn's own, holding the keys of --ssh-key. */
+struct cairn_ssh_agent;
+
+/**
+ * Start `ssh-agent` (openssh-client, found in PATH) on a socket in a new private directory
+ * (mode 0700) under $TMPDIR, else /tmp, and add each of the private key files `keys` with
+ * `ssh-add`, as werf's --ssh-key does. A key with a passphrase is refused (nothing is asked).
+ * The agent lives until cairn_ssh_agent_free(); should cairn be killed, it ends by itself
+ * within about 10 seconds. Nothing of a key is ever logged or put in an error message.
+ * CAIRN_ENOTFOUND when a key file or the ssh-agent or ssh-add program is missing, CAIRN_EINVAL
+ * when a key is no regular file or ssh-add refuses it, CAIRN_EOS when a key cannot be read or
+ * the agent not started, CAIRN_EINTERRUPTED when cairn is interrupted meanwhile.
+ */
+CAIRN_API int cairn_ssh_agent_start(struct cairn_ssh_agent **out, const char *const *keys,
+				    size_t n_keys, struct cairn_error **err);
+
+/** The agent's socket, for SSH_AUTH_SOCK; borrowed, valid until cairn_ssh_agent_free(a). */
+CAIRN_API const char *cairn_ssh_agent_socket(const struct cairn_ssh_agent *a);
+
+/**
+ * Stop the agent (SIGTERM, then SIGKILL after 5 s), wait until it has exited, remove its
+ * directory and free `a`. Accepts NULL.
+ */
+CAIRN_API void cairn_ssh_agent_free(struct cairn_ssh_agent *a);
 
 /** H(a1, ..., an): lowercase hex SHA-256 of the arguments joined with ":::". */
 CAIRN_API void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args,

@@ -8,7 +8,7 @@ CAIRN_PACKAGES=(
 	libssl-dev zlib1g-dev libdeflate-dev libzstd-dev libcmocka-dev
 	# run and test against real parts
 	docker-registry skopeo umoci runc busybox-static apache2-utils openssl curl
-	python3 python3-jwt python3-cryptography iproute2 ca-certificates docker.io
+	python3 python3-jwt python3-cryptography iproute2 ca-certificates docker.io openssh-client
 )
 
 # Install whatever of CAIRN_PACKAGES is missing (idempotent; apt-get update first).

@@ -85,6 +85,7 @@ static const struct werf_var {
 /* werf's options that also take every variable whose name starts so (WERF_TAG_CUSTOM_1=...). */
 static const struct werf_var werf_prefixed[] = {
 	{"tag-custom", "WERF_TAG_CUSTOM", NULL},
+	{"ssh-key", "WERF_SSH_KEY", NULL},
 };
 
 static char *env_name(const char *prefix, const char *opt)

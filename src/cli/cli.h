@@ -133,6 +133,16 @@ struct cli_progress {
 void cli_on_progress(const struct cairn_progress *p, void *ud); /* ud: struct cli_progress */
 void cli_progress_end(struct cli_progress *ps);
 
+/*
+ * --ssh-key FILE...: start an ssh-agent of cairn's own holding those keys and point
+ * SSH_AUTH_SOCK at it, so that the containers and the git fetches of the run use it instead of
+ * the agent cairn inherited. No keys: nothing is started, *out is NULL. Free with
+ * cairn_ssh_agent_free() (which stops it), whatever happened in between.
+ */
+struct cairn_ssh_agent;
+int cli_ssh_agent(struct cairn_ssh_agent **out, const char *const *keys, size_t n_keys,
+		  struct cairn_error **err);
+
 /* The stage tree of a build on stdout (spec section 8); ud: an int, non-zero for quiet. */
 struct cairn_build_event;
 void cli_on_build_event(const struct cairn_build_event *ev, void *ud);

@@ -21,7 +21,8 @@
 	"                                         Actions variables\n"                \
 	"  --tag-by-stages-signature              each image's stages signature\n"    \
 	"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"    \
-	"  --report FILE, and the registry options of 'cairn help image'.\n"
+	"  --report FILE, --ssh-key FILE (see 'cairn help build'), and the\n"         \
+	"  registry options of 'cairn help image'.\n"
 
 static const struct cli_cmd commands[] = {
 	{
@@ -54,6 +55,10 @@ static const struct cli_cmd commands[] = {
 			"  --stages-storage REPO  reuse stages from REPO (a registry) and push every\n"
 			"                     stage built there: a shared cache for build hosts;\n"
 			"                     ':local' (as werf v1.0 writes it): the local store only\n"
+			"  --ssh-key FILE     use only this private key for ssh in stages and git\n"
+			"                     fetches (repeatable): cairn runs an ssh-agent holding\n"
+			"                     the keys given, in place of the agent of $SSH_AUTH_SOCK\n"
+			"                     (which the stages get at /.cairn/ssh-auth-sock otherwise)\n"
 			"  -j, --jobs N, --insecure-registry HOST, --docker-config DIR,\n"
 			"  --registry-username U, --registry-password P, --certs-dir DIR,\n"
 			"  --registry-timeout SECONDS\n"

@@ -15,8 +15,29 @@ enum {
 	OPT_CONFIG,
 	OPT_RUNTIME,
 	OPT_REPORT,
+	OPT_SSH_KEY,
 	OPT_STAGES_STORAGE = 's',
 };
+
+int cli_ssh_agent(struct cairn_ssh_agent **out, const char *const *keys, size_t n_keys,
+		  struct cairn_error **err)
+{
+	int ret;
+
+	*out = NULL;
+	if (n_keys == 0)
+		return 0;
+	ret = cairn_ssh_agent_start(out, keys, n_keys, err);
+	if (ret < 0)
+		return ret;
+	/* before any thread starts: libgit2 reads it from the environment */
+	if (setenv("SSH_AUTH_SOCK", cairn_ssh_agent_socket(*out), 1) < 0) {
+		cairn_ssh_agent_free(*out);
+		*out = NULL;
+		return cairn_error_set_errno(err, "set SSH_AUTH_SOCK");
+	}
+	return 0;
+}
 
 static double wall(void)
 {
@@ -34,19 +55,25 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		{"runtime", required_argument, NULL, OPT_RUNTIME},
 		{"report", required_argument, NULL, OPT_REPORT},
 		{"stages-storage", required_argument, NULL, OPT_STAGES_STORAGE},
+		{"ssh-key", required_argument, NULL, OPT_SSH_KEY},
 		{NULL, 0, NULL, 0},
 	};
 	struct cairn_build_opts o = CAIRN_BUILD_OPTS_INIT;
 	struct cli_registry_args ra = {0};
 	struct cairn_build_result *res = NULL;
+	struct cairn_ssh_agent *agent = NULL;
 	struct cairn_error *err = NULL;
 	struct cli_args a;
-	const char *report = NULL;
+	const char *report = NULL, **keys = NULL;
+	size_t n_keys = 0;
 	char *home = NULL;
 	double t0 = wall();
 	int c, ret = CLI_EXIT_OK, quiet;
 
 	cli_args_init(&a, argc, argv, own, cli_registry_options);
+	keys = calloc((size_t)a.argc, sizeof(*keys));
+	if (!keys)
+		abort();
 	while ((c = getopt_long(a.argc, a.argv, ":j:s:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) !=
 	       -1) {
 		int r = cli_common_opt(ctx, "build", c, optarg);
@@ -76,6 +103,9 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		case OPT_STAGES_STORAGE:
 			o.stages_storage = cli_stages_storage(optarg);
 			break;
+		case OPT_SSH_KEY:
+			keys[n_keys++] = optarg;
+			break;
 		default:
 			ret = cli_bad_option("build", c, a.argv);
 			goto out;
@@ -89,8 +119,13 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		ret = cli_fail(err);
 		goto out;
 	}
+	if (cli_ssh_agent(&agent, keys, n_keys, &err) < 0) {
+		ret = cli_fail(err);
+		goto out;
+	}
 	quiet = ctx->verbosity < 0;
 	o.home = home;
+	o.ssh_auth_sock = getenv("SSH_AUTH_SOCK");
 	o.images = (const char *const *)a.argv + optind;
 	o.n_images = (size_t)(a.argc - optind);
 	o.event = cli_on_build_event;
@@ -107,6 +142,8 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		printf("Running time %.2f seconds\n", wall() - t0);
 out:
 	cairn_build_result_free(res);
+	cairn_ssh_agent_free(agent);
+	free(keys);
 	free(home);
 	cli_registry_args_release(&ra);
 	cli_args_release(&a);

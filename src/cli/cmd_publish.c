@@ -32,6 +32,7 @@ enum {
 	OPT_MANIFEST_FORMAT,
 	OPT_REPO_MODE,
 	OPT_REPO_IMPLEMENTATION,
+	OPT_SSH_KEY,
 	OPT_TAG_BASE = 2300, /* + enum cairn_tag_option */
 };
 
@@ -71,6 +72,7 @@ static size_t own_options(struct option *own, enum mode m)
 	own[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
 	own[n++] = (struct option){"report", required_argument, NULL, OPT_REPORT};
 	own[n++] = (struct option){"manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT};
+	own[n++] = (struct option){"ssh-key", required_argument, NULL, OPT_SSH_KEY};
 	if (m == MODE_BUILD_AND_PUBLISH || m == MODE_DIMG_BP)
 		own[n++] = (struct option){"runtime", required_argument, NULL, OPT_RUNTIME};
 	if (m == MODE_BUILD_AND_PUBLISH)
@@ -198,16 +200,17 @@ static int plan_check(struct cairn_publish_plan *p, enum mode m, const char *cmd
 
 static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 {
-	struct option own[12 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
+	struct option own[13 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
 	struct cairn_publish_plan p = CAIRN_PUBLISH_PLAN_INIT;
 	struct cli_registry_args ra = {0};
 	struct cairn_tag_request *req = NULL;
 	struct cairn_error *err = NULL;
 	struct cli_progress ps = {.verb = "push"};
-	const char *cmd = cmd_name(m);
+	struct cairn_ssh_agent *agent = NULL;
+	const char *cmd = cmd_name(m), **keys = NULL;
 	struct plan_words w = {0};
 	char *home = NULL;
-	size_t n_pos;
+	size_t n_pos, n_keys = 0;
 	char **pos;
 	struct cli_args a;
 	int c, ret = CLI_EXIT_OK, quiet;
@@ -217,6 +220,9 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	/* one slot per argument, those the environment adds included */
 	req = calloc((size_t)a.argc + 1, sizeof(*req));
 	if (!req)
+		abort();
+	keys = calloc((size_t)a.argc, sizeof(*keys));
+	if (!keys)
 		abort();
 	/* options may follow the operands, as in the seeds' examples: GNU argument order */
 	while ((c = getopt_long(a.argc, a.argv, short_options(m), a.opts, NULL)) != -1) {
@@ -229,7 +235,9 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 		r = cli_registry_opt(&p.publish.image, &ra, cmd, c, optarg, &ret);
 		if (r < 0)
 			goto out;
-		if (r == 0 && plan_opt(&p, req, cmd, c, &w, &ret, a.argv) < 0)
+		if (r == 0 && c == OPT_SSH_KEY)
+			keys[n_keys++] = optarg;
+		else if (r == 0 && plan_opt(&p, req, cmd, c, &w, &ret, a.argv) < 0)
 			goto out;
 	}
 	if (cli_registry_finish(&p.publish.image, &ra, cmd, &ret) < 0)
@@ -244,8 +252,13 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 		ret = cli_fail(err);
 		goto out;
 	}
+	if (cli_ssh_agent(&agent, keys, n_keys, &err) < 0) {
+		ret = cli_fail(err);
+		goto out;
+	}
 	quiet = ctx->verbosity < 0;
 	p.tags = req;
+	p.build.ssh_auth_sock = getenv("SSH_AUTH_SOCK");
 	p.publish.as_is = m == MODE_DIMG_SPUSH;
 	p.publish.stage_prefix =
 		m >= MODE_DIMG_PUSH ? CAIRN_STAGE_PREFIX_DIMG : CAIRN_STAGE_PREFIX_PUBLISH;
@@ -264,6 +277,8 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	cli_progress_end(&ps);
 	ret = ret < 0 ? cli_fail_cmd(cmd, err) : CLI_EXIT_OK;
 out:
+	cairn_ssh_agent_free(agent);
+	free(keys);
 	free(home);
 	free(req);
 	cli_registry_args_release(&ra);

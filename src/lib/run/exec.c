@@ -59,8 +59,29 @@ static json_t *mount_entry(const char *dest, const char *type, const char *sourc
 			 source, "options", string_array(options, n_options));
 }
 
+/*
+ * The process's environment: o->env (else a default PATH), SSH_AUTH_SOCK naming the mounted
+ * agent when there is one (instead of any the image sets).
+ */
+static json_t *process_env(const struct cairn_exec_opts *o, bool agent)
+{
+	static const char *const default_env[] = {DEFAULT_PATH};
+	static const char agent_env[] = "SSH_AUTH_SOCK=" CAIRN_EXEC_SSH_AUTH_SOCK;
+	const char *const *env = o->env ? o->env : default_env;
+	size_t n = o->env ? o->n_env : 1;
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		if (!agent || strncmp(env[i], "SSH_AUTH_SOCK=", strlen("SSH_AUTH_SOCK=")) != 0)
+			json_array_append_new(a, json_string(env[i]));
+	if (agent)
+		json_array_append_new(a, json_string(agent_env));
+	return a;
+}
+
+/* `agent`: the host socket of an ssh agent to mount, or NULL. */
 static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *o,
-			      const char *shell, const char *script)
+			      const char *agent, const char *shell, const char *script)
 {
 	static const char *const proc_o[] = {"nosuid", "noexec", "nodev"};
 	static const char *const dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
@@ -77,7 +98,6 @@ static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *
 	static const char *const ro_paths[] = {"/proc/asound", "/proc/bus", "/proc/fs",
 					       "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
 	const char *args[] = {shell, "-c", script};
-	const char *default_env[] = {DEFAULT_PATH};
 	json_t *caps = string_array(capabilities, ARRAY_SIZE(capabilities));
 	json_t *mounts = json_array();
 	json_t *cfg;
@@ -98,17 +118,19 @@ static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *
 							  o->mounts[i].source,
 							  o->mounts[i].readonly ? bind_ro : bind_rw,
 							  o->mounts[i].readonly ? 2 : 1));
+	if (agent)
+		json_array_append_new(
+			mounts, mount_entry(CAIRN_EXEC_SSH_AUTH_SOCK, "bind", agent, bind_ro, 2));
 	cfg = json_pack("{s:s, s:{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b},"
 			" s:{s:s, s:b}, s:s, s:o,"
 			" s:{s:[{s:s},{s:s},{s:s},{s:s}], s:o, s:o, s:{s:[{s:b, s:s}]}}}",
 			"ociVersion", "1.0.2", "process", "terminal", 0, "user", "uid", 0, "gid", 0,
-			"args", string_array(args, 3), "env",
-			o->env ? string_array(o->env, o->n_env) : string_array(default_env, 1),
-			"cwd", "/", "capabilities", "bounding", caps, "effective", caps,
-			"permitted", caps, "ambient", caps, "noNewPrivileges", 0, "root", "path",
-			rootfs, "readonly", 0, "hostname", "cairn", "mounts", mounts, "linux",
-			"namespaces", "type", "pid", "type", "ipc", "type", "uts", "type", "mount",
-			"maskedPaths", string_array(masked, ARRAY_SIZE(masked)), "readonlyPaths",
+			"args", string_array(args, 3), "env", process_env(o, agent != NULL), "cwd",
+			"/", "capabilities", "bounding", caps, "effective", caps, "permitted", caps,
+			"ambient", caps, "noNewPrivileges", 0, "root", "path", rootfs, "readonly",
+			0, "hostname", "cairn", "mounts", mounts, "linux", "namespaces", "type",
+			"pid", "type", "ipc", "type", "uts", "type", "mount", "maskedPaths",
+			string_array(masked, ARRAY_SIZE(masked)), "readonlyPaths",
 			string_array(ro_paths, ARRAY_SIZE(ro_paths)), "resources", "devices",
 			"allow", 0, "access", "rwm");
 	json_decref(caps);
@@ -263,11 +285,7 @@ int cairn_exec_mount_ro(const char *target, const char *const *lowerdirs, size_t
 	return overlay_mount(target, lowerdirs, n_lower, empty_dir, NULL, err);
 }
 
-/*
- * Children cairn starts get the default action for the signals cairn catches, and a process
- * group of their own: a ^C on the terminal reaches cairn alone, which then stops them in order.
- */
-static void spawn_attr_init(posix_spawnattr_t *a)
+void cairn_exec_spawn_attr_init(posix_spawnattr_t *a)
 {
 	sigset_t def, none;
 
@@ -298,7 +316,7 @@ static void run_quiet(char *const argv[])
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	spawn_attr_init(&attr);
+	cairn_exec_spawn_attr_init(&attr);
 	rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
@@ -546,7 +564,7 @@ static int run_runtime(int *status, const char *work, const char *id,
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	spawn_attr_init(&attr);
+	cairn_exec_spawn_attr_init(&attr);
 	ret = posix_spawnp(&pid, runtime, &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
@@ -571,35 +589,6 @@ static int run_runtime(int *status, const char *work, const char *id,
 	return 0;
 }
 
-/*
- * Remove from the upper dir what the runtime created only to mount on. The commands may have
- * replaced a parent with a symlink: those are left alone, nothing is resolved on the host.
- */
-static void drop_mount_points(const char *work, const char *const *created, size_t n)
-{
-	cleanup_free char *upper = xasprintf("%s/upper", work);
-	cleanup_close int ufd = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	for (size_t i = 0; ufd >= 0 && i < n; i++) {
-		cleanup_free char *parent = xstrdup(created[i]);
-		char *base = strrchr(parent, '/');
-		cleanup_close int pfd = -1;
-		struct stat sb;
-
-		*base++ = '\0';
-		pfd = cairn_root_open(ufd, parent, O_PATH | O_DIRECTORY | O_NOFOLLOW,
-				      CAIRN_ROOT_NO_SYMLINKS);
-		if (pfd < 0 || fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(sb.st_mode)) {
-			/* /dev or /proc left with only runtime leftovers: both are empty trees */
-			cairn_fs_remove_tree(pfd, base, NULL);
-		} else if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
-			unlinkat(pfd, base, 0);
-		}
-	}
-}
-
 /* Whether `path` exists in the image, looked up inside it (a final symlink counts). */
 static bool in_image(int rootfd, const char *path)
 {
@@ -609,6 +598,98 @@ static bool in_image(int rootfd, const char *path)
 		return false;
 	close(fd);
 	return true;
+}
+
+/*
+ * A mount point the runtime creates because the image lacks it: `path`, whose first `top`
+ * bytes name the highest directory above it (or the point itself) that the image lacks too.
+ */
+struct mount_point {
+	const char *path;
+	size_t top;
+};
+
+/* Add `path` to `v` when the image lacks it (the runtime will create it, parents included). */
+static void note_mount_point(struct mount_point *v, size_t *n, int rootfd, const char *path)
+{
+	size_t top = strlen(path);
+
+	if (in_image(rootfd, path))
+		return;
+	for (const char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+		cleanup_free char *dir = xstrndup(path, (size_t)(s - path));
+
+		if (!in_image(rootfd, dir)) {
+			top = (size_t)(s - path);
+			break;
+		}
+	}
+	v[(*n)++] = (struct mount_point){.path = path, .top = top};
+}
+
+/*
+ * Remove `name` in `dirfd` of the upper dir: a mount point (`leaf`) when it holds nothing of
+ * the commands, a directory above one when empty. Whether it is gone.
+ */
+static bool drop_one(int dirfd, const char *name, bool leaf)
+{
+	struct stat sb;
+
+	if (!leaf)
+		return unlinkat(dirfd, name, AT_REMOVEDIR) == 0;
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	/* /dev or /proc left with only runtime leftovers: both are empty trees */
+	if (S_ISDIR(sb.st_mode))
+		return cairn_fs_remove_tree(dirfd, name, NULL) == 0;
+	return S_ISREG(sb.st_mode) && sb.st_size == 0 && unlinkat(dirfd, name, 0) == 0;
+}
+
+/*
+ * Remove from the upper dir what the runtime created only to mount on: each mount point, then
+ * the directories it made above it, as long as the commands left them empty. The commands may
+ * have replaced a parent with a symlink: those are left alone, nothing is resolved on the host.
+ */
+static void drop_mount_points(const char *work, const struct mount_point *created, size_t n)
+{
+	cleanup_free char *upper = xasprintf("%s/upper", work);
+	cleanup_close int ufd = open(upper, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	for (size_t i = 0; ufd >= 0 && i < n; i++) {
+		cleanup_free char *path = xstrdup(created[i].path);
+		bool leaf = true;
+		char *slash;
+
+		while (strlen(path) >= created[i].top && (slash = strrchr(path, '/'))) {
+			cleanup_close int pfd = -1;
+
+			*slash = '\0';
+			pfd = cairn_root_open(ufd, path, O_PATH | O_DIRECTORY | O_NOFOLLOW,
+					      CAIRN_ROOT_NO_SYMLINKS);
+			if (pfd < 0 || !drop_one(pfd, slash + 1, leaf))
+				break;
+			leaf = false;
+		}
+	}
+}
+
+/* The agent socket to mount: o->ssh_auth_sock made absolute, when it is a socket (a new string). */
+static char *agent_socket(const struct cairn_exec_opts *o)
+{
+	char *path;
+	struct stat st;
+
+	if (!o->ssh_auth_sock || !*o->ssh_auth_sock)
+		return NULL;
+	path = realpath(o->ssh_auth_sock, NULL);
+	if (!path || stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		cairn_log(CAIRN_LOG_DEBUG,
+			  "SSH_AUTH_SOCK '%s' is no socket: no ssh agent in the run",
+			  o->ssh_auth_sock);
+		free(path);
+		return NULL;
+	}
+	return path;
 }
 
 int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_error **err)
@@ -623,7 +704,9 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	cleanup_free char *id = NULL;
 	cleanup_json json_t *cfg = NULL;
 	CLEANUP(cairn_buf_release) struct cairn_buf cfgbuf = CAIRN_BUF_INIT;
-	const char *created[ARRAY_SIZE(runtime_targets) + 16];
+	cleanup_free char *agent = agent_socket(o);
+	cleanup_free struct mount_point *created =
+		xcalloc(ARRAY_SIZE(runtime_targets) + o->n_mounts + 1, sizeof(*created));
 	size_t n_created = 0;
 	cleanup_close int mfd = -1;
 	cleanup_close int bfd = -1;
@@ -649,18 +732,18 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 		goto out;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(runtime_targets); i++)
-		if (!in_image(mfd, runtime_targets[i]))
-			created[n_created++] = runtime_targets[i];
-	for (size_t i = 0; i < o->n_mounts && n_created < ARRAY_SIZE(created); i++)
-		if (!in_image(mfd, o->mounts[i].destination))
-			created[n_created++] = o->mounts[i].destination;
+		note_mount_point(created, &n_created, mfd, runtime_targets[i]);
+	for (size_t i = 0; i < o->n_mounts; i++)
+		note_mount_point(created, &n_created, mfd, o->mounts[i].destination);
+	if (agent)
+		note_mount_point(created, &n_created, mfd, CAIRN_EXEC_SSH_AUTH_SOCK);
 	if (strlen(script) >= SCRIPT_MAX) {
 		ret = cairn_error_set(err, CAIRN_EINVAL,
 				      "the commands are longer than the %u bytes a script may have",
 				      SCRIPT_MAX);
 		goto out;
 	}
-	cfg = runtime_config(merged, o, script_shell(mfd), script);
+	cfg = runtime_config(merged, o, agent, script_shell(mfd), script);
 	ret = cairn_json_dump(&cfgbuf, cfg, err);
 	if (ret < 0)
 		goto out;

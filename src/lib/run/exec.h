@@ -3,9 +3,16 @@
 #ifndef CAIRN_RUN_EXEC_H
 #define CAIRN_RUN_EXEC_H
 
+#include <spawn.h>
 #include <stddef.h>
 
 #include "cairn/error.h"
+
+/*
+ * Where a run finds the ssh agent it is given (werf mounts it at /.werf/tmp/ssh-auth-sock): a
+ * mount point, like every other one the runtime creates, that never enters the layer.
+ */
+#define CAIRN_EXEC_SSH_AUTH_SOCK "/.cairn/ssh-auth-sock"
 
 struct cairn_exec_mount {
 	const char *source;	 /* host path */
@@ -29,6 +36,11 @@ struct cairn_exec_opts {
 	size_t *last_command; /* OUT (may be NULL): 1-based index of the last command started */
 	const struct cairn_exec_mount *mounts; /* extra bind mounts (werf `mount:`) */
 	size_t n_mounts;
+	/*
+	 * The host socket of an ssh agent, bind-mounted at CAIRN_EXEC_SSH_AUTH_SOCK with
+	 * SSH_AUTH_SOCK set to that; NULL, or a path that is no socket: none.
+	 */
+	const char *ssh_auth_sock;
 	const char *work_dir; /* an empty directory of cairn's that this run may fill */
 	/* Each line the commands print (stdout and stderr, in order), without the newline. */
 	void (*output)(const char *line, size_t len, void *ud);
@@ -55,6 +67,13 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
  */
 int cairn_exec_mount_ro(const char *target, const char *const *lowerdirs, size_t n_lower,
 			const char *empty_dir, struct cairn_error **err);
+
+/*
+ * Attributes for a child of cairn: the default action for the signals cairn catches, no signal
+ * blocked, and a process group of its own, so that a ^C on the terminal reaches cairn alone,
+ * which then stops its children in order. Destroy with posix_spawnattr_destroy().
+ */
+void cairn_exec_spawn_attr_init(posix_spawnattr_t *a);
 
 /*
  * Remove `<work_dir>` and all in it, best effort: first stop the containers whose runtime state

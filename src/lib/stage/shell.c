@@ -194,6 +194,7 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 		eo.n_commands = cmds->n;
 		eo.mounts = md.v;
 		eo.n_mounts = md.n;
+		eo.ssh_auth_sock = b->o->ssh_auth_sock;
 		eo.work_dir = exec_dir;
 		eo.output = on_output;
 		eo.output_ud = s;
