@@ -1263,11 +1263,12 @@ unset DOCKER_CONFIG XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME XDG_RUNTIME_DIR
 	http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY \
 	REG REG_URL REG_PID REG_LOG REG_STORAGE REG_USER REG_PASS REG_CA REG_CERTS_D \
 	PROXY PROXY_URL PROXY_PID PROXY_LOG PYTHON HOSTILE HOSTILE_PID HOSTILE_LOG \
-	TOKEN_URL TOKEN_SERVICE TOKEN_ISSUER TOKEN_PID TOKEN_LOG TOKEN_ISSUED
+	TOKEN_URL TOKEN_SERVICE TOKEN_ISSUER TOKEN_PID TOKEN_LOG TOKEN_ISSUED SSH_AUTH_SOCK
 
-# cairn takes every option --some-name from CAIRN_SOME_NAME too: drop any a developer has set,
-# keeping only the harness's own (CAIRN, CAIRN_HOME, CAIRN_TEST_*, CAIRN_E2E_DIR, CAIRN_STORE_TOOL).
-for _t_v in $(env | sed -n 's/^\(CAIRN_[A-Za-z0-9_]*\)=.*/\1/p'); do
+# cairn takes every option --some-name from CAIRN_SOME_NAME, else werf's WERF_SOME_NAME: drop
+# any a developer (or a CI job) has set, keeping only the harness's own (CAIRN, CAIRN_HOME,
+# CAIRN_TEST_*, CAIRN_E2E_DIR, CAIRN_STORE_TOOL).
+for _t_v in $(env | sed -n 's/^\(\(CAIRN\|WERF\)_[A-Za-z0-9_]*\)=.*/\1/p'); do
 	case $_t_v in
 	CAIRN_HOME | CAIRN_TEST_* | CAIRN_E2E_DIR | CAIRN_STORE_TOOL) ;;
 	*) unset "$_t_v" ;;
