@@ -34,7 +34,9 @@ static const struct cli_cmd commands[] = {
 			"hash of the original is appended so distinct inputs stay distinct.\n"
 			"\n"
 			"Options:\n"
-			"  -f, --format FORMAT   tag, ns or release (required)\n",
+			"  -f, --format FORMAT   tag, ns or release (required); werf's names work\n"
+			"                        too: docker-tag, kubernetes-namespace, helm-release\n"
+			"                        (or r)\n",
 	},
 	{
 		.name = "build",
