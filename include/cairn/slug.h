@@ -14,7 +14,10 @@ enum cairn_slug_format {
 	CAIRN_SLUG_RELEASE = 2, /* helm release: ^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$, < 53 */
 };
 
-/** Parse "tag", "ns" or "release"; anything else is CAIRN_EINVAL naming the input. */
+/**
+ * Parse "tag", "ns" or "release", or werf's names for them: "docker-tag",
+ * "kubernetes-namespace", "helm-release" (or "r"). Anything else is CAIRN_EINVAL naming the input.
+ */
 CAIRN_API int cairn_slug_format_parse(enum cairn_slug_format *out, const char *name,
 				      struct cairn_error **err);
 

@@ -36,7 +36,9 @@ static const struct cli_cmd commands[] = {
 			"hash of the original is appended so distinct inputs stay distinct.\n"
 			"\n"
 			"Options:\n"
-			"  -f, --format FORMAT   tag, ns or release (required)\n",
+			"  -f, --format FORMAT   tag, ns or release (required); werf's names work\n"
+			"                        too: docker-tag, kubernetes-namespace, helm-release\n"
+			"                        (or r)\n",
 	},
 	{
 		.name = "build",
@@ -107,6 +109,47 @@ static const struct cli_cmd commands[] = {
 		.help = "Renders the config (werf.yaml, werf.yml or dappfile.yaml; --config FILE)\n"
 			"with the templates of .werf/**/*.tmpl, env, .Files.Get and the other\n"
 			"functions cairn supports, and prints the YAML that build would parse.\n",
+	},
+	{
+		.name = "ci-env",
+		.run = cmd_ci_env,
+		.usage = "cairn ci-env gitlab|github|travis|generic [--as-file|--as-env-file] "
+			 "[--shell sh|powershell] [-o FILE] [--tagging-strategy S]",
+		.summary = "print the environment werf's ci-env sets up for a CI job",
+		.help = "Prints the variables `werf ci-env` (werf v1.1) prints, with its names and\n"
+			"values, as a script to source or eval:\n"
+			"  eval \"$(cairn ci-env gitlab)\"   or   . \"$(cairn ci-env gitlab --as-file)\"\n"
+			"gitlab: WERF_IMAGES_REPO=$CI_REGISTRY_IMAGE, WERF_STAGES_STORAGE=\n"
+			"  $CI_REGISTRY_IMAGE/stages, annotations from CI_PROJECT_URL, CI_COMMIT_SHA,\n"
+			"  CI_PIPELINE_ID, CI_JOB_ID; WERF_ENV=$CI_ENVIRONMENT_SLUG.\n"
+			"github: docker.pkg.github.com/$GITHUB_REPOSITORY (lower case) when the project\n"
+			"  has a werf.yaml (/PROJECT added for an unnamed image); WERF_REPO_GITHUB_TOKEN\n"
+			"  refers to $GITHUB_TOKEN.\n"
+			"travis, generic: no registry; travis takes its tag or branch from TRAVIS_TAG\n"
+			"  or TRAVIS_BRANCH.\n"
+			"Every variant: DOCKER_CONFIG, a new private directory holding a copy of the\n"
+			"docker config (--docker-config, $DOCKER_CONFIG or ~/.docker) plus the CI\n"
+			"registry's credentials (gitlab-ci-token:$CI_JOB_TOKEN for the host of\n"
+			"$CI_REGISTRY_IMAGE; $GITHUB_ACTOR:$GITHUB_TOKEN for docker.pkg.github.com),\n"
+			"tagging, cleanup policies and log settings. A variable already set in the\n"
+			"environment is left as it is (but DOCKER_CONFIG). Values are quoted so any\n"
+			"bytes come through; secrets are never printed.\n"
+			"\n"
+			"Options:\n"
+			"  --tagging-strategy S   stages-signature (default: WERF_TAG_BY_STAGES_SIGNATURE)\n"
+			"                         or tag-or-branch (WERF_TAG_GIT_TAG or\n"
+			"                         WERF_TAG_GIT_BRANCH, slugified, from the CI)\n"
+			"  --as-file              write the script to a new file and print its path\n"
+			"  --as-env-file          write NAME=value lines (an env file) instead\n"
+			"  -o, --output-file-path FILE  with --as-file/--as-env-file: write FILE\n"
+			"                         and print nothing\n"
+			"  --shell, --shell-type SHELL  sh (default) or powershell\n"
+			"  --docker-config DIR    the docker config to copy\n"
+			"  --tmp-dir DIR          where the files go (default $TMPDIR, else /tmp)\n"
+			"  --dir DIR, --config FILE  the project (github: its werf.yaml)\n"
+			"werf's log options (--log-verbose, --log-color-mode, ...) are accepted.\n"
+			"A missing CI variable is an error naming it; the printed script then\n"
+			"is 'exit 1', so a job that evaluates it stops, as with werf.\n",
 	},
 	{
 		.name = "stages",

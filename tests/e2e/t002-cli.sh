@@ -62,6 +62,19 @@ test_expect_success 'slugify matches every vector of the spec' '
 	slug_is ns My_branch my-branch-8ebf2d1d
 '
 
+test_expect_success 'slugify takes the format names of werf slugify -f' '
+	slug_is docker-tag helo/ehlo helo-ehlo-b6f6ab1f &&
+	slug_is docker-tag 16.04 16.04 &&
+	slug_is kubernetes-namespace "branch/one/!@#4.4-3" branch-one-4-4-3-4fe08955 &&
+	slug_is kubernetes-namespace My_branch my-branch-8ebf2d1d &&
+	slug_is helm-release my_release-NAME my_release-NAME &&
+	slug_is helm-release looooooooooooooooooooooooooooooooooooooooooong_string \
+		looooooooooooooooooooooooooooooooooooooooooo-b150a895 &&
+	slug_is r looooooooooooooooooooooooooooooooooooooooooong_string \
+		looooooooooooooooooooooooooooooooooooooooooo-b150a895 &&
+	test "$("$CAIRN" slugify --format=kubernetes-namespace My_branch)" = my-branch-8ebf2d1d
+'
+
 test_expect_success 'slugify results are valid in their format' '
 	for s in "feature/JIRA-42 new login" "Ünïcödé/ветка" "..." "a b c" "$x129"; do
 		"$CAIRN" slugify -f tag -- "$s" | grep -Eq "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$" &&

@@ -128,9 +128,19 @@ static void test_format_parse(void **state)
 		enum cairn_slug_format f;
 		int ret;
 	} c[] = {
-		{"tag", CAIRN_SLUG_TAG, 0},	    {"ns", CAIRN_SLUG_NS, 0},
-		{"release", CAIRN_SLUG_RELEASE, 0}, {"", 0, CAIRN_EINVAL},
-		{"TAG", 0, CAIRN_EINVAL},	    {"namespace", 0, CAIRN_EINVAL},
+		{"tag", CAIRN_SLUG_TAG, 0},
+		{"ns", CAIRN_SLUG_NS, 0},
+		{"release", CAIRN_SLUG_RELEASE, 0},
+		{"", 0, CAIRN_EINVAL},
+		{"TAG", 0, CAIRN_EINVAL},
+		{"namespace", 0, CAIRN_EINVAL},
+		/* werf's names */
+		{"docker-tag", CAIRN_SLUG_TAG, 0},
+		{"kubernetes-namespace", CAIRN_SLUG_NS, 0},
+		{"helm-release", CAIRN_SLUG_RELEASE, 0},
+		{"r", CAIRN_SLUG_RELEASE, 0},
+		{"docker", 0, CAIRN_EINVAL},
+		{"helm-release ", 0, CAIRN_EINVAL},
 	};
 
 	(void)state;

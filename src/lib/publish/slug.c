@@ -8,7 +8,6 @@
 #include <locale.h>
 
 struct format_info {
-	const char *name;
 	size_t max; /* a kept input is under this; a slug is at most this long */
 	bool (*valid)(const char *s, size_t len);
 };
@@ -57,21 +56,37 @@ static bool valid_release(const char *s, size_t len)
 }
 
 static const struct format_info formats[] = {
-	[CAIRN_SLUG_TAG] = {"tag", 128, valid_tag},
-	[CAIRN_SLUG_NS] = {"ns", 63, valid_ns},
-	[CAIRN_SLUG_RELEASE] = {"release", 53, valid_release},
+	[CAIRN_SLUG_TAG] = {128, valid_tag},
+	[CAIRN_SLUG_NS] = {63, valid_ns},
+	[CAIRN_SLUG_RELEASE] = {53, valid_release},
+};
+
+/* cairn's names, then werf's (`werf slugify -f`), so werf's CI scripts run unchanged */
+static const struct {
+	const char *name;
+	enum cairn_slug_format f;
+} format_names[] = {
+	{"tag", CAIRN_SLUG_TAG},
+	{"ns", CAIRN_SLUG_NS},
+	{"release", CAIRN_SLUG_RELEASE},
+	{"docker-tag", CAIRN_SLUG_TAG},
+	{"kubernetes-namespace", CAIRN_SLUG_NS},
+	{"helm-release", CAIRN_SLUG_RELEASE},
+	{"r", CAIRN_SLUG_RELEASE},
 };
 
 int cairn_slug_format_parse(enum cairn_slug_format *out, const char *name, struct cairn_error **err)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(formats); i++) {
-		if (strcmp(name, formats[i].name) == 0) {
-			*out = (enum cairn_slug_format)i;
+	for (size_t i = 0; i < ARRAY_SIZE(format_names); i++) {
+		if (strcmp(name, format_names[i].name) == 0) {
+			*out = format_names[i].f;
 			return 0;
 		}
 	}
 	return cairn_error_set(err, CAIRN_EINVAL,
-			       "unknown slug format '%s' (want tag, ns or release)", name);
+			       "unknown slug format '%s' (want tag, ns or release; or werf's "
+			       "docker-tag, kubernetes-namespace, helm-release or r)",
+			       name);
 }
 
 /*
