@@ -259,7 +259,8 @@ static size_t distance(const char *a, const char *b)
 
 /*
  * A CAIRN_* variable that names no option of this command but is one or two letters away from
- * one is most likely a typo: say which option it looks like (it is not used).
+ * one is most likely a typo: say which option it looks like (it is not used). CAIRN_HOME (the
+ * home, not an option) and the test harness's CAIRN_TEST_* are cairn's own.
  */
 static void warn_misspelt(const struct option *opts)
 {
@@ -272,7 +273,7 @@ static void warn_misspelt(const struct option *opts)
 		char *opt;
 
 		if (strncmp(*e, "CAIRN_", 6) != 0 || !eq || strncmp(*e, "CAIRN_TEST_", 11) == 0 ||
-		    (size_t)(eq - *e) > 70)
+		    (size_t)(eq - *e) > 70 || strncmp(*e, "CAIRN_HOME=", 11) == 0)
 			continue;
 		opt = strndup(*e + 6, (size_t)(eq - *e) - 6);
 		if (!opt)

@@ -99,10 +99,11 @@ test_expect_success 'a misspelt CAIRN_ variable gets a warning naming the option
 	CAIRN_FROMAT=ns "$CAIRN" slugify -f tag My_branch >"$T/o" 2>"$T/e" &&
 	test "$(cat "$T/o")" = My_branch &&
 	grep -q "warning: CAIRN_FROMAT is not an option of this command; did you mean CAIRN_FORMAT (--format)" "$T/e" &&
-	CAIRN_HOME_DIRR=x CAIRN_TEST_WHATEVER=1 CAIRN_SOMETHING_ELSE_ENTIRELY=1 \
+	CAIRN_HOME_DIRR=x CAIRN_TEST_WHATEVER=1 CAIRN_SOMETHING_ELSE_ENTIRELY=1 CAIRN_HOME=$T/h \
 		"$CAIRN" slugify -f tag x 2>"$T/e2" >/dev/null &&
 	grep -q "CAIRN_HOME_DIRR.*CAIRN_HOME_DIR (--home-dir)" "$T/e2" &&
-	test "$(grep -c warning "$T/e2")" = 1
+	test "$(grep -c warning "$T/e2")" = 1 &&
+	CAIRN_HOME=$T/h "$CAIRN" image pull --help >/dev/null 2>"$T/e3" && test ! -s "$T/e3"
 '
 
 test_expect_success 'usage errors exit 2 with the usage line' '
