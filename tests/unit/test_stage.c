@@ -202,6 +202,48 @@ static void test_ansible_signature(void **state)
 	assert_string_not_equal(got[4], got[0]);
 }
 
+/* The files of an ansible run: one play of the tasks, the toolchain's python, cairn's become. */
+static void test_ansible_files(void **state)
+{
+	static const char yaml[] = "project: p\nconfigVersion: 1\n---\nimage: a\nfrom: x\n"
+				   "ansible:\n  install:\n  - debug: {msg: hi}\n"
+				   "  - shell: id\n    become_user: app\n";
+	const struct stage_ansible_paths paths = {"/tc/bin/python3", "/tc/bin/ansible-playbook",
+						  "/tc/bin/setpriv"};
+	char dir[] = "/tmp/cairn-test-ansible-XXXXXX";
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+	struct cairn_buf b = CAIRN_BUF_INIT;
+	cleanup_free char *cmd = NULL;
+	cleanup_close int dfd = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (cairn_config_parse(&c, "werf.yaml", yaml, strlen(yaml), &err) < 0)
+		fail_msg("%s", err->msg);
+	assert_int_equal(stage_ansible_files(dir, &c->images[0].ansible.tasks[1], &paths, &err), 0);
+	assert_int_equal(cairn_fs_read_at(dfd, "playbook.json", &b, &err), 0);
+	assert_string_equal(b.buf, "[{\"gather_facts\":false,\"hosts\":\"all\",\"tasks\":["
+				   "{\"debug\":{\"msg\":\"hi\"}},"
+				   "{\"become_user\":\"app\",\"shell\":\"id\"}]}]");
+	cairn_buf_release(&b);
+	assert_int_equal(cairn_fs_read_at(dfd, "hosts", &b, &err), 0);
+	assert_non_null(strstr(b.buf, "ansible_python_interpreter=/tc/bin/python3\n"));
+	cairn_buf_release(&b);
+	assert_int_equal(cairn_fs_read_at(dfd, "ansible.cfg", &b, &err), 0);
+	assert_non_null(strstr(b.buf, "inventory = " CAIRN_ANSIBLE_DIR "/hosts\n"));
+	assert_non_null(strstr(b.buf, "remote_tmp = " CAIRN_ANSIBLE_TMP "/remote\n"));
+	assert_non_null(strstr(b.buf, "become_method = cairn\nbecome_exe = /tc/bin/setpriv\n"));
+	cairn_buf_release(&b);
+	assert_int_equal(cairn_fs_read_at(dfd, "become/cairn.py", &b, &err), 0);
+	assert_non_null(strstr(b.buf, "class BecomeModule(BecomeBase):"));
+	cairn_buf_release(&b);
+	cairn_config_free(c);
+	cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_stage_names),
 		cmocka_unit_test(test_ansible_json),
 		cmocka_unit_test(test_ansible_signature),
+		cmocka_unit_test(test_ansible_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,10 +5,12 @@
  */
 #include "common.h"
 #include "stage/stage_internal.h"
+#include "util/fs.h"
 #include "util/json.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 
 /*
@@ -150,6 +152,149 @@ int stage_deps_ansible(struct strv *deps, const struct cairn_config_image *img,
 		strv_add(deps, b.buf);
 	}
 	return 0;
+}
+
+/* ---- the files of a run: playbook, inventory, ansible.cfg, the become plugin ---- */
+
+/*
+ * become as werf has it (always on, for become_user), without sudo: sudo needs a sudoers file
+ * in the image, setpriv (util-linux) needs nothing. As root the command runs as it is.
+ */
+static const char become_plugin[] =
+	"# cairn: run a task as another user with util-linux's setpriv (no PAM, no sudoers needed)\n"
+	"from __future__ import annotations\n"
+	"\n"
+	"DOCUMENTATION = \"\"\"\n"
+	"    name: cairn\n"
+	"    short_description: cairn's become method, with setpriv\n"
+	"    description:\n"
+	"        - Runs the command as become_user through setpriv, which needs neither PAM nor a\n"
+	"          sudoers file in the image. As root (the default user) the command runs as it is.\n"
+	"    author: cairn\n"
+	"    options:\n"
+	"        become_user:\n"
+	"            description: User you 'become' to execute the task\n"
+	"            default: root\n"
+	"            ini:\n"
+	"              - section: privilege_escalation\n"
+	"                key: become_user\n"
+	"            vars:\n"
+	"              - name: ansible_become_user\n"
+	"            env:\n"
+	"              - name: ANSIBLE_BECOME_USER\n"
+	"            keyword:\n"
+	"              - keyword: become_user\n"
+	"        become_exe:\n"
+	"            description: the setpriv to run\n"
+	"            default: setpriv\n"
+	"            ini:\n"
+	"              - section: privilege_escalation\n"
+	"                key: become_exe\n"
+	"            vars:\n"
+	"              - name: ansible_become_exe\n"
+	"            env:\n"
+	"              - name: ANSIBLE_BECOME_EXE\n"
+	"            keyword:\n"
+	"              - keyword: become_exe\n"
+	"        become_flags:\n"
+	"            description: ignored\n"
+	"            default: ''\n"
+	"            ini:\n"
+	"              - section: privilege_escalation\n"
+	"                key: become_flags\n"
+	"            vars:\n"
+	"              - name: ansible_become_flags\n"
+	"            env:\n"
+	"              - name: ANSIBLE_BECOME_FLAGS\n"
+	"            keyword:\n"
+	"              - keyword: become_flags\n"
+	"\"\"\"\n"
+	"\n"
+	"import pwd\n"
+	"import shlex\n"
+	"\n"
+	"from ansible.plugins.become import BecomeBase\n"
+	"\n"
+	"\n"
+	"class BecomeModule(BecomeBase):\n"
+	"\n"
+	"    name = 'cairn'\n"
+	"\n"
+	"    def build_become_command(self, cmd, shell):\n"
+	"        super(BecomeModule, self).build_become_command(cmd, shell)\n"
+	"        if not cmd:\n"
+	"            return cmd\n"
+	"        user = self.get_option('become_user') or 'root'\n"
+	"        pw = pwd.getpwnam(user)\n"
+	"        if pw.pw_uid == 0:\n"
+	"            return cmd\n"
+	"        exe = self.get_option('become_exe') or 'setpriv'\n"
+	"        env = ['HOME=' + pw.pw_dir, 'USER=' + pw.pw_name, 'LOGNAME=' + pw.pw_name]\n"
+	"        return ' '.join([shlex.quote(exe), '--reuid=%d' % pw.pw_uid, '--regid=%d' % pw.pw_gid,\n"
+	"                         '--init-groups', '--', 'env'] + [shlex.quote(e) for e in env] +\n"
+	"                        [self._build_success_command(cmd, shell)])\n";
+
+static int write_file(const char *dir, const char *name, const void *data, size_t len,
+		      struct cairn_error **err)
+{
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return cairn_error_set_errno(err, "open '%s'", dir);
+	return cairn_fs_write_atomic_at(dfd, name, data, len, 0644, err);
+}
+
+/* The playbook of one stage: one play on the local host, the tasks as werf gave them. */
+static json_t *playbook(const struct cairn_config_value *tasks)
+{
+	json_t *play = json_pack("{s:s, s:b, s:o}", "hosts", "all", "gather_facts", 0, "tasks",
+				 stage_ansible_json(tasks));
+
+	return json_pack("[o]", play);
+}
+
+int stage_ansible_files(const char *dir, const struct cairn_config_value *tasks,
+			const struct stage_ansible_paths *p, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf pb = CAIRN_BUF_INIT;
+	cleanup_json json_t *j = playbook(tasks);
+	cleanup_free char *hosts = NULL;
+	cleanup_free char *cfg = NULL;
+	cleanup_free char *become = xasprintf("%s/become", dir);
+	int ret = cairn_json_dump(&pb, j, err);
+
+	if (ret < 0)
+		return ret;
+	hosts = xasprintf("localhost ansible_connection=local ansible_python_interpreter=%s\n",
+			  p->python);
+	cfg = xasprintf("[defaults]\n"
+			"inventory = %s/hosts\n"
+			"transport = local\n"
+			"retry_files_enabled = False\n"
+			"module_compression = 'ZIP_STORED'\n"
+			"local_tmp = %s/local\n"
+			"remote_tmp = %s/remote\n"
+			"become_plugins = %s/become\n"
+			"interpreter_python = %s\n"
+			"nocolor = 1\n"
+			"deprecation_warnings = False\n"
+			"\n"
+			"[privilege_escalation]\n"
+			"become = yes\n"
+			"become_method = cairn\n"
+			"become_exe = %s\n",
+			CAIRN_ANSIBLE_DIR, CAIRN_ANSIBLE_TMP, CAIRN_ANSIBLE_TMP, CAIRN_ANSIBLE_DIR,
+			p->python, p->setpriv);
+	ret = cairn_fs_mkdirs_at(AT_FDCWD, become, 0755, err);
+	if (ret == 0)
+		ret = write_file(dir, "playbook.json", pb.buf, pb.len, err);
+	if (ret == 0)
+		ret = write_file(dir, "hosts", hosts, strlen(hosts), err);
+	if (ret == 0)
+		ret = write_file(dir, "ansible.cfg", cfg, strlen(cfg), err);
+	if (ret == 0)
+		ret = write_file(become, "cairn.py", become_plugin, strlen(become_plugin), err);
+	return ret;
 }
 
 int stage_build_ansible(struct stage_output *o, struct image_state *s, enum stage_id id,

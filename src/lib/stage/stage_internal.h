@@ -320,6 +320,21 @@ json_t *stage_ansible_json(const struct cairn_config_value *v);
 /* What the signature of user stage `us` of `img` covers of its tasks: each one's JSON. */
 int stage_deps_ansible(struct strv *deps, const struct cairn_config_image *img,
 		       enum cairn_config_user_stage us, struct cairn_error **err);
+/* Where an ansible stage's files are in its container: read-only, and its writable tmp. */
+#define CAIRN_ANSIBLE_DIR "/.cairn/ansible"
+#define CAIRN_ANSIBLE_TMP "/.cairn/ansible-tmp"
+/* The programs an ansible stage runs, as paths in the container (the toolchain's). */
+struct stage_ansible_paths {
+	const char *python;	      /* the interpreter of ansible and of its modules */
+	const char *ansible_playbook; /* the ansible-playbook script */
+	const char *setpriv;	      /* what become_user runs tasks through */
+};
+/*
+ * Write into host directory `dir` (mounted at CAIRN_ANSIBLE_DIR) what ansible-playbook needs to
+ * run `tasks` on the container itself: playbook.json, hosts, ansible.cfg, become/cairn.py.
+ */
+int stage_ansible_files(const char *dir, const struct cairn_config_value *tasks,
+			const struct stage_ansible_paths *p, struct cairn_error **err);
 int stage_build_ansible(struct stage_output *o, struct image_state *s, enum stage_id id,
 			struct cairn_error **err);
 
