@@ -182,7 +182,7 @@ static void test_functions(void **state)
 		{"{{ \"x\" | printf \"<%s>\" }}", "<x>", 0},
 		{"{{ required \"set APP2\" (env \"APP2\") }}", "werf.yaml:1:4: set APP2",
 		 CAIRN_EINVAL},
-		{"a\n  {{ toYaml . }}", "werf.yaml:2:6: function 'toYaml' is not supported",
+		{"a\n  {{ now }}", "werf.yaml:2:6: function 'now' is not supported",
 		 CAIRN_EINVAL},
 		{"{{ upper }}", "werf.yaml:1:4: wrong number of args for upper", CAIRN_EINVAL},
 		{"{{ eq 1 \"1\" }}", "werf.yaml:1:4: eq: incompatible types", CAIRN_EINVAL},

@@ -84,7 +84,7 @@ int tpl_fail_at(struct cairn_error **err, const struct src *s, size_t off, const
 	return ret;
 }
 
-static struct src *add_src(struct ctx *c, const char *name, const char *text, size_t len)
+const struct src *tpl_add_src(struct ctx *c, const char *name, const char *text, size_t len)
 {
 	struct src *s = xcalloc(1, sizeof(*s));
 
@@ -106,7 +106,7 @@ static int add_werf_template(const char *name, const char *path, const char *tex
 {
 	struct ctx *c = ud;
 	struct list body = {0};
-	const struct src *s = add_src(c, path, text, len);
+	const struct src *s = tpl_add_src(c, path, text, len);
 	int ret = tpl_parse_src(c, s, &body, err);
 
 	if (ret == 0)
@@ -156,7 +156,7 @@ int cairn_template_render(char **out, size_t *out_len, const char *text, size_t 
 	ret = werf_dir(c.dir, add_werf_template, &c, err);
 	if (ret < 0)
 		return ret;
-	s = add_src(&c, o && o->name ? o->name : "template", text, len);
+	s = tpl_add_src(&c, o && o->name ? o->name : "template", text, len);
 	ret = tpl_parse_src(&c, s, &body, err);
 	if (ret < 0)
 		return ret;

@@ -55,14 +55,15 @@ int tpl_str_from_buf(struct exec *x, struct val **out, struct cairn_buf *b, size
 	return 0;
 }
 
-/* Go's %v: strings as is, lists as [a b], maps as map[k:v] with sorted keys. */
-int tpl_print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool top, size_t off,
-		  struct cairn_error **err)
+static int print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool top,
+		     unsigned depth, size_t off, struct cairn_error **err)
 {
 	if (tpl_step(x, x->src, off, err) < 0)
 		return CAIRN_ETOOBIG;
 	if (b->err)
 		return 0;
+	if (depth > TPL_VALUE_DEPTH_MAX)
+		return tpl_too_deep(x, off, err);
 	switch (v->kind) {
 	case V_NIL:
 		cairn_buf_addstr(b, top ? "<no value>" : "<nil>");
@@ -89,8 +90,10 @@ int tpl_print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool
 				cairn_buf_add(b, v->k[i]->s, v->k[i]->len);
 				cairn_buf_addch(b, ':');
 			}
-			if (tpl_print_val(x, b, v->v[i], false, off, err) < 0)
-				return CAIRN_ETOOBIG;
+			int ret = print_val(x, b, v->v[i], false, depth + 1, off, err);
+
+			if (ret < 0)
+				return ret;
 		}
 		cairn_buf_addch(b, ']');
 		break;
@@ -98,18 +101,27 @@ int tpl_print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool
 	return 0;
 }
 
+/* Go's %v: strings as is, lists as [a b], maps as map[k:v] with sorted keys. */
+int tpl_print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool top, size_t off,
+		  struct cairn_error **err)
+{
+	return print_val(x, b, v, top, 0, off, err);
+}
+
 /* The value as a string (Sprig's strval): strings as is, others as %v. */
 int tpl_to_str(struct exec *x, struct val **out, struct val *v, size_t off,
 	       struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	int ret;
 
 	if (v->kind == V_STR) {
 		*out = tpl_vref(v);
 		return 0;
 	}
-	if (tpl_print_val(x, &b, v, false, off, err) < 0)
-		return CAIRN_ETOOBIG;
+	ret = tpl_print_val(x, &b, v, false, off, err);
+	if (ret < 0)
+		return ret;
 	return tpl_str_from_buf(x, out, &b, off, err);
 }
 
@@ -391,20 +403,15 @@ static int set_var(struct exec *x, const struct pipe *p, const char *name, struc
 	return 0;
 }
 
-int tpl_exec_template(struct exec *x, struct cairn_buf *out, const char *name, struct val *dot,
-		      size_t off, struct cairn_error **err)
+/* Run `body` as a template of its own: output to `out`, `.` and `$` set to `dot`. */
+int tpl_exec_body(struct exec *x, struct cairn_buf *out, const struct list *body, const char *name,
+		  struct val *dot, size_t off, struct cairn_error **err)
 {
-	const struct define *d = NULL;
 	const struct src *src = x->src;
 	struct cairn_buf *saved = x->out;
 	size_t frame = x->frame, mark = x->n_vars;
 	int ret;
 
-	for (size_t i = x->c->n_defs; i > 0 && !d; i--)
-		if (strcmp(x->c->defs[i - 1].name, name) == 0)
-			d = &x->c->defs[i - 1];
-	if (!d)
-		return tpl_xfail(x, off, err, "no such template '%s'", name);
 	if (x->depth >= CAIRN_TEMPLATE_DEPTH_MAX) {
 		unsigned line, col;
 
@@ -417,13 +424,26 @@ int tpl_exec_template(struct exec *x, struct cairn_buf *out, const char *name, s
 	x->out = out;
 	x->frame = x->n_vars;
 	tpl_push_var(x, "$", dot);
-	ret = tpl_exec_list(x, &d->body, dot, err);
+	ret = tpl_exec_list(x, body, dot, err);
 	tpl_pop_vars(x, mark);
 	x->frame = frame;
 	x->out = saved;
 	x->src = src;
 	x->depth--;
 	return ret;
+}
+
+int tpl_exec_template(struct exec *x, struct cairn_buf *out, const char *name, struct val *dot,
+		      size_t off, struct cairn_error **err)
+{
+	const struct define *d = NULL;
+
+	for (size_t i = x->c->n_defs; i > 0 && !d; i--)
+		if (strcmp(x->c->defs[i - 1].name, name) == 0)
+			d = &x->c->defs[i - 1];
+	if (!d)
+		return tpl_xfail(x, off, err, "no such template '%s'", name);
+	return tpl_exec_body(x, out, &d->body, name, dot, off, err);
 }
 
 static int exec_range(struct exec *x, const struct node *n, struct val *v, struct val *dot,
