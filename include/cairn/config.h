@@ -300,6 +300,14 @@ CAIRN_API int cairn_config_parse(struct cairn_config **out, const char *name, co
 CAIRN_API int cairn_config_render(char **out, size_t *len_out, const char *dir, const char *file,
 				  struct cairn_error **err);
 
+/**
+ * Read the *.tmpl templates of every config loaded or rendered from now on from the directory
+ * `dir` (relative to the current directory; werf's --config-templates-dir) instead of the
+ * project's .werf/; NULL or "" goes back to .werf/. A setting of the process, for the CLI:
+ * `dir` is borrowed and must stay valid while configs are loaded.
+ */
+CAIRN_API void cairn_config_set_templates_dir(const char *dir);
+
 /** Free a configuration; accepts NULL. */
 CAIRN_API void cairn_config_free(struct cairn_config *c);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn/config.h"
 #include "cli.h"
 
 #include <getopt.h>
@@ -151,8 +152,11 @@ static const struct cli_cmd commands[] = {
 	},
 };
 
+enum { OPT_CONFIG_TEMPLATES_DIR = 1900 };
+
 static const struct option common_options[] = {
 	{"home-dir", required_argument, NULL, CLI_OPT_HOME_DIR},
+	{"config-templates-dir", required_argument, NULL, OPT_CONFIG_TEMPLATES_DIR},
 	{"help", no_argument, NULL, CLI_OPT_HELP},
 	{"verbose", no_argument, NULL, CLI_OPT_VERBOSE},
 	{"quiet", no_argument, NULL, CLI_OPT_QUIET},
@@ -162,6 +166,7 @@ static const struct option common_options[] = {
 static const char common_help[] =
 	"\nCommon options:\n"
 	"  --home-dir DIR   cairn's home (default $CAIRN_HOME, else ~/.cairn)\n"
+	"  --config-templates-dir DIR  read werf.yaml's *.tmpl templates from DIR, not .werf/\n"
 	"  -v, --verbose    more output; twice for a trace\n"
 	"  -q, --quiet      errors only\n"
 	"  -h, --help       this help\n"
@@ -225,6 +230,9 @@ int cli_common_opt(struct cli_ctx *ctx, const char *cmd, int c, const char *arg)
 	switch (c) {
 	case CLI_OPT_HOME_DIR:
 		ctx->home_dir = arg;
+		return 1;
+	case OPT_CONFIG_TEMPLATES_DIR:
+		cairn_config_set_templates_dir(arg);
 		return 1;
 	case CLI_OPT_VERBOSE:
 		if (ctx->verbosity < 2)

@@ -97,6 +97,14 @@ static int not_found_any(const char *dir, struct cairn_error **err)
 	return cairn_error_set(err, CAIRN_ENOTFOUND, "no %s in '%s'", names.buf, dir);
 }
 
+/* --config-templates-dir: where *.tmpl templates come from instead of the project's .werf/ */
+static const char *templates_dir;
+
+void cairn_config_set_templates_dir(const char *dir)
+{
+	templates_dir = dir && *dir ? dir : NULL;
+}
+
 /* Find and read the config file, then render it as a template; *name: the file's name. */
 static int read_rendered(char **text, size_t *len, const char **name_out, int *changed,
 			 const char *dir, const char *file, struct cairn_error **err)
@@ -140,7 +148,8 @@ static int read_rendered(char **text, size_t *len, const char **name_out, int *c
 	}
 	{
 		/* werf.yaml is a Go template: render it, then parse what it renders to */
-		struct cairn_template_opts topts = {.dir = dir ? dir : ".", .name = name};
+		struct cairn_template_opts topts = {
+			.dir = dir ? dir : ".", .name = name, .templates_dir = templates_dir};
 
 		ret = cairn_template_render(text, len, raw.buf, raw.len, &topts, err);
 		if (ret < 0)

@@ -137,6 +137,7 @@ int cairn_template_render(char **out, size_t *out_len, const char *text, size_t 
 			  const struct cairn_template_opts *o, struct cairn_error **err)
 {
 	cairn_template_werf_dir_fn werf_dir = o && o->werf_dir_fn ? o->werf_dir_fn : tpl_werf_dir;
+	const char *templates_dir = o && !o->werf_dir_fn ? o->templates_dir : NULL;
 	CLEANUP(ctx_release) struct ctx c = {0};
 	CLEANUP(cairn_buf_release)
 	struct cairn_buf b = CAIRN_BUF_INIT_MAX(CAIRN_TEMPLATE_OUTPUT_MAX);
@@ -153,7 +154,11 @@ int cairn_template_render(char **out, size_t *out_len, const char *text, size_t 
 	c.dir = o ? o->dir : NULL;
 	c.getenv_fn = o && o->getenv_fn ? o->getenv_fn : default_getenv;
 	c.read_file_fn = o && o->read_file_fn ? o->read_file_fn : tpl_read_file;
-	ret = werf_dir(c.dir, add_werf_template, &c, err);
+	c.glob_fn = o && o->glob_fn ? o->glob_fn : tpl_glob;
+	if (templates_dir)
+		ret = tpl_templates_dir(templates_dir, add_werf_template, &c, err);
+	else
+		ret = werf_dir(c.dir, add_werf_template, &c, err);
 	if (ret < 0)
 		return ret;
 	s = tpl_add_src(&c, o && o->name ? o->name : "template", text, len);

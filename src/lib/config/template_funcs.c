@@ -4,6 +4,8 @@
 #include "config/template_internal.h"
 #include "util/buf.h"
 
+#include <ctype.h>
+
 /* ---- argument checks and conversions the groups share ---- */
 
 static int want(struct exec *x, const struct val *v, enum vkind kind, const char *what,
@@ -56,7 +58,8 @@ int64_t tpl_to_int64(const struct val *v)
 	case V_BOOL:
 		return v->b;
 	case V_STR:
-		if (!v->len || memchr(v->s, '\0', v->len))
+		/* Go's ParseInt takes no white space, which strtoll would skip */
+		if (!v->len || memchr(v->s, '\0', v->len) || isspace((unsigned char)v->s[0]))
 			return 0;
 		errno = 0;
 		n = strtoll(v->s, &end, 0);

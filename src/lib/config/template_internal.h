@@ -114,6 +114,7 @@ struct ctx {
 	const char *dir;
 	const char *(*getenv_fn)(const char *name);
 	cairn_template_read_file_fn read_file_fn;
+	cairn_template_glob_fn glob_fn;
 	void **arena;
 	size_t n_arena, alloc_arena;
 	struct src **srcs;
@@ -173,6 +174,7 @@ struct val {
 	struct val **v; /* list items or map values */
 	struct val **k; /* map keys (strings), sorted */
 	size_t n;
+	size_t cap; /* items v (and k) have room for */
 };
 
 #define cleanup_val CLEANUP(tpl_vunrefp)
@@ -304,5 +306,10 @@ void tpl_go_quote(struct cairn_buf *b, const char *s, size_t len);
 int tpl_read_file(char **out, size_t *out_len, const char *dir, const char *path,
 		  struct cairn_error **err);
 int tpl_werf_dir(const char *dir, cairn_template_each_fn each, void *ud, struct cairn_error **err);
+int tpl_templates_dir(const char *path, cairn_template_each_fn each, void *ud,
+		      struct cairn_error **err);
+int tpl_glob(const char *dir, const char *pattern, cairn_template_each_fn each, void *ud,
+	     struct cairn_error **err);
+bool tpl_glob_match(const char *pat, const char *path);
 
 #endif

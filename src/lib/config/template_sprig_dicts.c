@@ -43,13 +43,28 @@ TPL_FN(dict)
 	return 0;
 }
 
-static int want_map_key(struct exec *x, struct val **argv, const char *fn, size_t off,
+/* A map argument; nil, which Go passes as a nil map, reads as an empty one (`reads`). */
+static int want_map(struct exec *x, const struct val *v, bool reads, const char *fn, size_t off,
+		    struct cairn_error **err)
+{
+	if (reads && v->kind == V_NIL)
+		return 0;
+	return tpl_want_map(x, v, fn, off, err);
+}
+
+static int want_map_key(struct exec *x, struct val **argv, bool reads, const char *fn, size_t off,
 			struct cairn_error **err)
 {
-	if (tpl_want_map(x, argv[0], fn, off, err) < 0 ||
+	if (want_map(x, argv[0], reads, fn, off, err) < 0 ||
 	    tpl_want_str(x, argv[1], fn, off, err) < 0)
 		return CAIRN_EINVAL;
 	return 0;
+}
+
+/* The value of a key; none in nil. */
+static struct val *lookup(const struct val *m, const struct val *k)
+{
+	return m->kind == V_MAP ? tpl_map_get(m, k->s, k->len) : NULL;
 }
 
 /* set MAP KEY VALUE: the map, changed. */
@@ -58,7 +73,7 @@ TPL_FN(set)
 	int ret;
 
 	(void)argc;
-	if (want_map_key(x, argv, "set", cmd->off, err) < 0)
+	if (want_map_key(x, argv, false, "set", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
 	ret = put(x, argv[0], tpl_vref(argv[1]), tpl_vref(argv[2]), cmd->off, err);
 	if (ret < 0)
@@ -73,7 +88,7 @@ TPL_FN(unset)
 	struct val *m = argv[0];
 
 	(void)argc;
-	if (want_map_key(x, argv, "unset", cmd->off, err) < 0)
+	if (want_map_key(x, argv, false, "unset", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
 	for (size_t i = 0; i < m->n; i++) {
 		if (tpl_keycmp(m->k[i], argv[1]->s, argv[1]->len) != 0 ||
@@ -96,9 +111,9 @@ TPL_FN(get)
 	struct val *v;
 
 	(void)argc;
-	if (want_map_key(x, argv, "get", cmd->off, err) < 0)
+	if (want_map_key(x, argv, true, "get", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
-	v = tpl_map_get(argv[0], argv[1]->s, argv[1]->len);
+	v = lookup(argv[0], argv[1]);
 	*out = v ? tpl_vref(v) : tpl_vstr("", 0);
 	return 0;
 }
@@ -106,9 +121,9 @@ TPL_FN(get)
 TPL_FN(hasKey)
 {
 	(void)argc;
-	if (want_map_key(x, argv, "hasKey", cmd->off, err) < 0)
+	if (want_map_key(x, argv, true, "hasKey", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
-	*out = tpl_vbool(tpl_map_get(argv[0], argv[1]->s, argv[1]->len) != NULL);
+	*out = tpl_vbool(lookup(argv[0], argv[1]) != NULL);
 	return 0;
 }
 
@@ -118,7 +133,7 @@ TPL_FN(keys)
 	cleanup_val struct val *r = tpl_vnew(V_LIST);
 
 	for (size_t i = 0; i < argc; i++) {
-		if (tpl_want_map(x, argv[i], "keys", cmd->off, err) < 0)
+		if (want_map(x, argv[i], true, "keys", cmd->off, err) < 0)
 			return CAIRN_EINVAL;
 		for (size_t j = 0; j < argv[i]->n; j++)
 			tpl_list_push(r, tpl_vref(argv[i]->k[j]));
@@ -131,7 +146,7 @@ TPL_FN(keys)
 TPL_FN(values)
 {
 	(void)argc;
-	if (tpl_want_map(x, argv[0], "values", cmd->off, err) < 0)
+	if (want_map(x, argv[0], true, "values", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
 	*out = tpl_list_copy(argv[0], 0, argv[0]->n);
 	return 0;
@@ -182,9 +197,9 @@ TPL_FN(pluck)
 	for (size_t i = 1; i < argc; i++) {
 		struct val *v;
 
-		if (tpl_want_map(x, argv[i], "pluck", cmd->off, err) < 0)
+		if (want_map(x, argv[i], true, "pluck", cmd->off, err) < 0)
 			return CAIRN_EINVAL;
-		v = tpl_map_get(argv[i], argv[0]->s, argv[0]->len);
+		v = lookup(argv[i], argv[0]);
 		if (v)
 			tpl_list_push(r, tpl_vref(v));
 	}

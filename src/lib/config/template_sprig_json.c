@@ -344,22 +344,60 @@ static int from_fy(struct yconv *y, struct val **out, struct fy_node *fn, unsign
 }
 
 DEFINE_FREEP(struct fy_document, fy_document_destroy)
+DEFINE_FREEP(struct fy_diag, fy_diag_destroy)
+
+/* libfyaml's first message, kept for the error instead of printed. */
+static void diag_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+	char *msg = user;
+
+	(void)diag;
+	if (msg[0])
+		return;
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		len--;
+	snprintf(msg, 200, "%.*s", (int)len, buf);
+}
+
+static struct fy_document *parse_yaml(const struct val *s, char *msg)
+{
+	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_NONE};
+	CLEANUP(fy_diag_destroyp) struct fy_diag *diag = NULL;
+	struct fy_diag_cfg dcfg;
+
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.output_fn = diag_output;
+	dcfg.user = msg;
+	dcfg.level = FYET_ERROR;
+	dcfg.colorize = false;
+	dcfg.show_source = false;
+	dcfg.show_position = true;
+	dcfg.show_type = false;
+	dcfg.show_module = false;
+	diag = fy_diag_create(&dcfg);
+	if (!diag)
+		return NULL;
+	cfg.diag = diag;
+	return fy_document_build_from_string(&cfg, s->s, s->len);
+}
 
 /* fromYaml "s" (werf's): a map; "" is an empty one. */
 TPL_FN(fromYaml)
 {
-	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_NONE};
 	CLEANUP(fy_document_destroyp) struct fy_document *d = NULL;
 	struct yconv y = {.x = x, .off = cmd->off};
+	char msg[256] = "";
 	int ret;
 
 	(void)argc;
 	if (tpl_want_str(x, argv[0], "fromYaml", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
-	d = fy_document_build_from_string(&cfg, argv[0]->s, argv[0]->len);
-	if (!d)
-		return tpl_xfail(x, cmd->off, err, "fromYaml: the text is not YAML");
-	if (!fy_document_root(d)) {
+	if (argv[0]->len)
+		d = parse_yaml(argv[0], msg);
+	if (argv[0]->len && !d)
+		return tpl_xfail(x, cmd->off, err, "fromYaml: %s", msg[0] ? msg : "not YAML");
+	if (!d || !fy_document_root(d)) {
 		*out = tpl_vnew(V_MAP);
 		return 0;
 	}

@@ -221,9 +221,7 @@ static int split_common(struct exec *x, struct val **out, struct val **argv, con
 
 			tpl_map_put(r, tpl_vstr(key, (size_t)kl), part);
 		} else {
-			r->v = xreallocarray(r->v, r->n + 1, sizeof(*r->v));
-			r->v[r->n++] = part;
-			r->depth = 1;
+			tpl_list_push(r, part);
 		}
 		if (sep->len && end == s->len)
 			break;

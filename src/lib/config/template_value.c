@@ -98,10 +98,21 @@ struct val *tpl_vint64(int64_t i)
 	return v;
 }
 
+/* Room for one more item in the list or map `c`, growing geometrically. */
+static void reserve(struct val *c)
+{
+	if (c->n < c->cap)
+		return;
+	c->cap = c->cap ? c->cap * 2 : 4;
+	c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));
+	if (c->kind == V_MAP)
+		c->k = xreallocarray(c->k, c->cap, sizeof(*c->k));
+}
+
 /* Append `v` (its reference taken) to the list `l`. */
 void tpl_list_push(struct val *l, struct val *v)
 {
-	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	reserve(l);
 	l->v[l->n++] = v;
 	if (v->depth + 1 > l->depth)
 		l->depth = v->depth + 1;
@@ -146,8 +157,7 @@ void tpl_map_put(struct val *m, struct val *k, struct val *v)
 		else
 			hi = mid;
 	}
-	m->k = xreallocarray(m->k, m->n + 1, sizeof(*m->k));
-	m->v = xreallocarray(m->v, m->n + 1, sizeof(*m->v));
+	reserve(m);
 	memmove(m->k + lo + 1, m->k + lo, (m->n - lo) * sizeof(*m->k));
 	memmove(m->v + lo + 1, m->v + lo, (m->n - lo) * sizeof(*m->v));
 	m->k[lo] = k;
