@@ -325,6 +325,13 @@ static void test_dicts(void **state)
 		{"{{ dig \"a\" \"b\" \"none\" (dict \"a\" (dict \"b\" 5)) }} "
 		 "{{ dig \"a\" \"z\" \"none\" (dict \"a\" (dict)) }}",
 		 "5 none", 0},
+		/* the item a range is on stays alive when the body replaces it in its map */
+		{"{{ $d := dict \"a\" (dict \"x\" 1) }}{{ range $d }}{{ $_ := set $d \"a\" 2 }}"
+		 "{{ .x }}{{ end }}{{ $d.a }}",
+		 "12", 0},
+		/* merging a map held inside the destination changes it as it goes */
+		{"{{ $s := dict \"k\" (dict \"t\" 1) }}{{ $d := dict \"k\" $s }}{{ merge $d $s }}",
+		 "map[k:map[k:map[t:1] t:1] t:1]", 0},
 		{"{{ $d := dict }}{{ $_ := set $d \"self\" $d }}",
 		 "werf.yaml:1:26: a map cannot hold itself", CAIRN_EINVAL},
 		{"{{ $d := dict }}{{ $_ := set $d \"l\" (list (dict \"in\" $d)) }}",

@@ -540,7 +540,8 @@ static int exec_range(struct exec *x, const struct node *n, struct val *v, struc
 	for (size_t i = 0; i < v->n && ret == 0; i++) {
 		cleanup_val struct val *key =
 			v->kind == V_MAP ? tpl_vref(v->k[i]) : tpl_vint((int64_t)i);
-		struct val *item = v->v[i];
+		/* held: `set` in the body may replace the item in the map */
+		cleanup_val struct val *item = tpl_vref(v->v[i]);
 
 		if (tpl_step(x, n->src, n->off, err) < 0)
 			return CAIRN_ETOOBIG;

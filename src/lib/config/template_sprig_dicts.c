@@ -218,17 +218,20 @@ static int merge_into(struct exec *x, struct val *dst, const struct val *src, bo
 	if (depth > TPL_VALUE_DEPTH_MAX)
 		return tpl_too_deep(x, off, err);
 	for (size_t i = 0; i < src->n; i++) {
-		const struct val *k = src->k[i];
-		struct val *sv = src->v[i];
-		struct val *dv = tpl_map_get(dst, k->s, k->len);
+		/* held: merging may replace what src holds when src is inside dst */
+		cleanup_val struct val *k = tpl_vref(src->k[i]);
+		cleanup_val struct val *sv = tpl_vref(src->v[i]);
+		cleanup_val struct val *dv = tpl_map_get(dst, k->s, k->len);
 		int ret = 0;
 
+		if (dv)
+			tpl_vref(dv);
 		if (tpl_step(x, x->src, off, err) < 0)
 			return CAIRN_ETOOBIG;
 		if (dv && dv->kind == V_MAP && sv->kind == V_MAP && dv != sv)
 			ret = merge_into(x, dv, sv, overwrite, depth + 1, off, err);
 		else if (!dv || (overwrite && sv->kind != V_NIL))
-			ret = put(x, dst, tpl_vref(src->k[i]), tpl_vref(sv), off, err);
+			ret = put(x, dst, tpl_vref(k), tpl_vref(sv), off, err);
 		if (ret < 0)
 			return ret;
 	}
