@@ -38,10 +38,11 @@ struct cairn_build_event {
 };
 
 struct cairn_build_opts {
-	const char *dir;	   /* project directory; NULL: the current one */
-	const char *config_file;   /* NULL: werf.yaml, werf.yml, dappfile.yaml */
-	const char *home;	   /* cairn's home: store/, layers/, tmp/, builds/ */
-	const char *const *images; /* names to build; none: every image */
+	const char *dir;		  /* project directory; NULL: the current one */
+	const char *config_file;	  /* NULL: werf.yaml, werf.yml, dappfile.yaml */
+	const char *config_templates_dir; /* NULL: the project's .werf/ */
+	const char *home;		  /* cairn's home: store/, layers/, tmp/, builds/ */
+	const char *const *images;	  /* names to build; none: every image */
 	size_t n_images;
 	const char *runtime;	      /* OCI runtime; NULL: runc */
 	struct cairn_image_opts pull; /* how base images are pulled */

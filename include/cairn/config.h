@@ -262,9 +262,20 @@ struct cairn_config {
 	struct cairn_config_value *cleanup; /* the meta document's `cleanup` section, or NULL */
 };
 
+/** Where a config comes from. */
+struct cairn_config_source {
+	const char *dir;  /* the project directory; NULL: "." */
+	const char *file; /* NULL: the first of werf.yaml, werf.yml, dappfile.yml, dappfile.yaml */
+	/*
+	 * werf's --config-templates-dir: the *.tmpl templates come from this directory (relative
+	 * to the current directory) instead of the project's .werf/; NULL or "": .werf/
+	 */
+	const char *templates_dir;
+};
+
 /**
- * Read and parse the configuration of the project in `dir` (NULL: the current directory):
- * `file` relative to `dir` (or absolute), or when `file` is NULL the first of werf.yml,
+ * Read and parse the configuration of the project in `src->dir` (NULL: the current directory):
+ * `src->file` relative to it (or absolute), or when that is NULL the first of werf.yml,
  * werf.yaml, dappfile.yml and dappfile.yaml that exists (werf's order, then the 2018 tool's).
  * Messages name the file as given or found. `*out` is freed with cairn_config_free().
  *
@@ -278,7 +289,7 @@ struct cairn_config {
  * file cannot be opened or read, CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX, CAIRN_EINVAL for a
  * `~` fromPath with no home directory, and whatever cairn_config_parse() returns.
  */
-CAIRN_API int cairn_config_load(struct cairn_config **out, const char *dir, const char *file,
+CAIRN_API int cairn_config_load(struct cairn_config **out, const struct cairn_config_source *src,
 				struct cairn_error **err);
 
 /**
@@ -309,11 +320,11 @@ CAIRN_API int cairn_config_parse(struct cairn_config **out, const char *name, co
 				 size_t len, struct cairn_error **err);
 
 /**
- * The config file of `dir` (as cairn_config_load finds it) rendered as a Go template: what
+ * The config file of `src` (as cairn_config_load finds it) rendered as a Go template: what
  * `cairn render` prints. *out is a new string (the caller frees), *len_out its length.
  */
-CAIRN_API int cairn_config_render(char **out, size_t *len_out, const char *dir, const char *file,
-				  struct cairn_error **err);
+CAIRN_API int cairn_config_render(char **out, size_t *len_out,
+				  const struct cairn_config_source *src, struct cairn_error **err);
 
 /** Free a configuration; accepts NULL. */
 CAIRN_API void cairn_config_free(struct cairn_config *c);

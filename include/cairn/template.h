@@ -42,12 +42,30 @@ typedef int (*cairn_template_each_fn)(const char *name, const char *path, const 
 typedef int (*cairn_template_werf_dir_fn)(const char *dir, cairn_template_each_fn each, void *ud,
 					  struct cairn_error **err);
 
+/*
+ * Passes each regular file of the project directory `dir` whose path below it matches the
+ * `.Files.Glob` pattern `pattern` to `each` ("a/b.txt" as both name and path), with `ud`, in
+ * byte order of the paths; a symlink to a regular file inside `dir` counts as one, a symlink
+ * to a directory is not walked. Returns 0 (none matched is no error), the error of `each`, or
+ * CAIRN_EINVAL (a symlink leading out, a tree deeper than the walk goes), CAIRN_ETOOBIG, CAIRN_EOS.
+ */
+typedef int (*cairn_template_glob_fn)(const char *dir, const char *pattern,
+				      cairn_template_each_fn each, void *ud,
+				      struct cairn_error **err);
+
 struct cairn_template_opts {
 	const char *dir;  /* project dir: .Files.Get root, .werf/ for *.tmpl */
 	const char *name; /* file name for messages, e.g. "werf.yaml" */
 	const char *(*getenv_fn)(const char *name); /* NULL: getenv */
 	cairn_template_read_file_fn read_file_fn;   /* NULL: read below `dir`, as said below */
 	cairn_template_werf_dir_fn werf_dir_fn;	    /* NULL: `dir`/.werf/, as said below */
+	cairn_template_glob_fn glob_fn;		    /* NULL: walk below `dir`, as said above */
+	/*
+	 * Where the *.tmpl templates are read from instead of `dir`/.werf/ (werf's
+	 * --config-templates-dir), relative to the current directory; NULL: `dir`/.werf/. Used by
+	 * the default werf_dir_fn only.
+	 */
+	const char *templates_dir;
 };
 
 /**

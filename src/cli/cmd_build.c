@@ -13,6 +13,7 @@
 enum {
 	OPT_DIR = 2100,
 	OPT_CONFIG,
+	OPT_TEMPLATES_DIR,
 	OPT_RUNTIME,
 	OPT_REPORT,
 	OPT_SSH_KEY,
@@ -52,6 +53,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	static const struct option own[] = {
 		{"dir", required_argument, NULL, OPT_DIR},
 		{"config", required_argument, NULL, OPT_CONFIG},
+		{"config-templates-dir", required_argument, NULL, OPT_TEMPLATES_DIR},
 		{"runtime", required_argument, NULL, OPT_RUNTIME},
 		{"report", required_argument, NULL, OPT_REPORT},
 		{"stages-storage", required_argument, NULL, OPT_STAGES_STORAGE},
@@ -93,6 +95,9 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 			break;
 		case OPT_CONFIG:
 			o.config_file = optarg;
+			break;
+		case OPT_TEMPLATES_DIR:
+			o.config_templates_dir = optarg;
 			break;
 		case OPT_RUNTIME:
 			o.runtime = optarg;

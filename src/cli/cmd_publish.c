@@ -27,6 +27,7 @@ enum {
 	OPT_WITH_STAGES = 2200,
 	OPT_DIR,
 	OPT_CONFIG,
+	OPT_TEMPLATES_DIR,
 	OPT_RUNTIME,
 	OPT_REPORT,
 	OPT_MANIFEST_FORMAT,
@@ -70,6 +71,8 @@ static size_t own_options(struct option *own, enum mode m)
 		own[n++] = (struct option){"with-stages", no_argument, NULL, OPT_WITH_STAGES};
 	own[n++] = (struct option){"dir", required_argument, NULL, OPT_DIR};
 	own[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+	own[n++] =
+		(struct option){"config-templates-dir", required_argument, NULL, OPT_TEMPLATES_DIR};
 	own[n++] = (struct option){"report", required_argument, NULL, OPT_REPORT};
 	own[n++] = (struct option){"manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT};
 	own[n++] = (struct option){"ssh-key", required_argument, NULL, OPT_SSH_KEY};
@@ -132,6 +135,9 @@ static int plan_opt(struct cairn_publish_plan *p, struct cairn_tag_request *req,
 		return 0;
 	case OPT_CONFIG:
 		p->build.config_file = optarg;
+		return 0;
+	case OPT_TEMPLATES_DIR:
+		p->build.config_templates_dir = optarg;
 		return 0;
 	case OPT_RUNTIME:
 		p->build.runtime = optarg;
@@ -200,7 +206,7 @@ static int plan_check(struct cairn_publish_plan *p, enum mode m, const char *cmd
 
 static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 {
-	struct option own[13 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
+	struct option own[14 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
 	struct cairn_publish_plan p = CAIRN_PUBLISH_PLAN_INIT;
 	struct cli_registry_args ra = {0};
 	struct cairn_tag_request *req = NULL;
@@ -309,6 +315,7 @@ static int stages_pull(int argc, char **argv, struct cli_ctx *ctx)
 		{"all", no_argument, NULL, 'a'},
 		{"dir", required_argument, NULL, OPT_DIR},
 		{"config", required_argument, NULL, OPT_CONFIG},
+		{"config-templates-dir", required_argument, NULL, OPT_TEMPLATES_DIR},
 		{NULL, 0, NULL, 0},
 	};
 	struct cairn_build_opts bo = CAIRN_BUILD_OPTS_INIT;
@@ -341,6 +348,8 @@ static int stages_pull(int argc, char **argv, struct cli_ctx *ctx)
 			bo.dir = optarg;
 		else if (c == OPT_CONFIG)
 			bo.config_file = optarg;
+		else if (c == OPT_TEMPLATES_DIR)
+			bo.config_templates_dir = optarg;
 		else {
 			ret = cli_bad_option("dimg", c, a.argv);
 			goto out;

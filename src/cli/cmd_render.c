@@ -8,17 +8,18 @@
 #include "cairn/config.h"
 #include "cli.h"
 
-enum { OPT_DIR = 2400, OPT_CONFIG };
+enum { OPT_DIR = 2400, OPT_CONFIG, OPT_TEMPLATES_DIR };
 
 int cmd_render(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option own[] = {
 		{"dir", required_argument, NULL, OPT_DIR},
 		{"config", required_argument, NULL, OPT_CONFIG},
+		{"config-templates-dir", required_argument, NULL, OPT_TEMPLATES_DIR},
 		{NULL, 0, NULL, 0},
 	};
 	struct cairn_error *err = NULL;
-	const char *dir = NULL, *file = NULL;
+	struct cairn_config_source src = {0};
 	char *text = NULL;
 	size_t len = 0;
 	int c, ret = CLI_EXIT_OK;
@@ -33,9 +34,11 @@ int cmd_render(int argc, char **argv, struct cli_ctx *ctx)
 		if (r)
 			continue;
 		if (c == OPT_DIR) {
-			dir = optarg;
+			src.dir = optarg;
 		} else if (c == OPT_CONFIG) {
-			file = optarg;
+			src.file = optarg;
+		} else if (c == OPT_TEMPLATES_DIR) {
+			src.templates_dir = optarg;
 		} else {
 			ret = cli_bad_option("render", c, a.argv);
 			goto out;
@@ -46,7 +49,7 @@ int cmd_render(int argc, char **argv, struct cli_ctx *ctx)
 		goto out;
 	}
 	cli_ctx_finish(ctx);
-	if (cairn_config_render(&text, &len, dir, file, &err) < 0) {
+	if (cairn_config_render(&text, &len, &src, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;
 	}

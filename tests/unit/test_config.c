@@ -1429,7 +1429,9 @@ static void test_load(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_ENOTFOUND);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){dir, NULL, NULL}, &err),
+		CAIRN_ENOTFOUND);
 	assert_null(c);
 	assert_non_null(strstr(err->msg,
 			       "no werf.yml, werf.yaml, dappfile.yml or dappfile.yaml in '/tmp/"));
@@ -1441,21 +1443,29 @@ static void test_load(void **state)
 		cleanup_free char *name = xasprintf("d%zu", i);
 
 		write_file(dir, names[i], text);
-		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+		assert_int_equal(
+			cairn_config_load(&c, &(struct cairn_config_source){dir, NULL, NULL}, &err),
+			0);
 		assert_string_equal(c->file, names[i]);
 		assert_string_equal(c->images[0].name, name);
 		cairn_config_free(c);
 	}
 	write_file(dir, "werf.yml", META "image: a\nfrom: x\nshell:\n  instal: x\n");
-	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_EINVAL);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){dir, NULL, NULL}, &err),
+		CAIRN_EINVAL);
 	assert_string_equal(err->msg, "werf.yml:7:3: shell.instal: unknown key");
 	cairn_error_clear(&err);
 
-	assert_int_equal(cairn_config_load(&c, dir, "werf.yaml", &err), 0);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){dir, "werf.yaml", NULL}, &err),
+		0);
 	assert_string_equal(c->images[0].name, "d2");
 	cairn_config_free(c);
 
-	assert_int_equal(cairn_config_load(&c, dir, "other.yaml", &err), CAIRN_ENOTFOUND);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){dir, "other.yaml", NULL}, &err),
+		CAIRN_ENOTFOUND);
 	assert_null(c);
 	cairn_error_clear(&err);
 
@@ -1536,7 +1546,9 @@ static void test_default_project(void **state)
 			sh("git -C '%s' remote add origin '%s'", dir, t[i].origin);
 		write_file(dir, "dappfile.yml", "dimg: app\nfrom: x\n");
 		cairn_log_set_handler(capture_log, CAIRN_LOG_TRACE, &log);
-		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+		assert_int_equal(
+			cairn_config_load(&c, &(struct cairn_config_source){dir, NULL, NULL}, &err),
+			0);
 		cairn_log_set_handler(NULL, CAIRN_LOG_ERROR, NULL);
 		assert_string_equal(c->project.s, t[i].project);
 		assert_int_equal(c->project.pos.line, 0);
@@ -1575,7 +1587,8 @@ static void test_mount_resolve(void **state)
 			   "- {to: /f, fromPath: /var//cache/./f/}\n"
 			   "- {to: /g, from: build_dir}\n");
 	setenv("HOME", "/home/ci/", 1);
-	assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){dir, NULL, NULL}, &err), 0);
 	m = c->images[0].mounts;
 	assert_string_equal(m[0].host_path, "/home/ci/.cache/go");
 	assert_string_equal(m[1].host_path, "/home/ci");
@@ -1600,10 +1613,14 @@ static void test_mount_resolve(void **state)
 	unsetenv("HOME");
 	write_file(dir, "werf.yaml", IMAGE_A "mount:\n- to: /a\n  fromPath: ~/x\n");
 	if (getpwuid(getuid()) == NULL) {
-		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), CAIRN_EINVAL);
+		assert_int_equal(
+			cairn_config_load(&c, &(struct cairn_config_source){dir, NULL, NULL}, &err),
+			CAIRN_EINVAL);
 		cairn_error_clear(&err);
 	} else {
-		assert_int_equal(cairn_config_load(&c, dir, NULL, &err), 0);
+		assert_int_equal(
+			cairn_config_load(&c, &(struct cairn_config_source){dir, NULL, NULL}, &err),
+			0);
 		assert_true(c->images[0].mounts[0].host_path[0] == '/');
 		cairn_config_free(c);
 	}
@@ -1626,7 +1643,8 @@ static void test_fixtures(void **state)
 		fail_msg("CAIRN_TEST_DATA is not set");
 	/* a config as written for the 2018 tool: dimg, fromDimg, dimg lists of git and shell */
 	path = xasprintf("%s/config/dapp", data);
-	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){path, NULL, NULL}, &err), 0);
 	assert_string_equal(c->file, "dappfile.yaml");
 	assert_int_equal(c->n_images, 3);
 	assert_string_equal(c->images[1].name, "app");
@@ -1637,7 +1655,8 @@ static void test_fixtures(void **state)
 
 	/* modelled on flant/atsea-sample-shop-app: a 2018 dappfile.yml, no meta document */
 	path = xasprintf("%s/config/atsea", data);
-	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){path, NULL, NULL}, &err), 0);
 	assert_string_equal(c->file, "dappfile.yml");
 	assert_non_null(c->project.s);
 	assert_int_equal(c->n_images, 6);
@@ -1651,7 +1670,8 @@ static void test_fixtures(void **state)
 
 	/* modelled on wntbrian/skypebot: templates, the unnamed dimg */
 	path = xasprintf("%s/config/skypebot", data);
-	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){path, NULL, NULL}, &err), 0);
 	assert_int_equal(c->n_images, 1);
 	assert_null(c->images[0].name);
 	assert_int_equal(c->images[0].docker.n_env, 2);
@@ -1661,7 +1681,8 @@ static void test_fixtures(void **state)
 	/* modelled on werf v1.1 test configs: cleanup policies, herebyIAdmit... */
 	setenv("CLEANUP_POLICY_SET", "2", 1);
 	path = xasprintf("%s/config/werf-cleanup", data);
-	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){path, NULL, NULL}, &err), 0);
 	unsetenv("CLEANUP_POLICY_SET");
 	assert_string_equal(c->project.s, "none");
 	assert_non_null(c->cleanup);
@@ -1673,7 +1694,8 @@ static void test_fixtures(void **state)
 	setenv("FROM_LATEST", "true", 1);
 	setenv("FROM_IMAGE", "alpine", 1);
 	path = xasprintf("%s/config/werf-from-latest", data);
-	assert_int_equal(cairn_config_load(&c, path, NULL, &err), 0);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){path, NULL, NULL}, &err), 0);
 	unsetenv("FROM_LATEST");
 	unsetenv("FROM_IMAGE");
 	assert_true(c->images[0].from_latest.value);
@@ -1683,7 +1705,9 @@ static void test_fixtures(void **state)
 
 	/* modelled on Desire456/werf-playground: meta sections, then a Dockerfile image */
 	path = xasprintf("%s/config/werf-dockerfile", data);
-	assert_int_equal(cairn_config_load(&c, path, NULL, &err), CAIRN_EINVAL);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){path, NULL, NULL}, &err),
+		CAIRN_EINVAL);
 	assert_string_equal(err->msg, "werf.yaml:10:1: dockerfile: images built from a Dockerfile "
 				      "are not supported yet");
 	cairn_error_clear(&err);

@@ -274,7 +274,7 @@ static int github_repos(char **images, char **stages, const struct cairn_ci_env_
 	int ret;
 
 	*images = *stages = NULL;
-	ret = cairn_config_load(&c, o->dir, o->config, &e);
+	ret = cairn_config_load(&c, &(struct cairn_config_source){o->dir, o->config, NULL}, &e);
 	if (ret == CAIRN_ENOTFOUND && !o->config) {
 		/* werf's GetOptionalWerfConfig: no config, no repositories */
 		cairn_error_free(e);

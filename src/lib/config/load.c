@@ -99,8 +99,11 @@ static int not_found_any(const char *dir, struct cairn_error **err)
 
 /* Find and read the config file, then render it as a template; *name: the file's name. */
 static int read_rendered(char **text, size_t *len, const char **name_out, int *changed,
-			 const char *dir, const char *file, struct cairn_error **err)
+			 const struct cairn_config_source *src, struct cairn_error **err)
 {
+	const char *dir = src->dir, *file = src->file;
+	const char *templates_dir =
+		src->templates_dir && *src->templates_dir ? src->templates_dir : NULL;
 	CLEANUP(cairn_buf_release) struct cairn_buf raw = CAIRN_BUF_INIT_MAX(CAIRN_CONFIG_FILE_MAX);
 	cleanup_close int dfd = -1;
 	const char *name = file;
@@ -140,7 +143,8 @@ static int read_rendered(char **text, size_t *len, const char **name_out, int *c
 	}
 	{
 		/* werf.yaml is a Go template: render it, then parse what it renders to */
-		struct cairn_template_opts topts = {.dir = dir ? dir : ".", .name = name};
+		struct cairn_template_opts topts = {
+			.dir = dir ? dir : ".", .name = name, .templates_dir = templates_dir};
 
 		ret = cairn_template_render(text, len, raw.buf, raw.len, &topts, err);
 		if (ret < 0)
@@ -183,13 +187,13 @@ static void show_rendered_lines(struct cairn_error *e, const char *name, const c
 	e->msg = cairn_buf_detach(&b, NULL);
 }
 
-int cairn_config_render(char **out, size_t *len_out, const char *dir, const char *file,
+int cairn_config_render(char **out, size_t *len_out, const struct cairn_config_source *src,
 			struct cairn_error **err)
 {
 	const char *name;
 	int changed;
 
-	return read_rendered(out, len_out, &name, &changed, dir, file, err);
+	return read_rendered(out, len_out, &name, &changed, src, err);
 }
 
 /*
@@ -358,16 +362,17 @@ static int finish_load(struct cairn_config *c, const char *dir, struct cairn_err
 	return resolve_mounts(c, abs_dir, err);
 }
 
-int cairn_config_load(struct cairn_config **out, const char *dir, const char *file,
+int cairn_config_load(struct cairn_config **out, const struct cairn_config_source *src,
 		      struct cairn_error **err)
 {
+	const char *dir = src->dir;
 	cleanup_free char *text = NULL;
 	const char *name;
 	size_t len = 0;
 	int ret, changed = 0;
 
 	*out = NULL;
-	ret = read_rendered(&text, &len, &name, &changed, dir, file, err);
+	ret = read_rendered(&text, &len, &name, &changed, src, err);
 	if (ret < 0)
 		return ret;
 	ret = cairn_config_parse(out, name, text, len, err);

@@ -84,7 +84,7 @@ int tpl_fail_at(struct cairn_error **err, const struct src *s, size_t off, const
 	return ret;
 }
 
-static struct src *add_src(struct ctx *c, const char *name, const char *text, size_t len)
+const struct src *tpl_add_src(struct ctx *c, const char *name, const char *text, size_t len)
 {
 	struct src *s = xcalloc(1, sizeof(*s));
 
@@ -106,7 +106,7 @@ static int add_werf_template(const char *name, const char *path, const char *tex
 {
 	struct ctx *c = ud;
 	struct list body = {0};
-	const struct src *s = add_src(c, path, text, len);
+	const struct src *s = tpl_add_src(c, path, text, len);
 	int ret = tpl_parse_src(c, s, &body, err);
 
 	if (ret == 0)
@@ -137,6 +137,7 @@ int cairn_template_render(char **out, size_t *out_len, const char *text, size_t 
 			  const struct cairn_template_opts *o, struct cairn_error **err)
 {
 	cairn_template_werf_dir_fn werf_dir = o && o->werf_dir_fn ? o->werf_dir_fn : tpl_werf_dir;
+	const char *templates_dir = o && !o->werf_dir_fn ? o->templates_dir : NULL;
 	CLEANUP(ctx_release) struct ctx c = {0};
 	CLEANUP(cairn_buf_release)
 	struct cairn_buf b = CAIRN_BUF_INIT_MAX(CAIRN_TEMPLATE_OUTPUT_MAX);
@@ -153,10 +154,14 @@ int cairn_template_render(char **out, size_t *out_len, const char *text, size_t 
 	c.dir = o ? o->dir : NULL;
 	c.getenv_fn = o && o->getenv_fn ? o->getenv_fn : default_getenv;
 	c.read_file_fn = o && o->read_file_fn ? o->read_file_fn : tpl_read_file;
-	ret = werf_dir(c.dir, add_werf_template, &c, err);
+	c.glob_fn = o && o->glob_fn ? o->glob_fn : tpl_glob;
+	if (templates_dir)
+		ret = tpl_templates_dir(templates_dir, add_werf_template, &c, err);
+	else
+		ret = werf_dir(c.dir, add_werf_template, &c, err);
 	if (ret < 0)
 		return ret;
-	s = add_src(&c, o && o->name ? o->name : "template", text, len);
+	s = tpl_add_src(&c, o && o->name ? o->name : "template", text, len);
 	ret = tpl_parse_src(&c, s, &body, err);
 	if (ret < 0)
 		return ret;

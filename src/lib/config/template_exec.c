@@ -55,14 +55,15 @@ int tpl_str_from_buf(struct exec *x, struct val **out, struct cairn_buf *b, size
 	return 0;
 }
 
-/* Go's %v: strings as is, lists as [a b], maps as map[k:v] with sorted keys. */
-int tpl_print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool top, size_t off,
-		  struct cairn_error **err)
+static int print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool top,
+		     unsigned depth, size_t off, struct cairn_error **err)
 {
 	if (tpl_step(x, x->src, off, err) < 0)
 		return CAIRN_ETOOBIG;
 	if (b->err)
 		return 0;
+	if (depth > TPL_VALUE_DEPTH_MAX)
+		return tpl_too_deep(x, off, err);
 	switch (v->kind) {
 	case V_NIL:
 		cairn_buf_addstr(b, top ? "<no value>" : "<nil>");
@@ -89,8 +90,10 @@ int tpl_print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool
 				cairn_buf_add(b, v->k[i]->s, v->k[i]->len);
 				cairn_buf_addch(b, ':');
 			}
-			if (tpl_print_val(x, b, v->v[i], false, off, err) < 0)
-				return CAIRN_ETOOBIG;
+			int ret = print_val(x, b, v->v[i], false, depth + 1, off, err);
+
+			if (ret < 0)
+				return ret;
 		}
 		cairn_buf_addch(b, ']');
 		break;
@@ -98,18 +101,27 @@ int tpl_print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool
 	return 0;
 }
 
+/* Go's %v: strings as is, lists as [a b], maps as map[k:v] with sorted keys. */
+int tpl_print_val(struct exec *x, struct cairn_buf *b, const struct val *v, bool top, size_t off,
+		  struct cairn_error **err)
+{
+	return print_val(x, b, v, top, 0, off, err);
+}
+
 /* The value as a string (Sprig's strval): strings as is, others as %v. */
 int tpl_to_str(struct exec *x, struct val **out, struct val *v, size_t off,
 	       struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	int ret;
 
 	if (v->kind == V_STR) {
 		*out = tpl_vref(v);
 		return 0;
 	}
-	if (tpl_print_val(x, &b, v, false, off, err) < 0)
-		return CAIRN_ETOOBIG;
+	ret = tpl_print_val(x, &b, v, false, off, err);
+	if (ret < 0)
+		return ret;
 	return tpl_str_from_buf(x, out, &b, off, err);
 }
 
@@ -150,34 +162,58 @@ static int missing_file(struct exec *x, struct val **out, const char *path, size
 	return 0;
 }
 
+/* A path or pattern given to a .Files method: relative, and no ".." to leave the project. */
+static int check_path(struct exec *x, const struct val *path, const char *method, size_t off,
+		      struct cairn_error **err)
+{
+	const char *s = path->s;
+
+	if (path->kind != V_STR)
+		return tpl_xfail(x, off, err, ".Files.%s: expected a string, got %s", method,
+				 tpl_kind_name(path));
+	if (!path->len || s[0] == '/' || memchr(s, '\0', path->len))
+		return tpl_xfail(x, off, err,
+				 ".Files.%s '%s': path must be relative to the project", method, s);
+	for (const char *c = s; *c;) {
+		size_t n = strcspn(c, "/");
+
+		if (n == 2 && c[0] == '.' && c[1] == '.')
+			return tpl_xfail(x, off, err, ".Files.%s '%s': path leaves the project",
+					 method, s);
+		c += n;
+		while (*c == '/')
+			c++;
+	}
+	return 0;
+}
+
+/* Wrap an error of a callback with where it was called and for what. */
+static int wrap_at(struct exec *x, struct cairn_error *e, int ret, const char *method,
+		   const char *s, size_t off, struct cairn_error **err)
+{
+	unsigned line, col;
+
+	tpl_pos_of(x->src, off, &line, &col);
+	cairn_error_wrap(&e, "%s:%u:%u: .Files.%s '%s'", x->src->name, line, col, method, s);
+	if (err)
+		*err = e;
+	else
+		cairn_error_free(e);
+	return ret;
+}
+
 /* `.Files.Get path`: a path inside the project, read through the options' read_file_fn. */
 static int files_get(struct exec *x, struct val **out, struct val *path, size_t off,
 		     struct cairn_error **err)
 {
 	struct cairn_error *e = NULL;
-	unsigned line, col;
 	char *text = NULL;
-	const char *s;
+	const char *s = path->s;
 	size_t len = 0;
 	int ret;
 
-	if (path->kind != V_STR)
-		return tpl_xfail(x, off, err, ".Files.Get: expected a string, got %s",
-				 tpl_kind_name(path));
-	s = path->s;
-	if (!path->len || s[0] == '/' || memchr(s, '\0', path->len))
-		return tpl_xfail(x, off, err,
-				 ".Files.Get '%s': path must be relative to the project", s);
-	for (const char *c = s; *c;) {
-		size_t n = strcspn(c, "/");
-
-		if (n == 2 && c[0] == '.' && c[1] == '.')
-			return tpl_xfail(x, off, err, ".Files.Get '%s': path leaves the project",
-					 s);
-		c += n;
-		while (*c == '/')
-			c++;
-	}
+	if (check_path(x, path, "Get", off, err) < 0)
+		return CAIRN_EINVAL;
 	ret = x->c->read_file_fn(&text, &len, x->c->dir, s, &e);
 	if (ret == CAIRN_ENOTFOUND) {
 		cairn_error_free(e);
@@ -188,31 +224,85 @@ static int files_get(struct exec *x, struct val **out, struct val *path, size_t 
 		free(text);
 		return tpl_too_big(x, off, err);
 	}
-	if (ret < 0) {
-		tpl_pos_of(x->src, off, &line, &col);
-		cairn_error_wrap(&e, "%s:%u:%u: .Files.Get '%s'", x->src->name, line, col, s);
-		if (err)
-			*err = e;
-		else
-			cairn_error_free(e);
-		return ret;
-	}
+	if (ret < 0)
+		return wrap_at(x, e, ret, "Get", s, off, err);
 	*out = tpl_vnew(V_STR);
 	(*out)->s = text;
 	(*out)->len = len;
 	return 0;
 }
 
-/* Apply a chain of field names to `v`. `method` receives "Get" when it ends at .Files.Get. */
+struct globbed {
+	struct val *map;
+	size_t bytes;
+};
+
+static int add_globbed(const char *name, const char *path, const char *text, size_t len, void *ud,
+		       struct cairn_error **err)
+{
+	struct globbed *g = ud;
+
+	(void)path;
+	if (len > CAIRN_TEMPLATE_OUTPUT_MAX - g->bytes)
+		return cairn_error_set(err, CAIRN_ETOOBIG, "files larger than %u bytes in all",
+				       CAIRN_TEMPLATE_OUTPUT_MAX);
+	g->bytes += len;
+	tpl_map_put(g->map, tpl_vstr(name, strlen(name)), tpl_vstr(text, len));
+	return 0;
+}
+
+/*
+ * `.Files.Glob pattern`: a map of the matching files' paths to their contents; nil, with a
+ * warning, when none matches (as werf has it).
+ */
+static int files_glob(struct exec *x, struct val **out, struct val *pattern, size_t off,
+		      struct cairn_error **err)
+{
+	struct globbed g = {0};
+	struct cairn_error *e = NULL;
+	unsigned line, col;
+	int ret;
+
+	if (check_path(x, pattern, "Glob", off, err) < 0)
+		return CAIRN_EINVAL;
+	g.map = tpl_vnew(V_MAP);
+	ret = x->c->glob_fn(x->c->dir, pattern->s, add_globbed, &g, &e);
+	if (ret < 0) {
+		tpl_vunref(g.map);
+		return wrap_at(x, e, ret, "Glob", pattern->s, off, err);
+	}
+	if (!g.map->n) {
+		tpl_vunref(g.map);
+		tpl_pos_of(x->src, off, &line, &col);
+		cairn_log(CAIRN_LOG_WARN, "%s:%u:%u: .Files.Glob '%s': no matches found",
+			  x->src->name, line, col, pattern->s);
+		*out = tpl_vnew(V_NIL);
+		return 0;
+	}
+	*out = g.map;
+	return 0;
+}
+
+/* The methods of .Files, as werf has them. */
+static const char *files_method(const char *name)
+{
+	if (strcmp(name, "Get") == 0)
+		return "Get";
+	if (strcmp(name, "Glob") == 0)
+		return "Glob";
+	return NULL;
+}
+
+/* Apply a chain of field names to `v`. `method` is set when it ends at a method of .Files. */
 static int apply_fields(struct exec *x, struct val **out, struct val *v, char *const *fields,
-			size_t n, size_t off, bool *method, struct cairn_error **err)
+			size_t n, size_t off, const char **method, struct cairn_error **err)
 {
 	struct val *cur = v;
 
 	*out = NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (cur->kind == V_FILES && strcmp(fields[i], "Get") == 0 && method && i + 1 == n) {
-			*method = true;
+		if (cur->kind == V_FILES && files_method(fields[i]) && method && i + 1 == n) {
+			*method = files_method(fields[i]);
 			break;
 		}
 		if (cur->kind == V_MAP) {
@@ -284,14 +374,14 @@ int tpl_eval_arg(struct exec *x, struct val **out, const struct arg *a, struct v
 		break;
 	}
 	{
-		bool method = false;
+		const char *method = NULL;
 
 		ret = apply_fields(x, out, base, a->fields, a->n_fields, a->off, &method, err);
 		if (ret == 0 && method) {
 			tpl_vunref(*out);
 			*out = NULL;
-			return tpl_xfail(x, a->off, err,
-					 ".Files.Get: wrong number of args: want 1");
+			return tpl_xfail(x, a->off, err, ".Files.%s: wrong number of args: want 1",
+					 method);
 		}
 		return ret;
 	}
@@ -311,7 +401,7 @@ static int eval_cmd(struct exec *x, struct val **out, const struct cmd *cmd, str
 	if (a->kind == A_FIELD || a->kind == A_VAR) {
 		cleanup_val struct val *base = NULL;
 		cleanup_val struct val *recv = NULL;
-		bool method = false;
+		const char *method = NULL;
 
 		if (a->kind == A_VAR) {
 			struct var *var = find_var(x, a->s);
@@ -330,8 +420,8 @@ static int eval_cmd(struct exec *x, struct val **out, const struct cmd *cmd, str
 
 			if (cmd->n + (piped != NULL) != 2)
 				return tpl_xfail(x, a->off, err,
-						 ".Files.Get: wrong number of args: want 1 got %zu",
-						 cmd->n - 1 + (piped != NULL));
+						 ".Files.%s: wrong number of args: want 1 got %zu",
+						 method, cmd->n - 1 + (piped != NULL));
 			if (cmd->n == 2) {
 				ret = tpl_eval_arg(x, &path, cmd->args[1], dot, err);
 				if (ret < 0)
@@ -339,6 +429,8 @@ static int eval_cmd(struct exec *x, struct val **out, const struct cmd *cmd, str
 			} else {
 				path = tpl_vref(piped);
 			}
+			if (strcmp(method, "Glob") == 0)
+				return files_glob(x, out, path, a->off, err);
 			return files_get(x, out, path, a->off, err);
 		}
 		if (cmd->n > 1 || piped)
@@ -391,20 +483,15 @@ static int set_var(struct exec *x, const struct pipe *p, const char *name, struc
 	return 0;
 }
 
-int tpl_exec_template(struct exec *x, struct cairn_buf *out, const char *name, struct val *dot,
-		      size_t off, struct cairn_error **err)
+/* Run `body` as a template of its own: output to `out`, `.` and `$` set to `dot`. */
+int tpl_exec_body(struct exec *x, struct cairn_buf *out, const struct list *body, const char *name,
+		  struct val *dot, size_t off, struct cairn_error **err)
 {
-	const struct define *d = NULL;
 	const struct src *src = x->src;
 	struct cairn_buf *saved = x->out;
 	size_t frame = x->frame, mark = x->n_vars;
 	int ret;
 
-	for (size_t i = x->c->n_defs; i > 0 && !d; i--)
-		if (strcmp(x->c->defs[i - 1].name, name) == 0)
-			d = &x->c->defs[i - 1];
-	if (!d)
-		return tpl_xfail(x, off, err, "no such template '%s'", name);
 	if (x->depth >= CAIRN_TEMPLATE_DEPTH_MAX) {
 		unsigned line, col;
 
@@ -417,13 +504,26 @@ int tpl_exec_template(struct exec *x, struct cairn_buf *out, const char *name, s
 	x->out = out;
 	x->frame = x->n_vars;
 	tpl_push_var(x, "$", dot);
-	ret = tpl_exec_list(x, &d->body, dot, err);
+	ret = tpl_exec_list(x, body, dot, err);
 	tpl_pop_vars(x, mark);
 	x->frame = frame;
 	x->out = saved;
 	x->src = src;
 	x->depth--;
 	return ret;
+}
+
+int tpl_exec_template(struct exec *x, struct cairn_buf *out, const char *name, struct val *dot,
+		      size_t off, struct cairn_error **err)
+{
+	const struct define *d = NULL;
+
+	for (size_t i = x->c->n_defs; i > 0 && !d; i--)
+		if (strcmp(x->c->defs[i - 1].name, name) == 0)
+			d = &x->c->defs[i - 1];
+	if (!d)
+		return tpl_xfail(x, off, err, "no such template '%s'", name);
+	return tpl_exec_body(x, out, &d->body, name, dot, off, err);
 }
 
 static int exec_range(struct exec *x, const struct node *n, struct val *v, struct val *dot,
@@ -440,7 +540,8 @@ static int exec_range(struct exec *x, const struct node *n, struct val *v, struc
 	for (size_t i = 0; i < v->n && ret == 0; i++) {
 		cleanup_val struct val *key =
 			v->kind == V_MAP ? tpl_vref(v->k[i]) : tpl_vint((int64_t)i);
-		struct val *item = v->v[i];
+		/* held: `set` in the body may replace the item in the map */
+		cleanup_val struct val *item = tpl_vref(v->v[i]);
 
 		if (tpl_step(x, n->src, n->off, err) < 0)
 			return CAIRN_ETOOBIG;

@@ -107,15 +107,47 @@ static int find_tmpl(char ***v, size_t *n, size_t *alloc, int fd, const char *pr
 }
 
 /*
+ * Each *.tmpl file below the directory `fd` (taken), in sorted order of its path there, read
+ * below `rootfd` as `rel_prefix`<path> and passed to `each` named <path>, shown as
+ * `show_prefix`<path>.
+ */
+static int each_template(int rootfd, int fd, const char *rel_prefix, const char *show_prefix,
+			 cairn_template_each_fn each, void *ud, struct cairn_error **err)
+{
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+	int ret = find_tmpl(&names, &n, &alloc, fd, "", 0, err);
+
+	if (ret == 0)
+		qsort(names, n, sizeof(*names), cmpstr);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		CLEANUP(cairn_buf_release)
+		struct cairn_buf b = CAIRN_BUF_INIT_MAX(CAIRN_TEMPLATE_OUTPUT_MAX);
+		cleanup_free char *rel = xasprintf("%s%s", rel_prefix, names[i]);
+		cleanup_free char *shown = xasprintf("%s%s", show_prefix, names[i]);
+
+		/* a symlinked template is read only when it stays inside the root */
+		ret = cairn_root_read_file(rootfd, rel, CAIRN_ROOT_BENEATH, &b, shown, err);
+		if (ret < 0) {
+			cairn_error_wrap(err, "template");
+			break;
+		}
+		ret = each(names[i], shown, b.buf, b.len, ud, err);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+/*
  * The default werf_dir_fn: each `dir/.werf/ ** / *.tmpl` file, in sorted order of its path below
  * .werf/, read and passed to `each`. No `dir`, no .werf/: none.
  */
 int tpl_werf_dir(const char *dir, cairn_template_each_fn each, void *ud, struct cairn_error **err)
 {
-	char **names = NULL;
-	size_t n = 0, alloc = 0;
 	cleanup_close int dfd = -1;
-	int fd, ret = 0;
+	int fd;
 
 	if (!dir)
 		return 0;
@@ -125,24 +157,27 @@ int tpl_werf_dir(const char *dir, cairn_template_each_fn each, void *ud, struct 
 	fd = openat(dfd, ".werf", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	ret = find_tmpl(&names, &n, &alloc, fd, "", 0, err);
-	if (ret == 0)
-		qsort(names, n, sizeof(*names), cmpstr);
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		CLEANUP(cairn_buf_release)
-		struct cairn_buf b = CAIRN_BUF_INIT_MAX(CAIRN_TEMPLATE_OUTPUT_MAX);
-		cleanup_free char *path = xasprintf(".werf/%s", names[i]);
+	return each_template(dfd, fd, ".werf/", ".werf/", each, ud, err);
+}
 
-		/* a symlinked template is read only when it stays inside the project */
-		ret = cairn_root_read_file(dfd, path, CAIRN_ROOT_BENEATH, &b, path, err);
-		if (ret < 0) {
-			cairn_error_wrap(err, "template");
-			break;
-		}
-		ret = each(names[i], path, b.buf, b.len, ud, err);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return ret;
+/*
+ * The templates of --config-templates-dir `path`: as tpl_werf_dir() does with .werf/, each
+ * read inside `path`. A directory that does not exist has none, as in werf.
+ */
+int tpl_templates_dir(const char *path, cairn_template_each_fn each, void *ud,
+		      struct cairn_error **err)
+{
+	cleanup_close int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free char *shown = NULL;
+	int fd;
+
+	if (dfd < 0 && errno == ENOENT)
+		return 0;
+	if (dfd < 0)
+		return cairn_error_set_errno(err, "open templates directory '%s'", path);
+	fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return cairn_error_set_errno(err, "open templates directory '%s'", path);
+	shown = xasprintf("%s%s", path, path[0] && path[strlen(path) - 1] == '/' ? "" : "/");
+	return each_template(dfd, fd, "", shown, each, ud, err);
 }

@@ -114,6 +114,7 @@ struct ctx {
 	const char *dir;
 	const char *(*getenv_fn)(const char *name);
 	cairn_template_read_file_fn read_file_fn;
+	cairn_template_glob_fn glob_fn;
 	void **arena;
 	size_t n_arena, alloc_arena;
 	struct src **srcs;
@@ -145,21 +146,35 @@ struct func {
 	int min, max; /* max -1: variadic */
 };
 
+/* The functions of one group, as Sprig's documentation groups them. */
+struct func_table {
+	const struct func *v;
+	size_t n;
+};
+
+#define TPL_FN(name)                                                                           \
+	static int fn_##name(struct exec *x, struct val **out, struct val **argv, size_t argc, \
+			     const struct cmd *cmd, struct cairn_error **err)
+
 /* ---- values ---- */
 
 enum vkind { V_NIL, V_BOOL, V_INT, V_STR, V_LIST, V_MAP, V_FILES };
 
+/* Deepest nesting of lists and maps a value may have. */
+#define TPL_VALUE_DEPTH_MAX 64
+
 struct val {
 	enum vkind kind;
 	unsigned refs;
-	unsigned depth;
-	bool b;
+	unsigned depth; /* at creation; a map changed by `set` or `merge` may be deeper */
+	bool b;		/* V_BOOL: the value; V_INT: an int64 of Sprig, not a Go int */
 	int64_t i;
 	char *s;
 	size_t len;
 	struct val **v; /* list items or map values */
 	struct val **k; /* map keys (strings), sorted */
 	size_t n;
+	size_t cap; /* items v (and k) have room for */
 };
 
 #define cleanup_val CLEANUP(tpl_vunrefp)
@@ -181,6 +196,8 @@ struct exec {
 	int depth;
 	struct val *root;
 	const struct src *src; /* for messages from functions */
+	size_t tpl_bytes;      /* parsed by `tpl` so far */
+	unsigned tpl_calls;
 };
 
 /* ---- template.c: the arena and messages ---- */
@@ -189,6 +206,7 @@ void *tpl_grow(void *v, size_t *alloc, size_t n, size_t size);
 void *tpl_nalloc(struct ctx *c, size_t size);
 char *tpl_nstrdup(struct ctx *c, const char *s, size_t len);
 void tpl_push_ptr(struct ctx *c, void ***v, size_t *n, size_t *alloc, void *p);
+const struct src *tpl_add_src(struct ctx *c, const char *name, const char *text, size_t len);
 void tpl_pos_of(const struct src *s, size_t off, unsigned *line, unsigned *col);
 int tpl_failv(struct cairn_error **err, int code, const struct src *s, size_t off, const char *fmt,
 	      va_list ap) __attribute__((format(printf, 5, 0)));
@@ -214,11 +232,16 @@ void tpl_vunrefp(struct val **v);
 struct val *tpl_vstr(const char *s, size_t len);
 struct val *tpl_vint(int64_t i);
 struct val *tpl_vbool(bool b);
+struct val *tpl_vint64(int64_t i);
+void tpl_list_push(struct val *l, struct val *v);
+struct val *tpl_list_copy(const struct val *l, size_t from, size_t to);
 int tpl_keycmp(const struct val *a, const char *s, size_t len);
 void tpl_map_put(struct val *m, struct val *k, struct val *v);
 struct val *tpl_map_get(const struct val *m, const char *s, size_t len);
 bool tpl_truth(const struct val *v);
 const char *tpl_kind_name(const struct val *v);
+const char *tpl_go_type(const struct val *v);
+const char *tpl_go_kind(const struct val *v);
 
 /* ---- template_exec.c: running the tree ---- */
 
@@ -235,21 +258,58 @@ int tpl_to_str(struct exec *x, struct val **out, struct val *v, size_t off,
 void tpl_push_var(struct exec *x, const char *name, struct val *v);
 void tpl_pop_vars(struct exec *x, size_t mark);
 int tpl_exec_list(struct exec *x, const struct list *l, struct val *dot, struct cairn_error **err);
+int tpl_exec_body(struct exec *x, struct cairn_buf *out, const struct list *body, const char *name,
+		  struct val *dot, size_t off, struct cairn_error **err);
 int tpl_exec_template(struct exec *x, struct cairn_buf *out, const char *name, struct val *dot,
 		      size_t off, struct cairn_error **err);
 int tpl_eval_arg(struct exec *x, struct val **out, const struct arg *a, struct val *dot,
 		 struct cairn_error **err);
 
-/* ---- template_funcs.c: the function table ---- */
+/* ---- template_funcs.c: Go's built-in functions, argument checks, the table of all ---- */
 
+int tpl_want_str(struct exec *x, const struct val *v, const char *fn, size_t off,
+		 struct cairn_error **err);
+int tpl_want_int(struct exec *x, const struct val *v, const char *fn, size_t off,
+		 struct cairn_error **err);
+int tpl_want_list(struct exec *x, const struct val *v, const char *fn, size_t off,
+		  struct cairn_error **err);
+int tpl_want_map(struct exec *x, const struct val *v, const char *fn, size_t off,
+		 struct cairn_error **err);
+int tpl_too_deep(struct exec *x, size_t off, struct cairn_error **err);
+int tpl_reaches(struct exec *x, const struct val *from, const struct val *to, unsigned depth,
+		size_t off, struct cairn_error **err);
+int tpl_equal(struct exec *x, const struct val *a, const struct val *b, unsigned depth, size_t off,
+	      struct cairn_error **err);
+int64_t tpl_to_int64(const struct val *v);
+bool tpl_empty(const struct val *v);
 const struct func *tpl_find_func(const char *name);
 int tpl_call(struct exec *x, struct val **out, const struct cmd *cmd, struct val *dot,
 	     struct val *piped, struct cairn_error **err);
+
+/* ---- the groups of functions, one file each ---- */
+
+extern const struct func_table tpl_fmt_funcs;	       /* template_fmt.c */
+extern const struct func_table tpl_sprig_string_funcs; /* template_sprig_strings.c */
+extern const struct func_table tpl_sprig_case_funcs;   /* template_sprig_case.c */
+extern const struct func_table tpl_sprig_json_funcs;   /* template_sprig_json.c */
+extern const struct func_table tpl_sprig_list_funcs;   /* template_sprig_lists.c */
+extern const struct func_table tpl_sprig_dict_funcs;   /* template_sprig_dicts.c */
+extern const struct func_table tpl_sprig_math_funcs;   /* template_sprig_math.c */
+extern const struct func_table tpl_sprig_regex_funcs;  /* template_sprig_regex.c */
+extern const struct func_table tpl_sprig_data_funcs;   /* template_sprig_data.c */
+extern const struct func_table tpl_werf_funcs;	       /* template_werf.c */
+
+void tpl_go_quote(struct cairn_buf *b, const char *s, size_t len);
 
 /* ---- template_files.c: the project's files, unless the options say otherwise ---- */
 
 int tpl_read_file(char **out, size_t *out_len, const char *dir, const char *path,
 		  struct cairn_error **err);
 int tpl_werf_dir(const char *dir, cairn_template_each_fn each, void *ud, struct cairn_error **err);
+int tpl_templates_dir(const char *path, cairn_template_each_fn each, void *ud,
+		      struct cairn_error **err);
+int tpl_glob(const char *dir, const char *pattern, cairn_template_each_fn each, void *ud,
+	     struct cairn_error **err);
+bool tpl_glob_match(const char *pat, const char *path);
 
 #endif

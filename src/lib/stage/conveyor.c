@@ -314,7 +314,9 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 			return ret;
 		b.pull.registries = b.registries;
 	}
-	ret = cairn_config_load(&b.config, dir, o->config_file, err);
+	ret = cairn_config_load(
+		&b.config,
+		&(struct cairn_config_source){dir, o->config_file, o->config_templates_dir}, err);
 	if (ret < 0)
 		goto out;
 	ret = cairn_config_order(&order, &n, b.config, o->images, o->n_images, err);
