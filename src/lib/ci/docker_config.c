@@ -4,6 +4,7 @@
  * directory, plus the CI registry's credentials, written the way `docker login` stores them.
  */
 #include "common.h"
+#include "util/base64.h"
 #include "ci/ci.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -30,28 +31,6 @@ static void free_zero(char **p)
 		free(*p);
 	}
 	*p = NULL;
-}
-
-static char *base64(const char *s, size_t n)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)(unsigned char)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)s[i + 2];
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		*o++ = i + 2 < n ? tab[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
 }
 
 /* `from_dir`/config.json into `raw`; *found false when there is none. */
@@ -130,7 +109,7 @@ static int add_login(struct cairn_buf *raw, const struct ci_login *l, struct cai
 	if (helpers)
 		json_object_del(helpers, l->host);
 	up = xasprintf("%s:%s", l->user, l->secret);
-	b64 = base64(up, strlen(up));
+	b64 = cairn_base64_encode(up, strlen(up));
 	auth = json_string(b64);
 	entry = json_object();
 	if (!auth || !entry || json_object_set_new(entry, "auth", auth) < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Sprig's defaults, type tests, OS, file path, encoding and hash functions. */
 #include "common.h"
+#include "util/base64.h"
 #include "config/template_internal.h"
 #include "util/buf.h"
 
@@ -362,7 +363,7 @@ TPL_FN(b64enc)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
 	cleanup_val struct val *s = NULL;
-	const unsigned char *p;
+	cleanup_free char *enc = NULL;
 	int ret;
 
 	(void)argc;
@@ -371,20 +372,8 @@ TPL_FN(b64enc)
 		return ret;
 	if (s->len > CAIRN_TEMPLATE_OUTPUT_MAX / 4 * 3)
 		return tpl_too_big(x, cmd->off, err);
-	p = (const unsigned char *)s->s;
-	for (size_t i = 0; i < s->len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		size_t n = s->len - i;
-
-		if (n > 1)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (n > 2)
-			v |= p[i + 2];
-		cairn_buf_addch(&b, b64[v >> 18 & 63]);
-		cairn_buf_addch(&b, b64[v >> 12 & 63]);
-		cairn_buf_addch(&b, n > 1 ? b64[v >> 6 & 63] : '=');
-		cairn_buf_addch(&b, n > 2 ? b64[v & 63] : '=');
-	}
+	enc = cairn_base64_encode(s->s, s->len);
+	cairn_buf_addstr(&b, enc);
 	return tpl_str_from_buf(x, out, &b, cmd->off, err);
 }
 

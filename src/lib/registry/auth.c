@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Registry auth: who gets credentials (the origin rule), Basic, Bearer tokens and challenges. */
 #include "common.h"
+#include "util/base64.h"
 #include "registry/creds.h"
 #include "registry/http.h"
 #include "registry/link.h"
@@ -8,7 +9,6 @@
 #include "registry/www_auth.h"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <strings.h>
@@ -112,15 +112,6 @@ void cairn_registry_tokens_clear(struct cairn_registry *r)
 	r->n_tokens = 0;
 }
 
-static char *base64(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-
-	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-	return out;
-}
-
 static char *join_scopes(const char *const *scopes)
 {
 	struct cairn_buf b = CAIRN_BUF_INIT;
@@ -213,7 +204,7 @@ static int token_request(struct cairn_registry_conn *c, const struct cairn_auth_
 		if (basic) {
 			cleanup_free char *up =
 				xasprintf("%s:%s", r->creds.username, r->creds.password);
-			cleanup_free char *b64 = base64(up);
+			cleanup_free char *b64 = cairn_base64_encode(up, strlen(up));
 
 			explicit_bzero(up, strlen(up));
 			auth = xasprintf("Authorization: Basic %s", b64);
@@ -307,7 +298,7 @@ int cairn_registry_auth_header(char **out, struct cairn_registry_conn *c, const 
 			*out = xasprintf("Authorization: Bearer %s", t->token);
 	} else if ((basic || bearer) && r->creds.username && r->creds.password) {
 		cleanup_free char *up = xasprintf("%s:%s", r->creds.username, r->creds.password);
-		cleanup_free char *b64 = base64(up);
+		cleanup_free char *b64 = cairn_base64_encode(up, strlen(up));
 
 		*out = xasprintf("Authorization: Basic %s", b64);
 		explicit_bzero(up, strlen(up));
