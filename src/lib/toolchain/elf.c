@@ -174,7 +174,7 @@ int cairn_elf_read(struct cairn_elf *out, int dirfd, const char *path, struct ca
 	n = pread(fd, &eh, sizeof(eh), 0);
 	if (n < 0)
 		return cairn_error_set_errno(err, "read '%s'", path);
-	if ((size_t)n < EI_NIDENT || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+	if ((size_t)n < SELFMAG || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
 		return 0;
 	if ((size_t)n < sizeof(eh) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh.e_ident[EI_DATA] != (order.b[0] ? ELFDATA2LSB : ELFDATA2MSB))
