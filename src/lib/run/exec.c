@@ -98,6 +98,9 @@ static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *
 							  o->mounts[i].source,
 							  o->mounts[i].readonly ? bind_ro : bind_rw,
 							  o->mounts[i].readonly ? 2 : 1));
+	if (o->toolchain_dir)
+		json_array_append_new(
+			mounts, mount_entry(o->toolchain_at, "bind", o->toolchain_dir, bind_ro, 2));
 	cfg = json_pack("{s:s, s:{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b},"
 			" s:{s:s, s:b}, s:s, s:o,"
 			" s:{s:[{s:s},{s:s},{s:s},{s:s}], s:o, s:o, s:{s:[{s:b, s:s}]}}}",
@@ -145,8 +148,8 @@ static char *script_of(const struct cairn_exec_opts *o)
 	return cairn_buf_detach(&b, NULL);
 }
 
-/* The image's bash (werf runs its scripts with bash), else /bin/sh. */
-static const char *script_shell(int rootfd)
+/* The image's bash (werf runs its scripts with bash), else the toolchain's, else /bin/sh. */
+static const char *script_shell(int rootfd, const struct cairn_exec_opts *o)
 {
 	static const char *const bashes[] = {"/bin/bash", "/usr/bin/bash"};
 
@@ -157,6 +160,8 @@ static const char *script_shell(int rootfd)
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
 			return bashes[i];
 	}
+	if (o->toolchain_dir && o->toolchain_bash)
+		return o->toolchain_bash;
 	return "/bin/sh";
 }
 
@@ -611,6 +616,54 @@ static bool in_image(int rootfd, const char *path)
 	return true;
 }
 
+/* Most directory levels of the toolchain's mount point. */
+#define TOOLCHAIN_DEPTH_MAX 8
+
+/*
+ * The directories the runtime makes for the toolchain's mount point: it and each parent the
+ * image lacks, the outermost first.
+ */
+static size_t toolchain_made(char *made[TOOLCHAIN_DEPTH_MAX], int rootfd,
+			     const struct cairn_exec_opts *o)
+{
+	const char *at = o->toolchain_at;
+	size_t n = 0;
+
+	if (!o->toolchain_dir)
+		return 0;
+	for (const char *p = strchr(at + 1, '/');; p = strchr(p + 1, '/')) {
+		cleanup_free char *dir = p ? xstrndup(at, (size_t)(p - at)) : xstrdup(at);
+
+		if (n < TOOLCHAIN_DEPTH_MAX && !in_image(rootfd, dir))
+			made[n++] = TAKE_PTR(dir);
+		if (!p)
+			break;
+	}
+	return n;
+}
+
+/*
+ * Take the toolchain's mount point and the parents made for it out of the upper dir, the
+ * innermost first; one the commands put something in stays (it is theirs then).
+ */
+static void drop_toolchain_dirs(const char *work, char **made, size_t n)
+{
+	cleanup_free char *upper = xasprintf("%s/upper", work);
+	cleanup_close int ufd = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	while (n-- > 0) {
+		char *base = strrchr(made[n], '/');
+		cleanup_close int pfd = -1;
+
+		*base++ = '\0';
+		pfd = cairn_root_open(ufd, made[n], O_PATH | O_DIRECTORY | O_NOFOLLOW,
+				      CAIRN_ROOT_NO_SYMLINKS);
+		if (ufd >= 0 && pfd >= 0)
+			unlinkat(pfd, base, AT_REMOVEDIR);
+		free(made[n]);
+	}
+}
+
 int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_error **err)
 {
 	static atomic_uint counter;
@@ -625,6 +678,8 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	CLEANUP(cairn_buf_release) struct cairn_buf cfgbuf = CAIRN_BUF_INIT;
 	const char *created[ARRAY_SIZE(runtime_targets) + 16];
 	size_t n_created = 0;
+	char *tc_made[TOOLCHAIN_DEPTH_MAX];
+	size_t n_tc_made = 0;
 	cleanup_close int mfd = -1;
 	cleanup_close int bfd = -1;
 	int ret;
@@ -654,13 +709,14 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	for (size_t i = 0; i < o->n_mounts && n_created < ARRAY_SIZE(created); i++)
 		if (!in_image(mfd, o->mounts[i].destination))
 			created[n_created++] = o->mounts[i].destination;
+	n_tc_made = toolchain_made(tc_made, mfd, o);
 	if (strlen(script) >= SCRIPT_MAX) {
 		ret = cairn_error_set(err, CAIRN_EINVAL,
 				      "the commands are longer than the %u bytes a script may have",
 				      SCRIPT_MAX);
 		goto out;
 	}
-	cfg = runtime_config(merged, o, script_shell(mfd), script);
+	cfg = runtime_config(merged, o, script_shell(mfd, o), script);
 	ret = cairn_json_dump(&cfgbuf, cfg, err);
 	if (ret < 0)
 		goto out;
@@ -686,5 +742,10 @@ out:
 		ret = cairn_error_set_errno(err, "unmount '%s'", merged);
 	if (ret == 0)
 		drop_mount_points(work, created, n_created);
+	if (ret == 0)
+		drop_toolchain_dirs(work, tc_made, n_tc_made);
+	else
+		while (n_tc_made-- > 0)
+			free(tc_made[n_tc_made]);
 	return ret;
 }
