@@ -181,7 +181,8 @@ static int assemble(struct cairn_toolchain *t, const struct toolchain_source *sr
 	if (!mkdtemp(tmp))
 		return cairn_error_set_errno(err, "create a directory in '%s'", root_dir);
 	name = strrchr(tmp, '/') + 1;
-	cairn_log(CAIRN_LOG_INFO, "assemble the toolchain '%.12s' from the host's packages", t->id);
+	cairn_log(CAIRN_LOG_DEBUG, "assemble the toolchain '%.12s' from the host's packages",
+		  t->id);
 	if (chmod(tmp, 0755) < 0) {
 		ret = cairn_error_set_errno(err, "chmod '%s'", tmp);
 		goto fail;
@@ -206,7 +207,7 @@ static int assemble(struct cairn_toolchain *t, const struct toolchain_source *sr
 		goto fail;
 	t->assembled = 1;
 	fill_packages(t, p->packages);
-	cairn_log(CAIRN_LOG_INFO, "toolchain '%.12s': %llu files, %llu MB in %.2f s", t->id,
+	cairn_log(CAIRN_LOG_DEBUG, "toolchain '%.12s': %llu files, %llu MB in %.2f s", t->id,
 		  (unsigned long long)t->files, (unsigned long long)(t->size >> 20), t->seconds);
 	return 0;
 fail:
