@@ -10,6 +10,7 @@
 #include "util/fs.h"
 #include "util/strset.h"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
@@ -438,7 +439,7 @@ static bool loadable(const char *path, unsigned machine)
 	struct cairn_elf e;
 	struct cairn_error *ignored = NULL;
 	int r = cairn_elf_read(&e, AT_FDCWD, path, &ignored);
-	bool ok = r == 1 && e.machine == machine && e.type == 3 /* ET_DYN */;
+	bool ok = r == 1 && e.machine == machine && e.type == ET_DYN;
 
 	cairn_error_free(ignored);
 	cairn_elf_release(&e);
