@@ -4,8 +4,8 @@
 #
 # cairn's toolchain, assembled from the build host's Debian packages and mounted read-only at
 # /.cairn/toolchain into every shell stage, as werf mounted its stapel: on busybox, a shell
-# stage runs with the toolchain's bash (arrays, {a,b}, [[ ]]) and can run its python with
-# ansible; no layer holds anything of it; it is assembled once per home and reused; a build
+# stage runs with the toolchain's bash (arrays, {a,b}, [[ ]]) and can run its python and
+# ansible (a community.general module); no layer holds anything of it; it is assembled once per home and reused; a build
 # whose stages are all cached never needs it; a missing host package is an error naming it,
 # raised before the stage's commands run.
 # shellcheck source=/dev/null
@@ -37,6 +37,7 @@ shell:
   - echo {x,y}z > /brace
   - 'if [[ -n "\$BASH_VERSION" && /arr == /a* ]]; then echo bash > /shell; fi'
   - /.cairn/toolchain/bin/python3 -c 'import ansible, yaml, apt_pkg; print(ansible.__version__)' > /py
+  - LOCPATH=/.cairn/toolchain/lib/locale LC_ALL=C.UTF-8 HOME=/tmp /.cairn/toolchain/bin/ansible localhost -i localhost, -c local -e ansible_python_interpreter=/.cairn/toolchain/bin/python3 -m community.general.ini_file -a "path=/etc/x.ini section=a option=b value=c"
   setup:
   - touch /out/ran
   - $1
@@ -63,7 +64,8 @@ test_expect_success 'on busybox a shell stage runs with the toolchain: bash, pyt
 	test "$(cat "$T/u/rootfs/shell")" = bash &&
 	core=$(dpkg-query -W -f "\${Version}" ansible-core) &&
 	case $core in "$(cat "$T/u/rootfs/py")"*) ;; *) return 1 ;; esac &&
-	test "$(cat "$T/u/rootfs/setup")" = one
+	test "$(cat "$T/u/rootfs/setup")" = one &&
+	printf "\n[a]\nb = c\n" >"$T/ini" && test_cmp "$T/ini" "$T/u/rootfs/etc/x.ini"
 '
 
 test_expect_success 'no layer holds the toolchain, its mount point or its parent' '
