@@ -129,6 +129,18 @@ test_expect_success 'a build whose stages are all cached needs no toolchain' '
 	! grep -q "\"cached\":false" "$T/r6.json"
 '
 
+test_expect_success 'two cairn processes on a new home assemble it once and share it' '
+	mkdir -m 700 "$T/home2" || return 1
+	CAIRN_HOME=$T/home2 "$CAIRN" toolchain path -v >"$T/p1" 2>"$T/e1" &
+	p1=$!
+	CAIRN_HOME=$T/home2 "$CAIRN" toolchain path -v >"$T/p2" 2>"$T/e2" &&
+	wait "$p1" &&
+	test_cmp "$T/p1" "$T/p2" &&
+	test "$(cat "$T/e1" "$T/e2" | grep -c "assemble the toolchain")" -eq 1 &&
+	test "$(ls -A "$T/home2/toolchain")" = ".lock
+$(basename "$(cat "$T/p1")")"
+'
+
 test_expect_success 'cairn toolchain build assembles it again in place' '
 	cairn_run toolchain build >"$T/path2" &&
 	test_cmp "$T/path" "$T/path2" &&
