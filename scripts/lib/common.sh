@@ -9,6 +9,8 @@ CAIRN_PACKAGES=(
 	# run and test against real parts
 	docker-registry skopeo umoci runc busybox-static apache2-utils openssl curl
 	python3 python3-jwt python3-cryptography iproute2 ca-certificates docker.io openssh-client
+	# the build toolchain cairn mounts into stage containers (docs/toolchain.md)
+	ansible patchelf python3-apt sudo unzip
 )
 
 # Install whatever of CAIRN_PACKAGES is missing (idempotent; apt-get update first).

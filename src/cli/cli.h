@@ -159,5 +159,6 @@ int cmd_dimg(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_stages(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_render(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_ci_env(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_toolchain(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

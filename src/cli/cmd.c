@@ -190,6 +190,22 @@ static const struct cli_cmd commands[] = {
 			"  --platform OS/ARCH[/VARIANT] pull: the platform to take from an index\n",
 	},
 	{
+		.name = "toolchain",
+		.run = cmd_toolchain,
+		.usage = "cairn toolchain build|path|info",
+		.summary = "assemble or show the toolchain mounted into stage containers",
+		.help = "Shell stages run in containers with cairn's toolchain mounted read-only\n"
+			"at /.cairn/toolchain: bash (the shell of images without one), python3\n"
+			"with ansible and python-apt, GNU tar, sudo, useradd, groupadd, unzip, made\n"
+			"from the build host's Debian packages so they run on any image. It is\n"
+			"assembled once into HOME/toolchain/ID, ID a hash of the versions of the\n"
+			"packages it takes, and again when they change.\n"
+			"\n"
+			"build   assemble it again, even when it is there; print its directory\n"
+			"path    print its directory (assembled first when needed)\n"
+			"info    its directory, size and packages\n",
+	},
+	{
 		.name = "version",
 		.run = cmd_version,
 		.usage = "cairn version",

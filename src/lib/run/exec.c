@@ -121,6 +121,9 @@ static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *
 	if (agent)
 		json_array_append_new(
 			mounts, mount_entry(CAIRN_EXEC_SSH_AUTH_SOCK, "bind", agent, bind_ro, 2));
+	if (o->toolchain_dir)
+		json_array_append_new(
+			mounts, mount_entry(o->toolchain_at, "bind", o->toolchain_dir, bind_ro, 2));
 	cfg = json_pack("{s:s, s:{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b},"
 			" s:{s:s, s:b}, s:s, s:o,"
 			" s:{s:[{s:s},{s:s},{s:s},{s:s}], s:o, s:o, s:{s:[{s:b, s:s}]}}}",
@@ -167,8 +170,8 @@ static char *script_of(const struct cairn_exec_opts *o)
 	return cairn_buf_detach(&b, NULL);
 }
 
-/* The image's bash (werf runs its scripts with bash), else /bin/sh. */
-static const char *script_shell(int rootfd)
+/* The image's bash (werf runs its scripts with bash), else the toolchain's, else /bin/sh. */
+static const char *script_shell(int rootfd, const struct cairn_exec_opts *o)
 {
 	static const char *const bashes[] = {"/bin/bash", "/usr/bin/bash"};
 
@@ -179,6 +182,8 @@ static const char *script_shell(int rootfd)
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
 			return bashes[i];
 	}
+	if (o->toolchain_dir && o->toolchain_bash)
+		return o->toolchain_bash;
 	return "/bin/sh";
 }
 
@@ -706,7 +711,7 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	CLEANUP(cairn_buf_release) struct cairn_buf cfgbuf = CAIRN_BUF_INIT;
 	cleanup_free char *agent = agent_socket(o);
 	cleanup_free struct mount_point *created =
-		xcalloc(ARRAY_SIZE(runtime_targets) + o->n_mounts + 1, sizeof(*created));
+		xcalloc(ARRAY_SIZE(runtime_targets) + o->n_mounts + 2, sizeof(*created));
 	size_t n_created = 0;
 	cleanup_close int mfd = -1;
 	cleanup_close int bfd = -1;
@@ -737,13 +742,15 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 		note_mount_point(created, &n_created, mfd, o->mounts[i].destination);
 	if (agent)
 		note_mount_point(created, &n_created, mfd, CAIRN_EXEC_SSH_AUTH_SOCK);
+	if (o->toolchain_dir)
+		note_mount_point(created, &n_created, mfd, o->toolchain_at);
 	if (strlen(script) >= SCRIPT_MAX) {
 		ret = cairn_error_set(err, CAIRN_EINVAL,
 				      "the commands are longer than the %u bytes a script may have",
 				      SCRIPT_MAX);
 		goto out;
 	}
-	cfg = runtime_config(merged, o, agent, script_shell(mfd), script);
+	cfg = runtime_config(merged, o, agent, script_shell(mfd, o), script);
 	ret = cairn_json_dump(&cfgbuf, cfg, err);
 	if (ret < 0)
 		goto out;

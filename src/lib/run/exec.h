@@ -28,8 +28,8 @@ struct cairn_exec_opts {
 	size_t n_env;
 	/*
 	 * A script, one command per line, stopping at the first that fails (`set -e`), as werf
-	 * runs `bash -e`: with the image's bash when it has /bin/bash or /usr/bin/bash, else
-	 * /bin/sh. A command may span lines (a heredoc).
+	 * runs `bash -e`: with the image's bash when it has /bin/bash or /usr/bin/bash, else the
+	 * toolchain's bash, else /bin/sh. A command may span lines (a heredoc).
 	 */
 	const char *const *commands;
 	size_t n_commands;
@@ -41,6 +41,15 @@ struct cairn_exec_opts {
 	 * SSH_AUTH_SOCK set to that; NULL, or a path that is no socket: none.
 	 */
 	const char *ssh_auth_sock;
+	/*
+	 * cairn's toolchain, or NULL: the host directory `toolchain_dir` mounted read-only at
+	 * `toolchain_at`, and `toolchain_bash` (a path in the container, or NULL) runs the
+	 * script when the image has no bash. The upper dir keeps neither its mount point nor the
+	 * directories made for it.
+	 */
+	const char *toolchain_dir;
+	const char *toolchain_at;
+	const char *toolchain_bash;
 	const char *work_dir; /* an empty directory of cairn's that this run may fill */
 	/* Each line the commands print (stdout and stderr, in order), without the newline. */
 	void (*output)(const char *line, size_t len, void *ud);

@@ -3,6 +3,7 @@
 #include "common.h"
 #include "stage/stage_internal.h"
 #include "cairn/oci.h"
+#include "cairn/toolchain.h"
 #include "run/exec.h"
 #include "run/workdir.h"
 #include "util/fs.h"
@@ -382,6 +383,7 @@ out:
 	cairn_store_free(b.st);
 	cairn_ref_release(&b.storage);
 	cairn_home_release(&b.home);
+	cairn_toolchain_free(b.toolchain);
 	if (b.stage_run_dir)
 		cairn_exec_cleanup(b.stage_run_dir);
 	free(b.stage_run_dir);

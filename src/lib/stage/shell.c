@@ -3,6 +3,7 @@
 #include "common.h"
 #include "stage/stage_internal.h"
 #include "run/exec.h"
+#include "cairn/toolchain.h"
 #include "layer/cache.h"
 #include "layer/unpack.h"
 #include "layer/upper.h"
@@ -107,6 +108,28 @@ static int prepare_mounts(struct mount_dirs *m, struct image_state *s, struct ca
 	return 0;
 }
 
+/*
+ * The toolchain mounted into every shell stage's container, as werf mounted its stapel: got
+ * (assembled the first time in a home) when the build's first shell stage is about to run, so
+ * that a build whose stages are all cached never needs the host's packages.
+ */
+static int stage_toolchain(const struct cairn_toolchain **out, struct builder *b,
+			   struct cairn_error **err)
+{
+	struct cairn_toolchain_opts o = CAIRN_TOOLCHAIN_OPTS_INIT;
+	int ret;
+
+	*out = NULL;
+	if (!b->toolchain) {
+		o.home = b->home.root;
+		ret = cairn_toolchain_get(&b->toolchain, &o, err);
+		if (ret < 0)
+			return ret;
+	}
+	*out = b->toolchain;
+	return 0;
+}
+
 /* The script stopped at command `last` (1-based; 0: before any) with `status`. */
 static int command_failed(struct image_state *s, enum stage_id id,
 			  const struct cairn_config_list *cmds, size_t last, int status,
@@ -138,6 +161,7 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 	const struct cairn_config_list *cmds = stage_commands(s->img, id, &us);
 	struct cairn_exec_opts eo = CAIRN_EXEC_OPTS_INIT;
 	struct mount_dirs md = {0};
+	const struct cairn_toolchain *tc = NULL;
 	cleanup_close int lock = -1;
 	struct strv lowers = {0}, env = {0};
 	cleanup_free char *work = NULL;
@@ -182,6 +206,11 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 	ret = prepare_mounts(&md, s, err);
 	if (ret < 0)
 		goto out;
+	ret = stage_toolchain(&tc, b, err);
+	if (ret < 0) {
+		cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_kinds[id].name);
+		goto out;
+	}
 	{
 		cleanup_free char *exec_dir = xasprintf("%s/run", work);
 
@@ -195,6 +224,9 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 		eo.mounts = md.v;
 		eo.n_mounts = md.n;
 		eo.ssh_auth_sock = b->o->ssh_auth_sock;
+		eo.toolchain_dir = tc->dir;
+		eo.toolchain_at = tc->mount;
+		eo.toolchain_bash = tc->bash;
 		eo.work_dir = exec_dir;
 		eo.output = on_output;
 		eo.output_ud = s;

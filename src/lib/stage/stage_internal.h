@@ -150,6 +150,8 @@ struct builder {
 	size_t n_caches;
 	struct cairn_home home; /* the places of o->home */
 	char *stage_run_dir;	/* this build's own work dir, made on first use */
+	/* for shell stages: got when the build's first one is about to run */
+	struct cairn_toolchain *toolchain;
 	int run_lock;
 	const char *dir;
 	int git_inited;
