@@ -10,7 +10,7 @@ CAIRN_PACKAGES=(
 	docker-registry skopeo umoci runc busybox-static apache2-utils openssl curl
 	python3 python3-jwt python3-cryptography iproute2 ca-certificates docker.io openssh-client
 	# the build toolchain cairn mounts into stage containers (docs/toolchain.md)
-	ansible patchelf python3-apt sudo unzip
+	ansible patchelf python3-apt sudo unzip bzip2 xz-utils
 )
 
 # Install whatever of CAIRN_PACKAGES is missing (idempotent; apt-get update first).

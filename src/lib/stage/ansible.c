@@ -7,11 +7,15 @@
 #include "stage/stage_internal.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "cairn/toolchain.h"
+#include "run/exec.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <string.h>
+#include <sys/stat.h>
 
 /*
  * A plain scalar typed as werf's YAML library (go-yaml v2, resolve.go) typed it before it
@@ -274,6 +278,8 @@ int stage_ansible_files(const char *dir, const struct cairn_config_value *tasks,
 			"module_compression = 'ZIP_STORED'\n"
 			"local_tmp = %s/local\n"
 			"remote_tmp = %s/remote\n"
+			"system_tmpdirs = %s/system\n"
+			"allow_world_readable_tmpfiles = True\n"
 			"become_plugins = %s/become\n"
 			"interpreter_python = %s\n"
 			"nocolor = 1\n"
@@ -283,8 +289,8 @@ int stage_ansible_files(const char *dir, const struct cairn_config_value *tasks,
 			"become = yes\n"
 			"become_method = cairn\n"
 			"become_exe = %s\n",
-			CAIRN_ANSIBLE_DIR, CAIRN_ANSIBLE_TMP, CAIRN_ANSIBLE_TMP, CAIRN_ANSIBLE_DIR,
-			p->python, p->setpriv);
+			CAIRN_ANSIBLE_DIR, CAIRN_ANSIBLE_TMP, CAIRN_ANSIBLE_TMP, CAIRN_ANSIBLE_TMP,
+			CAIRN_ANSIBLE_DIR, p->python, p->setpriv);
 	ret = cairn_fs_mkdirs_at(AT_FDCWD, become, 0755, err);
 	if (ret == 0)
 		ret = write_file(dir, "playbook.json", pb.buf, pb.len, err);
@@ -297,12 +303,179 @@ int stage_ansible_files(const char *dir, const struct cairn_config_value *tasks,
 	return ret;
 }
 
+/* ---- running a stage ---- */
+
+/* One ansible stage being run. */
+struct ansible_run {
+	struct stage_run run;
+	const struct cairn_config_value *tasks;
+	enum cairn_config_user_stage us;
+	struct cairn_exec_mount mounts[2];
+	struct strv owned; /* strings the run's fields point into */
+	char task[160];	   /* the name of the last "TASK [name]" line */
+	char fatal[400];   /* what ansible said of the task that failed */
+};
+
+/* What ansible prints of a failed task: the "msg" of its result, else its stderr. */
+static void note_fatal(struct ansible_run *a, const char *line, size_t len)
+{
+	const char *json = memmem(line, len, "=> {", 4);
+	json_t *j = json ? json_loadb(json + 3, len - (size_t)(json + 3 - line), 0, NULL) : NULL;
+	const char *msg = json_string_value(json_object_get(j, "msg"));
+	const char *why = json_string_value(json_object_get(j, "stderr"));
+
+	if (msg && why && *why)
+		snprintf(a->fatal, sizeof(a->fatal), "%s: %s", msg, why);
+	else if (msg || why)
+		snprintf(a->fatal, sizeof(a->fatal), "%s", msg ? msg : why);
+	else
+		snprintf(a->fatal, sizeof(a->fatal), "%.*s", (int)(len > 300 ? 300 : len), line);
+	a->fatal[strcspn(a->fatal, "\n")] = '\0';
+	json_decref(j);
+}
+
+static void ansible_line(struct stage_run *r, const char *line, size_t len)
+{
+	struct ansible_run *a = (struct ansible_run *)r;
+
+	if (len > 6 && !memcmp(line, "TASK [", 6)) {
+		const char *end = memchr(line, ']', len);
+		size_t n = end ? (size_t)(end - line - 6) : 0;
+
+		snprintf(a->task, sizeof(a->task), "%.*s", (int)n, line + 6);
+		a->fatal[0] = '\0';
+	} else if (len > 7 && !memcmp(line, "fatal: ", 7)) {
+		note_fatal(a, line, len);
+	}
+}
+
+/* The module a task runs, and its name as ansible shows it. */
+static const char *task_module(const struct cairn_config_value *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (cairn_config_ansible_module(t->keys[i], strlen(t->keys[i])))
+			return t->keys[i];
+	return "block";
+}
+
+static const char *task_name(const struct cairn_config_value *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->keys[i], "name") == 0 && t->items[i].text)
+			return t->items[i].text;
+	return task_module(t);
+}
+
+static int ansible_failed(struct stage_run *r, size_t last, int status, struct cairn_error **err)
+{
+	struct ansible_run *a = (struct ansible_run *)r;
+	const struct cairn_config_value *t = NULL;
+	size_t k = 0;
+
+	(void)last;
+	for (size_t i = 0; i < a->tasks->n && !t; i++)
+		if (a->task[0] && strcmp(task_name(&a->tasks->items[i]), a->task) == 0)
+			t = &a->tasks->items[k = i];
+	if (!t)
+		return cairn_error_set(err, CAIRN_EINTERNAL,
+				       "%s:%u:%u: image '%s': stage '%s' failed: ansible-playbook "
+				       "exited with status %d%s%s%s%s",
+				       r->s->b->config->file, a->tasks->pos.line,
+				       a->tasks->pos.column, r->s->name, stage_kinds[r->id].name,
+				       status, a->task[0] ? " in task '" : "", a->task,
+				       a->task[0] ? "': " : "", a->fatal);
+	return cairn_error_set(err, CAIRN_EINTERNAL,
+			       "%s:%u:%u: image '%s': stage '%s' failed: task %zu ('%s', module "
+			       "%s): %s",
+			       r->s->b->config->file, t->pos.line, t->pos.column, r->s->name,
+			       stage_kinds[r->id].name, k + 1, task_name(t), task_module(t),
+			       a->fatal[0] ? a->fatal : "failed");
+}
+
+/* The image's PATH (or the default one) with the toolchain's programs last. */
+static char *run_path(struct image_state *s, const char *toolchain)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(stage_env_of(s->config), i, e)
+	{
+		const char *v = json_string_value(e);
+
+		if (v && !strncmp(v, "PATH=", 5))
+			return xasprintf("%s:%s/bin", v, toolchain);
+	}
+	return xasprintf("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:%s/bin",
+			 toolchain);
+}
+
+/* Write ansible's files, make its tmp dirs, and say how the container gets them. */
+static int ansible_prepare(struct stage_run *r, const char *work, struct cairn_error **err)
+{
+	struct ansible_run *a = (struct ansible_run *)r;
+	const char *tc = r->toolchain->mount;
+	const char *python = r->toolchain->python;
+	cleanup_free char *playbook = xasprintf("%s/bin/ansible-playbook", tc);
+	cleanup_free char *setpriv = xasprintf("%s/bin/setpriv", tc);
+	const struct stage_ansible_paths paths = {python, playbook, setpriv};
+	cleanup_free char *files = xasprintf("%s/ansible", work);
+	cleanup_free char *tmp = xasprintf("%s/ansible-tmp", work);
+	cleanup_free char *path = NULL;
+	/* remote and system (a become_user's tasks) are every user's, as /tmp */
+	static const char *const subdirs[] = {"local", "remote", "system", "home"};
+	int ret;
+
+	if (!python)
+		return cairn_error_set(err, CAIRN_EINTERNAL, "the toolchain '%s' has no python",
+				       r->toolchain->dir);
+	ret = cairn_fs_mkdirs_at(AT_FDCWD, files, 0755, err);
+	if (ret == 0)
+		ret = stage_ansible_files(files, a->tasks, &paths, err);
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(subdirs); i++) {
+		cleanup_free char *d = xasprintf("%s/%s", tmp, subdirs[i]);
+
+		ret = cairn_fs_mkdirs_at(AT_FDCWD, d, 0755, err);
+		if (ret == 0 && chmod(d, i == 1 || i == 2 ? 01777 : 0700) < 0)
+			ret = cairn_error_set_errno(err, "chmod '%s'", d);
+	}
+	if (ret < 0)
+		return ret;
+	strv_add(&a->owned, files);
+	strv_add(&a->owned, tmp);
+	a->mounts[0] = (struct cairn_exec_mount){a->owned.v[a->owned.n - 2], CAIRN_ANSIBLE_DIR, 1};
+	a->mounts[1] = (struct cairn_exec_mount){a->owned.v[a->owned.n - 1], CAIRN_ANSIBLE_TMP, 0};
+	r->mounts = a->mounts;
+	r->n_mounts = 2;
+	strv_add(&a->owned, "ANSIBLE_CONFIG=" CAIRN_ANSIBLE_DIR "/ansible.cfg");
+	strv_add(&a->owned, "ANSIBLE_HOME=" CAIRN_ANSIBLE_TMP "/home");
+	strv_add(&a->owned, "LANG=C.UTF-8");
+	strv_add(&a->owned, "LC_ALL=C.UTF-8");
+	strv_add(&a->owned, "PYTHONIOENCODING=utf-8");
+	strv_addf(&a->owned, "LOCPATH=%s/lib/locale", tc);
+	path = run_path(r->s, tc);
+	strv_add(&a->owned, path);
+	strv_addf(&a->owned, "exec %s %s %s/playbook.json", python, playbook, CAIRN_ANSIBLE_DIR);
+	r->env = (const char *const *)a->owned.v + 2;
+	r->n_env = a->owned.n - 3;
+	r->commands = (const char *const *)a->owned.v + a->owned.n - 1;
+	return 0;
+}
+
 int stage_build_ansible(struct stage_output *o, struct image_state *s, enum stage_id id,
 			struct cairn_error **err)
 {
-	(void)o;
-	return cairn_error_set(err, CAIRN_EINVAL,
-			       "%s:%u:%u: image '%s': stage '%s': ansible stages cannot run yet",
-			       s->b->config->file, s->img->ansible.pos.line,
-			       s->img->ansible.pos.column, s->name, stage_kinds[id].name);
+	static const char *const placeholder[] = {"true"};
+	struct ansible_run a = {.run = {.prepare = ansible_prepare,
+					.failed = ansible_failed,
+					.line = ansible_line}};
+	int ret;
+
+	stage_commands(s->img, id, &a.us);
+	a.tasks = &s->img->ansible.tasks[a.us];
+	/* one command, ansible-playbook, made once the toolchain is known (ansible_prepare) */
+	a.run.commands = placeholder;
+	a.run.n_commands = a.tasks->n ? 1 : 0;
+	ret = stage_run_user(o, s, id, &a.run, err);
+	strv_release(&a.owned);
+	return ret;
 }

@@ -73,13 +73,16 @@ static int mount_source(char **out, struct image_state *s, const struct cairn_co
 }
 
 /* The image's mounts, then those of its fromImage bases that it does not mount itself. */
-static int prepare_mounts(struct mount_dirs *m, struct image_state *s, struct cairn_error **err)
+static int prepare_mounts(struct mount_dirs *m, struct image_state *s, const struct stage_run *r,
+			  struct cairn_error **err)
 {
-	size_t n = 0;
+	size_t n = r->n_mounts;
 
 	for (const struct cairn_config_image *i = s->img; i; i = i->base)
 		n += i->n_mounts;
 	m->v = xcalloc(n + 1, sizeof(*m->v));
+	for (size_t k = 0; k < r->n_mounts; k++)
+		m->v[m->n++] = r->mounts[k];
 	for (const struct cairn_config_image *i = s->img; i; i = i->base) {
 		for (size_t k = 0; k < i->n_mounts; k++) {
 			const struct cairn_config_mount *cm = &i->mounts[k];
@@ -113,8 +116,7 @@ static int prepare_mounts(struct mount_dirs *m, struct image_state *s, struct ca
  * (assembled the first time in a home) when the build's first shell stage is about to run, so
  * that a build whose stages are all cached never needs the host's packages.
  */
-static int stage_toolchain(const struct cairn_toolchain **out, struct builder *b,
-			   struct cairn_error **err)
+int stage_toolchain(const struct cairn_toolchain **out, struct builder *b, struct cairn_error **err)
 {
 	struct cairn_toolchain_opts o = CAIRN_TOOLCHAIN_OPTS_INIT;
 	int ret;
@@ -153,24 +155,109 @@ static int command_failed(struct image_state *s, enum stage_id id,
 			       cmd[n] || n > 120 ? "..." : "", status);
 }
 
-static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *config,
-		       struct image_state *s, enum stage_id id, struct cairn_error **err)
+/* The stage's environment: the image's, and the run's own (which wins for a name it sets). */
+static void run_env(struct strv *env, struct image_state *s, const struct stage_run *r)
 {
-	struct builder *b = s->b;
-	enum cairn_config_user_stage us;
-	const struct cairn_config_list *cmds = stage_commands(s->img, id, &us);
-	struct cairn_exec_opts eo = CAIRN_EXEC_OPTS_INIT;
-	struct mount_dirs md = {0};
-	const struct cairn_toolchain *tc = NULL;
-	cleanup_close int lock = -1;
-	struct strv lowers = {0}, env = {0};
-	cleanup_free char *work = NULL;
 	json_t *e;
 	size_t i;
+
+	json_array_foreach(stage_env_of(s->config), i, e)
+	{
+		const char *v = json_string_value(e);
+		bool replaced = false;
+
+		if (!v)
+			continue;
+		for (size_t k = 0; k < r->n_env && !replaced; k++) {
+			size_t n = strcspn(r->env[k], "=");
+
+			replaced = strncmp(v, r->env[k], n + 1) == 0;
+		}
+		if (!replaced)
+			strv_add(env, v);
+	}
+	for (size_t k = 0; k < r->n_env; k++)
+		strv_add(env, r->env[k]);
+}
+
+static void on_run_output(const char *line, size_t len, void *ud)
+{
+	struct stage_run *r = ud;
+
+	on_output(line, len, r->s);
+	if (r->line)
+		r->line(r, line, len);
+}
+
+/* Run `r` in the container: the layer of what it changed goes to layers[*n_layers]. */
+static int run_in_container(struct new_layer *layers, size_t *n_layers, struct image_state *s,
+			    enum stage_id id, struct stage_run *r, const struct strv *lowers,
+			    const char *work, struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	struct cairn_exec_opts eo = CAIRN_EXEC_OPTS_INIT;
+	cleanup_free char *exec_dir = xasprintf("%s/run", work);
+	struct mount_dirs md = {0};
+	struct strv env = {0};
 	size_t last = 0;
 	int status = 0, ret;
 
-	*n_layers = 0;
+	ret = r->prepare ? r->prepare(r, work, err) : 0;
+	if (ret == 0)
+		ret = prepare_mounts(&md, s, r, err);
+	if (ret < 0)
+		goto out;
+	run_env(&env, s, r);
+	eo.runtime = b->o->runtime;
+	eo.lowerdirs = (const char *const *)lowers->v;
+	eo.n_lower = lowers->n;
+	eo.env = env.n ? (const char *const *)env.v : NULL;
+	eo.n_env = env.n;
+	eo.commands = r->commands;
+	eo.n_commands = r->n_commands;
+	eo.mounts = md.v;
+	eo.n_mounts = md.n;
+	eo.ssh_auth_sock = b->o->ssh_auth_sock;
+	eo.toolchain_dir = r->toolchain->dir;
+	eo.toolchain_at = r->toolchain->mount;
+	eo.toolchain_bash = r->toolchain->bash;
+	eo.work_dir = exec_dir;
+	eo.output = on_run_output;
+	eo.output_ud = r;
+	eo.last_command = &last;
+	ret = cairn_exec_shell(&status, &eo, err);
+	if (ret < 0)
+		cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_kinds[id].name);
+	if (ret == 0 && status != 0)
+		ret = r->failed(r, last, status, err);
+	if (ret == 0) {
+		cleanup_free char *upper = xasprintf("%s/upper", exec_dir);
+		struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
+
+		ret = cairn_layer_from_dir(&layers[*n_layers].r, b->st, upper, &lo, -1, err);
+		if (ret == 0)
+			(*n_layers)++;
+	}
+	cairn_exec_cleanup(exec_dir);
+out:
+	strv_release(&env);
+	strv_release(&md.owned);
+	free(md.v);
+	return ret;
+}
+
+int stage_run_user(struct stage_output *o, struct image_state *s, enum stage_id id,
+		   struct stage_run *r, struct cairn_error **err)
+{
+	struct builder *b = s->b;
+	cleanup_close int lock = -1;
+	struct strv lowers = {0};
+	cleanup_free char *work = NULL;
+	int ret;
+
+	o->n_layers = 0;
+	r->s = s;
+	r->id = id;
 	ret = cairn_workdir_new(&work, &lock, b->home.tmp, err);
 	if (ret < 0)
 		return ret;
@@ -183,84 +270,55 @@ static int build_shell(struct new_layer *layers, size_t *n_layers, json_t *confi
 
 		ret = stage_git_changed(&changed, s, err);
 		if (ret == 0 && changed)
-			ret = stage_git_layer(&layers[0], &empty, s, 1, config, err);
+			ret = stage_git_layer(&o->layers[0], &empty, s, 1, o->config, err);
 		if (ret < 0)
 			goto out;
 		if (changed && !empty) {
 			char *dir = NULL;
 
 			ret = cairn_layer_ensure_unpacked(&dir, b->st, b->home.layers,
-							  &layers[0].r.desc.digest,
-							  &layers[0].r.diff_id, err);
+							  &o->layers[0].r.desc.digest,
+							  &o->layers[0].r.diff_id, err);
 			if (ret < 0)
 				goto out;
 			strv_add(&lowers, dir);
 			free(dir);
-			*n_layers = 1;
+			o->n_layers = 1;
 		}
 	}
-	if (cmds->n == 0)
+	if (r->n_commands == 0)
 		goto out; /* a stage made by its cache version alone: the patch, if any */
-	json_array_foreach(stage_env_of(s->config), i, e) if (json_is_string(e))
-		strv_add(&env, json_string_value(e));
-	ret = prepare_mounts(&md, s, err);
-	if (ret < 0)
-		goto out;
-	ret = stage_toolchain(&tc, b, err);
+	ret = stage_toolchain(&r->toolchain, b, err);
 	if (ret < 0) {
 		cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_kinds[id].name);
 		goto out;
 	}
-	{
-		cleanup_free char *exec_dir = xasprintf("%s/run", work);
-
-		eo.runtime = b->o->runtime;
-		eo.lowerdirs = (const char *const *)lowers.v;
-		eo.n_lower = lowers.n;
-		eo.env = env.n ? (const char *const *)env.v : NULL;
-		eo.n_env = env.n;
-		eo.commands = (const char *const *)cmds->v;
-		eo.n_commands = cmds->n;
-		eo.mounts = md.v;
-		eo.n_mounts = md.n;
-		eo.ssh_auth_sock = b->o->ssh_auth_sock;
-		eo.toolchain_dir = tc->dir;
-		eo.toolchain_at = tc->mount;
-		eo.toolchain_bash = tc->bash;
-		eo.work_dir = exec_dir;
-		eo.output = on_output;
-		eo.output_ud = s;
-		eo.last_command = &last;
-		ret = cairn_exec_shell(&status, &eo, err);
-		if (ret < 0)
-			cairn_error_wrap(err, "image '%s': stage '%s'", s->name,
-					 stage_kinds[id].name);
-		if (ret == 0 && status != 0)
-			ret = command_failed(s, id, cmds, last, status, err);
-		if (ret == 0) {
-			cleanup_free char *upper = xasprintf("%s/upper", exec_dir);
-			struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
-
-			ret = cairn_layer_from_dir(&layers[*n_layers].r, b->st, upper, &lo, -1,
-						   err);
-			if (ret == 0)
-				(*n_layers)++;
-		}
-		cairn_exec_cleanup(exec_dir);
-	}
+	ret = run_in_container(o->layers, &o->n_layers, s, id, r, &lowers, work, err);
 out:
 	cairn_exec_cleanup(work);
 	strv_release(&lowers);
-	strv_release(&env);
-	strv_release(&md.owned);
-	free(md.v);
 	return ret;
+}
+
+/* A shell stage: its commands, one per line, stopping at the first that fails. */
+static int shell_failed(struct stage_run *r, size_t last, int status, struct cairn_error **err)
+{
+	enum cairn_config_user_stage us;
+
+	return command_failed(r->s, r->id, stage_commands(r->s->img, r->id, &us), last, status,
+			      err);
 }
 
 int stage_build_user(struct stage_output *o, struct image_state *s, enum stage_id id,
 		     struct cairn_error **err)
 {
+	enum cairn_config_user_stage us;
+	const struct cairn_config_list *cmds = stage_commands(s->img, id, &us);
+	struct stage_run r = {.commands = (const char *const *)cmds->v,
+			      .n_commands = cmds->n,
+			      .failed = shell_failed};
+
 	if (s->img->ansible.pos.line)
 		return stage_build_ansible(o, s, id, err);
-	return build_shell(o->layers, &o->n_layers, o->config, s, id, err);
+	return stage_run_user(o, s, id, &r, err);
 }

@@ -312,6 +312,34 @@ int stage_build_git_patch(struct stage_output *o, struct image_state *s, enum st
 			  struct cairn_error **err);
 
 /* shell.c */
+/*
+ * What a user stage runs in its container over the previous stage: shell commands, or ansible
+ * with its files. The conveyor's ladder and the container are the same for both.
+ */
+struct stage_run {
+	const char *const *commands; /* the script, one command per line (none: no run) */
+	size_t n_commands;
+	const struct cairn_exec_mount *mounts; /* the run's own, besides the image's `mount:` */
+	size_t n_mounts;
+	const char *const *env; /* "NAME=value", over the image's environment */
+	size_t n_env;
+	/* before the run, with a work dir of the run's own (NULL: nothing to do) */
+	int (*prepare)(struct stage_run *r, const char *work, struct cairn_error **err);
+	/* the script stopped at command `last` (1-based) with `status` != 0: set the error */
+	int (*failed)(struct stage_run *r, size_t last, int status, struct cairn_error **err);
+	/* each line the run prints, after the build event (NULL: none) */
+	void (*line)(struct stage_run *r, const char *line, size_t len);
+	/* set by stage_run_user() */
+	struct image_state *s;
+	enum stage_id id;
+	const struct cairn_toolchain *toolchain;
+};
+/* Run `r` as stage `id` of `s`: the layer of what it changed (after the git patch, if any). */
+int stage_run_user(struct stage_output *o, struct image_state *s, enum stage_id id,
+		   struct stage_run *r, struct cairn_error **err);
+/* The build's toolchain, got (and assembled, the first time in a home) on first use. */
+int stage_toolchain(const struct cairn_toolchain **out, struct builder *b,
+		    struct cairn_error **err);
 int stage_run_dir(const char **out, struct builder *b, struct cairn_error **err);
 int stage_build_user(struct stage_output *o, struct image_state *s, enum stage_id id,
 		     struct cairn_error **err);

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 /* A change of what is taken or how it is rewritten changes this, so every home rebuilds. */
-#define RECIPE_VERSION "1"
+#define RECIPE_VERSION "2"
 #define DIST "/usr/lib/python3/dist-packages"
 #define DIST_TO "lib/python3/dist-packages"
 /* The program that lists the host's packages (a test points it at a stand-in). */
@@ -47,6 +47,10 @@ struct take {
 static const struct take recipe[] = {
 	{"bash", TAKE_FILE, "/bin/bash", "bin/bash"},
 	{"tar", TAKE_FILE, "/bin/tar", "bin/tar"},
+	/* what GNU tar (and ansible's unarchive) runs for compressed archives */
+	{"gzip", TAKE_FILE, "/bin/gzip", "bin/gzip"},
+	{"bzip2", TAKE_FILE, "/bin/bzip2", "bin/bzip2"},
+	{"xz-utils", TAKE_FILE, "/usr/bin/xz", "bin/xz"},
 	{"sudo", TAKE_FILE, "/usr/bin/sudo", "bin/sudo"},
 	{"passwd", TAKE_FILE, "/usr/sbin/useradd", "bin/useradd"},
 	{"passwd", TAKE_FILE, "/usr/sbin/usermod", "bin/usermod"},
@@ -55,6 +59,8 @@ static const struct take recipe[] = {
 	{"passwd", TAKE_FILE, "/usr/sbin/groupmod", "bin/groupmod"},
 	{"passwd", TAKE_FILE, "/usr/sbin/groupdel", "bin/groupdel"},
 	{"unzip", TAKE_FILE, "/usr/bin/unzip", "bin/unzip"},
+	/* become_user of ansible tasks: needs neither PAM nor a sudoers file in the image */
+	{"util-linux", TAKE_FILE, "/usr/bin/setpriv", "bin/setpriv"},
 	{"python3.11-minimal", TAKE_FILE, "/usr/bin/python3.11", "bin/python3.11"},
 	{"libpython3.11-minimal", TAKE_TREE, "/usr/lib/python3.11", "lib/python3.11"},
 	{"libpython3.11-stdlib", TAKE_NONE, NULL, NULL},
