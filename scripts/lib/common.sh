@@ -11,6 +11,8 @@ CAIRN_PACKAGES=(
 	python3 python3-jwt python3-cryptography iproute2 ca-certificates docker.io openssh-client
 	# the build toolchain cairn mounts into stage containers (docs/toolchain.md)
 	ansible patchelf python3-apt sudo unzip bzip2 xz-utils
+	# the Debian base image of the e2e tests
+	mmdebstrap
 )
 
 # Install whatever of CAIRN_PACKAGES is missing (idempotent; apt-get update first).

@@ -1085,9 +1085,50 @@ image_check () {
 	fi
 }
 
+# _t_cached_layout NAME BUILDER [ARGS...]: print the path of the OCI layout NAME of the user's
+# cache (${XDG_CACHE_HOME:-$HOME/.cache}/cairn-tests, or $CAIRN_TEST_CACHE; the test's own temp
+# dir when that is not writable), made once by `BUILDER ARGS... LAYOUT BUNDLE` (LAYOUT:base) and
+# published atomically: parallel tests share it and only ever read it.
+_t_cached_layout () {
+	_cl_dir=$_t_cache/$1
+	_cl_builder=$2
+	shift 2
+	if [ -f "$_cl_dir/index.json" ]; then
+		printf '%s\n' "$_cl_dir"
+		return 0
+	fi
+	if mkdir -p "$_t_cache" 2>/dev/null && _cl_tmp=$(mktemp -d "$_t_cache/.build.XXXXXX" 2>/dev/null); then
+		# Builds interrupted an hour ago or more are garbage.
+		find "$_t_cache" -maxdepth 1 -name '.build.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
+	else
+		# No writable cache: build in the test's own temp dir.
+		_cl_dir=$T/${_cl_dir##*/}
+		if [ -f "$_cl_dir/index.json" ]; then
+			printf '%s\n' "$_cl_dir"
+			return 0
+		fi
+		_cl_tmp=$(mktemp -d "$T/.build.XXXXXX") || return 1
+	fi
+	if ! "$_cl_builder" "$@" "$_cl_tmp/layout" "$_cl_tmp/bundle" >"$_cl_tmp/build.log" 2>&1; then
+		printf '%s: building the image failed:\n' "$_cl_builder" >&2
+		cat "$_cl_tmp/build.log" >&2
+		rm -rf "$_cl_tmp"
+		return 1
+	fi
+	# rename(2) publishes the complete layout at once.  If a parallel test won the race, mv moved
+	# ours into the winner's directory instead: remove it from there.
+	mv "$_cl_tmp/layout" "$_cl_dir" 2>/dev/null
+	[ ! -d "$_cl_dir/layout" ] || rm -rf "$_cl_dir/layout"
+	rm -rf "$_cl_tmp"
+	if [ ! -f "$_cl_dir/index.json" ]; then
+		printf '_t_cached_layout: %s was not created\n' "$_cl_dir" >&2
+		return 1
+	fi
+	printf '%s\n' "$_cl_dir"
+}
+
 # base_image_layout: print the path of an OCI layout holding the busybox base image as tag "base"
-# (read it, never write it: it is shared).  Built once per busybox binary into the user's cache
-# (${XDG_CACHE_HOME:-$HOME/.cache}/cairn-tests, or $CAIRN_TEST_CACHE), atomically.
+# (read it, never write it: it is shared).  Built once per busybox binary into the user's cache.
 base_image_layout () {
 	require_tool umoci sha256sum
 	_bb=${CAIRN_TEST_BUSYBOX:-/bin/busybox}
@@ -1097,39 +1138,36 @@ base_image_layout () {
 		return 1
 	fi
 	_bb_sum=$(sha256sum <"$_bb") || return 1
-	_bb_dir=$_t_cache/busybox-oci-$(printf '%.16s' "$_bb_sum")-$_t_bb_recipe
-	if [ -f "$_bb_dir/index.json" ]; then
-		printf '%s\n' "$_bb_dir"
-		return 0
-	fi
-	if mkdir -p "$_t_cache" 2>/dev/null && _bb_tmp=$(mktemp -d "$_t_cache/.build.XXXXXX" 2>/dev/null); then
-		# Builds interrupted an hour ago or more are garbage.
-		find "$_t_cache" -maxdepth 1 -name '.build.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
-	else
-		# No writable cache: build in the test's own temp dir.
-		_bb_dir=$T/busybox-oci
-		if [ -f "$_bb_dir/index.json" ]; then
-			printf '%s\n' "$_bb_dir"
-			return 0
-		fi
-		_bb_tmp=$(mktemp -d "$T/.build.XXXXXX") || return 1
-	fi
-	if ! _t_busybox_build "$_bb" "$_bb_tmp/layout" "$_bb_tmp/bundle" >"$_bb_tmp/build.log" 2>&1; then
-		printf 'base_image_layout: building the busybox image failed:\n' >&2
-		cat "$_bb_tmp/build.log" >&2
-		rm -rf "$_bb_tmp"
-		return 1
-	fi
-	# rename(2) publishes the complete layout at once.  If a parallel test won the race, mv moved
-	# ours into the winner's directory instead: remove it from there.
-	mv "$_bb_tmp/layout" "$_bb_dir" 2>/dev/null
-	[ ! -d "$_bb_dir/layout" ] || rm -rf "$_bb_dir/layout"
-	rm -rf "$_bb_tmp"
-	if [ ! -f "$_bb_dir/index.json" ]; then
-		printf 'base_image_layout: %s was not created\n' "$_bb_dir" >&2
-		return 1
-	fi
-	printf '%s\n' "$_bb_dir"
+	_t_cached_layout "busybox-oci-$(printf '%.16s' "$_bb_sum")-$_t_bb_recipe" \
+		_t_busybox_build "$_bb"
+}
+
+# --- the Debian base image --------------------------------------------------------------------
+
+_t_deb_recipe=1
+
+# _t_debian_build LAYOUT BUNDLE: a one-layer image LAYOUT:base of Debian 12 (mmdebstrap
+# --variant=minbase from the Debian mirror), cmd /bin/bash.
+_t_debian_build () {
+	mkdir -p "$2" &&
+		mmdebstrap --quiet --variant=minbase bookworm "$2/rootfs.tar" &&
+		umoci init --layout "$1" &&
+		umoci new --image "$1:base" &&
+		umoci unpack --image "$1:base" "$2/b" &&
+		tar -C "$2/b/rootfs" --numeric-owner -xpf "$2/rootfs.tar" &&
+		rm -f "$2/rootfs.tar" &&
+		umoci repack --image "$1:base" "$2/b" &&
+		umoci config --image "$1:base" --config.cmd /bin/bash \
+			--config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin &&
+		umoci gc --layout "$1"
+}
+
+# debian_image_layout: print the path of an OCI layout holding Debian 12 minbase as tag "base",
+# made once per cache (a minute or two: it downloads from the Debian mirror).
+debian_image_layout () {
+	require_tool umoci mmdebstrap
+	[ "$(id -u)" -eq 0 ] || _t_missing "root (mmdebstrap and umoci keep the files' owners)"
+	_t_cached_layout "debian-bookworm-minbase-$_t_deb_recipe" _t_debian_build
 }
 
 # base_image_push REF [SKOPEO_COPY_ARGS...]: push the busybox base image (one layer, cmd /bin/sh,
@@ -1145,7 +1183,7 @@ base_image_push () {
 	require_tool skopeo
 	_bp_ref=$1
 	shift
-	_bp_layout=$(base_image_layout) || return 1
+	_bp_layout=$(${_bp_layout_fn:-base_image_layout}) || return 1
 	_bp_host=${_bp_ref%%/*} _bp_tlsarg=1 _bp_credarg=1 _bp_tls='' _bp_user='' _bp_pass=''
 	for _bp_a in "$@"; do
 		case $_bp_a in
@@ -1169,6 +1207,15 @@ base_image_push () {
 		fi
 	fi
 	skopeo copy -q "$@" "oci:$_bp_layout:base" "docker://$_bp_ref" </dev/null
+}
+
+# debian_image_push REF [SKOPEO_COPY_ARGS...]: base_image_push of the Debian 12 base image.
+debian_image_push () {
+	_bp_layout_fn=debian_image_layout
+	base_image_push "$@"
+	_dp_rc=$?
+	_bp_layout_fn=''
+	return $_dp_rc
 }
 
 # --- setup: name, number, ports, temp dir, environment ----------------------------------------

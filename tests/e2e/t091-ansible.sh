@@ -6,14 +6,16 @@
 # ran them with its stapel: file, copy with content from .Files.Get, lineinfile, shell with
 # args.chdir and environment, command, group and user, become_user, get_url from a loopback
 # HTTP server, unarchive, debug, set_fact, block/rescue. The image is checked by unpacking it
-# (and by running it in a Docker engine where one is installed); a failing task is reported
+# (and by running it in a Docker engine where one is installed); a 2018-style dappfile on Debian
+# 12 minbase installs a package with the apt module; a failing task is reported
 # with the image, stage, task, module and ansible's message; a task edit rebuilds its stage
 # only from there, a whitespace edit nothing.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
 : "${CAIRN:?set CAIRN to the built cairn binary}"
-require_tool docker-registry skopeo umoci runc git dpkg-query patchelf ansible python3 tar
+require_tool docker-registry skopeo umoci runc git dpkg-query patchelf ansible python3 tar \
+	mmdebstrap curl
 
 registry_start
 base_image_push "$REG/base/busybox:1"
@@ -165,6 +167,58 @@ ansible:
 YAML
 	test_must_fail cairn_run build --dir "$P" broken >"$T/out5" 2>"$T/err5" &&
 	grep -q "werf.yaml:[0-9]*:[0-9]*: image .broken.: stage .install. failed: task 2 (.copy a missing file., module copy): .*/nonexistent/file" "$T/err5"
+'
+
+# A 2018-style dappfile (no meta document) on Debian 12 minbase: the apt module from the Debian
+# mirror, user, copy, shell as the new user with bash; beside it a shell stage using bash.
+D=$T/dapp
+mkdir -p "$D" && git init -q "$D" && cat >"$D/dappfile.yml" <<YAML || exit 1
+dimg: web
+from: $REG/base/debian:12
+ansible:
+  beforeInstall:
+  - name: packages from the mirror
+    apt: {name: [hello], update_cache: yes}
+  install:
+  - user: {name: web, uid: 2000, shell: /bin/bash, create_home: yes}
+  - copy: {content: "server web\n", dest: /etc/web.conf, mode: "0644"}
+  - name: as web, with bash
+    shell: whoami > /home/web/me && echo \$SHELL >> /home/web/me
+    become_user: web
+    args: {executable: /bin/bash}
+docker:
+  CMD: ["/usr/bin/hello"]
+---
+dimg: tools
+from: $REG/base/debian:12
+shell:
+  install:
+  - a=(x y); [[ \${a[1]} == y ]] && echo "bash \${BASH_VERSION%%.*}" > /bashcheck
+YAML
+git -C "$D" add -A && git -C "$D" -c user.name=t -c user.email=t@example.com commit -q -m init || exit 1
+
+test_expect_success 'a dappfile with ansible stages on Debian builds and publishes with dimg bp' '
+	debian_image_push "$REG/base/debian:12" &&
+	cairn_run dimg bp --dir "$D" "$REG/dapp" --tag-plain v1 >"$T/dout" 2>&1 &&
+	rm -rf "$T/oci" "$T/bundle" &&
+	skopeo copy -q --src-tls-verify=false "docker://$REG/dapp/web:v1" "oci:$T/oci:web" &&
+	umoci unpack --image "$T/oci:web" "$T/bundle" >/dev/null &&
+	test -x "$T/bundle/rootfs/usr/bin/hello" &&
+	test "$(image_file /etc/web.conf)" = "server web" &&
+	test "$(image_file /home/web/me)" = "$(printf "web\n/bin/bash")" &&
+	test "$(stat -c %u "$T/bundle/rootfs/home/web/me")" = 2000 &&
+	rm -rf "$T/oci2" "$T/bundle2" &&
+	skopeo copy -q --src-tls-verify=false "docker://$REG/dapp/tools:v1" "oci:$T/oci2:t" &&
+	umoci unpack --image "$T/oci2:t" "$T/bundle2" >/dev/null &&
+	test "$(cat "$T/bundle2/rootfs/bashcheck")" = "bash 5"
+'
+
+test_expect_success 'the Debian image with ansible stages runs' '
+	image_check "$REG/dapp/web:v1" &&
+	if command -v dockerd >/dev/null 2>&1 || [ "${CI:-}" = true ]; then
+		docker_cmd run --rm "$REG/dapp/web:v1" >"$T/hello.out" &&
+		grep -q "^Hello, world!$" "$T/hello.out"
+	fi
 '
 
 test_done
