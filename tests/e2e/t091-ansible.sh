@@ -74,6 +74,10 @@ ansible:
     get_url: {url: "http://127.0.0.1:$HTTP_PORT/payload.tar.gz", dest: /tmp/payload.tar.gz}
   - name: unpack
     unarchive: {src: /tmp/payload.tar.gz, dest: /opt/app, remote_src: yes}
+  - name: a key (community.crypto, as werf's openssl_privatekey)
+    openssl_privatekey: {path: /opt/app/key.pem, type: Ed25519}
+  - name: an ini option (community.general)
+    ini_file: {path: /opt/app/app.ini, section: main, option: port, value: "8080"}
   - set_fact: {answer: 42}
   - name: the fact
     shell: echo {{\`{{ answer }}\`}} > /opt/app/answer
@@ -115,6 +119,8 @@ test_expect_success 'the tasks did what they say' '
 	test "$(image_file /opt/app/payload/inside.txt)" = "from the archive" &&
 	test "$(image_file /opt/app/answer)" = 42 &&
 	test "$(image_file /opt/app/rescued)" = rescued &&
+	head -1 "$T/bundle/rootfs/opt/app/key.pem" | grep -q "^-----BEGIN PRIVATE KEY-----$" &&
+	grep -q "^port = 8080$" "$T/bundle/rootfs/opt/app/app.ini" &&
 	grep -q "^app:x:1500:1500:[^:]*:/home/app:/bin/sh$" "$T/bundle/rootfs/etc/passwd" &&
 	grep -q "^app:x:1500:" "$T/bundle/rootfs/etc/group" &&
 	test "$(stat -c %u:%g:%a "$T/bundle/rootfs/opt/app")" = 1500:1500:755 &&

@@ -17,7 +17,24 @@
 #include <sys/stat.h>
 
 /* A change of what is taken or how it is rewritten changes this, so every home rebuilds. */
-#define RECIPE_VERSION "2"
+#define RECIPE_VERSION "3"
+/* Debian's multiarch directory of the build host's libraries */
+#if defined(__x86_64__)
+#define MULTIARCH "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define MULTIARCH "aarch64-linux-gnu"
+#elif defined(__arm__)
+#define MULTIARCH "arm-linux-gnueabihf"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MULTIARCH "powerpc64le-linux-gnu"
+#elif defined(__s390x__)
+#define MULTIARCH "s390x-linux-gnu"
+#elif defined(__i386__)
+#define MULTIARCH "i386-linux-gnu"
+#else
+#error "unknown Debian multiarch triplet"
+#endif
+
 #define DIST "/usr/lib/python3/dist-packages"
 #define DIST_TO "lib/python3/dist-packages"
 /* The program that lists the host's packages (a test points it at a stand-in). */
@@ -68,6 +85,9 @@ static const struct take recipe[] = {
 	{"python3-jinja2", TAKE_DIST, NULL, NULL},
 	{"python3-markupsafe", TAKE_DIST, NULL, NULL},
 	{"python3-cryptography", TAKE_DIST, NULL, NULL},
+	{"python3-cffi-backend", TAKE_DIST, NULL, NULL}, /* cryptography's openssl bindings */
+	/* OpenSSL's legacy provider, which cryptography loads (OPENSSL_MODULES points here) */
+	{"libssl3", TAKE_TREE, "/usr/lib/" MULTIARCH "/ossl-modules", "lib/ossl-modules"},
 	{"python3-resolvelib", TAKE_DIST, NULL, NULL},
 	{"python3-packaging", TAKE_DIST, NULL, NULL},
 	{"python3-apt", TAKE_DIST, NULL, NULL},
@@ -79,9 +99,17 @@ static const struct take recipe[] = {
 	{"ansible-core", TAKE_SCRIPT, "/usr/bin/ansible-doc", "bin/ansible-doc"},
 	{"ansible-core", TAKE_SCRIPT, "/usr/bin/ansible-inventory", "bin/ansible-inventory"},
 	{"ansible-core", TAKE_SCRIPT, "/usr/bin/ansible-vault", "bin/ansible-vault"},
-	/* the 500 MB of collections the ansible package holds, but community.general */
+	/*
+	 * Of the 500 MB of collections the ansible package holds, those where ansible-core 2.14
+	 * routes werf's modules: community.general (46 of them), community.crypto (openssl_*)
+	 * and ansible.posix (acl).
+	 */
 	{"ansible", TAKE_TREE, DIST "/ansible_collections/community/general",
 	 DIST_TO "/ansible_collections/community/general"},
+	{"ansible", TAKE_TREE, DIST "/ansible_collections/community/crypto",
+	 DIST_TO "/ansible_collections/community/crypto"},
+	{"ansible", TAKE_TREE, DIST "/ansible_collections/ansible/posix",
+	 DIST_TO "/ansible_collections/ansible/posix"},
 	/* C.UTF-8 for ansible, which refuses other encodings: LOCPATH=<mount>/lib/locale */
 	{"libc-bin", TAKE_TREE, "/usr/lib/locale/C.utf8", "lib/locale/C.utf8"},
 	{"patchelf", TAKE_NONE, NULL, NULL},
