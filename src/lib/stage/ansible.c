@@ -452,7 +452,6 @@ static int ansible_prepare(struct stage_run *r, const char *work, struct cairn_e
 	strv_add(&a->owned, "LC_ALL=C.UTF-8");
 	strv_add(&a->owned, "PYTHONIOENCODING=utf-8");
 	strv_addf(&a->owned, "LOCPATH=%s/lib/locale", tc);
-	strv_addf(&a->owned, "OPENSSL_MODULES=%s/lib/ossl-modules", tc);
 	path = run_path(r->s, tc);
 	strv_add(&a->owned, path);
 	strv_addf(&a->owned, "exec %s %s %s/playbook.json", python, playbook, CAIRN_ANSIBLE_DIR);

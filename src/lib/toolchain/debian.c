@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 /* A change of what is taken or how it is rewritten changes this, so every home rebuilds. */
-#define RECIPE_VERSION "3"
+#define RECIPE_VERSION "4"
 /* Debian's multiarch directory of the build host's libraries */
 #if defined(__x86_64__)
 #define MULTIARCH "x86_64-linux-gnu"
@@ -639,6 +639,27 @@ static void assembly_release(struct assembly *a)
 		close(a->root);
 }
 
+/*
+ * The toolchain's python sets what its libraries need to find inside the toolchain before any
+ * of them loads: OpenSSL's providers (python's cryptography loads the legacy one) live in the
+ * toolchain, not where the host's libcrypto looks. Debian's own sitecustomize.py is a link to
+ * /etc, which the copy leaves out.
+ */
+static int write_sitecustomize(struct assembly *a, struct cairn_error **err)
+{
+	cleanup_free char *text =
+		xasprintf("# written by cairn: the toolchain's libraries find their parts in it\n"
+			  "import os\n"
+			  "os.environ.setdefault('OPENSSL_MODULES', '%s/lib/ossl-modules')\n",
+			  a->mount);
+	cleanup_close int fd =
+		openat(a->root, "lib/python3.11", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return cairn_error_set_errno(err, "open '%s/lib/python3.11'", a->dir);
+	return cairn_fs_write_atomic_at(fd, "sitecustomize.py", text, strlen(text), 0644, err);
+}
+
 static int debian_assemble(const struct toolchain_plan *plan, const char *dir, const char *mount,
 			   struct cairn_error **err)
 {
@@ -659,7 +680,9 @@ static int debian_assemble(const struct toolchain_plan *plan, const char *dir, c
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		if (symlinkat(links[i][1], a.root, links[i][0]) < 0)
 			return cairn_error_set_errno(err, "link '%s'", links[i][0]);
-	ret = copy_needed(&a, &interp_name, err);
+	ret = write_sitecustomize(&a, err);
+	if (ret == 0)
+		ret = copy_needed(&a, &interp_name, err);
 	if (ret < 0)
 		return ret;
 	if (!interp_name)
