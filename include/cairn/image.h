@@ -45,10 +45,10 @@ struct cairn_image_opts {
 	/* pull: the platform to take from an index; NULL: this host's */
 	const char *os, *arch, *variant;
 	/*
-	 * Push: the repository is known to hold every blob of the image (it was just pushed
-	 * there under another tag): only the manifest goes up.
+	 * Push: the repository is known to hold every layer of the image (they were just pushed
+	 * there under another tag): only the config and the manifest are checked and go up.
 	 */
-	int blobs_known;
+	int layers_known;
 };
 
 #define CAIRN_IMAGE_OPTS_INIT                        \

@@ -184,6 +184,16 @@ CAIRN_API int cairn_registry_manifest_put(struct cairn_registry_conn *c, const c
 					  const void *body, size_t len, struct cairn_digest *out,
 					  struct cairn_error **err);
 
+/**
+ * DELETE the manifest `dg` of `repo` (every tag that points to it goes with it); asks for a
+ * token with the `delete` action. CAIRN_ENOTFOUND when it is gone already; a registry that
+ * refuses deletion (HTTP 405, as distribution without storage.delete.enabled) is an error
+ * saying so.
+ */
+CAIRN_API int cairn_registry_manifest_delete(struct cairn_registry_conn *c, const char *repo,
+					     const struct cairn_digest *dg,
+					     struct cairn_error **err);
+
 /** Every tag of `repo`, following Link pagination: fn(tag, ud) per tag; stops on fn < 0. */
 CAIRN_API int cairn_registry_tags_list(struct cairn_registry_conn *c, const char *repo,
 				       int (*fn)(const char *tag, void *ud), void *ud,

@@ -163,6 +163,33 @@ static const struct cli_cmd commands[] = {
 			"    and the temporary blobs killed cairn processes left, as old\n",
 	},
 	{
+		.name = "images",
+		.run = cmd_images,
+		.usage = "cairn images cleanup -i|--images-repo REPO [--dry-run] [OPTIONS]",
+		.summary = "delete published tags whose git branch, tag or commit is gone",
+		.help = "cleanup: werf's cleanup by tagging scheme. Of the tags cairn published for\n"
+			"the project's images in REPO, deletes the git-branch tags whose branch is\n"
+			"no longer a branch of the remote origin, the git-tag tags whose git tag is\n"
+			"gone and the git-commit tags whose commit the repository lacks. Custom, CI\n"
+			"and stages-signature tags stay, and so does a tag sharing its manifest with\n"
+			"one that stays. Needs a registry that allows deleting manifests.\n"
+			"\n"
+			"Options:\n"
+			"  --dry-run                 print what would be deleted, delete nothing\n"
+			"  --keep-images-from FILE   references in use (one per line): never deleted\n"
+			"  --allow-git-shallow-clone clean from a shallow clone (refused otherwise)\n"
+			"  --images-repo-mode, --images-repo-implementation, --dir, --config,\n"
+			"  --config-templates-dir, and the registry options of 'cairn help image';\n"
+			"  werf's --git-*-strategy-limit/-expiry-days are accepted, not applied yet\n",
+	},
+	{
+		.name = "cleanup",
+		.run = cmd_cleanup,
+		.usage = "cairn cleanup -i|--images-repo REPO [--dry-run] [OPTIONS]",
+		.summary = "the cleanup of published images (see 'cairn help images')",
+		.help = "",
+	},
+	{
 		.name = "image",
 		.run = cmd_image,
 		.usage = "cairn image pull [OPTIONS] REF | cairn image push [OPTIONS] NAME REF",

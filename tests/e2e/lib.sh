@@ -375,10 +375,11 @@ _t_watchdog () {
 }
 _t_parent=$$
 
-# registry_start [--name NAME] [--htpasswd USER:PASS] [--tls]
+# registry_start [--name NAME] [--htpasswd USER:PASS] [--tls] [--no-delete]
 #                [--token REALM_URL ISSUER SERVICE ROOTCERTBUNDLE] [--storage DIR]
 # Start docker-registry on the next free test_port of this test, with a generated config in a new
-# directory $T/registry.PORT[-N], and wait until /v2/ answers.  Storage is fresh, or DIR (say the
+# directory $T/registry.PORT[-N], and wait until /v2/ answers (manifests may be deleted unless
+# --no-delete).  Storage is fresh, or DIR (say the
 # REG_STORAGE of a stopped registry, to restart it).  Sets and exports REG (127.0.0.1:PORT), REG_URL (http[s]://REG), REG_PID,
 # REG_LOG (the registry's stdout+stderr: access log lines and logrus lines), REG_STORAGE (its
 # filesystem root), REG_USER/REG_PASS (with --htpasswd, else unset), and with --tls REG_CA (the
@@ -387,9 +388,13 @@ _t_parent=$$
 # can move on to the next one.  Prints nothing on success.
 registry_start () {
 	_rs_name='' _rs_auth='' _rs_user='' _rs_pass='' _rs_tls='' _rs_realm='' _rs_issuer='' _rs_service=''
-	_rs_bundle='' _rs_storage=''
+	_rs_bundle='' _rs_storage='' _rs_delete=true
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--no-delete)
+			_rs_delete=false
+			shift
+			;;
 		--name)
 			case ${2-} in
 			'' | [!A-Za-z_]* | *[!A-Za-z0-9_]* | _* | T | REG | CAIRN*)
@@ -501,7 +506,7 @@ registry_start () {
 			'  filesystem:' \
 			"    rootdirectory: $(_t_yq "$_rs_storage")" \
 			'  delete:' \
-			'    enabled: true' \
+			"    enabled: $_rs_delete" \
 			'  maintenance:' \
 			'    uploadpurging:' \
 			'      enabled: false' \

@@ -461,6 +461,38 @@ static void test_manifest_put(void **state)
 	client_close(&cl, &s);
 }
 
+/* DELETE asks for a token with the delete action; 404 is "gone"; 405 says what to enable. */
+static void test_manifest_delete(void **state)
+{
+	static const struct step steps[] = {
+		{"DELETE", "https://registry.example/v2/team/app/manifests/" DG_A, NULL, 401,
+		 "www-authenticate: Bearer realm=\"https://auth.example/token\",service=\"reg\","
+		 "scope=\"repository:team/app:delete\"\n"},
+		{"GET", "https://auth.example/token?", NULL, 200, NULL, "{\"token\":\"tok-del\"}"},
+		{"DELETE", "/v2/team/app/manifests/" DG_A, "Bearer tok-del", 202},
+		{"DELETE", "/v2/team/app/manifests/" DG_A, "Bearer tok-del", 404, NULL,
+		 "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\"}]}"},
+		{"DELETE", "/v2/team/app/manifests/" DG_A, "Bearer tok-del", 405, NULL,
+		 "{\"errors\":[{\"code\":\"UNSUPPORTED\",\"message\":\"The operation is "
+		 "unsupported.\"}]}"},
+	};
+	struct cairn_digest dg;
+	RUN(steps, "alice", "s3cret");
+
+	(void)state;
+	assert_int_equal(cairn_digest_parse(&dg, DG_A, strlen(DG_A), &err), 0);
+	assert_int_equal(cairn_registry_manifest_delete(cl.c, "team/app", &dg, &err), 0);
+	assert_non_null(strstr(s.urls[1], "scope=repository%3Ateam%2Fapp%3Adelete"));
+	assert_int_equal(cairn_registry_manifest_delete(cl.c, "team/app", &dg, &err),
+			 CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_registry_manifest_delete(cl.c, "team/app", &dg, &err), CAIRN_EHTTP);
+	assert_non_null(strstr(err->msg, "does not allow deleting images"));
+	assert_non_null(strstr(err->msg, "UNSUPPORTED"));
+	cairn_error_free(err);
+	client_close(&cl, &s);
+}
+
 static void test_manifest_put_blob_unknown(void **state)
 {
 	static const struct step steps[] = {
@@ -871,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_get_verifies_digest),
 		cmocka_unit_test(test_tags_pagination),
 		cmocka_unit_test(test_manifest_put),
+		cmocka_unit_test(test_manifest_delete),
 		cmocka_unit_test(test_manifest_put_blob_unknown),
 		cmocka_unit_test(test_identity_token_oauth2_with_fallback),
 		cmocka_unit_test(test_upload_location_origin),

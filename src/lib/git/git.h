@@ -100,6 +100,17 @@ int cairn_git_resolve(char *out, struct cairn_git_repo *r, const char *branch, c
 bool cairn_git_has_commit(struct cairn_git_repo *r, const char *hex);
 
 /*
+ * Each reference whose full name starts with `prefix` ("refs/remotes/origin/", "refs/tags/"):
+ * fn(name without the prefix, ud); stops on fn < 0. Symbolic references (origin/HEAD) are left
+ * out.
+ */
+int cairn_git_each_ref(struct cairn_git_repo *r, const char *prefix,
+		       int (*fn)(const char *name, void *ud), void *ud, struct cairn_error **err);
+
+/* Whether the repository is a shallow clone (its history is cut). */
+bool cairn_git_is_shallow(struct cairn_git_repo *r);
+
+/*
  * Whether `commit` (40 hex) has a .gitmodules file at its root: werf's test for a commit with
  * submodules (HasSubmodulesInCommit in pkg/git_repo/base.go). CAIRN_ENOTFOUND, EINVAL.
  */

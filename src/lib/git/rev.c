@@ -44,6 +44,35 @@ bool cairn_git_has_commit(struct cairn_git_repo *r, const char *hex)
 	return true;
 }
 
+int cairn_git_each_ref(struct cairn_git_repo *r, const char *prefix,
+		       int (*fn)(const char *name, void *ud), void *ud, struct cairn_error **err)
+{
+	cleanup_free char *glob = xasprintf("%s*", prefix);
+	git_reference_iterator *it = NULL;
+	git_reference *ref;
+	size_t n = strlen(prefix);
+	int ret = 0, gr;
+
+	gr = git_reference_iterator_glob_new(&it, r->repo, glob);
+	if (gr < 0)
+		return cairn_git_fail(err, gr, CAIRN_EINTERNAL, "list '%s' of '%s'", glob, r->name);
+	while (ret == 0 && (gr = git_reference_next(&ref, it)) == 0) {
+		const char *name = git_reference_name(ref);
+
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+		    strncmp(name, prefix, n) == 0)
+			ret = fn(name + n, ud);
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+	return ret;
+}
+
+bool cairn_git_is_shallow(struct cairn_git_repo *r)
+{
+	return git_repository_is_shallow(r->repo) == 1;
+}
+
 int cairn_git_head(char *out, char **branch_out, struct cairn_git_repo *r, struct cairn_error **err)
 {
 	CLEANUP(git_reference_freep) git_reference *head = NULL;

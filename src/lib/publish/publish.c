@@ -45,13 +45,15 @@ static const char *docker_layer_type(const char *oci, struct cairn_error **err)
 }
 
 /*
- * The final image of one tag scheme: the last stage's config plus the meta labels, in a new
- * manifest (Docker schema 2 unless `oci`). Deterministic: the same stage and scheme give the
- * same bytes, so one HEAD tells that the registry has it.
+ * The final image of tag `t` (published as `tag`): the last stage's config plus the meta
+ * labels (cairn-image-tag makes each tag's manifest its own), in a new manifest (Docker
+ * schema 2 unless `oci`). Deterministic: the same stage, scheme and tag give the same bytes,
+ * so one HEAD tells that the registry has it.
  */
 static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 		       const struct cairn_build_result *built, const struct cairn_build_image *im,
-		       enum cairn_tag_scheme scheme, int oci, struct cairn_error **err)
+		       const struct cairn_tag *t, const char *tag, int oci,
+		       struct cairn_error **err)
 {
 	cleanup_json json_t *manifest = NULL;
 	cleanup_json json_t *config = NULL;
@@ -87,7 +89,9 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 	}
 	json_object_set_new(labels, "cairn-image", json_string("true"));
 	json_object_set_new(labels, "cairn-project", json_string(built->project));
-	json_object_set_new(labels, "cairn-tag-scheme", json_string(cairn_tag_scheme_name(scheme)));
+	json_object_set_new(labels, "cairn-tag-scheme",
+			    json_string(cairn_tag_scheme_name(t->scheme)));
+	json_object_set_new(labels, "cairn-image-tag", json_string(tag));
 	json_object_set_new(labels, "cairn-stage-signature", json_string(im->signature));
 	ret = put_json(&cfg, st, config, oci ? CAIRN_MT_OCI_CONFIG : CAIRN_MT_DOCKER_CONFIG, err);
 	if (ret < 0)
@@ -240,41 +244,32 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 	for (size_t i = 0; i < built->n_images; i++) {
 		const struct cairn_build_image *im = &built->images[i];
 		CLEANUP(cairn_ref_release) struct cairn_ref dest_repo = CAIRN_REF_INIT;
-		int done[CAIRN_TAG_SCHEME_COUNT] = {0};
 
 		if (im->artifact)
 			continue;
 		ret = image_repo(&dest_repo, &repo, im, o, err);
 		if (ret < 0)
 			return ret;
+		/*
+		 * Each tag has a manifest of its own (its tag in the labels), so that cleanup can
+		 * delete one tag without another; the layers go up once per image.
+		 */
 		for (size_t t = 0; t < o->n_tags; t++) {
-			enum cairn_tag_scheme scheme = o->tags[t].scheme;
+			CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
+			struct cairn_image_opts io = image;
 			struct cairn_descriptor final;
 
-			if (done[scheme])
-				continue;
-			done[scheme] = 1;
-			ret = final_image(&final, st, built, im, scheme, o->oci, err);
+			ret = image_tag(&dest, &dest_repo, im, &o->tags[t], o, err);
+			if (ret == 0)
+				ret = final_image(&final, st, built, im, &o->tags[t], dest.tag,
+						  o->oci, err);
 			if (ret < 0)
 				return cairn_error_wrap(err, "publish image '%s'",
 							im->name ? im->name : "~");
-			/* every tag of this scheme shares the final image: blobs go up once */
-			for (size_t u = t, pushed = 0; u < o->n_tags; u++) {
-				CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
-				struct cairn_image_opts io = image;
-
-				if (o->tags[u].scheme != scheme)
-					continue;
-				io.blobs_known = (int)pushed;
-				ret = image_tag(&dest, &dest_repo, im, &o->tags[u], o, err);
-				if (ret < 0)
-					return ret;
-				ret = cairn_image_push_descriptor(st, &final, &dest, &io, NULL,
-								  err);
-				if (ret < 0)
-					return ret;
-				pushed = 1;
-			}
+			io.layers_known = t > 0;
+			ret = cairn_image_push_descriptor(st, &final, &dest, &io, NULL, err);
+			if (ret < 0)
+				return ret;
 		}
 		if (o->with_stages) {
 			ret = push_stages(st, im, &repo, o, &image, err);

@@ -401,6 +401,8 @@ static int push_manifest_blobs(struct cairn_store *st, struct cairn_registry *re
 
 	pool_init(&p, reg, st, ref->path, refstr, o, stats, 1);
 	blobs = image_blobs(m, &p.n_blobs);
+	if (o->layers_known)
+		p.n_blobs = 1; /* the config, first */
 	p.blobs = blobs;
 	ret = run_pool(&p, err);
 	pthread_mutex_destroy(&p.lock);
@@ -609,7 +611,7 @@ static int push_image(struct push_job *j, const struct cairn_ref *dest, struct c
 	j->reg = rm.reg;
 	j->c = rm.c;
 	ret = tag_holds(j, err);
-	if (ret == 0 && !j->o->blobs_known)
+	if (ret == 0)
 		ret = push_blobs(j, err);
 	if (ret == 0)
 		ret = put_manifest(j, err);

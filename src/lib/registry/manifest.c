@@ -205,6 +205,39 @@ int cairn_registry_manifest_put(struct cairn_registry_conn *c, const char *repo,
 	return 0;
 }
 
+int cairn_registry_manifest_delete(struct cairn_registry_conn *c, const char *repo,
+				   const struct cairn_digest *dg, struct cairn_error **err)
+{
+	CLEANUP(cairn_http_resp_release) struct cairn_http_resp resp = CAIRN_HTTP_RESP_INIT;
+	cleanup_free char *scope = NULL;
+	cleanup_free char *url = NULL;
+	cleanup_free char *what = NULL;
+	struct call call = {0};
+	int ret;
+
+	ret = manifest_call(&call, &what, &url, &scope, c, "delete", repo, dg->str,
+			    CAIRN_SCOPE_DELETE, err);
+	if (ret < 0)
+		return ret;
+	call.req.method = "DELETE";
+	ret = cairn_registry_call(c, &call, &resp, err);
+	if (ret < 0)
+		return ret;
+	if (resp.status == 202 || resp.status == 200 || resp.status == 204)
+		return 0;
+	if (resp.status == 404) {
+		cairn_registry_status_error(&resp, err, what);
+		if (err && *err)
+			(*err)->code = CAIRN_ENOTFOUND;
+		return CAIRN_ENOTFOUND;
+	}
+	cairn_registry_status_error(&resp, err, what);
+	if (resp.status == 405)
+		cairn_error_wrap(err, "the registry does not allow deleting images (distribution "
+				      "needs storage.delete.enabled: true)");
+	return err && *err ? (*err)->code : CAIRN_EHTTP;
+}
+
 /* ---- tags ---- */
 
 static void next_link(const char *value, size_t len, void *ud)

@@ -535,7 +535,9 @@ char *cairn_registry_api_url(struct cairn_registry_conn *c, const char *fmt, ...
 
 void cairn_registry_scopes_for(struct call *call, char **pull_push, const char *repo, int push)
 {
-	*pull_push = xasprintf("repository:%s:%s", repo, push ? "pull,push" : "pull");
+	static const char *const actions[] = {"pull", "pull,push", "delete"};
+
+	*pull_push = xasprintf("repository:%s:%s", repo, actions[push < 0 || push > 2 ? 0 : push]);
 	call->scopes[0] = *pull_push;
 	call->scopes[1] = NULL;
 }

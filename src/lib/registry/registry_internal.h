@@ -106,6 +106,8 @@ int cairn_registry_call(struct cairn_registry_conn *c, struct call *call,
 char *cairn_registry_api_url(struct cairn_registry_conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* The scope "repository:<repo>:pull[,push]" into *pull_push (the caller frees) and call->scopes. */
+/* `push`: 0 pull, 1 pull and push, CAIRN_SCOPE_DELETE delete (a token for that action only) */
+#define CAIRN_SCOPE_DELETE 2
 void cairn_registry_scopes_for(struct call *call, char **pull_push, const char *repo, int push);
 /* A call on `repo` (its pull, or pull and push, scope in *pull_push: the caller frees it). */
 void cairn_registry_call_init(struct call *call, char **pull_push, const char *repo, int push,

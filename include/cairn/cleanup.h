@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Cleanup of published images: werf v1.0's tagging-scheme policy. */
+#ifndef CAIRN_CLEANUP_H
+#define CAIRN_CLEANUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cairn/common.h"
+#include "cairn/error.h"
+#include "cairn/image.h"
+#include "cairn/publish.h"
+
+/** What cleanup decided for one published tag. */
+struct cairn_cleanup_item {
+	const char *ref;    /* "host/repo:tag" */
+	const char *scheme; /* its cairn-tag-scheme label ("git_branch"...), or "" */
+	const char *why;    /* the reason, for the log: "branch 'b' is gone" / "kept: ..." */
+	bool delete;	    /* deleted (or, with dry_run, would be) */
+};
+
+struct cairn_cleanup_opts {
+	const char *dir;	   /* the project (its git repository and config); NULL: "." */
+	const char *config_file;   /* NULL: werf.yaml, ... as the build finds it */
+	const char *templates_dir; /* --config-templates-dir, or NULL */
+	const char *repo;	   /* the images repository, as for publish */
+	enum cairn_repo_mode repo_mode;
+	/* references in use ("host/repo:tag", as a Kubernetes cluster lists them): never deleted */
+	const char *const *keep;
+	size_t n_keep;
+	bool dry_run;	    /* decide and report, delete nothing */
+	bool allow_shallow; /* a shallow clone lacks branches and commits: refused unless set */
+	struct cairn_image_opts image; /* registry options */
+	/* each tag, kept or deleted, in the order seen (may be NULL) */
+	void (*report)(const struct cairn_cleanup_item *it, void *ud);
+	void *ud;
+};
+
+struct cairn_cleanup_stats {
+	uint64_t tags_seen, tags_deleted, tags_kept;
+};
+
+/**
+ * `cairn images cleanup`: of the tags cairn published for the project's images in `o->repo`
+ * (those whose config has the label cairn-image), delete the git-branch tags whose branch is
+ * no longer among the branches of the remote origin (compared as the slugs publish made),
+ * the git-tag tags whose git tag is gone, and the git-commit tags whose commit the repository
+ * does not hold. custom, ci and stages-signature tags are never deleted, nor any in `o->keep`,
+ * nor a tag whose manifest another kept tag shares (a delete takes every tag of a manifest).
+ * CAIRN_EINVAL for a shallow clone without `allow_shallow`; registry errors as they come (a
+ * registry that refuses deletion says so).
+ */
+CAIRN_API int cairn_images_cleanup(const struct cairn_cleanup_opts *o,
+				   struct cairn_cleanup_stats *stats, struct cairn_error **err);
+
+#endif

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/* cairn images cleanup, cairn cleanup: delete published tags whose git ref is gone. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/cleanup.h"
+#include "cairn/log.h"
+#include "cli.h"
+
+enum {
+	OPT_IMAGES_REPO = 'i',
+	OPT_DIR = 2600,
+	OPT_CONFIG,
+	OPT_TEMPLATES_DIR,
+	OPT_REPO_MODE,
+	OPT_REPO_IMPLEMENTATION,
+	OPT_DRY_RUN,
+	OPT_KEEP_FROM,
+	OPT_ALLOW_SHALLOW,
+	OPT_POLICY, /* werf's limits and expiry days: not applied yet */
+};
+
+static const struct option own[] = {
+	{"images-repo", required_argument, NULL, OPT_IMAGES_REPO},
+	{"images-repo-mode", required_argument, NULL, OPT_REPO_MODE},
+	{"images-repo-implementation", required_argument, NULL, OPT_REPO_IMPLEMENTATION},
+	{"dir", required_argument, NULL, OPT_DIR},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"config-templates-dir", required_argument, NULL, OPT_TEMPLATES_DIR},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"keep-images-from", required_argument, NULL, OPT_KEEP_FROM},
+	{"allow-git-shallow-clone", no_argument, NULL, OPT_ALLOW_SHALLOW},
+	{"git-tag-strategy-limit", required_argument, NULL, OPT_POLICY},
+	{"git-tag-strategy-expiry-days", required_argument, NULL, OPT_POLICY},
+	{"git-commit-strategy-limit", required_argument, NULL, OPT_POLICY},
+	{"git-commit-strategy-expiry-days", required_argument, NULL, OPT_POLICY},
+	{NULL, 0, NULL, 0},
+};
+
+/* What the command line gave, before it is checked. */
+struct cleanup_args {
+	struct cairn_cleanup_opts o;
+	struct cli_registry_args ra;
+	const char *mode, *impl, *keep_file;
+	char **keep;
+	size_t n_keep;
+	int policy_given;
+};
+
+static void print_item(const struct cairn_cleanup_item *it, void *ud)
+{
+	const struct cairn_cleanup_opts *o = ud;
+
+	if (it->delete)
+		printf("%s %s (%s): %s\n", o->dry_run ? "would delete" : "deleted", it->ref,
+		       it->scheme, it->why);
+	else
+		cairn_log(CAIRN_LOG_INFO, "%s: %s", it->ref, it->why);
+}
+
+/* --keep-images-from FILE: references, one per line or blank-separated, normalised. */
+static int read_keep(struct cleanup_args *ca, struct cairn_error **err)
+{
+	FILE *f = fopen(ca->keep_file, "r");
+	char word[1024];
+
+	if (!f)
+		return cairn_error_set_errno(err, "open --keep-images-from '%s'", ca->keep_file);
+	while (fscanf(f, "%1023s", word) == 1) {
+		struct cairn_ref r = CAIRN_REF_INIT;
+		struct cairn_error *e = NULL;
+
+		if (cairn_ref_parse(&r, word, &e) < 0) {
+			cairn_error_free(e);
+			continue; /* not an image reference: nothing to keep */
+		}
+		if (!r.tag && !r.digest)
+			r.tag = strdup("latest");
+		ca->keep = realloc(ca->keep, (ca->n_keep + 1) * sizeof(*ca->keep));
+		if (!ca->keep || !r.tag)
+			abort();
+		ca->keep[ca->n_keep++] = cairn_ref_format(&r);
+		cairn_ref_release(&r);
+	}
+	fclose(f);
+	return 0;
+}
+
+static int parse(struct cleanup_args *ca, struct cli_args *a, const char *cmd, struct cli_ctx *ctx,
+		 int *ret)
+{
+	int c;
+
+	while ((c = getopt_long(a->argc, a->argv, ":j:i:" CLI_COMMON_SHORTOPTS, a->opts, NULL)) !=
+	       -1) {
+		int r = cli_common_opt(ctx, cmd, c, optarg);
+
+		if (r == CLI_COMMON_EXIT) {
+			*ret = CLI_EXIT_OK;
+			return -1;
+		}
+		if (r)
+			continue;
+		r = cli_registry_opt(&ca->o.image, &ca->ra, cmd, c, optarg, ret);
+		if (r < 0)
+			return -1;
+		if (r)
+			continue;
+		switch (c) {
+		case OPT_IMAGES_REPO:
+			ca->o.repo = optarg;
+			break;
+		case OPT_REPO_MODE:
+			ca->mode = optarg;
+			break;
+		case OPT_REPO_IMPLEMENTATION:
+			ca->impl = optarg;
+			break;
+		case OPT_DIR:
+			ca->o.dir = optarg;
+			break;
+		case OPT_CONFIG:
+			ca->o.config_file = optarg;
+			break;
+		case OPT_TEMPLATES_DIR:
+			ca->o.templates_dir = optarg;
+			break;
+		case OPT_DRY_RUN:
+			ca->o.dry_run = true;
+			break;
+		case OPT_KEEP_FROM:
+			ca->keep_file = optarg;
+			break;
+		case OPT_ALLOW_SHALLOW:
+			ca->o.allow_shallow = true;
+			break;
+		case OPT_POLICY:
+			ca->policy_given = 1;
+			break;
+		default:
+			*ret = cli_bad_option(cmd, c, a->argv);
+			return -1;
+		}
+	}
+	return cli_registry_finish(&ca->o.image, &ca->ra, cmd, ret);
+}
+
+/* The repository and its mode; -1 for a usage error (*ret). */
+static int check_repo(struct cleanup_args *ca, const char *cmd, int *ret)
+{
+	struct cairn_ref check = CAIRN_REF_INIT;
+	struct cairn_error *err = NULL;
+
+	if (!ca->o.repo) {
+		*ret = cli_usage_error(cmd, "missing --images-repo REPO");
+		return -1;
+	}
+	if (cairn_repo_parse(&check, ca->o.repo, &err) < 0 ||
+	    cairn_repo_mode_resolve(&ca->o.repo_mode, ca->mode, ca->impl, &check, &err) < 0) {
+		*ret = cli_usage_error(cmd, "%s", err->msg);
+		cairn_error_free(err);
+		cairn_ref_release(&check);
+		return -1;
+	}
+	cairn_ref_release(&check);
+	return 0;
+}
+
+static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct cleanup_args ca = {.o = {.image = CAIRN_IMAGE_OPTS_INIT}};
+	struct cairn_cleanup_stats st;
+	struct cairn_error *err = NULL;
+	struct cli_args a;
+	int ret = CLI_EXIT_OK;
+
+	cli_args_init(&a, argc, argv, own, cli_registry_options);
+	if (parse(&ca, &a, cmd, ctx, &ret) < 0)
+		goto out;
+	cli_ctx_finish(ctx);
+	if (a.argc != optind) {
+		ret = cli_usage_error(cmd, "unexpected argument '%s'", a.argv[optind]);
+		goto out;
+	}
+	if (check_repo(&ca, cmd, &ret) < 0)
+		goto out;
+	if (ca.policy_given)
+		cairn_log(CAIRN_LOG_WARN, "the limit and expiry-days options are not applied yet: "
+					  "only tags whose git ref is gone are deleted");
+	if (ca.keep_file && read_keep(&ca, &err) < 0) {
+		ret = cli_fail(err);
+		goto out;
+	}
+	ca.o.keep = (const char *const *)ca.keep;
+	ca.o.n_keep = ca.n_keep;
+	ca.o.report = print_item;
+	ca.o.ud = &ca.o;
+	if (cairn_images_cleanup(&ca.o, &st, &err) < 0) {
+		ret = cli_fail_cmd(cmd, err);
+		goto out;
+	}
+	printf("%s %llu of %llu tags, kept %llu\n", ca.o.dry_run ? "would delete" : "deleted",
+	       (unsigned long long)st.tags_deleted, (unsigned long long)st.tags_seen,
+	       (unsigned long long)st.tags_kept);
+out:
+	for (size_t i = 0; i < ca.n_keep; i++)
+		free(ca.keep[i]);
+	free(ca.keep);
+	cli_registry_args_release(&ca.ra);
+	cli_args_release(&a);
+	return ret;
+}
+
+int cmd_images(int argc, char **argv, struct cli_ctx *ctx)
+{
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+			return cli_help_for("images");
+		return cli_usage_error("images", "missing subcommand (cleanup)");
+	}
+	if (strcmp(argv[1], "cleanup") == 0)
+		return run_cleanup("images", argc - 1, argv + 1, ctx);
+	return cli_usage_error("images", "unknown subcommand '%s' (want cleanup)", argv[1]);
+}
+
+int cmd_cleanup(int argc, char **argv, struct cli_ctx *ctx)
+{
+	return run_cleanup("cleanup", argc, argv, ctx);
+}

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `images cleanup`: werf v1.0's policy by tagging scheme. A published tag records its scheme
+ * and its tag in its config's labels (cairn-tag-scheme, cairn-image-tag); the git repository
+ * says which branches, tags and commits still exist.
+ */
+#include "common.h"
+#include "cairn/cleanup.h"
+#include "cairn/config.h"
+#include "cairn/registry.h"
+#include "cairn/slug.h"
+#include "git/git.h"
+#include "util/buf.h"
+#include "util/json.h"
+#include "util/strset.h"
+
+/* What still exists in the project's repository, as publish names it in tags. */
+struct live {
+	struct cairn_strset branches; /* docker-tag slugs of origin's branches */
+	struct cairn_strset tags;     /* docker-tag slugs of the git tags */
+	struct cairn_git_repo *repo;
+};
+
+static void live_release(struct live *l)
+{
+	cairn_strset_release(&l->branches);
+	cairn_strset_release(&l->tags);
+	cairn_git_free(l->repo);
+}
+
+static int add_slug(const char *name, void *ud)
+{
+	struct cairn_strset *set = ud;
+	cleanup_free char *slug = cairn_slugify(CAIRN_SLUG_TAG, name, strlen(name));
+
+	if (slug)
+		cairn_strset_add(set, slug, strlen(slug));
+	return 0;
+}
+
+static int read_live(struct live *l, const struct cairn_cleanup_opts *o, struct cairn_error **err)
+{
+	const char *dir = o->dir ? o->dir : ".";
+	int ret = cairn_git_open(&l->repo, dir, err);
+
+	if (ret < 0)
+		return cairn_error_wrap(err, "cleanup needs the project's git repository");
+	if (cairn_git_is_shallow(l->repo) && !o->allow_shallow)
+		return cairn_error_set(err, CAIRN_EINVAL,
+				       "'%s' is a shallow clone: its branches and commits are not "
+				       "all there (fetch with --unshallow, or --allow-git-shallow-"
+				       "clone)",
+				       dir);
+	ret = cairn_git_each_ref(l->repo, "refs/remotes/origin/", add_slug, &l->branches, err);
+	if (ret == 0)
+		ret = cairn_git_each_ref(l->repo, "refs/tags/", add_slug, &l->tags, err);
+	return ret;
+}
+
+/* One published tag: where it is, what it holds, what cleanup makes of it. */
+struct tag_info {
+	char *tag;
+	struct cairn_descriptor d;
+	char *scheme; /* "" when not cairn's */
+	bool ours;
+	bool delete;
+	char *why;
+};
+
+struct repo_tags {
+	const char *path;   /* the repository in the registry */
+	const char *prefix; /* monorepo: "NAME-"; else "" */
+	struct tag_info *v;
+	size_t n;
+};
+
+static int collect_tag(const char *tag, void *ud)
+{
+	struct repo_tags *rt = ud;
+
+	if (strncmp(tag, rt->prefix, strlen(rt->prefix)) != 0)
+		return 0;
+	rt->v = xreallocarray(rt->v, rt->n + 1, sizeof(*rt->v));
+	memset(&rt->v[rt->n], 0, sizeof(*rt->v));
+	rt->v[rt->n++].tag = xstrdup(tag);
+	return 0;
+}
+
+static int buf_sink(const void *p, size_t n, void *ud)
+{
+	struct cairn_buf *b = ud;
+
+	cairn_buf_add(b, p, n);
+	return b->err ? CAIRN_ETOOBIG : 0;
+}
+
+static int buf_restart(void *ud)
+{
+	cairn_buf_reset(ud);
+	return 0;
+}
+
+/* The labels of the image `t` names: its manifest, then its config. */
+static int read_labels(json_t **labels, struct cairn_registry_conn *c, const char *path,
+		       struct tag_info *t, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf cb = CAIRN_BUF_INIT_MAX(CAIRN_OCI_DOC_MAX);
+	cleanup_json json_t *m = NULL;
+	cleanup_json json_t *cfg = NULL;
+	cleanup_free char *raw = NULL;
+	const char *dg;
+	struct cairn_digest cd;
+	size_t len = 0;
+	int ret;
+
+	*labels = NULL;
+	ret = cairn_registry_manifest_get(c, path, t->tag, &raw, &len, &t->d, err);
+	if (ret == 0)
+		ret = cairn_json_parse(&m, raw, len, "manifest", err);
+	if (ret < 0)
+		return ret;
+	dg = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
+	if (!dg || cairn_digest_parse(&cd, dg, strlen(dg), NULL) < 0)
+		return 0; /* an index, or not an image: not cairn's */
+	ret = cairn_registry_blob_get(c, path, &cd, buf_sink, buf_restart, &cb, err);
+	if (ret == 0)
+		ret = cairn_json_parse(&cfg, cb.buf, cb.len, "image config", err);
+	if (ret < 0)
+		return ret;
+	*labels = json_incref(json_object_get(json_object_get(cfg, "config"), "Labels"));
+	return 0;
+}
+
+static bool is_hex40(const char *s)
+{
+	return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40;
+}
+
+/* The policy: whether the ref the tag was made from is gone. */
+static void decide(struct tag_info *t, const char *value, const struct live *l)
+{
+	size_t n = strlen(value);
+
+	if (strcmp(t->scheme, "git_branch") == 0 && !cairn_strset_has(&l->branches, value, n))
+		t->why = xasprintf("no branch of origin has the slug '%s'", value);
+	else if (strcmp(t->scheme, "git_tag") == 0 && !cairn_strset_has(&l->tags, value, n))
+		t->why = xasprintf("no git tag has the slug '%s'", value);
+	else if (strcmp(t->scheme, "git_commit") == 0 && is_hex40(value) &&
+		 !cairn_git_has_commit(l->repo, value))
+		t->why = xasprintf("the repository has no commit '%s'", value);
+	t->delete = t->why != NULL;
+	if (!t->delete)
+		t->why = xasprintf("kept: %s", t->scheme[0] ? t->scheme : "not published by cairn");
+}
+
+static bool kept_by_user(const struct cairn_cleanup_opts *o, const char *ref)
+{
+	for (size_t i = 0; i < o->n_keep; i++)
+		if (strcmp(o->keep[i], ref) == 0)
+			return true;
+	return false;
+}
+
+/* A delete takes every tag of the manifest: not while another tag of it stays. */
+static void spare_shared(struct repo_tags *rt)
+{
+	for (size_t i = 0; i < rt->n; i++) {
+		struct tag_info *t = &rt->v[i];
+
+		for (size_t k = 0; t->delete &&k < rt->n; k++) {
+			if (k == i || rt->v[k].delete ||
+			    !cairn_digest_equal(&t->d.digest, &rt->v[k].d.digest))
+				continue;
+			free(t->why);
+			t->why = xasprintf("kept: its manifest is also tag '%s', which stays",
+					   rt->v[k].tag);
+			t->delete = false;
+		}
+	}
+}
+
+struct repo_job {
+	const struct cairn_cleanup_opts *o;
+	struct cairn_cleanup_stats *stats;
+	const struct live *live;
+	struct cairn_registry_conn *c;
+	const struct cairn_ref *repo;
+};
+
+static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_error **err)
+{
+	int ret = cairn_registry_tags_list(j->c, rt->path, collect_tag, rt, err);
+
+	for (size_t i = 0; ret == 0 && i < rt->n; i++) {
+		struct tag_info *t = &rt->v[i];
+		cleanup_json json_t *labels = NULL;
+		cleanup_free char *ref = xasprintf("%s/%s:%s", j->repo->domain, rt->path, t->tag);
+		const char *scheme, *value;
+
+		ret = read_labels(&labels, j->c, rt->path, t, err);
+		if (ret < 0)
+			break;
+		t->ours = json_object_get(labels, "cairn-image") != NULL;
+		scheme = json_string_value(json_object_get(labels, "cairn-tag-scheme"));
+		t->scheme = xstrdup(t->ours && scheme ? scheme : "");
+		/* the tag as published (NAME-TAG in a monorepo), the slug of its ref after NAME- */
+		value = json_string_value(json_object_get(labels, "cairn-image-tag"));
+		if (!value)
+			value = t->tag;
+		if (strncmp(value, rt->prefix, strlen(rt->prefix)) == 0)
+			value += strlen(rt->prefix);
+		if (kept_by_user(j->o, ref))
+			t->why = xstrdup("kept: in use (--keep-images-from)");
+		else if (t->ours)
+			decide(t, value, j->live);
+		else
+			t->why = xstrdup("kept: not published by cairn");
+	}
+	if (ret < 0)
+		return ret;
+	spare_shared(rt);
+	for (size_t i = 0; ret == 0 && i < rt->n; i++) {
+		struct tag_info *t = &rt->v[i];
+		cleanup_free char *ref = xasprintf("%s/%s:%s", j->repo->domain, rt->path, t->tag);
+		struct cairn_cleanup_item it = {ref, t->scheme ? t->scheme : "", t->why, t->delete};
+
+		j->stats->tags_seen++;
+		if (t->delete &&!j->o->dry_run) {
+			ret = cairn_registry_manifest_delete(j->c, rt->path, &t->d.digest, err);
+			if (ret == CAIRN_ENOTFOUND) {
+				cairn_error_clear(err);
+				ret = 0;
+			}
+		}
+		if (ret < 0)
+			break;
+		if (t->delete)
+			j->stats->tags_deleted++;
+		else
+			j->stats->tags_kept++;
+		if (j->o->report)
+			j->o->report(&it, j->o->ud);
+	}
+	return ret;
+}
+
+static void repo_tags_release(struct repo_tags *rt)
+{
+	for (size_t i = 0; i < rt->n; i++) {
+		free(rt->v[i].tag);
+		free(rt->v[i].scheme);
+		free(rt->v[i].why);
+	}
+	free(rt->v);
+	rt->v = NULL;
+	rt->n = 0;
+}
+
+static int clean_image(struct repo_job *j, const struct cairn_config_image *img,
+		       struct cairn_error **err)
+{
+	cleanup_free char *path = NULL;
+	cleanup_free char *prefix = NULL;
+	struct repo_tags rt = {0};
+	int ret;
+
+	if (!img->name || j->o->repo_mode == CAIRN_REPO_MONOREPO) {
+		path = xstrdup(j->repo->path);
+		prefix = img->name ? xasprintf("%s-", img->name) : xstrdup("");
+	} else {
+		path = xasprintf("%s/%s", j->repo->path, img->name);
+		prefix = xstrdup("");
+	}
+	rt.path = path;
+	rt.prefix = prefix;
+	ret = clean_repo(j, &rt, err);
+	repo_tags_release(&rt);
+	return ret;
+}
+
+DEFINE_FREEP(struct cairn_config, cairn_config_free)
+DEFINE_FREEP(struct cairn_registry_pool, cairn_registry_pool_free)
+
+int cairn_images_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
+			 struct cairn_error **err)
+{
+	CLEANUP(cairn_config_freep) struct cairn_config *cfg = NULL;
+	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
+	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
+	CLEANUP(live_release) struct live live = {0};
+	struct cairn_config_source src = {o->dir, o->config_file, o->templates_dir};
+	struct repo_job j = {.o = o, .stats = stats, .live = &live, .repo = &repo};
+	struct cairn_registry *reg = NULL;
+	int ret;
+
+	memset(stats, 0, sizeof(*stats));
+	ret = cairn_repo_parse(&repo, o->repo, err);
+	if (ret == 0)
+		ret = cairn_config_load(&cfg, &src, err);
+	if (ret == 0)
+		ret = cairn_git_global_init(err);
+	if (ret < 0)
+		return ret;
+	ret = read_live(&live, o, err);
+	if (ret == 0)
+		ret = cairn_registry_pool_new(&pool, &o->image.registry, err);
+	if (ret == 0)
+		ret = cairn_registry_pool_get(
+			&reg, o->image.registries ? o->image.registries : pool, repo.domain, err);
+	if (ret == 0)
+		ret = cairn_registry_conn_get(&j.c, reg, err);
+	for (size_t i = 0; ret == 0 && i < cfg->n_images; i++)
+		if (!cfg->images[i].artifact)
+			ret = clean_image(&j, &cfg->images[i], err);
+	if (j.c)
+		cairn_registry_conn_put(j.c);
+	cairn_git_free(TAKE_PTR(live.repo));
+	cairn_git_global_cleanup();
+	return ret;
+}

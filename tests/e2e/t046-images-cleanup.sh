@@ -1,0 +1,116 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# images cleanup, werf v1.0's policy by tagging scheme, against a registry that allows deleting:
+# publish branches a and b, git tag v1, the HEAD commit, a commit the repository never had and a
+# custom tag; delete branch b in the remote; --dry-run lists exactly what the real run deletes
+# (b's tags and the unknown commit's), which keeps a, v1, the commit and the custom tag (skopeo);
+# --keep-images-from spares a tag; each tag has its own manifest; a shallow clone is refused; a
+# registry that refuses deletion says so.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo runc git python3
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+
+O=$T/origin.git
+P=$T/project
+git init -q --bare "$O" && git init -q "$P" || exit 1
+printf 'project: cl\nconfigVersion: 1\n' >"$P/werf.yaml"
+for i in front back; do
+	printf -- '---\nimage: %s\nfrom: %s/base/busybox:1\nshell:\n  install: [echo %s > /%s]\n' \
+		"$i" "$REG" "$i" "$i" >>"$P/werf.yaml"
+done
+gitc() { git -C "$P" -c user.name=t -c user.email=t@example.com "$@"; }
+{ gitc add -A && gitc commit -q -m init && gitc remote add origin "$O" &&
+	gitc branch a && gitc branch feature/b && gitc tag v1 &&
+	gitc push -q origin a feature/b v1 && gitc fetch -q origin; } || exit 1
+HEAD=$(git -C "$P" rev-parse HEAD)
+GONE=0123456789abcdef0123456789abcdef01234567
+
+tags_of() {
+	skopeo list-tags --tls-verify=false "docker://$1" |
+		python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["Tags"])))'
+}
+
+B=$("$CAIRN" slugify -f tag feature/b)
+# shellcheck disable=SC2034 # read by the tests below
+ALL=$(printf '%s\n' "$GONE" "$HEAD" "$B" a keepme v1 | sort | tr '\n' ' ' | sed 's/ $//')
+# shellcheck disable=SC2034
+KEPT=$(printf '%s\n' "$HEAD" a keepme v1 | sort | tr '\n' ' ' | sed 's/ $//')
+
+test_expect_success 'publish every scheme: each tag has a manifest of its own' '
+	cairn_run build-and-publish --dir "$P" -q -i "$REG/app" --tag-git-branch a \
+		--tag-git-branch feature/b --tag-git-tag v1 --tag-git-commit "$HEAD" \
+		--tag-git-commit "$GONE" --tag-custom keepme &&
+	test "$(tags_of "$REG/app/front")" = "$ALL" &&
+	test "$(tags_of "$REG/app/back")" = "$ALL" &&
+	a=$(skopeo inspect --tls-verify=false --format "{{.Digest}}" "docker://$REG/app/front:a") &&
+	k=$(skopeo inspect --tls-verify=false --format "{{.Digest}}" "docker://$REG/app/front:keepme") &&
+	test "$a" != "$k" &&
+	skopeo inspect --tls-verify=false "docker://$REG/app/front:a" | grep -q "\"cairn-image-tag\": \"a\""
+'
+
+test_expect_success 'branch feature/b is deleted in the remote' '
+	gitc push -q origin --delete feature/b && gitc fetch -q --prune origin &&
+	! git -C "$P" rev-parse -q --verify refs/remotes/origin/feature/b
+'
+
+test_expect_success 'cleanup --dry-run lists exactly the tags of the gone branch and commit' '
+	cairn_run cleanup --dir "$P" -i "$REG/app" --dry-run >"$T/dry" 2>"$T/dry.err" &&
+	grep "^would delete" "$T/dry" | grep -v "^would delete [0-9]* of " |
+		sed "s/ (.*//; s/^would delete //" | sort >"$T/dry.list" &&
+	printf "%s\n" "$REG/app/back:$B" "$REG/app/back:$GONE" "$REG/app/front:$B" \
+		"$REG/app/front:$GONE" | sort >"$T/want" &&
+	test_cmp "$T/want" "$T/dry.list" &&
+	grep -q "^would delete 4 of 12 tags, kept 8$" "$T/dry" &&
+	test "$(tags_of "$REG/app/front")" = "$ALL"
+'
+
+test_expect_success 'cleanup deletes them and keeps a, v1, the commit and the custom tag' '
+	cairn_run cleanup --dir "$P" -i "$REG/app" >"$T/real" 2>"$T/real.err" &&
+	grep "^deleted " "$T/real" | grep -v "^deleted [0-9]* of " |
+		sed "s/ (.*//; s/^deleted //" | sort >"$T/real.list" &&
+	test_cmp "$T/want" "$T/real.list" &&
+	test "$(tags_of "$REG/app/front")" = "$KEPT" &&
+	test "$(tags_of "$REG/app/back")" = "$KEPT" &&
+	skopeo copy -q --src-tls-verify=false "docker://$REG/app/front:a" "oci:$T/front:a" &&
+	image_check "$REG/app/front:a"
+'
+
+test_expect_success 'a second cleanup deletes nothing' '
+	cairn_run cleanup --dir "$P" -i "$REG/app" >"$T/again" 2>&1 &&
+	grep -q "^deleted 0 of 8 tags, kept 8$" "$T/again"
+'
+
+test_expect_success '--keep-images-from spares a tag whose branch is gone' '
+	cairn_run publish --dir "$P" -q -i "$REG/app" --tag-git-branch gone-too &&
+	printf "%s\n" "$REG/app/front:gone-too" >"$T/in-use" &&
+	cairn_run cleanup --dir "$P" -i "$REG/app" --keep-images-from "$T/in-use" >"$T/keep" 2>&1 &&
+	grep -q "^deleted $REG/app/back:gone-too " "$T/keep" &&
+	! grep -q "^deleted $REG/app/front:gone-too" "$T/keep" &&
+	tags_of "$REG/app/front" | grep -q gone-too
+'
+
+test_expect_success 'a shallow clone is refused unless allowed' '
+	git clone -q --depth 1 "file://$O" -b a "$T/shallow" &&
+	test_must_fail cairn_run cleanup --dir "$T/shallow" -i "$REG/app" --dry-run 2>"$T/sh.err" &&
+	grep -q "shallow clone" "$T/sh.err" &&
+	cairn_run cleanup --dir "$T/shallow" -i "$REG/app" --dry-run --allow-git-shallow-clone \
+		>"$T/sh.out" 2>&1
+'
+
+test_expect_success 'a registry that refuses deletion is named as such' '
+	registry_start --name NODEL --no-delete &&
+	base_image_push "$NODEL/base/busybox:1" &&
+	cairn_run publish --dir "$P" -q -i "$NODEL/app" --tag-git-branch gone &&
+	test_must_fail cairn_run cleanup --dir "$P" -i "$NODEL/app" 2>"$T/nodel.err" &&
+	grep -q "does not allow deleting images" "$T/nodel.err" &&
+	grep -q "storage.delete.enabled" "$T/nodel.err"
+'
+
+test_done
