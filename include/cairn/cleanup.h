@@ -19,6 +19,12 @@ struct cairn_cleanup_item {
 	bool delete;	    /* deleted (or, with dry_run, would be) */
 };
 
+/** werf's limit and expiry of one tagging scheme: -1 where none. */
+struct cairn_cleanup_policy {
+	int64_t limit;	     /* keep at most this many tags (the newest) */
+	int64_t expiry_days; /* delete tags published this many days ago or more */
+};
+
 struct cairn_cleanup_opts {
 	const char *dir;	   /* the project (its git repository and config); NULL: "." */
 	const char *config_file;   /* NULL: werf.yaml, ... as the build finds it */
@@ -28,6 +34,8 @@ struct cairn_cleanup_opts {
 	/* references in use ("host/repo:tag", as a Kubernetes cluster lists them): never deleted */
 	const char *const *keep;
 	size_t n_keep;
+	/* git-tag and git-commit tags that survive their ref's check (--git-*-strategy-*) */
+	struct cairn_cleanup_policy git_tag, git_commit;
 	bool dry_run;	    /* decide and report, delete nothing */
 	bool allow_shallow; /* a shallow clone lacks branches and commits: refused unless set */
 	struct cairn_image_opts image; /* registry options */
@@ -45,10 +53,12 @@ struct cairn_cleanup_stats {
  * (those whose config has the label cairn-image), delete the git-branch tags whose branch is
  * no longer among the branches of the remote origin (compared as the slugs publish made),
  * the git-tag tags whose git tag is gone, and the git-commit tags whose commit the repository
- * does not hold. custom, ci and stages-signature tags are never deleted, nor any in `o->keep`,
- * nor a tag whose manifest another kept tag shares (a delete takes every tag of a manifest).
- * CAIRN_EINVAL for a shallow clone without `allow_shallow`; registry errors as they come (a
- * registry that refuses deletion says so).
+ * does not hold; then of the git-tag and of the git-commit tags left, as werf v1.0, those
+ * published `expiry_days` ago or more, and beyond the `limit` newest (the publish time is the
+ * config's `created`). custom, ci and stages-signature tags are never deleted, nor any in
+ * `o->keep`, nor a tag whose manifest another kept tag shares (a delete takes every tag of a
+ * manifest). CAIRN_EINVAL for a shallow clone without `allow_shallow`; registry errors as they come
+ * (a registry that refuses deletion says so).
  */
 CAIRN_API int cairn_images_cleanup(const struct cairn_cleanup_opts *o,
 				   struct cairn_cleanup_stats *stats, struct cairn_error **err);

@@ -117,6 +117,13 @@ CAIRN_API int cairn_image_remote_digest(struct cairn_descriptor *out, const stru
 					const struct cairn_image_opts *o, struct cairn_error **err);
 
 /**
+ * The config (JSON) of the image `ref` names in its registry: cairn_registry_image_config().
+ * CAIRN_ENOTFOUND when the tag is not there.
+ */
+CAIRN_API int cairn_image_remote_config(char **out, size_t *len, const struct cairn_ref *ref,
+					const struct cairn_image_opts *o, struct cairn_error **err);
+
+/**
  * Stages storage: the manifest and config of image `src` into the store under `name`, without
  * its layers (their sources are noted so a publish to that registry mounts them).
  * CAIRN_ENOTFOUND when the registry lacks it.

@@ -40,6 +40,11 @@ struct cairn_publish_opts {
 	const struct cairn_tag *tags;
 	size_t n_tags;
 	struct cairn_image_opts image; /* registry options, jobs, progress */
+	/*
+	 * Where this host remembers when each tag was published (a file per tag), so that an
+	 * unchanged re-publish keeps the publish time and is one HEAD; NULL: ask the registry.
+	 */
+	const char *record_dir;
 };
 
 #define CAIRN_PUBLISH_OPTS_INIT                                                            \

@@ -185,6 +185,17 @@ CAIRN_API int cairn_registry_manifest_put(struct cairn_registry_conn *c, const c
 					  struct cairn_error **err);
 
 /**
+ * The config of the image `reference` (tag or digest) of `repo`: its manifest, then its config
+ * blob, into *out (NUL-terminated; the caller frees; NULL for an index, which has none) and
+ * the manifest's descriptor into `desc_out` (may be NULL). CAIRN_ENOTFOUND when the tag is
+ * not there.
+ */
+CAIRN_API int cairn_registry_image_config(struct cairn_registry_conn *c, const char *repo,
+					  const char *reference, char **out, size_t *len_out,
+					  struct cairn_descriptor *desc_out,
+					  struct cairn_error **err);
+
+/**
  * DELETE the manifest `dg` of `repo` (every tag that points to it goes with it); asks for a
  * token with the `delete` action. CAIRN_ENOTFOUND when it is gone already; a registry that
  * refuses deletion (HTTP 405, as distribution without storage.delete.enabled) is an error

@@ -179,8 +179,12 @@ static const struct cli_cmd commands[] = {
 			"  --keep-images-from FILE   references in use (one per line): never deleted\n"
 			"  --allow-git-shallow-clone clean from a shallow clone (refused otherwise)\n"
 			"  --images-repo-mode, --images-repo-implementation, --dir, --config,\n"
-			"  --config-templates-dir, and the registry options of 'cairn help image';\n"
-			"  werf's --git-*-strategy-limit/-expiry-days are accepted, not applied yet\n",
+			"  --config-templates-dir, and the registry options of 'cairn help image'\n"
+			"  --git-tag-strategy-limit N, --git-tag-strategy-expiry-days DAYS,\n"
+			"  --git-commit-strategy-limit N, --git-commit-strategy-expiry-days DAYS\n"
+			"                            werf's: of the git-tag (git-commit) tags left, delete\n"
+			"                            those published DAYS ago or more, then all but the\n"
+			"                            N newest (-1: none, the default)\n",
 	},
 	{
 		.name = "cleanup",

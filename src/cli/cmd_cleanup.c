@@ -20,7 +20,10 @@ enum {
 	OPT_DRY_RUN,
 	OPT_KEEP_FROM,
 	OPT_ALLOW_SHALLOW,
-	OPT_POLICY, /* werf's limits and expiry days: not applied yet */
+	OPT_TAG_LIMIT,
+	OPT_TAG_EXPIRY,
+	OPT_COMMIT_LIMIT,
+	OPT_COMMIT_EXPIRY,
 };
 
 static const struct option own[] = {
@@ -33,10 +36,10 @@ static const struct option own[] = {
 	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 	{"keep-images-from", required_argument, NULL, OPT_KEEP_FROM},
 	{"allow-git-shallow-clone", no_argument, NULL, OPT_ALLOW_SHALLOW},
-	{"git-tag-strategy-limit", required_argument, NULL, OPT_POLICY},
-	{"git-tag-strategy-expiry-days", required_argument, NULL, OPT_POLICY},
-	{"git-commit-strategy-limit", required_argument, NULL, OPT_POLICY},
-	{"git-commit-strategy-expiry-days", required_argument, NULL, OPT_POLICY},
+	{"git-tag-strategy-limit", required_argument, NULL, OPT_TAG_LIMIT},
+	{"git-tag-strategy-expiry-days", required_argument, NULL, OPT_TAG_EXPIRY},
+	{"git-commit-strategy-limit", required_argument, NULL, OPT_COMMIT_LIMIT},
+	{"git-commit-strategy-expiry-days", required_argument, NULL, OPT_COMMIT_EXPIRY},
 	{NULL, 0, NULL, 0},
 };
 
@@ -47,8 +50,23 @@ struct cleanup_args {
 	const char *mode, *impl, *keep_file;
 	char **keep;
 	size_t n_keep;
-	int policy_given;
 };
+
+/* A limit or a number of days: -1 (werf's "none") or 0 and up; -1 for a usage error. */
+static int policy_value(int64_t *out, const char *cmd, const char *option, const char *arg,
+			int *ret)
+{
+	char *end;
+	long long v = strtoll(arg, &end, 10);
+
+	if (!*arg || *end || v < -1 || v > 1000000000) {
+		*ret = cli_usage_error(cmd, "invalid --%s '%s': want a number (-1: none)", option,
+				       arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
 
 static void print_item(const struct cairn_cleanup_item *it, void *ud)
 {
@@ -137,13 +155,28 @@ static int parse(struct cleanup_args *ca, struct cli_args *a, const char *cmd, s
 		case OPT_ALLOW_SHALLOW:
 			ca->o.allow_shallow = true;
 			break;
-		case OPT_POLICY:
-			ca->policy_given = 1;
+		case OPT_TAG_LIMIT:
+			r = policy_value(&ca->o.git_tag.limit, cmd, "git-tag-strategy-limit",
+					 optarg, ret);
+			break;
+		case OPT_TAG_EXPIRY:
+			r = policy_value(&ca->o.git_tag.expiry_days, cmd,
+					 "git-tag-strategy-expiry-days", optarg, ret);
+			break;
+		case OPT_COMMIT_LIMIT:
+			r = policy_value(&ca->o.git_commit.limit, cmd, "git-commit-strategy-limit",
+					 optarg, ret);
+			break;
+		case OPT_COMMIT_EXPIRY:
+			r = policy_value(&ca->o.git_commit.expiry_days, cmd,
+					 "git-commit-strategy-expiry-days", optarg, ret);
 			break;
 		default:
 			*ret = cli_bad_option(cmd, c, a->argv);
 			return -1;
 		}
+		if (r < 0)
+			return -1;
 	}
 	return cli_registry_finish(&ca->o.image, &ca->ra, cmd, ret);
 }
@@ -171,7 +204,8 @@ static int check_repo(struct cleanup_args *ca, const char *cmd, int *ret)
 
 static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *ctx)
 {
-	struct cleanup_args ca = {.o = {.image = CAIRN_IMAGE_OPTS_INIT}};
+	struct cleanup_args ca = {
+		.o = {.image = CAIRN_IMAGE_OPTS_INIT, .git_tag = {-1, -1}, .git_commit = {-1, -1}}};
 	struct cairn_cleanup_stats st;
 	struct cairn_error *err = NULL;
 	struct cli_args a;
@@ -187,9 +221,6 @@ static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *c
 	}
 	if (check_repo(&ca, cmd, &ret) < 0)
 		goto out;
-	if (ca.policy_given)
-		cairn_log(CAIRN_LOG_WARN, "the limit and expiry-days options are not applied yet: "
-					  "only tags whose git ref is gone are deleted");
 	if (ca.keep_file && read_keep(&ca, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;

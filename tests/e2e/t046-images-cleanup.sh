@@ -96,6 +96,32 @@ test_expect_success '--keep-images-from spares a tag whose branch is gone' '
 	tags_of "$REG/app/front" | grep -q gone-too
 '
 
+test_expect_success 'a re-publish without this host record keeps the publish time' '
+	d1=$(skopeo inspect --tls-verify=false --format "{{.Digest}}" "docker://$REG/app/front:a") &&
+	c1=$(skopeo inspect --tls-verify=false --format "{{.Created}}" "docker://$REG/app/front:a") &&
+	test -d "$CAIRN_HOME/published" && rm -rf "$CAIRN_HOME/published" && sleep 1 &&
+	cairn_run publish --dir "$P" -q -i "$REG/app" --tag-git-branch a &&
+	d2=$(skopeo inspect --tls-verify=false --format "{{.Digest}}" "docker://$REG/app/front:a") &&
+	c2=$(skopeo inspect --tls-verify=false --format "{{.Created}}" "docker://$REG/app/front:a") &&
+	test "$d1" = "$d2" && test "$c1" = "$c2"
+'
+
+test_expect_success 'werf limit and expiry: the newest git tags stay, old commits go' '
+	gitc tag v2 && gitc tag v3 &&
+	sleep 1 && cairn_run publish --dir "$P" -q -i "$REG/app" --tag-git-tag v2 &&
+	sleep 1 && cairn_run publish --dir "$P" -q -i "$REG/app" --tag-git-tag v3 &&
+	cairn_run cleanup --dir "$P" -i "$REG/app" --git-tag-strategy-limit 2 \
+		--git-commit-strategy-expiry-days 0 --dry-run >"$T/pol.dry" 2>&1 &&
+	cairn_run cleanup --dir "$P" -i "$REG/app" --git-tag-strategy-limit 2 \
+		--git-commit-strategy-expiry-days 0 >"$T/pol" 2>&1 &&
+	grep -q "^deleted $REG/app/front:v1 (git_tag): older than the 2 newest" "$T/pol" &&
+	grep -q "^deleted $REG/app/front:$HEAD (git_commit): published 0 days ago" "$T/pol" &&
+	grep -q "^would delete 5 of 13 " "$T/pol.dry" && grep -q "^deleted 5 of 13 " "$T/pol" &&
+	tags_of "$REG/app/front" | tr " " "\n" >"$T/left" &&
+	grep -qx v2 "$T/left" && grep -qx v3 "$T/left" && ! grep -qx v1 "$T/left" &&
+	! grep -qx "$HEAD" "$T/left" && grep -qx keepme "$T/left" && grep -qx a "$T/left"
+'
+
 test_expect_success 'a shallow clone is refused unless allowed' '
 	git clone -q --depth 1 "file://$O" -b a "$T/shallow" &&
 	test_must_fail cairn_run cleanup --dir "$T/shallow" -i "$REG/app" --dry-run 2>"$T/sh.err" &&

@@ -12,7 +12,10 @@
 #include "git/git.h"
 #include "util/buf.h"
 #include "util/json.h"
+#include "util/parse.h"
 #include "util/strset.h"
+
+#include <time.h>
 
 /* What still exists in the project's repository, as publish names it in tags. */
 struct live {
@@ -61,8 +64,10 @@ static int read_live(struct live *l, const struct cairn_cleanup_opts *o, struct 
 struct tag_info {
 	char *tag;
 	struct cairn_descriptor d;
-	char *scheme; /* "" when not cairn's */
+	char *scheme;	 /* "" when not cairn's */
+	int64_t created; /* seconds since the epoch, 0 when unknown */
 	bool ours;
+	bool user_kept; /* in --keep-images-from */
 	bool delete;
 	char *why;
 };
@@ -86,48 +91,28 @@ static int collect_tag(const char *tag, void *ud)
 	return 0;
 }
 
-static int buf_sink(const void *p, size_t n, void *ud)
+/* The labels and creation time of the image `t` names (its config's). */
+static int read_labels(json_t **labels, int64_t *created, struct cairn_registry_conn *c,
+		       const char *path, struct tag_info *t, struct cairn_error **err)
 {
-	struct cairn_buf *b = ud;
-
-	cairn_buf_add(b, p, n);
-	return b->err ? CAIRN_ETOOBIG : 0;
-}
-
-static int buf_restart(void *ud)
-{
-	cairn_buf_reset(ud);
-	return 0;
-}
-
-/* The labels of the image `t` names: its manifest, then its config. */
-static int read_labels(json_t **labels, struct cairn_registry_conn *c, const char *path,
-		       struct tag_info *t, struct cairn_error **err)
-{
-	CLEANUP(cairn_buf_release) struct cairn_buf cb = CAIRN_BUF_INIT_MAX(CAIRN_OCI_DOC_MAX);
-	cleanup_json json_t *m = NULL;
 	cleanup_json json_t *cfg = NULL;
 	cleanup_free char *raw = NULL;
-	const char *dg;
-	struct cairn_digest cd;
 	size_t len = 0;
+	json_t *v;
 	int ret;
 
 	*labels = NULL;
-	ret = cairn_registry_manifest_get(c, path, t->tag, &raw, &len, &t->d, err);
-	if (ret == 0)
-		ret = cairn_json_parse(&m, raw, len, "manifest", err);
-	if (ret < 0)
+	*created = 0;
+	ret = cairn_registry_image_config(c, path, t->tag, &raw, &len, &t->d, err);
+	if (ret < 0 || !raw)
 		return ret;
-	dg = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
-	if (!dg || cairn_digest_parse(&cd, dg, strlen(dg), NULL) < 0)
-		return 0; /* an index, or not an image: not cairn's */
-	ret = cairn_registry_blob_get(c, path, &cd, buf_sink, buf_restart, &cb, err);
-	if (ret == 0)
-		ret = cairn_json_parse(&cfg, cb.buf, cb.len, "image config", err);
+	ret = cairn_json_parse(&cfg, raw, len, "image config", err);
 	if (ret < 0)
 		return ret;
 	*labels = json_incref(json_object_get(json_object_get(cfg, "config"), "Labels"));
+	v = json_object_get(cfg, "created");
+	if (json_is_string(v))
+		cairn_parse_rfc3339(created, json_string_value(v), json_string_length(v));
 	return 0;
 }
 
@@ -159,6 +144,50 @@ static bool kept_by_user(const struct cairn_cleanup_opts *o, const char *ref)
 		if (strcmp(o->keep[i], ref) == 0)
 			return true;
 	return false;
+}
+
+static int by_created(const void *a, const void *b)
+{
+	const struct tag_info *x = *(const struct tag_info *const *)a;
+	const struct tag_info *y = *(const struct tag_info *const *)b;
+
+	return (x->created > y->created) - (x->created < y->created);
+}
+
+/*
+ * werf v1.0's date and limit policies over the tags of `scheme` still kept: published
+ * expiry_days ago or more, then all but the `limit` newest.
+ */
+static void apply_policy(struct repo_tags *rt, const char *scheme,
+			 const struct cairn_cleanup_policy *p, const char *option, time_t now)
+{
+	cleanup_free struct tag_info **v = xcalloc(rt->n + 1, sizeof(*v));
+	size_t n = 0, young = 0;
+
+	for (size_t i = 0; i < rt->n; i++)
+		if (!rt->v[i].delete &&!rt->v[i].user_kept && strcmp(rt->v[i].scheme, scheme) == 0)
+			v[n++] = &rt->v[i];
+	qsort(v, n, sizeof(*v), by_created);
+	for (size_t i = 0; i < n; i++) {
+		/* a tag whose config has no publish time is never taken for an old one */
+		if (p->expiry_days >= 0 && v[i]->created > 0 &&
+		    v[i]->created <= (int64_t)now - p->expiry_days * 86400) {
+			free(v[i]->why);
+			v[i]->why = xasprintf(
+				"published %lld days ago or more (--%s-expiry-days %lld)",
+				(long long)p->expiry_days, option, (long long)p->expiry_days);
+			v[i]->delete = true;
+		} else {
+			v[young++] = v[i];
+		}
+	}
+	for (size_t i = 0;
+	     p->limit >= 0 && young > (size_t)p->limit && i < young - (size_t)p->limit; i++) {
+		free(v[i]->why);
+		v[i]->why = xasprintf("older than the %lld newest (--%s-limit)",
+				      (long long)p->limit, option);
+		v[i]->delete = true;
+	}
 }
 
 /* A delete takes every tag of the manifest: not while another tag of it stays. */
@@ -197,7 +226,7 @@ static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_err
 		cleanup_free char *ref = xasprintf("%s/%s:%s", j->repo->domain, rt->path, t->tag);
 		const char *scheme, *value;
 
-		ret = read_labels(&labels, j->c, rt->path, t, err);
+		ret = read_labels(&labels, &t->created, j->c, rt->path, t, err);
 		if (ret < 0)
 			break;
 		t->ours = json_object_get(labels, "cairn-image") != NULL;
@@ -209,7 +238,8 @@ static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_err
 			value = t->tag;
 		if (strncmp(value, rt->prefix, strlen(rt->prefix)) == 0)
 			value += strlen(rt->prefix);
-		if (kept_by_user(j->o, ref))
+		t->user_kept = kept_by_user(j->o, ref);
+		if (t->user_kept)
 			t->why = xstrdup("kept: in use (--keep-images-from)");
 		else if (t->ours)
 			decide(t, value, j->live);
@@ -218,6 +248,8 @@ static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_err
 	}
 	if (ret < 0)
 		return ret;
+	apply_policy(rt, "git_tag", &j->o->git_tag, "git-tag-strategy", time(NULL));
+	apply_policy(rt, "git_commit", &j->o->git_commit, "git-commit-strategy", time(NULL));
 	spare_shared(rt);
 	for (size_t i = 0; ret == 0 && i < rt->n; i++) {
 		struct tag_info *t = &rt->v[i];

@@ -3,8 +3,14 @@
 #include "common.h"
 #include "cairn/publish.h"
 #include "cairn/oci.h"
+#include "cairn/build.h"
+#include "cairn/log.h"
 #include "util/buf.h"
+#include "util/fs.h"
 #include "util/json.h"
+
+#include <fcntl.h>
+#include <time.h>
 
 static int read_json(json_t **out, struct cairn_store *st, const struct cairn_digest *dg,
 		     const char *what, struct cairn_error **err)
@@ -52,7 +58,7 @@ static const char *docker_layer_type(const char *oci, struct cairn_error **err)
  */
 static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 		       const struct cairn_build_result *built, const struct cairn_build_image *im,
-		       const struct cairn_tag *t, const char *tag, int oci,
+		       const struct cairn_tag *t, const char *tag, const char *created, int oci,
 		       struct cairn_error **err)
 {
 	cleanup_json json_t *manifest = NULL;
@@ -93,6 +99,8 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 			    json_string(cairn_tag_scheme_name(t->scheme)));
 	json_object_set_new(labels, "cairn-image-tag", json_string(tag));
 	json_object_set_new(labels, "cairn-stage-signature", json_string(im->signature));
+	/* when the tag was published: werf's cleanup policies date tags by it */
+	json_object_set_new(config, "created", json_string(created));
 	ret = put_json(&cfg, st, config, oci ? CAIRN_MT_OCI_CONFIG : CAIRN_MT_DOCKER_CONFIG, err);
 	if (ret < 0)
 		return ret;
@@ -221,6 +229,133 @@ static int image_tag(struct cairn_ref *out, const struct cairn_ref *repo,
 	return 0;
 }
 
+/* ---- when a tag was published ---- */
+
+/*
+ * A tag as published: what it holds (the image's signature, the scheme, the manifest format)
+ * and when it was published with that content. A re-publish of the same content keeps the
+ * time, so its bytes are the same and one HEAD finds them; new content is published now.
+ */
+struct published {
+	const char *signature, *scheme;
+	int oci;
+	char *ref;     /* "host/repo:tag" */
+	char *record;  /* this host's file for it, or NULL */
+	char *created; /* RFC 3339 */
+};
+
+static void published_release(struct published *p)
+{
+	free(p->ref);
+	free(p->record);
+	free(p->created);
+}
+
+static char *now_rfc3339(void)
+{
+	char buf[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return xstrdup(buf);
+}
+
+/* This host's record of the tag, when it holds the same content: its time. */
+static char *recorded(const struct published *p)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT_MAX(64 * 1024);
+	cleanup_json json_t *j = NULL;
+	struct cairn_error *e = NULL;
+	const char *sig, *scheme, *ref, *created;
+
+	if (!p->record || cairn_fs_read_at(AT_FDCWD, p->record, &b, &e) < 0 ||
+	    cairn_json_parse(&j, b.buf, b.len, "publish record", &e) < 0) {
+		cairn_error_free(e);
+		return NULL;
+	}
+	ref = json_string_value(json_object_get(j, "ref"));
+	sig = json_string_value(json_object_get(j, "signature"));
+	scheme = json_string_value(json_object_get(j, "scheme"));
+	created = json_string_value(json_object_get(j, "created"));
+	if (!ref || !sig || !scheme || !created || strcmp(ref, p->ref) != 0 ||
+	    strcmp(sig, p->signature) != 0 || strcmp(scheme, p->scheme) != 0 ||
+	    json_integer_value(json_object_get(j, "oci")) != p->oci)
+		return NULL;
+	return xstrdup(created);
+}
+
+/* The registry's image under the tag, when it holds the same content: its time. */
+static int registry_time(char **out, const struct published *p, const struct cairn_ref *dest,
+			 const struct cairn_image_opts *io, struct cairn_error **err)
+{
+	cleanup_json json_t *cfg = NULL;
+	cleanup_free char *raw = NULL;
+	json_t *labels;
+	const char *sig, *scheme, *tag, *created;
+	size_t len = 0;
+	int ret = cairn_image_remote_config(&raw, &len, dest, io, err);
+
+	*out = NULL;
+	if (ret == CAIRN_ENOTFOUND) {
+		cairn_error_clear(err);
+		return 0;
+	}
+	if (ret < 0 || !raw || cairn_json_parse(&cfg, raw, len, "image config", NULL) < 0)
+		return ret;
+	labels = json_object_get(json_object_get(cfg, "config"), "Labels");
+	sig = json_string_value(json_object_get(labels, "cairn-stage-signature"));
+	scheme = json_string_value(json_object_get(labels, "cairn-tag-scheme"));
+	tag = json_string_value(json_object_get(labels, "cairn-image-tag"));
+	created = json_string_value(json_object_get(cfg, "created"));
+	if (sig && scheme && tag && created && strcmp(sig, p->signature) == 0 &&
+	    strcmp(scheme, p->scheme) == 0 && strcmp(tag, dest->tag) == 0)
+		*out = xstrdup(created);
+	return 0;
+}
+
+static int published_at(struct published *p, const struct cairn_publish_opts *o,
+			const struct cairn_ref *dest, const struct cairn_image_opts *io,
+			struct cairn_error **err)
+{
+	int ret = 0;
+
+	p->ref = cairn_ref_format(dest);
+	if (o->record_dir) {
+		char h[CAIRN_SIGNATURE_HEX];
+		const char *args[] = {p->ref};
+
+		cairn_signature_hash(h, args, 1);
+		p->record = xasprintf("%s/%.32s.json", o->record_dir, h);
+	}
+	p->created = recorded(p);
+	if (!p->created)
+		ret = registry_time(&p->created, p, dest, io, err);
+	if (ret == 0 && !p->created)
+		p->created = now_rfc3339();
+	return ret;
+}
+
+/* Keep the tag's time on this host (best effort: without it the registry is asked). */
+static void remember(const struct published *p, const struct cairn_publish_opts *o)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	cleanup_json json_t *j = NULL;
+	struct cairn_error *e = NULL;
+
+	if (!p->record)
+		return;
+	j = json_pack("{s:s, s:s, s:s, s:i, s:s}", "ref", p->ref, "signature", p->signature,
+		      "scheme", p->scheme, "oci", p->oci, "created", p->created);
+	if (cairn_fs_mkdirs_at(AT_FDCWD, o->record_dir, 0700, &e) < 0 ||
+	    cairn_json_dump(&b, j, &e) < 0 ||
+	    cairn_fs_write_atomic_at(AT_FDCWD, p->record, b.buf, b.len, 0600, &e) < 0)
+		cairn_log(CAIRN_LOG_DEBUG, "remember when '%s' was published: %s", p->ref,
+			  e ? e->msg : "?");
+	cairn_error_free(e);
+}
+
 DEFINE_FREEP(struct cairn_registry_pool, cairn_registry_pool_free)
 
 int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built,
@@ -259,15 +394,26 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 			struct cairn_image_opts io = image;
 			struct cairn_descriptor final;
 
+			struct published pub = {.signature = im->signature,
+						.scheme = cairn_tag_scheme_name(o->tags[t].scheme),
+						.oci = o->oci};
+
 			ret = image_tag(&dest, &dest_repo, im, &o->tags[t], o, err);
 			if (ret == 0)
+				ret = published_at(&pub, o, &dest, &image, err);
+			if (ret == 0)
 				ret = final_image(&final, st, built, im, &o->tags[t], dest.tag,
-						  o->oci, err);
-			if (ret < 0)
+						  pub.created, o->oci, err);
+			if (ret < 0) {
+				published_release(&pub);
 				return cairn_error_wrap(err, "publish image '%s'",
 							im->name ? im->name : "~");
+			}
 			io.layers_known = t > 0;
 			ret = cairn_image_push_descriptor(st, &final, &dest, &io, NULL, err);
+			if (ret == 0)
+				remember(&pub, o);
+			published_release(&pub);
 			if (ret < 0)
 				return ret;
 		}

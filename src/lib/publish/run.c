@@ -50,6 +50,7 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 	struct cairn_store *st = NULL;
 	struct cairn_tag *tags = NULL;
 	struct cairn_home home;
+	char *record_dir = NULL;
 	size_t n_tags = 0;
 	int ret;
 
@@ -67,6 +68,9 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 	}
 	po.tags = tags;
 	po.n_tags = n_tags;
+	cairn_home_paths(&home, bo.home);
+	record_dir = xasprintf("%s/published", home.root);
+	po.record_dir = record_dir;
 	bo.pull = po.image;
 	bo.no_build = !p->build_first;
 	if (p->stages_in_repo) {
@@ -79,12 +83,12 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 		ret = spush_has_one_image(res, err);
 	if (ret == 0 && p->report)
 		ret = cairn_build_result_write_json(res, p->report, err);
-	cairn_home_paths(&home, bo.home);
 	if (ret == 0)
 		ret = cairn_store_open(&st, home.store, err);
-	cairn_home_release(&home);
 	if (ret == 0)
 		ret = cairn_publish(st, res, &po, err);
+	cairn_home_release(&home);
+	free(record_dir);
 	cairn_store_free(st);
 	cairn_build_result_free(res);
 	cairn_tags_free(tags, n_tags);

@@ -238,6 +238,53 @@ int cairn_registry_manifest_delete(struct cairn_registry_conn *c, const char *re
 	return err && *err ? (*err)->code : CAIRN_EHTTP;
 }
 
+static int config_sink(const void *p, size_t n, void *ud)
+{
+	struct cairn_buf *b = ud;
+
+	cairn_buf_add(b, p, n);
+	return b->err ? CAIRN_ETOOBIG : 0;
+}
+
+static int config_restart(void *ud)
+{
+	cairn_buf_reset(ud);
+	return 0;
+}
+
+int cairn_registry_image_config(struct cairn_registry_conn *c, const char *repo,
+				const char *reference, char **out, size_t *len_out,
+				struct cairn_descriptor *desc_out, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf cb = CAIRN_BUF_INIT_MAX(CAIRN_OCI_DOC_MAX);
+	cleanup_json json_t *m = NULL;
+	cleanup_free char *raw = NULL;
+	struct cairn_descriptor d;
+	struct cairn_digest cd;
+	const char *dg;
+	size_t len = 0;
+	int ret;
+
+	*out = NULL;
+	*len_out = 0;
+	ret = cairn_registry_manifest_get(c, repo, reference, &raw, &len, &d, err);
+	if (ret == 0)
+		ret = cairn_json_parse(&m, raw, len, "manifest", err);
+	if (ret < 0)
+		return ret;
+	if (desc_out)
+		*desc_out = d;
+	dg = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
+	if (!dg || cairn_digest_parse(&cd, dg, strlen(dg), NULL) < 0)
+		return 0; /* an index: no config */
+	ret = cairn_registry_blob_get(c, repo, &cd, config_sink, config_restart, &cb, err);
+	if (ret < 0)
+		return ret;
+	*len_out = cb.len;
+	*out = cairn_buf_detach(&cb, NULL);
+	return 0;
+}
+
 /* ---- tags ---- */
 
 static void next_link(const char *value, size_t len, void *ud)

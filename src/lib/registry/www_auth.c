@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* WWW-Authenticate challenges (RFC 7235), token endpoint responses and Bearer token URLs. */
 #include "common.h"
+#include "util/parse.h"
 #include "registry/hdrlex.h"
 #include "registry/link.h"
 #include "registry/www_auth.h"
@@ -217,78 +218,6 @@ const struct cairn_auth_challenge *cairn_auth_challenges_find(const struct cairn
 /* ---- token responses ---- */
 
 /* Days from 1970-01-01 to the proleptic Gregorian y-m-d (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int month_days(int y, int m)
-{
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* Exactly `n` decimal digits at `s`. */
-static int digits(int *out, const char *s, size_t n)
-{
-	*out = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!cairn_lex_is_digit(s[i]))
-			return -1;
-		*out = *out * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-/* RFC 3339 date-time ("2006-01-02T15:04:05.999999999Z07:00") to unix seconds; -1 if invalid. */
-static int parse_rfc3339(int64_t *out, const char *s, size_t len)
-{
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
-	size_t i = 19;
-
-	if (len < 20)
-		return -1;
-	if (digits(&y, s, 4) < 0 || s[4] != '-' || digits(&mo, s + 5, 2) < 0 || s[7] != '-' ||
-	    digits(&d, s + 8, 2) < 0 || (s[10] != 'T' && s[10] != 't') ||
-	    digits(&h, s + 11, 2) < 0 || s[13] != ':' || digits(&mi, s + 14, 2) < 0 ||
-	    s[16] != ':' || digits(&sec, s + 17, 2) < 0)
-		return -1;
-	if (s[i] == '.') {
-		size_t start = ++i;
-
-		while (i < len && cairn_lex_is_digit(s[i]))
-			i++;
-		if (i == start)
-			return -1;
-	}
-	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-		i++;
-	} else if (i < len && (s[i] == '+' || s[i] == '-')) {
-		sign = s[i] == '-' ? -1 : 1;
-		if (len - i < 6 || digits(&oh, s + i + 1, 2) < 0 || s[i + 3] != ':' ||
-		    digits(&om, s + i + 4, 2) < 0)
-			return -1;
-		i += 6;
-	} else {
-		return -1;
-	}
-	if (i != len || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 || mi > 59 ||
-	    sec > 60 || oh > 23 || om > 59)
-		return -1;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-	       sign * (oh * 3600 + om * 60);
-	return 0;
-}
-
 /* Printable ASCII without spaces: what can follow "Bearer " in a header line. */
 static bool token_ok(const char *s, size_t n)
 {
@@ -370,7 +299,8 @@ int cairn_token_response_parse(struct cairn_token *out, const char *body, size_t
 	 */
 	v = json_object_get(j, "issued_at");
 	if (!json_is_string(v) ||
-	    parse_rfc3339(&from, json_string_value(v), json_string_length(v)) < 0 || from <= 0)
+	    cairn_parse_rfc3339(&from, json_string_value(v), json_string_length(v)) < 0 ||
+	    from <= 0)
 		from = now;
 	if (__builtin_add_overflow(from, lifetime, &expires_at))
 		expires_at = INT64_MAX;

@@ -33,6 +33,7 @@ static void hash_list(char out[CAIRN_SIGNATURE_HEX], const struct cairn_config_l
 const struct cairn_config_list *stage_commands(const struct cairn_config_image *img,
 					       enum stage_id id, enum cairn_config_user_stage *us)
 {
+	*us = CAIRN_CONFIG_STAGE_BEFORE_INSTALL;
 	switch (id) {
 	case S_BEFORE_INSTALL:
 		*us = CAIRN_CONFIG_STAGE_BEFORE_INSTALL;

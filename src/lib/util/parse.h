@@ -15,4 +15,10 @@
 int cairn_parse_u64(uint64_t *out, const char *s, uint64_t max, const char *what,
 		    struct cairn_error **err);
 
+/*
+ * An RFC 3339 date-time ("2006-01-02T15:04:05.999999999Z07:00", `len` bytes, any fraction) to
+ * unix seconds into *out; -1 (and *out untouched) when it is not one.
+ */
+int cairn_parse_rfc3339(int64_t *out, const char *s, size_t len);
+
 #endif
