@@ -122,6 +122,21 @@ test_expect_success 'werf limit and expiry: the newest git tags stay, old commit
 	! grep -qx "$HEAD" "$T/left" && grep -qx keepme "$T/left" && grep -qx a "$T/left"
 '
 
+test_expect_success 'monorepo: one image'"'"'s prefix in another'"'"'s name takes nothing of it' '
+	M=$T/mono && git clone -q "$O" "$M" -b a &&
+	printf "project: mono\nconfigVersion: 1\n" >"$M/werf.yaml" &&
+	for i in web web-admin; do
+		printf -- "---\nimage: %s\nfrom: %s/base/busybox:1\ndocker:\n  LABEL: {i: %s}\n" \
+			"$i" "$REG" "$i" >>"$M/werf.yaml" || return 1
+	done &&
+	cairn_run build-and-publish --dir "$M" -q -i "$REG/mono" --images-repo-mode monorepo \
+		--tag-git-branch a --tag-git-branch gone &&
+	test "$(tags_of "$REG/mono")" = "web-a web-admin-a web-admin-gone web-gone" &&
+	cairn_run cleanup --dir "$M" -i "$REG/mono" --images-repo-mode monorepo >"$T/mono.out" 2>&1 &&
+	grep -q "^deleted 2 of 4 tags, kept 2$" "$T/mono.out" &&
+	test "$(tags_of "$REG/mono")" = "web-a web-admin-a"
+'
+
 test_expect_success 'a shallow clone is refused unless allowed' '
 	git clone -q --depth 1 "file://$O" -b a "$T/shallow" &&
 	test_must_fail cairn_run cleanup --dir "$T/shallow" -i "$REG/app" --dry-run 2>"$T/sh.err" &&

@@ -68,6 +68,7 @@ struct tag_info {
 	int64_t created; /* seconds since the epoch, 0 when unknown */
 	bool ours;
 	bool user_kept; /* in --keep-images-from */
+	bool skip;	/* another image's: neither kept nor deleted here */
 	bool delete;
 	char *why;
 };
@@ -75,6 +76,10 @@ struct tag_info {
 struct repo_tags {
 	const char *path;   /* the repository in the registry */
 	const char *prefix; /* monorepo: "NAME-"; else "" */
+	const char *name;   /* the image's, "~" for the unnamed one */
+	/* monorepo: the other images' "NAME-", whose tags a shorter prefix also matches */
+	const char *const *others;
+	size_t n_others;
 	struct tag_info *v;
 	size_t n;
 };
@@ -82,9 +87,15 @@ struct repo_tags {
 static int collect_tag(const char *tag, void *ud)
 {
 	struct repo_tags *rt = ud;
+	size_t n = strlen(rt->prefix);
 
-	if (strncmp(tag, rt->prefix, strlen(rt->prefix)) != 0)
+	if (strncmp(tag, rt->prefix, n) != 0)
 		return 0;
+	/* "app-worker-main" is app-worker's, not app's "worker-main" */
+	for (size_t i = 0; i < rt->n_others; i++)
+		if (strlen(rt->others[i]) > n &&
+		    !strncmp(tag, rt->others[i], strlen(rt->others[i])))
+			return 0;
 	rt->v = xreallocarray(rt->v, rt->n + 1, sizeof(*rt->v));
 	memset(&rt->v[rt->n], 0, sizeof(*rt->v));
 	rt->v[rt->n++].tag = xstrdup(tag);
@@ -224,11 +235,16 @@ static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_err
 		struct tag_info *t = &rt->v[i];
 		cleanup_json json_t *labels = NULL;
 		cleanup_free char *ref = xasprintf("%s/%s:%s", j->repo->domain, rt->path, t->tag);
-		const char *scheme, *value;
+		const char *scheme, *value, *name;
 
 		ret = read_labels(&labels, &t->created, j->c, rt->path, t, err);
 		if (ret < 0)
 			break;
+		name = json_string_value(json_object_get(labels, "cairn-image-name"));
+		if (name && strcmp(name, rt->name) != 0) {
+			t->skip = true; /* another image's, in a monorepo */
+			continue;
+		}
 		t->ours = json_object_get(labels, "cairn-image") != NULL;
 		scheme = json_string_value(json_object_get(labels, "cairn-tag-scheme"));
 		t->scheme = xstrdup(t->ours && scheme ? scheme : "");
@@ -253,9 +269,14 @@ static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_err
 	spare_shared(rt);
 	for (size_t i = 0; ret == 0 && i < rt->n; i++) {
 		struct tag_info *t = &rt->v[i];
-		cleanup_free char *ref = xasprintf("%s/%s:%s", j->repo->domain, rt->path, t->tag);
-		struct cairn_cleanup_item it = {ref, t->scheme ? t->scheme : "", t->why, t->delete};
+		cleanup_free char *ref = NULL;
+		struct cairn_cleanup_item it;
 
+		if (t->skip)
+			continue;
+		ref = xasprintf("%s/%s:%s", j->repo->domain, rt->path, t->tag);
+		it = (struct cairn_cleanup_item){ref, t->scheme ? t->scheme : "", t->why,
+						 t->delete};
 		j->stats->tags_seen++;
 		if (t->delete &&!j->o->dry_run) {
 			ret = cairn_registry_manifest_delete(j->c, rt->path, &t->d.digest, err);
@@ -288,12 +309,13 @@ static void repo_tags_release(struct repo_tags *rt)
 	rt->n = 0;
 }
 
-static int clean_image(struct repo_job *j, const struct cairn_config_image *img,
-		       struct cairn_error **err)
+static int clean_image(struct repo_job *j, const struct cairn_config *cfg,
+		       const struct cairn_config_image *img, struct cairn_error **err)
 {
 	cleanup_free char *path = NULL;
 	cleanup_free char *prefix = NULL;
-	struct repo_tags rt = {0};
+	cleanup_free char **others = xcalloc(cfg->n_images + 1, sizeof(*others));
+	struct repo_tags rt = {.name = img->name ? img->name : "~"};
 	int ret;
 
 	if (!img->name || j->o->repo_mode == CAIRN_REPO_MONOREPO) {
@@ -305,8 +327,21 @@ static int clean_image(struct repo_job *j, const struct cairn_config_image *img,
 	}
 	rt.path = path;
 	rt.prefix = prefix;
+	if (j->o->repo_mode == CAIRN_REPO_MONOREPO || !img->name) {
+		/* the repository holds the other images' tags too: NAME-TAG */
+		for (size_t i = 0; i < cfg->n_images; i++)
+			if (!cfg->images[i].artifact && cfg->images[i].name &&
+			    &cfg->images[i] != img)
+				others[rt.n_others++] = xasprintf("%s-", cfg->images[i].name);
+	}
+	if (j->o->repo_mode == CAIRN_REPO_MONOREPO)
+		rt.others = (const char *const *)others;
+	else
+		rt.n_others = 0; /* multirepo: REPO holds the unnamed image alone */
 	ret = clean_repo(j, &rt, err);
 	repo_tags_release(&rt);
+	for (size_t i = 0; others[i]; i++)
+		free(others[i]);
 	return ret;
 }
 
@@ -343,7 +378,7 @@ int cairn_images_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanu
 		ret = cairn_registry_conn_get(&j.c, reg, err);
 	for (size_t i = 0; ret == 0 && i < cfg->n_images; i++)
 		if (!cfg->images[i].artifact)
-			ret = clean_image(&j, &cfg->images[i], err);
+			ret = clean_image(&j, cfg, &cfg->images[i], err);
 	if (j.c)
 		cairn_registry_conn_put(j.c);
 	cairn_git_free(TAKE_PTR(live.repo));

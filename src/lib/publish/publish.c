@@ -95,6 +95,8 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 	}
 	json_object_set_new(labels, "cairn-image", json_string("true"));
 	json_object_set_new(labels, "cairn-project", json_string(built->project));
+	/* which image of the project: a monorepo holds them all, "~" for the unnamed one */
+	json_object_set_new(labels, "cairn-image-name", json_string(im->name ? im->name : "~"));
 	json_object_set_new(labels, "cairn-tag-scheme",
 			    json_string(cairn_tag_scheme_name(t->scheme)));
 	json_object_set_new(labels, "cairn-image-tag", json_string(tag));
