@@ -342,7 +342,7 @@ CAIRN_API const struct cairn_config_image *cairn_config_find(const struct cairn_
  * import sources), dependencies first, each once. `*out` is a new array of `*n` pointers
  * borrowed from `c` (valid until cairn_config_free(c)); free the array with free().
  *
- * Returns CAIRN_ENOTFOUND "image 'x' is not in werf.yaml; images: a, b" for a name that is
+ * Returns CAIRN_EUSAGE "image 'x' is not in werf.yaml; images: a, b" for a name that is
  * not an image, and CAIRN_EINVAL on a dependency cycle (which cairn_config_parse() refuses).
  */
 CAIRN_API int cairn_config_order(const struct cairn_config_image ***out,

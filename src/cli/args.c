@@ -14,6 +14,9 @@
 
 #include "cli.h"
 
+/* The option table of the command being parsed (the CLI parses one at a time). */
+static const struct option *parsing;
+
 static const struct option common_options[] = {
 	{"home-dir", required_argument, NULL, CLI_OPT_HOME_DIR},
 	{"help", no_argument, NULL, CLI_OPT_HELP},
@@ -231,7 +234,7 @@ static bool from_werf(struct env_argv *a, const struct option *o)
 }
 
 /* Levenshtein distance of two short names, capped at 9. */
-static size_t distance(const char *a, const char *b)
+size_t cli_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), row[64];
 
@@ -281,7 +284,7 @@ static void warn_misspelt(const struct option *opts)
 		for (char *p = opt; *p; p++)
 			*p = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
 		for (const struct option *o = opts; o->name; o++) {
-			size_t d = distance(opt, o->name);
+			size_t d = cli_distance(opt, o->name);
 
 			if (d < best_d) {
 				best_d = d;
@@ -351,6 +354,7 @@ void cli_args_init(struct cli_args *a, int argc, char **argv, const struct optio
 		   const struct option *extra)
 {
 	a->opts = cli_options(own, extra);
+	parsing = a->opts;
 	a->argc = argc;
 	a->argv = cli_env_args(&a->argc, argv, a->opts);
 	optind = 0;
@@ -360,16 +364,48 @@ void cli_args_init(struct cli_args *a, int argc, char **argv, const struct optio
 void cli_args_release(struct cli_args *a)
 {
 	cli_env_args_free(a->argv);
+	if (parsing == a->opts)
+		parsing = NULL;
 	free(a->opts);
 	a->argv = NULL;
 	a->opts = NULL;
 }
 
+/* The option of `parsing` closest to `--name[=value]`, when it is a likely typo. */
+static const char *closest_option(const char *arg)
+{
+	const char *best = NULL;
+	size_t best_d = 3, n;
+	char name[64];
+
+	if (!parsing || strncmp(arg, "--", 2) != 0)
+		return NULL;
+	n = strcspn(arg + 2, "=");
+	if (n >= sizeof(name))
+		return NULL;
+	memcpy(name, arg + 2, n);
+	name[n] = '\0';
+	for (const struct option *o = parsing; o->name; o++) {
+		size_t d = cli_distance(name, o->name);
+
+		if (d < best_d) {
+			best_d = d;
+			best = o->name;
+		}
+	}
+	return best;
+}
+
 int cli_bad_option(const char *cmd, int c, char **argv)
 {
+	const char *arg = argv[optind - 1], *hint;
+
 	if (c == ':')
-		return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+		return cli_usage_error(cmd, "option '%s' needs a value", arg);
 	if (optopt)
 		return cli_usage_error(cmd, "unknown option '-%c'", optopt);
-	return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	hint = closest_option(arg);
+	if (hint)
+		return cli_usage_error(cmd, "unknown option '%s'; did you mean '--%s'?", arg, hint);
+	return cli_usage_error(cmd, "unknown option '%s'", arg);
 }

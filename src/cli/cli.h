@@ -71,7 +71,14 @@ struct cli_args {
 void cli_args_init(struct cli_args *a, int argc, char **argv, const struct option *own,
 		   const struct option *extra);
 void cli_args_release(struct cli_args *a);
-/* Report what getopt_long returned for a bad option as a usage error (exit 2). */
+/* Levenshtein distance of two short names (capped at 9): to suggest what a typo meant. */
+size_t cli_distance(const char *a, const char *b);
+/* The command closest to `name` when it looks like a typo of it, or NULL. */
+const char *cli_cmd_closest(const char *name);
+/*
+ * Report what getopt_long returned for a bad option as a usage error (exit 2), naming the
+ * closest option of the command when the bad one looks like a typo.
+ */
 int cli_bad_option(const char *cmd, int c, char **argv);
 
 /* Finish option handling: set up logging for ctx->verbosity, resolve the home dir. */

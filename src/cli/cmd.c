@@ -280,10 +280,37 @@ void cli_print_commands(void)
 	printf("\nRun 'cairn help COMMAND' or 'cairn COMMAND --help' for details.\n");
 }
 
+const char *cli_cmd_closest(const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		size_t d = cli_distance(name, commands[i].name);
+
+		if (d < best_d) {
+			best_d = d;
+			best = commands[i].name;
+		}
+	}
+	return best;
+}
+
 int cli_help_for(const char *name)
 {
 	const struct cli_cmd *c = cli_cmd_find(name);
+	const char *hint;
 
+	/* "dimg push": the help of dimg, which tells its subcommands */
+	if (!c && strchr(name, ' ')) {
+		char top[32];
+
+		snprintf(top, sizeof(top), "%.*s", (int)strcspn(name, " "), name);
+		c = cli_cmd_find(top);
+	}
+	if (!c && (hint = cli_cmd_closest(name)))
+		return cli_usage_error(NULL, "unknown command '%s'; did you mean '%s'?", name,
+				       hint);
 	if (!c)
 		return cli_usage_error(NULL, "unknown command '%s'", name);
 	printf("usage: %s\n\n%s.\n", c->usage, c->summary);

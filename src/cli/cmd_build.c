@@ -136,7 +136,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	o.event = cli_on_build_event;
 	o.event_ud = &quiet;
 	if (cairn_build(&res, &o, &err) < 0) {
-		ret = cli_fail(err);
+		ret = cli_fail_cmd("build", err);
 		goto out;
 	}
 	if (report && cairn_build_result_write_json(res, report, &err) < 0) {

@@ -81,6 +81,9 @@ int main(int argc, char **argv)
 	if (argv[1][0] == '-')
 		return cli_usage_error(NULL, "unknown option '%s'", argv[1]);
 	cmd = cli_cmd_find(argv[1]);
+	if (!cmd && cli_cmd_closest(argv[1]))
+		return cli_usage_error(NULL, "unknown command '%s'; did you mean '%s'?", argv[1],
+				       cli_cmd_closest(argv[1]));
 	if (!cmd)
 		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
 	if (catch_signals(&err) < 0 || cairn_registry_global_init(&err) < 0)

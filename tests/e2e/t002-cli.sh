@@ -126,9 +126,22 @@ test_expect_success 'every command takes its options after its operands too' '
 	test "$("$CAIRN" slugify da/ta -f tag)" = da-ta-afa96f8 &&
 	mkdir -p "$T/p" && printf "project: p\nconfigVersion: 1\n---\nimage: a\nfrom: x\n" \
 		>"$T/p/werf.yaml" &&
-	! "$CAIRN" build nope --dir "$T/p" --home-dir "$T/h" 2>"$T/err" &&
+	expect_exit 2 "$CAIRN" build nope --dir "$T/p" --home-dir "$T/h" &&
 	grep -q "image .nope. is not in werf.yaml; images: a" "$T/err" &&
 	expect_exit 2 "$CAIRN" stages ls --frobnicate && grep -q "frobnicate" "$T/err"
+'
+
+test_expect_success 'a mistyped command or option gets the closest one named' '
+	expect_exit 2 "$CAIRN" biuld && grep -q "unknown command .biuld.; did you mean .build.?" "$T/err" &&
+	expect_exit 2 "$CAIRN" help publsh && grep -q "did you mean .publish.?" "$T/err" &&
+	expect_exit 2 "$CAIRN" publish --tag-git-brnch x &&
+	grep -q "unknown option .--tag-git-brnch.; did you mean .--tag-git-branch.?" "$T/err" &&
+	expect_exit 2 "$CAIRN" frobnicate && ! grep -q "did you mean" "$T/err"
+'
+
+test_expect_success 'the help of a subcommand is its command'"'"'s, exit 0' '
+	"$CAIRN" dimg push --help >"$T/h1" && grep -q "^usage: cairn dimg push|bp" "$T/h1" &&
+	"$CAIRN" images cleanup --help >"$T/h2" && grep -q "^usage: cairn images cleanup" "$T/h2"
 '
 
 test_expect_success 'results go to stdout, errors to stderr' '

@@ -1744,19 +1744,19 @@ static void test_order(void **state)
 		     "base node-base assets backend");
 
 	assert_int_equal(cairn_config_order(&order, &n, c, (const char *const[]){"nope"}, 1, &err),
-			 CAIRN_ENOTFOUND);
+			 CAIRN_EUSAGE);
 	assert_null(order);
 	assert_int_equal(n, 0);
 	assert_string_equal(err->msg, "image 'nope' is not in werf.yaml; images: backend, base");
 	cairn_error_clear(&err);
 	assert_int_equal(
 		cairn_config_order(&order, &n, c, (const char *const[]){"base", "assets"}, 2, &err),
-		CAIRN_ENOTFOUND);
+		CAIRN_EUSAGE);
 	assert_string_equal(err->msg, "image 'assets' is not in werf.yaml (it is an artifact); "
 				      "images: backend, base");
 	cairn_error_clear(&err);
 	assert_int_equal(cairn_config_order(&order, &n, c, (const char *const[]){NULL}, 1, &err),
-			 CAIRN_ENOTFOUND);
+			 CAIRN_EUSAGE);
 	assert_string_equal(err->msg,
 			    "the unnamed image is not in werf.yaml; images: backend, base");
 	cairn_error_clear(&err);
@@ -1777,7 +1777,7 @@ static void test_order(void **state)
 	assert_order(c, NULL, 0, "~");
 	assert_order(c, (const char *const[]){NULL}, 1, "~");
 	assert_int_equal(cairn_config_order(&order, &n, c, (const char *const[]){"t"}, 1, &err),
-			 CAIRN_ENOTFOUND);
+			 CAIRN_EUSAGE);
 	assert_string_equal(err->msg, "image 't' is not in werf.yaml (it is an artifact); "
 				      "images: ~");
 	cairn_error_clear(&err);
@@ -1786,7 +1786,7 @@ static void test_order(void **state)
 	c = parse_ok(META "artifact: t\nfrom: x\n");
 	assert_order(c, NULL, 0, "");
 	assert_int_equal(cairn_config_order(&order, &n, c, (const char *const[]){"x"}, 1, &err),
-			 CAIRN_ENOTFOUND);
+			 CAIRN_EUSAGE);
 	assert_string_equal(err->msg, "image 'x' is not in werf.yaml; images: none");
 	cairn_error_clear(&err);
 	cairn_config_free(c);

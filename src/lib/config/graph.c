@@ -496,10 +496,10 @@ static int not_found(const struct cairn_config *c, const char *name,
 	char shown[SHOWN_MAX + 4];
 
 	if (!name)
-		return cairn_error_set(err, CAIRN_ENOTFOUND,
+		return cairn_error_set(err, CAIRN_EUSAGE,
 				       "the unnamed image is not in %s; images: %s", c->file, have);
 	cfg_show(shown, name, strlen(name));
-	return cairn_error_set(err, CAIRN_ENOTFOUND, "image '%s' is not in %s%s; images: %s", shown,
+	return cairn_error_set(err, CAIRN_EUSAGE, "image '%s' is not in %s%s; images: %s", shown,
 			       c->file, artifact ? " (it is an artifact)" : "", have);
 }
 
