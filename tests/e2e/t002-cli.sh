@@ -144,6 +144,12 @@ test_expect_success 'the help of a subcommand is its command'"'"'s, exit 0' '
 	"$CAIRN" images cleanup --help >"$T/h2" && grep -q "^usage: cairn images cleanup" "$T/h2"
 '
 
+test_expect_success 'a host that does not resolve is reported as such' '
+	expect_exit 1 "$CAIRN" image pull -q nonexistent.invalid/x:y --home-dir "$T/h" &&
+	grep -q "Could not resolve host: nonexistent.invalid" "$T/err" &&
+	! grep -q "CURLOPT" "$T/err"
+'
+
 test_expect_success 'results go to stdout, errors to stderr' '
 	"$CAIRN" slugify -f tag da/ta >"$T/o" 2>"$T/e" &&
 	test "$(cat "$T/o")" = da-ta-afa96f8 && test ! -s "$T/e" &&

@@ -87,6 +87,11 @@ static void test_ref_parse_valid(void **state)
 		{"example.com", "docker.io", "library/example.com", NULL, NULL, 0, NULL},
 		/* "host:port" alone is a Docker Hub name with a tag, as docker reads it */
 		{"localhost:5000", "docker.io", "library/localhost", "5000", NULL, 0, NULL},
+		/* what other tools write: skopeo's transport, a URL (dropped, with a note) */
+		{"docker://127.0.0.1:5000/a:v1", "127.0.0.1:5000", "a", "v1", NULL, 0, NULL},
+		{"https://registry.example.com/team/app", "registry.example.com", "team/app", NULL,
+		 NULL, 0, NULL},
+		{"http://localhost:5000/a", "localhost:5000", "a", NULL, NULL, 0, NULL},
 		/* registries */
 		{"localhost/app", "localhost", "app", NULL, NULL, 0, NULL},
 		{"localhost:5000/a/b:v1", "localhost:5000", "a/b", "v1", NULL, 0, NULL},

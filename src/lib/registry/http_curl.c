@@ -423,8 +423,12 @@ static int setup(struct curl_transport *t, struct exchange *x, struct curl_slist
 	 * header (7.83 and later drop it on another host, port or scheme; older ones did not).
 	 */
 	SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
-	SETOPT(c, CURLOPT_BUFFERSIZE, 256L * 1024);
-	SETOPT(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+	/*
+	 * Larger buffers are for speed only: libcurl refuses to resize them on a handle whose
+	 * connection attempt just failed, and that must not hide the network's own error.
+	 */
+	(void)curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
+	(void)curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	if (t->ca_file) {
 		/* Extra CAs add to the system's, as docker's certs.d does. */
 		SETOPT(c, CURLOPT_CAINFO, t->ca_file);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Image references ([host[:port]/]path[:tag][@digest]) parsed like docker/distribution's. */
 #include "common.h"
+#include "cairn/log.h"
 #include "cairn/oci.h"
 #include "cairn/digest.h"
 
@@ -357,11 +358,32 @@ static int parse(struct cairn_ref *out, const char *s, bool repo, char why[WHY_M
 	return 0;
 }
 
+/*
+ * What users paste from other tools: "docker://host/repo:tag" (skopeo's transport) and
+ * "https://host/repo" (a URL). A reference has no scheme: it is dropped, with a note.
+ */
+static const char *strip_scheme(const char *s)
+{
+	static const char *const schemes[] = {"docker://", "https://", "http://"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
+		size_t n = strlen(schemes[i]);
+
+		if (strncmp(s, schemes[i], n) == 0 && s[n]) {
+			cairn_log(CAIRN_LOG_INFO, "note: '%s' taken as '%s': references have no %s",
+				  s, s + n, schemes[i]);
+			return s + n;
+		}
+	}
+	return s;
+}
+
 int cairn_ref_parse(struct cairn_ref *out, const char *s, struct cairn_error **err)
 {
 	char why[WHY_MAX];
 
 	*out = (struct cairn_ref)CAIRN_REF_INIT;
+	s = strip_scheme(s);
 	if (parse(out, s, false, why) < 0)
 		return fail(err, "reference", s, strlen(s), why);
 	return 0;
@@ -372,6 +394,7 @@ int cairn_repo_parse(struct cairn_ref *out, const char *s, struct cairn_error **
 	char why[WHY_MAX];
 
 	*out = (struct cairn_ref)CAIRN_REF_INIT;
+	s = strip_scheme(s);
 	if (parse(out, s, true, why) < 0)
 		return fail(err, "repository", s, strlen(s), why);
 	return 0;
