@@ -49,6 +49,11 @@ struct cairn_image_opts {
 	 * there under another tag): only the config and the manifest are checked and go up.
 	 */
 	int layers_known;
+	/*
+	 * Push: only check that the tag holds exactly this image (one HEAD); when it holds another
+	 * or none, CAIRN_ENOTFOUND and nothing is sent.
+	 */
+	int only_if_there;
 };
 
 #define CAIRN_IMAGE_OPTS_INIT                        \

@@ -79,7 +79,18 @@ static void print_item(const struct cairn_cleanup_item *it, void *ud)
 		cairn_log(CAIRN_LOG_INFO, "%s: %s", it->ref, it->why);
 }
 
-/* --keep-images-from FILE: references, one per line or blank-separated, normalised. */
+static void keep_add(struct cleanup_args *ca, char *ref)
+{
+	ca->keep = realloc(ca->keep, (ca->n_keep + 1) * sizeof(*ca->keep));
+	if (!ca->keep || !ref)
+		abort();
+	ca->keep[ca->n_keep++] = ref;
+}
+
+/*
+ * --keep-images-from FILE: references in use, one per line or blank-separated; each keeps its
+ * tag ("host/repo:tag", "latest" when none) and, pinned, its digest ("host/repo@sha256:...").
+ */
 static int read_keep(struct cleanup_args *ca, struct cairn_error **err)
 {
 	FILE *f = fopen(ca->keep_file, "r");
@@ -90,17 +101,25 @@ static int read_keep(struct cleanup_args *ca, struct cairn_error **err)
 	while (fscanf(f, "%1023s", word) == 1) {
 		struct cairn_ref r = CAIRN_REF_INIT;
 		struct cairn_error *e = NULL;
+		char *s;
 
 		if (cairn_ref_parse(&r, word, &e) < 0) {
+			cairn_log(CAIRN_LOG_WARN, "--keep-images-from '%s': %s: it keeps nothing",
+				  ca->keep_file, e->msg);
 			cairn_error_free(e);
-			continue; /* not an image reference: nothing to keep */
+			continue;
 		}
-		if (!r.tag && !r.digest)
-			r.tag = strdup("latest");
-		ca->keep = realloc(ca->keep, (ca->n_keep + 1) * sizeof(*ca->keep));
-		if (!ca->keep || !r.tag)
-			abort();
-		ca->keep[ca->n_keep++] = cairn_ref_format(&r);
+		if (r.digest) {
+			if (asprintf(&s, "%s/%s@%s", r.domain, r.path, r.digest) < 0)
+				abort();
+			keep_add(ca, s);
+		}
+		if (r.tag || !r.digest) {
+			if (asprintf(&s, "%s/%s:%s", r.domain, r.path, r.tag ? r.tag : "latest") <
+			    0)
+				abort();
+			keep_add(ca, s);
+		}
 		cairn_ref_release(&r);
 	}
 	fclose(f);

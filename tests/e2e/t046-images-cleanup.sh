@@ -137,6 +137,45 @@ test_expect_success 'monorepo: one image'"'"'s prefix in another'"'"'s name take
 	test "$(tags_of "$REG/mono")" = "web-a web-admin-a"
 '
 
+test_expect_success 'an image gone from the config leaves its tags alone (and no crash)' '
+	printf "project: mono\nconfigVersion: 1\n---\nimage: web\nfrom: %s/base/busybox:1\n" \
+		"$REG" >"$M/werf.yaml" &&
+	cairn_run cleanup --dir "$M" -i "$REG/mono" --images-repo-mode monorepo >"$T/m2" 2>&1 &&
+	grep -q "^deleted 0 of 1 tags, kept 1$" "$T/m2" &&
+	test "$(tags_of "$REG/mono")" = "web-a web-admin-a"
+'
+
+test_expect_success 'a copy of a tag and a digest in use keep what they name' '
+	cairn_run publish --dir "$P" -q -i "$REG/app" --tag-git-branch feat2 --tag-git-branch gone3 &&
+	skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+		"docker://$REG/app/back:feat2" "docker://$REG/app/back:prod" &&
+	dg=$(skopeo inspect --tls-verify=false --format "{{.Digest}}" "docker://$REG/app/front:gone3") &&
+	printf "%s\n" "$REG/app/front:whatever@$dg" "not a reference!" >"$T/in-use2" &&
+	cairn_run cleanup --dir "$P" -i "$REG/app" --keep-images-from "$T/in-use2" >"$T/cp" 2>&1 &&
+	grep -q "keeps nothing" "$T/cp" &&
+	tags_of "$REG/app/back" | tr " " "\n" >"$T/back.left" &&
+	grep -qx prod "$T/back.left" && grep -qx feat2 "$T/back.left" && ! grep -qx gone3 "$T/back.left" &&
+	tags_of "$REG/app/front" | tr " " "\n" >"$T/front.left" &&
+	grep -qx gone3 "$T/front.left" && ! grep -qx feat2 "$T/front.left"
+'
+
+test_expect_success 'a tag published again after its deletion is dated anew' '
+	gitc tag v9 && cairn_run publish --dir "$P" -q -i "$REG/app" --tag-git-tag v9 &&
+	c1=$(skopeo inspect --tls-verify=false --format "{{.Created}}" "docker://$REG/app/front:v9") &&
+	gitc tag -d v9 >/dev/null && cairn_run cleanup --dir "$P" -i "$REG/app" >/dev/null 2>&1 &&
+	! tags_of "$REG/app/front" | tr " " "\n" | grep -qx v9 &&
+	gitc tag v9 && sleep 1 && cairn_run publish --dir "$P" -q -i "$REG/app" --tag-git-tag v9 &&
+	c2=$(skopeo inspect --tls-verify=false --format "{{.Created}}" "docker://$REG/app/front:v9") &&
+	test "$c1" != "$c2"
+'
+
+test_expect_success 'a clone that knows no branch of origin is refused' '
+	N=$T/noorigin && mkdir -p "$N" && git init -q "$N" && cp "$P/werf.yaml" "$N/" &&
+	git -C "$N" add -A && git -C "$N" -c user.name=t -c user.email=t@e commit -q -m i &&
+	test_must_fail cairn_run cleanup --dir "$N" -i "$REG/app" --dry-run 2>"$T/no.err" &&
+	grep -q "knows no branch of the remote .origin." "$T/no.err"
+'
+
 test_expect_success 'a shallow clone is refused unless allowed' '
 	git clone -q --depth 1 "file://$O" -b a "$T/shallow" &&
 	test_must_fail cairn_run cleanup --dir "$T/shallow" -i "$REG/app" --dry-run 2>"$T/sh.err" &&

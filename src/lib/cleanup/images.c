@@ -55,6 +55,12 @@ static int read_live(struct live *l, const struct cairn_cleanup_opts *o, struct 
 				       "clone)",
 				       dir);
 	ret = cairn_git_each_ref(l->repo, "refs/remotes/origin/", add_slug, &l->branches, err);
+	if (ret == 0 && l->branches.n == 0)
+		return cairn_error_set(err, CAIRN_EINVAL,
+				       "'%s' knows no branch of the remote 'origin': cleanup would "
+				       "take every branch for deleted (clone the project and fetch "
+				       "origin's branches, then run it there)",
+				       dir);
 	if (ret == 0)
 		ret = cairn_git_each_ref(l->repo, "refs/tags/", add_slug, &l->tags, err);
 	return ret;
@@ -69,6 +75,7 @@ struct tag_info {
 	bool ours;
 	bool user_kept; /* in --keep-images-from */
 	bool skip;	/* another image's: neither kept nor deleted here */
+	bool gone;	/* deleted since the listing: no manifest to share */
 	bool delete;
 	char *why;
 };
@@ -84,21 +91,25 @@ struct repo_tags {
 	size_t n;
 };
 
+/*
+ * Every tag of the repository: those not of this image (another image's NAME- in a monorepo,
+ * "app-worker-main" is app-worker's and not app's "worker-main") are `foreign`, never judged
+ * here, but their manifests count when a delete would take them along.
+ */
 static int collect_tag(const char *tag, void *ud)
 {
 	struct repo_tags *rt = ud;
 	size_t n = strlen(rt->prefix);
+	bool foreign = strncmp(tag, rt->prefix, n) != 0;
 
-	if (strncmp(tag, rt->prefix, n) != 0)
-		return 0;
-	/* "app-worker-main" is app-worker's, not app's "worker-main" */
-	for (size_t i = 0; i < rt->n_others; i++)
-		if (strlen(rt->others[i]) > n &&
-		    !strncmp(tag, rt->others[i], strlen(rt->others[i])))
-			return 0;
+	for (size_t i = 0; !foreign && i < rt->n_others; i++)
+		foreign = strlen(rt->others[i]) > n &&
+			  !strncmp(tag, rt->others[i], strlen(rt->others[i]));
 	rt->v = xreallocarray(rt->v, rt->n + 1, sizeof(*rt->v));
 	memset(&rt->v[rt->n], 0, sizeof(*rt->v));
-	rt->v[rt->n++].tag = xstrdup(tag);
+	rt->v[rt->n].tag = xstrdup(tag);
+	rt->v[rt->n].scheme = xstrdup("");
+	rt->v[rt->n++].skip = foreign;
 	return 0;
 }
 
@@ -149,10 +160,16 @@ static void decide(struct tag_info *t, const char *value, const struct live *l)
 		t->why = xasprintf("kept: %s", t->scheme[0] ? t->scheme : "not published by cairn");
 }
 
-static bool kept_by_user(const struct cairn_cleanup_opts *o, const char *ref)
+/* In --keep-images-from as "host/repo:tag", or by digest as "host/repo@sha256:...". */
+static bool kept_by_user(const struct cairn_cleanup_opts *o, const char *ref,
+			 const struct cairn_digest *d)
 {
+	const char *colon = strrchr(ref, ':');
+	cleanup_free char *by_digest =
+		xasprintf("%.*s@%s", (int)(colon - ref), ref, d->str[0] ? d->str : "-");
+
 	for (size_t i = 0; i < o->n_keep; i++)
-		if (strcmp(o->keep[i], ref) == 0)
+		if (strcmp(o->keep[i], ref) == 0 || strcmp(o->keep[i], by_digest) == 0)
 			return true;
 	return false;
 }
@@ -176,7 +193,8 @@ static void apply_policy(struct repo_tags *rt, const char *scheme,
 	size_t n = 0, young = 0;
 
 	for (size_t i = 0; i < rt->n; i++)
-		if (!rt->v[i].delete &&!rt->v[i].user_kept && strcmp(rt->v[i].scheme, scheme) == 0)
+		if (!rt->v[i].skip && !rt->v[i].delete &&!rt->v[i].user_kept &&
+		    strcmp(rt->v[i].scheme, scheme) == 0)
 			v[n++] = &rt->v[i];
 	qsort(v, n, sizeof(*v), by_created);
 	for (size_t i = 0; i < n; i++) {
@@ -221,11 +239,61 @@ static void spare_shared(struct repo_tags *rt)
 
 struct repo_job {
 	const struct cairn_cleanup_opts *o;
+	const char *project;
 	struct cairn_cleanup_stats *stats;
 	const struct live *live;
 	struct cairn_registry_conn *c;
 	const struct cairn_ref *repo;
 };
+
+/* The manifest digest of a foreign tag, for the sharing check; false when it is gone. */
+static int foreign_digest(bool *there, struct repo_job *j, struct repo_tags *rt, struct tag_info *t,
+			  struct cairn_error **err)
+{
+	int ret = cairn_registry_manifest_head(j->c, rt->path, t->tag, &t->d, err);
+
+	*there = ret == 0;
+	if (ret == CAIRN_ENOTFOUND) {
+		cairn_error_clear(err);
+		return 0;
+	}
+	return ret;
+}
+
+/* Judge one tag of this image from its config's labels. */
+static void judge(struct repo_job *j, struct repo_tags *rt, struct tag_info *t, json_t *labels,
+		  const char *ref)
+{
+	const char *name = json_string_value(json_object_get(labels, "cairn-image-name"));
+	const char *project = json_string_value(json_object_get(labels, "cairn-project"));
+	const char *scheme = json_string_value(json_object_get(labels, "cairn-tag-scheme"));
+	const char *value = json_string_value(json_object_get(labels, "cairn-image-tag"));
+
+	if ((name && strcmp(name, rt->name) != 0) ||
+	    (project && strcmp(project, j->project) != 0)) {
+		t->skip = true; /* another image's or project's, in a shared repository */
+		return;
+	}
+	t->ours = json_object_get(labels, "cairn-image") != NULL;
+	free(t->scheme);
+	t->scheme = xstrdup(t->ours && scheme ? scheme : "");
+	t->user_kept = kept_by_user(j->o, ref, &t->d.digest);
+	if (t->user_kept) {
+		t->why = xstrdup("kept: in use (--keep-images-from)");
+	} else if (!t->ours) {
+		t->why = xstrdup("kept: not published by cairn");
+	} else if (value && strcmp(value, t->tag) != 0) {
+		/* a copy (skopeo copy app:feat app:prod): cairn did not publish it as this tag */
+		t->why = xasprintf("kept: a copy of '%s', not published by cairn as this tag",
+				   value);
+	} else {
+		/* the tag as published (NAME-TAG in a monorepo), the slug of its ref after NAME- */
+		value = t->tag;
+		if (strncmp(value, rt->prefix, strlen(rt->prefix)) == 0)
+			value += strlen(rt->prefix);
+		decide(t, value, j->live);
+	}
+}
 
 static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_error **err)
 {
@@ -235,32 +303,30 @@ static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_err
 		struct tag_info *t = &rt->v[i];
 		cleanup_json json_t *labels = NULL;
 		cleanup_free char *ref = xasprintf("%s/%s:%s", j->repo->domain, rt->path, t->tag);
-		const char *scheme, *value, *name;
+		bool there = true;
 
-		ret = read_labels(&labels, &t->created, j->c, rt->path, t, err);
-		if (ret < 0)
-			break;
-		name = json_string_value(json_object_get(labels, "cairn-image-name"));
-		if (name && strcmp(name, rt->name) != 0) {
-			t->skip = true; /* another image's, in a monorepo */
+		if (t->skip) {
+			ret = foreign_digest(&there, j, rt, t, err);
+			t->gone = !there;
 			continue;
 		}
-		t->ours = json_object_get(labels, "cairn-image") != NULL;
-		scheme = json_string_value(json_object_get(labels, "cairn-tag-scheme"));
-		t->scheme = xstrdup(t->ours && scheme ? scheme : "");
-		/* the tag as published (NAME-TAG in a monorepo), the slug of its ref after NAME- */
-		value = json_string_value(json_object_get(labels, "cairn-image-tag"));
-		if (!value)
-			value = t->tag;
-		if (strncmp(value, rt->prefix, strlen(rt->prefix)) == 0)
-			value += strlen(rt->prefix);
-		t->user_kept = kept_by_user(j->o, ref);
-		if (t->user_kept)
-			t->why = xstrdup("kept: in use (--keep-images-from)");
-		else if (t->ours)
-			decide(t, value, j->live);
-		else
-			t->why = xstrdup("kept: not published by cairn");
+		ret = read_labels(&labels, &t->created, j->c, rt->path, t, err);
+		if (ret == CAIRN_ENOTFOUND) {
+			/* deleted since the listing */
+			cairn_error_clear(err);
+			t->skip = t->gone = true;
+			ret = 0;
+			continue;
+		}
+		if (ret == CAIRN_EINVAL) {
+			/* not an image config cairn can read: not cairn's, kept */
+			cairn_log(CAIRN_LOG_WARN, "%s: %s: kept", ref, (*err)->msg);
+			cairn_error_clear(err);
+			ret = 0;
+		}
+		if (ret < 0)
+			break;
+		judge(j, rt, t, labels, ref);
 	}
 	if (ret < 0)
 		return ret;
@@ -368,6 +434,7 @@ int cairn_images_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanu
 		ret = cairn_git_global_init(err);
 	if (ret < 0)
 		return ret;
+	j.project = cfg->project.s;
 	ret = read_live(&live, o, err);
 	if (ret == 0)
 		ret = cairn_registry_pool_new(&pool, &o->image.registry, err);

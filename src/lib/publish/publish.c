@@ -101,6 +101,8 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 			    json_string(cairn_tag_scheme_name(t->scheme)));
 	json_object_set_new(labels, "cairn-image-tag", json_string(tag));
 	json_object_set_new(labels, "cairn-stage-signature", json_string(im->signature));
+	/* the stage itself: a stage rebuilt under the same signature is other content */
+	json_object_set_new(labels, "cairn-stage-digest", json_string(im->desc.digest.str));
 	/* when the tag was published: werf's cleanup policies date tags by it */
 	json_object_set_new(config, "created", json_string(created));
 	ret = put_json(&cfg, st, config, oci ? CAIRN_MT_OCI_CONFIG : CAIRN_MT_DOCKER_CONFIG, err);
@@ -234,16 +236,19 @@ static int image_tag(struct cairn_ref *out, const struct cairn_ref *repo,
 /* ---- when a tag was published ---- */
 
 /*
- * A tag as published: what it holds (the image's signature, the scheme, the manifest format)
- * and when it was published with that content. A re-publish of the same content keeps the
- * time, so its bytes are the same and one HEAD finds them; new content is published now.
+ * A tag as published: what it holds (the image's stage, by digest; the scheme; the manifest
+ * format) and when it was published with that content. A re-publish of the same content keeps
+ * the time, so its bytes are the same and one HEAD finds them; new content, or a tag that holds
+ * something else now (deleted, or published by another host since), is published now.
  */
 struct published {
-	const char *signature, *scheme;
+	const char *stage;  /* the last stage's manifest digest */
+	const char *scheme; /* cairn_tag_scheme_name() */
 	int oci;
-	char *ref;     /* "host/repo:tag" */
-	char *record;  /* this host's file for it, or NULL */
-	char *created; /* RFC 3339 */
+	char *ref;		   /* "host/repo:tag" */
+	char *record;		   /* this host's file for it, or NULL */
+	char *created;		   /* RFC 3339 */
+	struct cairn_digest final; /* recorded: the manifest published */
 };
 
 static void published_release(struct published *p)
@@ -264,28 +269,31 @@ static char *now_rfc3339(void)
 	return xstrdup(buf);
 }
 
-/* This host's record of the tag, when it holds the same content: its time. */
-static char *recorded(const struct published *p)
+/* This host's record of the tag, when it holds the same content: its time and manifest. */
+static bool recorded(struct published *p)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT_MAX(64 * 1024);
 	cleanup_json json_t *j = NULL;
 	struct cairn_error *e = NULL;
-	const char *sig, *scheme, *ref, *created;
+	const char *stage, *scheme, *ref, *created, *final;
 
 	if (!p->record || cairn_fs_read_at(AT_FDCWD, p->record, &b, &e) < 0 ||
 	    cairn_json_parse(&j, b.buf, b.len, "publish record", &e) < 0) {
 		cairn_error_free(e);
-		return NULL;
+		return false;
 	}
 	ref = json_string_value(json_object_get(j, "ref"));
-	sig = json_string_value(json_object_get(j, "signature"));
+	stage = json_string_value(json_object_get(j, "stage"));
 	scheme = json_string_value(json_object_get(j, "scheme"));
 	created = json_string_value(json_object_get(j, "created"));
-	if (!ref || !sig || !scheme || !created || strcmp(ref, p->ref) != 0 ||
-	    strcmp(sig, p->signature) != 0 || strcmp(scheme, p->scheme) != 0 ||
-	    json_integer_value(json_object_get(j, "oci")) != p->oci)
-		return NULL;
-	return xstrdup(created);
+	final = json_string_value(json_object_get(j, "manifest"));
+	if (!ref || !stage || !scheme || !created || !final || strcmp(ref, p->ref) != 0 ||
+	    strcmp(stage, p->stage) != 0 || strcmp(scheme, p->scheme) != 0 ||
+	    json_integer_value(json_object_get(j, "oci")) != p->oci ||
+	    cairn_digest_parse(&p->final, final, strlen(final), NULL) < 0)
+		return false;
+	p->created = xstrdup(created);
+	return true;
 }
 
 /* The registry's image under the tag, when it holds the same content: its time. */
@@ -295,7 +303,7 @@ static int registry_time(char **out, const struct published *p, const struct cai
 	cleanup_json json_t *cfg = NULL;
 	cleanup_free char *raw = NULL;
 	json_t *labels;
-	const char *sig, *scheme, *tag, *created;
+	const char *stage, *scheme, *tag, *created;
 	size_t len = 0;
 	int ret = cairn_image_remote_config(&raw, &len, dest, io, err);
 
@@ -307,40 +315,19 @@ static int registry_time(char **out, const struct published *p, const struct cai
 	if (ret < 0 || !raw || cairn_json_parse(&cfg, raw, len, "image config", NULL) < 0)
 		return ret;
 	labels = json_object_get(json_object_get(cfg, "config"), "Labels");
-	sig = json_string_value(json_object_get(labels, "cairn-stage-signature"));
+	stage = json_string_value(json_object_get(labels, "cairn-stage-digest"));
 	scheme = json_string_value(json_object_get(labels, "cairn-tag-scheme"));
 	tag = json_string_value(json_object_get(labels, "cairn-image-tag"));
 	created = json_string_value(json_object_get(cfg, "created"));
-	if (sig && scheme && tag && created && strcmp(sig, p->signature) == 0 &&
+	if (stage && scheme && tag && created && strcmp(stage, p->stage) == 0 &&
 	    strcmp(scheme, p->scheme) == 0 && strcmp(tag, dest->tag) == 0)
 		*out = xstrdup(created);
 	return 0;
 }
 
-static int published_at(struct published *p, const struct cairn_publish_opts *o,
-			const struct cairn_ref *dest, const struct cairn_image_opts *io,
-			struct cairn_error **err)
-{
-	int ret = 0;
-
-	p->ref = cairn_ref_format(dest);
-	if (o->record_dir) {
-		char h[CAIRN_SIGNATURE_HEX];
-		const char *args[] = {p->ref};
-
-		cairn_signature_hash(h, args, 1);
-		p->record = xasprintf("%s/%.32s.json", o->record_dir, h);
-	}
-	p->created = recorded(p);
-	if (!p->created)
-		ret = registry_time(&p->created, p, dest, io, err);
-	if (ret == 0 && !p->created)
-		p->created = now_rfc3339();
-	return ret;
-}
-
 /* Keep the tag's time on this host (best effort: without it the registry is asked). */
-static void remember(const struct published *p, const struct cairn_publish_opts *o)
+static void remember(const struct published *p, const struct cairn_publish_opts *o,
+		     const struct cairn_digest *final)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
 	cleanup_json json_t *j = NULL;
@@ -348,14 +335,68 @@ static void remember(const struct published *p, const struct cairn_publish_opts 
 
 	if (!p->record)
 		return;
-	j = json_pack("{s:s, s:s, s:s, s:i, s:s}", "ref", p->ref, "signature", p->signature,
-		      "scheme", p->scheme, "oci", p->oci, "created", p->created);
+	j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "ref", p->ref, "stage", p->stage, "scheme",
+		      p->scheme, "oci", p->oci, "created", p->created, "manifest", final->str);
 	if (cairn_fs_mkdirs_at(AT_FDCWD, o->record_dir, 0700, &e) < 0 ||
 	    cairn_json_dump(&b, j, &e) < 0 ||
 	    cairn_fs_write_atomic_at(AT_FDCWD, p->record, b.buf, b.len, 0600, &e) < 0)
 		cairn_log(CAIRN_LOG_DEBUG, "remember when '%s' was published: %s", p->ref,
 			  e ? e->msg : "?");
 	cairn_error_free(e);
+}
+
+/*
+ * Publish tag `t` of image `im` as `dest`: with this host's recorded time when the tag still
+ * holds what it recorded (one HEAD), else with the time the registry's image under the tag has
+ * for the same content, else now.
+ */
+static int publish_tag(struct cairn_store *st, const struct cairn_build_result *built,
+		       const struct cairn_build_image *im, const struct cairn_tag *t,
+		       const struct cairn_ref *dest, const struct cairn_publish_opts *o,
+		       const struct cairn_image_opts *io, struct cairn_error **err)
+{
+	struct published p = {.stage = im->desc.digest.str,
+			      .scheme = cairn_tag_scheme_name(t->scheme),
+			      .oci = o->oci};
+	struct cairn_descriptor final;
+	int ret;
+
+	p.ref = cairn_ref_format(dest);
+	if (o->record_dir) {
+		char h[CAIRN_SIGNATURE_HEX];
+		const char *args[] = {p.ref};
+
+		cairn_signature_hash(h, args, 1);
+		p.record = xasprintf("%s/%.32s.json", o->record_dir, h);
+	}
+	if (recorded(&p)) {
+		struct cairn_image_opts check = *io;
+
+		check.only_if_there = 1;
+		ret = final_image(&final, st, built, im, t, dest->tag, p.created, o->oci, err);
+		if (ret == 0 && cairn_digest_equal(&final.digest, &p.final))
+			ret = cairn_image_push_descriptor(st, &final, dest, &check, NULL, err);
+		else if (ret == 0)
+			ret = CAIRN_ENOTFOUND;
+		if (ret != CAIRN_ENOTFOUND) {
+			published_release(&p);
+			return ret;
+		}
+		/* deleted, or another host published the tag since: published now */
+		cairn_error_clear(err);
+		free(TAKE_PTR(p.created));
+	}
+	ret = registry_time(&p.created, &p, dest, io, err);
+	if (ret == 0 && !p.created)
+		p.created = now_rfc3339();
+	if (ret == 0)
+		ret = final_image(&final, st, built, im, t, dest->tag, p.created, o->oci, err);
+	if (ret == 0)
+		ret = cairn_image_push_descriptor(st, &final, dest, io, NULL, err);
+	if (ret == 0)
+		remember(&p, o, &final.digest);
+	published_release(&p);
+	return ret;
 }
 
 DEFINE_FREEP(struct cairn_registry_pool, cairn_registry_pool_free)
@@ -394,28 +435,13 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 		for (size_t t = 0; t < o->n_tags; t++) {
 			CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
 			struct cairn_image_opts io = image;
-			struct cairn_descriptor final;
-
-			struct published pub = {.signature = im->signature,
-						.scheme = cairn_tag_scheme_name(o->tags[t].scheme),
-						.oci = o->oci};
 
 			ret = image_tag(&dest, &dest_repo, im, &o->tags[t], o, err);
-			if (ret == 0)
-				ret = published_at(&pub, o, &dest, &image, err);
-			if (ret == 0)
-				ret = final_image(&final, st, built, im, &o->tags[t], dest.tag,
-						  pub.created, o->oci, err);
-			if (ret < 0) {
-				published_release(&pub);
+			if (ret < 0)
 				return cairn_error_wrap(err, "publish image '%s'",
 							im->name ? im->name : "~");
-			}
 			io.layers_known = t > 0;
-			ret = cairn_image_push_descriptor(st, &final, &dest, &io, NULL, err);
-			if (ret == 0)
-				remember(&pub, o);
-			published_release(&pub);
+			ret = publish_tag(st, built, im, &o->tags[t], &dest, o, &io, err);
 			if (ret < 0)
 				return ret;
 		}

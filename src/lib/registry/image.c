@@ -393,7 +393,8 @@ static void report_manifest(const struct cairn_image_opts *o, enum cairn_progres
 static int push_manifest_blobs(struct cairn_store *st, struct cairn_registry *reg,
 			       const struct cairn_ref *ref, const char *refstr,
 			       const struct cairn_manifest *m, const struct cairn_image_opts *o,
-			       struct cairn_transfer_stats *stats, struct cairn_error **err)
+			       bool layers_known, struct cairn_transfer_stats *stats,
+			       struct cairn_error **err)
 {
 	cleanup_free struct cairn_descriptor *blobs = NULL;
 	struct pool p;
@@ -401,7 +402,7 @@ static int push_manifest_blobs(struct cairn_store *st, struct cairn_registry *re
 
 	pool_init(&p, reg, st, ref->path, refstr, o, stats, 1);
 	blobs = image_blobs(m, &p.n_blobs);
-	if (o->layers_known)
+	if (layers_known)
 		p.n_blobs = 1; /* the config, first */
 	p.blobs = blobs;
 	ret = run_pool(&p, err);
@@ -442,7 +443,7 @@ static int push_index_children(struct cairn_store *st, struct cairn_registry *re
 		if (ret != CAIRN_ENOTFOUND)
 			return ret;
 		cairn_error_clear(err);
-		ret = push_manifest_blobs(st, reg, ref, refstr, child, o, stats, err);
+		ret = push_manifest_blobs(st, reg, ref, refstr, child, o, false, stats, err);
 		if (ret < 0)
 			return ret;
 		ret = cairn_registry_manifest_put(c, ref->path, d->digest.str, d->media_type, raw,
@@ -494,6 +495,7 @@ struct push_job {
 	struct cairn_transfer_stats *stats;
 	/* stages storage: an image the tag holds stays; `stored` gets what it holds */
 	int keep;
+	int recheck; /* the registry refused the manifest for a blob: check the layers too */
 	struct cairn_descriptor *stored;
 	struct cairn_descriptor remote; /* what the tag held when last checked */
 };
@@ -503,7 +505,8 @@ static int push_blobs(struct push_job *j, struct cairn_error **err)
 	if (j->m->kind == CAIRN_MANIFEST_INDEX)
 		return push_index_children(j->st, j->reg, j->c, j->ref, j->refstr, j->m, j->o,
 					   j->stats, err);
-	return push_manifest_blobs(j->st, j->reg, j->ref, j->refstr, j->m, j->o, j->stats, err);
+	return push_manifest_blobs(j->st, j->reg, j->ref, j->refstr, j->m, j->o,
+				   j->o->layers_known && !j->recheck, j->stats, err);
 }
 
 static double now_secs(void)
@@ -574,6 +577,7 @@ static int put_manifest(struct push_job *j, struct cairn_error **err)
 			  (*err)->msg);
 		cairn_error_clear(err);
 		put_backoff(attempt + 1);
+		j->recheck = 1;
 		ret = push_blobs(j, err);
 		if (ret < 0)
 			return ret;
@@ -611,6 +615,11 @@ static int push_image(struct push_job *j, const struct cairn_ref *dest, struct c
 	j->reg = rm.reg;
 	j->c = rm.c;
 	ret = tag_holds(j, err);
+	if (ret == 0 && j->o->only_if_there) {
+		j->stats->requests = remote_requests(&rm);
+		return cairn_error_set(err, CAIRN_ENOTFOUND,
+				       "push '%s': the tag holds another image", refstr);
+	}
 	if (ret == 0)
 		ret = push_blobs(j, err);
 	if (ret == 0)
