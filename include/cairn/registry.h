@@ -28,6 +28,13 @@ CAIRN_API void cairn_registry_global_cleanup(void);
 struct cairn_registry_opts {
 	const char *username; /* --registry-username; with password, or neither */
 	const char *password;
+	/*
+	 * The registries (host[:port]) username and password are for: the images repository's and
+	 * the stages storage's; any other registry uses the docker config or goes anonymous. None
+	 * (0): every registry, for a command that talks to one.
+	 */
+	const char *const *credential_hosts;
+	size_t n_credential_hosts;
 	const char *docker_config_dir; /* NULL: $DOCKER_CONFIG, else ~/.docker */
 	const char *certs_dir;	       /* NULL: /etc/docker/certs.d */
 	/* hosts (host[:port]) that may use plain HTTP or bad TLS; "*": every host */

@@ -107,7 +107,16 @@ extern const struct option cli_registry_options[];
 struct cli_registry_args {
 	const char **insecure;
 	size_t n_insecure;
+	char **cred_hosts; /* the registries --registry-username is for */
+	size_t n_cred_hosts;
 };
+/*
+ * --registry-username/--registry-password are for the registries of `refs` (the images
+ * repository, the stages storage, the reference of image pull/push) only; NULL entries and
+ * ":local" are skipped.
+ */
+void cli_credential_hosts(struct cairn_image_opts *o, struct cli_registry_args *ra,
+			  const char *const *refs, size_t n);
 /* 1: handled, 0: not a registry option, -1: a usage error was printed, stop with *ret. */
 int cli_registry_opt(struct cairn_image_opts *o, struct cli_registry_args *ra, const char *cmd,
 		     int c, const char *arg, int *ret);

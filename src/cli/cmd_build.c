@@ -119,6 +119,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	if (cli_registry_finish(&o.pull, &ra, "build", &ret) < 0)
 		goto out;
 	cli_ctx_finish(ctx);
+	cli_credential_hosts(&o.pull, &ra, &o.stages_storage, 1);
 	home = cli_home(ctx, &err);
 	if (!home) {
 		ret = cli_fail(err);

@@ -240,6 +240,7 @@ static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *c
 	}
 	if (check_repo(&ca, cmd, &ret) < 0)
 		goto out;
+	cli_credential_hosts(&ca.o.image, &ca.ra, &ca.o.repo, 1);
 	if (ca.keep_file && read_keep(&ca, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;

@@ -138,6 +138,7 @@ static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx
 		ret = cli_fail(err);
 		goto out;
 	}
+	cli_credential_hosts(&ia.o, &ia.ra, (const char *const *)&ia.a.argv[optind + push], 1);
 	ret = cairn_ref_parse(&ref, ia.a.argv[optind + push], &err);
 	if (ret == 0 && push)
 		ret = cairn_image_push(st, ia.a.argv[optind], &ref, &ia.o, &stats, &err);

@@ -253,6 +253,11 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	n_pos = (size_t)(a.argc - optind);
 	if (plan_check(&p, m, cmd, pos, &n_pos, &w, &ret) < 0)
 		goto out;
+	{
+		const char *refs[] = {p.publish.repo, p.build.stages_storage};
+
+		cli_credential_hosts(&p.publish.image, &ra, refs, 2);
+	}
 	home = cli_home(ctx, &err);
 	if (!home) {
 		ret = cli_fail(err);
@@ -369,6 +374,7 @@ static int stages_pull(int argc, char **argv, struct cli_ctx *ctx)
 		cairn_error_free(err);
 		goto out;
 	}
+	cli_credential_hosts(&bo.pull, &ra, &repo, 1);
 	home = cli_home(ctx, &err);
 	if (!home) {
 		ret = cli_fail(err);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn/log.h"
+#include "cairn/oci.h"
 #include "cairn/store.h"
 #include "cli.h"
 
@@ -90,8 +92,41 @@ int cli_registry_finish(struct cairn_image_opts *o, struct cli_registry_args *ra
 	return 0;
 }
 
+void cli_credential_hosts(struct cairn_image_opts *o, struct cli_registry_args *ra,
+			  const char *const *refs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct cairn_ref r = CAIRN_REF_INIT;
+		struct cairn_error *e = NULL;
+
+		if (!refs[i] || refs[i][0] == ':' || cairn_ref_parse(&r, refs[i], &e) < 0) {
+			cairn_error_free(e);
+			continue;
+		}
+		ra->cred_hosts = realloc(ra->cred_hosts, (ra->n_cred_hosts + 1) * sizeof(char *));
+		if (!ra->cred_hosts)
+			abort();
+		ra->cred_hosts[ra->n_cred_hosts++] = strdup(r.domain);
+		cairn_ref_release(&r);
+	}
+	o->registry.credential_hosts = (const char *const *)ra->cred_hosts;
+	o->registry.n_credential_hosts = ra->n_cred_hosts;
+	/* credentials for no registry at all: for none, rather than for every one */
+	if (!ra->n_cred_hosts && o->registry.username) {
+		cairn_log(CAIRN_LOG_WARN,
+			  "--registry-username is for the registry of the images "
+			  "repository or the stages storage, and there is none: unused");
+		o->registry.username = o->registry.password = NULL;
+	}
+}
+
 void cli_registry_args_release(struct cli_registry_args *ra)
 {
+	for (size_t i = 0; i < ra->n_cred_hosts; i++)
+		free(ra->cred_hosts[i]);
+	free(ra->cred_hosts);
+	ra->cred_hosts = NULL;
+	ra->n_cred_hosts = 0;
 	free(ra->insecure);
 	ra->insecure = NULL;
 	ra->n_insecure = 0;

@@ -118,6 +118,14 @@ int cairn_registry_open(struct cairn_registry **out, const char *domain,
 	r->max_delay_ms = o->max_delay_ms ? o->max_delay_ms : 10000;
 	co.username = o->username;
 	co.password = o->password;
+	if (o->n_credential_hosts) {
+		bool ours = false;
+
+		for (size_t i = 0; i < o->n_credential_hosts && !ours; i++)
+			ours = strcasecmp(o->credential_hosts[i], domain) == 0;
+		if (!ours)
+			co.username = co.password = NULL;
+	}
 	co.docker_config_dir = o->docker_config_dir;
 	ret = cairn_creds_lookup(&r->creds, &co, domain, err);
 	if (ret < 0)

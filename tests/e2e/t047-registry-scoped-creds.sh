@@ -1,0 +1,53 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# --registry-username/--registry-password are for the registries of --images-repo and
+# --stages-storage only (spec section 9): a project whose base image is on a registry with
+# anonymous pulls (a token server that refuses bob) publishes to an htpasswd registry with bob's
+# credentials; the base registry never sees them.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo runc git python3 curl
+require_python jwt cryptography
+
+ALICE_PASS='Al1ce-t047-t0ken-s3cret'
+BOB_PASS='B0b-t047-htpasswd-s3cret'
+token_server_start --name PUB --users "alice:$ALICE_PASS" --anonymous pull
+base_image_push "$PUB/base/busybox:1"
+PUB_TOKEN_LOG=$TOKEN_LOG
+: >"$PUB_TOKEN_LOG" || exit 1 # from here on: what cairn asked
+registry_start --name PRIV --htpasswd "bob:$BOB_PASS"
+
+P=$T/project
+mkdir -p "$P" && git init -q "$P" &&
+	printf 'project: sc\nconfigVersion: 1\n---\nimage: app\nfrom: %s/base/busybox:1\nshell:\n  install: [echo hi > /hi]\n' \
+		"$PUB" >"$P/werf.yaml" &&
+	git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com commit -q -m i ||
+	exit 1
+
+test_expect_success 'bob publishes to his registry; the base comes anonymously from the other' '
+	cairn_run build-and-publish --dir "$P" -i "$PRIV/app" --tag-plain v1 -v \
+		--registry-username bob --registry-password "$BOB_PASS" >"$T/out" 2>"$T/err" &&
+	grep -q "registry .$PUB.: credentials from anonymous" "$T/err" &&
+	grep -q "registry .$PRIV.: credentials from" "$T/err" &&
+	! grep -q "registry .$PRIV.: credentials from anonymous" "$T/err" &&
+	skopeo inspect --creds "bob:$BOB_PASS" --tls-verify=false "docker://$PRIV/app/app:v1" >/dev/null &&
+	! grep -rq "$BOB_PASS" "$T/out" "$T/err"
+'
+
+test_expect_success 'the token server of the base registry never saw bob, only anonymous pulls' '
+	grep -q "user=- status=200" "$PUB_TOKEN_LOG" &&
+	! grep -q "user=bob" "$PUB_TOKEN_LOG"
+'
+
+test_expect_success 'credentials with no registry to go to are dropped with a warning' '
+	cairn_run build --dir "$P" --registry-username bob --registry-password "$BOB_PASS" \
+		>"$T/b.out" 2>"$T/b.err" &&
+	grep -q "registry-username is for the registry of the images repository or the stages storage" \
+		"$T/b.err"
+'
+
+test_done
