@@ -38,6 +38,13 @@ struct cairn_cleanup_opts {
 	struct cairn_cleanup_policy git_tag, git_commit;
 	bool dry_run;	    /* decide and report, delete nothing */
 	bool allow_shallow; /* a shallow clone lacks branches and commits: refused unless set */
+	/*
+	 * purge: every tag cairn published for the project's images goes (copies under another
+	 * name, other projects' tags and --keep-images-from still stay), and with
+	 * `stages_storage`, every stage tag there; git is not read.
+	 */
+	bool purge;
+	const char *stages_storage;
 	struct cairn_image_opts image; /* registry options */
 	/* each tag, kept or deleted, in the order seen (may be NULL) */
 	void (*report)(const struct cairn_cleanup_item *it, void *ud);
@@ -62,5 +69,12 @@ struct cairn_cleanup_stats {
  */
 CAIRN_API int cairn_images_cleanup(const struct cairn_cleanup_opts *o,
 				   struct cairn_cleanup_stats *stats, struct cairn_error **err);
+
+/**
+ * `cairn purge`: cairn_images_cleanup() with `purge` set, then every stage tag
+ * (`image-stage-SIGNATURE`, `dimgstage-SIGNATURE`) of `stages_storage` when given.
+ */
+CAIRN_API int cairn_purge(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
+			  struct cairn_error **err);
 
 #endif

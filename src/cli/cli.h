@@ -170,6 +170,7 @@ int cmd_help(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_image(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_images(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_cleanup(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_purge(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_publish(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build_and_publish(int argc, char **argv, struct cli_ctx *ctx);

@@ -194,6 +194,17 @@ static const struct cli_cmd commands[] = {
 		.help = "",
 	},
 	{
+		.name = "purge",
+		.run = cmd_purge,
+		.usage = "cairn purge -i|--images-repo REPO [-s|--stages-storage REPO] --force",
+		.summary = "delete every image and stage of the project from the registries",
+		.help = "Deletes every tag cairn published for the project's images in REPO (copies\n"
+			"under another name, other projects' tags and --keep-images-from stay), and\n"
+			"with --stages-storage every stage tag there (image-stage-*, dimgstage-*: the\n"
+			"stages storage is taken as the project's). Needs --force; --dry-run lists.\n"
+			"Options as 'cairn help images'.\n",
+	},
+	{
 		.name = "image",
 		.run = cmd_image,
 		.usage = "cairn image pull [OPTIONS] REF | cairn image push [OPTIONS] NAME REF",

@@ -12,6 +12,7 @@
 
 enum {
 	OPT_IMAGES_REPO = 'i',
+	OPT_STAGES_STORAGE = 's',
 	OPT_DIR = 2600,
 	OPT_CONFIG,
 	OPT_TEMPLATES_DIR,
@@ -24,10 +25,13 @@ enum {
 	OPT_TAG_EXPIRY,
 	OPT_COMMIT_LIMIT,
 	OPT_COMMIT_EXPIRY,
+	OPT_FORCE,
 };
 
 static const struct option own[] = {
 	{"images-repo", required_argument, NULL, OPT_IMAGES_REPO},
+	{"stages-storage", required_argument, NULL, OPT_STAGES_STORAGE},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"images-repo-mode", required_argument, NULL, OPT_REPO_MODE},
 	{"images-repo-implementation", required_argument, NULL, OPT_REPO_IMPLEMENTATION},
 	{"dir", required_argument, NULL, OPT_DIR},
@@ -50,6 +54,7 @@ struct cleanup_args {
 	const char *mode, *impl, *keep_file;
 	char **keep;
 	size_t n_keep;
+	bool force;
 };
 
 /* A limit or a number of days: -1 (werf's "none") or 0 and up; -1 for a usage error. */
@@ -131,7 +136,7 @@ static int parse(struct cleanup_args *ca, struct cli_args *a, const char *cmd, s
 {
 	int c;
 
-	while ((c = getopt_long(a->argc, a->argv, ":j:i:" CLI_COMMON_SHORTOPTS, a->opts, NULL)) !=
+	while ((c = getopt_long(a->argc, a->argv, ":j:i:s:" CLI_COMMON_SHORTOPTS, a->opts, NULL)) !=
 	       -1) {
 		int r = cli_common_opt(ctx, cmd, c, optarg);
 
@@ -149,6 +154,12 @@ static int parse(struct cleanup_args *ca, struct cli_args *a, const char *cmd, s
 		switch (c) {
 		case OPT_IMAGES_REPO:
 			ca->o.repo = optarg;
+			break;
+		case OPT_STAGES_STORAGE:
+			ca->o.stages_storage = cli_stages_storage(optarg);
+			break;
+		case OPT_FORCE:
+			ca->force = true;
 			break;
 		case OPT_REPO_MODE:
 			ca->mode = optarg;
@@ -221,7 +232,7 @@ static int check_repo(struct cleanup_args *ca, const char *cmd, int *ret)
 	return 0;
 }
 
-static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *ctx)
+static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *ctx, bool purge)
 {
 	struct cleanup_args ca = {
 		.o = {.image = CAIRN_IMAGE_OPTS_INIT, .git_tag = {-1, -1}, .git_commit = {-1, -1}}};
@@ -240,7 +251,23 @@ static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *c
 	}
 	if (check_repo(&ca, cmd, &ret) < 0)
 		goto out;
-	cli_credential_hosts(&ca.o.image, &ca.ra, &ca.o.repo, 1);
+	if (purge && !ca.force && !ca.o.dry_run) {
+		ret = cli_usage_error(cmd, "purge deletes every image and stage of the project: "
+					   "add --force (or look first with --dry-run)");
+		goto out;
+	}
+	if (!purge && ca.force) {
+		ret = cli_usage_error(cmd, "--force is for purge");
+		goto out;
+	}
+	if (!purge && ca.o.stages_storage)
+		cairn_log(CAIRN_LOG_WARN, "stages cleanup is not there yet: the stages storage is "
+					  "left as it is");
+	{
+		const char *refs[] = {ca.o.repo, purge ? ca.o.stages_storage : NULL};
+
+		cli_credential_hosts(&ca.o.image, &ca.ra, refs, 2);
+	}
 	if (ca.keep_file && read_keep(&ca, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;
@@ -249,7 +276,7 @@ static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *c
 	ca.o.n_keep = ca.n_keep;
 	ca.o.report = print_item;
 	ca.o.ud = &ca.o;
-	if (cairn_images_cleanup(&ca.o, &st, &err) < 0) {
+	if ((purge ? cairn_purge(&ca.o, &st, &err) : cairn_images_cleanup(&ca.o, &st, &err)) < 0) {
 		ret = cli_fail_cmd(cmd, err);
 		goto out;
 	}
@@ -273,11 +300,16 @@ int cmd_images(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error("images", "missing subcommand (cleanup)");
 	}
 	if (strcmp(argv[1], "cleanup") == 0)
-		return run_cleanup("images", argc - 1, argv + 1, ctx);
+		return run_cleanup("images", argc - 1, argv + 1, ctx, false);
 	return cli_usage_error("images", "unknown subcommand '%s' (want cleanup)", argv[1]);
 }
 
 int cmd_cleanup(int argc, char **argv, struct cli_ctx *ctx)
 {
-	return run_cleanup("cleanup", argc, argv, ctx);
+	return run_cleanup("cleanup", argc, argv, ctx, false);
+}
+
+int cmd_purge(int argc, char **argv, struct cli_ctx *ctx)
+{
+	return run_cleanup("purge", argc, argv, ctx, true);
 }

@@ -34,7 +34,7 @@ GONE=0123456789abcdef0123456789abcdef01234567
 
 tags_of() {
 	skopeo list-tags --tls-verify=false "docker://$1" |
-		python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["Tags"])))'
+		python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["Tags"] or [])))'
 }
 
 B=$("$CAIRN" slugify -f tag feature/b)
@@ -182,6 +182,20 @@ test_expect_success 'a shallow clone is refused unless allowed' '
 	grep -q "shallow clone" "$T/sh.err" &&
 	cairn_run cleanup --dir "$T/shallow" -i "$REG/app" --dry-run --allow-git-shallow-clone \
 		>"$T/sh.out" 2>&1
+'
+
+test_expect_success 'purge wants --force; with it, the project'"'"'s tags and stages go' '
+	CAIRN_HOME=$T/h2 cairn_run build-and-publish --dir "$P" -q -i "$REG/app" --tag-custom last \
+		--stages-storage "$REG/stages" &&
+	test -n "$(tags_of "$REG/stages")" &&
+	test_must_fail cairn_run purge --dir "$P" -i "$REG/app" -s "$REG/stages" 2>"$T/pf.err" &&
+	grep -q "add --force" "$T/pf.err" &&
+	cairn_run purge --dir "$P" -i "$REG/app" -s "$REG/stages" --dry-run >"$T/pd" 2>&1 &&
+	grep -q "^would delete .*/stages:image-stage-" "$T/pd" && test -n "$(tags_of "$REG/stages")" &&
+	cairn_run purge --dir "$P" -i "$REG/app" -s "$REG/stages" --force >"$T/pf" 2>&1 &&
+	test -z "$(tags_of "$REG/stages")" &&
+	test -z "$(tags_of "$REG/app/front")" &&
+	test "$(tags_of "$REG/app/back")" = "feat2 prod"
 '
 
 test_expect_success 'a registry that refuses deletion is named as such' '

@@ -6,6 +6,7 @@
  */
 #include "common.h"
 #include "cairn/cleanup.h"
+#include "cairn/build.h"
 #include "cairn/config.h"
 #include "cairn/registry.h"
 #include "cairn/slug.h"
@@ -291,7 +292,12 @@ static void judge(struct repo_job *j, struct repo_tags *rt, struct tag_info *t, 
 		value = t->tag;
 		if (strncmp(value, rt->prefix, strlen(rt->prefix)) == 0)
 			value += strlen(rt->prefix);
-		decide(t, value, j->live);
+		if (j->o->purge) {
+			t->delete = true;
+			t->why = xstrdup("purge");
+		} else {
+			decide(t, value, j->live);
+		}
 	}
 }
 
@@ -435,7 +441,7 @@ int cairn_images_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanu
 	if (ret < 0)
 		return ret;
 	j.project = cfg->project.s;
-	ret = read_live(&live, o, err);
+	ret = o->purge ? 0 : read_live(&live, o, err);
 	if (ret == 0)
 		ret = cairn_registry_pool_new(&pool, &o->image.registry, err);
 	if (ret == 0)
@@ -450,5 +456,101 @@ int cairn_images_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanu
 		cairn_registry_conn_put(j.c);
 	cairn_git_free(TAKE_PTR(live.repo));
 	cairn_git_global_cleanup();
+	return ret;
+}
+
+/* ---- purge ---- */
+
+struct stage_tags {
+	char **v;
+	size_t n;
+};
+
+static bool is_stage_tag(const char *tag)
+{
+	static const char *const prefixes[] = {CAIRN_STAGE_PREFIX_PUBLISH, CAIRN_STAGE_PREFIX_DIMG};
+
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
+		size_t n = strlen(prefixes[i]);
+
+		if (!strncmp(tag, prefixes[i], n) && strlen(tag + n) == 64 &&
+		    strspn(tag + n, "0123456789abcdef") == 64)
+			return true;
+	}
+	return false;
+}
+
+static int collect_stage_tag(const char *tag, void *ud)
+{
+	struct stage_tags *st = ud;
+
+	if (!is_stage_tag(tag))
+		return 0;
+	st->v = xreallocarray(st->v, st->n + 1, sizeof(*st->v));
+	st->v[st->n++] = xstrdup(tag);
+	return 0;
+}
+
+/* Every stage tag of the stages storage `o->stages_storage`: deleted (reported). */
+static int purge_stages(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
+			struct cairn_registry_pool *pool, struct cairn_error **err)
+{
+	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
+	struct cairn_registry_conn *c = NULL;
+	struct cairn_registry *reg = NULL;
+	struct stage_tags st = {0};
+	int ret = cairn_repo_parse(&repo, o->stages_storage, err);
+
+	if (ret == 0)
+		ret = cairn_registry_pool_get(&reg, pool, repo.domain, err);
+	if (ret == 0)
+		ret = cairn_registry_conn_get(&c, reg, err);
+	if (ret == 0)
+		ret = cairn_registry_tags_list(c, repo.path, collect_stage_tag, &st, err);
+	for (size_t i = 0; ret == 0 && i < st.n; i++) {
+		cleanup_free char *ref = xasprintf("%s/%s:%s", repo.domain, repo.path, st.v[i]);
+		struct cairn_cleanup_item it = {ref, "stage", "purge", true};
+		struct cairn_descriptor d;
+
+		ret = cairn_registry_manifest_head(c, repo.path, st.v[i], &d, err);
+		if (ret == 0 && !o->dry_run)
+			ret = cairn_registry_manifest_delete(c, repo.path, &d.digest, err);
+		if (ret == CAIRN_ENOTFOUND) {
+			/* gone meanwhile */
+			cairn_error_clear(err);
+			ret = 0;
+			continue;
+		}
+		if (ret < 0)
+			break;
+		stats->tags_seen++;
+		stats->tags_deleted++;
+		if (o->report)
+			o->report(&it, o->ud);
+	}
+	for (size_t i = 0; i < st.n; i++)
+		free(st.v[i]);
+	free(st.v);
+	if (c)
+		cairn_registry_conn_put(c);
+	return ret;
+}
+
+int cairn_purge(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
+		struct cairn_error **err)
+{
+	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
+	struct cairn_cleanup_opts po = *o;
+	struct cairn_cleanup_stats images;
+	int ret;
+
+	po.purge = true;
+	ret = cairn_images_cleanup(&po, &images, err);
+	*stats = images;
+	if (ret < 0 || !o->stages_storage)
+		return ret;
+	ret = cairn_registry_pool_new(&pool, &o->image.registry, err);
+	if (ret == 0)
+		ret = purge_stages(o, stats, o->image.registries ? o->image.registries : pool, err);
 	return ret;
 }
