@@ -203,6 +203,20 @@ CAIRN_API int cairn_registry_image_config(struct cairn_registry_conn *c, const c
 					  struct cairn_error **err);
 
 /**
+ * `cairn login`: store `user` and `password` for the registry `host` in the docker config
+ * (o->docker_config_dir, else $DOCKER_CONFIG, else ~/.docker), as `docker login` does without
+ * a credential helper (one that owns the host is an error saying so). Nothing is checked
+ * against the registry.
+ */
+CAIRN_API int cairn_registry_login(const struct cairn_registry_opts *o, const char *host,
+				   const char *user, const char *password,
+				   struct cairn_error **err);
+
+/** `cairn logout`: remove what cairn_registry_login() stored; CAIRN_ENOTFOUND when none. */
+CAIRN_API int cairn_registry_logout(const struct cairn_registry_opts *o, const char *host,
+				    struct cairn_error **err);
+
+/**
  * DELETE the manifest `dg` of `repo` (every tag that points to it goes with it); asks for a
  * token with the `delete` action. CAIRN_ENOTFOUND when it is gone already; a registry that
  * refuses deletion (HTTP 405, as distribution without storage.delete.enabled) is an error

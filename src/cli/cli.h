@@ -171,6 +171,8 @@ int cmd_image(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_images(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_cleanup(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_purge(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_login(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_logout(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_publish(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build_and_publish(int argc, char **argv, struct cli_ctx *ctx);

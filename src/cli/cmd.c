@@ -205,6 +205,25 @@ static const struct cli_cmd commands[] = {
 			"Options as 'cairn help images'.\n",
 	},
 	{
+		.name = "login",
+		.run = cmd_login,
+		.usage =
+			"cairn login -u USER -p PASSWORD|--password-stdin [--docker-config DIR] HOST",
+		.summary = "store credentials for a registry in the docker config",
+		.help = "Writes the auths entry of HOST (docker.io: Docker Hub) into DIR/config.json\n"
+			"(default $DOCKER_CONFIG, else ~/.docker), mode 0600, as docker login does;\n"
+			"cairn, docker, skopeo and werf then use it. A credential helper that owns\n"
+			"HOST in that config (credsStore, credHelpers) is left to docker login.\n"
+			"The credentials are not checked against the registry.\n",
+	},
+	{
+		.name = "logout",
+		.run = cmd_logout,
+		.usage = "cairn logout [--docker-config DIR] HOST",
+		.summary = "remove the credentials of a registry from the docker config",
+		.help = "",
+	},
+	{
 		.name = "image",
 		.run = cmd_image,
 		.usage = "cairn image pull [OPTIONS] REF | cairn image push [OPTIONS] NAME REF",

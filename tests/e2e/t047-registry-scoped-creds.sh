@@ -50,4 +50,25 @@ test_expect_success 'credentials with no registry to go to are dropped with a wa
 		"$T/b.err"
 '
 
+test_expect_success 'cairn login --password-stdin, then a publish through the docker config' '
+	printf "%s\n" "$BOB_PASS" | cairn_run login -u bob --password-stdin \
+		--docker-config "$T/dc" "http://$PRIV/" >"$T/login.out" 2>&1 &&
+	grep -q "^Login Succeeded" "$T/login.out" && ! grep -q "$BOB_PASS" "$T/login.out" &&
+	test "$(stat -c %a "$T/dc/config.json")" = 600 &&
+	python3 -c "import json,sys,base64; a=json.load(open(sys.argv[1]))[\"auths\"][sys.argv[2]][\"auth\"]; sys.exit(base64.b64decode(a).decode() != \"bob:\" + sys.argv[3])" \
+		"$T/dc/config.json" "$PRIV" "$BOB_PASS" &&
+	cairn_run build-and-publish --dir "$P" -q -i "$PRIV/app" --tag-plain v2 \
+		--docker-config "$T/dc" &&
+	skopeo inspect --creds "bob:$BOB_PASS" --tls-verify=false "docker://$PRIV/app/app:v2" >/dev/null
+'
+
+test_expect_success 'cairn logout removes them: the next publish is refused' '
+	cairn_run logout --docker-config "$T/dc" "$PRIV" >"$T/logout.out" 2>&1 &&
+	! grep -q "$PRIV" "$T/dc/config.json" &&
+	test_must_fail cairn_run publish --dir "$P" -q -i "$PRIV/app" --tag-plain v3 \
+		--docker-config "$T/dc" 2>"$T/refused" &&
+	test_must_fail cairn_run logout --docker-config "$T/dc" "$PRIV" 2>"$T/again" &&
+	grep -q "has no credentials for" "$T/again"
+'
+
 test_done

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Registry credentials in the order of spec section 7; secrets stay out of messages and logs. */
 #include "common.h"
+#include "util/base64.h"
+#include "cairn/registry.h"
 #include "registry/creds.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -738,4 +740,146 @@ int cairn_creds_lookup(struct cairn_creds *out, const struct cairn_creds_opts *o
 	*out = c;
 	c = (struct cairn_creds)CAIRN_CREDS_INIT;
 	return 0;
+}
+
+/* ---- login and logout: the `auths` entry of the docker config ---- */
+
+static void free_zero(char **p)
+{
+	if (*p) {
+		explicit_bzero(*p, strlen(*p));
+		free(*p);
+	}
+	*p = NULL;
+}
+
+/* The docker config as JSON (an empty object when there is none) and its path. */
+static int load_for_edit(json_t **out, char **path_out, const struct cairn_creds_opts *o,
+			 struct cairn_error **err)
+{
+	CLEANUP(buf_release_zero) struct cairn_buf raw = CAIRN_BUF_INIT_MAX(CONFIG_MAX);
+	cleanup_free char *path = config_path(o);
+	bool found = false;
+	int ret;
+
+	*out = NULL;
+	if (!path)
+		return cairn_error_set(
+			err, CAIRN_EINVAL,
+			"no docker config: set DOCKER_CONFIG or HOME, or --docker-config");
+	ret = read_config(&raw, &found, path, err);
+	if (ret < 0)
+		return ret;
+	if (!found)
+		*out = json_object();
+	else if (cairn_json_parse(out, raw.buf, raw.len, path, err) < 0)
+		return CAIRN_EINVAL;
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return cairn_error_set(err, CAIRN_EINVAL, "'%s' is not a JSON object", path);
+	}
+	*path_out = TAKE_PTR(path);
+	return 0;
+}
+
+/* A credential helper that owns `host` in this config: its name, or NULL. */
+static const char *helper_for(json_t *cfg, const char *key)
+{
+	const char *h =
+		json_string_value(json_object_get(json_object_get(cfg, "credHelpers"), key));
+
+	return h ? h : json_string_value(json_object_get(cfg, "credsStore"));
+}
+
+static int save_config(const char *path, json_t *cfg, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	cleanup_free char *dir = xstrdup(path);
+	int ret;
+
+	*strrchr(dir, '/') = '\0';
+	ret = cairn_fs_mkdirs_at(AT_FDCWD, dir, 0700, err);
+	if (ret == 0)
+		ret = cairn_json_dump(&b, cfg, err);
+	if (ret == 0)
+		cairn_buf_addch(&b, '\n');
+	if (ret == 0)
+		ret = cairn_fs_write_atomic_at(AT_FDCWD, path, b.buf, b.len, 0600, err);
+	explicit_bzero(b.buf, b.len);
+	return ret;
+}
+
+int cairn_creds_save(const struct cairn_creds_opts *o, const char *host, const char *user,
+		     const char *password, struct cairn_error **err)
+{
+	cleanup_json json_t *cfg = NULL;
+	cleanup_free char *path = NULL;
+	const char *key = is_docker_hub(host, strlen(host)) ? DOCKER_HUB_SERVER_URL : host;
+	CLEANUP(free_zero) char *up = xasprintf("%s:%s", user, password);
+	CLEANUP(free_zero) char *b64 = NULL;
+	const char *helper;
+	json_t *auths;
+	int ret = load_for_edit(&cfg, &path, o, err);
+
+	if (ret < 0)
+		return ret;
+	helper = helper_for(cfg, key);
+	if (helper)
+		return cairn_error_set(err, CAIRN_EINVAL,
+				       "'%s' keeps the credentials of '%s' in the helper "
+				       "'docker-credential-%s': log in with docker login",
+				       path, host, helper);
+	auths = json_object_get(cfg, "auths");
+	if (!json_is_object(auths)) {
+		auths = json_object();
+		json_object_set_new(cfg, "auths", auths);
+	}
+	b64 = cairn_base64_encode(up, strlen(up));
+	json_object_set_new(auths, key, json_pack("{s:s}", "auth", b64));
+	ret = save_config(path, cfg, err);
+	/* the config's copy of the secret goes with the JSON tree, which jansson frees */
+	return ret < 0 ? cairn_error_wrap(err, "log in to '%s'", host) : 0;
+}
+
+int cairn_creds_forget(const struct cairn_creds_opts *o, const char *host, struct cairn_error **err)
+{
+	cleanup_json json_t *cfg = NULL;
+	cleanup_free char *path = NULL;
+	const char *key = is_docker_hub(host, strlen(host)) ? DOCKER_HUB_SERVER_URL : host;
+	json_t *auths;
+	int ret = load_for_edit(&cfg, &path, o, err);
+
+	if (ret < 0)
+		return ret;
+	auths = json_object_get(cfg, "auths");
+	if (!json_object_get(auths, key)) {
+		if (helper_for(cfg, key))
+			return cairn_error_set(err, CAIRN_EINVAL,
+					       "'%s' keeps the credentials of '%s' in the helper "
+					       "'docker-credential-%s': log out with docker logout",
+					       path, host, helper_for(cfg, key));
+		return cairn_error_set(err, CAIRN_ENOTFOUND, "'%s' has no credentials for '%s'",
+				       path, host);
+	}
+	json_object_del(auths, key);
+	return save_config(path, cfg, err);
+}
+
+int cairn_registry_login(const struct cairn_registry_opts *o, const char *host, const char *user,
+			 const char *password, struct cairn_error **err)
+{
+	struct cairn_creds_opts co = CAIRN_CREDS_OPTS_INIT;
+
+	co.docker_config_dir = o ? o->docker_config_dir : NULL;
+	return cairn_creds_save(&co, host, user, password, err);
+}
+
+int cairn_registry_logout(const struct cairn_registry_opts *o, const char *host,
+			  struct cairn_error **err)
+{
+	struct cairn_creds_opts co = CAIRN_CREDS_OPTS_INIT;
+
+	co.docker_config_dir = o ? o->docker_config_dir : NULL;
+	return cairn_creds_forget(&co, host, err);
 }

@@ -51,6 +51,17 @@ struct cairn_creds_opts {
  * Returns CAIRN_EINVAL for half of a username/password pair or an unreadable or malformed
  * docker config (naming the file), CAIRN_EAUTH when a credential helper is missing or fails.
  */
+/*
+ * Write `user`:`password` as the `auths` entry of `host` (Docker Hub: docker's key for it) in
+ * the docker config, mode 0600, atomically, keeping every other entry; refused (saying so)
+ * when a credential helper owns the host there.
+ */
+int cairn_creds_save(const struct cairn_creds_opts *o, const char *host, const char *user,
+		     const char *password, struct cairn_error **err);
+/* Remove the `auths` entry of `host`; CAIRN_ENOTFOUND when there is none. */
+int cairn_creds_forget(const struct cairn_creds_opts *o, const char *host,
+		       struct cairn_error **err);
+
 int cairn_creds_lookup(struct cairn_creds *out, const struct cairn_creds_opts *o, const char *host,
 		       struct cairn_error **err);
 
