@@ -84,7 +84,8 @@ static int run(const char *cmd, int argc, char **argv, struct cli_ctx *ctx, int 
 		goto out;
 	}
 	host = registry_host(a.argv[optind]);
-	if (!host || !*host || !strcmp(host, "index.docker.io") || !strcmp(host, "registry-1.docker.io")) {
+	if (!host || !*host || !strcmp(host, "index.docker.io") ||
+	    !strcmp(host, "registry-1.docker.io")) {
 		free(host);
 		host = strdup("docker.io");
 	}
