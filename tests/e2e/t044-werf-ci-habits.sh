@@ -70,6 +70,19 @@ test_expect_success 'monorepo: REPO:NAME-TAG for each named image' '
 	image_check "$REG/mono:back-main"
 '
 
+test_expect_success 'uncommitted changes get one warning: git entries come from the commit' '
+	G=$T/gitproj && mkdir -p "$G" && git init -q "$G" && echo one >"$G/app.txt" &&
+	printf "project: g\nconfigVersion: 1\n---\nimage: a\nfrom: %s/base/busybox:1\ngit:\n- add: /\n  to: /app\n" \
+		"$REG" >"$G/werf.yaml" &&
+	git -C "$G" add -A && git -C "$G" -c user.name=t -c user.email=t@e commit -q -m i &&
+	echo two >"$G/app.txt" &&
+	CAIRN_HOME=$T/home "$CAIRN" build --dir "$G" >/dev/null 2>"$T/dirty" &&
+	test "$(grep -c "has 1 uncommitted change: cairn builds git entries from commit" "$T/dirty")" = 1 &&
+	git -C "$G" -c user.name=t -c user.email=t@e commit -q -am two &&
+	CAIRN_HOME=$T/home "$CAIRN" build --dir "$G" >/dev/null 2>"$T/clean" &&
+	! grep -q "uncommitted" "$T/clean"
+'
+
 test_expect_success 'a bad images repo mode is a usage error naming it' '
 	(cd "$d" && CAIRN_HOME=$T/home "$CAIRN" publish -i "$REG/x" --images-repo-mode mono \
 		2>"$T/err"; test $? = 2) &&

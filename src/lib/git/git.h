@@ -107,6 +107,12 @@ bool cairn_git_has_commit(struct cairn_git_repo *r, const char *hex);
 int cairn_git_each_ref(struct cairn_git_repo *r, const char *prefix,
 		       int (*fn)(const char *name, void *ud), void *ud, struct cairn_error **err);
 
+/*
+ * How many tracked files of the work tree differ from HEAD (staged or not; untracked files and
+ * submodules left out): 0 for a clean tree or a bare repository.
+ */
+size_t cairn_git_changed_files(struct cairn_git_repo *r);
+
 /* Whether the repository is a shallow clone (its history is cut). */
 bool cairn_git_is_shallow(struct cairn_git_repo *r);
 

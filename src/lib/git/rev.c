@@ -68,6 +68,24 @@ int cairn_git_each_ref(struct cairn_git_repo *r, const char *prefix,
 	return ret;
 }
 
+size_t cairn_git_changed_files(struct cairn_git_repo *r)
+{
+	git_status_options o;
+	git_status_list *list = NULL;
+	size_t n;
+
+	if (git_repository_is_bare(r->repo) ||
+	    git_status_options_init(&o, GIT_STATUS_OPTIONS_VERSION) < 0)
+		return 0;
+	o.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	o.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	if (git_status_list_new(&list, r->repo, &o) < 0)
+		return 0;
+	n = git_status_list_entrycount(list);
+	git_status_list_free(list);
+	return n;
+}
+
 bool cairn_git_is_shallow(struct cairn_git_repo *r)
 {
 	return git_repository_is_shallow(r->repo) == 1;

@@ -186,6 +186,17 @@ static int project_repo(struct cairn_git_repo **out, struct builder *b, struct c
 	if (ret == 0)
 		ret = cairn_git_head(b->head, &branch, b->repo, err);
 	free(branch);
+	if (ret == 0) {
+		size_t n = cairn_git_changed_files(b->repo);
+
+		/* werf's rule: the files of git entries come from the commit */
+		if (n)
+			cairn_log(
+				CAIRN_LOG_WARN,
+				"'%s' has %zu uncommitted change%s: cairn builds git entries from "
+				"commit %.12s (commit them to build them)",
+				b->dir, n, n == 1 ? "" : "s", b->head);
+	}
 	*out = b->repo;
 	return ret;
 }
