@@ -3,12 +3,31 @@
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cairn/interrupt.h"
 #include "cairn/registry.h"
 #include "cairn/version.h"
 #include "cli.h"
+
+/* What cairn runs with, indented under its own version; runc as the PATH gives it. */
+static void print_libraries(void)
+{
+	char *libs = cairn_version_libraries();
+	FILE *p = popen("runc --version 2>/dev/null", "r");
+	char line[256];
+
+	for (char *l = strtok(libs, "\n"); l; l = strtok(NULL, "\n"))
+		printf("  %s\n", l);
+	free(libs);
+	if (p && fgets(line, sizeof(line), p))
+		printf("  %s", line);
+	else
+		printf("  runc: not found in PATH\n");
+	if (p)
+		pclose(p);
+}
 
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -18,6 +37,7 @@ int cmd_version(int argc, char **argv, struct cli_ctx *ctx)
 	if (argc > 1)
 		return cli_usage_error("version", "unexpected argument '%s'", argv[1]);
 	printf("cairn %s\n", cairn_version());
+	print_libraries();
 	return CLI_EXIT_OK;
 }
 

@@ -45,7 +45,9 @@ test_expect_success 'help COMMAND and COMMAND --help agree' '
 
 test_expect_success 'version prints the version' '
 	"$CAIRN" version >"$T/v" &&
-	grep -Eq "^cairn [0-9]+\.[0-9]+\.[0-9]+$" "$T/v" &&
+	head -1 "$T/v" | grep -Eq "^cairn [0-9]+\.[0-9]+\.[0-9]+$" &&
+	grep -q "^  libcurl [0-9]" "$T/v" && grep -q "^  libgit2 [0-9]" "$T/v" &&
+	grep -q "^  libfyaml " "$T/v" && grep -q "^  OpenSSL " "$T/v" && grep -q "^  runc" "$T/v" &&
 	"$CAIRN" --version >"$T/v2" &&
 	test_cmp "$T/v" "$T/v2"
 '
