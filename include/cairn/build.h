@@ -16,6 +16,16 @@
 #define CAIRN_STAGE_PREFIX_PUBLISH "image-stage-"
 #define CAIRN_STAGE_PREFIX_DIMG "dimgstage-"
 
+/*
+ * Labels every stage cairn builds carries in its config, so that a stages cleanup can walk the
+ * chains back from the published images: the project, the signature of the stage it stands on,
+ * and (import stages) the signatures of the stages it imports from, blank-separated. A base
+ * image stage has none of its own.
+ */
+#define CAIRN_LABEL_STAGE_PROJECT "cairn-stage-project"
+#define CAIRN_LABEL_STAGE_PARENT "cairn-stage-parent"
+#define CAIRN_LABEL_STAGE_IMPORTS "cairn-stage-imports"
+
 enum cairn_build_event_kind {
 	CAIRN_BUILD_IMAGE_BEGIN = 1, /* image */
 	CAIRN_BUILD_STAGE_CACHED,    /* image, stage, signature */

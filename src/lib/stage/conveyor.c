@@ -6,6 +6,7 @@
 #include "cairn/toolchain.h"
 #include "run/exec.h"
 #include "run/workdir.h"
+#include "util/buf.h"
 #include "util/fs.h"
 
 #include <sys/file.h>
@@ -96,6 +97,32 @@ const struct stage_kind stage_kinds[S_COUNT] = {
 	[S_DOCKER] = {"dockerInstructions", stage_deps_docker, stage_build_docker},
 };
 
+/* The labels that place a stage in its chain (see CAIRN_LABEL_STAGE_PARENT). */
+static void chain_labels(json_t *config, struct image_state *s, enum stage_id id)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf imports = CAIRN_BUF_INIT;
+	json_t *labels;
+
+	stage_set_label(config, CAIRN_LABEL_STAGE_PROJECT, s->b->config->project.s);
+	stage_set_label(config, CAIRN_LABEL_STAGE_PARENT, s->prev_sig);
+	if (stage_kinds[id].deps == stage_deps_imports) {
+		for (size_t i = 0; i < s->img->n_imports; i++) {
+			const struct cairn_config_import *im = &s->img->imports[i];
+			const struct built_image *src = stage_find_built(s->b, im->source);
+
+			if (im->point == stage_import_point(id) && src)
+				cairn_buf_addf(&imports, "%s%s", imports.len ? " " : "",
+					       stage_import_source(src, im)->sig);
+		}
+	}
+	if (imports.len) {
+		stage_set_label(config, CAIRN_LABEL_STAGE_IMPORTS, imports.buf);
+	} else {
+		labels = json_object_get(stage_config_section(config), "Labels");
+		json_object_del(labels, CAIRN_LABEL_STAGE_IMPORTS);
+	}
+}
+
 static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum stage_id id,
 		       struct cairn_error **err)
 {
@@ -108,6 +135,8 @@ static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum
 		return ret;
 	o.config = json_deep_copy(s->config);
 	ret = stage_kinds[id].build(&o, s, id, err);
+	if (ret == 0)
+		chain_labels(o.config, s, id);
 	if (ret == 0)
 		ret = stage_commit(s, id, o.config, o.layers, o.n_layers, out, err);
 	json_decref(o.config);
