@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Cleanup of published images: werf v1.0's tagging-scheme policy. */
+/* Cleanup of published images (werf v1.0's tagging-scheme policy) and of the stages storage. */
 #ifndef CAIRN_CLEANUP_H
 #define CAIRN_CLEANUP_H
 
@@ -44,7 +44,12 @@ struct cairn_cleanup_opts {
 	 * `stages_storage`, every stage tag there; git is not read.
 	 */
 	bool purge;
-	const char *stages_storage;
+	const char *stages_storage; /* the registry repository of the stages, or NULL */
+	/*
+	 * stages cleanup: a stage no image stands on is deleted once cleanups have found it so
+	 * for this many seconds (-1: werf's two hours), which spares the builds in progress
+	 */
+	int64_t grace_seconds;
 	struct cairn_image_opts image; /* registry options */
 	/* each tag, kept or deleted, in the order seen (may be NULL) */
 	void (*report)(const struct cairn_cleanup_item *it, void *ud);
@@ -53,6 +58,7 @@ struct cairn_cleanup_opts {
 
 struct cairn_cleanup_stats {
 	uint64_t tags_seen, tags_deleted, tags_kept;
+	uint64_t stages_seen, stages_deleted, stages_kept;
 };
 
 /**
@@ -71,8 +77,28 @@ CAIRN_API int cairn_images_cleanup(const struct cairn_cleanup_opts *o,
 				   struct cairn_cleanup_stats *stats, struct cairn_error **err);
 
 /**
- * `cairn purge`: cairn_images_cleanup() with `purge` set, then every stage tag
- * (`image-stage-SIGNATURE`, `dimgstage-SIGNATURE`) of `stages_storage` when given.
+ * `cairn stages cleanup`: of the stage tags (`image-stage-SIGNATURE`, `dimgstage-SIGNATURE`)
+ * of `o->stages_storage`, delete those of the project that no image published in `o->repo`
+ * stands on: each published image names its last stage, each stage the stage below it and the
+ * stages it imports from, and the chains are walked back. A stage of another project, a base
+ * image stage, one stored by a cairn that did not name the stage below, and one whose
+ * manifest a kept tag shares stay. A stage is deleted once cleanups have found it unused for
+ * `grace_seconds` (the stages storage keeps when, under the tag `cairn-stages-unused`).
+ * CAIRN_EINVAL without a stages storage.
+ */
+CAIRN_API int cairn_stages_cleanup(const struct cairn_cleanup_opts *o,
+				   struct cairn_cleanup_stats *stats, struct cairn_error **err);
+
+/**
+ * `cairn cleanup`: cairn_images_cleanup(), then, with `o->stages_storage`, the stages cleanup
+ * over the images that stay (with `dry_run`, those the images cleanup would keep).
+ */
+CAIRN_API int cairn_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
+			    struct cairn_error **err);
+
+/**
+ * `cairn purge`: cairn_images_cleanup() with `purge` set, then every stage tag of
+ * `stages_storage` when given (but those labelled with another project).
  */
 CAIRN_API int cairn_purge(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
 			  struct cairn_error **err);

@@ -4,6 +4,7 @@
 #define CAIRN_CLI_H
 
 #include <getopt.h>
+#include <stdbool.h>
 
 #include "cairn/error.h"
 
@@ -171,6 +172,8 @@ int cmd_image(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_images(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_cleanup(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_purge(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_stages_cleanup(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_dimg_cleanup(int argc, char **argv, struct cli_ctx *ctx, bool stages);
 int cmd_login(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_logout(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build(int argc, char **argv, struct cli_ctx *ctx);

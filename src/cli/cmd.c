@@ -154,13 +154,25 @@ static const struct cli_cmd commands[] = {
 	{
 		.name = "stages",
 		.run = cmd_stages,
-		.usage = "cairn stages ls | cairn stages gc [--grace SECONDS]",
-		.summary = "list the local store, or delete what nothing references",
+		.usage =
+			"cairn stages ls | cairn stages gc [--grace SECONDS] | cairn stages cleanup "
+			"-i REPO -s STAGES_REPO [--grace SECONDS] [--dry-run]",
+		.summary =
+			"list the local store, delete what nothing references, clean the stages storage",
 		.help = "ls: every named stage and image of HOME/store: NAME DIGEST SIZE AGE\n"
 			"gc: remove the blobs no named manifest references and the unpacked\n"
 			"    layers no stored image uses, when older than --grace (default 3600 s,\n"
 			"    so a build in progress keeps what it wrote but has not named yet),\n"
-			"    and the temporary blobs killed cairn processes left, as old\n",
+			"    and the temporary blobs killed cairn processes left, as old\n"
+			"cleanup: delete the stage tags of the stages storage STAGES_REPO that no\n"
+			"    image the project published in REPO stands on (each stage names the one\n"
+			"    below it and those it imports from; the chains are walked back from the\n"
+			"    published images). Stages of other projects, base images and stages\n"
+			"    stored by a cairn that did not name the stage below stay. A stage goes\n"
+			"    once cleanups have found it unused for --grace seconds (default 7200, as\n"
+			"    werf's two hours: builds in progress keep their stages); the stages\n"
+			"    storage keeps those times under the tag cairn-stages-unused.\n"
+			"    --dry-run lists; the registry options are those of 'cairn help images'.\n",
 	},
 	{
 		.name = "images",
@@ -189,9 +201,17 @@ static const struct cli_cmd commands[] = {
 	{
 		.name = "cleanup",
 		.run = cmd_cleanup,
-		.usage = "cairn cleanup -i|--images-repo REPO [--dry-run] [OPTIONS]",
-		.summary = "the cleanup of published images (see 'cairn help images')",
-		.help = "",
+		.usage =
+			"cairn cleanup -i|--images-repo REPO [-s|--stages-storage REPO] [--dry-run] "
+			"[OPTIONS]",
+		.summary =
+			"images cleanup, then stages cleanup (see 'cairn help images', 'stages')",
+		.help = "The images cleanup of 'cairn help images', then with --stages-storage the\n"
+			"stages cleanup of 'cairn help stages' over the images that stay (with\n"
+			"--dry-run, those the images cleanup would keep). --grace SECONDS as there.\n"
+			"The 2018 spellings: 'dimg cleanup repo [--with-stages] REPO' (stages in\n"
+			"REPO), 'dimg flush repo [--with-stages] REPO' (a purge), 'dimg stages\n"
+			"cleanup repo REPO' and 'dimg stages flush repo REPO' (every stage).\n",
 	},
 	{
 		.name = "purge",

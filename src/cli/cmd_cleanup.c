@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* cairn images cleanup, cairn cleanup: delete published tags whose git ref is gone. */
+/*
+ * cairn images cleanup, stages cleanup, cleanup, purge, and the 2018 spellings (dimg cleanup
+ * repo, dimg flush repo, dimg stages cleanup repo, dimg stages flush repo).
+ */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
@@ -26,12 +29,24 @@ enum {
 	OPT_COMMIT_LIMIT,
 	OPT_COMMIT_EXPIRY,
 	OPT_FORCE,
+	OPT_GRACE,
+	OPT_WITH_STAGES,
+};
+
+enum cleanup_mode {
+	CLEAN_IMAGES,	    /* images cleanup */
+	CLEAN_STAGES,	    /* stages cleanup */
+	CLEAN_ALL,	    /* cleanup: images, then stages with a stages storage */
+	CLEAN_PURGE,	    /* purge */
+	CLEAN_FLUSH_STAGES, /* dimg stages flush repo: every stage, no image */
 };
 
 static const struct option own[] = {
 	{"images-repo", required_argument, NULL, OPT_IMAGES_REPO},
 	{"stages-storage", required_argument, NULL, OPT_STAGES_STORAGE},
 	{"force", no_argument, NULL, OPT_FORCE},
+	{"grace", required_argument, NULL, OPT_GRACE},
+	{"with-stages", no_argument, NULL, OPT_WITH_STAGES},
 	{"images-repo-mode", required_argument, NULL, OPT_REPO_MODE},
 	{"images-repo-implementation", required_argument, NULL, OPT_REPO_IMPLEMENTATION},
 	{"dir", required_argument, NULL, OPT_DIR},
@@ -54,7 +69,9 @@ struct cleanup_args {
 	const char *mode, *impl, *keep_file;
 	char **keep;
 	size_t n_keep;
-	bool force;
+	bool force, with_stages, grace_set;
+	/* the 2018 spellings: REPO as an operand (images and, with --with-stages, stages) */
+	bool dimg;
 };
 
 /* A limit or a number of days: -1 (werf's "none") or 0 and up; -1 for a usage error. */
@@ -161,6 +178,22 @@ static int parse(struct cleanup_args *ca, struct cli_args *a, const char *cmd, s
 		case OPT_FORCE:
 			ca->force = true;
 			break;
+		case OPT_GRACE:
+			r = policy_value(&ca->o.grace_seconds, cmd, "grace", optarg, ret);
+			if (r == 0 && ca->o.grace_seconds < 0) {
+				*ret = cli_usage_error(cmd, "invalid --grace '%s': want seconds",
+						       optarg);
+				r = -1;
+			}
+			ca->grace_set = true;
+			break;
+		case OPT_WITH_STAGES:
+			if (!ca->dimg) {
+				*ret = cli_bad_option(cmd, c, a->argv);
+				return -1;
+			}
+			ca->with_stages = true;
+			break;
 		case OPT_REPO_MODE:
 			ca->mode = optarg;
 			break;
@@ -232,10 +265,107 @@ static int check_repo(struct cleanup_args *ca, const char *cmd, int *ret)
 	return 0;
 }
 
-static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *ctx, bool purge)
+/* The 2018 spellings: `[DIMG...] REPO`, DIMG not supported (every dimg is cleaned). */
+static int dimg_operands(struct cleanup_args *ca, struct cli_args *a, const char *cmd,
+			 enum cleanup_mode mode, int *ret)
 {
-	struct cleanup_args ca = {
-		.o = {.image = CAIRN_IMAGE_OPTS_INIT, .git_tag = {-1, -1}, .git_commit = {-1, -1}}};
+	if (a->argc - optind != 1) {
+		*ret = a->argc - optind > 1
+			       ? cli_usage_error(cmd, "naming dimgs is not supported: every dimg "
+						      "of the project is cleaned (give REPO alone)")
+			       : cli_usage_error(cmd, "missing REPO");
+		return -1;
+	}
+	if (ca->o.repo || ca->o.stages_storage) {
+		*ret = cli_usage_error(cmd, "REPO is the operand here: no --images-repo or "
+					    "--stages-storage");
+		return -1;
+	}
+	ca->o.repo = a->argv[optind++];
+	if (ca->with_stages || mode == CLEAN_STAGES || mode == CLEAN_FLUSH_STAGES)
+		ca->o.stages_storage = ca->o.repo;
+	return 0;
+}
+
+static int check_args(struct cleanup_args *ca, struct cli_args *a, const char *cmd,
+		      enum cleanup_mode mode, int *ret)
+{
+	bool purge = mode == CLEAN_PURGE || mode == CLEAN_FLUSH_STAGES;
+
+	if (ca->dimg && dimg_operands(ca, a, cmd, mode, ret) < 0)
+		return -1;
+	if (a->argc != optind) {
+		*ret = cli_usage_error(cmd, "unexpected argument '%s'", a->argv[optind]);
+		return -1;
+	}
+	if (check_repo(ca, cmd, ret) < 0)
+		return -1;
+	if (purge && !ca->force && !ca->o.dry_run && !ca->dimg) {
+		*ret = cli_usage_error(cmd, "purge deletes every image and stage of the project: "
+					    "add --force (or look first with --dry-run)");
+		return -1;
+	}
+	if (!purge && ca->force) {
+		*ret = cli_usage_error(cmd, "--force is for purge");
+		return -1;
+	}
+	if (mode == CLEAN_STAGES && !ca->o.stages_storage) {
+		*ret = cli_usage_error(cmd, "missing --stages-storage REPO (stages cleanup works "
+					    "on the registry the stages are kept in)");
+		return -1;
+	}
+	if (ca->grace_set && (mode == CLEAN_IMAGES || !ca->o.stages_storage)) {
+		*ret = cli_usage_error(cmd, "--grace is for the stages cleanup (with "
+					    "--stages-storage)");
+		return -1;
+	}
+	return 0;
+}
+
+static void print_stats(const struct cairn_cleanup_stats *st, enum cleanup_mode mode,
+			const struct cairn_cleanup_opts *o)
+{
+	const char *verb = o->dry_run ? "would delete" : "deleted";
+
+	if (mode != CLEAN_STAGES && mode != CLEAN_FLUSH_STAGES)
+		printf("%s %llu of %llu tags, kept %llu\n", verb,
+		       (unsigned long long)st->tags_deleted, (unsigned long long)st->tags_seen,
+		       (unsigned long long)st->tags_kept);
+	if (mode != CLEAN_IMAGES && o->stages_storage)
+		printf("%s %llu of %llu stages, kept %llu\n", verb,
+		       (unsigned long long)st->stages_deleted, (unsigned long long)st->stages_seen,
+		       (unsigned long long)st->stages_kept);
+}
+
+static int run_mode(const struct cairn_cleanup_opts *o, enum cleanup_mode mode,
+		    struct cairn_cleanup_stats *st, struct cairn_error **err)
+{
+	switch (mode) {
+	case CLEAN_IMAGES:
+		return cairn_images_cleanup(o, st, err);
+	case CLEAN_STAGES:
+		return cairn_stages_cleanup(o, st, err);
+	case CLEAN_ALL:
+		return cairn_cleanup(o, st, err);
+	case CLEAN_FLUSH_STAGES: {
+		struct cairn_cleanup_opts so = *o;
+
+		so.purge = true;
+		return cairn_stages_cleanup(&so, st, err);
+	}
+	default:
+		return cairn_purge(o, st, err);
+	}
+}
+
+static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *ctx,
+		       enum cleanup_mode mode, bool dimg)
+{
+	struct cleanup_args ca = {.o = {.image = CAIRN_IMAGE_OPTS_INIT,
+					.git_tag = {-1, -1},
+					.git_commit = {-1, -1},
+					.grace_seconds = -1},
+				  .dimg = dimg};
 	struct cairn_cleanup_stats st;
 	struct cairn_error *err = NULL;
 	struct cli_args a;
@@ -245,26 +375,10 @@ static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *c
 	if (parse(&ca, &a, cmd, ctx, &ret) < 0)
 		goto out;
 	cli_ctx_finish(ctx);
-	if (a.argc != optind) {
-		ret = cli_usage_error(cmd, "unexpected argument '%s'", a.argv[optind]);
+	if (check_args(&ca, &a, cmd, mode, &ret) < 0)
 		goto out;
-	}
-	if (check_repo(&ca, cmd, &ret) < 0)
-		goto out;
-	if (purge && !ca.force && !ca.o.dry_run) {
-		ret = cli_usage_error(cmd, "purge deletes every image and stage of the project: "
-					   "add --force (or look first with --dry-run)");
-		goto out;
-	}
-	if (!purge && ca.force) {
-		ret = cli_usage_error(cmd, "--force is for purge");
-		goto out;
-	}
-	if (!purge && ca.o.stages_storage)
-		cairn_log(CAIRN_LOG_WARN, "stages cleanup is not there yet: the stages storage is "
-					  "left as it is");
 	{
-		const char *refs[] = {ca.o.repo, purge ? ca.o.stages_storage : NULL};
+		const char *refs[] = {ca.o.repo, ca.o.stages_storage};
 
 		cli_credential_hosts(&ca.o.image, &ca.ra, refs, 2);
 	}
@@ -276,13 +390,11 @@ static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *c
 	ca.o.n_keep = ca.n_keep;
 	ca.o.report = print_item;
 	ca.o.ud = &ca.o;
-	if ((purge ? cairn_purge(&ca.o, &st, &err) : cairn_images_cleanup(&ca.o, &st, &err)) < 0) {
+	if (run_mode(&ca.o, mode, &st, &err) < 0) {
 		ret = cli_fail_cmd(cmd, err);
 		goto out;
 	}
-	printf("%s %llu of %llu tags, kept %llu\n", ca.o.dry_run ? "would delete" : "deleted",
-	       (unsigned long long)st.tags_deleted, (unsigned long long)st.tags_seen,
-	       (unsigned long long)st.tags_kept);
+	print_stats(&st, mode, &ca.o);
 out:
 	for (size_t i = 0; i < ca.n_keep; i++)
 		free(ca.keep[i]);
@@ -300,16 +412,43 @@ int cmd_images(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error("images", "missing subcommand (cleanup)");
 	}
 	if (strcmp(argv[1], "cleanup") == 0)
-		return run_cleanup("images", argc - 1, argv + 1, ctx, false);
+		return run_cleanup("images", argc - 1, argv + 1, ctx, CLEAN_IMAGES, false);
 	return cli_usage_error("images", "unknown subcommand '%s' (want cleanup)", argv[1]);
+}
+
+int cmd_stages_cleanup(int argc, char **argv, struct cli_ctx *ctx)
+{
+	return run_cleanup("stages", argc, argv, ctx, CLEAN_STAGES, false);
 }
 
 int cmd_cleanup(int argc, char **argv, struct cli_ctx *ctx)
 {
-	return run_cleanup("cleanup", argc, argv, ctx, false);
+	return run_cleanup("cleanup", argc, argv, ctx, CLEAN_ALL, false);
 }
 
 int cmd_purge(int argc, char **argv, struct cli_ctx *ctx)
 {
-	return run_cleanup("purge", argc, argv, ctx, true);
+	return run_cleanup("purge", argc, argv, ctx, CLEAN_PURGE, false);
+}
+
+/*
+ * dimg cleanup repo, dimg flush repo, dimg stages cleanup repo, dimg stages flush repo (argv
+ * from "cleanup"/"flush"); the local forms have their own cairn commands.
+ */
+int cmd_dimg_cleanup(int argc, char **argv, struct cli_ctx *ctx, bool stages)
+{
+	bool flush = strcmp(argv[0], "flush") == 0;
+	const char *cmd = "dimg";
+
+	if (argc < 2 || (strcmp(argv[1], "repo") != 0 && strcmp(argv[1], "local") != 0))
+		return cli_usage_error(cmd, "want 'dimg %s%s repo [OPTIONS] REPO'",
+				       stages ? "stages " : "", argv[0]);
+	if (strcmp(argv[1], "local") == 0)
+		return cli_usage_error(cmd,
+				       "the local store is cleaned by 'cairn stages gc' (blobs no "
+				       "stage uses) and 'cairn stages ls' shows it");
+	if (stages)
+		return run_cleanup(cmd, argc - 1, argv + 1, ctx,
+				   flush ? CLEAN_FLUSH_STAGES : CLEAN_STAGES, true);
+	return run_cleanup(cmd, argc - 1, argv + 1, ctx, flush ? CLEAN_PURGE : CLEAN_ALL, true);
 }

@@ -412,10 +412,15 @@ int cmd_dimg(int argc, char **argv, struct cli_ctx *ctx)
 		return run(MODE_DIMG_BP, argc - 1, argv + 1, ctx);
 	if (strcmp(argv[1], "spush") == 0)
 		return run(MODE_DIMG_SPUSH, argc - 1, argv + 1, ctx);
+	if (strcmp(argv[1], "cleanup") == 0 || strcmp(argv[1], "flush") == 0)
+		return cmd_dimg_cleanup(argc - 1, argv + 1, ctx, false);
 	if (strcmp(argv[1], "stages") == 0) {
+		if (argc >= 3 && (strcmp(argv[2], "cleanup") == 0 || strcmp(argv[2], "flush") == 0))
+			return cmd_dimg_cleanup(argc - 2, argv + 2, ctx, true);
 		if (argc < 3 || strcmp(argv[2], "pull") != 0)
-			return cli_usage_error("dimg",
-					       "unknown 'dimg stages' subcommand (want pull)");
+			return cli_usage_error(
+				"dimg",
+				"unknown 'dimg stages' subcommand (want pull, cleanup or flush)");
 		return stages_pull(argc - 2, argv + 2, ctx);
 	}
 	return cli_usage_error(

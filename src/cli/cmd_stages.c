@@ -60,10 +60,13 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 	int c, ret = CLI_EXIT_OK, gc;
 	struct cli_args a;
 
+	if (argc >= 2 && strcmp(argv[1], "cleanup") == 0)
+		return cmd_stages_cleanup(argc - 1, argv + 1, ctx);
 	if (argc < 2 || (strcmp(argv[1], "ls") != 0 && strcmp(argv[1], "gc") != 0)) {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 			return cli_help_for("stages");
-		return cli_usage_error("stages", "want 'stages ls' or 'stages gc'");
+		return cli_usage_error("stages",
+				       "want 'stages ls', 'stages gc' or 'stages cleanup'");
 	}
 	gc = strcmp(argv[1], "gc") == 0;
 	cli_args_init(&a, argc - 1, argv + 1, own, NULL);

@@ -10,6 +10,7 @@
 #include "cairn/config.h"
 #include "cairn/registry.h"
 #include "cairn/slug.h"
+#include "cleanup/cleanup_internal.h"
 #include "git/git.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -79,6 +80,7 @@ struct tag_info {
 	bool gone;	/* deleted since the listing: no manifest to share */
 	bool delete;
 	char *why;
+	char *sig; /* the image's stage signature (cairn-stage-signature), or NULL */
 };
 
 struct repo_tags {
@@ -240,6 +242,9 @@ static void spare_shared(struct repo_tags *rt)
 
 struct repo_job {
 	const struct cairn_cleanup_opts *o;
+	/* the stage signatures of the tags that stay; with roots_only nothing is judged */
+	struct cairn_strset *roots;
+	bool roots_only;
 	const char *project;
 	struct cairn_cleanup_stats *stats;
 	const struct live *live;
@@ -275,7 +280,14 @@ static void judge(struct repo_job *j, struct repo_tags *rt, struct tag_info *t, 
 		t->skip = true; /* another image's or project's, in a shared repository */
 		return;
 	}
+	if (json_string_value(json_object_get(labels, "cairn-stage-signature")))
+		t->sig = xstrdup(
+			json_string_value(json_object_get(labels, "cairn-stage-signature")));
 	t->ours = json_object_get(labels, "cairn-image") != NULL;
+	if (j->roots_only) {
+		t->why = xstrdup("kept");
+		return;
+	}
 	free(t->scheme);
 	t->scheme = xstrdup(t->ours && scheme ? scheme : "");
 	t->user_kept = kept_by_user(j->o, ref, &t->d.digest);
@@ -299,6 +311,15 @@ static void judge(struct repo_job *j, struct repo_tags *rt, struct tag_info *t, 
 			decide(t, value, j->live);
 		}
 	}
+}
+
+/* The stage signatures of the tags that stay: the stages cleanup keeps their chains. */
+static int add_roots(struct repo_job *j, const struct repo_tags *rt)
+{
+	for (size_t i = 0; j->roots && i < rt->n; i++)
+		if (!rt->v[i].skip && !rt->v[i].delete &&rt->v[i].sig)
+			cairn_strset_add(j->roots, rt->v[i].sig, strlen(rt->v[i].sig));
+	return 0;
 }
 
 static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_error **err)
@@ -334,8 +355,8 @@ static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_err
 			break;
 		judge(j, rt, t, labels, ref);
 	}
-	if (ret < 0)
-		return ret;
+	if (ret < 0 || j->roots_only)
+		return ret < 0 ? ret : add_roots(j, rt);
 	apply_policy(rt, "git_tag", &j->o->git_tag, "git-tag-strategy", time(NULL));
 	apply_policy(rt, "git_commit", &j->o->git_commit, "git-commit-strategy", time(NULL));
 	spare_shared(rt);
@@ -366,7 +387,7 @@ static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_err
 		if (j->o->report)
 			j->o->report(&it, j->o->ud);
 	}
-	return ret;
+	return ret < 0 ? ret : add_roots(j, rt);
 }
 
 static void repo_tags_release(struct repo_tags *rt)
@@ -375,6 +396,7 @@ static void repo_tags_release(struct repo_tags *rt)
 		free(rt->v[i].tag);
 		free(rt->v[i].scheme);
 		free(rt->v[i].why);
+		free(rt->v[i].sig);
 	}
 	free(rt->v);
 	rt->v = NULL;
@@ -420,19 +442,26 @@ static int clean_image(struct repo_job *j, const struct cairn_config *cfg,
 DEFINE_FREEP(struct cairn_config, cairn_config_free)
 DEFINE_FREEP(struct cairn_registry_pool, cairn_registry_pool_free)
 
-int cairn_images_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
-			 struct cairn_error **err)
+int cleanup_images(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
+		   struct cairn_strset *roots, bool roots_only, char **project,
+		   struct cairn_error **err)
 {
 	CLEANUP(cairn_config_freep) struct cairn_config *cfg = NULL;
 	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
 	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
 	CLEANUP(live_release) struct live live = {0};
 	struct cairn_config_source src = {o->dir, o->config_file, o->templates_dir};
-	struct repo_job j = {.o = o, .stats = stats, .live = &live, .repo = &repo};
+	struct cairn_cleanup_stats ignored;
+	struct repo_job j = {.o = o,
+			     .roots = roots,
+			     .roots_only = roots_only,
+			     .stats = roots_only ? &ignored : stats,
+			     .live = &live,
+			     .repo = &repo};
 	struct cairn_registry *reg = NULL;
 	int ret;
 
-	memset(stats, 0, sizeof(*stats));
+	memset(j.stats, 0, sizeof(*j.stats));
 	ret = cairn_repo_parse(&repo, o->repo, err);
 	if (ret == 0)
 		ret = cairn_config_load(&cfg, &src, err);
@@ -441,7 +470,9 @@ int cairn_images_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanu
 	if (ret < 0)
 		return ret;
 	j.project = cfg->project.s;
-	ret = o->purge ? 0 : read_live(&live, o, err);
+	if (project)
+		*project = xstrdup(cfg->project.s);
+	ret = o->purge || roots_only ? 0 : read_live(&live, o, err);
 	if (ret == 0)
 		ret = cairn_registry_pool_new(&pool, &o->image.registry, err);
 	if (ret == 0)
@@ -459,98 +490,8 @@ int cairn_images_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanu
 	return ret;
 }
 
-/* ---- purge ---- */
-
-struct stage_tags {
-	char **v;
-	size_t n;
-};
-
-static bool is_stage_tag(const char *tag)
+int cairn_images_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
+			 struct cairn_error **err)
 {
-	static const char *const prefixes[] = {CAIRN_STAGE_PREFIX_PUBLISH, CAIRN_STAGE_PREFIX_DIMG};
-
-	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
-		size_t n = strlen(prefixes[i]);
-
-		if (!strncmp(tag, prefixes[i], n) && strlen(tag + n) == 64 &&
-		    strspn(tag + n, "0123456789abcdef") == 64)
-			return true;
-	}
-	return false;
-}
-
-static int collect_stage_tag(const char *tag, void *ud)
-{
-	struct stage_tags *st = ud;
-
-	if (!is_stage_tag(tag))
-		return 0;
-	st->v = xreallocarray(st->v, st->n + 1, sizeof(*st->v));
-	st->v[st->n++] = xstrdup(tag);
-	return 0;
-}
-
-/* Every stage tag of the stages storage `o->stages_storage`: deleted (reported). */
-static int purge_stages(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
-			struct cairn_registry_pool *pool, struct cairn_error **err)
-{
-	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
-	struct cairn_registry_conn *c = NULL;
-	struct cairn_registry *reg = NULL;
-	struct stage_tags st = {0};
-	int ret = cairn_repo_parse(&repo, o->stages_storage, err);
-
-	if (ret == 0)
-		ret = cairn_registry_pool_get(&reg, pool, repo.domain, err);
-	if (ret == 0)
-		ret = cairn_registry_conn_get(&c, reg, err);
-	if (ret == 0)
-		ret = cairn_registry_tags_list(c, repo.path, collect_stage_tag, &st, err);
-	for (size_t i = 0; ret == 0 && i < st.n; i++) {
-		cleanup_free char *ref = xasprintf("%s/%s:%s", repo.domain, repo.path, st.v[i]);
-		struct cairn_cleanup_item it = {ref, "stage", "purge", true};
-		struct cairn_descriptor d;
-
-		ret = cairn_registry_manifest_head(c, repo.path, st.v[i], &d, err);
-		if (ret == 0 && !o->dry_run)
-			ret = cairn_registry_manifest_delete(c, repo.path, &d.digest, err);
-		if (ret == CAIRN_ENOTFOUND) {
-			/* gone meanwhile */
-			cairn_error_clear(err);
-			ret = 0;
-			continue;
-		}
-		if (ret < 0)
-			break;
-		stats->tags_seen++;
-		stats->tags_deleted++;
-		if (o->report)
-			o->report(&it, o->ud);
-	}
-	for (size_t i = 0; i < st.n; i++)
-		free(st.v[i]);
-	free(st.v);
-	if (c)
-		cairn_registry_conn_put(c);
-	return ret;
-}
-
-int cairn_purge(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
-		struct cairn_error **err)
-{
-	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
-	struct cairn_cleanup_opts po = *o;
-	struct cairn_cleanup_stats images;
-	int ret;
-
-	po.purge = true;
-	ret = cairn_images_cleanup(&po, &images, err);
-	*stats = images;
-	if (ret < 0 || !o->stages_storage)
-		return ret;
-	ret = cairn_registry_pool_new(&pool, &o->image.registry, err);
-	if (ret == 0)
-		ret = purge_stages(o, stats, o->image.registries ? o->image.registries : pool, err);
-	return ret;
+	return cleanup_images(o, stats, NULL, false, NULL, err);
 }
