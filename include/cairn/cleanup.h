@@ -103,4 +103,37 @@ CAIRN_API int cairn_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cle
 CAIRN_API int cairn_purge(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
 			  struct cairn_error **err);
 
+struct cairn_host_cleanup_opts {
+	const char *home;	   /* cairn's home: its store/ and layers/ */
+	uint64_t max_bytes;	   /* keep the store and the unpacked layers under this */
+	bool dry_run;		   /* decide and report, remove nothing */
+	int64_t lock_timeout_secs; /* wait for the other cairn of this host (-1: for ever) */
+	/* each name removed (or, with dry_run, that would be): bytes it alone held, last use */
+	void (*report)(const char *name, uint64_t bytes, int64_t last_used, void *ud);
+	void *ud;
+};
+
+struct cairn_host_cleanup_stats {
+	uint64_t names_seen, names_removed;
+	uint64_t bytes_before, bytes_after; /* what the named images hold, store and unpacked */
+};
+
+/**
+ * `cairn host cleanup`: once no other cairn of this host has the store open (it waits up to
+ * `lock_timeout_secs`; builds starting meanwhile wait for it), remove what no name references
+ * (cairn_stages_gc() without grace), then, while the named images and their unpacked layers
+ * take more than `max_bytes`, the stage name (PROJECT:SIGNATURE) used least recently that no
+ * kept stage stands on (CAIRN_LABEL_STAGE_PARENT, _IMPORTS), and collect what it alone held.
+ * Names that are no stage (pulled images) stay.
+ */
+CAIRN_API int cairn_host_cleanup(const struct cairn_host_cleanup_opts *o,
+				 struct cairn_host_cleanup_stats *stats, struct cairn_error **err);
+
+/**
+ * A size for --max-size: bytes with an optional K, M, G or T (powers of 1024, "Gi", "GiB" and
+ * "GB" alike), or "N%" of the filesystem that holds `home`. CAIRN_EUSAGE when it is neither.
+ */
+CAIRN_API int cairn_host_max_bytes(uint64_t *out, const char *home, const char *arg,
+				   struct cairn_error **err);
+
 #endif

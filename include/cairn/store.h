@@ -171,6 +171,18 @@ CAIRN_API int cairn_store_gc(struct cairn_store *st, int64_t grace_secs,
 			     struct cairn_store_gc_stats *stats, struct cairn_digest **diff_ids,
 			     size_t *n_diff_ids, struct cairn_error **err);
 
+/**
+ * Every open store holds a shared lock on `.cairn/use.lock`; this makes `st`'s exclusive, once
+ * no other cairn has the store open (waiting up to `timeout_secs`, -1: for ever; CAIRN_EOS
+ * naming the wait when it runs out). A cairn opening the store meanwhile waits until `st` is
+ * freed. For `host cleanup`, which removes what builds read.
+ */
+CAIRN_API int cairn_store_lock_exclusive(struct cairn_store *st, int64_t timeout_secs,
+					 struct cairn_error **err);
+
+/** Mark blob `dg` as used now (its mtime): host cleanup drops the least recently used first. */
+CAIRN_API void cairn_store_touch(struct cairn_store *st, const struct cairn_digest *dg);
+
 /** One entry of cairn_store_ref_list(); strings borrowed for the callback's duration. */
 struct cairn_store_ref {
 	const char *name;

@@ -172,6 +172,7 @@ int cmd_image(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_images(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_cleanup(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_purge(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_host(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_stages_cleanup(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_dimg_cleanup(int argc, char **argv, struct cli_ctx *ctx, bool stages);
 int cmd_login(int argc, char **argv, struct cli_ctx *ctx);

@@ -225,6 +225,23 @@ static const struct cli_cmd commands[] = {
 			"Options as 'cairn help images'.\n",
 	},
 	{
+		.name = "host",
+		.run = cmd_host,
+		.usage =
+			"cairn host cleanup [--max-size SIZE] [--dry-run] [--lock-timeout SECONDS]",
+		.summary = "keep this host's store and unpacked layers under a size",
+		.help = "cleanup: once no other cairn of this host has the store open (builds that\n"
+			"    start meanwhile wait), remove what no name references, then, while the\n"
+			"    named images and their unpacked layers take more than SIZE, the stage\n"
+			"    used least recently (a build touches each stage it reuses) that no kept\n"
+			"    stage stands on, and what it alone held. Names that are no stage stay.\n"
+			"  --max-size SIZE        bytes, with K, M, G or T (powers of 1024), or N% of\n"
+			"                         the disk of the home (default 10G)\n"
+			"  --dry-run              print what would go, remove nothing\n"
+			"  --lock-timeout SECONDS wait this long for the other cairn (default 600;\n"
+			"                         -1: for ever)\n",
+	},
+	{
 		.name = "login",
 		.run = cmd_login,
 		.usage =

@@ -401,6 +401,52 @@ static void test_bad_layout_and_index(void **state)
 	cairn_error_free(err);
 }
 
+/* Every open store holds the use lock shared; an exclusive lock waits for the others. */
+static void test_use_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_store *other = NULL, *third = NULL;
+	struct cairn_error *err = NULL;
+
+	assert_int_equal(cairn_store_open(&other, f->root, &err), 0);
+	assert_int_equal(cairn_store_lock_exclusive(f->st, 0, &err), CAIRN_EOS);
+	assert_non_null(strstr(err->msg, "in use by another cairn"));
+	cairn_error_free(err);
+	err = NULL;
+	cairn_store_free(other);
+	assert_int_equal(cairn_store_lock_exclusive(f->st, 0, &err), 0);
+	/* a store opened meanwhile would wait: its shared lock cannot be had now */
+	{
+		cleanup_free char *path = xasprintf("%s/.cairn/use.lock", f->root);
+		cleanup_close int fd = open(path, O_RDWR);
+
+		assert_true(fd >= 0);
+		assert_int_equal(flock(fd, LOCK_SH | LOCK_NB), -1);
+	}
+	cairn_store_free(f->st);
+	f->st = NULL;
+	assert_int_equal(cairn_store_open(&third, f->root, &err), 0);
+	f->st = third;
+}
+
+/* Touching a blob makes its mtime now: host cleanup orders stages by it. */
+static void test_touch(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_error *err = NULL;
+	struct cairn_digest dg;
+	struct timespec old[2] = {{1000, 0}, {1000, 0}};
+	cleanup_free char *path = NULL;
+	struct stat sb;
+
+	assert_int_equal(cairn_store_put_blob(f->st, "abc", 3, &dg, &err), 0);
+	path = xasprintf("%s/blobs/sha256/%s", f->root, cairn_digest_hex(&dg));
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	cairn_store_touch(f->st, &dg);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_mtime > time(NULL) - 60);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -416,6 +462,8 @@ int main(void)
 		T(test_ref_errors),
 		T(test_foreign_entries_kept),
 		T(test_bad_layout_and_index),
+		T(test_use_lock),
+		T(test_touch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,12 +42,16 @@ static int local_get(struct cairn_descriptor *d, char **tag, struct image_state 
 		     struct cairn_error **err)
 {
 	cleanup_free char *name = NULL;
+	int ret;
 
 	*tag = NULL;
 	if (s->redo)
 		return CAIRN_ENOTFOUND;
 	name = stage_name_ref(s->b, sig);
-	return cairn_store_ref_get(s->b->st, name, d, err);
+	ret = cairn_store_ref_get(s->b->st, name, d, err);
+	if (ret == 0)
+		cairn_store_touch(s->b->st, &d->digest); /* host cleanup drops the unused first */
+	return ret;
 }
 
 static int local_put(struct cairn_descriptor *d, char **tag, struct image_state *s,

@@ -25,6 +25,8 @@
 #define PRIVATE_DIR ".cairn"
 #define TMP_DIR PRIVATE_DIR "/tmp"
 #define LOCK_FILE PRIVATE_DIR "/index.lock"
+/* Held shared by every open store, exclusive by `host cleanup` (cairn_store_lock_exclusive()). */
+#define USE_LOCK_FILE PRIVATE_DIR "/use.lock"
 #define SOURCES_DIR PRIVATE_DIR "/sources"
 /* Sources files are small notes; past this size a file is started afresh. */
 #define SOURCES_MAX (64u * 1024)
@@ -36,6 +38,7 @@ struct cairn_store {
 	int rootfd;
 	int blobsfd;	  /* blobs/sha256 */
 	int tmpfd;	  /* .cairn/tmp: temp files, same filesystem as blobs for rename */
+	int usefd;	  /* USE_LOCK_FILE, flocked shared (exclusive after lock_exclusive) */
 	atomic_int swept; /* the first writer removes what killed writers left in tmp */
 };
 
@@ -96,6 +99,8 @@ void cairn_store_free(struct cairn_store *st)
 		return;
 	if (st->tmpfd >= 0)
 		close(st->tmpfd);
+	if (st->usefd >= 0)
+		close(st->usefd);
 	if (st->blobsfd >= 0)
 		close(st->blobsfd);
 	if (st->rootfd >= 0)
@@ -105,6 +110,64 @@ void cairn_store_free(struct cairn_store *st)
 }
 
 DEFINE_FREEP(struct cairn_store, cairn_store_free)
+
+/*
+ * The shared use lock every open store holds: a `host cleanup` (which removes stages) waits
+ * until no other cairn has the store open, and a cairn opening it waits for a cleanup to end.
+ */
+static int use_lock(struct cairn_store *st, struct cairn_error **err)
+{
+	bool said = false;
+
+	st->usefd = openat(st->rootfd, USE_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (st->usefd < 0)
+		return cairn_error_set_errno(err, "open lock '%s/%s'", st->root, USE_LOCK_FILE);
+	while (flock(st->usefd, LOCK_SH | (said ? 0 : LOCK_NB)) < 0) {
+		if (errno == EWOULDBLOCK && !said) {
+			cairn_log(CAIRN_LOG_INFO, "store '%s': waiting for a host cleanup to end",
+				  st->root);
+			said = true;
+		} else if (errno != EINTR) {
+			return cairn_error_set_errno(err, "lock '%s/%s'", st->root, USE_LOCK_FILE);
+		}
+	}
+	return 0;
+}
+
+int cairn_store_lock_exclusive(struct cairn_store *st, int64_t timeout_secs,
+			       struct cairn_error **err)
+{
+	struct timespec pause = {0, 100 * 1000 * 1000};
+	int64_t waited_ms = 0;
+	bool said = false;
+
+	while (flock(st->usefd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return cairn_error_set_errno(err, "lock '%s/%s'", st->root, USE_LOCK_FILE);
+		if (cairn_interrupted())
+			return cairn_error_set(err, CAIRN_EINTERRUPTED, "interrupted");
+		if (timeout_secs >= 0 && waited_ms >= timeout_secs * 1000)
+			return cairn_error_set(
+				err, CAIRN_EOS,
+				"store '%s' is in use by another cairn (a build or a "
+				"publish) after waiting %lld s (--lock-timeout)",
+				st->root, (long long)timeout_secs);
+		if (!said) {
+			cairn_log(CAIRN_LOG_INFO,
+				  "store '%s': waiting until no other cairn uses it", st->root);
+			said = true;
+		}
+		nanosleep(&pause, NULL);
+		waited_ms += 100;
+	}
+	return 0;
+}
+
+void cairn_store_touch(struct cairn_store *st, const struct cairn_digest *dg)
+{
+	/* best effort: the time only orders what host cleanup drops first */
+	(void)utimensat(st->blobsfd, cairn_digest_hex(dg), NULL, 0);
+}
 
 static int store_open(struct cairn_store *st, struct cairn_error **err)
 {
@@ -137,7 +200,10 @@ static int store_open(struct cairn_store *st, struct cairn_error **err)
 	ret = check_layout(st->rootfd, err);
 	if (ret < 0)
 		return ret;
-	return ensure_file(st->rootfd, "index.json", EMPTY_INDEX, err);
+	ret = ensure_file(st->rootfd, "index.json", EMPTY_INDEX, err);
+	if (ret < 0)
+		return ret;
+	return use_lock(st, err);
 }
 
 int cairn_store_open(struct cairn_store **out, const char *root, struct cairn_error **err)
@@ -147,7 +213,7 @@ int cairn_store_open(struct cairn_store **out, const char *root, struct cairn_er
 
 	*out = NULL;
 	st->root = xstrdup(root);
-	st->rootfd = st->blobsfd = st->tmpfd = -1;
+	st->rootfd = st->blobsfd = st->tmpfd = st->usefd = -1;
 	ret = store_open(st, err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "open store '%s'", root);
