@@ -37,6 +37,11 @@ struct cairn_cleanup_opts {
 	/* git-tag and git-commit tags that survive their ref's check (--git-*-strategy-*) */
 	struct cairn_cleanup_policy git_tag, git_commit;
 	bool dry_run;	    /* decide and report, delete nothing */
+	/*
+	 * werf's git-history based policy (also when the config has cleanup.keepPolicies) in
+	 * place of the tagging-scheme one; strict: tags no commit record names go too (v1.2)
+	 */
+	bool git_history, git_history_strict;
 	bool allow_shallow; /* a shallow clone lacks branches and commits: refused unless set */
 	/*
 	 * purge: every tag cairn published for the project's images goes (copies under another

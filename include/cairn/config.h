@@ -129,6 +129,30 @@ struct cairn_config_value {
 	size_t n;
 };
 
+/** A limit of werf's cleanup.keepPolicies: `references.limit` or `imagesPerReference`. */
+struct cairn_config_keep_limit {
+	bool set;	  /* the section is there */
+	int64_t last;	  /* `last`: how many (-1: all); -2 when not given */
+	int64_t in_secs;  /* `in` (a Go duration: 168h, 1h30m), in seconds; -1 when not given */
+	bool or_operator; /* `operator: Or`; And (werf's default when both are given) otherwise */
+};
+
+/** One entry of cleanup.keepPolicies. */
+struct cairn_config_keep_policy {
+	struct cairn_config_pos pos;
+	bool tag;			      /* references.tag; else references.branch */
+	char *pattern;			      /* as written: a name, or /REGEXP/ (POSIX extended) */
+	struct cairn_config_keep_limit limit; /* references.limit */
+	struct cairn_config_keep_limit per_reference; /* imagesPerReference */
+};
+
+/**
+ * Whether `name` (a branch without "origin/", or a tag) is one of the references of policy
+ * `p`: equal to its pattern, or matched by it when written /REGEXP/.
+ */
+CAIRN_API bool cairn_config_keep_policy_matches(const struct cairn_config_keep_policy *p,
+						const char *name);
+
 /**
  * `ansible`: the tasks of each user stage, kept as written (a LIST of task mappings, or kind
  * NULL), each naming a module of werf's list or being a block; the cache versions that apply.
@@ -260,6 +284,9 @@ struct cairn_config {
 	struct cairn_config_image *images; /* images and artifacts in document order */
 	size_t n_images;
 	struct cairn_config_value *cleanup; /* the meta document's `cleanup` section, or NULL */
+	/* cleanup.keepPolicies, checked (werf v1.1.20+): none when n_keep_policies is 0 */
+	struct cairn_config_keep_policy *keep_policies;
+	size_t n_keep_policies;
 };
 
 /** Where a config comes from. */

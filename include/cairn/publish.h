@@ -63,6 +63,16 @@ struct cairn_publish_opts {
 CAIRN_API int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built,
 			    const struct cairn_publish_opts *o, struct cairn_error **err);
 
+/* The tags of commit records (see cairn_commit_record_tag()). */
+#define CAIRN_COMMIT_RECORD_PREFIX "cairn-commit-"
+
+/**
+ * The tag under which a publish records the stage signature image `name` (NULL: the unnamed
+ * one) had at `commit` (40 hex): "cairn-commit-NAME-COMMIT", NAME with '/' as "__" ("_" for the
+ * unnamed image; a name too long for a tag shortened with a hash). A new string.
+ */
+CAIRN_API char *cairn_commit_record_tag(const char *name, const char *commit);
+
 /**
  * What `publish`, `build-and-publish` and `dimg push|bp|spush` do, as one plan: build (or only
  * find) the images, then publish them under the tags the requests give.

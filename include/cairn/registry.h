@@ -231,6 +231,15 @@ CAIRN_API int cairn_registry_tags_list(struct cairn_registry_conn *c, const char
 				       int (*fn)(const char *tag, void *ud), void *ud,
 				       struct cairn_error **err);
 
+/**
+ * Keep a note under `tag` of `repo`: an OCI image with no layer whose config labels are the
+ * `n_pairs` pairs of `kv` (key, value, key, value...). The bytes depend on the labels only; a
+ * tag that holds them already costs one HEAD.
+ */
+CAIRN_API int cairn_registry_put_note(struct cairn_registry_conn *c, const char *repo,
+				      const char *tag, const char *const *kv, size_t n_pairs,
+				      struct cairn_error **err);
+
 /** Requests this registry has sent (all connections, ever), for tests and benchmarks. */
 CAIRN_API uint64_t cairn_registry_request_count(const struct cairn_registry *r);
 

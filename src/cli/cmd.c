@@ -196,7 +196,12 @@ static const struct cli_cmd commands[] = {
 			"  --git-commit-strategy-limit N, --git-commit-strategy-expiry-days DAYS\n"
 			"                            werf's: of the git-tag (git-commit) tags left, delete\n"
 			"                            those published DAYS ago or more, then all but the\n"
-			"                            N newest (-1: none, the default)\n",
+			"                            N newest (-1: none, the default)\n"
+			"  --git-history-based-cleanup  werf's git-history based policy (also when\n"
+			"                            werf.yaml has cleanup.keepPolicies): keep the tags\n"
+			"                            whose stages signature a kept branch or tag reaches;\n"
+			"                            needs -s STAGES_REPO (the commit records of publish)\n"
+			"  --git-history-based-cleanup-v1.2  the same, and tags no record names go too\n",
 	},
 	{
 		.name = "cleanup",

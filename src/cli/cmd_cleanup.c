@@ -31,6 +31,8 @@ enum {
 	OPT_FORCE,
 	OPT_GRACE,
 	OPT_WITH_STAGES,
+	OPT_GIT_HISTORY,
+	OPT_GIT_HISTORY_V12,
 };
 
 enum cleanup_mode {
@@ -47,6 +49,8 @@ static const struct option own[] = {
 	{"force", no_argument, NULL, OPT_FORCE},
 	{"grace", required_argument, NULL, OPT_GRACE},
 	{"with-stages", no_argument, NULL, OPT_WITH_STAGES},
+	{"git-history-based-cleanup", no_argument, NULL, OPT_GIT_HISTORY},
+	{"git-history-based-cleanup-v1.2", no_argument, NULL, OPT_GIT_HISTORY_V12},
 	{"images-repo-mode", required_argument, NULL, OPT_REPO_MODE},
 	{"images-repo-implementation", required_argument, NULL, OPT_REPO_IMPLEMENTATION},
 	{"dir", required_argument, NULL, OPT_DIR},
@@ -186,6 +190,12 @@ static int parse(struct cleanup_args *ca, struct cli_args *a, const char *cmd, s
 				r = -1;
 			}
 			ca->grace_set = true;
+			break;
+		case OPT_GIT_HISTORY:
+			ca->o.git_history = true;
+			break;
+		case OPT_GIT_HISTORY_V12:
+			ca->o.git_history_strict = true;
 			break;
 		case OPT_WITH_STAGES:
 			if (!ca->dimg) {

@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "cairn/config.h"
+#include "config/config_internal.h"
 #include "cairn/slug.h"
 #include "util/buf.h"
 
@@ -599,7 +600,7 @@ static void test_werf_keys(void **state)
 		"      branch: /.*/\n"					      /* 9 */
 		"      limit: {last: 10, in: 168h, operator: And}\n"	      /* 10 */
 		"    imagesPerReference:\n"				      /* 11 */
-		"      last: \"2\"\n"					      /* 12 */
+		"      last: 2\n"					      /* 12 */
 		"  - references: *refs\n"				      /* 13 */
 		"  disableGitHistoryBasedPolicy: ~\n"			      /* 14 */
 		"gitWorktree:\n"					      /* 15 */
@@ -630,7 +631,8 @@ static void test_werf_keys(void **state)
 	assert_string_equal(
 		log.buf,
 		"debug: werf.yaml:3:1: deploy: ignored: cairn does not deploy\n"
-		"debug: werf.yaml:6:1: cleanup: ignored: cairn applies no cleanup policies yet\n"
+		"debug: werf.yaml:14:33: cleanup.disableGitHistoryBasedPolicy: ignored: cairn's "
+		"cleanup has no such switch\n"
 		"debug: werf.yaml:15:1: gitWorktree: ignored: cairn reads the repository as it is\n"
 		"debug: werf.yaml:21:1: herebyIAdmitThatFromLatestMightBreakReproducibility: ignored: "
 		"cairn needs no such admission\n"
@@ -657,8 +659,20 @@ static void test_werf_keys(void **state)
 	assert_scalar(value_get(refs, "branch"), "/.*/", true, 9, 15);
 	assert_scalar(value_get(value_get(refs, "limit"), "last"), "10", true, 10, 21);
 	assert_scalar(value_get(value_get(refs, "limit"), "operator"), "And", true, 10, 45);
-	assert_scalar(value_get(value_get(policy, "imagesPerReference"), "last"), "2", false, 12,
+	assert_scalar(value_get(value_get(policy, "imagesPerReference"), "last"), "2", true, 12,
 		      13);
+	/* and checked into keep policies */
+	assert_int_equal(c->n_keep_policies, 2);
+	assert_false(c->keep_policies[0].tag);
+	assert_string_equal(c->keep_policies[0].pattern, "/.*/");
+	assert_int_equal(c->keep_policies[0].limit.last, 10);
+	assert_int_equal(c->keep_policies[0].limit.in_secs, 168 * 3600);
+	assert_false(c->keep_policies[0].limit.or_operator);
+	assert_true(c->keep_policies[0].per_reference.set);
+	assert_int_equal(c->keep_policies[0].per_reference.last, 2);
+	assert_int_equal(c->keep_policies[0].per_reference.in_secs, -1);
+	assert_false(c->keep_policies[1].per_reference.set);
+	assert_true(cairn_config_keep_policy_matches(&c->keep_policies[0], "feature/x"));
 	assert_scalar(value_get(value_get(&v->items[1], "references"), "branch"), "/.*/", true, 9,
 		      15);
 	assert_null(policy->text);
@@ -982,6 +996,45 @@ static const struct bad bad[] = {
 	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n  - a: \"x\\0y\"\n",
 	 CAIRN_EINVAL,
 	 "werf.yaml:5:8: cleanup.keepPolicies[0].a: must not contain a NUL character"},
+	/* keepPolicies as werf v1.1.20+ checks them */
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicy: []\n", CAIRN_EINVAL,
+	 "werf.yaml:4:15: cleanup: unknown key 'keepPolicy'"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies: {}\n", CAIRN_EINVAL,
+	 "werf.yaml:4:17: cleanup: keepPolicies: must be a list"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n  - imagesPerReference: {}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:5: cleanup.keepPolicies[0]: cleanup keep policy must have a references "
+	 "section"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n  - references: {}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:17: cleanup.keepPolicies[0]: references: tag (a name or /REGEXP/) or branch "
+	 "required"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {tag: a, branch: b}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:17: cleanup.keepPolicies[0]: references: give tag or branch, not both"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {tag: \"/(/\"}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: invalid regular expression '/(/'"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {branch: a, limit: {last: -2}}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:43: cleanup.keepPolicies[0]: references.limit.last: '-2' is no count (-1: "
+	 "all)"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {branch: a}\n    imagesPerReference: {in: 7d}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:6:30: cleanup.keepPolicies[0]: imagesPerReference.in: '7d' is no duration (as "
+	 "168h, 1h30m, 90s)"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {branch: a}\n    imagesPerReference: {operator: or}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:6:36: cleanup.keepPolicies[0]: imagesPerReference.operator: unsupported value "
+	 "'or' (want Or or And)"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {branch: a}\n    typo: 1\n",
+	 CAIRN_EINVAL, "werf.yaml:6:11: cleanup.keepPolicies[0]: unknown key 'typo'"},
 	{"project: p\nconfigVersion: 1\ncleanup:\n  ? [a]\n  : b\n", CAIRN_EINVAL,
 	 "werf.yaml:4:5: cleanup: a key must be a string"},
 	{IMAGE_A "asLayers: maybe\n", CAIRN_EINVAL,
@@ -1812,6 +1865,32 @@ static void test_order_cycle(void **state)
 	cairn_config_free(c);
 }
 
+/* `in` of keep policies: Go durations, in seconds. */
+static void test_go_duration(void **state)
+{
+	static const struct {
+		const char *s;
+		int64_t want; /* -1: invalid */
+	} v[] = {{"168h", 168 * 3600}, {"1h30m", 5400},	   {"90s", 90},
+		 {"1.5h", 5400},       {"2h45m30s", 9930}, {"1500ms", 1},
+		 {"3000000000", 3},    {"0", 0},	   {"", -1},
+		 {"7d", -1},	       {"h", -1},	   {"1h-", -1},
+		 {"-1h", -1},	       {"1e3s", -1}};
+	int64_t got;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		int ret = cfg_go_duration(&got, v[i].s);
+
+		if (v[i].want < 0) {
+			assert_int_equal(ret, -1);
+		} else {
+			assert_int_equal(ret, 0);
+			assert_int_equal(got, v[i].want);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1823,6 +1902,7 @@ int main(void)
 		cmocka_unit_test(test_scalar_styles),
 		cmocka_unit_test(test_docker_values),
 		cmocka_unit_test(test_werf_keys),
+		cmocka_unit_test(test_go_duration),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_import_to_default),
 		cmocka_unit_test(test_auto_exclude),

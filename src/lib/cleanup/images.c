@@ -92,6 +92,7 @@ struct repo_tags {
 	size_t n_others;
 	struct tag_info *v;
 	size_t n;
+	struct cleanup_history *hist; /* the git-history based policy's answer, or NULL */
 };
 
 /*
@@ -161,6 +162,25 @@ static void decide(struct tag_info *t, const char *value, const struct live *l)
 	t->delete = t->why != NULL;
 	if (!t->delete)
 		t->why = xasprintf("kept: %s", t->scheme[0] ? t->scheme : "not published by cairn");
+}
+
+/* The git-history based policy: kept while a kept reference reaches its signature. */
+static void decide_history(struct tag_info *t, const struct repo_tags *rt, bool strict)
+{
+	const char *why = t->sig ? cleanup_history_why(rt->hist, t->sig) : NULL;
+
+	if (why) {
+		t->why = xasprintf("kept: %s reaches it", why);
+	} else if (t->sig && cairn_strset_has(&rt->hist->recorded, t->sig, strlen(t->sig))) {
+		t->delete = true;
+		t->why = xstrdup("no reference the keep policies keep reaches a commit of it");
+	} else if (strict) {
+		t->delete = true;
+		t->why = xstrdup("no commit record names it (--git-history-based-cleanup-v1.2)");
+	} else {
+		t->why = xstrdup("kept: no commit record names it (published without a stages "
+				 "storage, or before cairn recorded commits)");
+	}
 }
 
 /* In --keep-images-from as "host/repo:tag", or by digest as "host/repo@sha256:...". */
@@ -250,6 +270,9 @@ struct repo_job {
 	const struct live *live;
 	struct cairn_registry_conn *c;
 	const struct cairn_ref *repo;
+	const struct cairn_config *cfg;
+	bool history;			  /* the git-history based policy, not werf v1.0's */
+	struct cleanup_records *records; /* with `history` */
 };
 
 /* The manifest digest of a foreign tag, for the sharing check; false when it is gone. */
@@ -307,6 +330,8 @@ static void judge(struct repo_job *j, struct repo_tags *rt, struct tag_info *t, 
 		if (j->o->purge) {
 			t->delete = true;
 			t->why = xstrdup("purge");
+		} else if (j->history) {
+			decide_history(t, rt, j->o->git_history_strict);
 		} else {
 			decide(t, value, j->live);
 		}
@@ -357,8 +382,11 @@ static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_err
 	}
 	if (ret < 0 || j->roots_only)
 		return ret < 0 ? ret : add_roots(j, rt);
-	apply_policy(rt, "git_tag", &j->o->git_tag, "git-tag-strategy", time(NULL));
-	apply_policy(rt, "git_commit", &j->o->git_commit, "git-commit-strategy", time(NULL));
+	if (!j->history) {
+		apply_policy(rt, "git_tag", &j->o->git_tag, "git-tag-strategy", time(NULL));
+		apply_policy(rt, "git_commit", &j->o->git_commit, "git-commit-strategy",
+			     time(NULL));
+	}
 	spare_shared(rt);
 	for (size_t i = 0; ret == 0 && i < rt->n; i++) {
 		struct tag_info *t = &rt->v[i];
@@ -403,6 +431,30 @@ static void repo_tags_release(struct repo_tags *rt)
 	rt->n = 0;
 }
 
+/* The records of image `name` through the keep policies; each record learns if it stays. */
+static int scan_history(struct repo_job *j, struct cleanup_history *h, const char *name,
+			struct cairn_error **err)
+{
+	struct cleanup_records *r = j->records;
+	cleanup_free const char **commits = xcalloc(r->n + 1, sizeof(*commits));
+	cleanup_free const char **sigs = xcalloc(r->n + 1, sizeof(*sigs));
+	size_t n = 0;
+	int ret;
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (!r->v[i].ours || strcmp(r->v[i].image, name) != 0)
+			continue;
+		commits[n] = r->v[i].commit;
+		sigs[n++] = r->v[i].sig;
+	}
+	ret = cleanup_history_scan(h, j->cfg, j->live->repo, commits, sigs, n, err);
+	for (size_t i = 0; ret == 0 && i < r->n; i++)
+		if (r->v[i].ours && strcmp(r->v[i].image, name) == 0)
+			r->v[i].keep = cairn_strset_has(&h->reached, r->v[i].sig,
+							strlen(r->v[i].sig));
+	return ret;
+}
+
 static int clean_image(struct repo_job *j, const struct cairn_config *cfg,
 		       const struct cairn_config_image *img, struct cairn_error **err)
 {
@@ -410,6 +462,7 @@ static int clean_image(struct repo_job *j, const struct cairn_config *cfg,
 	cleanup_free char *prefix = NULL;
 	cleanup_free char **others = xcalloc(cfg->n_images + 1, sizeof(*others));
 	struct repo_tags rt = {.name = img->name ? img->name : "~"};
+	struct cleanup_history hist = {0};
 	int ret;
 
 	if (!img->name || j->o->repo_mode == CAIRN_REPO_MONOREPO) {
@@ -432,7 +485,11 @@ static int clean_image(struct repo_job *j, const struct cairn_config *cfg,
 		rt.others = (const char *const *)others;
 	else
 		rt.n_others = 0; /* multirepo: REPO holds the unnamed image alone */
-	ret = clean_repo(j, &rt, err);
+	ret = j->history ? scan_history(j, &hist, rt.name, err) : 0;
+	rt.hist = &hist;
+	if (ret == 0)
+		ret = clean_repo(j, &rt, err);
+	cleanup_history_release(&hist);
 	repo_tags_release(&rt);
 	for (size_t i = 0; others[i]; i++)
 		free(others[i]);
@@ -450,6 +507,7 @@ int cleanup_images(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stat
 	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
 	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
 	CLEANUP(live_release) struct live live = {0};
+	CLEANUP(cleanup_records_release) struct cleanup_records records = {0};
 	struct cairn_config_source src = {o->dir, o->config_file, o->templates_dir};
 	struct cairn_cleanup_stats ignored;
 	struct repo_job j = {.o = o,
@@ -470,6 +528,16 @@ int cleanup_images(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stat
 	if (ret < 0)
 		return ret;
 	j.project = cfg->project.s;
+	j.cfg = cfg;
+	j.records = &records;
+	j.history = !o->purge && !roots_only &&
+		    (o->git_history || o->git_history_strict || cfg->n_keep_policies > 0);
+	if (j.history && !o->stages_storage)
+		return cairn_error_set(err, CAIRN_EUSAGE,
+				       "the git-history based cleanup (%s) reads the commit records "
+				       "publish keeps in the stages storage: give --stages-storage",
+				       cfg->n_keep_policies ? "cleanup.keepPolicies of the config"
+							    : "--git-history-based-cleanup");
 	if (project)
 		*project = xstrdup(cfg->project.s);
 	ret = o->purge || roots_only ? 0 : read_live(&live, o, err);
@@ -480,9 +548,16 @@ int cleanup_images(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stat
 			&reg, o->image.registries ? o->image.registries : pool, repo.domain, err);
 	if (ret == 0)
 		ret = cairn_registry_conn_get(&j.c, reg, err);
+	if (ret == 0 && (j.history || (o->purge && o->stages_storage)))
+		ret = cleanup_records_read(&records, o->stages_storage, j.project,
+					   o->image.registries ? o->image.registries : pool, err);
 	for (size_t i = 0; ret == 0 && i < cfg->n_images; i++)
 		if (!cfg->images[i].artifact)
 			ret = clean_image(&j, cfg, &cfg->images[i], err);
+	/* the records of signatures no reference keeps go too (purge: all of the project's) */
+	for (size_t i = 0; ret == 0 && !o->dry_run && i < records.n; i++)
+		if (records.v[i].ours && !records.v[i].keep)
+			ret = cleanup_records_delete(&records, &records.v[i], err);
 	if (j.c)
 		cairn_registry_conn_put(j.c);
 	cairn_git_free(TAKE_PTR(live.repo));

@@ -301,87 +301,46 @@ static int read_marks(struct stages_job *j, struct cairn_error **err)
 	return 0;
 }
 
-struct mem_reader {
-	const char *p;
-	size_t n;
-};
-
-static ssize_t read_mem(char *buf, size_t n, uint64_t offset, void *ud)
-{
-	const struct mem_reader *m = ud;
-
-	if (offset >= m->n)
-		return 0;
-	if (n > m->n - offset)
-		n = m->n - (size_t)offset;
-	memcpy(buf, m->p + offset, n);
-	return (ssize_t)n;
-}
-
-/* Upload `body` as a blob; its descriptor in `d`. */
-static int put_blob(struct stages_job *j, const struct cairn_buf *body, const char *mt, json_t **d,
-		    struct cairn_error **err)
-{
-	struct mem_reader m = {body->buf, body->len};
-	struct cairn_digest dg;
-
-	cairn_digest_of(&dg, body->buf, body->len);
-	*d = json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest", dg.str, "size",
-		       (json_int_t)body->len);
-	return cairn_registry_blob_upload(j->c, j->repo.path, &dg, body->len, read_mem, &m, err);
-}
-
 /*
  * Keep in CLEANUP_MARKS_TAG when each stage still unused was first found so (an image config
  * with no layer, the times in its labels); the tag goes when no stage is left to wait for.
  */
 static int write_marks(struct stages_job *j, struct cairn_error **err)
 {
-	CLEANUP(cairn_buf_release) struct cairn_buf cb = CAIRN_BUF_INIT;
-	CLEANUP(cairn_buf_release) struct cairn_buf mb = CAIRN_BUF_INIT;
 	cleanup_json json_t *labels = json_object();
-	cleanup_json json_t *cfg = NULL, *manifest = NULL;
-	json_t *cd = NULL;
+	cleanup_free const char **kv = NULL;
 	struct cairn_descriptor old;
+	const char *key;
+	json_t *v;
+	size_t n = 0;
 	int ret;
 
 	for (size_t i = 0; i < j->n; i++) {
 		const struct stage_entry *e = &j->v[i];
-		cleanup_free char *key = xasprintf(MARK_PREFIX "%s", e->sig);
+		cleanup_free char *k = xasprintf(MARK_PREFIX "%s", e->sig);
 
-		if (e->unused_since && !e->delete &&!e->reached && !e->gone)
-			json_object_set_new(labels, key,
+		if (e->unused_since && !e->delete && !e->reached && !e->gone)
+			json_object_set_new(labels, k,
 					    json_sprintf("%lld", (long long)e->unused_since));
 	}
 	if (json_equal(labels, j->marks))
 		return 0;
-	if (json_object_size(labels) == 0) {
-		ret = cairn_registry_manifest_head(j->c, j->repo.path, CLEANUP_MARKS_TAG, &old,
-						   err);
-		if (ret == 0)
-			ret = cairn_registry_manifest_delete(j->c, j->repo.path, &old.digest, err);
-		if (ret == CAIRN_ENOTFOUND) {
-			cairn_error_clear(err);
-			ret = 0;
+	if (json_object_size(labels) > 0) {
+		kv = xcalloc(2 * json_object_size(labels) + 1, sizeof(*kv));
+		json_object_foreach(labels, key, v)
+		{
+			kv[2 * n] = key;
+			kv[2 * n++ + 1] = json_string_value(v);
 		}
-		return ret;
+		return cairn_registry_put_note(j->c, j->repo.path, CLEANUP_MARKS_TAG, kv, n, err);
 	}
-	cfg = json_pack("{s:s, s:s, s:{s:O}, s:{s:s, s:[]}}", "architecture", "amd64", "os",
-			"linux", "config", "Labels", labels, "rootfs", "type", "layers",
-			"diff_ids");
-	ret = cairn_json_dump(&cb, cfg, err);
+	ret = cairn_registry_manifest_head(j->c, j->repo.path, CLEANUP_MARKS_TAG, &old, err);
 	if (ret == 0)
-		ret = put_blob(j, &cb, CAIRN_MT_OCI_CONFIG, &cd, err);
-	if (ret < 0) {
-		json_decref(cd);
-		return ret;
+		ret = cairn_registry_manifest_delete(j->c, j->repo.path, &old.digest, err);
+	if (ret == CAIRN_ENOTFOUND) {
+		cairn_error_clear(err);
+		ret = 0;
 	}
-	manifest = json_pack("{s:i, s:s, s:o, s:[]}", "schemaVersion", 2, "mediaType",
-			     CAIRN_MT_OCI_MANIFEST, "config", cd, "layers");
-	ret = cairn_json_dump(&mb, manifest, err);
-	if (ret == 0)
-		ret = cairn_registry_manifest_put(j->c, j->repo.path, CLEANUP_MARKS_TAG,
-						  CAIRN_MT_OCI_MANIFEST, mb.buf, mb.len, NULL, err);
 	return ret;
 }
 

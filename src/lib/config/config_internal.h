@@ -197,6 +197,10 @@ int cfg_read_fields(struct ctx *x, const struct ynode *map, const struct field *
 
 const char *cfg_check_project(const char *s, size_t len);
 void cfg_value_release(struct cairn_config_value *v);
+/* keep_policies.c: cleanup.keepPolicies of c->cleanup into c->keep_policies, checked */
+int cfg_read_keep_policies(struct ctx *x, struct cairn_config *c);
+void cfg_keep_policies_release(struct cairn_config *c);
+int cfg_go_duration(int64_t *out, const char *s);
 int cfg_process_document(struct ctx *x, const struct ynode *root);
 
 /* ---- docker.c: the docker directives ---- */

@@ -240,6 +240,7 @@ int cfg_copy_value(struct ctx *x, struct cairn_config_value *out, const struct y
 static int read_cleanup(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
 {
 	struct cairn_config *c = base;
+	int ret;
 
 	(void)f;
 	if (n->kind != Y_MAP)
@@ -248,8 +249,10 @@ static int read_cleanup(struct ctx *x, const struct field *f, const struct ynode
 		cfg_value_release(c->cleanup);
 		free(c->cleanup);
 	}
+	cfg_keep_policies_release(c);
 	c->cleanup = xcalloc(1, sizeof(*c->cleanup));
-	return cfg_copy_value(x, c->cleanup, n);
+	ret = cfg_copy_value(x, c->cleanup, n);
+	return ret < 0 ? ret : cfg_read_keep_policies(x, c);
 }
 
 /* ---- element checks ---- */
@@ -388,12 +391,7 @@ static const struct field meta_fields[] = {
 	 .flags = F_IGNORED,
 	 .fn = check_map,
 	 .note = "cairn does not deploy"},
-	{.key = "cleanup",
-	 .type = T_FN,
-	 .flags = F_IGNORED,
-	 .off = CFG(cleanup),
-	 .fn = read_cleanup,
-	 .note = "cairn applies no cleanup policies yet"},
+	{.key = "cleanup", .type = T_FN, .off = CFG(cleanup), .fn = read_cleanup},
 	{.key = "gitWorktree",
 	 .type = T_SKIP,
 	 .flags = F_IGNORED,

@@ -477,6 +477,7 @@ void cairn_config_free(struct cairn_config *c)
 		cfg_value_release(c->cleanup);
 		free(c->cleanup);
 	}
+	cfg_keep_policies_release(c);
 	free(c->file);
 	free(c);
 }

@@ -113,6 +113,28 @@ int cairn_git_each_ref(struct cairn_git_repo *r, const char *prefix,
  */
 size_t cairn_git_changed_files(struct cairn_git_repo *r);
 
+/* A reference as history-based cleanup reads it. */
+struct cairn_git_ref_info {
+	char *name;	 /* without the prefix asked for ("main", "v1.0") */
+	char commit[41]; /* the commit it points at, an annotated tag peeled */
+	int64_t time;	 /* the tagger's time of an annotated tag, else the commit's */
+};
+
+/*
+ * Every direct reference under `prefix` ("refs/remotes/origin/", "refs/tags/") that peels to
+ * a commit, into a new array (free with cairn_git_ref_infos_free()).
+ */
+int cairn_git_ref_infos(struct cairn_git_ref_info **out, size_t *n_out, struct cairn_git_repo *r,
+			const char *prefix, struct cairn_error **err);
+void cairn_git_ref_infos_free(struct cairn_git_ref_info *v, size_t n);
+
+/*
+ * The parents of `commit` (40 hex) into a new array of 41-byte strings (the caller frees it)
+ * and its committer time. CAIRN_ENOTFOUND, CAIRN_EINVAL as cairn_git_commit_time().
+ */
+int cairn_git_commit_parents(char (**out)[41], size_t *n_out, int64_t *time_out,
+			     struct cairn_git_repo *r, const char *commit, struct cairn_error **err);
+
 /* Whether the repository is a shallow clone (its history is cut). */
 bool cairn_git_is_shallow(struct cairn_git_repo *r);
 

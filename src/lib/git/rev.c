@@ -359,3 +359,90 @@ int cairn_git_latest_reset_since(char *out, struct cairn_git_repo *r, const char
 	reset_memo(out, r, &start, found);
 	return 0;
 }
+
+/*
+ * History
+ */
+
+void cairn_git_ref_infos_free(struct cairn_git_ref_info *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* The commit `ref` points at (a tag peeled) and its time: the tagger's, else the committer's. */
+static int ref_info(struct cairn_git_ref_info *out, git_reference *ref)
+{
+	git_object *target = NULL, *peeled = NULL;
+	int ret = git_reference_peel(&peeled, ref, GIT_OBJECT_COMMIT);
+
+	if (ret < 0)
+		return ret;
+	git_oid_tostr(out->commit, sizeof(out->commit), git_object_id(peeled));
+	out->time = (int64_t)git_commit_time((git_commit *)peeled);
+	/* the object the reference names: an annotated tag has its own time */
+	if (git_reference_target(ref) &&
+	    git_object_lookup(&target, git_reference_owner(ref), git_reference_target(ref),
+			      GIT_OBJECT_ANY) == 0 &&
+	    git_object_type(target) == GIT_OBJECT_TAG) {
+		const git_signature *who = git_tag_tagger((git_tag *)target);
+
+		if (who)
+			out->time = (int64_t)who->when.time;
+	}
+	git_object_free(target);
+	git_object_free(peeled);
+	return 0;
+}
+
+int cairn_git_ref_infos(struct cairn_git_ref_info **out, size_t *n_out, struct cairn_git_repo *r,
+			const char *prefix, struct cairn_error **err)
+{
+	cleanup_free char *glob = xasprintf("%s*", prefix);
+	git_reference_iterator *it = NULL;
+	git_reference *ref;
+	size_t n = strlen(prefix);
+	int gr;
+
+	*out = NULL;
+	*n_out = 0;
+	gr = git_reference_iterator_glob_new(&it, r->repo, glob);
+	if (gr < 0)
+		return cairn_git_fail(err, gr, CAIRN_EINTERNAL, "list '%s' of '%s'", glob, r->name);
+	while ((gr = git_reference_next(&ref, it)) == 0) {
+		const char *name = git_reference_name(ref);
+		struct cairn_git_ref_info info = {0};
+
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT && strncmp(name, prefix, n) == 0 &&
+		    ref_info(&info, ref) == 0) {
+			*out = xreallocarray(*out, *n_out + 1, sizeof(**out));
+			info.name = xstrdup(name + n);
+			(*out)[(*n_out)++] = info;
+		}
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+	return 0;
+}
+
+int cairn_git_commit_parents(char (**out)[41], size_t *n_out, int64_t *time_out,
+			     struct cairn_git_repo *r, const char *commit, struct cairn_error **err)
+{
+	git_commit *c = NULL;
+	int ret = cairn_git_lookup_commit(&c, r, commit, err);
+	unsigned n;
+
+	*out = NULL;
+	*n_out = 0;
+	if (ret < 0)
+		return ret;
+	n = git_commit_parentcount(c);
+	*time_out = (int64_t)git_commit_time(c);
+	*out = xcalloc(n + 1, sizeof(**out));
+	for (unsigned i = 0; i < n; i++)
+		git_oid_tostr((*out)[i], 41, git_commit_parent_id(c, i));
+	*n_out = n;
+	git_commit_free(c);
+	return 0;
+}

@@ -3,8 +3,12 @@
 #include "common.h"
 #include "cairn/publish.h"
 #include "cairn/registry.h"
+#include "util/buf.h"
 
+#include <ctype.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static int spush_has_one_image(const struct cairn_build_result *res, struct cairn_error **err)
 {
@@ -39,6 +43,102 @@ static int resolve_tags(struct cairn_tag **tags, size_t *n, const struct cairn_p
 	if (ret < 0 && err && *err)
 		(*err)->code = CAIRN_EUSAGE;
 	return ret < 0 ? CAIRN_EUSAGE : 0;
+}
+
+char *cairn_commit_record_tag(const char *name, const char *commit)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	char hex[CAIRN_SIGNATURE_HEX];
+
+	for (const char *p = name ? name : "_"; *p; p++) {
+		if (*p == '/')
+			cairn_buf_addstr(&b, "__");
+		else if (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-')
+			cairn_buf_addch(&b, *p);
+		else
+			cairn_buf_addch(&b, '_');
+	}
+	/* 128 bytes at most: prefix, name, '-', 40 hex */
+	if (b.len > 128 - strlen(CAIRN_COMMIT_RECORD_PREFIX) - 41) {
+		cairn_signature_hash(hex, (const char *const[]){name}, 1);
+		return xasprintf(CAIRN_COMMIT_RECORD_PREFIX "%.48s_%.16s-%s", b.buf, hex, commit);
+	}
+	return xasprintf(CAIRN_COMMIT_RECORD_PREFIX "%s-%s", b.buf, commit);
+}
+
+/*
+ * Record, for the git-history based cleanup, which stage signature each published image has
+ * at the project's HEAD commit: a note per image in the stages storage. Best effort: a
+ * publish that cannot record warns.
+ */
+static void record_commit(const struct cairn_build_opts *bo, const struct cairn_publish_opts *po,
+			  const struct cairn_build_result *res)
+{
+	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
+	struct cairn_registry_conn *c = NULL;
+	struct cairn_registry *reg = NULL;
+	struct cairn_error *err = NULL;
+	char commit[41] = "";
+	char *branch = NULL;
+	int ret;
+
+	if (cairn_project_git_head(commit, &branch, bo->dir ? bo->dir : ".", &err) < 0) {
+		cairn_error_free(err); /* not in a git repository: nothing to record */
+		return;
+	}
+	free(branch);
+	ret = cairn_repo_parse(&repo, bo->stages_storage, &err);
+	if (ret == 0)
+		ret = cairn_registry_pool_get(&reg, po->image.registries, repo.domain, &err);
+	if (ret == 0)
+		ret = cairn_registry_conn_get(&c, reg, &err);
+	for (size_t i = 0; ret == 0 && i < res->n_images; i++) {
+		const struct cairn_build_image *im = &res->images[i];
+		cleanup_free char *tag = NULL;
+		const char *kv[] = {"cairn-commit-record",
+				    "true",
+				    "cairn-project",
+				    res->project,
+				    "cairn-image-name",
+				    im->name ? im->name : "~",
+				    "cairn-commit",
+				    commit,
+				    "cairn-stage-signature",
+				    im->signature};
+
+		cleanup_free char *marker = NULL;
+
+		if (im->artifact || !im->signature[0])
+			continue;
+		tag = cairn_commit_record_tag(im->name, commit);
+		/* this host recorded it already: an unchanged re-publish stays one HEAD per tag */
+		if (po->record_dir) {
+			char h[CAIRN_SIGNATURE_HEX];
+			cleanup_free char *key = xasprintf("%s/%s:%s@%s", repo.domain, repo.path, tag,
+							   im->signature);
+
+			cairn_signature_hash(h, (const char *const[]){key}, 1);
+			marker = xasprintf("%s/%.32s.rec", po->record_dir, h);
+			if (access(marker, F_OK) == 0)
+				continue;
+		}
+		ret = cairn_registry_put_note(c, repo.path, tag, kv, ARRAY_SIZE(kv) / 2, &err);
+		if (ret == 0 && marker) {
+			int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	if (c)
+		cairn_registry_conn_put(c);
+	if (ret < 0) {
+		cairn_log(CAIRN_LOG_WARN,
+			  "could not record the images of commit %s (a history-based cleanup will "
+			  "not know them): %s",
+			  commit, err->msg);
+		cairn_error_free(err);
+	}
 }
 
 int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **err)
@@ -87,6 +187,9 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 		ret = cairn_store_open(&st, home.store, err);
 	if (ret == 0)
 		ret = cairn_publish(st, res, &po, err);
+	/* as werf, the records live in the stages storage (not with dimg's --with-stages) */
+	if (ret == 0 && bo.stages_storage && !p->stages_in_repo)
+		record_commit(&bo, &po, res);
 	cairn_home_release(&home);
 	free(record_dir);
 	cairn_store_free(st);

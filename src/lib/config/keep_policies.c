@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cleanup.keepPolicies of the meta document, checked as werf v1.1.20+ does
+ * (pkg/config/raw_meta_cleanup.go): each policy names branches or tags (a name or /REGEXP/),
+ * with an optional references.limit and imagesPerReference of `last`, `in` and `operator`.
+ */
+#include "common.h"
+#include "config/config_internal.h"
+
+#include <regex.h>
+
+static int bad(struct ctx *x, const struct cairn_config_value *v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad(struct ctx *x, const struct cairn_config_value *v, const char *fmt, ...)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf why = CAIRN_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cairn_buf_vaddf(&why, fmt, ap);
+	va_end(ap);
+	return cfg_fail(x, CAIRN_EINVAL, v->pos, "%s", why.buf);
+}
+
+static const struct cairn_config_value *get(const struct cairn_config_value *map, const char *key)
+{
+	for (size_t i = 0; map->kind == CAIRN_CONFIG_VALUE_MAP && i < map->n; i++)
+		if (strcmp(map->keys[i], key) == 0)
+			return &map->items[i];
+	return NULL;
+}
+
+/* Only the keys `allowed` (NULL-terminated). */
+static int only(struct ctx *x, const struct cairn_config_value *map, const char *const *allowed)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		size_t k = 0;
+
+		while (allowed[k] && strcmp(allowed[k], map->keys[i]) != 0)
+			k++;
+		if (!allowed[k])
+			return bad(x, &map->items[i], "unknown key '%s'", map->keys[i]);
+	}
+	return 0;
+}
+
+/* A Go duration ("168h", "1h30m", "90s", "1.5h"; a bare integer is nanoseconds) in seconds. */
+int cfg_go_duration(int64_t *out, const char *s)
+{
+	static const struct {
+		const char *unit;
+		double secs;
+	} units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"\xc2\xb5s", 1e-6}, {"ms", 1e-3},
+		     {"s", 1},	   {"m", 60},	 {"h", 3600}};
+	double total = 0;
+	char *end;
+
+	if (!*s)
+		return -1;
+	if (strspn(s, "0123456789") == strlen(s)) {
+		*out = (int64_t)(strtod(s, NULL) / 1e9);
+		return 0;
+	}
+	while (*s) {
+		size_t n = strspn(s, "0123456789."), k;
+		double v;
+
+		if (n == 0)
+			return -1;
+		v = strtod(s, &end);
+		if (end != s + n)
+			return -1;
+		s += n;
+		for (k = 0; k < ARRAY_SIZE(units); k++) {
+			size_t u = strlen(units[k].unit);
+
+			/* "m" must not take the "m" of "ms" */
+			if (strncmp(s, units[k].unit, u) == 0 &&
+			    !(u == 1 && s[0] == 'm' && s[1] == 's'))
+				break;
+		}
+		if (k == ARRAY_SIZE(units))
+			return -1;
+		total += v * units[k].secs;
+		s += strlen(units[k].unit);
+	}
+	if (total > 9e15)
+		return -1;
+	*out = (int64_t)total;
+	return 0;
+}
+
+static int read_limit(struct ctx *x, const struct cairn_config_value *v, const char *where,
+		      struct cairn_config_keep_limit *out)
+{
+	static const char *const keys[] = {"last", "in", "operator", NULL};
+	const struct cairn_config_value *last, *in, *op;
+	char *end;
+	int ret;
+
+	out->set = true;
+	out->last = -2;
+	out->in_secs = -1;
+	if (v->kind != CAIRN_CONFIG_VALUE_MAP)
+		return bad(x, v, "%s: must be a mapping of last, in and operator", where);
+	ret = only(x, v, keys);
+	if (ret < 0)
+		return ret;
+	last = get(v, "last");
+	in = get(v, "in");
+	op = get(v, "operator");
+	if (last) {
+		if (last->kind != CAIRN_CONFIG_VALUE_SCALAR || !last->plain)
+			return bad(x, last, "%s.last: must be a number", where);
+		out->last = strtoll(last->text, &end, 10);
+		if (!*last->text || *end || out->last < -1)
+			return bad(x, last, "%s.last: '%s' is no count (-1: all)", where,
+				   last->text);
+	}
+	if (in) {
+		if (in->kind != CAIRN_CONFIG_VALUE_SCALAR ||
+		    cfg_go_duration(&out->in_secs, in->text) < 0)
+			return bad(x, in, "%s.in: '%s' is no duration (as 168h, 1h30m, 90s)", where,
+				   in->text ? in->text : "");
+	}
+	if (op) {
+		if (op->kind != CAIRN_CONFIG_VALUE_SCALAR ||
+		    (strcmp(op->text, "Or") != 0 && strcmp(op->text, "And") != 0))
+			return bad(x, op, "%s.operator: unsupported value '%s' (want Or or And)",
+				   where, op->text ? op->text : "");
+		out->or_operator = strcmp(op->text, "Or") == 0;
+	}
+	return 0;
+}
+
+static int check_pattern(struct ctx *x, const struct cairn_config_value *v, const char *key)
+{
+	size_t n;
+	regex_t re;
+	char *body;
+	int rc;
+
+	if (v->kind != CAIRN_CONFIG_VALUE_SCALAR || !*v->text)
+		return bad(x, v, "references.%s: must be a name or /REGEXP/", key);
+	n = strlen(v->text);
+	if (n < 2 || v->text[0] != '/' || v->text[n - 1] != '/')
+		return 0;
+	body = xstrndup(v->text + 1, n - 2);
+	rc = regcomp(&re, body, REG_EXTENDED | REG_NOSUB);
+	free(body);
+	if (rc != 0)
+		return bad(x, v, "references.%s: invalid regular expression '%s'", key, v->text);
+	regfree(&re);
+	return 0;
+}
+
+static int read_policy(struct ctx *x, const struct cairn_config_value *v,
+		       struct cairn_config_keep_policy *p)
+{
+	static const char *const keys[] = {"references", "imagesPerReference", NULL};
+	static const char *const ref_keys[] = {"tag", "branch", "limit", NULL};
+	const struct cairn_config_value *refs, *tag, *branch, *limit, *per;
+	int ret;
+
+	p->pos = v->pos;
+	p->limit.last = p->per_reference.last = -2;
+	p->limit.in_secs = p->per_reference.in_secs = -1;
+	if (v->kind != CAIRN_CONFIG_VALUE_MAP)
+		return bad(x, v, "must be a mapping of references and imagesPerReference");
+	ret = only(x, v, keys);
+	if (ret < 0)
+		return ret;
+	refs = get(v, "references");
+	if (!refs)
+		return bad(x, v, "cleanup keep policy must have a references section");
+	if (refs->kind != CAIRN_CONFIG_VALUE_MAP)
+		return bad(x, refs, "references: must be a mapping of tag or branch, and limit");
+	ret = only(x, refs, ref_keys);
+	if (ret < 0)
+		return ret;
+	tag = get(refs, "tag");
+	branch = get(refs, "branch");
+	if (!tag && !branch)
+		return bad(x, refs, "references: tag (a name or /REGEXP/) or branch required");
+	if (tag && branch)
+		return bad(x, refs, "references: give tag or branch, not both");
+	p->tag = tag != NULL;
+	ret = check_pattern(x, tag ? tag : branch, tag ? "tag" : "branch");
+	if (ret < 0)
+		return ret;
+	p->pattern = xstrdup((tag ? tag : branch)->text);
+	limit = get(refs, "limit");
+	if (limit)
+		ret = read_limit(x, limit, "references.limit", &p->limit);
+	per = get(v, "imagesPerReference");
+	if (ret == 0 && per)
+		ret = read_limit(x, per, "imagesPerReference", &p->per_reference);
+	return ret;
+}
+
+int cfg_read_keep_policies(struct ctx *x, struct cairn_config *c)
+{
+	const struct cairn_config_value *kp = c->cleanup ? get(c->cleanup, "keepPolicies") : NULL;
+	/* werf v1.2's switches: read by werf's own cleanup, noted and left alone here */
+	static const char *const keys[] = {"keepPolicies",
+					   "disableKubernetesBasedPolicy",
+					   "disableGitHistoryBasedPolicy",
+					   "disableBuiltWithinLastNHoursPolicy",
+					   "keepImagesBuiltWithinLastNHours",
+					   NULL};
+	int ret = c->cleanup ? only(x, c->cleanup, keys) : 0;
+
+	for (size_t i = 0; ret == 0 && c->cleanup && i < c->cleanup->n; i++)
+		if (strcmp(c->cleanup->keys[i], "keepPolicies") != 0)
+			cairn_log(CAIRN_LOG_DEBUG,
+				  "%s:%u:%u: cleanup.%s: ignored: cairn's cleanup "
+				  "has no such switch",
+				  x->file, c->cleanup->items[i].pos.line,
+				  c->cleanup->items[i].pos.column, c->cleanup->keys[i]);
+
+	if (ret == 0 && kp && kp->kind != CAIRN_CONFIG_VALUE_LIST &&
+	    kp->kind != CAIRN_CONFIG_VALUE_NULL)
+		ret = bad(x, kp, "keepPolicies: must be a list");
+	if (ret == 0 && kp && kp->kind == CAIRN_CONFIG_VALUE_LIST) {
+		size_t o2 = cfg_path_key(x, "keepPolicies", 12);
+
+		c->keep_policies = xcalloc(kp->n + 1, sizeof(*c->keep_policies));
+		for (size_t i = 0; ret == 0 && i < kp->n; i++) {
+			size_t o3 = cfg_path_index(x, i);
+
+			c->n_keep_policies = i + 1;
+			ret = read_policy(x, &kp->items[i], &c->keep_policies[i]);
+			cfg_path_pop(x, o3);
+		}
+		cfg_path_pop(x, o2);
+	}
+	return ret;
+}
+
+void cfg_keep_policies_release(struct cairn_config *c)
+{
+	for (size_t i = 0; i < c->n_keep_policies; i++)
+		free(c->keep_policies[i].pattern);
+	free(c->keep_policies);
+	c->keep_policies = NULL;
+	c->n_keep_policies = 0;
+}
+
+bool cairn_config_keep_policy_matches(const struct cairn_config_keep_policy *p, const char *name)
+{
+	size_t n = strlen(p->pattern);
+	regex_t re;
+	char *body;
+	bool m;
+
+	if (n < 2 || p->pattern[0] != '/' || p->pattern[n - 1] != '/')
+		return strcmp(p->pattern, name) == 0;
+	body = xstrndup(p->pattern + 1, n - 2);
+	if (regcomp(&re, body, REG_EXTENDED | REG_NOSUB) != 0) {
+		free(body);
+		return false;
+	}
+	m = regexec(&re, name, 0, NULL, 0) == 0;
+	regfree(&re);
+	free(body);
+	return m;
+}
