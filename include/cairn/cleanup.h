@@ -36,7 +36,7 @@ struct cairn_cleanup_opts {
 	size_t n_keep;
 	/* git-tag and git-commit tags that survive their ref's check (--git-*-strategy-*) */
 	struct cairn_cleanup_policy git_tag, git_commit;
-	bool dry_run;	    /* decide and report, delete nothing */
+	bool dry_run; /* decide and report, delete nothing */
 	/*
 	 * werf's git-history based policy (also when the config has cleanup.keepPolicies) in
 	 * place of the tagging-scheme one; strict: tags no commit record names go too (v1.2)

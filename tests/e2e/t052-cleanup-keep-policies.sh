@@ -21,6 +21,7 @@ base_image_push "$REG/base/busybox:1"
 O=$T/origin.git
 P=$T/project
 S=$REG/stages
+# shellcheck disable=SC2034 # read by the tests below
 I=$REG/app/app
 git init -q --bare "$O" && git init -q -b main "$P" || exit 1
 gitc() { git -C "$P" -c user.name=t -c user.email=t@example.com "$@"; }

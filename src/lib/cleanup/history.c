@@ -124,9 +124,9 @@ static void add_hit(struct hit **v, size_t *n, const char *sig, int64_t t)
  * Walk the history of `r` (breadth first, each commit once; a tag only its commit) and mark
  * the signatures its records reach within its imagesPerReference into `reached`.
  */
-static int scan_ref(struct cleanup_history *h, const struct scan_ref *r,
-		    const struct record *recs, size_t n_recs, struct cairn_git_repo *repo,
-		    int64_t now, struct cairn_error **err)
+static int scan_ref(struct cleanup_history *h, const struct scan_ref *r, const struct record *recs,
+		    size_t n_recs, struct cairn_git_repo *repo, int64_t now,
+		    struct cairn_error **err)
 {
 	const struct cairn_config_keep_limit *per = r->per;
 	bool has_last = per && per->set && per->last >= 0;
@@ -172,8 +172,9 @@ static int scan_ref(struct cleanup_history *h, const struct scan_ref *r,
 	for (size_t i = 0; ret == 0 && i < n_hits; i++) {
 		bool by_last = !has_last || i < (size_t)per->last;
 		bool by_in = !has_in || hits[i].latest > now - per->in_secs;
-		bool keep = has_last && has_in && per->or_operator ? (by_last || by_in)
-								    : (by_last && (!has_last || !has_in || by_in));
+		bool keep = has_last && has_in && per->or_operator
+				    ? (by_last || by_in)
+				    : (by_last && (!has_last || !has_in || by_in));
 
 		if (keep)
 			cleanup_history_reach(h, hits[i].sig, r->info.name, r->tag);

@@ -271,7 +271,7 @@ struct repo_job {
 	struct cairn_registry_conn *c;
 	const struct cairn_ref *repo;
 	const struct cairn_config *cfg;
-	bool history;			  /* the git-history based policy, not werf v1.0's */
+	bool history;			 /* the git-history based policy, not werf v1.0's */
 	struct cleanup_records *records; /* with `history` */
 };
 
@@ -450,8 +450,8 @@ static int scan_history(struct repo_job *j, struct cleanup_history *h, const cha
 	ret = cleanup_history_scan(h, j->cfg, j->live->repo, commits, sigs, n, err);
 	for (size_t i = 0; ret == 0 && i < r->n; i++)
 		if (r->v[i].ours && strcmp(r->v[i].image, name) == 0)
-			r->v[i].keep = cairn_strset_has(&h->reached, r->v[i].sig,
-							strlen(r->v[i].sig));
+			r->v[i].keep =
+				cairn_strset_has(&h->reached, r->v[i].sig, strlen(r->v[i].sig));
 	return ret;
 }
 
@@ -523,8 +523,6 @@ int cleanup_images(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stat
 	ret = cairn_repo_parse(&repo, o->repo, err);
 	if (ret == 0)
 		ret = cairn_config_load(&cfg, &src, err);
-	if (ret == 0)
-		ret = cairn_git_global_init(err);
 	if (ret < 0)
 		return ret;
 	j.project = cfg->project.s;
@@ -533,11 +531,15 @@ int cleanup_images(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stat
 	j.history = !o->purge && !roots_only &&
 		    (o->git_history || o->git_history_strict || cfg->n_keep_policies > 0);
 	if (j.history && !o->stages_storage)
-		return cairn_error_set(err, CAIRN_EUSAGE,
-				       "the git-history based cleanup (%s) reads the commit records "
-				       "publish keeps in the stages storage: give --stages-storage",
-				       cfg->n_keep_policies ? "cleanup.keepPolicies of the config"
-							    : "--git-history-based-cleanup");
+		return cairn_error_set(
+			err, CAIRN_EUSAGE,
+			"the git-history based cleanup (%s) reads the commit records "
+			"publish keeps in the stages storage: give --stages-storage",
+			cfg->n_keep_policies ? "cleanup.keepPolicies of the config"
+					     : "--git-history-based-cleanup");
+	ret = cairn_git_global_init(err);
+	if (ret < 0)
+		return ret;
 	if (project)
 		*project = xstrdup(cfg->project.s);
 	ret = o->purge || roots_only ? 0 : read_live(&live, o, err);

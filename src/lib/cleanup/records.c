@@ -36,7 +36,8 @@ static int read_one(struct cleanup_records *r, struct cleanup_record *rec, const
 	json_t *labels;
 	size_t len = 0;
 	char *p;
-	int ret = cairn_registry_image_config(r->c, r->repo.path, rec->tag, &raw, &len, &rec->d, err);
+	int ret =
+		cairn_registry_image_config(r->c, r->repo.path, rec->tag, &raw, &len, &rec->d, err);
 
 	if (ret == CAIRN_ENOTFOUND || ret == CAIRN_EINVAL || (ret == 0 && !raw)) {
 		cairn_error_clear(err);

@@ -319,7 +319,7 @@ static int write_marks(struct stages_job *j, struct cairn_error **err)
 		const struct stage_entry *e = &j->v[i];
 		cleanup_free char *k = xasprintf(MARK_PREFIX "%s", e->sig);
 
-		if (e->unused_since && !e->delete && !e->reached && !e->gone)
+		if (e->unused_since && !e->delete &&!e->reached && !e->gone)
 			json_object_set_new(labels, k,
 					    json_sprintf("%lld", (long long)e->unused_since));
 	}

@@ -133,7 +133,8 @@ void cairn_git_ref_infos_free(struct cairn_git_ref_info *v, size_t n);
  * and its committer time. CAIRN_ENOTFOUND, CAIRN_EINVAL as cairn_git_commit_time().
  */
 int cairn_git_commit_parents(char (**out)[41], size_t *n_out, int64_t *time_out,
-			     struct cairn_git_repo *r, const char *commit, struct cairn_error **err);
+			     struct cairn_git_repo *r, const char *commit,
+			     struct cairn_error **err);
 
 /* Whether the repository is a shallow clone (its history is cut). */
 bool cairn_git_is_shallow(struct cairn_git_repo *r);

@@ -414,8 +414,8 @@ int cairn_git_ref_infos(struct cairn_git_ref_info **out, size_t *n_out, struct c
 		const char *name = git_reference_name(ref);
 		struct cairn_git_ref_info info = {0};
 
-		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT && strncmp(name, prefix, n) == 0 &&
-		    ref_info(&info, ref) == 0) {
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+		    strncmp(name, prefix, n) == 0 && ref_info(&info, ref) == 0) {
 			*out = xreallocarray(*out, *n_out + 1, sizeof(**out));
 			info.name = xstrdup(name + n);
 			(*out)[(*n_out)++] = info;

@@ -95,16 +95,11 @@ static void record_commit(const struct cairn_build_opts *bo, const struct cairn_
 	for (size_t i = 0; ret == 0 && i < res->n_images; i++) {
 		const struct cairn_build_image *im = &res->images[i];
 		cleanup_free char *tag = NULL;
-		const char *kv[] = {"cairn-commit-record",
-				    "true",
-				    "cairn-project",
-				    res->project,
-				    "cairn-image-name",
-				    im->name ? im->name : "~",
-				    "cairn-commit",
-				    commit,
-				    "cairn-stage-signature",
-				    im->signature};
+		const char *kv[] = {"cairn-commit-record",   "true",
+				    "cairn-project",	     res->project,
+				    "cairn-image-name",	     im->name ? im->name : "~",
+				    "cairn-commit",	     commit,
+				    "cairn-stage-signature", im->signature};
 
 		cleanup_free char *marker = NULL;
 
@@ -114,8 +109,8 @@ static void record_commit(const struct cairn_build_opts *bo, const struct cairn_
 		/* this host recorded it already: an unchanged re-publish stays one HEAD per tag */
 		if (po->record_dir) {
 			char h[CAIRN_SIGNATURE_HEX];
-			cleanup_free char *key = xasprintf("%s/%s:%s@%s", repo.domain, repo.path, tag,
-							   im->signature);
+			cleanup_free char *key = xasprintf("%s/%s:%s@%s", repo.domain, repo.path,
+							   tag, im->signature);
 
 			cairn_signature_hash(h, (const char *const[]){key}, 1);
 			marker = xasprintf("%s/%.32s.rec", po->record_dir, h);

@@ -43,10 +43,9 @@ int cairn_registry_put_note(struct cairn_registry_conn *c, const char *repo, con
 	if (ret < 0)
 		return ret;
 	cairn_digest_of(&cd, cb.buf, cb.len);
-	manifest = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[]}", "schemaVersion", 2,
-			     "mediaType", CAIRN_MT_OCI_MANIFEST, "config", "mediaType",
-			     CAIRN_MT_OCI_CONFIG, "digest", cd.str, "size", (json_int_t)cb.len,
-			     "layers");
+	manifest = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[]}", "schemaVersion", 2, "mediaType",
+			     CAIRN_MT_OCI_MANIFEST, "config", "mediaType", CAIRN_MT_OCI_CONFIG,
+			     "digest", cd.str, "size", (json_int_t)cb.len, "layers");
 	ret = cairn_json_dump(&mb, manifest, err);
 	if (ret < 0)
 		return ret;
@@ -65,7 +64,7 @@ int cairn_registry_put_note(struct cairn_registry_conn *c, const char *repo, con
 		ret = cairn_registry_blob_upload(c, repo, &cd, cb.len, read_mem, &m, err);
 	}
 	if (ret == 0)
-		ret = cairn_registry_manifest_put(c, repo, tag, CAIRN_MT_OCI_MANIFEST, mb.buf, mb.len,
-						  NULL, err);
+		ret = cairn_registry_manifest_put(c, repo, tag, CAIRN_MT_OCI_MANIFEST, mb.buf,
+						  mb.len, NULL, err);
 	return ret;
 }
