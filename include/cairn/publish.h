@@ -4,6 +4,7 @@
 #define CAIRN_PUBLISH_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include "cairn/common.h"
 #include "cairn/build.h"
 #include "cairn/error.h"
@@ -45,6 +46,8 @@ struct cairn_publish_opts {
 	 * unchanged re-publish keeps the publish time and is one HEAD; NULL: ask the registry.
 	 */
 	const char *record_dir;
+	/* may be NULL: written[i] is set when a tag of built->images[i] got a new manifest */
+	bool *written;
 };
 
 #define CAIRN_PUBLISH_OPTS_INIT                                                            \
@@ -68,10 +71,11 @@ CAIRN_API int cairn_publish(struct cairn_store *st, const struct cairn_build_res
 
 /**
  * The tag under which a publish records the stage signature image `name` (NULL: the unnamed
- * one) had at `commit` (40 hex): "cairn-commit-NAME-COMMIT", NAME with '/' as "__" ("_" for the
- * unnamed image; a name too long for a tag shortened with a hash). A new string.
+ * one) of `project` had at `commit` (40 hex): "cairn-commit-NAME-HASH-COMMIT", NAME shortened
+ * to 24 tag characters, HASH 16 hex of project and name (so projects sharing a stages storage
+ * and names alike once shortened never meet). A new string.
  */
-CAIRN_API char *cairn_commit_record_tag(const char *name, const char *commit);
+CAIRN_API char *cairn_commit_record_tag(const char *project, const char *name, const char *commit);
 
 /**
  * What `publish`, `build-and-publish` and `dimg push|bp|spush` do, as one plan: build (or only

@@ -7,7 +7,8 @@
 # deleted in the remote, `cleanup -s` deletes b's tag and exactly the stages only b's image stood
 # on (--dry-run lists the same), keeps a's chain (a fresh host builds a from the stages storage
 # without building anything, and a's image still runs), keeps another project's stages, spares
-# unused stages for --grace (the times kept under cairn-stages-unused), and the 2018 spellings
+# unused stages for --grace (the times kept under cairn-stages-unused) and keeps what a stage in
+# its grace stands on, and the 2018 spellings
 # (dimg cleanup/flush repo, dimg stages cleanup/flush repo) map onto these commands.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
@@ -37,7 +38,7 @@ image: app
 from: $REG/base/busybox:1
 shell:
   install: [echo $1 > /which]
-  setup: [cat /which /tool > /both]
+  setup: [cat /which /tool > /both$2]
 import:
 - artifact: tools
   add: /tool
@@ -127,6 +128,19 @@ test_expect_success '--grace spares unused stages, counted from the first cleanu
 	cairn_run stages cleanup --dir "$P" -i "$REG/app" -s "$S" --grace 1 >"$T/g3" 2>&1 &&
 	grep -q "^deleted 3 of " "$T/g3" &&
 	! skopeo inspect --tls-verify=false "docker://$S:cairn-stages-unused" >/dev/null 2>&1
+'
+
+test_expect_success 'a stage in its grace keeps the old stages it stands on' '
+	gitc checkout -q -b d && config d && gitc commit -q -am d &&
+	cairn_run build --dir "$P" -q -s "$S" &&
+	cairn_run stages cleanup --dir "$P" -i "$REG/app" -s "$S" >"$T/p1" 2>&1 &&
+	grep -q "^deleted 0 of " "$T/p1" && sleep 2 &&
+	config d -again && gitc commit -q -am d2 &&
+	cairn_run build --dir "$P" -q -s "$S" && gitc checkout -q a &&
+	cairn_run stages cleanup --dir "$P" -i "$REG/app" -s "$S" --grace 1 >"$T/p2" 2>&1 &&
+	grep -q "^deleted 1 of " "$T/p2" &&
+	test "$(grep -c "kept: a stage that stays stands on it" "$T/p2")" = 2 &&
+	grep -q "kept: unused for 0 s of the --grace 1 s" "$T/p2"
 '
 
 test_expect_success 'stages cleanup needs a stages storage; --grace needs one too' '

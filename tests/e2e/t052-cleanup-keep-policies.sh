@@ -66,7 +66,8 @@ test_expect_success 'four commits on main and one on feature, each published' '
 	test "$(sort -u "$T"/sig? | wc -l)" = 5 &&
 	test "$(tags_of "$I" | wc -l)" = 5 &&
 	test "$(tags_of "$S" | grep -c "^cairn-commit-app-")" = 5 &&
-	skopeo inspect --tls-verify=false "docker://$S:cairn-commit-app-$(git -C "$P" rev-parse main)" |
+	rec=$(tags_of "$S" | grep "^cairn-commit-app-[0-9a-f]\{16\}-$(git -C "$P" rev-parse main)$") &&
+	skopeo inspect --tls-verify=false "docker://$S:$rec" |
 		grep -q "\"cairn-stage-signature\": \"$(cat "$T/sig4")\""
 '
 
@@ -103,6 +104,19 @@ test_expect_success 'cleanup deletes them and their records; the kept images sti
 test_expect_success 'a second cleanup deletes nothing' '
 	cairn_run cleanup --dir "$P" -i "$REG/app" -s "$S" --grace 0 >"$T/again" 2>&1 &&
 	grep -q "^deleted 0 of 3 tags, kept 3$" "$T/again"
+'
+
+test_expect_success 'a tag kept in use keeps its commit record' '
+	gitc checkout -q -b tmp && commit_publish 6 && gitc checkout -q main &&
+	gitc push -q origin --delete tmp && gitc branch -q -D tmp && gitc fetch -q --prune origin &&
+	printf "%s\n" "$I:$(cat "$T/sig6")" >"$T/in-use" &&
+	cairn_run cleanup --dir "$P" -i "$REG/app" -s "$S" --keep-images-from "$T/in-use" \
+		>"$T/use" 2>&1 &&
+	grep -q "^deleted 0 of 4 tags, kept 4$" "$T/use" &&
+	test "$(tags_of "$S" | grep -c "^cairn-commit-app-")" = 4 &&
+	cairn_run cleanup --dir "$P" -i "$REG/app" -s "$S" --grace 0 >"$T/use2" 2>&1 &&
+	grep -q "^deleted 1 of 4 tags, kept 3$" "$T/use2" &&
+	test "$(tags_of "$S" | grep -c "^cairn-commit-app-")" = 3
 '
 
 test_expect_success 'without a stages storage the history-based cleanup says what it needs' '

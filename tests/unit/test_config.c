@@ -1018,6 +1018,11 @@ static const struct bad bad[] = {
 	 CAIRN_EINVAL,
 	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: invalid regular expression '/(/'"},
 	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {tag: \"/\\\\Av/\"}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: '/\\Av/': the escape '\\A' is "
+	 "not supported (cairn matches POSIX extended regular expressions)"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
 	 "  - references: {branch: a, limit: {last: -2}}\n",
 	 CAIRN_EINVAL,
 	 "werf.yaml:5:43: cleanup.keepPolicies[0]: references.limit.last: '-2' is no count (-1: "
@@ -1865,6 +1870,41 @@ static void test_order_cycle(void **state)
 	cairn_config_free(c);
 }
 
+/* werf's Go regular expressions in keepPolicies, as cairn matches them. */
+static void test_keep_policy_regexp(void **state)
+{
+	static const struct {
+		const char *pattern, *name;
+		bool match;
+	} v[] = {
+		{"/^release-\\d+$/", "release-12", true},
+		{"/^release-\\d+$/", "release-ddd", false},
+		{"/^\\w+$/", "a_b1", true},
+		{"/^\\w+$/", "a-b", false},
+		{"/^v[\\d.]+$/", "v1.2.3", true},
+		{"/^v[\\d.]+$/", "vd", false},
+		{"/^feature\\/.*/", "feature/x", true},
+		{"/^a\\.b$/", "axb", false},
+		{"/^(main|master)$/", "master", true},
+		{"main", "main", true},
+		{"main", "mainx", false},
+		{"/.*/", "anything", true},
+	};
+	char esc[3];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		struct cairn_config_keep_policy p = {.pattern = (char *)v[i].pattern};
+
+		if (cairn_config_keep_policy_matches(&p, v[i].name) != v[i].match)
+			fail_msg("%s ~ %s: want %d", v[i].pattern, v[i].name, v[i].match);
+	}
+	assert_null(cfg_go_regexp("^\\Aa", esc));
+	assert_string_equal(esc, "\\A");
+	assert_null(cfg_go_regexp("\\pL", esc));
+	assert_null(cfg_go_regexp("(a)\\1", esc));
+}
+
 /* `in` of keep policies: Go durations, in seconds. */
 static void test_go_duration(void **state)
 {
@@ -1903,6 +1943,7 @@ int main(void)
 		cmocka_unit_test(test_docker_values),
 		cmocka_unit_test(test_werf_keys),
 		cmocka_unit_test(test_go_duration),
+		cmocka_unit_test(test_keep_policy_regexp),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_import_to_default),
 		cmocka_unit_test(test_auto_exclude),

@@ -135,7 +135,7 @@ static int scan_ref(struct cleanup_history *h, const struct scan_ref *r, const s
 	bool in_filters = has_in && !(has_last && per->or_operator);
 	CLEANUP(cairn_strset_release) struct cairn_strset seen = CAIRN_STRSET_INIT;
 	char(*queue)[41] = xcalloc(1, sizeof(*queue));
-	size_t head = 0, tail = 0, n_hits = 0;
+	size_t head = 0, tail = 0, n_hits = 0, met = 0;
 	struct hit *hits = NULL;
 	int ret = 0;
 
@@ -154,6 +154,11 @@ static int scan_ref(struct cleanup_history *h, const struct scan_ref *r, const s
 		rec = find_record(recs, n_recs, c);
 		if (rec && (!in_filters || t > now - per->in_secs))
 			add_hit(&hits, &n_hits, rec->sig, t);
+		/* every recorded commit met: older history has nothing more (werf stops too) */
+		if (rec && ++met == n_recs) {
+			free(parents);
+			break;
+		}
 		for (size_t i = 0; !r->tag && i < n_parents; i++) {
 			if (!cairn_strset_add(&seen, parents[i], 40))
 				continue;

@@ -153,12 +153,14 @@ static void read_config(struct host_job *j, struct host_ref *r, json_t **diff_id
 	}
 }
 
+/* "PROJECT:SIGNATURE": a project name (no registry, path or digest) and 64 hex. */
 static bool is_stage_name(const char *name)
 {
-	const char *colon = strrchr(name, ':');
+	const char *colon = strchr(name, ':');
+	size_t n = colon ? (size_t)(colon - name) : 0;
 
-	return colon && colon != name && strlen(colon + 1) == 64 &&
-	       strspn(colon + 1, "0123456789abcdef") == 64;
+	return n > 0 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
+	       strlen(colon + 1) == 64 && strspn(colon + 1, "0123456789abcdef") == 64;
 }
 
 static int add_ref(const struct cairn_store_ref *sr, void *ud)
@@ -394,7 +396,8 @@ int cairn_host_cleanup(const struct cairn_host_cleanup_opts *o,
 	cairn_home_paths(&h, o->home);
 	j.layers_root = xstrdup(h.layers);
 	ret = cairn_store_open(&j.st, h.store, err);
-	if (ret == 0)
+	/* a dry run removes nothing: builds need not wait for it */
+	if (ret == 0 && !o->dry_run)
 		ret = cairn_store_lock_exclusive(j.st, o->lock_timeout_secs, err);
 	/* nothing of this host is in progress now: what no name references goes at once */
 	if (ret == 0 && !o->dry_run)

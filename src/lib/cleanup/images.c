@@ -341,9 +341,22 @@ static void judge(struct repo_job *j, struct repo_tags *rt, struct tag_info *t, 
 /* The stage signatures of the tags that stay: the stages cleanup keeps their chains. */
 static int add_roots(struct repo_job *j, const struct repo_tags *rt)
 {
-	for (size_t i = 0; j->roots && i < rt->n; i++)
-		if (!rt->v[i].skip && !rt->v[i].delete &&rt->v[i].sig)
-			cairn_strset_add(j->roots, rt->v[i].sig, strlen(rt->v[i].sig));
+	for (size_t i = 0; i < rt->n; i++) {
+		const struct tag_info *t = &rt->v[i];
+
+		if (t->skip || t->delete || !t->sig)
+			continue;
+		if (j->roots)
+			cairn_strset_add(j->roots, t->sig, strlen(t->sig));
+		/* a tag that stays (kept in use, shared, a copy) keeps its commit records */
+		for (size_t k = 0; j->records && !j->o->purge && k < j->records->n; k++) {
+			struct cleanup_record *r = &j->records->v[k];
+
+			if (r->ours && strcmp(r->image, rt->name) == 0 &&
+			    strcmp(r->sig, t->sig) == 0)
+				r->keep = true;
+		}
+	}
 	return 0;
 }
 

@@ -48,6 +48,8 @@ struct stages_job {
 	size_t n;
 	char **others; /* the repository's other tags: a delete must not take them along */
 	size_t n_others;
+	struct cairn_descriptor *other_d; /* their manifests (read once) */
+	bool changed;			  /* a pass kept something more */
 	json_t *marks; /* the labels of CLEANUP_MARKS_TAG: MARK_PREFIX<sig> -> seconds */
 	bool had_marks;
 	int64_t now;
@@ -178,7 +180,35 @@ static void push_sigs(struct sig_queue *q, const char *list)
 	}
 }
 
-/* Mark every stage a root's chain reaches: the stage, the one below, the ones imported. */
+/*
+ * Every stage the chains from the signatures in `q` reach (the stage, the one below, the ones
+ * imported): fn(j, e) for each. `q` is consumed.
+ */
+static void walk_queue(struct stages_job *j, struct sig_queue *q,
+		       void (*fn)(struct stages_job *j, struct stage_entry *e))
+{
+	for (size_t k = 0; k < q->n; k++) {
+		struct stage_entry *e = find(j, q->v[k], strlen(q->v[k]));
+
+		for (; e && e < j->v + j->n && strcmp(e->sig, q->v[k]) == 0; e++) {
+			fn(j, e);
+			push_sigs(q, e->parent);
+			push_sigs(q, e->imports);
+		}
+	}
+	for (size_t k = 0; k < q->n; k++)
+		free(q->v[k]);
+	free(q->v);
+	cairn_strset_release(&q->seen);
+}
+
+static void mark_reached(struct stages_job *j, struct stage_entry *e)
+{
+	(void)j;
+	e->reached = true;
+}
+
+/* Mark every stage the published images' chains reach. */
 static void walk(struct stages_job *j, const struct cairn_strset *roots)
 {
 	struct sig_queue q = {CAIRN_STRSET_INIT, NULL, 0};
@@ -186,19 +216,7 @@ static void walk(struct stages_job *j, const struct cairn_strset *roots)
 	for (size_t i = 0; roots && i < roots->cap; i++)
 		if (roots->slots[i])
 			push_sigs(&q, roots->slots[i]);
-	for (size_t k = 0; k < q.n; k++) {
-		struct stage_entry *e = find(j, q.v[k], strlen(q.v[k]));
-
-		for (; e && e < j->v + j->n && strcmp(e->sig, q.v[k]) == 0; e++) {
-			e->reached = true;
-			push_sigs(&q, e->parent);
-			push_sigs(&q, e->imports);
-		}
-	}
-	for (size_t k = 0; k < q.n; k++)
-		free(q.v[k]);
-	free(q.v);
-	cairn_strset_release(&q.seen);
+	walk_queue(j, &q, mark_reached);
 }
 
 static int64_t mark_of(const struct stages_job *j, const char *sig)
@@ -210,6 +228,11 @@ static int64_t mark_of(const struct stages_job *j, const char *sig)
 	return t > 0 && t <= j->now ? t : j->now;
 }
 
+static bool ours(const struct stages_job *j, const struct stage_entry *e)
+{
+	return e->project && strcmp(e->project, j->project) == 0;
+}
+
 /* What becomes of one stage no image stands on. */
 static void judge(struct stages_job *j, struct stage_entry *e, int64_t grace)
 {
@@ -219,9 +242,12 @@ static void judge(struct stages_job *j, struct stage_entry *e, int64_t grace)
 		e->why = xstrdup("kept: not a stage cairn can read");
 	} else if (e->project && strcmp(e->project, j->project) != 0) {
 		e->why = xasprintf("kept: a stage of the project '%s'", e->project);
-	} else if (j->o->purge) {
+	} else if (j->o->purge && ours(j, e)) {
 		e->delete = true;
 		e->why = xstrdup("purge");
+	} else if (j->o->purge) {
+		/* a base stage under the project's stages goes with them (purge_bases()) */
+		e->why = xstrdup("kept: not known to be this project's (no cairn-stage-project)");
 	} else if (!e->parent) {
 		e->why = xstrdup("kept: it names no stage below it (a base image, or stored by "
 				 "a cairn that did not record chains)");
@@ -234,16 +260,62 @@ static void judge(struct stages_job *j, struct stage_entry *e, int64_t grace)
 	}
 }
 
-/* A delete takes every tag of the manifest: not while another tag of it stays. */
-static int spare_shared(struct stages_job *j, struct cairn_error **err)
+static void purge_base(struct stages_job *j, struct stage_entry *e)
+{
+	if (e->delete || e->project || e->unreadable)
+		return;
+	(void)j;
+	e->delete = true;
+	free(e->why);
+	e->why = xstrdup("purge: a base stage the project's stages stand on");
+}
+
+/* purge: the unlabelled stages (base images) the project's own stages stand on go too. */
+static void purge_bases(struct stages_job *j)
+{
+	struct sig_queue q = {CAIRN_STRSET_INIT, NULL, 0};
+
+	for (size_t i = 0; i < j->n; i++)
+		if (!j->v[i].gone && ours(j, &j->v[i]))
+			push_sigs(&q, j->v[i].sig);
+	walk_queue(j, &q, purge_base);
+}
+
+static void protect(struct stages_job *j, struct stage_entry *e)
+{
+	if (!e->delete)
+		return;
+	e->delete = false;
+	j->changed = true;
+	free(e->why);
+	e->why = xstrdup("kept: a stage that stays stands on it");
+}
+
+/*
+ * A stage kept (in its grace, another project's, a shared manifest) keeps what it stands on:
+ * a build in progress may have just stored a stage on top of an old one.
+ */
+static void protect_chains(struct stages_job *j)
+{
+	struct sig_queue q = {CAIRN_STRSET_INIT, NULL, 0};
+
+	for (size_t i = 0; i < j->n; i++)
+		if (!j->v[i].gone && !j->v[i].delete)
+			push_sigs(&q, j->v[i].sig);
+	walk_queue(j, &q, protect);
+}
+
+/* The digests of the repository's other tags, once, when something is to be deleted. */
+static int read_others(struct stages_job *j, struct cairn_error **err)
 {
 	bool any = false;
 
 	for (size_t i = 0; i < j->n; i++)
 		any |= j->v[i].delete;
+	j->other_d = xcalloc(j->n_others + 1, sizeof(*j->other_d));
 	for (size_t i = 0; any && i < j->n_others; i++) {
-		struct cairn_descriptor d;
-		int ret = cairn_registry_manifest_head(j->c, j->repo.path, j->others[i], &d, err);
+		int ret = cairn_registry_manifest_head(j->c, j->repo.path, j->others[i],
+						       &j->other_d[i], err);
 
 		if (ret == CAIRN_ENOTFOUND) {
 			cairn_error_clear(err);
@@ -251,20 +323,24 @@ static int spare_shared(struct stages_job *j, struct cairn_error **err)
 		}
 		if (ret < 0)
 			return ret;
-		for (size_t k = 0; k < j->n; k++) {
-			struct stage_entry *e = &j->v[k];
-
-			if (e->delete &&cairn_digest_equal(&e->d.digest, &d.digest)) {
-				free(e->why);
-				e->why = xasprintf("kept: its manifest is also tag '%s'",
-						   j->others[i]);
-				e->delete = false;
-			}
-		}
 	}
-	for (size_t i = 0; any && i < j->n; i++) {
+	return 0;
+}
+
+/* A delete takes every tag of the manifest: not while another tag of it stays. */
+static void spare_shared(struct stages_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
 		struct stage_entry *e = &j->v[i];
 
+		for (size_t k = 0; e->delete &&k < j->n_others; k++) {
+			if (!cairn_digest_equal(&e->d.digest, &j->other_d[k].digest))
+				continue;
+			free(e->why);
+			e->why = xasprintf("kept: its manifest is also tag '%s'", j->others[k]);
+			e->delete = false;
+			j->changed = true;
+		}
 		for (size_t k = 0; e->delete &&k < j->n; k++) {
 			if (k == i || j->v[k].delete || j->v[k].gone ||
 			    !cairn_digest_equal(&e->d.digest, &j->v[k].d.digest))
@@ -273,9 +349,9 @@ static int spare_shared(struct stages_job *j, struct cairn_error **err)
 			e->why = xasprintf("kept: its manifest is also tag '%s', which stays",
 					   j->v[k].tag);
 			e->delete = false;
+			j->changed = true;
 		}
 	}
-	return 0;
 }
 
 static int read_marks(struct stages_job *j, struct cairn_error **err)
@@ -391,6 +467,7 @@ static void job_release(struct stages_job *j)
 	for (size_t i = 0; i < j->n_others; i++)
 		free(j->others[i]);
 	free(j->others);
+	free(j->other_d);
 	json_decref(j->marks);
 	cairn_ref_release(&j->repo);
 	if (j->c)
@@ -425,7 +502,15 @@ int cleanup_stages(const struct cairn_cleanup_opts *o, const char *project,
 	for (size_t i = 0; i < j.n; i++)
 		if (!j.v[i].gone)
 			judge(&j, &j.v[i], grace);
-	ret = spare_shared(&j, err);
+	if (o->purge)
+		purge_bases(&j);
+	ret = read_others(&j, err);
+	/* what stays keeps what it stands on and what it shares a manifest with, and so on */
+	do {
+		j.changed = false;
+		spare_shared(&j);
+		protect_chains(&j);
+	} while (ret == 0 && j.changed);
 	if (ret == 0)
 		ret = apply(&j, err);
 	if (ret == 0 && !o->dry_run && !o->purge)

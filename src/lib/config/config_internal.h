@@ -201,6 +201,7 @@ void cfg_value_release(struct cairn_config_value *v);
 int cfg_read_keep_policies(struct ctx *x, struct cairn_config *c);
 void cfg_keep_policies_release(struct cairn_config *c);
 int cfg_go_duration(int64_t *out, const char *s);
+char *cfg_go_regexp(const char *go, char bad[3]);
 int cfg_process_document(struct ctx *x, const struct ynode *root);
 
 /* ---- docker.c: the docker directives ---- */

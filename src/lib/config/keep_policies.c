@@ -7,6 +7,7 @@
 #include "common.h"
 #include "config/config_internal.h"
 
+#include <ctype.h>
 #include <regex.h>
 
 static int bad(struct ctx *x, const struct cairn_config_value *v, const char *fmt, ...)
@@ -134,23 +135,97 @@ static int read_limit(struct ctx *x, const struct cairn_config_value *v, const c
 	return 0;
 }
 
+/*
+ * werf's /REGEXP/ is Go's (RE2) syntax; cairn matches with POSIX extended ones (glibc). The
+ * common Go escapes are translated: \d \D to digit classes, \w \W \s \S \b \B kept (glibc
+ * has them outside brackets), \d \w \s inside brackets as classes, an escaped punctuation
+ * character inside brackets as itself. Any other escape (\A, \z, \pL, \1...) would silently
+ * mean something else, so it is refused: NULL, with the escape in `bad` (3 bytes).
+ */
+char *cfg_go_regexp(const char *go, char bad[3])
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	bool in_class = false;
+
+	for (const char *p = go; *p; p++) {
+		if (*p == '[' && !in_class) {
+			in_class = true;
+			cairn_buf_addch(&b, '[');
+			if (p[1] == '^')
+				cairn_buf_addch(&b, *++p);
+			if (p[1] == ']')
+				cairn_buf_addch(&b, *++p);
+			continue;
+		}
+		if (*p == ']' && in_class) {
+			in_class = false;
+			cairn_buf_addch(&b, ']');
+			continue;
+		}
+		if (*p != '\\') {
+			cairn_buf_addch(&b, *p);
+			continue;
+		}
+		p++;
+		if (!*p) {
+			snprintf(bad, 3, "\\");
+			return NULL;
+		}
+		if (in_class && *p == 'd')
+			cairn_buf_addstr(&b, "0-9");
+		else if (in_class && *p == 'w')
+			cairn_buf_addstr(&b, "[:alnum:]_");
+		else if (in_class && *p == 's')
+			cairn_buf_addstr(&b, "[:space:]");
+		else if (in_class && ispunct((unsigned char)*p) && *p != '[')
+			cairn_buf_addch(&b, *p);
+		else if (!in_class && *p == 'd')
+			cairn_buf_addstr(&b, "[0-9]");
+		else if (!in_class && *p == 'D')
+			cairn_buf_addstr(&b, "[^0-9]");
+		else if (!in_class && strchr("wWsSbB", *p))
+			cairn_buf_addf(&b, "\\%c", *p);
+		else if (!in_class && ispunct((unsigned char)*p))
+			cairn_buf_addf(&b, "\\%c", *p);
+		else {
+			snprintf(bad, 3, "\\%c", *p);
+			return NULL;
+		}
+	}
+	return cairn_buf_detach(&b, NULL);
+}
+
+/* A /REGEXP/ pattern compiled, or -1 (`why`: the escape refused, or "" for a syntax error). */
+static int compile(regex_t *re, const char *pattern, char why[3])
+{
+	size_t n = strlen(pattern);
+	cleanup_free char *go = xstrndup(pattern + 1, n - 2);
+	cleanup_free char *posix = cfg_go_regexp(go, why);
+
+	if (!posix)
+		return -1;
+	why[0] = 0;
+	return regcomp(re, posix, REG_EXTENDED | REG_NOSUB) == 0 ? 0 : -1;
+}
+
 static int check_pattern(struct ctx *x, const struct cairn_config_value *v, const char *key)
 {
 	size_t n;
 	regex_t re;
-	char *body;
-	int rc;
+	char why[3] = "";
 
 	if (v->kind != CAIRN_CONFIG_VALUE_SCALAR || !*v->text)
 		return bad(x, v, "references.%s: must be a name or /REGEXP/", key);
 	n = strlen(v->text);
 	if (n < 2 || v->text[0] != '/' || v->text[n - 1] != '/')
 		return 0;
-	body = xstrndup(v->text + 1, n - 2);
-	rc = regcomp(&re, body, REG_EXTENDED | REG_NOSUB);
-	free(body);
-	if (rc != 0)
-		return bad(x, v, "references.%s: invalid regular expression '%s'", key, v->text);
+	if (compile(&re, v->text, why) < 0)
+		return why[0] ? bad(x, v,
+				    "references.%s: '%s': the escape '%s' is not supported (cairn "
+				    "matches POSIX extended regular expressions)",
+				    key, v->text, why)
+			      : bad(x, v, "references.%s: invalid regular expression '%s'", key,
+				    v->text);
 	regfree(&re);
 	return 0;
 }
@@ -250,19 +325,15 @@ void cfg_keep_policies_release(struct cairn_config *c)
 bool cairn_config_keep_policy_matches(const struct cairn_config_keep_policy *p, const char *name)
 {
 	size_t n = strlen(p->pattern);
+	char why[3];
 	regex_t re;
-	char *body;
 	bool m;
 
 	if (n < 2 || p->pattern[0] != '/' || p->pattern[n - 1] != '/')
 		return strcmp(p->pattern, name) == 0;
-	body = xstrndup(p->pattern + 1, n - 2);
-	if (regcomp(&re, body, REG_EXTENDED | REG_NOSUB) != 0) {
-		free(body);
+	if (compile(&re, p->pattern, why) < 0)
 		return false;
-	}
 	m = regexec(&re, name, 0, NULL, 0) == 0;
 	regfree(&re);
-	free(body);
 	return m;
 }

@@ -358,6 +358,7 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 	struct published p = {.stage = im->desc.digest.str,
 			      .scheme = cairn_tag_scheme_name(t->scheme),
 			      .oci = o->oci};
+	struct cairn_transfer_stats ts = {0};
 	struct cairn_descriptor final;
 	int ret;
 
@@ -375,7 +376,7 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 		check.only_if_there = 1;
 		ret = final_image(&final, st, built, im, t, dest->tag, p.created, o->oci, err);
 		if (ret == 0 && cairn_digest_equal(&final.digest, &p.final))
-			ret = cairn_image_push_descriptor(st, &final, dest, &check, NULL, err);
+			ret = cairn_image_push_descriptor(st, &final, dest, &check, &ts, err);
 		else if (ret == 0)
 			ret = CAIRN_ENOTFOUND;
 		if (ret != CAIRN_ENOTFOUND) {
@@ -392,7 +393,9 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 	if (ret == 0)
 		ret = final_image(&final, st, built, im, t, dest->tag, p.created, o->oci, err);
 	if (ret == 0)
-		ret = cairn_image_push_descriptor(st, &final, dest, io, NULL, err);
+		ret = cairn_image_push_descriptor(st, &final, dest, io, &ts, err);
+	if (ret == 0 && !ts.manifest_existed && o->written)
+		o->written[im - built->images] = true;
 	if (ret == 0)
 		remember(&p, o, &final.digest);
 	published_release(&p);

@@ -45,25 +45,17 @@ static int resolve_tags(struct cairn_tag **tags, size_t *n, const struct cairn_p
 	return ret < 0 ? CAIRN_EUSAGE : 0;
 }
 
-char *cairn_commit_record_tag(const char *name, const char *commit)
+char *cairn_commit_record_tag(const char *project, const char *name, const char *commit)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	const char *key[] = {project, name ? name : "~"};
 	char hex[CAIRN_SIGNATURE_HEX];
 
-	for (const char *p = name ? name : "_"; *p; p++) {
-		if (*p == '/')
-			cairn_buf_addstr(&b, "__");
-		else if (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-')
-			cairn_buf_addch(&b, *p);
-		else
-			cairn_buf_addch(&b, '_');
-	}
-	/* 128 bytes at most: prefix, name, '-', 40 hex */
-	if (b.len > 128 - strlen(CAIRN_COMMIT_RECORD_PREFIX) - 41) {
-		cairn_signature_hash(hex, (const char *const[]){name}, 1);
-		return xasprintf(CAIRN_COMMIT_RECORD_PREFIX "%.48s_%.16s-%s", b.buf, hex, commit);
-	}
-	return xasprintf(CAIRN_COMMIT_RECORD_PREFIX "%s-%s", b.buf, commit);
+	for (const char *p = name ? name : "_"; *p && b.len < 24; p++)
+		cairn_buf_addch(&b,
+				isalnum((unsigned char)*p) || *p == '.' || *p == '-' ? *p : '_');
+	cairn_signature_hash(hex, key, 2);
+	return xasprintf(CAIRN_COMMIT_RECORD_PREFIX "%s-%.16s-%s", b.buf, hex, commit);
 }
 
 /*
@@ -72,7 +64,7 @@ char *cairn_commit_record_tag(const char *name, const char *commit)
  * publish that cannot record warns.
  */
 static void record_commit(const struct cairn_build_opts *bo, const struct cairn_publish_opts *po,
-			  const struct cairn_build_result *res)
+			  const struct cairn_build_result *res, const bool *written)
 {
 	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
 	struct cairn_registry_conn *c = NULL;
@@ -105,9 +97,13 @@ static void record_commit(const struct cairn_build_opts *bo, const struct cairn_
 
 		if (im->artifact || !im->signature[0])
 			continue;
-		tag = cairn_commit_record_tag(im->name, commit);
-		/* this host recorded it already: an unchanged re-publish stays one HEAD per tag */
-		if (po->record_dir) {
+		tag = cairn_commit_record_tag(res->project, im->name, commit);
+		/*
+		 * this host recorded it already and no tag changed: an unchanged re-publish stays
+		 * one HEAD per tag (a cleanup deletes a record only with every tag of its
+		 * signature, which the publish then writes again)
+		 */
+		if (po->record_dir && !written[i]) {
 			char h[CAIRN_SIGNATURE_HEX];
 			cleanup_free char *key = xasprintf("%s/%s:%s@%s", repo.domain, repo.path,
 							   tag, im->signature);
@@ -173,20 +169,24 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 		bo.stages_storage = po.repo;
 		bo.stages_prefix = po.stage_prefix;
 	}
-	ret = cairn_build(&res, &bo, err);
+	/* open (its use lock held) from before the build: no host cleanup in between */
+	ret = cairn_store_open(&st, home.store, err);
+	if (ret == 0)
+		ret = cairn_build(&res, &bo, err);
+	if (ret == 0)
+		po.written = xcalloc(res->n_images + 1, sizeof(*po.written));
 	if (ret == 0 && po.as_is && bo.n_images == 0)
 		ret = spush_has_one_image(res, err);
 	if (ret == 0 && p->report)
 		ret = cairn_build_result_write_json(res, p->report, err);
 	if (ret == 0)
-		ret = cairn_store_open(&st, home.store, err);
-	if (ret == 0)
 		ret = cairn_publish(st, res, &po, err);
 	/* as werf, the records live in the stages storage (not with dimg's --with-stages) */
 	if (ret == 0 && bo.stages_storage && !p->stages_in_repo)
-		record_commit(&bo, &po, res);
+		record_commit(&bo, &po, res, po.written);
 	cairn_home_release(&home);
 	free(record_dir);
+	free(po.written);
 	cairn_store_free(st);
 	cairn_build_result_free(res);
 	cairn_tags_free(tags, n_tags);
@@ -236,9 +236,9 @@ int cairn_stages_pull(const struct cairn_build_opts *o, const char *repo, int al
 	bo.stop_at_missing = 1;
 	bo.stages_storage = repo;
 	cairn_home_paths(&home, o->home);
-	ret = cairn_build(&res, &bo, err);
+	ret = cairn_store_open(&st, home.store, err);
 	if (ret == 0)
-		ret = cairn_store_open(&st, home.store, err);
+		ret = cairn_build(&res, &bo, err);
 	cairn_home_release(&home);
 	for (size_t i = 0; ret == 0 && i < res->n_images; i++) {
 		const struct cairn_build_image *im = &res->images[i];

@@ -129,6 +129,9 @@ static int use_lock(struct cairn_store *st, struct cairn_error **err)
 			said = true;
 		} else if (errno != EINTR) {
 			return cairn_error_set_errno(err, "lock '%s/%s'", st->root, USE_LOCK_FILE);
+		} else if (cairn_interrupted()) {
+			return cairn_error_set(err, CAIRN_EINTERRUPTED,
+					       "interrupted while waiting for a host cleanup");
 		}
 	}
 	return 0;
@@ -141,6 +144,7 @@ int cairn_store_lock_exclusive(struct cairn_store *st, int64_t timeout_secs,
 	int64_t waited_ms = 0;
 	bool said = false;
 
+	/* (a failed attempt may drop this store's shared lock: Linux converts non-atomically) */
 	while (flock(st->usefd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return cairn_error_set_errno(err, "lock '%s/%s'", st->root, USE_LOCK_FILE);
