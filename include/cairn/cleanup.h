@@ -55,6 +55,8 @@ struct cairn_cleanup_opts {
 	 * for this many seconds (-1: werf's two hours), which spares the builds in progress
 	 */
 	int64_t grace_seconds;
+	/* stages cleanup: wait this long for the builds holding the stages storage (-1: ever) */
+	int64_t lock_timeout_secs;
 	struct cairn_image_opts image; /* registry options */
 	/* each tag, kept or deleted, in the order seen (may be NULL) */
 	void (*report)(const struct cairn_cleanup_item *it, void *ud);

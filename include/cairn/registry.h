@@ -234,11 +234,31 @@ CAIRN_API int cairn_registry_tags_list(struct cairn_registry_conn *c, const char
 /**
  * Keep a note under `tag` of `repo`: an OCI image with no layer whose config labels are the
  * `n_pairs` pairs of `kv` (key, value, key, value...). The bytes depend on the labels only; a
- * tag that holds them already costs one HEAD.
+ * tag that holds them already costs one HEAD. `*out` (may be NULL): the manifest's digest.
  */
 CAIRN_API int cairn_registry_put_note(struct cairn_registry_conn *c, const char *repo,
 				      const char *tag, const char *const *kv, size_t n_pairs,
-				      struct cairn_error **err);
+				      struct cairn_digest *out, struct cairn_error **err);
+
+enum cairn_registry_lock_kind {
+	CAIRN_REGISTRY_LOCK_USE = 0, /* a build with a stages storage: many at once */
+	CAIRN_REGISTRY_LOCK_CLEAN,   /* a stages cleanup: alone, and no build meanwhile */
+};
+
+struct cairn_registry_lock;
+
+/**
+ * Take the lock of `project` in the repository `repo` (a note tag cairn-lock-KIND-PROJECT-ID,
+ * see lock.c): a USE lock waits while a cleanup holds the project; a CLEAN lock waits until no
+ * build and no earlier cleanup holds it. A holder killed counts for nothing after 6 hours (a
+ * build) or 2 (a cleanup). Waits up to `timeout_secs` (-1: for ever), then CAIRN_EOS naming the
+ * holder (kind, host, pid, since). Freed, and the tag removed, by cairn_registry_unlock().
+ */
+CAIRN_API int cairn_registry_lock(struct cairn_registry_lock **out,
+				  struct cairn_registry_pool *pool, const char *repo,
+				  const char *project, enum cairn_registry_lock_kind kind,
+				  int64_t timeout_secs, struct cairn_error **err);
+CAIRN_API void cairn_registry_unlock(struct cairn_registry_lock *l);
 
 /** Requests this registry has sent (all connections, ever), for tests and benchmarks. */
 CAIRN_API uint64_t cairn_registry_request_count(const struct cairn_registry *r);

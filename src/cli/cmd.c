@@ -172,7 +172,10 @@ static const struct cli_cmd commands[] = {
 			"    once cleanups have found it unused for --grace seconds (default 7200, as\n"
 			"    werf's two hours: builds in progress keep their stages); the stages\n"
 			"    storage keeps those times under the tag cairn-stages-unused.\n"
-			"    --dry-run lists; the registry options are those of 'cairn help images'.\n",
+			"    --dry-run lists; the registry options are those of 'cairn help images'.\n"
+			"    It holds the project's lock in STAGES_REPO (a tag cairn-lock-clean-*):\n"
+			"    builds with that stages storage wait, and it waits for those running,\n"
+			"    up to --lock-timeout SECONDS (default 600; -1: for ever).\n",
 	},
 	{
 		.name = "images",

@@ -33,6 +33,7 @@ enum {
 	OPT_WITH_STAGES,
 	OPT_GIT_HISTORY,
 	OPT_GIT_HISTORY_V12,
+	OPT_LOCK_TIMEOUT,
 };
 
 enum cleanup_mode {
@@ -50,6 +51,7 @@ static const struct option own[] = {
 	{"grace", required_argument, NULL, OPT_GRACE},
 	{"with-stages", no_argument, NULL, OPT_WITH_STAGES},
 	{"git-history-based-cleanup", no_argument, NULL, OPT_GIT_HISTORY},
+	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	{"git-history-based-cleanup-v1.2", no_argument, NULL, OPT_GIT_HISTORY_V12},
 	{"images-repo-mode", required_argument, NULL, OPT_REPO_MODE},
 	{"images-repo-implementation", required_argument, NULL, OPT_REPO_IMPLEMENTATION},
@@ -190,6 +192,10 @@ static int parse(struct cleanup_args *ca, struct cli_args *a, const char *cmd, s
 				r = -1;
 			}
 			ca->grace_set = true;
+			break;
+		case OPT_LOCK_TIMEOUT:
+			r = policy_value(&ca->o.lock_timeout_secs, cmd, "lock-timeout", optarg,
+					 ret);
 			break;
 		case OPT_GIT_HISTORY:
 			ca->o.git_history = true;
@@ -374,7 +380,8 @@ static int run_cleanup(const char *cmd, int argc, char **argv, struct cli_ctx *c
 	struct cleanup_args ca = {.o = {.image = CAIRN_IMAGE_OPTS_INIT,
 					.git_tag = {-1, -1},
 					.git_commit = {-1, -1},
-					.grace_seconds = -1},
+					.grace_seconds = -1,
+					.lock_timeout_secs = 600},
 				  .dimg = dimg};
 	struct cairn_cleanup_stats st;
 	struct cairn_error *err = NULL;

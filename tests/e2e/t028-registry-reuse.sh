@@ -6,7 +6,8 @@
 # registry whose credentials come from a docker-credential helper, `publish --with-stages` of 5
 # images x 3 tags runs the helper once, probes the scheme once, fetches each token scope once
 # and keeps its connections alive from one image to the next; `build-and-publish` with a stages
-# storage does the same in each of its two parts. Counted outside cairn: the helper logs its
+# storage does the same in each of its two parts (bob may not delete: the build's lock of the
+# stages storage is rewritten as released, not deleted, asking no token twice). Counted outside cairn: the helper logs its
 # calls, the token server its requests, and a TCP relay in front of the registry each
 # connection (TLS probes are the connections that start with a TLS handshake).
 # shellcheck source=/dev/null
@@ -100,7 +101,14 @@ test_expect_success 'build-and-publish with a stages storage: once per host for 
 		for t in a b c; do
 			manifest_digest "$REG/bap/$i:$t" >/dev/null || return 1
 		done
-	done
+	done &&
+	: "bob may not delete: the lock of the build stays, rewritten as released" &&
+	skopeo list-tags --creds "bob:$BOB_PASS" --tls-verify=false "docker://$REG/stages" |
+		grep -o "cairn-lock-use-reuse-[0-9a-f]*" >"$T/locks" &&
+	test "$(wc -l <"$T/locks")" -eq 1 &&
+	skopeo inspect --config --creds "bob:$BOB_PASS" --tls-verify=false \
+		"docker://$REG/stages:$(cat "$T/locks")" >"$T/lock.json" &&
+	grep -q "\"cairn-lock-until\": \"0\"" "$T/lock.json"
 '
 
 test_expect_success 'publish --with-stages of 5 images x 3 tags: one helper call, probe, token each' '

@@ -8,13 +8,14 @@
 # on (--dry-run lists the same), keeps a's chain (a fresh host builds a from the stages storage
 # without building anything, and a's image still runs), keeps another project's stages, spares
 # unused stages for --grace (the times kept under cairn-stages-unused) and keeps what a stage in
-# its grace stands on, and the 2018 spellings
+# its grace stands on, waits for builds holding the stages storage (their lock tags), and the
+# 2018 spellings
 # (dimg cleanup/flush repo, dimg stages cleanup/flush repo) map onto these commands.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
 : "${CAIRN:?set CAIRN to the built cairn binary}"
-require_tool docker-registry skopeo runc git python3
+require_tool docker-registry skopeo runc git python3 umoci
 
 registry_start
 base_image_push "$REG/base/busybox:1"
@@ -141,6 +142,49 @@ test_expect_success 'a stage in its grace keeps the old stages it stands on' '
 	grep -q "^deleted 1 of " "$T/p2" &&
 	test "$(grep -c "kept: a stage that stays stands on it" "$T/p2")" = 2 &&
 	grep -q "kept: unused for 0 s of the --grace 1 s" "$T/p2"
+'
+
+test_expect_success 'a stages cleanup waits for a build holding the stages storage' '
+	printf -- "---\nimage: slow\nfrom: %s/base/busybox:1\nshell:\n  install: [sleep 8]\n" \
+		"$REG" >>"$P/werf.yaml" &&
+	"$CAIRN" build --dir "$P" -q -s "$S" slow >"$T/slow.out" 2>&1 &
+	slow=$! && sleep 2 &&
+	tags_of "$S" | grep -q "^cairn-lock-use-sc-" &&
+	test_must_fail cairn_run stages cleanup --dir "$P" -i "$REG/app" -s "$S" \
+		--lock-timeout 1 2>"$T/l1" &&
+	grep -q "locked by a build on host .* (pid $slow)" "$T/l1" &&
+	cairn_run stages cleanup --dir "$P" -i "$REG/app" -s "$S" >"$T/l2" 2>&1 &&
+	! test_pid_alive "$slow" && wait "$slow" &&
+	grep -q "waiting for a build" "$T/l2" &&
+	! tags_of "$S" | grep -q "^cairn-lock-"
+'
+
+test_expect_success 'a killed build'"'"'s lock is named, with its tag' '
+	printf -- "---\nimage: slow2\nfrom: %s/base/busybox:1\nshell:\n  install: [sleep 4]\n" \
+		"$REG" >>"$P/werf.yaml" &&
+	"$CAIRN" build --dir "$P" -q -s "$S" slow2 >"$T/slow2.out" 2>&1 &
+	pid=$! && sleep 2 && kill -9 "$pid" && sleep 3 &&
+	lock=$(tags_of "$S" | grep "^cairn-lock-use-sc-") &&
+	test_must_fail cairn_run stages cleanup --dir "$P" -i "$REG/app" -s "$S" \
+		--lock-timeout 0 2>"$T/l3" &&
+	grep -q "tag .$lock.: a killed holder" "$T/l3" &&
+	skopeo delete --tls-verify=false "docker://$S:$lock" &&
+	cairn_run stages cleanup --dir "$P" -i "$REG/app" -s "$S" >/dev/null 2>&1 &&
+	git -C "$P" checkout -q -- werf.yaml &&
+	cairn_run build --dir "$P" -q # stops what the killed build left running, unmounts
+'
+
+test_expect_success 'a stages cleanup removes the locks that count no more' '
+	umoci init --layout "$T/oci" &&
+	umoci new --image "$T/oci:l" &&
+	umoci config --image "$T/oci:l" --config.label cairn-lock-until=0 \
+		--config.label cairn-lock-kind=build &&
+	dead=cairn-lock-use-sc-0000000001feedfacefeedface &&
+	skopeo copy -q --dest-tls-verify=false "oci:$T/oci:l" "docker://$S:$dead" &&
+	tags_of "$S" | grep -qx "$dead" &&
+	cairn_run stages cleanup --dir "$P" -i "$REG/app" -s "$S" --lock-timeout 0 \
+		>/dev/null 2>&1 &&
+	! tags_of "$S" | grep -q "^cairn-lock-"
 '
 
 test_expect_success 'stages cleanup needs a stages storage; --grace needs one too' '

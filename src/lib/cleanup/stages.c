@@ -49,7 +49,8 @@ struct stages_job {
 	char **others; /* the repository's other tags: a delete must not take them along */
 	size_t n_others;
 	struct cairn_descriptor *other_d; /* their manifests (read once) */
-	bool changed;			  /* a pass kept something more */
+	struct cairn_registry_lock *lock;
+	bool changed;  /* a pass kept something more */
 	json_t *marks; /* the labels of CLEANUP_MARKS_TAG: MARK_PREFIX<sig> -> seconds */
 	bool had_marks;
 	int64_t now;
@@ -408,7 +409,8 @@ static int write_marks(struct stages_job *j, struct cairn_error **err)
 			kv[2 * n] = key;
 			kv[2 * n++ + 1] = json_string_value(v);
 		}
-		return cairn_registry_put_note(j->c, j->repo.path, CLEANUP_MARKS_TAG, kv, n, err);
+		return cairn_registry_put_note(j->c, j->repo.path, CLEANUP_MARKS_TAG, kv, n, NULL,
+					       err);
 	}
 	ret = cairn_registry_manifest_head(j->c, j->repo.path, CLEANUP_MARKS_TAG, &old, err);
 	if (ret == 0)
@@ -469,9 +471,10 @@ static void job_release(struct stages_job *j)
 	free(j->others);
 	free(j->other_d);
 	json_decref(j->marks);
-	cairn_ref_release(&j->repo);
 	if (j->c)
 		cairn_registry_conn_put(j->c);
+	cairn_registry_unlock(j->lock);
+	cairn_ref_release(&j->repo);
 }
 
 int cleanup_stages(const struct cairn_cleanup_opts *o, const char *project,
@@ -486,6 +489,10 @@ int cleanup_stages(const struct cairn_cleanup_opts *o, const char *project,
 	j.now = (int64_t)time(NULL);
 	if (ret == 0)
 		ret = cairn_registry_pool_get(&reg, pool, j.repo.domain, err);
+	/* no build stores or stands on stages meanwhile; no other stages cleanup */
+	if (ret == 0)
+		ret = cairn_registry_lock(&j.lock, pool, o->stages_storage, project,
+					  CAIRN_REGISTRY_LOCK_CLEAN, o->lock_timeout_secs, err);
 	if (ret == 0)
 		ret = cairn_registry_conn_get(&j.c, reg, err);
 	if (ret == 0)

@@ -113,7 +113,8 @@ static void record_commit(const struct cairn_build_opts *bo, const struct cairn_
 			if (access(marker, F_OK) == 0)
 				continue;
 		}
-		ret = cairn_registry_put_note(c, repo.path, tag, kv, ARRAY_SIZE(kv) / 2, &err);
+		ret = cairn_registry_put_note(c, repo.path, tag, kv, ARRAY_SIZE(kv) / 2, NULL,
+					      &err);
 		if (ret == 0 && marker) {
 			int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 

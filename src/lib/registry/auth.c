@@ -283,6 +283,7 @@ int cairn_registry_auth_header(char **out, struct cairn_registry_conn *c, const 
 	int ret = 0;
 
 	*out = NULL;
+	c->token_fresh = 0;
 	pthread_mutex_lock(&r->lock);
 	bearer = cairn_auth_challenges_find(&r->challenges, "bearer");
 	basic = cairn_auth_challenges_find(&r->challenges, "basic");
@@ -293,6 +294,7 @@ int cairn_registry_auth_header(char **out, struct cairn_registry_conn *c, const 
 		if (!t || t->expires_at - TOKEN_MARGIN_SECS <= now_secs()) {
 			ret = fetch_token_locked(c, bearer, scopes, key, err);
 			t = ret < 0 ? NULL : token_find(r, key);
+			c->token_fresh = t != NULL;
 		}
 		if (t)
 			*out = xasprintf("Authorization: Bearer %s", t->token);
@@ -318,7 +320,25 @@ static void add_challenge(const char *value, size_t len, void *ud)
 		cairn_error_free(e);
 }
 
-/* Learn the challenges of a 401 answer; returns 1 when retrying with new auth makes sense. */
+static int same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether `a` and `b` send a token request to the same place. */
+static int same_bearer(const struct cairn_auth_challenges *a, const struct cairn_auth_challenges *b)
+{
+	const struct cairn_auth_challenge *x = cairn_auth_challenges_find(a, "bearer");
+	const struct cairn_auth_challenge *y = cairn_auth_challenges_find(b, "bearer");
+
+	return x && y && same_str(x->realm, y->realm) && same_str(x->service, y->service);
+}
+
+/*
+ * Learn the challenges of a 401 answer; returns 1 when retrying with new auth makes sense: not
+ * when the token refused was fetched for this very request from the same token server (it
+ * grants no more a second time; the scope is not the user's).
+ */
 int cairn_registry_learn_challenge(struct cairn_registry_conn *c,
 				   const struct cairn_http_resp *resp, const char *const *scopes)
 {
@@ -329,9 +349,9 @@ int cairn_registry_learn_challenge(struct cairn_registry_conn *c,
 	cairn_http_resp_each_header(resp, "www-authenticate", add_challenge, &fresh);
 	pthread_mutex_lock(&r->lock);
 	if (fresh.n) {
+		useful = !(c->token_fresh && same_bearer(&r->challenges, &fresh));
 		cairn_auth_challenges_release(&r->challenges);
 		r->challenges = fresh;
-		useful = 1;
 	} else {
 		cairn_auth_challenges_release(&fresh);
 	}

@@ -24,7 +24,8 @@ static ssize_t read_mem(char *buf, size_t n, uint64_t offset, void *ud)
 }
 
 int cairn_registry_put_note(struct cairn_registry_conn *c, const char *repo, const char *tag,
-			    const char *const *kv, size_t n_pairs, struct cairn_error **err)
+			    const char *const *kv, size_t n_pairs, struct cairn_digest *out,
+			    struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf cb = CAIRN_BUF_INIT;
 	CLEANUP(cairn_buf_release) struct cairn_buf mb = CAIRN_BUF_INIT;
@@ -50,6 +51,8 @@ int cairn_registry_put_note(struct cairn_registry_conn *c, const char *repo, con
 	if (ret < 0)
 		return ret;
 	cairn_digest_of(&md, mb.buf, mb.len);
+	if (out)
+		*out = md;
 	ret = cairn_registry_manifest_head(c, repo, tag, &there, err);
 	if (ret == 0 && cairn_digest_equal(&there.digest, &md))
 		return 0;

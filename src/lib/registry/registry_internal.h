@@ -66,7 +66,8 @@ struct cairn_registry {
 struct cairn_registry_conn {
 	struct cairn_registry *r; /* borrowed */
 	struct cairn_http *http;
-	unsigned seed; /* backoff jitter */
+	unsigned seed;	 /* backoff jitter */
+	int token_fresh; /* the last request's token was fetched for it */
 };
 
 /* One request with its auth scopes and retry policy. */

@@ -3,6 +3,7 @@
 #include "common.h"
 #include "stage/stage_internal.h"
 #include "cairn/oci.h"
+#include "cairn/registry.h"
 #include "cairn/toolchain.h"
 #include "run/exec.h"
 #include "run/workdir.h"
@@ -357,6 +358,11 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 	if (o->stages_storage) {
 		b.caches[b.n_caches++] = &stage_cache_registry;
 		ret = cairn_repo_parse(&b.storage, o->stages_storage, err);
+		/* no stages cleanup while this build stores or stands on stages there */
+		if (ret == 0 && !o->no_build)
+			ret = cairn_registry_lock(&b.lock, b.pull.registries, o->stages_storage,
+						  b.config->project.s, CAIRN_REGISTRY_LOCK_USE, -1,
+						  err);
 		if (ret < 0) {
 			cairn_error_wrap(err, "stages storage '%s'", o->stages_storage);
 			goto out;
@@ -410,6 +416,7 @@ out:
 	if (b.git_inited)
 		cairn_git_global_cleanup();
 	cairn_store_free(b.st);
+	cairn_registry_unlock(b.lock); /* before the pool it talks through */
 	cairn_ref_release(&b.storage);
 	cairn_home_release(&b.home);
 	cairn_toolchain_free(b.toolchain);

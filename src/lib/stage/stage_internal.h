@@ -147,6 +147,7 @@ struct builder {
 	struct cairn_store *st;
 	const struct stage_cache *caches[2]; /* where stages are looked up and kept, in order */
 	struct cairn_ref storage;	     /* o->stages_storage, parsed once */
+	struct cairn_registry_lock *lock;    /* held in the stages storage while building */
 	size_t n_caches;
 	struct cairn_home home; /* the places of o->home */
 	char *stage_run_dir;	/* this build's own work dir, made on first use */
