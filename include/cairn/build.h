@@ -73,6 +73,13 @@ struct cairn_build_opts {
 	/* with no_build: stop an image at its first missing stage instead of failing */
 	int stop_at_missing;
 	/*
+	 * With a stages storage and the caller's registry pool (pull.registries): the project's
+	 * use lock in the storage (see cairn_registry_lock) is taken even with no_build, and the
+	 * result holds it until cairn_build_result_free(), which the caller calls before freeing
+	 * the pool: a publish keeps stages cleanups away until its last tag is written.
+	 */
+	int keep_lock;
+	/*
 	 * The host socket of an ssh agent (as $SSH_AUTH_SOCK names it) that the commands of every
 	 * stage may use: bind-mounted at /.cairn/ssh-auth-sock, with SSH_AUTH_SOCK set to that, as
 	 * werf mounts its agent. NULL, or a path that is no socket: none. It is in no signature,
@@ -103,10 +110,13 @@ struct cairn_build_image {
 	size_t n_stages;
 };
 
+struct cairn_registry_lock;
+
 struct cairn_build_result {
 	char *project;
 	struct cairn_build_image *images; /* in build order, dependencies first */
 	size_t n_images;
+	struct cairn_registry_lock *lock; /* held for the caller: see keep_lock */
 };
 
 /**

@@ -252,7 +252,10 @@ struct cairn_registry_lock;
  * see lock.c): a USE lock waits while a cleanup holds the project; a CLEAN lock waits until no
  * build and no earlier cleanup holds it. A holder killed counts for nothing after 6 hours (a
  * build) or 2 (a cleanup). Waits up to `timeout_secs` (-1: for ever), then CAIRN_EOS naming the
- * holder (kind, host, pid, since). Freed, and the tag removed, by cairn_registry_unlock().
+ * holder (kind, host, pid, since). A USE lock the credentials may not write is none: a
+ * warning, *out NULL and 0. Freed, and the tag removed, by cairn_registry_unlock() (where no
+ * delete is allowed, the tag is rewritten as released; a CLEAN lock, once held, removes the
+ * project's released and expired lock tags).
  */
 CAIRN_API int cairn_registry_lock(struct cairn_registry_lock **out,
 				  struct cairn_registry_pool *pool, const char *repo,

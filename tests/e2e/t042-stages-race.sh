@@ -6,7 +6,7 @@
 # as stages storage and images repository. Every host succeeds; every stage tag in the registry
 # is a whole image; every host reports the same signature -> digest for every stage (shell
 # stages built on two hosts differ in their timestamps: all but one host adopt the stored
-# stage), and the published image is the one each host made from those stages.
+# stage), and the published tag holds the layers of the last of those stages.
 #
 # T042_ROUNDS (default "3 3 5 5"): the number of hosts of each round, e.g. "5 5 5 5 5".
 # shellcheck source=/dev/null
@@ -106,16 +106,25 @@ for f in reports:
 for f, s in zip(reports, stages):
     assert s == stages[0], "%s disagrees with %s:\n%s\n%s" % (f, reports[0], s, stages[0])
 tags = json.loads(req("GET", "stages/tags/list")[1])["tags"]
+# (stage tags only: once in a few runs, a lock tag deleted while other hosts wrote tags stayed
+# listed by distribution without its manifest)
 for t in tags:
-    whole("stages", t)
+    if t.startswith("image-stage-"):
+        whole("stages", t)
 for image, name, sig, dg in stages[0]:
     stored = whole("stages", "image-stage-" + sig)[0]
     assert stored == dg, (image, name, sig, "stored", stored, "reported", dg)
-final = whole("prod/app", tag)[0]
+# the published tag: the image of the last stage (its own manifest: a config with the tag's
+# label and publish time, which differ from host to host when they publish in different
+# seconds, last writer winning)
+final = whole("prod/app", tag)[1]
+last = whole("stages", "image-stage-" + stages[0][-1][2])[1]
+assert [l["digest"] for l in final["layers"]] == [l["digest"] for l in last["layers"]], \
+    ("published layers", final["layers"], "last stage", last["layers"])
 for f in reports:
     home = f[:-len(".json")]
-    blob = "%s/store/blobs/sha256/%s" % (home, final[len("sha256:"):])
-    assert open(blob, "rb").read(), "%s did not make the published image %s" % (home, final)
+    blob = "%s/store/blobs/sha256/%s" % (home, stages[0][-1][3][len("sha256:"):])
+    assert open(blob, "rb").read(), "%s did not make the last stage %s" % (home, blob)
 print("%d hosts agree on %d stages; %d stage tags whole" % (len(reports), len(stages[0]), len(tags)))
 PY
 }

@@ -71,4 +71,15 @@ test_expect_success 'cairn logout removes them: the next publish is refused' '
 	grep -q "has no credentials for" "$T/again"
 '
 
+test_expect_success 'a build that only reads a stages storage goes on without the lock' '
+	CAIRN_HOME=$T/alice-home cairn_run build-and-publish --dir "$P" -q -i "$PUB/app" \
+		-s "$PUB/stages" --tag-plain s1 \
+		--registry-username alice --registry-password "$ALICE_PASS" &&
+	CAIRN_HOME=$T/fresh-home cairn_run build --dir "$P" -s "$PUB/stages" >"$T/ro.out" \
+		2>"$T/ro.err" &&
+	grep -q "no lock against stages cleanups (the credentials may not push there)" \
+		"$T/ro.err" &&
+	! grep -q "\[BUILDING\]" "$T/ro.out"
+'
+
 test_done

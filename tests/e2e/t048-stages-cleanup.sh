@@ -174,6 +174,25 @@ test_expect_success 'a killed build'"'"'s lock is named, with its tag' '
 	cairn_run build --dir "$P" -q # stops what the killed build left running, unmounts
 '
 
+test_expect_success 'a cleanup waits for a publish until its last tag; what it built stays' '
+	printf -- "---\nimage: late\nfrom: %s/base/busybox:1\nshell:\n  install: [sleep 6]\n" \
+		"$REG" >>"$P/werf.yaml" &&
+	gitc commit -q -am late && gitc push -q origin a &&
+	"$CAIRN" build-and-publish --dir "$P" -q -i "$REG/app" -s "$S" --tag-git-branch a \
+		--report "$T/late.json" >"$T/late.out" 2>&1 &
+	late=$! && sleep 2 &&
+	cairn_run cleanup --dir "$P" -i "$REG/app" -s "$S" --grace 0 >"$T/c1" 2>&1 &&
+	! test_pid_alive "$late" && wait "$late" &&
+	grep -q "waiting for a build" "$T/c1" &&
+	tags_of "$REG/app/late" | grep -qx a &&
+	python3 -c "import json,sys; print(\"\n\".join(s[\"signature\"] for i in json.load(open(sys.argv[1]))[\"images\"] for s in i[\"stages\"]))" \
+		"$T/late.json" | sort -u >"$T/late.sigs" &&
+	test -s "$T/late.sigs" &&
+	stage_tags | sed "s/^image-stage-//" >"$T/now.sigs" &&
+	test -z "$(comm -23 "$T/late.sigs" "$T/now.sigs")" &&
+	gitc reset -q --hard HEAD~1 && gitc push -q -f origin a
+'
+
 test_expect_success 'a stages cleanup removes the locks that count no more' '
 	umoci init --layout "$T/oci" &&
 	umoci new --image "$T/oci:l" &&

@@ -17,15 +17,20 @@ bool cleanup_is_stage_tag(const char *tag, const char **sig);
 /*
  * cairn_images_cleanup(), and the stage signatures of the tags that stay into `roots` (may be
  * NULL); with `roots_only`, nothing is judged, deleted or reported and git is not read.
- * `*project` (may be NULL): the project's name, which the caller frees.
+ * `*project` (may be NULL): the project's name, which the caller frees. Registries through
+ * `pool`. With a stages storage and no dry run, the project's clean lock there is taken into
+ * `*lock` (`lock` may be NULL: none) before any tag is read; the caller unlocks it, before
+ * freeing `pool`, also on failure.
  */
 int cleanup_images(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
 		   struct cairn_strset *roots, bool roots_only, char **project,
+		   struct cairn_registry_pool *pool, struct cairn_registry_lock **lock,
 		   struct cairn_error **err);
 
 /*
  * The stage tags of `o->stages_storage` (connections from `pool`): those of `project` that no
- * chain from `roots` reaches are deleted (o->purge: all of the project's), see stages.c.
+ * chain from `roots` reaches are deleted (o->purge: all of the project's), see stages.c. The
+ * caller holds the project's clean lock there (but in a dry run).
  */
 int cleanup_stages(const struct cairn_cleanup_opts *o, const char *project,
 		   const struct cairn_strset *roots, struct cairn_cleanup_stats *stats,

@@ -514,10 +514,10 @@ DEFINE_FREEP(struct cairn_registry_pool, cairn_registry_pool_free)
 
 int cleanup_images(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
 		   struct cairn_strset *roots, bool roots_only, char **project,
+		   struct cairn_registry_pool *pool, struct cairn_registry_lock **lock,
 		   struct cairn_error **err)
 {
 	CLEANUP(cairn_config_freep) struct cairn_config *cfg = NULL;
-	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
 	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
 	CLEANUP(live_release) struct live live = {0};
 	CLEANUP(cleanup_records_release) struct cleanup_records records = {0};
@@ -557,15 +557,15 @@ int cleanup_images(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stat
 		*project = xstrdup(cfg->project.s);
 	ret = o->purge || roots_only ? 0 : read_live(&live, o, err);
 	if (ret == 0)
-		ret = cairn_registry_pool_new(&pool, &o->image.registry, err);
-	if (ret == 0)
-		ret = cairn_registry_pool_get(
-			&reg, o->image.registries ? o->image.registries : pool, repo.domain, err);
+		ret = cairn_registry_pool_get(&reg, pool, repo.domain, err);
 	if (ret == 0)
 		ret = cairn_registry_conn_get(&j.c, reg, err);
+	/* no publish through the stages storage meanwhile (its lock holds until its last tag) */
+	if (ret == 0 && lock && o->stages_storage && !o->dry_run)
+		ret = cairn_registry_lock(lock, pool, o->stages_storage, j.project,
+					  CAIRN_REGISTRY_LOCK_CLEAN, o->lock_timeout_secs, err);
 	if (ret == 0 && (j.history || (o->purge && o->stages_storage)))
-		ret = cleanup_records_read(&records, o->stages_storage, j.project,
-					   o->image.registries ? o->image.registries : pool, err);
+		ret = cleanup_records_read(&records, o->stages_storage, j.project, pool, err);
 	for (size_t i = 0; ret == 0 && i < cfg->n_images; i++)
 		if (!cfg->images[i].artifact)
 			ret = clean_image(&j, cfg, &cfg->images[i], err);
@@ -583,5 +583,13 @@ int cleanup_images(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stat
 int cairn_images_cleanup(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
 			 struct cairn_error **err)
 {
-	return cleanup_images(o, stats, NULL, false, NULL, err);
+	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
+	struct cairn_registry_lock *lock = NULL;
+	int ret = o->image.registries ? 0 : cairn_registry_pool_new(&pool, &o->image.registry, err);
+
+	if (ret == 0)
+		ret = cleanup_images(o, stats, NULL, false, NULL,
+				     o->image.registries ? o->image.registries : pool, &lock, err);
+	cairn_registry_unlock(lock); /* before the pool */
+	return ret;
 }

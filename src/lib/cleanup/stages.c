@@ -49,8 +49,7 @@ struct stages_job {
 	char **others; /* the repository's other tags: a delete must not take them along */
 	size_t n_others;
 	struct cairn_descriptor *other_d; /* their manifests (read once) */
-	struct cairn_registry_lock *lock;
-	bool changed;  /* a pass kept something more */
+	bool changed;			  /* a pass kept something more */
 	json_t *marks; /* the labels of CLEANUP_MARKS_TAG: MARK_PREFIX<sig> -> seconds */
 	bool had_marks;
 	int64_t now;
@@ -473,7 +472,6 @@ static void job_release(struct stages_job *j)
 	json_decref(j->marks);
 	if (j->c)
 		cairn_registry_conn_put(j->c);
-	cairn_registry_unlock(j->lock);
 	cairn_ref_release(&j->repo);
 }
 
@@ -489,10 +487,6 @@ int cleanup_stages(const struct cairn_cleanup_opts *o, const char *project,
 	j.now = (int64_t)time(NULL);
 	if (ret == 0)
 		ret = cairn_registry_pool_get(&reg, pool, j.repo.domain, err);
-	/* no build stores or stands on stages meanwhile; no other stages cleanup */
-	if (ret == 0)
-		ret = cairn_registry_lock(&j.lock, pool, o->stages_storage, project,
-					  CAIRN_REGISTRY_LOCK_CLEAN, o->lock_timeout_secs, err);
 	if (ret == 0)
 		ret = cairn_registry_conn_get(&j.c, reg, err);
 	if (ret == 0)
@@ -535,19 +529,23 @@ DEFINE_FREEP(struct cairn_registry_pool, cairn_registry_pool_free)
 static int run(const struct cairn_cleanup_opts *o, struct cairn_cleanup_stats *stats,
 	       bool stages_only, struct cairn_error **err)
 {
-	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
+	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *own = NULL;
 	CLEANUP(cairn_strset_release) struct cairn_strset roots = CAIRN_STRSET_INIT;
+	struct cairn_registry_pool *pool = o->image.registries;
+	struct cairn_registry_lock *lock = NULL;
 	cleanup_free char *project = NULL;
-	int ret;
+	int ret = 0;
 
 	memset(stats, 0, sizeof(*stats));
-	ret = cleanup_images(o, stats, &roots, stages_only, &project, err);
-	if (ret < 0 || !o->stages_storage)
-		return ret;
-	ret = cairn_registry_pool_new(&pool, &o->image.registry, err);
+	if (!pool)
+		ret = cairn_registry_pool_new(&own, &o->image.registry, err);
+	pool = pool ? pool : own;
+	/* one lock for both halves: no build or publish through the storage meanwhile */
 	if (ret == 0)
-		ret = cleanup_stages(o, project, &roots, stats,
-				     o->image.registries ? o->image.registries : pool, err);
+		ret = cleanup_images(o, stats, &roots, stages_only, &project, pool, &lock, err);
+	if (ret == 0 && o->stages_storage)
+		ret = cleanup_stages(o, project, &roots, stats, pool, err);
+	cairn_registry_unlock(lock); /* before the pool it talks through */
 	return ret;
 }
 

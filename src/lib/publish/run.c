@@ -165,6 +165,7 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 	po.record_dir = record_dir;
 	bo.pull = po.image;
 	bo.no_build = !p->build_first;
+	bo.keep_lock = 1; /* until the last tag and record */
 	if (p->stages_in_repo) {
 		/* seeds: bp --with-stages makes REPO the stages storage of the build */
 		bo.stages_storage = po.repo;

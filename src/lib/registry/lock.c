@@ -216,7 +216,10 @@ void cairn_registry_unlock(struct cairn_registry_lock *l)
 	free(l);
 }
 
-/* One attempt: 1 when held, 0 to wait and try again (`*who` says for whom), < 0 an error. */
+/*
+ * One attempt: 1 when held, 0 to wait and try again (`*who` says for whom), 2 for a user whose
+ * credentials may not write the lock (it goes on without), < 0 an error.
+ */
 static int attempt(struct cairn_registry_lock *l, struct cairn_registry_conn *c,
 		   enum cairn_registry_lock_kind kind, struct lock_scan *s, char **who,
 		   struct cairn_error **err)
@@ -224,6 +227,14 @@ static int attempt(struct cairn_registry_lock *l, struct cairn_registry_conn *c,
 	bool clean = kind == CAIRN_REGISTRY_LOCK_CLEAN;
 	int ret = put(l, c, clean ? TTL_CLEAN_SECS : TTL_USE_SECS, err);
 
+	if (ret == CAIRN_EAUTH && !clean) {
+		cairn_log(CAIRN_LOG_WARN,
+			  "%s/%s: no lock against stages cleanups (the credentials may not "
+			  "push there): %s",
+			  l->repo.domain, l->repo.path, (*err)->msg);
+		cairn_error_clear(err);
+		return 2;
+	}
 	if (ret == 0 && clean)
 		sleep_ms(SETTLE_MS);
 	if (ret == 0)
@@ -287,6 +298,12 @@ int cairn_registry_lock(struct cairn_registry_lock **out, struct cairn_registry_
 
 		ret = attempt(l, c, kind, &s, &who, err);
 		scan_release(&s);
+		if (ret == 2) {
+			l->digest.str[0] = 0; /* nothing of it was written */
+			cairn_registry_conn_put(c);
+			cairn_registry_unlock(l);
+			return 0;
+		}
 		if (ret == 1) {
 			ret = 0;
 			break;

@@ -332,6 +332,7 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 		struct cairn_error **err)
 {
 	struct builder b = {.o = o, .dir = o->dir ? o->dir : ".", .run_lock = -1};
+	bool keep_lock = o->keep_lock && o->pull.registries;
 	const struct cairn_config_image **order = NULL;
 	const char *dir = o->dir ? o->dir : ".";
 	size_t n = 0;
@@ -359,7 +360,7 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 		b.caches[b.n_caches++] = &stage_cache_registry;
 		ret = cairn_repo_parse(&b.storage, o->stages_storage, err);
 		/* no stages cleanup while this build stores or stands on stages there */
-		if (ret == 0 && !o->no_build)
+		if (ret == 0 && (!o->no_build || keep_lock))
 			ret = cairn_registry_lock(&b.lock, b.pull.registries, o->stages_storage,
 						  b.config->project.s, CAIRN_REGISTRY_LOCK_USE, -1,
 						  err);
@@ -401,6 +402,8 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 	}
 	if (ret < 0)
 		goto out;
+	if (keep_lock)
+		b.result->lock = TAKE_PTR(b.lock);
 	*out = TAKE_PTR(b.result);
 out:
 	stage_forget_deferred(&b);

@@ -35,6 +35,7 @@ void cairn_build_result_free(struct cairn_build_result *r)
 	}
 	free(r->images);
 	free(r->project);
+	cairn_registry_unlock(r->lock);
 	free(r);
 }
 
