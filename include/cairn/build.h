@@ -80,6 +80,11 @@ struct cairn_build_opts {
 	 */
 	int keep_lock;
 	/*
+	 * On failure, *out gets what was done all the same (for a report): the images before
+	 * the failing one, and that one with the stages done before it and no signature.
+	 */
+	int keep_partial;
+	/*
 	 * The host socket of an ssh agent (as $SSH_AUTH_SOCK names it) that the commands of every
 	 * stage may use: bind-mounted at /.cairn/ssh-auth-sock, with SSH_AUTH_SOCK set to that, as
 	 * werf mounts its agent. NULL, or a path that is no socket: none. It is in no signature,
@@ -129,14 +134,6 @@ struct cairn_build_result {
 CAIRN_API int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *o,
 			  struct cairn_error **err);
 CAIRN_API void cairn_build_result_free(struct cairn_build_result *r);
-
-/**
- * Write `r` as the JSON report of --report: {"project", "images": [{"name", "artifact",
- * "signature", "digest", "stages": [{"name", "signature", "digest", "cached", "seconds"}]}]},
- * replacing `path` atomically. CAIRN_EOS when it cannot be written.
- */
-CAIRN_API int cairn_build_result_write_json(const struct cairn_build_result *r, const char *path,
-					    struct cairn_error **err);
 
 /**
  * HEAD of the git repository holding `dir`: the 40-hex commit into `commit` and the branch

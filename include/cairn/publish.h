@@ -30,6 +30,18 @@ CAIRN_API int cairn_repo_mode_resolve(enum cairn_repo_mode *out, const char *mod
 				      const char *implementation, const struct cairn_ref *repo,
 				      struct cairn_error **err);
 
+/* One reference a publish wrote (or found already there). */
+struct cairn_published_ref {
+	size_t image;	    /* index in the build result */
+	const char *tag;    /* the tag; NULL for a stage */
+	const char *scheme; /* the tag's scheme ("custom", "git_branch", ...); NULL for a stage */
+	const char *ref;    /* HOST/REPO:TAG */
+	struct cairn_digest digest; /* of the manifest under `ref` */
+	int existed;		    /* it was there already: nothing was written */
+};
+
+typedef void (*cairn_published_fn)(const struct cairn_published_ref *p, void *ud);
+
 struct cairn_publish_opts {
 	const char *repo; /* REPO: named images go to REPO/NAME (or REPO:NAME-TAG), the unnamed
 			     one to REPO */
@@ -48,6 +60,9 @@ struct cairn_publish_opts {
 	const char *record_dir;
 	/* may be NULL: written[i] is set when a tag of built->images[i] got a new manifest */
 	bool *written;
+	/* may be NULL: called for each tag and stage once it is in the registry */
+	cairn_published_fn published;
+	void *published_ud;
 };
 
 #define CAIRN_PUBLISH_OPTS_INIT                                                            \
@@ -88,7 +103,8 @@ struct cairn_publish_plan {
 	size_t n_tags;
 	int build_first;    /* build what is missing (build-and-publish, dimg bp) */
 	int stages_in_repo; /* dimg bp --with-stages: REPO is the build's stages storage too */
-	const char *report; /* a JSON report of the build, or NULL */
+	const char *report; /* the report (cairn/report.h), written also on failure, or NULL */
+	int report_format;  /* an enum cairn_report_format */
 };
 
 #define CAIRN_PUBLISH_PLAN_INIT                                                     \

@@ -21,7 +21,8 @@
 	"                                         Actions variables\n"                \
 	"  --tag-by-stages-signature              each image's stages signature\n"    \
 	"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"    \
-	"  --report FILE, --ssh-key FILE (see 'cairn help build'), and the\n"         \
+	"  --report FILE [--report-format json|envfile], --ssh-key FILE (see\n"       \
+	"  'cairn help build'), and the\n"                                            \
 	"  registry options of 'cairn help image'.\n"
 
 static const struct cli_cmd commands[] = {
@@ -53,7 +54,11 @@ static const struct cli_cmd commands[] = {
 			"  --dir DIR          the project directory (default: the current one)\n"
 			"  --config FILE      the config (default werf.yaml, werf.yml, dappfile.yaml)\n"
 			"  --runtime NAME     the OCI runtime for shell stages (default runc)\n"
-			"  --report FILE      write a JSON report of every image and stage\n"
+			"  --report FILE      write a report (also when the run fails): every image\n"
+			"                     and stage, every reference published with its digest\n"
+			"                     (--report-path FILE: werf's spelling)\n"
+			"  --report-format json|envfile  envfile: CAIRN_<IMAGE>_DOCKER_IMAGE_NAME=REF\n"
+			"                     and WERF_<IMAGE>_DOCKER_IMAGE_NAME=REF lines to source\n"
 			"  --stages-storage REPO  reuse stages from REPO (a registry) and push every\n"
 			"                     stage built there: a shared cache for build hosts;\n"
 			"                     ':local' (as werf v1.0 writes it): the local store only\n"

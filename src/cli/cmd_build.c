@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cairn/build.h"
+#include "cairn/report.h"
 #include "cli.h"
 
 enum {
@@ -16,6 +17,7 @@ enum {
 	OPT_TEMPLATES_DIR,
 	OPT_RUNTIME,
 	OPT_REPORT,
+	OPT_REPORT_FORMAT,
 	OPT_SSH_KEY,
 	OPT_STAGES_STORAGE = 's',
 };
@@ -56,6 +58,8 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		{"config-templates-dir", required_argument, NULL, OPT_TEMPLATES_DIR},
 		{"runtime", required_argument, NULL, OPT_RUNTIME},
 		{"report", required_argument, NULL, OPT_REPORT},
+		{"report-path", required_argument, NULL, OPT_REPORT},
+		{"report-format", required_argument, NULL, OPT_REPORT_FORMAT},
 		{"stages-storage", required_argument, NULL, OPT_STAGES_STORAGE},
 		{"ssh-key", required_argument, NULL, OPT_SSH_KEY},
 		{NULL, 0, NULL, 0},
@@ -67,6 +71,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	struct cairn_error *err = NULL;
 	struct cli_args a;
 	const char *report = NULL, **keys = NULL;
+	enum cairn_report_format format = CAIRN_REPORT_JSON;
 	size_t n_keys = 0;
 	char *home = NULL;
 	double t0 = wall();
@@ -105,6 +110,12 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		case OPT_REPORT:
 			report = optarg;
 			break;
+		case OPT_REPORT_FORMAT:
+			if (cairn_report_format_parse(&format, optarg, &err) < 0) {
+				ret = cli_fail_cmd("build", err);
+				goto out;
+			}
+			break;
 		case OPT_STAGES_STORAGE:
 			o.stages_storage = cli_stages_storage(optarg);
 			break;
@@ -136,11 +147,20 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	o.n_images = (size_t)(a.argc - optind);
 	o.event = cli_on_build_event;
 	o.event_ud = &quiet;
+	o.keep_partial = report != NULL;
 	if (cairn_build(&res, &o, &err) < 0) {
+		struct cairn_error *e = NULL;
+
+		if (report &&
+		    cairn_report_write(NULL, res, o.stages_storage, err, report, format, &e) < 0) {
+			fprintf(stderr, "cairn: warning: %s\n", e->msg);
+			cairn_error_free(e);
+		}
 		ret = cli_fail_cmd("build", err);
 		goto out;
 	}
-	if (report && cairn_build_result_write_json(res, report, &err) < 0) {
+	if (report &&
+	    cairn_report_write(NULL, res, o.stages_storage, NULL, report, format, &err) < 0) {
 		ret = cli_fail(err);
 		goto out;
 	}

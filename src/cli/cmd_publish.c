@@ -11,6 +11,7 @@
 #include "cairn/publish.h"
 #include "cairn/oci.h"
 #include "cairn/tags.h"
+#include "cairn/report.h"
 #include "cli.h"
 
 enum mode {
@@ -30,6 +31,7 @@ enum {
 	OPT_TEMPLATES_DIR,
 	OPT_RUNTIME,
 	OPT_REPORT,
+	OPT_REPORT_FORMAT,
 	OPT_MANIFEST_FORMAT,
 	OPT_REPO_MODE,
 	OPT_REPO_IMPLEMENTATION,
@@ -74,6 +76,8 @@ static size_t own_options(struct option *own, enum mode m)
 	own[n++] =
 		(struct option){"config-templates-dir", required_argument, NULL, OPT_TEMPLATES_DIR};
 	own[n++] = (struct option){"report", required_argument, NULL, OPT_REPORT};
+	own[n++] = (struct option){"report-path", required_argument, NULL, OPT_REPORT};
+	own[n++] = (struct option){"report-format", required_argument, NULL, OPT_REPORT_FORMAT};
 	own[n++] = (struct option){"manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT};
 	own[n++] = (struct option){"ssh-key", required_argument, NULL, OPT_SSH_KEY};
 	if (m == MODE_BUILD_AND_PUBLISH || m == MODE_DIMG_BP)
@@ -110,6 +114,7 @@ struct plan_words {
 	const char *format;    /* --manifest-format */
 	const char *repo_mode; /* --images-repo-mode */
 	const char *repo_impl; /* --images-repo-implementation */
+	const char *report_format;
 };
 
 static int plan_opt(struct cairn_publish_plan *p, struct cairn_tag_request *req, const char *cmd,
@@ -147,6 +152,9 @@ static int plan_opt(struct cairn_publish_plan *p, struct cairn_tag_request *req,
 		return 0;
 	case OPT_MANIFEST_FORMAT:
 		w->format = optarg;
+		return 0;
+	case OPT_REPORT_FORMAT:
+		w->report_format = optarg;
 		return 0;
 	case OPT_STAGES_STORAGE:
 		p->build.stages_storage = cli_stages_storage(optarg);
@@ -201,12 +209,22 @@ static int plan_check(struct cairn_publish_plan *p, enum mode m, const char *cmd
 		return -1;
 	}
 	p->publish.oci = format && strcmp(format, "oci") == 0;
+	if (w->report_format) {
+		enum cairn_report_format rf;
+
+		if (cairn_report_format_parse(&rf, w->report_format, &err) < 0) {
+			*ret = cli_usage_error(cmd, "%s", err->msg);
+			cairn_error_free(err);
+			return -1;
+		}
+		p->report_format = (int)rf;
+	}
 	return 0;
 }
 
 static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 {
-	struct option own[14 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
+	struct option own[16 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
 	struct cairn_publish_plan p = CAIRN_PUBLISH_PLAN_INIT;
 	struct cli_registry_args ra = {0};
 	struct cairn_tag_request *req = NULL;

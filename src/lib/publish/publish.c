@@ -132,18 +132,30 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 }
 
 /* Every stage of `im` as REPO:<prefix><signature>, from the descriptors the build recorded. */
-static int push_stages(struct cairn_store *st, const struct cairn_build_image *im,
-		       const struct cairn_ref *repo, const struct cairn_publish_opts *o,
-		       const struct cairn_image_opts *io, struct cairn_error **err)
+static int push_stages(struct cairn_store *st, const struct cairn_build_result *built,
+		       const struct cairn_build_image *im, const struct cairn_ref *repo,
+		       const struct cairn_publish_opts *o, const struct cairn_image_opts *io,
+		       struct cairn_error **err)
 {
 	for (size_t k = 0; k < im->n_stages; k++) {
 		CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
 		int ret;
 
+		struct cairn_transfer_stats ts = {0};
+
 		cairn_stage_ref(&dest, repo, o->stage_prefix, im->stages[k].signature);
-		ret = cairn_image_push_descriptor(st, &im->stages[k].desc, &dest, io, NULL, err);
+		ret = cairn_image_push_descriptor(st, &im->stages[k].desc, &dest, io, &ts, err);
 		if (ret < 0)
 			return ret;
+		if (o->published) {
+			cleanup_free char *ref = cairn_ref_format(&dest);
+			struct cairn_published_ref p = {.image = (size_t)(im - built->images),
+							.ref = ref,
+							.digest = im->stages[k].desc.digest,
+							.existed = ts.manifest_existed};
+
+			o->published(&p, o->published_ud);
+		}
 	}
 	return 0;
 }
@@ -350,6 +362,22 @@ static void remember(const struct published *p, const struct cairn_publish_opts 
  * holds what it recorded (one HEAD), else with the time the registry's image under the tag has
  * for the same content, else now.
  */
+static void tell(const struct cairn_publish_opts *o, const struct cairn_build_result *built,
+		 const struct cairn_build_image *im, const struct cairn_tag *t,
+		 const struct cairn_ref *dest, const char *ref, const struct cairn_digest *dg,
+		 int existed)
+{
+	struct cairn_published_ref p = {.image = (size_t)(im - built->images),
+					.tag = dest->tag,
+					.scheme = cairn_tag_scheme_name(t->scheme),
+					.ref = ref,
+					.digest = *dg,
+					.existed = existed};
+
+	if (o->published)
+		o->published(&p, o->published_ud);
+}
+
 static int publish_tag(struct cairn_store *st, const struct cairn_build_result *built,
 		       const struct cairn_build_image *im, const struct cairn_tag *t,
 		       const struct cairn_ref *dest, const struct cairn_publish_opts *o,
@@ -379,6 +407,8 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 			ret = cairn_image_push_descriptor(st, &final, dest, &check, &ts, err);
 		else if (ret == 0)
 			ret = CAIRN_ENOTFOUND;
+		if (ret == 0)
+			tell(o, built, im, t, dest, p.ref, &final.digest, 1);
 		if (ret != CAIRN_ENOTFOUND) {
 			published_release(&p);
 			return ret;
@@ -398,6 +428,8 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 		o->written[im - built->images] = true;
 	if (ret == 0)
 		remember(&p, o, &final.digest);
+	if (ret == 0)
+		tell(o, built, im, t, dest, p.ref, &final.digest, ts.manifest_existed);
 	published_release(&p);
 	return ret;
 }
@@ -449,7 +481,7 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 				return ret;
 		}
 		if (o->with_stages) {
-			ret = push_stages(st, im, &repo, o, &image, err);
+			ret = push_stages(st, built, im, &repo, o, &image, err);
 			if (ret < 0)
 				return ret;
 		}

@@ -3,6 +3,7 @@
 #include "common.h"
 #include "cairn/publish.h"
 #include "cairn/registry.h"
+#include "cairn/report.h"
 #include "util/buf.h"
 
 #include <ctype.h>
@@ -133,6 +134,27 @@ static void record_commit(const struct cairn_build_opts *bo, const struct cairn_
 	}
 }
 
+/* The report of the run, for one that failed too (`ret` < 0: *err says why). */
+static int write_report(const struct cairn_publish_plan *p, const struct cairn_report *report,
+			const struct cairn_build_result *res, const char *stages_storage, int ret,
+			struct cairn_error **err)
+{
+	struct cairn_error *e = NULL;
+
+	if (!p->report)
+		return ret;
+	if (cairn_report_write(report, res, stages_storage, ret < 0 ? *err : NULL, p->report,
+			       (enum cairn_report_format)p->report_format, &e) == 0)
+		return ret;
+	if (ret == 0) {
+		*err = e;
+		return e->code;
+	}
+	cairn_log(CAIRN_LOG_WARN, "%s", e->msg);
+	cairn_error_free(e);
+	return ret;
+}
+
 int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **err)
 {
 	struct cairn_build_opts bo = p->build;
@@ -141,23 +163,26 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 	struct cairn_registry_pool *pool = NULL;
 	struct cairn_store *st = NULL;
 	struct cairn_tag *tags = NULL;
+	struct cairn_report *report = cairn_report_new();
 	struct cairn_home home;
 	char *record_dir = NULL;
 	size_t n_tags = 0;
 	int ret;
 
 	ret = resolve_tags(&tags, &n_tags, p, err);
-	if (ret < 0)
-		return ret;
 	/* the build and the publish talk to each host through one client */
-	if (!po.image.registries) {
+	if (ret == 0 && !po.image.registries) {
 		ret = cairn_registry_pool_new(&pool, &po.image.registry, err);
-		if (ret < 0) {
-			cairn_tags_free(tags, n_tags);
-			return ret;
-		}
 		po.image.registries = pool;
 	}
+	if (ret < 0) {
+		ret = write_report(p, report, NULL, NULL, ret, err);
+		cairn_report_free(report);
+		cairn_tags_free(tags, n_tags);
+		return ret;
+	}
+	po.published = cairn_report_published;
+	po.published_ud = report;
 	po.tags = tags;
 	po.n_tags = n_tags;
 	cairn_home_paths(&home, bo.home);
@@ -166,6 +191,7 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 	bo.pull = po.image;
 	bo.no_build = !p->build_first;
 	bo.keep_lock = 1; /* until the last tag and record */
+	bo.keep_partial = p->report != NULL;
 	if (p->stages_in_repo) {
 		/* seeds: bp --with-stages makes REPO the stages storage of the build */
 		bo.stages_storage = po.repo;
@@ -179,13 +205,13 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 		po.written = xcalloc(res->n_images + 1, sizeof(*po.written));
 	if (ret == 0 && po.as_is && bo.n_images == 0)
 		ret = spush_has_one_image(res, err);
-	if (ret == 0 && p->report)
-		ret = cairn_build_result_write_json(res, p->report, err);
 	if (ret == 0)
 		ret = cairn_publish(st, res, &po, err);
 	/* as werf, the records live in the stages storage (not with dimg's --with-stages) */
 	if (ret == 0 && bo.stages_storage && !p->stages_in_repo)
 		record_commit(&bo, &po, res, po.written);
+	ret = write_report(p, report, res, bo.stages_storage, ret, err);
+	cairn_report_free(report);
 	cairn_home_release(&home);
 	free(record_dir);
 	free(po.written);

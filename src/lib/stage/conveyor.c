@@ -407,6 +407,8 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 	*out = TAKE_PTR(b.result);
 out:
 	stage_forget_deferred(&b);
+	if (ret < 0 && o->keep_partial)
+		*out = TAKE_PTR(b.result);
 	cairn_build_result_free(b.result);
 	free(order);
 	free(b.built);
