@@ -67,8 +67,25 @@ test_expect_success 'cairn logout removes them: the next publish is refused' '
 	! grep -q "$PRIV" "$T/dc/config.json" &&
 	test_must_fail cairn_run publish --dir "$P" -q -i "$PRIV/app" --tag-plain v3 \
 		--docker-config "$T/dc" 2>"$T/refused" &&
+	grep -q "HTTP 401 .*(anonymous: no credentials for .$PRIV.; give them with .cairn login $PRIV." \
+		"$T/refused" &&
 	test_must_fail cairn_run logout --docker-config "$T/dc" "$PRIV" 2>"$T/again" &&
 	grep -q "has no credentials for" "$T/again"
+'
+
+test_expect_success 'a refusal names where the credentials came from, never them' '
+	test_must_fail cairn_run publish --dir "$P" -q -i "$PRIV/app" --tag-plain v4 \
+		--registry-username bob --registry-password "W r0ng-t047" >"$T/w1" 2>&1 &&
+	grep -q "HTTP 401 .*(credentials from command line)" "$T/w1" &&
+	printf "%s\n" "W r0ng-t047" | cairn_run login -u bob --password-stdin \
+		--docker-config "$T/dc3" "$PRIV" >/dev/null 2>&1 &&
+	test_must_fail cairn_run publish --dir "$P" -q -i "$PRIV/app" --tag-plain v4 \
+		--docker-config "$T/dc3" >"$T/w2" 2>&1 &&
+	grep -q "HTTP 401 .*(credentials from docker config .$T/dc3/config.json.)" "$T/w2" &&
+	test_must_fail cairn_run publish --dir "$P" -q -i "$PUB/app" --tag-plain v4 \
+		--registry-username alice --registry-password "W r0ng-t047" >"$T/w3" 2>&1 &&
+	grep -q "token server refused the credentials from command line (HTTP 401)" "$T/w3" &&
+	! grep -q "r0ng" "$T/w1" "$T/w2" "$T/w3"
 '
 
 test_expect_success 'a build that only reads a stages storage goes on without the lock' '

@@ -374,6 +374,79 @@ static void test_config_location(void **state)
 	assert_null(err);
 }
 
+/* skopeo's and podman's auth files, after the docker config, unless --docker-config names one. */
+static void test_containers_auth_files(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *home = xasprintf("%s/h", f->dir);
+	cleanup_free char *run = xasprintf("%s/run", f->dir);
+	cleanup_free char *regfile = xasprintf("%s/reg-auth.json", f->dir);
+	cleanup_free char *runfile = xasprintf("%s/run/containers/auth.json", f->dir);
+	cleanup_free char *homefile = xasprintf("%s/h/.config/containers/auth.json", f->dir);
+	cleanup_free char *dockerdir = xasprintf("%s/h/.docker", f->dir);
+	cleanup_free char *want = NULL;
+	const struct env_var all[] = {{"HOME", home},
+				      {"XDG_RUNTIME_DIR", run},
+				      {"REGISTRY_AUTH_FILE", regfile},
+				      {NULL, NULL}};
+	const struct env_var no_reg[] = {{"HOME", home}, {"XDG_RUNTIME_DIR", run}, {NULL, NULL}};
+	const struct env_var home_only[] = {{"HOME", home}, {NULL, NULL}};
+	struct cairn_creds c = CAIRN_CREDS_INIT;
+	struct cairn_error *err = NULL;
+
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, dockerdir, 0700, &err), 0);
+	assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, run, 0700, &err), 0);
+	{
+		cleanup_free char *d1 = xasprintf("%s/run/containers", f->dir);
+		cleanup_free char *d2 = xasprintf("%s/h/.config/containers", f->dir);
+
+		assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, d1, 0700, &err), 0);
+		assert_int_equal(cairn_fs_mkdirs_at(AT_FDCWD, d2, 0700, &err), 0);
+	}
+	write_file(regfile, "{\"auths\":{\"quay.io\":{\"auth\":\"cmVnOnAtU0VLUklU\"}}}", 0600);
+	write_file(runfile, "{\"auths\":{\"quay.io\":{\"auth\":\"cnVuOnAtU0VLUklU\"}}}", 0600);
+	write_file(homefile,
+		   "{\"auths\":{\"quay.io\":{\"auth\":\"aG9tZTpwLVNFS1JJVA==\"},"
+		   "\"ghcr.io\":{\"auth\":\"aG9tZTpwLVNFS1JJVA==\"}}}",
+		   0600);
+
+	/* REGISTRY_AUTH_FILE before $XDG_RUNTIME_DIR's */
+	fake_env = all;
+	assert_int_equal(lookup_in(&c, NULL, "quay.io", &err), 0);
+	assert_creds(&c, "reg", "p-SEKRIT", NULL);
+	want = xasprintf("containers auth file '%s'", regfile);
+	assert_string_equal(c.source, want);
+	cairn_creds_release(&c);
+	/* then $XDG_RUNTIME_DIR/containers/auth.json, then ~/.config/containers/auth.json */
+	fake_env = no_reg;
+	assert_int_equal(lookup_in(&c, NULL, "quay.io", &err), 0);
+	assert_creds(&c, "run", "p-SEKRIT", NULL);
+	cairn_creds_release(&c);
+	assert_int_equal(lookup_in(&c, NULL, "ghcr.io", &err), 0);
+	assert_creds(&c, "home", "p-SEKRIT", NULL);
+	cairn_creds_release(&c);
+	fake_env = home_only;
+	assert_int_equal(lookup_in(&c, NULL, "quay.io", &err), 0);
+	assert_creds(&c, "home", "p-SEKRIT", NULL);
+	cairn_creds_release(&c);
+	/* the docker config wins */
+	{
+		cleanup_free char *dc = xasprintf("%s/config.json", dockerdir);
+
+		write_file(dc, "{\"auths\":{\"quay.io\":{\"auth\":\"ZG9jazpwLVNFS1JJVA==\"}}}",
+			   0600);
+	}
+	fake_env = all;
+	assert_int_equal(lookup_in(&c, NULL, "quay.io", &err), 0);
+	assert_creds(&c, "dock", "p-SEKRIT", NULL);
+	cairn_creds_release(&c);
+	/* --docker-config names the one file to read */
+	assert_int_equal(lookup_in(&c, f->dir, "ghcr.io", &err), 0);
+	assert_anonymous(&c);
+	cairn_creds_release(&c);
+	assert_null(err);
+}
+
 /* Step 5, and a missing file or directory is no error. */
 static void test_config_missing(void **state)
 {
@@ -985,6 +1058,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_command_line_half, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gitlab, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_location, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_containers_auth_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_unreadable, setup, teardown),
 		cmocka_unit_test(test_config_keys),

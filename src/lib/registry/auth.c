@@ -250,14 +250,20 @@ static int fetch_token_locked(struct cairn_registry_conn *c, const struct cairn_
 		return cairn_error_wrap(err, "registry '%s': get token", r->domain);
 	if (resp.status != 200) {
 		explicit_bzero(resp.body.buf, resp.body.len);
+		if ((resp.status == 401 || resp.status == 403) && r->creds.username)
+			return cairn_error_set(
+				err, CAIRN_EAUTH,
+				"registry '%s': token server refused the credentials "
+				"from %s (HTTP %d): check the username and password",
+				r->domain, r->creds.source ? r->creds.source : "?", resp.status);
 		if (resp.status == 401 || resp.status == 403)
 			return cairn_error_set(
 				err, CAIRN_EAUTH,
-				"registry '%s': token server refused the %s "
-				"(HTTP %d): check the username and password",
-				r->domain, r->creds.username ? "credentials" : "anonymous request",
-				resp.status);
-		return cairn_registry_status_error(&resp, err, "get token");
+				"registry '%s': token server refused the anonymous "
+				"request (HTTP %d): give credentials with 'cairn login "
+				"%s', the docker config or --registry-username",
+				r->domain, resp.status, r->domain);
+		return cairn_registry_status_error(c, &resp, err, "get token");
 	}
 	ret = cairn_token_response_parse(&tok, resp.body.buf, resp.body.len, now_secs(), err);
 	explicit_bzero(resp.body.buf, resp.body.len);

@@ -33,7 +33,7 @@ int cairn_registry_blob_head(struct cairn_registry_conn *c, const char *repo,
 	if (resp.status == 404)
 		return cairn_error_set(err, CAIRN_ENOTFOUND, "%s: not there", what);
 	if (resp.status != 200)
-		return cairn_registry_status_error(&resp, err, what);
+		return cairn_registry_status_error(c, &resp, err, what);
 	len = cairn_http_resp_header(&resp, "content-length");
 	if (len && size_out) {
 		struct cairn_error *e = NULL;
@@ -102,7 +102,7 @@ int cairn_registry_blob_mount(struct cairn_registry_conn *c, const char *repo, c
 	if (resp.status == 401 || resp.status == 403 || resp.status == 404)
 		return cairn_error_set(err, CAIRN_ENOTFOUND, "%s: declined (HTTP %d)", what,
 				       resp.status);
-	return cairn_registry_status_error(&resp, err, what);
+	return cairn_registry_status_error(c, &resp, err, what);
 }
 
 struct offset_reader {
@@ -184,7 +184,7 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 	if (ret < 0)
 		return ret;
 	if (resp.status != 202)
-		return cairn_registry_status_error(&resp, err, what);
+		return cairn_registry_status_error(c, &resp, err, what);
 	(*location) = cairn_http_resp_header(&resp, "location");
 	if (!(*location))
 		return cairn_error_set(err, CAIRN_EHTTP, "%s: upload started without a Location",
@@ -226,7 +226,7 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 		if (ret == 0) {
 			cairn_error_free(e);
 			*transport_failed = upload_broken(&resp);
-			return cairn_registry_status_error(&resp, err, what);
+			return cairn_registry_status_error(c, &resp, err, what);
 		}
 		if (ret != CAIRN_ENET || ++resumes >= c->r->max_attempts) {
 			*err = e;
@@ -278,11 +278,11 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 		*transport_failed = upload_broken(&resp);
 		if (resp.status == 400 && resp.body.len &&
 		    strstr(resp.body.buf, "DIGEST_INVALID")) {
-			ret = cairn_registry_status_error(&resp, err, what);
+			ret = cairn_registry_status_error(c, &resp, err, what);
 			(*err)->code = CAIRN_EDIGEST;
 			return CAIRN_EDIGEST;
 		}
-		return cairn_registry_status_error(&resp, err, what);
+		return cairn_registry_status_error(c, &resp, err, what);
 	}
 }
 
@@ -344,6 +344,6 @@ int cairn_registry_blob_get(struct cairn_registry_conn *c, const char *repo,
 	if (ret < 0)
 		return ret;
 	if (resp.status != 200)
-		return cairn_registry_status_error(&resp, err, what);
+		return cairn_registry_status_error(c, &resp, err, what);
 	return 0;
 }

@@ -658,32 +658,27 @@ static int read_config(struct cairn_buf *raw, bool *found, const char *path,
 	return 0;
 }
 
-static int from_docker_config(struct cairn_creds *c, const struct cairn_creds_opts *o,
-			      const char *host, struct cairn_error **err)
+/* The credentials for `host` in the config file `path` (`what`: "docker config", ...). */
+static int from_config_file(struct cairn_creds *c, const char *what, const char *path,
+			    const char *host, struct cairn_error **err)
 {
 	CLEANUP(buf_release_zero) struct cairn_buf raw = CAIRN_BUF_INIT_MAX(CONFIG_MAX);
-	cleanup_free char *path = config_path(o);
 	cleanup_free char *helper = NULL;
 	bool found;
 	int ret;
 
-	if (!path) {
-		cairn_log(CAIRN_LOG_DEBUG,
-			  "no docker config: neither DOCKER_CONFIG nor HOME is set");
-		return 0;
-	}
 	ret = read_config(&raw, &found, path, err);
 	if (ret < 0)
 		return ret;
 	if (!found) {
-		cairn_log(CAIRN_LOG_DEBUG, "no docker config at '%s'", path);
+		cairn_log(CAIRN_LOG_DEBUG, "no %s at '%s'", what, path);
 		return 0;
 	}
 	ret = cairn_docker_config_find(c, &helper, raw.buf, raw.len, host, err);
 	if (ret < 0)
-		return cairn_error_wrap(err, "docker config '%s'", path);
+		return cairn_error_wrap(err, "%s '%s'", what, path);
 	if (c->username) {
-		c->source = xasprintf("docker config '%s'", path);
+		c->source = xasprintf("%s '%s'", what, path);
 		return 0;
 	}
 	if (!helper)
@@ -699,6 +694,42 @@ static int from_docker_config(struct cairn_creds *c, const struct cairn_creds_op
 			  "credential helper '" HELPER_PREFIX "%s' has nothing for '%s'", helper,
 			  host);
 	return 0;
+}
+
+/*
+ * The docker config; then, unless --docker-config names one, the auth files of skopeo and
+ * podman: $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json, then
+ * $HOME/.config/containers/auth.json. The first with credentials for `host` wins.
+ */
+static int from_docker_config(struct cairn_creds *c, const struct cairn_creds_opts *o,
+			      const char *host, struct cairn_error **err)
+{
+	cleanup_free char *path = config_path(o);
+	const char *auth_file = env(o, "REGISTRY_AUTH_FILE");
+	const char *runtime = env(o, "XDG_RUNTIME_DIR");
+	const char *home = env(o, "HOME");
+	char *more[2] = {NULL, NULL};
+	int ret = 0;
+
+	if (path)
+		ret = from_config_file(c, "docker config", path, host, err);
+	else
+		cairn_log(CAIRN_LOG_DEBUG,
+			  "no docker config: neither DOCKER_CONFIG nor HOME is set");
+	if (ret < 0 || c->username || (o->docker_config_dir && *o->docker_config_dir))
+		return ret;
+	if (auth_file && *auth_file)
+		more[0] = xstrdup(auth_file);
+	else if (runtime && *runtime)
+		more[0] = xasprintf("%s/containers/auth.json", runtime);
+	if (home && *home)
+		more[1] = xasprintf("%s/.config/containers/auth.json", home);
+	for (size_t i = 0; i < 2 && ret == 0 && !c->username; i++)
+		if (more[i])
+			ret = from_config_file(c, "containers auth file", more[i], host, err);
+	free(more[0]);
+	free(more[1]);
+	return ret;
 }
 
 int cairn_creds_lookup(struct cairn_creds *out, const struct cairn_creds_opts *o, const char *host,

@@ -82,7 +82,7 @@ int cairn_registry_manifest_get(struct cairn_registry_conn *c, const char *repo,
 	if (ret < 0)
 		return ret;
 	if (resp.status != 200)
-		return cairn_registry_status_error(&resp, err, what);
+		return cairn_registry_status_error(c, &resp, err, what);
 	ret = descriptor_from(&d, &resp, what, err);
 	if (ret < 0)
 		return ret;
@@ -121,7 +121,7 @@ int cairn_registry_manifest_head(struct cairn_registry_conn *c, const char *repo
 	if (resp.status == 404)
 		return cairn_error_set(err, CAIRN_ENOTFOUND, "%s: not there", what);
 	if (resp.status != 200)
-		return cairn_registry_status_error(&resp, err, what);
+		return cairn_registry_status_error(c, &resp, err, what);
 	ret = descriptor_from(out, &resp, what, err);
 	if (ret < 0)
 		return ret;
@@ -188,13 +188,13 @@ int cairn_registry_manifest_put(struct cairn_registry_conn *c, const char *repo,
 	if (ret < 0)
 		return ret;
 	if (names_unknown_blob(&resp)) {
-		cairn_registry_status_error(&resp, err, what);
+		cairn_registry_status_error(c, &resp, err, what);
 		if (err && *err)
 			(*err)->code = CAIRN_ENOTFOUND;
 		return CAIRN_ENOTFOUND;
 	}
 	if (resp.status != 201 && resp.status != 200)
-		return cairn_registry_status_error(&resp, err, what);
+		return cairn_registry_status_error(c, &resp, err, what);
 	cairn_digest_of(&mine, body, len);
 	dg = cairn_http_resp_header(&resp, "docker-content-digest");
 	if (dg && strcmp(dg, mine.str) != 0)
@@ -226,12 +226,12 @@ int cairn_registry_manifest_delete(struct cairn_registry_conn *c, const char *re
 	if (resp.status == 202 || resp.status == 200 || resp.status == 204)
 		return 0;
 	if (resp.status == 404) {
-		cairn_registry_status_error(&resp, err, what);
+		cairn_registry_status_error(c, &resp, err, what);
 		if (err && *err)
 			(*err)->code = CAIRN_ENOTFOUND;
 		return CAIRN_ENOTFOUND;
 	}
-	cairn_registry_status_error(&resp, err, what);
+	cairn_registry_status_error(c, &resp, err, what);
 	if (resp.status == 405)
 		cairn_error_wrap(err, "the registry does not allow deleting images (distribution "
 				      "needs storage.delete.enabled: true)");
@@ -332,7 +332,7 @@ int cairn_registry_tags_list(struct cairn_registry_conn *c, const char *repo,
 		if (resp.status == 404 && pages == 1)
 			return 0; /* no such repository: no tags */
 		if (resp.status != 200)
-			return cairn_registry_status_error(&resp, err, what);
+			return cairn_registry_status_error(c, &resp, err, what);
 		ret = cairn_json_parse(&j, resp.body.buf, resp.body.len, "tag list", err);
 		if (ret < 0)
 			return cairn_error_wrap(err, "%s", what);

@@ -280,10 +280,24 @@ static char *registry_error_text(const struct cairn_http_resp *resp)
 	return cairn_buf_detach(&b, NULL);
 }
 
-int cairn_registry_status_error(const struct cairn_http_resp *resp, struct cairn_error **err,
+/* For a refusal: where the credentials sent came from (never what they are). */
+static char *creds_note(const struct cairn_registry_conn *c)
+{
+	const struct cairn_registry *r = c->r;
+
+	if (r->creds.username)
+		return xasprintf(" (credentials from %s)", r->creds.source ? r->creds.source : "?");
+	return xasprintf(" (anonymous: no credentials for '%s'; give them with 'cairn login "
+			 "%s', the docker config or --registry-username)",
+			 r->domain, r->domain);
+}
+
+int cairn_registry_status_error(const struct cairn_registry_conn *c,
+				const struct cairn_http_resp *resp, struct cairn_error **err,
 				const char *what)
 {
 	cleanup_free char *text = registry_error_text(resp);
+	cleanup_free char *note = NULL;
 	enum cairn_code code = CAIRN_EHTTP;
 	const char *phrase = reason_phrase(resp->status);
 	int ret;
@@ -292,8 +306,11 @@ int cairn_registry_status_error(const struct cairn_http_resp *resp, struct cairn
 		code = CAIRN_EAUTH;
 	else if (resp->status == 404)
 		code = CAIRN_ENOTFOUND;
-	ret = cairn_error_set(err, code, "%s: HTTP %d%s%s%s%s", what, resp->status,
-			      phrase[0] ? " " : "", phrase, text ? ": " : "", text ? text : "");
+	if (code == CAIRN_EAUTH && c)
+		note = creds_note(c);
+	ret = cairn_error_set(err, code, "%s: HTTP %d%s%s%s%s%s", what, resp->status,
+			      phrase[0] ? " " : "", phrase, text ? ": " : "", text ? text : "",
+			      note ? note : "");
 	if (err && *err)
 		(*err)->http_status = resp->status;
 	return ret;

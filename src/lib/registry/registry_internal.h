@@ -87,8 +87,12 @@ struct call {
 /* CAIRN_EINVAL for options no registry can be opened with. */
 int cairn_registry_opts_check(const struct cairn_registry_opts *o, struct cairn_error **err);
 
-/* The error for an unexpected answer: its status, reason and the registry's error text. */
-int cairn_registry_status_error(const struct cairn_http_resp *resp, struct cairn_error **err,
+/*
+ * The error for an unexpected answer: its status, reason and the registry's error text; for a
+ * 401/403, where the credentials of `c` (may be NULL) came from.
+ */
+int cairn_registry_status_error(const struct cairn_registry_conn *c,
+				const struct cairn_http_resp *resp, struct cairn_error **err,
 				const char *what);
 /* Learn the registry's scheme (https or http) once per registry, before its first request. */
 int cairn_registry_ensure_base(struct cairn_registry_conn *c, struct cairn_error **err);
