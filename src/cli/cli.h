@@ -178,6 +178,7 @@ int cmd_dimg_cleanup(int argc, char **argv, struct cli_ctx *ctx, bool stages);
 int cmd_login(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_logout(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_export(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_publish(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build_and_publish(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_dimg(int argc, char **argv, struct cli_ctx *ctx);

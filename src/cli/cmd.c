@@ -42,6 +42,24 @@ static const struct cli_cmd commands[] = {
 			"                        (or r)\n",
 	},
 	{
+		.name = "export",
+		.run = cmd_export,
+		.usage = "cairn export [OPTIONS] [IMAGE] DEST",
+		.summary = "write a built image to a file docker load or skopeo reads",
+		.help = "Writes IMAGE of werf.yaml (the only image when none is named; '~' for\n"
+			"the unnamed one), as built, to DEST:\n"
+			"  docker-archive:FILE[:NAME:TAG]  docker save's format: 'docker load -i FILE'\n"
+			"  oci-archive:FILE[:NAME]         a tar of an OCI image layout\n"
+			"  oci:DIR[:NAME]                  an OCI image layout (created or added to)\n"
+			"NAME defaults to PROJECT/IMAGE:SIGNATURE. Nothing is built: an image not\n"
+			"built is an error.\n"
+			"\n"
+			"Options:\n"
+			"  --dir DIR, --config FILE, --config-templates-dir DIR  as for build\n"
+			"  -s, --stages-storage REPO  stages (and their layers) may come from REPO\n"
+			"and the registry options of 'cairn help image'.\n",
+	},
+	{
 		.name = "build",
 		.run = cmd_build,
 		.usage = "cairn build [OPTIONS] [IMAGE...]",

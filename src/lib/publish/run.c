@@ -4,6 +4,7 @@
 #include "cairn/publish.h"
 #include "cairn/registry.h"
 #include "cairn/report.h"
+#include "publish/publish_internal.h"
 #include "util/buf.h"
 
 #include <ctype.h>
@@ -237,6 +238,29 @@ static int pull_stage(struct cairn_store *st, const struct cairn_ref *repo, cons
 		cairn_error_clear(err);
 		ret = cairn_image_pull(st, &src, name, io, NULL, err);
 	}
+	return ret;
+}
+
+int publish_ensure_layers(struct cairn_store *st, const char *storage, const char *project,
+			  const struct cairn_build_image *im, const struct cairn_image_opts *io,
+			  struct cairn_error **err)
+{
+	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
+	cleanup_free char *raw = NULL;
+	struct cairn_manifest *m = NULL;
+	size_t len = 0;
+	bool missing = false;
+	int ret = cairn_store_read_doc(&raw, &len, st, &im->desc.digest, err);
+
+	if (ret == 0)
+		ret = cairn_manifest_parse(&m, im->desc.media_type, raw, len, err);
+	for (size_t i = 0; ret == 0 && i < m->n_layers && !missing; i++)
+		missing = !cairn_store_has_blob(st, &m->layers[i].digest);
+	cairn_manifest_free(m);
+	if (ret == 0 && missing)
+		ret = cairn_repo_parse(&repo, storage, err);
+	if (ret == 0 && missing)
+		ret = pull_stage(st, &repo, project, im->signature, io, err);
 	return ret;
 }
 
