@@ -23,13 +23,12 @@ commit() {
 
 # last_sig REPORT: the signature of the (only) image in a --report file
 last_sig() {
-	sed -n 's/.*"images":\[{[^]]*"signature":"\([0-9a-f]\{64\}\)","stages".*/\1/p' "$1"
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["images"][0]["signature"])' "$1"
 }
 
 # stages REPORT STATE: the names of the stages that were cached (STATE true) or built (false)
 stages() {
-	tr '{' '\n' <"$1" | grep "\"cached\":$2" | sed 's/.*"name":"\([A-Za-z]*\)".*/\1/' |
-		tr '\n' ' '
+	python3 -c 'import json,sys; print("".join(s["name"] + " " for s in json.load(open(sys.argv[1]))["images"][0]["stages"] if s["cached"] == (sys.argv[2] == "true")), end="")' "$1" "$2"
 }
 
 mkdir -p "$P/app"

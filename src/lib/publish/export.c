@@ -96,6 +96,7 @@ static int read_layer(struct cairn_store *st, const struct cairn_descriptor *d, 
 	struct archive_entry *e;
 	struct cairn_sha256 th;
 	struct cairn_digest got;
+	uint64_t size = 0;
 	int ret;
 
 	if (!a)
@@ -104,7 +105,7 @@ static int read_layer(struct cairn_store *st, const struct cairn_descriptor *d, 
 	cairn_sha256_init(&s->hash);
 	cairn_sha256_init(&th);
 	*tar_size = 0;
-	ret = cairn_store_blob_open(&s->fd, NULL, st, &d->digest, err);
+	ret = cairn_store_blob_open(&s->fd, &size, st, &d->digest, err);
 	if (ret == 0 && (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
 			 archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
 			 archive_read_support_format_raw(a) != ARCHIVE_OK))
@@ -154,11 +155,12 @@ static int read_raw(struct cairn_store *st, const struct cairn_descriptor *d, da
 {
 	struct blob_src *s = xcalloc(1, sizeof(*s));
 	struct cairn_digest got;
+	uint64_t size = 0;
 	int ret;
 
 	s->fd = -1;
 	cairn_sha256_init(&s->hash);
-	ret = cairn_store_blob_open(&s->fd, NULL, st, &d->digest, err);
+	ret = cairn_store_blob_open(&s->fd, &size, st, &d->digest, err);
 	while (ret == 0) {
 		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
 
@@ -436,8 +438,7 @@ static int oci_dir(struct cairn_store *st, const struct cairn_descriptor *manife
 			ret = read_raw(st, b, copy_data, &c, err);
 		if (ret == 0)
 			ret = cairn_store_blob_commit(c.w, &b->digest, NULL, NULL, err);
-		else
-			cairn_store_blob_writer_free(c.w);
+		cairn_store_blob_writer_free(c.w);
 	}
 	if (ret == 0)
 		ret = cairn_store_ref_set(out, name, manifest, err);
