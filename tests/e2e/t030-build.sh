@@ -182,4 +182,15 @@ test_expect_success 'kill -9 in the middle of a build: the next build completes'
 	test "$(cat "$T/b10/rootfs/opt/deps")" = fast
 '
 
+test_expect_success 'a host that cannot run shell stages is told what it lacks, up front' '
+	cp "$P/werf.yaml" "$T/before-extra.yaml" &&
+	printf -- "---\nimage: extra\nfrom: %s/base/busybox:1\nshell:\n  install: [echo x]\n" \
+		"$REG" >>"$P/werf.yaml" &&
+	test_must_fail "$CAIRN" build --dir "$P" --runtime no-such-runtime extra 2>"$T/rt.err" &&
+	grep -q "image .extra.: stage .install.: this host cannot run shell stages: the OCI runtime .no-such-runtime. is not in \$PATH (install runc" \
+		"$T/rt.err" &&
+	test -z "$(ls "$CAIRN_HOME/tmp")" &&
+	cp "$T/before-extra.yaml" "$P/werf.yaml"
+'
+
 test_done

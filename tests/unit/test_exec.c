@@ -346,6 +346,39 @@ static void test_cleanup_unmounts_all_below(void **state)
 	assert_int_equal(access(f->work, F_OK), -1);
 }
 
+/* What a host lacks for shell stages, all of it in one message (fake hosts). */
+static void test_check_host(void **state)
+{
+	static const char fs[] = "nodev\tsysfs\nnodev\ttmpfs\n\text4\nnodev\toverlay\n";
+	static const char no_overlay[] = "nodev\tsysfs\n\text4\nnodev\toverlayx\n";
+	struct cairn_exec_host ok = {.euid = 0, .path = "/nonexistent:/bin", .filesystems = fs};
+	struct cairn_exec_host bad = {
+		.euid = 1000, .path = "/nonexistent", .filesystems = no_overlay};
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	/* sh stands for the runtime: any executable found in $PATH, or named by its path */
+	assert_int_equal(cairn_exec_check_host(&ok, "sh", &err), 0);
+	assert_int_equal(cairn_exec_check_host(&ok, "/bin/sh", &err), 0);
+	assert_int_equal(cairn_exec_check_host(&bad, "sh", &err), CAIRN_EOS);
+	assert_string_equal(
+		err->msg, "this host cannot run shell stages: not root (uid 1000): shell stages "
+			  "mount overlayfs and run containers, which takes root (run cairn as "
+			  "root, e.g. with sudo); the OCI runtime 'sh' is not in $PATH (install "
+			  "runc: apt-get install runc; or name another with --runtime); the kernel "
+			  "has no overlayfs (load it: modprobe overlay)");
+	cairn_error_free(err);
+	err = NULL;
+	/* a loadable module will do; a path that is no executable will not */
+	bad.euid = 0;
+	bad.overlay_module = true;
+	assert_int_equal(cairn_exec_check_host(&bad, "/etc/passwd", &err), CAIRN_EOS);
+	assert_string_equal(err->msg, "this host cannot run shell stages: the OCI runtime "
+				      "'/etc/passwd' is not an executable file (install runc: "
+				      "apt-get install runc; or name another with --runtime)");
+	cairn_error_free(err);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -357,6 +390,7 @@ int main(void)
 		T(test_interrupt_stops_container),
 		T(test_cleanup_unmounts_all_below),
 		T(test_script_lines),
+		cmocka_unit_test(test_check_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

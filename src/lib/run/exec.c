@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 extern char **environ;
@@ -777,4 +778,87 @@ out:
 	if (ret == 0)
 		drop_mount_points(work, created, n_created);
 	return ret;
+}
+
+/* ---- what the host must offer ---- */
+
+/* Whether `name` (a path when it holds '/') is an executable file, looked up in `path`. */
+static bool runnable(const char *name, const char *path)
+{
+	const char *p = path;
+
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0;
+	while (p && *p) {
+		size_t n = strcspn(p, ":");
+		cleanup_free char *f = xasprintf("%.*s/%s", (int)(n ? n : 1), n ? p : ".", name);
+		struct stat st;
+
+		if (stat(f, &st) == 0 && S_ISREG(st.st_mode) && access(f, X_OK) == 0)
+			return true;
+		p += n + (p[n] == ':');
+	}
+	return false;
+}
+
+static bool has_overlay(const struct cairn_exec_host *h)
+{
+	const char *p = h->filesystems;
+
+	while (p && *p) {
+		size_t n = strcspn(p, "\n");
+		const char *name = memchr(p, '\t', n);
+
+		name = name ? name + 1 : p;
+		if ((size_t)(p + n - name) == 7 && memcmp(name, "overlay", 7) == 0)
+			return true;
+		p += n + (p[n] == '\n');
+	}
+	return h->overlay_module;
+}
+
+int cairn_exec_check_host(const struct cairn_exec_host *h, const char *runtime,
+			  struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	const char *rt = runtime ? runtime : "runc";
+
+	if (h->euid != 0)
+		cairn_buf_addf(&b,
+			       "; not root (uid %u): shell stages mount overlayfs and run "
+			       "containers, which takes root (run cairn as root, e.g. with sudo)",
+			       h->euid);
+	if (!runnable(rt, h->path))
+		cairn_buf_addf(&b,
+			       "; the OCI runtime '%s' is not %s (install runc: apt-get install "
+			       "runc; or name another with --runtime)",
+			       rt, strchr(rt, '/') ? "an executable file" : "in $PATH");
+	if (!has_overlay(h))
+		cairn_buf_addstr(&b, "; the kernel has no overlayfs (load it: modprobe overlay)");
+	if (!b.len)
+		return 0;
+	return cairn_error_set(err, CAIRN_EOS, "this host cannot run shell stages:%s", b.buf + 1);
+}
+
+int cairn_exec_check(const char *runtime, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf fs = CAIRN_BUF_INIT;
+	struct cairn_exec_host h = {.euid = geteuid(), .path = getenv("PATH")};
+	struct utsname u;
+	char buf[4096];
+	int fd = open("/proc/filesystems", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		cairn_buf_add(&fs, buf, (size_t)n);
+	if (fd >= 0)
+		close(fd);
+	h.filesystems = fs.len ? fs.buf : NULL;
+	if (uname(&u) == 0) {
+		cleanup_free char *mod =
+			xasprintf("/lib/modules/%s/kernel/fs/overlayfs", u.release);
+
+		h.overlay_module = access(mod, F_OK) == 0;
+	}
+	return cairn_exec_check_host(&h, runtime, err);
 }

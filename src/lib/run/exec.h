@@ -4,6 +4,7 @@
 #define CAIRN_RUN_EXEC_H
 
 #include <spawn.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cairn/error.h"
@@ -69,6 +70,25 @@ struct cairn_exec_opts {
  * CAIRN_EOS / CAIRN_EINTERNAL when it could not be set up or the runtime failed to start.
  */
 int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_error **err);
+
+/* What running a shell stage needs from the host, for cairn_exec_check_host(). */
+struct cairn_exec_host {
+	unsigned euid;
+	const char *path;	 /* $PATH */
+	const char *filesystems; /* the text of /proc/filesystems; NULL: unreadable */
+	bool overlay_module;	 /* an overlay module the kernel can load is installed */
+};
+
+/*
+ * Whether `h` can run shell stages with `runtime` (NULL: "runc", else a name looked up in
+ * $PATH or a path): root, the runtime, overlayfs. CAIRN_EOS listing everything missing, with
+ * what to do, in one message.
+ */
+int cairn_exec_check_host(const struct cairn_exec_host *h, const char *runtime,
+			  struct cairn_error **err);
+
+/* cairn_exec_check_host() for this host. */
+int cairn_exec_check(const char *runtime, struct cairn_error **err);
 
 /*
  * Mount the read-only merged view of `lowerdirs` (base first; none: `empty_dir`) at `target`,

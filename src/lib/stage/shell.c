@@ -258,6 +258,14 @@ int stage_run_user(struct stage_output *o, struct image_state *s, enum stage_id 
 	o->n_layers = 0;
 	r->s = s;
 	r->id = id;
+	/* what the host lacks, said before anything is unpacked or mounted */
+	if (r->n_commands && !b->host_checked) {
+		ret = cairn_exec_check(b->o->runtime, err);
+		if (ret < 0)
+			return cairn_error_wrap(err, "image '%s': stage '%s'", s->name,
+						stage_kinds[id].name);
+		b->host_checked = true;
+	}
 	ret = cairn_workdir_new(&work, &lock, b->home.tmp, err);
 	if (ret < 0)
 		return ret;

@@ -154,6 +154,7 @@ struct builder {
 	/* for shell stages: got when the build's first one is about to run */
 	struct cairn_toolchain *toolchain;
 	int run_lock;
+	bool host_checked; /* cairn_exec_check() passed */
 	const char *dir;
 	int git_inited;
 	struct cairn_git_repo *repo; /* the project's, opened when an image has local git entries */
