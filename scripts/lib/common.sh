@@ -1,24 +1,35 @@
 # shellcheck shell=bash
 # Shared by scripts/test and scripts/demo: the Debian packages cairn needs, installed once.
 
-CAIRN_PACKAGES=(
-	# build
-	gcc cmake ninja-build pkg-config clang-format shellcheck git
+# What scripts/demo needs: build cairn, run shell stages, a registry and skopeo/umoci.
+# shellcheck disable=SC2034 # named by install_deps
+CAIRN_DEMO_PACKAGES=(
+	gcc cmake ninja-build pkg-config git
 	libcurl4-openssl-dev libfyaml-dev libjansson-dev libgit2-dev libarchive-dev
 	libssl-dev zlib1g-dev libdeflate-dev libzstd-dev libcmocka-dev
+	docker-registry skopeo umoci runc busybox-static curl ca-certificates python3
+)
+
+# What scripts/test needs on top.
+# shellcheck disable=SC2034 # named by install_deps
+CAIRN_PACKAGES=(
+	"${CAIRN_DEMO_PACKAGES[@]}"
+	# lint, and the Debian package (dpkg-shlibdeps)
+	clang-format shellcheck dpkg-dev
 	# run and test against real parts
-	docker-registry skopeo umoci runc busybox-static apache2-utils openssl curl
-	python3 python3-jwt python3-cryptography iproute2 ca-certificates docker.io openssh-client
+	apache2-utils openssl python3-jwt python3-cryptography iproute2 docker.io openssh-client
 	# the build toolchain cairn mounts into stage containers (docs/toolchain.md)
 	ansible patchelf python3-apt sudo unzip bzip2 xz-utils
 	# the Debian base image of the e2e tests
 	mmdebstrap
 )
 
-# Install whatever of CAIRN_PACKAGES is missing (idempotent; apt-get update first).
+# Install whatever of the packages named (default: CAIRN_PACKAGES) is missing (idempotent;
+# apt-get update first).
 install_deps() {
 	local missing=() p status
-	for p in "${CAIRN_PACKAGES[@]}"; do
+	local -n wanted=${1:-CAIRN_PACKAGES}
+	for p in "${wanted[@]}"; do
 		status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 		[ "$status" = "install ok installed" ] || missing+=("$p")
 	done

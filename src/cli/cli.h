@@ -31,6 +31,11 @@ struct cli_cmd {
 
 /* cmd.c */
 const struct cli_cmd *cli_cmd_find(const char *name);
+/* Every command, in the order of `cairn help`; and the text of the common options. */
+const struct cli_cmd *cli_commands(size_t *n);
+const char *cli_common_help(void);
+/* cmd_docs.c: man pages into `dir` (cairn.1, cairn-COMMAND.1), from the help texts. */
+int cli_write_man(const char *dir);
 void cli_print_commands(void);
 int cli_help_for(const char *name);
 
@@ -179,6 +184,7 @@ int cmd_login(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_logout(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_export(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_completion(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_publish(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build_and_publish(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_dimg(int argc, char **argv, struct cli_ctx *ctx);

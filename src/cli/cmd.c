@@ -337,6 +337,15 @@ static const struct cli_cmd commands[] = {
 			"info    its directory, size and packages\n",
 	},
 	{
+		.name = "completion",
+		.run = cmd_completion,
+		.usage = "cairn completion bash|zsh",
+		.summary = "print a shell completion script",
+		.help = "Prints the completion of cairn's commands and options for bash or zsh:\n"
+			"  source <(cairn completion bash)\n"
+			"Installed builds put it where bash-completion and zsh find it.\n",
+	},
+	{
 		.name = "version",
 		.run = cmd_version,
 		.usage = "cairn version",
@@ -361,6 +370,17 @@ static const char common_help[] =
 	"Every --some-option may also be set as CAIRN_SOME_OPTION in the\n"
 	"environment, or as werf's WERF_SOME_OPTION; the command line wins, then\n"
 	"CAIRN_*, then WERF_* (see docs/ci.md).\n";
+
+const struct cli_cmd *cli_commands(size_t *n)
+{
+	*n = sizeof(commands) / sizeof(commands[0]);
+	return commands;
+}
+
+const char *cli_common_help(void)
+{
+	return common_help;
+}
 
 const struct cli_cmd *cli_cmd_find(const char *name)
 {

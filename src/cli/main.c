@@ -44,6 +44,9 @@ int cmd_version(int argc, char **argv, struct cli_ctx *ctx)
 int cmd_help(int argc, char **argv, struct cli_ctx *ctx)
 {
 	(void)ctx;
+	/* the build writes the man pages with it: `cairn help --man DIR` */
+	if (argc == 3 && strcmp(argv[1], "--man") == 0)
+		return cli_write_man(argv[2]);
 	if (argc > 2)
 		return cli_usage_error("help", "unexpected argument '%s'", argv[2]);
 	if (argc == 2 && strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0)
