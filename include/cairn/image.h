@@ -26,6 +26,7 @@ struct cairn_progress {
 	const char *ref;		   /* the image reference being moved */
 	const struct cairn_digest *digest; /* blob or manifest */
 	uint64_t done, total;		   /* bytes */
+	int push;			   /* a push (else a pull) */
 };
 
 /* Called from worker threads, one call at a time (cairn serialises them). */

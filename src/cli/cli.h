@@ -144,14 +144,22 @@ struct cli_progress {
 	int tty;
 	int quiet;
 	const char *verb; /* "push" / "pull" */
-	/* on a terminal: one live line per blob in flight, redrawn below the finished lines */
+	/*
+	 * One row per blob in flight: on a terminal a live line (bytes, percent, rate, ETA)
+	 * redrawn below the finished lines; in a log a line when it starts, one every
+	 * CAIRN_PROGRESS_SECONDS (10) while it moves, and one when it is done.
+	 */
 	struct {
 		char digest[20];
 		uint64_t done, total;
+		double start, said; /* monotonic seconds */
 	} rows[CLI_PROGRESS_ROWS];
 	int n_rows;
 	int drawn; /* live lines now on screen */
+	double every;
 };
+/* Set up `ps` for stderr (a terminal or not) and the verb "push"/"pull". */
+void cli_progress_init(struct cli_progress *ps, const char *verb, int quiet);
 void cli_on_progress(const struct cairn_progress *p, void *ud); /* ud: struct cli_progress */
 void cli_progress_end(struct cli_progress *ps);
 

@@ -68,6 +68,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	struct cli_registry_args ra = {0};
 	struct cairn_build_result *res = NULL;
 	struct cairn_ssh_agent *agent = NULL;
+	struct cli_progress ps;
 	struct cairn_error *err = NULL;
 	struct cli_args a;
 	const char *report = NULL, **keys = NULL;
@@ -147,8 +148,13 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	o.n_images = (size_t)(a.argc - optind);
 	o.event = cli_on_build_event;
 	o.event_ud = &quiet;
+	cli_progress_init(&ps, "pull", quiet);
+	o.pull.progress = cli_on_progress;
+	o.pull.progress_ud = &ps;
 	o.keep_partial = report != NULL;
-	if (cairn_build(&res, &o, &err) < 0) {
+	ret = cairn_build(&res, &o, &err) < 0 ? -1 : CLI_EXIT_OK;
+	cli_progress_end(&ps);
+	if (ret < 0) {
 		struct cairn_error *e = NULL;
 
 		if (report &&

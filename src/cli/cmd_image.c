@@ -130,8 +130,7 @@ static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx
 		ret = cli_usage_error(cmd, "--name is for pull");
 		goto out;
 	}
-	ps.tty = isatty(STDERR_FILENO);
-	ps.quiet = ctx->verbosity < 0;
+	cli_progress_init(&ps, ps.verb, ctx->verbosity < 0);
 	ia.o.progress = cli_on_progress;
 	ia.o.progress_ud = &ps;
 	if (open_store(&st, ctx, &err) < 0) {

@@ -298,8 +298,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	p.build.n_images = n_pos;
 	p.build.event = p.build_first ? cli_on_build_event : NULL;
 	p.build.event_ud = &quiet;
-	ps.tty = isatty(STDERR_FILENO);
-	ps.quiet = quiet;
+	cli_progress_init(&ps, ps.verb, quiet);
 	p.publish.image.progress = cli_on_progress;
 	p.publish.image.progress_ud = &ps;
 	ret = cairn_publish_run(&p, &err);
@@ -401,8 +400,7 @@ static int stages_pull(int argc, char **argv, struct cli_ctx *ctx)
 	bo.home = home;
 	bo.images = (const char *const *)a.argv + optind;
 	bo.n_images = n_pos - 1;
-	ps.tty = isatty(STDERR_FILENO);
-	ps.quiet = ctx->verbosity < 0;
+	cli_progress_init(&ps, ps.verb, ctx->verbosity < 0);
 	bo.pull.progress = cli_on_progress;
 	bo.pull.progress_ud = &ps;
 	ret = cairn_stages_pull(&bo, repo, all, print_pulled, NULL, &err);

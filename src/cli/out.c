@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cairn/build.h"
 #include "cairn/interrupt.h"
@@ -111,6 +113,25 @@ static const char *short_digest(const struct cairn_digest *d)
 	return s;
 }
 
+static double now_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cli_progress_init(struct cli_progress *ps, const char *verb, int quiet)
+{
+	const char *e = getenv("CAIRN_PROGRESS_SECONDS");
+
+	memset(ps, 0, sizeof(*ps));
+	ps->tty = isatty(STDERR_FILENO);
+	ps->quiet = quiet;
+	ps->verb = verb;
+	ps->every = e && atof(e) > 0 ? atof(e) : 10.0;
+}
+
 /* Take the live lines off the screen (the cursor ends where the first one was). */
 static void erase_rows(struct cli_progress *ps)
 {
@@ -119,14 +140,34 @@ static void erase_rows(struct cli_progress *ps)
 	ps->drawn = 0;
 }
 
+/* "4.0 MiB / 12.3 MiB (33%), 1.2 MiB/s, 7 s left" for row `i` at `now`. */
+static void row_state(char *buf, size_t n, const struct cli_progress *ps, int i, double now)
+{
+	char done[32], total[32], rate[32];
+	double secs = now - ps->rows[i].start;
+	double bps = secs > 0.2 ? (double)ps->rows[i].done / secs : 0;
+	uint64_t left = ps->rows[i].total - ps->rows[i].done;
+	int pct = ps->rows[i].total ? (int)(100 * ps->rows[i].done / ps->rows[i].total) : 0;
+
+	human_size(done, sizeof(done), ps->rows[i].done);
+	human_size(total, sizeof(total), ps->rows[i].total);
+	human_size(rate, sizeof(rate), (uint64_t)bps);
+	if (bps > 0 && ps->rows[i].done <= ps->rows[i].total)
+		snprintf(buf, n, "%s / %s (%d%%), %s/s, %.0f s left", done, total, pct, rate,
+			 (double)left / bps);
+	else
+		snprintf(buf, n, "%s / %s (%d%%)", done, total, pct);
+}
+
 static void draw_rows(struct cli_progress *ps)
 {
-	for (int i = 0; i < ps->n_rows; i++) {
-		char done[32], total[32];
+	double now = now_secs();
 
-		human_size(done, sizeof(done), ps->rows[i].done);
-		human_size(total, sizeof(total), ps->rows[i].total);
-		fprintf(stderr, "  %s  %s / %s\n", ps->rows[i].digest, done, total);
+	for (int i = 0; i < ps->n_rows; i++) {
+		char state[128];
+
+		row_state(state, sizeof(state), ps, i, now);
+		fprintf(stderr, "  %s  %s\n", ps->rows[i].digest, state);
 	}
 	ps->drawn = ps->n_rows;
 }
@@ -146,10 +187,35 @@ void cli_progress_end(struct cli_progress *ps)
 	ps->n_rows = 0;
 }
 
+static bool pushing(const struct cairn_progress *p)
+{
+	return p->push;
+}
+
+/* A blob done: its size, time and rate. */
+static void blob_done(struct cli_progress *ps, const struct cairn_progress *p, const char *size)
+{
+	int row = find_row(ps, p->digest);
+	double secs = row >= 0 ? now_secs() - ps->rows[row].start : 0;
+	char rate[32] = "";
+
+	if (row >= 0)
+		ps->rows[row] = ps->rows[--ps->n_rows];
+	if (secs >= 0.05) {
+		human_size(rate, sizeof(rate), (uint64_t)((double)p->total / secs));
+		fprintf(stderr, "  %s  %s  %s in %.1f s (%s/s)\n", short_digest(p->digest), size,
+			pushing(p) ? "pushed" : "pulled", secs, rate);
+	} else {
+		fprintf(stderr, "  %s  %s  %s\n", short_digest(p->digest), size,
+			pushing(p) ? "pushed" : "pulled");
+	}
+}
+
 void cli_on_progress(const struct cairn_progress *p, void *ud)
 {
 	struct cli_progress *ps = ud;
-	char size[32];
+	char size[32], state[128];
+	double now;
 	int row;
 
 	if (ps->quiet)
@@ -166,24 +232,31 @@ void cli_on_progress(const struct cairn_progress *p, void *ud)
 		break;
 	case CAIRN_PROGRESS_BLOB_START:
 		if (ps->n_rows < CLI_PROGRESS_ROWS) {
-			snprintf(ps->rows[ps->n_rows].digest, sizeof(ps->rows[0].digest), "%s",
+			row = ps->n_rows++;
+			snprintf(ps->rows[row].digest, sizeof(ps->rows[0].digest), "%s",
 				 short_digest(p->digest));
-			ps->rows[ps->n_rows].done = 0;
-			ps->rows[ps->n_rows].total = p->total;
-			ps->n_rows++;
+			ps->rows[row].done = 0;
+			ps->rows[row].total = p->total;
+			ps->rows[row].start = ps->rows[row].said = now_secs();
 		}
+		if (!ps->tty)
+			fprintf(stderr, "  %s  %s  %s\n", short_digest(p->digest), size,
+				pushing(p) ? "pushing" : "pulling");
 		break;
 	case CAIRN_PROGRESS_BLOB_BYTES:
 		row = find_row(ps, p->digest);
-		if (row >= 0)
-			ps->rows[row].done = p->done;
+		if (row < 0)
+			break;
+		ps->rows[row].done = p->done;
+		now = now_secs();
+		if (!ps->tty && now - ps->rows[row].said >= ps->every) {
+			row_state(state, sizeof(state), ps, row, now);
+			fprintf(stderr, "  %s  %s\n", ps->rows[row].digest, state);
+			ps->rows[row].said = now;
+		}
 		break;
 	case CAIRN_PROGRESS_BLOB_DONE:
-		row = find_row(ps, p->digest);
-		if (row >= 0)
-			ps->rows[row] = ps->rows[--ps->n_rows];
-		fprintf(stderr, "  %s  %s  %s\n", short_digest(p->digest), size,
-			strcmp(ps->verb, "push") == 0 ? "pushed" : "pulled");
+		blob_done(ps, p, size);
 		break;
 	case CAIRN_PROGRESS_MANIFEST_EXISTS:
 		fprintf(stderr, "[EXIST] %s %s\n", p->ref, p->digest->str);

@@ -143,4 +143,18 @@ test_expect_success 'slow but live blob transfers outlive the small-body deadlin
 	test "$(cat "$T/out")" = "$BASE"
 '
 
+# In a log (stderr not a terminal): a line when a blob starts, one every
+# CAIRN_PROGRESS_SECONDS while it moves (bytes, percent, rate, time left), one when done.
+test_expect_success 'progress lines in a CI log during a slow pull' '
+	CAIRN_HOME=$T/home-prog CAIRN_PROGRESS_SECONDS=1 timeout 60 "$CAIRN" image pull \
+		--registry-username alice --registry-password "$PASS" "$HOSTILE/slow/busybox:1" \
+		>/dev/null 2>"$T/log" &&
+	cat "$T/log" &&
+	layer=$(grep -o "sha256:[0-9a-f]\{12\}  1\.0 MiB  pulling" "$T/log" | cut -c1-19) &&
+	test -n "$layer" &&
+	test "$(grep -c "^  $layer  [0-9.]* [KM]iB / 1\.0 MiB ([0-9]*%), [0-9.]* KiB/s, [0-9]* s left$" \
+		"$T/log")" -ge 2 &&
+	grep -q "^  $layer  1\.0 MiB  pulled in [0-9.]* s ([0-9.]* KiB/s)$" "$T/log"
+'
+
 test_done

@@ -8,14 +8,16 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/utsname.h>
+#include <time.h>
 
 #define DEFAULT_JOBS 4
 #define MAX_JOBS 64
 /* A manifest PUT refused for a blob the registry does not know: tries, first backoff. */
 #define PUT_ATTEMPTS 5
 #define PUT_RETRY_MS 100
-/* Progress for a blob is reported at most every this many bytes. */
+/* Progress for a blob is reported every this many bytes, or this often when slower. */
 #define PROGRESS_STEP (4u * 1024 * 1024)
+#define PROGRESS_SECS 0.5
 
 struct pool {
 	struct cairn_registry *reg;
@@ -36,8 +38,12 @@ struct pool {
 static void report(struct pool *p, enum cairn_progress_kind kind, const struct cairn_digest *dg,
 		   uint64_t done, uint64_t total)
 {
-	struct cairn_progress ev = {
-		.kind = kind, .ref = p->ref, .digest = dg, .done = done, .total = total};
+	struct cairn_progress ev = {.kind = kind,
+				    .ref = p->ref,
+				    .digest = dg,
+				    .done = done,
+				    .total = total,
+				    .push = p->push};
 
 	pthread_mutex_lock(&p->lock);
 	switch (kind) {
@@ -59,6 +65,29 @@ static void report(struct pool *p, enum cairn_progress_kind kind, const struct c
 	pthread_mutex_unlock(&p->lock);
 }
 
+static double mono_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Whether `now_bytes` is worth a progress report since `*reported` (at `*at`): then noted. */
+static bool progress_due(uint64_t *reported, double *at, uint64_t now_bytes)
+{
+	double now;
+
+	if (now_bytes <= *reported)
+		return false;
+	now = now_bytes >= *reported + PROGRESS_STEP ? 0 : mono_secs();
+	if (now && now - *at < PROGRESS_SECS)
+		return false;
+	*reported = now_bytes;
+	*at = now ? now : mono_secs();
+	return true;
+}
+
 /* ---- push side ---- */
 
 struct upload_src {
@@ -66,6 +95,7 @@ struct upload_src {
 	const struct cairn_descriptor *d;
 	int fd;
 	uint64_t reported;
+	double reported_at;
 };
 
 static ssize_t read_blob_at(char *buf, size_t n, uint64_t offset, void *ud)
@@ -76,10 +106,8 @@ static ssize_t read_blob_at(char *buf, size_t n, uint64_t offset, void *ud)
 	do {
 		got = pread(u->fd, buf, n, (off_t)offset);
 	} while (got < 0 && errno == EINTR);
-	if (got > 0 && offset + (uint64_t)got >= u->reported + PROGRESS_STEP) {
-		u->reported = offset + (uint64_t)got;
+	if (got > 0 && progress_due(&u->reported, &u->reported_at, offset + (uint64_t)got))
 		report(u->p, CAIRN_PROGRESS_BLOB_BYTES, &u->d->digest, u->reported, u->d->size);
-	}
 	return got;
 }
 
@@ -162,6 +190,7 @@ struct download_dst {
 	const struct cairn_descriptor *d;
 	struct cairn_blob_writer *w;
 	uint64_t got, reported;
+	double reported_at;
 	struct cairn_error *err;
 };
 
@@ -176,10 +205,8 @@ static int download_sink(const void *buf, size_t n, void *ud)
 	if (cairn_store_blob_write(dd->w, buf, n, &dd->err) < 0)
 		return dd->err->code;
 	dd->got += n;
-	if (dd->got >= dd->reported + PROGRESS_STEP) {
-		dd->reported = dd->got;
+	if (progress_due(&dd->reported, &dd->reported_at, dd->got))
 		report(dd->p, CAIRN_PROGRESS_BLOB_BYTES, &dd->d->digest, dd->got, dd->d->size);
-	}
 	return 0;
 }
 
