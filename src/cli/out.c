@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,51 @@ int cli_usage(const char *name)
 	return CLI_EXIT_USAGE;
 }
 
+/*
+ * Colour on `fd`: on a terminal whose TERM is not "dumb", unless NO_COLOR is set
+ * (no-color.org); CLICOLOR_FORCE (not "0") forces it into a pipe too.
+ */
+static bool colour_on(int fd)
+{
+	static int cached[3] = {-1, -1, -1};
+	const char *force = getenv("CLICOLOR_FORCE");
+	const char *term = getenv("TERM");
+
+	if (cached[fd] >= 0)
+		return cached[fd];
+	cached[fd] = 0;
+	if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
+		return false;
+	if (force && *force && strcmp(force, "0") != 0)
+		cached[fd] = 1;
+	else
+		cached[fd] = isatty(fd) && !(term && strcmp(term, "dumb") == 0);
+	return cached[fd];
+}
+
+/* SGR `code` on `fd` when colour is on, else "". */
+static const char *sgr(int fd, const char *code)
+{
+	return colour_on(fd) ? code : "";
+}
+
+#define RED "\033[31m"
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define CYAN "\033[36m"
+#define BOLD_RED "\033[1;31m"
+#define OFF "\033[0m"
+
+static void error_prefix(void)
+{
+	fprintf(stderr, "cairn: %serror:%s ", sgr(2, BOLD_RED), sgr(2, OFF));
+}
+
 int cli_usage_error(const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("cairn: error: ", stderr);
+	error_prefix();
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -40,7 +81,8 @@ int cli_usage_error(const char *name, const char *fmt, ...)
 
 int cli_fail(struct cairn_error *err)
 {
-	fprintf(stderr, "cairn: error: %s\n", err && err->msg ? err->msg : "unknown error");
+	error_prefix();
+	fprintf(stderr, "%s\n", err && err->msg ? err->msg : "unknown error");
 	cairn_error_free(err);
 	return CLI_EXIT_FAILURE;
 }
@@ -73,10 +115,15 @@ int cli_exit_status(int ret, const char *cmd)
 
 static void log_to_stderr(enum cairn_log_level level, const char *msg, void *userdata)
 {
-	static const char *const prefix[] = {"error: ", "warning: ", "", "debug: ", "trace: "};
+	static const char *const prefix[] = {"error:", "warning:", "", "debug:", "trace:"};
+	static const char *const colour[] = {BOLD_RED, YELLOW, "", "", ""};
 
 	(void)userdata;
-	fprintf(stderr, "cairn: %s%s\n", prefix[level], msg);
+	if (!prefix[level][0])
+		fprintf(stderr, "cairn: %s\n", msg);
+	else
+		fprintf(stderr, "cairn: %s%s%s %s\n", sgr(2, colour[level]), prefix[level],
+			colour[level][0] ? sgr(2, OFF) : "", msg);
 }
 
 void cli_log_setup(int verbosity)
@@ -259,10 +306,12 @@ void cli_on_progress(const struct cairn_progress *p, void *ud)
 		blob_done(ps, p, size);
 		break;
 	case CAIRN_PROGRESS_MANIFEST_EXISTS:
-		fprintf(stderr, "[EXIST] %s %s\n", p->ref, p->digest->str);
+		fprintf(stderr, "%s[EXIST]%s %s %s\n", sgr(2, CYAN), sgr(2, OFF), p->ref,
+			p->digest->str);
 		break;
 	case CAIRN_PROGRESS_MANIFEST_DONE:
-		fprintf(stderr, "[OK] %s %s\n", p->ref, p->digest->str);
+		fprintf(stderr, "%s[OK]%s %s %s\n", sgr(2, GREEN), sgr(2, OFF), p->ref,
+			p->digest->str);
 		break;
 	}
 	if (ps->tty)
@@ -281,19 +330,21 @@ void cli_on_build_event(const struct cairn_build_event *ev, void *ud)
 		printf("%s\n", ev->image);
 		break;
 	case CAIRN_BUILD_STAGE_CACHED:
-		printf("  %-22s [USING CACHE]\n", ev->stage);
+		printf("  %-22s %s[USING CACHE]%s\n", ev->stage, sgr(1, CYAN), sgr(1, OFF));
 		break;
 	case CAIRN_BUILD_STAGE_BEGIN:
-		printf("  %-22s [BUILDING]\n", ev->stage);
+		printf("  %-22s %s[BUILDING]%s\n", ev->stage, sgr(1, YELLOW), sgr(1, OFF));
 		break;
 	case CAIRN_BUILD_STAGE_OUTPUT:
 		printf("  | %.*s\n", (int)ev->len, ev->line);
 		break;
 	case CAIRN_BUILD_STAGE_DONE:
-		printf("  %-22s [OK] %.2f sec\n", ev->stage, ev->seconds);
+		printf("  %-22s %s[OK]%s %.2f sec\n", ev->stage, sgr(1, GREEN), sgr(1, OFF),
+		       ev->seconds);
 		break;
 	case CAIRN_BUILD_STAGE_FAILED:
-		printf("  %-22s [FAILED] %.2f sec\n", ev->stage, ev->seconds);
+		printf("  %-22s %s[FAILED]%s %.2f sec\n", ev->stage, sgr(1, BOLD_RED), sgr(1, OFF),
+		       ev->seconds);
 		break;
 	case CAIRN_BUILD_IMAGE_DONE:
 		printf("  %-22s %s\n", "=> signature", ev->signature);

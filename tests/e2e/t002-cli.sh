@@ -159,4 +159,14 @@ test_expect_success 'results go to stdout, errors to stderr' '
 	grep -q "^cairn: error: " "$T/err"
 '
 
+test_expect_success 'colours: none in a pipe, CLICOLOR_FORCE forces them, NO_COLOR wins' '
+	esc=$(printf "\033") &&
+	{ "$CAIRN" biuld 2>"$T/c0"; test $? -eq 2; } &&
+	! grep -q "$esc" "$T/c0" &&
+	{ CLICOLOR_FORCE=1 "$CAIRN" biuld 2>"$T/c1"; test $? -eq 2; } &&
+	grep -q "^cairn: ${esc}\[1;31merror:${esc}\[0m unknown command" "$T/c1" &&
+	{ NO_COLOR=1 CLICOLOR_FORCE=1 "$CAIRN" biuld 2>"$T/c2"; test $? -eq 2; } &&
+	grep -q "^cairn: error: unknown command" "$T/c2"
+'
+
 test_done
