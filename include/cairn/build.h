@@ -34,6 +34,8 @@ enum cairn_build_event_kind {
 	CAIRN_BUILD_STAGE_DONE,	     /* image, stage, signature, seconds, digest */
 	CAIRN_BUILD_STAGE_FAILED,    /* image, stage, seconds */
 	CAIRN_BUILD_IMAGE_DONE,	     /* image, signature (its last stage), digest */
+	/* with stop_at_missing: image, stage, signature of the first stage that is not stored */
+	CAIRN_BUILD_STAGE_MISSING,
 };
 
 struct cairn_build_event {
@@ -109,6 +111,9 @@ struct cairn_build_stage {
 struct cairn_build_image {
 	char *name; /* NULL: the unnamed image */
 	int artifact;
+	/* with stop_at_missing: it stopped at a missing stage; `signature` is its last stored one
+	 */
+	int incomplete;
 	char signature[CAIRN_SIGNATURE_HEX]; /* its last stage's */
 	struct cairn_descriptor desc;	     /* its last stage's manifest */
 	struct cairn_build_stage *stages;

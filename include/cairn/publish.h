@@ -63,6 +63,11 @@ struct cairn_publish_opts {
 	/* may be NULL: called for each tag and stage once it is in the registry */
 	cairn_published_fn published;
 	void *published_ud;
+	/*
+	 * Send nothing: `published` is called for each reference a publish would write (with
+	 * no digest); images the build result has not finished are left out.
+	 */
+	int dry_run;
 };
 
 #define CAIRN_PUBLISH_OPTS_INIT                                                            \
@@ -105,6 +110,13 @@ struct cairn_publish_plan {
 	int stages_in_repo; /* dimg bp --with-stages: REPO is the build's stages storage too */
 	const char *report; /* the report (cairn/report.h), written also on failure, or NULL */
 	int report_format;  /* an enum cairn_report_format */
+	/*
+	 * Build and send nothing (no lock taken): the build's events tell what is stored and
+	 * what would be built, `published` (may be NULL) each reference that would be written.
+	 */
+	int dry_run;
+	cairn_published_fn published;
+	void *published_ud;
 };
 
 #define CAIRN_PUBLISH_PLAN_INIT                                                     \

@@ -23,7 +23,10 @@
 	"Options: --with-stages, --manifest-format docker|oci, --dir, --config,\n"    \
 	"  --report FILE [--report-format json|envfile], --ssh-key FILE (see\n"       \
 	"  'cairn help build'), and the\n"                                            \
-	"  registry options of 'cairn help image'.\n"
+	"  registry options of 'cairn help image'.\n"                                 \
+	"--dry-run builds and sends nothing: the stages stored, the first one to\n"   \
+	"build ([TO BUILD]), and each reference a publish would write\n"              \
+	"([WOULD PUSH], on stdout; images not built yet are left out).\n"
 
 static const struct cli_cmd commands[] = {
 	{
@@ -80,6 +83,8 @@ static const struct cli_cmd commands[] = {
 			"  --stages-storage REPO  reuse stages from REPO (a registry) and push every\n"
 			"                     stage built there: a shared cache for build hosts;\n"
 			"                     ':local' (as werf v1.0 writes it): the local store only\n"
+			"  --dry-run          build nothing: show the stages stored and, per image,\n"
+			"                     the first one a build would build ([TO BUILD])\n"
 			"  --ssh-key FILE     use only this private key for ssh in stages and git\n"
 			"                     fetches (repeatable): cairn runs an ssh-agent holding\n"
 			"                     the keys given, in place of the agent of $SSH_AUTH_SOCK\n"

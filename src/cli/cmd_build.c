@@ -19,6 +19,7 @@ enum {
 	OPT_REPORT,
 	OPT_REPORT_FORMAT,
 	OPT_SSH_KEY,
+	OPT_DRY_RUN,
 	OPT_STAGES_STORAGE = 's',
 };
 
@@ -62,6 +63,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		{"report-format", required_argument, NULL, OPT_REPORT_FORMAT},
 		{"stages-storage", required_argument, NULL, OPT_STAGES_STORAGE},
 		{"ssh-key", required_argument, NULL, OPT_SSH_KEY},
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{NULL, 0, NULL, 0},
 	};
 	struct cairn_build_opts o = CAIRN_BUILD_OPTS_INIT;
@@ -122,6 +124,11 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 			break;
 		case OPT_SSH_KEY:
 			keys[n_keys++] = optarg;
+			break;
+		case OPT_DRY_RUN:
+			/* what is stored and what a build would build; nothing built or pushed */
+			o.no_build = 1;
+			o.stop_at_missing = 1;
 			break;
 		default:
 			ret = cli_bad_option("build", c, a.argv);

@@ -36,6 +36,7 @@ enum {
 	OPT_REPO_MODE,
 	OPT_REPO_IMPLEMENTATION,
 	OPT_SSH_KEY,
+	OPT_DRY_RUN,
 	OPT_TAG_BASE = 2300, /* + enum cairn_tag_option */
 };
 
@@ -78,6 +79,7 @@ static size_t own_options(struct option *own, enum mode m)
 	own[n++] = (struct option){"report", required_argument, NULL, OPT_REPORT};
 	own[n++] = (struct option){"report-path", required_argument, NULL, OPT_REPORT};
 	own[n++] = (struct option){"report-format", required_argument, NULL, OPT_REPORT_FORMAT};
+	own[n++] = (struct option){"dry-run", no_argument, NULL, OPT_DRY_RUN};
 	own[n++] = (struct option){"manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT};
 	own[n++] = (struct option){"ssh-key", required_argument, NULL, OPT_SSH_KEY};
 	if (m == MODE_BUILD_AND_PUBLISH || m == MODE_DIMG_BP)
@@ -156,6 +158,9 @@ static int plan_opt(struct cairn_publish_plan *p, struct cairn_tag_request *req,
 	case OPT_REPORT_FORMAT:
 		w->report_format = optarg;
 		return 0;
+	case OPT_DRY_RUN:
+		p->dry_run = 1;
+		return 0;
 	case OPT_STAGES_STORAGE:
 		p->build.stages_storage = cli_stages_storage(optarg);
 		return 0;
@@ -222,9 +227,16 @@ static int plan_check(struct cairn_publish_plan *p, enum mode m, const char *cmd
 	return 0;
 }
 
+/* --dry-run: each reference a publish would write, on stdout. */
+static void print_would_push(const struct cairn_published_ref *r, void *ud)
+{
+	if (!*(int *)ud)
+		printf("[WOULD PUSH] %s\n", r->ref);
+}
+
 static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 {
-	struct option own[16 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
+	struct option own[17 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
 	struct cairn_publish_plan p = CAIRN_PUBLISH_PLAN_INIT;
 	struct cli_registry_args ra = {0};
 	struct cairn_tag_request *req = NULL;
@@ -296,7 +308,11 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	p.build.home = home;
 	p.build.images = (const char *const *)pos;
 	p.build.n_images = n_pos;
-	p.build.event = p.build_first ? cli_on_build_event : NULL;
+	p.build.event = p.build_first || p.dry_run ? cli_on_build_event : NULL;
+	if (p.dry_run) {
+		p.published = print_would_push;
+		p.published_ud = &quiet;
+	}
 	p.build.event_ud = &quiet;
 	cli_progress_init(&ps, ps.verb, quiet);
 	p.publish.image.progress = cli_on_progress;

@@ -346,6 +346,10 @@ void cli_on_build_event(const struct cairn_build_event *ev, void *ud)
 		printf("  %-22s %s[FAILED]%s %.2f sec\n", ev->stage, sgr(1, BOLD_RED), sgr(1, OFF),
 		       ev->seconds);
 		break;
+	case CAIRN_BUILD_STAGE_MISSING:
+		printf("  %-22s %s[TO BUILD]%s and every stage after it\n", ev->stage,
+		       sgr(1, YELLOW), sgr(1, OFF));
+		break;
 	case CAIRN_BUILD_IMAGE_DONE:
 		printf("  %-22s %s\n", "=> signature", ev->signature);
 		break;

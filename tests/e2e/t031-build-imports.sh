@@ -88,6 +88,15 @@ shell:
 YAML
 commit init
 
+test_expect_success 'build --dry-run before any build: each image its first stage to build' '
+	"$CAIRN" build --dir "$P" --dry-run --report "$T/dry0.json" >"$T/dry0" 2>"$T/dry0.err" &&
+	cat "$T/dry0" &&
+	test "$(grep -c "\[TO BUILD\] and every stage after it" "$T/dry0")" = 3 &&
+	! grep -q "\[BUILDING\]" "$T/dry0" &&
+	{ test ! -e "$CAIRN_HOME/store/index.json" ||
+		! grep -q "imp:" "$CAIRN_HOME/store/index.json"; }
+'
+
 test_expect_success 'the first build builds what is imported before the importers' '
 	"$CAIRN" build --dir "$P" --report "$T/r1.json" >"$T/out1" &&
 	python3 - "$T/r1.json" <<PY &&
@@ -102,6 +111,12 @@ PY
 	test "$(stages "$T/r1.json" app any)" = \
 		"from install importsAfterInstall setup dockerInstructions" &&
 	test "$(stages "$T/r1.json" other any)" = "from importsBeforeSetup setup"
+'
+
+test_expect_success 'build --dry-run after it: every stage stored, nothing to build' '
+	"$CAIRN" build --dir "$P" --dry-run >"$T/dry1" &&
+	! grep -q "TO BUILD\|BUILDING" "$T/dry1" &&
+	test "$(grep -c "=> signature" "$T/dry1")" = 3
 '
 
 test_expect_success 'the imported files are there with their content and owner, *.log is not' '

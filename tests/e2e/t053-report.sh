@@ -142,4 +142,27 @@ test_expect_success 'an unknown --report-format is a usage error' '
 	test ! -e "$T/x"
 '
 
+test_expect_success 'publish --dry-run: the references it would write, nothing sent' '
+	cairn_run publish --dir "$P" -i "$REG/dry" --tag-custom x --with-stages --dry-run \
+		>"$T/d.out" 2>"$T/d.err" &&
+	grep -qx "\[WOULD PUSH\] $REG/dry/app:x" "$T/d.out" &&
+	grep -qx "\[WOULD PUSH\] $REG/dry/web-front:x" "$T/d.out" &&
+	test "$(grep -c "^\[WOULD PUSH\] $REG/dry:image-stage-[0-9a-f]\{64\}$" "$T/d.out")" -ge 4 &&
+	test_must_fail skopeo list-tags --tls-verify=false "docker://$REG/dry/app" 2>/dev/null &&
+	test_must_fail skopeo list-tags --tls-verify=false "docker://$REG/dry" 2>/dev/null
+'
+
+test_expect_success 'build-and-publish --dry-run: an image to build is shown, not listed' '
+	cp "$P/werf.yaml" "$T/w.saved" &&
+	printf -- "---\nimage: later\nfrom: %s/base/busybox:1\nshell:\n  install: [echo l]\n" \
+		"$REG" >>"$P/werf.yaml" &&
+	cairn_run build-and-publish --dir "$P" -i "$REG/dry" --tag-custom y --dry-run \
+		>"$T/d2.out" 2>"$T/d2.err" &&
+	grep -q "^  install  *\[TO BUILD\] and every stage after it$" "$T/d2.out" &&
+	grep -qx "\[WOULD PUSH\] $REG/dry/app:y" "$T/d2.out" &&
+	! grep -q "dry/later" "$T/d2.out" &&
+	! grep -q "\[BUILDING\]" "$T/d2.out" &&
+	cp "$T/w.saved" "$P/werf.yaml"
+'
+
 test_done

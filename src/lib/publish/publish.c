@@ -144,7 +144,9 @@ static int push_stages(struct cairn_store *st, const struct cairn_build_result *
 		struct cairn_transfer_stats ts = {0};
 
 		cairn_stage_ref(&dest, repo, o->stage_prefix, im->stages[k].signature);
-		ret = cairn_image_push_descriptor(st, &im->stages[k].desc, &dest, io, &ts, err);
+		ret = o->dry_run ? 0
+				 : cairn_image_push_descriptor(st, &im->stages[k].desc, &dest, io,
+							       &ts, err);
 		if (ret < 0)
 			return ret;
 		if (o->published) {
@@ -458,7 +460,7 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 		const struct cairn_build_image *im = &built->images[i];
 		CLEANUP(cairn_ref_release) struct cairn_ref dest_repo = CAIRN_REF_INIT;
 
-		if (im->artifact)
+		if (im->artifact || (o->dry_run && (!im->signature[0] || im->incomplete)))
 			continue;
 		ret = image_repo(&dest_repo, &repo, im, o, err);
 		if (ret < 0)
@@ -476,6 +478,13 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 				return cairn_error_wrap(err, "publish image '%s'",
 							im->name ? im->name : "~");
 			io.layers_known = t > 0;
+			if (o->dry_run) {
+				cleanup_free char *ref = cairn_ref_format(&dest);
+				struct cairn_digest none = {0};
+
+				tell(o, built, im, &o->tags[t], &dest, ref, &none, 0);
+				continue;
+			}
 			ret = publish_tag(st, built, im, &o->tags[t], &dest, o, &io, err);
 			if (ret < 0)
 				return ret;

@@ -156,7 +156,7 @@ static json_t *report_json(const struct cairn_report *r, const struct cairn_buil
 
 	for (size_t i = 0; res && i < res->n_images; i++) {
 		const struct cairn_build_image *im = &res->images[i];
-		bool done = im->signature[0] != 0;
+		bool done = im->signature[0] != 0 && !im->incomplete;
 		struct where w;
 
 		json_array_append_new(images, json_pack("{s:s?, s:b, s:s?, s:s?, s:o, s:o, s:o}",
@@ -225,7 +225,7 @@ static void report_env(struct cairn_buf *b, const struct cairn_report *r,
 		const struct cairn_build_image *im = &res->images[i];
 		struct where w;
 
-		if (!im->signature[0] || im->artifact)
+		if (!im->signature[0] || im->incomplete || im->artifact)
 			continue;
 		locate(&w, r, res, i, stages_storage);
 		for (size_t p = 0; p < ARRAY_SIZE(prefixes); p++) {

@@ -135,6 +135,21 @@ static void record_commit(const struct cairn_build_opts *bo, const struct cairn_
 	}
 }
 
+/* Where each published reference goes: the report, and the caller's callback. */
+struct published_to {
+	struct cairn_report *report;
+	const struct cairn_publish_plan *plan;
+};
+
+static void published(const struct cairn_published_ref *r, void *ud)
+{
+	struct published_to *to = ud;
+
+	cairn_report_published(r, to->report);
+	if (to->plan->published)
+		to->plan->published(r, to->plan->published_ud);
+}
+
 /* The report of the run, for one that failed too (`ret` < 0: *err says why). */
 static int write_report(const struct cairn_publish_plan *p, const struct cairn_report *report,
 			const struct cairn_build_result *res, const char *stages_storage, int ret,
@@ -182,8 +197,9 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 		cairn_tags_free(tags, n_tags);
 		return ret;
 	}
-	po.published = cairn_report_published;
-	po.published_ud = report;
+	po.published = published;
+	po.published_ud = &(struct published_to){report, p};
+	po.dry_run = p->dry_run;
 	po.tags = tags;
 	po.n_tags = n_tags;
 	cairn_home_paths(&home, bo.home);
@@ -191,8 +207,12 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 	po.record_dir = record_dir;
 	bo.pull = po.image;
 	bo.no_build = !p->build_first;
-	bo.keep_lock = 1; /* until the last tag and record */
+	bo.keep_lock = !p->dry_run; /* until the last tag and record */
 	bo.keep_partial = p->report != NULL;
+	if (p->dry_run) {
+		bo.no_build = 1;
+		bo.stop_at_missing = 1;
+	}
 	if (p->stages_in_repo) {
 		/* seeds: bp --with-stages makes REPO the stages storage of the build */
 		bo.stages_storage = po.repo;
@@ -209,7 +229,7 @@ int cairn_publish_run(const struct cairn_publish_plan *p, struct cairn_error **e
 	if (ret == 0)
 		ret = cairn_publish(st, res, &po, err);
 	/* as werf, the records live in the stages storage (not with dimg's --with-stages) */
-	if (ret == 0 && bo.stages_storage && !p->stages_in_repo)
+	if (ret == 0 && bo.stages_storage && !p->stages_in_repo && !p->dry_run)
 		record_commit(&bo, &po, res, po.written);
 	ret = write_report(p, report, res, bo.stages_storage, ret, err);
 	cairn_report_free(report);

@@ -223,6 +223,8 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 	} else if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
 		cairn_error_clear(err);
 		*stop = b->o->stop_at_missing;
+		if (*stop)
+			emit(s, CAIRN_BUILD_STAGE_MISSING, stage_kinds[id].name, sig, NULL, 0);
 		return *stop ? 0 : not_built(s, stage_kinds[id].name, err);
 	} else if (ret == CAIRN_ENOTFOUND) {
 		cairn_error_clear(err);
@@ -321,7 +323,9 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 			s.at[i] = s.at[i - 1];
 	memcpy(b->built[b->n_built].at, s.at, sizeof(s.at));
 	b->n_built++;
-	emit(&s, CAIRN_BUILD_IMAGE_DONE, NULL, s.prev_sig, &s.prev.digest, 0);
+	out->incomplete = stop && b->o->stop_at_missing;
+	if (!out->incomplete)
+		emit(&s, CAIRN_BUILD_IMAGE_DONE, NULL, s.prev_sig, &s.prev.digest, 0);
 	stage_forget(&s);
 	stage_drop_prev(&s);
 	free(s.git);
