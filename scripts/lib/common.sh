@@ -17,7 +17,8 @@ CAIRN_PACKAGES=(
 	# lint, and the Debian package (dpkg-shlibdeps)
 	clang-format shellcheck dpkg-dev
 	# run and test against real parts
-	apache2-utils openssl python3-jwt python3-cryptography iproute2 docker.io openssh-client
+	apache2-utils openssl python3-jwt python3-cryptography python3-yaml iproute2 docker.io
+	openssh-client
 	# the build toolchain cairn mounts into stage containers (docs/toolchain.md)
 	ansible patchelf python3-apt sudo unzip bzip2 xz-utils
 	# the Debian base image of the e2e tests

@@ -68,7 +68,7 @@ test_expect_success 'SIGTERM mid download: ends at once, removes the temporary b
 	wait_until "temp_blobs >/dev/null" &&
 	stop_soon "$_pid" TERM && cat "$T/err" &&
 	test "$RC" -eq 143 && test "$SECS" -le 5 &&
-	test "$(wc -l <"$T/err")" -eq 1 && grep -q "interrupted by SIGTERM\$" "$T/err" &&
+	test "$(grep -c "^cairn: " "$T/err")" -eq 1 && grep -q "interrupted by SIGTERM\$" "$T/err" &&
 	test -z "$(temp_blobs)"
 '
 
@@ -118,7 +118,7 @@ test_expect_success 'SIGINT mid upload of a publish: ends at once, exit 130' '
 	sleep 0.5 &&
 	stop_soon "$_pid" INT && cat "$T/err" &&
 	test "$RC" -eq 130 && test "$SECS" -le 5 &&
-	test "$(wc -l <"$T/err")" -eq 1 && grep -q "interrupted by SIGINT\$" "$T/err" &&
+	test "$(grep -c "^cairn: " "$T/err")" -eq 1 && grep -q "interrupted by SIGINT\$" "$T/err" &&
 	test "$(registry_log_count "\"PUT /v2/demo/manifests/")" -eq 0 &&
 	test -z "$(temp_blobs)"
 '
