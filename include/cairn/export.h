@@ -49,4 +49,13 @@ CAIRN_API int cairn_export(struct cairn_store *st, const struct cairn_descriptor
 CAIRN_API int cairn_export_run(const struct cairn_build_opts *o, const char *image,
 			       const char *dest, struct cairn_error **err);
 
+/**
+ * `cairn inspect`: image `image` found as cairn_export_run() finds it, as JSON into *out (the
+ * caller frees): {"project", "name", "signature", "digest", "mediaType", "size", "config" (the
+ * image config as stored), "layers": [{"digest", "size", "mediaType"}], "stages": [{"name",
+ * "signature", "digest"}]} (its stage chain, base first).
+ */
+CAIRN_API int cairn_inspect_run(char **out, const struct cairn_build_opts *o, const char *image,
+				struct cairn_error **err);
+
 #endif

@@ -192,6 +192,8 @@ int cmd_login(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_logout(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_export(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_inspect(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_images_ls(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_completion(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_publish(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build_and_publish(int argc, char **argv, struct cli_ctx *ctx);

@@ -45,6 +45,21 @@ static const struct cli_cmd commands[] = {
 			"                        (or r)\n",
 	},
 	{
+		.name = "inspect",
+		.run = cmd_inspect,
+		.usage = "cairn inspect [OPTIONS] [IMAGE]",
+		.summary = "print a built image's config, layers and stage chain as JSON",
+		.help = "Prints IMAGE of werf.yaml (the only image when none is named; '~' for the\n"
+			"unnamed one), as built, as JSON: project, name, signature, manifest digest,\n"
+			"mediaType and size, the image config (labels, env, cmd...), the layers and\n"
+			"the stage chain (name, signature, digest of each stage, base first).\n"
+			"Nothing is built: an image not built is an error.\n"
+			"\n"
+			"Options:\n"
+			"  --dir DIR, --config FILE, --config-templates-dir DIR  as for build\n"
+			"  -s, --stages-storage REPO  stages may come from REPO\n",
+	},
+	{
 		.name = "export",
 		.run = cmd_export,
 		.usage = "cairn export [OPTIONS] [IMAGE] DEST",
@@ -208,9 +223,13 @@ static const struct cli_cmd commands[] = {
 	{
 		.name = "images",
 		.run = cmd_images,
-		.usage = "cairn images cleanup -i|--images-repo REPO [--dry-run] [OPTIONS]",
-		.summary = "delete published tags whose git branch, tag or commit is gone",
-		.help = "cleanup: werf's cleanup by tagging scheme. Of the tags cairn published for\n"
+		.usage = "cairn images ls | cleanup -i|--images-repo REPO [--dry-run] [OPTIONS]",
+		.summary = "list the project's images; delete tags whose git ref is gone",
+		.help = "ls: each image and artifact of werf.yaml with its signature, built or the\n"
+			"first stage a build would build, and its size in the store (--dir,\n"
+			"--config, -s STAGES as for build; nothing is built).\n"
+			"\n"
+			"cleanup: werf's cleanup by tagging scheme. Of the tags cairn published for\n"
 			"the project's images in REPO, deletes the git-branch tags whose branch is\n"
 			"no longer a branch of the remote origin, the git-tag tags whose git tag is\n"
 			"gone and the git-commit tags whose commit the repository lacks. Custom, CI\n"

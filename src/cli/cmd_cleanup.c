@@ -426,11 +426,13 @@ int cmd_images(int argc, char **argv, struct cli_ctx *ctx)
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 			return cli_help_for("images");
-		return cli_usage_error("images", "missing subcommand (cleanup)");
+		return cli_usage_error("images", "missing subcommand (ls or cleanup)");
 	}
 	if (strcmp(argv[1], "cleanup") == 0)
 		return run_cleanup("images", argc - 1, argv + 1, ctx, CLEAN_IMAGES, false);
-	return cli_usage_error("images", "unknown subcommand '%s' (want cleanup)", argv[1]);
+	if (strcmp(argv[1], "ls") == 0)
+		return cmd_images_ls(argc - 1, argv + 1, ctx);
+	return cli_usage_error("images", "unknown subcommand '%s' (want ls or cleanup)", argv[1]);
 }
 
 int cmd_stages_cleanup(int argc, char **argv, struct cli_ctx *ctx)

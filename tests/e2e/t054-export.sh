@@ -39,6 +39,13 @@ test_expect_success 'an image not built yet is an error that says so' '
 	grep -q "not built" "$T/e0" && test ! -e "$T/none.tar"
 '
 
+test_expect_success 'images ls before a build: each image, the stage to build first' '
+	cairn_run images ls --dir "$P" >"$T/ls0" &&
+	cat "$T/ls0" &&
+	grep -q "^app  *image  *-  *to build from from  *-$" "$T/ls0" &&
+	grep -q "^other  *image  *-  *to build from from  *-$" "$T/ls0"
+'
+
 test_expect_success 'docker-archive: docker load, then docker run the image' '
 	cairn_run build --dir "$P" -q -s "$S" &&
 	cairn_run export --dir "$P" app "docker-archive:$T/app.tar:exp/app:v1" &&
@@ -48,6 +55,27 @@ test_expect_success 'docker-archive: docker load, then docker run the image' '
 	docker_cmd load -i "$T/app.tar" >"$T/load.out" &&
 	grep -q "Loaded image: exp/app:v1" "$T/load.out" &&
 	test "$(docker_cmd run --rm --network none exp/app:v1)" = exported-app
+'
+
+test_expect_success 'images ls and inspect after it: built, sized; config, layers, chain' '
+	cairn_run images ls --dir "$P" >"$T/ls1" &&
+	grep -q "^app  *image  *[0-9a-f]\{12\}  *built  *[0-9.]* [KM]iB$" "$T/ls1" &&
+	cairn_run inspect --dir "$P" app >"$T/i.json" &&
+	python3 -c "
+import json, sys
+i = json.load(open(sys.argv[1]))
+assert i[\"project\"] == \"exp\" and i[\"name\"] == \"app\", i
+assert i[\"config\"][\"config\"][\"Cmd\"] == [\"cat\", \"/app.txt\"], i[\"config\"]
+assert [s[\"name\"] for s in i[\"stages\"]][-1] == \"dockerInstructions\", i[\"stages\"]
+assert i[\"stages\"][-1][\"digest\"] == i[\"digest\"] and i[\"layers\"], i
+print(i[\"signature\"], i[\"digest\"])
+" "$T/i.json" >"$T/i.sig" &&
+	read -r sig dg <"$T/i.sig" &&
+	test "$(skopeo inspect --format "{{.Digest}}" "oci:$CAIRN_HOME/store:exp:$sig")" = "$dg" &&
+	{
+		cairn_run inspect --dir "$P" 2>"$T/i.err"
+		test $? -eq 2
+	} && grep -q "the config has 2 images" "$T/i.err"
 '
 
 test_expect_success 'the default name is PROJECT/IMAGE:SIGNATURE' '

@@ -537,3 +537,77 @@ int cairn_export_run(const struct cairn_build_opts *o, const char *image, const 
 	cairn_store_free(st);
 	return ret;
 }
+
+/* ---- cairn inspect ---- */
+
+static json_t *inspect_json(const struct cairn_build_result *res,
+			    const struct cairn_build_image *im, const struct image_docs *d,
+			    struct cairn_error **err)
+{
+	json_t *cfg = NULL, *layers = json_array(), *stages = json_array(), *doc;
+
+	if (cairn_json_parse(&cfg, d->config, d->config_len, "image config", err) < 0) {
+		json_decref(layers);
+		json_decref(stages);
+		return NULL;
+	}
+	for (size_t i = 0; i < d->m->n_layers; i++)
+		json_array_append_new(layers, json_pack("{s:s, s:I, s:s}", "digest",
+							d->m->layers[i].digest.str, "size",
+							(json_int_t)d->m->layers[i].size,
+							"mediaType", d->m->layers[i].media_type));
+	for (size_t k = 0; k < im->n_stages; k++)
+		json_array_append_new(stages,
+				      json_pack("{s:s, s:s, s:s}", "name", im->stages[k].name,
+						"signature", im->stages[k].signature, "digest",
+						im->stages[k].desc.digest.str));
+	doc = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "project", res->project,
+			"name", im->name, "signature", im->signature, "digest", im->desc.digest.str,
+			"mediaType", im->desc.media_type, "size", (json_int_t)im->desc.size,
+			"config", cfg, "layers", layers, "stages", stages);
+	return doc;
+}
+
+int cairn_inspect_run(char **out, const struct cairn_build_opts *o, const char *image,
+		      struct cairn_error **err)
+{
+	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
+	CLEANUP(docs_release) struct image_docs d = {0};
+	cleanup_json json_t *doc = NULL;
+	struct cairn_build_opts bo = *o;
+	struct cairn_build_result *res = NULL;
+	struct cairn_store *st = NULL;
+	const struct cairn_build_image *im = NULL;
+	struct cairn_home home;
+	int ret = 0;
+
+	*out = NULL;
+	if (!bo.pull.registries) {
+		ret = cairn_registry_pool_new(&pool, &bo.pull.registry, err);
+		if (ret < 0)
+			return ret;
+		bo.pull.registries = pool;
+	}
+	bo.no_build = 1;
+	cairn_home_paths(&home, o->home);
+	ret = cairn_store_open(&st, home.store, err);
+	cairn_home_release(&home);
+	if (ret == 0)
+		ret = cairn_build(&res, &bo, err);
+	if (ret == 0) {
+		im = pick(res, image, err);
+		ret = im ? 0 : CAIRN_EUSAGE;
+	}
+	if (ret == 0)
+		ret = read_docs(&d, st, &im->desc, err);
+	if (ret == 0) {
+		doc = inspect_json(res, im, &d, err);
+		ret = doc ? 0 : CAIRN_EINVAL;
+	}
+	/* indented, as docker inspect prints */
+	if (ret == 0 && !(*out = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS)))
+		ret = cairn_error_set(err, CAIRN_EINVAL, "cannot serialise JSON");
+	cairn_build_result_free(res);
+	cairn_store_free(st);
+	return ret;
+}
