@@ -73,6 +73,37 @@ test_expect_success 'cairn logout removes them: the next publish is refused' '
 	grep -q "has no credentials for" "$T/again"
 '
 
+test_expect_success 'login and logout through the credsStore helper, as docker login does' '
+	mkdir -p "$T/hbin" "$T/hstore" "$T/dc5" &&
+	cat >"$T/hbin/docker-credential-t047" <<-EOF &&
+	#!/bin/sh
+	# a helper keeping each server'"'"'s JSON in a file (the server name as file name)
+	echo "\$1" >>"$T/hstore/calls"
+	case \$1 in
+	store) j=\$(cat); s=\$(printf "%s" "\$j" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"ServerURL\"])"); printf "%s" "\$j" >"$T/hstore/\$s" ;;
+	get) read -r s; [ -f "$T/hstore/\$s" ] && cat "$T/hstore/\$s" || { echo "credentials not found in native keychain"; exit 1; } ;;
+	erase) read -r s; [ -f "$T/hstore/\$s" ] && rm "$T/hstore/\$s" || { echo "credentials not found in native keychain"; exit 1; } ;;
+	esac
+	EOF
+	chmod +x "$T/hbin/docker-credential-t047" &&
+	echo "{\"credsStore\": \"t047\"}" >"$T/dc5/config.json" &&
+	printf "%s\n" "$BOB_PASS" | PATH=$T/hbin:$PATH cairn_run login -u bob --password-stdin \
+		--docker-config "$T/dc5" "$PRIV" >"$T/hl.out" 2>&1 &&
+	grep -q "^Login Succeeded" "$T/hl.out" &&
+	grep -q "\"Secret\":\"$BOB_PASS\"" "$T/hstore/$PRIV" &&
+	! grep -q "$BOB_PASS\|auth\":" "$T/dc5/config.json" &&
+	python3 -c "import json,sys; c=json.load(open(sys.argv[1])); sys.exit(c[\"auths\"][sys.argv[2]] != {} or c[\"credsStore\"] != \"t047\")" \
+		"$T/dc5/config.json" "$PRIV" &&
+	PATH=$T/hbin:$PATH cairn_run build-and-publish --dir "$P" -q -i "$PRIV/app" \
+		--tag-plain h1 --docker-config "$T/dc5" &&
+	PATH=$T/hbin:$PATH cairn_run logout --docker-config "$T/dc5" "$PRIV" >/dev/null 2>&1 &&
+	test ! -e "$T/hstore/$PRIV" &&
+	! grep -q "$PRIV" "$T/dc5/config.json" &&
+	test_must_fail env PATH="$T/hbin:$PATH" "$CAIRN" publish --dir "$P" -q -i "$PRIV/app" \
+		--tag-plain h2 --docker-config "$T/dc5" 2>/dev/null &&
+	test "$(cat "$T/hstore/calls" | tr "\n" " ")" = "store get erase get "
+'
+
 test_expect_success 'a refusal names where the credentials came from, never them' '
 	test_must_fail cairn_run publish --dir "$P" -q -i "$PRIV/app" --tag-plain v4 \
 		--registry-username bob --registry-password "W r0ng-t047" >"$T/w1" 2>&1 &&

@@ -420,16 +420,17 @@ static void close_pipe(int (*fds)[2])
 }
 
 /*
- * Start `prog get` with the server URL already waiting on its stdin: written before the child
+ * Start `prog ACTION` with `input` already waiting on its stdin: written before the child
  * exists, it cannot raise SIGPIPE in us if the helper exits without reading it.
  */
 static int spawn_helper(pid_t *pid_out, int *out_fd, int *err_fd, const char *prog,
-			const char *server_url, struct cairn_error **err)
+			const char *action, const char *input, struct cairn_error **err)
 {
 	CLEANUP(close_pipe) int in[2] = {-1, -1};
 	CLEANUP(close_pipe) int out[2] = {-1, -1};
 	CLEANUP(close_pipe) int errp[2] = {-1, -1};
-	char *const argv[] = {(char *)prog, (char *)"get", NULL};
+	char *const argv[] = {(char *)prog, (char *)action, NULL};
+	const char *server_url = input;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t mask;
@@ -581,7 +582,7 @@ static int run_helper(struct cairn_creds *out, const char *name, const char *ser
 	if (strlen(server_url) > SERVER_URL_MAX)
 		return cairn_error_set(err, CAIRN_EINVAL, "registry name longer than %d bytes",
 				       SERVER_URL_MAX);
-	ret = spawn_helper(&pid, &ofd, &efd, prog, server_url, err);
+	ret = spawn_helper(&pid, &ofd, &efd, prog, "get", server_url, err);
 	if (ret < 0)
 		return ret;
 	o.alloc = CAIRN_CREDS_HELPER_OUT_MAX + 2;
@@ -606,6 +607,43 @@ static int run_helper(struct cairn_creds *out, const char *name, const char *ser
 		return helper_failed(prog, status, err);
 	}
 	return parse_answer(out, o.p, o.len, prog, err);
+}
+
+/*
+ * `docker-credential-NAME store|erase` with `input` on stdin (the credentials as JSON, or the
+ * server URL): 0, CAIRN_ENOTFOUND when erase finds nothing, else its failure (never its words).
+ */
+static int run_helper_action(const char *name, const char *action, const char *input,
+			     struct cairn_error **err)
+{
+	cleanup_free char *prog = xasprintf(HELPER_PREFIX "%s", name);
+	CLEANUP(secret_buf_release) struct secret_buf o = {0};
+	cleanup_close int ofd = -1;
+	cleanup_close int efd = -1;
+	pid_t pid;
+	int status = 0, ret = spawn_helper(&pid, &ofd, &efd, prog, action, input, err);
+
+	if (ret < 0)
+		return ret;
+	o.alloc = CAIRN_CREDS_HELPER_OUT_MAX + 2;
+	o.p = xmalloc(o.alloc);
+	ret = collect(&o, ofd, efd, prog, err);
+	if (ret < 0)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return ret < 0 ? ret
+				       : cairn_error_set_errno(err, "credential helper '%s': wait",
+							       prog);
+	}
+	if (ret < 0)
+		return ret;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && memmem(o.p, o.len, "credentials not found", 21))
+		return cairn_error_set(err, CAIRN_ENOTFOUND,
+				       "credential helper '%s' has no credentials for it", prog);
+	return helper_failed(prog, status, err);
 }
 
 /* <dir>/config.json: --docker-config, else $DOCKER_CONFIG, else $HOME/.docker; NULL if none. */
@@ -856,15 +894,25 @@ int cairn_creds_save(const struct cairn_creds_opts *o, const char *host, const c
 	if (ret < 0)
 		return ret;
 	helper = helper_for(cfg, key);
-	if (helper)
-		return cairn_error_set(err, CAIRN_EINVAL,
-				       "'%s' keeps the credentials of '%s' in the helper "
-				       "'docker-credential-%s': log in with docker login",
-				       path, host, helper);
 	auths = json_object_get(cfg, "auths");
 	if (!json_is_object(auths)) {
 		auths = json_object();
 		json_object_set_new(cfg, "auths", auths);
+	}
+	if (helper) {
+		/* as docker login: the helper keeps them, the config an empty entry */
+		cleanup_json json_t *in = json_pack("{s:s, s:s, s:s}", "ServerURL", key, "Username",
+						    user, "Secret", password);
+		CLEANUP(free_zero) char *text = json_dumps(in, JSON_COMPACT);
+
+		ret = text ? run_helper_action(helper, "store", text, err)
+			   : cairn_error_set(err, CAIRN_EINVAL, "cannot serialise JSON");
+		if (ret < 0)
+			return cairn_error_wrap(err, "log in to '%s'", host);
+		if (!json_object_get(auths, key))
+			json_object_set_new(auths, key, json_object());
+		ret = save_config(path, cfg, err);
+		return ret < 0 ? cairn_error_wrap(err, "log in to '%s'", host) : 0;
 	}
 	b64 = cairn_base64_encode(up, strlen(up));
 	json_object_set_new(auths, key, json_pack("{s:s}", "auth", b64));
@@ -884,12 +932,18 @@ int cairn_creds_forget(const struct cairn_creds_opts *o, const char *host, struc
 	if (ret < 0)
 		return ret;
 	auths = json_object_get(cfg, "auths");
-	if (!json_object_get(auths, key)) {
-		if (helper_for(cfg, key))
-			return cairn_error_set(err, CAIRN_EINVAL,
-					       "'%s' keeps the credentials of '%s' in the helper "
-					       "'docker-credential-%s': log out with docker logout",
-					       path, host, helper_for(cfg, key));
+	if (helper_for(cfg, key)) {
+		/* as docker logout: the helper forgets them, the config's entry goes */
+		ret = run_helper_action(helper_for(cfg, key), "erase", key, err);
+		if (ret == CAIRN_ENOTFOUND && json_object_get(auths, key)) {
+			cairn_error_clear(err);
+			ret = 0;
+		}
+		if (ret < 0)
+			return cairn_error_wrap(err, "log out of '%s'", host);
+		if (!json_object_get(auths, key))
+			return 0;
+	} else if (!json_object_get(auths, key)) {
 		return cairn_error_set(err, CAIRN_ENOTFOUND, "'%s' has no credentials for '%s'",
 				       path, host);
 	}
