@@ -22,6 +22,7 @@ static const struct option common_options[] = {
 	{"help", no_argument, NULL, CLI_OPT_HELP},
 	{"verbose", no_argument, NULL, CLI_OPT_VERBOSE},
 	{"quiet", no_argument, NULL, CLI_OPT_QUIET},
+	{"log-time", no_argument, NULL, CLI_OPT_LOG_TIME},
 	{NULL, 0, NULL, 0},
 };
 
@@ -58,6 +59,9 @@ int cli_common_opt(struct cli_ctx *ctx, const char *cmd, int c, const char *arg)
 		return 1;
 	case CLI_OPT_QUIET:
 		ctx->verbosity = -1;
+		return 1;
+	case CLI_OPT_LOG_TIME:
+		cli_log_time_on();
 		return 1;
 	case CLI_OPT_HELP:
 		cli_help_for(cmd);

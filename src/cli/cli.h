@@ -44,7 +44,16 @@ int cli_help_for(const char *name);
  * command's own options, NULL-terminated, followed by the common ones; pass each option that
  * getopt_long returns to cli_common_opt() first.
  */
-enum { CLI_OPT_HOME_DIR = 1000, CLI_OPT_HELP = 'h', CLI_OPT_VERBOSE = 'v', CLI_OPT_QUIET = 'q' };
+enum {
+	CLI_OPT_HOME_DIR = 1000,
+	CLI_OPT_LOG_TIME,
+	CLI_OPT_HELP = 'h',
+	CLI_OPT_VERBOSE = 'v',
+	CLI_OPT_QUIET = 'q'
+};
+/* --log-time: every line on stdout and stderr starts with the time (HH:MM:SS.mmm). */
+void cli_log_time_on(void);
+bool cli_log_time_is_on(void);
 /* Command short options start with "+:" (stop at the first operand, report missing values). */
 #define CLI_COMMON_SHORTOPTS "hvq"
 struct option *cli_options(const struct option *own, const struct option *extra);

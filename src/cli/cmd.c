@@ -223,7 +223,8 @@ static const struct cli_cmd commands[] = {
 	{
 		.name = "images",
 		.run = cmd_images,
-		.usage = "cairn images ls | cleanup -i|--images-repo REPO [--dry-run] [OPTIONS]",
+		.usage = "cairn images cleanup -i|--images-repo REPO [--dry-run] [OPTIONS]\n"
+			 "       cairn images ls [OPTIONS]",
 		.summary = "list the project's images; delete tags whose git ref is gone",
 		.help = "ls: each image and artifact of werf.yaml with its signature, built or the\n"
 			"first stage a build would build, and its size in the store (--dir,\n"
@@ -390,6 +391,7 @@ static const char common_help[] =
 	"  --home-dir DIR   cairn's home (default $CAIRN_HOME, else ~/.cairn)\n"
 	"  -v, --verbose    more output; twice for a trace\n"
 	"  -q, --quiet      errors only\n"
+	"  --log-time       start each line of output with the time (HH:MM:SS.mmm)\n"
 	"  -h, --help       this help\n"
 	"Every --some-option may also be set as CAIRN_SOME_OPTION in the\n"
 	"environment, or as werf's WERF_SOME_OPTION; the command line wins, then\n"

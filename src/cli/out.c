@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Printing for the CLI: errors, usage lines, the log handler, exit codes. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -160,6 +161,82 @@ static const char *short_digest(const struct cairn_digest *d)
 	return s;
 }
 
+/* ---- --log-time: stdout and stderr through streams that start each line with the time ---- */
+
+struct stamped {
+	int fd;
+	bool bol; /* at the beginning of a line */
+};
+
+static bool log_time;
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static ssize_t stamped_write(void *cookie, const char *buf, size_t n)
+{
+	struct stamped *s = cookie;
+	size_t done = 0;
+
+	while (done < n) {
+		const char *nl = memchr(buf + done, '\n', n - done);
+		size_t len = nl ? (size_t)(nl - (buf + done)) + 1 : n - done;
+
+		if (s->bol) {
+			struct timespec ts;
+			struct tm tm;
+			char stamp[32];
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			localtime_r(&ts.tv_sec, &tm);
+			snprintf(stamp, sizeof(stamp), "%02d:%02d:%02d.%03ld ", tm.tm_hour,
+				 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+			write_all(s->fd, stamp, strlen(stamp));
+		}
+		write_all(s->fd, buf + done, len);
+		s->bol = nl != NULL;
+		done += len;
+	}
+	return (ssize_t)n;
+}
+
+void cli_log_time_on(void)
+{
+	static struct stamped out = {STDOUT_FILENO, true}, err = {STDERR_FILENO, true};
+	cookie_io_functions_t io = {.write = stamped_write};
+	FILE *o, *e;
+
+	if (log_time)
+		return;
+	o = fopencookie(&out, "w", io);
+	e = fopencookie(&err, "w", io);
+	if (!o || !e)
+		abort();
+	fflush(stdout);
+	fflush(stderr);
+	setvbuf(o, NULL, _IOLBF, 0);
+	setvbuf(e, NULL, _IOLBF, 0);
+	stdout = o;
+	stderr = e;
+	log_time = true;
+}
+
+bool cli_log_time_is_on(void)
+{
+	return log_time;
+}
+
 static double now_secs(void)
 {
 	struct timespec ts;
@@ -173,7 +250,7 @@ void cli_progress_init(struct cli_progress *ps, const char *verb, int quiet)
 	const char *e = getenv("CAIRN_PROGRESS_SECONDS");
 
 	memset(ps, 0, sizeof(*ps));
-	ps->tty = isatty(STDERR_FILENO);
+	ps->tty = isatty(STDERR_FILENO) && !log_time; /* stamped lines are not redrawn */
 	ps->quiet = quiet;
 	ps->verb = verb;
 	ps->every = e && atof(e) > 0 ? atof(e) : 10.0;

@@ -169,4 +169,15 @@ test_expect_success 'colours: none in a pipe, CLICOLOR_FORCE forces them, NO_COL
 	grep -q "^cairn: error: unknown command" "$T/c2"
 '
 
+test_expect_success '--log-time (or CAIRN_LOG_TIME): each line of stdout and stderr stamped' '
+	"$CAIRN" slugify -f tag "Hello World" --log-time >"$T/lt1" &&
+	grep -qx "[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9][0-9][0-9] hello-world-197683ce" "$T/lt1" &&
+	{
+		CAIRN_LOG_TIME=1 "$CAIRN" slugify -f bogus x 2>"$T/lt2"
+		test $? -eq 2
+	} &&
+	test "$(grep -vc "^[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9][0-9][0-9] " "$T/lt2")" -eq 0 &&
+	grep -q "^[0-9:.]* cairn: error: unknown slug format" "$T/lt2"
+'
+
 test_done
