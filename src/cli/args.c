@@ -23,6 +23,7 @@ static const struct option common_options[] = {
 	{"verbose", no_argument, NULL, CLI_OPT_VERBOSE},
 	{"quiet", no_argument, NULL, CLI_OPT_QUIET},
 	{"log-time", no_argument, NULL, CLI_OPT_LOG_TIME},
+	{"log-format", required_argument, NULL, CLI_OPT_LOG_FORMAT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -62,6 +63,12 @@ int cli_common_opt(struct cli_ctx *ctx, const char *cmd, int c, const char *arg)
 		return 1;
 	case CLI_OPT_LOG_TIME:
 		cli_log_time_on();
+		return 1;
+	case CLI_OPT_LOG_FORMAT:
+		/* nothing is open yet: a usage error ends the run here */
+		if (cli_log_format_set(arg) < 0)
+			exit(cli_usage_error(cmd, "invalid --log-format '%s' (want text or json)",
+					     arg));
 		return 1;
 	case CLI_OPT_HELP:
 		cli_help_for(cmd);

@@ -47,10 +47,14 @@ int cli_help_for(const char *name);
 enum {
 	CLI_OPT_HOME_DIR = 1000,
 	CLI_OPT_LOG_TIME,
+	CLI_OPT_LOG_FORMAT,
 	CLI_OPT_HELP = 'h',
 	CLI_OPT_VERBOSE = 'v',
 	CLI_OPT_QUIET = 'q'
 };
+/* --log-format text|json: json makes build and transfer events JSON lines on stdout; -1 for
+ * another word. */
+int cli_log_format_set(const char *format);
 /* --log-time: every line on stdout and stderr starts with the time (HH:MM:SS.mmm). */
 void cli_log_time_on(void);
 bool cli_log_time_is_on(void);

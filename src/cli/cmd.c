@@ -392,6 +392,8 @@ static const char common_help[] =
 	"  -v, --verbose    more output; twice for a trace\n"
 	"  -q, --quiet      errors only\n"
 	"  --log-time       start each line of output with the time (HH:MM:SS.mmm)\n"
+	"  --log-format text|json  json: stage, output, image, blob and manifest\n"
+	"                   events as JSON lines on stdout (errors too)\n"
 	"  -h, --help       this help\n"
 	"Every --some-option may also be set as CAIRN_SOME_OPTION in the\n"
 	"environment, or as werf's WERF_SOME_OPTION; the command line wins, then\n"

@@ -16,6 +16,8 @@
 #include "cairn/log.h"
 #include "cli.h"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 int cli_usage(const char *name)
 {
 	const struct cli_cmd *c = name ? cli_cmd_find(name) : NULL;
@@ -80,8 +82,85 @@ int cli_usage_error(const char *name, const char *fmt, ...)
 	return cli_usage(name);
 }
 
+/* ---- --log-format json: one JSON object per line on stdout ---- */
+
+static bool json_events;
+
+int cli_log_format_set(const char *format)
+{
+	if (strcmp(format, "json") == 0)
+		json_events = true;
+	else if (strcmp(format, "text") == 0)
+		json_events = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at `p` (at most `n` bytes), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len = *p >= 0xf0 && *p <= 0xf4 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 ? 2 : 0;
+
+	if (*p >= 0xf8 || len == 0 || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* `s` (`n` bytes) as a JSON string: escaped, invalid UTF-8 as U+FFFD. */
+static void json_str(FILE *f, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		size_t u;
+
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] == '\n')
+			fputs("\\n", f);
+		else if (p[i] == '\t')
+			fputs("\\t", f);
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(f, "\\u%04x", p[i]);
+		else if (p[i] < 0x80)
+			fputc(p[i], f);
+		else if ((u = utf8_len(p + i, n - i))) {
+			fwrite(p + i, 1, u, f);
+			i += u - 1;
+		} else {
+			fputs("\\ufffd", f);
+		}
+	}
+	fputc('"', f);
+}
+
+/* {"event": EVENT, then `key, value` string pairs (a NULL value is left out), then `tail` */
+static void json_event(const char *event, const char *const *kv, size_t n_kv, const char *tail)
+{
+	fputs("{\"event\":", stdout);
+	json_str(stdout, event, strlen(event));
+	for (size_t i = 0; i + 1 < n_kv; i += 2) {
+		if (!kv[i + 1])
+			continue;
+		fprintf(stdout, ",\"%s\":", kv[i]);
+		json_str(stdout, kv[i + 1], strlen(kv[i + 1]));
+	}
+	fprintf(stdout, "%s}\n", tail ? tail : "");
+	fflush(stdout);
+}
+
 int cli_fail(struct cairn_error *err)
 {
+	if (json_events) {
+		const char *kv[] = {"message", err && err->msg ? err->msg : "unknown error"};
+
+		json_event("error", kv, 2, NULL);
+	}
 	error_prefix();
 	fprintf(stderr, "%s\n", err && err->msg ? err->msg : "unknown error");
 	cairn_error_free(err);
@@ -335,6 +414,29 @@ static void blob_done(struct cli_progress *ps, const struct cairn_progress *p, c
 	}
 }
 
+static void progress_json(const struct cairn_progress *p)
+{
+	static const char *const states[] = {
+		[CAIRN_PROGRESS_BLOB_EXISTS] = "exists",
+		[CAIRN_PROGRESS_BLOB_MOUNTED] = "mounted",
+		[CAIRN_PROGRESS_BLOB_START] = "start",
+		[CAIRN_PROGRESS_BLOB_BYTES] = "progress",
+		[CAIRN_PROGRESS_BLOB_DONE] = "done",
+		[CAIRN_PROGRESS_MANIFEST_EXISTS] = "exists",
+		[CAIRN_PROGRESS_MANIFEST_DONE] = "pushed",
+	};
+	bool manifest = p->kind == CAIRN_PROGRESS_MANIFEST_EXISTS ||
+			p->kind == CAIRN_PROGRESS_MANIFEST_DONE;
+	const char *kv[] = {"state",	 states[p->kind],
+			    "ref",	 p->ref,
+			    "digest",	 p->digest->str,
+			    "direction", manifest ? NULL : p->push ? "push" : "pull"};
+	char tail[96];
+
+	snprintf(tail, sizeof(tail), ",\"done\":%" PRIu64 ",\"total\":%" PRIu64, p->done, p->total);
+	json_event(manifest ? "manifest" : "blob", kv, ARRAY_LEN(kv), tail);
+}
+
 void cli_on_progress(const struct cairn_progress *p, void *ud)
 {
 	struct cli_progress *ps = ud;
@@ -342,6 +444,10 @@ void cli_on_progress(const struct cairn_progress *p, void *ud)
 	double now;
 	int row;
 
+	if (json_events) {
+		progress_json(p);
+		return;
+	}
 	if (ps->quiet)
 		return;
 	human_size(size, sizeof(size), p->total);
@@ -396,10 +502,57 @@ void cli_on_progress(const struct cairn_progress *p, void *ud)
 	fflush(stderr);
 }
 
+static void build_event_json(const struct cairn_build_event *ev)
+{
+	static const char *const states[] = {
+		[CAIRN_BUILD_STAGE_CACHED] = "cached",	 [CAIRN_BUILD_STAGE_BEGIN] = "building",
+		[CAIRN_BUILD_STAGE_DONE] = "built",	 [CAIRN_BUILD_STAGE_FAILED] = "failed",
+		[CAIRN_BUILD_STAGE_MISSING] = "missing",
+	};
+	char tail[64] = "";
+
+	switch (ev->kind) {
+	case CAIRN_BUILD_IMAGE_BEGIN:
+	case CAIRN_BUILD_IMAGE_DONE: {
+		const char *kv[] = {
+			"state",     ev->kind == CAIRN_BUILD_IMAGE_BEGIN ? "begin" : "done",
+			"image",     ev->image,
+			"signature", ev->signature,
+			"digest",    ev->digest ? ev->digest->str : NULL};
+
+		json_event("image", kv, ARRAY_LEN(kv), NULL);
+		break;
+	}
+	case CAIRN_BUILD_STAGE_OUTPUT:
+		fputs("{\"event\":\"output\",\"image\":", stdout);
+		json_str(stdout, ev->image, strlen(ev->image));
+		fputs(",\"stage\":", stdout);
+		json_str(stdout, ev->stage, strlen(ev->stage));
+		fputs(",\"line\":", stdout);
+		json_str(stdout, ev->line, ev->len);
+		fputs("}\n", stdout);
+		fflush(stdout);
+		break;
+	default: {
+		const char *kv[] = {"state", states[ev->kind], "image",	    ev->image,
+				    "stage", ev->stage,	       "signature", ev->signature};
+
+		if (ev->kind == CAIRN_BUILD_STAGE_DONE || ev->kind == CAIRN_BUILD_STAGE_FAILED)
+			snprintf(tail, sizeof(tail), ",\"seconds\":%.3f", ev->seconds);
+		json_event("stage", kv, ARRAY_LEN(kv), tail);
+		break;
+	}
+	}
+}
+
 void cli_on_build_event(const struct cairn_build_event *ev, void *ud)
 {
 	int quiet = *(int *)ud;
 
+	if (json_events) {
+		build_event_json(ev);
+		return;
+	}
 	if (quiet && ev->kind != CAIRN_BUILD_STAGE_FAILED)
 		return;
 	switch (ev->kind) {

@@ -165,4 +165,20 @@ test_expect_success 'build-and-publish --dry-run: an image to build is shown, no
 	cp "$T/w.saved" "$P/werf.yaml"
 '
 
+test_expect_success '--log-format json: every stdout line a JSON event' '
+	cairn_run build-and-publish --dir "$P" -i "$REG/js" --tag-custom j --log-format json \
+		>"$T/j.out" 2>"$T/j.err" &&
+	python3 -c "
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+kinds = {e[\"event\"] for e in ev}
+assert {\"image\", \"stage\", \"manifest\"} <= kinds, kinds
+assert all(e[\"state\"] == \"cached\" for e in ev if e[\"event\"] == \"stage\"), ev
+pushed = [e[\"ref\"] for e in ev if e[\"event\"] == \"manifest\"]
+assert sys.argv[2] + \"/js/app:j\" in pushed, pushed
+done = [e for e in ev if e[\"event\"] == \"image\" and e[\"state\"] == \"done\"]
+assert len(done) == 2 and all(len(e[\"signature\"]) == 64 for e in done), done
+" "$T/j.out" "$REG"
+'
+
 test_done
