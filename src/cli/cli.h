@@ -27,6 +27,7 @@ struct cli_cmd {
 	const char *usage;   /* "cairn slugify -f tag|ns|release STRING" */
 	const char *summary; /* one line for `cairn help` */
 	const char *help;    /* options and details for `cairn help NAME` / `--help` */
+	int timed;	     /* ends with "Running time N seconds" on stdout (not with -q) */
 };
 
 /* cmd.c */
@@ -55,6 +56,7 @@ enum {
 /* --log-format text|json: json makes build and transfer events JSON lines on stdout; -1 for
  * another word. */
 int cli_log_format_set(const char *format);
+bool cli_log_format_json(void);
 /* --log-time: every line on stdout and stderr starts with the time (HH:MM:SS.mmm). */
 void cli_log_time_on(void);
 bool cli_log_time_is_on(void);

@@ -61,6 +61,7 @@ static const struct cli_cmd commands[] = {
 	},
 	{
 		.name = "export",
+		.timed = 1,
 		.run = cmd_export,
 		.usage = "cairn export [OPTIONS] [IMAGE] DEST",
 		.summary = "write a built image to a file docker load or skopeo reads",
@@ -79,6 +80,7 @@ static const struct cli_cmd commands[] = {
 	},
 	{
 		.name = "build",
+		.timed = 1,
 		.run = cmd_build,
 		.usage = "cairn build [OPTIONS] [IMAGE...]",
 		.summary = "build the images of werf.yaml into the local store",
@@ -111,6 +113,7 @@ static const struct cli_cmd commands[] = {
 	},
 	{
 		.name = "publish",
+		.timed = 1,
 		.run = cmd_publish,
 		.usage = "cairn publish [IMAGE...] -i|--images-repo REPO [TAG OPTIONS]",
 		.summary = "publish built images (and with --with-stages their stages)",
@@ -124,6 +127,7 @@ static const struct cli_cmd commands[] = {
 	},
 	{
 		.name = "build-and-publish",
+		.timed = 1,
 		.run = cmd_build_and_publish,
 		.usage = "cairn build-and-publish [IMAGE...] -i|--images-repo REPO [TAG OPTIONS]",
 		.summary = "build, then publish, in one process",
@@ -256,6 +260,7 @@ static const struct cli_cmd commands[] = {
 	},
 	{
 		.name = "cleanup",
+		.timed = 1,
 		.run = cmd_cleanup,
 		.usage =
 			"cairn cleanup -i|--images-repo REPO [-s|--stages-storage REPO] [--dry-run] "
@@ -271,6 +276,7 @@ static const struct cli_cmd commands[] = {
 	},
 	{
 		.name = "purge",
+		.timed = 1,
 		.run = cmd_purge,
 		.usage = "cairn purge -i|--images-repo REPO [-s|--stages-storage REPO] --force",
 		.summary = "delete every image and stage of the project from the registries",
@@ -282,6 +288,7 @@ static const struct cli_cmd commands[] = {
 	},
 	{
 		.name = "host",
+		.timed = 1,
 		.run = cmd_host,
 		.usage =
 			"cairn host cleanup [--max-size SIZE] [--dry-run] [--lock-timeout SECONDS]",

@@ -43,14 +43,6 @@ int cli_ssh_agent(struct cairn_ssh_agent **out, const char *const *keys, size_t 
 	return 0;
 }
 
-static double wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option own[] = {
@@ -77,7 +69,6 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	enum cairn_report_format format = CAIRN_REPORT_JSON;
 	size_t n_keys = 0;
 	char *home = NULL;
-	double t0 = wall();
 	int c, ret = CLI_EXIT_OK, quiet;
 
 	cli_args_init(&a, argc, argv, own, cli_registry_options);
@@ -177,8 +168,6 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		ret = cli_fail(err);
 		goto out;
 	}
-	if (!quiet)
-		printf("Running time %.2f seconds\n", wall() - t0);
 out:
 	cairn_build_result_free(res);
 	cairn_ssh_agent_free(agent);

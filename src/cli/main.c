@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cairn/interrupt.h"
 #include "cairn/registry.h"
@@ -55,6 +56,14 @@ int cmd_help(int argc, char **argv, struct cli_ctx *ctx)
 	return CLI_EXIT_OK;
 }
 
+static double wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void on_signal(int signo)
 {
 	cairn_interrupt(signo);
@@ -91,6 +100,7 @@ int main(int argc, char **argv)
 	struct cli_ctx ctx = {0};
 	struct cairn_error *err = NULL;
 	const struct cli_cmd *cmd;
+	double t0;
 	int ret;
 
 	if (argc < 2)
@@ -111,7 +121,11 @@ int main(int argc, char **argv)
 		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
 	if (catch_signals(&err) < 0 || cairn_registry_global_init(&err) < 0)
 		return cli_fail(err);
+	t0 = wall();
 	ret = cmd->run(argc - 1, argv + 1, &ctx);
 	cairn_registry_global_cleanup();
+	if (cmd->timed && ret == CLI_EXIT_OK && ctx.verbosity >= 0 && !cli_log_format_json() &&
+	    !cairn_interrupted())
+		printf("Running time %.2f seconds\n", wall() - t0);
 	return cli_exit_status(ret, cmd->name);
 }

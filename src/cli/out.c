@@ -86,6 +86,11 @@ int cli_usage_error(const char *name, const char *fmt, ...)
 
 static bool json_events;
 
+bool cli_log_format_json(void)
+{
+	return json_events;
+}
+
 int cli_log_format_set(const char *format)
 {
 	if (strcmp(format, "json") == 0)
