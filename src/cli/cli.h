@@ -123,6 +123,7 @@ void cli_log_setup(int verbosity);
  * --registry-password, --certs-dir, --registry-timeout), shared by every command that talks to
  * registries.
  */
+#include "cairn/build.h"
 #include "cairn/image.h"
 extern const struct option cli_registry_options[];
 struct cli_registry_args {
@@ -209,6 +210,14 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_export(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_inspect(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_images_ls(int argc, char **argv, struct cli_ctx *ctx);
+/*
+ * The options of commands that find the project's built images (export, inspect, images ls):
+ * --dir, --config, --config-templates-dir, -s, and the registry and common options. Parses
+ * all of `a` into `o`; -1 when the command ends here (*ret: its exit status).
+ */
+extern const struct option cli_project_options[];
+int cli_project_opts(struct cairn_build_opts *o, struct cli_registry_args *ra, struct cli_args *a,
+		     const char *cmd, struct cli_ctx *ctx, int *ret);
 int cmd_completion(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_publish(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_build_and_publish(int argc, char **argv, struct cli_ctx *ctx);

@@ -19,9 +19,8 @@ enum {
 	OPT_STAGES_STORAGE = 's',
 };
 
-/* The options both commands take: the project, the stages storage, the registry options. */
-static int project_opts(struct cairn_build_opts *o, struct cli_registry_args *ra,
-			struct cli_args *a, const char *cmd, struct cli_ctx *ctx, int *ret)
+int cli_project_opts(struct cairn_build_opts *o, struct cli_registry_args *ra, struct cli_args *a,
+		     const char *cmd, struct cli_ctx *ctx, int *ret)
 {
 	int c;
 
@@ -63,7 +62,7 @@ static int project_opts(struct cairn_build_opts *o, struct cli_registry_args *ra
 	return 0;
 }
 
-static const struct option project_options[] = {
+const struct option cli_project_options[] = {
 	{"dir", required_argument, NULL, OPT_DIR},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"config-templates-dir", required_argument, NULL, OPT_TEMPLATES_DIR},
@@ -165,8 +164,8 @@ int cmd_images_ls(int argc, char **argv, struct cli_ctx *ctx)
 	char *home = NULL;
 	int ret = CLI_EXIT_OK;
 
-	cli_args_init(&a, argc, argv, project_options, cli_registry_options);
-	if (project_opts(&o, &ra, &a, "images ls", ctx, &ret) < 0)
+	cli_args_init(&a, argc, argv, cli_project_options, cli_registry_options);
+	if (cli_project_opts(&o, &ra, &a, "images ls", ctx, &ret) < 0)
 		goto out;
 	if (optind != a.argc) {
 		ret = cli_usage_error("images", "images ls takes no operand");
@@ -192,8 +191,8 @@ int cmd_inspect(int argc, char **argv, struct cli_ctx *ctx)
 	char *home = NULL, *json = NULL;
 	int ret = CLI_EXIT_OK;
 
-	cli_args_init(&a, argc, argv, project_options, cli_registry_options);
-	if (project_opts(&o, &ra, &a, "inspect", ctx, &ret) < 0)
+	cli_args_init(&a, argc, argv, cli_project_options, cli_registry_options);
+	if (cli_project_opts(&o, &ra, &a, "inspect", ctx, &ret) < 0)
 		goto out;
 	if (a.argc - optind > 1) {
 		ret = cli_usage_error("inspect", "too many operands");

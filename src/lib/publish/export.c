@@ -492,50 +492,66 @@ static const struct cairn_build_image *pick(const struct cairn_build_result *res
 	return found;
 }
 
-DEFINE_FREEP(struct cairn_registry_pool, cairn_registry_pool_free)
+/* A built image of the project, found without building: what export and inspect work on. */
+struct found {
+	struct cairn_registry_pool *pool; /* own, when the options bring none */
+	struct cairn_build_opts bo;
+	struct cairn_build_result *res;
+	struct cairn_store *st;
+	const struct cairn_build_image *im;
+};
+
+static void found_release(struct found *f)
+{
+	cairn_build_result_free(f->res);
+	cairn_store_free(f->st);
+	cairn_registry_pool_free(f->pool);
+}
+
+static int find_built(struct found *f, const struct cairn_build_opts *o, const char *image,
+		      struct cairn_error **err)
+{
+	struct cairn_home home;
+	int ret = 0;
+
+	f->bo = *o;
+	f->bo.no_build = 1;
+	if (!f->bo.pull.registries) {
+		ret = cairn_registry_pool_new(&f->pool, &f->bo.pull.registry, err);
+		f->bo.pull.registries = f->pool;
+	}
+	cairn_home_paths(&home, o->home);
+	if (ret == 0)
+		ret = cairn_store_open(&f->st, home.store, err);
+	cairn_home_release(&home);
+	if (ret == 0)
+		ret = cairn_build(&f->res, &f->bo, err);
+	if (ret == 0) {
+		f->im = pick(f->res, image, err);
+		ret = f->im ? 0 : CAIRN_EUSAGE;
+	}
+	return ret;
+}
 
 int cairn_export_run(const struct cairn_build_opts *o, const char *image, const char *dest,
 		     struct cairn_error **err)
 {
-	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
 	CLEANUP(cairn_export_dest_release) struct cairn_export_dest d = {0};
-	struct cairn_build_opts bo = *o;
-	struct cairn_build_result *res = NULL;
-	struct cairn_store *st = NULL;
-	const struct cairn_build_image *im = NULL;
-	struct cairn_home home;
+	CLEANUP(found_release) struct found f = {0};
 	cleanup_free char *name = NULL;
 	int ret = cairn_export_dest_parse(&d, dest, err);
 
+	if (ret == 0)
+		ret = find_built(&f, o, image, err);
+	/* a stage taken from the stages storage has its layers there */
+	if (ret == 0 && f.bo.stages_storage)
+		ret = publish_ensure_layers(f.st, f.bo.stages_storage, f.res->project, f.im,
+					    &f.bo.pull, err);
 	if (ret < 0)
 		return ret;
-	if (!bo.pull.registries) {
-		ret = cairn_registry_pool_new(&pool, &bo.pull.registry, err);
-		if (ret < 0)
-			return ret;
-		bo.pull.registries = pool;
-	}
-	bo.no_build = 1;
-	cairn_home_paths(&home, o->home);
-	ret = cairn_store_open(&st, home.store, err);
-	cairn_home_release(&home);
-	if (ret == 0)
-		ret = cairn_build(&res, &bo, err);
-	if (ret == 0) {
-		im = pick(res, image, err);
-		ret = im ? 0 : CAIRN_EUSAGE;
-	}
-	/* a stage taken from the stages storage has its layers there */
-	if (ret == 0 && bo.stages_storage)
-		ret = publish_ensure_layers(st, bo.stages_storage, res->project, im, &bo.pull, err);
-	if (ret == 0) {
-		name = im->name ? xasprintf("%s/%s:%s", res->project, im->name, im->signature)
-				: xasprintf("%s:%s", res->project, im->signature);
-		ret = cairn_export(st, &im->desc, &d, name, err);
-	}
-	cairn_build_result_free(res);
-	cairn_store_free(st);
-	return ret;
+	name = f.im->name ? xasprintf("%s/%s:%s", f.res->project, f.im->name, f.im->signature)
+			  : xasprintf("%s:%s", f.res->project, f.im->signature);
+	return cairn_export(f.st, &f.im->desc, &d, name, err);
 }
 
 /* ---- cairn inspect ---- */
@@ -571,43 +587,20 @@ static json_t *inspect_json(const struct cairn_build_result *res,
 int cairn_inspect_run(char **out, const struct cairn_build_opts *o, const char *image,
 		      struct cairn_error **err)
 {
-	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *pool = NULL;
+	CLEANUP(found_release) struct found f = {0};
 	CLEANUP(docs_release) struct image_docs d = {0};
 	cleanup_json json_t *doc = NULL;
-	struct cairn_build_opts bo = *o;
-	struct cairn_build_result *res = NULL;
-	struct cairn_store *st = NULL;
-	const struct cairn_build_image *im = NULL;
-	struct cairn_home home;
-	int ret = 0;
+	int ret = find_built(&f, o, image, err);
 
 	*out = NULL;
-	if (!bo.pull.registries) {
-		ret = cairn_registry_pool_new(&pool, &bo.pull.registry, err);
-		if (ret < 0)
-			return ret;
-		bo.pull.registries = pool;
-	}
-	bo.no_build = 1;
-	cairn_home_paths(&home, o->home);
-	ret = cairn_store_open(&st, home.store, err);
-	cairn_home_release(&home);
 	if (ret == 0)
-		ret = cairn_build(&res, &bo, err);
+		ret = read_docs(&d, f.st, &f.im->desc, err);
 	if (ret == 0) {
-		im = pick(res, image, err);
-		ret = im ? 0 : CAIRN_EUSAGE;
-	}
-	if (ret == 0)
-		ret = read_docs(&d, st, &im->desc, err);
-	if (ret == 0) {
-		doc = inspect_json(res, im, &d, err);
+		doc = inspect_json(f.res, f.im, &d, err);
 		ret = doc ? 0 : CAIRN_EINVAL;
 	}
 	/* indented, as docker inspect prints */
 	if (ret == 0 && !(*out = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS)))
 		ret = cairn_error_set(err, CAIRN_EINVAL, "cannot serialise JSON");
-	cairn_build_result_free(res);
-	cairn_store_free(st);
 	return ret;
 }

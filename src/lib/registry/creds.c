@@ -569,35 +569,45 @@ static int parse_answer(struct cairn_creds *out, const char *data, size_t len, c
 }
 
 /* Run `docker-credential-NAME get`; no credentials leaves `out` anonymous. */
+/*
+ * Run `prog action` with `input` on its stdin until it exits: its stdout into `o` (bounded),
+ * its exit status into *status. What it says on stderr is read and dropped.
+ */
+static int helper_exec(struct secret_buf *o, int *status, const char *prog, const char *action,
+		       const char *input, struct cairn_error **err)
+{
+	cleanup_close int ofd = -1;
+	cleanup_close int efd = -1;
+	pid_t pid;
+	int ret = spawn_helper(&pid, &ofd, &efd, prog, action, input, err);
+
+	if (ret < 0)
+		return ret;
+	o->alloc = CAIRN_CREDS_HELPER_OUT_MAX + 2;
+	o->p = xmalloc(o->alloc);
+	ret = collect(o, ofd, efd, prog, err);
+	if (ret < 0)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, status, 0) < 0) {
+		if (errno != EINTR)
+			return ret < 0 ? ret
+				       : cairn_error_set_errno(err, "credential helper '%s': wait",
+							       prog);
+	}
+	return ret;
+}
+
 static int run_helper(struct cairn_creds *out, const char *name, const char *server_url,
 		      struct cairn_error **err)
 {
 	cleanup_free char *prog = xasprintf(HELPER_PREFIX "%s", name);
 	CLEANUP(secret_buf_release) struct secret_buf o = {0};
-	cleanup_close int ofd = -1;
-	cleanup_close int efd = -1;
-	pid_t pid;
 	int status = 0, ret;
 
 	if (strlen(server_url) > SERVER_URL_MAX)
 		return cairn_error_set(err, CAIRN_EINVAL, "registry name longer than %d bytes",
 				       SERVER_URL_MAX);
-	ret = spawn_helper(&pid, &ofd, &efd, prog, "get", server_url, err);
-	if (ret < 0)
-		return ret;
-	o.alloc = CAIRN_CREDS_HELPER_OUT_MAX + 2;
-	o.p = xmalloc(o.alloc);
-	ret = collect(&o, ofd, efd, prog, err);
-	if (ret < 0)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			if (ret == 0)
-				ret = cairn_error_set_errno(err, "credential helper '%s': wait",
-							    prog);
-			return ret;
-		}
-	}
+	ret = helper_exec(&o, &status, prog, "get", server_url, err);
 	if (ret < 0)
 		return ret;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -618,24 +628,8 @@ static int run_helper_action(const char *name, const char *action, const char *i
 {
 	cleanup_free char *prog = xasprintf(HELPER_PREFIX "%s", name);
 	CLEANUP(secret_buf_release) struct secret_buf o = {0};
-	cleanup_close int ofd = -1;
-	cleanup_close int efd = -1;
-	pid_t pid;
-	int status = 0, ret = spawn_helper(&pid, &ofd, &efd, prog, action, input, err);
+	int status = 0, ret = helper_exec(&o, &status, prog, action, input, err);
 
-	if (ret < 0)
-		return ret;
-	o.alloc = CAIRN_CREDS_HELPER_OUT_MAX + 2;
-	o.p = xmalloc(o.alloc);
-	ret = collect(&o, ofd, efd, prog, err);
-	if (ret < 0)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return ret < 0 ? ret
-				       : cairn_error_set_errno(err, "credential helper '%s': wait",
-							       prog);
-	}
 	if (ret < 0)
 		return ret;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
