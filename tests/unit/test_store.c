@@ -334,6 +334,51 @@ static void test_refs(void **state)
 	cairn_buf_release(&list);
 }
 
+/* Names are read once per version of index.json: another process's change is seen at once,
+ * and of two entries with one name the last counts. */
+static void test_refs_follow_the_file(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_descriptor a, b, got;
+	struct cairn_store *other = NULL;
+	struct cairn_error *err = NULL;
+	char index[1024];
+
+	put_desc(f, "{\"a\":1}", &a);
+	put_desc(f, "{\"b\":2}", &b);
+	assert_int_equal(cairn_store_ref_set(f->st, "p:x", &a, &err), 0);
+	assert_int_equal(cairn_store_ref_get(f->st, "p:x", &got, &err), 0);
+	assert_true(cairn_digest_equal(&got.digest, &a.digest));
+	/* another cairn with the same store re-points the name */
+	assert_int_equal(cairn_store_open(&other, cairn_store_root(f->st), &err), 0);
+	assert_int_equal(cairn_store_ref_set(other, "p:x", &b, &err), 0);
+	assert_int_equal(cairn_store_ref_get(f->st, "p:x", &got, &err), 0);
+	assert_true(cairn_digest_equal(&got.digest, &b.digest));
+	assert_int_equal(cairn_store_ref_remove(other, "p:x", &err), 0);
+	assert_int_equal(cairn_store_ref_get(f->st, "p:x", &got, &err), CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	cairn_store_free(other);
+	/* another tool wrote one name twice: the last entry counts */
+	snprintf(index, sizeof(index),
+		 "{\"schemaVersion\":2,\"manifests\":["
+		 "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%llu,"
+		 "\"annotations\":{\"org.opencontainers.image.ref.name\":\"d:1\"}},"
+		 "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%llu,"
+		 "\"annotations\":{\"org.opencontainers.image.ref.name\":\"d:1\"}}]}",
+		 a.media_type, a.digest.str, (unsigned long long)a.size, b.media_type, b.digest.str,
+		 (unsigned long long)b.size);
+	{
+		char *path = xasprintf("%s/index.json", cairn_store_root(f->st));
+
+		assert_int_equal(
+			cairn_fs_write_atomic_at(AT_FDCWD, path, index, strlen(index), 0644, &err),
+			0);
+		free(path);
+	}
+	assert_int_equal(cairn_store_ref_get(f->st, "d:1", &got, &err), 0);
+	assert_true(cairn_digest_equal(&got.digest, &b.digest));
+}
+
 static void test_ref_errors(void **state)
 {
 	static const char *const bad[] = {"", "a b", "/a", "a/", "a//b", "-a", "a:", "ü", "a\n"};
@@ -459,6 +504,7 @@ int main(void)
 		T(test_killed_writers_temp_removed),
 		T(test_interrupted_writer),
 		T(test_refs),
+		T(test_refs_follow_the_file),
 		T(test_ref_errors),
 		T(test_foreign_entries_kept),
 		T(test_bad_layout_and_index),

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -40,6 +41,18 @@ struct cairn_store {
 	int tmpfd;	  /* .cairn/tmp: temp files, same filesystem as blobs for rename */
 	int usefd;	  /* USE_LOCK_FILE, flocked shared (exclusive after lock_exclusive) */
 	atomic_int swept; /* the first writer removes what killed writers left in tmp */
+	/* names, read from index.json once per version of the file (ref_get looks up here) */
+	pthread_mutex_t names_lock;
+	json_t *names_idx;	  /* the parsed index the names point into */
+	struct index_name *names; /* sorted by name; the last entry of a name */
+	size_t n_names;
+	struct stat names_of; /* the index.json they were read from */
+};
+
+struct index_name {
+	const char *name;
+	json_t *entry;
+	size_t pos; /* in the index */
 };
 
 struct cairn_blob_writer {
@@ -105,6 +118,9 @@ void cairn_store_free(struct cairn_store *st)
 		close(st->blobsfd);
 	if (st->rootfd >= 0)
 		close(st->rootfd);
+	json_decref(st->names_idx);
+	free(st->names);
+	pthread_mutex_destroy(&st->names_lock);
 	free(st->root);
 	free(st);
 }
@@ -215,6 +231,7 @@ int cairn_store_open(struct cairn_store **out, const char *root, struct cairn_er
 	CLEANUP(cairn_store_freep) struct cairn_store *st = xcalloc(1, sizeof(*st));
 	int ret;
 
+	pthread_mutex_init(&st->names_lock, NULL);
 	*out = NULL;
 	st->root = xstrdup(root);
 	st->rootfd = st->blobsfd = st->tmpfd = st->usefd = -1;
@@ -731,33 +748,92 @@ int cairn_store_ref_set(struct cairn_store *st, const char *name,
 	return save_index(st, idx, err);
 }
 
-int cairn_store_ref_get(struct cairn_store *st, const char *name, struct cairn_descriptor *out,
-			struct cairn_error **err)
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct index_name *)a)->name, ((const struct index_name *)b)->name);
+}
+
+static int by_name_pos(const void *a, const void *b)
+{
+	const struct index_name *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * The names of index.json, parsed again only when the file changed (it is only ever replaced
+ * by rename, by this process or another): a build looks a name up per stage, and parsing the
+ * whole index each time made a no-op build cost images x stored names. Called locked.
+ */
+static int names_fresh(struct cairn_store *st, struct cairn_error **err)
 {
 	cleanup_json json_t *idx = NULL;
+	struct index_name *v;
+	struct stat now;
 	json_t *manifests;
+	size_t n = 0;
 	int ret;
 
-	memset(out, 0, sizeof(*out));
-	/* index.json is replaced by rename, so a reader without the lock sees a whole version. */
+	if (fstatat(st->rootfd, "index.json", &now, 0) < 0)
+		memset(&now, 0, sizeof(now));
+	if (st->names_idx && now.st_ino && same_file(&now, &st->names_of))
+		return 0;
 	ret = load_index(&idx, st, err);
 	if (ret < 0)
 		return ret;
 	manifests = json_object_get(idx, "manifests");
-	for (size_t i = json_array_size(manifests); i-- > 0;) {
+	v = xcalloc(json_array_size(manifests) + 1, sizeof(*v));
+	for (size_t i = 0; i < json_array_size(manifests); i++) {
 		json_t *entry = json_array_get(manifests, i);
-		const char *n = entry_name(entry);
+		const char *name = entry_name(entry);
 
-		if (n && strcmp(n, name) == 0) {
-			ret = parse_entry(out, entry, err);
-			if (ret < 0)
-				return cairn_error_wrap(err, "store '%s': name '%s'", st->root,
-							name);
-			return 0;
-		}
+		if (name)
+			v[n++] = (struct index_name){name, entry, i};
 	}
-	return cairn_error_set(err, CAIRN_ENOTFOUND, "name '%s' is not in store '%s'", name,
-			       st->root);
+	/* of entries with one name (written by other tools), the last counts, as it always did */
+	qsort(v, n, sizeof(*v), by_name_pos);
+	json_decref(st->names_idx);
+	free(st->names);
+	st->names_idx = TAKE_PTR(idx);
+	st->names = v;
+	st->n_names = n;
+	st->names_of = now;
+	return 0;
+}
+
+int cairn_store_ref_get(struct cairn_store *st, const char *name, struct cairn_descriptor *out,
+			struct cairn_error **err)
+{
+	struct index_name key = {name, NULL, 0}, *hit = NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->names_lock);
+	/* index.json is replaced by rename, so a reader without the lock sees a whole version. */
+	ret = names_fresh(st, err);
+	if (ret == 0)
+		hit = bsearch(&key, st->names, st->n_names, sizeof(*st->names), by_name);
+	/* the last of equal names */
+	while (hit && hit + 1 < st->names + st->n_names && strcmp(hit[1].name, name) == 0)
+		hit++;
+	if (ret == 0 && hit) {
+		ret = parse_entry(out, hit->entry, err);
+		if (ret < 0)
+			cairn_error_wrap(err, "store '%s': name '%s'", st->root, name);
+	} else if (ret == 0) {
+		ret = cairn_error_set(err, CAIRN_ENOTFOUND, "name '%s' is not in store '%s'", name,
+				      st->root);
+	}
+	pthread_mutex_unlock(&st->names_lock);
+	return ret;
 }
 
 int cairn_store_ref_remove(struct cairn_store *st, const char *name, struct cairn_error **err)
