@@ -437,6 +437,9 @@ static int setup(struct curl_transport *t, struct exchange *x, struct curl_slist
 	if (req->no_verify) {
 		SETOPT(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		SETOPT(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		/* nothing to verify against: the system's CA bundle is not even read */
+		SETOPT(c, CURLOPT_CAINFO, NULL);
+		SETOPT(c, CURLOPT_CAPATH, NULL);
 	}
 	if (t->cert_file && t->key_file) {
 		SETOPT(c, CURLOPT_SSLCERT, t->cert_file);
