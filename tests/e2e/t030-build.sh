@@ -133,9 +133,12 @@ PY
 '
 
 test_expect_success 'changing a stageDependencies file rebuilds from install on' '
+	sums=$(ls "$CAIRN_HOME/git/checksums" | wc -l) && test "$sums" -ge 1 &&
 	echo django >"$P/app/requirements.txt" && commit v3 &&
 	"$CAIRN" build --dir "$P" --report "$T/r4.json" >"$T/out4" &&
 	test "$(stages "$T/r4.json" false)" = "install beforeSetup setup dockerInstructions " &&
+	: "the checksums are kept per commit: one more" &&
+	test "$(ls "$CAIRN_HOME/git/checksums" | wc -l)" -gt "$sums" &&
 	umoci unpack --image "$STORE:demo:$(last_sig "$T/r4.json")" "$T/b4" >/dev/null &&
 	test "$(cat "$T/b4/rootfs/opt/deps")" = django &&
 	test "$(cat "$T/b4/rootfs/srv/app/main.py")" = "print(\"v2\")"

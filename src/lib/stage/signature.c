@@ -2,8 +2,12 @@
 /* Stage signatures: what each kind of stage depends on, hashed. */
 #include "common.h"
 #include "stage/stage_internal.h"
+#include "util/buf.h"
+#include "util/fs.h"
 #include "util/root.h"
 #include "util/sha256.h"
+
+#include <fcntl.h>
 
 void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args, size_t n)
 {
@@ -182,6 +186,65 @@ static void warn_unmatched(const struct image_state *s, enum stage_id id, size_t
 	}
 }
 
+/*
+ * The stageDependencies checksum of git entry `i` for `pat`, remembered in the home by commit,
+ * selection and patterns (HOME/git/checksums/KEY: the sum, then a 0/1 per pattern for the
+ * warning about patterns that match nothing): the files of a commit never change, so a no-op
+ * build reads none of them again, whatever their size.
+ */
+static int stage_deps_checksum(char *sum, bool *hit, struct image_state *s, size_t i,
+			       const struct cairn_git_selection *sel,
+			       const struct cairn_config_list *pat, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf cached = CAIRN_BUF_INIT_MAX(4096 + 2 * pat->n);
+	CLEANUP(cairn_buf_release) struct cairn_buf val = CAIRN_BUF_INIT;
+	struct cairn_sha256 h;
+	struct cairn_digest key;
+	cleanup_free char *dir = xasprintf("%s/checksums", s->b->home.git);
+	cleanup_free char *file = NULL;
+	struct cairn_error *e = NULL;
+	int ret;
+
+	cairn_sha256_init(&h);
+	cairn_sha256_update(&h, "stageDependencies-v1", 21);
+	cairn_sha256_update(&h, s->git[i].commit, strlen(s->git[i].commit) + 1);
+	cairn_sha256_update(&h, sel->add ? sel->add : "/", strlen(sel->add ? sel->add : "/") + 1);
+	for (size_t k = 0; k < sel->n_include; k++)
+		cairn_sha256_update(&h, sel->include[k], strlen(sel->include[k]) + 1);
+	cairn_sha256_update(&h, "\1", 2);
+	for (size_t k = 0; k < sel->n_exclude; k++)
+		cairn_sha256_update(&h, sel->exclude[k], strlen(sel->exclude[k]) + 1);
+	cairn_sha256_update(&h, "\1", 2);
+	for (size_t k = 0; k < pat->n; k++)
+		cairn_sha256_update(&h, pat->v[k], strlen(pat->v[k]) + 1);
+	cairn_sha256_final(&h, &key);
+	file = xasprintf("%s/%s", dir, cairn_digest_hex(&key));
+	if (cairn_fs_read_at(AT_FDCWD, file, &cached, &e) == 0 &&
+	    cached.len == CAIRN_GIT_SUM_MAX - 1 + 1 + pat->n + 1 &&
+	    cached.buf[CAIRN_GIT_SUM_MAX - 1] == '\n') {
+		memcpy(sum, cached.buf, CAIRN_GIT_SUM_MAX - 1);
+		sum[CAIRN_GIT_SUM_MAX - 1] = 0;
+		for (size_t k = 0; k < pat->n; k++)
+			hit[k] = cached.buf[CAIRN_GIT_SUM_MAX + k] == '1';
+		return 0;
+	}
+	cairn_error_clear(&e);
+	ret = cairn_git_stage_checksum(sum, hit, s->git[i].repo, s->git[i].commit, sel,
+				       (const char *const *)pat->v, pat->n, err);
+	if (ret < 0)
+		return ret;
+	/* best effort: a home that cannot keep it computes it again next time */
+	cairn_buf_addf(&val, "%s\n", sum);
+	for (size_t k = 0; k < pat->n; k++)
+		cairn_buf_addch(&val, hit[k] ? '1' : '0');
+	cairn_buf_addch(&val, '\n');
+	if (cairn_fs_mkdirs_at(AT_FDCWD, dir, 0700, &e) < 0 ||
+	    cairn_fs_write_atomic_at(AT_FDCWD, file, val.buf, val.len, 0600, &e) < 0)
+		cairn_log(CAIRN_LOG_DEBUG, "%s", e->msg);
+	cairn_error_free(e);
+	return 0;
+}
+
 /* beforeInstall, install, beforeSetup, setup: the commands, cache versions, stageDependencies. */
 int stage_deps_user(struct strv *deps, struct image_state *s, enum stage_id id,
 		    struct cairn_error **err)
@@ -223,8 +286,7 @@ int stage_deps_user(struct strv *deps, struct image_state *s, enum stage_id id,
 			continue;
 		stage_git_selection(&sel, &img->git[i]);
 		hit = xcalloc(pat->n, sizeof(*hit));
-		ret = cairn_git_stage_checksum(sum, hit, s->git[i].repo, s->git[i].commit, &sel,
-					       (const char *const *)pat->v, pat->n, err);
+		ret = stage_deps_checksum(sum, hit, s, i, &sel, pat, err);
 		if (ret < 0)
 			return ret;
 		warn_unmatched(s, id, i, pat, hit);
