@@ -3,6 +3,7 @@
 #include "common.h"
 #include "cairn/image.h"
 #include "cairn/oci.h"
+#include "registry/registry_internal.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -26,6 +27,7 @@ struct pool {
 	const char *ref; /* for progress */
 	const struct cairn_image_opts *o;
 	int push;
+	int fresh; /* push: check every blob, whatever this run saw of the repository */
 	const struct cairn_descriptor *blobs;
 	size_t n_blobs;
 	atomic_size_t next;
@@ -147,15 +149,22 @@ static int push_blob(struct pool *p, struct cairn_registry_conn *c,
 	 * A repository of this registry known to hold the blob: mount straight away, one request
 	 * whether or not the target already has it.
 	 */
+	/* found, mounted or sent there earlier in this run (the stage below, another tag) */
+	if (!p->fresh && cairn_registry_blob_known(p->reg, p->repo, &d->digest)) {
+		report(p, CAIRN_PROGRESS_BLOB_EXISTS, &d->digest, d->size, d->size);
+		return 0;
+	}
 	cairn_store_source_each(p->st, &d->digest, domain, try_mount, &m);
 	if (m.mounted) {
 		cairn_store_source_add(p->st, &d->digest, domain, p->repo);
+		cairn_registry_blob_note(p->reg, p->repo, &d->digest);
 		report(p, CAIRN_PROGRESS_BLOB_MOUNTED, &d->digest, d->size, d->size);
 		return 0;
 	}
 	ret = cairn_registry_blob_head(c, p->repo, &d->digest, NULL, err);
 	if (ret == 0) {
 		cairn_store_source_add(p->st, &d->digest, domain, p->repo);
+		cairn_registry_blob_note(p->reg, p->repo, &d->digest);
 		report(p, CAIRN_PROGRESS_BLOB_EXISTS, &d->digest, d->size, d->size);
 		return 0;
 	}
@@ -178,6 +187,7 @@ static int push_blob(struct pool *p, struct cairn_registry_conn *c,
 	if (ret < 0)
 		return ret;
 	cairn_store_source_add(p->st, &d->digest, domain, p->repo);
+	cairn_registry_blob_note(p->reg, p->repo, &d->digest);
 	report(p, CAIRN_PROGRESS_BLOB_DONE, &d->digest, size, size);
 	return 0;
 }
@@ -252,6 +262,7 @@ static int pull_blob(struct pool *p, struct cairn_registry_conn *c,
 	if (ret < 0)
 		return ret;
 	cairn_store_source_add(p->st, &d->digest, cairn_registry_domain(p->reg), p->repo);
+	cairn_registry_blob_note(p->reg, p->repo, &d->digest);
 	report(p, CAIRN_PROGRESS_BLOB_DONE, &d->digest, d->size, d->size);
 	return 0;
 }
@@ -420,7 +431,7 @@ static void report_manifest(const struct cairn_image_opts *o, enum cairn_progres
 static int push_manifest_blobs(struct cairn_store *st, struct cairn_registry *reg,
 			       const struct cairn_ref *ref, const char *refstr,
 			       const struct cairn_manifest *m, const struct cairn_image_opts *o,
-			       bool layers_known, struct cairn_transfer_stats *stats,
+			       bool layers_known, bool fresh, struct cairn_transfer_stats *stats,
 			       struct cairn_error **err)
 {
 	cleanup_free struct cairn_descriptor *blobs = NULL;
@@ -428,6 +439,7 @@ static int push_manifest_blobs(struct cairn_store *st, struct cairn_registry *re
 	int ret;
 
 	pool_init(&p, reg, st, ref->path, refstr, o, stats, 1);
+	p.fresh = fresh;
 	blobs = image_blobs(m, &p.n_blobs);
 	if (layers_known)
 		p.n_blobs = 1; /* the config, first */
@@ -470,7 +482,7 @@ static int push_index_children(struct cairn_store *st, struct cairn_registry *re
 		if (ret != CAIRN_ENOTFOUND)
 			return ret;
 		cairn_error_clear(err);
-		ret = push_manifest_blobs(st, reg, ref, refstr, child, o, false, stats, err);
+		ret = push_manifest_blobs(st, reg, ref, refstr, child, o, false, false, stats, err);
 		if (ret < 0)
 			return ret;
 		ret = cairn_registry_manifest_put(c, ref->path, d->digest.str, d->media_type, raw,
@@ -533,7 +545,7 @@ static int push_blobs(struct push_job *j, struct cairn_error **err)
 		return push_index_children(j->st, j->reg, j->c, j->ref, j->refstr, j->m, j->o,
 					   j->stats, err);
 	return push_manifest_blobs(j->st, j->reg, j->ref, j->refstr, j->m, j->o,
-				   j->o->layers_known && !j->recheck, j->stats, err);
+				   j->o->layers_known && !j->recheck, j->recheck, j->stats, err);
 }
 
 static double now_secs(void)

@@ -43,6 +43,7 @@ void cairn_registry_free(struct cairn_registry *r)
 	free(r->idle);
 	pthread_mutex_destroy(&r->idle_lock);
 	cairn_registry_tokens_clear(r);
+	cairn_strset_release(&r->known);
 	cairn_auth_challenges_release(&r->challenges);
 	cairn_creds_release(&r->creds);
 	pthread_mutex_destroy(&r->lock);
@@ -578,4 +579,38 @@ void cairn_registry_call_init(struct call *call, char **pull_push, const char *r
 	call->what = what;
 	call->req.method = method;
 	call->req.url = url;
+}
+
+/* ---- blobs known to be in a repository, for the rest of the run ---- */
+
+static char *known_key(const char *repo, const struct cairn_digest *dg, size_t *len)
+{
+	char *k = xasprintf("%s\n%s", repo, dg->str);
+
+	*len = strlen(k);
+	return k;
+}
+
+bool cairn_registry_blob_known(struct cairn_registry *r, const char *repo,
+			       const struct cairn_digest *dg)
+{
+	size_t len;
+	cleanup_free char *k = known_key(repo, dg, &len);
+	bool has;
+
+	pthread_mutex_lock(&r->lock);
+	has = cairn_strset_has(&r->known, k, len);
+	pthread_mutex_unlock(&r->lock);
+	return has;
+}
+
+void cairn_registry_blob_note(struct cairn_registry *r, const char *repo,
+			      const struct cairn_digest *dg)
+{
+	size_t len;
+	cleanup_free char *k = known_key(repo, dg, &len);
+
+	pthread_mutex_lock(&r->lock);
+	cairn_strset_add(&r->known, k, len);
+	pthread_mutex_unlock(&r->lock);
 }

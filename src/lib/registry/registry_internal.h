@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cairn/registry.h"
+#include "util/strset.h"
 #include "registry/creds.h"
 #include "registry/http.h"
 #include "registry/www_auth.h"
@@ -60,6 +61,8 @@ struct cairn_registry {
 	struct cairn_auth_challenges challenges;
 	struct token_entry *tokens;
 	size_t n_tokens;
+	/* "REPO\nDIGEST" of the blobs this process saw in a repository (found, mounted, sent) */
+	struct cairn_strset known;
 };
 
 /* One thread's connection to a registry. */
@@ -81,6 +84,17 @@ struct call {
 	int (*restart)(void *ud);
 	void *restart_ud;
 };
+
+/*
+ * Blobs this process found, mounted or sent to a repository of `r`: a later push to it (the
+ * next stage of a chain, the next tag) needs no HEAD for them. A registry refusing a manifest
+ * for an unknown blob makes the push check every blob again (no cache: it may have been
+ * deleted since).
+ */
+bool cairn_registry_blob_known(struct cairn_registry *r, const char *repo,
+			       const struct cairn_digest *dg);
+void cairn_registry_blob_note(struct cairn_registry *r, const char *repo,
+			      const struct cairn_digest *dg);
 
 /* registry.c: options, errors, the scheme, the request loop */
 
