@@ -204,9 +204,9 @@ CAIRN_API int cairn_registry_image_config(struct cairn_registry_conn *c, const c
 
 /**
  * `cairn login`: store `user` and `password` for the registry `host` in the docker config
- * (o->docker_config_dir, else $DOCKER_CONFIG, else ~/.docker), as `docker login` does without
- * a credential helper (one that owns the host is an error saying so). Nothing is checked
- * against the registry.
+ * (o->docker_config_dir, else $DOCKER_CONFIG, else ~/.docker), as `docker login` does: in
+ * `auths`, or through the credential helper that owns the host there (credHelpers,
+ * credsStore). Nothing is checked against the registry.
  */
 CAIRN_API int cairn_registry_login(const struct cairn_registry_opts *o, const char *host,
 				   const char *user, const char *password,
@@ -234,7 +234,8 @@ CAIRN_API int cairn_registry_tags_list(struct cairn_registry_conn *c, const char
 /**
  * Keep a note under `tag` of `repo`: an OCI image with no layer whose config labels are the
  * `n_pairs` pairs of `kv` (key, value, key, value...). The bytes depend on the labels only; a
- * tag that holds them already costs one HEAD. `*out` (may be NULL): the manifest's digest.
+ * tag that holds them already costs one HEAD. `*out` (may be NULL): the manifest's digest, set
+ * only when the note is there.
  */
 CAIRN_API int cairn_registry_put_note(struct cairn_registry_conn *c, const char *repo,
 				      const char *tag, const char *const *kv, size_t n_pairs,
@@ -244,6 +245,9 @@ enum cairn_registry_lock_kind {
 	CAIRN_REGISTRY_LOCK_USE = 0, /* a build with a stages storage: many at once */
 	CAIRN_REGISTRY_LOCK_CLEAN,   /* a stages cleanup: alone, and no build meanwhile */
 };
+
+/* The tags of such locks start so (a stages storage holds them beside the stage tags). */
+#define CAIRN_LOCK_TAG_PREFIX "cairn-lock-"
 
 struct cairn_registry_lock;
 

@@ -59,7 +59,6 @@ int cli_log_format_set(const char *format);
 bool cli_log_format_json(void);
 /* --log-time: every line on stdout and stderr starts with the time (HH:MM:SS.mmm). */
 void cli_log_time_on(void);
-bool cli_log_time_is_on(void);
 /* Command short options start with "+:" (stop at the first operand, report missing values). */
 #define CLI_COMMON_SHORTOPTS "hvq"
 struct option *cli_options(const struct option *own, const struct option *extra);
@@ -159,7 +158,6 @@ int cli_store_open(struct cairn_store **st, const char *home, struct cairn_error
 struct cli_progress {
 	int tty;
 	int quiet;
-	const char *verb; /* "push" / "pull" */
 	/*
 	 * One row per blob in flight: on a terminal a live line (bytes, percent, rate, ETA)
 	 * redrawn below the finished lines; in a log a line when it starts, one every
@@ -174,8 +172,8 @@ struct cli_progress {
 	int drawn; /* live lines now on screen */
 	double every;
 };
-/* Set up `ps` for stderr (a terminal or not) and the verb "push"/"pull". */
-void cli_progress_init(struct cli_progress *ps, const char *verb, int quiet);
+/* Set up `ps` for stderr (a terminal or not); the events say whether they push or pull. */
+void cli_progress_init(struct cli_progress *ps, int quiet);
 void cli_on_progress(const struct cairn_progress *p, void *ud); /* ud: struct cli_progress */
 void cli_progress_end(struct cli_progress *ps);
 
@@ -210,6 +208,11 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_export(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_inspect(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_images_ls(int argc, char **argv, struct cli_ctx *ctx);
+/*
+ * A count, seconds or days of an option: -1 (werf's "none", or for ever) or 0 up to 10^9; 0, or
+ * -1 for a usage error (*ret: the exit status).
+ */
+int cli_count_opt(int64_t *out, const char *cmd, const char *option, const char *arg, int *ret);
 /*
  * The options of commands that find the project's built images (export, inspect, images ls):
  * --dir, --config, --config-templates-dir, -s, and the registry and common options. Parses

@@ -62,7 +62,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	struct cli_registry_args ra = {0};
 	struct cairn_build_result *res = NULL;
 	struct cairn_ssh_agent *agent = NULL;
-	struct cli_progress ps;
+	struct cli_progress ps = {0};
 	struct cairn_error *err = NULL;
 	struct cli_args a;
 	const char *report = NULL, **keys = NULL;
@@ -146,7 +146,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	o.n_images = (size_t)(a.argc - optind);
 	o.event = cli_on_build_event;
 	o.event_ud = &quiet;
-	cli_progress_init(&ps, "pull", quiet);
+	cli_progress_init(&ps, quiet);
 	o.pull.progress = cli_on_progress;
 	o.pull.progress_ud = &ps;
 	o.keep_partial = report != NULL;

@@ -80,9 +80,7 @@ struct cleanup_args {
 	bool dimg;
 };
 
-/* A limit or a number of days: -1 (werf's "none") or 0 and up; -1 for a usage error. */
-static int policy_value(int64_t *out, const char *cmd, const char *option, const char *arg,
-			int *ret)
+int cli_count_opt(int64_t *out, const char *cmd, const char *option, const char *arg, int *ret)
 {
 	char *end;
 	long long v = strtoll(arg, &end, 10);
@@ -185,7 +183,7 @@ static int parse(struct cleanup_args *ca, struct cli_args *a, const char *cmd, s
 			ca->force = true;
 			break;
 		case OPT_GRACE:
-			r = policy_value(&ca->o.grace_seconds, cmd, "grace", optarg, ret);
+			r = cli_count_opt(&ca->o.grace_seconds, cmd, "grace", optarg, ret);
 			if (r == 0 && ca->o.grace_seconds < 0) {
 				*ret = cli_usage_error(cmd, "invalid --grace '%s': want seconds",
 						       optarg);
@@ -194,8 +192,8 @@ static int parse(struct cleanup_args *ca, struct cli_args *a, const char *cmd, s
 			ca->grace_set = true;
 			break;
 		case OPT_LOCK_TIMEOUT:
-			r = policy_value(&ca->o.lock_timeout_secs, cmd, "lock-timeout", optarg,
-					 ret);
+			r = cli_count_opt(&ca->o.lock_timeout_secs, cmd, "lock-timeout", optarg,
+					  ret);
 			break;
 		case OPT_GIT_HISTORY:
 			ca->o.git_history = true;
@@ -235,20 +233,20 @@ static int parse(struct cleanup_args *ca, struct cli_args *a, const char *cmd, s
 			ca->o.allow_shallow = true;
 			break;
 		case OPT_TAG_LIMIT:
-			r = policy_value(&ca->o.git_tag.limit, cmd, "git-tag-strategy-limit",
-					 optarg, ret);
+			r = cli_count_opt(&ca->o.git_tag.limit, cmd, "git-tag-strategy-limit",
+					  optarg, ret);
 			break;
 		case OPT_TAG_EXPIRY:
-			r = policy_value(&ca->o.git_tag.expiry_days, cmd,
-					 "git-tag-strategy-expiry-days", optarg, ret);
+			r = cli_count_opt(&ca->o.git_tag.expiry_days, cmd,
+					  "git-tag-strategy-expiry-days", optarg, ret);
 			break;
 		case OPT_COMMIT_LIMIT:
-			r = policy_value(&ca->o.git_commit.limit, cmd, "git-commit-strategy-limit",
-					 optarg, ret);
+			r = cli_count_opt(&ca->o.git_commit.limit, cmd, "git-commit-strategy-limit",
+					  optarg, ret);
 			break;
 		case OPT_COMMIT_EXPIRY:
-			r = policy_value(&ca->o.git_commit.expiry_days, cmd,
-					 "git-commit-strategy-expiry-days", optarg, ret);
+			r = cli_count_opt(&ca->o.git_commit.expiry_days, cmd,
+					  "git-commit-strategy-expiry-days", optarg, ret);
 			break;
 		default:
 			*ret = cli_bad_option(cmd, c, a->argv);

@@ -39,19 +39,18 @@ static void upper(char *out, size_t n, const char *s)
 	out[i] = 0;
 }
 
-static int man_page(const char *dir, const struct cli_cmd *c)
+/* The common options, as a man page section. */
+static void common_section(FILE *f)
 {
-	char *path = NULL, title[64];
-	FILE *f;
+	fputs(".SH COMMON OPTIONS\n.nf\n", f);
+	roff_text(f, cli_common_help() + strlen("\nCommon options:\n"));
+	fputs(".fi\n", f);
+}
 
-	if (asprintf(&path, "%s/cairn-%s.1", dir, c->name) < 0)
-		abort();
-	f = fopen(path, "w");
-	if (!f) {
-		fprintf(stderr, "cairn: error: write '%s': %s\n", path, strerror(errno));
-		free(path);
-		return CLI_EXIT_FAILURE;
-	}
+static void command_page(FILE *f, const struct cli_cmd *c)
+{
+	char title[64];
+
 	upper(title, sizeof(title), c->name);
 	fprintf(f, ".TH CAIRN-%s 1 \"\" \"cairn %s\" \"cairn manual\"\n.SH NAME\ncairn-%s \\- ",
 		title, cairn_version(), c->name);
@@ -64,36 +63,12 @@ static int man_page(const char *dir, const struct cli_cmd *c)
 		roff_text(f, c->help);
 		fputs(".fi\n", f);
 	}
-	fputs(".SH COMMON OPTIONS\n.nf\n", f);
-	roff_text(f, cli_common_help() + strlen("\nCommon options:\n"));
-	fputs(".fi\n.SH SEE ALSO\n\\fBcairn\\fR(1)\n", f);
-	if (fclose(f) != 0) {
-		fprintf(stderr, "cairn: error: write '%s': %s\n", path, strerror(errno));
-		free(path);
-		return CLI_EXIT_FAILURE;
-	}
-	free(path);
-	return CLI_EXIT_OK;
+	common_section(f);
+	fputs(".SH SEE ALSO\n\\fBcairn\\fR(1)\n", f);
 }
 
-int cli_write_man(const char *dir)
+static void index_page(FILE *f, const struct cli_cmd *cmds, size_t n)
 {
-	size_t n;
-	const struct cli_cmd *cmds = cli_commands(&n);
-	char *path = NULL;
-	FILE *f;
-
-	for (size_t i = 0; i < n; i++)
-		if (man_page(dir, &cmds[i]) != CLI_EXIT_OK)
-			return CLI_EXIT_FAILURE;
-	if (asprintf(&path, "%s/cairn.1", dir) < 0)
-		abort();
-	f = fopen(path, "w");
-	if (!f) {
-		fprintf(stderr, "cairn: error: write '%s': %s\n", path, strerror(errno));
-		free(path);
-		return CLI_EXIT_FAILURE;
-	}
 	fprintf(f,
 		".TH CAIRN 1 \"\" \"cairn %s\" \"cairn manual\"\n.SH NAME\ncairn \\- build "
 		"container images in cached stages from werf.yaml and publish them\n"
@@ -104,12 +79,45 @@ int cli_write_man(const char *dir)
 		fprintf(f, ".TP\n\\fBcairn\\-%s\\fR(1)\n", cmds[i].name);
 		roff_text(f, cmds[i].summary);
 	}
-	fputs(".SH COMMON OPTIONS\n.nf\n", f);
-	roff_text(f, cli_common_help() + strlen("\nCommon options:\n"));
-	fputs(".fi\n", f);
-	fclose(f);
+	common_section(f);
+}
+
+/* DIR/NAME.1 with one page: `c` (NULL: the index of all `n` commands). */
+static int write_page(const char *dir, const char *name, const struct cli_cmd *c,
+		      const struct cli_cmd *cmds, size_t n)
+{
+	char *path = NULL;
+	FILE *f;
+	int ret = CLI_EXIT_OK;
+
+	if (asprintf(&path, "%s/%s.1", dir, name) < 0)
+		abort();
+	f = fopen(path, "w");
+	if (f && c)
+		command_page(f, c);
+	else if (f)
+		index_page(f, cmds, n);
+	if (!f || fclose(f) != 0) {
+		fprintf(stderr, "cairn: error: write '%s': %s\n", path, strerror(errno));
+		ret = CLI_EXIT_FAILURE;
+	}
 	free(path);
-	return CLI_EXIT_OK;
+	return ret;
+}
+
+int cli_write_man(const char *dir)
+{
+	size_t n;
+	const struct cli_cmd *cmds = cli_commands(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "cairn-%s", cmds[i].name);
+		if (write_page(dir, name, &cmds[i], NULL, 0) != CLI_EXIT_OK)
+			return CLI_EXIT_FAILURE;
+	}
+	return write_page(dir, "cairn", NULL, cmds, n);
 }
 
 /* The options a command's help names ("--dir", ...), and the common ones, space-separated. */

@@ -43,7 +43,6 @@ static int parse(struct cairn_host_cleanup_opts *o, const char **max, struct cli
 
 	while ((c = getopt_long(a->argc, a->argv, ":" CLI_COMMON_SHORTOPTS, a->opts, NULL)) != -1) {
 		int r = cli_common_opt(ctx, "host", c, optarg);
-		char *end;
 
 		if (r == CLI_COMMON_EXIT) {
 			*ret = CLI_EXIT_OK;
@@ -59,14 +58,9 @@ static int parse(struct cairn_host_cleanup_opts *o, const char **max, struct cli
 			o->dry_run = true;
 			break;
 		case OPT_LOCK_TIMEOUT:
-			o->lock_timeout_secs = strtoll(optarg, &end, 10);
-			if (!*optarg || *end || o->lock_timeout_secs < -1) {
-				*ret = cli_usage_error("host",
-						       "invalid --lock-timeout '%s': want "
-						       "seconds (-1: for ever)",
-						       optarg);
+			if (cli_count_opt(&o->lock_timeout_secs, "host", "lock-timeout", optarg,
+					  ret) < 0)
 				return -1;
-			}
 			break;
 		default:
 			*ret = cli_bad_option("host", c, a->argv);

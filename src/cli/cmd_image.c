@@ -112,7 +112,7 @@ static int open_store(struct cairn_store **st, struct cli_ctx *ctx, struct cairn
 static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx, int push)
 {
 	struct image_args ia = {.o = CAIRN_IMAGE_OPTS_INIT};
-	struct cli_progress ps = {.verb = push ? "push" : "pull"};
+	struct cli_progress ps = {0};
 	struct cairn_ref ref = CAIRN_REF_INIT;
 	struct cairn_transfer_stats stats;
 	struct cairn_store *st = NULL;
@@ -130,7 +130,7 @@ static int run_image(const char *cmd, int argc, char **argv, struct cli_ctx *ctx
 		ret = cli_usage_error(cmd, "--name is for pull");
 		goto out;
 	}
-	cli_progress_init(&ps, ps.verb, ctx->verbosity < 0);
+	cli_progress_init(&ps, ctx->verbosity < 0);
 	ia.o.progress = cli_on_progress;
 	ia.o.progress_ud = &ps;
 	if (open_store(&st, ctx, &err) < 0) {

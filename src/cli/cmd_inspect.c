@@ -70,31 +70,31 @@ const struct option cli_project_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* The first stage each image lacks, from the build's events. */
+/* The first stage each image lacks, from the build's events ("IMAGE\0STAGE" each). */
 struct missing {
-	char *image[64], *stage[64];
+	char **v;
 	size_t n;
 };
 
 static void on_event(const struct cairn_build_event *ev, void *ud)
 {
 	struct missing *m = ud;
+	char *e = NULL;
 
-	if (ev->kind == CAIRN_BUILD_STAGE_MISSING && m->n < 64) {
-		m->image[m->n] = strdup(ev->image);
-		m->stage[m->n] = strdup(ev->stage);
-		if (!m->image[m->n] || !m->stage[m->n])
-			abort();
-		m->n++;
-	}
+	if (ev->kind != CAIRN_BUILD_STAGE_MISSING)
+		return;
+	m->v = realloc(m->v, (m->n + 1) * sizeof(*m->v));
+	if (!m->v || asprintf(&e, "%s%c%s", ev->image, 0, ev->stage) < 0)
+		abort();
+	m->v[m->n++] = e;
 }
 
 static const char *missing_of(const struct missing *m, const char *image)
 {
 	for (size_t i = 0; i < m->n; i++)
-		if (strcmp(m->image[i], image) == 0)
-			return m->stage[i];
-	return NULL;
+		if (strcmp(m->v[i], image) == 0)
+			return m->v[i] + strlen(m->v[i]) + 1;
+	return "?";
 }
 
 static void print_size(uint64_t b)
@@ -118,18 +118,21 @@ static int list(const struct cairn_build_opts *o, struct cairn_error **err)
 	bo.stop_at_missing = 1;
 	bo.event = on_event;
 	bo.event_ud = &m;
-	ret = cairn_build(&res, &bo, err);
+	/* open (its use lock held) from before the build, as a publish does */
 	cairn_home_paths(&home, o->home);
-	if (ret == 0)
-		ret = cairn_store_open(&st, home.store, err);
+	ret = cairn_store_open(&st, home.store, err);
 	cairn_home_release(&home);
+	if (ret == 0)
+		ret = cairn_build(&res, &bo, err);
 	if (ret == 0)
 		printf("%-24s %-9s %-14s %-28s %s\n", "IMAGE", "KIND", "SIGNATURE", "STATE",
 		       "SIZE");
 	for (size_t i = 0; ret == 0 && i < res->n_images; i++) {
 		const struct cairn_build_image *im = &res->images[i];
 		const char *name = im->name ? im->name : "~";
-		const char *miss = missing_of(&m, name);
+		/* nothing of it stored (no signature), or stopped at a missing stage */
+		const char *miss =
+			!im->signature[0] || im->incomplete ? missing_of(&m, name) : NULL;
 		char state[64];
 		uint64_t size = 0;
 		int64_t mtime = 0;
@@ -139,17 +142,15 @@ static int list(const struct cairn_build_opts *o, struct cairn_error **err)
 		else
 			snprintf(state, sizeof(state), "built");
 		printf("%-24s %-9s %-14.12s %-28s ", name, im->artifact ? "artifact" : "image",
-		       im->signature[0] && !miss ? im->signature : "-", state);
-		if (!miss && im->signature[0] &&
-		    cairn_store_image_info(&size, &mtime, st, &im->desc, NULL) == 0)
+		       miss ? "-" : im->signature, state);
+		if (!miss && cairn_store_image_info(&size, &mtime, st, &im->desc, NULL) == 0)
 			print_size(size);
 		else
 			printf("-\n");
 	}
-	for (size_t i = 0; i < m.n; i++) {
-		free(m.image[i]);
-		free(m.stage[i]);
-	}
+	for (size_t i = 0; i < m.n; i++)
+		free(m.v[i]);
+	free(m.v);
 	cairn_store_free(st);
 	cairn_build_result_free(res);
 	return ret;

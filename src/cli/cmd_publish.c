@@ -241,7 +241,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	struct cli_registry_args ra = {0};
 	struct cairn_tag_request *req = NULL;
 	struct cairn_error *err = NULL;
-	struct cli_progress ps = {.verb = "push"};
+	struct cli_progress ps = {0};
 	struct cairn_ssh_agent *agent = NULL;
 	const char *cmd = cmd_name(m), **keys = NULL;
 	struct plan_words w = {0};
@@ -314,7 +314,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 		p.published_ud = &quiet;
 	}
 	p.build.event_ud = &quiet;
-	cli_progress_init(&ps, ps.verb, quiet);
+	cli_progress_init(&ps, quiet);
 	p.publish.image.progress = cli_on_progress;
 	p.publish.image.progress_ud = &ps;
 	ret = cairn_publish_run(&p, &err);
@@ -360,7 +360,7 @@ static int stages_pull(int argc, char **argv, struct cli_ctx *ctx)
 	struct cli_registry_args ra = {0};
 	struct cairn_error *err = NULL;
 	struct cairn_ref check = CAIRN_REF_INIT;
-	struct cli_progress ps = {.verb = "pull"};
+	struct cli_progress ps = {0};
 	char *home = NULL;
 	const char *repo;
 	int c, all = 0, ret = CLI_EXIT_OK;
@@ -416,7 +416,7 @@ static int stages_pull(int argc, char **argv, struct cli_ctx *ctx)
 	bo.home = home;
 	bo.images = (const char *const *)a.argv + optind;
 	bo.n_images = n_pos - 1;
-	cli_progress_init(&ps, ps.verb, ctx->verbosity < 0);
+	cli_progress_init(&ps, ctx->verbosity < 0);
 	bo.pull.progress = cli_on_progress;
 	bo.pull.progress_ud = &ps;
 	ret = cairn_stages_pull(&bo, repo, all, print_pulled, NULL, &err);

@@ -16,8 +16,6 @@
 #include "cairn/log.h"
 #include "cli.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 int cli_usage(const char *name)
 {
 	const struct cli_cmd *c = name ? cli_cmd_find(name) : NULL;
@@ -316,11 +314,6 @@ void cli_log_time_on(void)
 	log_time = true;
 }
 
-bool cli_log_time_is_on(void)
-{
-	return log_time;
-}
-
 static double now_secs(void)
 {
 	struct timespec ts;
@@ -329,14 +322,13 @@ static double now_secs(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void cli_progress_init(struct cli_progress *ps, const char *verb, int quiet)
+void cli_progress_init(struct cli_progress *ps, int quiet)
 {
 	const char *e = getenv("CAIRN_PROGRESS_SECONDS");
 
 	memset(ps, 0, sizeof(*ps));
 	ps->tty = isatty(STDERR_FILENO) && !log_time; /* stamped lines are not redrawn */
 	ps->quiet = quiet;
-	ps->verb = verb;
 	ps->every = e && atof(e) > 0 ? atof(e) : 10.0;
 }
 
@@ -395,11 +387,6 @@ void cli_progress_end(struct cli_progress *ps)
 	ps->n_rows = 0;
 }
 
-static bool pushing(const struct cairn_progress *p)
-{
-	return p->push;
-}
-
 /* A blob done: its size, time and rate. */
 static void blob_done(struct cli_progress *ps, const struct cairn_progress *p, const char *size)
 {
@@ -412,10 +399,10 @@ static void blob_done(struct cli_progress *ps, const struct cairn_progress *p, c
 	if (secs >= 0.05) {
 		human_size(rate, sizeof(rate), (uint64_t)((double)p->total / secs));
 		fprintf(stderr, "  %s  %s  %s in %.1f s (%s/s)\n", short_digest(p->digest), size,
-			pushing(p) ? "pushed" : "pulled", secs, rate);
+			p->push ? "pushed" : "pulled", secs, rate);
 	} else {
 		fprintf(stderr, "  %s  %s  %s\n", short_digest(p->digest), size,
-			pushing(p) ? "pushed" : "pulled");
+			p->push ? "pushed" : "pulled");
 	}
 }
 
@@ -439,7 +426,7 @@ static void progress_json(const struct cairn_progress *p)
 	char tail[96];
 
 	snprintf(tail, sizeof(tail), ",\"done\":%" PRIu64 ",\"total\":%" PRIu64, p->done, p->total);
-	json_event(manifest ? "manifest" : "blob", kv, ARRAY_LEN(kv), tail);
+	json_event(manifest ? "manifest" : "blob", kv, sizeof(kv) / sizeof(kv[0]), tail);
 }
 
 void cli_on_progress(const struct cairn_progress *p, void *ud)
@@ -476,7 +463,7 @@ void cli_on_progress(const struct cairn_progress *p, void *ud)
 		}
 		if (!ps->tty)
 			fprintf(stderr, "  %s  %s  %s\n", short_digest(p->digest), size,
-				pushing(p) ? "pushing" : "pulling");
+				p->push ? "pushing" : "pulling");
 		break;
 	case CAIRN_PROGRESS_BLOB_BYTES:
 		row = find_row(ps, p->digest);
@@ -525,7 +512,7 @@ static void build_event_json(const struct cairn_build_event *ev)
 			"signature", ev->signature,
 			"digest",    ev->digest ? ev->digest->str : NULL};
 
-		json_event("image", kv, ARRAY_LEN(kv), NULL);
+		json_event("image", kv, sizeof(kv) / sizeof(kv[0]), NULL);
 		break;
 	}
 	case CAIRN_BUILD_STAGE_OUTPUT:
@@ -544,7 +531,7 @@ static void build_event_json(const struct cairn_build_event *ev)
 
 		if (ev->kind == CAIRN_BUILD_STAGE_DONE || ev->kind == CAIRN_BUILD_STAGE_FAILED)
 			snprintf(tail, sizeof(tail), ",\"seconds\":%.3f", ev->seconds);
-		json_event("stage", kv, ARRAY_LEN(kv), tail);
+		json_event("stage", kv, sizeof(kv) / sizeof(kv[0]), tail);
 		break;
 	}
 	}

@@ -201,9 +201,17 @@ test_expect_success 'a stages cleanup removes the locks that count no more' '
 	dead=cairn-lock-use-sc-0000000001feedfacefeedface &&
 	skopeo copy -q --dest-tls-verify=false "oci:$T/oci:l" "docker://$S:$dead" &&
 	tags_of "$S" | grep -qx "$dead" &&
+	: "a live build of project sc-web is no lock of project sc" &&
+	umoci new --image "$T/oci:w" &&
+	umoci config --image "$T/oci:w" --config.label cairn-lock-until=99999999999 \
+		--config.label cairn-lock-kind=build &&
+	web=cairn-lock-use-sc-web-0000000002feedfacefeedface &&
+	skopeo copy -q --dest-tls-verify=false "oci:$T/oci:w" "docker://$S:$web" &&
 	cairn_run stages cleanup --dir "$P" -i "$REG/app" -s "$S" --lock-timeout 0 \
 		>/dev/null 2>&1 &&
-	! tags_of "$S" | grep -q "^cairn-lock-"
+	tags_of "$S" | grep "^cairn-lock-" >"$T/locks.left" &&
+	test "$(cat "$T/locks.left")" = "$web" &&
+	skopeo delete --tls-verify=false "docker://$S:$web"
 '
 
 test_expect_success 'stages cleanup needs a stages storage; --grace needs one too' '

@@ -106,6 +106,17 @@ static int collect_tag(const char *tag, void *ud)
 	size_t n = strlen(rt->prefix);
 	bool foreign = strncmp(tag, rt->prefix, n) != 0;
 
+	/*
+	 * A repository that is the stages storage too (dimg's --with-stages, or -i R -s R) holds
+	 * stages, commit records, locks and marks beside the images: none is an image tag, and
+	 * none shares a manifest with one.
+	 */
+	if (cleanup_is_stage_tag(tag, NULL) ||
+	    !strncmp(tag, CAIRN_COMMIT_RECORD_PREFIX, strlen(CAIRN_COMMIT_RECORD_PREFIX)) ||
+	    !strncmp(tag, CAIRN_LOCK_TAG_PREFIX, strlen(CAIRN_LOCK_TAG_PREFIX)) ||
+	    !strcmp(tag, CLEANUP_MARKS_TAG))
+		return 0;
+
 	for (size_t i = 0; !foreign && i < rt->n_others; i++)
 		foreign = strlen(rt->others[i]) > n &&
 			  !strncmp(tag, rt->others[i], strlen(rt->others[i]));

@@ -44,8 +44,14 @@ bool cairn_git_has_commit(struct cairn_git_repo *r, const char *hex)
 	return true;
 }
 
-int cairn_git_each_ref(struct cairn_git_repo *r, const char *prefix,
-		       int (*fn)(const char *name, void *ud), void *ud, struct cairn_error **err)
+/*
+ * Call fn(ref, name after `prefix`) for each direct reference under `prefix` until it returns
+ * non-zero (returned). An error of the iteration itself is one: a partial list would make
+ * branches look deleted.
+ */
+static int each_direct_ref(struct cairn_git_repo *r, const char *prefix,
+			   int (*fn)(git_reference *ref, const char *name, void *ud), void *ud,
+			   struct cairn_error **err)
 {
 	cleanup_free char *glob = xasprintf("%s*", prefix);
 	git_reference_iterator *it = NULL;
@@ -61,11 +67,34 @@ int cairn_git_each_ref(struct cairn_git_repo *r, const char *prefix,
 
 		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
 		    strncmp(name, prefix, n) == 0)
-			ret = fn(name + n, ud);
+			ret = fn(ref, name + n, ud);
 		git_reference_free(ref);
 	}
 	git_reference_iterator_free(it);
+	if (ret == 0 && gr < 0 && gr != GIT_ITEROVER)
+		ret = cairn_git_fail(err, gr, CAIRN_EINTERNAL, "list '%s' of '%s'", glob, r->name);
 	return ret;
+}
+
+struct name_fn {
+	int (*fn)(const char *name, void *ud);
+	void *ud;
+};
+
+static int call_name_fn(git_reference *ref, const char *name, void *ud)
+{
+	struct name_fn *f = ud;
+
+	(void)ref;
+	return f->fn(name, f->ud);
+}
+
+int cairn_git_each_ref(struct cairn_git_repo *r, const char *prefix,
+		       int (*fn)(const char *name, void *ud), void *ud, struct cairn_error **err)
+{
+	struct name_fn f = {fn, ud};
+
+	return each_direct_ref(r, prefix, call_name_fn, &f, err);
 }
 
 size_t cairn_git_changed_files(struct cairn_git_repo *r)
@@ -396,34 +425,37 @@ static int ref_info(struct cairn_git_ref_info *out, git_reference *ref)
 	return 0;
 }
 
+struct infos {
+	struct cairn_git_ref_info *v;
+	size_t n;
+};
+
+static int add_info(git_reference *ref, const char *name, void *ud)
+{
+	struct infos *in = ud;
+	struct cairn_git_ref_info info = {0};
+
+	if (ref_info(&info, ref) == 0) {
+		in->v = xreallocarray(in->v, in->n + 1, sizeof(*in->v));
+		info.name = xstrdup(name);
+		in->v[in->n++] = info;
+	}
+	return 0;
+}
+
 int cairn_git_ref_infos(struct cairn_git_ref_info **out, size_t *n_out, struct cairn_git_repo *r,
 			const char *prefix, struct cairn_error **err)
 {
-	cleanup_free char *glob = xasprintf("%s*", prefix);
-	git_reference_iterator *it = NULL;
-	git_reference *ref;
-	size_t n = strlen(prefix);
-	int gr;
+	struct infos in = {0};
+	int ret = each_direct_ref(r, prefix, add_info, &in, err);
 
-	*out = NULL;
-	*n_out = 0;
-	gr = git_reference_iterator_glob_new(&it, r->repo, glob);
-	if (gr < 0)
-		return cairn_git_fail(err, gr, CAIRN_EINTERNAL, "list '%s' of '%s'", glob, r->name);
-	while ((gr = git_reference_next(&ref, it)) == 0) {
-		const char *name = git_reference_name(ref);
-		struct cairn_git_ref_info info = {0};
-
-		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
-		    strncmp(name, prefix, n) == 0 && ref_info(&info, ref) == 0) {
-			*out = xreallocarray(*out, *n_out + 1, sizeof(**out));
-			info.name = xstrdup(name + n);
-			(*out)[(*n_out)++] = info;
-		}
-		git_reference_free(ref);
+	if (ret < 0) {
+		cairn_git_ref_infos_free(in.v, in.n);
+		in = (struct infos){0};
 	}
-	git_reference_iterator_free(it);
-	return 0;
+	*out = in.v;
+	*n_out = in.n;
+	return ret;
 }
 
 int cairn_git_commit_parents(char (**out)[41], size_t *n_out, int64_t *time_out,

@@ -173,6 +173,8 @@ static int read_raw(struct cairn_store *st, const struct cairn_descriptor *d, da
 		if (s->n > d->size)
 			break;
 		ret = fn(s->buf, (size_t)n, ud, err);
+		if (ret == 0)
+			ret = cairn_interrupt_check(err);
 	}
 	cairn_sha256_final(&s->hash, &got);
 	if (ret == 0 && (s->n != d->size || !cairn_digest_equal(&got, &d->digest)))
@@ -366,6 +368,13 @@ static int docker_archive(struct cairn_store *st, const struct image_docs *d, co
 	return ret;
 }
 
+/* Blob `i` of an image: its manifest, its config, then its layers. */
+static const struct cairn_descriptor *image_blob(const struct cairn_descriptor *manifest,
+						 const struct image_docs *d, size_t i)
+{
+	return i == 0 ? manifest : i == 1 ? &d->m->config : &d->m->layers[i - 2];
+}
+
 /* An OCI layout in a tar: oci-layout, index.json, blobs/sha256/HEX. */
 static int oci_archive(struct cairn_store *st, const struct cairn_descriptor *manifest,
 		       const struct image_docs *d, const char *path, const char *name,
@@ -392,9 +401,7 @@ static int oci_archive(struct cairn_store *st, const struct cairn_descriptor *ma
 	if (ret == 0)
 		ret = tar_entry(&t, "blobs/sha256", AE_IFDIR, 0, err);
 	for (size_t i = 0; ret == 0 && i < d->m->n_layers + 2; i++) {
-		const struct cairn_descriptor *b = i == 0   ? manifest
-						   : i == 1 ? &d->m->config
-							    : &d->m->layers[i - 2];
+		const struct cairn_descriptor *b = image_blob(manifest, d, i);
 		cleanup_free char *file =
 			xasprintf("blobs/sha256/%s", cairn_digest_hex(&b->digest));
 
@@ -426,9 +433,7 @@ static int oci_dir(struct cairn_store *st, const struct cairn_descriptor *manife
 	int ret = cairn_store_open(&out, path, err);
 
 	for (size_t i = 0; ret == 0 && i < d->m->n_layers + 2; i++) {
-		const struct cairn_descriptor *b = i == 0   ? manifest
-						   : i == 1 ? &d->m->config
-							    : &d->m->layers[i - 2];
+		const struct cairn_descriptor *b = image_blob(manifest, d, i);
 		struct blob_copy c = {0};
 
 		if (cairn_store_has_blob(out, &b->digest))

@@ -25,8 +25,10 @@
 /* reads of this size or less need no reallocation, which would leave copies of secrets behind */
 #define CONFIG_PREALLOC (64u * 1024)
 #define HELPER_NAME_MAX 64
-/* written into the helper's stdin pipe before it starts: far below any pipe's capacity */
+/* a server URL asked of a helper */
 #define SERVER_URL_MAX 1024
+/* what is written into a helper's stdin pipe before it starts: below any pipe's capacity */
+#define HELPER_INPUT_MAX 16384
 /* how much of a key or a helper name a message quotes */
 #define SHOWN_MAX 100
 
@@ -430,7 +432,6 @@ static int spawn_helper(pid_t *pid_out, int *out_fd, int *err_fd, const char *pr
 	CLEANUP(close_pipe) int out[2] = {-1, -1};
 	CLEANUP(close_pipe) int errp[2] = {-1, -1};
 	char *const argv[] = {(char *)prog, (char *)action, NULL};
-	const char *server_url = input;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t mask;
@@ -439,8 +440,7 @@ static int spawn_helper(pid_t *pid_out, int *out_fd, int *err_fd, const char *pr
 	*pid_out = -1;
 	if (make_pipe(in, err) < 0 || make_pipe(out, err) < 0 || make_pipe(errp, err) < 0)
 		return CAIRN_EOS;
-	ret = cairn_fs_write_all(in[1], server_url, strlen(server_url), "credential helper stdin",
-				 err);
+	ret = cairn_fs_write_all(in[1], input, strlen(input), "credential helper stdin", err);
 	if (ret < 0)
 		return ret;
 	closep(&in[1]);
@@ -568,7 +568,6 @@ static int parse_answer(struct cairn_creds *out, const char *data, size_t len, c
 	return 0;
 }
 
-/* Run `docker-credential-NAME get`; no credentials leaves `out` anonymous. */
 /*
  * Run `prog action` with `input` on its stdin until it exits: its stdout into `o` (bounded),
  * its exit status into *status. What it says on stderr is read and dropped.
@@ -579,8 +578,13 @@ static int helper_exec(struct secret_buf *o, int *status, const char *prog, cons
 	cleanup_close int ofd = -1;
 	cleanup_close int efd = -1;
 	pid_t pid;
-	int ret = spawn_helper(&pid, &ofd, &efd, prog, action, input, err);
+	int ret;
 
+	if (strlen(input) > HELPER_INPUT_MAX)
+		return cairn_error_set(err, CAIRN_EINVAL,
+				       "credential helper '%s': input longer than %d bytes", prog,
+				       HELPER_INPUT_MAX);
+	ret = spawn_helper(&pid, &ofd, &efd, prog, action, input, err);
 	if (ret < 0)
 		return ret;
 	o->alloc = CAIRN_CREDS_HELPER_OUT_MAX + 2;
@@ -597,6 +601,7 @@ static int helper_exec(struct secret_buf *o, int *status, const char *prog, cons
 	return ret;
 }
 
+/* Run `docker-credential-NAME get`; no credentials leaves `out` anonymous. */
 static int run_helper(struct cairn_creds *out, const char *name, const char *server_url,
 		      struct cairn_error **err)
 {

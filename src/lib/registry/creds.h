@@ -42,6 +42,21 @@ struct cairn_creds_opts {
 #define CAIRN_CREDS_HELPER_OUT_MAX (64 * 1024)
 
 /*
+ * Write `user`:`password` as the `auths` entry of `host` (Docker Hub: docker's key for it) in
+ * the docker config, mode 0600, atomically, keeping every other entry. Where a credential
+ * helper owns the host there, as docker login: they go to `docker-credential-NAME store` and
+ * the config gets an empty entry.
+ */
+int cairn_creds_save(const struct cairn_creds_opts *o, const char *host, const char *user,
+		     const char *password, struct cairn_error **err);
+/*
+ * Remove the `auths` entry of `host` (and what its credential helper keeps, `erase`);
+ * CAIRN_ENOTFOUND when there is none.
+ */
+int cairn_creds_forget(const struct cairn_creds_opts *o, const char *host,
+		       struct cairn_error **err);
+
+/*
  * Find the credentials for registry `host` ("127.0.0.1:5000", "docker.io", "ghcr.io"), trying in
  * order: o->username/o->password; GitLab CI ($CI_REGISTRY equal to `host`, $CI_JOB_TOKEN); the
  * docker config (auths, credHelpers, credsStore; a helper is run as `docker-credential-NAME
@@ -51,17 +66,6 @@ struct cairn_creds_opts {
  * Returns CAIRN_EINVAL for half of a username/password pair or an unreadable or malformed
  * docker config (naming the file), CAIRN_EAUTH when a credential helper is missing or fails.
  */
-/*
- * Write `user`:`password` as the `auths` entry of `host` (Docker Hub: docker's key for it) in
- * the docker config, mode 0600, atomically, keeping every other entry; refused (saying so)
- * when a credential helper owns the host there.
- */
-int cairn_creds_save(const struct cairn_creds_opts *o, const char *host, const char *user,
-		     const char *password, struct cairn_error **err);
-/* Remove the `auths` entry of `host`; CAIRN_ENOTFOUND when there is none. */
-int cairn_creds_forget(const struct cairn_creds_opts *o, const char *host,
-		       struct cairn_error **err);
-
 int cairn_creds_lookup(struct cairn_creds *out, const struct cairn_creds_opts *o, const char *host,
 		       struct cairn_error **err);
 

@@ -67,7 +67,7 @@ static void report(struct pool *p, enum cairn_progress_kind kind, const struct c
 	pthread_mutex_unlock(&p->lock);
 }
 
-static double mono_secs(void)
+static double now_secs(void)
 {
 	struct timespec ts;
 
@@ -78,16 +78,21 @@ static double mono_secs(void)
 /* Whether `now_bytes` is worth a progress report since `*reported` (at `*at`): then noted. */
 static bool progress_due(uint64_t *reported, double *at, uint64_t now_bytes)
 {
-	double now;
+	double now = now_secs();
 
-	if (now_bytes <= *reported)
-		return false;
-	now = now_bytes >= *reported + PROGRESS_STEP ? 0 : mono_secs();
-	if (now && now - *at < PROGRESS_SECS)
+	if (now_bytes <= *reported ||
+	    (now_bytes < *reported + PROGRESS_STEP && now - *at < PROGRESS_SECS))
 		return false;
 	*reported = now_bytes;
-	*at = now ? now : mono_secs();
+	*at = now;
 	return true;
+}
+
+/* Blob `dg` is in the repository of `p` now: for mounts to come, and no HEAD for it again. */
+static void seen_there(struct pool *p, const struct cairn_digest *dg)
+{
+	cairn_store_source_add(p->st, dg, cairn_registry_domain(p->reg), p->repo);
+	cairn_registry_blob_note(p->reg, p->repo, dg);
 }
 
 /* ---- push side ---- */
@@ -156,15 +161,13 @@ static int push_blob(struct pool *p, struct cairn_registry_conn *c,
 	}
 	cairn_store_source_each(p->st, &d->digest, domain, try_mount, &m);
 	if (m.mounted) {
-		cairn_store_source_add(p->st, &d->digest, domain, p->repo);
-		cairn_registry_blob_note(p->reg, p->repo, &d->digest);
+		seen_there(p, &d->digest);
 		report(p, CAIRN_PROGRESS_BLOB_MOUNTED, &d->digest, d->size, d->size);
 		return 0;
 	}
 	ret = cairn_registry_blob_head(c, p->repo, &d->digest, NULL, err);
 	if (ret == 0) {
-		cairn_store_source_add(p->st, &d->digest, domain, p->repo);
-		cairn_registry_blob_note(p->reg, p->repo, &d->digest);
+		seen_there(p, &d->digest);
 		report(p, CAIRN_PROGRESS_BLOB_EXISTS, &d->digest, d->size, d->size);
 		return 0;
 	}
@@ -186,8 +189,7 @@ static int push_blob(struct pool *p, struct cairn_registry_conn *c,
 	close(u.fd);
 	if (ret < 0)
 		return ret;
-	cairn_store_source_add(p->st, &d->digest, domain, p->repo);
-	cairn_registry_blob_note(p->reg, p->repo, &d->digest);
+	seen_there(p, &d->digest);
 	report(p, CAIRN_PROGRESS_BLOB_DONE, &d->digest, size, size);
 	return 0;
 }
@@ -261,8 +263,7 @@ static int pull_blob(struct pool *p, struct cairn_registry_conn *c,
 	cairn_error_free(dd.err);
 	if (ret < 0)
 		return ret;
-	cairn_store_source_add(p->st, &d->digest, cairn_registry_domain(p->reg), p->repo);
-	cairn_registry_blob_note(p->reg, p->repo, &d->digest);
+	seen_there(p, &d->digest);
 	report(p, CAIRN_PROGRESS_BLOB_DONE, &d->digest, d->size, d->size);
 	return 0;
 }
@@ -431,7 +432,7 @@ static void report_manifest(const struct cairn_image_opts *o, enum cairn_progres
 static int push_manifest_blobs(struct cairn_store *st, struct cairn_registry *reg,
 			       const struct cairn_ref *ref, const char *refstr,
 			       const struct cairn_manifest *m, const struct cairn_image_opts *o,
-			       bool layers_known, bool fresh, struct cairn_transfer_stats *stats,
+			       bool layers_known, bool recheck, struct cairn_transfer_stats *stats,
 			       struct cairn_error **err)
 {
 	cleanup_free struct cairn_descriptor *blobs = NULL;
@@ -439,9 +440,9 @@ static int push_manifest_blobs(struct cairn_store *st, struct cairn_registry *re
 	int ret;
 
 	pool_init(&p, reg, st, ref->path, refstr, o, stats, 1);
-	p.fresh = fresh;
+	p.fresh = recheck;
 	blobs = image_blobs(m, &p.n_blobs);
-	if (layers_known)
+	if (layers_known && !recheck)
 		p.n_blobs = 1; /* the config, first */
 	p.blobs = blobs;
 	ret = run_pool(&p, err);
@@ -544,16 +545,8 @@ static int push_blobs(struct push_job *j, struct cairn_error **err)
 	if (j->m->kind == CAIRN_MANIFEST_INDEX)
 		return push_index_children(j->st, j->reg, j->c, j->ref, j->refstr, j->m, j->o,
 					   j->stats, err);
-	return push_manifest_blobs(j->st, j->reg, j->ref, j->refstr, j->m, j->o,
-				   j->o->layers_known && !j->recheck, j->recheck, j->stats, err);
-}
-
-static double now_secs(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return push_manifest_blobs(j->st, j->reg, j->ref, j->refstr, j->m, j->o, j->o->layers_known,
+				   j->recheck, j->stats, err);
 }
 
 /* Before attempt `attempt` (2, 3, ...) of a manifest PUT: 100, 200, 400... ms, jittered. */

@@ -14,10 +14,11 @@
 #include "util/interrupt.h"
 #include "util/json.h"
 
+#include <ctype.h>
 #include <time.h>
 #include <unistd.h>
 
-#define LOCK_PREFIX "cairn-lock-"
+#define LOCK_PREFIX CAIRN_LOCK_TAG_PREFIX
 /* how long a lock counts without its holder: a build or a cleanup longer than this is not
  * protected past it */
 #define TTL_USE_SECS (6 * 3600)
@@ -49,15 +50,32 @@ static void add(char ***v, size_t *n, const char *tag)
 	(*v)[(*n)++] = xstrdup(tag);
 }
 
+/*
+ * Whether `tag` is PREFIX then the time (10 digits) and id (16 hex digits) of a lock: project
+ * names hold '-', so "app"'s prefix also starts the tags of a project "app-web".
+ */
+static bool lock_of(const char *tag, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(tag, prefix, n) != 0 || strlen(tag + n) != 26)
+		return false;
+	for (size_t i = 0; i < 26; i++)
+		if (!(i < 10 ? isdigit((unsigned char)tag[n + i])
+			     : isxdigit((unsigned char)tag[n + i])))
+			return false;
+	return true;
+}
+
 static int collect(const char *tag, void *ud)
 {
 	struct lock_scan *s = ud;
 
 	if (strcmp(tag, s->own) == 0)
 		return 0;
-	if (strncmp(tag, s->user_prefix, strlen(s->user_prefix)) == 0)
+	if (lock_of(tag, s->user_prefix))
 		add(&s->users, &s->n_users, tag);
-	else if (strncmp(tag, s->clean_prefix, strlen(s->clean_prefix)) == 0)
+	else if (lock_of(tag, s->clean_prefix))
 		add(&s->cleans, &s->n_cleans, tag);
 	return 0;
 }
@@ -190,13 +208,6 @@ static void drop(struct cairn_registry_lock *l, struct cairn_registry_conn *c)
 	l->digest.str[0] = 0;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 void cairn_registry_unlock(struct cairn_registry_lock *l)
 {
 	struct cairn_registry_conn *c = NULL;
@@ -236,7 +247,7 @@ static int attempt(struct cairn_registry_lock *l, struct cairn_registry_conn *c,
 		return 2;
 	}
 	if (ret == 0 && clean)
-		sleep_ms(SETTLE_MS);
+		cairn_interrupt_sleep(SETTLE_MS);
 	if (ret == 0)
 		ret = cairn_registry_tags_list(c, l->repo.path, collect, s, err);
 	/* a user gives way to any cleanup; a cleanup to an earlier cleanup, and waits for users */
@@ -299,7 +310,6 @@ int cairn_registry_lock(struct cairn_registry_lock **out, struct cairn_registry_
 		ret = attempt(l, c, kind, &s, &who, err);
 		scan_release(&s);
 		if (ret == 2) {
-			l->digest.str[0] = 0; /* nothing of it was written */
 			cairn_registry_conn_put(c);
 			cairn_registry_unlock(l);
 			return 0;
@@ -326,16 +336,15 @@ int cairn_registry_lock(struct cairn_registry_lock **out, struct cairn_registry_
 			cairn_log(CAIRN_LOG_INFO, "%s/%s: waiting for a %s", l->repo.domain,
 				  l->repo.path, who);
 		said = true;
-		if (cairn_interrupted()) {
-			ret = cairn_error_set(err, CAIRN_EINTERRUPTED, "interrupted");
+		ret = cairn_interrupt_check(err);
+		if (ret < 0)
 			break;
-		}
 		{
 			long ms = POLL_MS;
 
 			if (timeout_secs >= 0 && timeout_secs * 1000 - waited_ms < ms)
 				ms = (long)(timeout_secs * 1000 - waited_ms);
-			sleep_ms(ms);
+			cairn_interrupt_sleep((unsigned long)ms);
 			waited_ms += ms;
 		}
 	}

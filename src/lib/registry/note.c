@@ -51,11 +51,12 @@ int cairn_registry_put_note(struct cairn_registry_conn *c, const char *repo, con
 	if (ret < 0)
 		return ret;
 	cairn_digest_of(&md, mb.buf, mb.len);
-	if (out)
-		*out = md;
 	ret = cairn_registry_manifest_head(c, repo, tag, &there, err);
-	if (ret == 0 && cairn_digest_equal(&there.digest, &md))
+	if (ret == 0 && cairn_digest_equal(&there.digest, &md)) {
+		if (out)
+			*out = md;
 		return 0;
+	}
 	if (ret < 0 && ret != CAIRN_ENOTFOUND)
 		return ret;
 	cairn_error_clear(err);
@@ -69,5 +70,7 @@ int cairn_registry_put_note(struct cairn_registry_conn *c, const char *repo, con
 	if (ret == 0)
 		ret = cairn_registry_manifest_put(c, repo, tag, CAIRN_MT_OCI_MANIFEST, mb.buf,
 						  mb.len, NULL, err);
+	if (ret == 0 && out)
+		*out = md; /* only what is there: a failed note is never deleted or rewritten */
 	return ret;
 }

@@ -44,6 +44,7 @@ void cairn_registry_free(struct cairn_registry *r)
 	pthread_mutex_destroy(&r->idle_lock);
 	cairn_registry_tokens_clear(r);
 	cairn_strset_release(&r->known);
+	pthread_mutex_destroy(&r->known_lock);
 	cairn_auth_challenges_release(&r->challenges);
 	cairn_creds_release(&r->creds);
 	pthread_mutex_destroy(&r->lock);
@@ -88,6 +89,7 @@ int cairn_registry_open(struct cairn_registry **out, const char *domain,
 	r = xcalloc(1, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->idle_lock, NULL);
+	pthread_mutex_init(&r->known_lock, NULL);
 	r->domain = xstrdup(domain);
 	r->api_host = xstrdup(strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain);
 	r->insecure = xcalloc(o->n_insecure + 1, sizeof(*r->insecure));
@@ -322,7 +324,8 @@ int cairn_registry_status_error(const struct cairn_registry_conn *c,
 /*
  * Decide between https and http without sending a request, so that re-pushing unchanged
  * content costs one request: https when a TLS handshake succeeds; http only for hosts allowed
- * it whose port does not speak TLS. A certificate problem is reported, never downgraded. Each
+ * it whose port does not speak TLS. A certificate problem is reported by the first request on
+ * https, never downgraded. Each
  * registry probes once; a run that keeps its registries in a pool (cairn_registry_pool_get())
  * probes each host once.
  */
@@ -346,7 +349,7 @@ static int choose_scheme_locked(struct cairn_registry_conn *c, struct cairn_erro
 	req.url = url;
 	if (cairn_http_request(c->http, &req, &resp, &e) == 0) {
 		r->base_url = xasprintf("https://%s", r->api_host);
-	} else if (resp.tls_verify_failed || resp.timed_out) {
+	} else if (resp.timed_out) {
 		/* a port that does not speak TLS says so at once; a silent one is no registry */
 		*err = e;
 		return cairn_error_wrap(err, "registry '%s'", r->domain);
@@ -583,34 +586,38 @@ void cairn_registry_call_init(struct call *call, char **pull_push, const char *r
 
 /* ---- blobs known to be in a repository, for the rest of the run ---- */
 
-static char *known_key(const char *repo, const struct cairn_digest *dg, size_t *len)
+/* "REPO\nDIGEST" into buf, its length; 0 when it does not fit (the blob is then never noted). */
+static size_t known_key(char *buf, size_t n, const char *repo, const struct cairn_digest *dg)
 {
-	char *k = xasprintf("%s\n%s", repo, dg->str);
+	int len = snprintf(buf, n, "%s\n%s", repo, dg->str);
 
-	*len = strlen(k);
-	return k;
+	return len > 0 && (size_t)len < n ? (size_t)len : 0;
 }
 
 bool cairn_registry_blob_known(struct cairn_registry *r, const char *repo,
 			       const struct cairn_digest *dg)
 {
-	size_t len;
-	cleanup_free char *k = known_key(repo, dg, &len);
+	char k[512];
+	size_t len = known_key(k, sizeof(k), repo, dg);
 	bool has;
 
-	pthread_mutex_lock(&r->lock);
+	if (!len)
+		return false;
+	pthread_mutex_lock(&r->known_lock);
 	has = cairn_strset_has(&r->known, k, len);
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->known_lock);
 	return has;
 }
 
 void cairn_registry_blob_note(struct cairn_registry *r, const char *repo,
 			      const struct cairn_digest *dg)
 {
-	size_t len;
-	cleanup_free char *k = known_key(repo, dg, &len);
+	char k[512];
+	size_t len = known_key(k, sizeof(k), repo, dg);
 
-	pthread_mutex_lock(&r->lock);
+	if (!len)
+		return;
+	pthread_mutex_lock(&r->known_lock);
 	cairn_strset_add(&r->known, k, len);
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->known_lock);
 }

@@ -61,7 +61,11 @@ struct cairn_registry {
 	struct cairn_auth_challenges challenges;
 	struct token_entry *tokens;
 	size_t n_tokens;
-	/* "REPO\nDIGEST" of the blobs this process saw in a repository (found, mounted, sent) */
+	/*
+	 * "REPO\nDIGEST" of the blobs this process saw in a repository (found, mounted, sent),
+	 * under a lock of its own: `lock` is held across token fetches.
+	 */
+	pthread_mutex_t known_lock;
 	struct cairn_strset known;
 };
 

@@ -844,16 +844,12 @@ int cairn_exec_check(const char *runtime, struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf fs = CAIRN_BUF_INIT;
 	struct cairn_exec_host h = {.euid = geteuid(), .path = getenv("PATH")};
+	struct cairn_error *e = NULL;
 	struct utsname u;
-	char buf[4096];
-	int fd = open("/proc/filesystems", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-		cairn_buf_add(&fs, buf, (size_t)n);
-	if (fd >= 0)
-		close(fd);
-	h.filesystems = fs.len ? fs.buf : NULL;
+	if (cairn_fs_read_at(AT_FDCWD, "/proc/filesystems", &fs, &e) == 0 && fs.len)
+		h.filesystems = fs.buf;
+	cairn_error_free(e);
 	if (uname(&u) == 0) {
 		cleanup_free char *mod =
 			xasprintf("/lib/modules/%s/kernel/fs/overlayfs", u.release);
