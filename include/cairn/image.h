@@ -32,6 +32,9 @@ struct cairn_progress {
 /* Called from worker threads, one call at a time (cairn serialises them). */
 typedef void (*cairn_progress_fn)(const struct cairn_progress *p, void *ud);
 
+/* A bound several calls running side by side share (a publish pushing images at once). */
+struct cairn_job_slots;
+
 struct cairn_image_opts {
 	struct cairn_registry_opts registry; /* unused with `registries` (the pool's apply) */
 	/*
@@ -41,6 +44,8 @@ struct cairn_image_opts {
 	 */
 	struct cairn_registry_pool *registries;
 	int jobs; /* blobs moved at once; 0: 4 */
+	/* NULL, or shared with calls running at once: the blobs moved at once by all of them */
+	struct cairn_job_slots *slots;
 	cairn_progress_fn progress;
 	void *progress_ud;
 	/* pull: the platform to take from an index; NULL: this host's */

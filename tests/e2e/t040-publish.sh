@@ -125,4 +125,32 @@ test_expect_success 'errors: unknown names, spush without DIMG, not built, bad R
 	grep -q "CI environment required" "$T/e6"
 '
 
+test_expect_success 'images side by side (-j 4): told in order, a shared layer sent once' '
+	d=$T/shared && mkdir -p "$d" && git init -q "$d" &&
+	{
+		printf "project: shared\nconfigVersion: 1\n---\nimage: common\nfrom: %s/base/busybox:1\n" "$REG" &&
+		printf "shell:\n  install: [head -c 300000 /dev/urandom > /common]\n" &&
+		for i in a b c d e f; do
+			printf -- "---\nimage: %s\nfromImage: common\nshell:\n  install: [echo %s > /%s]\n" \
+				"$i" "$i" "$i"
+		done
+	} >"$d/werf.yaml" &&
+	git -C "$d" add -A && git -C "$d" -c user.name=t -c user.email=t@example.com commit -q -m i &&
+	"$CAIRN" build --dir "$d" -q &&
+	"$CAIRN" publish --dir "$d" -j 4 --images-repo "$REG/sh" --tag-plain v1 --tag-plain v2 \
+		2>"$T/sh.err" &&
+	sed -n "s|^\[OK\] $REG/sh/\([a-z]*\):\(v[12]\) .*|\1:\2|p" "$T/sh.err" | tr "\n" " " >"$T/sh.order" &&
+	! grep -v "^  sha256:[0-9a-f]\{12\}  [0-9.]* [KMG]*i*B  [a-z]*$\|^\[OK\] \|^Running time" "$T/sh.err" &&
+	test "$(cat "$T/sh.order")" = "common:v1 common:v2 a:v1 a:v2 b:v1 b:v2 c:v1 c:v2 d:v1 d:v2 e:v1 e:v2 f:v1 f:v2 " &&
+	skopeo inspect --tls-verify=false "docker://$REG/sh/f:v1" >"$T/f.json" &&
+	layer=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"Layers\"][1])" "$T/f.json") &&
+	hex=${layer#sha256:} &&
+	test "$(grep -c "\"PUT /v2/sh/[a-z]*/blobs/uploads/.*$hex" "$REG_LOG")" -eq 1 &&
+	test "$(grep -c "\"POST /v2/sh/[a-z]*/blobs/uploads/?mount=sha256.3*A*$hex" "$REG_LOG")" -eq 6 &&
+	for i in common a b c d e f; do
+		skopeo inspect --tls-verify=false "docker://$REG/sh/$i:v2" >"$T/i.json" &&
+		grep -q "$layer" "$T/i.json" || return 1
+	done
+'
+
 test_done

@@ -8,6 +8,9 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/slots.h"
+
+#include <pthread.h>
 
 #include <fcntl.h>
 #include <time.h>
@@ -436,6 +439,217 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 	return ret;
 }
 
+/* ---- images side by side ---- */
+
+#define CAIRN_PUBLISH_DEFAULT_JOBS 4 /* as cairn_image_opts.jobs */
+#define CAIRN_PUBLISH_MAX_JOBS 64
+
+/* What an image's pushes said (a reference published, progress), held until it may be told. */
+struct held {
+	bool progress;
+	struct cairn_published_ref r;
+	struct cairn_progress p;
+	struct cairn_digest dg;	  /* p.digest, when told */
+	char *tag, *scheme, *ref; /* what r and p point to */
+};
+
+struct publish_run;
+
+/* The progress callback's data for one image. */
+struct image_ud {
+	struct publish_run *run;
+	size_t image;
+};
+
+/*
+ * One publish of several images: up to --jobs images go at once (their blobs share --jobs
+ * slots), each image's tags and then its stages in order. The caller hears of each image in
+ * image order, one block each: the first image not yet told is told live, the others once those
+ * before them are.
+ */
+struct publish_run {
+	struct cairn_store *st;
+	const struct cairn_build_result *built;
+	const struct cairn_publish_opts *user; /* the caller's options and callbacks */
+	struct cairn_publish_opts o;	       /* with the callbacks below */
+	const struct cairn_ref *repo;
+	struct image_ud *ud;  /* per image */
+	pthread_mutex_t lock; /* all below, and the caller's callbacks */
+	size_t next;	      /* the next image to take */
+	size_t told;	      /* images [0, told) told entirely */
+	bool *done;
+	struct held **held; /* per image */
+	size_t *n_held;
+	bool failed;
+	size_t err_image; /* the first image (in order) that failed */
+	struct cairn_error *err;
+};
+
+static struct held *hold(struct publish_run *run, size_t i, const char *tag, const char *scheme,
+			 const char *ref)
+{
+	struct held *h;
+
+	run->held[i] = xreallocarray(run->held[i], run->n_held[i] + 1, sizeof(*run->held[i]));
+	h = &run->held[i][run->n_held[i]++];
+	memset(h, 0, sizeof(*h));
+	h->tag = tag ? xstrdup(tag) : NULL;
+	h->scheme = scheme ? xstrdup(scheme) : NULL;
+	h->ref = ref ? xstrdup(ref) : NULL;
+	return h;
+}
+
+/* Tell and free what image i holds. Under run->lock. */
+static void tell_held(struct publish_run *run, size_t i)
+{
+	const struct cairn_publish_opts *u = run->user;
+
+	for (size_t k = 0; k < run->n_held[i]; k++) {
+		struct held *h = &run->held[i][k];
+
+		if (h->progress) {
+			h->p.digest = &h->dg; /* the array moved since */
+			u->image.progress(&h->p, u->image.progress_ud);
+		} else
+			u->published(&h->r, u->published_ud);
+		free(h->tag);
+		free(h->scheme);
+		free(h->ref);
+	}
+	free(run->held[i]);
+	run->held[i] = NULL;
+	run->n_held[i] = 0;
+}
+
+static void run_progress(const struct cairn_progress *ev, void *ud)
+{
+	struct image_ud *iu = ud;
+	struct publish_run *run = iu->run;
+	struct held *h;
+
+	pthread_mutex_lock(&run->lock);
+	if (iu->image == run->told) {
+		run->user->image.progress(ev, run->user->image.progress_ud);
+	} else if (ev->kind != CAIRN_PROGRESS_BLOB_BYTES) { /* bytes moving: live only */
+		h = hold(run, iu->image, NULL, NULL, ev->ref);
+		h->progress = true;
+		h->p = *ev;
+		h->p.ref = h->ref;
+		h->p.digest = NULL; /* &h->dg when told */
+		if (ev->digest)
+			h->dg = *ev->digest;
+	}
+	pthread_mutex_unlock(&run->lock);
+}
+
+static void run_published(const struct cairn_published_ref *r, void *ud)
+{
+	struct publish_run *run = ud;
+	struct held *h;
+
+	pthread_mutex_lock(&run->lock);
+	if (r->image == run->told) {
+		run->user->published(r, run->user->published_ud);
+	} else {
+		h = hold(run, r->image, r->tag, r->scheme, r->ref);
+		h->r = *r;
+		h->r.tag = h->tag;
+		h->r.scheme = h->scheme;
+		h->r.ref = h->ref;
+	}
+	pthread_mutex_unlock(&run->lock);
+}
+
+/* Image i is published: it and the ones after it that waited for it are told. */
+static void image_done(struct publish_run *run, size_t i)
+{
+	pthread_mutex_lock(&run->lock);
+	run->done[i] = true;
+	while (run->told < run->built->n_images && run->done[run->told]) {
+		run->told++;
+		/* the next one's block so far; the rest of it live */
+		if (run->told < run->built->n_images)
+			tell_held(run, run->told);
+	}
+	pthread_mutex_unlock(&run->lock);
+}
+
+static int publish_image(struct publish_run *run, size_t i, struct cairn_error **err)
+{
+	const struct cairn_publish_opts *o = &run->o;
+	const struct cairn_build_image *im = &run->built->images[i];
+	CLEANUP(cairn_ref_release) struct cairn_ref dest_repo = CAIRN_REF_INIT;
+	struct cairn_image_opts image = o->image;
+	int ret;
+
+	if (image.progress)
+		image.progress_ud = &run->ud[i];
+	if (im->artifact || (o->dry_run && (!im->signature[0] || im->incomplete)))
+		return 0;
+	ret = image_repo(&dest_repo, run->repo, im, o, err);
+	if (ret < 0)
+		return ret;
+	/*
+	 * Each tag has a manifest of its own (its tag in the labels), so that cleanup can delete
+	 * one tag without another; the layers go up once per image.
+	 */
+	for (size_t t = 0; t < o->n_tags; t++) {
+		CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
+		struct cairn_image_opts io = image;
+
+		ret = image_tag(&dest, &dest_repo, im, &o->tags[t], o, err);
+		if (ret < 0)
+			return cairn_error_wrap(err, "publish image '%s'",
+						im->name ? im->name : "~");
+		io.layers_known = t > 0;
+		if (o->dry_run) {
+			cleanup_free char *ref = cairn_ref_format(&dest);
+			struct cairn_digest none = {0};
+
+			tell(o, run->built, im, &o->tags[t], &dest, ref, &none, 0);
+			continue;
+		}
+		ret = publish_tag(run->st, run->built, im, &o->tags[t], &dest, o, &io, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (o->with_stages)
+		return push_stages(run->st, run->built, im, run->repo, o, &image, err);
+	return 0;
+}
+
+static void *publish_worker(void *arg)
+{
+	struct publish_run *run = arg;
+
+	for (;;) {
+		struct cairn_error *e = NULL;
+		size_t i;
+		int ret;
+
+		pthread_mutex_lock(&run->lock);
+		i = run->failed ? run->built->n_images : run->next++;
+		pthread_mutex_unlock(&run->lock);
+		if (i >= run->built->n_images)
+			return NULL;
+		ret = publish_image(run, i, &e);
+		if (ret == 0) {
+			image_done(run, i);
+			continue;
+		}
+		pthread_mutex_lock(&run->lock);
+		run->failed = true;
+		if (!run->err || i < run->err_image) {
+			cairn_error_free(run->err);
+			run->err = e;
+			run->err_image = i;
+		} else {
+			cairn_error_free(e);
+		}
+		pthread_mutex_unlock(&run->lock);
+	}
+}
+
 DEFINE_FREEP(struct cairn_registry_pool, cairn_registry_pool_free)
 
 int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built,
@@ -443,57 +657,64 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 {
 	CLEANUP(cairn_ref_release) struct cairn_ref repo = CAIRN_REF_INIT;
 	CLEANUP(cairn_registry_pool_freep) struct cairn_registry_pool *own = NULL;
-	struct cairn_image_opts image = o->image;
+	struct publish_run run = {.st = st, .built = built, .user = o, .o = *o, .repo = &repo};
+	struct cairn_job_slots slots;
+	pthread_t threads[CAIRN_PUBLISH_MAX_JOBS];
+	int jobs = o->image.jobs > 0 ? o->image.jobs : CAIRN_PUBLISH_DEFAULT_JOBS;
+	int started = 0;
 	int ret;
 
 	ret = cairn_repo_parse(&repo, o->repo, err);
 	if (ret < 0)
 		return ret;
 	/* one client per registry host for the whole publish */
-	if (!image.registries) {
-		ret = cairn_registry_pool_new(&own, &image.registry, err);
+	if (!run.o.image.registries) {
+		ret = cairn_registry_pool_new(&own, &run.o.image.registry, err);
 		if (ret < 0)
 			return ret;
-		image.registries = own;
+		run.o.image.registries = own;
 	}
-	for (size_t i = 0; i < built->n_images; i++) {
-		const struct cairn_build_image *im = &built->images[i];
-		CLEANUP(cairn_ref_release) struct cairn_ref dest_repo = CAIRN_REF_INIT;
-
-		if (im->artifact || (o->dry_run && (!im->signature[0] || im->incomplete)))
-			continue;
-		ret = image_repo(&dest_repo, &repo, im, o, err);
-		if (ret < 0)
-			return ret;
-		/*
-		 * Each tag has a manifest of its own (its tag in the labels), so that cleanup can
-		 * delete one tag without another; the layers go up once per image.
-		 */
-		for (size_t t = 0; t < o->n_tags; t++) {
-			CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
-			struct cairn_image_opts io = image;
-
-			ret = image_tag(&dest, &dest_repo, im, &o->tags[t], o, err);
-			if (ret < 0)
-				return cairn_error_wrap(err, "publish image '%s'",
-							im->name ? im->name : "~");
-			io.layers_known = t > 0;
-			if (o->dry_run) {
-				cleanup_free char *ref = cairn_ref_format(&dest);
-				struct cairn_digest none = {0};
-
-				tell(o, built, im, &o->tags[t], &dest, ref, &none, 0);
-				continue;
-			}
-			ret = publish_tag(st, built, im, &o->tags[t], &dest, o, &io, err);
-			if (ret < 0)
-				return ret;
-		}
-		if (o->with_stages) {
-			ret = push_stages(st, built, im, &repo, o, &image, err);
-			if (ret < 0)
-				return ret;
-		}
+	if (jobs > CAIRN_PUBLISH_MAX_JOBS)
+		jobs = CAIRN_PUBLISH_MAX_JOBS;
+	if ((size_t)jobs > built->n_images)
+		jobs = (int)built->n_images;
+	cairn_job_slots_init(&slots,
+			     o->image.jobs > 0 ? o->image.jobs : CAIRN_PUBLISH_DEFAULT_JOBS);
+	if (!run.o.image.slots)
+		run.o.image.slots = &slots;
+	run.ud = xcalloc(built->n_images + 1, sizeof(*run.ud));
+	for (size_t i = 0; i < built->n_images; i++)
+		run.ud[i] = (struct image_ud){&run, i};
+	if (o->image.progress)
+		run.o.image.progress = run_progress;
+	if (o->published) {
+		run.o.published = run_published;
+		run.o.published_ud = &run;
+	}
+	pthread_mutex_init(&run.lock, NULL);
+	run.done = xcalloc(built->n_images + 1, sizeof(*run.done));
+	run.held = xcalloc(built->n_images + 1, sizeof(*run.held));
+	run.n_held = xcalloc(built->n_images + 1, sizeof(*run.n_held));
+	for (int i = 1; i < jobs; i++) {
+		if (pthread_create(&threads[started], NULL, publish_worker, &run) != 0)
+			break;
+		started++;
+	}
+	publish_worker(&run);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	/* after a failure: what was published is still told (a report lists it) */
+	for (size_t i = run.told + 1; i < built->n_images; i++)
+		tell_held(&run, i);
+	free(run.ud);
+	free(run.done);
+	free(run.held);
+	free(run.n_held);
+	pthread_mutex_destroy(&run.lock);
+	cairn_job_slots_release(&slots);
+	if (run.err) {
+		*err = run.err;
+		return run.err->code;
 	}
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include "cairn/image.h"
 #include "cairn/oci.h"
 #include "registry/registry_internal.h"
+#include "util/slots.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -141,31 +142,14 @@ static int try_mount(const char *from, void *ud)
 	return 0;
 }
 
-static int push_blob(struct pool *p, struct cairn_registry_conn *c,
+/* Send blob `d` unless the repository has it (the caller holds the blob's claim). */
+static int send_blob(struct pool *p, struct cairn_registry_conn *c,
 		     const struct cairn_descriptor *d, struct cairn_error **err)
 {
-	const char *domain = cairn_registry_domain(p->reg);
-	struct mount_try m = {.c = c, .p = p, .dg = &d->digest};
 	struct upload_src u = {.p = p, .d = d, .fd = -1};
 	uint64_t size;
-	int ret;
+	int ret = cairn_registry_blob_head(c, p->repo, &d->digest, NULL, err);
 
-	/*
-	 * A repository of this registry known to hold the blob: mount straight away, one request
-	 * whether or not the target already has it.
-	 */
-	/* found, mounted or sent there earlier in this run (the stage below, another tag) */
-	if (!p->fresh && cairn_registry_blob_known(p->reg, p->repo, &d->digest)) {
-		report(p, CAIRN_PROGRESS_BLOB_EXISTS, &d->digest, d->size, d->size);
-		return 0;
-	}
-	cairn_store_source_each(p->st, &d->digest, domain, try_mount, &m);
-	if (m.mounted) {
-		seen_there(p, &d->digest);
-		report(p, CAIRN_PROGRESS_BLOB_MOUNTED, &d->digest, d->size, d->size);
-		return 0;
-	}
-	ret = cairn_registry_blob_head(c, p->repo, &d->digest, NULL, err);
 	if (ret == 0) {
 		seen_there(p, &d->digest);
 		report(p, CAIRN_PROGRESS_BLOB_EXISTS, &d->digest, d->size, d->size);
@@ -192,6 +176,38 @@ static int push_blob(struct pool *p, struct cairn_registry_conn *c,
 	seen_there(p, &d->digest);
 	report(p, CAIRN_PROGRESS_BLOB_DONE, &d->digest, size, size);
 	return 0;
+}
+
+/*
+ * Blob `d` into the repository: nothing when this run saw it there, else mounted from another
+ * repository of the registry known to hold it, else HEAD and upload. Pushes of this process
+ * that need the same blob take turns (cairn_registry_blob_claim()): the first sends it, the
+ * others find it known or mount it.
+ */
+static int push_blob(struct pool *p, struct cairn_registry_conn *c,
+		     const struct cairn_descriptor *d, struct cairn_error **err)
+{
+	struct mount_try m = {.c = c, .p = p, .dg = &d->digest};
+	int ret;
+
+	do {
+		/* found, mounted or sent there earlier in this run (a stage below, another tag) */
+		if (!p->fresh && cairn_registry_blob_known(p->reg, p->repo, &d->digest)) {
+			report(p, CAIRN_PROGRESS_BLOB_EXISTS, &d->digest, d->size, d->size);
+			return 0;
+		}
+	} while (!cairn_registry_blob_claim(p->reg, &d->digest));
+	/* one request whether or not the target already has it */
+	cairn_store_source_each(p->st, &d->digest, cairn_registry_domain(p->reg), try_mount, &m);
+	if (m.mounted) {
+		seen_there(p, &d->digest);
+		report(p, CAIRN_PROGRESS_BLOB_MOUNTED, &d->digest, d->size, d->size);
+		ret = 0;
+	} else {
+		ret = send_blob(p, c, d, err);
+	}
+	cairn_registry_blob_sent(p->reg, &d->digest);
+	return ret;
 }
 
 /* ---- pull side ---- */
@@ -281,30 +297,34 @@ static void fail(struct pool *p, struct cairn_error *e)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/*
+ * Each blob takes a slot of the run (when calls share them) and a connection for its time
+ * only: pushes side by side keep to --jobs connections between them.
+ */
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
-	struct cairn_registry_conn *c = NULL;
 	struct cairn_error *e = NULL;
 
-	if (cairn_registry_conn_get(&c, p->reg, &e) < 0) {
-		fail(p, e);
-		return NULL;
-	}
 	while (!atomic_load(&p->failed)) {
 		size_t i = atomic_fetch_add(&p->next, 1);
+		struct cairn_registry_conn *c = NULL;
 		int ret;
 
 		if (i >= p->n_blobs)
 			break;
-		ret = p->push ? push_blob(p, c, &p->blobs[i], &e)
-			      : pull_blob(p, c, &p->blobs[i], &e);
+		cairn_job_slot_take(p->o->slots);
+		ret = cairn_registry_conn_get(&c, p->reg, &e);
+		if (ret == 0)
+			ret = p->push ? push_blob(p, c, &p->blobs[i], &e)
+				      : pull_blob(p, c, &p->blobs[i], &e);
+		cairn_registry_conn_put(c);
+		cairn_job_slot_give(p->o->slots);
 		if (ret < 0) {
 			fail(p, e);
 			e = NULL;
 		}
 	}
-	cairn_registry_conn_put(c);
 	return NULL;
 }
 
@@ -374,6 +394,8 @@ struct remote {
 	struct cairn_registry *reg;	 /* borrowed from the pool */
 	struct cairn_registry_conn *c;	 /* given back by remote_release() */
 	uint64_t requests;		 /* what the registry had sent when the call began */
+	struct cairn_job_slots *slots;	 /* the call's options' */
+	bool slot;			 /* one of `slots` is held */
 };
 
 #define REMOTE_INIT \
@@ -397,6 +419,29 @@ static int remote_open(struct remote *rm, const struct cairn_image_opts *o, cons
 	if (ret < 0)
 		return ret;
 	rm->requests = cairn_registry_request_count(rm->reg);
+	rm->slots = o->slots;
+	cairn_job_slot_take(rm->slots);
+	rm->slot = true;
+	return cairn_registry_conn_get(&rm->c, rm->reg, err);
+}
+
+/*
+ * The call's connection and slot go back while a pool of workers moves its blobs (they may
+ * take them): calls side by side keep to the slots they share, and to as many connections.
+ */
+static void remote_pause(struct remote *rm)
+{
+	cairn_registry_conn_put(rm->c);
+	rm->c = NULL;
+	if (rm->slot)
+		cairn_job_slot_give(rm->slots);
+	rm->slot = false;
+}
+
+static int remote_resume(struct remote *rm, struct cairn_error **err)
+{
+	cairn_job_slot_take(rm->slots);
+	rm->slot = true;
 	return cairn_registry_conn_get(&rm->c, rm->reg, err);
 }
 
@@ -409,6 +454,8 @@ static uint64_t remote_requests(const struct remote *rm)
 static void remote_release(struct remote *rm)
 {
 	cairn_registry_conn_put(rm->c);
+	if (rm->slot)
+		cairn_job_slot_give(rm->slots);
 	cairn_registry_pool_free(rm->own);
 	memset(rm, 0, sizeof(*rm));
 }
@@ -457,11 +504,10 @@ static int load_manifest(struct cairn_manifest **m, char **raw, size_t *len, str
  * An index goes up after every image it lists: their blobs, then each image manifest by
  * digest. Every listed image must be in the store.
  */
-static int push_index_children(struct cairn_store *st, struct cairn_registry *reg,
-			       struct cairn_registry_conn *c, const struct cairn_ref *ref,
-			       const char *refstr, const struct cairn_manifest *index,
-			       const struct cairn_image_opts *o, struct cairn_transfer_stats *stats,
-			       struct cairn_error **err)
+static int push_index_children(struct cairn_store *st, struct remote *rm,
+			       const struct cairn_ref *ref, const char *refstr,
+			       const struct cairn_manifest *index, const struct cairn_image_opts *o,
+			       struct cairn_transfer_stats *stats, struct cairn_error **err)
 {
 	for (size_t i = 0; i < index->n_manifests; i++) {
 		CLEANUP(cairn_manifest_freep) struct cairn_manifest *child = NULL;
@@ -477,17 +523,21 @@ static int push_index_children(struct cairn_store *st, struct cairn_registry *re
 		if (child->kind != CAIRN_MANIFEST_IMAGE)
 			return cairn_error_set(err, CAIRN_EINVAL, "manifest '%s': nested index",
 					       d->digest.str);
-		ret = cairn_registry_manifest_head(c, ref->path, d->digest.str, &remote, err);
+		ret = cairn_registry_manifest_head(rm->c, ref->path, d->digest.str, &remote, err);
 		if (ret == 0)
 			continue;
 		if (ret != CAIRN_ENOTFOUND)
 			return ret;
 		cairn_error_clear(err);
-		ret = push_manifest_blobs(st, reg, ref, refstr, child, o, false, false, stats, err);
+		remote_pause(rm);
+		ret = push_manifest_blobs(st, rm->reg, ref, refstr, child, o, false, false, stats,
+					  err);
+		if (ret == 0)
+			ret = remote_resume(rm, err);
 		if (ret < 0)
 			return ret;
-		ret = cairn_registry_manifest_put(c, ref->path, d->digest.str, d->media_type, raw,
-						  len, NULL, err);
+		ret = cairn_registry_manifest_put(rm->c, ref->path, d->digest.str, d->media_type,
+						  raw, len, NULL, err);
 		if (ret < 0)
 			return ret;
 	}
@@ -522,8 +572,9 @@ int cairn_image_push(struct cairn_store *st, const char *name, const struct cair
 /* One image going up: what every step of the push needs. */
 struct push_job {
 	struct cairn_store *st;
+	struct remote *rm;
 	struct cairn_registry *reg;
-	struct cairn_registry_conn *c;
+	struct cairn_registry_conn *c; /* rm's, while it holds one */
 	const struct cairn_ref *ref;
 	const char *refstr;
 	const char *reference; /* the tag, or the digest */
@@ -542,11 +593,22 @@ struct push_job {
 
 static int push_blobs(struct push_job *j, struct cairn_error **err)
 {
-	if (j->m->kind == CAIRN_MANIFEST_INDEX)
-		return push_index_children(j->st, j->reg, j->c, j->ref, j->refstr, j->m, j->o,
-					   j->stats, err);
-	return push_manifest_blobs(j->st, j->reg, j->ref, j->refstr, j->m, j->o, j->o->layers_known,
-				   j->recheck, j->stats, err);
+	int ret;
+
+	if (j->m->kind == CAIRN_MANIFEST_INDEX) {
+		ret = push_index_children(j->st, j->rm, j->ref, j->refstr, j->m, j->o, j->stats,
+					  err);
+		j->c = j->rm->c;
+		return ret;
+	}
+	remote_pause(j->rm);
+	j->c = NULL;
+	ret = push_manifest_blobs(j->st, j->reg, j->ref, j->refstr, j->m, j->o, j->o->layers_known,
+				  j->recheck, j->stats, err);
+	if (ret == 0)
+		ret = remote_resume(j->rm, err);
+	j->c = j->rm->c;
+	return ret;
 }
 
 /* Before attempt `attempt` (2, 3, ...) of a manifest PUT: 100, 200, 400... ms, jittered. */
@@ -644,6 +706,7 @@ static int push_image(struct push_job *j, const struct cairn_ref *dest, struct c
 	ret = remote_open(&rm, j->o, ref.domain, err);
 	if (ret < 0)
 		return ret;
+	j->rm = &rm;
 	j->reg = rm.reg;
 	j->c = rm.c;
 	ret = tag_holds(j, err);
@@ -781,6 +844,7 @@ int cairn_image_pull(struct cairn_store *st, const struct cairn_ref *src, const 
 	pool_init(&p, rm.reg, st, ref.path, refstr, o, stats, 0);
 	blobs = image_blobs(m, &p.n_blobs);
 	p.blobs = blobs;
+	remote_pause(&rm); /* nothing more to ask the registry */
 	ret = run_pool(&p, err);
 	pthread_mutex_destroy(&p.lock);
 	if (ret < 0)

@@ -44,6 +44,9 @@ void cairn_registry_free(struct cairn_registry *r)
 	pthread_mutex_destroy(&r->idle_lock);
 	cairn_registry_tokens_clear(r);
 	cairn_strset_release(&r->known);
+	free(r->sending);
+	pthread_cond_destroy(&r->sent);
+	pthread_mutex_destroy(&r->first_lock);
 	pthread_mutex_destroy(&r->known_lock);
 	cairn_auth_challenges_release(&r->challenges);
 	cairn_creds_release(&r->creds);
@@ -90,6 +93,8 @@ int cairn_registry_open(struct cairn_registry **out, const char *domain,
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->idle_lock, NULL);
 	pthread_mutex_init(&r->known_lock, NULL);
+	pthread_cond_init(&r->sent, NULL);
+	pthread_mutex_init(&r->first_lock, NULL);
 	r->domain = xstrdup(domain);
 	r->api_host = xstrdup(strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain);
 	r->insecure = xcalloc(o->n_insecure + 1, sizeof(*r->insecure));
@@ -505,8 +510,27 @@ static int may_retry(const struct cairn_registry_conn *c, const struct call *cal
 	return 1;
 }
 
+static int call_retrying(struct cairn_registry_conn *c, struct call *call,
+			 struct cairn_http_resp *resp, struct cairn_error **err);
+
 int cairn_registry_call(struct cairn_registry_conn *c, struct call *call,
 			struct cairn_http_resp *resp, struct cairn_error **err)
+{
+	struct cairn_registry *r = c->r;
+	int ret;
+
+	if (atomic_load(&r->answered))
+		return call_retrying(c, call, resp, err);
+	pthread_mutex_lock(&r->first_lock);
+	ret = call_retrying(c, call, resp, err);
+	if (ret == 0)
+		atomic_store(&r->answered, 1);
+	pthread_mutex_unlock(&r->first_lock);
+	return ret;
+}
+
+static int call_retrying(struct cairn_registry_conn *c, struct call *call,
+			 struct cairn_http_resp *resp, struct cairn_error **err)
 {
 	struct cairn_registry *r = c->r;
 	int auth_retried = 0;
@@ -619,5 +643,46 @@ void cairn_registry_blob_note(struct cairn_registry *r, const char *repo,
 		return;
 	pthread_mutex_lock(&r->known_lock);
 	cairn_strset_add(&r->known, k, len);
+	pthread_mutex_unlock(&r->known_lock);
+}
+
+static size_t sending_find(const struct cairn_registry *r, const struct cairn_digest *dg)
+{
+	size_t i = 0;
+
+	while (i < r->n_sending && !cairn_digest_equal(&r->sending[i], dg))
+		i++;
+	return i;
+}
+
+bool cairn_registry_blob_claim(struct cairn_registry *r, const struct cairn_digest *dg)
+{
+	bool waited = false;
+
+	pthread_mutex_lock(&r->known_lock);
+	while (sending_find(r, dg) < r->n_sending) {
+		pthread_cond_wait(&r->sent, &r->known_lock);
+		waited = true;
+	}
+	if (!waited) {
+		if (r->n_sending == r->cap_sending) {
+			r->cap_sending = r->cap_sending ? 2 * r->cap_sending : 8;
+			r->sending = xreallocarray(r->sending, r->cap_sending, sizeof(*r->sending));
+		}
+		r->sending[r->n_sending++] = *dg;
+	}
+	pthread_mutex_unlock(&r->known_lock);
+	return !waited;
+}
+
+void cairn_registry_blob_sent(struct cairn_registry *r, const struct cairn_digest *dg)
+{
+	size_t i;
+
+	pthread_mutex_lock(&r->known_lock);
+	i = sending_find(r, dg);
+	if (i < r->n_sending)
+		r->sending[i] = r->sending[--r->n_sending];
+	pthread_cond_broadcast(&r->sent);
 	pthread_mutex_unlock(&r->known_lock);
 }

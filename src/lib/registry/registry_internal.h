@@ -67,6 +67,16 @@ struct cairn_registry {
 	 */
 	pthread_mutex_t known_lock;
 	struct cairn_strset known;
+	/* blobs a thread of this process is sending now (any repository), under known_lock */
+	struct cairn_digest *sending;
+	size_t n_sending, cap_sending;
+	pthread_cond_t sent; /* a blob left `sending` */
+	/*
+	 * Until the registry has answered a first call, calls go one at a time: the first learns
+	 * how it authenticates (its 401), the others then come with the right header at once.
+	 */
+	pthread_mutex_t first_lock;
+	atomic_int answered;
 };
 
 /* One thread's connection to a registry. */
@@ -99,6 +109,14 @@ bool cairn_registry_blob_known(struct cairn_registry *r, const char *repo,
 			       const struct cairn_digest *dg);
 void cairn_registry_blob_note(struct cairn_registry *r, const char *repo,
 			      const struct cairn_digest *dg);
+/*
+ * Two pushes of this process that need one blob (two images on one base, two stage chains)
+ * send it once: true when the caller may send `dg` (it gives it back with
+ * cairn_registry_blob_sent()); false once another thread that was sending it is done, the
+ * caller then looks again (the blob is known or can be mounted now, or that send failed).
+ */
+bool cairn_registry_blob_claim(struct cairn_registry *r, const struct cairn_digest *dg);
+void cairn_registry_blob_sent(struct cairn_registry *r, const struct cairn_digest *dg);
 
 /* registry.c: options, errors, the scheme, the request loop */
 
