@@ -196,4 +196,28 @@ test_expect_success 'a host that cannot run shell stages is told what it lacks, 
 	cp "$T/before-extra.yaml" "$P/werf.yaml"
 '
 
+test_expect_success 'a Docker schema 2 base: its from stage is OCI, readable by skopeo and umoci' '
+	base_image_push "$REG/base/docker:1" --format v2s2 &&
+	skopeo inspect --raw --tls-verify=false "docker://$REG/base/docker:1" >"$T/d.raw" &&
+	grep -q "vnd.docker.distribution.manifest.v2+json" "$T/d.raw" &&
+	D="$T/dproject" && mkdir -p "$D" && git init -q "$D" &&
+	printf "project: dk\nconfigVersion: 1\n---\nimage: ~\nfrom: %s/base/docker:1\n" "$REG" \
+		>"$D/werf.yaml" &&
+	git -C "$D" add -A && git -C "$D" -c user.name=t -c user.email=t@example.com commit -q -m i &&
+	"$CAIRN" build --dir "$D" --report "$T/dk.json" >"$T/dk.out" 2>&1 &&
+	sig=$(last_sig "$T/dk.json") &&
+	skopeo inspect --raw "oci:$STORE:dk:$sig" >"$T/dk.raw" &&
+	grep -q "application/vnd.oci.image.manifest.v1+json" "$T/dk.raw" &&
+	! grep -q "vnd.docker" "$T/dk.raw" &&
+	skopeo inspect "oci:$STORE:dk:$sig" >"$T/dk.json2" &&
+	grep -q "\"Layers\"" "$T/dk.json2" &&
+	umoci unpack --image "$STORE:dk:$sig" "$T/bdk" >/dev/null &&
+	test -x "$T/bdk/rootfs/bin/busybox" &&
+	printf "sha256:%s\n" "$(sha256sum <"$T/d.raw" | cut -d" " -f1)" >"$T/d.want" &&
+	"$CAIRN" stages ls >"$T/dk.ls" &&
+	grep "^$REG/base/docker:1 " "$T/dk.ls" | grep -q " $(cut -c1-19 "$T/d.want") " &&
+	"$CAIRN" build --dir "$D" >"$T/dk.out2" 2>&1 &&
+	grep -q "from  *\[USING CACHE\]" "$T/dk.out2"
+'
+
 test_done

@@ -67,13 +67,17 @@ static int base_image(struct cairn_descriptor *out, struct image_state *s, struc
 	/* with fromLatest the stored copy may be older than the tag: pull (only what changed) */
 	ret = s->img->from_latest.value ? CAIRN_ENOTFOUND
 					: cairn_store_ref_get(s->b->st, name, out, err);
-	if (ret != CAIRN_ENOTFOUND)
-		return ret;
-	cairn_error_clear(err);
-	ret = cairn_image_pull(s->b->st, &ref, name, &s->b->pull, NULL, err);
-	if (ret < 0)
-		return cairn_error_wrap(err, "image '%s': base image", s->name);
-	return cairn_store_ref_get(s->b->st, name, out, err);
+	if (ret == CAIRN_ENOTFOUND) {
+		cairn_error_clear(err);
+		ret = cairn_image_pull(s->b->st, &ref, name, &s->b->pull, NULL, err);
+		if (ret < 0)
+			return cairn_error_wrap(err, "image '%s': base image", s->name);
+		ret = cairn_store_ref_get(s->b->st, name, out, err);
+	}
+	/* the stage is an OCI manifest whatever the registry sent */
+	if (ret == 0)
+		ret = stage_oci_base(out, s->b->st, err);
+	return ret;
 }
 
 /*

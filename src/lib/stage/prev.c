@@ -95,7 +95,49 @@ static const char *oci_layer_type(const char *mt)
 {
 	if (strcmp(mt, CAIRN_MT_DOCKER_LAYER_GZIP) == 0)
 		return CAIRN_MT_OCI_LAYER_GZIP;
+	if (strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar") == 0)
+		return CAIRN_MT_OCI_LAYER;
+	if (strcmp(mt, "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip") == 0)
+		return "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
 	return mt;
+}
+
+int stage_oci_base(struct cairn_descriptor *d, struct cairn_store *st, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	cleanup_json json_t *m = NULL;
+	cleanup_free char *raw = NULL;
+	json_t *layer, *config;
+	size_t len = 0, i;
+	int ret;
+
+	if (strcmp(d->media_type, CAIRN_MT_DOCKER_MANIFEST) != 0)
+		return 0;
+	ret = cairn_store_read_doc(&raw, &len, st, &d->digest, err);
+	if (ret == 0)
+		ret = cairn_json_parse(&m, raw, len, "base image manifest", err);
+	if (ret < 0)
+		return ret;
+	config = json_object_get(m, "config");
+	if (!json_is_object(config) || !json_is_array(json_object_get(m, "layers")))
+		return cairn_error_set(err, CAIRN_EINVAL, "base image manifest '%s': no config",
+				       d->digest.str);
+	json_object_set_new(m, "mediaType", json_string(CAIRN_MT_OCI_MANIFEST));
+	json_object_set_new(config, "mediaType", json_string(CAIRN_MT_OCI_CONFIG));
+	json_array_foreach(json_object_get(m, "layers"), i, layer)
+	{
+		const char *mt = json_string_value(json_object_get(layer, "mediaType"));
+
+		if (mt)
+			json_object_set_new(layer, "mediaType", json_string(oci_layer_type(mt)));
+	}
+	ret = cairn_json_dump(&b, m, err);
+	if (ret < 0)
+		return ret;
+	memset(d, 0, sizeof(*d));
+	snprintf(d->media_type, sizeof(d->media_type), "%s", CAIRN_MT_OCI_MANIFEST);
+	d->size = b.len;
+	return cairn_store_put_blob(st, b.buf, b.len, &d->digest, err);
 }
 
 /*

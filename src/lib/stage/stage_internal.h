@@ -272,6 +272,13 @@ void stage_set_label(json_t *config, const char *key, const char *value);
 int stage_commit(struct image_state *s, enum stage_id id, json_t *config,
 		 const struct new_layer *layers, size_t n_layers, struct cairn_descriptor *out,
 		 struct cairn_error **err);
+/*
+ * The from stage of a Docker schema 2 base `d`: the same config and layers under an OCI
+ * manifest (written into `st`, `d` set to it), so that the store's names stay readable by OCI
+ * tools (skopeo 1.9 skips index.json entries of Docker media types). The base under its own
+ * name keeps the registry's bytes. Other manifests are left as they are.
+ */
+int stage_oci_base(struct cairn_descriptor *d, struct cairn_store *st, struct cairn_error **err);
 int stage_lower_dirs(struct strv *out, struct image_state *s, struct cairn_error **err);
 bool stage_keep_dir(struct cairn_layer_entry *e, void *ud);
 json_t *stage_env_of(json_t *config);
