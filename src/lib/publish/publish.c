@@ -8,6 +8,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/ordered.h"
 #include "util/slots.h"
 
 #include <pthread.h>
@@ -444,15 +445,6 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 #define CAIRN_PUBLISH_DEFAULT_JOBS 4 /* as cairn_image_opts.jobs */
 #define CAIRN_PUBLISH_MAX_JOBS 64
 
-/* What an image's pushes said (a reference published, progress), held until it may be told. */
-struct held {
-	bool progress;
-	struct cairn_published_ref r;
-	struct cairn_progress p;
-	struct cairn_digest dg;	  /* p.digest, when told */
-	char *tag, *scheme, *ref; /* what r and p point to */
-};
-
 struct publish_run;
 
 /* The progress callback's data for one image. */
@@ -464,8 +456,7 @@ struct image_ud {
 /*
  * One publish of several images: up to --jobs images go at once (their blobs share --jobs
  * slots), each image's tags and then its stages in order. The caller hears of each image in
- * image order, one block each: the first image not yet told is told live, the others once those
- * before them are.
+ * image order, one block each (util/ordered.h).
  */
 struct publish_run {
 	struct cairn_store *st;
@@ -473,105 +464,111 @@ struct publish_run {
 	const struct cairn_publish_opts *user; /* the caller's options and callbacks */
 	struct cairn_publish_opts o;	       /* with the callbacks below */
 	const struct cairn_ref *repo;
-	struct image_ud *ud;  /* per image */
-	pthread_mutex_t lock; /* all below, and the caller's callbacks */
+	struct image_ud *ud; /* per image */
+	struct cairn_ordered *told;
+	pthread_mutex_t lock; /* all below */
 	size_t next;	      /* the next image to take */
-	size_t told;	      /* images [0, told) told entirely */
-	bool *done;
-	struct held **held; /* per image */
-	size_t *n_held;
 	bool failed;
 	size_t err_image; /* the first image (in order) that failed */
 	struct cairn_error *err;
 };
 
-static struct held *hold(struct publish_run *run, size_t i, const char *tag, const char *scheme,
-			 const char *ref)
+/* A progress event kept for later: the event, pointing into the copy. */
+struct progress_copy {
+	struct cairn_progress p;
+	struct cairn_digest dg;
+	char *ref;
+};
+
+static void *progress_copy(const void *msg)
 {
-	struct held *h;
+	const struct cairn_progress *ev = msg;
+	struct progress_copy *c;
 
-	run->held[i] = xreallocarray(run->held[i], run->n_held[i] + 1, sizeof(*run->held[i]));
-	h = &run->held[i][run->n_held[i]++];
-	memset(h, 0, sizeof(*h));
-	h->tag = tag ? xstrdup(tag) : NULL;
-	h->scheme = scheme ? xstrdup(scheme) : NULL;
-	h->ref = ref ? xstrdup(ref) : NULL;
-	return h;
-}
-
-/* Tell and free what image i holds. Under run->lock. */
-static void tell_held(struct publish_run *run, size_t i)
-{
-	const struct cairn_publish_opts *u = run->user;
-
-	for (size_t k = 0; k < run->n_held[i]; k++) {
-		struct held *h = &run->held[i][k];
-
-		if (h->progress) {
-			h->p.digest = &h->dg; /* the array moved since */
-			u->image.progress(&h->p, u->image.progress_ud);
-		} else
-			u->published(&h->r, u->published_ud);
-		free(h->tag);
-		free(h->scheme);
-		free(h->ref);
+	if (ev->kind == CAIRN_PROGRESS_BLOB_BYTES)
+		return NULL; /* bytes moving: live only */
+	c = xcalloc(1, sizeof(*c));
+	c->p = *ev;
+	c->ref = ev->ref ? xstrdup(ev->ref) : NULL;
+	c->p.ref = c->ref;
+	if (ev->digest) {
+		c->dg = *ev->digest;
+		c->p.digest = &c->dg;
 	}
-	free(run->held[i]);
-	run->held[i] = NULL;
-	run->n_held[i] = 0;
+	return c;
 }
+
+static void progress_drop(void *copy)
+{
+	struct progress_copy *c = copy;
+
+	free(c->ref);
+	free(c);
+}
+
+static void progress_tell(const void *msg, void *ud)
+{
+	const struct publish_run *run = ud;
+
+	run->user->image.progress(msg, run->user->image.progress_ud);
+}
+
+static const struct cairn_ordered_kind progress_kind = {progress_tell, progress_copy,
+							progress_drop};
 
 static void run_progress(const struct cairn_progress *ev, void *ud)
 {
 	struct image_ud *iu = ud;
-	struct publish_run *run = iu->run;
-	struct held *h;
 
-	pthread_mutex_lock(&run->lock);
-	if (iu->image == run->told) {
-		run->user->image.progress(ev, run->user->image.progress_ud);
-	} else if (ev->kind != CAIRN_PROGRESS_BLOB_BYTES) { /* bytes moving: live only */
-		h = hold(run, iu->image, NULL, NULL, ev->ref);
-		h->progress = true;
-		h->p = *ev;
-		h->p.ref = h->ref;
-		h->p.digest = NULL; /* &h->dg when told */
-		if (ev->digest)
-			h->dg = *ev->digest;
-	}
-	pthread_mutex_unlock(&run->lock);
+	cairn_ordered_say(iu->run->told, iu->image, &progress_kind, iu->run, ev);
 }
+
+/* A published reference kept for later. */
+struct published_copy {
+	struct cairn_published_ref r;
+	char *tag, *scheme, *ref;
+};
+
+static void *published_copy(const void *msg)
+{
+	const struct cairn_published_ref *r = msg;
+	struct published_copy *c = xcalloc(1, sizeof(*c));
+
+	c->r = *r;
+	c->tag = r->tag ? xstrdup(r->tag) : NULL;
+	c->scheme = r->scheme ? xstrdup(r->scheme) : NULL;
+	c->ref = r->ref ? xstrdup(r->ref) : NULL;
+	c->r.tag = c->tag;
+	c->r.scheme = c->scheme;
+	c->r.ref = c->ref;
+	return c;
+}
+
+static void published_drop(void *copy)
+{
+	struct published_copy *c = copy;
+
+	free(c->tag);
+	free(c->scheme);
+	free(c->ref);
+	free(c);
+}
+
+static void published_tell(const void *msg, void *ud)
+{
+	const struct publish_run *run = ud;
+
+	run->user->published(msg, run->user->published_ud);
+}
+
+static const struct cairn_ordered_kind published_kind = {published_tell, published_copy,
+							 published_drop};
 
 static void run_published(const struct cairn_published_ref *r, void *ud)
 {
 	struct publish_run *run = ud;
-	struct held *h;
 
-	pthread_mutex_lock(&run->lock);
-	if (r->image == run->told) {
-		run->user->published(r, run->user->published_ud);
-	} else {
-		h = hold(run, r->image, r->tag, r->scheme, r->ref);
-		h->r = *r;
-		h->r.tag = h->tag;
-		h->r.scheme = h->scheme;
-		h->r.ref = h->ref;
-	}
-	pthread_mutex_unlock(&run->lock);
-}
-
-/* Image i is published: it and the ones after it that waited for it are told. */
-static void image_done(struct publish_run *run, size_t i)
-{
-	pthread_mutex_lock(&run->lock);
-	run->done[i] = true;
-	while (run->told < run->built->n_images && run->done[run->told]) {
-		run->told++;
-		/* the next one's block so far; the rest of it live */
-		if (run->told < run->built->n_images)
-			tell_held(run, run->told);
-	}
-	pthread_mutex_unlock(&run->lock);
+	cairn_ordered_say(run->told, r->image, &published_kind, run, r);
 }
 
 static int publish_image(struct publish_run *run, size_t i, struct cairn_error **err)
@@ -634,7 +631,7 @@ static void *publish_worker(void *arg)
 			return NULL;
 		ret = publish_image(run, i, &e);
 		if (ret == 0) {
-			image_done(run, i);
+			cairn_ordered_done(run->told, i);
 			continue;
 		}
 		pthread_mutex_lock(&run->lock);
@@ -692,9 +689,7 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 		run.o.published_ud = &run;
 	}
 	pthread_mutex_init(&run.lock, NULL);
-	run.done = xcalloc(built->n_images + 1, sizeof(*run.done));
-	run.held = xcalloc(built->n_images + 1, sizeof(*run.held));
-	run.n_held = xcalloc(built->n_images + 1, sizeof(*run.n_held));
+	run.told = cairn_ordered_new(built->n_images);
 	for (int i = 1; i < jobs; i++) {
 		if (pthread_create(&threads[started], NULL, publish_worker, &run) != 0)
 			break;
@@ -704,12 +699,8 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	/* after a failure: what was published is still told (a report lists it) */
-	for (size_t i = run.told + 1; i < built->n_images; i++)
-		tell_held(&run, i);
+	cairn_ordered_free(run.told);
 	free(run.ud);
-	free(run.done);
-	free(run.held);
-	free(run.n_held);
 	pthread_mutex_destroy(&run.lock);
 	cairn_job_slots_release(&slots);
 	if (run.err) {
