@@ -9,6 +9,9 @@
 #   (b) the gitArchive stage of a 300 MiB tree (half incompressible, half text) against
 #       `git archive HEAD | pigz -p2 >/dev/null` on the same repository in the same run: target
 #       cairn at least 0.8x the speed (its time at most 1.25x)
+#   (c) the CPU of a cold build (git entry, install and setup shell stages) of 2,000 files of
+#       4 KiB and of 20,000 files of 15 KiB (300 MiB); with CAIRN_OLD=PATH, against that binary,
+#       interleaved: target at most 0.70x its CPU
 # Needs root (shell stages run in runc), docker-registry, skopeo, umoci, busybox-static, git,
 # strace, python3, bc, and pigz (installed with apt-get when missing).
 # Usage: bench/build.sh [--quick]   (--quick: 2,000 files and 30 MiB, for a smoke run)
@@ -224,6 +227,70 @@ rm -rf "$W/home-b"
 cb=$(sort -g "$W/b-cairn" | head -1)
 gb=$(sort -g "$W/b-git" | head -1)
 
+# ---- (c) cold build CPU --------------------------------------------------------------------------
+# A git entry then two shell stages over it (the second stands on the first's layer): a cold build
+# (empty home, base image pulled) on a small and a big tree; CPU is user + system of cairn and
+# everything it started (RUSAGE_CHILDREN), wall time beside it. CAIRN_OLD=PATH adds the same runs
+# of another binary, interleaved, for before/after tables.
+cpu_run() { # cpu_run OUT-FILE BINARY PROJECT: appends "cpu wall" of one cold build
+	rm -rf "$W/home-c"
+	python3 - "$1" "$2" "$3" "$W/home-c" <<'PY'
+import os, resource, subprocess, sys, time
+out, binary, project, home = sys.argv[1:5]
+t = time.monotonic()
+subprocess.run([binary, "build", "-q", "--dir", project], check=True,
+               env=dict(os.environ, CAIRN_HOME=home), stdout=subprocess.DEVNULL)
+wall = time.monotonic() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(out, "a").write("%.3f %.3f\n" % (r.ru_utime + r.ru_stime, wall))
+PY
+}
+make_tree() { # make_tree DIR FILES KIB: FILES files of KIB KiB each, half random, half text
+	python3 - "$@" <<'PY'
+import os, random, sys
+d, n, kib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(7)
+for i in range(n):
+    sub = os.path.join(d, "src", "d%03d" % (i // 100))
+    os.makedirs(sub, exist_ok=True)
+    with open(os.path.join(sub, "f%05d" % i), "wb") as f:
+        if i % 2:
+            f.write(rnd.randbytes(kib * 1024))
+        else:
+            f.write(("line %d of file %d\n" % (i, i) * (kib * 1024 // 24 + 1)).encode()[:kib * 1024])
+PY
+}
+cold_cases=("small 2000 4" "big 20000 15")
+[ "${1:-}" != --quick ] || cold_cases=("small 2000 4")
+for c in "${cold_cases[@]}"; do
+	read -r name files kib <<<"$c"
+	C=$W/cold-$name
+	echo "== (c) cold build CPU: $files files of $kib KiB ($name)"
+	make_tree "$C" "$files" "$kib"
+	cat >"$C/werf.yaml" <<YAML
+project: coldbench
+configVersion: 1
+---
+image: app
+from: $REG/base/busybox:1
+git:
+- add: /src
+  to: /app
+shell:
+  install: [ls -R /app | wc -l > /count]
+  setup: [cat /count > /count2]
+YAML
+	git init -q "$C"
+	gitc "$C" add -A
+	gitc "$C" commit -q -m tree
+	: >"$W/c-$name-new" && : >"$W/c-$name-old"
+	for r in 1 2 3; do
+		cpu_run "$W/c-$name-new" "$CAIRN" "$C"
+		if [ -n "${CAIRN_OLD:-}" ]; then cpu_run "$W/c-$name-old" "$CAIRN_OLD" "$C"; fi
+	done
+	rm -rf "$W/home-c"
+done
+
 # ---- results --------------------------------------------------------------------------------------
 verdict() { if [ "$1" = 1 ]; then echo ok; else echo MISSED; fi; }
 printf '\n%-60s %-26s %-14s %s\n' case result target verdict
@@ -239,6 +306,18 @@ printf '%-60s %-26s\n' "(b) git archive HEAD | pigz -p2 (best of 3)" "$(printf '
 printf '%-60s %-26s %-14s %s\n' "(b) cairn speed relative to git archive | pigz" \
 	"$(printf '%.2fx (time %.2fx)' "$(echo "$gb / $cb" | bc -l)" "$(echo "$cb / $gb" | bc -l)")" \
 	">= 0.80x" "$(verdict "$(echo "$gb / $cb >= 0.8" | bc -l)")"
+for c in "${cold_cases[@]}"; do
+	read -r name files kib <<<"$c"
+	best() { cut -d' ' -f"$2" "$1" | sort -g | head -1; } # best FILE FIELD: min CPU (1), wall (2)
+	printf '%-60s %-26s\n' "(c) cold build, $files files x $kib KiB: CPU, wall (min of 3)" \
+		"$(printf '%.2f s, %.2f s' "$(best "$W/c-$name-new" 1)" "$(best "$W/c-$name-new" 2)")"
+	if [ -s "$W/c-$name-old" ]; then
+		ratio=$(echo "$(best "$W/c-$name-new" 1) / $(best "$W/c-$name-old" 1)" | bc -l)
+		printf '%-60s %-26s %-14s %s\n' "    CAIRN_OLD: CPU, wall; CPU new/old" \
+			"$(printf '%.2f s, %.2f s; %.2fx' "$(best "$W/c-$name-old" 1)" "$(best "$W/c-$name-old" 2)" "$ratio")" \
+			"<= 0.70x" "$(verdict "$(echo "$ratio <= 0.7" | bc -l)")"
+	fi
+done
 if [ "$n_open" -gt 0 ]; then
 	echo
 	echo "work-tree files cairn opened (first 10 of $n_open):"

@@ -1224,6 +1224,108 @@ static void test_upper_missing(void **state)
 	cairn_error_free(err);
 }
 
+/* The tree unpacked as the layer is written: what unpacking the stored layer gives. */
+static void test_unpack_as_written(void **state)
+{
+	static const enum cairn_layer_compression comps[] = {CAIRN_LAYER_GZIP, CAIRN_LAYER_ZSTD,
+							     CAIRN_LAYER_NONE};
+	struct fixture *f = *state;
+	struct cairn_layer_result res, again;
+	struct cairn_error *err = NULL;
+	cleanup_free char *moved = xasprintf("%s/moved", f->dir);
+
+	need_root();
+	assert_int_equal(mkdir(f->layers, 0755), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(comps); i++) {
+		struct cairn_layer_opts o = {.compression = comps[i], .unpack_to = f->dest};
+
+		sample_layer(f, &o, &res);
+		assert_true(res.unpacked);
+		check_sample(f);
+		check_contained(f, true);
+		/* the same layer, unpacked from the store: the same tree */
+		assert_int_equal(rename(f->dest, moved), 0);
+		if (unpack(f, &res.desc.digest, &err) < 0)
+			fail_msg("%s", err->msg);
+		check_sample(f);
+		assert_int_equal(cairn_fs_remove_tree(AT_FDCWD, f->dest, NULL), 0);
+		assert_int_equal(cairn_fs_remove_tree(AT_FDCWD, moved, NULL), 0);
+	}
+	/* without unpack_to: nothing unpacked, the same layer (the last one was plain tar) */
+	{
+		struct cairn_layer_opts plain = {.compression = CAIRN_LAYER_NONE};
+
+		sample_layer(f, &plain, &again);
+	}
+	assert_false(again.unpacked);
+	assert_true(cairn_digest_equal(&again.desc.digest, &res.desc.digest));
+	check_contained(f, false);
+}
+
+/* A layer abandoned (or failing) half-way leaves no tree. */
+static void test_unpack_as_written_abandoned(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_layer_opts o = {.unpack_to = f->dest};
+	struct cairn_layer_writer *w = NULL;
+	struct cairn_layer_result res;
+	struct cairn_error *err = NULL;
+	struct cairn_layer_entry big = {.path = "big", .mode = S_IFREG | 0644, .size = 100};
+
+	assert_int_equal(mkdir(f->layers, 0755), 0);
+	assert_int_equal(cairn_layer_writer_new(&w, f->st, &o, &err), 0);
+	add(w, "etc", S_IFDIR | 0755, NULL, 0, 1);
+	add_file(w, "etc/a", "a\n", 0644, 0, 1);
+	cairn_layer_writer_free(w);
+	check_contained(f, false);
+	/* a short file fails the layer: no tree either */
+	assert_int_equal(cairn_layer_writer_new(&w, f->st, &o, &err), 0);
+	assert_int_equal(cairn_layer_add(w, &big, &err), 0);
+	assert_int_equal(cairn_layer_write_data(w, "xy", 2, &err), 0);
+	assert_int_not_equal(cairn_layer_finish(w, &res, &err), 0);
+	cairn_error_free(err);
+	check_contained(f, false);
+}
+
+/* A pending tree goes under its diff_id once; a second is dropped; old leftovers are swept. */
+static void test_cache_adopt(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_digest id;
+	struct timespec old[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
+	cleanup_free char *p1 = cairn_layer_cache_pending(f->layers);
+	cleanup_free char *p2 = cairn_layer_cache_pending(f->layers);
+	cleanup_free char *p3 = cairn_layer_cache_pending(f->layers);
+	cleanup_free char *dest = NULL;
+	cleanup_free char *mark = NULL;
+
+	cairn_digest_of(&id, "layer", 5);
+	assert_non_null(p1);
+	assert_non_null(p2);
+	assert_string_not_equal(p1, p2);
+	assert_false(exists(p1));
+	assert_int_equal(mkdir(p1, 0755), 0);
+	assert_int_equal(mkdir(p2, 0755), 0);
+	mark = xasprintf("%s/first", p1);
+	assert_int_equal(mkdir(mark, 0755), 0);
+	cairn_layer_cache_adopt(f->layers, &id, p1);
+	assert_int_equal(cairn_layer_dir_path(&dest, f->layers, &id), 0);
+	free(mark);
+	mark = xasprintf("%s/first", dest);
+	assert_true(exists(mark));
+	cairn_layer_cache_adopt(f->layers, &id, p2);
+	assert_false(exists(p2));
+	assert_true(exists(mark));
+	/* a killed build's pending tree: swept once old, not while young */
+	assert_int_equal(mkdir(p3, 0755), 0);
+	assert_int_equal(cairn_layer_cache_sweep(f->layers, &id, 1, time(NULL) - 60), 0);
+	assert_true(exists(p3));
+	assert_int_equal(utimensat(AT_FDCWD, p3, old, 0), 0);
+	assert_int_equal(cairn_layer_cache_sweep(f->layers, &id, 1, time(NULL) - 60), 1);
+	assert_false(exists(p3));
+	assert_true(exists(mark));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1249,6 +1351,9 @@ int main(void)
 		T(test_upper_to_layer),
 		T(test_upper_refuses_redirect),
 		T(test_upper_missing),
+		T(test_unpack_as_written),
+		T(test_unpack_as_written_abandoned),
+		T(test_cache_adopt),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

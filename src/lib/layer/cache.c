@@ -13,6 +13,10 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* A layer unpacked as it was written, before it goes under its name (cache_pending()). */
+#define PENDING_PREFIX ".w-"
 
 int cairn_layer_dir_path(char **out, const char *layers_root, const struct cairn_digest *diff_id)
 {
@@ -52,12 +56,56 @@ static int is_dir(const char *path)
 	return lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* Open and take the lock of layer `hex` in `rootfd`: its fd, or -1 (errno set). */
+static int lock_layer(int rootfd, const char *hex)
+{
+	cleanup_free char *lockname = xasprintf(".%s.lock", hex);
+	int fd = openat(rootfd, lockname, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return -1;
+		}
+	}
+	return fd;
+}
+
+char *cairn_layer_cache_pending(const char *layers_root)
+{
+	cleanup_free char *tmpl = xasprintf("%s/" PENDING_PREFIX "XXXXXX", layers_root);
+
+	if (cairn_fs_mkdirs_at(AT_FDCWD, layers_root, 0755, NULL) < 0 || !mkdtemp(tmpl))
+		return NULL;
+	rmdir(tmpl); /* the unpack makes it, whole or not at all */
+	return TAKE_PTR(tmpl);
+}
+
+void cairn_layer_cache_adopt(const char *layers_root, const struct cairn_digest *diff_id,
+			     const char *dir)
+{
+	cleanup_free char *dest = NULL;
+	cleanup_close int rootfd = -1;
+	cleanup_close int lockfd = -1;
+
+	if (cairn_layer_dir_path(&dest, layers_root, diff_id) == 0 &&
+	    (rootfd = open(layers_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0 &&
+	    (lockfd = lock_layer(rootfd, cairn_digest_hex(diff_id))) >= 0 && !is_dir(dest) &&
+	    rename(dir, dest) == 0)
+		return;
+	cairn_fs_remove_tree(AT_FDCWD, dir, NULL);
+}
+
 int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *layers_root,
 				const struct cairn_digest *layer,
 				const struct cairn_digest *diff_id, struct cairn_error **err)
 {
 	cleanup_free char *dir = NULL;
-	cleanup_free char *lockname = NULL;
 	cleanup_close int rootfd = -1;
 	cleanup_close int lockfd = -1;
 	cleanup_close int fd = -1;
@@ -77,13 +125,10 @@ int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *
 	rootfd = open(layers_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return cairn_error_set_errno(err, "open '%s'", layers_root);
-	lockname = xasprintf(".%s.lock", cairn_digest_hex(diff_id));
-	lockfd = openat(rootfd, lockname, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	lockfd = lock_layer(rootfd, cairn_digest_hex(diff_id));
 	if (lockfd < 0)
-		return cairn_error_set_errno(err, "open lock '%s/%s'", layers_root, lockname);
-	while (flock(lockfd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return cairn_error_set_errno(err, "lock '%s/%s'", layers_root, lockname);
+		return cairn_error_set_errno(err, "lock '%s/.%s.lock'", layers_root,
+					     cairn_digest_hex(diff_id));
 	if (!is_dir(dir)) {
 		remove_stale(rootfd, cairn_digest_hex(diff_id));
 		ret = cairn_store_blob_open(&fd, &size, st, layer, err);
@@ -113,8 +158,12 @@ uint64_t cairn_layer_cache_sweep(const char *layers_root, const struct cairn_dig
 		cleanup_free char *path = NULL;
 		struct stat sb;
 
-		if (strlen(e->d_name) != CAIRN_DIGEST_HEX_LEN ||
-		    cairn_strset_has(&keep, e->d_name, CAIRN_DIGEST_HEX_LEN))
+		/* a pending tree, or the temporary tree of an unpack (its leftover when old) */
+		bool leftover = strncmp(e->d_name, PENDING_PREFIX, strlen(PENDING_PREFIX)) == 0 ||
+				(e->d_name[0] == '.' && strstr(e->d_name, CAIRN_UNPACK_TMP_INFIX));
+
+		if (!leftover && (strlen(e->d_name) != CAIRN_DIGEST_HEX_LEN ||
+				  cairn_strset_has(&keep, e->d_name, CAIRN_DIGEST_HEX_LEN)))
 			continue;
 		path = xasprintf("%s/%s", layers_root, e->d_name);
 		if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_mtime > cutoff)

@@ -26,9 +26,23 @@ int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *
 				const struct cairn_digest *diff_id, struct cairn_error **err);
 
 /*
+ * A fresh name in the cache for a layer unpacked as it is written (cairn_layer_opts.unpack_to):
+ * `<layers_root>/.w-XXXXXX`, absent (the root is created). NULL when the root cannot be made.
+ */
+char *cairn_layer_cache_pending(const char *layers_root);
+
+/*
+ * Put the tree `dir` (a pending name, complete) in the cache as the layer `diff_id`, under the
+ * layer's lock; when the layer is there already, `dir` is removed. Best effort.
+ */
+void cairn_layer_cache_adopt(const char *layers_root, const struct cairn_digest *diff_id,
+			     const char *dir);
+
+/*
  * Remove the unpacked layers of `layers_root` whose diff_id is not among `live` and whose
  * directory is older than `cutoff` (a build in progress unpacks before it stores the stage that
- * names the layer). Returns how many were removed; what cannot be read or removed is left.
+ * names the layer), and the pending trees and unpacks of killed builds older than that. Returns
+ * how many were removed; what cannot be read or removed is left.
  */
 uint64_t cairn_layer_cache_sweep(const char *layers_root, const struct cairn_digest *live,
 				 size_t n_live, time_t cutoff);

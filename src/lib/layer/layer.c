@@ -2,10 +2,13 @@
 /* Layer writer: a deterministic ustar/pax stream, compressed in parallel and stored as a blob. */
 #include "common.h"
 #include "layer/layer.h"
+#include "layer/unpack.h"
 #include "util/buf.h"
+#include "util/fs.h"
 #include "util/sha256.h"
 #include "util/strset.h"
 
+#include <fcntl.h>
 #include <libdeflate.h>
 #include <limits.h>
 #include <pthread.h>
@@ -67,8 +70,19 @@ struct pool {
 	struct cairn_blob_writer *blob; /* borrowed from the layer writer */
 };
 
+/* The tar, unpacked as it is written (cairn_layer_opts.unpack_to): a pipe and a thread. */
+struct tee {
+	int rfd; /* the thread's: read to the end, then closed */
+	char *dest;
+	pthread_t thread;
+	int ret;
+	struct cairn_error *err;
+};
+
 struct cairn_layer_writer {
 	enum cairn_layer_compression comp;
+	int tee_fd; /* the pipe's write end, or -1 */
+	struct tee *tee;
 	struct cairn_blob_writer *blob;
 	struct cairn_sha256 diff; /* over the tar: the diff_id */
 	uint64_t tar_size;
@@ -327,6 +341,92 @@ static int flush_chunk(struct cairn_layer_writer *w, struct cairn_error **err)
 	return ret;
 }
 
+/* ---- the tar unpacked as it is written ---- */
+
+static void *tee_main(void *arg)
+{
+	struct tee *t = arg;
+	char buf[16384];
+	ssize_t n;
+
+	t->ret = cairn_layer_unpack_fd(t->rfd, "the layer being written", NULL, NULL, t->dest, 0,
+				       &t->err);
+	/* the writer never blocks on a reader that stopped */
+	while ((n = read(t->rfd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		;
+	close(t->rfd);
+	return NULL;
+}
+
+static void tee_start(struct cairn_layer_writer *w, const char *dest)
+{
+	struct tee *t;
+	int fds[2];
+
+	w->tee_fd = -1;
+	if (!dest || pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	(void)fcntl(fds[1], F_SETPIPE_SZ, CHUNK_SIZE); /* best effort: fewer switches */
+	t = xcalloc(1, sizeof(*t));
+	t->rfd = fds[0];
+	t->dest = xstrdup(dest);
+	if (pthread_create(&t->thread, NULL, tee_main, t) != 0) {
+		close(fds[0]);
+		close(fds[1]);
+		free(t->dest);
+		free(t);
+		return;
+	}
+	w->tee = t;
+	w->tee_fd = fds[1];
+}
+
+static void tee_write(struct cairn_layer_writer *w, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (w->tee_fd >= 0 && n) {
+		ssize_t k = write(w->tee_fd, c, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			close(w->tee_fd); /* the tree stays incomplete: thrown away at the end */
+			w->tee_fd = -1;
+			break;
+		}
+		c += k;
+		n -= (size_t)k;
+	}
+}
+
+/* The end of the tar (`whole`) or of the writer: whether the tree is complete in its place. */
+static bool tee_end(struct cairn_layer_writer *w, bool whole)
+{
+	struct tee *t = w->tee;
+	bool ok;
+
+	if (!t)
+		return false;
+	whole = whole && w->tee_fd >= 0;
+	if (w->tee_fd >= 0)
+		close(w->tee_fd);
+	w->tee_fd = -1;
+	pthread_join(t->thread, NULL);
+	ok = whole && t->ret == 0;
+	if (!ok) {
+		if (t->err)
+			cairn_log(CAIRN_LOG_DEBUG, "layer writer: unpack as written: %s",
+				  t->err->msg);
+		cairn_fs_remove_tree(AT_FDCWD, t->dest, NULL);
+	}
+	cairn_error_free(t->err);
+	free(t->dest);
+	free(t);
+	w->tee = NULL;
+	return ok;
+}
+
 /* Append tar bytes: hashed for the diff_id, then on to compression in whole chunks. */
 static int emit(struct cairn_layer_writer *w, const void *p, size_t n, struct cairn_error **err)
 {
@@ -334,6 +434,7 @@ static int emit(struct cairn_layer_writer *w, const void *p, size_t n, struct ca
 
 	cairn_sha256_update(&w->diff, p, n);
 	w->tar_size += n;
+	tee_write(w, p, n);
 	while (n) {
 		size_t k = CHUNK_SIZE - w->chunk_len;
 		int ret;
@@ -721,6 +822,7 @@ void cairn_layer_writer_free(struct cairn_layer_writer *w)
 {
 	if (!w)
 		return;
+	tee_end(w, false);
 	if (w->pool_started)
 		pool_release(&w->pool);
 	ZSTD_freeCCtx(w->zc);
@@ -788,6 +890,7 @@ int cairn_layer_writer_new(struct cairn_layer_writer **out, struct cairn_store *
 	if (!o)
 		o = &defaults;
 	w = xcalloc(1, sizeof(*w));
+	w->tee_fd = -1;
 	w->comp = o->compression;
 	cairn_buf_init(&w->pax, 0);
 	cairn_buf_init(&w->name, 0);
@@ -829,6 +932,7 @@ int cairn_layer_writer_new(struct cairn_layer_writer **out, struct cairn_store *
 	}
 	if (ret < 0)
 		return ret;
+	tee_start(w, o->unpack_to);
 	*out = TAKE_PTR(w);
 	return 0;
 }
@@ -867,6 +971,7 @@ static int finish(struct cairn_layer_writer *w, struct cairn_layer_result *out,
 		return ret;
 	cairn_sha256_final(&w->diff, &out->diff_id);
 	out->tar_size = w->tar_size;
+	out->unpacked = tee_end(w, true);
 	snprintf(out->desc.media_type, sizeof(out->desc.media_type), "%s",
 		 cairn_layer_media_type(w->comp));
 	return 0;

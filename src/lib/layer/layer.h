@@ -49,6 +49,13 @@ struct cairn_layer_opts {
 	enum cairn_layer_compression compression;
 	int level;   /* compression level; 0: the default (gzip 6 via libdeflate, zstd 3) */
 	int threads; /* compression threads; 0: number of CPUs (at most 8) */
+	/*
+	 * NULL, or an absent directory the tar is unpacked into as it is written, on a thread of
+	 * its own: the tree cairn_layer_unpack() would make of the layer, there when the layer
+	 * is finished (`unpacked` in the result), without reading the layer back. Best effort: a
+	 * failed unpack leaves nothing there and the layer is written all the same.
+	 */
+	const char *unpack_to;
 };
 
 #define CAIRN_LAYER_OPTS_INIT \
@@ -98,6 +105,7 @@ struct cairn_layer_result {
 	struct cairn_descriptor desc; /* OCI media type by compression, digest, size */
 	struct cairn_digest diff_id;  /* sha256 of the uncompressed tar */
 	uint64_t tar_size;
+	bool unpacked; /* the tree is in the options' unpack_to */
 };
 
 /* Finish: the blob is stored and described in *out. The writer is freed either way. */

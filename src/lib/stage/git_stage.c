@@ -89,20 +89,24 @@ int stage_write_git_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,
 	return 0;
 }
 
-/* Write git layer content: the archive (from == NULL) or the patch since each stage_label commit.
+/*
+ * Write git layer content for stage `id`: the archive (from == NULL) or the patch since each
+ * stage_label commit.
  */
-int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, int patch,
-		    json_t *config, struct cairn_error **err)
+int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, enum stage_id id,
+		    int patch, json_t *config, struct cairn_error **err)
 {
 	struct builder *b = s->b;
 	struct cairn_layer_writer *w = NULL;
 	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
+	cleanup_free char *pending = stage_unpack_to(s, id);
 	struct rootfs_view *v = NULL;
 	int ret, any = 0;
 
 	*empty = 1;
 	/* a patch knows from git which directories exist; the archive looks */
 	ret = patch ? 0 : stage_prev_view(&v, s, err);
+	lo.unpack_to = pending;
 	if (ret == 0)
 		ret = cairn_layer_writer_new(&w, b->st, &lo, err);
 	if (ret < 0)
@@ -157,7 +161,10 @@ int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, in
 		stage_set_label(config, key, src->commit);
 	}
 	*empty = !any;
-	return cairn_layer_finish(w, &out->r, err);
+	ret = cairn_layer_finish(w, &out->r, err);
+	if (ret == 0)
+		stage_unpacked(s, &out->r, pending);
+	return ret;
 }
 
 static int git_init(struct builder *b, struct cairn_error **err)
@@ -308,14 +315,14 @@ int stage_build_git_archive(struct stage_output *o, struct image_state *s, enum 
 
 	(void)id;
 	o->n_layers = 1;
-	return stage_git_layer(&o->layers[0], &empty, s, 0, o->config, err);
+	return stage_git_layer(&o->layers[0], &empty, s, id, 0, o->config, err);
 }
 
 int stage_build_git_patch(struct stage_output *o, struct image_state *s, enum stage_id id,
 			  struct cairn_error **err)
 {
 	int empty = 0;
-	int ret = stage_git_layer(&o->layers[0], &empty, s, 1, o->config, err);
+	int ret = stage_git_layer(&o->layers[0], &empty, s, id, 1, o->config, err);
 
 	(void)id;
 	/* a patch with nothing in it only moves the labels */

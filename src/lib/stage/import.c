@@ -308,6 +308,7 @@ static int build_imports(struct new_layer *layer, struct image_state *s, enum st
 	struct builder *b = s->b;
 	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
 	struct cairn_layer_writer *w = NULL;
+	cleanup_free char *pending = stage_unpack_to(s, id);
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	int64_t mtime = 0;
 	int ret;
@@ -320,6 +321,7 @@ static int build_imports(struct new_layer *layer, struct image_state *s, enum st
 	} else if (s->img->n_git) {
 		mtime = s->git[0].mtime;
 	}
+	lo.unpack_to = pending;
 	ret = cairn_layer_writer_new(&w, b->st, &lo, err);
 	for (size_t i = 0; ret == 0 && i < s->img->n_imports; i++)
 		if (s->img->imports[i].point == stage_import_point(id))
@@ -328,6 +330,8 @@ static int build_imports(struct new_layer *layer, struct image_state *s, enum st
 		ret = cairn_layer_finish(w, &layer->r, err);
 	else
 		cairn_layer_writer_free(w);
+	if (ret == 0)
+		stage_unpacked(s, &layer->r, pending);
 	return ret;
 }
 

@@ -102,6 +102,30 @@ static const char *oci_layer_type(const char *mt)
 	return mt;
 }
 
+static bool runs_commands(const struct cairn_config_image *img, enum stage_id id)
+{
+	enum cairn_config_user_stage us;
+	const struct cairn_config_list *cmds = stage_commands(img, id, &us);
+
+	if (!cmds)
+		return false;
+	return img->ansible.pos.line ? img->ansible.tasks[us].n > 0 : cmds->n > 0;
+}
+
+char *stage_unpack_to(struct image_state *s, enum stage_id from)
+{
+	for (int id = from; id < S_COUNT; id++)
+		if (runs_commands(s->img, (enum stage_id)id))
+			return cairn_layer_cache_pending(s->b->home.layers);
+	return NULL;
+}
+
+void stage_unpacked(struct image_state *s, const struct cairn_layer_result *r, const char *pending)
+{
+	if (pending && r->unpacked)
+		cairn_layer_cache_adopt(s->b->home.layers, &r->diff_id, pending);
+}
+
 int stage_oci_base(struct cairn_descriptor *d, struct cairn_store *st, struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;

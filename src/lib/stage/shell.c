@@ -232,11 +232,13 @@ static int run_in_container(struct new_layer *layers, size_t *n_layers, struct i
 		ret = r->failed(r, last, status, err);
 	if (ret == 0) {
 		cleanup_free char *upper = xasprintf("%s/upper", exec_dir);
+		cleanup_free char *pending = stage_unpack_to(s, id + 1);
 		struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
 
+		lo.unpack_to = pending;
 		ret = cairn_layer_from_dir(&layers[*n_layers].r, b->st, upper, &lo, -1, err);
 		if (ret == 0)
-			(*n_layers)++;
+			stage_unpacked(s, &layers[(*n_layers)++].r, pending);
 	}
 	cairn_exec_cleanup(exec_dir);
 out:
@@ -278,7 +280,7 @@ int stage_run_user(struct stage_output *o, struct image_state *s, enum stage_id 
 
 		ret = stage_git_changed(&changed, s, err);
 		if (ret == 0 && changed)
-			ret = stage_git_layer(&o->layers[0], &empty, s, 1, o->config, err);
+			ret = stage_git_layer(&o->layers[0], &empty, s, id, 1, o->config, err);
 		if (ret < 0)
 			goto out;
 		if (changed && !empty) {

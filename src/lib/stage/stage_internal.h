@@ -273,6 +273,13 @@ int stage_commit(struct image_state *s, enum stage_id id, json_t *config,
 		 const struct new_layer *layers, size_t n_layers, struct cairn_descriptor *out,
 		 struct cairn_error **err);
 /*
+ * Where a layer a stage writes goes unpacked as it is written (cairn_layer_opts.unpack_to): a
+ * pending name in the layer cache when a stage from `from` on runs commands over it, else NULL
+ * (unpacked when a later use needs it). stage_unpacked() puts the tree under its diff_id.
+ */
+char *stage_unpack_to(struct image_state *s, enum stage_id from);
+void stage_unpacked(struct image_state *s, const struct cairn_layer_result *r, const char *pending);
+/*
  * The from stage of a Docker schema 2 base `d`: the same config and layers under an OCI
  * manifest (written into `st`, `d` set to it), so that the store's names stay readable by OCI
  * tools (skopeo 1.9 skips index.json entries of Docker media types). The base under its own
@@ -310,8 +317,8 @@ int stage_write_git_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,
 			const struct cairn_git_ops *ops, const struct git_write_opts *o,
 			struct cairn_error **err);
 int stage_git_changed(int *changed, struct image_state *s, struct cairn_error **err);
-int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, int patch,
-		    json_t *config, struct cairn_error **err);
+int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, enum stage_id id,
+		    int patch, json_t *config, struct cairn_error **err);
 int stage_resolve_git(struct image_state *s, struct cairn_error **err);
 int stage_usable(struct image_state *s, const struct cairn_descriptor *d, const char *stage,
 		 struct cairn_error **err);
