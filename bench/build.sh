@@ -12,6 +12,8 @@
 #   (c) the CPU of a cold build (git entry, install and setup shell stages) of 2,000 files of
 #       4 KiB and of 20,000 files of 15 KiB (300 MiB); with CAIRN_OLD=PATH, against that binary,
 #       interleaved: target at most 0.70x its CPU
+#   (d) a cold build of 10 independent images (100 files and two shell stages each): the default
+#       --jobs (images side by side), -j 1, and CAIRN_OLD: target at most 0.70x its time
 # Needs root (shell stages run in runc), docker-registry, skopeo, umoci, busybox-static, git,
 # strace, python3, bc, and pigz (installed with apt-get when missing).
 # Usage: bench/build.sh [--quick]   (--quick: 2,000 files and 30 MiB, for a smoke run)
@@ -291,6 +293,50 @@ YAML
 	rm -rf "$W/home-c"
 done
 
+# ---- (d) ten independent images, cold -------------------------------------------------------------
+# Ten images, each a git entry of 100 files and two shell stages: a cold build (new home) with the
+# default --jobs (images side by side), with -j 1, and with CAIRN_OLD when given; interleaved, 3
+# rounds, wall time.
+echo "== (d) ten independent images, cold"
+T10=$W/ten
+make_tree "$T10" 2000 4
+{
+	printf 'project: tenbench\nconfigVersion: 1\n'
+	for i in $(seq 0 9); do
+		cat <<YAML
+---
+image: m$i
+from: $REG/base/busybox:1
+git:
+- add: /src
+  to: /app
+  includePaths: [d00$i]
+shell:
+  install: [ls -R /app | wc -l > /count, cat /app/*/* | sha256sum > /sum]
+  setup: [cat /count > /count2]
+YAML
+	done
+} >"$T10/werf.yaml"
+git init -q "$T10"
+gitc "$T10" add -A
+gitc "$T10" commit -q -m tree
+ten_run() { # ten_run OUT-FILE BINARY ARGS...: appends the wall time of one cold build
+	local out=$1 t
+	shift
+	rm -rf "$W/home-d"
+	t=$(now)
+	CAIRN_HOME=$W/home-d "$@" build -q --dir "$T10" >/dev/null
+	elapsed "$t"
+	echo "$RES" >>"$out"
+}
+: >"$W/d-new" && : >"$W/d-j1" && : >"$W/d-old"
+for r in 1 2 3; do
+	ten_run "$W/d-new" "$CAIRN"
+	ten_run "$W/d-j1" "$CAIRN" -j 1
+	if [ -n "${CAIRN_OLD:-}" ]; then ten_run "$W/d-old" "$CAIRN_OLD"; fi
+done
+rm -rf "$W/home-d"
+
 # ---- results --------------------------------------------------------------------------------------
 verdict() { if [ "$1" = 1 ]; then echo ok; else echo MISSED; fi; }
 printf '\n%-60s %-26s %-14s %s\n' case result target verdict
@@ -318,6 +364,15 @@ for c in "${cold_cases[@]}"; do
 			"<= 0.70x" "$(verdict "$(echo "$ratio <= 0.7" | bc -l)")"
 	fi
 done
+dmin() { sort -g "$1" | head -1; }
+printf '%-60s %-26s\n' "(d) 10 images cold, default --jobs (min of 3)" "$(printf '%.2f s' "$(dmin "$W/d-new")")"
+printf '%-60s %-26s\n' "    -j 1 (one image after the other)" "$(printf '%.2f s' "$(dmin "$W/d-j1")")"
+if [ -s "$W/d-old" ]; then
+	ratio=$(echo "$(dmin "$W/d-new") / $(dmin "$W/d-old")" | bc -l)
+	printf '%-60s %-26s %-14s %s\n' "    CAIRN_OLD; new/old" \
+		"$(printf '%.2f s; %.2fx' "$(dmin "$W/d-old")" "$ratio")" "<= 0.70x" \
+		"$(verdict "$(echo "$ratio <= 0.7" | bc -l)")"
+fi
 if [ "$n_open" -gt 0 ]; then
 	echo
 	echo "work-tree files cairn opened (first 10 of $n_open):"

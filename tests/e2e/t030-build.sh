@@ -220,4 +220,64 @@ test_expect_success 'a Docker schema 2 base: its from stage is OCI, readable by 
 	grep -q "from  *\[USING CACHE\]" "$T/dk.out2"
 '
 
+test_expect_success 'images side by side (-j 3): overlapping, told image by image, same stages as -j 1' '
+	S="$T/side" && mkdir -p "$S" && git init -q "$S" &&
+	cat >"$S/werf.yaml" <<-YAML &&
+	project: side
+	configVersion: 1
+	---
+	image: slow
+	from: $REG/base/busybox:1
+	shell:
+	  install: [cat /proc/uptime > /slow-start, echo SLOW-OUT-1, sleep 3, echo SLOW-OUT-2, cat /proc/uptime > /slow-end]
+	---
+	image: quick
+	from: $REG/base/busybox:1
+	shell:
+	  install: [cat /proc/uptime > /quick-time, echo QUICK-OUT]
+	---
+	image: above
+	fromImage: slow
+	shell:
+	  install: [cat /slow-end > /above]
+	YAML
+	git -C "$S" add -A && git -C "$S" -c user.name=t -c user.email=t@example.com commit -q -m i &&
+	CAIRN_HOME="$T/home-side" "$CAIRN" build --dir "$S" -j 3 --report "$T/side.json" \
+		>"$T/side.out" 2>&1 &&
+	grep -n "SLOW-OUT-1\|SLOW-OUT-2\|QUICK-OUT" "$T/side.out" | cut -d: -f2 | tr "\n" " " \
+		>"$T/side.order" &&
+	grep -q "SLOW-OUT-1 .*SLOW-OUT-2 .*QUICK-OUT" "$T/side.order" &&
+	python3 - "$T/side.json" "$T/unpacked" "$T/home-side/store" <<-PY &&
+	import json, subprocess, sys
+	r = json.load(open(sys.argv[1]))
+	sig = {i["name"]: i["signature"] for i in r["images"]}
+	def read(name, path):
+	    dest = sys.argv[2] + "-" + name
+	    subprocess.run(["umoci", "raw", "unpack", "--image", sys.argv[3] + ":side:" + sig[name],
+	                    dest], capture_output=True)
+	    return open(dest + path).read().strip()
+	up = lambda name, path: float(read(name, path).split()[0])
+	start, end = up("slow", "/slow-start"), up("slow", "/slow-end")
+	quick = up("quick", "/quick-time")
+	assert start <= quick < end, (start, quick, end)
+	assert read("above", "/above") == read("slow", "/slow-end")
+	PY
+	CAIRN_HOME="$T/home-side1" "$CAIRN" build --dir "$S" -j 1 --report "$T/side1.json" \
+		>"$T/side1.out" 2>&1 &&
+	python3 -c "import json,sys; a, b = (json.load(open(f)) for f in sys.argv[1:]); assert [(i[\"name\"], [s[\"signature\"] for s in i[\"stages\"]]) for i in a[\"images\"]] == [(i[\"name\"], [s[\"signature\"] for s in i[\"stages\"]]) for i in b[\"images\"]]" \
+		"$T/side.json" "$T/side1.json"
+'
+
+test_expect_success 'images side by side: one fails, the build fails with its error, nothing else' '
+	sed "s/echo QUICK-OUT]/echo QUICK-OUT, exit 7]/" "$S/werf.yaml" >"$T/w" && cp "$T/w" "$S/werf.yaml" &&
+	sed "s/sleep 3/sleep 2/" "$S/werf.yaml" >"$T/w" && cp "$T/w" "$S/werf.yaml" &&
+	git -C "$S" -c user.name=t -c user.email=t@example.com commit -q -am fail &&
+	test_must_fail env CAIRN_HOME="$T/home-side2" "$CAIRN" build --dir "$S" -j 3 \
+		>"$T/side2.out" 2>"$T/side2.err" &&
+	grep -q "image .quick.: stage .install." "$T/side2.err" &&
+	test "$(grep -c "^error\|^cairn: " "$T/side2.err")" -le 1 &&
+	! grep -q "image .slow.\|image .above." "$T/side2.err" &&
+	test -z "$(ls "$T/home-side2/tmp")"
+'
+
 test_done

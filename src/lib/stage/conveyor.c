@@ -13,6 +13,129 @@
 #include <sys/file.h>
 #include <time.h>
 
+/* ---- what the build says, one block per image ---- */
+
+/* An event kept for later: the event, pointing into the copy. */
+struct event_copy {
+	struct cairn_build_event ev;
+	char sig[CAIRN_SIGNATURE_HEX];
+	struct cairn_digest dg;
+	char *line;
+};
+
+static void *event_copy(const void *msg)
+{
+	const struct cairn_build_event *ev = msg;
+	struct event_copy *c = xcalloc(1, sizeof(*c));
+
+	c->ev = *ev;
+	if (ev->signature) {
+		snprintf(c->sig, sizeof(c->sig), "%s", ev->signature);
+		c->ev.signature = c->sig;
+	}
+	if (ev->digest) {
+		c->dg = *ev->digest;
+		c->ev.digest = &c->dg;
+	}
+	if (ev->line) {
+		c->line = xmemdup(ev->line, ev->len + 1);
+		c->line[ev->len] = '\0';
+		c->ev.line = c->line;
+	}
+	return c;
+}
+
+static void event_drop(void *copy)
+{
+	struct event_copy *c = copy;
+
+	free(c->line);
+	free(c);
+}
+
+static void event_tell(const void *msg, void *ud)
+{
+	const struct builder *b = ud;
+
+	b->o->event(msg, b->o->event_ud);
+}
+
+static const struct cairn_ordered_kind event_kind = {event_tell, event_copy, event_drop};
+
+void stage_emit(struct image_state *s, const struct cairn_build_event *ev)
+{
+	struct builder *b = s->b;
+
+	if (!b->o->event)
+		return;
+	if (b->told)
+		cairn_ordered_say(b->told, s->index, &event_kind, b, ev);
+	else
+		b->o->event(ev, b->o->event_ud);
+}
+
+/* A pull's progress, as the caller's (the build's pull options), in the image's block. */
+struct progress_copy {
+	struct cairn_progress p;
+	struct cairn_digest dg;
+	char *ref;
+};
+
+static void *progress_copy(const void *msg)
+{
+	const struct cairn_progress *ev = msg;
+	struct progress_copy *c;
+
+	if (ev->kind == CAIRN_PROGRESS_BLOB_BYTES)
+		return NULL; /* bytes moving: live only */
+	c = xcalloc(1, sizeof(*c));
+	c->p = *ev;
+	c->ref = ev->ref ? xstrdup(ev->ref) : NULL;
+	c->p.ref = c->ref;
+	if (ev->digest) {
+		c->dg = *ev->digest;
+		c->p.digest = &c->dg;
+	}
+	return c;
+}
+
+static void progress_drop(void *copy)
+{
+	struct progress_copy *c = copy;
+
+	free(c->ref);
+	free(c);
+}
+
+static void progress_tell(const void *msg, void *ud)
+{
+	const struct builder *b = ud;
+
+	b->o->pull.progress(msg, b->o->pull.progress_ud);
+}
+
+static const struct cairn_ordered_kind progress_kind = {progress_tell, progress_copy,
+							progress_drop};
+
+static void image_progress(const struct cairn_progress *ev, void *ud)
+{
+	struct image_state *s = ud;
+
+	cairn_ordered_say(s->b->told, s->index, &progress_kind, s->b, ev);
+}
+
+void stage_unlock(struct builder *b)
+{
+	if (b->threaded)
+		pthread_mutex_unlock(&b->gil);
+}
+
+void stage_lock(struct builder *b)
+{
+	if (b->threaded)
+		pthread_mutex_lock(&b->gil);
+}
+
 static void emit(struct image_state *s, enum cairn_build_event_kind kind, const char *stage,
 		 const char *sig, const struct cairn_digest *dg, double secs)
 {
@@ -23,8 +146,7 @@ static void emit(struct image_state *s, enum cairn_build_event_kind kind, const 
 				       .digest = dg,
 				       .seconds = secs};
 
-	if (s->b->o->event)
-		s->b->o->event(&ev, s->b->o->event_ud);
+	stage_emit(s, &ev);
 }
 
 double stage_now_secs(void)
@@ -69,7 +191,7 @@ static int base_image(struct cairn_descriptor *out, struct image_state *s, struc
 					: cairn_store_ref_get(s->b->st, name, out, err);
 	if (ret == CAIRN_ENOTFOUND) {
 		cairn_error_clear(err);
-		ret = cairn_image_pull(s->b->st, &ref, name, &s->b->pull, NULL, err);
+		ret = cairn_image_pull(s->b->st, &ref, name, &s->pull, NULL, err);
 		if (ret < 0)
 			return cairn_error_wrap(err, "image '%s': base image", s->name);
 		ret = cairn_store_ref_get(s->b->st, name, out, err);
@@ -282,18 +404,28 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 	return 0;
 }
 
-static int build_image(struct builder *b, const struct cairn_config_image *img,
-		       struct cairn_build_image *out, struct cairn_error **err)
+static int build_image(struct builder *b, const struct cairn_config_image *img, size_t index,
+		       struct cairn_error **err)
 {
-	struct image_state s = {.b = b, .img = img, .out = out};
+	struct cairn_build_image *out = &b->result->images[index];
+	struct image_state s = {.b = b, .img = img, .out = out, .index = index, .pull = b->pull};
 	int ret, id = S_FROM, stop = 0;
 
 	s.name = img->name ? img->name : "~";
+	if (b->told && s.pull.progress) {
+		s.pull.progress = image_progress;
+		s.pull.progress_ud = &s;
+	}
 	out->name = img->name ? xstrdup(img->name) : NULL;
 	out->artifact = img->artifact;
 	emit(&s, CAIRN_BUILD_IMAGE_BEGIN, NULL, NULL, NULL, 0);
 	ret = stage_resolve_git(&s, err);
 	while (ret == 0 && !stop) {
+		if (b->failed) {
+			/* another image failed: this one stops, and says nothing of it */
+			s.cancelled = true;
+			break;
+		}
 		if (id < S_COUNT) {
 			ret = stage_step(&s, (enum stage_id)id, &id, &stop, err);
 			continue;
@@ -308,7 +440,7 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 		if (id < 0)
 			break;
 	}
-	if (ret < 0 || out->n_stages == 0) {
+	if (ret < 0 || out->n_stages == 0 || s.cancelled) {
 		/* with stop_at_missing, nothing of this image is there: an empty entry */
 		stage_forget(&s);
 		stage_drop_prev(&s);
@@ -317,7 +449,10 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 	}
 	memcpy(out->signature, s.prev_sig, CAIRN_SIGNATURE_HEX);
 	out->desc = s.prev;
-	b->built = xreallocarray(b->built, b->n_built + 1, sizeof(*b->built));
+	if (b->n_built == b->cap_built) {
+		b->cap_built = b->cap_built ? 2 * b->cap_built : 8;
+		b->built = xreallocarray(b->built, b->cap_built, sizeof(*b->built));
+	}
 	b->built[b->n_built].cfg = img;
 	memcpy(b->built[b->n_built].sig, s.prev_sig, CAIRN_SIGNATURE_HEX);
 	b->built[b->n_built].desc = s.prev;
@@ -333,6 +468,112 @@ static int build_image(struct builder *b, const struct cairn_config_image *img,
 	stage_forget(&s);
 	stage_drop_prev(&s);
 	free(s.git);
+	return 0;
+}
+
+/* ---- images side by side ---- */
+
+#define BUILD_MAX_JOBS 64
+
+struct image_jobs {
+	struct builder *b;
+	const struct cairn_config_image **order;
+	size_t n;
+	size_t next;		 /* the next image to take; under the gil */
+	size_t err_image;	 /* the first image (in order) that failed */
+	struct cairn_error *err; /* its error */
+};
+
+/* Whether every image `img` stands on (its base, the sources of its imports) is built. */
+static bool deps_built(struct builder *b, const struct cairn_config_image *img)
+{
+	if (img->base && !stage_find_built(b, img->base))
+		return false;
+	for (size_t k = 0; k < img->n_imports; k++)
+		if (img->imports[k].source && !stage_find_built(b, img->imports[k].source))
+			return false;
+	return true;
+}
+
+static void *image_worker(void *arg)
+{
+	struct image_jobs *j = arg;
+	struct builder *b = j->b;
+
+	pthread_mutex_lock(&b->gil);
+	while (j->next < j->n && !b->failed && !b->restart) {
+		size_t i = j->next++;
+		struct cairn_error *e = NULL;
+		int ret;
+
+		/* images are taken in order: what one stands on was taken before it */
+		while (!deps_built(b, j->order[i]) && !b->failed && !b->restart)
+			pthread_cond_wait(&b->image_done, &b->gil);
+		ret = b->failed || b->restart ? 0 : build_image(b, j->order[i], i, &e);
+		if (b->result->n_images < i + 1)
+			b->result->n_images = i + 1;
+		if (ret < 0) {
+			b->failed = true;
+			if (!j->err || i < j->err_image) {
+				cairn_error_free(j->err);
+				j->err = e;
+				j->err_image = i;
+			} else {
+				cairn_error_free(e);
+			}
+		}
+		cairn_ordered_done(b->told, i);
+		pthread_cond_broadcast(&b->image_done);
+	}
+	pthread_mutex_unlock(&b->gil);
+	return NULL;
+}
+
+/*
+ * The images of `order`, up to --jobs side by side when there is work to overlap (a build
+ * that may run containers), else one after the other.
+ */
+static int build_images(struct builder *b, const struct cairn_config_image **order, size_t n,
+			struct cairn_error **err)
+{
+	struct image_jobs j = {.b = b, .order = order, .n = n};
+	pthread_t threads[BUILD_MAX_JOBS];
+	int jobs = b->o->pull.jobs > 0 ? b->o->pull.jobs : 4;
+	int started = 0, ret = 0;
+
+	if (jobs > BUILD_MAX_JOBS)
+		jobs = BUILD_MAX_JOBS;
+	if ((size_t)jobs > n)
+		jobs = (int)n;
+	if (jobs <= 1 || b->o->no_build) {
+		for (size_t i = 0; i < n && !b->restart && ret == 0; i++) {
+			ret = build_image(b, order[i], i, err);
+			b->result->n_images = i + 1;
+		}
+		return ret;
+	}
+	b->threaded = true;
+	b->told = cairn_ordered_new(n);
+	pthread_mutex_init(&b->gil, NULL);
+	pthread_cond_init(&b->image_done, NULL);
+	for (int i = 1; i < jobs; i++) {
+		if (pthread_create(&threads[started], NULL, image_worker, &j) != 0)
+			break;
+		started++;
+	}
+	image_worker(&j);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	cairn_ordered_free(b->told);
+	b->told = NULL;
+	b->threaded = false;
+	pthread_cond_destroy(&b->image_done);
+	pthread_mutex_destroy(&b->gil);
+	b->failed = false;
+	if (j.err) {
+		*err = j.err;
+		return j.err->code;
+	}
 	return 0;
 }
 
@@ -394,12 +635,15 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 		b.result = xcalloc(1, sizeof(*b.result));
 		b.result->project = xstrdup(b.config->project.s);
 		b.result->images = xcalloc(n ? n : 1, sizeof(*b.result->images));
-		for (size_t i = 0; i < n && !b.restart; i++) {
-			ret = build_image(&b, order[i], &b.result->images[i], err);
+		ret = pass == 0 ? build_images(&b, order, n, err) : 0;
+		for (size_t i = 0; i < n && !b.restart && pass > 0; i++) {
+			ret = build_image(&b, order[i], i, err);
 			b.result->n_images = i + 1;
 			if (ret < 0)
 				goto out;
 		}
+		if (ret < 0)
+			goto out;
 		ret = stage_confirm_deferred(&b, &changed, err);
 		stage_forget_deferred(&b);
 		if (ret < 0 || !(changed || b.restart))

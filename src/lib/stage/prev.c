@@ -262,8 +262,7 @@ int stage_lower_dirs(struct strv *out, struct image_state *s, struct cairn_error
 			ret = cairn_digest_parse(&dd, di, strlen(di), err);
 		/* a stage reused from the stages storage brings its layers only now */
 		if (ret == 0 && s->b->o->stages_storage && !cairn_store_has_blob(s->b->st, &ld))
-			ret = cairn_image_fetch_blob(s->b->st, &s->b->storage, &ld, &s->b->pull,
-						     err);
+			ret = cairn_image_fetch_blob(s->b->st, &s->b->storage, &ld, &s->pull, err);
 		if (ret == 0)
 			ret = cairn_layer_ensure_unpacked(&dir, s->b->st, s->b->home.layers, &ld,
 							  &dd, err);

@@ -18,8 +18,7 @@ static void on_output(const char *line, size_t len, void *ud)
 	struct cairn_build_event ev = {
 		.kind = CAIRN_BUILD_STAGE_OUTPUT, .image = s->name, .line = line, .len = len};
 
-	if (s->b->o->event)
-		s->b->o->event(&ev, s->b->o->event_ud);
+	stage_emit(s, &ev);
 }
 
 struct mount_dirs {
@@ -225,7 +224,10 @@ static int run_in_container(struct new_layer *layers, size_t *n_layers, struct i
 	eo.output = on_run_output;
 	eo.output_ud = r;
 	eo.last_command = &last;
+	/* other images go on while the container runs and its layer is written */
+	stage_unlock(b);
 	ret = cairn_exec_shell(&status, &eo, err);
+	stage_lock(b);
 	if (ret < 0)
 		cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_kinds[id].name);
 	if (ret == 0 && status != 0)
@@ -236,7 +238,9 @@ static int run_in_container(struct new_layer *layers, size_t *n_layers, struct i
 		struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
 
 		lo.unpack_to = pending;
+		stage_unlock(b);
 		ret = cairn_layer_from_dir(&layers[*n_layers].r, b->st, upper, &lo, -1, err);
+		stage_lock(b);
 		if (ret == 0)
 			stage_unpacked(s, &layers[(*n_layers)++].r, pending);
 	}
@@ -271,7 +275,9 @@ int stage_run_user(struct stage_output *o, struct image_state *s, enum stage_id 
 	ret = cairn_workdir_new(&work, &lock, b->home.tmp, err);
 	if (ret < 0)
 		return ret;
+	stage_unlock(b); /* unpacking what is missing: other images go on */
 	ret = stage_lower_dirs(&lowers, s, err);
+	stage_lock(b);
 	if (ret < 0)
 		goto out;
 	if (s->git_archived && s->img->n_git) {

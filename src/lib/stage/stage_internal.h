@@ -4,6 +4,7 @@
 #define CAIRN_STAGE_STAGE_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 
 #include "cairn/build.h"
@@ -11,6 +12,7 @@
 #include "cairn/store.h"
 #include "layer/layer.h"
 #include "git/git.h"
+#include "util/ordered.h"
 
 /* The version every signature holds: a change of how stages are made changes it. */
 #define SIG_VERSION "cairn-1"
@@ -173,6 +175,17 @@ struct builder {
 	size_t n_deferred;
 	int no_defer; /* a second pass: every image confirms its own */
 	int restart;  /* a deferred stage changed under a stage to build: run the build again */
+	/*
+	 * Images side by side (up to o->pull.jobs): each on a thread of its own, holding `gil`
+	 * but where stage_unlock() lets it go (a container running, its layer written, layers
+	 * unpacked), so only that work overlaps; the builder's state is the gil holder's.
+	 */
+	bool threaded;
+	pthread_mutex_t gil;
+	pthread_cond_t image_done;  /* an image ended: one waiting for it may go on */
+	bool failed;		    /* an image failed: the others stop at their next stage */
+	struct cairn_ordered *told; /* what the images say, one block per image */
+	size_t cap_built;	    /* `built` never moves: others' pointers into it stay */
 };
 
 /* A stage taken from or stored in the stages storage by this build, not yet confirmed. */
@@ -218,6 +231,10 @@ struct image_state {
 	int built;     /* this image built a stage (and pushed it) */
 	int redo;      /* a stage was adopted: local stages above it are not trusted */
 	int adoptions; /* how many */
+	size_t index;  /* in the build's order (and result) */
+	/* the build's pull options, progress told in the image's block */
+	struct cairn_image_opts pull;
+	bool cancelled; /* another image failed: stopped */
 };
 
 /*
@@ -235,6 +252,13 @@ struct dir_policy {
 	unsigned to_uid; /* for `to` */
 	unsigned to_gid;
 };
+
+/* conveyor.c */
+/* Tell the build's caller `ev` about image `s` (in the image's block). */
+void stage_emit(struct image_state *s, const struct cairn_build_event *ev);
+/* Let other images' threads work while this one waits on work of its own (no builder state). */
+void stage_unlock(struct builder *b);
+void stage_lock(struct builder *b);
 
 /* signature.c */
 void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args, size_t n);

@@ -100,12 +100,13 @@ static int registry_get(struct cairn_descriptor *d, char **tag, struct image_sta
  * Every stage built goes to the stages storage (as `dest`) at once, unless the tag holds a
  * stage already: `*stored` is what the tag holds in the end.
  */
-static int to_storage(struct cairn_descriptor *stored, struct builder *b,
+static int to_storage(struct cairn_descriptor *stored, struct image_state *s,
 		      const struct cairn_descriptor *d, const struct cairn_ref *dest,
 		      struct cairn_error **err)
 {
+	struct builder *b = s->b;
 	struct cairn_transfer_stats stats = {0};
-	int ret = cairn_image_push_stage(stored, b->st, d, dest, &b->pull, &stats, err);
+	int ret = cairn_image_push_stage(stored, b->st, d, dest, &s->pull, &stats, err);
 
 	if (ret == 0 && !stats.manifest_existed)
 		cairn_log(CAIRN_LOG_DEBUG, "stages storage: '%s' checked and stored in %.3f s",
@@ -274,10 +275,10 @@ static int registry_put(struct cairn_descriptor *d, char **tag, struct image_sta
 		return ret;
 	*tag = cairn_stage_tag(storage_prefix(b), sig);
 	cairn_stage_ref(&dest, &b->storage, storage_prefix(b), sig);
-	ret = to_storage(&stored, b, d, &dest, err);
+	ret = to_storage(&stored, s, d, &dest, err);
 	if (ret == 0 && cairn_digest_equal(&stored.digest, &s->rejected)) {
 		/* the stored stage holds a commit the repository lost: this one replaces it */
-		ret = cairn_image_push_descriptor(b->st, d, &dest, &b->pull, NULL, err);
+		ret = cairn_image_push_descriptor(b->st, d, &dest, &s->pull, NULL, err);
 	} else if (ret == 0 && !cairn_digest_equal(&stored.digest, &d->digest)) {
 		ret = adopt(d, s, id, name, &stored.digest, "first, as", err);
 	}
