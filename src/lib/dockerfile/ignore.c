@@ -7,9 +7,27 @@
 /* Patterns longer than this are refused: matching stays cheap. */
 #define PATTERN_MAX 4096
 
+/* A pattern compiled: what the regexp patternmatcher makes of it, as an automaton. */
+enum tok_kind {
+	TOK_CHAR,      /* one given character */
+	TOK_ANY,       /* '?': one character but '/' */
+	TOK_CLASS,     /* '[...]' */
+	TOK_STAR,      /* '*': any run of characters but '/' */
+	TOK_DSTAR,     /* '**' (and the '/' after it) inside: any run of whole path elements */
+	TOK_DSTAR_END, /* '**' at the end: anything */
+};
+
+struct tok {
+	enum tok_kind kind;
+	char c;
+	const char *class; /* TOK_CLASS: just past its '[', in the pattern's text */
+};
+
 struct pattern {
 	char *text; /* cleaned, without its '!' */
 	bool exclusion;
+	struct tok *toks;
+	size_t n_toks;
 };
 
 struct cairn_dockerignore {
@@ -88,6 +106,47 @@ static bool bad_class(const char *p)
 	return false;
 }
 
+static bool in_class(const char **pp, char c);
+
+/* Skip the class at `p` (just past its '['): where it ends. */
+static const char *class_end(const char *p)
+{
+	(void)in_class(&p, 0);
+	return p;
+}
+
+static void compile(struct pattern *pat)
+{
+	const char *p = pat->text;
+
+	pat->toks = xcalloc(strlen(p) + 1, sizeof(*pat->toks));
+	while (*p) {
+		struct tok *t = &pat->toks[pat->n_toks++];
+
+		if (p[0] == '*' && p[1] == '*') {
+			p += 2;
+			if (*p == '/')
+				p++;
+			t->kind = *p ? TOK_DSTAR : TOK_DSTAR_END;
+		} else if (*p == '*') {
+			p++;
+			t->kind = TOK_STAR;
+		} else if (*p == '?') {
+			p++;
+			t->kind = TOK_ANY;
+		} else if (*p == '[') {
+			t->kind = TOK_CLASS;
+			t->class = p + 1;
+			p = class_end(p + 1);
+		} else {
+			if (*p == '\\' && p[1])
+				p++;
+			t->kind = TOK_CHAR;
+			t->c = *p++;
+		}
+	}
+}
+
 int cairn_dockerignore_parse(struct cairn_dockerignore **out, const char *text, size_t len,
 			     const char *file, struct cairn_error **err)
 {
@@ -136,6 +195,7 @@ int cairn_dockerignore_parse(struct cairn_dockerignore **out, const char *text, 
 					       "']'",
 					       file, line);
 		}
+		compile(&pat);
 		di->v = xreallocarray(di->v, di->n + 1, sizeof(*di->v));
 		di->v[di->n++] = pat;
 	}
@@ -147,8 +207,10 @@ void cairn_dockerignore_free(struct cairn_dockerignore *di)
 {
 	if (!di)
 		return;
-	for (size_t i = 0; i < di->n; i++)
+	for (size_t i = 0; i < di->n; i++) {
 		free(di->v[i].text);
+		free(di->v[i].toks);
+	}
 	free(di->v);
 	free(di);
 }
@@ -191,86 +253,79 @@ static bool in_class(const char **pp, char c)
 	return hit != neg;
 }
 
-/*
- * Whether `s` matches pattern `p` whole, as the regexp patternmatcher makes of it: a star is
- * any run of characters but '/', '?' one of them, two stars (with the '/' after them) any
- * run of whole path elements (at the end: anything). `budget` bounds the work of patterns
- * full of stars.
- */
-static bool match(const char *p, const char *s, unsigned long *budget)
+/* Add position `i` of `pat` to `set`, with the positions a star lets it skip to. */
+static void reach(const struct pattern *pat, unsigned char *set, size_t i)
 {
-	while (*p) {
-		if (!*budget)
-			return false;
-		(*budget)--;
-		if (p[0] == '*' && p[1] == '*') {
-			p += 2;
-			if (*p == '/')
-				p++;
-			if (!*p)
-				return true;
-			if (match(p, s, budget))
-				return true;
-			for (const char *q = s; *q; q++)
-				if (*q == '/' && match(p, q + 1, budget))
-					return true;
-			return false;
-		}
-		if (*p == '*') {
-			p++;
-			for (const char *q = s;; q++) {
-				if (match(p, q, budget))
-					return true;
-				if (!*q || *q == '/')
-					return false;
-			}
-		}
-		if (!*s)
-			return false;
-		if (*p == '?') {
-			if (*s == '/')
-				return false;
-			p++;
-			s++;
-			continue;
-		}
-		if (*p == '[') {
-			p++;
-			if (!in_class(&p, *s))
-				return false;
-			s++;
-			continue;
-		}
-		if (*p == '\\' && p[1])
-			p++;
-		if (*p != *s)
-			return false;
-		p++;
-		s++;
+	while (i <= pat->n_toks && !set[i]) {
+		set[i] = 1;
+		if (i == pat->n_toks ||
+		    (pat->toks[i].kind != TOK_STAR && pat->toks[i].kind != TOK_DSTAR &&
+		     pat->toks[i].kind != TOK_DSTAR_END))
+			return;
+		i++; /* a star may match nothing */
 	}
-	return !*s;
 }
 
+static bool accepts(const struct pattern *pat, const unsigned char *set)
+{
+	return set[pat->n_toks] != 0;
+}
+
+/*
+ * Whether `path`, or a parent directory of it, matches `pat` whole: the pattern's automaton
+ * run once over the path, O(path x pattern) whatever the stars, looked at where each parent
+ * directory ends and at the end.
+ */
 static bool pattern_matches(const struct pattern *pat, const char *path)
 {
-	unsigned long budget = 1ul << 20;
-	char *dir;
-	bool hit;
+	size_t n = pat->n_toks + 1;
+	unsigned char *cur = xcalloc(2 * n, 1), *next = cur + n;
+	bool hit = false;
 
-	if (match(pat->text, path, &budget))
-		return true;
-	/* a parent directory matching matches what is under it */
-	dir = xstrdup(path);
-	hit = false;
-	for (char *q = dir; *q && !hit; q++) {
-		if (*q != '/')
-			continue;
-		*q = '\0';
-		budget = 1ul << 20;
-		hit = match(pat->text, dir, &budget);
-		*q = '/';
+	reach(pat, cur, 0);
+	for (const char *q = path; *q && !hit; q++) {
+		char c = *q;
+
+		memset(next, 0, n);
+		for (size_t i = 0; i < pat->n_toks; i++) {
+			const struct tok *t = &pat->toks[i];
+			const char *cl = t->class;
+
+			if (!cur[i])
+				continue;
+			switch (t->kind) {
+			case TOK_CHAR:
+				if (c == t->c)
+					reach(pat, next, i + 1);
+				break;
+			case TOK_ANY:
+				if (c != '/')
+					reach(pat, next, i + 1);
+				break;
+			case TOK_CLASS:
+				if (in_class(&cl, c))
+					reach(pat, next, i + 1);
+				break;
+			case TOK_STAR:
+				if (c != '/')
+					reach(pat, next, i);
+				break;
+			case TOK_DSTAR:
+				reach(pat, next, i);
+				if (c == '/')
+					reach(pat, next, i + 1);
+				break;
+			case TOK_DSTAR_END:
+				reach(pat, next, i);
+				break;
+			}
+		}
+		memcpy(cur, next, n);
+		/* a parent directory of the path, matched whole */
+		hit = q[1] == '/' && accepts(pat, cur);
 	}
-	free(dir);
+	hit = hit || accepts(pat, cur);
+	free(cur); /* next is in the same allocation */
 	return hit;
 }
 
