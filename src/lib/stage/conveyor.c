@@ -595,6 +595,7 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 			return ret;
 		b.pull.registries = b.registries;
 	}
+	pthread_mutex_init(&b.toolchain_lock, NULL);
 	ret = cairn_config_load(
 		&b.config,
 		&(struct cairn_config_source){dir, o->config_file, o->config_templates_dir}, err);
@@ -677,6 +678,7 @@ out:
 	cairn_ref_release(&b.storage);
 	cairn_home_release(&b.home);
 	cairn_toolchain_free(b.toolchain);
+	pthread_mutex_destroy(&b.toolchain_lock);
 	if (b.stage_run_dir)
 		cairn_exec_cleanup(b.stage_run_dir);
 	free(b.stage_run_dir);

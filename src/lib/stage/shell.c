@@ -118,16 +118,23 @@ static int prepare_mounts(struct mount_dirs *m, struct image_state *s, const str
 int stage_toolchain(const struct cairn_toolchain **out, struct builder *b, struct cairn_error **err)
 {
 	struct cairn_toolchain_opts o = CAIRN_TOOLCHAIN_OPTS_INIT;
-	int ret;
+	const struct cairn_toolchain *tc;
+	int ret = 0;
 
 	*out = NULL;
+	/* assembled the first time in a home (a second or so): other images go on meanwhile */
+	stage_unlock(b);
+	pthread_mutex_lock(&b->toolchain_lock);
 	if (!b->toolchain) {
 		o.home = b->home.root;
 		ret = cairn_toolchain_get(&b->toolchain, &o, err);
-		if (ret < 0)
-			return ret;
 	}
-	*out = b->toolchain;
+	tc = b->toolchain;
+	pthread_mutex_unlock(&b->toolchain_lock);
+	stage_lock(b);
+	if (ret < 0)
+		return ret;
+	*out = tc;
 	return 0;
 }
 

@@ -153,7 +153,8 @@ struct builder {
 	size_t n_caches;
 	struct cairn_home home; /* the places of o->home */
 	char *stage_run_dir;	/* this build's own work dir, made on first use */
-	/* for shell stages: got when the build's first one is about to run */
+	/* for shell stages: got when the build's first one is about to run (under its lock) */
+	pthread_mutex_t toolchain_lock;
 	struct cairn_toolchain *toolchain;
 	int run_lock;
 	bool host_checked; /* cairn_exec_check() passed */
