@@ -280,4 +280,20 @@ test_expect_success 'images side by side: one fails, the build fails with its er
 	test -z "$(ls "$T/home-side2/tmp")"
 '
 
+test_expect_success 'images side by side: containers sharing a build_dir take turns' '
+	M="$T/bdir" && mkdir -p "$M" && git init -q "$M" &&
+	for i in a b c; do
+		printf -- "---\nimage: %s\nfrom: %s/base/busybox:1\nmount:\n- from: build_dir\n  to: /cache\nshell:\n  install: [echo start-%s >> /cache/log, sleep 1, echo end-%s >> /cache/log]\n" \
+			"$i" "$REG" "$i" "$i" || return 1
+	done >"$M/body" &&
+	{ printf "project: bdir\nconfigVersion: 1\n" && cat "$M/body"; } >"$M/werf.yaml" &&
+	rm "$M/body" &&
+	git -C "$M" add -A && git -C "$M" -c user.name=t -c user.email=t@example.com commit -q -m i &&
+	CAIRN_HOME="$T/home-bdir" "$CAIRN" build --dir "$M" -j 3 >"$T/bdir.out" 2>&1 &&
+	cat "$T/home-bdir/builds/bdir"/*/log >"$T/bdir.log" &&
+	test "$(wc -l <"$T/bdir.log")" = 6 &&
+	awk "NR % 2 == 1 { s = substr(\$0, 7) } NR % 2 == 0 && substr(\$0, 5) != s { exit 1 }" \
+		"$T/bdir.log"
+'
+
 test_done

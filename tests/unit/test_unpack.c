@@ -1293,16 +1293,18 @@ static void test_cache_adopt(void **state)
 	struct fixture *f = *state;
 	struct cairn_digest id;
 	struct timespec old[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
-	cleanup_free char *p1 = cairn_layer_cache_pending(f->layers);
-	cleanup_free char *p2 = cairn_layer_cache_pending(f->layers);
-	cleanup_free char *p3 = cairn_layer_cache_pending(f->layers);
+	char *p1 = cairn_layer_cache_pending(f->layers);
+	char *p2 = cairn_layer_cache_pending(f->layers);
+	char *p3 = cairn_layer_cache_pending(f->layers);
 	cleanup_free char *dest = NULL;
 	cleanup_free char *mark = NULL;
+	cleanup_free char *dir3 = NULL;
 
 	cairn_digest_of(&id, "layer", 5);
 	assert_non_null(p1);
 	assert_non_null(p2);
 	assert_string_not_equal(p1, p2);
+	/* the name is free, in a directory of its own no other pending name shares */
 	assert_false(exists(p1));
 	assert_int_equal(mkdir(p1, 0755), 0);
 	assert_int_equal(mkdir(p2, 0755), 0);
@@ -1316,14 +1318,27 @@ static void test_cache_adopt(void **state)
 	cairn_layer_cache_adopt(f->layers, &id, p2);
 	assert_false(exists(p2));
 	assert_true(exists(mark));
-	/* a killed build's pending tree: swept once old, not while young */
+	cairn_layer_cache_pending_free(p1);
+	cairn_layer_cache_pending_free(p2);
+	/* nothing of the first two is left beside the layer, its lock and the third */
+	dir3 = xstrdup(p3);
+	*strrchr(dir3, '/') = '\0';
+	{
+		cleanup_free char *names = listing(f->layers);
+		cleanup_free char *want = xasprintf(".%s.lock %s %s", cairn_digest_hex(&id),
+						    strrchr(dir3, '/') + 1, cairn_digest_hex(&id));
+
+		assert_string_equal(names, want);
+	}
+	/* a killed build's pending directory: swept once old, not while young */
 	assert_int_equal(mkdir(p3, 0755), 0);
 	assert_int_equal(cairn_layer_cache_sweep(f->layers, &id, 1, time(NULL) - 60), 0);
 	assert_true(exists(p3));
-	assert_int_equal(utimensat(AT_FDCWD, p3, old, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, dir3, old, 0), 0);
 	assert_int_equal(cairn_layer_cache_sweep(f->layers, &id, 1, time(NULL) - 60), 1);
-	assert_false(exists(p3));
+	assert_false(exists(dir3));
 	assert_true(exists(mark));
+	free(p3);
 }
 
 int main(void)

@@ -17,6 +17,7 @@
 
 /* A layer unpacked as it was written, before it goes under its name (cache_pending()). */
 #define PENDING_PREFIX ".w-"
+#define PENDING_TREE "tree"
 
 int cairn_layer_dir_path(char **out, const char *layers_root, const struct cairn_digest *diff_id)
 {
@@ -82,8 +83,27 @@ char *cairn_layer_cache_pending(const char *layers_root)
 
 	if (cairn_fs_mkdirs_at(AT_FDCWD, layers_root, 0755, NULL) < 0 || !mkdtemp(tmpl))
 		return NULL;
-	rmdir(tmpl); /* the unpack makes it, whole or not at all */
-	return TAKE_PTR(tmpl);
+	/* in a directory of its own: no other unpack can take the name */
+	return xasprintf("%s/" PENDING_TREE, tmpl);
+}
+
+/* The pending directory `dir` is in, and all it holds, removed. */
+static void remove_pending(const char *dir)
+{
+	cleanup_free char *parent = xstrdup(dir);
+	char *slash = strrchr(parent, '/');
+
+	if (!slash || strcmp(slash + 1, PENDING_TREE) != 0)
+		return;
+	*slash = '\0';
+	cairn_fs_remove_tree(AT_FDCWD, parent, NULL);
+}
+
+void cairn_layer_cache_pending_free(char *dir)
+{
+	if (dir)
+		remove_pending(dir);
+	free(dir);
 }
 
 void cairn_layer_cache_adopt(const char *layers_root, const struct cairn_digest *diff_id,
@@ -93,12 +113,11 @@ void cairn_layer_cache_adopt(const char *layers_root, const struct cairn_digest 
 	cleanup_close int rootfd = -1;
 	cleanup_close int lockfd = -1;
 
-	if (cairn_layer_dir_path(&dest, layers_root, diff_id) == 0 &&
+	if (diff_id && cairn_layer_dir_path(&dest, layers_root, diff_id) == 0 &&
 	    (rootfd = open(layers_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0 &&
-	    (lockfd = lock_layer(rootfd, cairn_digest_hex(diff_id))) >= 0 && !is_dir(dest) &&
-	    rename(dir, dest) == 0)
-		return;
-	cairn_fs_remove_tree(AT_FDCWD, dir, NULL);
+	    (lockfd = lock_layer(rootfd, cairn_digest_hex(diff_id))) >= 0 && !is_dir(dest))
+		(void)rename(dir, dest);
+	remove_pending(dir); /* what was not adopted goes with its directory */
 }
 
 int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *layers_root,

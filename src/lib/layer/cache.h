@@ -27,16 +27,25 @@ int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *
 
 /*
  * A fresh name in the cache for a layer unpacked as it is written (cairn_layer_opts.unpack_to):
- * `<layers_root>/.w-XXXXXX`, absent (the root is created). NULL when the root cannot be made.
+ * `<layers_root>/.w-XXXXXX/tree`, absent, in a directory made for it (the root is created).
+ * NULL when they cannot be made. cairn_layer_cache_adopt() removes that directory.
  */
 char *cairn_layer_cache_pending(const char *layers_root);
 
 /*
- * Put the tree `dir` (a pending name, complete) in the cache as the layer `diff_id`, under the
- * layer's lock; when the layer is there already, `dir` is removed. Best effort.
+ * Put the tree `dir` (a pending name, complete) in the cache as the layer `diff_id` (NULL: the
+ * tree is not to be kept), under the layer's lock; when the layer is there already it is not.
+ * Its pending directory is removed either way. Best effort.
  */
 void cairn_layer_cache_adopt(const char *layers_root, const struct cairn_digest *diff_id,
 			     const char *dir);
+/* Remove what is left of pending name `dir` (NULL: none), and free it. */
+void cairn_layer_cache_pending_free(char *dir);
+
+static inline void cairn_layer_cache_pending_freep(char **dir)
+{
+	cairn_layer_cache_pending_free(*dir);
+}
 
 /*
  * Remove the unpacked layers of `layers_root` whose diff_id is not among `live` and whose

@@ -522,9 +522,14 @@ int cairn_registry_call(struct cairn_registry_conn *c, struct call *call,
 	if (atomic_load(&r->answered))
 		return call_retrying(c, call, resp, err);
 	pthread_mutex_lock(&r->first_lock);
+	if (atomic_load(&r->answered)) {
+		/* waited for the first call: now side by side */
+		pthread_mutex_unlock(&r->first_lock);
+		return call_retrying(c, call, resp, err);
+	}
+	/* answered or not: the others then go at once (failing alike, without waiting more) */
 	ret = call_retrying(c, call, resp, err);
-	if (ret == 0)
-		atomic_store(&r->answered, 1);
+	atomic_store(&r->answered, 1);
 	pthread_mutex_unlock(&r->first_lock);
 	return ret;
 }

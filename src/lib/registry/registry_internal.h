@@ -72,8 +72,8 @@ struct cairn_registry {
 	size_t n_sending, cap_sending;
 	pthread_cond_t sent; /* a blob left `sending` */
 	/*
-	 * Until the registry has answered a first call, calls go one at a time: the first learns
-	 * how it authenticates (its 401), the others then come with the right header at once.
+	 * Until a first call to the registry is over, calls wait for it: it learns how the
+	 * registry authenticates (its 401), the others then come with the right header at once.
 	 */
 	pthread_mutex_t first_lock;
 	atomic_int answered;

@@ -12,6 +12,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -207,6 +209,41 @@ static char *common_parent(const char *const *dirs, size_t n)
 	return xstrndup(dirs[0], len);
 }
 
+/* An overlay mount done on a thread of its own (see overlay_mount()). */
+struct mount_job {
+	const char *parent; /* entered first, NULL: none */
+	const char *target;
+	struct cairn_buf *opts;
+	unsigned long flags;
+	bool entered;
+	int err_no; /* 0: mounted */
+};
+
+static void *mount_thread(void *arg)
+{
+	struct mount_job *j = arg;
+	size_t base = j->opts->len;
+	int rc;
+
+	if (j->parent && (unshare(CLONE_FS) < 0 || chdir(j->parent) < 0)) {
+		j->err_no = errno;
+		return NULL;
+	}
+	j->entered = true;
+	/*
+	 * Without redirects and metacopy the upper dir holds plain files and whiteouts only,
+	 * which is what the layer converter takes; older kernels lack the options.
+	 */
+	cairn_buf_addstr(j->opts, ",redirect_dir=off,metacopy=off");
+	rc = mount("overlay", j->target, "overlay", j->flags, j->opts->buf);
+	if (rc < 0 && errno == EINVAL) {
+		cairn_buf_setlen(j->opts, base);
+		rc = mount("overlay", j->target, "overlay", j->flags, j->opts->buf);
+	}
+	j->err_no = rc < 0 ? errno : 0;
+	return NULL;
+}
+
 /*
  * Mount an overlay of `lowers` (base first) at `target`: writable into `work`/upper when
  * `work` is set, else read-only. An empty list stands for `empty_dir`.
@@ -216,7 +253,6 @@ static int overlay_mount(const char *target, const char *const *lowers, size_t n
 {
 	cleanup_free char *parent = common_parent(lowers, n_lower);
 	struct cairn_buf opts = CAIRN_BUF_INIT;
-	cleanup_close int cwd = -1;
 	int ret = 0;
 
 	if (!work && n_lower == 1) {
@@ -244,33 +280,29 @@ static int overlay_mount(const char *target, const char *const *lowers, size_t n
 				      n_lower, opts.len);
 		goto out;
 	}
-	if (parent) {
-		/* Relative lowerdirs resolve against the cwd at mount time. */
-		cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cwd < 0 || chdir(parent) < 0) {
-			ret = cairn_error_set_errno(err, "mount overlay: enter '%s'", parent);
+	{
+		struct mount_job j = {.parent = parent,
+				      .target = target,
+				      .opts = &opts,
+				      .flags = work ? 0 : MS_RDONLY};
+		pthread_t t;
+
+		/*
+		 * Relative lowerdirs resolve against the working directory at mount time: a
+		 * thread with a working directory of its own enters `parent` and mounts, so that
+		 * the process's (other threads' relative paths) never moves.
+		 */
+		if (pthread_create(&t, NULL, mount_thread, &j) != 0) {
+			ret = cairn_error_set(err, CAIRN_EOS, "mount overlay: no thread");
 			goto out;
 		}
-	}
-	/*
-	 * Without redirects and metacopy the upper dir holds plain files and whiteouts only,
-	 * which is what the layer converter takes; older kernels lack the options.
-	 */
-	{
-		size_t base = opts.len;
-		int rc;
-
-		cairn_buf_addstr(&opts, ",redirect_dir=off,metacopy=off");
-		rc = mount("overlay", target, "overlay", work ? 0 : MS_RDONLY, opts.buf);
-		if (rc < 0 && errno == EINVAL) {
-			cairn_buf_setlen(&opts, base);
-			rc = mount("overlay", target, "overlay", work ? 0 : MS_RDONLY, opts.buf);
-		}
-		if (rc < 0)
+		pthread_join(t, NULL);
+		errno = j.err_no;
+		if (!j.entered)
+			ret = cairn_error_set_errno(err, "mount overlay: enter '%s'", parent);
+		else if (j.err_no)
 			ret = cairn_error_set_errno(err, "mount overlay on '%s'", target);
 	}
-	if (cwd >= 0 && fchdir(cwd) < 0 && ret == 0)
-		ret = cairn_error_set_errno(err, "mount overlay: return to the working directory");
 out:
 	cairn_buf_release(&opts);
 	return ret;

@@ -15,6 +15,9 @@
 
 /* ---- what the build says, one block per image ---- */
 
+/* Command output an image keeps while the images before it build. */
+#define HELD_OUTPUT_MAX (16u << 20)
+
 /* An event kept for later: the event, pointing into the copy. */
 struct event_copy {
 	struct cairn_build_event ev;
@@ -68,10 +71,36 @@ void stage_emit(struct image_state *s, const struct cairn_build_event *ev)
 
 	if (!b->o->event)
 		return;
-	if (b->told)
-		cairn_ordered_say(b->told, s->index, &event_kind, b, ev);
-	else
+	if (!b->told) {
 		b->o->event(ev, b->o->event_ud);
+		return;
+	}
+	/* output kept for later is bounded: past that, lines are counted, not kept */
+	if (ev->kind == CAIRN_BUILD_STAGE_OUTPUT && !cairn_ordered_live(b->told, s->index)) {
+		if (s->held_bytes + ev->len > HELD_OUTPUT_MAX) {
+			s->dropped_lines++;
+			return;
+		}
+		s->held_bytes += ev->len;
+	}
+	cairn_ordered_say(b->told, s->index, &event_kind, b, ev);
+}
+
+/* What the image could not keep of its output, said at its end. */
+static void tell_dropped(struct image_state *s)
+{
+	char line[160];
+	struct cairn_build_event ev = {.kind = CAIRN_BUILD_STAGE_OUTPUT, .image = s->name};
+
+	if (!s->dropped_lines)
+		return;
+	ev.len = (size_t)snprintf(
+		line, sizeof(line),
+		"cairn: %zu more lines of output not shown (over %u MiB kept while "
+		"the images before this one built; -j 1 shows them all)",
+		s->dropped_lines, HELD_OUTPUT_MAX >> 20);
+	ev.line = line;
+	cairn_ordered_say(s->b->told, s->index, &event_kind, s->b, &ev);
 }
 
 /* A pull's progress, as the caller's (the build's pull options), in the image's block. */
@@ -440,6 +469,7 @@ static int build_image(struct builder *b, const struct cairn_config_image *img, 
 		if (id < 0)
 			break;
 	}
+	tell_dropped(&s);
 	if (ret < 0 || out->n_stages == 0 || s.cancelled) {
 		/* with stop_at_missing, nothing of this image is there: an empty entry */
 		stage_forget(&s);
@@ -510,6 +540,9 @@ static void *image_worker(void *arg)
 		while (!deps_built(b, j->order[i]) && !b->failed && !b->restart)
 			pthread_cond_wait(&b->image_done, &b->gil);
 		ret = b->failed || b->restart ? 0 : build_image(b, j->order[i], i, &e);
+		if (ret == 0 && !b->failed && !b->restart && !stage_find_built(b, j->order[i]))
+			ret = cairn_error_set(&e, CAIRN_EINTERNAL, "image '%s' ended unbuilt",
+					      j->order[i]->name ? j->order[i]->name : "~");
 		if (b->result->n_images < i + 1)
 			b->result->n_images = i + 1;
 		if (ret < 0) {
@@ -604,6 +637,9 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 	ret = cairn_config_order(&order, &n, b.config, o->images, o->n_images, err);
 	if (ret < 0)
 		goto out;
+	/* room for every image at once: `built` never moves under a thread's pointers */
+	b.cap_built = n ? n : 1;
+	b.built = xcalloc(b.cap_built, sizeof(*b.built));
 	cairn_home_paths(&b.home, o->home);
 	b.caches[b.n_caches++] = &stage_cache_local;
 	if (o->stages_storage) {

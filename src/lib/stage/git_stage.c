@@ -2,6 +2,7 @@
 /* Git in stages: the repositories and commits of git entries, and the archive and patch layers. */
 #include "common.h"
 #include "stage/stage_internal.h"
+#include "layer/cache.h"
 
 #include <inttypes.h>
 #include "util/fs.h"
@@ -99,7 +100,7 @@ int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, en
 	struct builder *b = s->b;
 	struct cairn_layer_writer *w = NULL;
 	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
-	cleanup_free char *pending = stage_unpack_to(s, id);
+	CLEANUP(cairn_layer_cache_pending_freep) char *pending = stage_unpack_to(s, id);
 	struct rootfs_view *v = NULL;
 	int ret, any = 0;
 
@@ -289,7 +290,12 @@ int stage_resolve_git(struct image_state *s, struct cairn_error **err)
 int stage_usable(struct image_state *s, const struct cairn_descriptor *d, const char *stage,
 		 struct cairn_error **err)
 {
-	struct image_state t = {.b = s->b, .img = s->img, .name = s->name, .prev = *d};
+	struct image_state t = {.b = s->b,
+				.img = s->img,
+				.name = s->name,
+				.prev = *d,
+				.index = s->index,
+				.pull = s->pull};
 	int ret = stage_load_prev(&t, err);
 
 	for (size_t i = 0; ret == 0 && i < s->img->n_git; i++) {

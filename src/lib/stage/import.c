@@ -2,6 +2,7 @@
 /* Import stages: files of another image or artifact, resolved inside it, into a layer. */
 #include "common.h"
 #include "stage/stage_internal.h"
+#include "layer/cache.h"
 #include "util/fs.h"
 #include "util/parse.h"
 #include "util/root.h"
@@ -263,7 +264,8 @@ static int write_import(struct cairn_layer_writer *w, struct image_state *s,
 {
 	struct builder *b = s->b;
 	const struct built_image *src = stage_find_built(b, im->source);
-	struct image_state ss = {.b = b, .img = im->source, .name = "import"};
+	struct image_state ss = {
+		.b = b, .img = im->source, .name = "import", .index = s->index, .pull = s->pull};
 	cleanup_free char *what =
 		xasprintf("%s:%u:%u: import", b->config->file, im->pos.line, im->pos.column);
 	const char *to = im->to.s + 1; /* no leading '/' in tar paths */
@@ -308,7 +310,7 @@ static int build_imports(struct new_layer *layer, struct image_state *s, enum st
 	struct builder *b = s->b;
 	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
 	struct cairn_layer_writer *w = NULL;
-	cleanup_free char *pending = stage_unpack_to(s, id);
+	CLEANUP(cairn_layer_cache_pending_freep) char *pending = stage_unpack_to(s, id);
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	int64_t mtime = 0;
 	int ret;

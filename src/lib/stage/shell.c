@@ -9,6 +9,9 @@
 #include "layer/upper.h"
 #include "run/workdir.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
+
+#include <fcntl.h>
 
 #include <sys/file.h>
 
@@ -25,6 +28,7 @@ struct mount_dirs {
 	struct cairn_exec_mount *v;
 	struct strv owned; /* sources cairn made */
 	size_t n;
+	bool build_dir; /* a build_dir among them: one container at a time uses them */
 };
 
 /* This build's own directory (tmp_dir mounts live there until the build ends). */
@@ -71,6 +75,35 @@ static int mount_source(char **out, struct image_state *s, const struct cairn_co
 	return ret;
 }
 
+/*
+ * The project's build_dir mounts are shared by its images (and by other builds of the project
+ * on this host): their caches (apt's, a compiler's) take one writer at a time, so a container
+ * that mounts them holds `HOME/builds/PROJECT/.lock` while it runs.
+ */
+static int lock_build_dirs(int *fd_out, struct builder *b, struct cairn_error **err)
+{
+	cleanup_free char *dir = xasprintf("%s/%s", b->home.builds, b->config->project.s);
+	cleanup_free char *path = xasprintf("%s/.lock", dir);
+	int ret = cairn_fs_mkdirs_at(AT_FDCWD, dir, 0755, err);
+	int fd;
+
+	*fd_out = -1;
+	if (ret < 0)
+		return ret;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cairn_error_set_errno(err, "open '%s'", path);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR || cairn_interrupted()) {
+			ret = cairn_error_set_errno(err, "lock '%s'", path);
+			close(fd);
+			return ret;
+		}
+	}
+	*fd_out = fd;
+	return 0;
+}
+
 /* The image's mounts, then those of its fromImage bases that it does not mount itself. */
 static int prepare_mounts(struct mount_dirs *m, struct image_state *s, const struct stage_run *r,
 			  struct cairn_error **err)
@@ -102,6 +135,7 @@ static int prepare_mounts(struct mount_dirs *m, struct image_state *s, const str
 			}
 			strv_add(&m->owned, src);
 			free(src);
+			m->build_dir = m->build_dir || cm->type == CAIRN_CONFIG_MOUNT_BUILD_DIR;
 			m->v[m->n].source = m->owned.v[m->owned.n - 1];
 			m->v[m->n].destination = cm->to.s;
 			m->n++;
@@ -206,7 +240,7 @@ static int run_in_container(struct new_layer *layers, size_t *n_layers, struct i
 	struct mount_dirs md = {0};
 	struct strv env = {0};
 	size_t last = 0;
-	int status = 0, ret;
+	int status = 0, build_lock = -1, ret;
 
 	ret = r->prepare ? r->prepare(r, work, err) : 0;
 	if (ret == 0)
@@ -233,7 +267,11 @@ static int run_in_container(struct new_layer *layers, size_t *n_layers, struct i
 	eo.last_command = &last;
 	/* other images go on while the container runs and its layer is written */
 	stage_unlock(b);
-	ret = cairn_exec_shell(&status, &eo, err);
+	ret = md.build_dir ? lock_build_dirs(&build_lock, b, err) : 0;
+	if (ret == 0)
+		ret = cairn_exec_shell(&status, &eo, err);
+	if (build_lock >= 0)
+		close(build_lock); /* the flock goes with it */
 	stage_lock(b);
 	if (ret < 0)
 		cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_kinds[id].name);
@@ -241,7 +279,7 @@ static int run_in_container(struct new_layer *layers, size_t *n_layers, struct i
 		ret = r->failed(r, last, status, err);
 	if (ret == 0) {
 		cleanup_free char *upper = xasprintf("%s/upper", exec_dir);
-		cleanup_free char *pending = stage_unpack_to(s, id + 1);
+		CLEANUP(cairn_layer_cache_pending_freep) char *pending = stage_unpack_to(s, id + 1);
 		struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
 
 		lo.unpack_to = pending;

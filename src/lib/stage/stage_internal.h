@@ -186,7 +186,7 @@ struct builder {
 	pthread_cond_t image_done;  /* an image ended: one waiting for it may go on */
 	bool failed;		    /* an image failed: the others stop at their next stage */
 	struct cairn_ordered *told; /* what the images say, one block per image */
-	size_t cap_built;	    /* `built` never moves: others' pointers into it stay */
+	size_t cap_built;	    /* room for every image: `built` never moves */
 };
 
 /* A stage taken from or stored in the stages storage by this build, not yet confirmed. */
@@ -236,6 +236,8 @@ struct image_state {
 	/* the build's pull options, progress told in the image's block */
 	struct cairn_image_opts pull;
 	bool cancelled; /* another image failed: stopped */
+	/* command output kept while images before this one build, and lines left out */
+	size_t held_bytes, dropped_lines;
 };
 
 /*
@@ -300,7 +302,9 @@ int stage_commit(struct image_state *s, enum stage_id id, json_t *config,
 /*
  * Where a layer a stage writes goes unpacked as it is written (cairn_layer_opts.unpack_to): a
  * pending name in the layer cache when a stage from `from` on runs commands over it, else NULL
- * (unpacked when a later use needs it). stage_unpacked() puts the tree under its diff_id.
+ * (unpacked when a later use needs it); the caller frees it with
+ * cairn_layer_cache_pending_free(), which removes what is left. stage_unpacked() puts the
+ * tree of layer `r` under its diff_id.
  */
 char *stage_unpack_to(struct image_state *s, enum stage_id from);
 void stage_unpacked(struct image_state *s, const struct cairn_layer_result *r, const char *pending);

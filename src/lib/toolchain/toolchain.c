@@ -195,7 +195,7 @@ static int assemble(struct cairn_toolchain *t, const struct toolchain_source *sr
 		ret = cairn_error_set_errno(err, "open '%s'", tmp);
 		goto fail;
 	}
-	measure(dup(fd), &t->size, &t->files);
+	measure(fcntl(fd, F_DUPFD_CLOEXEC, 0), &t->size, &t->files);
 	t->seconds = now_secs() - t0;
 	m = manifest_of(t, p);
 	ret = cairn_json_dump(&mb, m, err);

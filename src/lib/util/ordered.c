@@ -63,6 +63,16 @@ void cairn_ordered_say(struct cairn_ordered *o, size_t job, const struct cairn_o
 	pthread_mutex_unlock(&o->lock);
 }
 
+bool cairn_ordered_live(struct cairn_ordered *o, size_t job)
+{
+	bool live;
+
+	pthread_mutex_lock(&o->lock);
+	live = job <= o->told || job >= o->n_jobs;
+	pthread_mutex_unlock(&o->lock);
+	return live;
+}
+
 void cairn_ordered_done(struct cairn_ordered *o, size_t job)
 {
 	pthread_mutex_lock(&o->lock);

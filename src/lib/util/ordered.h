@@ -24,6 +24,8 @@ struct cairn_ordered *cairn_ordered_new(size_t n_jobs);
 /* Say `msg` (of `kind`, told with `ud`) for job `job`. */
 void cairn_ordered_say(struct cairn_ordered *o, size_t job, const struct cairn_ordered_kind *kind,
 		       void *ud, const void *msg);
+/* Whether what job `job` says now is told at once (no job before it is left). */
+bool cairn_ordered_live(struct cairn_ordered *o, size_t job);
 /* Job `job` is done: it, and the jobs after it already done, are told. */
 void cairn_ordered_done(struct cairn_ordered *o, size_t job);
 /* Tell whatever is kept, job by job (after a failure), and free `o`; accepts NULL. */
