@@ -320,12 +320,12 @@ YAML
 git init -q "$T10"
 gitc "$T10" add -A
 gitc "$T10" commit -q -m tree
-ten_run() { # ten_run OUT-FILE BINARY ARGS...: appends the wall time of one cold build
-	local out=$1 t
-	shift
+ten_run() { # ten_run OUT-FILE BINARY [BUILD-OPTION...]: appends the wall time of a cold build
+	local out=$1 bin=$2 t
+	shift 2
 	rm -rf "$W/home-d"
 	t=$(now)
-	CAIRN_HOME=$W/home-d "$@" build -q --dir "$T10" >/dev/null
+	CAIRN_HOME=$W/home-d "$bin" build -q --dir "$T10" "$@" >/dev/null
 	elapsed "$t"
 	echo "$RES" >>"$out"
 }

@@ -295,7 +295,8 @@ PY
 }
 # one skopeo copy: $1 the store's name, $2 the destination path (exported for xargs)
 copy_one() {
-	skopeo copy -q --dest-tls-verify=false "oci:$STORE:$1" "docker://$REG/$2" </dev/null
+	# a registry may answer 500 to copies racing on one blob: skopeo retries, as cairn does
+	skopeo copy -q --retry-times 3 --dest-tls-verify=false "oci:$STORE:$1" "docker://$REG/$2" </dev/null
 }
 skopeo_round() {
 	reg_start "s$1"
