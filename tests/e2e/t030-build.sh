@@ -229,7 +229,7 @@ test_expect_success 'images side by side (-j 3): overlapping, told image by imag
 	image: slow
 	from: $REG/base/busybox:1
 	shell:
-	  install: [cat /proc/uptime > /slow-start, echo SLOW-OUT-1, sleep 3, echo SLOW-OUT-2, cat /proc/uptime > /slow-end]
+	  install: [cat /proc/uptime > /slow-start, echo SLOW-OUT-1, sleep 4, echo SLOW-OUT-2, cat /proc/uptime > /slow-end]
 	---
 	image: quick
 	from: $REG/base/busybox:1
@@ -270,7 +270,7 @@ test_expect_success 'images side by side (-j 3): overlapping, told image by imag
 
 test_expect_success 'images side by side: one fails, the build fails with its error, nothing else' '
 	sed "s/echo QUICK-OUT]/echo QUICK-OUT, exit 7]/" "$S/werf.yaml" >"$T/w" && cp "$T/w" "$S/werf.yaml" &&
-	sed "s/sleep 3/sleep 2/" "$S/werf.yaml" >"$T/w" && cp "$T/w" "$S/werf.yaml" &&
+	sed "s/sleep 4/sleep 2/" "$S/werf.yaml" >"$T/w" && cp "$T/w" "$S/werf.yaml" &&
 	git -C "$S" -c user.name=t -c user.email=t@example.com commit -q -am fail &&
 	test_must_fail env CAIRN_HOME="$T/home-side2" "$CAIRN" build --dir "$S" -j 3 \
 		>"$T/side2.out" 2>"$T/side2.err" &&

@@ -8,6 +8,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "registry/progress.h"
 #include "util/ordered.h"
 #include "util/slots.h"
 
@@ -473,54 +474,12 @@ struct publish_run {
 	struct cairn_error *err;
 };
 
-/* A progress event kept for later: the event, pointing into the copy. */
-struct progress_copy {
-	struct cairn_progress p;
-	struct cairn_digest dg;
-	char *ref;
-};
-
-static void *progress_copy(const void *msg)
-{
-	const struct cairn_progress *ev = msg;
-	struct progress_copy *c;
-
-	if (ev->kind == CAIRN_PROGRESS_BLOB_BYTES)
-		return NULL; /* bytes moving: live only */
-	c = xcalloc(1, sizeof(*c));
-	c->p = *ev;
-	c->ref = ev->ref ? xstrdup(ev->ref) : NULL;
-	c->p.ref = c->ref;
-	if (ev->digest) {
-		c->dg = *ev->digest;
-		c->p.digest = &c->dg;
-	}
-	return c;
-}
-
-static void progress_drop(void *copy)
-{
-	struct progress_copy *c = copy;
-
-	free(c->ref);
-	free(c);
-}
-
-static void progress_tell(const void *msg, void *ud)
-{
-	const struct publish_run *run = ud;
-
-	run->user->image.progress(msg, run->user->image.progress_ud);
-}
-
-static const struct cairn_ordered_kind progress_kind = {progress_tell, progress_copy,
-							progress_drop};
-
 static void run_progress(const struct cairn_progress *ev, void *ud)
 {
 	struct image_ud *iu = ud;
 
-	cairn_ordered_say(iu->run->told, iu->image, &progress_kind, iu->run, ev);
+	cairn_ordered_say(iu->run->told, iu->image, &cairn_progress_told,
+			  (void *)&iu->run->user->image, ev);
 }
 
 /* A published reference kept for later. */

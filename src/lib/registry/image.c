@@ -3,6 +3,7 @@
 #include "common.h"
 #include "cairn/image.h"
 #include "cairn/oci.h"
+#include "registry/progress.h"
 #include "registry/registry_internal.h"
 #include "util/slots.h"
 
@@ -67,6 +68,48 @@ static void report(struct pool *p, enum cairn_progress_kind kind, const struct c
 		p->o->progress(&ev, p->o->progress_ud);
 	pthread_mutex_unlock(&p->lock);
 }
+
+/* A progress event kept for later: the event, pointing into the copy. */
+struct progress_copy {
+	struct cairn_progress p;
+	struct cairn_digest dg;
+	char *ref;
+};
+
+static void *progress_copy(const void *msg)
+{
+	const struct cairn_progress *ev = msg;
+	struct progress_copy *c;
+
+	if (ev->kind == CAIRN_PROGRESS_BLOB_BYTES)
+		return NULL; /* bytes moving: live only */
+	c = xcalloc(1, sizeof(*c));
+	c->p = *ev;
+	c->ref = ev->ref ? xstrdup(ev->ref) : NULL;
+	c->p.ref = c->ref;
+	if (ev->digest) {
+		c->dg = *ev->digest;
+		c->p.digest = &c->dg;
+	}
+	return c;
+}
+
+static void progress_drop(void *copy)
+{
+	struct progress_copy *c = copy;
+
+	free(c->ref);
+	free(c);
+}
+
+static void progress_tell(const void *msg, void *ud)
+{
+	const struct cairn_image_opts *o = ud;
+
+	o->progress(msg, o->progress_ud);
+}
+
+const struct cairn_ordered_kind cairn_progress_told = {progress_tell, progress_copy, progress_drop};
 
 static double now_secs(void)
 {

@@ -2,6 +2,7 @@
 /* The conveyor: each image a chain of stages, each stage looked up, else built and stored. */
 #include "common.h"
 #include "stage/stage_internal.h"
+#include "registry/progress.h"
 #include "cairn/oci.h"
 #include "cairn/registry.h"
 #include "cairn/toolchain.h"
@@ -103,54 +104,12 @@ static void tell_dropped(struct image_state *s)
 	cairn_ordered_say(s->b->told, s->index, &event_kind, s->b, &ev);
 }
 
-/* A pull's progress, as the caller's (the build's pull options), in the image's block. */
-struct progress_copy {
-	struct cairn_progress p;
-	struct cairn_digest dg;
-	char *ref;
-};
-
-static void *progress_copy(const void *msg)
-{
-	const struct cairn_progress *ev = msg;
-	struct progress_copy *c;
-
-	if (ev->kind == CAIRN_PROGRESS_BLOB_BYTES)
-		return NULL; /* bytes moving: live only */
-	c = xcalloc(1, sizeof(*c));
-	c->p = *ev;
-	c->ref = ev->ref ? xstrdup(ev->ref) : NULL;
-	c->p.ref = c->ref;
-	if (ev->digest) {
-		c->dg = *ev->digest;
-		c->p.digest = &c->dg;
-	}
-	return c;
-}
-
-static void progress_drop(void *copy)
-{
-	struct progress_copy *c = copy;
-
-	free(c->ref);
-	free(c);
-}
-
-static void progress_tell(const void *msg, void *ud)
-{
-	const struct builder *b = ud;
-
-	b->o->pull.progress(msg, b->o->pull.progress_ud);
-}
-
-static const struct cairn_ordered_kind progress_kind = {progress_tell, progress_copy,
-							progress_drop};
-
+/* A pull's progress, to the caller's (the build's pull options), in the image's block. */
 static void image_progress(const struct cairn_progress *ev, void *ud)
 {
 	struct image_state *s = ud;
 
-	cairn_ordered_say(s->b->told, s->index, &progress_kind, s->b, ev);
+	cairn_ordered_say(s->b->told, s->index, &cairn_progress_told, (void *)&s->b->o->pull, ev);
 }
 
 void stage_unlock(struct builder *b)
