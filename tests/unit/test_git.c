@@ -351,6 +351,34 @@ static void test_open_head(void **state)
 	cairn_error_clear(&err);
 }
 
+/* Changes against HEAD, staged or not, as `git status` counts them (untracked left out). */
+static void test_changed_files(void **state)
+{
+	struct fixture *f = *state;
+
+	put(f, "a/b/f", "one\n");
+	put(f, "c/g", "two\n");
+	put(f, "touched", "same\n");
+	sh("ln -s a/b/f '%s/lnk' && chmod 0644 '%s/c/g'", f->work, f->work);
+	free(commit(f, "base"));
+	open_work(f);
+	assert_int_equal(cairn_git_changed_files(f->r), 0);
+	/* same bytes, new stat data: not a change (the content is hashed) */
+	sh("sleep 1; touch '%s/touched'", f->work);
+	assert_int_equal(cairn_git_changed_files(f->r), 0);
+	/* modified; staged deletion; staged addition; untracked (not counted) */
+	put(f, "c/g", "changed\n");
+	sh("git -C '%s' rm -q --cached a/b/f && echo s >'%s/staged' && git -C '%s' add staged && "
+	   "echo u >'%s/untracked'",
+	   f->work, f->work, f->work, f->work);
+	assert_int_equal(cairn_git_changed_files(f->r), 3);
+	/* a size kept but content changed, a mode change, a symlink retargeted */
+	sh("git -C '%s' reset -q --hard && printf 'ONE\\n' >'%s/a/b/f' && chmod 0755 '%s/c/g' && "
+	   "ln -sfn c/g '%s/lnk'",
+	   f->work, f->work, f->work, f->work);
+	assert_int_equal(cairn_git_changed_files(f->r), 3);
+}
+
 static void test_resolve(void **state)
 {
 	struct fixture *f = *state;
@@ -1775,6 +1803,7 @@ int main(void)
 		cmocka_unit_test(test_url_normalise),
 		cmocka_unit_test_setup_teardown(test_open_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_latest_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stage_checksum_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stage_checksum_changes, setup, teardown),

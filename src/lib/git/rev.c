@@ -2,6 +2,11 @@
 /* Revisions: HEAD, branches, tags and commits resolved to ids, commit times, reset commits. */
 #include "common.h"
 #include "git/git_internal.h"
+#include "util/strset.h"
+
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /*
  * Revisions
@@ -97,22 +102,96 @@ int cairn_git_each_ref(struct cairn_git_repo *r, const char *prefix,
 	return each_direct_ref(r, prefix, call_name_fn, &f, err);
 }
 
+/* A submodule's entry (git's "gitlink" mode). */
+#define S_ISGITLINK(m) (((m)&0170000) == 0160000)
+
+/*
+ * Whether the work tree's file of index entry `e` is another than the entry: its type,
+ * executable bit or size differ, or, when its stat data is not the entry's or is racy (as
+ * recent as the index), it hashes (with the repository's filters) to another blob. Nothing
+ * is read for a file whose stat data matches.
+ */
+static bool entry_changed(git_repository *repo, const char *workdir, const git_index_entry *e,
+			  int64_t index_mtime)
+{
+	cleanup_free char *path = xasprintf("%s%s", workdir, e->path);
+	struct stat sb;
+	git_oid oid;
+
+	if (S_ISGITLINK(e->mode))
+		return false; /* submodules are left out */
+	if (lstat(path, &sb) < 0)
+		return true;
+	if (S_ISLNK(e->mode) != S_ISLNK(sb.st_mode) ||
+	    (!S_ISLNK(sb.st_mode) && !S_ISREG(sb.st_mode)))
+		return true;
+	if (S_ISREG(sb.st_mode) && (e->mode & 0100) != (sb.st_mode & 0100))
+		return true;
+	if (e->file_size != (uint32_t)sb.st_size)
+		return true;
+	if (e->mtime.seconds == (int32_t)sb.st_mtime &&
+	    e->mtime.nanoseconds == (uint32_t)sb.st_mtim.tv_nsec && e->ino == (uint32_t)sb.st_ino &&
+	    (int64_t)sb.st_mtime < index_mtime)
+		return false;
+	if (S_ISLNK(sb.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(path, target, sizeof(target));
+
+		if (n < 0 || git_odb_hash(&oid, target, (size_t)n, GIT_OBJECT_BLOB) < 0)
+			return true;
+	} else if (git_repository_hashfile(&oid, repo, path, GIT_OBJECT_BLOB, e->path) < 0) {
+		return true;
+	}
+	return !git_oid_equal(&oid, &e->id);
+}
+
+/*
+ * Staged changes come from HEAD's tree against the index (no file read); changes in the work
+ * tree from each index entry's stat data, so no directory of the work tree is opened (a
+ * status walk lists them all).
+ */
 size_t cairn_git_changed_files(struct cairn_git_repo *r)
 {
-	git_status_options o;
-	git_status_list *list = NULL;
+	CLEANUP(cairn_strset_release) struct cairn_strset paths = CAIRN_STRSET_INIT;
+	const char *workdir = git_repository_workdir(r->repo);
+	git_index *index = NULL;
+	git_object *head = NULL;
+	git_tree *tree = NULL;
+	git_diff *diff = NULL;
+	cleanup_free char *index_path = NULL;
+	struct stat isb;
+	int64_t index_mtime = INT64_MAX;
 	size_t n;
 
-	if (git_repository_is_bare(r->repo) ||
-	    git_status_options_init(&o, GIT_STATUS_OPTIONS_VERSION) < 0)
+	if (!workdir || git_repository_index(&index, r->repo) < 0)
 		return 0;
-	o.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-	o.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
-	if (git_status_list_new(&list, r->repo, &o) < 0)
-		return 0;
-	n = git_status_list_entrycount(list);
-	git_status_list_free(list);
-	return n;
+	(void)git_index_read(index, 0); /* as it is on disk now */
+	index_path = xasprintf("%s", git_index_path(index));
+	if (stat(index_path, &isb) == 0)
+		index_mtime = (int64_t)isb.st_mtime;
+	if (git_revparse_single(&head, r->repo, "HEAD^{tree}") == 0 &&
+	    git_tree_lookup(&tree, r->repo, git_object_id(head)) == 0 &&
+	    git_diff_tree_to_index(&diff, r->repo, tree, index, NULL) == 0) {
+		for (size_t i = 0; i < git_diff_num_deltas(diff); i++) {
+			const git_diff_delta *d = git_diff_get_delta(diff, i);
+			const char *p = d->new_file.path ? d->new_file.path : d->old_file.path;
+
+			if (!S_ISGITLINK(d->new_file.mode) && !S_ISGITLINK(d->old_file.mode))
+				cairn_strset_add(&paths, p, strlen(p));
+		}
+	}
+	n = git_index_entrycount(index);
+	for (size_t i = 0; i < n; i++) {
+		const git_index_entry *e = git_index_get_byindex(index, i);
+
+		if (e && entry_changed(r->repo, workdir, e, index_mtime))
+			cairn_strset_add(&paths, e->path, strlen(e->path));
+	}
+	git_diff_free(diff);
+	git_tree_free(tree);
+	git_object_free(head);
+	git_index_free(index);
+	return paths.n;
 }
 
 bool cairn_git_is_shallow(struct cairn_git_repo *r)
