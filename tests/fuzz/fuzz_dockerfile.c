@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzz target: the Dockerfile parser; what it returns must hold together. */
+/* Fuzz target: the Dockerfile parser and its stages; what they return must hold together. */
 #include "common.h"
 #include "dockerfile/parse.h"
+#include "dockerfile/plan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,8 +33,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cairn_dockerfile_parse(&df, (const char *)data, size, "Dockerfile", &err) == 0) {
 		if (!df || df->n == 0 || err)
 			abort();
+		struct cairn_df_plan *plan = NULL;
+		struct cairn_error *perr = NULL;
+		static const char *const args[] = {"A=1", "IMG=alpine"};
+
 		for (size_t i = 0; i < df->n; i++)
 			check(&df->v[i], false);
+		/* the stages of what parsed, for the last stage */
+		if (cairn_df_plan(&plan, df, NULL, args, 2, "Dockerfile", &perr) == 0) {
+			if (!plan || plan->target >= plan->n || !plan->v[plan->target].needed)
+				abort();
+		} else if (plan || !perr) {
+			abort();
+		}
+		cairn_df_plan_free(plan);
+		cairn_error_free(perr);
 	} else if (df || !err || !err->msg) {
 		abort();
 	}

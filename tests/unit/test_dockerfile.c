@@ -9,6 +9,7 @@
 #include "common.h"
 #include "dockerfile/ignore.h"
 #include "dockerfile/parse.h"
+#include "dockerfile/plan.h"
 
 static struct cairn_dockerfile *parse_ok(const char *text)
 {
@@ -339,13 +340,95 @@ static void test_dockerignore(void **state)
 	cairn_dockerignore_free(di);
 }
 
+static struct cairn_df_plan *plan_of(const char *text, const char *target, const char *const *args,
+				     size_t n, char **msg)
+{
+	struct cairn_dockerfile *df = parse_ok(text);
+	struct cairn_df_plan *p = NULL;
+	struct cairn_error *err = NULL;
+
+	*msg = NULL;
+	if (cairn_df_plan(&p, df, target, args, n, "Dockerfile", &err) < 0) {
+		*msg = xstrdup(err->msg);
+		cairn_error_free(err);
+	}
+	cairn_dockerfile_free(df);
+	return p;
+}
+
+static void test_plan(void **state)
+{
+	static const char text[] = "ARG GO=1.21\n"
+				   "ARG BASE=debian:${DIST:-12}\n"
+				   "FROM golang:${GO} AS Build\n"
+				   "RUN --mount=type=cache,from=cache,target=/c go build\n"
+				   "FROM alpine AS cache\n"
+				   "RUN mkdir /c\n"
+				   "FROM alpine AS unused\n"
+				   "RUN true\n"
+				   "FROM ${BASE} AS tools\n"
+				   "FROM build AS test\n"
+				   "RUN go test\n"
+				   "FROM scratch\n"
+				   "COPY --from=build /out/app /app\n"
+				   "COPY --from=3 /usr/bin/tool /tool\n"
+				   "COPY --from=busybox:1 /bin/sh /sh\n";
+	static const char *const args[] = {"GO=1.22", "UNDECLARED=x"};
+	struct cairn_df_plan *p;
+	char *msg;
+
+	(void)state;
+	p = plan_of(text, NULL, args, 2, &msg);
+	assert_null(msg);
+	assert_int_equal(p->n, 6);
+	assert_string_equal(p->v[0].name, "build");
+	assert_string_equal(p->v[0].base, "golang:1.22");
+	assert_int_equal(p->v[0].first, 2);
+	assert_int_equal(p->v[0].last, 3);
+	assert_string_equal(p->v[3].base, "debian:12");
+	assert_null(p->v[4].base);
+	assert_int_equal(p->v[4].base_stage, 0);
+	assert_null(p->v[5].name);
+	assert_string_equal(p->v[5].base, "scratch");
+	assert_int_equal(p->target, 5);
+	/* the last stage needs build (and its cache mount's stage) and stage 3, nothing else */
+	assert_true(p->v[5].needed && p->v[0].needed && p->v[1].needed && p->v[3].needed);
+	assert_false(p->v[2].needed);
+	assert_false(p->v[4].needed);
+	cairn_df_plan_free(p);
+	/* a named target */
+	p = plan_of(text, "TEST", NULL, 0, &msg);
+	assert_null(msg);
+	assert_int_equal(p->target, 4);
+	assert_true(p->v[4].needed && p->v[0].needed && p->v[1].needed);
+	assert_false(p->v[3].needed || p->v[5].needed || p->v[2].needed);
+	assert_string_equal(p->v[0].base, "golang:1.21");
+	cairn_df_plan_free(p);
+	/* errors */
+	assert_null(plan_of(text, "nope", NULL, 0, &msg));
+	assert_string_equal(msg, "Dockerfile: target stage 'nope' could not be found");
+	free(msg);
+	assert_null(plan_of("FROM a AS x\nFROM b AS X\n", NULL, NULL, 0, &msg));
+	assert_string_equal(msg, "Dockerfile:2: duplicate stage name 'x'");
+	free(msg);
+	assert_null(plan_of("FROM a AS 1x\n", NULL, NULL, 0, &msg));
+	assert_string_equal(msg, "Dockerfile:1: invalid name for build stage: '1x'");
+	free(msg);
+	assert_null(plan_of("ARG IMG\nFROM ${IMG}\n", NULL, NULL, 0, &msg));
+	assert_string_equal(msg, "Dockerfile:2: base name (${IMG}) should not be blank");
+	free(msg);
+	assert_null(plan_of("FROM a\nCOPY --from=7 /x /y\n", NULL, NULL, 0, &msg));
+	assert_string_equal(msg, "Dockerfile:2: --from=7: no stage 7 before this one");
+	free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forms),	      cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_continuations), cmocka_unit_test(test_directives),
 		cmocka_unit_test(test_heredocs),      cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_dockerignore),
+		cmocka_unit_test(test_dockerignore),  cmocka_unit_test(test_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
