@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -152,6 +153,32 @@ static void test_remove_tree(void **state)
 	assert_int_equal(access(keep, F_OK), 0);
 }
 
+/* A lock file made 0600 and held exclusively; another open file description cannot take it. */
+static void test_lock(void **state)
+{
+	const char *dir = *state;
+	cleanup_free char *path = xasprintf("%s/x.lock", dir);
+	cleanup_free char *missing = xasprintf("%s/no/x.lock", dir);
+	struct cairn_error *err = NULL;
+	struct stat sb;
+	int fd = -1, other;
+
+	assert_int_equal(cairn_fs_lock_at(&fd, AT_FDCWD, path, &err), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	other = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(other >= 0);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), -1);
+	close(fd);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), 0);
+	close(other);
+	assert_int_equal(cairn_fs_lock_at(&fd, AT_FDCWD, missing, &err), CAIRN_EOS);
+	assert_int_equal(fd, -1);
+	assert_non_null(strstr(err->msg, "open '"));
+	cairn_error_free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +187,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_atomic_write_and_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_missing_and_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -155,10 +155,8 @@ size_t cairn_git_changed_files(struct cairn_git_repo *r)
 	CLEANUP(cairn_strset_release) struct cairn_strset paths = CAIRN_STRSET_INIT;
 	const char *workdir = git_repository_workdir(r->repo);
 	git_index *index = NULL;
-	git_object *head = NULL;
-	git_tree *tree = NULL;
+	git_object *tree = NULL; /* HEAD's */
 	git_diff *diff = NULL;
-	cleanup_free char *index_path = NULL;
 	struct stat isb;
 	int64_t index_mtime = INT64_MAX;
 	size_t n;
@@ -166,12 +164,10 @@ size_t cairn_git_changed_files(struct cairn_git_repo *r)
 	if (!workdir || git_repository_index(&index, r->repo) < 0)
 		return 0;
 	(void)git_index_read(index, 0); /* as it is on disk now */
-	index_path = xasprintf("%s", git_index_path(index));
-	if (stat(index_path, &isb) == 0)
+	if (stat(git_index_path(index), &isb) == 0)
 		index_mtime = (int64_t)isb.st_mtime;
-	if (git_revparse_single(&head, r->repo, "HEAD^{tree}") == 0 &&
-	    git_tree_lookup(&tree, r->repo, git_object_id(head)) == 0 &&
-	    git_diff_tree_to_index(&diff, r->repo, tree, index, NULL) == 0) {
+	if (git_revparse_single(&tree, r->repo, "HEAD^{tree}") == 0 &&
+	    git_diff_tree_to_index(&diff, r->repo, (git_tree *)tree, index, NULL) == 0) {
 		for (size_t i = 0; i < git_diff_num_deltas(diff); i++) {
 			const git_diff_delta *d = git_diff_get_delta(diff, i);
 			const char *p = d->new_file.path ? d->new_file.path : d->old_file.path;
@@ -188,8 +184,7 @@ size_t cairn_git_changed_files(struct cairn_git_repo *r)
 			cairn_strset_add(&paths, e->path, strlen(e->path));
 	}
 	git_diff_free(diff);
-	git_tree_free(tree);
-	git_object_free(head);
+	git_object_free(tree);
 	git_index_free(index);
 	return paths.n;
 }

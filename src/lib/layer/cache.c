@@ -11,7 +11,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,24 +56,12 @@ static int is_dir(const char *path)
 	return lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* Open and take the lock of layer `hex` in `rootfd`: its fd, or -1 (errno set). */
-static int lock_layer(int rootfd, const char *hex)
+/* Take the lock of layer `hex` of the cache (an fd that holds it until closed). */
+static int lock_layer(int *fd, const char *layers_root, const char *hex, struct cairn_error **err)
 {
-	cleanup_free char *lockname = xasprintf(".%s.lock", hex);
-	int fd = openat(rootfd, lockname, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	cleanup_free char *path = xasprintf("%s/.%s.lock", layers_root, hex);
 
-	if (fd < 0)
-		return -1;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int e = errno;
-
-			close(fd);
-			errno = e;
-			return -1;
-		}
-	}
-	return fd;
+	return cairn_fs_lock_at(fd, AT_FDCWD, path, err);
 }
 
 char *cairn_layer_cache_pending(const char *layers_root)
@@ -110,12 +97,10 @@ void cairn_layer_cache_adopt(const char *layers_root, const struct cairn_digest 
 			     const char *dir)
 {
 	cleanup_free char *dest = NULL;
-	cleanup_close int rootfd = -1;
 	cleanup_close int lockfd = -1;
 
 	if (diff_id && cairn_layer_dir_path(&dest, layers_root, diff_id) == 0 &&
-	    (rootfd = open(layers_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0 &&
-	    (lockfd = lock_layer(rootfd, cairn_digest_hex(diff_id))) >= 0 && !is_dir(dest))
+	    lock_layer(&lockfd, layers_root, cairn_digest_hex(diff_id), NULL) == 0 && !is_dir(dest))
 		(void)rename(dir, dest);
 	remove_pending(dir); /* what was not adopted goes with its directory */
 }
@@ -144,10 +129,9 @@ int cairn_layer_ensure_unpacked(char **out, struct cairn_store *st, const char *
 	rootfd = open(layers_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return cairn_error_set_errno(err, "open '%s'", layers_root);
-	lockfd = lock_layer(rootfd, cairn_digest_hex(diff_id));
-	if (lockfd < 0)
-		return cairn_error_set_errno(err, "lock '%s/.%s.lock'", layers_root,
-					     cairn_digest_hex(diff_id));
+	ret = lock_layer(&lockfd, layers_root, cairn_digest_hex(diff_id), err);
+	if (ret < 0)
+		return ret;
 	if (!is_dir(dir)) {
 		remove_stale(rootfd, cairn_digest_hex(diff_id));
 		ret = cairn_store_blob_open(&fd, &size, st, layer, err);

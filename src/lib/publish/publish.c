@@ -616,7 +616,8 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 	struct publish_run run = {.st = st, .built = built, .user = o, .o = *o, .repo = &repo};
 	struct cairn_job_slots slots;
 	pthread_t threads[CAIRN_PUBLISH_MAX_JOBS];
-	int jobs = o->image.jobs > 0 ? o->image.jobs : CAIRN_PUBLISH_DEFAULT_JOBS;
+	const int slots_n = o->image.jobs > 0 ? o->image.jobs : CAIRN_PUBLISH_DEFAULT_JOBS;
+	int jobs = slots_n; /* images at once: no more than there are */
 	int started = 0;
 	int ret;
 
@@ -634,8 +635,7 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 		jobs = CAIRN_PUBLISH_MAX_JOBS;
 	if ((size_t)jobs > built->n_images)
 		jobs = (int)built->n_images;
-	cairn_job_slots_init(&slots,
-			     o->image.jobs > 0 ? o->image.jobs : CAIRN_PUBLISH_DEFAULT_JOBS);
+	cairn_job_slots_init(&slots, slots_n);
 	if (!run.o.image.slots)
 		run.o.image.slots = &slots;
 	run.ud = xcalloc(built->n_images + 1, sizeof(*run.ud));

@@ -526,7 +526,7 @@ static void *image_worker(void *arg)
  * that may run containers), else one after the other.
  */
 static int build_images(struct builder *b, const struct cairn_config_image **order, size_t n,
-			struct cairn_error **err)
+			bool side_by_side, struct cairn_error **err)
 {
 	struct image_jobs j = {.b = b, .order = order, .n = n};
 	pthread_t threads[BUILD_MAX_JOBS];
@@ -537,7 +537,7 @@ static int build_images(struct builder *b, const struct cairn_config_image **ord
 		jobs = BUILD_MAX_JOBS;
 	if ((size_t)jobs > n)
 		jobs = (int)n;
-	if (jobs <= 1 || b->o->no_build) {
+	if (jobs <= 1 || b->o->no_build || !side_by_side) {
 		for (size_t i = 0; i < n && !b->restart && ret == 0; i++) {
 			ret = build_image(b, order[i], i, err);
 			b->result->n_images = i + 1;
@@ -631,13 +631,8 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 		b.result = xcalloc(1, sizeof(*b.result));
 		b.result->project = xstrdup(b.config->project.s);
 		b.result->images = xcalloc(n ? n : 1, sizeof(*b.result->images));
-		ret = pass == 0 ? build_images(&b, order, n, err) : 0;
-		for (size_t i = 0; i < n && !b.restart && pass > 0; i++) {
-			ret = build_image(&b, order[i], i, err);
-			b.result->n_images = i + 1;
-			if (ret < 0)
-				goto out;
-		}
+		/* the second pass goes image by image */
+		ret = build_images(&b, order, n, pass == 0, err);
 		if (ret < 0)
 			goto out;
 		ret = stage_confirm_deferred(&b, &changed, err);

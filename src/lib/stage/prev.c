@@ -102,20 +102,10 @@ static const char *oci_layer_type(const char *mt)
 	return mt;
 }
 
-static bool runs_commands(const struct cairn_config_image *img, enum stage_id id)
-{
-	enum cairn_config_user_stage us;
-	const struct cairn_config_list *cmds = stage_commands(img, id, &us);
-
-	if (!cmds)
-		return false;
-	return img->ansible.pos.line ? img->ansible.tasks[us].n > 0 : cmds->n > 0;
-}
-
 char *stage_unpack_to(struct image_state *s, enum stage_id from)
 {
 	for (int id = from; id < S_COUNT; id++)
-		if (runs_commands(s->img, (enum stage_id)id))
+		if (stage_command_count(s->img, (enum stage_id)id))
 			return cairn_layer_cache_pending(s->b->home.layers);
 	return NULL;
 }

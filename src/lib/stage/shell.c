@@ -9,9 +9,6 @@
 #include "layer/upper.h"
 #include "run/workdir.h"
 #include "util/fs.h"
-#include "util/interrupt.h"
-
-#include <fcntl.h>
 
 #include <sys/file.h>
 
@@ -85,23 +82,9 @@ static int lock_build_dirs(int *fd_out, struct builder *b, struct cairn_error **
 	cleanup_free char *dir = xasprintf("%s/%s", b->home.builds, b->config->project.s);
 	cleanup_free char *path = xasprintf("%s/.lock", dir);
 	int ret = cairn_fs_mkdirs_at(AT_FDCWD, dir, 0755, err);
-	int fd;
 
 	*fd_out = -1;
-	if (ret < 0)
-		return ret;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cairn_error_set_errno(err, "open '%s'", path);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR || cairn_interrupted()) {
-			ret = cairn_error_set_errno(err, "lock '%s'", path);
-			close(fd);
-			return ret;
-		}
-	}
-	*fd_out = fd;
-	return 0;
+	return ret < 0 ? ret : cairn_fs_lock_at(fd_out, AT_FDCWD, path, err);
 }
 
 /* The image's mounts, then those of its fromImage bases that it does not mount itself. */

@@ -57,6 +57,16 @@ const struct cairn_config_list *stage_commands(const struct cairn_config_image *
 	return &img->shell.commands[*us];
 }
 
+size_t stage_command_count(const struct cairn_config_image *img, enum stage_id id)
+{
+	enum cairn_config_user_stage us;
+	const struct cairn_config_list *cmds = stage_commands(img, id, &us);
+
+	if (!cmds)
+		return 0;
+	return img->ansible.pos.line ? img->ansible.tasks[us].n : cmds->n;
+}
+
 void stage_git_selection(struct cairn_git_selection *sel, const struct cairn_config_git *g)
 {
 	sel->add = g->add.s ? g->add.s : "/";
@@ -257,7 +267,7 @@ int stage_deps_user(struct strv *deps, struct image_state *s, enum stage_id id,
 		ansible ? &img->ansible.cache_version : &img->shell.cache_version;
 	const struct cairn_config_str *scv = ansible ? &img->ansible.stage_cache_version[us]
 						     : &img->shell.stage_cache_version[us];
-	size_t n = ansible ? img->ansible.tasks[us].n : cmds->n;
+	size_t n = stage_command_count(img, id);
 	int ret;
 
 	/* as werf: a cache version alone makes the stage (and its stageDependencies) */

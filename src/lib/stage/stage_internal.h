@@ -267,6 +267,8 @@ void stage_lock(struct builder *b);
 void cairn_signature_hash(char out[CAIRN_SIGNATURE_HEX], const char *const *args, size_t n);
 const struct cairn_config_list *stage_commands(const struct cairn_config_image *img,
 					       enum stage_id id, enum cairn_config_user_stage *us);
+/* How many commands (or ansible tasks) user stage `id` of `img` runs; 0 for other stages. */
+size_t stage_command_count(const struct cairn_config_image *img, enum stage_id id);
 void stage_git_selection(struct cairn_git_selection *sel, const struct cairn_config_git *g);
 char *stage_git_label(const struct git_src *src, const struct cairn_config_git *g);
 enum cairn_config_import_point stage_import_point(enum stage_id id);

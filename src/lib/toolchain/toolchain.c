@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -218,19 +217,8 @@ fail:
 static int lock_root(int *out, const char *root_dir, struct cairn_error **err)
 {
 	cleanup_free char *path = xasprintf("%s/" LOCK_NAME, root_dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
-	*out = -1;
-	if (fd < 0)
-		return cairn_error_set_errno(err, "open '%s'", path);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			close(fd);
-			return cairn_error_set_errno(err, "lock '%s'", path);
-		}
-	}
-	*out = fd;
-	return 0;
+	return cairn_fs_lock_at(out, AT_FDCWD, path, err);
 }
 
 static int get_locked(struct cairn_toolchain *t, const struct toolchain_source *src,

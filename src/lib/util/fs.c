@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -304,4 +305,23 @@ out:
 	free(stack);
 	close(fd);
 	return ret;
+}
+
+int cairn_fs_lock_at(int *fd_out, int dirfd, const char *path, struct cairn_error **err)
+{
+	int fd = openat(dirfd, path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	*fd_out = -1;
+	if (fd < 0)
+		return cairn_error_set_errno(err, "open '%s'", path);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int ret = cairn_error_set_errno(err, "lock '%s'", path);
+
+			close(fd);
+			return ret;
+		}
+	}
+	*fd_out = fd;
+	return 0;
 }

@@ -12,6 +12,13 @@
 /* mkdir -p relative to `dirfd` (AT_FDCWD for the cwd); existing directories are fine. */
 int cairn_fs_mkdirs_at(int dirfd, const char *path, mode_t mode, struct cairn_error **err);
 
+/*
+ * Open (creating it, 0600) the lock file `path` (relative to dirfd) and take an exclusive
+ * flock(2) on it, waiting for it: the fd holds the lock until closed. CAIRN_EOS "open 'PATH'"
+ * or "lock 'PATH'".
+ */
+int cairn_fs_lock_at(int *fd_out, int dirfd, const char *path, struct cairn_error **err);
+
 /* Append the whole file `name` (relative to dirfd) to `out`, honouring out->max. */
 int cairn_fs_read_at(int dirfd, const char *name, struct cairn_buf *out, struct cairn_error **err);
 
