@@ -140,7 +140,7 @@ test_expect_success 'images side by side (-j 4): told in order, a shared layer s
 	"$CAIRN" publish --dir "$d" -j 4 --images-repo "$REG/sh" --tag-plain v1 --tag-plain v2 \
 		2>"$T/sh.err" &&
 	sed -n "s|^\[OK\] $REG/sh/\([a-z]*\):\(v[12]\) .*|\1:\2|p" "$T/sh.err" | tr "\n" " " >"$T/sh.order" &&
-	! grep -v "^  sha256:[0-9a-f]\{12\}  [0-9.]* [KMG]*i*B  [a-z]*$\|^\[OK\] \|^Running time" "$T/sh.err" &&
+	! grep -v "^  sha256:[0-9a-f]\{12\}  [0-9.]* [KMG]*i*B  [a-z]*\( in [0-9.]* s ([0-9.]* [KMG]*i*B/s)\)*$\|^\[OK\] \|^Running time" "$T/sh.err" &&
 	test "$(cat "$T/sh.order")" = "common:v1 common:v2 a:v1 a:v2 b:v1 b:v2 c:v1 c:v2 d:v1 d:v2 e:v1 e:v2 f:v1 f:v2 " &&
 	skopeo inspect --tls-verify=false "docker://$REG/sh/f:v1" >"$T/f.json" &&
 	layer=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"Layers\"][1])" "$T/f.json") &&
