@@ -246,13 +246,36 @@ struct cairn_config_docker {
 	struct cairn_config_healthcheck healthcheck;
 };
 
+/**
+ * An image built from a Dockerfile: a document with `dockerfile` (werf v1.1), whose other keys
+ * are only these (paths relative to the project, never leaving it).
+ */
+struct cairn_config_dockerfile {
+	struct cairn_config_pos pos;	 /* of `dockerfile`; line 0: a stapel image */
+	struct cairn_config_str file;	 /* `dockerfile`: the Dockerfile */
+	struct cairn_config_str context; /* NULL: the project's root */
+	struct cairn_config_str target;	 /* NULL: the last stage */
+	struct cairn_config_kv *args;	 /* build arguments, document order */
+	size_t n_args;
+	struct cairn_config_list add_host; /* "HOST:IP" lines for /etc/hosts of RUN */
+	struct cairn_config_str network;   /* RUN's network: "default", "host" or "none" */
+	struct cairn_config_str ssh;	   /* "default": RUN --mount=type=ssh gets the agent */
+	/* files of the work tree (relative to the context) added to the commit's */
+	struct cairn_config_list context_add_files;
+	/* the Dockerfile and context from the work tree, as docker build (no werf.yaml) */
+	bool work_tree;
+};
+
 /** An image or artifact document (one per name of `image: [a, b]`, with equal bodies). */
 struct cairn_config_image {
 	char *name; /* NULL for the unnamed image (`image: ~`) */
 	bool artifact;
 	struct cairn_config_pos pos;	  /* the document */
 	struct cairn_config_pos name_pos; /* the name (or `~`) */
-	/* exactly one of the three (`fromDimg`, `fromDimgArtifact` are read as the latter two) */
+	/*
+	 * exactly one of the three (`fromDimg`, `fromDimgArtifact` are read as the latter two),
+	 * none for a Dockerfile image
+	 */
 	struct cairn_config_str from; /* a registry reference, as written */
 	struct cairn_config_str from_image;
 	struct cairn_config_str from_image_artifact;
@@ -269,6 +292,7 @@ struct cairn_config_image {
 	struct cairn_config_mount *mounts;
 	size_t n_mounts;
 	struct cairn_config_docker docker;
+	struct cairn_config_dockerfile dockerfile; /* a Dockerfile image: its pos.line set */
 };
 
 /** A whole configuration. */
@@ -319,6 +343,25 @@ struct cairn_config_source {
 CAIRN_API int cairn_config_load(struct cairn_config **out, const struct cairn_config_source *src,
 				struct cairn_error **err);
 
+/** A project without a config: one unnamed image built from a Dockerfile. */
+struct cairn_config_dockerfile_source {
+	const char *dir;	 /* the project directory; NULL: "." */
+	const char *file;	 /* the Dockerfile, relative to the project */
+	const char *context;	 /* relative to the project; NULL or ".": the project */
+	const char *target;	 /* NULL: the last stage */
+	const char *const *args; /* "NAME=VALUE", or "NAME" for the environment's value */
+	size_t n_args;
+};
+
+/**
+ * The config `cairn build --dockerfile` builds: the project named as a dappfile's without meta
+ * document (after the git remote `origin`, else the directory), one unnamed Dockerfile image.
+ * Errors as cairn_config_parse() gives them, the file named "--dockerfile".
+ */
+CAIRN_API int cairn_config_from_dockerfile(struct cairn_config **out,
+					   const struct cairn_config_dockerfile_source *src,
+					   struct cairn_error **err);
+
 /**
  * Parse and validate `len` bytes of multi-document YAML (not NUL-terminated; no templates).
  * `name` is the file name for messages. Empty documents are skipped; the first other one is
@@ -338,10 +381,8 @@ CAIRN_API int cairn_config_load(struct cairn_config **out, const struct cairn_co
  * Returns CAIRN_EINVAL "<name>:<line>:<column>: <key>: <what>" for the first problem found
  * (e.g. "werf.yaml:4:7: git[0].to: must be an absolute path"; YAML syntax errors are
  * "<name>:<line>:<column>: <parser message>"), and CAIRN_ETOOBIG past CAIRN_CONFIG_FILE_MAX,
- * CAIRN_CONFIG_NODES_MAX, CAIRN_CONFIG_DEPTH_MAX or CAIRN_CONFIG_IMAGES_MAX. A key werf knew
- * for a feature cairn lacks is CAIRN_EINVAL "<name>:<line>:<column>: dockerfile: images built
- * from a Dockerfile are not supported yet" (for every Dockerfile image key), never "unknown
- * key".
+ * CAIRN_CONFIG_NODES_MAX, CAIRN_CONFIG_DEPTH_MAX or CAIRN_CONFIG_IMAGES_MAX. A document with
+ * `dockerfile` is a Dockerfile image: a stapel key there is "unknown key", as in werf.
  */
 CAIRN_API int cairn_config_parse(struct cairn_config **out, const char *name, const char *text,
 				 size_t len, struct cairn_error **err);

@@ -63,6 +63,26 @@ static void check_image(const struct cairn_config *c, const struct cairn_config_
 
 	check_pos(img->pos);
 	check_pos(img->name_pos);
+	if (img->dockerfile.pos.line) {
+		/* a Dockerfile image: its keys only, paths inside the project */
+		const struct cairn_config_dockerfile *d = &img->dockerfile;
+
+		if (from || img->base || img->artifact || img->n_git || img->n_imports ||
+		    img->n_mounts || img->docker.pos.line || img->shell.pos.line)
+			abort();
+		check_path(&d->file, false);
+		check_str(&d->file, true);
+		check_path(&d->context, false);
+		check_str(&d->target, false);
+		check_list(&d->add_host, false);
+		check_list(&d->context_add_files, true);
+		for (size_t i = 0; i < d->n_args; i++)
+			if (!d->args[i].key || !d->args[i].value)
+				abort();
+		if (img->name && cairn_config_find(c, img->name) != img)
+			abort();
+		return;
+	}
 	if (from != 1 || (img->from.s != NULL) != (img->base == NULL))
 		abort();
 	if (img->base && (!in_config(c, img->base) || img->base == img ||

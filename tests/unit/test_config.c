@@ -684,31 +684,38 @@ static void test_werf_keys(void **state)
 	cairn_config_free(c);
 }
 
-/* werf features cairn lacks: each Dockerfile image key is named in the error. */
-static void test_unsupported(void **state)
+/* A document with `dockerfile` is a Dockerfile image with werf's keys (v1.1, and v1.2's). */
+static void test_dockerfile_image(void **state)
 {
-	static const char *const keys[] = {"dockerfile",      "context", "contextAddFile",
-					   "contextAddFiles", "target",	 "args",
-					   "addHost",	      "network", "ssh"};
+	struct cairn_config *c;
+	const struct cairn_config_dockerfile *d;
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		CLEANUP(cairn_buf_release) struct cairn_buf in = CAIRN_BUF_INIT;
-		CLEANUP(cairn_buf_release) struct cairn_buf want = CAIRN_BUF_INIT;
-		struct cairn_config *c = NULL;
-		struct cairn_error *err = NULL;
+	c = parse_ok(META "image: [a, b]\ndockerfile: docker/Dockerfile\ncontext: app\n"
+			  "target: prod\nargs:\n  VERSION: 1.2\n  EMPTY:\n"
+			  "addHost: [\"db:10.0.0.2\"]\nnetwork: host\nssh: default\n"
+			  "contextAddFiles: [.env, build/out]\n");
+	assert_int_equal(c->n_images, 2);
+	d = &c->images[1].dockerfile;
+	assert_int_equal(d->pos.line, 5);
+	assert_string_equal(d->file.s, "docker/Dockerfile");
+	assert_string_equal(d->context.s, "app");
+	assert_string_equal(d->target.s, "prod");
+	assert_int_equal(d->n_args, 2);
+	assert_string_equal(d->args[0].key, "VERSION");
+	assert_string_equal(d->args[0].value, "1.2");
+	assert_string_equal(d->args[1].value, "");
+	assert_string_equal(d->add_host.v[0], "db:10.0.0.2");
+	assert_string_equal(d->network.s, "host");
+	assert_string_equal(d->ssh.s, "default");
+	assert_int_equal(d->context_add_files.n, 2);
+	assert_null(c->images[1].from.s);
+	cairn_config_free(c);
 
-		cairn_buf_addf(&in, META "image: a\n%s: x\n", keys[i]);
-		cairn_buf_addf(
-			&want,
-			"werf.yaml:5:1: %s: images built from a Dockerfile are not supported "
-			"yet",
-			keys[i]);
-		assert_int_equal(cairn_config_parse(&c, "werf.yaml", in.buf, in.len, &err),
-				 CAIRN_EINVAL);
-		assert_string_equal(err->msg, want.buf);
-		cairn_error_free(err);
-	}
+	/* a stapel image is not one */
+	c = parse_ok(IMAGE_A);
+	assert_int_equal(c->images[0].dockerfile.pos.line, 0);
+	cairn_config_free(c);
 }
 
 /* An import without `to` puts the files where they were in the source (werf's default). */
@@ -1119,15 +1126,26 @@ static const struct bad bad[] = {
 	 "ansible stages"},
 	{IMAGE_A "ansible:\n  installz: []\n", CAIRN_EINVAL,
 	 "werf.yaml:7:3: ansible.installz: unknown key"},
-	/* werf features cairn does not have: named, never "unknown key" */
-	{META "image: a\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
-	 "werf.yaml:5:1: dockerfile: images built from a Dockerfile are not supported yet"},
-	{META "image: a\ncontext: app\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
-	 "werf.yaml:5:1: context: images built from a Dockerfile are not supported yet"},
-	{META "image: a\nargs:\n  A: b\n", CAIRN_EINVAL,
-	 "werf.yaml:5:1: args: images built from a Dockerfile are not supported yet"},
-	{META "image: a\nfrom: x\nfoo: 1\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
-	 "werf.yaml:6:1: foo: unknown key"},
+	/* Dockerfile images: werf's keys only, checked */
+	{META "image: a\nfrom: x\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
+	 "werf.yaml:5:1: from: unknown key"},
+	{META "image: a\ndockerfile: Dockerfile\nshell:\n  install: [x]\n", CAIRN_EINVAL,
+	 "werf.yaml:6:1: shell: unknown key"},
+	{META "image: a\ncontext: app\n", CAIRN_EINVAL, "werf.yaml:5:1: context: unknown key"},
+	{META "image: a\ndockerfile: /Dockerfile\n", CAIRN_EINVAL,
+	 "werf.yaml:5:13: dockerfile: must be a relative path"},
+	{META "image: a\ndockerfile: Dockerfile\ncontext: ../x\n", CAIRN_EINVAL,
+	 "werf.yaml:6:10: context: must not have a '..' component"},
+	{META "image: a\ndockerfile: Dockerfile\nnetwork: bridge\n", CAIRN_EINVAL,
+	 "werf.yaml:6:10: network: must be default, host or none"},
+	{META "image: a\ndockerfile: Dockerfile\naddHost: [db]\n", CAIRN_EINVAL,
+	 "werf.yaml:6:11: addHost[0]: must be HOST:IP"},
+	{META "image: a\ndockerfile: Dockerfile\nssh: id=/key\n", CAIRN_EINVAL,
+	 "werf.yaml:6:6: ssh: must be default"},
+	{META "image: a\ndockerfile: Dockerfile\nargs: [a]\n", CAIRN_EINVAL,
+	 "werf.yaml:6:7: args: must be a mapping"},
+	{META "artifact: a\ndockerfile: Dockerfile\n", CAIRN_EINVAL,
+	 "werf.yaml:5:1: dockerfile: an artifact cannot be built from a Dockerfile"},
 	/* from */
 	{META "image: a\n", CAIRN_EINVAL,
 	 "werf.yaml:4:1: from: missing (or fromImage, fromImageArtifact)"},
@@ -1764,11 +1782,9 @@ static void test_fixtures(void **state)
 	/* modelled on Desire456/werf-playground: meta sections, then a Dockerfile image */
 	path = xasprintf("%s/config/werf-dockerfile", data);
 	assert_int_equal(
-		cairn_config_load(&c, &(struct cairn_config_source){path, NULL, NULL}, &err),
-		CAIRN_EINVAL);
-	assert_string_equal(err->msg, "werf.yaml:10:1: dockerfile: images built from a Dockerfile "
-				      "are not supported yet");
-	cairn_error_clear(&err);
+		cairn_config_load(&c, &(struct cairn_config_source){path, NULL, NULL}, &err), 0);
+	assert_string_equal(c->images[0].dockerfile.file.s, "Dockerfile");
+	cairn_config_free(c);
 }
 
 static void assert_order(const struct cairn_config *c, const char *const *names, size_t n_names,
@@ -1944,7 +1960,7 @@ int main(void)
 		cmocka_unit_test(test_werf_keys),
 		cmocka_unit_test(test_go_duration),
 		cmocka_unit_test(test_keep_policy_regexp),
-		cmocka_unit_test(test_unsupported),
+		cmocka_unit_test(test_dockerfile_image),
 		cmocka_unit_test(test_import_to_default),
 		cmocka_unit_test(test_auto_exclude),
 		cmocka_unit_test(test_artifact_names),

@@ -147,6 +147,8 @@ struct field {
 
 /* A copy of `n` as a struct cairn_config_value; on failure *out holds what was copied. */
 int cfg_copy_value(struct ctx *x, struct cairn_config_value *out, const struct ynode *n);
+/* docker.c: a mapping of strings (ENV, LABEL, args) into cairn_config_kv at off, count_off */
+int cfg_read_kv(struct ctx *x, const struct field *f, const struct ynode *n, void *base);
 /* ansible.c: `ansible.<stage>`, checked against werf's modules and kept as written */
 int cfg_read_ansible_tasks(struct ctx *x, const struct field *f, const struct ynode *n, void *base);
 

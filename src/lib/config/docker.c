@@ -2,6 +2,7 @@
 /* The docker directives of an image: ENV and LABEL, EXPOSE, HEALTHCHECK, and their table. */
 #include "common.h"
 #include "config/config_internal.h"
+#include "util/parse.h"
 #include "util/json.h"
 
 #include <limits.h>
@@ -17,7 +18,7 @@ void cfg_kv_release(struct cairn_config_kv *kv, size_t n)
 }
 
 /* ENV and LABEL: a mapping of strings, kept in document order. */
-static int read_kv(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
+int cfg_read_kv(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
 {
 	CLEANUP(cfg_entries_release) struct entries e = {0};
 	struct cairn_config_kv **kv = AT(base, f->off);
@@ -94,65 +95,6 @@ static const char *check_expose(const char *s, size_t len)
 	return why;
 }
 
-/* A Go duration ("1m30s", "1.5s", "500ms") at s[0..len) in nanoseconds; false if invalid. */
-static bool parse_duration(int64_t *out, const char *s, size_t len)
-{
-	static const struct {
-		const char *unit;
-		uint64_t ns;
-	} units[] = {
-		{"ns", 1},
-		{"us", 1000},
-		{"\xc2\xb5s", 1000},
-		{"ms", 1000000},
-		{"s", 1000000000ull},
-		{"m", 60000000000ull},
-		{"h", 3600000000000ull},
-	};
-	const char *end = s + len;
-	uint64_t total = 0;
-
-	*out = 0;
-	if (len == 1 && s[0] == '0')
-		return true;
-	if (!len)
-		return false;
-	while (s < end) {
-		uint64_t whole = 0, frac = 0, scale = 1, part, fpart;
-		bool digits = false;
-		size_t u, ulen = 0;
-
-		for (; s < end && *s >= '0' && *s <= '9'; s++, digits = true)
-			if (__builtin_mul_overflow(whole, 10, &whole) ||
-			    __builtin_add_overflow(whole, (uint64_t)(*s - '0'), &whole))
-				return false;
-		if (s < end && *s == '.')
-			for (s++; s < end && *s >= '0' && *s <= '9'; s++, digits = true)
-				if (scale < 1000000000000ull) {
-					frac = frac * 10 + (uint64_t)(*s - '0');
-					scale *= 10;
-				}
-		if (!digits)
-			return false;
-		for (u = 0; u < ARRAY_SIZE(units); u++) {
-			ulen = strlen(units[u].unit);
-			if ((size_t)(end - s) >= ulen && memcmp(s, units[u].unit, ulen) == 0)
-				break;
-		}
-		if (u == ARRAY_SIZE(units))
-			return false;
-		s += ulen;
-		if (__builtin_mul_overflow(whole, units[u].ns, &part))
-			return false;
-		fpart = (uint64_t)((double)frac * (double)units[u].ns / (double)scale);
-		if (__builtin_add_overflow(total, part, &total) ||
-		    __builtin_add_overflow(total, fpart, &total) || total > INT64_MAX)
-			return false;
-	}
-	*out = (int64_t)total;
-	return true;
-}
-
 static size_t skip_spaces(const char *s, size_t i)
 {
 	while (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')
@@ -195,7 +137,7 @@ static int read_healthcheck_options(struct ctx *x, struct cairn_config_healthche
 		else if (eq - *i == 16 && memcmp(s + *i, "--start-interval", 16) == 0)
 			dst = &h->start_interval_ns;
 		if (dst) {
-			if (!parse_duration(dst, val, (size_t)(s + end - val)) ||
+			if (!cairn_parse_duration(dst, val, (size_t)(s + end - val)) ||
 			    (*dst && *dst < 1000000))
 				return invalid(x, pos,
 					       "option '%s': not a duration of 0 or 1ms or more",
@@ -293,13 +235,13 @@ const struct field cfg_docker_fields[] = {
 	 .type = T_FN,
 	 .off = IMG(docker.env),
 	 .count_off = IMG(docker.n_env),
-	 .fn = read_kv,
+	 .fn = cfg_read_kv,
 	 .check = check_env_name},
 	{.key = "LABEL",
 	 .type = T_FN,
 	 .off = IMG(docker.labels),
 	 .count_off = IMG(docker.n_labels),
-	 .fn = read_kv},
+	 .fn = cfg_read_kv},
 	{.key = "VOLUME", .type = T_LIST, .off = IMG(docker.volume)},
 	{.key = "USER", .type = T_STR, .off = IMG(docker.user)},
 	{.key = "STOPSIGNAL", .type = T_STR, .off = IMG(docker.stopsignal)},

@@ -406,12 +406,6 @@ static const struct field meta_fields[] = {
 		.key = k, .type = T_SKIP, .flags = F_IGNORED, .fn = check_bool, \
 		.note = "cairn needs no such admission"                         \
 	}
-#define DOCKERFILE_KEY(k)                                                      \
-	{                                                                      \
-		.key = k, .type = T_SKIP, .flags = F_UNSUPPORTED,              \
-		.note = "images built from a Dockerfile are not supported yet" \
-	}
-
 #define STAGE_DEP(k, stage)                                                      \
 	{                                                                        \
 		.key = k, .type = T_LIST, .off = GIT(stage_dependencies[stage]), \
@@ -567,15 +561,58 @@ static const struct field image_fields[] = {
 	 .fn = check_bool,
 	 .note = "the files built are the same without it"},
 	{.key = "ansible", .type = T_MAP, .off = IMG(ansible.pos), .sub = ansible_fields},
-	DOCKERFILE_KEY("dockerfile"),
-	DOCKERFILE_KEY("context"),
-	DOCKERFILE_KEY("contextAddFile"),
-	DOCKERFILE_KEY("contextAddFiles"),
-	DOCKERFILE_KEY("target"),
-	DOCKERFILE_KEY("args"),
-	DOCKERFILE_KEY("addHost"),
-	DOCKERFILE_KEY("network"),
-	DOCKERFILE_KEY("ssh"),
+	{.key = NULL},
+};
+
+/* RUN's network, as `docker build --network` takes it */
+static const char *check_network(const char *s, size_t len)
+{
+	static const char *const ok[] = {"default", "host", "none"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+		if (strlen(ok[i]) == len && memcmp(s, ok[i], len) == 0)
+			return NULL;
+	return "must be default, host or none";
+}
+
+/* `--add-host HOST:IP` */
+static const char *check_add_host(const char *s, size_t len)
+{
+	const char *colon = memchr(s, ':', len);
+
+	if (!colon || colon == s || colon + 1 == s + len || memchr(s, '\n', len) ||
+	    memchr(s, ' ', len))
+		return "must be HOST:IP";
+	return NULL;
+}
+
+/* `--ssh default`: the build's ssh agent for RUN --mount=type=ssh */
+static const char *check_ssh(const char *s, size_t len)
+{
+	return len == 7 && memcmp(s, "default", 7) == 0 ? NULL : "must be default";
+}
+
+#define DF(m) IMG(dockerfile.m)
+
+/* The keys of a document with `dockerfile` (werf's rawImageFromDockerfile, v1.1 and v1.2). */
+static const struct field dockerfile_image_fields[] = {
+	{.key = "image", .type = T_NAME},
+	{.key = "dockerfile",
+	 .type = T_STR,
+	 .flags = F_REQUIRED,
+	 .off = DF(file),
+	 .check = check_rel},
+	{.key = "context", .type = T_STR, .off = DF(context), .check = check_rel},
+	{.key = "target", .type = T_STR, .off = DF(target)},
+	{.key = "args", .type = T_FN, .off = DF(args), .count_off = DF(n_args), .fn = cfg_read_kv},
+	{.key = "addHost", .type = T_LIST, .off = DF(add_host), .check = check_add_host},
+	{.key = "network", .type = T_STR, .off = DF(network), .check = check_network},
+	{.key = "ssh", .type = T_STR, .off = DF(ssh), .check = check_ssh},
+	{.key = "contextAddFiles",
+	 .type = T_LIST,
+	 .off = DF(context_add_files),
+	 .check = check_rel},
+	{.key = "contextAddFile", .type = T_LIST, .off = DF(context_add_files), .check = check_rel},
 	{.key = NULL},
 };
 
@@ -646,6 +683,19 @@ static int read_image(struct ctx *x, const struct ynode *root, const char *name_
 	img->name_pos = name->pos;
 	if (!cfg_is_null(name))
 		img->name = xmemdup(name->text, name->len + 1);
+	if (raw_get(root, "dockerfile")) {
+		/* werf reads such a document strictly as a Dockerfile image */
+		if (x->artifact) {
+			size_t old = cfg_path_key(x, "dockerfile", 10);
+
+			ret = invalid(x, raw_get(root, "dockerfile")->pos,
+				      "an artifact cannot be built from a Dockerfile");
+			cfg_path_pop(x, old);
+			return ret;
+		}
+		img->dockerfile.pos = raw_get(root, "dockerfile")->pos;
+		return cfg_read_fields(x, root, dockerfile_image_fields, img);
+	}
 	ret = cfg_read_fields(x, root, image_fields, img);
 	if (ret < 0)
 		return ret;

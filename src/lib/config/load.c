@@ -245,11 +245,11 @@ static char *project_slug(const char *name)
  * repository of the git remote `origin`, else after the directory `abs_dir`. One warning shows
  * the meta document that keeps the name; the remote's URL is never shown.
  */
-static void name_project(struct cairn_config *c, const char *abs_dir)
+/* The project name of `abs_dir` (a new string), and where it comes from into *from. */
+static char *default_project(const char *abs_dir, char **from)
 {
 	cleanup_free char *url = NULL;
 	cleanup_free char *name = NULL;
-	cleanup_free char *from = NULL;
 	struct cairn_error *e = NULL;
 	char shown[SHOWN_MAX + 4];
 
@@ -258,16 +258,23 @@ static void name_project(struct cairn_config *c, const char *abs_dir)
 	cairn_error_free(e);
 	name = url ? url_repo_name(url) : NULL;
 	if (name && *name) {
-		from = xstrdup("the git remote 'origin'");
+		*from = xstrdup("the git remote 'origin'");
 	} else {
 		const char *base = strrchr(abs_dir, '/');
 
 		free(name);
 		name = xstrdup(base && base[1] ? base + 1 : abs_dir);
 		cfg_show(shown, name, strlen(name));
-		from = xasprintf("the directory '%s'", shown);
+		*from = xasprintf("the directory '%s'", shown);
 	}
-	c->project.s = project_slug(name);
+	return project_slug(name);
+}
+
+static void name_project(struct cairn_config *c, const char *abs_dir)
+{
+	cleanup_free char *from = NULL;
+
+	c->project.s = default_project(abs_dir, &from);
 	cairn_log(CAIRN_LOG_WARN,
 		  "%s has no meta document: the project is named '%s' after %s; to keep that "
 		  "name, start %s with:\nproject: %s\nconfigVersion: 1\n---",
@@ -388,6 +395,73 @@ int cairn_config_load(struct cairn_config **out, const struct cairn_config_sourc
 	return ret;
 }
 
+/* A YAML double-quoted scalar of `s`: quotes and backslashes escaped, control bytes as \xHH. */
+static void yaml_quoted(struct cairn_buf *b, const char *s)
+{
+	cairn_buf_addstr(b, "\"");
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			cairn_buf_addf(b, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			cairn_buf_addf(b, "\\x%02x", ch);
+		else
+			cairn_buf_add(b, s, 1);
+	}
+	cairn_buf_addstr(b, "\"");
+}
+
+int cairn_config_from_dockerfile(struct cairn_config **out,
+				 const struct cairn_config_dockerfile_source *src,
+				 struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf y = CAIRN_BUF_INIT;
+	const char *dir = src->dir ? src->dir : ".";
+	cleanup_free char *abs_dir = realpath(dir, NULL);
+	cleanup_free char *project = NULL;
+	cleanup_free char *from = NULL;
+	int ret;
+
+	*out = NULL;
+	if (!abs_dir)
+		return cairn_error_set_errno(err, "resolve project directory '%s'", dir);
+	project = default_project(abs_dir, &from);
+	cairn_buf_addf(&y, "project: %s\nconfigVersion: 1\n---\nimage: ~\ndockerfile: ", project);
+	yaml_quoted(&y, src->file);
+	if (src->context && *src->context && strcmp(src->context, ".") != 0) {
+		cairn_buf_addstr(&y, "\ncontext: ");
+		yaml_quoted(&y, src->context);
+	}
+	if (src->target) {
+		cairn_buf_addstr(&y, "\ntarget: ");
+		yaml_quoted(&y, src->target);
+	}
+	if (src->n_args)
+		cairn_buf_addstr(&y, "\nargs:");
+	for (size_t i = 0; i < src->n_args; i++) {
+		const char *eq = strchr(src->args[i], '=');
+		cleanup_free char *key = eq ? xstrndup(src->args[i], (size_t)(eq - src->args[i]))
+					    : xstrdup(src->args[i]);
+		/* as docker: `--build-arg NAME` takes NAME's value from the environment */
+		const char *value = eq ? eq + 1 : getenv(key);
+
+		if (!value)
+			continue;
+		cairn_buf_addstr(&y, "\n  ");
+		yaml_quoted(&y, key);
+		cairn_buf_addstr(&y, ": ");
+		yaml_quoted(&y, value);
+	}
+	cairn_buf_addstr(&y, "\n");
+	ret = cairn_config_parse(out, "--dockerfile", y.buf, y.len, err);
+	if (ret < 0)
+		return ret;
+	(*out)->images[0].dockerfile.work_tree = true;
+	cairn_log(CAIRN_LOG_DEBUG, "the project is named '%s' after %s", project, from);
+	return 0;
+}
+
 /* ---- freeing ---- */
 
 static void str_release(struct cairn_config_str *s)
@@ -463,6 +537,14 @@ static void release_image(struct cairn_config_image *img)
 	cfg_kv_release(img->docker.labels, img->docker.n_labels);
 	str_release(&img->docker.healthcheck.text);
 	cfg_list_release(&img->docker.healthcheck.test);
+	str_release(&img->dockerfile.file);
+	str_release(&img->dockerfile.context);
+	str_release(&img->dockerfile.target);
+	cfg_kv_release(img->dockerfile.args, img->dockerfile.n_args);
+	cfg_list_release(&img->dockerfile.add_host);
+	str_release(&img->dockerfile.network);
+	str_release(&img->dockerfile.ssh);
+	cfg_list_release(&img->dockerfile.context_add_files);
 }
 
 void cairn_config_free(struct cairn_config *c)

@@ -106,3 +106,62 @@ int cairn_parse_rfc3339(int64_t *out, const char *s, size_t len)
 	       sign * (oh * 3600 + om * 60);
 	return 0;
 }
+
+/* A Go duration ("1m30s", "1.5s", "500ms") at s[0..len) in nanoseconds; false if invalid. */
+bool cairn_parse_duration(int64_t *out, const char *s, size_t len)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ns;
+	} units[] = {
+		{"ns", 1},
+		{"us", 1000},
+		{"\xc2\xb5s", 1000},
+		{"ms", 1000000},
+		{"s", 1000000000ull},
+		{"m", 60000000000ull},
+		{"h", 3600000000000ull},
+	};
+	const char *end = s + len;
+	uint64_t total = 0;
+
+	*out = 0;
+	if (len == 1 && s[0] == '0')
+		return true;
+	if (!len)
+		return false;
+	while (s < end) {
+		uint64_t whole = 0, frac = 0, scale = 1, part, fpart;
+		bool digits = false;
+		size_t u, ulen = 0;
+
+		for (; s < end && *s >= '0' && *s <= '9'; s++, digits = true)
+			if (__builtin_mul_overflow(whole, 10, &whole) ||
+			    __builtin_add_overflow(whole, (uint64_t)(*s - '0'), &whole))
+				return false;
+		if (s < end && *s == '.')
+			for (s++; s < end && *s >= '0' && *s <= '9'; s++, digits = true)
+				if (scale < 1000000000000ull) {
+					frac = frac * 10 + (uint64_t)(*s - '0');
+					scale *= 10;
+				}
+		if (!digits)
+			return false;
+		for (u = 0; u < ARRAY_SIZE(units); u++) {
+			ulen = strlen(units[u].unit);
+			if ((size_t)(end - s) >= ulen && memcmp(s, units[u].unit, ulen) == 0)
+				break;
+		}
+		if (u == ARRAY_SIZE(units))
+			return false;
+		s += ulen;
+		if (__builtin_mul_overflow(whole, units[u].ns, &part))
+			return false;
+		fpart = (uint64_t)((double)frac * (double)units[u].ns / (double)scale);
+		if (__builtin_add_overflow(total, part, &total) ||
+		    __builtin_add_overflow(total, fpart, &total) || total > INT64_MAX)
+			return false;
+	}
+	*out = (int64_t)total;
+	return true;
+}

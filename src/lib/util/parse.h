@@ -3,6 +3,7 @@
 #ifndef CAIRN_UTIL_PARSE_H
 #define CAIRN_UTIL_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,5 +21,8 @@ int cairn_parse_u64(uint64_t *out, const char *s, uint64_t max, const char *what
  * unix seconds into *out; -1 (and *out untouched) when it is not one.
  */
 int cairn_parse_rfc3339(int64_t *out, const char *s, size_t len);
+
+/* A Go duration ("1m30s", "1.5s", "500ms") at s[0..len) in nanoseconds; false if invalid. */
+bool cairn_parse_duration(int64_t *out, const char *s, size_t len);
 
 #endif
