@@ -82,9 +82,13 @@ static json_t *process_env(const struct cairn_exec_opts *o, bool agent)
 	return a;
 }
 
-/* `agent`: the host socket of an ssh agent to mount, or NULL. */
+/*
+ * `agent`: the host socket of an ssh agent to mount, or NULL; `args`: the process; `hosts`: a
+ * file of the work dir for /etc/hosts, or NULL (the host's).
+ */
 static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *o,
-			      const char *agent, const char *shell, const char *script)
+			      const char *agent, const char *const *args, size_t n_args,
+			      const char *hosts)
 {
 	static const char *const proc_o[] = {"nosuid", "noexec", "nodev"};
 	static const char *const dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
@@ -100,7 +104,6 @@ static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *
 		"/proc/sched_debug", "/sys/firmware",	    "/proc/scsi"};
 	static const char *const ro_paths[] = {"/proc/asound", "/proc/bus", "/proc/fs",
 					       "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
-	const char *args[] = {shell, "-c", script};
 	json_t *caps = string_array(capabilities, ARRAY_SIZE(capabilities));
 	json_t *mounts = json_array();
 	json_t *cfg;
@@ -112,10 +115,15 @@ static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *
 	json_array_append_new(mounts, mount_entry("/dev/mqueue", "mqueue", "mqueue", proc_o, 3));
 	json_array_append_new(mounts, mount_entry("/sys", "sysfs", "sysfs", sys_o, 4));
 	/* The host network is shared, so is its name resolution. */
-	for (size_t i = 3; i < ARRAY_SIZE(runtime_targets); i++)
-		if (access(runtime_targets[i], R_OK) == 0)
-			json_array_append_new(mounts, mount_entry(runtime_targets[i], "bind",
-								  runtime_targets[i], bind_ro, 2));
+	for (size_t i = 3; i < ARRAY_SIZE(runtime_targets); i++) {
+		const char *src = runtime_targets[i];
+
+		if (hosts && strcmp(src, "/etc/hosts") == 0)
+			src = hosts;
+		if (access(src, R_OK) == 0)
+			json_array_append_new(
+				mounts, mount_entry(runtime_targets[i], "bind", src, bind_ro, 2));
+	}
 	for (size_t i = 0; i < o->n_mounts; i++)
 		json_array_append_new(mounts, mount_entry(o->mounts[i].destination, "bind",
 							  o->mounts[i].source,
@@ -130,18 +138,22 @@ static json_t *runtime_config(const char *rootfs, const struct cairn_exec_opts *
 	cfg = json_pack("{s:s, s:{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b},"
 			" s:{s:s, s:b}, s:s, s:o,"
 			" s:{s:[{s:s},{s:s},{s:s},{s:s}], s:o, s:o, s:{s:[{s:b, s:s}]}}}",
-			"ociVersion", "1.0.2", "process", "terminal", 0, "user", "uid", 0, "gid", 0,
-			"args", string_array(args, 3), "env", process_env(o, agent != NULL), "cwd",
-			"/", "capabilities", "bounding", caps, "effective", caps, "permitted", caps,
-			"ambient", caps, "noNewPrivileges", 0, "root", "path", rootfs, "readonly",
-			0, "hostname", "cairn", "mounts", mounts, "linux", "namespaces", "type",
-			"pid", "type", "ipc", "type", "uts", "type", "mount", "maskedPaths",
+			"ociVersion", "1.0.2", "process", "terminal", 0, "user", "uid", o->uid,
+			"gid", o->gid, "args", string_array(args, n_args), "env",
+			process_env(o, agent != NULL), "cwd", o->cwd ? o->cwd : "/", "capabilities",
+			"bounding", caps, "effective", caps, "permitted", caps, "ambient", caps,
+			"noNewPrivileges", 0, "root", "path", rootfs, "readonly", 0, "hostname",
+			"cairn", "mounts", mounts, "linux", "namespaces", "type", "pid", "type",
+			"ipc", "type", "uts", "type", "mount", "maskedPaths",
 			string_array(masked, ARRAY_SIZE(masked)), "readonlyPaths",
 			string_array(ro_paths, ARRAY_SIZE(ro_paths)), "resources", "devices",
 			"allow", 0, "access", "rwm");
 	json_decref(caps);
 	if (!cfg)
 		abort();
+	if (o->no_network)
+		json_array_append_new(json_object_get(json_object_get(cfg, "linux"), "namespaces"),
+				      json_pack("{s:s}", "type", "network"));
 	return cfg;
 }
 
@@ -171,6 +183,37 @@ static char *script_of(const struct cairn_exec_opts *o)
 	for (size_t i = 0; i < o->n_commands; i++)
 		cairn_buf_addf(&b, "printf '" STEP_MARK "%zu\\n'\n%s\n", i + 1, o->commands[i]);
 	return cairn_buf_detach(&b, NULL);
+}
+
+/* How long the arguments of o->argv are together. */
+static size_t args_size(const struct cairn_exec_opts *o)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->n_argv; i++)
+		n += strlen(o->argv[i]) + 1;
+	return n;
+}
+
+/* The host's /etc/hosts, then o->extra_hosts as "IP\tHOST" lines, into `path`. */
+static int write_hosts(const char *path, const struct cairn_exec_opts *o, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	struct cairn_error *e = NULL;
+
+	if (cairn_fs_read_at(AT_FDCWD, "/etc/hosts", &b, &e) < 0)
+		cairn_error_free(e);
+	if (b.len && b.buf[b.len - 1] != '\n')
+		cairn_buf_addstr(&b, "\n");
+	for (size_t i = 0; i < o->n_extra_hosts; i++) {
+		const char *h = o->extra_hosts[i];
+		const char *colon = strchr(h, ':');
+
+		if (!colon)
+			continue;
+		cairn_buf_addf(&b, "%s\t%.*s\n", colon + 1, (int)(colon - h), h);
+	}
+	return cairn_fs_write_atomic_at(AT_FDCWD, path, b.buf ? b.buf : "", b.len, 0644, err);
 }
 
 /* The image's bash (werf runs its scripts with bash), else the toolchain's, else /bin/sh. */
@@ -743,6 +786,7 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	cleanup_json json_t *cfg = NULL;
 	CLEANUP(cairn_buf_release) struct cairn_buf cfgbuf = CAIRN_BUF_INIT;
 	cleanup_free char *agent = agent_socket(o);
+	cleanup_free char *hosts = NULL;
 	cleanup_free struct mount_point *created =
 		xcalloc(ARRAY_SIZE(runtime_targets) + o->n_mounts + 2, sizeof(*created));
 	size_t n_created = 0;
@@ -777,13 +821,25 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 		note_mount_point(created, &n_created, mfd, CAIRN_EXEC_SSH_AUTH_SOCK);
 	if (o->toolchain_dir)
 		note_mount_point(created, &n_created, mfd, o->toolchain_at);
-	if (strlen(script) >= SCRIPT_MAX) {
+	if (strlen(script) >= SCRIPT_MAX || args_size(o) >= SCRIPT_MAX) {
 		ret = cairn_error_set(err, CAIRN_EINVAL,
 				      "the commands are longer than the %u bytes a script may have",
 				      SCRIPT_MAX);
 		goto out;
 	}
-	cfg = runtime_config(merged, o, agent, script_shell(mfd, o), script);
+	if (o->n_extra_hosts) {
+		hosts = xasprintf("%s/hosts", work);
+		ret = write_hosts(hosts, o, err);
+		if (ret < 0)
+			goto out;
+	}
+	if (o->argv) {
+		cfg = runtime_config(merged, o, agent, o->argv, o->n_argv, hosts);
+	} else {
+		const char *args[] = {script_shell(mfd, o), "-c", script};
+
+		cfg = runtime_config(merged, o, agent, args, 3, hosts);
+	}
 	ret = cairn_json_dump(&cfgbuf, cfg, err);
 	if (ret < 0)
 		goto out;
@@ -800,7 +856,8 @@ int cairn_exec_shell(int *status, const struct cairn_exec_opts *o, struct cairn_
 	if (ret < 0)
 		goto out;
 	id = xasprintf("cairn-%d-%u", (int)getpid(), atomic_fetch_add(&counter, 1));
-	cairn_log(CAIRN_LOG_DEBUG, "run '%s' in %s", script, work);
+	cairn_log(CAIRN_LOG_DEBUG, "run '%s' in %s", o->argv ? o->argv[o->n_argv - 1] : script,
+		  work);
 	ret = run_runtime(status, work, id, o, err);
 out:
 	close(mfd);

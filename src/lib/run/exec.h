@@ -52,6 +52,19 @@ struct cairn_exec_opts {
 	const char *toolchain_at;
 	const char *toolchain_bash;
 	const char *work_dir; /* an empty directory of cairn's that this run may fill */
+	/*
+	 * Instead of the script: the process's arguments as they are (a Dockerfile RUN: the
+	 * image's SHELL and the command, or its exec form), run as `uid`:`gid` in `cwd` (NULL:
+	 * "/"), the runtime's search of $PATH in `env` finding argv[0].
+	 */
+	const char *const *argv;
+	size_t n_argv;
+	unsigned uid, gid;
+	const char *cwd;
+	/* "HOST:IP" entries added to the container's /etc/hosts (docker build --add-host) */
+	const char *const *extra_hosts;
+	size_t n_extra_hosts;
+	bool no_network; /* a network namespace of its own, loopback only (--network none) */
 	/* Each line the commands print (stdout and stderr, in order), without the newline. */
 	void (*output)(const char *line, size_t len, void *ud);
 	void *output_ud;
