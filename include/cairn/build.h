@@ -49,6 +49,8 @@ struct cairn_build_event {
 	double seconds;
 };
 
+struct cairn_config_dockerfile_source;
+
 struct cairn_build_opts {
 	const char *dir;		  /* project directory; NULL: the current one */
 	const char *config_file;	  /* NULL: werf.yaml, werf.yml, dappfile.yaml */
@@ -93,6 +95,8 @@ struct cairn_build_opts {
 	 * and neither the socket nor its mount point is in any layer.
 	 */
 	const char *ssh_auth_sock;
+	/* no config: one unnamed image of this Dockerfile (`cairn build --dockerfile`) */
+	const struct cairn_config_dockerfile_source *dockerfile;
 };
 
 #define CAIRN_BUILD_OPTS_INIT                 \

@@ -111,6 +111,9 @@ CAIRN_API int cairn_image_push_stage(struct cairn_descriptor *stored, struct cai
 				     const struct cairn_ref *dest, const struct cairn_image_opts *o,
 				     struct cairn_transfer_stats *stats, struct cairn_error **err);
 
+/** The host's architecture as OCI platforms name it ("amd64", "arm64", "arm"...). */
+CAIRN_API const char *cairn_image_host_arch(void);
+
 /**
  * Pull `src` (by tag, "latest" without one, or by digest) into the store under `name` (NULL:
  * the normalised reference). For an index, the manifest of the platform in `o` is taken. Blobs the

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "cairn/config.h"
 #include "cairn/error.h"
 
 enum cli_exit {
@@ -145,6 +146,33 @@ int cli_registry_opt(struct cairn_image_opts *o, struct cli_registry_args *ra, c
 int cli_registry_finish(struct cairn_image_opts *o, struct cli_registry_args *ra, const char *cmd,
 			int *ret);
 void cli_registry_args_release(struct cli_registry_args *ra);
+/*
+ * A project without werf.yaml, as `docker build` takes it: --dockerfile FILE (-f and --file
+ * are docker's), --target T, --build-arg NAME[=VALUE], the context as the one operand.
+ */
+enum { CLI_OPT_DOCKERFILE = 2400, CLI_OPT_TARGET, CLI_OPT_BUILD_ARG };
+#define CLI_DOCKERFILE_OPTIONS                                          \
+	{"dockerfile", required_argument, NULL, CLI_OPT_DOCKERFILE},    \
+		{"file", required_argument, NULL, CLI_OPT_DOCKERFILE},  \
+		{"target", required_argument, NULL, CLI_OPT_TARGET},    \
+	{                                                               \
+		"build-arg", required_argument, NULL, CLI_OPT_BUILD_ARG \
+	}
+struct cli_dockerfile {
+	struct cairn_config_dockerfile_source src;
+	const char **args;
+	size_t n_args, alloc;
+};
+/* 1: one of these options, stored; 0: another. */
+int cli_dockerfile_opt(struct cli_dockerfile *d, int c, const char *arg);
+/*
+ * With --dockerfile, the operands are [CONTEXT] (taken from *pos, *n_pos set to 0) and the
+ * build reads no config; without, --target and --build-arg are usage errors. -1: stop, *ret.
+ */
+int cli_dockerfile_finish(struct cli_dockerfile *d,
+			  const struct cairn_config_dockerfile_source **out, const char *cmd,
+			  char **pos, size_t *n_pos, int *ret);
+void cli_dockerfile_release(struct cli_dockerfile *d);
 /* The --stages-storage value: NULL (the local store only) for werf's ":local". */
 const char *cli_stages_storage(const char *arg);
 /* cairn's home: --home-dir, $CAIRN_HOME, else ~/.cairn (a new string), or NULL with *err. */

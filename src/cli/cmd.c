@@ -82,7 +82,7 @@ static const struct cli_cmd commands[] = {
 		.name = "build",
 		.timed = 1,
 		.run = cmd_build,
-		.usage = "cairn build [OPTIONS] [IMAGE...]",
+		.usage = "cairn build [OPTIONS] [IMAGE...] | --dockerfile FILE [CONTEXT]",
 		.summary = "build the images of werf.yaml into the local store",
 		.help = "Builds every stage of the named images (all images when none is named)\n"
 			"and of what they depend on. A stage whose signature is already stored is\n"
@@ -102,6 +102,10 @@ static const struct cli_cmd commands[] = {
 			"                     ':local' (as werf v1.0 writes it): the local store only\n"
 			"  --dry-run          build nothing: show the stages stored and, per image,\n"
 			"                     the first one a build would build ([TO BUILD])\n"
+			"  --dockerfile FILE  (-f, --file) no werf.yaml: one image, FILE built as\n"
+			"                     docker build does, the operand the context (default\n"
+			"                     the project); --target STAGE, --build-arg NAME[=VALUE]\n"
+			"                     (also for publish and build-and-publish)\n"
 			"  --ssh-key FILE     use only this private key for ssh in stages and git\n"
 			"                     fetches (repeatable): cairn runs an ssh-agent holding\n"
 			"                     the keys given, in place of the agent of $SSH_AUTH_SOCK\n"

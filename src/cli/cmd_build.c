@@ -56,6 +56,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 		{"stages-storage", required_argument, NULL, OPT_STAGES_STORAGE},
 		{"ssh-key", required_argument, NULL, OPT_SSH_KEY},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		CLI_DOCKERFILE_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	struct cairn_build_opts o = CAIRN_BUILD_OPTS_INIT;
@@ -63,8 +64,10 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	struct cairn_build_result *res = NULL;
 	struct cairn_ssh_agent *agent = NULL;
 	struct cli_progress ps = {0};
+	struct cli_dockerfile df = {0};
 	struct cairn_error *err = NULL;
 	struct cli_args a;
+	size_t n_pos;
 	const char *report = NULL, **keys = NULL;
 	enum cairn_report_format format = CAIRN_REPORT_JSON;
 	size_t n_keys = 0;
@@ -75,13 +78,13 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	keys = calloc((size_t)a.argc, sizeof(*keys));
 	if (!keys)
 		abort();
-	while ((c = getopt_long(a.argc, a.argv, ":j:s:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) !=
+	while ((c = getopt_long(a.argc, a.argv, ":j:s:f:" CLI_COMMON_SHORTOPTS, a.opts, NULL)) !=
 	       -1) {
 		int r = cli_common_opt(ctx, "build", c, optarg);
 
 		if (r == CLI_COMMON_EXIT)
 			goto out;
-		if (r)
+		if (r || cli_dockerfile_opt(&df, c == 'f' ? CLI_OPT_DOCKERFILE : c, optarg))
 			continue;
 		r = cli_registry_opt(&o.pull, &ra, "build", c, optarg, &ret);
 		if (r < 0)
@@ -128,6 +131,9 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	if (cli_registry_finish(&o.pull, &ra, "build", &ret) < 0)
 		goto out;
+	n_pos = (size_t)(a.argc - optind);
+	if (cli_dockerfile_finish(&df, &o.dockerfile, "build", a.argv + optind, &n_pos, &ret) < 0)
+		goto out;
 	cli_ctx_finish(ctx);
 	cli_credential_hosts(&o.pull, &ra, &o.stages_storage, 1);
 	home = cli_home(ctx, &err);
@@ -143,7 +149,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	o.home = home;
 	o.ssh_auth_sock = getenv("SSH_AUTH_SOCK");
 	o.images = (const char *const *)a.argv + optind;
-	o.n_images = (size_t)(a.argc - optind);
+	o.n_images = n_pos;
 	o.event = cli_on_build_event;
 	o.event_ud = &quiet;
 	cli_progress_init(&ps, quiet);
@@ -173,6 +179,7 @@ out:
 	cairn_ssh_agent_free(agent);
 	free(keys);
 	free(home);
+	cli_dockerfile_release(&df);
 	cli_registry_args_release(&ra);
 	cli_args_release(&a);
 	return ret;

@@ -87,6 +87,12 @@ static size_t own_options(struct option *own, enum mode m)
 	if (m == MODE_BUILD_AND_PUBLISH)
 		own[n++] = (struct option){"stages-storage", required_argument, NULL,
 					   OPT_STAGES_STORAGE};
+	if (m == MODE_PUBLISH || m == MODE_BUILD_AND_PUBLISH) {
+		static const struct option df[] = {CLI_DOCKERFILE_OPTIONS};
+
+		for (size_t i = 0; i < sizeof(df) / sizeof(df[0]); i++)
+			own[n++] = df[i];
+	}
 	for (size_t i = 0; i < sizeof(tag_option_names) / sizeof(tag_option_names[0]); i++) {
 		enum cairn_tag_option opt;
 		int takes;
@@ -236,7 +242,7 @@ static void print_would_push(const struct cairn_published_ref *r, void *ud)
 
 static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 {
-	struct option own[17 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
+	struct option own[21 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
 	struct cairn_publish_plan p = CAIRN_PUBLISH_PLAN_INIT;
 	struct cli_registry_args ra = {0};
 	struct cairn_tag_request *req = NULL;
@@ -245,6 +251,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	struct cairn_ssh_agent *agent = NULL;
 	const char *cmd = cmd_name(m), **keys = NULL;
 	struct plan_words w = {0};
+	struct cli_dockerfile df = {0};
 	char *home = NULL;
 	size_t n_pos, n_keys = 0;
 	char **pos;
@@ -273,6 +280,8 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 			goto out;
 		if (r == 0 && c == OPT_SSH_KEY)
 			keys[n_keys++] = optarg;
+		else if (r == 0 && cli_dockerfile_opt(&df, c, optarg))
+			continue;
 		else if (r == 0 && plan_opt(&p, req, cmd, c, &w, &ret, a.argv) < 0)
 			goto out;
 	}
@@ -281,6 +290,8 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	cli_ctx_finish(ctx);
 	pos = a.argv + optind;
 	n_pos = (size_t)(a.argc - optind);
+	if (cli_dockerfile_finish(&df, &p.build.dockerfile, cmd, pos, &n_pos, &ret) < 0)
+		goto out;
 	if (plan_check(&p, m, cmd, pos, &n_pos, &w, &ret) < 0)
 		goto out;
 	{
@@ -325,6 +336,7 @@ out:
 	free(keys);
 	free(home);
 	free(req);
+	cli_dockerfile_release(&df);
 	cli_registry_args_release(&ra);
 	cli_args_release(&a);
 	return ret;

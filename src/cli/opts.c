@@ -173,3 +173,58 @@ const char *cli_stages_storage(const char *arg)
 {
 	return strcmp(arg, ":local") == 0 ? NULL : arg;
 }
+
+int cli_dockerfile_opt(struct cli_dockerfile *d, int c, const char *arg)
+{
+	switch (c) {
+	case CLI_OPT_DOCKERFILE:
+		d->src.file = arg;
+		return 1;
+	case CLI_OPT_TARGET:
+		d->src.target = arg;
+		return 1;
+	case CLI_OPT_BUILD_ARG:
+		if (d->n_args == d->alloc) {
+			d->alloc = d->alloc ? 2 * d->alloc : 8;
+			d->args = realloc(d->args, d->alloc * sizeof(*d->args));
+			if (!d->args)
+				abort();
+		}
+		d->args[d->n_args++] = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int cli_dockerfile_finish(struct cli_dockerfile *d,
+			  const struct cairn_config_dockerfile_source **out, const char *cmd,
+			  char **pos, size_t *n_pos, int *ret)
+{
+	*out = NULL;
+	if (!d->src.file) {
+		if (d->src.target || d->n_args) {
+			*ret = cli_usage_error(cmd,
+					       "--target and --build-arg need --dockerfile FILE");
+			return -1;
+		}
+		return 0;
+	}
+	if (*n_pos > 1) {
+		*ret = cli_usage_error(
+			cmd, "with --dockerfile, one operand: the context (not '%s')", pos[1]);
+		return -1;
+	}
+	if (*n_pos == 1)
+		d->src.context = pos[0];
+	*n_pos = 0;
+	d->src.args = d->args;
+	d->src.n_args = d->n_args;
+	*out = &d->src;
+	return 0;
+}
+
+void cli_dockerfile_release(struct cli_dockerfile *d)
+{
+	free(d->args);
+}

@@ -804,7 +804,7 @@ int cairn_image_push_stage(struct cairn_descriptor *stored, struct cairn_store *
 
 /* ---- pull ---- */
 
-static const char *host_arch(void)
+const char *cairn_image_host_arch(void)
 {
 	static char arch[sizeof(((struct utsname *)0)->machine)];
 	struct utsname u;
@@ -859,7 +859,7 @@ int cairn_image_pull(struct cairn_store *st, const struct cairn_ref *src, const 
 	if (m->kind == CAIRN_MANIFEST_INDEX) {
 		const struct cairn_descriptor *pick;
 		const char *os = o->os ? o->os : "linux";
-		const char *arch = o->arch ? o->arch : host_arch();
+		const char *arch = o->arch ? o->arch : cairn_image_host_arch();
 		struct cairn_digest want;
 
 		ret = cairn_manifest_select(&pick, m, os, arch, o->variant, err);

@@ -25,6 +25,7 @@ struct event_copy {
 	char sig[CAIRN_SIGNATURE_HEX];
 	struct cairn_digest dg;
 	char *line;
+	char *stage; /* a Dockerfile instruction's name does not outlive its step */
 };
 
 static void *event_copy(const void *msg)
@@ -33,6 +34,10 @@ static void *event_copy(const void *msg)
 	struct event_copy *c = xcalloc(1, sizeof(*c));
 
 	c->ev = *ev;
+	if (ev->stage) {
+		c->stage = xstrdup(ev->stage);
+		c->ev.stage = c->stage;
+	}
 	if (ev->signature) {
 		snprintf(c->sig, sizeof(c->sig), "%s", ev->signature);
 		c->ev.signature = c->sig;
@@ -54,6 +59,7 @@ static void event_drop(void *copy)
 	struct event_copy *c = copy;
 
 	free(c->line);
+	free(c->stage);
 	free(c);
 }
 
@@ -159,18 +165,17 @@ static int not_built(struct image_state *s, const char *stage, struct cairn_erro
 			       s->name, stage);
 }
 
-/* The base image of a `from:` reference in the store, pulled when missing. */
-static int base_image(struct cairn_descriptor *out, struct image_state *s, struct cairn_error **err)
+int stage_base_image(struct cairn_descriptor *out, struct image_state *s, const char *from,
+		     const struct cairn_config_pos *pos, struct cairn_error **err)
 {
 	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	cleanup_free char *name = NULL;
-	const struct cairn_config_str *from = &s->img->from;
 	int ret;
 
-	ret = cairn_ref_parse(&ref, from->s, err);
+	ret = cairn_ref_parse(&ref, from, err);
 	if (ret < 0)
-		return cairn_error_wrap(err, "%s:%u:%u: from", s->b->config->file, from->pos.line,
-					from->pos.column);
+		return cairn_error_wrap(err, "%s:%u:%u: from", s->b->config->file, pos->line,
+					pos->column);
 	if (!ref.tag && !ref.digest)
 		ref.tag = xstrdup("latest");
 	name = cairn_ref_format(&ref);
@@ -213,14 +218,14 @@ const struct stage_kind stage_kinds[S_COUNT] = {
 };
 
 /* The labels that place a stage in its chain (see CAIRN_LABEL_STAGE_PARENT). */
-static void chain_labels(json_t *config, struct image_state *s, enum stage_id id)
+static void chain_labels(json_t *config, struct image_state *s, int id)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf imports = CAIRN_BUF_INIT;
 	json_t *labels;
 
 	stage_set_label(config, CAIRN_LABEL_STAGE_PROJECT, s->b->config->project.s);
 	stage_set_label(config, CAIRN_LABEL_STAGE_PARENT, s->prev_sig);
-	if (stage_kinds[id].deps == stage_deps_imports) {
+	if (id >= 0 && stage_kinds[id].deps == stage_deps_imports) {
 		for (size_t i = 0; i < s->img->n_imports; i++) {
 			const struct cairn_config_import *im = &s->img->imports[i];
 			const struct built_image *src = stage_find_built(s->b, im->source);
@@ -238,7 +243,10 @@ static void chain_labels(json_t *config, struct image_state *s, enum stage_id id
 	}
 }
 
-static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum stage_id id,
+int stage_make_on_prev(struct cairn_descriptor *out, struct image_state *s,
+		       const struct stage_def *def,
+		       int (*build)(struct stage_output *o, struct image_state *s,
+				    const struct stage_def *def, struct cairn_error **err),
 		       struct cairn_error **err)
 {
 	struct stage_output o;
@@ -249,23 +257,29 @@ static int build_stage(struct cairn_descriptor *out, struct image_state *s, enum
 	if (ret < 0)
 		return ret;
 	o.config = json_deep_copy(s->config);
-	ret = stage_kinds[id].build(&o, s, id, err);
+	ret = build(&o, s, def, err);
 	if (ret == 0)
-		chain_labels(o.config, s, id);
+		chain_labels(o.config, s, s->img->dockerfile.pos.line ? -1 : def->id);
 	if (ret == 0)
-		ret = stage_commit(s, id, o.config, o.layers, o.n_layers, out, err);
+		ret = stage_commit(s, def->name, o.config, o.layers, o.n_layers, out, err);
 	json_decref(o.config);
 	return ret;
 }
 
-/* Build stage `id` into the store. */
-static int make_stage(struct cairn_descriptor *d, struct image_state *s, enum stage_id id,
+static int build_kind(struct stage_output *o, struct image_state *s, const struct stage_def *def,
 		      struct cairn_error **err)
 {
-	if (id != S_FROM)
-		return build_stage(d, s, id, err);
+	return stage_kinds[def->id].build(o, s, (enum stage_id)def->id, err);
+}
+
+/* Build stapel stage `def->id` into the store. */
+static int make_stage(struct cairn_descriptor *d, struct image_state *s,
+		      const struct stage_def *def, struct cairn_error **err)
+{
+	if (def->id != S_FROM)
+		return stage_make_on_prev(d, s, def, build_kind, err);
 	if (s->img->from.s)
-		return base_image(d, s, err);
+		return stage_base_image(d, s, s->img->from.s, &s->img->from.pos, err);
 	*d = stage_find_built(s->b, s->img->base)->desc;
 	return 0;
 }
@@ -285,7 +299,7 @@ static int cache_get(struct cairn_descriptor *d, char **tag, struct image_state 
 
 /* Keep stage `id` just built in every cache of the build, in order (see struct stage_cache). */
 static int cache_put(struct cairn_descriptor *d, char **tag, struct image_state *s,
-		     enum stage_id id, const char *sig, int *redo, struct cairn_error **err)
+		     const char *stage, const char *sig, int *redo, struct cairn_error **err)
 {
 	int ret = 0;
 
@@ -293,7 +307,7 @@ static int cache_put(struct cairn_descriptor *d, char **tag, struct image_state 
 	for (size_t i = 0; i < s->b->n_caches && ret == 0 && *redo < 0; i++) {
 		char *t = NULL;
 
-		ret = s->b->caches[i]->put(d, &t, s, id, sig, redo, err);
+		ret = s->b->caches[i]->put(d, &t, s, stage, sig, redo, err);
 		if (t) {
 			free(*tag);
 			*tag = t;
@@ -303,28 +317,55 @@ static int cache_put(struct cairn_descriptor *d, char **tag, struct image_state 
 }
 
 /*
- * One stage: reused from the store or the stages storage, else built and stored. `*next` is
- * the stage to go on with (an earlier one when a stage under this one was adopted meanwhile);
- * `*stop`: with no_build and stop_at_missing, the stage is missing.
+ * Images side by side may need the same stage (two targets of one Dockerfile, two images on
+ * one base): the first builds it, the others wait for it (the gil let go meanwhile) and find it
+ * in the caches. Whether stage `sig` was being built (and is done now).
  */
-static int stage_step(struct image_state *s, enum stage_id id, int *next, int *stop,
-		      struct cairn_error **err)
+static bool building_wait(struct builder *b, const char *sig)
+{
+	bool waited = false;
+
+	for (;;) {
+		bool found = false;
+
+		for (size_t i = 0; i < b->building.n && !found; i++)
+			found = strcmp(b->building.v[i], sig) == 0;
+		if (!found || !b->threaded)
+			return waited;
+		pthread_cond_wait(&b->image_done, &b->gil);
+		waited = true;
+	}
+}
+
+static void building_done(struct builder *b, const char *sig)
+{
+	for (size_t i = 0; i < b->building.n; i++) {
+		if (strcmp(b->building.v[i], sig) == 0) {
+			free(b->building.v[i]);
+			b->building.v[i] = b->building.v[--b->building.n];
+			break;
+		}
+	}
+	if (b->threaded)
+		pthread_cond_broadcast(&b->image_done);
+}
+
+/* One stage: reused from the store or the stages storage, else built and stored. */
+int stage_step(struct image_state *s, const struct stage_def *def, const char *sig, int *next,
+	       int *stop, struct cairn_error **err)
 {
 	struct builder *b = s->b;
+	const char *stage = def->name;
 	char *tag = NULL;
-	char sig[CAIRN_SIGNATURE_HEX];
 	struct cairn_descriptor d;
 	double t0 = stage_now_secs();
 	int ret, redo = -1;
 
-	*next = (int)id + 1;
-	ret = stage_signature(sig, s, id, err);
-	if (ret < 0 || !sig[0])
-		return ret;
+	*next = def->id + 1;
 	ret = cache_get(&d, &tag, s, sig, err);
 	if (ret == 0 && !b->o->no_build && s->img->n_git &&
-	    (s->git_archived || id == S_GIT_ARCHIVE)) {
-		ret = stage_usable(s, &d, stage_kinds[id].name, err);
+	    (s->git_archived || def->id == S_GIT_ARCHIVE)) {
+		ret = stage_usable(s, &d, stage, err);
 		if (ret == CAIRN_ENOTFOUND) {
 			/* built again, it replaces the stored one (there too) */
 			s->rejected = d.digest;
@@ -332,14 +373,24 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 		}
 	}
 	if (ret == 0) {
-		emit(s, CAIRN_BUILD_STAGE_CACHED, stage_kinds[id].name, sig, &d.digest, 0);
-		stage_add_result(s, id, sig, &d, 1, 0);
+		emit(s, CAIRN_BUILD_STAGE_CACHED, stage, sig, &d.digest, 0);
+		stage_add_result(s, stage, sig, &d, 1, 0);
 	} else if (ret == CAIRN_ENOTFOUND && b->o->no_build) {
 		cairn_error_clear(err);
 		*stop = b->o->stop_at_missing;
 		if (*stop)
-			emit(s, CAIRN_BUILD_STAGE_MISSING, stage_kinds[id].name, sig, NULL, 0);
-		return *stop ? 0 : not_built(s, stage_kinds[id].name, err);
+			emit(s, CAIRN_BUILD_STAGE_MISSING, stage, sig, NULL, 0);
+		return *stop ? 0 : not_built(s, stage, err);
+	} else if (ret == CAIRN_ENOTFOUND && building_wait(b, sig)) {
+		/* another image built it meanwhile: looked up again, unless that failed */
+		free(tag);
+		cairn_error_clear(err);
+		if (b->failed) {
+			s->cancelled = true;
+			*stop = 1;
+			return 0;
+		}
+		return stage_step(s, def, sig, next, stop, err);
 	} else if (ret == CAIRN_ENOTFOUND) {
 		cairn_error_clear(err);
 		if (b->n_deferred) {
@@ -356,40 +407,58 @@ static int stage_step(struct image_state *s, enum stage_id id, int *next, int *s
 				return 0;
 			}
 		}
-		emit(s, CAIRN_BUILD_STAGE_BEGIN, stage_kinds[id].name, sig, NULL, 0);
+		emit(s, CAIRN_BUILD_STAGE_BEGIN, stage, sig, NULL, 0);
 		s->built = 1;
-		ret = make_stage(&d, s, id, err);
+		strv_add(&b->building, sig);
+		ret = def->make(&d, s, def, err);
 		if (ret == 0)
-			ret = cache_put(&d, &tag, s, id, sig, &redo, err);
+			ret = cache_put(&d, &tag, s, stage, sig, &redo, err);
+		building_done(b, sig);
 		if (ret < 0) {
-			emit(s, CAIRN_BUILD_STAGE_FAILED, stage_kinds[id].name, sig, NULL,
-			     stage_now_secs() - t0);
+			emit(s, CAIRN_BUILD_STAGE_FAILED, stage, sig, NULL, stage_now_secs() - t0);
 			free(tag);
 			return ret;
 		}
-		emit(s, CAIRN_BUILD_STAGE_DONE, stage_kinds[id].name, sig, &d.digest,
-		     stage_now_secs() - t0);
+		emit(s, CAIRN_BUILD_STAGE_DONE, stage, sig, &d.digest, stage_now_secs() - t0);
 		if (redo >= 0) {
 			*next = redo;
 			return 0;
 		}
-		stage_add_result(s, id, sig, &d, 0, stage_now_secs() - t0);
+		stage_add_result(s, stage, sig, &d, 0, stage_now_secs() - t0);
 	} else {
 		return ret;
 	}
-	if (id == S_GIT_ARCHIVE)
-		s->git_archived = 1;
+	if (def->at) {
+		if (def->id == S_GIT_ARCHIVE)
+			s->git_archived = 1;
+		memcpy(def->at->sig, sig, CAIRN_SIGNATURE_HEX);
+		def->at->desc = d;
+		def->at->set = true;
+	}
 	memcpy(s->prev_sig, sig, CAIRN_SIGNATURE_HEX);
 	s->prev = d;
-	memcpy(s->at[id].sig, sig, CAIRN_SIGNATURE_HEX);
-	s->at[id].desc = d;
-	s->at[id].set = true;
 	stage_drop_prev(s);
 	if (tag && !b->o->no_build)
-		stage_remember(s, id, sig, tag, &d);
+		stage_remember(s, def->id, stage, sig, tag, &d);
 	else
 		free(tag);
 	return 0;
+}
+
+/* Stapel stage `id`: skipped when it is empty, else stage_step(). */
+static int stapel_step(struct image_state *s, enum stage_id id, int *next, int *stop,
+		       struct cairn_error **err)
+{
+	const struct stage_def def = {
+		.id = (int)id, .name = stage_kinds[id].name, .make = make_stage, .at = &s->at[id]};
+	char sig[CAIRN_SIGNATURE_HEX];
+	int ret;
+
+	*next = (int)id + 1;
+	ret = stage_signature(sig, s, id, err);
+	if (ret < 0 || !sig[0])
+		return ret;
+	return stage_step(s, &def, sig, next, stop, err);
 }
 
 static int build_image(struct builder *b, const struct cairn_config_image *img, size_t index,
@@ -414,8 +483,14 @@ static int build_image(struct builder *b, const struct cairn_config_image *img, 
 			s.cancelled = true;
 			break;
 		}
+		if (id < S_COUNT && img->dockerfile.pos.line) {
+			/* all of a Dockerfile image's stages, again from the top after a redo */
+			ret = stage_build_dockerfile_image(&s, &stop, err);
+			id = S_COUNT;
+			continue;
+		}
 		if (id < S_COUNT) {
-			ret = stage_step(&s, (enum stage_id)id, &id, &stop, err);
+			ret = stapel_step(&s, (enum stage_id)id, &id, &stop, err);
 			continue;
 		}
 		/* taken whole from the stages storage: confirmed with the others at the end */
@@ -445,7 +520,12 @@ static int build_image(struct builder *b, const struct cairn_config_image *img, 
 	b->built[b->n_built].cfg = img;
 	memcpy(b->built[b->n_built].sig, s.prev_sig, CAIRN_SIGNATURE_HEX);
 	b->built[b->n_built].desc = s.prev;
-	/* an empty stage stands for the last one before it */
+	/* an empty stage stands for the last one before it; a Dockerfile image is its last */
+	for (int i = S_FROM; i < S_COUNT && img->dockerfile.pos.line; i++) {
+		memcpy(s.at[i].sig, s.prev_sig, CAIRN_SIGNATURE_HEX);
+		s.at[i].desc = s.prev;
+		s.at[i].set = true;
+	}
 	for (int i = S_FROM + 1; i < S_COUNT; i++)
 		if (!s.at[i].set)
 			s.at[i] = s.at[i - 1];
@@ -588,9 +668,17 @@ int cairn_build(struct cairn_build_result **out, const struct cairn_build_opts *
 		b.pull.registries = b.registries;
 	}
 	pthread_mutex_init(&b.toolchain_lock, NULL);
-	ret = cairn_config_load(
-		&b.config,
-		&(struct cairn_config_source){dir, o->config_file, o->config_templates_dir}, err);
+	if (o->dockerfile) {
+		struct cairn_config_dockerfile_source src = *o->dockerfile;
+
+		src.dir = dir;
+		ret = cairn_config_from_dockerfile(&b.config, &src, err);
+	} else {
+		ret = cairn_config_load(
+			&b.config,
+			&(struct cairn_config_source){dir, o->config_file, o->config_templates_dir},
+			err);
+	}
 	if (ret < 0)
 		goto out;
 	ret = cairn_config_order(&order, &n, b.config, o->images, o->n_images, err);
@@ -655,6 +743,7 @@ out:
 	cairn_build_result_free(b.result);
 	free(order);
 	free(b.built);
+	strv_release(&b.building);
 	cairn_git_free(b.repo);
 	for (size_t i = 0; i < b.n_remotes; i++) {
 		cairn_git_free(b.remotes[i].repo);

@@ -88,37 +88,43 @@ static int set_set(json_t *c, const char *key, struct image_state *s,
 	return 0;
 }
 
-static int apply_env(json_t *c, struct image_state *s, const struct cairn_config_docker *d,
-		     struct cairn_error **err)
+void stage_set_env(json_t *c, const char *key, const char *value)
 {
 	json_t *env = json_object_get(c, "Env");
+	cleanup_free char *kv = xasprintf("%s=%s", key, value);
+	size_t klen = strlen(key), k;
+	json_t *e;
 
 	if (!json_is_array(env)) {
 		env = json_array();
 		json_object_set_new(c, "Env", env);
 	}
+	json_array_foreach(env, k, e)
+	{
+		const char *v = json_string_value(e);
+
+		if (v && strncmp(v, key, klen) == 0 && v[klen] == '=')
+			break;
+	}
+	if (k < json_array_size(env))
+		json_array_set_new(env, k, json_string(kv));
+	else
+		json_array_append_new(env, json_string(kv));
+}
+
+static int apply_env(json_t *c, struct image_state *s, const struct cairn_config_docker *d,
+		     struct cairn_error **err)
+{
 	for (size_t i = 0; i < d->n_env; i++) {
 		cleanup_free char *w = NULL;
-		cleanup_free char *kv = NULL;
-		size_t klen = strlen(d->env[i].key), k;
-		json_t *e;
 		int ret = docker_word(&w, s, d->env[i].value, &d->env[i].value_pos, "ENV", err);
 
 		if (ret < 0)
 			return ret;
-		kv = xasprintf("%s=%s", d->env[i].key, w);
-		json_array_foreach(env, k, e)
-		{
-			const char *v = json_string_value(e);
-
-			if (v && strncmp(v, d->env[i].key, klen) == 0 && v[klen] == '=')
-				break;
-		}
-		if (k < json_array_size(env))
-			json_array_set_new(env, k, json_string(kv));
-		else
-			json_array_append_new(env, json_string(kv));
+		stage_set_env(c, d->env[i].key, w);
 	}
+	if (!json_is_array(json_object_get(c, "Env")))
+		json_object_set_new(c, "Env", json_array());
 	return 0;
 }
 

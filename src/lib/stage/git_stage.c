@@ -180,7 +180,7 @@ static int git_init(struct builder *b, struct cairn_error **err)
 	return ret;
 }
 
-static int project_repo(struct cairn_git_repo **out, struct builder *b, struct cairn_error **err)
+int stage_project_repo(struct cairn_git_repo **out, struct builder *b, struct cairn_error **err)
 {
 	char *branch = NULL;
 	int ret;
@@ -260,7 +260,7 @@ int stage_resolve_git(struct image_state *s, struct cairn_error **err)
 				ret = cairn_git_resolve(src->commit, src->repo, g->branch.s,
 							g->tag.s, g->commit.s, err);
 		} else {
-			ret = project_repo(&src->repo, b, err);
+			ret = stage_project_repo(&src->repo, b, err);
 			if (ret == 0)
 				memcpy(src->commit, b->head, sizeof(src->commit));
 		}

@@ -68,8 +68,8 @@ static int dir_needed(const struct walk_list *w, size_t i, const struct cairn_co
 }
 
 /* The directories above an import's `to` that the image below lacks, as `mkdir -p` makes them. */
-static int add_parents(struct cairn_layer_writer *w, const char *path, int below, int64_t mtime,
-		       struct cairn_error **err)
+int stage_add_parents(struct cairn_layer_writer *w, const char *path, int below, int64_t mtime,
+		      struct cairn_error **err)
 {
 	cleanup_free char *p = xstrdup(path);
 	struct dir_policy dp = {.w = w, .below = below, .to = path};
@@ -87,8 +87,8 @@ static int add_parents(struct cairn_layer_writer *w, const char *path, int below
 	return 0;
 }
 
-static int copy_file(struct cairn_layer_writer *w, int fd, const char *what, uint64_t size,
-		     struct cairn_error **err)
+int stage_copy_fd(struct cairn_layer_writer *w, int fd, const char *what, uint64_t size,
+		  struct cairn_error **err)
 {
 	char buf[65536];
 	uint64_t left = size;
@@ -111,9 +111,9 @@ static int copy_file(struct cairn_layer_writer *w, int fd, const char *what, uin
  * One entry of an import into the layer at `path`: `rel` below `basefd` (a directory of the
  * source image's view), opened again inside that tree for its content or link target.
  */
-static int import_entry(struct cairn_layer_writer *w, const char *path, int basefd, const char *rel,
-			const struct stat *st, int64_t uid, int64_t gid, int64_t mtime,
-			const char *what, struct cairn_error **err)
+int stage_copy_entry(struct cairn_layer_writer *w, const char *path, int basefd, const char *rel,
+		     const struct stat *st, int64_t uid, int64_t gid, int64_t mtime,
+		     const char *what, struct cairn_error **err)
 {
 	/* an id not given keeps the source file's, as werf's `rsync --chown=OWNER:` */
 	struct cairn_layer_entry e = {.path = path,
@@ -151,7 +151,7 @@ static int import_entry(struct cairn_layer_writer *w, const char *path, int base
 	if (cairn_layer_add(w, &e, err) < 0)
 		return CAIRN_EINVAL;
 	if (S_ISREG(st->st_mode))
-		return copy_file(w, fd, what, e.size, err);
+		return stage_copy_fd(w, fd, what, e.size, err);
 	return 0;
 }
 
@@ -164,7 +164,7 @@ static int import_tree(struct cairn_layer_writer *w, int addfd, const struct sta
 	int ret;
 
 	/* `to: /` is the image's root, which has no entry of its own */
-	ret = to[0] ? import_entry(w, to, addfd, "", st, uid, gid, mtime, what, err) : 0;
+	ret = to[0] ? stage_copy_entry(w, to, addfd, "", st, uid, gid, mtime, what, err) : 0;
 	if (ret == 0)
 		ret = cairn_root_walk(addfd, IMPORT_DEPTH_MAX, walk_one, &wl, err);
 	for (size_t i = 0; i < wl.n && ret == 0; i++) {
@@ -174,7 +174,7 @@ static int import_tree(struct cairn_layer_writer *w, int addfd, const struct sta
 		if (S_ISDIR(x->st.st_mode) ? !dir_needed(&wl, i, im) : !import_selected(im, x->rel))
 			continue;
 		path = to[0] ? xasprintf("%s/%s", to, x->rel) : xstrdup(x->rel);
-		ret = import_entry(w, path, addfd, x->rel, &x->st, uid, gid, mtime, what, err);
+		ret = stage_copy_entry(w, path, addfd, x->rel, &x->st, uid, gid, mtime, what, err);
 	}
 	for (size_t i = 0; i < wl.n; i++)
 		free(wl.v[i].rel);
@@ -194,15 +194,15 @@ static int import_path(struct cairn_layer_writer *w, const struct cairn_config_i
 	if (addfd < 0 || fstat(addfd, &st) < 0)
 		return cairn_error_set_errno(err, "%s: '%s' in image '%s'", what, add,
 					     im->source->name ? im->source->name : "~");
-	ret = add_parents(w, to, below, mtime, err);
+	ret = stage_add_parents(w, to, below, mtime, err);
 	if (ret < 0)
 		return ret;
 	if (S_ISDIR(st.st_mode))
 		return import_tree(w, addfd, &st, im, to, uid, gid, mtime, what, err);
-	return import_entry(w, to, srcfd, add, &st, uid, gid, mtime, what, err);
+	return stage_copy_entry(w, to, srcfd, add, &st, uid, gid, mtime, what, err);
 }
 
-static bool has_glob(const char *s)
+bool stage_has_glob(const char *s)
 {
 	return strpbrk(s, "*?[") != NULL;
 }
@@ -213,7 +213,7 @@ static bool has_glob(const char *s)
  * taken as they are. Wildcards do not cross '/', and match names starting with '.' too, as in
  * the rsync that werf imports with.
  */
-static void glob_paths(struct strv *out, int srcfd, const char *add)
+void stage_glob_paths(struct strv *out, int srcfd, const char *add)
 {
 	cleanup_free char *pat = xstrdup(add);
 	struct strv cur = {0};
@@ -228,7 +228,7 @@ static void glob_paths(struct strv *out, int srcfd, const char *add)
 			size_t n = 0;
 			int dfd;
 
-			if (!has_glob(c)) {
+			if (!stage_has_glob(c)) {
 				strv_addf(&next, "%s/%s", cur.v[i], c);
 				continue;
 			}
@@ -281,11 +281,11 @@ static int write_import(struct cairn_layer_writer *w, struct image_state *s,
 		return ret;
 	ss.prev = stage_import_source(src, im)->desc;
 	ret = stage_prev_view(&v, &ss, err);
-	if (ret == 0 && !has_glob(im->add.s)) {
+	if (ret == 0 && !stage_has_glob(im->add.s)) {
 		ret = import_path(w, im, v->fd, below->fd, im->add.s, to, uid, gid, mtime, what,
 				  err);
 	} else if (ret == 0) {
-		glob_paths(&matches, v->fd, im->add.s);
+		stage_glob_paths(&matches, v->fd, im->add.s);
 		if (matches.n == 0)
 			ret = cairn_error_set(err, CAIRN_EINVAL,
 					      "%s: '%s' matches nothing in image '%s'", what,

@@ -104,6 +104,8 @@ static const char *oci_layer_type(const char *mt)
 
 char *stage_unpack_to(struct image_state *s, enum stage_id from)
 {
+	if (s->img->dockerfile.pos.line)
+		return s->df_runs_after ? cairn_layer_cache_pending(s->b->home.layers) : NULL;
 	for (int id = from; id < S_COUNT; id++)
 		if (stage_command_count(s->img, (enum stage_id)id))
 			return cairn_layer_cache_pending(s->b->home.layers);
@@ -158,7 +160,7 @@ int stage_oci_base(struct cairn_descriptor *d, struct cairn_store *st, struct ca
  * Write the stage into the store: `config` (the previous config, changed by the stage) with
  * `layers` added after the previous stage's; the stage caches name it.
  */
-int stage_commit(struct image_state *s, enum stage_id id, json_t *config,
+int stage_commit(struct image_state *s, const char *created_by, json_t *config,
 		 const struct new_layer *layers, size_t n_layers, struct cairn_descriptor *out,
 		 struct cairn_error **err)
 {
@@ -183,7 +185,7 @@ int stage_commit(struct image_state *s, enum stage_id id, json_t *config,
 	}
 	for (i = 0; i < n_layers; i++)
 		json_array_append_new(diff_ids, json_string(layers[i].r.diff_id.str));
-	json_array_append_new(history, json_pack("{s:s, s:b}", "created_by", stage_kinds[id].name,
+	json_array_append_new(history, json_pack("{s:s, s:b}", "created_by", created_by,
 						 "empty_layer", n_layers == 0));
 	ret = cairn_json_dump(&cb, config, err);
 	if (ret < 0)

@@ -3,7 +3,7 @@
 #include "common.h"
 #include "stage/stage_internal.h"
 
-void stage_add_result(struct image_state *s, enum stage_id id, const char *sig,
+void stage_add_result(struct image_state *s, const char *name, const char *sig,
 		      const struct cairn_descriptor *d, int cached, double secs)
 {
 	struct cairn_build_image *o = s->out;
@@ -12,7 +12,7 @@ void stage_add_result(struct image_state *s, enum stage_id id, const char *sig,
 	o->stages = xreallocarray(o->stages, o->n_stages + 1, sizeof(*o->stages));
 	st = &o->stages[o->n_stages++];
 	memset(st, 0, sizeof(*st));
-	st->name = xstrdup(stage_kinds[id].name);
+	st->name = xstrdup(name);
 	memcpy(st->signature, sig, CAIRN_SIGNATURE_HEX);
 	st->desc = *d;
 	st->cached = cached;

@@ -240,10 +240,20 @@ static int run_in_container(struct new_layer *layers, size_t *n_layers, struct i
 	eo.n_commands = r->n_commands;
 	eo.mounts = md.v;
 	eo.n_mounts = md.n;
-	eo.ssh_auth_sock = b->o->ssh_auth_sock;
-	eo.toolchain_dir = r->toolchain->dir;
-	eo.toolchain_at = r->toolchain->mount;
-	eo.toolchain_bash = r->toolchain->bash;
+	eo.ssh_auth_sock = !r->argv || r->ssh ? b->o->ssh_auth_sock : NULL;
+	if (r->toolchain) {
+		eo.toolchain_dir = r->toolchain->dir;
+		eo.toolchain_at = r->toolchain->mount;
+		eo.toolchain_bash = r->toolchain->bash;
+	}
+	eo.argv = r->argv;
+	eo.n_argv = r->n_argv;
+	eo.uid = r->uid;
+	eo.gid = r->gid;
+	eo.cwd = r->cwd;
+	eo.no_network = r->no_network;
+	eo.extra_hosts = r->extra_hosts;
+	eo.n_extra_hosts = r->n_extra_hosts;
 	eo.work_dir = exec_dir;
 	eo.output = on_run_output;
 	eo.output_ud = r;
@@ -257,7 +267,7 @@ static int run_in_container(struct new_layer *layers, size_t *n_layers, struct i
 		close(build_lock); /* the flock goes with it */
 	stage_lock(b);
 	if (ret < 0)
-		cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_kinds[id].name);
+		cairn_error_wrap(err, "image '%s': stage '%s'", s->name, r->stage);
 	if (ret == 0 && status != 0)
 		ret = r->failed(r, last, status, err);
 	if (ret == 0) {
@@ -292,12 +302,13 @@ int stage_run_user(struct stage_output *o, struct image_state *s, enum stage_id 
 	o->n_layers = 0;
 	r->s = s;
 	r->id = id;
+	if (!r->stage)
+		r->stage = stage_kinds[id].name;
 	/* what the host lacks, said before anything is unpacked or mounted */
-	if (r->n_commands && !b->host_checked) {
+	if ((r->n_commands || r->argv) && !b->host_checked) {
 		ret = cairn_exec_check(b->o->runtime, err);
 		if (ret < 0)
-			return cairn_error_wrap(err, "image '%s': stage '%s'", s->name,
-						stage_kinds[id].name);
+			return cairn_error_wrap(err, "image '%s': stage '%s'", s->name, r->stage);
 		b->host_checked = true;
 	}
 	ret = cairn_workdir_new(&work, &lock, b->home.tmp, err);
@@ -330,11 +341,11 @@ int stage_run_user(struct stage_output *o, struct image_state *s, enum stage_id 
 			o->n_layers = 1;
 		}
 	}
-	if (r->n_commands == 0)
+	if (r->n_commands == 0 && !r->argv)
 		goto out; /* a stage made by its cache version alone: the patch, if any */
-	ret = stage_toolchain(&r->toolchain, b, err);
+	ret = r->argv ? 0 : stage_toolchain(&r->toolchain, b, err);
 	if (ret < 0) {
-		cairn_error_wrap(err, "image '%s': stage '%s'", s->name, stage_kinds[id].name);
+		cairn_error_wrap(err, "image '%s': stage '%s'", s->name, r->stage);
 		goto out;
 	}
 	ret = run_in_container(o->layers, &o->n_layers, s, id, r, &lowers, work, err);

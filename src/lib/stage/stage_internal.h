@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 
 #include "cairn/build.h"
 #include "cairn/config.h"
@@ -186,12 +187,14 @@ struct builder {
 	pthread_cond_t image_done;  /* an image ended: one waiting for it may go on */
 	bool failed;		    /* an image failed: the others stop at their next stage */
 	struct cairn_ordered *told; /* what the images say, one block per image */
+	struct strv building;	    /* signatures of the stages being built (images side by side) */
 	size_t cap_built;	    /* room for every image: `built` never moves */
 };
 
 /* A stage taken from or stored in the stages storage by this build, not yet confirmed. */
 struct stored_stage {
-	enum stage_id id;
+	int id;	    /* enum stage_id, or a Dockerfile image's step */
+	char *name; /* the stage's, for messages */
 	char sig[CAIRN_SIGNATURE_HEX];
 	char *tag; /* "<prefix><sig>" in the stages storage */
 	struct cairn_descriptor d;
@@ -238,6 +241,7 @@ struct image_state {
 	bool cancelled; /* another image failed: stopped */
 	/* command output kept while images before this one build, and lines left out */
 	size_t held_bytes, dropped_lines;
+	bool df_runs_after; /* a Dockerfile image: a RUN follows the instruction being built */
 };
 
 /*
@@ -256,7 +260,37 @@ struct dir_policy {
 	unsigned to_gid;
 };
 
+/* One stage of an image's chain to look up, else make: a stapel kind, or a Dockerfile step. */
+struct stage_def {
+	int id;		  /* enum stage_id, or the step's index in a Dockerfile image */
+	const char *name; /* in events, the result, the history and messages */
+	/* build the stage into the store as *d, on s->prev */
+	int (*make)(struct cairn_descriptor *d, struct image_state *s, const struct stage_def *def,
+		    struct cairn_error **err);
+	struct stage_at *at; /* set to the stage when it is done (NULL: nothing) */
+	void *ud;	     /* the maker's */
+};
+
 /* conveyor.c */
+/*
+ * Stage `def` with signature `sig`: reused from the build's stage caches, else made and kept
+ * in them. `*next` is the id to go on with (an earlier one when a stage under this one was
+ * adopted meanwhile); `*stop`: with no_build and stop_at_missing, the stage is missing.
+ */
+int stage_step(struct image_state *s, const struct stage_def *def, const char *sig, int *next,
+	       int *stop, struct cairn_error **err);
+/*
+ * Make a stage on s->prev: `build` fills a stage_output from a copy of its config, then the
+ * chain's labels are set and the stage is written into the store as *out.
+ */
+int stage_make_on_prev(struct cairn_descriptor *out, struct image_state *s,
+		       const struct stage_def *def,
+		       int (*build)(struct stage_output *o, struct image_state *s,
+				    const struct stage_def *def, struct cairn_error **err),
+		       struct cairn_error **err);
+/* The base image `from` (a reference, written at `pos`) in the store, pulled when missing. */
+int stage_base_image(struct cairn_descriptor *out, struct image_state *s, const char *from,
+		     const struct cairn_config_pos *pos, struct cairn_error **err);
 /* Tell the build's caller `ev` about image `s` (in the image's block). */
 void stage_emit(struct image_state *s, const struct cairn_build_event *ev);
 /* Let other images' threads work while this one waits on work of its own (no builder state). */
@@ -298,7 +332,7 @@ void stage_drop_prev(struct image_state *s);
 json_t *stage_config_section(json_t *config);
 const char *stage_label(struct image_state *s, const char *key);
 void stage_set_label(json_t *config, const char *key, const char *value);
-int stage_commit(struct image_state *s, enum stage_id id, json_t *config,
+int stage_commit(struct image_state *s, const char *created_by, json_t *config,
 		 const struct new_layer *layers, size_t n_layers, struct cairn_descriptor *out,
 		 struct cairn_error **err);
 /*
@@ -347,6 +381,8 @@ struct git_write_opts {
 int stage_write_git_ops(struct cairn_layer_writer *w, struct cairn_git_repo *r,
 			const struct cairn_git_ops *ops, const struct git_write_opts *o,
 			struct cairn_error **err);
+/* The project's repository, opened once per build, at HEAD (b->head). */
+int stage_project_repo(struct cairn_git_repo **out, struct builder *b, struct cairn_error **err);
 int stage_git_changed(int *changed, struct image_state *s, struct cairn_error **err);
 int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, enum stage_id id,
 		    int patch, json_t *config, struct cairn_error **err);
@@ -376,6 +412,19 @@ struct stage_run {
 	int (*failed)(struct stage_run *r, size_t last, int status, struct cairn_error **err);
 	/* each line the run prints, after the build event (NULL: none) */
 	void (*line)(struct stage_run *r, const char *line, size_t len);
+	/*
+	 * A Dockerfile RUN instead of `commands`: the process as it is (no toolchain), its user,
+	 * directory and network, hosts added to /etc/hosts; the build's ssh agent only with `ssh`.
+	 */
+	const char *const *argv;
+	size_t n_argv;
+	unsigned uid, gid;
+	const char *cwd;
+	bool no_network;
+	const char *const *extra_hosts;
+	size_t n_extra_hosts;
+	bool ssh;
+	const char *stage; /* its name in messages; NULL: the stapel stage's */
 	/* set by stage_run_user() */
 	struct image_state *s;
 	enum stage_id id;
@@ -416,12 +465,34 @@ int stage_build_ansible(struct stage_output *o, struct image_state *s, enum stag
 			struct cairn_error **err);
 
 /* import.c */
+/* The directories above `path` (no leading '/') that the image below (`below`) lacks, root's. */
+int stage_add_parents(struct cairn_layer_writer *w, const char *path, int below, int64_t mtime,
+		      struct cairn_error **err);
+/* `size` bytes of `fd` as the data of the entry just added; CAIRN_EOS if it is shorter. */
+int stage_copy_fd(struct cairn_layer_writer *w, int fd, const char *what, uint64_t size,
+		  struct cairn_error **err);
+/*
+ * One entry of a tree (`rel` below `basefd`, opened inside it; `st` its lstat, whose mode is
+ * the entry's) into the layer at `path`, owned by uid:gid (-1: the file's own).
+ */
+int stage_copy_entry(struct cairn_layer_writer *w, const char *path, int basefd, const char *rel,
+		     const struct stat *st, int64_t uid, int64_t gid, int64_t mtime,
+		     const char *what, struct cairn_error **err);
+bool stage_has_glob(const char *s);
+/* The paths (each with a leading '/') a glob matches below `srcfd`, one component at a time. */
+void stage_glob_paths(struct strv *out, int srcfd, const char *pattern);
 int stage_build_import(struct stage_output *o, struct image_state *s, enum stage_id id,
 		       struct cairn_error **err);
 
 /* docker.c */
+/* Set variable `key` to `value` in the Env of config section `c` (replaced in place). */
+void stage_set_env(json_t *c, const char *key, const char *value);
 int stage_build_docker(struct stage_output *o, struct image_state *s, enum stage_id id,
 		       struct cairn_error **err);
+
+/* dockerfile.c */
+/* A Dockerfile image: its stages, looked up or built, as build_image() does a stapel image's. */
+int stage_build_dockerfile_image(struct image_state *s, int *stop, struct cairn_error **err);
 
 /* storage.c */
 /*
@@ -441,13 +512,13 @@ struct stage_cache {
 	 * Keep stage `id` just built as `*d`; `*d` may become a stage stored there first (by
 	 * another host), `*redo` the stage to go on from when a stage under it changed (else -1).
 	 */
-	int (*put)(struct cairn_descriptor *d, char **tag, struct image_state *s, enum stage_id id,
+	int (*put)(struct cairn_descriptor *d, char **tag, struct image_state *s, const char *stage,
 		   const char *sig, int *redo, struct cairn_error **err);
 };
 extern const struct stage_cache stage_cache_local;
 extern const struct stage_cache stage_cache_registry;
 char *stage_name_ref(struct builder *b, const char *sig);
-void stage_remember(struct image_state *s, enum stage_id id, const char *sig, char *tag,
+void stage_remember(struct image_state *s, int id, const char *name, const char *sig, char *tag,
 		    const struct cairn_descriptor *d);
 void stage_forget(struct image_state *s);
 int stage_confirm(struct image_state *s, int *redo, struct cairn_error **err);
@@ -456,7 +527,7 @@ void stage_forget_deferred(struct builder *b);
 int stage_confirm_deferred(struct builder *b, bool *changed, struct cairn_error **err);
 
 /* report.c */
-void stage_add_result(struct image_state *s, enum stage_id id, const char *sig,
+void stage_add_result(struct image_state *s, const char *name, const char *sig,
 		      const struct cairn_descriptor *d, int cached, double secs);
 
 /* conveyor.c */

@@ -55,11 +55,11 @@ static int local_get(struct cairn_descriptor *d, char **tag, struct image_state 
 }
 
 static int local_put(struct cairn_descriptor *d, char **tag, struct image_state *s,
-		     enum stage_id id, const char *sig, int *redo, struct cairn_error **err)
+		     const char *stage, const char *sig, int *redo, struct cairn_error **err)
 {
 	cleanup_free char *name = stage_name_ref(s->b, sig);
 
-	(void)id;
+	(void)stage;
 	*tag = NULL;
 	*redo = -1;
 	return cairn_store_ref_set(s->b->st, name, d, err);
@@ -116,7 +116,7 @@ static int to_storage(struct cairn_descriptor *stored, struct image_state *s,
 	return ret;
 }
 
-void stage_remember(struct image_state *s, enum stage_id id, const char *sig, char *tag,
+void stage_remember(struct image_state *s, int id, const char *name, const char *sig, char *tag,
 		    const struct cairn_descriptor *d)
 {
 	struct stored_stage *u;
@@ -125,6 +125,7 @@ void stage_remember(struct image_state *s, enum stage_id id, const char *sig, ch
 		xreallocarray(s->unconfirmed, s->n_unconfirmed + 1, sizeof(*s->unconfirmed));
 	u = &s->unconfirmed[s->n_unconfirmed++];
 	u->id = id;
+	u->name = xstrdup(name);
 	memcpy(u->sig, sig, CAIRN_SIGNATURE_HEX);
 	u->tag = tag;
 	u->d = *d;
@@ -135,8 +136,10 @@ void stage_remember(struct image_state *s, enum stage_id id, const char *sig, ch
 
 void stage_forget(struct image_state *s)
 {
-	for (size_t i = 0; i < s->n_unconfirmed; i++)
+	for (size_t i = 0; i < s->n_unconfirmed; i++) {
 		free(s->unconfirmed[i].tag);
+		free(s->unconfirmed[i].name);
+	}
 	free(s->unconfirmed);
 	s->unconfirmed = NULL;
 	s->n_unconfirmed = 0;
@@ -146,7 +149,7 @@ void stage_forget(struct image_state *s)
  * Take the stage the stages storage holds as `stored` in place of `*d` (`name`: its local ref);
  * `how` another host stored it, for the log.
  */
-static int adopt(struct cairn_descriptor *d, struct image_state *s, enum stage_id id,
+static int adopt(struct cairn_descriptor *d, struct image_state *s, const char *stage,
 		 const char *name, const struct cairn_digest *stored, const char *how,
 		 struct cairn_error **err)
 {
@@ -157,7 +160,7 @@ static int adopt(struct cairn_descriptor *d, struct image_state *s, enum stage_i
 	cairn_log(CAIRN_LOG_INFO,
 		  "image '%s': stage '%s': another host stored it %s '%s': "
 		  "discarding '%s'",
-		  s->name, stage_kinds[id].name, how, stored->str, d->digest.str);
+		  s->name, stage, how, stored->str, d->digest.str);
 	return cairn_image_pull_meta(d, b->st, &src, name, &b->pull, err);
 }
 
@@ -187,7 +190,7 @@ static int readopt(struct image_state *s, const struct stored_stage *u,
 		return cairn_error_set(err, CAIRN_EHTTP,
 				       "image '%s': the stage tags in '%s' keep changing", s->name,
 				       s->b->o->stages_storage);
-	ret = adopt(&d, s, u->id, name, stored, "last, as", err);
+	ret = adopt(&d, s, u->name, name, stored, "last, as", err);
 	if (ret < 0)
 		return ret;
 	while (o->n_stages > u->result + 1)
@@ -263,7 +266,7 @@ int stage_confirm(struct image_state *s, int *redo, struct cairn_error **err)
  * one is adopted.
  */
 static int registry_put(struct cairn_descriptor *d, char **tag, struct image_state *s,
-			enum stage_id id, const char *sig, int *redo, struct cairn_error **err)
+			const char *stage, const char *sig, int *redo, struct cairn_error **err)
 {
 	struct builder *b = s->b;
 	CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
@@ -280,7 +283,7 @@ static int registry_put(struct cairn_descriptor *d, char **tag, struct image_sta
 		/* the stored stage holds a commit the repository lost: this one replaces it */
 		ret = cairn_image_push_descriptor(b->st, d, &dest, &s->pull, NULL, err);
 	} else if (ret == 0 && !cairn_digest_equal(&stored.digest, &d->digest)) {
-		ret = adopt(d, s, id, name, &stored.digest, "first, as", err);
+		ret = adopt(d, s, stage, name, &stored.digest, "first, as", err);
 	}
 	return ret;
 }
@@ -303,8 +306,10 @@ void stage_defer(struct builder *b, struct image_state *s)
 
 void stage_forget_deferred(struct builder *b)
 {
-	for (size_t i = 0; i < b->n_deferred; i++)
+	for (size_t i = 0; i < b->n_deferred; i++) {
 		free(b->deferred[i].tag);
+		free(b->deferred[i].name);
+	}
 	free(b->deferred);
 	b->deferred = NULL;
 	b->n_deferred = 0;
@@ -338,7 +343,7 @@ int stage_confirm_deferred(struct builder *b, bool *changed, struct cairn_error 
 		cairn_ref_with(&src, &b->storage, NULL, now[i].digest.str);
 		cairn_log(CAIRN_LOG_INFO,
 			  "stage '%s': another host stored it last, as '%s': discarding '%s'",
-			  stage_kinds[u->id].name, now[i].digest.str, u->d.digest.str);
+			  u->name, now[i].digest.str, u->d.digest.str);
 		ret = cairn_image_pull_meta(&d, b->st, &src, name, &b->pull, err);
 		*changed = true;
 	}

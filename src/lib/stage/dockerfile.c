@@ -1,0 +1,1539 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Dockerfile images: of the Dockerfile's build stages those the target needs, each instruction
+ * a stage of cairn's, signed and kept like any other (ARG excepted: its value enters the
+ * signature of what sees it). The context is the project's commit (df_context.c).
+ */
+#include "common.h"
+#include "stage/stage_internal.h"
+#include "stage/df_context.h"
+#include "cairn/image.h"
+#include "dockerfile/parse.h"
+#include "dockerfile/plan.h"
+#include "dockerfile/words.h"
+#include "layer/cache.h"
+#include "run/exec.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/parse.h"
+#include "util/root.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <strings.h>
+
+/* Runs of the whole Dockerfile image after a stage under one was adopted, before giving up. */
+#define DF_RESTARTS_MAX 16
+
+/* A built stage of the Dockerfile: its last instruction's stage. */
+struct df_done {
+	char sig[CAIRN_SIGNATURE_HEX];
+	struct cairn_descriptor desc;
+	bool set;
+};
+
+struct df_build {
+	struct image_state *s;
+	struct cairn_error **err; /* the build's, for df_fail() */
+	const struct cairn_config_dockerfile *cfg;
+	const char *file; /* the Dockerfile, relative to the project (messages) */
+	struct cairn_dockerfile *df;
+	struct cairn_df_plan *plan;
+	char **build_args; /* "NAME=VALUE", from `args` */
+	size_t n_build_args;
+	struct df_context ctx;
+	bool ctx_loaded;
+	struct df_done *done; /* one per plan stage */
+	/* the build stage at hand */
+	size_t stage;
+	struct strv args; /* its ARGs with a value, "NAME=VALUE" */
+	size_t step;	  /* the instruction's id across the image */
+	bool cmd_set;	  /* this stage set CMD (an ENTRYPOINT after it keeps it) */
+	bool runs_after;  /* a RUN follows in a needed stage */
+	char *name;	  /* of the instruction at hand, for events */
+	const struct cairn_df_instr *in;
+	/* what the instruction's maker needs, prepared with its signature */
+	struct strv words;	     /* substituted arguments */
+	struct df_selection sel[64]; /* COPY/ADD sources from the context */
+	size_t n_sel;
+	const char *dest;	      /* COPY/ADD's destination, substituted */
+	size_t n_src;		      /* its sources: the first n_src words */
+	const char *from_image;	      /* COPY --from an image: the reference */
+	struct cairn_descriptor from; /* COPY --from a stage: its image */
+	bool from_set;
+};
+
+static int df_fail(struct df_build *d, const struct cairn_df_instr *in, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* An error of instruction `in`: "FILE:LINE: image 'x': INSTR: ...". */
+static int df_fail(struct df_build *d, const struct cairn_df_instr *in, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return cairn_error_set(d->err, CAIRN_EINVAL, "%s:%u: image '%s': %s: %s", d->file, in->line,
+			       d->s->name, cairn_df_cmd_name(in->cmd), msg);
+}
+
+static int df_wrap(struct df_build *d, const struct cairn_df_instr *in, struct cairn_error **err)
+{
+	return cairn_error_wrap(err, "%s:%u: image '%s': %s", d->file, in->line, d->s->name,
+				cairn_df_cmd_name(in->cmd));
+}
+
+/* ---- variables ---- */
+
+static const char *list_lookup(char *const *v, size_t n, const char *name, size_t len)
+{
+	for (size_t i = n; i-- > 0;)
+		if (strncmp(v[i], name, len) == 0 && v[i][len] == '=')
+			return v[i] + len + 1;
+	return NULL;
+}
+
+/* ENV of the image at hand, then the stage's ARGs (ENV wins, as in docker). */
+static const char *var_lookup(const char *name, size_t len, void *ud)
+{
+	struct df_build *d = ud;
+	json_t *env = stage_env_of(d->s->config);
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(env, i, e)
+	{
+		const char *v = json_string_value(e);
+
+		if (v && strncmp(v, name, len) == 0 && v[len] == '=')
+			return v + len + 1;
+	}
+	return list_lookup(d->args.v, d->args.n, name, len);
+}
+
+static int word(char **out, struct df_build *d, const char *w, struct cairn_error **err)
+{
+	int ret = cairn_dockerfile_word(out, w, strlen(w), d->df->escape, var_lookup, d, err);
+
+	return ret < 0 ? df_wrap(d, d->in, err) : 0;
+}
+
+/* The platform ARGs BuildKit defines (TARGETARCH and its kin), for an ARG without a value. */
+static char *platform_arg(const char *name)
+{
+	const char *arch = cairn_image_host_arch();
+
+	if (!strcmp(name, "TARGETPLATFORM") || !strcmp(name, "BUILDPLATFORM"))
+		return xasprintf("linux/%s", arch);
+	if (!strcmp(name, "TARGETOS") || !strcmp(name, "BUILDOS"))
+		return xstrdup("linux");
+	if (!strcmp(name, "TARGETARCH") || !strcmp(name, "BUILDARCH"))
+		return xstrdup(arch);
+	if (!strcmp(name, "TARGETVARIANT") || !strcmp(name, "BUILDVARIANT"))
+		return xstrdup("");
+	return NULL;
+}
+
+/* ARG NAME[=default]...: the build argument, the default, the global ARG, or unset. */
+static int do_arg(struct df_build *d, const struct cairn_df_instr *in, struct cairn_error **err)
+{
+	for (size_t a = 0; a < in->n_args; a++) {
+		const char *w = in->args[a];
+		const char *eq = strchr(w, '=');
+		size_t len = eq ? (size_t)(eq - w) : strlen(w);
+		const char *given = list_lookup(d->build_args, d->n_build_args, w, len);
+		cleanup_free char *name = xstrndup(w, len);
+		cleanup_free char *value = NULL;
+		int ret;
+
+		if (!len)
+			return df_fail(d, in, "ARG without a name");
+		if (given) {
+			value = xstrdup(given);
+		} else if (eq) {
+			ret = word(&value, d, eq + 1, err);
+			if (ret < 0)
+				return ret;
+		} else if (list_lookup(d->plan->global_args, d->plan->n_global_args, w, len)) {
+			value = xstrdup(
+				list_lookup(d->plan->global_args, d->plan->n_global_args, w, len));
+		} else {
+			value = platform_arg(name);
+		}
+		if (value)
+			strv_addf(&d->args, "%s=%s", name, value);
+	}
+	return 0;
+}
+
+/* ---- the image config ---- */
+
+static json_t *string_array(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* The stage's SHELL (["/bin/sh", "-c"] unless set). */
+static json_t *shell_of(json_t *c)
+{
+	json_t *sh = json_object_get(c, "Shell");
+
+	if (json_is_array(sh) && json_array_size(sh))
+		return json_incref(sh);
+	return json_pack("[s, s]", "/bin/sh", "-c");
+}
+
+/* CMD, ENTRYPOINT, HEALTHCHECK's command: the exec form, or SHELL + the text. */
+static json_t *command_of(json_t *c, const struct cairn_df_instr *in, size_t first)
+{
+	json_t *sh, *a;
+
+	if (in->json)
+		return string_array(in->args + first, in->n_args - first);
+	sh = shell_of(c);
+	a = json_deep_copy(sh);
+	json_decref(sh);
+	if (in->n_args > first)
+		json_array_append_new(a, json_string(in->args[first]));
+	return a;
+}
+
+static void set_key(json_t *c, const char *set, const char *key)
+{
+	json_t *o = json_object_get(c, set);
+
+	if (!json_is_object(o)) {
+		o = json_object();
+		json_object_set_new(c, set, o);
+	}
+	json_object_set_new(o, key, json_object());
+}
+
+static int healthcheck(json_t *c, struct df_build *d, const struct cairn_df_instr *in)
+{
+	static const char *const opts[] = {"interval", "timeout", "start-period", "start-interval"};
+	static const char *const keys[] = {"Interval", "Timeout", "StartPeriod", "StartInterval"};
+	const char *type = in->n_args ? in->args[0] : "";
+	json_t *hc;
+
+	if (strcasecmp(type, "NONE") == 0) {
+		json_object_set_new(c, "Healthcheck", json_pack("{s:[s]}", "Test", "NONE"));
+		return 0;
+	}
+	hc = json_object();
+	if (in->json) {
+		json_t *t = string_array(in->args + 1, in->n_args - 1);
+
+		json_array_insert_new(t, 0, json_string("CMD"));
+		json_object_set_new(hc, "Test", t);
+	} else {
+		json_object_set_new(
+			hc, "Test",
+			json_pack("[s, s]", "CMD-SHELL", in->n_args > 1 ? in->args[1] : ""));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+		const char *v = cairn_df_flag(in, opts[i]);
+		int64_t ns;
+
+		if (!v)
+			continue;
+		if (!cairn_parse_duration(&ns, v, strlen(v)) || (ns && ns < 1000000)) {
+			json_decref(hc);
+			return df_fail(d, in, "--%s=%s: not a duration of 0 or 1ms or more",
+				       opts[i], v);
+		}
+		if (ns)
+			json_object_set_new(hc, keys[i], json_integer(ns));
+	}
+	if (cairn_df_flag(in, "retries")) {
+		uint64_t r;
+
+		if (cairn_parse_u64(&r, cairn_df_flag(in, "retries"), INT32_MAX, "retries", NULL) <
+		    0) {
+			json_decref(hc);
+			return df_fail(d, in, "--retries: not a number");
+		}
+		if (r)
+			json_object_set_new(hc, "Retries", json_integer((json_int_t)r));
+	}
+	json_object_set_new(c, "Healthcheck", hc);
+	return 0;
+}
+
+/* An absolute, clean path in the image: `p` joined to the working directory when relative. */
+static char *image_path(json_t *c, const char *p)
+{
+	const char *wd = json_string_value(json_object_get(c, "WorkingDir"));
+	cleanup_free char *joined =
+		p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", wd && *wd ? wd : "/", p);
+	struct cairn_buf b = CAIRN_BUF_INIT;
+	char *save = NULL;
+
+	for (char *e = strtok_r(joined, "/", &save); e; e = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(e, "."))
+			continue;
+		if (!strcmp(e, "..")) {
+			char *slash = b.len ? strrchr(b.buf, '/') : NULL;
+
+			if (slash)
+				cairn_buf_setlen(&b, (size_t)(slash - b.buf));
+			continue;
+		}
+		cairn_buf_addf(&b, "/%s", e);
+	}
+	if (!b.len)
+		cairn_buf_addstr(&b, "/");
+	return cairn_buf_detach(&b, NULL);
+}
+
+/*
+ * The config-only instructions (d->words holds their substituted arguments): applied to the
+ * config section `c` of the new stage.
+ */
+static int apply_config(json_t *config, struct df_build *d, const struct cairn_df_instr *in)
+{
+	json_t *c = stage_config_section(config);
+	char **w = d->words.v;
+	size_t n = d->words.n;
+
+	switch (in->cmd) {
+	case CAIRN_DF_ENV:
+		for (size_t i = 0; i + 1 < n; i += 2)
+			stage_set_env(c, w[i], w[i + 1]);
+		break;
+	case CAIRN_DF_LABEL:
+		for (size_t i = 0; i + 1 < n; i += 2)
+			stage_set_label(config, w[i], w[i + 1]);
+		break;
+	case CAIRN_DF_USER:
+		json_object_set_new(c, "User", json_string(w[0]));
+		break;
+	case CAIRN_DF_STOPSIGNAL:
+		json_object_set_new(c, "StopSignal", json_string(w[0]));
+		break;
+	case CAIRN_DF_MAINTAINER:
+		json_object_set_new(config, "author", json_string(in->args[0]));
+		break;
+	case CAIRN_DF_EXPOSE:
+		for (size_t i = 0; i < n; i++) {
+			cleanup_free char *p =
+				strchr(w[i], '/') ? xstrdup(w[i]) : xasprintf("%s/tcp", w[i]);
+
+			set_key(c, "ExposedPorts", p);
+		}
+		break;
+	case CAIRN_DF_VOLUME:
+		for (size_t i = 0; i < n; i++)
+			if (w[i][0])
+				set_key(c, "Volumes", w[i]);
+		break;
+	case CAIRN_DF_CMD:
+		json_object_set_new(c, "Cmd", command_of(c, in, 0));
+		d->cmd_set = true;
+		break;
+	case CAIRN_DF_ENTRYPOINT:
+		json_object_set_new(c, "Entrypoint", command_of(c, in, 0));
+		/* as docker: an ENTRYPOINT drops a CMD this stage did not set */
+		if (!d->cmd_set)
+			json_object_del(c, "Cmd");
+		break;
+	case CAIRN_DF_SHELL:
+		json_object_set_new(c, "Shell", string_array(in->args, in->n_args));
+		break;
+	case CAIRN_DF_HEALTHCHECK:
+		return healthcheck(c, d, in);
+	case CAIRN_DF_ONBUILD: {
+		json_t *ob = json_object_get(c, "OnBuild");
+		const char *text = in->original;
+
+		/* the instruction as written after the keyword */
+		while (*text && !isspace((unsigned char)*text))
+			text++;
+		while (isspace((unsigned char)*text))
+			text++;
+		if (!json_is_array(ob)) {
+			ob = json_array();
+			json_object_set_new(c, "OnBuild", ob);
+		}
+		json_array_append_new(ob, json_string(text));
+		break;
+	}
+	case CAIRN_DF_WORKDIR:
+		json_object_set_new(c, "WorkingDir", json_string(w[0]));
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* ---- signing an instruction ---- */
+
+static const char *flag_value(const struct cairn_df_instr *in, const char *name)
+{
+	return cairn_df_flag(in, name);
+}
+
+/* The stage (by name or index) or image a --from names: the stage's index, or -1. */
+static long from_stage(struct df_build *d, const char *ref)
+{
+	char *end = NULL;
+	unsigned long idx;
+
+	for (size_t i = 0; i < d->plan->n; i++)
+		if (d->plan->v[i].name && strcasecmp(d->plan->v[i].name, ref) == 0)
+			return (long)i;
+	if (!isdigit((unsigned char)ref[0]))
+		return -1;
+	idx = strtoul(ref, &end, 10);
+	return *end || idx >= d->plan->n ? -1 : (long)idx;
+}
+
+/*
+ * A COPY/ADD source as the context names it: clean, no leading '/', "./" or trailing '/' ("" for
+ * the whole context); a '..' stops at the context's root.
+ */
+static char *clean_source(const char *src)
+{
+	cleanup_free char *abs = image_path(NULL, src);
+
+	return xstrdup(abs + 1);
+}
+
+/* The ARG values a RUN sees (they are its environment): part of its signature. */
+static void add_args(struct strv *deps, struct df_build *d)
+{
+	for (size_t i = 0; i < d->args.n; i++)
+		strv_addf(deps, "arg:%s", d->args.v[i]);
+}
+
+/*
+ * What the signature of COPY/ADD from the context covers: each file selected, its path where
+ * it goes, mode, size and content.
+ */
+static int copy_context_deps(struct strv *deps, struct df_build *d, struct cairn_error **err)
+{
+	if (!d->ctx_loaded)
+		return cairn_error_set(err, CAIRN_EINTERNAL, "context not loaded");
+	for (size_t k = 0; k < d->n_sel; k++) {
+		for (size_t i = 0; i < d->sel[k].n; i++) {
+			struct df_file *f = &d->ctx.v[d->sel[k].v[i].file];
+			char sum[CAIRN_SIGNATURE_HEX];
+			int ret = df_context_sum(sum, &d->ctx, f, err);
+
+			if (ret < 0)
+				return ret;
+			strv_addf(deps, "%zu:%s:%o:%s", k, d->sel[k].v[i].rel, (unsigned)f->mode,
+				  sum);
+		}
+	}
+	return 0;
+}
+
+static int load_context(struct df_build *d, struct cairn_error **err)
+{
+	struct builder *b = d->s->b;
+	struct df_context_source src = {
+		.project_dir = b->dir,
+		.context = d->cfg->context.s,
+		.add_files = (const char *const *)d->cfg->context_add_files.v,
+		.n_add_files = d->cfg->context_add_files.n,
+	};
+	struct cairn_git_repo *repo = NULL;
+	int ret;
+
+	if (d->ctx_loaded)
+		return 0;
+	ret = d->cfg->work_tree ? CAIRN_ENOTFOUND : stage_project_repo(&repo, b, err);
+	if (ret == 0) {
+		const char *sde = getenv("SOURCE_DATE_EPOCH");
+
+		src.repo = repo;
+		src.commit = b->head;
+		if (sde && *sde) {
+			uint64_t v = 0;
+
+			ret = cairn_parse_u64(&v, sde, INT64_MAX, "SOURCE_DATE_EPOCH", err);
+			src.mtime = (int64_t)v;
+		} else {
+			ret = cairn_git_commit_time(&src.mtime, repo, b->head, err);
+		}
+		if (ret < 0)
+			return ret;
+	} else if (!d->cfg->work_tree) {
+		cairn_log(CAIRN_LOG_DEBUG, "image '%s': %s: the context is the work tree",
+			  d->s->name, (*err)->msg);
+		cairn_error_clear(err);
+	}
+	ret = df_context_load(&d->ctx, &src, err);
+	d->ctx_loaded = true;
+	if (ret < 0)
+		return cairn_error_wrap(err, "image '%s': context", d->s->name);
+	return 0;
+}
+
+/* COPY/ADD: the sources and destination substituted; from the context, the files selected. */
+static int sign_copy(struct strv *deps, struct df_build *d, const struct cairn_df_instr *in,
+		     struct cairn_error **err)
+{
+	const char *from = flag_value(in, "from");
+	size_t n_src;
+	int ret;
+
+	if (in->n_args < 2)
+		return df_fail(d, in, "requires at least two arguments");
+	if (in->n_heredocs)
+		return df_fail(d, in, "heredocs are not supported yet");
+	for (size_t i = 0; i < in->n_args; i++) {
+		char *w = NULL;
+
+		ret = word(&w, d, in->args[i], err);
+		if (ret < 0)
+			return ret;
+		strv_add(&d->words, w);
+		strv_add(deps, w);
+		free(w);
+	}
+	n_src = d->words.n - 1;
+	d->n_src = n_src;
+	d->dest = d->words.v[n_src];
+	if (n_src > ARRAY_SIZE(d->sel))
+		return df_fail(d, in, "more than %zu sources", ARRAY_SIZE(d->sel));
+	for (const char *f = "chown"; f; f = strcmp(f, "chown") ? NULL : "chmod")
+		if (flag_value(in, f))
+			strv_addf(deps, "--%s=%s", f, flag_value(in, f));
+	if (flag_value(in, "checksum") || flag_value(in, "keep-git-dir"))
+		return df_fail(d, in, "--checksum and --keep-git-dir are not supported yet");
+	if (from) {
+		cleanup_free char *ref = NULL;
+		long st;
+
+		ret = word(&ref, d, from, err);
+		if (ret < 0)
+			return ret;
+		st = from_stage(d, ref);
+		if (st >= 0) {
+			if (!d->done[st].set)
+				return df_fail(d, in, "--from=%s: stage not built", ref);
+			d->from = d->done[st].desc;
+			d->from_set = true;
+			strv_addf(deps, "from-stage:%s", d->done[st].sig);
+		} else {
+			/* an image: the reference as written signs it, as `from:` does */
+			strv_addf(deps, "from-image:%s", ref);
+			strv_add(&d->words, ref);
+			d->from_image = d->words.v[d->words.n - 1];
+			d->dest = d->words.v[n_src];
+		}
+		return 0;
+	}
+	ret = load_context(d, err);
+	for (size_t k = 0; ret == 0 && k < n_src; k++) {
+		cleanup_free char *src = clean_source(d->words.v[k]);
+
+		if (strncmp(src, "http://", 7) == 0 || strncmp(d->words.v[k], "http://", 7) == 0 ||
+		    strncmp(d->words.v[k], "https://", 8) == 0 ||
+		    strncmp(d->words.v[k], "git@", 4) == 0)
+			return df_fail(d, in, "'%s': sources from URLs are not supported yet",
+				       d->words.v[k]);
+		ret = df_context_select(&d->sel[k], &d->ctx, src, err);
+		d->n_sel = k + 1;
+		if (ret < 0)
+			return df_wrap(d, in, err);
+	}
+	return ret < 0 ? ret : copy_context_deps(deps, d, err);
+}
+
+/* RUN: its command as written, flags, heredocs and the ARGs it sees. */
+static int sign_run(struct strv *deps, struct df_build *d, const struct cairn_df_instr *in)
+{
+	strv_add(deps, in->json ? "exec" : "shell");
+	for (size_t i = 0; i < in->n_args; i++)
+		strv_add(deps, in->args[i]);
+	for (size_t i = 0; i < in->n_heredocs; i++)
+		strv_addf(deps, "heredoc:%s:%d:%s", in->heredocs[i].name,
+			  (int)in->heredocs[i].chomp, in->heredocs[i].content);
+	for (size_t i = 0; i < in->n_flags; i++)
+		strv_add(deps, in->flags[i]);
+	add_args(deps, d);
+	for (size_t i = 0; i < d->cfg->add_host.n; i++)
+		strv_addf(deps, "add-host:%s", d->cfg->add_host.v[i]);
+	if (d->cfg->network.s)
+		strv_addf(deps, "network:%s", d->cfg->network.s);
+	return 0;
+}
+
+/* The words of ENV/LABEL (pairs), EXPOSE, VOLUME, USER, WORKDIR, STOPSIGNAL, substituted. */
+static int sign_words(struct strv *deps, struct df_build *d, const struct cairn_df_instr *in,
+		      struct cairn_error **err)
+{
+	bool substitute = in->cmd != CAIRN_DF_CMD && in->cmd != CAIRN_DF_ENTRYPOINT &&
+			  in->cmd != CAIRN_DF_SHELL && in->cmd != CAIRN_DF_HEALTHCHECK &&
+			  in->cmd != CAIRN_DF_MAINTAINER && in->cmd != CAIRN_DF_ONBUILD;
+
+	strv_add(deps, in->json ? "exec" : "words");
+	for (size_t i = 0; i < in->n_args; i++) {
+		char *w = NULL;
+		int ret = substitute ? word(&w, d, in->args[i], err) : 0;
+
+		if (ret < 0)
+			return ret;
+		if (!substitute)
+			w = xstrdup(in->args[i]);
+		strv_add(&d->words, w);
+		strv_add(deps, w);
+		free(w);
+	}
+	for (size_t i = 0; i < in->n_flags; i++)
+		strv_add(deps, in->flags[i]);
+	if (in->cmd == CAIRN_DF_ONBUILD)
+		strv_add(deps, in->original);
+	if (in->cmd == CAIRN_DF_WORKDIR) {
+		char *p = image_path(stage_config_section(d->s->config), d->words.v[0]);
+
+		free(d->words.v[0]);
+		d->words.v[0] = p;
+		strv_add(deps, p);
+	}
+	if (in->cmd == CAIRN_DF_USER && !d->words.v[0][0])
+		return df_fail(d, in, "requires a user");
+	return 0;
+}
+
+/* ---- making the stages ---- */
+
+/* The user RUN and COPY run as: USER, or root. */
+static int user_ids(int64_t *uid, int64_t *gid, struct df_build *d, const char *spec,
+		    struct cairn_error **err)
+{
+	cleanup_free char *user = NULL;
+	cleanup_free char *what = NULL;
+	char *colon;
+
+	*uid = *gid = 0;
+	if (!spec || !*spec)
+		return 0; /* root, also in an image without /etc/passwd */
+	user = xstrdup(spec);
+	colon = strchr(user, ':');
+	what = xasprintf("%s:%u: image '%s': user", d->file, d->in->line, d->s->name);
+	if (colon)
+		*colon++ = '\0';
+	return stage_mapping_ids(uid, gid, d->s, user, colon, true, what, err);
+}
+
+/* Whether path `p` (absolute) is a directory in the image below. */
+static bool below_is_dir(int below, const char *p)
+{
+	cleanup_close int fd = cairn_root_open(below, p, O_PATH, CAIRN_ROOT_IN);
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Make directory `dir` (no leading '/') and what is above it that the layer and image lack. */
+static int ensure_dir(struct cairn_layer_writer *w, int below, const char *dir, mode_t mode,
+		      int64_t uid, int64_t gid, int64_t mtime, struct cairn_error **err)
+{
+	struct cairn_layer_entry e = {.path = dir,
+				      .mode = S_IFDIR | mode,
+				      .uid = uid < 0 ? 0 : (uid_t)uid,
+				      .gid = gid < 0 ? 0 : (gid_t)gid,
+				      .mtime = mtime};
+	cleanup_free char *abs = xasprintf("/%s", dir);
+	int ret;
+
+	if (!dir[0] || cairn_layer_has(w, dir) || below_is_dir(below, abs))
+		return 0;
+	ret = stage_add_parents(w, dir, below, mtime, err);
+	return ret < 0 ? ret : cairn_layer_add(w, &e, err);
+}
+
+struct copy_opts {
+	int64_t uid, gid; /* -1: root (from the context), the file's own (--from) */
+	int chmod;	  /* -1: as the source */
+};
+
+static int parse_chmod(int *out, struct df_build *d, const struct cairn_df_instr *in)
+{
+	const char *v = flag_value(in, "chmod");
+	char *end = NULL;
+	long m;
+
+	*out = -1;
+	if (!v)
+		return 0;
+	m = strtol(v, &end, 8);
+	if (!*v || *end || m < 0 || m > 07777)
+		return df_fail(d, in, "--chmod=%s: not an octal mode", v);
+	*out = (int)m;
+	return 0;
+}
+
+static int copy_opts_of(struct copy_opts *o, struct df_build *d, const struct cairn_df_instr *in,
+			struct cairn_error **err)
+{
+	const char *chown = flag_value(in, "chown");
+	int ret = parse_chmod(&o->chmod, d, in);
+
+	o->uid = o->gid = 0;
+	if (ret < 0 || !chown)
+		return ret;
+	{
+		cleanup_free char *v = NULL;
+
+		ret = word(&v, d, chown, err);
+		if (ret == 0)
+			ret = user_ids(&o->uid, &o->gid, d, v, err);
+	}
+	return ret;
+}
+
+/* Whether `p` starts as an archive docker's ADD extracts does: tar, gzip, bzip2, xz. */
+static bool is_archive(const char *p, size_t n)
+{
+	return (n >= 2 && (unsigned char)p[0] == 0x1f && (unsigned char)p[1] == 0x8b) ||
+	       (n >= 3 && !memcmp(p, "BZh", 3)) ||
+	       (n >= 6 && !memcmp(p,
+				  "\xfd"
+				  "7zXZ\0",
+				  6)) ||
+	       (n >= 262 && !memcmp(p + 257, "ustar", 5));
+}
+
+/* One context file into the layer at `path`. */
+static int write_context_file(struct cairn_layer_writer *w, struct df_build *d,
+			      const struct df_file *f, const char *path, const struct copy_opts *o,
+			      struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf data = CAIRN_BUF_INIT;
+	struct cairn_layer_entry e = {.path = path,
+				      .mode = f->mode,
+				      .uid = (uid_t)o->uid,
+				      .gid = (gid_t)o->gid,
+				      .mtime = f->mtime};
+	int ret;
+
+	if (o->chmod >= 0)
+		e.mode = (f->mode & S_IFMT) | (mode_t)o->chmod;
+	if (S_ISDIR(f->mode))
+		return cairn_layer_has(w, path) ? 0 : cairn_layer_add(w, &e, err);
+	if (S_ISLNK(f->mode) && f->host) {
+		char link[PATH_MAX];
+		cleanup_close int fd = cairn_root_open(d->ctx.dirfd, f->path, O_PATH | O_NOFOLLOW,
+						       CAIRN_ROOT_BENEATH);
+		ssize_t n = fd < 0 ? -1 : readlinkat(fd, "", link, sizeof(link) - 1);
+
+		if (n < 0)
+			return cairn_error_set_errno(err, "context: read link '%s'", f->path);
+		link[n] = '\0';
+		e.linkname = link;
+		return cairn_layer_add(w, &e, err);
+	}
+	ret = df_context_read(&data, &d->ctx, f, err);
+	if (ret < 0)
+		return ret;
+	if (S_ISLNK(f->mode)) {
+		cairn_buf_addstr(&data, "");
+		e.linkname = data.buf ? data.buf : "";
+		return cairn_layer_add(w, &e, err);
+	}
+	if (d->in->cmd == CAIRN_DF_ADD && is_archive(data.buf, data.len))
+		return df_fail(d, d->in,
+			       "'%s': ADD of a local archive (extracted by docker) is not "
+			       "supported yet: COPY it and extract it with RUN",
+			       f->path);
+	e.size = data.len;
+	ret = cairn_layer_add(w, &e, err);
+	if (ret == 0 && data.len)
+		ret = cairn_layer_write_data(w, data.buf, data.len, err);
+	return ret;
+}
+
+/*
+ * Where the files of COPY/ADD go (no leading '/'), and whether that is a directory: written so,
+ * with several sources, or one the image has.
+ */
+static void copy_dest(char **out, bool *as_dir, struct df_build *d, int below, json_t *c)
+{
+	const char *dest = d->dest;
+	cleanup_free char *abs = image_path(c, dest);
+	size_t len = strlen(dest);
+
+	*as_dir = (len && dest[len - 1] == '/') || d->n_src > 1 || !strcmp(dest, ".") ||
+		  below_is_dir(below, abs);
+	*out = xstrdup(abs + 1);
+}
+
+/* COPY/ADD from the context into layer `w`. */
+static int copy_context(struct cairn_layer_writer *w, struct df_build *d, int below, json_t *c,
+			const struct copy_opts *o, struct cairn_error **err)
+{
+	cleanup_free char *dest = NULL;
+	bool as_dir;
+	int ret;
+
+	copy_dest(&dest, &as_dir, d, below, c);
+	for (size_t k = 0; k < d->n_sel; k++)
+		as_dir = as_dir || d->sel[k].dirs || strpbrk(d->words.v[k], "*?[");
+	if (!as_dir && d->n_sel == 1 && d->sel[0].n == 1) {
+		/* one file to a path of its own */
+		const char *slash = strrchr(dest, '/');
+		cleanup_free char *parent = slash ? xstrndup(dest, (size_t)(slash - dest)) : NULL;
+
+		ret = parent ? ensure_dir(w, below, parent, 0755, 0, 0, d->ctx.mtime, err) : 0;
+		if (ret == 0)
+			ret = write_context_file(w, d, &d->ctx.v[d->sel[0].v[0].file], dest, o,
+						 err);
+		return ret;
+	}
+	ret = ensure_dir(w, below, dest, 0755, o->uid, o->gid, d->ctx.mtime, err);
+	for (size_t k = 0; ret == 0 && k < d->n_sel; k++) {
+		for (size_t i = 0; ret == 0 && i < d->sel[k].n; i++) {
+			const struct df_file *f = &d->ctx.v[d->sel[k].v[i].file];
+			cleanup_free char *path =
+				dest[0] ? xasprintf("%s/%s", dest, d->sel[k].v[i].rel)
+					: xstrdup(d->sel[k].v[i].rel);
+			const char *slash = strrchr(path, '/');
+
+			if (slash) {
+				/* a directory .dockerignore left out, with files kept in it */
+				cleanup_free char *parent = xstrndup(path, (size_t)(slash - path));
+
+				ret = ensure_dir(w, below, parent, 0755, o->uid, o->gid,
+						 d->ctx.mtime, err);
+			}
+			if (ret == 0)
+				ret = write_context_file(w, d, f, path, o, err);
+		}
+	}
+	return ret;
+}
+
+struct tree_walk {
+	struct strv rel;
+	struct stat *st;
+	size_t n;
+};
+
+static int tree_one(const struct cairn_root_entry *e, void *ud, struct cairn_error **err)
+{
+	struct tree_walk *t = ud;
+
+	(void)err;
+	if (S_ISCHR(e->st.st_mode) || S_ISBLK(e->st.st_mode) || S_ISSOCK(e->st.st_mode))
+		return 0;
+	strv_add(&t->rel, e->rel);
+	t->st = xreallocarray(t->st, t->n + 1, sizeof(*t->st));
+	t->st[t->n++] = e->st;
+	return 0;
+}
+
+/* One path of another image (its view `src`) into the layer at `to` (a directory's content). */
+static int copy_image_path(struct cairn_layer_writer *w, struct df_build *d, int src, int below,
+			   const char *path, const char *to, const struct copy_opts *o,
+			   int64_t mtime, struct cairn_error **err)
+{
+	cleanup_close int fd = cairn_root_open(src, path, O_PATH | O_NOFOLLOW, CAIRN_ROOT_IN);
+	cleanup_free char *what = xasprintf("%s:%u: COPY --from", d->file, d->in->line);
+	struct tree_walk t = {0};
+	struct stat st;
+	int ret;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return cairn_error_set_errno(err, "%s: '%s'", what, path);
+	if (!S_ISDIR(st.st_mode)) {
+		if (o->chmod >= 0)
+			st.st_mode = (st.st_mode & S_IFMT) | (mode_t)o->chmod;
+		return stage_copy_entry(w, to, src, path, &st, o->uid, o->gid, mtime, what, err);
+	}
+	ret = ensure_dir(w, below, to, 0755, o->uid, o->gid, mtime, err);
+	close(fd);
+	fd = cairn_root_open(src, path, O_RDONLY | O_DIRECTORY, CAIRN_ROOT_IN);
+	if (fd < 0)
+		return cairn_error_set_errno(err, "%s: '%s'", what, path);
+	if (ret == 0)
+		ret = cairn_root_walk(fd, 256, tree_one, &t, err);
+	for (size_t i = 0; ret == 0 && i < t.n; i++) {
+		cleanup_free char *p =
+			to[0] ? xasprintf("%s/%s", to, t.rel.v[i]) : xstrdup(t.rel.v[i]);
+
+		if (o->chmod >= 0)
+			t.st[i].st_mode = (t.st[i].st_mode & S_IFMT) | (mode_t)o->chmod;
+		ret = stage_copy_entry(w, p, fd, t.rel.v[i], &t.st[i], o->uid, o->gid, mtime, what,
+				       err);
+	}
+	strv_release(&t.rel);
+	free(t.st);
+	return ret;
+}
+
+/* COPY --from: the sources found in the other stage or image. */
+static int copy_from(struct cairn_layer_writer *w, struct df_build *d, int below, json_t *c,
+		     const struct copy_opts *o, struct cairn_error **err)
+{
+	struct image_state src = {.b = d->s->b,
+				  .img = d->s->img,
+				  .name = d->s->name,
+				  .index = d->s->index,
+				  .pull = d->s->pull};
+	struct rootfs_view *v = NULL;
+	cleanup_free char *dest = NULL;
+	size_t n_src = d->n_src;
+	int64_t mtime = 0;
+	bool as_dir;
+	int ret = 0;
+
+	if (!d->from_set) {
+		struct cairn_config_pos pos = {.line = d->in->line};
+
+		ret = stage_base_image(&src.prev, d->s, d->from_image, &pos, err);
+	} else {
+		src.prev = d->from;
+	}
+	if (ret == 0)
+		ret = stage_prev_view(&v, &src, err);
+	if (ret < 0)
+		return ret;
+	copy_dest(&dest, &as_dir, d, below, c);
+	for (size_t k = 0; ret == 0 && k < n_src; k++) {
+		struct strv matches = {0};
+		cleanup_free char *abs = image_path(NULL, d->words.v[k]);
+
+		if (stage_has_glob(abs))
+			stage_glob_paths(&matches, v->fd, abs);
+		else
+			strv_add(&matches, abs);
+		if (matches.n == 0)
+			ret = df_fail(d, d->in, "'%s' matches nothing", d->words.v[k]);
+		for (size_t i = 0; ret == 0 && i < matches.n; i++) {
+			cleanup_close int fd = cairn_root_open(v->fd, matches.v[i],
+							       O_PATH | O_NOFOLLOW, CAIRN_ROOT_IN);
+			struct stat st;
+			bool dir = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+			const char *base = strrchr(matches.v[i], '/');
+			cleanup_free char *to = NULL;
+
+			if (fd < 0) {
+				ret = df_fail(d, d->in, "'%s' not found in the source",
+					      matches.v[i]);
+				break;
+			}
+			if (dir)
+				to = xstrdup(dest);
+			else if (as_dir || matches.n > 1 || stage_has_glob(abs))
+				to = dest[0] ? xasprintf("%s/%s", dest, base + 1)
+					     : xstrdup(base + 1);
+			else
+				to = xstrdup(dest);
+			if (!dir) {
+				const char *slash = strrchr(to, '/');
+				cleanup_free char *parent =
+					slash ? xstrndup(to, (size_t)(slash - to)) : NULL;
+
+				ret = parent ? ensure_dir(w, below, parent, 0755, o->uid, o->gid,
+							  mtime, err)
+					     : 0;
+			}
+			if (ret == 0)
+				ret = copy_image_path(w, d, v->fd, below, matches.v[i], to, o,
+						      mtime, err);
+		}
+		strv_release(&matches);
+	}
+	stage_drop_prev(&src);
+	return ret;
+}
+
+/* COPY/ADD: one layer. */
+static int build_copy(struct stage_output *o, struct image_state *s, const struct stage_def *def,
+		      struct cairn_error **err)
+{
+	struct df_build *d = def->ud;
+	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
+	struct cairn_layer_writer *w = NULL;
+	CLEANUP(cairn_layer_cache_pending_freep) char *pending = NULL;
+	struct rootfs_view *below = NULL;
+	struct copy_opts co;
+	int ret;
+
+	s->df_runs_after = d->runs_after;
+	pending = stage_unpack_to(s, S_DOCKER);
+	ret = copy_opts_of(&co, d, d->in, err);
+	if (ret == 0)
+		ret = stage_prev_view(&below, s, err);
+	if (ret < 0)
+		return ret;
+	lo.unpack_to = pending;
+	ret = cairn_layer_writer_new(&w, s->b->st, &lo, err);
+	if (ret < 0)
+		return ret;
+	if (flag_value(d->in, "from"))
+		ret = copy_from(w, d, below->fd, stage_config_section(o->config), &co, err);
+	else
+		ret = copy_context(w, d, below->fd, stage_config_section(o->config), &co, err);
+	if (ret == 0)
+		ret = cairn_layer_finish(w, &o->layers[0].r, err);
+	else
+		cairn_layer_writer_free(w);
+	if (ret < 0)
+		return df_wrap(d, d->in, err);
+	o->n_layers = 1;
+	stage_unpacked(s, &o->layers[0].r, pending);
+	return 0;
+}
+
+/* WORKDIR: the config, and the directory when the image lacks it (owned by USER, as BuildKit). */
+static int build_workdir(struct stage_output *o, struct image_state *s, const struct stage_def *def,
+			 struct cairn_error **err)
+{
+	struct df_build *d = def->ud;
+	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
+	struct cairn_layer_writer *w = NULL;
+	CLEANUP(cairn_layer_cache_pending_freep) char *pending = NULL;
+	struct rootfs_view *below = NULL;
+	const char *dir = d->words.v[0];
+	int64_t uid = 0, gid = 0;
+	int ret;
+
+	apply_config(o->config, d, d->in);
+	ret = stage_prev_view(&below, s, err);
+	if (ret < 0 || strcmp(dir, "/") == 0 || below_is_dir(below->fd, dir))
+		return ret;
+	ret = user_ids(&uid, &gid, d,
+		       json_string_value(json_object_get(stage_config_section(s->config), "User")),
+		       err);
+	if (ret < 0)
+		return ret;
+	s->df_runs_after = d->runs_after;
+	pending = stage_unpack_to(s, S_DOCKER);
+	lo.unpack_to = pending;
+	ret = cairn_layer_writer_new(&w, s->b->st, &lo, err);
+	if (ret < 0)
+		return ret;
+	ret = ensure_dir(w, below->fd, dir + 1, 0755, uid, gid, 0, err);
+	if (ret == 0)
+		ret = cairn_layer_finish(w, &o->layers[0].r, err);
+	else
+		cairn_layer_writer_free(w);
+	if (ret < 0)
+		return ret;
+	o->n_layers = 1;
+	stage_unpacked(s, &o->layers[0].r, pending);
+	return 0;
+}
+
+static int build_config(struct stage_output *o, struct image_state *s, const struct stage_def *def,
+			struct cairn_error **err)
+{
+	struct df_build *d = def->ud;
+
+	(void)s;
+	(void)err;
+	return apply_config(o->config, d, d->in);
+}
+
+/* Whether `env` (an Env array) sets the variable of "NAME=..." (`len`: the name's). */
+static bool env_has(json_t *env, const char *kv, size_t len)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(env, i, e)
+	{
+		const char *v = json_string_value(e);
+
+		if (v && strncmp(v, kv, len) == 0 && v[len] == '=')
+			return true;
+	}
+	return false;
+}
+
+/* A RUN of a Dockerfile image: the runner's, and the image's build. */
+struct df_run {
+	struct stage_run r; /* first: the runner's callbacks get it */
+	struct df_build *d;
+};
+
+/* A RUN that failed: the Dockerfile's line, the instruction and the status. */
+static int run_failed(struct stage_run *r, size_t last, int status, struct cairn_error **err)
+{
+	struct df_build *d = ((struct df_run *)r)->d;
+	int n = (int)strcspn(d->in->original, "\n");
+
+	(void)last;
+	return cairn_error_set(err, CAIRN_EINTERNAL,
+			       "%s:%u: image '%s': '%.*s%s' exited with status %d", d->file,
+			       d->in->line, d->s->name, n > 120 ? 120 : n, d->in->original,
+			       d->in->original[n] || n > 120 ? "..." : "", status);
+}
+
+/* The cache mounts of RUN --mount=type=cache (and whether it asks for the ssh agent). */
+static int run_mounts(struct strv *src, struct strv *dst, bool *ssh, struct df_build *d,
+		      struct cairn_error **err)
+{
+	const struct cairn_df_instr *in = d->in;
+	struct builder *b = d->s->b;
+
+	*ssh = false;
+	for (size_t i = 0; i < in->n_flags; i++) {
+		cleanup_free char *spec = NULL;
+		cleanup_free char *type = NULL;
+		cleanup_free char *target = NULL;
+		cleanup_free char *id = NULL;
+		char *save = NULL;
+		int ret;
+
+		if (strncmp(in->flags[i], "--mount=", 8) != 0)
+			continue;
+		ret = word(&spec, d, in->flags[i] + 8, err);
+		if (ret < 0)
+			return ret;
+		for (char *kv = strtok_r(spec, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+			char *eq = strchr(kv, '=');
+			const char *v = eq ? eq + 1 : "";
+
+			if (eq)
+				*eq = '\0';
+			if (!strcmp(kv, "type"))
+				type = xstrdup(v);
+			else if (!strcmp(kv, "target") || !strcmp(kv, "dst") ||
+				 !strcmp(kv, "destination"))
+				target = xstrdup(v);
+			else if (!strcmp(kv, "id"))
+				id = xstrdup(v);
+		}
+		if (!type)
+			type = xstrdup("bind");
+		if (!strcmp(type, "ssh")) {
+			*ssh = true;
+			continue;
+		}
+		if (strcmp(type, "cache") != 0)
+			return df_fail(d, in, "--mount=type=%s is not supported yet", type);
+		if (!target || target[0] != '/')
+			return df_fail(d, in, "--mount=type=cache needs an absolute target");
+		{
+			const char *key[] = {"dockerfile-cache", id ? id : target};
+			char h[CAIRN_SIGNATURE_HEX];
+			cleanup_free char *dir = NULL;
+
+			cairn_signature_hash(h, key, 2);
+			dir = xasprintf("%s/%s/cache-%.16s", b->home.builds, b->config->project.s,
+					h);
+			ret = cairn_fs_mkdirs_at(AT_FDCWD, dir, 0755, err);
+			if (ret < 0)
+				return ret;
+			strv_add(src, dir);
+			strv_add(dst, target);
+		}
+	}
+	return 0;
+}
+
+/* The RUN's process: the exec form, or SHELL with the command (and its heredocs). */
+static void run_argv(struct strv *argv, struct df_build *d, json_t *c)
+{
+	const struct cairn_df_instr *in = d->in;
+	json_t *sh, *e;
+	size_t i;
+
+	if (in->json) {
+		for (i = 0; i < in->n_args; i++)
+			strv_add(argv, in->args[i]);
+		return;
+	}
+	sh = shell_of(c);
+	json_array_foreach(sh, i, e)
+		strv_add(argv, json_string_value(e) ? json_string_value(e) : "");
+	json_decref(sh);
+	if (in->n_heredocs == 1 && in->n_args && strncmp(in->args[0], "<<", 2) == 0 &&
+	    !strchr(in->args[0], ' ')) {
+		/* RUN <<EOF: the heredoc is the script */
+		strv_add(argv, in->heredocs[0].content);
+		return;
+	}
+	if (in->n_heredocs) {
+		struct cairn_buf b = CAIRN_BUF_INIT;
+
+		cairn_buf_addf(&b, "%s\n", in->n_args ? in->args[0] : "");
+		for (i = 0; i < in->n_heredocs; i++)
+			cairn_buf_addf(&b, "%s%s\n", in->heredocs[i].content, in->heredocs[i].name);
+		strv_add(argv, b.buf);
+		cairn_buf_release(&b);
+		return;
+	}
+	strv_add(argv, in->n_args ? in->args[0] : "");
+}
+
+static int build_run(struct stage_output *o, struct image_state *s, const struct stage_def *def,
+		     struct cairn_error **err)
+{
+	struct df_build *d = def->ud;
+	json_t *c = stage_config_section(s->config);
+	struct strv argv = {0}, env = {0}, msrc = {0}, mdst = {0};
+	cleanup_free struct cairn_exec_mount *mounts = NULL;
+	const char *net = flag_value(d->in, "network");
+	struct df_run dr = {.r = {.stage = def->name, .failed = run_failed}, .d = d};
+	struct stage_run *r = &dr.r;
+	int64_t uid = 0, gid = 0;
+	bool ssh = false;
+	int ret;
+
+	net = net ? net : d->cfg->network.s;
+	if (net && strcmp(net, "default") && strcmp(net, "host") && strcmp(net, "none"))
+		return df_fail(d, d->in, "--network=%s: must be default, host or none", net);
+	ret = user_ids(&uid, &gid, d, json_string_value(json_object_get(c, "User")), err);
+	if (ret == 0)
+		ret = run_mounts(&msrc, &mdst, &ssh, d, err);
+	if (ret < 0)
+		goto out;
+	run_argv(&argv, d, c);
+	/* the ARGs are its environment too, under the image's ENV */
+	for (size_t i = 0; i < d->args.n; i++) {
+		size_t len = strcspn(d->args.v[i], "=");
+
+		if (!env_has(stage_env_of(s->config), d->args.v[i], len))
+			strv_add(&env, d->args.v[i]);
+	}
+	mounts = xcalloc(msrc.n + 1, sizeof(*mounts));
+	for (size_t i = 0; i < msrc.n; i++) {
+		mounts[i].source = msrc.v[i];
+		mounts[i].destination = mdst.v[i];
+	}
+	r->argv = (const char *const *)argv.v;
+	r->n_argv = argv.n;
+	r->uid = (unsigned)uid;
+	r->gid = (unsigned)gid;
+	r->cwd = json_string_value(json_object_get(c, "WorkingDir"));
+	if (r->cwd && !r->cwd[0])
+		r->cwd = NULL;
+	r->no_network = net && !strcmp(net, "none");
+	r->extra_hosts = (const char *const *)d->cfg->add_host.v;
+	r->n_extra_hosts = d->cfg->add_host.n;
+	r->ssh = ssh;
+	r->env = (const char *const *)env.v;
+	r->n_env = env.n;
+	r->mounts = mounts;
+	r->n_mounts = msrc.n;
+	s->df_runs_after = d->runs_after;
+	ret = stage_run_user(o, s, S_DOCKER, r, err);
+out:
+	strv_release(&argv);
+	strv_release(&env);
+	strv_release(&msrc);
+	strv_release(&mdst);
+	return ret;
+}
+
+static int make_instr(struct cairn_descriptor *out, struct image_state *s,
+		      const struct stage_def *def, struct cairn_error **err)
+{
+	struct df_build *d = def->ud;
+
+	switch (d->in->cmd) {
+	case CAIRN_DF_RUN:
+		return stage_make_on_prev(out, s, def, build_run, err);
+	case CAIRN_DF_COPY:
+	case CAIRN_DF_ADD:
+		return stage_make_on_prev(out, s, def, build_copy, err);
+	case CAIRN_DF_WORKDIR:
+		return stage_make_on_prev(out, s, def, build_workdir, err);
+	default:
+		return stage_make_on_prev(out, s, def, build_config, err);
+	}
+}
+
+/* FROM an image: pulled (or found in the store); FROM scratch: an empty image. */
+static int make_from(struct cairn_descriptor *out, struct image_state *s,
+		     const struct stage_def *def, struct cairn_error **err)
+{
+	struct df_build *d = def->ud;
+	const struct cairn_df_stage *st = &d->plan->v[d->stage];
+	struct cairn_config_pos pos = {.line = d->in->line};
+	cleanup_json json_t *config = NULL;
+	int ret;
+
+	if (strcasecmp(st->base, "scratch") != 0) {
+		ret = stage_base_image(out, s, st->base, &pos, err);
+		return ret < 0 ? df_wrap(d, d->in, err) : 0;
+	}
+	config = json_pack("{s:s, s:s, s:{}, s:{s:s, s:[]}, s:[]}", "architecture",
+			   cairn_image_host_arch(), "os", "linux", "config", "rootfs", "type",
+			   "layers", "diff_ids", "history");
+	json_decref(s->manifest);
+	s->manifest = NULL;
+	return stage_commit(s, "FROM scratch", config, NULL, 0, out, err);
+}
+
+/* ---- the image ---- */
+
+/* The name an instruction's stage has: "STAGE LINE INSTR args", short. */
+static char *instr_name(struct df_build *d, const struct cairn_df_instr *in)
+{
+	const struct cairn_df_stage *st = &d->plan->v[d->stage];
+	const char *text = in->original;
+	int n = (int)strcspn(text, "\n");
+
+	if (st->name)
+		return xasprintf("%s:%u %.*s%s", st->name, in->line, n > 48 ? 48 : n, text,
+				 n > 48 ? "..." : "");
+	return xasprintf("%zu:%u %.*s%s", d->stage, in->line, n > 48 ? 48 : n, text,
+			 n > 48 ? "..." : "");
+}
+
+static void step_reset(struct df_build *d)
+{
+	strv_release(&d->words);
+	for (size_t k = 0; k < d->n_sel; k++)
+		df_selection_release(&d->sel[k]);
+	d->n_sel = 0;
+	d->from_set = false;
+	free(d->name);
+	d->name = NULL;
+}
+
+/* One instruction: signed, then looked up or built by stage_step(). */
+static int instr_step(struct df_build *d, const struct cairn_df_instr *in, int *next, int *stop,
+		      struct cairn_error **err)
+{
+	struct image_state *s = d->s;
+	struct stage_def def = {.id = (int)d->step, .make = make_instr, .ud = d};
+	struct strv deps = {0};
+	char sig[CAIRN_SIGNATURE_HEX];
+	int ret;
+
+	step_reset(d);
+	d->in = in;
+	d->dest = d->from_image = NULL;
+	d->n_src = 0;
+	ret = stage_load_prev(s, err);
+	if (ret < 0)
+		return ret;
+	strv_addf(&deps, "dockerfile:%s", cairn_df_cmd_name(in->cmd));
+	switch (in->cmd) {
+	case CAIRN_DF_RUN:
+		ret = sign_run(&deps, d, in);
+		break;
+	case CAIRN_DF_COPY:
+	case CAIRN_DF_ADD:
+		ret = sign_copy(&deps, d, in, err);
+		break;
+	default:
+		ret = sign_words(&deps, d, in, err);
+		break;
+	}
+	if (ret < 0) {
+		strv_release(&deps);
+		return ret;
+	}
+	strv_add(&deps, SIG_VERSION);
+	strv_add(&deps, s->prev_sig);
+	cairn_signature_hash(sig, (const char *const *)deps.v, deps.n);
+	strv_release(&deps);
+	d->name = instr_name(d, in);
+	def.name = d->name;
+	return stage_step(s, &def, sig, next, stop, err);
+}
+
+/* Whether a needed stage runs a RUN after instruction `k` of stage `si`. */
+static bool runs_after(struct df_build *d, size_t si, size_t k)
+{
+	for (size_t i = si; i < d->plan->n; i++) {
+		const struct cairn_df_stage *st = &d->plan->v[i];
+
+		if (!st->needed)
+			continue;
+		for (size_t j = i == si ? k + 1 : st->first; j <= st->last; j++)
+			if (d->df->v[j].cmd == CAIRN_DF_RUN)
+				return true;
+	}
+	return false;
+}
+
+/* Build stage `si` of the plan; *stop when a stage is missing (no_build) or another went first. */
+static int build_df_stage(struct df_build *d, size_t si, int *restart, int *stop,
+			  struct cairn_error **err)
+{
+	struct image_state *s = d->s;
+	const struct cairn_df_stage *st = &d->plan->v[si];
+	const struct cairn_df_instr *from = &d->df->v[st->first];
+	int ret, next;
+
+	d->stage = si;
+	d->cmd_set = false;
+	strv_release(&d->args);
+	stage_drop_prev(s);
+	if (st->base_stage >= 0) {
+		const struct df_done *base = &d->done[st->base_stage];
+
+		memcpy(s->prev_sig, base->sig, CAIRN_SIGNATURE_HEX);
+		s->prev = base->desc;
+	} else {
+		const char *parts[] = {st->base, SIG_VERSION};
+		struct stage_def def = {.id = (int)d->step++, .make = make_from, .ud = d};
+		char sig[CAIRN_SIGNATURE_HEX];
+
+		if (strcasecmp(st->base, "scratch") == 0)
+			parts[0] = "dockerfile:scratch";
+		cairn_signature_hash(sig, parts, 2);
+		step_reset(d);
+		d->in = from;
+		d->name = instr_name(d, from);
+		def.name = d->name;
+		ret = stage_step(s, &def, sig, &next, stop, err);
+		if (ret < 0 || *stop)
+			return ret;
+		if (next != def.id + 1) {
+			*restart = 1;
+			return 0;
+		}
+	}
+	for (size_t k = st->first + 1; k <= st->last; k++) {
+		const struct cairn_df_instr *in = &d->df->v[k];
+
+		if (s->b->failed)
+			return 0;
+		if (in->cmd == CAIRN_DF_ARG) {
+			d->in = in;
+			ret = stage_load_prev(s, err);
+			if (ret == 0)
+				ret = do_arg(d, in, err);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		d->runs_after = runs_after(d, si, k);
+		ret = instr_step(d, in, &next, stop, err);
+		d->step++;
+		if (ret < 0 || *stop)
+			return ret;
+		if (next != (int)d->step) {
+			*restart = 1;
+			return 0;
+		}
+	}
+	memcpy(d->done[si].sig, s->prev_sig, CAIRN_SIGNATURE_HEX);
+	d->done[si].desc = s->prev;
+	d->done[si].set = true;
+	return 0;
+}
+
+/* The Dockerfile, read from the commit (werf's rule) or, without a repository, the work tree. */
+static int read_dockerfile(struct cairn_buf *text, struct df_build *d, struct cairn_error **err)
+{
+	struct builder *b = d->s->b;
+	struct cairn_git_repo *repo = NULL;
+	cleanup_close int proj = -1;
+	cleanup_close int fd = -1;
+	int ret = d->cfg->work_tree ? CAIRN_ENOTFOUND : stage_project_repo(&repo, b, err);
+
+	if (ret == 0) {
+		CLEANUP(cairn_git_ops_release) struct cairn_git_ops ops = CAIRN_GIT_OPS_INIT;
+		struct cairn_git_selection sel = CAIRN_GIT_SELECTION_INIT;
+		cleanup_free char *add = xasprintf("/%s", d->file);
+		cleanup_free char *to = xasprintf("/%s", d->file);
+
+		sel.add = add;
+		ret = cairn_git_archive_ops(&ops, repo, b->head, &sel, to, err);
+		for (size_t i = 0; ret == 0 && i < ops.n; i++) {
+			struct cairn_git_blob *blob = NULL;
+			const void *data;
+			uint64_t size;
+
+			if (ops.v[i].kind != CAIRN_GIT_OP_FILE || strcmp(ops.v[i].path, d->file))
+				continue;
+			if (ops.v[i].size > CAIRN_DOCKERFILE_MAX)
+				return cairn_error_set(err, CAIRN_ETOOBIG,
+						       "%s: larger than %u bytes", d->file,
+						       CAIRN_DOCKERFILE_MAX);
+			ret = cairn_git_blob_read(&blob, &data, &size, repo, ops.v[i].oid, err);
+			if (ret == 0)
+				cairn_buf_add(text, data, size);
+			cairn_git_blob_free(blob);
+			return ret;
+		}
+		if (ret < 0)
+			return ret;
+		return cairn_error_set(err, CAIRN_ENOTFOUND,
+				       "%s: not in commit %.12s of the project (commit it)",
+				       d->file, b->head);
+	}
+	cairn_error_clear(err);
+	proj = open(b->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (proj >= 0)
+		fd = cairn_root_open(proj, d->file, O_RDONLY, CAIRN_ROOT_BENEATH);
+	if (fd < 0)
+		return cairn_error_set_errno(err, "%s", d->file);
+	return cairn_fs_read_fd(fd, text, d->file, err);
+}
+
+static int df_prepare(struct df_build *d, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf text = CAIRN_BUF_INIT_MAX(CAIRN_DOCKERFILE_MAX);
+	int ret;
+
+	ret = read_dockerfile(&text, d, err);
+	if (ret == 0)
+		ret = cairn_dockerfile_parse(&d->df, text.buf ? text.buf : "", text.len, d->file,
+					     err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "image '%s'", d->s->name);
+	d->build_args = xcalloc(d->cfg->n_args + 1, sizeof(*d->build_args));
+	for (size_t i = 0; i < d->cfg->n_args; i++)
+		d->build_args[d->n_build_args++] =
+			xasprintf("%s=%s", d->cfg->args[i].key, d->cfg->args[i].value);
+	ret = cairn_df_plan(&d->plan, d->df, d->cfg->target.s, (const char *const *)d->build_args,
+			    d->n_build_args, d->file, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "image '%s'", d->s->name);
+	d->done = xcalloc(d->plan->n, sizeof(*d->done));
+	return 0;
+}
+
+static void df_release(struct df_build *d)
+{
+	step_reset(d);
+	strv_release(&d->args);
+	for (size_t i = 0; i < d->n_build_args; i++)
+		free(d->build_args[i]);
+	free(d->build_args);
+	free(d->done);
+	cairn_df_plan_free(d->plan);
+	cairn_dockerfile_free(d->df);
+	if (d->ctx_loaded)
+		df_context_release(&d->ctx);
+}
+
+int stage_build_dockerfile_image(struct image_state *s, int *stop, struct cairn_error **err)
+{
+	struct df_build d = {
+		.s = s, .err = err, .cfg = &s->img->dockerfile, .file = s->img->dockerfile.file.s};
+	int ret, restart = 1;
+
+	ret = df_prepare(&d, err);
+	for (int run = 0; ret == 0 && restart && run <= DF_RESTARTS_MAX; run++) {
+		/* again from the top: the stages found are the adopted ones */
+		while (s->out->n_stages)
+			free(s->out->stages[--s->out->n_stages].name);
+		restart = 0;
+		d.step = 0;
+		memset(d.done, 0, d.plan->n * sizeof(*d.done));
+		for (size_t i = 0; ret == 0 && !restart && !*stop && i < d.plan->n; i++)
+			if (d.plan->v[i].needed)
+				ret = build_df_stage(&d, i, &restart, stop, err);
+	}
+	if (ret == 0 && restart)
+		ret = cairn_error_set(err, CAIRN_EHTTP,
+				      "image '%s': the stage tags in '%s' keep changing", s->name,
+				      s->b->o->stages_storage);
+	df_release(&d);
+	return ret;
+}

@@ -1,0 +1,259 @@
+#!/bin/sh
+# shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
+# SPDX-License-Identifier: MIT
+#
+# Dockerfile images of werf.yaml (`dockerfile:`, `args`, `target`): each instruction of the
+# stages the target needs is a stage, signed from the commit's context less .dockerignore; a
+# multi-stage build with a cache mount, heredocs, ARG/ENV substitution and COPY --from builds,
+# publishes and runs under docker; one changed source rebuilds only the COPY of sources and
+# what follows, a changed lockfile the install RUN; a fresh home finds every stage in the stages
+# storage; a failing RUN names its Dockerfile line.
+# shellcheck source=/dev/null
+. "$(dirname "$0")/lib.sh"
+
+: "${CAIRN:?set CAIRN to the built cairn binary}"
+require_tool docker-registry skopeo umoci runc git python3
+
+registry_start
+base_image_push "$REG/base/busybox:1"
+export P="$T/project"
+
+# field REPORT IMAGE KEY: a field of IMAGE in a --report file (KEY=built: names of built stages)
+field() {
+	python3 - "$@" <<'PY'
+import json, sys
+im = [i for i in json.load(open(sys.argv[1]))["images"] if (i.get("name") or "") == sys.argv[2]][0]
+if sys.argv[3] == "built":
+    print("|".join(s["name"] for s in im["stages"] if not s["cached"]))
+else:
+    print(im[sys.argv[3]])
+PY
+}
+
+commit() {
+	git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com commit -q -m "$1"
+}
+
+mkdir -p "$P/docker" "$P/src/sub" "$P/logs"
+git init -q "$P"
+cat >"$P/werf.yaml" <<YAML
+project: dfapp
+configVersion: 1
+---
+image: app
+dockerfile: docker/Dockerfile
+context: src
+args:
+  BASE: $REG/base/busybox:1
+  VERSION: 1.2.3
+---
+image: builder
+dockerfile: docker/Dockerfile
+context: src
+target: build
+args:
+  BASE: $REG/base/busybox:1
+  VERSION: 1.2.3
+YAML
+cat >"$P/docker/Dockerfile" <<'DF'
+# syntax=docker/dockerfile:1
+ARG BASE=missing
+FROM ${BASE} AS build
+ARG VERSION=dev
+WORKDIR /src
+COPY lock.txt ./
+RUN --mount=type=cache,target=/cache \
+    echo "installed $(cat lock.txt)" > /src/installed && \
+    echo run >> /cache/runs
+COPY . .
+RUN cat main.txt > /out.txt && echo "version=$VERSION" >> /out.txt
+RUN <<EOF
+echo "from a heredoc" > /heredoc.txt
+EOF
+
+FROM ${BASE} AS unused
+RUN exit 3
+
+FROM ${BASE}
+LABEL before.arg="[${VERSION}]"
+ARG VERSION
+ENV APP_VERSION=$VERSION \
+    GREETING="hello world"
+LABEL org.example.version="${APP_VERSION:-none}" org.example.alt=${UNSET:-default}
+COPY --from=build /out.txt /app/out.txt
+COPY --from=build --chown=1000:1000 /heredoc.txt /app/
+COPY --from=build /src /src-copy
+COPY --chmod=0755 run.sh /usr/local/bin/run
+USER 1000
+WORKDIR /app
+EXPOSE 8080 9090/udp
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/run"]
+CMD ["--serve"]
+DF
+printf 'lock-v1\n' >"$P/src/lock.txt"
+printf 'main-v1\n' >"$P/src/main.txt"
+printf 'nested\n' >"$P/src/sub/file.txt"
+printf 'top secret\n' >"$P/src/secret.txt"
+printf 'noise\n' >"$P/src/debug.log"
+printf 'kept\n' >"$P/src/keep.log"
+printf '#!/bin/sh\necho "run $APP_VERSION $*"; cat /app/out.txt\n' >"$P/src/run.sh"
+printf 'secret.txt\n*.log\n!keep.log\n' >"$P/src/.dockerignore"
+commit init
+
+test_expect_success 'a Dockerfile image builds: needed stages only, each instruction a stage' '
+	"$CAIRN" build --dir "$P" --report "$T/r1.json" >"$T/out1" 2>&1 &&
+	! grep -q "exit 3" "$T/out1" &&
+	grep -q "build:7 RUN --mount=type=cache" "$T/out1" &&
+	test "$(cat "$CAIRN_HOME"/builds/dfapp/cache-*/runs)" = run &&
+	rm -rf "$T/u" &&
+	umoci unpack --image "$CAIRN_HOME/store:dfapp:$(field "$T/r1.json" app signature)" "$T/u" \
+		>/dev/null &&
+	test "$(cat "$T/u/rootfs/app/out.txt")" = "main-v1
+version=1.2.3" &&
+	test "$(cat "$T/u/rootfs/app/heredoc.txt")" = "from a heredoc" &&
+	test "$(stat -c %u:%g "$T/u/rootfs/app/heredoc.txt")" = 1000:1000 &&
+	test "$(stat -c %a "$T/u/rootfs/usr/local/bin/run")" = 755 &&
+	test "$(cat "$T/u/rootfs/src-copy/installed")" = "installed lock-v1" &&
+	test "$(cat "$T/u/rootfs/src-copy/sub/file.txt")" = nested &&
+	test -f "$T/u/rootfs/src-copy/keep.log" &&
+	! test -e "$T/u/rootfs/src-copy/secret.txt" &&
+	! test -e "$T/u/rootfs/src-copy/debug.log"
+'
+
+test_expect_success 'the image config: ENV, ARG scope, LABEL, USER, WORKDIR, EXPOSE, ENTRYPOINT' '
+	skopeo inspect --config "oci:$CAIRN_HOME/store:dfapp:$(field "$T/r1.json" app signature)" \
+		>"$T/app-config.json" &&
+	python3 - "$T/app-config.json" <<-"PY"
+	import json, sys
+	c = json.load(open(sys.argv[1]))["config"]
+	env = c["Env"]
+	assert "APP_VERSION=1.2.3" in env and "GREETING=hello world" in env, env
+	assert not any(e.startswith("VERSION=") for e in env), env
+	l = c["Labels"]
+	assert l["before.arg"] == "[]", l
+	assert l["org.example.version"] == "1.2.3" and l["org.example.alt"] == "default", l
+	assert c["User"] == "1000" and c["WorkingDir"] == "/app", c
+	assert set(c["ExposedPorts"]) == {"8080/tcp", "9090/udp"}, c
+	assert c["Entrypoint"] == ["/usr/local/bin/run"] and c["Cmd"] == ["--serve"], c
+	assert c["StopSignal"] == "SIGTERM", c
+	PY
+'
+
+test_expect_success 'a target image stops at its stage, the stages it shares built once' '
+	test -z "$(field "$T/r1.json" builder built)" &&
+	rm -rf "$T/b" &&
+	umoci unpack --image "$CAIRN_HOME/store:dfapp:$(field "$T/r1.json" builder signature)" \
+		"$T/b" >/dev/null &&
+	test "$(cat "$T/b/rootfs/out.txt")" = "main-v1
+version=1.2.3" &&
+	! test -e "$T/b/rootfs/app"
+'
+
+test_expect_success 'nothing changed: every stage is cached' '
+	"$CAIRN" build --dir "$P" --report "$T/r2.json" >"$T/out2" 2>&1 &&
+	test -z "$(field "$T/r2.json" app built)" &&
+	test -z "$(field "$T/r2.json" builder built)" &&
+	test "$(cat "$CAIRN_HOME"/builds/dfapp/cache-*/runs)" = run
+'
+
+test_expect_success 'one changed source rebuilds the COPY of sources and what follows only' '
+	printf "main-v2\n" >"$P/src/main.txt" && commit main &&
+	"$CAIRN" build --dir "$P" --report "$T/r3.json" >"$T/out3" 2>&1 &&
+	built=$(field "$T/r3.json" app built) &&
+	case "$built" in "build:10 COPY . .|build:11 RUN"*"|build:12 RUN <<EOF|2:25 COPY --from=build /out.txt"*) ;;
+	*) echo "$built"; false ;; esac &&
+	! echo "$built" | grep -q "build:[3-7] " &&
+	test -z "$(field "$T/r3.json" builder built)" &&
+	test "$(cat "$CAIRN_HOME"/builds/dfapp/cache-*/runs)" = run
+'
+
+test_expect_success 'a changed lockfile rebuilds the install RUN' '
+	printf "lock-v2\n" >"$P/src/lock.txt" && commit lock &&
+	"$CAIRN" build --dir "$P" --report "$T/r4.json" >"$T/out4" 2>&1 &&
+	field "$T/r4.json" app built | grep -q "|build:7 RUN --mount=type=cache" &&
+	test "$(cat "$CAIRN_HOME"/builds/dfapp/cache-*/runs)" = "run
+run"
+'
+
+test_expect_success 'a file .dockerignore leaves out does not sign the context' '
+	printf "changed secret\n" >"$P/src/secret.txt" && printf "x\n" >"$P/src/debug.log" &&
+	commit ignored &&
+	"$CAIRN" build --dir "$P" --report "$T/r5.json" >"$T/out5" 2>&1 &&
+	test -z "$(field "$T/r5.json" app built)"
+'
+
+test_expect_success 'build-and-publish with a stages storage; the image runs under docker' '
+	CAIRN_HOME="$T/home1" "$CAIRN" build-and-publish --dir "$P" --stages-storage "$REG/dfapp-stages" \
+		--images-repo "$REG/dfapp" --tag-custom v1 >"$T/out6" 2>&1 &&
+	skopeo inspect --tls-verify=false --config "docker://$REG/dfapp/app:v1" >"$T/cfg.json" &&
+	grep -q "APP_VERSION=1.2.3" "$T/cfg.json" &&
+	image_check "$REG/dfapp/app:v1" &&
+	if command -v dockerd >/dev/null 2>&1 || [ "${CI:-}" = true ]; then
+		docker_cmd run --rm --network none "$REG/dfapp/app:v1" x >"$T/run.out" &&
+		test "$(cat "$T/run.out")" = "run 1.2.3 x
+main-v2
+version=1.2.3" || { cat "$T/run.out"; false; }
+	fi
+'
+
+test_expect_success 'a fresh home builds nothing: every stage comes from the stages storage' '
+	CAIRN_HOME="$T/home2" "$CAIRN" build --dir "$P" --stages-storage "$REG/dfapp-stages" \
+		--report "$T/r7.json" >"$T/out7" 2>&1 &&
+	test -z "$(field "$T/r7.json" app built)" &&
+	test -z "$(field "$T/r7.json" builder built)" &&
+	test "$(field "$T/r7.json" app signature)" = "$(field "$T/r5.json" app signature)"
+'
+
+test_expect_success 'a failing RUN names the Dockerfile line; bad input names its place' '
+	printf "ARG BASE\nFROM \${BASE}\nRUN echo about to fail && exit 7\n" \
+		>"$P/docker/Dockerfile" && commit failing &&
+	test_must_fail "$CAIRN" build --dir "$P" app >"$T/out8" 2>&1 &&
+	grep -q "docker/Dockerfile:3: image .app.: .RUN echo about to fail && exit 7. exited with status 7" "$T/out8" &&
+	grep -q "about to fail" "$T/out8" &&
+	printf "ARG BASE\nFROM \${BASE}\nCOPY nothing-here /x\n" >"$P/docker/Dockerfile" &&
+	commit missing &&
+	test_must_fail "$CAIRN" build --dir "$P" app >"$T/out9" 2>&1 &&
+	grep -q "docker/Dockerfile:3: image .app.: COPY: .nothing-here. not found in the build context" "$T/out9" &&
+	printf "FROM scratch\nFROBNICATE x\n" >"$P/docker/Dockerfile" && commit unknown &&
+	test_must_fail "$CAIRN" build --dir "$P" app >"$T/out10" 2>&1 &&
+	grep -q "docker/Dockerfile:2: " "$T/out10"
+'
+
+test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"'"'s flags' '
+	mkdir -p "$T/plain/ctx" &&
+	cat >"$T/plain/Dockerfile.web" <<-EOF &&
+	ARG BASE
+	FROM \${BASE} AS web
+	ARG GREETING=hi
+	COPY page.txt /srv/
+	RUN echo "\$GREETING \$(cat /srv/page.txt)" > /srv/index
+	CMD ["cat", "/srv/index"]
+	FROM web AS debug
+	RUN echo debug > /srv/debug
+	EOF
+	printf "plain page\n" >"$T/plain/ctx/page.txt" &&
+	"$CAIRN" build --dir "$T/plain" --file Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
+		--build-arg GREETING=hello --target web ctx --report "$T/r11.json" >"$T/out11" 2>&1 &&
+	test "$(field "$T/r11.json" "" built)" != "" || { cat "$T/out11"; false; }
+'
+
+test_expect_success 'build-and-publish --dockerfile publishes the image, which runs under docker' '
+	GREETING=howdy "$CAIRN" build-and-publish --dir "$T/plain" --dockerfile Dockerfile.web \
+		--build-arg "BASE=$REG/base/busybox:1" --build-arg GREETING --target web ctx \
+		--images-repo "$REG/plain" --tag-custom v1 >"$T/out12" 2>&1 &&
+	image_check "$REG/plain:v1" &&
+	if command -v dockerd >/dev/null 2>&1 || [ "${CI:-}" = true ]; then
+		test "$(docker_cmd run --rm --network none "$REG/plain:v1")" = "howdy plain page"
+	fi &&
+	printf "changed page\n" >"$T/plain/ctx/page.txt" &&
+	"$CAIRN" build --dir "$T/plain" --dockerfile Dockerfile.web --build-arg GREETING=howdy \
+		--build-arg "BASE=$REG/base/busybox:1" --target web ctx --report "$T/r13.json" \
+		>"$T/out13" 2>&1 &&
+	case "$(field "$T/r13.json" "" built)" in "web:4 COPY page.txt /srv/|web:5 RUN echo"*"|web:6 CMD"*) ;;
+	*) false ;; esac &&
+	test_must_fail "$CAIRN" build --dir "$T/plain" --target web >"$T/out14" 2>&1 &&
+	grep -q "need --dockerfile" "$T/out14"
+'
+
+test_done
