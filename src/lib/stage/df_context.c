@@ -135,16 +135,30 @@ const struct df_file *df_context_find(const struct df_context *c, const char *pa
 	return NULL;
 }
 
+int df_context_open(const struct df_context *c, const struct df_file *f, struct cairn_error **err)
+{
+	/* non-blocking: a fifo put in a file's place must not hang the build */
+	int fd = cairn_root_open(c->dirfd, f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
+				 CAIRN_ROOT_BENEATH);
+	struct stat st;
+
+	if (fd < 0)
+		return cairn_error_set_errno(err, "context: open '%s'", f->path), -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->size) {
+		close(fd);
+		cairn_error_set(err, CAIRN_EOS, "context: '%s' changed while read", f->path);
+		return -1;
+	}
+	return fd;
+}
+
 int df_context_read(struct cairn_buf *out, const struct df_context *c, const struct df_file *f,
 		    struct cairn_error **err)
 {
 	if (f->host) {
-		cleanup_close int fd = cairn_root_open(c->dirfd, f->path, O_RDONLY | O_NOFOLLOW,
-						       CAIRN_ROOT_BENEATH);
+		cleanup_close int fd = df_context_open(c, f, err);
 
-		if (fd < 0)
-			return cairn_error_set_errno(err, "context: open '%s'", f->path);
-		return cairn_fs_read_fd(fd, out, f->path, err);
+		return fd < 0 ? CAIRN_EOS : cairn_fs_read_fd(fd, out, f->path, err);
 	} else {
 		struct cairn_git_blob *blob = NULL;
 		const void *data;
@@ -189,9 +203,9 @@ int df_context_sum(char out[CAIRN_SIGNATURE_HEX], const struct df_context *c, st
 	} else {
 		uint64_t total = 0;
 
-		fd = cairn_root_open(c->dirfd, f->path, O_RDONLY | O_NOFOLLOW, CAIRN_ROOT_BENEATH);
+		fd = df_context_open(c, f, err);
 		if (fd < 0)
-			return cairn_error_set_errno(err, "context: open '%s'", f->path);
+			return CAIRN_EOS;
 		cairn_sha256_init(&h);
 		for (;;) {
 			ssize_t n = read(fd, buf, sizeof(buf));

@@ -54,6 +54,8 @@ int df_context_load(struct df_context *c, const struct df_context_source *src,
 		    struct cairn_error **err);
 void df_context_release(struct df_context *c);
 const struct df_file *df_context_find(const struct df_context *c, const char *path);
+/* A work tree file `f` opened to read (still a regular file of its size), or -1 and *err. */
+int df_context_open(const struct df_context *c, const struct df_file *f, struct cairn_error **err);
 /* The content of file `f`, appended to `out`. */
 int df_context_read(struct cairn_buf *out, const struct df_context *c, const struct df_file *f,
 		    struct cairn_error **err);

@@ -39,6 +39,7 @@ struct df_build {
 	struct cairn_error **err; /* the build's, for df_fail() */
 	const struct cairn_config_dockerfile *cfg;
 	const char *file; /* the Dockerfile, relative to the project (messages) */
+	size_t expanded;  /* bytes of words substituted so far */
 	struct cairn_dockerfile *df;
 	struct cairn_df_plan *plan;
 	char **build_args; /* "NAME=VALUE", from `args` */
@@ -64,6 +65,21 @@ struct df_build {
 	struct cairn_descriptor from; /* COPY --from a stage: its image */
 	bool from_set;
 };
+
+/*
+ * The first line of `s` as shown in names and messages: at most `max` bytes ("..." after),
+ * control characters as '?' (a Dockerfile's text never drives the terminal).
+ */
+static char *df_shown(const char *s, size_t max)
+{
+	size_t n = strcspn(s, "\n");
+	char *out = xasprintf("%.*s%s", (int)(n > max ? max : n), s, s[n] || n > max ? "..." : "");
+
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return out;
+}
 
 static int df_fail(struct df_build *d, const struct cairn_df_instr *in, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -115,11 +131,23 @@ static const char *var_lookup(const char *name, size_t len, void *ud)
 	return list_lookup(d->args.v, d->args.n, name, len);
 }
 
+/* All the words of a Dockerfile image together expand to no more than this. */
+#define DF_EXPANDED_MAX (64u << 20)
+
 static int word(char **out, struct df_build *d, const char *w, struct cairn_error **err)
 {
 	int ret = cairn_dockerfile_word(out, w, strlen(w), d->df->escape, var_lookup, d, err);
 
-	return ret < 0 ? df_wrap(d, d->in, err) : 0;
+	if (ret < 0)
+		return df_wrap(d, d->in, err);
+	d->expanded += strlen(*out);
+	if (d->expanded > DF_EXPANDED_MAX) {
+		free(*out);
+		*out = NULL;
+		return df_fail(d, d->in, "variables expand to more than %u MiB",
+			       DF_EXPANDED_MAX >> 20);
+	}
+	return 0;
 }
 
 /* The platform ARGs BuildKit defines (TARGETARCH and its kin), for an ARG without a value. */
@@ -708,6 +736,14 @@ static bool is_archive(const char *p, size_t n)
 	       (n >= 262 && !memcmp(p + 257, "ustar", 5));
 }
 
+static int add_archive_unsupported(struct df_build *d, const struct df_file *f)
+{
+	return df_fail(d, d->in,
+		       "'%s': ADD of a local archive (extracted by docker) is not supported yet: "
+		       "COPY it and extract it with RUN",
+		       f->path);
+}
+
 /* One context file into the layer at `path`. */
 static int write_context_file(struct cairn_layer_writer *w, struct df_build *d,
 			      const struct df_file *f, const char *path, const struct copy_opts *o,
@@ -737,6 +773,21 @@ static int write_context_file(struct cairn_layer_writer *w, struct df_build *d,
 		e.linkname = link;
 		return cairn_layer_add(w, &e, err);
 	}
+	if (f->host) {
+		/* a work tree file streams into the layer */
+		char head[512];
+		cleanup_close int fd = df_context_open(&d->ctx, f, err);
+		ssize_t n;
+
+		if (fd < 0)
+			return CAIRN_EOS;
+		n = pread(fd, head, sizeof(head), 0);
+		if (d->in->cmd == CAIRN_DF_ADD && n > 0 && is_archive(head, (size_t)n))
+			return add_archive_unsupported(d, f);
+		e.size = f->size;
+		ret = cairn_layer_add(w, &e, err);
+		return ret < 0 ? ret : stage_copy_fd(w, fd, f->path, f->size, err);
+	}
 	ret = df_context_read(&data, &d->ctx, f, err);
 	if (ret < 0)
 		return ret;
@@ -746,10 +797,7 @@ static int write_context_file(struct cairn_layer_writer *w, struct df_build *d,
 		return cairn_layer_add(w, &e, err);
 	}
 	if (d->in->cmd == CAIRN_DF_ADD && is_archive(data.buf, data.len))
-		return df_fail(d, d->in,
-			       "'%s': ADD of a local archive (extracted by docker) is not "
-			       "supported yet: COPY it and extract it with RUN",
-			       f->path);
+		return add_archive_unsupported(d, f);
 	e.size = data.len;
 	ret = cairn_layer_add(w, &e, err);
 	if (ret == 0 && data.len)
@@ -1066,13 +1114,12 @@ struct df_run {
 static int run_failed(struct stage_run *r, size_t last, int status, struct cairn_error **err)
 {
 	struct df_build *d = ((struct df_run *)r)->d;
-	int n = (int)strcspn(d->in->original, "\n");
+	cleanup_free char *text = df_shown(d->in->original, 120);
 
 	(void)last;
 	return cairn_error_set(err, CAIRN_EINTERNAL,
-			       "%s:%u: image '%s': '%.*s%s' exited with status %d", d->file,
-			       d->in->line, d->s->name, n > 120 ? 120 : n, d->in->original,
-			       d->in->original[n] || n > 120 ? "..." : "", status);
+			       "%s:%u: image '%s': '%s' exited with status %d", d->file,
+			       d->in->line, d->s->name, text, status);
 }
 
 /* The cache mounts of RUN --mount=type=cache (and whether it asks for the ssh agent). */
@@ -1279,14 +1326,11 @@ static int make_from(struct cairn_descriptor *out, struct image_state *s,
 static char *instr_name(struct df_build *d, const struct cairn_df_instr *in)
 {
 	const struct cairn_df_stage *st = &d->plan->v[d->stage];
-	const char *text = in->original;
-	int n = (int)strcspn(text, "\n");
+	cleanup_free char *text = df_shown(in->original, 48);
 
 	if (st->name)
-		return xasprintf("%s:%u %.*s%s", st->name, in->line, n > 48 ? 48 : n, text,
-				 n > 48 ? "..." : "");
-	return xasprintf("%zu:%u %.*s%s", d->stage, in->line, n > 48 ? 48 : n, text,
-			 n > 48 ? "..." : "");
+		return xasprintf("%s:%u %s", st->name, in->line, text);
+	return xasprintf("%zu:%u %s", d->stage, in->line, text);
 }
 
 static void step_reset(struct df_build *d)
