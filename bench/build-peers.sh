@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # cairn against `docker build` (classic builder) and `buildah bud` on the same image: a werf.yaml
-# for cairn, the Dockerfile that does the same for the others, from the same busybox base (the
-# e2e tests' layout: a local registry for cairn and buildah, loaded into the engine for docker).
+# for cairn, the Dockerfile that does the same for the others (and for cairn too, as werf.yaml
+# Dockerfile images: "cairn-df"), from the same busybox base (the e2e tests' layout: a local
+# registry for cairn and buildah, loaded into the engine for docker).
 # Each image: the dependency file copied and "installed" (a RUN over it), then the sources
 # copied and "built" (a RUN over them), an ENV. Projects: 1 image on 2,000 files, 1 image on
 # 20,000 files, 10 images on 200 files each. Operations, in this order each round:
@@ -128,7 +129,8 @@ docker:
   ENV: {MODE: prod}
 YAML
 			cat >"$d/Dockerfile.m$i" <<DF
-FROM bench/busybox:1
+ARG BASE=bench/busybox:1
+FROM \${BASE}
 COPY deps-m$i.txt /app/deps-m$i.txt
 RUN wc -l /app/deps-m$i.txt > /deps-count
 COPY src/m$i /app/src/m$i
@@ -137,7 +139,14 @@ ENV MODE=prod
 DF
 		done
 	} >"$d/werf.yaml"
-	printf '.git\nwerf.yaml\nDockerfile.*\n' >"$d/.dockerignore"
+	{
+		printf 'project: peers-df\nconfigVersion: 1\n'
+		for i in $(seq 0 $((images - 1))); do
+			printf -- '---\nimage: m%s\ndockerfile: Dockerfile.m%s\n' "$i" "$i"
+			printf 'args:\n  BASE: %s\n' "$REG/base/busybox:1"
+		done
+	} >"$d/werf-df.yaml"
+	printf '.git\nwerf*.yaml\nDockerfile.*\n' >"$d/.dockerignore"
 	git init -q "$d"
 	git -C "$d" add -A
 	git -C "$d" -c user.name=b -c user.email=b@example.com commit -q -m init
@@ -148,6 +157,7 @@ build() {
 	local tool=$1 d=$2 images=$3 i
 	case $tool in
 	cairn) CAIRN_HOME=$W/home "$CAIRN" build -q --dir "$d" >/dev/null ;;
+	cairn-df) CAIRN_HOME=$W/home-df "$CAIRN" build -q --dir "$d" --config werf-df.yaml >/dev/null ;;
 	docker)
 		for i in $(seq 0 $((images - 1))); do
 			dk build -q --network host -f "$d/Dockerfile.m$i" -t "peers/m$i" "$d" >/dev/null
@@ -164,8 +174,10 @@ build() {
 # reset TOOL: empty caches
 reset() {
 	case $1 in
-	cairn) # the toolchain stays, as the peers keep their base image
-		find "$W/home" -mindepth 1 -maxdepth 1 ! -name toolchain -exec rm -rf {} + 2>/dev/null ||
+	cairn | cairn-df) # the toolchain stays, as the peers keep their base image
+		local h=$W/home
+		[ "$1" = cairn ] || h=$W/home-df
+		find "$h" -mindepth 1 -maxdepth 1 ! -name toolchain -exec rm -rf {} + 2>/dev/null ||
 			true
 		;;
 	docker)
@@ -194,7 +206,7 @@ change() {
 "${BA[@]}" pull -q --tls-verify=false "docker://$REG/base/busybox:1" >/dev/null
 "${BA[@]}" tag "$REG/base/busybox:1" bench/busybox:1
 
-tools=(cairn docker buildah)
+tools=(cairn cairn-df docker buildah)
 for p in "${projects[@]}"; do
 	case $p in
 	one-2k) images=1 files=2000 ;;
@@ -205,8 +217,8 @@ for p in "${projects[@]}"; do
 	echo "== $p: $images image(s), $files files each"
 	make_project "$D" "$images" "$files"
 	for r in $(seq "$rounds"); do
-		for k in 0 1 2; do
-			tool=${tools[$(((k + r) % 3))]}
+		for k in 0 1 2 3; do
+			tool=${tools[$(((k + r) % 4))]}
 			echo "   round $r: $tool"
 			reset "$tool"
 			for op in cold no-op source deps; do
@@ -224,17 +236,17 @@ stat3() { # median min noise of the numbers in $1
 	sort -g "$1" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.0f%%", m, v[1], 100 * (v[NR] - v[1]) / v[1] }'
 }
 what="median, min, noise over $rounds rounds (s)"
-printf '\n%-10s %-7s %-22s %-22s %-22s %s\n' project op "cairn" "docker build" "buildah bud" \
-	"cairn/docker cairn/buildah (medians)"
+printf '\n%-10s %-7s %-20s %-20s %-20s %-20s %s\n' project op "cairn" "cairn-df" "docker build" \
+	"buildah bud" "cairn-df/docker cairn-df/buildah (medians)"
 for p in "${projects[@]}"; do
 	for op in cold no-op source deps; do
-		read -r mc _ _ <<<"$(stat3 "$W/t-$p-$op-cairn")"
+		read -r mf _ _ <<<"$(stat3 "$W/t-$p-$op-cairn-df")"
 		read -r md _ _ <<<"$(stat3 "$W/t-$p-$op-docker")"
 		read -r mb _ _ <<<"$(stat3 "$W/t-$p-$op-buildah")"
-		printf '%-10s %-7s %-22s %-22s %-22s %.2fx %.2fx\n' "$p" "$op" \
-			"$(stat3 "$W/t-$p-$op-cairn")" "$(stat3 "$W/t-$p-$op-docker")" \
-			"$(stat3 "$W/t-$p-$op-buildah")" "$(echo "$mc / $md" | bc -l)" \
-			"$(echo "$mc / $mb" | bc -l)"
+		printf '%-10s %-7s %-20s %-20s %-20s %-20s %.2fx %.2fx\n' "$p" "$op" \
+			"$(stat3 "$W/t-$p-$op-cairn")" "$(stat3 "$W/t-$p-$op-cairn-df")" \
+			"$(stat3 "$W/t-$p-$op-docker")" "$(stat3 "$W/t-$p-$op-buildah")" \
+			"$(echo "$mf / $md" | bc -l)" "$(echo "$mf / $mb" | bc -l)"
 	done
 done
 echo "($what; docker 'DOCKER_BUILDKIT=0', buildah 'bud --layers', one build per image)"

@@ -230,9 +230,22 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	RUN echo "\$GREETING \$(cat /srv/page.txt)" > /srv/index
 	CMD ["cat", "/srv/index"]
 	FROM web AS debug
-	RUN echo debug > /srv/debug
+	ADD bundle.tar.gz /opt/bundle
+	ADD page.txt.gz /opt/
 	EOF
 	printf "plain page\n" >"$T/plain/ctx/page.txt" &&
+	mkdir -p "$T/tarsrc/sub" && printf "in tar\n" >"$T/tarsrc/sub/f" && ln -s sub/f "$T/tarsrc/l" &&
+	tar -C "$T/tarsrc" --owner=7 --group=8 -czf "$T/plain/ctx/bundle.tar.gz" . &&
+	gzip -c "$T/plain/ctx/page.txt" >"$T/plain/ctx/page.txt.gz" &&
+	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
+		ctx --report "$T/r10.json" >"$T/out10b" 2>&1 &&
+	rm -rf "$T/d" &&
+	umoci unpack --image "$CAIRN_HOME/store:plain:$(field "$T/r10.json" "" signature)" "$T/d" \
+		>/dev/null &&
+	test "$(cat "$T/d/rootfs/opt/bundle/sub/f")" = "in tar" &&
+	test "$(stat -c %u:%g "$T/d/rootfs/opt/bundle/sub/f")" = 7:8 &&
+	test "$(readlink "$T/d/rootfs/opt/bundle/l")" = sub/f &&
+	test "$(gzip -dc "$T/d/rootfs/opt/page.txt.gz")" = "plain page" &&
 	"$CAIRN" build --dir "$T/plain" --file Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
 		--build-arg GREETING=hello --target web ctx --report "$T/r11.json" >"$T/out11" 2>&1 &&
 	test "$(field "$T/r11.json" "" built)" != "" || { cat "$T/out11"; false; }

@@ -12,6 +12,7 @@
 #include "dockerfile/plan.h"
 #include "dockerfile/words.h"
 #include "layer/cache.h"
+#include "layer/unpack.h"
 #include "run/exec.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -19,6 +20,8 @@
 #include "util/parse.h"
 #include "util/root.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -538,8 +541,6 @@ static int sign_copy(struct strv *deps, struct df_build *d, const struct cairn_d
 	for (const char *f = "chown"; f; f = strcmp(f, "chown") ? NULL : "chmod")
 		if (flag_value(in, f))
 			strv_addf(deps, "--%s=%s", f, flag_value(in, f));
-	if (flag_value(in, "checksum") || flag_value(in, "keep-git-dir"))
-		return df_fail(d, in, "--checksum and --keep-git-dir are not supported yet");
 	if (from) {
 		cleanup_free char *ref = NULL;
 		long st;
@@ -636,25 +637,82 @@ static int sign_words(struct strv *deps, struct df_build *d, const struct cairn_
 	return 0;
 }
 
+/*
+ * The flags each instruction takes (BuildKit's instructions/parse.go): another one is an error,
+ * as in BuildKit; a flag cairn lacks says so.
+ */
+static int check_flags(struct df_build *d, const struct cairn_df_instr *in)
+{
+	static const struct {
+		enum cairn_df_cmd cmd;
+		const char *ok;	     /* taken: "|name|name|" */
+		const char *missing; /* BuildKit's, not supported yet */
+	} table[] = {
+		{CAIRN_DF_FROM, "|platform|", ""},
+		{CAIRN_DF_RUN, "|mount|network|", "|security|"},
+		{CAIRN_DF_COPY, "|from|chown|chmod|link|", "|parents|exclude|"},
+		{CAIRN_DF_ADD, "|chown|chmod|link|", "|checksum|keep-git-dir|parents|exclude|"},
+		{CAIRN_DF_HEALTHCHECK, "|interval|timeout|start-period|start-interval|retries|",
+		 ""},
+	};
+	const char *ok = "||", *missing = "";
+
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
+		if (table[i].cmd == in->cmd) {
+			ok = table[i].ok;
+			missing = table[i].missing;
+		}
+	}
+	for (size_t i = 0; i < in->n_flags; i++) {
+		const char *f = in->flags[i];
+		size_t n;
+		char key[64];
+
+		if (strncmp(f, "--", 2) != 0)
+			return df_fail(d, in, "'%s': not a flag", f);
+		f += 2;
+		n = strcspn(f, "=");
+		if (n == 0 || n >= sizeof(key) - 2)
+			return df_fail(d, in, "unknown flag: --%.*s", (int)(n > 40 ? 40 : n), f);
+		snprintf(key, sizeof(key), "|%.*s|", (int)n, f);
+		if (strstr(missing, key))
+			return df_fail(d, in, "--%.*s is not supported yet", (int)n, f);
+		if (!strstr(ok, key))
+			return df_fail(d, in, "unknown flag: --%.*s", (int)n, f);
+	}
+	return 0;
+}
+
 /* ---- making the stages ---- */
 
 /* The user RUN and COPY run as: USER, or root. */
-static int user_ids(int64_t *uid, int64_t *gid, struct df_build *d, const char *spec,
+/*
+ * The ids of USER (a user alone: its primary group, as the runtime does) or of COPY's
+ * --chown (a user alone: the group of the user's number, as docker documents it).
+ */
+static int user_ids(int64_t *uid, int64_t *gid, struct df_build *d, const char *spec, bool chown,
 		    struct cairn_error **err)
 {
 	cleanup_free char *user = NULL;
 	cleanup_free char *what = NULL;
 	char *colon;
+	int ret;
 
 	*uid = *gid = 0;
 	if (!spec || !*spec)
 		return 0; /* root, also in an image without /etc/passwd */
 	user = xstrdup(spec);
 	colon = strchr(user, ':');
-	what = xasprintf("%s:%u: image '%s': user", d->file, d->in->line, d->s->name);
+	what = xasprintf("%s:%u: image '%s': %s", d->file, d->in->line, d->s->name,
+			 chown ? "--chown" : "user");
 	if (colon)
 		*colon++ = '\0';
-	return stage_mapping_ids(uid, gid, d->s, user, colon, true, what, err);
+	ret = stage_mapping_ids(uid, gid, d->s, user, colon, !chown, what, err);
+	if (*uid < 0)
+		*uid = 0;
+	if (*gid < 0)
+		*gid = chown && !colon ? *uid : 0;
+	return ret;
 }
 
 /* Whether path `p` (absolute) is a directory in the image below. */
@@ -719,7 +777,7 @@ static int copy_opts_of(struct copy_opts *o, struct df_build *d, const struct ca
 
 		ret = word(&v, d, chown, err);
 		if (ret == 0)
-			ret = user_ids(&o->uid, &o->gid, d, v, err);
+			ret = user_ids(&o->uid, &o->gid, d, v, true, err);
 	}
 	return ret;
 }
@@ -736,19 +794,110 @@ static bool is_archive(const char *p, size_t n)
 	       (n >= 262 && !memcmp(p + 257, "ustar", 5));
 }
 
-static int add_archive_unsupported(struct df_build *d, const struct df_file *f)
+/*
+ * ADD of a local tar archive (compressed or not), a source of its own: its entries under `dir`
+ * (no leading '/'),
+ * paths cleaned inside it, owners and modes as the archive has them. *extracted: it was one
+ * (else the file is copied as it is, as docker does with what is no tar).
+ */
+static int add_archive(bool *extracted, struct cairn_layer_writer *w, struct df_build *d, int below,
+		       const char *dir, int fd, const struct cairn_buf *mem,
+		       const struct df_file *f, struct cairn_error **err)
 {
-	return df_fail(d, d->in,
-		       "'%s': ADD of a local archive (extracted by docker) is not supported yet: "
-		       "COPY it and extract it with RUN",
-		       f->path);
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	int r, ret = 0;
+
+	*extracted = false;
+	if (!a)
+		abort();
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	r = fd >= 0 ? archive_read_open_fd(a, fd, 65536)
+		    : archive_read_open_memory(a, mem->buf, mem->len);
+	if (r != ARCHIVE_OK || archive_read_next_header(a, &ae) != ARCHIVE_OK) {
+		archive_read_free(a);
+		return 0;
+	}
+	*extracted = true;
+	ret = ensure_dir(w, below, dir, 0755, 0, 0, f->mtime, err);
+	for (r = ARCHIVE_OK; ret == 0 && r == ARCHIVE_OK; r = archive_read_next_header(a, &ae)) {
+		cleanup_free char *clean = NULL;
+		cleanup_free char *path = NULL;
+		cleanup_free char *link = NULL;
+		const char *hard = archive_entry_hardlink(ae);
+		mode_t type = archive_entry_filetype(ae);
+		struct cairn_layer_entry e = {.mode = type | (archive_entry_perm(ae) & 07777),
+					      .uid = (uid_t)archive_entry_uid(ae),
+					      .gid = (gid_t)archive_entry_gid(ae),
+					      .mtime = archive_entry_mtime(ae)};
+		const char *slash;
+
+		ret = cairn_layer_clean_path(
+			&clean, archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "", err);
+		if (ret < 0)
+			break;
+		if (!clean[0])
+			continue;
+		path = dir[0] ? xasprintf("%s/%s", dir, clean) : xstrdup(clean);
+		e.path = path;
+		slash = strrchr(path, '/');
+		if (slash) {
+			cleanup_free char *parent = xstrndup(path, (size_t)(slash - path));
+
+			ret = ensure_dir(w, below, parent, 0755, 0, 0, f->mtime, err);
+			if (ret < 0)
+				break;
+		}
+		if (hard) {
+			cleanup_free char *target = NULL;
+
+			ret = cairn_layer_clean_path(&target, hard, err);
+			if (ret < 0)
+				break;
+			link = dir[0] ? xasprintf("%s/%s", dir, target) : xstrdup(target);
+			e.mode = S_IFREG | (e.mode & 07777);
+			e.hardlink = 1;
+			e.linkname = link;
+			ret = cairn_layer_add(w, &e, err);
+		} else if (type == AE_IFDIR) {
+			ret = cairn_layer_has(w, path) ? 0 : cairn_layer_add(w, &e, err);
+		} else if (type == AE_IFLNK) {
+			e.linkname = archive_entry_symlink(ae) ? archive_entry_symlink(ae) : "";
+			ret = cairn_layer_add(w, &e, err);
+		} else if (type == AE_IFIFO) {
+			ret = cairn_layer_add(w, &e, err);
+		} else if (type == AE_IFREG) {
+			const void *p;
+			size_t n;
+			la_int64_t off;
+
+			e.size = (uint64_t)archive_entry_size(ae);
+			ret = cairn_layer_add(w, &e, err);
+			while (ret == 0 &&
+			       (r = archive_read_data_block(a, &p, &n, &off)) == ARCHIVE_OK)
+				ret = cairn_layer_write_data(w, p, n, err);
+			if (ret == 0 && r != ARCHIVE_EOF)
+				break;
+			r = ARCHIVE_OK;
+		}
+		/* devices and sockets: not in an image cairn writes */
+	}
+	if (ret < 0)
+		cairn_error_wrap(err, "'%s'", f->path);
+	else if (r != ARCHIVE_EOF)
+		ret = df_fail(d, d->in, "'%s': a broken archive: %s", f->path,
+			      archive_error_string(a) ? archive_error_string(a) : "read error");
+	archive_read_free(a);
+	return ret < 0 ? ret : 0;
 }
 
 /* One context file into the layer at `path`. */
 static int write_context_file(struct cairn_layer_writer *w, struct df_build *d,
 			      const struct df_file *f, const char *path, const struct copy_opts *o,
-			      struct cairn_error **err)
+			      int below, const char *archive_dir, struct cairn_error **err)
 {
+	bool extracted = false;
 	CLEANUP(cairn_buf_release) struct cairn_buf data = CAIRN_BUF_INIT;
 	struct cairn_layer_entry e = {.path = path,
 				      .mode = f->mode,
@@ -782,8 +931,14 @@ static int write_context_file(struct cairn_layer_writer *w, struct df_build *d,
 		if (fd < 0)
 			return CAIRN_EOS;
 		n = pread(fd, head, sizeof(head), 0);
-		if (d->in->cmd == CAIRN_DF_ADD && n > 0 && is_archive(head, (size_t)n))
-			return add_archive_unsupported(d, f);
+		if (archive_dir && d->in->cmd == CAIRN_DF_ADD && n > 0 &&
+		    is_archive(head, (size_t)n)) {
+			ret = add_archive(&extracted, w, d, below, archive_dir, fd, NULL, f, err);
+			if (ret < 0 || extracted)
+				return ret;
+			if (lseek(fd, 0, SEEK_SET) != 0)
+				return cairn_error_set_errno(err, "context: '%s'", f->path);
+		}
 		e.size = f->size;
 		ret = cairn_layer_add(w, &e, err);
 		return ret < 0 ? ret : stage_copy_fd(w, fd, f->path, f->size, err);
@@ -796,8 +951,11 @@ static int write_context_file(struct cairn_layer_writer *w, struct df_build *d,
 		e.linkname = data.buf ? data.buf : "";
 		return cairn_layer_add(w, &e, err);
 	}
-	if (d->in->cmd == CAIRN_DF_ADD && is_archive(data.buf, data.len))
-		return add_archive_unsupported(d, f);
+	if (archive_dir && d->in->cmd == CAIRN_DF_ADD && is_archive(data.buf, data.len)) {
+		ret = add_archive(&extracted, w, d, below, archive_dir, -1, &data, f, err);
+		if (ret < 0 || extracted)
+			return ret;
+	}
 	e.size = data.len;
 	ret = cairn_layer_add(w, &e, err);
 	if (ret == 0 && data.len)
@@ -839,7 +997,7 @@ static int copy_context(struct cairn_layer_writer *w, struct df_build *d, int be
 		ret = parent ? ensure_dir(w, below, parent, 0755, 0, 0, d->ctx.mtime, err) : 0;
 		if (ret == 0)
 			ret = write_context_file(w, d, &d->ctx.v[d->sel[0].v[0].file], dest, o,
-						 err);
+						 below, dest, err);
 		return ret;
 	}
 	ret = ensure_dir(w, below, dest, 0755, o->uid, o->gid, d->ctx.mtime, err);
@@ -859,7 +1017,9 @@ static int copy_context(struct cairn_layer_writer *w, struct df_build *d, int be
 						 d->ctx.mtime, err);
 			}
 			if (ret == 0)
-				ret = write_context_file(w, d, f, path, o, err);
+				/* a source that is a file, not one in a directory, is unpacked */
+				ret = write_context_file(w, d, f, path, o, below,
+							 d->sel[k].dirs ? NULL : dest, err);
 		}
 	}
 	return ret;
@@ -900,7 +1060,8 @@ static int copy_image_path(struct cairn_layer_writer *w, struct df_build *d, int
 	if (!S_ISDIR(st.st_mode)) {
 		if (o->chmod >= 0)
 			st.st_mode = (st.st_mode & S_IFMT) | (mode_t)o->chmod;
-		return stage_copy_entry(w, to, src, path, &st, o->uid, o->gid, mtime, what, err);
+		return stage_copy_entry(w, to, src, path, &st, o->uid, o->gid, st.st_mtime, what,
+					err);
 	}
 	ret = ensure_dir(w, below, to, 0755, o->uid, o->gid, mtime, err);
 	close(fd);
@@ -915,8 +1076,8 @@ static int copy_image_path(struct cairn_layer_writer *w, struct df_build *d, int
 
 		if (o->chmod >= 0)
 			t.st[i].st_mode = (t.st[i].st_mode & S_IFMT) | (mode_t)o->chmod;
-		ret = stage_copy_entry(w, p, fd, t.rel.v[i], &t.st[i], o->uid, o->gid, mtime, what,
-				       err);
+		ret = stage_copy_entry(w, p, fd, t.rel.v[i], &t.st[i], o->uid, o->gid,
+				       t.st[i].st_mtime, what, err);
 	}
 	strv_release(&t.rel);
 	free(t.st);
@@ -1038,7 +1199,10 @@ static int build_copy(struct stage_output *o, struct image_state *s, const struc
 	return 0;
 }
 
-/* WORKDIR: the config, and the directory when the image lacks it (owned by USER, as BuildKit). */
+/*
+ * WORKDIR: the config, and the directory when the image lacks it: root's, as the classic
+ * builder of `docker build` (which werf v1.1 ran) makes it; BuildKit gives it to USER.
+ */
 static int build_workdir(struct stage_output *o, struct image_state *s, const struct stage_def *def,
 			 struct cairn_error **err)
 {
@@ -1048,17 +1212,11 @@ static int build_workdir(struct stage_output *o, struct image_state *s, const st
 	CLEANUP(cairn_layer_cache_pending_freep) char *pending = NULL;
 	struct rootfs_view *below = NULL;
 	const char *dir = d->words.v[0];
-	int64_t uid = 0, gid = 0;
 	int ret;
 
 	apply_config(o->config, d, d->in);
 	ret = stage_prev_view(&below, s, err);
 	if (ret < 0 || strcmp(dir, "/") == 0 || below_is_dir(below->fd, dir))
-		return ret;
-	ret = user_ids(&uid, &gid, d,
-		       json_string_value(json_object_get(stage_config_section(s->config), "User")),
-		       err);
-	if (ret < 0)
 		return ret;
 	s->df_runs_after = d->runs_after;
 	pending = stage_unpack_to(s, S_DOCKER);
@@ -1066,7 +1224,7 @@ static int build_workdir(struct stage_output *o, struct image_state *s, const st
 	ret = cairn_layer_writer_new(&w, s->b->st, &lo, err);
 	if (ret < 0)
 		return ret;
-	ret = ensure_dir(w, below->fd, dir + 1, 0755, uid, gid, 0, err);
+	ret = ensure_dir(w, below->fd, dir + 1, 0755, 0, 0, 0, err);
 	if (ret == 0)
 		ret = cairn_layer_finish(w, &o->layers[0].r, err);
 	else
@@ -1237,7 +1395,7 @@ static int build_run(struct stage_output *o, struct image_state *s, const struct
 	net = net ? net : d->cfg->network.s;
 	if (net && strcmp(net, "default") && strcmp(net, "host") && strcmp(net, "none"))
 		return df_fail(d, d->in, "--network=%s: must be default, host or none", net);
-	ret = user_ids(&uid, &gid, d, json_string_value(json_object_get(c, "User")), err);
+	ret = user_ids(&uid, &gid, d, json_string_value(json_object_get(c, "User")), false, err);
 	if (ret == 0)
 		ret = run_mounts(&msrc, &mdst, &ssh, d, err);
 	if (ret < 0)
@@ -1361,6 +1519,9 @@ static int instr_step(struct df_build *d, const struct cairn_df_instr *in, int *
 	ret = stage_load_prev(s, err);
 	if (ret < 0)
 		return ret;
+	ret = check_flags(d, in);
+	if (ret < 0)
+		return ret;
 	strv_addf(&deps, "dockerfile:%s", cairn_df_cmd_name(in->cmd));
 	switch (in->cmd) {
 	case CAIRN_DF_RUN:
@@ -1413,6 +1574,9 @@ static int build_df_stage(struct df_build *d, size_t si, int *restart, int *stop
 
 	d->stage = si;
 	d->cmd_set = false;
+	ret = check_flags(d, from);
+	if (ret < 0)
+		return ret;
 	strv_release(&d->args);
 	stage_drop_prev(s);
 	if (st->base_stage >= 0) {
