@@ -349,6 +349,7 @@ struct cairn_config_dockerfile_source {
 	const char *file;	 /* the Dockerfile, relative to the project */
 	const char *context;	 /* relative to the project; NULL or ".": the project */
 	const char *target;	 /* NULL: the last stage */
+	const char *ssh;	 /* "default": RUN --mount=type=ssh gets the agent */
 	const char *const *args; /* "NAME=VALUE", or "NAME" for the environment's value */
 	size_t n_args;
 };

@@ -150,11 +150,12 @@ void cli_registry_args_release(struct cli_registry_args *ra);
  * A project without werf.yaml, as `docker build` takes it: --dockerfile FILE (-f and --file
  * are docker's), --target T, --build-arg NAME[=VALUE], the context as the one operand.
  */
-enum { CLI_OPT_DOCKERFILE = 2400, CLI_OPT_TARGET, CLI_OPT_BUILD_ARG };
+enum { CLI_OPT_DOCKERFILE = 2400, CLI_OPT_TARGET, CLI_OPT_BUILD_ARG, CLI_OPT_DF_SSH };
 #define CLI_DOCKERFILE_OPTIONS                                          \
 	{"dockerfile", required_argument, NULL, CLI_OPT_DOCKERFILE},    \
 		{"file", required_argument, NULL, CLI_OPT_DOCKERFILE},  \
 		{"target", required_argument, NULL, CLI_OPT_TARGET},    \
+		{"ssh", required_argument, NULL, CLI_OPT_DF_SSH},       \
 	{                                                               \
 		"build-arg", required_argument, NULL, CLI_OPT_BUILD_ARG \
 	}

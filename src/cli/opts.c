@@ -183,6 +183,9 @@ int cli_dockerfile_opt(struct cli_dockerfile *d, int c, const char *arg)
 	case CLI_OPT_TARGET:
 		d->src.target = arg;
 		return 1;
+	case CLI_OPT_DF_SSH:
+		d->src.ssh = arg;
+		return 1;
 	case CLI_OPT_BUILD_ARG:
 		if (d->n_args == d->alloc) {
 			d->alloc = d->alloc ? 2 * d->alloc : 8;
@@ -203,9 +206,9 @@ int cli_dockerfile_finish(struct cli_dockerfile *d,
 {
 	*out = NULL;
 	if (!d->src.file) {
-		if (d->src.target || d->n_args) {
-			*ret = cli_usage_error(cmd,
-					       "--target and --build-arg need --dockerfile FILE");
+		if (d->src.target || d->n_args || d->src.ssh) {
+			*ret = cli_usage_error(
+				cmd, "--target, --build-arg and --ssh need --dockerfile FILE");
 			return -1;
 		}
 		return 0;

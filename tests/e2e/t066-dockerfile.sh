@@ -217,7 +217,14 @@ test_expect_success 'a failing RUN names the Dockerfile line; bad input names it
 	grep -q "docker/Dockerfile:3: image .app.: COPY: .nothing-here. not found in the build context" "$T/out9" &&
 	printf "FROM scratch\nFROBNICATE x\n" >"$P/docker/Dockerfile" && commit unknown &&
 	test_must_fail "$CAIRN" build --dir "$P" app >"$T/out10" 2>&1 &&
-	grep -q "docker/Dockerfile:2: " "$T/out10"
+	grep -q "docker/Dockerfile:2: " "$T/out10" &&
+	printf "ARG BASE\nFROM \${BASE}\nRUN --mount=type=ssh ssh-add -l\n" \
+		>"$P/docker/Dockerfile" && commit ssh &&
+	test_must_fail "$CAIRN" build --dir "$P" app >"$T/out10s" 2>&1 &&
+	grep -q "docker/Dockerfile:3: image .app.: RUN: --mount=type=ssh needs the image.s .ssh: default." "$T/out10s" &&
+	printf "ARG BASE\nFROM \${BASE}\nCOPY --parents a /b\n" >"$P/docker/Dockerfile" &&
+	commit parents && test_must_fail "$CAIRN" build --dir "$P" app >"$T/out10p" 2>&1 &&
+	grep -q "docker/Dockerfile:3: image .app.: COPY: --parents is not supported yet" "$T/out10p"
 '
 
 test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"'"'s flags' '
@@ -232,13 +239,27 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	FROM web AS debug
 	ADD bundle.tar.gz /opt/bundle
 	ADD page.txt.gz /opt/
+	ARG OWNER=1234
+	COPY --chown=\$OWNER --chmod=600 page.txt /owned
+	COPY req /req
+	COPY *.jar /app.jar
+	COPY --from=web /bin/sh /sh-copy
+	EXPOSE 8000-8002/UDP
+	RUN <<SCRIPT
+	#!/bin/sh
+	echo "shebang \$0" > /shebang
+	SCRIPT
+	FROM scratch AS bare
+	COPY page.txt /
 	EOF
 	printf "plain page\n" >"$T/plain/ctx/page.txt" &&
+	mkdir -p "$T/plain/ctx/req" && printf "base\n" >"$T/plain/ctx/req/base.txt" &&
+	printf "sibling\n" >"$T/plain/ctx/req.txt" && printf "jar\n" >"$T/plain/ctx/only.jar" &&
 	mkdir -p "$T/tarsrc/sub" && printf "in tar\n" >"$T/tarsrc/sub/f" && ln -s sub/f "$T/tarsrc/l" &&
 	tar -C "$T/tarsrc" --owner=7 --group=8 -czf "$T/plain/ctx/bundle.tar.gz" . &&
 	gzip -c "$T/plain/ctx/page.txt" >"$T/plain/ctx/page.txt.gz" &&
 	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
-		ctx --report "$T/r10.json" >"$T/out10b" 2>&1 &&
+		--target debug ctx --report "$T/r10.json" >"$T/out10b" 2>&1 &&
 	rm -rf "$T/d" &&
 	umoci unpack --image "$CAIRN_HOME/store:plain:$(field "$T/r10.json" "" signature)" "$T/d" \
 		>/dev/null &&
@@ -246,6 +267,20 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	test "$(stat -c %u:%g "$T/d/rootfs/opt/bundle/sub/f")" = 7:8 &&
 	test "$(readlink "$T/d/rootfs/opt/bundle/l")" = sub/f &&
 	test "$(gzip -dc "$T/d/rootfs/opt/page.txt.gz")" = "plain page" &&
+	test "$(stat -c "%u:%g %a" "$T/d/rootfs/owned")" = "1234:1234 600" &&
+	test "$(cat "$T/d/rootfs/req/base.txt")" = base && ! test -e "$T/d/rootfs/req/req.txt" &&
+	test "$(cat "$T/d/rootfs/app.jar")" = jar &&
+	test -f "$T/d/rootfs/sh-copy" && ! test -L "$T/d/rootfs/sh-copy" &&
+	test "$(cat "$T/d/rootfs/shebang")" = "shebang /dev/pipes/SCRIPT" &&
+	skopeo inspect --config "oci:$CAIRN_HOME/store:plain:$(field "$T/r10.json" "" signature)" \
+		>"$T/debug-config.json" &&
+	grep -q "8001/udp" "$T/debug-config.json" &&
+	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
+		--target bare ctx --report "$T/r10c.json" >"$T/out10c" 2>&1 &&
+	rm -rf "$T/e" &&
+	umoci unpack --image "$CAIRN_HOME/store:plain:$(field "$T/r10c.json" "" signature)" "$T/e" \
+		>/dev/null &&
+	test "$(ls "$T/e/rootfs")" = page.txt &&
 	"$CAIRN" build --dir "$T/plain" --file Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
 		--build-arg GREETING=hello --target web ctx --report "$T/r11.json" >"$T/out11" 2>&1 &&
 	test "$(field "$T/r11.json" "" built)" != "" || { cat "$T/out11"; false; }

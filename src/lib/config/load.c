@@ -437,6 +437,10 @@ int cairn_config_from_dockerfile(struct cairn_config **out,
 		cairn_buf_addstr(&y, "\ntarget: ");
 		yaml_quoted(&y, src->target);
 	}
+	if (src->ssh) {
+		cairn_buf_addstr(&y, "\nssh: ");
+		yaml_quoted(&y, src->ssh);
+	}
 	if (src->n_args)
 		cairn_buf_addstr(&y, "\nargs:");
 	for (size_t i = 0; i < src->n_args; i++) {

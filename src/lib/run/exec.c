@@ -298,11 +298,13 @@ static int overlay_mount(const char *target, const char *const *lowers, size_t n
 	struct cairn_buf opts = CAIRN_BUF_INIT;
 	int ret = 0;
 
-	if (!work && n_lower == 1) {
-		/* overlayfs wants two layers to stack read-only; one is a plain bind */
-		if (mount(lowers[0], target, NULL, MS_BIND, NULL) < 0 ||
+	if (!work && n_lower <= 1) {
+		/* overlayfs wants two layers to stack read-only; one (or none) is a plain bind */
+		const char *src = n_lower ? lowers[0] : empty_dir;
+
+		if (mount(src, target, NULL, MS_BIND, NULL) < 0 ||
 		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-			return cairn_error_set_errno(err, "bind '%s' on '%s'", lowers[0], target);
+			return cairn_error_set_errno(err, "bind '%s' on '%s'", src, target);
 		return 0;
 	}
 	cairn_buf_addstr(&opts, work ? "lowerdir=" : "ro,lowerdir=");

@@ -502,6 +502,8 @@ static int build_image(struct builder *b, const struct cairn_config_image *img, 
 		ret = stage_confirm(&s, &id, err);
 		if (id < 0)
 			break;
+		if (img->dockerfile.pos.line)
+			id = S_FROM; /* a Dockerfile image goes again from its top */
 	}
 	tell_dropped(&s);
 	if (ret < 0 || out->n_stages == 0 || s.cancelled) {

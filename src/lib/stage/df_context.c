@@ -259,7 +259,13 @@ static int apply_ignore(struct df_context *c, struct cairn_error **err)
 
 	if (!f || !S_ISREG(f->mode))
 		return 0;
+	if (f->size > text.max)
+		return cairn_error_set(err, CAIRN_ETOOBIG, ".dockerignore: larger than %zu bytes",
+				       text.max);
 	ret = df_context_read(&text, c, f, err);
+	if (ret == 0 && text.err)
+		ret = cairn_error_set(err, CAIRN_ETOOBIG, ".dockerignore: larger than %zu bytes",
+				      text.max);
 	if (ret == 0)
 		ret = cairn_dockerignore_parse(&c->ignore, text.buf ? text.buf : "", text.len,
 					       ".dockerignore", err);
@@ -354,10 +360,12 @@ int df_context_select(struct df_selection *out, const struct df_context *c, cons
 		out->roots++;
 		out->dirs++;
 		len = strlen(p);
+		/* sorted: "a", "a.txt", "a/b": what shares the prefix is together, not only "a/" */
 		for (size_t k = i + 1; k < c->n; k++) {
-			if (strncmp(c->v[k].path, p, len) != 0 || c->v[k].path[len] != '/')
+			if (strncmp(c->v[k].path, p, len) != 0)
 				break;
-			df_selection_add(out, k, c->v[k].path + len + 1);
+			if (c->v[k].path[len] == '/')
+				df_selection_add(out, k, c->v[k].path + len + 1);
 		}
 	}
 	if (!src[0]) {

@@ -19,6 +19,7 @@
 #include "util/json.h"
 #include "util/parse.h"
 #include "util/root.h"
+#include "util/sha256.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -63,6 +64,7 @@ struct df_build {
 	struct df_selection sel[64]; /* COPY/ADD sources from the context */
 	size_t n_sel;
 	const char *dest;	      /* COPY/ADD's destination, substituted */
+	char *chown, *chmod;	      /* its --chown and --chmod, substituted */
 	size_t n_src;		      /* its sources: the first n_src words */
 	const char *from_image;	      /* COPY --from an image: the reference */
 	struct cairn_descriptor from; /* COPY --from a stage: its image */
@@ -96,6 +98,9 @@ static int df_fail(struct df_build *d, const struct cairn_df_instr *in, const ch
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	for (char *p = msg; *p; p++) /* words of the Dockerfile never drive the terminal */
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return cairn_error_set(d->err, CAIRN_EINVAL, "%s:%u: image '%s': %s: %s", d->file, in->line,
 			       d->s->name, cairn_df_cmd_name(in->cmd), msg);
 }
@@ -326,6 +331,47 @@ static char *image_path(json_t *c, const char *p)
 }
 
 /*
+ * EXPOSE's word `w` (a substituted one may hold several): "PORT[-PORT][/PROTO]" each, a range
+ * taken port by port, the protocol lower case, tcp by default (nat.ParsePortSpecs).
+ */
+static int expose(json_t *c, struct df_build *d, const struct cairn_df_instr *in, const char *w)
+{
+	cleanup_free char *copy = xstrdup(w);
+	char *save = NULL;
+
+	for (char *spec = strtok_r(copy, " \t\n", &save); spec;
+	     spec = strtok_r(NULL, " \t\n", &save)) {
+		char *slash = strchr(spec, '/');
+		const char *proto = "tcp";
+		unsigned long lo, hi;
+		char *end = NULL;
+
+		if (slash) {
+			*slash = '\0';
+			for (char *p = slash + 1; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			proto = slash + 1;
+			if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
+				return df_fail(d, in, "invalid proto: %s", proto);
+		}
+		lo = strtoul(spec, &end, 10);
+		hi = lo;
+		if (end && *end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		if (!isdigit((unsigned char)spec[0]) || !end || *end || lo == 0 || hi < lo ||
+		    hi > 65535)
+			return df_fail(d, in, "invalid port: %s", spec);
+		for (unsigned long port = lo; port <= hi; port++) {
+			char key[32];
+
+			snprintf(key, sizeof(key), "%lu/%s", port, proto);
+			set_key(c, "ExposedPorts", key);
+		}
+	}
+	return 0;
+}
+
+/*
  * The config-only instructions (d->words holds their substituted arguments): applied to the
  * config section `c` of the new stage.
  */
@@ -355,10 +401,10 @@ static int apply_config(json_t *config, struct df_build *d, const struct cairn_d
 		break;
 	case CAIRN_DF_EXPOSE:
 		for (size_t i = 0; i < n; i++) {
-			cleanup_free char *p =
-				strchr(w[i], '/') ? xstrdup(w[i]) : xasprintf("%s/tcp", w[i]);
+			int ret = expose(c, d, in, w[i]);
 
-			set_key(c, "ExposedPorts", p);
+			if (ret < 0)
+				return ret;
 		}
 		break;
 	case CAIRN_DF_VOLUME:
@@ -499,10 +545,12 @@ static int load_context(struct df_build *d, struct cairn_error **err)
 		}
 		if (ret < 0)
 			return ret;
-	} else if (!d->cfg->work_tree) {
-		cairn_log(CAIRN_LOG_DEBUG, "image '%s': %s: the context is the work tree",
+	} else if (!d->cfg->work_tree && ret == CAIRN_ENOTFOUND) {
+		cairn_log(CAIRN_LOG_INFO, "image '%s': %s: the context is the work tree",
 			  d->s->name, (*err)->msg);
 		cairn_error_clear(err);
+	} else if (!d->cfg->work_tree) {
+		return cairn_error_wrap(err, "image '%s': context", d->s->name);
 	}
 	ret = df_context_load(&d->ctx, &src, err);
 	d->ctx_loaded = true;
@@ -538,9 +586,19 @@ static int sign_copy(struct strv *deps, struct df_build *d, const struct cairn_d
 	d->dest = d->words.v[n_src];
 	if (n_src > ARRAY_SIZE(d->sel))
 		return df_fail(d, in, "more than %zu sources", ARRAY_SIZE(d->sel));
-	for (const char *f = "chown"; f; f = strcmp(f, "chown") ? NULL : "chmod")
-		if (flag_value(in, f))
-			strv_addf(deps, "--%s=%s", f, flag_value(in, f));
+	/* substituted as BuildKit expands them, and signed so */
+	if (flag_value(in, "chown")) {
+		ret = word(&d->chown, d, flag_value(in, "chown"), err);
+		if (ret < 0)
+			return ret;
+		strv_addf(deps, "--chown=%s", d->chown);
+	}
+	if (flag_value(in, "chmod")) {
+		ret = word(&d->chmod, d, flag_value(in, "chmod"), err);
+		if (ret < 0)
+			return ret;
+		strv_addf(deps, "--chmod=%s", d->chmod);
+	}
 	if (from) {
 		cleanup_free char *ref = NULL;
 		long st;
@@ -707,11 +765,22 @@ static int user_ids(int64_t *uid, int64_t *gid, struct df_build *d, const char *
 			 chown ? "--chown" : "user");
 	if (colon)
 		*colon++ = '\0';
-	ret = stage_mapping_ids(uid, gid, d->s, user, colon, !chown, what, err);
+	if (chown && !colon && !isdigit((unsigned char)user[0])) {
+		/*
+		 * --chown=NAME: the group of that name as the classic builder takes it, else the
+		 * user's group in /etc/passwd as BuildKit does
+		 */
+		ret = stage_mapping_ids(uid, gid, d->s, user, user, false, what, err);
+		if (ret == 0)
+			return 0;
+		cairn_error_clear(err);
+	}
+	ret = stage_mapping_ids(uid, gid, d->s, user, colon,
+				!chown || !isdigit((unsigned char)user[0]), what, err);
 	if (*uid < 0)
 		*uid = 0;
 	if (*gid < 0)
-		*gid = chown && !colon ? *uid : 0;
+		*gid = chown && !colon ? *uid : 0; /* --chown=NUMBER: the same for the group */
 	return ret;
 }
 
@@ -724,22 +793,35 @@ static bool below_is_dir(int below, const char *p)
 	return fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Make directory `dir` (no leading '/') and what is above it that the layer and image lack. */
+/*
+ * Make directory `dir` (no leading '/') and each one above it that the layer and the image lack,
+ * owned by uid:gid, as docker's MkdirAllAndChownNew (classic) and MkdirAll (BuildKit) make them.
+ */
 static int ensure_dir(struct cairn_layer_writer *w, int below, const char *dir, mode_t mode,
 		      int64_t uid, int64_t gid, int64_t mtime, struct cairn_error **err)
 {
-	struct cairn_layer_entry e = {.path = dir,
-				      .mode = S_IFDIR | mode,
-				      .uid = uid < 0 ? 0 : (uid_t)uid,
-				      .gid = gid < 0 ? 0 : (gid_t)gid,
-				      .mtime = mtime};
-	cleanup_free char *abs = xasprintf("/%s", dir);
-	int ret;
+	cleanup_free char *p = xstrdup(dir);
+	char *slash = p;
+	int ret = 0;
 
-	if (!dir[0] || cairn_layer_has(w, dir) || below_is_dir(below, abs))
-		return 0;
-	ret = stage_add_parents(w, dir, below, mtime, err);
-	return ret < 0 ? ret : cairn_layer_add(w, &e, err);
+	while (ret == 0 && slash && p[0]) {
+		struct cairn_layer_entry e = {.path = p,
+					      .mode = S_IFDIR | mode,
+					      .uid = uid < 0 ? 0 : (uid_t)uid,
+					      .gid = gid < 0 ? 0 : (gid_t)gid,
+					      .mtime = mtime};
+		cleanup_free char *abs = NULL;
+
+		slash = strchr(slash + (slash != p), '/');
+		if (slash)
+			*slash = '\0';
+		abs = xasprintf("/%s", p);
+		if (!cairn_layer_has(w, p) && !below_is_dir(below, abs))
+			ret = cairn_layer_add(w, &e, err);
+		if (slash)
+			*slash = '/';
+	}
+	return ret;
 }
 
 struct copy_opts {
@@ -749,7 +831,7 @@ struct copy_opts {
 
 static int parse_chmod(int *out, struct df_build *d, const struct cairn_df_instr *in)
 {
-	const char *v = flag_value(in, "chmod");
+	const char *v = d->chmod;
 	char *end = NULL;
 	long m;
 
@@ -766,20 +848,12 @@ static int parse_chmod(int *out, struct df_build *d, const struct cairn_df_instr
 static int copy_opts_of(struct copy_opts *o, struct df_build *d, const struct cairn_df_instr *in,
 			struct cairn_error **err)
 {
-	const char *chown = flag_value(in, "chown");
 	int ret = parse_chmod(&o->chmod, d, in);
 
 	o->uid = o->gid = 0;
-	if (ret < 0 || !chown)
+	if (ret < 0 || !d->chown)
 		return ret;
-	{
-		cleanup_free char *v = NULL;
-
-		ret = word(&v, d, chown, err);
-		if (ret == 0)
-			ret = user_ids(&o->uid, &o->gid, d, v, true, err);
-	}
-	return ret;
+	return user_ids(&o->uid, &o->gid, d, d->chown, true, err);
 }
 
 /* Whether `p` starts as an archive docker's ADD extracts does: tar, gzip, bzip2, xz. */
@@ -892,10 +966,42 @@ static int add_archive(bool *extracted, struct cairn_layer_writer *w, struct df_
 	return ret < 0 ? ret : 0;
 }
 
+/*
+ * The `f->size` bytes of work tree file `fd` as the data of the entry just added, checked
+ * against the content its stage was signed with (a file changed in between fails the stage).
+ */
+static int copy_signed(struct cairn_layer_writer *w, int fd, struct df_file *f,
+		       struct cairn_error **err)
+{
+	struct cairn_sha256 h;
+	struct cairn_digest dg;
+	char buf[65536];
+	uint64_t left = f->size;
+
+	cairn_sha256_init(&h);
+	while (left) {
+		ssize_t n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return cairn_error_set(err, CAIRN_EOS, "context: '%s' changed while read",
+					       f->path);
+		cairn_sha256_update(&h, buf, (size_t)n);
+		if (cairn_layer_write_data(w, buf, (size_t)n, err) < 0)
+			return CAIRN_EOS;
+		left -= (uint64_t)n;
+	}
+	cairn_sha256_final(&h, &dg);
+	if (f->sum[0] && strcmp(f->sum, cairn_digest_hex(&dg)) != 0)
+		return cairn_error_set(err, CAIRN_EOS, "context: '%s' changed while read", f->path);
+	return 0;
+}
+
 /* One context file into the layer at `path`. */
-static int write_context_file(struct cairn_layer_writer *w, struct df_build *d,
-			      const struct df_file *f, const char *path, const struct copy_opts *o,
-			      int below, const char *archive_dir, struct cairn_error **err)
+static int write_context_file(struct cairn_layer_writer *w, struct df_build *d, struct df_file *f,
+			      const char *path, const struct copy_opts *o, int below,
+			      const char *archive_dir, struct cairn_error **err)
 {
 	bool extracted = false;
 	CLEANUP(cairn_buf_release) struct cairn_buf data = CAIRN_BUF_INIT;
@@ -941,25 +1047,35 @@ static int write_context_file(struct cairn_layer_writer *w, struct df_build *d,
 		}
 		e.size = f->size;
 		ret = cairn_layer_add(w, &e, err);
-		return ret < 0 ? ret : stage_copy_fd(w, fd, f->path, f->size, err);
+		return ret < 0 ? ret : copy_signed(w, fd, f, err);
 	}
-	ret = df_context_read(&data, &d->ctx, f, err);
-	if (ret < 0)
-		return ret;
-	if (S_ISLNK(f->mode)) {
-		cairn_buf_addstr(&data, "");
-		e.linkname = data.buf ? data.buf : "";
-		return cairn_layer_add(w, &e, err);
+	/* a blob of the commit, written from libgit2's copy */
+	{
+		struct cairn_git_blob *blob = NULL;
+		const void *p;
+		uint64_t size;
+
+		ret = cairn_git_blob_read(&blob, &p, &size, d->ctx.repo, f->oid, err);
+		if (ret == 0 && S_ISLNK(f->mode)) {
+			cairn_buf_add(&data, p, size);
+			cairn_buf_addstr(&data, "");
+			e.linkname = data.buf ? data.buf : "";
+			ret = cairn_layer_add(w, &e, err);
+		} else if (ret == 0) {
+			if (archive_dir && d->in->cmd == CAIRN_DF_ADD && is_archive(p, size)) {
+				const struct cairn_buf mem = {.buf = (char *)p, .len = size};
+
+				ret = add_archive(&extracted, w, d, below, archive_dir, -1, &mem, f,
+						  err);
+			}
+			e.size = size;
+			if (ret == 0 && !extracted)
+				ret = cairn_layer_add(w, &e, err);
+			if (ret == 0 && !extracted && size)
+				ret = cairn_layer_write_data(w, p, size, err);
+		}
+		cairn_git_blob_free(blob);
 	}
-	if (archive_dir && d->in->cmd == CAIRN_DF_ADD && is_archive(data.buf, data.len)) {
-		ret = add_archive(&extracted, w, d, below, archive_dir, -1, &data, f, err);
-		if (ret < 0 || extracted)
-			return ret;
-	}
-	e.size = data.len;
-	ret = cairn_layer_add(w, &e, err);
-	if (ret == 0 && data.len)
-		ret = cairn_layer_write_data(w, data.buf, data.len, err);
 	return ret;
 }
 
@@ -988,7 +1104,7 @@ static int copy_context(struct cairn_layer_writer *w, struct df_build *d, int be
 
 	copy_dest(&dest, &as_dir, d, below, c);
 	for (size_t k = 0; k < d->n_sel; k++)
-		as_dir = as_dir || d->sel[k].dirs || strpbrk(d->words.v[k], "*?[");
+		as_dir = as_dir || d->sel[k].dirs || d->sel[k].roots > 1;
 	if (!as_dir && d->n_sel == 1 && d->sel[0].n == 1) {
 		/* one file to a path of its own */
 		const char *slash = strrchr(dest, '/');
@@ -1003,7 +1119,7 @@ static int copy_context(struct cairn_layer_writer *w, struct df_build *d, int be
 	ret = ensure_dir(w, below, dest, 0755, o->uid, o->gid, d->ctx.mtime, err);
 	for (size_t k = 0; ret == 0 && k < d->n_sel; k++) {
 		for (size_t i = 0; ret == 0 && i < d->sel[k].n; i++) {
-			const struct df_file *f = &d->ctx.v[d->sel[k].v[i].file];
+			struct df_file *f = &d->ctx.v[d->sel[k].v[i].file];
 			cleanup_free char *path =
 				dest[0] ? xasprintf("%s/%s", dest, d->sel[k].v[i].rel)
 					: xstrdup(d->sel[k].v[i].rel);
@@ -1084,6 +1200,29 @@ static int copy_image_path(struct cairn_layer_writer *w, struct df_build *d, int
 	return ret;
 }
 
+/*
+ * Where `path` leads inside the view `v` once its symlinks are followed (inside the image):
+ * the path in the image, or NULL when it leads nowhere.
+ */
+static char *view_path(const struct rootfs_view *v, const char *path)
+{
+	cleanup_close int fd = cairn_root_open(v->fd, path, O_PATH, CAIRN_ROOT_IN);
+	cleanup_free char *mnt = realpath(v->mnt, NULL);
+	char proc[64], host[PATH_MAX];
+	size_t n = mnt ? strlen(mnt) : 0;
+	ssize_t len;
+
+	if (fd < 0 || !mnt)
+		return NULL;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	len = readlink(proc, host, sizeof(host) - 1);
+	if (len < 0 || (size_t)len < n || strncmp(host, mnt, n) != 0 ||
+	    (host[n] != '/' && host[n] != '\0'))
+		return NULL;
+	host[len] = '\0';
+	return xstrdup(host[n] ? host + n : "/");
+}
+
 /* COPY --from: the sources found in the other stage or image. */
 static int copy_from(struct cairn_layer_writer *w, struct df_build *d, int below, json_t *c,
 		     const struct copy_opts *o, struct cairn_error **err)
@@ -1109,8 +1248,10 @@ static int copy_from(struct cairn_layer_writer *w, struct df_build *d, int below
 	}
 	if (ret == 0)
 		ret = stage_prev_view(&v, &src, err);
-	if (ret < 0)
+	if (ret < 0) {
+		stage_drop_prev(&src);
 		return ret;
+	}
 	copy_dest(&dest, &as_dir, d, below, c);
 	for (size_t k = 0; ret == 0 && k < n_src; k++) {
 		struct strv matches = {0};
@@ -1123,8 +1264,12 @@ static int copy_from(struct cairn_layer_writer *w, struct df_build *d, int below
 		if (matches.n == 0)
 			ret = df_fail(d, d->in, "'%s' matches nothing", d->words.v[k]);
 		for (size_t i = 0; ret == 0 && i < matches.n; i++) {
-			cleanup_close int fd = cairn_root_open(v->fd, matches.v[i],
-							       O_PATH | O_NOFOLLOW, CAIRN_ROOT_IN);
+			/* a source that is a symlink is followed (inside the image), as docker */
+			cleanup_free char *real = view_path(v, matches.v[i]);
+			cleanup_close int fd =
+				real ? cairn_root_open(v->fd, real, O_PATH | O_NOFOLLOW,
+						       CAIRN_ROOT_IN)
+				     : -1;
 			struct stat st;
 			bool dir = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
 			const char *base = strrchr(matches.v[i], '/');
@@ -1137,7 +1282,7 @@ static int copy_from(struct cairn_layer_writer *w, struct df_build *d, int below
 			}
 			if (dir)
 				to = xstrdup(dest);
-			else if (as_dir || matches.n > 1 || stage_has_glob(abs))
+			else if (as_dir || matches.n > 1)
 				to = dest[0] ? xasprintf("%s/%s", dest, base + 1)
 					     : xstrdup(base + 1);
 			else
@@ -1152,8 +1297,7 @@ static int copy_from(struct cairn_layer_writer *w, struct df_build *d, int below
 					     : 0;
 			}
 			if (ret == 0)
-				ret = copy_image_path(w, d, v->fd, below, matches.v[i], to, o,
-						      mtime, err);
+				ret = copy_image_path(w, d, v->fd, below, real, to, o, mtime, err);
 		}
 		strv_release(&matches);
 	}
@@ -1266,7 +1410,32 @@ static bool env_has(json_t *env, const char *kv, size_t len)
 struct df_run {
 	struct stage_run r; /* first: the runner's callbacks get it */
 	struct df_build *d;
+	const struct cairn_df_heredoc *script; /* `RUN <<EOF` of a "#!" script: run as a file */
+	struct cairn_exec_mount *mounts;       /* r.mounts, with room for the script's */
+	char *script_file;		       /* on the host, in the run's work dir */
+	char *script_at;		       /* where the container has it */
 };
+
+/*
+ * A `RUN <<EOF` whose heredoc starts with "#!": the heredoc as an executable file mounted
+ * read-only at /dev/pipes/NAME and run, as BuildKit runs it (dispatchRun).
+ */
+static int run_prepare(struct stage_run *r, const char *work, struct cairn_error **err)
+{
+	struct df_run *dr = (struct df_run *)r;
+	const char *text = dr->script->content;
+	int ret;
+
+	dr->script_file = xasprintf("%s/heredoc", work);
+	ret = cairn_fs_write_atomic_at(AT_FDCWD, dr->script_file, text, strlen(text), 0755, err);
+	if (ret < 0)
+		return ret;
+	dr->mounts[r->n_mounts].source = dr->script_file;
+	dr->mounts[r->n_mounts].destination = dr->script_at;
+	dr->mounts[r->n_mounts].readonly = 1;
+	r->n_mounts++;
+	return 0;
+}
 
 /* A RUN that failed: the Dockerfile's line, the instruction and the status. */
 static int run_failed(struct stage_run *r, size_t last, int status, struct cairn_error **err)
@@ -1318,6 +1487,12 @@ static int run_mounts(struct strv *src, struct strv *dst, bool *ssh, struct df_b
 		if (!type)
 			type = xstrdup("bind");
 		if (!strcmp(type, "ssh")) {
+			/* the build's agent, only when the image asks for it (docker build --ssh)
+			 */
+			if (!d->cfg->ssh.s)
+				return df_fail(d, in,
+					       "--mount=type=ssh needs the image's `ssh: default` "
+					       "(--ssh default without werf.yaml)");
 			*ssh = true;
 			continue;
 		}
@@ -1344,12 +1519,25 @@ static int run_mounts(struct strv *src, struct strv *dst, bool *ssh, struct df_b
 }
 
 /* The RUN's process: the exec form, or SHELL with the command (and its heredocs). */
-static void run_argv(struct strv *argv, struct df_build *d, json_t *c)
+static void run_argv(struct strv *argv, struct df_run *dr, json_t *c)
 {
-	const struct cairn_df_instr *in = d->in;
+	const struct cairn_df_instr *in = dr->d->in;
 	json_t *sh, *e;
 	size_t i;
 
+	if (in->n_heredocs == 1 && in->n_args && strncmp(in->args[0], "<<", 2) == 0 &&
+	    !strchr(in->args[0], ' ') && strncmp(in->heredocs[0].content, "#!", 2) == 0) {
+		const char *name = in->heredocs[0].name;
+
+		dr->script = &in->heredocs[0];
+		/* the file is named after the heredoc when that is a plain name */
+		if (!name[0] || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					     "0123456789_-") != strlen(name))
+			name = "heredoc";
+		dr->script_at = xasprintf("/dev/pipes/%s", name);
+		strv_add(argv, dr->script_at);
+		return;
+	}
 	if (in->json) {
 		for (i = 0; i < in->n_args; i++)
 			strv_add(argv, in->args[i]);
@@ -1400,7 +1588,7 @@ static int build_run(struct stage_output *o, struct image_state *s, const struct
 		ret = run_mounts(&msrc, &mdst, &ssh, d, err);
 	if (ret < 0)
 		goto out;
-	run_argv(&argv, d, c);
+	run_argv(&argv, &dr, c);
 	/* the ARGs are its environment too, under the image's ENV */
 	for (size_t i = 0; i < d->args.n; i++) {
 		size_t len = strcspn(d->args.v[i], "=");
@@ -1408,7 +1596,14 @@ static int build_run(struct stage_output *o, struct image_state *s, const struct
 		if (!env_has(stage_env_of(s->config), d->args.v[i], len))
 			strv_add(&env, d->args.v[i]);
 	}
-	mounts = xcalloc(msrc.n + 1, sizeof(*mounts));
+	/* an image without PATH (scratch and the like) runs with docker's default one */
+	if (!env_has(stage_env_of(s->config), "PATH=", 4) &&
+	    !list_lookup(d->args.v, d->args.n, "PATH", 4))
+		strv_add(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	mounts = xcalloc(msrc.n + 2, sizeof(*mounts));
+	dr.mounts = mounts;
+	if (dr.script)
+		r->prepare = run_prepare;
 	for (size_t i = 0; i < msrc.n; i++) {
 		mounts[i].source = msrc.v[i];
 		mounts[i].destination = mdst.v[i];
@@ -1431,6 +1626,8 @@ static int build_run(struct stage_output *o, struct image_state *s, const struct
 	s->df_runs_after = d->runs_after;
 	ret = stage_run_user(o, s, S_DOCKER, r, err);
 out:
+	free(dr.script_file);
+	free(dr.script_at);
 	strv_release(&argv);
 	strv_release(&env);
 	strv_release(&msrc);
@@ -1493,6 +1690,9 @@ static char *instr_name(struct df_build *d, const struct cairn_df_instr *in)
 
 static void step_reset(struct df_build *d)
 {
+	free(d->chown);
+	free(d->chmod);
+	d->chown = d->chmod = NULL;
 	strv_release(&d->words);
 	for (size_t k = 0; k < d->n_sel; k++)
 		df_selection_release(&d->sel[k]);
@@ -1607,8 +1807,12 @@ static int build_df_stage(struct df_build *d, size_t si, int *restart, int *stop
 	for (size_t k = st->first + 1; k <= st->last; k++) {
 		const struct cairn_df_instr *in = &d->df->v[k];
 
-		if (s->b->failed)
+		if (s->b->failed) {
+			/* another image failed: this one stops, and says nothing of it */
+			s->cancelled = true;
+			*stop = 1;
 			return 0;
+		}
 		if (in->cmd == CAIRN_DF_ARG) {
 			d->in = in;
 			ret = stage_load_prev(s, err);
@@ -1640,7 +1844,6 @@ static int read_dockerfile(struct cairn_buf *text, struct df_build *d, struct ca
 	struct builder *b = d->s->b;
 	struct cairn_git_repo *repo = NULL;
 	cleanup_close int proj = -1;
-	cleanup_close int fd = -1;
 	int ret = d->cfg->work_tree ? CAIRN_ENOTFOUND : stage_project_repo(&repo, b, err);
 
 	if (ret == 0) {
@@ -1674,13 +1877,13 @@ static int read_dockerfile(struct cairn_buf *text, struct df_build *d, struct ca
 				       "%s: not in commit %.12s of the project (commit it)",
 				       d->file, b->head);
 	}
+	if (ret < 0 && ret != CAIRN_ENOTFOUND)
+		return ret;
 	cairn_error_clear(err);
 	proj = open(b->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (proj >= 0)
-		fd = cairn_root_open(proj, d->file, O_RDONLY, CAIRN_ROOT_BENEATH);
-	if (fd < 0)
-		return cairn_error_set_errno(err, "%s", d->file);
-	return cairn_fs_read_fd(fd, text, d->file, err);
+	if (proj < 0)
+		return cairn_error_set_errno(err, "project '%s'", b->dir);
+	return cairn_root_read_file(proj, d->file, CAIRN_ROOT_BENEATH, text, d->file, err);
 }
 
 static int df_prepare(struct df_build *d, struct cairn_error **err)
