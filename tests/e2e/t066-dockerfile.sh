@@ -251,6 +251,11 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	SCRIPT
 	FROM scratch AS bare
 	COPY page.txt /
+	FROM web AS mounts
+	RUN --mount=type=bind,source=req,target=/mnt/req --mount=type=tmpfs,target=/scratch \
+	    --mount=type=bind,from=web,source=/srv,target=/mnt/web \
+	    cat /mnt/req/base.txt /mnt/web/index > /seen && touch /scratch/x && \
+	    ! touch /mnt/req/ro 2>/dev/null && ! test -e /mnt/req/req.txt
 	EOF
 	printf "plain page\n" >"$T/plain/ctx/page.txt" &&
 	mkdir -p "$T/plain/ctx/req" && printf "base\n" >"$T/plain/ctx/req/base.txt" &&
@@ -281,6 +286,19 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	umoci unpack --image "$CAIRN_HOME/store:plain:$(field "$T/r10c.json" "" signature)" "$T/e" \
 		>/dev/null &&
 	test "$(ls "$T/e/rootfs")" = page.txt &&
+	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
+		--target mounts ctx --report "$T/r10m.json" >"$T/out10m" 2>&1 &&
+	rm -rf "$T/m" &&
+	umoci unpack --image "$CAIRN_HOME/store:plain:$(field "$T/r10m.json" "" signature)" "$T/m" \
+		>/dev/null &&
+	test "$(cat "$T/m/rootfs/seen")" = "base
+hi plain page" &&
+	! test -e "$T/m/rootfs/scratch" && ! test -e "$T/m/rootfs/mnt" &&
+	printf "base2\n" >"$T/plain/ctx/req/base.txt" &&
+	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
+		--target mounts ctx --report "$T/r10n.json" >"$T/out10n" 2>&1 &&
+	field "$T/r10n.json" "" built | grep -q "^mounts:23 RUN --mount=type=bind" &&
+	printf "base\n" >"$T/plain/ctx/req/base.txt" &&
 	"$CAIRN" build --dir "$T/plain" --file Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
 		--build-arg GREETING=hello --target web ctx --report "$T/r11.json" >"$T/out11" 2>&1 &&
 	test "$(field "$T/r11.json" "" built)" != "" || { cat "$T/out11"; false; }
