@@ -249,6 +249,9 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	#!/bin/sh
 	echo "shebang \$0" > /shebang
 	SCRIPT
+	COPY <<CONF /etc/app.conf
+	key=value
+	CONF
 	FROM scratch AS bare
 	COPY page.txt /
 	FROM web AS mounts
@@ -277,6 +280,7 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	test "$(cat "$T/d/rootfs/app.jar")" = jar &&
 	test -f "$T/d/rootfs/sh-copy" && ! test -L "$T/d/rootfs/sh-copy" &&
 	test "$(cat "$T/d/rootfs/shebang")" = "shebang /dev/pipes/SCRIPT" &&
+	test "$(cat "$T/d/rootfs/etc/app.conf")" = "key=value" &&
 	skopeo inspect --config "oci:$CAIRN_HOME/store:plain:$(field "$T/r10.json" "" signature)" \
 		>"$T/debug-config.json" &&
 	grep -q "8001/udp" "$T/debug-config.json" &&
@@ -297,7 +301,7 @@ hi plain page" &&
 	printf "base2\n" >"$T/plain/ctx/req/base.txt" &&
 	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
 		--target mounts ctx --report "$T/r10n.json" >"$T/out10n" 2>&1 &&
-	field "$T/r10n.json" "" built | grep -q "^mounts:23 RUN --mount=type=bind" &&
+	field "$T/r10n.json" "" built | grep -q "^mounts:[0-9]* RUN --mount=type=bind" &&
 	printf "base\n" >"$T/plain/ctx/req/base.txt" &&
 	"$CAIRN" build --dir "$T/plain" --file Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
 		--build-arg GREETING=hello --target web ctx --report "$T/r11.json" >"$T/out11" 2>&1 &&

@@ -70,8 +70,9 @@ struct df_build {
 	char *name;	  /* of the instruction at hand, for events */
 	const struct cairn_df_instr *in;
 	/* what the instruction's maker needs, prepared with its signature */
-	struct strv words;	     /* substituted arguments */
-	struct df_selection sel[64]; /* COPY/ADD sources from the context */
+	struct strv words;		       /* substituted arguments */
+	struct df_selection sel[64];	       /* COPY/ADD sources from the context */
+	const struct cairn_df_heredoc *hd[64]; /* or a heredoc (COPY <<EOF /file) */
 	size_t n_sel;
 	const char *dest;	      /* COPY/ADD's destination, substituted */
 	char *chown, *chmod;	      /* its --chown and --chmod, substituted */
@@ -581,8 +582,6 @@ static int sign_copy(struct strv *deps, struct df_build *d, const struct cairn_d
 
 	if (in->n_args < 2)
 		return df_fail(d, in, "requires at least two arguments");
-	if (in->n_heredocs)
-		return df_fail(d, in, "heredocs are not supported yet");
 	for (size_t i = 0; i < in->n_args; i++) {
 		char *w = NULL;
 
@@ -634,10 +633,22 @@ static int sign_copy(struct strv *deps, struct df_build *d, const struct cairn_d
 		}
 		return 0;
 	}
+	for (size_t k = 0, h = 0; k < n_src; k++) {
+		/* COPY <<EOF /file: the heredocs, in their order, are sources of their own */
+		if (strncmp(in->args[k], "<<", 2) != 0 || h == in->n_heredocs)
+			continue;
+		d->hd[k] = &in->heredocs[h++];
+		strv_addf(deps, "heredoc:%zu:%s:%s", k, d->hd[k]->name, d->hd[k]->content);
+	}
 	ret = load_context(d, err);
 	for (size_t k = 0; ret == 0 && k < n_src; k++) {
 		cleanup_free char *src = clean_source(d->words.v[k]);
 
+		if (d->hd[k]) {
+			d->sel[k].roots = 1;
+			d->n_sel = k + 1;
+			continue;
+		}
 		if (strncmp(src, "http://", 7) == 0 || strncmp(d->words.v[k], "http://", 7) == 0 ||
 		    strncmp(d->words.v[k], "https://", 8) == 0 ||
 		    strncmp(d->words.v[k], "git@", 4) == 0)
@@ -1240,6 +1251,22 @@ static void copy_dest(char **out, bool *as_dir, struct df_build *d, int below, j
 }
 
 /* COPY/ADD from the context into layer `w`. */
+/* A heredoc source of COPY/ADD: a file of its text at `path`. */
+static int write_heredoc(struct cairn_layer_writer *w, struct df_build *d,
+			 const struct cairn_df_heredoc *hd, const char *path,
+			 const struct copy_opts *o, struct cairn_error **err)
+{
+	struct cairn_layer_entry e = {.path = path,
+				      .mode = S_IFREG | (o->chmod >= 0 ? (mode_t)o->chmod : 0644),
+				      .uid = (uid_t)o->uid,
+				      .gid = (gid_t)o->gid,
+				      .mtime = d->ctx.mtime,
+				      .size = strlen(hd->content)};
+	int ret = cairn_layer_add(w, &e, err);
+
+	return ret < 0 || !e.size ? ret : cairn_layer_write_data(w, hd->content, e.size, err);
+}
+
 static int copy_context(struct cairn_layer_writer *w, struct df_build *d, int below, json_t *c,
 			const struct copy_opts *o, struct cairn_error **err)
 {
@@ -1250,19 +1277,29 @@ static int copy_context(struct cairn_layer_writer *w, struct df_build *d, int be
 	copy_dest(&dest, &as_dir, d, below, c);
 	for (size_t k = 0; k < d->n_sel; k++)
 		as_dir = as_dir || d->sel[k].dirs || d->sel[k].roots > 1;
-	if (!as_dir && d->n_sel == 1 && d->sel[0].n == 1) {
+	if (!as_dir && d->n_sel == 1 && (d->sel[0].n == 1 || d->hd[0])) {
 		/* one file to a path of its own */
 		const char *slash = strrchr(dest, '/');
 		cleanup_free char *parent = slash ? xstrndup(dest, (size_t)(slash - dest)) : NULL;
 
-		ret = parent ? ensure_dir(w, below, parent, 0755, 0, 0, d->ctx.mtime, err) : 0;
-		if (ret == 0)
+		ret = parent ? ensure_dir(w, below, parent, 0755, o->uid, o->gid, d->ctx.mtime, err)
+			     : 0;
+		if (ret == 0 && d->hd[0])
+			ret = write_heredoc(w, d, d->hd[0], dest, o, err);
+		else if (ret == 0)
 			ret = write_context_file(w, d, &d->ctx.v[d->sel[0].v[0].file], dest, o,
 						 below, dest, err);
 		return ret;
 	}
 	ret = ensure_dir(w, below, dest, 0755, o->uid, o->gid, d->ctx.mtime, err);
 	for (size_t k = 0; ret == 0 && k < d->n_sel; k++) {
+		if (d->hd[k]) {
+			cleanup_free char *path = dest[0] ? xasprintf("%s/%s", dest, d->hd[k]->name)
+							  : xstrdup(d->hd[k]->name);
+
+			ret = write_heredoc(w, d, d->hd[k], path, o, err);
+			continue;
+		}
 		for (size_t i = 0; ret == 0 && i < d->sel[k].n; i++) {
 			struct df_file *f = &d->ctx.v[d->sel[k].v[i].file];
 			cleanup_free char *path =
@@ -2040,6 +2077,7 @@ static void step_reset(struct df_build *d)
 	mounts_release(d);
 	for (size_t k = 0; k < d->n_sel; k++)
 		df_selection_release(&d->sel[k]);
+	memset(d->hd, 0, sizeof(d->hd));
 	d->n_sel = 0;
 	d->from_set = false;
 	free(d->name);
