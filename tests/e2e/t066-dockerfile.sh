@@ -252,6 +252,10 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	COPY <<CONF /etc/app.conf
 	key=value
 	CONF
+	ARG URL
+	ARG SUM
+	ADD \${URL} /opt/fetched/
+	ADD --checksum=sha256:\${SUM} \${URL} /opt/checked
 	FROM scratch AS bare
 	COPY page.txt /
 	FROM web AS mounts
@@ -261,13 +265,21 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	    ! touch /mnt/req/ro 2>/dev/null && ! test -e /mnt/req/req.txt
 	EOF
 	printf "plain page\n" >"$T/plain/ctx/page.txt" &&
-	mkdir -p "$T/plain/ctx/req" && printf "base\n" >"$T/plain/ctx/req/base.txt" &&
+	mkdir -p "$T/plain/ctx/req" "$T/www" && printf "base\n" >"$T/plain/ctx/req/base.txt" &&
+	printf "fetched v1\n" >"$T/www/tool.sh" && port=$(test_port 3) &&
+	test_spawn "$T/http.log" python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$port" &&
+	i=0 && until curl -fs "http://127.0.0.1:$port/tool.sh" >/dev/null; do
+		i=$((i + 1)) && [ $i -lt 100 ] && sleep 0.1 || return 1
+	done &&
+	URL="http://127.0.0.1:$port/tool.sh" && SUM=$(sha256sum <"$T/www/tool.sh" | cut -d" " -f1) &&
+	export URL SUM &&
 	printf "sibling\n" >"$T/plain/ctx/req.txt" && printf "jar\n" >"$T/plain/ctx/only.jar" &&
 	mkdir -p "$T/tarsrc/sub" && printf "in tar\n" >"$T/tarsrc/sub/f" && ln -s sub/f "$T/tarsrc/l" &&
 	tar -C "$T/tarsrc" --owner=7 --group=8 -czf "$T/plain/ctx/bundle.tar.gz" . &&
 	gzip -c "$T/plain/ctx/page.txt" >"$T/plain/ctx/page.txt.gz" &&
 	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
-		--target debug ctx --report "$T/r10.json" >"$T/out10b" 2>&1 &&
+		--build-arg URL --build-arg SUM --target debug ctx --report "$T/r10.json" \
+		>"$T/out10b" 2>&1 &&
 	rm -rf "$T/d" &&
 	umoci unpack --image "$CAIRN_HOME/store:plain:$(field "$T/r10.json" "" signature)" "$T/d" \
 		>/dev/null &&
@@ -281,6 +293,15 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	test -f "$T/d/rootfs/sh-copy" && ! test -L "$T/d/rootfs/sh-copy" &&
 	test "$(cat "$T/d/rootfs/shebang")" = "shebang /dev/pipes/SCRIPT" &&
 	test "$(cat "$T/d/rootfs/etc/app.conf")" = "key=value" &&
+	test "$(cat "$T/d/rootfs/opt/fetched/tool.sh")" = "fetched v1" &&
+	test "$(stat -c %a "$T/d/rootfs/opt/fetched/tool.sh")" = 600 &&
+	test "$(cat "$T/d/rootfs/opt/checked")" = "fetched v1" &&
+	printf "fetched v2\n" >"$T/www/tool.sh" &&
+	test_must_fail "$CAIRN" build --dir "$T/plain" -f Dockerfile.web \
+		--build-arg "BASE=$REG/base/busybox:1" --build-arg URL --build-arg SUM \
+		--target debug ctx >"$T/out10u" 2>&1 &&
+	grep -q "is not --checksum=sha256:$SUM" "$T/out10u" &&
+	printf "fetched v1\n" >"$T/www/tool.sh" &&
 	skopeo inspect --config "oci:$CAIRN_HOME/store:plain:$(field "$T/r10.json" "" signature)" \
 		>"$T/debug-config.json" &&
 	grep -q "8001/udp" "$T/debug-config.json" &&

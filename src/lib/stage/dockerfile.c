@@ -7,6 +7,7 @@
 #include "common.h"
 #include "stage/stage_internal.h"
 #include "stage/df_context.h"
+#include "stage/df_fetch.h"
 #include "cairn/image.h"
 #include "dockerfile/parse.h"
 #include "dockerfile/plan.h"
@@ -36,6 +37,20 @@ struct df_done {
 	char sig[CAIRN_SIGNATURE_HEX];
 	struct cairn_descriptor desc;
 	bool set;
+};
+
+/* How COPY/ADD write what they copy. */
+struct copy_opts {
+	int64_t uid, gid; /* -1: root (from the context), the file's own (--from) */
+	int chmod;	  /* -1: as the source */
+};
+
+/* A URL source of ADD: fetched when signed (or, with --checksum, when built). */
+struct df_url {
+	char *url;
+	char *file;	/* where it was fetched, in the build's directory; NULL: not yet */
+	char *checksum; /* --checksum's "sha256:HEX" */
+	struct df_fetched got;
 };
 
 /* One RUN --mount. */
@@ -73,6 +88,7 @@ struct df_build {
 	struct strv words;		       /* substituted arguments */
 	struct df_selection sel[64];	       /* COPY/ADD sources from the context */
 	const struct cairn_df_heredoc *hd[64]; /* or a heredoc (COPY <<EOF /file) */
+	struct df_url *urls[64];	       /* or a URL (ADD https://...) */
 	size_t n_sel;
 	const char *dest;	      /* COPY/ADD's destination, substituted */
 	char *chown, *chmod;	      /* its --chown and --chmod, substituted */
@@ -572,6 +588,112 @@ static int load_context(struct df_build *d, struct cairn_error **err)
 	return 0;
 }
 
+static bool is_url(const char *w)
+{
+	return !strncmp(w, "http://", 7) || !strncmp(w, "https://", 8) || !strncmp(w, "git@", 4) ||
+	       !strncmp(w, "git://", 6) || !strncmp(w, "ssh://", 6);
+}
+
+/* Fetch the URL of source `k` into the build's directory (as ADD docker fetches it). */
+static int fetch_url(struct df_build *d, struct df_url *u, size_t k, struct cairn_error **err)
+{
+	const char *run;
+	int ret = stage_run_dir(&run, d->s->b, err);
+
+	if (ret < 0)
+		return ret;
+	u->file = xasprintf("%s/add-%p-%zu", run, (void *)u, k);
+	stage_unlock(d->s->b); /* other images go on meanwhile */
+	ret = df_fetch(&u->got, u->url, u->file, err);
+	stage_lock(d->s->b);
+	if (ret < 0) {
+		free(u->file);
+		u->file = NULL;
+		return df_wrap(d, d->in, err);
+	}
+	if (u->checksum && strcmp(u->checksum + 7, cairn_digest_hex(&u->got.digest)) != 0)
+		return df_fail(d, d->in, "%s: the content's sha256:%s is not --checksum=%s", u->url,
+			       cairn_digest_hex(&u->got.digest), u->checksum);
+	return 0;
+}
+
+/*
+ * ADD URL: with --checksum=sha256:HEX that signs it (fetched when built); without, the URL is
+ * fetched now and its content signs it, as docker fetches it on every build.
+ */
+static int sign_url(struct strv *deps, struct df_build *d, const struct cairn_df_instr *in,
+		    size_t k, struct cairn_error **err)
+{
+	const char *w = d->words.v[k];
+	struct df_url *u;
+	const char *sum = flag_value(in, "checksum");
+
+	if (in->cmd != CAIRN_DF_ADD)
+		return df_fail(d, in, "'%s': COPY takes no URL (ADD does)", w);
+	if (strncmp(w, "http://", 7) && strncmp(w, "https://", 8))
+		return df_fail(d, in, "'%s': ADD of a git repository is not supported yet", w);
+	u = d->urls[k] = xcalloc(1, sizeof(*u));
+	u->url = xstrdup(w);
+	if (sum) {
+		int ret = word(&u->checksum, d, sum, err);
+
+		if (ret < 0)
+			return ret;
+		if (strncmp(u->checksum, "sha256:", 7) || strlen(u->checksum) != 7 + 64 ||
+		    strspn(u->checksum + 7, "0123456789abcdef") != 64)
+			return df_fail(d, in, "--checksum=%s: not sha256:HEX", u->checksum);
+		strv_addf(deps, "url:%s:%s", u->url, u->checksum);
+		return 0;
+	}
+	{
+		int ret = fetch_url(d, u, k, err);
+
+		if (ret < 0)
+			return ret;
+	}
+	strv_addf(deps, "url:%s:sha256:%s", u->url, cairn_digest_hex(&u->got.digest));
+	return 0;
+}
+
+/* The file name ADD gives a URL's file in a directory: the last element of its path. */
+static char *url_name(const char *url)
+{
+	const char *p = strstr(url, "://");
+	size_t n;
+	const char *slash;
+
+	p = p ? strchr(p + 3, '/') : NULL;
+	if (!p)
+		return NULL;
+	n = strcspn(p, "?#");
+	slash = p + n;
+	while (slash > p && slash[-1] != '/')
+		slash--;
+	return slash < p + n ? xstrndup(slash, (size_t)(p + n - slash)) : NULL;
+}
+
+/* A URL source into the layer at `path` (0600 unless --chmod, as docker). */
+static int write_url(struct cairn_layer_writer *w, struct df_build *d, struct df_url *u, size_t k,
+		     const char *path, const struct copy_opts *o, struct cairn_error **err)
+{
+	struct cairn_layer_entry e = {.path = path,
+				      .mode = S_IFREG | (o->chmod >= 0 ? (mode_t)o->chmod : 0600),
+				      .uid = (uid_t)o->uid,
+				      .gid = (gid_t)o->gid};
+	cleanup_close int fd = -1;
+	int ret = u->file ? 0 : fetch_url(d, u, k, err);
+
+	if (ret < 0)
+		return ret;
+	fd = open(u->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cairn_error_set_errno(err, "ADD: '%s'", u->file);
+	e.mtime = u->got.mtime;
+	e.size = u->got.size;
+	ret = cairn_layer_add(w, &e, err);
+	return ret < 0 ? ret : stage_copy_fd(w, fd, u->url, u->got.size, err);
+}
+
 /* COPY/ADD: the sources and destination substituted; from the context, the files selected. */
 static int sign_copy(struct strv *deps, struct df_build *d, const struct cairn_df_instr *in,
 		     struct cairn_error **err)
@@ -649,11 +771,14 @@ static int sign_copy(struct strv *deps, struct df_build *d, const struct cairn_d
 			d->n_sel = k + 1;
 			continue;
 		}
-		if (strncmp(src, "http://", 7) == 0 || strncmp(d->words.v[k], "http://", 7) == 0 ||
-		    strncmp(d->words.v[k], "https://", 8) == 0 ||
-		    strncmp(d->words.v[k], "git@", 4) == 0)
-			return df_fail(d, in, "'%s': sources from URLs are not supported yet",
-				       d->words.v[k]);
+		if (is_url(d->words.v[k])) {
+			ret = sign_url(deps, d, in, k, err);
+			d->n_sel = k + 1;
+			if (ret < 0)
+				return ret;
+			d->sel[k].roots = 1;
+			continue;
+		}
 		ret = df_context_select(&d->sel[k], &d->ctx, src, err);
 		d->n_sel = k + 1;
 		if (ret < 0)
@@ -865,7 +990,7 @@ static int check_flags(struct df_build *d, const struct cairn_df_instr *in)
 		{CAIRN_DF_FROM, "|platform|", ""},
 		{CAIRN_DF_RUN, "|mount|network|", "|security|"},
 		{CAIRN_DF_COPY, "|from|chown|chmod|link|", "|parents|exclude|"},
-		{CAIRN_DF_ADD, "|chown|chmod|link|", "|checksum|keep-git-dir|parents|exclude|"},
+		{CAIRN_DF_ADD, "|chown|chmod|link|checksum|", "|keep-git-dir|parents|exclude|"},
 		{CAIRN_DF_HEALTHCHECK, "|interval|timeout|start-period|start-interval|retries|",
 		 ""},
 	};
@@ -979,11 +1104,6 @@ static int ensure_dir(struct cairn_layer_writer *w, int below, const char *dir, 
 	}
 	return ret;
 }
-
-struct copy_opts {
-	int64_t uid, gid; /* -1: root (from the context), the file's own (--from) */
-	int chmod;	  /* -1: as the source */
-};
 
 static int parse_chmod(int *out, struct df_build *d, const struct cairn_df_instr *in)
 {
@@ -1277,7 +1397,7 @@ static int copy_context(struct cairn_layer_writer *w, struct df_build *d, int be
 	copy_dest(&dest, &as_dir, d, below, c);
 	for (size_t k = 0; k < d->n_sel; k++)
 		as_dir = as_dir || d->sel[k].dirs || d->sel[k].roots > 1;
-	if (!as_dir && d->n_sel == 1 && (d->sel[0].n == 1 || d->hd[0])) {
+	if (!as_dir && d->n_sel == 1 && (d->sel[0].n == 1 || d->hd[0] || d->urls[0])) {
 		/* one file to a path of its own */
 		const char *slash = strrchr(dest, '/');
 		cleanup_free char *parent = slash ? xstrndup(dest, (size_t)(slash - dest)) : NULL;
@@ -1286,6 +1406,8 @@ static int copy_context(struct cairn_layer_writer *w, struct df_build *d, int be
 			     : 0;
 		if (ret == 0 && d->hd[0])
 			ret = write_heredoc(w, d, d->hd[0], dest, o, err);
+		else if (ret == 0 && d->urls[0])
+			ret = write_url(w, d, d->urls[0], 0, dest, o, err);
 		else if (ret == 0)
 			ret = write_context_file(w, d, &d->ctx.v[d->sel[0].v[0].file], dest, o,
 						 below, dest, err);
@@ -1298,6 +1420,19 @@ static int copy_context(struct cairn_layer_writer *w, struct df_build *d, int be
 							  : xstrdup(d->hd[k]->name);
 
 			ret = write_heredoc(w, d, d->hd[k], path, o, err);
+			continue;
+		}
+		if (d->urls[k]) {
+			cleanup_free char *name = url_name(d->urls[k]->url);
+			cleanup_free char *path = NULL;
+
+			if (!name) {
+				ret = df_fail(d, d->in, "'%s': no file name in the URL for '%s/'",
+					      d->urls[k]->url, dest);
+				break;
+			}
+			path = dest[0] ? xasprintf("%s/%s", dest, name) : xstrdup(name);
+			ret = write_url(w, d, d->urls[k], k, path, o, err);
 			continue;
 		}
 		for (size_t i = 0; ret == 0 && i < d->sel[k].n; i++) {
@@ -2078,6 +2213,19 @@ static void step_reset(struct df_build *d)
 	for (size_t k = 0; k < d->n_sel; k++)
 		df_selection_release(&d->sel[k]);
 	memset(d->hd, 0, sizeof(d->hd));
+	for (size_t k = 0; k < ARRAY_SIZE(d->urls); k++) {
+		struct df_url *u = d->urls[k];
+
+		if (!u)
+			continue;
+		if (u->file)
+			unlink(u->file);
+		free(u->file);
+		free(u->url);
+		free(u->checksum);
+		free(u);
+		d->urls[k] = NULL;
+	}
 	d->n_sel = 0;
 	d->from_set = false;
 	free(d->name);
