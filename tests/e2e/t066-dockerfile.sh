@@ -263,6 +263,11 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	    --mount=type=bind,from=web,source=/srv,target=/mnt/web \
 	    cat /mnt/req/base.txt /mnt/web/index > /seen && touch /scratch/x && \
 	    ! touch /mnt/req/ro 2>/dev/null && ! test -e /mnt/req/req.txt
+	FROM web AS parent
+	ONBUILD RUN echo triggered > /triggered
+	ONBUILD COPY page.txt /onbuild-page
+	FROM parent AS child
+	RUN cat /triggered /onbuild-page > /child
 	EOF
 	printf "plain page\n" >"$T/plain/ctx/page.txt" &&
 	mkdir -p "$T/plain/ctx/req" "$T/www" && printf "base\n" >"$T/plain/ctx/req/base.txt" &&
@@ -324,6 +329,15 @@ hi plain page" &&
 		--target mounts ctx --report "$T/r10n.json" >"$T/out10n" 2>&1 &&
 	field "$T/r10n.json" "" built | grep -q "^mounts:[0-9]* RUN --mount=type=bind" &&
 	printf "base\n" >"$T/plain/ctx/req/base.txt" &&
+	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
+		--target child ctx --report "$T/r10o.json" >"$T/out10o" 2>&1 &&
+	rm -rf "$T/ob" &&
+	umoci unpack --image "$CAIRN_HOME/store:plain:$(field "$T/r10o.json" "" signature)" "$T/ob" \
+		>/dev/null &&
+	test "$(cat "$T/ob/rootfs/child")" = "triggered
+plain page" &&
+	skopeo inspect --config "oci:$CAIRN_HOME/store:plain:$(field "$T/r10o.json" "" signature)" \
+		>"$T/child-config.json" && ! grep -q OnBuild "$T/child-config.json" &&
 	"$CAIRN" build --dir "$T/plain" --file Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
 		--build-arg GREETING=hello --target web ctx --report "$T/r11.json" >"$T/out11" 2>&1 &&
 	test "$(field "$T/r11.json" "" built)" != "" || { cat "$T/out11"; false; }

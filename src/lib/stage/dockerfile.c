@@ -98,6 +98,8 @@ struct df_build {
 	bool from_set;
 	struct df_mount *mounts; /* RUN --mount's, parsed and substituted */
 	size_t n_mounts;
+	bool clear_onbuild; /* the first trigger of the base's ONBUILD: the stage drops them */
+	bool in_onbuild;    /* running the base's triggers */
 };
 
 /*
@@ -2150,22 +2152,31 @@ out:
 	return ret;
 }
 
-static int make_instr(struct cairn_descriptor *out, struct image_state *s,
-		      const struct stage_def *def, struct cairn_error **err)
+static int build_instr(struct stage_output *o, struct image_state *s, const struct stage_def *def,
+		       struct cairn_error **err)
 {
 	struct df_build *d = def->ud;
 
+	/* the base's triggers run once: the image built on it has none of them */
+	if (d->clear_onbuild)
+		json_object_del(stage_config_section(o->config), "OnBuild");
 	switch (d->in->cmd) {
 	case CAIRN_DF_RUN:
-		return stage_make_on_prev(out, s, def, build_run, err);
+		return build_run(o, s, def, err);
 	case CAIRN_DF_COPY:
 	case CAIRN_DF_ADD:
-		return stage_make_on_prev(out, s, def, build_copy, err);
+		return build_copy(o, s, def, err);
 	case CAIRN_DF_WORKDIR:
-		return stage_make_on_prev(out, s, def, build_workdir, err);
+		return build_workdir(o, s, def, err);
 	default:
-		return stage_make_on_prev(out, s, def, build_config, err);
+		return build_config(o, s, def, err);
 	}
+}
+
+static int make_instr(struct cairn_descriptor *out, struct image_state *s,
+		      const struct stage_def *def, struct cairn_error **err)
+{
+	return stage_make_on_prev(out, s, def, build_instr, err);
 }
 
 /* FROM an image: pulled (or found in the store); FROM scratch: an empty image. */
@@ -2197,10 +2208,11 @@ static char *instr_name(struct df_build *d, const struct cairn_df_instr *in)
 {
 	const struct cairn_df_stage *st = &d->plan->v[d->stage];
 	cleanup_free char *text = df_shown(in->original, 48);
+	cleanup_free char *where = d->in_onbuild ? xstrdup("onbuild") : xasprintf("%u", in->line);
 
 	if (st->name)
-		return xasprintf("%s:%u %s", st->name, in->line, text);
-	return xasprintf("%zu:%u %s", d->stage, in->line, text);
+		return xasprintf("%s:%s %s", st->name, where, text);
+	return xasprintf("%zu:%s %s", d->stage, where, text);
 }
 
 static void step_reset(struct df_build *d)
@@ -2293,6 +2305,64 @@ static bool runs_after(struct df_build *d, size_t si, size_t k)
 	return false;
 }
 
+/*
+ * The ONBUILD triggers of the image a stage starts from, run after its FROM as docker runs
+ * them; their messages name "DOCKERFILE:LINE ONBUILD" and the trigger's number.
+ */
+static int run_onbuild(struct df_build *d, size_t si, const struct cairn_df_instr *from,
+		       int *restart, int *stop, struct cairn_error **err)
+{
+	CLEANUP(cairn_buf_release) struct cairn_buf text = CAIRN_BUF_INIT;
+	struct cairn_dockerfile *ob = NULL;
+	cleanup_free char *file = NULL;
+	const char *saved = d->file;
+	json_t *triggers, *t;
+	size_t i;
+	int ret = stage_load_prev(d->s, err), next;
+
+	if (ret < 0)
+		return ret;
+	triggers = json_object_get(stage_config_section(d->s->config), "OnBuild");
+	if (!json_array_size(triggers))
+		return 0;
+	/* the parser wants a FROM first: one that is not run, the triggers numbered from 1 */
+	cairn_buf_addstr(&text, "FROM scratch\n");
+	json_array_foreach(triggers, i, t)
+		cairn_buf_addf(&text, "%s\n", json_string_value(t) ? json_string_value(t) : "");
+	file = xasprintf("%s:%u ONBUILD", d->file, from->line);
+	ret = cairn_dockerfile_parse(&ob, text.buf, text.len, file, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "image '%s'", d->s->name);
+	d->file = file;
+	d->in_onbuild = true;
+	for (i = 0; i < ob->n; i++)
+		ob->v[i].line--;
+	for (i = 1; ret == 0 && i < ob->n && !*stop && !*restart; i++) {
+		const struct cairn_df_instr *in = &ob->v[i];
+		bool run_later = runs_after(d, si, d->plan->v[si].first);
+
+		for (size_t k = i + 1; k < ob->n; k++)
+			run_later = run_later || ob->v[k].cmd == CAIRN_DF_RUN;
+		if (in->cmd == CAIRN_DF_ARG) {
+			d->in = in;
+			ret = do_arg(d, in, err);
+			continue;
+		}
+		d->runs_after = run_later;
+		d->clear_onbuild = i == 1;
+		ret = instr_step(d, in, &next, stop, err);
+		d->clear_onbuild = false;
+		d->step++;
+		if (ret == 0 && !*stop && next != (int)d->step)
+			*restart = 1;
+	}
+	d->file = saved;
+	d->in_onbuild = false;
+	step_reset(d); /* nothing may point into `ob` */
+	cairn_dockerfile_free(ob);
+	return ret;
+}
+
 /* Build stage `si` of the plan; *stop when a stage is missing (no_build) or another went first. */
 static int build_df_stage(struct df_build *d, size_t si, int *restart, int *stop,
 			  struct cairn_error **err)
@@ -2334,6 +2404,9 @@ static int build_df_stage(struct df_build *d, size_t si, int *restart, int *stop
 			return 0;
 		}
 	}
+	ret = run_onbuild(d, si, from, restart, stop, err);
+	if (ret < 0 || *stop || *restart)
+		return ret;
 	for (size_t k = st->first + 1; k <= st->last; k++) {
 		const struct cairn_df_instr *in = &d->df->v[k];
 
