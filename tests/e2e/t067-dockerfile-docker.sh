@@ -38,18 +38,20 @@ cairn_image() {
 	image_check "$REG/cmp-$1:cairn"
 }
 
-# same_as_docker NAME: docker build of the same context; both images compared
+# same_as_docker NAME [TARGET [REF]]: docker build of the same context (the stage TARGET); the
+# image compared with cairn's (REF, default $REG/cmp-NAME:cairn)
 same_as_docker() {
 	[ -n "$HAVE_DOCKER" ] || return 0
 	if ! DOCKER_BUILDKIT=0 docker_cmd build -q --network none --build-arg "BASE=$BASE" \
-		-t "cmp-$1:docker" "$T/$1" >"$T/$1.docker.out" 2>&1; then
+		${2:+--target "$2"} -t "cmp-$1:docker" "$T/$1" >"$T/$1.docker.out" 2>&1; then
 		cat "$T/$1.docker.out"
 		return 1
 	fi
-	docker_cmd pull -q "$REG/cmp-$1:cairn" >/dev/null &&
+	cairn_ref=${3:-$REG/cmp-$1:cairn}
+	docker_cmd pull -q "$cairn_ref" >/dev/null &&
 		for w in cairn docker; do
 			ref="cmp-$1:$w"
-			[ "$w" = cairn ] && ref="$REG/cmp-$1:cairn"
+			[ "$w" = cairn ] && ref=$cairn_ref
 			docker_cmd image inspect "$ref" >"$T/$1.$w.json" &&
 				id=$(docker_cmd create "$ref" /bin/true) &&
 				docker_cmd export "$id" >"$T/$1.$w.tar" &&
@@ -100,6 +102,31 @@ test_expect_success 'multi-stage: owners, modes, SHELL, HEALTHCHECK, shell-form 
 	test "$(stat -c "%u:%g" "$r/etc/app/config.ini")" = 2000:2000 &&
 	test "$(stat -c "%a" "$r/usr/local/bin/run.sh")" = 755 &&
 	same_as_docker multi
+'
+
+test_expect_success 'a werf guide'"'"'s multi-target Dockerfile: COPY --from globs and directories' '
+	cairn_image guides && seen guides &&
+	r="$T/u-guides/rootfs" &&
+	test "$(ls "$r/www/static")" = "about.html
+index.html
+main.js" &&
+	test -f "$r/etc/nginx/nginx.conf" &&
+	same_as_docker guides
+'
+
+test_expect_success 'the guide'"'"'s werf.yaml: one Dockerfile, two targets, from the commit' '
+	git -C "$T/guides" init -q && git -C "$T/guides" add -A &&
+	git -C "$T/guides" -c user.name=t -c user.email=t@example.com commit -q -m init &&
+	"$CAIRN" build-and-publish --dir "$T/guides" --images-repo "$REG/guides" --tag-custom v1 \
+		>"$T/guides-werf.out" 2>&1 &&
+	rm -rf "$T/gb" && skopeo copy -q --src-tls-verify=false "docker://$REG/guides/backend:v1" \
+		"oci:$T/oci-gb:x" && umoci unpack --image "$T/oci-gb:x" "$T/gb" >/dev/null 2>&1 &&
+	test "$(ls "$T/gb/rootfs/app/dist")" = "about.html
+index.html" &&
+	test "$(stat -c %a "$T/gb/rootfs/app/bin/www")" = 755 &&
+	test -f "$T/gb/rootfs/app/routes/index.js" &&
+	test "$(cat "$T/gb/rootfs/app/node_modules/.production")" = "$(cat "$T/guides/package.json")" &&
+	same_as_docker guides backend "$REG/guides/backend:v1"
 '
 
 test_done
