@@ -23,6 +23,14 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* qsort() that takes an empty array too: C leaves qsort(NULL, 0, ...) undefined. */
+static inline void cairn_sort(void *v, size_t n, size_t size,
+			      int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(v, n, size, cmp);
+}
+
 #include "util/banned.h"
 
 #endif

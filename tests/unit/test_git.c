@@ -857,7 +857,7 @@ static void expect_checksum(struct fixture *f, const char *commit_hex,
 
 	assert_true(n_files <= ARRAY_SIZE(sorted));
 	memcpy(sorted, files, n_files * sizeof(*files));
-	qsort(sorted, n_files, sizeof(*sorted), str_cmp);
+	cairn_sort(sorted, n_files, sizeof(*sorted), str_cmp);
 	for (size_t i = 0; i < n_files; i++) {
 		bool in = sel->n_include == 0, out = false, dep = false;
 

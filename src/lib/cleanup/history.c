@@ -58,7 +58,7 @@ static void apply_limit(struct scan_ref **v, size_t n, const struct cairn_config
 {
 	bool has_last = l->set && l->last >= 0, has_in = l->set && l->in_secs >= 0;
 
-	qsort(v, n, sizeof(*v), newest_first);
+	cairn_sort(v, n, sizeof(*v), newest_first);
 	for (size_t i = 0; i < n; i++) {
 		bool by_last = !has_last || i < (size_t)l->last;
 		bool by_in = !has_in || v[i]->info.time > now - l->in_secs;
@@ -173,7 +173,7 @@ static int scan_ref(struct cleanup_history *h, const struct scan_ref *r, const s
 		cairn_error_clear(err);
 		ret = 0;
 	}
-	qsort(hits, n_hits, sizeof(*hits), hit_newest_first);
+	cairn_sort(hits, n_hits, sizeof(*hits), hit_newest_first);
 	for (size_t i = 0; ret == 0 && i < n_hits; i++) {
 		bool by_last = !has_last || i < (size_t)per->last;
 		bool by_in = !has_in || hits[i].latest > now - per->in_secs;
@@ -276,7 +276,7 @@ int cleanup_history_scan(struct cleanup_history *h, const struct cairn_config *c
 		memcpy(recs[n_recs].commit, commits[i], 41);
 		recs[n_recs++].sig = sigs[i];
 	}
-	qsort(recs, n_recs, sizeof(*recs), by_commit);
+	cairn_sort(recs, n_recs, sizeof(*recs), by_commit);
 	ret = read_refs(&refs, &n_refs, repo, err);
 	for (size_t p = 0; ret == 0 && p < n_pol; p++) {
 		cleanup_free struct scan_ref **match = xcalloc(n_refs + 1, sizeof(*match));

@@ -217,7 +217,7 @@ static int cmp_pend(const void *a, const void *b)
 /* The blob table: each blob once, with the names that reference it. */
 static void resolve(struct host_job *j)
 {
-	qsort(j->pend, j->n_pend, sizeof(*j->pend), cmp_pend);
+	cairn_sort(j->pend, j->n_pend, sizeof(*j->pend), cmp_pend);
 	for (size_t i = 0; i < j->n_pend; i++) {
 		struct pending *p = &j->pend[i];
 		struct host_ref *r = &j->v[p->ref];
@@ -249,7 +249,7 @@ static void sort_names(struct host_job *j)
 	for (size_t i = 0; i < j->n; i++)
 		j->sorted[i] = i;
 	sorting = j;
-	qsort(j->sorted, j->n, sizeof(*j->sorted), cmp_name);
+	cairn_sort(j->sorted, j->n, sizeof(*j->sorted), cmp_name);
 	sorting = NULL;
 }
 

@@ -230,7 +230,7 @@ static void apply_policy(struct repo_tags *rt, const char *scheme,
 		if (!rt->v[i].skip && !rt->v[i].delete &&!rt->v[i].user_kept &&
 		    strcmp(rt->v[i].scheme, scheme) == 0)
 			v[n++] = &rt->v[i];
-	qsort(v, n, sizeof(*v), by_created);
+	cairn_sort(v, n, sizeof(*v), by_created);
 	for (size_t i = 0; i < n; i++) {
 		/* a tag whose config has no publish time is never taken for an old one */
 		if (p->expiry_days >= 0 && v[i]->created > 0 &&

@@ -497,7 +497,7 @@ int cleanup_stages(const struct cairn_cleanup_opts *o, const char *project,
 		ret = read_stage(&j, &j.v[i], err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "stages storage '%s'", o->stages_storage);
-	qsort(j.v, j.n, sizeof(*j.v), by_sig);
+	cairn_sort(j.v, j.n, sizeof(*j.v), by_sig);
 	if (!o->purge)
 		walk(&j, roots);
 	for (size_t i = 0; i < j.n; i++)

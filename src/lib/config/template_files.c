@@ -118,8 +118,8 @@ static int each_template(int rootfd, int fd, const char *rel_prefix, const char 
 	size_t n = 0, alloc = 0;
 	int ret = find_tmpl(&names, &n, &alloc, fd, "", 0, err);
 
-	if (ret == 0)
-		qsort(names, n, sizeof(*names), cmpstr);
+	if (ret == 0 && n > 1) /* cairn_sort() takes no NULL, even for nothing */
+		cairn_sort(names, n, sizeof(*names), cmpstr);
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		CLEANUP(cairn_buf_release)
 		struct cairn_buf b = CAIRN_BUF_INIT_MAX(CAIRN_TEMPLATE_OUTPUT_MAX);

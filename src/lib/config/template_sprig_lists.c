@@ -277,7 +277,7 @@ TPL_FN(sortAlpha)
 			return ret;
 		tpl_list_push(r, s);
 	}
-	qsort(r->v, r->n, sizeof(*r->v), cmp_str);
+	cairn_sort(r->v, r->n, sizeof(*r->v), cmp_str);
 	*out = TAKE_PTR(r);
 	return 0;
 }

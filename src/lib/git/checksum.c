@@ -123,7 +123,7 @@ int cairn_git_stage_checksum(char *out, bool *matched, struct cairn_git_repo *r,
 	cairn_sha256_init(&h);
 	if (ret == 0) {
 		if (dc.n > 1)
-			qsort(dc.v, dc.n, sizeof(*dc.v), dep_cmp);
+			cairn_sort(dc.v, dc.n, sizeof(*dc.v), dep_cmp);
 		ret = hash_deps(&h, r, &dc, err);
 	}
 	for (size_t i = 0; i < dc.n; i++)

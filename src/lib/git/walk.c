@@ -540,7 +540,7 @@ static void ops_finish(struct cairn_git_ops *ops)
 	size_t out = 0;
 
 	if (ops->n > 1)
-		qsort(ops->v, ops->n, sizeof(*ops->v), op_cmp);
+		cairn_sort(ops->v, ops->n, sizeof(*ops->v), op_cmp);
 	for (size_t i = 0; i < ops->n; i++) {
 		if (out > 0 && op_cmp(&ops->v[out - 1], &ops->v[i]) == 0) {
 			free(ops->v[i].path);

@@ -137,7 +137,7 @@ static int read_xattrs(struct xattr **out, size_t *n_out, bool *opaque, int fd, 
 		n++;
 	}
 	if (n)
-		qsort(x, n, sizeof(*x), cmp_xattr);
+		cairn_sort(x, n, sizeof(*x), cmp_xattr);
 	*out = x;
 	*n_out = n;
 	return 0;
@@ -302,7 +302,7 @@ static void find_hardlinks(struct walk *w)
 	for (size_t i = 0; i < w->n; i++)
 		if (linkable(&w->nodes[i]))
 			v[n++] = &w->nodes[i];
-	qsort(v, n, sizeof(*v), cmp_inode);
+	cairn_sort(v, n, sizeof(*v), cmp_inode);
 	for (size_t i = 1, first = 0; i < n; i++) {
 		if (v[i]->dev == v[first]->dev && v[i]->ino == v[first]->ino)
 			v[i]->primary = v[first]->path;
@@ -448,7 +448,7 @@ int cairn_layer_from_dir(struct cairn_layer_result *out, struct cairn_store *st,
 	ret = walk_tree(&w, err);
 	if (ret == 0) {
 		if (w.n)
-			qsort(w.nodes, w.n, sizeof(*w.nodes), cmp_path);
+			cairn_sort(w.nodes, w.n, sizeof(*w.nodes), cmp_path);
 		find_hardlinks(&w);
 		ret = write_nodes(&w, out, st, o, clamp_mtime, err);
 	}

@@ -106,7 +106,7 @@ static void sort_unique(struct df_context *c)
 	size_t k = 0;
 
 	if (c->n > 1)
-		qsort(c->v, c->n, sizeof(*c->v), cmp_file);
+		cairn_sort(c->v, c->n, sizeof(*c->v), cmp_file);
 	for (size_t i = 0; i < c->n; i++) {
 		if (i + 1 < c->n && strcmp(c->v[i].path, c->v[i + 1].path) == 0) {
 			free(c->v[i].path);

@@ -109,7 +109,7 @@ static inline int cmp_str(const void *a, const void *b)
 static inline void strv_sort(struct strv *s)
 {
 	if (s->n > 1)
-		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+		cairn_sort(s->v, s->n, sizeof(*s->v), cmp_str);
 }
 
 /* An image as it stands after a stage: that stage's, or the last non-empty one before it. */

@@ -187,7 +187,7 @@ int cairn_store_gc(struct cairn_store *st, int64_t grace_secs, struct cairn_stor
 	ret = cairn_store_ref_list(st, mark_ref, &c, err);
 	if (ret == 0) {
 		if (c.live.n > 1)
-			qsort(c.live.v, c.live.n, sizeof(*c.live.v), cmp_hex);
+			cairn_sort(c.live.v, c.live.n, sizeof(*c.live.v), cmp_hex);
 		sweep_blobs(st, &c.live, cutoff, stats);
 		stats->tmp_removed = cairn_store_sweep_tmp(st, grace_secs);
 		if (diff_ids)

@@ -799,7 +799,7 @@ static int names_fresh(struct cairn_store *st, struct cairn_error **err)
 			v[n++] = (struct index_name){name, entry, i};
 	}
 	/* of entries with one name (written by other tools), the last counts, as it always did */
-	qsort(v, n, sizeof(*v), by_name_pos);
+	cairn_sort(v, n, sizeof(*v), by_name_pos);
 	json_decref(st->names_idx);
 	free(st->names);
 	st->names_idx = TAKE_PTR(idx);

@@ -215,7 +215,7 @@ static void parse_packages(struct pkgs *p, char *text)
 		};
 		p->n++;
 	}
-	qsort(p->v, p->n, sizeof(*p->v), cmp_pkg);
+	cairn_sort(p->v, p->n, sizeof(*p->v), cmp_pkg);
 }
 
 static int read_packages(struct pkgs *p, struct cairn_error **err)

@@ -33,5 +33,7 @@
 #define ctime(x) BANNED(ctime)
 #undef asctime
 #define asctime(x) BANNED(asctime)
+#undef qsort
+#define qsort(v, n, size, cmp) BANNED(qsort) /* cairn_sort() */
 
 #endif

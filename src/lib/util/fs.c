@@ -101,7 +101,7 @@ int cairn_fs_list_dir(char ***out, size_t *n_out, int fd, int sorted)
 	}
 	closedir(d);
 	if (sorted && n > 1)
-		qsort(names, n, sizeof(*names), cmp_name);
+		cairn_sort(names, n, sizeof(*names), cmp_name);
 	*out = names;
 	*n_out = n;
 	return 0;
