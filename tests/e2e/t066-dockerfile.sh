@@ -43,6 +43,7 @@ configVersion: 1
 image: app
 dockerfile: docker/Dockerfile
 context: src
+contextAddFiles: [generated.txt]
 args:
   BASE: $REG/base/busybox:1
   VERSION: 1.2.3
@@ -51,6 +52,7 @@ image: builder
 dockerfile: docker/Dockerfile
 context: src
 target: build
+contextAddFiles: [generated.txt]
 args:
   BASE: $REG/base/busybox:1
   VERSION: 1.2.3
@@ -90,6 +92,7 @@ EXPOSE 8080 9090/udp
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/run"]
 CMD ["--serve"]
+COPY generated.txt /generated.txt
 DF
 printf 'lock-v1\n' >"$P/src/lock.txt"
 printf 'main-v1\n' >"$P/src/main.txt"
@@ -100,6 +103,7 @@ printf 'kept\n' >"$P/src/keep.log"
 printf '#!/bin/sh\necho "run $APP_VERSION $*"; cat /app/out.txt\n' >"$P/src/run.sh"
 printf 'secret.txt\n*.log\n!keep.log\n' >"$P/src/.dockerignore"
 commit init
+printf 'made by the job\n' >"$P/src/generated.txt" # in the work tree only
 
 test_expect_success 'a Dockerfile image builds: needed stages only, each instruction a stage' '
 	"$CAIRN" build --dir "$P" --report "$T/r1.json" >"$T/out1" 2>&1 &&
@@ -116,6 +120,8 @@ version=1.2.3" &&
 	test "$(stat -c %a "$T/u/rootfs/usr/local/bin/run")" = 755 &&
 	test "$(cat "$T/u/rootfs/src-copy/installed")" = "installed lock-v1" &&
 	test "$(cat "$T/u/rootfs/src-copy/sub/file.txt")" = nested &&
+	test "$(cat "$T/u/rootfs/generated.txt")" = "made by the job" &&
+	test -f "$T/u/rootfs/src-copy/generated.txt" &&
 	test -f "$T/u/rootfs/src-copy/keep.log" &&
 	! test -e "$T/u/rootfs/src-copy/secret.txt" &&
 	! test -e "$T/u/rootfs/src-copy/debug.log"

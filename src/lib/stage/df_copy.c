@@ -755,40 +755,23 @@ static int copy_from(struct cairn_layer_writer *w, struct df_build *d, int below
 	return ret;
 }
 
+static int fill_copy(struct cairn_layer_writer *w, struct df_build *d, int below, json_t *c,
+		     void *ud, struct cairn_error **err)
+{
+	if (cairn_df_flag(d->in, "from"))
+		return copy_from(w, d, below, c, ud, err);
+	return copy_context(w, d, below, c, ud, err);
+}
+
 /* COPY/ADD: one layer. */
 int df_build_copy(struct stage_output *o, struct image_state *s, const struct stage_def *def,
 		  struct cairn_error **err)
 {
 	struct df_build *d = def->ud;
-	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
-	struct cairn_layer_writer *w = NULL;
-	CLEANUP(cairn_layer_cache_pending_freep) char *pending = NULL;
-	struct rootfs_view *below = NULL;
 	struct copy_opts co;
-	int ret;
+	int ret = copy_opts_of(&co, d, d->in, err);
 
-	s->df_runs_after = d->runs_after;
-	pending = stage_unpack_to(s, S_DOCKER);
-	ret = copy_opts_of(&co, d, d->in, err);
 	if (ret == 0)
-		ret = stage_prev_view(&below, s, err);
-	if (ret < 0)
-		return ret;
-	lo.unpack_to = pending;
-	ret = cairn_layer_writer_new(&w, s->b->st, &lo, err);
-	if (ret < 0)
-		return ret;
-	if (cairn_df_flag(d->in, "from"))
-		ret = copy_from(w, d, below->fd, stage_config_section(o->config), &co, err);
-	else
-		ret = copy_context(w, d, below->fd, stage_config_section(o->config), &co, err);
-	if (ret == 0)
-		ret = cairn_layer_finish(w, &o->layers[0].r, err);
-	else
-		cairn_layer_writer_free(w);
-	if (ret < 0)
-		return df_wrap(d, d->in, err);
-	o->n_layers = 1;
-	stage_unpacked(s, &o->layers[0].r, pending);
-	return 0;
+		ret = df_layer(o, s, d, fill_copy, &co, err);
+	return ret < 0 ? df_wrap(d, d->in, err) : 0;
 }

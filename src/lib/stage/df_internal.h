@@ -118,6 +118,15 @@ bool df_below_is_dir(int below, const char *p);
 int df_ensure_dir(struct cairn_layer_writer *w, int below, const char *dir, mode_t mode,
 		  int64_t uid, int64_t gid, int64_t mtime, struct cairn_error **err);
 
+/*
+ * The stage's one layer: `fill` writes it over the view of the image below (`below`, its root)
+ * with the new config section `c`; unpacked as it is written when a RUN follows.
+ */
+int df_layer(struct stage_output *o, struct image_state *s, struct df_build *d,
+	     int (*fill)(struct cairn_layer_writer *w, struct df_build *d, int below, json_t *c,
+			 void *ud, struct cairn_error **err),
+	     void *ud, struct cairn_error **err);
+
 /* df_copy.c */
 /* COPY/ADD: what its signature covers; the sources selected for df_build_copy(). */
 int df_sign_copy(struct strv *deps, struct df_build *d, const struct cairn_df_instr *in,

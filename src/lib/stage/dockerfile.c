@@ -642,13 +642,18 @@ int df_ensure_dir(struct cairn_layer_writer *w, int below, const char *dir, mode
  * WORKDIR: the config, and the directory when the image lacks it: root's, as the classic
  * builder of `docker build` (which werf v1.1 ran) makes it; BuildKit gives it to USER.
  */
+static int fill_workdir(struct cairn_layer_writer *w, struct df_build *d, int below, json_t *c,
+			void *ud, struct cairn_error **err)
+{
+	(void)c;
+	(void)ud;
+	return df_ensure_dir(w, below, d->words.v[0] + 1, 0755, 0, 0, 0, err);
+}
+
 static int build_workdir(struct stage_output *o, struct image_state *s, const struct stage_def *def,
 			 struct cairn_error **err)
 {
 	struct df_build *d = def->ud;
-	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
-	struct cairn_layer_writer *w = NULL;
-	CLEANUP(cairn_layer_cache_pending_freep) char *pending = NULL;
 	struct rootfs_view *below = NULL;
 	const char *dir = d->words.v[0];
 	int ret;
@@ -657,13 +662,29 @@ static int build_workdir(struct stage_output *o, struct image_state *s, const st
 	ret = stage_prev_view(&below, s, err);
 	if (ret < 0 || strcmp(dir, "/") == 0 || df_below_is_dir(below->fd, dir))
 		return ret;
+	return df_layer(o, s, d, fill_workdir, NULL, err);
+}
+
+int df_layer(struct stage_output *o, struct image_state *s, struct df_build *d,
+	     int (*fill)(struct cairn_layer_writer *w, struct df_build *d, int below, json_t *c,
+			 void *ud, struct cairn_error **err),
+	     void *ud, struct cairn_error **err)
+{
+	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
+	struct cairn_layer_writer *w = NULL;
+	CLEANUP(cairn_layer_cache_pending_freep) char *pending = NULL;
+	struct rootfs_view *below = NULL;
+	int ret = stage_prev_view(&below, s, err);
+
+	if (ret < 0)
+		return ret;
 	s->df_runs_after = d->runs_after;
 	pending = stage_unpack_to(s, S_DOCKER);
 	lo.unpack_to = pending;
 	ret = cairn_layer_writer_new(&w, s->b->st, &lo, err);
 	if (ret < 0)
 		return ret;
-	ret = df_ensure_dir(w, below->fd, dir + 1, 0755, 0, 0, 0, err);
+	ret = fill(w, d, below->fd, stage_config_section(o->config), ud, err);
 	if (ret == 0)
 		ret = cairn_layer_finish(w, &o->layers[0].r, err);
 	else
