@@ -97,6 +97,12 @@ struct cairn_build_opts {
 	const char *ssh_auth_sock;
 	/* no config: one unnamed image of this Dockerfile (`cairn build --dockerfile`) */
 	const struct cairn_config_dockerfile_source *dockerfile;
+	/*
+	 * What RUN --mount=type=secret,id=ID mounts (docker build --secret): "id=ID,src=FILE",
+	 * "id=ID,env=VAR", or "id=ID" (the variable ID). In no signature, layer or message.
+	 */
+	const char *const *secrets;
+	size_t n_secrets;
 };
 
 #define CAIRN_BUILD_OPTS_INIT                 \

@@ -150,12 +150,19 @@ void cli_registry_args_release(struct cli_registry_args *ra);
  * A project without werf.yaml, as `docker build` takes it: --dockerfile FILE (-f and --file
  * are docker's), --target T, --build-arg NAME[=VALUE], the context as the one operand.
  */
-enum { CLI_OPT_DOCKERFILE = 2400, CLI_OPT_TARGET, CLI_OPT_BUILD_ARG, CLI_OPT_DF_SSH };
+enum {
+	CLI_OPT_DOCKERFILE = 2400,
+	CLI_OPT_TARGET,
+	CLI_OPT_BUILD_ARG,
+	CLI_OPT_DF_SSH,
+	CLI_OPT_SECRET
+};
 #define CLI_DOCKERFILE_OPTIONS                                          \
 	{"dockerfile", required_argument, NULL, CLI_OPT_DOCKERFILE},    \
 		{"file", required_argument, NULL, CLI_OPT_DOCKERFILE},  \
 		{"target", required_argument, NULL, CLI_OPT_TARGET},    \
 		{"ssh", required_argument, NULL, CLI_OPT_DF_SSH},       \
+		{"secret", required_argument, NULL, CLI_OPT_SECRET},    \
 	{                                                               \
 		"build-arg", required_argument, NULL, CLI_OPT_BUILD_ARG \
 	}
@@ -163,6 +170,8 @@ struct cli_dockerfile {
 	struct cairn_config_dockerfile_source src;
 	const char **args;
 	size_t n_args, alloc;
+	const char **secrets; /* --secret id=ID[,src=FILE|,env=VAR] */
+	size_t n_secrets, alloc_secrets;
 };
 /* 1: one of these options, stored; 0: another. */
 int cli_dockerfile_opt(struct cli_dockerfile *d, int c, const char *arg);
@@ -170,8 +179,7 @@ int cli_dockerfile_opt(struct cli_dockerfile *d, int c, const char *arg);
  * With --dockerfile, the operands are [CONTEXT] (taken from *pos, *n_pos set to 0) and the
  * build reads no config; without, --target and --build-arg are usage errors. -1: stop, *ret.
  */
-int cli_dockerfile_finish(struct cli_dockerfile *d,
-			  const struct cairn_config_dockerfile_source **out, const char *cmd,
+int cli_dockerfile_finish(struct cli_dockerfile *d, struct cairn_build_opts *bo, const char *cmd,
 			  char **pos, size_t *n_pos, int *ret);
 void cli_dockerfile_release(struct cli_dockerfile *d);
 /* The --stages-storage value: NULL (the local store only) for werf's ":local". */

@@ -106,6 +106,8 @@ static const struct cli_cmd commands[] = {
 			"                     docker build does, the operand the context (default\n"
 			"                     the project); --target STAGE, --build-arg NAME[=VALUE],\n"
 			"                     --ssh default (the agent for RUN --mount=type=ssh)\n"
+			"  --secret id=ID[,src=FILE|,env=VAR]  what RUN --mount=type=secret,id=ID\n"
+			"                     mounts (ID alone: the variable ID), as docker build\n"
 			"                     (also for publish and build-and-publish)\n"
 			"  --ssh-key FILE     use only this private key for ssh in stages and git\n"
 			"                     fetches (repeatable): cairn runs an ssh-agent holding\n"

@@ -132,7 +132,7 @@ int cmd_build(int argc, char **argv, struct cli_ctx *ctx)
 	if (cli_registry_finish(&o.pull, &ra, "build", &ret) < 0)
 		goto out;
 	n_pos = (size_t)(a.argc - optind);
-	if (cli_dockerfile_finish(&df, &o.dockerfile, "build", a.argv + optind, &n_pos, &ret) < 0)
+	if (cli_dockerfile_finish(&df, &o, "build", a.argv + optind, &n_pos, &ret) < 0)
 		goto out;
 	cli_ctx_finish(ctx);
 	cli_credential_hosts(&o.pull, &ra, &o.stages_storage, 1);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* publish, build-and-publish and the dimg push/bp/spush commands of the seeds. */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,9 @@ static const char *cmd_name(enum mode m)
 	return names[m];
 }
 
+/* Room for the options of any command below, the NULL entry included. */
+#define OWN_OPTIONS_MAX (40 + sizeof(tag_option_names) / sizeof(tag_option_names[0]))
+
 /* The options of command `m` (registry options come from cli_registry_options). */
 static size_t own_options(struct option *own, enum mode m)
 {
@@ -102,6 +106,7 @@ static size_t own_options(struct option *own, enum mode m)
 					   takes ? required_argument : no_argument, NULL,
 					   OPT_TAG_BASE + (int)opt};
 	}
+	assert(n < OWN_OPTIONS_MAX);
 	own[n] = (struct option){NULL, 0, NULL, 0};
 	return n;
 }
@@ -242,7 +247,7 @@ static void print_would_push(const struct cairn_published_ref *r, void *ud)
 
 static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 {
-	struct option own[21 + sizeof(tag_option_names) / sizeof(tag_option_names[0]) + 1];
+	struct option own[OWN_OPTIONS_MAX];
 	struct cairn_publish_plan p = CAIRN_PUBLISH_PLAN_INIT;
 	struct cli_registry_args ra = {0};
 	struct cairn_tag_request *req = NULL;
@@ -290,7 +295,7 @@ static int run(enum mode m, int argc, char **argv, struct cli_ctx *ctx)
 	cli_ctx_finish(ctx);
 	pos = a.argv + optind;
 	n_pos = (size_t)(a.argc - optind);
-	if (cli_dockerfile_finish(&df, &p.build.dockerfile, cmd, pos, &n_pos, &ret) < 0)
+	if (cli_dockerfile_finish(&df, &p.build, cmd, pos, &n_pos, &ret) < 0)
 		goto out;
 	if (plan_check(&p, m, cmd, pos, &n_pos, &w, &ret) < 0)
 		goto out;

@@ -186,6 +186,15 @@ int cli_dockerfile_opt(struct cli_dockerfile *d, int c, const char *arg)
 	case CLI_OPT_DF_SSH:
 		d->src.ssh = arg;
 		return 1;
+	case CLI_OPT_SECRET:
+		if (d->n_secrets == d->alloc_secrets) {
+			d->alloc_secrets = d->alloc_secrets ? 2 * d->alloc_secrets : 4;
+			d->secrets = realloc(d->secrets, d->alloc_secrets * sizeof(*d->secrets));
+			if (!d->secrets)
+				abort();
+		}
+		d->secrets[d->n_secrets++] = arg;
+		return 1;
 	case CLI_OPT_BUILD_ARG:
 		if (d->n_args == d->alloc) {
 			d->alloc = d->alloc ? 2 * d->alloc : 8;
@@ -200,11 +209,12 @@ int cli_dockerfile_opt(struct cli_dockerfile *d, int c, const char *arg)
 	}
 }
 
-int cli_dockerfile_finish(struct cli_dockerfile *d,
-			  const struct cairn_config_dockerfile_source **out, const char *cmd,
+int cli_dockerfile_finish(struct cli_dockerfile *d, struct cairn_build_opts *bo, const char *cmd,
 			  char **pos, size_t *n_pos, int *ret)
 {
-	*out = NULL;
+	bo->dockerfile = NULL;
+	bo->secrets = d->secrets;
+	bo->n_secrets = d->n_secrets;
 	if (!d->src.file) {
 		if (d->src.target || d->n_args || d->src.ssh) {
 			*ret = cli_usage_error(
@@ -223,11 +233,12 @@ int cli_dockerfile_finish(struct cli_dockerfile *d,
 	*n_pos = 0;
 	d->src.args = d->args;
 	d->src.n_args = d->n_args;
-	*out = &d->src;
+	bo->dockerfile = &d->src;
 	return 0;
 }
 
 void cli_dockerfile_release(struct cli_dockerfile *d)
 {
 	free(d->args);
+	free(d->secrets);
 }

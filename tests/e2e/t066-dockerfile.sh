@@ -269,6 +269,10 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	    --mount=type=bind,from=web,source=/srv,target=/mnt/web \
 	    cat /mnt/req/base.txt /mnt/web/index > /seen && touch /scratch/x && \
 	    ! touch /mnt/req/ro 2>/dev/null && ! test -e /mnt/req/req.txt
+	RUN --mount=type=secret,id=token --mount=type=secret,id=file,target=/etc/file.key \
+	    --mount=type=secret,id=absent \
+	    test "\$(cat /run/secrets/token)" = s3cret && test "\$(cat /etc/file.key)" = k3y && \
+	    ! test -e /run/secrets/absent && echo secrets-seen > /secrets-seen
 	FROM web AS parent
 	ONBUILD RUN echo triggered > /triggered
 	ONBUILD COPY page.txt /onbuild-page
@@ -322,17 +326,25 @@ test_expect_success 'cairn build --dockerfile: a plain directory, docker build'"
 	umoci unpack --image "$CAIRN_HOME/store:plain:$(field "$T/r10c.json" "" signature)" "$T/e" \
 		>/dev/null &&
 	test "$(ls "$T/e/rootfs")" = page.txt &&
-	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
-		--target mounts ctx --report "$T/r10m.json" >"$T/out10m" 2>&1 &&
+	printf k3y >"$T/file.key" &&
+	token=s3cret "$CAIRN" build --dir "$T/plain" -f Dockerfile.web \
+		--build-arg "BASE=$REG/base/busybox:1" --secret id=token \
+		--secret "id=file,src=$T/file.key" --target mounts ctx --report "$T/r10m.json" \
+		>"$T/out10m" 2>&1 &&
 	rm -rf "$T/m" &&
 	umoci unpack --image "$CAIRN_HOME/store:plain:$(field "$T/r10m.json" "" signature)" "$T/m" \
 		>/dev/null &&
 	test "$(cat "$T/m/rootfs/seen")" = "base
 hi plain page" &&
 	! test -e "$T/m/rootfs/scratch" && ! test -e "$T/m/rootfs/mnt" &&
+	test "$(cat "$T/m/rootfs/secrets-seen")" = secrets-seen &&
+	! test -e "$T/m/rootfs/run/secrets" && ! test -e "$T/m/rootfs/etc/file.key" &&
+	! grep -rq "s3cret\|k3y" "$T/m/rootfs" "$T/out10m" &&
 	printf "base2\n" >"$T/plain/ctx/req/base.txt" &&
-	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \
-		--target mounts ctx --report "$T/r10n.json" >"$T/out10n" 2>&1 &&
+	token=s3cret "$CAIRN" build --dir "$T/plain" -f Dockerfile.web \
+		--build-arg "BASE=$REG/base/busybox:1" --secret id=token \
+		--secret "id=file,src=$T/file.key" --target mounts ctx --report "$T/r10n.json" \
+		>"$T/out10n" 2>&1 &&
 	field "$T/r10n.json" "" built | grep -q "^mounts:[0-9]* RUN --mount=type=bind" &&
 	printf "base\n" >"$T/plain/ctx/req/base.txt" &&
 	"$CAIRN" build --dir "$T/plain" -f Dockerfile.web --build-arg "BASE=$REG/base/busybox:1" \

@@ -37,6 +37,7 @@ struct df_url {
 struct df_mount {
 	char *type, *target, *source, *from, *id;
 	bool rw;
+	bool required;		       /* a secret that must be given */
 	long sel;		       /* a bind of the context: its selection in df_build.sel */
 	struct cairn_descriptor image; /* a bind from a stage or image */
 	bool image_set;

@@ -72,8 +72,10 @@ static int parse_mount(struct strv *deps, struct df_build *d, const char *flag,
 			m->rw = !eq || !strcmp(v, "true");
 		else if (!strcmp(kv, "ro") || !strcmp(kv, "readonly"))
 			m->rw = eq && !strcmp(v, "false");
+		else if (!strcmp(kv, "required"))
+			m->required = !eq || !strcmp(v, "true");
 		else if (strcmp(kv, "sharing") && strcmp(kv, "mode") && strcmp(kv, "uid") &&
-			 strcmp(kv, "gid") && strcmp(kv, "required") && strcmp(kv, "size"))
+			 strcmp(kv, "gid") && strcmp(kv, "size"))
 			return df_fail(d, d->in, "--mount: unknown key '%s'", kv);
 		if (slot) {
 			free(*slot);
@@ -90,6 +92,14 @@ static int parse_mount(struct strv *deps, struct df_build *d, const char *flag,
 				     : df_fail(d, d->in,
 					       "--mount=type=ssh needs the image's `ssh: default` "
 					       "(--ssh default without werf.yaml)");
+	if (!strcmp(m->type, "secret")) {
+		/* the secret's content is in no signature, as in BuildKit */
+		if (!m->id || !m->id[0])
+			return df_fail(d, d->in, "--mount=type=secret needs an id");
+		if (!m->target)
+			m->target = xasprintf("/run/secrets/%s", m->id);
+		return 0;
+	}
 	if (strcmp(m->type, "cache") && strcmp(m->type, "bind") && strcmp(m->type, "tmpfs"))
 		return df_fail(d, d->in, "--mount=type=%s is not supported yet", m->type);
 	if (!m->target || !m->target[0])
@@ -412,6 +422,67 @@ static int materialize(struct df_build *d, const struct df_selection *sel, const
 	return ret;
 }
 
+/* The value of KEY in "k=v,k=v" `spec` (a new string), or NULL. */
+static char *spec_value(const char *spec, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = spec; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, key, n) && p[n] == '=')
+			return xstrndup(p + n + 1, strcspn(p + n + 1, ","));
+	return NULL;
+}
+
+/*
+ * RUN --mount=type=secret: the build's secret `m->id` (--secret id=ID,src=FILE: that file,
+ * read-only; env=VAR or the id alone: the variable's value in a 0400 file of the run's) at its
+ * target; a secret not given is skipped unless required, as in BuildKit.
+ */
+static int secret_mount(struct run_res *r, struct df_build *d, const struct df_mount *m,
+			const char *dir, const char *target, struct cairn_error **err)
+{
+	const struct cairn_build_opts *o = d->s->b->o;
+	cleanup_free char *src = NULL;
+	cleanup_free char *env = NULL;
+	cleanup_free char *file = NULL;
+	const char *value;
+	struct stat st;
+	int ret;
+
+	for (size_t i = 0; i < o->n_secrets && !src && !env; i++) {
+		cleanup_free char *id = spec_value(o->secrets[i], "id");
+
+		if (!id || strcmp(id, m->id))
+			continue;
+		src = spec_value(o->secrets[i], "src");
+		if (!src)
+			src = spec_value(o->secrets[i], "source");
+		env = src ? NULL : spec_value(o->secrets[i], "env");
+		if (!src && !env)
+			env = xstrdup(id);
+	}
+	if (src) {
+		if (stat(src, &st) < 0 || !S_ISREG(st.st_mode))
+			return df_fail(d, d->in, "secret '%s': its src is no readable file", m->id);
+		run_res_add(r, src, target, true);
+		return 0;
+	}
+	value = env ? getenv(env) : NULL;
+	if (!value)
+		return m->required ? df_fail(d, d->in,
+					     "secret '%s' is required and not given "
+					     "(--secret id=%s,src=FILE)",
+					     m->id, m->id)
+				   : 0;
+	ret = cairn_fs_mkdirs_at(AT_FDCWD, dir, 0700, err);
+	file = xasprintf("%s/secret", dir);
+	if (ret == 0)
+		ret = cairn_fs_write_atomic_at(AT_FDCWD, file, value, strlen(value), 0400, err);
+	if (ret == 0)
+		run_res_add(r, file, target, true);
+	return ret;
+}
+
 /*
  * The mounts of a RUN (parsed with its signature): caches kept in the home, tmpfs and binds of
  * the context as fresh directories of this run, binds of a stage or an image from its
@@ -453,7 +524,9 @@ static int run_mounts(struct run_res *r, struct df_build *d, json_t *c, struct c
 			r->dir = xasprintf("%s/binds-%p-%zu", run, (void *)r, d->step);
 		}
 		dir = xasprintf("%s/%zu", r->dir, i);
-		if (!strcmp(m->type, "tmpfs")) {
+		if (!strcmp(m->type, "secret")) {
+			ret = secret_mount(r, d, m, dir, target, err);
+		} else if (!strcmp(m->type, "tmpfs")) {
 			ret = cairn_fs_mkdirs_at(AT_FDCWD, dir, 01777, err);
 			if (ret == 0)
 				run_res_add(r, dir, target, false);
