@@ -174,6 +174,18 @@ const char *cli_stages_storage(const char *arg)
 	return strcmp(arg, ":local") == 0 ? NULL : arg;
 }
 
+/* Append `arg` to the growing list `*v`. */
+static void push_arg(const char ***v, size_t *n, size_t *alloc, const char *arg)
+{
+	if (*n == *alloc) {
+		*alloc = *alloc ? 2 * *alloc : 8;
+		*v = realloc(*v, *alloc * sizeof(**v));
+		if (!*v)
+			abort();
+	}
+	(*v)[(*n)++] = arg;
+}
+
 int cli_dockerfile_opt(struct cli_dockerfile *d, int c, const char *arg)
 {
 	switch (c) {
@@ -187,22 +199,10 @@ int cli_dockerfile_opt(struct cli_dockerfile *d, int c, const char *arg)
 		d->src.ssh = arg;
 		return 1;
 	case CLI_OPT_SECRET:
-		if (d->n_secrets == d->alloc_secrets) {
-			d->alloc_secrets = d->alloc_secrets ? 2 * d->alloc_secrets : 4;
-			d->secrets = realloc(d->secrets, d->alloc_secrets * sizeof(*d->secrets));
-			if (!d->secrets)
-				abort();
-		}
-		d->secrets[d->n_secrets++] = arg;
+		push_arg(&d->secrets, &d->n_secrets, &d->alloc_secrets, arg);
 		return 1;
 	case CLI_OPT_BUILD_ARG:
-		if (d->n_args == d->alloc) {
-			d->alloc = d->alloc ? 2 * d->alloc : 8;
-			d->args = realloc(d->args, d->alloc * sizeof(*d->args));
-			if (!d->args)
-				abort();
-		}
-		d->args[d->n_args++] = arg;
+		push_arg(&d->args, &d->n_args, &d->alloc, arg);
 		return 1;
 	default:
 		return 0;
