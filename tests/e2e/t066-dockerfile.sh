@@ -2,8 +2,9 @@
 # shellcheck shell=sh disable=SC2016 # test code is single-quoted: lib.sh evals it
 # SPDX-License-Identifier: MIT
 #
-# Dockerfile images of werf.yaml (`dockerfile:`, `args`, `target`): each instruction of the
-# stages the target needs is a stage, signed from the commit's context less .dockerignore; a
+# Dockerfile images of werf.yaml (`dockerfile:`, `args`, `target`; a stapel image on one, with an
+# import from another): each instruction of the stages the target needs is a stage, signed from
+# the commit's context less .dockerignore; a
 # multi-stage build with a cache mount, heredocs, ARG/ENV substitution and COPY --from builds,
 # publishes and runs under docker; one changed source rebuilds only the COPY of sources and
 # what follows, a changed lockfile the install RUN; a fresh home finds every stage in the stages
@@ -56,6 +57,16 @@ contextAddFiles: [generated.txt]
 args:
   BASE: $REG/base/busybox:1
   VERSION: 1.2.3
+---
+image: on-df
+fromImage: app
+shell:
+  setup: [cat /app/out.txt > /from-df]
+import:
+- image: builder
+  add: /heredoc.txt
+  to: /imported-heredoc.txt
+  after: setup
 YAML
 cat >"$P/docker/Dockerfile" <<'DF'
 # syntax=docker/dockerfile:1
@@ -121,6 +132,12 @@ version=1.2.3" &&
 	test "$(cat "$T/u/rootfs/src-copy/installed")" = "installed lock-v1" &&
 	test "$(cat "$T/u/rootfs/src-copy/sub/file.txt")" = nested &&
 	test "$(cat "$T/u/rootfs/generated.txt")" = "made by the job" &&
+	rm -rf "$T/s" &&
+	umoci unpack --image "$CAIRN_HOME/store:dfapp:$(field "$T/r1.json" on-df signature)" "$T/s" \
+		>/dev/null &&
+	test "$(cat "$T/s/rootfs/from-df")" = "main-v1
+version=1.2.3" &&
+	test "$(cat "$T/s/rootfs/imported-heredoc.txt")" = "from a heredoc" &&
 	test -f "$T/u/rootfs/src-copy/generated.txt" &&
 	test -f "$T/u/rootfs/src-copy/keep.log" &&
 	! test -e "$T/u/rootfs/src-copy/secret.txt" &&
