@@ -296,33 +296,6 @@ static char *home_dir(void)
 	return xstrdup(found->pw_dir);
 }
 
-/* The absolute path `p` without "", "." and ".." components (".." of "/" is "/"). */
-static char *path_clean(const char *p)
-{
-	struct cairn_buf b = CAIRN_BUF_INIT;
-
-	assert(p[0] == '/');
-	while (*p) {
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			const char *slash = memrchr(b.buf, '/', b.len);
-
-			cairn_buf_setlen(&b, slash ? (size_t)(slash - b.buf) : 0);
-		} else if (n && !(n == 1 && p[0] == '.')) {
-			cairn_buf_addch(&b, '/');
-			cairn_buf_add(&b, p, n);
-		}
-		p += n;
-	}
-	if (!b.len)
-		cairn_buf_addch(&b, '/');
-	return cairn_buf_detach(&b, NULL);
-}
-
 /*
  * Each mount's fromPath as a host path, as werf resolved it: "~" and "~/x" in the home
  * directory, a relative path in the project directory `abs_dir`.
@@ -351,7 +324,7 @@ static int resolve_mounts(struct cairn_config *c, const char *abs_dir, struct ca
 				joined = xasprintf("%s/%s", home, p + 1);
 			else if (p[0] != '/')
 				joined = xasprintf("%s/%s", abs_dir, p);
-			m->host_path = path_clean(joined ? joined : p);
+			m->host_path = cairn_fs_path_clean(joined ? joined : p);
 		}
 	}
 	return 0;

@@ -885,3 +885,13 @@ const char *cairn_df_flag(const struct cairn_df_instr *in, const char *name)
 	}
 	return found;
 }
+
+char *cairn_df_spec_value(const char *spec, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = spec; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, key, n) && p[n] == '=')
+			return xstrndup(p + n + 1, strcspn(p + n + 1, ","));
+	return NULL;
+}

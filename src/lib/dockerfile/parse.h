@@ -96,6 +96,12 @@ int cairn_dockerfile_parse(struct cairn_dockerfile **out, const char *text, size
 			   const char *file, struct cairn_error **err);
 void cairn_dockerfile_free(struct cairn_dockerfile *df);
 
+/*
+ * The value of KEY in a "key=value,key=value" spec (a --mount flag's, a --secret's): the first
+ * one, a new string; NULL when it has none.
+ */
+char *cairn_df_spec_value(const char *spec, const char *key);
+
 /* The value of flag `name` ("from" for --from=X) of `in`: the last one given, or NULL. */
 const char *cairn_df_flag(const struct cairn_df_instr *in, const char *name);
 

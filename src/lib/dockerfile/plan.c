@@ -110,16 +110,6 @@ static int from_stage(long *out, const struct cairn_df_plan *p, size_t self, con
 	return 0;
 }
 
-/* The `from=` of a RUN --mount value ("type=cache,from=build,target=/x"), or NULL. */
-static char *mount_from(const char *mount)
-{
-	for (const char *q = mount; q && *q; q = strchr(q, ',') ? strchr(q, ',') + 1 : NULL) {
-		if (strncmp(q, "from=", 5) == 0)
-			return xstrndup(q + 5, strcspn(q + 5, ","));
-	}
-	return NULL;
-}
-
 /* Mark stage `i` and what it stands on as needed. */
 static int mark(struct cairn_df_plan *p, const struct cairn_dockerfile *df, size_t i,
 		const struct args *globals, const char *file, unsigned depth,
@@ -152,7 +142,7 @@ static int mark(struct cairn_df_plan *p, const struct cairn_dockerfile *df, size
 			    strncmp(flag, "--from=", 7) == 0)
 				raw = xstrdup(flag + 7);
 			else if (in->cmd == CAIRN_DF_RUN && strncmp(flag, "--mount=", 8) == 0)
-				raw = mount_from(flag + 8);
+				raw = cairn_df_spec_value(flag + 8, "from");
 			if (!raw)
 				continue;
 			ret = cairn_dockerfile_word(&ref, raw, strlen(raw), df->escape, args_lookup,

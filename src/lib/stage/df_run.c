@@ -176,22 +176,6 @@ int df_sign_run(struct strv *deps, struct df_build *d, const struct cairn_df_ins
 	return 0;
 }
 
-/* Whether `env` (an Env array) sets the variable of "NAME=..." (`len`: the name's). */
-static bool env_has(json_t *env, const char *kv, size_t len)
-{
-	json_t *e;
-	size_t i;
-
-	json_array_foreach(env, i, e)
-	{
-		const char *v = json_string_value(e);
-
-		if (v && strncmp(v, kv, len) == 0 && v[len] == '=')
-			return true;
-	}
-	return false;
-}
-
 /* A RUN of a Dockerfile image: the runner's, and the image's build. */
 struct df_run {
 	struct stage_run r; /* first: the runner's callbacks get it */
@@ -306,24 +290,13 @@ static int dir_in(int *out, int root, const char *rel, struct cairn_error **err)
 	return *out < 0 ? cairn_error_set_errno(err, "bind: '%s'", rel) : 0;
 }
 
-/* `n` bytes of `p`, then of `fd` (when >= 0: `size` bytes), into the new file `fd_out`. */
-static int write_out(int fd_out, const void *p, size_t n, int fd, uint64_t size, const char *what,
-		     struct cairn_error **err)
+/* `size` bytes of `in` (a file of the context) into the new file `out`. */
+static int copy_in(int out, int in, uint64_t size, const char *what, struct cairn_error **err)
 {
 	char buf[65536];
 
-	while (n) {
-		ssize_t w = write(fd_out, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return cairn_error_set_errno(err, "bind: write '%s'", what);
-		p = (const char *)p + w;
-		n -= (size_t)w;
-	}
-	while (fd >= 0 && size) {
-		ssize_t r = read(fd, buf, size < sizeof(buf) ? size : sizeof(buf));
+	while (size) {
+		ssize_t r = read(in, buf, size < sizeof(buf) ? size : sizeof(buf));
 		int ret;
 
 		if (r < 0 && errno == EINTR)
@@ -331,7 +304,7 @@ static int write_out(int fd_out, const void *p, size_t n, int fd, uint64_t size,
 		if (r <= 0)
 			return cairn_error_set(err, CAIRN_EOS, "context: '%s' changed while read",
 					       what);
-		ret = write_out(fd_out, buf, (size_t)r, -1, 0, what, err);
+		ret = cairn_fs_write_all(out, buf, (size_t)r, what, err);
 		if (ret < 0)
 			return ret;
 		size -= (uint64_t)r;
@@ -405,7 +378,7 @@ static int materialize(struct df_build *d, const struct df_selection *sel, const
 		if (f->host) {
 			cleanup_close int in = df_context_open(&d->ctx, f, err);
 
-			ret = in < 0 ? CAIRN_EOS : write_out(out, "", 0, in, f->size, f->path, err);
+			ret = in < 0 ? CAIRN_EOS : copy_in(out, in, f->size, f->path, err);
 		} else {
 			struct cairn_git_blob *blob = NULL;
 			const void *p;
@@ -413,24 +386,13 @@ static int materialize(struct df_build *d, const struct df_selection *sel, const
 
 			ret = cairn_git_blob_read(&blob, &p, &size, d->ctx.repo, f->oid, err);
 			if (ret == 0)
-				ret = write_out(out, p, size, -1, 0, f->path, err);
+				ret = cairn_fs_write_all(out, p, size, f->path, err);
 			cairn_git_blob_free(blob);
 		}
 		if (ret == 0 && fchmod(out, perm) < 0)
 			ret = cairn_error_set_errno(err, "bind: '%s'", rel);
 	}
 	return ret;
-}
-
-/* The value of KEY in "k=v,k=v" `spec` (a new string), or NULL. */
-static char *spec_value(const char *spec, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (const char *p = spec; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (!strncmp(p, key, n) && p[n] == '=')
-			return xstrndup(p + n + 1, strcspn(p + n + 1, ","));
-	return NULL;
 }
 
 /*
@@ -450,14 +412,14 @@ static int secret_mount(struct run_res *r, struct df_build *d, const struct df_m
 	int ret;
 
 	for (size_t i = 0; i < o->n_secrets && !src && !env; i++) {
-		cleanup_free char *id = spec_value(o->secrets[i], "id");
+		cleanup_free char *id = cairn_df_spec_value(o->secrets[i], "id");
 
 		if (!id || strcmp(id, m->id))
 			continue;
-		src = spec_value(o->secrets[i], "src");
+		src = cairn_df_spec_value(o->secrets[i], "src");
 		if (!src)
-			src = spec_value(o->secrets[i], "source");
-		env = src ? NULL : spec_value(o->secrets[i], "env");
+			src = cairn_df_spec_value(o->secrets[i], "source");
+		env = src ? NULL : cairn_df_spec_value(o->secrets[i], "env");
 		if (!src && !env)
 			env = xstrdup(id);
 	}
@@ -646,11 +608,11 @@ int df_build_run(struct stage_output *o, struct image_state *s, const struct sta
 	for (size_t i = 0; i < d->args.n; i++) {
 		size_t len = strcspn(d->args.v[i], "=");
 
-		if (!env_has(stage_env_of(s->config), d->args.v[i], len))
+		if (!stage_env_get(stage_env_of(s->config), d->args.v[i], len))
 			strv_add(&env, d->args.v[i]);
 	}
 	/* an image without PATH (scratch and the like) runs with docker's default one */
-	if (!env_has(stage_env_of(s->config), "PATH=", 4) &&
+	if (!stage_env_get(stage_env_of(s->config), "PATH", 4) &&
 	    !df_list_lookup(d->args.v, d->args.n, "PATH", 4))
 		strv_add(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	dr.mounts = res.v;
@@ -671,7 +633,7 @@ int df_build_run(struct stage_output *o, struct image_state *s, const struct sta
 	r->n_env = env.n;
 	r->mounts = res.v;
 	r->n_mounts = res.n;
-	s->df_runs_after = d->runs_after;
+	r->runs_after = d->runs_after;
 	ret = stage_run_user(o, s, S_DOCKER, r, err);
 out:
 	run_res_release(&res);

@@ -14,19 +14,31 @@ static void set_string_array(json_t *c, const char *key, const struct cairn_conf
 }
 
 /* A variable of the image below, for Dockerfile words. */
-static const char *env_lookup(const char *name, size_t len, void *ud)
+static size_t env_index(json_t *env, const char *name, size_t len)
 {
 	json_t *e;
 	size_t i;
 
-	json_array_foreach((json_t *)ud, i, e)
+	json_array_foreach(env, i, e)
 	{
 		const char *v = json_string_value(e);
 
 		if (v && strncmp(v, name, len) == 0 && v[len] == '=')
-			return v + len + 1;
+			return i;
 	}
-	return NULL;
+	return SIZE_MAX;
+}
+
+const char *stage_env_get(json_t *env, const char *name, size_t len)
+{
+	size_t i = env_index(env, name, len);
+
+	return i == SIZE_MAX ? NULL : json_string_value(json_array_get(env, i)) + len + 1;
+}
+
+static const char *env_lookup(const char *name, size_t len, void *ud)
+{
+	return stage_env_get(ud, name, len);
 }
 
 /*
@@ -92,21 +104,14 @@ void stage_set_env(json_t *c, const char *key, const char *value)
 {
 	json_t *env = json_object_get(c, "Env");
 	cleanup_free char *kv = xasprintf("%s=%s", key, value);
-	size_t klen = strlen(key), k;
-	json_t *e;
+	size_t k;
 
 	if (!json_is_array(env)) {
 		env = json_array();
 		json_object_set_new(c, "Env", env);
 	}
-	json_array_foreach(env, k, e)
-	{
-		const char *v = json_string_value(e);
-
-		if (v && strncmp(v, key, klen) == 0 && v[klen] == '=')
-			break;
-	}
-	if (k < json_array_size(env))
+	k = env_index(env, key, strlen(key));
+	if (k != SIZE_MAX)
 		json_array_set_new(env, k, json_string(kv));
 	else
 		json_array_append_new(env, json_string(kv));

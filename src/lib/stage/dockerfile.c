@@ -76,18 +76,9 @@ const char *df_list_lookup(char *const *v, size_t n, const char *name, size_t le
 static const char *var_lookup(const char *name, size_t len, void *ud)
 {
 	struct df_build *d = ud;
-	json_t *env = stage_env_of(d->s->config);
-	json_t *e;
-	size_t i;
+	const char *v = stage_env_get(stage_env_of(d->s->config), name, len);
 
-	json_array_foreach(env, i, e)
-	{
-		const char *v = json_string_value(e);
-
-		if (v && strncmp(v, name, len) == 0 && v[len] == '=')
-			return v + len + 1;
-	}
-	return df_list_lookup(d->args.v, d->args.n, name, len);
+	return v ? v : df_list_lookup(d->args.v, d->args.n, name, len);
 }
 
 int df_word(char **out, struct df_build *d, const char *w, struct cairn_error **err)
@@ -254,26 +245,10 @@ static int healthcheck(json_t *c, struct df_build *d, const struct cairn_df_inst
 char *df_image_path(json_t *c, const char *p)
 {
 	const char *wd = json_string_value(json_object_get(c, "WorkingDir"));
-	cleanup_free char *joined =
-		p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", wd && *wd ? wd : "/", p);
-	struct cairn_buf b = CAIRN_BUF_INIT;
-	char *save = NULL;
+	/* a leading '/' of ours: a base image's WorkingDir may be relative */
+	cleanup_free char *joined = p[0] == '/' ? xstrdup(p) : xasprintf("/%s/%s", wd ? wd : "", p);
 
-	for (char *e = strtok_r(joined, "/", &save); e; e = strtok_r(NULL, "/", &save)) {
-		if (!strcmp(e, "."))
-			continue;
-		if (!strcmp(e, "..")) {
-			char *slash = b.len ? strrchr(b.buf, '/') : NULL;
-
-			if (slash)
-				cairn_buf_setlen(&b, (size_t)(slash - b.buf));
-			continue;
-		}
-		cairn_buf_addf(&b, "/%s", e);
-	}
-	if (!b.len)
-		cairn_buf_addstr(&b, "/");
-	return cairn_buf_detach(&b, NULL);
+	return cairn_fs_path_clean(joined);
 }
 
 /*
@@ -678,8 +653,7 @@ int df_layer(struct stage_output *o, struct image_state *s, struct df_build *d,
 
 	if (ret < 0)
 		return ret;
-	s->df_runs_after = d->runs_after;
-	pending = stage_unpack_to(s, S_DOCKER);
+	pending = stage_unpack_to(s, d->runs_after);
 	lo.unpack_to = pending;
 	ret = cairn_layer_writer_new(&w, s->b->st, &lo, err);
 	if (ret < 0)

@@ -100,7 +100,8 @@ int stage_git_layer(struct new_layer *out, int *empty, struct image_state *s, en
 	struct builder *b = s->b;
 	struct cairn_layer_writer *w = NULL;
 	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
-	CLEANUP(cairn_layer_cache_pending_freep) char *pending = stage_unpack_to(s, id);
+	CLEANUP(cairn_layer_cache_pending_freep)
+	char *pending = stage_unpack_to(s, stage_runs_from(s, id));
 	struct rootfs_view *v = NULL;
 	int ret, any = 0;
 

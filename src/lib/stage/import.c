@@ -310,7 +310,8 @@ static int build_imports(struct new_layer *layer, struct image_state *s, enum st
 	struct builder *b = s->b;
 	struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
 	struct cairn_layer_writer *w = NULL;
-	CLEANUP(cairn_layer_cache_pending_freep) char *pending = stage_unpack_to(s, id);
+	CLEANUP(cairn_layer_cache_pending_freep)
+	char *pending = stage_unpack_to(s, stage_runs_from(s, id));
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	int64_t mtime = 0;
 	int ret;

@@ -102,14 +102,17 @@ static const char *oci_layer_type(const char *mt)
 	return mt;
 }
 
-char *stage_unpack_to(struct image_state *s, enum stage_id from)
+bool stage_runs_from(const struct image_state *s, enum stage_id from)
 {
-	if (s->img->dockerfile.pos.line)
-		return s->df_runs_after ? cairn_layer_cache_pending(s->b->home.layers) : NULL;
 	for (int id = from; id < S_COUNT; id++)
 		if (stage_command_count(s->img, (enum stage_id)id))
-			return cairn_layer_cache_pending(s->b->home.layers);
-	return NULL;
+			return true;
+	return false;
+}
+
+char *stage_unpack_to(struct image_state *s, bool later_runs)
+{
+	return later_runs ? cairn_layer_cache_pending(s->b->home.layers) : NULL;
 }
 
 void stage_unpacked(struct image_state *s, const struct cairn_layer_result *r, const char *pending)

@@ -272,7 +272,9 @@ static int run_in_container(struct new_layer *layers, size_t *n_layers, struct i
 		ret = r->failed(r, last, status, err);
 	if (ret == 0) {
 		cleanup_free char *upper = xasprintf("%s/upper", exec_dir);
-		CLEANUP(cairn_layer_cache_pending_freep) char *pending = stage_unpack_to(s, id + 1);
+		CLEANUP(cairn_layer_cache_pending_freep)
+		char *pending = stage_unpack_to(
+			s, r->argv ? r->runs_after : stage_runs_from(s, (enum stage_id)(id + 1)));
 		struct cairn_layer_opts lo = CAIRN_LAYER_OPTS_INIT;
 
 		lo.unpack_to = pending;

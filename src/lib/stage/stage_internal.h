@@ -241,7 +241,6 @@ struct image_state {
 	bool cancelled; /* another image failed: stopped */
 	/* command output kept while images before this one build, and lines left out */
 	size_t held_bytes, dropped_lines;
-	bool df_runs_after; /* a Dockerfile image: a RUN follows the instruction being built */
 };
 
 /*
@@ -337,12 +336,14 @@ int stage_commit(struct image_state *s, const char *created_by, json_t *config,
 		 struct cairn_error **err);
 /*
  * Where a layer a stage writes goes unpacked as it is written (cairn_layer_opts.unpack_to): a
- * pending name in the layer cache when a stage from `from` on runs commands over it, else NULL
+ * pending name in the layer cache when a later stage runs commands over it, else NULL
  * (unpacked when a later use needs it); the caller frees it with
  * cairn_layer_cache_pending_free(), which removes what is left. stage_unpacked() puts the
  * tree of layer `r` under its diff_id.
  */
-char *stage_unpack_to(struct image_state *s, enum stage_id from);
+char *stage_unpack_to(struct image_state *s, bool later_runs);
+/* Whether a stapel stage from `from` on runs commands (stage_unpack_to()'s `later_runs`). */
+bool stage_runs_from(const struct image_state *s, enum stage_id from);
 void stage_unpacked(struct image_state *s, const struct cairn_layer_result *r, const char *pending);
 /*
  * The from stage of a Docker schema 2 base `d`: the same config and layers under an OCI
@@ -424,6 +425,7 @@ struct stage_run {
 	const char *const *extra_hosts;
 	size_t n_extra_hosts;
 	bool ssh;
+	bool runs_after;   /* a RUN follows it (for a stapel stage, the stages after it tell) */
 	const char *stage; /* its name in messages; NULL: the stapel stage's */
 	/* set by stage_run_user() */
 	struct image_state *s;
@@ -485,6 +487,8 @@ int stage_build_import(struct stage_output *o, struct image_state *s, enum stage
 		       struct cairn_error **err);
 
 /* docker.c */
+/* The value of variable NAME (`len` bytes) in the Env array `env`, or NULL. */
+const char *stage_env_get(json_t *env, const char *name, size_t len);
 /* Set variable `key` to `value` in the Env of config section `c` (replaced in place). */
 void stage_set_env(json_t *c, const char *key, const char *value);
 int stage_build_docker(struct stage_output *o, struct image_state *s, enum stage_id id,

@@ -325,3 +325,30 @@ int cairn_fs_lock_at(int *fd_out, int dirfd, const char *path, struct cairn_erro
 	*fd_out = fd;
 	return 0;
 }
+
+/* The absolute path `p` without "", "." and ".." components (".." of "/" is "/"). */
+char *cairn_fs_path_clean(const char *p)
+{
+	struct cairn_buf b = CAIRN_BUF_INIT;
+
+	assert(p[0] == '/');
+	while (*p) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			const char *slash = memrchr(b.buf, '/', b.len);
+
+			cairn_buf_setlen(&b, slash ? (size_t)(slash - b.buf) : 0);
+		} else if (n && !(n == 1 && p[0] == '.')) {
+			cairn_buf_addch(&b, '/');
+			cairn_buf_add(&b, p, n);
+		}
+		p += n;
+	}
+	if (!b.len)
+		cairn_buf_addch(&b, '/');
+	return cairn_buf_detach(&b, NULL);
+}

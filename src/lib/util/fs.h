@@ -43,6 +43,12 @@ int cairn_fs_write_atomic_at(int dirfd, const char *name, const void *data, size
 int cairn_fs_mktemp_at(int *fd_out, char **name_out, int dirfd, const char *prefix,
 		       struct cairn_error **err);
 
+/*
+ * The absolute path `p` without "", "." and ".." components ('..' of "/" is "/"): a new
+ * string, "/" at least. Only text: nothing is looked up.
+ */
+char *cairn_fs_path_clean(const char *p);
+
 /* write(2) all of it, retrying on EINTR and short writes. */
 int cairn_fs_write_all(int fd, const void *p, size_t len, const char *what,
 		       struct cairn_error **err);
