@@ -396,4 +396,31 @@ test_expect_success 'build-and-publish --dockerfile publishes the image, which r
 	grep -q "need --dockerfile" "$T/out14"
 '
 
+test_expect_success 'a hostile context: symlinks out stay links, an archive cannot climb out' '
+	mkdir -p "$T/evil/ctx" "$T/outside" && printf "host secret\n" >"$T/outside/secret" &&
+	ln -s "$T/outside/secret" "$T/evil/ctx/abs-link" &&
+	ln -s ../../outside/secret "$T/evil/ctx/rel-link" &&
+	printf "ARG BASE\nFROM \${BASE}\nCOPY abs-link rel-link /got/\n" >"$T/evil/Dockerfile" &&
+	"$CAIRN" build --dir "$T/evil" -f Dockerfile --build-arg "BASE=$REG/base/busybox:1" ctx \
+		--report "$T/r15.json" >"$T/out15" 2>&1 &&
+	rm -rf "$T/v" &&
+	umoci unpack --image "$CAIRN_HOME/store:evil:$(field "$T/r15.json" "" signature)" "$T/v" \
+		>/dev/null &&
+	test -L "$T/v/rootfs/got/abs-link" && test -L "$T/v/rootfs/got/rel-link" &&
+	! grep -rq "host secret" "$T/v/rootfs" &&
+	python3 - "$T/evil/ctx/climb.tar" <<-"PY" &&
+	import io, sys, tarfile
+	with tarfile.open(sys.argv[1], "w") as t:
+	    data = b"pwned\n"
+	    i = tarfile.TarInfo("../../../../climbed")
+	    i.size = len(data)
+	    t.addfile(i, io.BytesIO(data))
+	PY
+	printf "ARG BASE\nFROM \${BASE}\nADD climb.tar /opt/\n" >"$T/evil/Dockerfile" &&
+	test_must_fail "$CAIRN" build --dir "$T/evil" -f Dockerfile \
+		--build-arg "BASE=$REG/base/busybox:1" ctx >"$T/out16" 2>&1 &&
+	grep -q "Dockerfile:3: image .~.: ADD: .climb.tar.: path has a .\.\.. component" "$T/out16" &&
+	! test -e "$T/climbed" && ! test -e /climbed
+'
+
 test_done
