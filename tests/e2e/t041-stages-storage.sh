@@ -60,6 +60,27 @@ test_expect_success 'host A builds and pushes every stage to the stages storage'
 		"$(python3 -c "import json;print(len(json.load(open(\"$T/a.json\"))[\"images\"][0][\"stages\"]))")"
 '
 
+# A stage with a layer of its own is read back once racing PUTs must have landed (another host
+# may have stored it differently); one without is what any host makes of the confirmed stage
+# below it, byte for byte: nothing to read back, and no wait.
+test_expect_success 'host A reads back the tags of stages with a layer, not of those without' '
+	python3 - "$T/a.json" "$REG_LOG" <<"PY"
+import json, re, sys
+stages = json.load(open(sys.argv[1]))["images"][0]["stages"]
+log = [l for l in open(sys.argv[2]) if re.match(r"\S+ - - \[", l)]
+after = {}
+for s in stages:
+    tag = "/v2/stages/manifests/image-stage-" + s["signature"] + " "
+    reqs = [l.split(chr(34))[1].split()[0] for l in log if tag in l]
+    assert "PUT" in reqs, (s["name"], reqs)
+    after[s["name"]] = len(reqs) - reqs.index("PUT") - 1
+print(after)
+for name in ("gitArchive", "install", "setup"):
+    assert after[name] >= 1, (name, "not read back", after)
+assert after["dockerInstructions"] == 0, ("read back", after)
+PY
+'
+
 test_expect_success 'a fresh host B reuses every stage without downloading a layer' '
 	layers_of_storage && test -s "$T/layers" &&
 	before=$(blob_gets) &&

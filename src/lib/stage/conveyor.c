@@ -262,6 +262,7 @@ int stage_make_on_prev(struct cairn_descriptor *out, struct image_state *s,
 		chain_labels(o.config, s, s->img->dockerfile.pos.line ? -1 : def->id);
 	if (ret == 0)
 		ret = stage_commit(s, def->name, o.config, o.layers, o.n_layers, out, err);
+	s->no_layer = ret == 0 && o.n_layers == 0;
 	json_decref(o.config);
 	return ret;
 }
@@ -280,7 +281,9 @@ static int make_stage(struct cairn_descriptor *d, struct image_state *s,
 		return stage_make_on_prev(d, s, def, build_kind, err);
 	if (s->img->from.s)
 		return stage_base_image(d, s, s->img->from.s, &s->img->from.pos, err);
+	/* the confirmed last stage of the base image, as it is */
 	*d = stage_find_built(s->b, s->img->base)->desc;
+	s->no_layer = true;
 	return 0;
 }
 
@@ -358,7 +361,9 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 	const char *stage = def->name;
 	char *tag = NULL;
 	struct cairn_descriptor d;
+	struct cairn_digest made;
 	double t0 = stage_now_secs();
+	bool confirmed = false;
 	int ret, redo = -1;
 
 	*next = def->id + 1;
@@ -410,7 +415,9 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 		emit(s, CAIRN_BUILD_STAGE_BEGIN, stage, sig, NULL, 0);
 		s->built = 1;
 		strv_add(&b->building, sig);
+		s->no_layer = false;
 		ret = def->make(&d, s, def, err);
+		made = d.digest;
 		if (ret == 0)
 			ret = cache_put(&d, &tag, s, stage, sig, &redo, err);
 		building_done(b, sig);
@@ -425,6 +432,12 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 			return 0;
 		}
 		stage_add_result(s, stage, sig, &d, 0, stage_now_secs() - t0);
+		/*
+		 * Stored on confirmed stages (cache_put() confirmed them first), a stage without a
+		 * layer of its own is what any host makes of them, byte for byte: a racing PUT of
+		 * its tag writes the same manifest, so there is nothing to confirm (and no wait).
+		 */
+		confirmed = s->no_layer && cairn_digest_equal(&made, &d.digest);
 	} else {
 		return ret;
 	}
@@ -438,7 +451,7 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 	memcpy(s->prev_sig, sig, CAIRN_SIGNATURE_HEX);
 	s->prev = d;
 	stage_drop_prev(s);
-	if (tag && !b->o->no_build)
+	if (tag && !b->o->no_build && !confirmed)
 		stage_remember(s, def->id, stage, sig, tag, &d);
 	else
 		free(tag);

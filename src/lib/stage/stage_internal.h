@@ -232,7 +232,9 @@ struct image_state {
 	struct cairn_digest rejected; /* a stored stage that holds a lost commit */
 	struct stored_stage *unconfirmed;
 	size_t n_unconfirmed;
-	int built;     /* this image built a stage (and pushed it) */
+	int built; /* this image built a stage (and pushed it) */
+	/* the stage just made added no layer: its bytes follow from the stage below it */
+	bool no_layer;
 	int redo;      /* a stage was adopted: local stages above it are not trusted */
 	int adoptions; /* how many */
 	size_t index;  /* in the build's order (and result) */
