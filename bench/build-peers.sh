@@ -57,7 +57,8 @@ cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="-
 cmake --build build/bench -j2 --target cairn >/dev/null
 CAIRN=$root/build/bench/cairn
 
-now() { date +%s.%N; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 echo "== starting a registry, dockerd, and loading the busybox base everywhere"
 port=5381
@@ -232,9 +233,6 @@ for p in "${projects[@]}"; do
 done
 
 # ---- results --------------------------------------------------------------------------------------
-stat3() { # median min noise of the numbers in $1
-	sort -g "$1" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.0f%%", m, v[1], 100 * (v[NR] - v[1]) / v[1] }'
-}
 what="median, min, noise over $rounds rounds (s)"
 printf '\n%-10s %-7s %-20s %-20s %-20s %-20s %s\n' project op "cairn" "cairn-df" "docker build" \
 	"buildah bud" "cairn-df/docker cairn-df/buildah (medians)"

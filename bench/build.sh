@@ -49,9 +49,9 @@ cmake --build build/bench -j2 --target cairn >/dev/null
 CAIRN=$root/build/bench/cairn
 export CAIRN_HOME=$W/home
 
-now() { date +%s.%N; }
-# sets RES to the seconds since $1 (no command substitution: the registry lives in this shell)
-elapsed() { RES=$(echo "$(now) - $1" | bc); }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+rounds=5
 
 echo "== starting a registry and pushing the busybox base image"
 port=5380
@@ -212,10 +212,10 @@ gitc "$B" add -A
 gitc "$B" commit -q -m big
 tree_mib=$(du -sm --exclude=.git "$B" | cut -f1)
 
-echo "== (b) timing gitArchive and git archive | pigz -p2 (3 runs each, alternating)"
+echo "== (b) timing gitArchive and git archive | pigz -p2 ($rounds runs each, alternating)"
 git -C "$B" archive HEAD >/dev/null # warm the page cache for both
 : >"$W/b-cairn" && : >"$W/b-git"
-for r in 1 2 3; do
+for r in $(seq "$rounds"); do
 	rm -rf "$W/home-b"
 	CAIRN_HOME=$W/home-b "$CAIRN" build -q --dir "$B" --report "$W/b$r.json"
 	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([s["seconds"] for s in r["images"][0]["stages"] if s["name"] == "gitArchive" and not s["cached"]][0])' \
@@ -226,8 +226,8 @@ for r in 1 2 3; do
 	echo "$RES" >>"$W/b-git"
 done
 rm -rf "$W/home-b"
-cb=$(sort -g "$W/b-cairn" | head -1)
-gb=$(sort -g "$W/b-git" | head -1)
+cb=$(median <"$W/b-cairn")
+gb=$(median <"$W/b-git")
 
 # ---- (c) cold build CPU --------------------------------------------------------------------------
 # A git entry then two shell stages over it (the second stands on the first's layer): a cold build
@@ -286,17 +286,18 @@ YAML
 	gitc "$C" add -A
 	gitc "$C" commit -q -m tree
 	: >"$W/c-$name-new" && : >"$W/c-$name-old"
-	for r in 1 2 3; do
+	for r in $(seq "$rounds"); do
+		if [ -n "${CAIRN_OLD:-}" ] && [ $((r % 2)) = 0 ]; then cpu_run "$W/c-$name-old" "$CAIRN_OLD" "$C"; fi
 		cpu_run "$W/c-$name-new" "$CAIRN" "$C"
-		if [ -n "${CAIRN_OLD:-}" ]; then cpu_run "$W/c-$name-old" "$CAIRN_OLD" "$C"; fi
+		if [ -n "${CAIRN_OLD:-}" ] && [ $((r % 2)) = 1 ]; then cpu_run "$W/c-$name-old" "$CAIRN_OLD" "$C"; fi
 	done
 	rm -rf "$W/home-c"
 done
 
 # ---- (d) ten independent images, cold -------------------------------------------------------------
 # Ten images, each a git entry of 100 files and two shell stages: a cold build (new home) with the
-# default --jobs (images side by side), with -j 1, and with CAIRN_OLD when given; interleaved, 3
-# rounds, wall time.
+# default --jobs (images side by side), with -j 1, and with CAIRN_OLD when given; interleaved (a
+# different one first each round), 5 rounds, wall time.
 echo "== (d) ten independent images, cold"
 T10=$W/ten
 make_tree "$T10" 2000 4
@@ -330,10 +331,16 @@ ten_run() { # ten_run OUT-FILE BINARY [BUILD-OPTION...]: appends the wall time o
 	echo "$RES" >>"$out"
 }
 : >"$W/d-new" && : >"$W/d-j1" && : >"$W/d-old"
-for r in 1 2 3; do
-	ten_run "$W/d-new" "$CAIRN"
-	ten_run "$W/d-j1" "$CAIRN" -j 1
-	if [ -n "${CAIRN_OLD:-}" ]; then ten_run "$W/d-old" "$CAIRN_OLD"; fi
+dkinds=(new j1)
+[ -z "${CAIRN_OLD:-}" ] || dkinds+=(old)
+for r in $(seq "$rounds"); do
+	for k in $(seq 0 $((${#dkinds[@]} - 1))); do
+		case ${dkinds[$(((k + r) % ${#dkinds[@]}))]} in
+		new) ten_run "$W/d-new" "$CAIRN" ;;
+		j1) ten_run "$W/d-j1" "$CAIRN" -j 1 ;;
+		old) ten_run "$W/d-old" "$CAIRN_OLD" ;;
+		esac
+	done
 done
 rm -rf "$W/home-d"
 
@@ -347,31 +354,36 @@ printf '%-60s %-26s %-14s %s\n' "(a) no-op build, 10 images, $nfiles files ($n r
 printf '%-60s %-26s %-14s %s\n' "(a) work-tree files opened (besides werf.yaml)" \
 	"$n_open ($n_dep stageDeps)" "0 others" "$(verdict "$([ "$n_other" -eq 0 ] && echo 1)")"
 printf '%-60s %-26s\n' "    opens of files under .git/ (objects, refs...)" "$n_git"
-printf '%-60s %-26s\n' "(b) gitArchive stage, $tree_mib MiB tree (best of 3)" "$(printf '%.2f s' "$cb")"
-printf '%-60s %-26s\n' "(b) git archive HEAD | pigz -p2 (best of 3)" "$(printf '%.2f s' "$gb")"
+printf '%-60s %-26s\n' "(b) gitArchive stage, $tree_mib MiB tree (median of $rounds)" "$(printf '%.2f s' "$cb")"
+printf '%-60s %-26s\n' "(b) git archive HEAD | pigz -p2 (median of $rounds)" "$(printf '%.2f s' "$gb")"
 printf '%-60s %-26s %-14s %s\n' "(b) cairn speed relative to git archive | pigz" \
 	"$(printf '%.2fx (time %.2fx)' "$(echo "$gb / $cb" | bc -l)" "$(echo "$cb / $gb" | bc -l)")" \
 	">= 0.80x" "$(verdict "$(echo "$gb / $cb >= 0.8" | bc -l)")"
+# (c) and (d): medians (min and noise beside them); the verdicts compare medians
+col() { cut -d' ' -f"$2" "$1" >"$1.$2"; echo "$1.$2"; } # col FILE FIELD: that column, as a file
 for c in "${cold_cases[@]}"; do
 	read -r name files kib <<<"$c"
-	best() { cut -d' ' -f"$2" "$1" | sort -g | head -1; } # best FILE FIELD: min CPU (1), wall (2)
-	printf '%-60s %-26s\n' "(c) cold build, $files files x $kib KiB: CPU, wall (min of 3)" \
-		"$(printf '%.2f s, %.2f s' "$(best "$W/c-$name-new" 1)" "$(best "$W/c-$name-new" 2)")"
+	read -r cm cmin cn <<<"$(stat3 "$(col "$W/c-$name-new" 1)")"
+	read -r wm _ _ <<<"$(stat3 "$(col "$W/c-$name-new" 2)")"
+	printf '%-60s %-26s\n' "(c) cold build, $files files x $kib KiB: CPU (min, noise), wall" \
+		"$(printf '%.2f s (%.2f, %s), %.2f s' "$cm" "$cmin" "$cn" "$wm")"
 	if [ -s "$W/c-$name-old" ]; then
-		ratio=$(echo "$(best "$W/c-$name-new" 1) / $(best "$W/c-$name-old" 1)" | bc -l)
-		printf '%-60s %-26s %-14s %s\n' "    CAIRN_OLD: CPU, wall; CPU new/old" \
-			"$(printf '%.2f s, %.2f s; %.2fx' "$(best "$W/c-$name-old" 1)" "$(best "$W/c-$name-old" 2)" "$ratio")" \
-			"<= 0.70x" "$(verdict "$(echo "$ratio <= 0.7" | bc -l)")"
+		read -r om omin on <<<"$(stat3 "$(col "$W/c-$name-old" 1)")"
+		read -r owm _ _ <<<"$(stat3 "$(col "$W/c-$name-old" 2)")"
+		printf '%-60s %-26s %-14s %s\n' "    CAIRN_OLD: CPU (min, noise), wall; CPU new/old" \
+			"$(printf '%.2f s (%.2f, %s), %.2f s; %sx' "$om" "$omin" "$on" "$owm" "$(ratio "$cm" "$om")")" \
+			"<= 0.70x" "$(verdict "$(echo "$cm / $om <= 0.7" | bc -l)")"
 	fi
 done
-dmin() { sort -g "$1" | head -1; }
-printf '%-60s %-26s\n' "(d) 10 images cold, default --jobs (min of 3)" "$(printf '%.2f s' "$(dmin "$W/d-new")")"
-printf '%-60s %-26s\n' "    -j 1 (one image after the other)" "$(printf '%.2f s' "$(dmin "$W/d-j1")")"
+dcell() { read -r m mn nz <<<"$(stat3 "$1")"; printf '%.2f s (%.2f, %s)' "$m" "$mn" "$nz"; }
+printf '%-60s %-26s\n' "(d) 10 images cold, default --jobs (median (min, noise))" "$(dcell "$W/d-new")"
+printf '%-60s %-26s\n' "    -j 1 (one image after the other)" "$(dcell "$W/d-j1")"
 if [ -s "$W/d-old" ]; then
-	ratio=$(echo "$(dmin "$W/d-new") / $(dmin "$W/d-old")" | bc -l)
+	dn=$(stat3 "$W/d-new" | cut -d' ' -f1)
+	dold=$(stat3 "$W/d-old" | cut -d' ' -f1)
 	printf '%-60s %-26s %-14s %s\n' "    CAIRN_OLD; new/old" \
-		"$(printf '%.2f s; %.2fx' "$(dmin "$W/d-old")" "$ratio")" "<= 0.70x" \
-		"$(verdict "$(echo "$ratio <= 0.7" | bc -l)")"
+		"$(dcell "$W/d-old"); $(ratio "$dn" "$dold")x" "<= 0.70x" \
+		"$(verdict "$(echo "$dn / $dold <= 0.7" | bc -l)")"
 fi
 if [ "$n_open" -gt 0 ]; then
 	echo

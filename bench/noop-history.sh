@@ -3,8 +3,9 @@
 # No-op build time as the store's history grows: N images (1, 10, 50), all stages cached, in a
 # home whose index.json also names the stages of 0, 10 and 30 earlier builds (3 names per image
 # per build, added to index.json as another cairn's earlier builds would have left them).
-# Best of 3 runs per cell. CAIRN_OLD=PATH adds a column for another cairn binary (to compare
-# before and after a change). Target (issue "Performance"): 50 images x 30 builds under 60 ms,
+# 5 rounds per cell (with CAIRN_OLD, the two binaries in turns, a different one first each round):
+# median, min and noise ((max - min) / min). CAIRN_OLD=PATH adds a column for another cairn binary
+# (to compare before and after a change). Target (issue "Performance"): 50 images x 30 builds under 60 ms,
 # and flat as history grows. Needs root, docker-registry, skopeo, umoci, busybox-static, git,
 # python3, bc.
 set -euo pipefail
@@ -34,18 +35,28 @@ for a in sh echo; do ln -s busybox "$W/b/rootfs/bin/$a"; done
 umoci repack --image "$W/oci:base" "$W/b" >/dev/null
 skopeo copy -q --dest-tls-verify=false "oci:$W/oci:base" "docker://$REG/base:1"
 
-best() { # best of 3 no-op builds of project $2 with cairn $1, in seconds
-	local b=99 s e
-	for _ in 1 2 3; do
-		s=$(date +%s.%N)
-		"$1" build --dir "$2" -q
-		e=$(date +%s.%N)
-		b=$(echo "if ($e - $s < $b) $e - $s else $b" | bc -l)
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+rounds=5
+once() { # once BINARY PROJECT FILE: appends the seconds of one no-op build
+	local s
+	s=$(now)
+	"$1" build --dir "$2" -q
+	echo "$(now) - $s" | bc >>"$3"
+}
+cell() { # cell PROJECT: "median min noise" of $NEW and of $OLD into NEW_CELL, OLD_CELL
+	: >"$W/new" && : >"$W/old"
+	for r in $(seq "$rounds"); do
+		if [ -n "$OLD" ] && [ $((r % 2)) = 0 ]; then once "$OLD" "$1" "$W/old"; fi
+		once "$NEW" "$1" "$W/new"
+		if [ -n "$OLD" ] && [ $((r % 2)) = 1 ]; then once "$OLD" "$1" "$W/old"; fi
 	done
-	printf '%.3f' "$b"
+	NEW_CELL=$(stat3 "$W/new" 3)
+	OLD_CELL=""
+	[ -z "$OLD" ] || OLD_CELL=$(stat3 "$W/old" 3)
 }
 
-printf '%-8s %-9s %-7s %-10s %s\n' images history names "cairn (s)" "${OLD:+CAIRN_OLD (s)}"
+printf '%-8s %-9s %-7s %-22s %s\n' images history names "cairn (s)" "${OLD:+CAIRN_OLD (s)}"
 for n in 1 10 50; do
 	P=$W/p$n
 	export CAIRN_HOME=$W/home$n
@@ -74,7 +85,8 @@ json.dump(idx, open(p, "w"))
 PY
 		names=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["manifests"]))' \
 			"$CAIRN_HOME/store/index.json")
-		printf '%-8s %-9s %-7s %-10s %s\n' "$n" "$hist" "$names" "$(best "$NEW" "$P")" \
-			"${OLD:+$(best "$OLD" "$P")}"
+		cell "$P"
+		printf '%-8s %-9s %-7s %-22s %s\n' "$n" "$hist" "$names" "$NEW_CELL" "$OLD_CELL"
 	done
 done
+echo "(median, min, noise over $rounds rounds)"

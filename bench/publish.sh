@@ -13,9 +13,10 @@
 #       skopeo copying the same references from the same store (host A's, an OCI layout) into a
 #       fresh registry, 4 copies at a time. Target: cairn's time at most 0.25x skopeo's
 # Each image: from the busybox base of the e2e tests, a git entry, an install stage writing MiBs
-# of random bytes, a setup stage. (a): median of 3 rounds (each round: host A builds into a new
-# stages repository, host B has a new empty home and publishes to a new repository); (b): 5
-# rounds, cairn and skopeo in turns, median and min; the traffic is that of the first round.
+# of random bytes, a setup stage. (a): 5 rounds, host A and host B in turns (each round: host A
+# builds into a new stages repository, host B has a new empty home and publishes to a new
+# repository from the first round's stages); (b): 5 rounds, cairn and skopeo in turns (a
+# different one first each round); median, min and noise; the traffic is that of the first round.
 # Needs root (shell stages run in runc), docker-registry, skopeo, umoci, busybox-static, git,
 # python3, curl, bc.
 # Usage: bench/publish.sh [--quick]   (--quick: 1 MiB per stage instead of 8, one round, for a
@@ -24,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-big_mib=8 git_kib=2048 rounds=3 brounds=5
+big_mib=8 git_kib=2048 rounds=5 brounds=5
 if [ "${1:-}" = --quick ]; then
 	big_mib=1 git_kib=256 rounds=1 brounds=1
 fi
@@ -50,9 +51,8 @@ cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="-
 cmake --build build/bench -j2 --target cairn >/dev/null
 CAIRN=$root/build/bench/cairn
 
-now() { date +%s.%N; }
-# sets RES to the seconds since $1 (no command substitution: registries live in this shell)
-elapsed() { RES=$(echo "$(now) - $1" | bc); }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 # reg_start NAME: a registry with fresh storage and its access log on a random free port; sets
 # REG (HOST:PORT), REG_LOG and REG_DATA. The port changes from run to run, so skopeo's blob info
@@ -177,8 +177,6 @@ git -C "$P" -c user.name=bench -c user.email=bench@example.com commit -q -m init
 stages_built() {
 	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(1 for i in r["images"] for s in i["stages"] if not s["cached"]))' "$1"
 }
-# median of the numbers on stdin
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # is_layer DATA DIGEST: the registry holds blob DIGEST (hex) and it is gzip (a layer; manifests
 # and configs are JSON)
 is_layer() {
@@ -189,10 +187,11 @@ blob_size() { stat -c %s "$1/docker/registry/v2/blobs/sha256/${2:0:2}/$2/data"; 
 
 # ---- (a) -----------------------------------------------------------------------------------------
 # Host A's first build, into stages repository $RA/stages (round 1: the one host B uses, and host
-# A's home is kept for (b)), else $RA/stages-ROUND with a home of its own, removed after.
-: >"$W/ta"
-for r in $(seq "$rounds"); do
-	repo=stages home=$W/a
+# A's home is kept for (b)), else $RA/stages-ROUND with a home of its own, removed after. Host B:
+# an empty home each round, publishing to $RA/prod-ROUND from $RA/stages; the traffic of round 1.
+# In turns: A1 B1 A2 B2 ...
+host_a() {
+	local r=$1 repo=stages home=$W/a t
 	[ "$r" = 1 ] || repo=stages-$r home=$W/a-$r
 	echo "== (a) host A: first build, pushing every stage to $RA/$repo (round $r of $rounds)"
 	t=$(now)
@@ -201,14 +200,9 @@ for r in $(seq "$rounds"); do
 	elapsed "$t"
 	echo "$RES" >>"$W/ta"
 	[ "$r" = 1 ] || rm -rf "$home"
-done
-a_built=$(stages_built "$W/a1.json")
-a_stages=$(python3 -c 'import json,sys; print(sum(len(i["stages"]) for i in json.load(open(sys.argv[1]))["images"]))' "$W/a1.json")
-n_stage_tags=$(skopeo list-tags --tls-verify=false "docker://$RA/stages" | grep -c '"image-stage-' || true)
-
-# Host B: an empty home each round, publishing to $RA/prod-ROUND; the traffic of round 1.
-: >"$W/tb"
-for r in $(seq "$rounds"); do
+}
+host_b() {
+	local r=$1 t
 	echo "== (a) host B (empty home): build-and-publish --stages-storage (round $r of $rounds)"
 	if [ "$r" = 1 ]; then
 		log_lines=$(wc -l <"$RA_LOG")
@@ -221,11 +215,20 @@ for r in $(seq "$rounds"); do
 		{ cat "$W/b$r.out" >&2; exit 1; }
 	elapsed "$t"
 	echo "$RES" >>"$W/tb"
-	[ "$r" = 1 ] || continue
+	[ "$r" = 1 ] || return 0
 	sleep 0.2 # the access log line of the last request
 	du_after=$(du -sb "$RA_DATA" | cut -f1)
 	find "$RA_DATA" -path '*/blobs/sha256/*/data' | sort >"$W/blobs-after"
 	tail -n +$((log_lines + 1)) "$RA_LOG" | grep '"[A-Z]* /v2/' >"$W/b-log" || true
+}
+: >"$W/ta" && : >"$W/tb"
+host_a 1
+a_built=$(stages_built "$W/a1.json")
+a_stages=$(python3 -c 'import json,sys; print(sum(len(i["stages"]) for i in json.load(open(sys.argv[1]))["images"]))' "$W/a1.json")
+n_stage_tags=$(skopeo list-tags --tls-verify=false "docker://$RA/stages" | grep -c '"image-stage-' || true)
+for r in $(seq "$rounds"); do
+	host_b "$r"
+	[ "$r" = "$rounds" ] || host_a $((r + 1))
 done
 b_built=$(stages_built "$W/b1.json")
 b_req=$(wc -l <"$W/b-log")
@@ -256,6 +259,8 @@ for i in $(seq 0 $((nimg - 1))); do
 done
 ta=$(median <"$W/ta")
 tb=$(median <"$W/tb")
+read -r _ ta_min ta_noise <<<"$(stat3 "$W/ta")"
+read -r _ tb_min tb_noise <<<"$(stat3 "$W/tb")"
 
 # ---- (b) -----------------------------------------------------------------------------------------
 # Each round, in turns (cairn first in odd rounds, skopeo first in even ones), into fresh
@@ -347,10 +352,10 @@ what="median of $rounds rounds"
 [ "$rounds" -gt 1 ] || what="1 round"
 printf '\n%-58s %-34s %-10s %s\n' "case ($what)" result target verdict
 printf '%-58s %-34s\n' "(a) host A first build, $nimg images, stages pushed" \
-	"$(printf '%.2f s (%d of %d stages built)' "$ta" "$a_built" "$a_stages")"
+	"$(printf '%.2f s (min %.2f, noise %s; %d of %d stages built)' "$ta" "$ta_min" "$ta_noise" "$a_built" "$a_stages")"
 printf '%-58s %-34s\n' "    stage tags in the stages repository" "$n_stage_tags"
 printf '%-58s %-34s\n' "(a) host B build-and-publish, empty home" \
-	"$(printf '%.2f s (%d built, %d/%d published)' "$tb" "$b_built" "$published" "$nimg")"
+	"$(printf '%.2f s (min %.2f, noise %s; %d built, %d/%d published)' "$tb" "$tb_min" "$tb_noise" "$b_built" "$published" "$nimg")"
 printf '%-58s %-34s %-10s %s\n' "    host A first build / host B" \
 	"$(printf '%.1fx faster' "$(echo "$ta / $tb" | bc -l)")" ">= 5x" \
 	"$(verdict "$(echo "$ta / $tb >= 5" | bc -l)")"

@@ -5,15 +5,18 @@
 # cairn, skopeo and docker (when dockerd can be started), side by side in one run.
 #   (a) one 200 MiB layer   (b) 200 small layers   (c) ten images sharing five layers
 #   (d) re-push of the unchanged images of (c): requests and time
-# plus cairn's peak RSS pushing a 1 GiB layer. Prints a table with ratios to skopeo.
-# Usage: bench/push.sh [--quick]   (--quick: 50 MiB / 50 layers / 256 MiB, for a smoke run)
+# plus cairn's peak RSS pushing a 1 GiB layer. Each case runs 5 rounds, the tools in turns (a
+# different one first each round); the table gives median, min and noise ((max - min) / min) and
+# the ratios of the medians to skopeo and docker.
+# Usage: bench/push.sh [--quick]   (--quick: 50 MiB / 50 layers / 256 MiB, one round, for a smoke
+# run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-big_mib=200 small_n=200 rss_mib=1024
+big_mib=200 small_n=200 rss_mib=1024 rounds=5
 if [ "${1:-}" = --quick ]; then
-	big_mib=50 small_n=50 rss_mib=256
+	big_mib=50 small_n=50 rss_mib=256 rounds=1
 fi
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench.XXXXXX")
@@ -95,9 +98,8 @@ random_layer "$W/huge.tgz" "$rss_mib"
 "$ST" "$STORE" put-image bench-rss "$W/huge.tgz" >/dev/null
 rm -f "$W"/*.tgz
 
-now() { date +%s.%N; }
-# sets RES to the seconds since $1 (no command substitution: registries live in this shell)
-elapsed() { RES=$(echo "$(now) - $1" | bc); }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 # timing functions: each pushes the case's images to a fresh registry and sets RES to seconds
 cairn_case() {
@@ -165,52 +167,72 @@ docker_case() {
 	elapsed "$t"
 }
 
-printf '\n%-34s %10s %10s %10s %12s %12s\n' case cairn skopeo docker cairn/skopeo cairn/docker
+tools=(cairn skopeo)
+[ $docker_ok = 0 ] || tools+=(docker)
+nt=${#tools[@]}
+# each case: $rounds rounds, the tools in turns; a tool that cannot push the case reads n/a
 for c in a b c; do
-	cairn_case $c
-	ct=$RES
-	skopeo_case $c
-	stt=$RES
-	dt=-
-	if [ $docker_ok = 1 ]; then
-		docker_case $c
-		dt=$RES
-	fi
+	for r in $(seq "$rounds"); do
+		echo "== ($c) round $r of $rounds"
+		for k in $(seq 0 $((nt - 1))); do
+			tool=${tools[$(((k + r) % nt))]}
+			"${tool}_case" "$c"
+			if [ "$RES" = n/a ]; then touch "$W/na-$c-$tool"; else echo "$RES" >>"$W/t-$c-$tool"; fi
+		done
+	done
+done
+# (d) re-push of (c) into the registry that has it: requests per image (first round), and time
+rm -rf "$STORE/.cairn/sources"
+reg_fresh
+for i in $(seq 10); do "$CAIRN" image push -q "bench-c$i" "$REG/c$i:1" >/dev/null; done
+repush() { # repush TOOL: times the re-push of the 10 images of (c); sets RES and REQ
+	local before t i
+	before=$(grep -c '"[A-Z]* /v2/' "$REG_LOG")
+	t=$(now)
+	for i in $(seq 10); do
+		if [ "$1" = cairn ]; then
+			"$CAIRN" image push -q "bench-c$i" "$REG/c$i:1" >/dev/null
+		else
+			skopeo copy -q --dest-tls-verify=false "oci:$STORE:bench-c$i" "docker://$REG/c$i:1"
+		fi
+	done
+	elapsed "$t"
+	REQ=$(($(grep -c '"[A-Z]* /v2/' "$REG_LOG") - before))
+}
+for r in $(seq "$rounds"); do
+	echo "== (d) round $r of $rounds"
+	for tool in $([ $((r % 2)) = 1 ] && echo cairn skopeo || echo skopeo cairn); do
+		repush "$tool"
+		echo "$RES" >>"$W/t-d-$tool"
+		[ "$r" != 1 ] || echo "$REQ" >"$W/req-$tool"
+	done
+done
+
+cell() { # cell CASE TOOL: "median (min, noise)" or n/a or -
+	if [ -s "$W/t-$1-$2" ]; then
+		read -r m mn nz <<<"$(stat3 "$W/t-$1-$2")"
+		printf '%s (%s, %s)' "$m" "$mn" "$nz"
+	elif [ -e "$W/na-$1-$2" ]; then echo n/a; else echo -; fi
+}
+med() { [ -s "$W/t-$1-$2" ] && stat3 "$W/t-$1-$2" | cut -d' ' -f1; }
+printf '\n%-34s %-20s %-20s %-20s %12s %12s\n' "case (s: median (min, noise))" cairn skopeo docker \
+	cairn/skopeo cairn/docker
+for c in a b c d; do
 	case $c in
 	a) name="(a) one ${big_mib} MiB layer" ;;
 	b) name="(b) ${small_n} small layers" ;;
 	c) name="(c) 10 images, 5 shared layers" ;;
+	d) name="(d) re-push 10 unchanged images" ;;
 	esac
-	rs=$(echo "scale=2; $ct / $stt" | bc)
-	rd=-
-	case $dt in -|n/a) ;; *) rd=$(echo "scale=2; $ct / $dt" | bc) ;; esac
-	printf '%-34s %9.2fs %9.2fs %10s %12s %12s\n' "$name" "$ct" "$stt" \
-		"$(case $dt in -|n/a) echo "$dt" ;; *) printf '%.2fs' "$dt" ;; esac)" "${rs}x" \
-		"$([ "$rd" = - ] && echo - || echo "${rd}x")"
+	cm=$(med $c cairn)
+	sm=$(med $c skopeo)
+	dm=$(med $c docker || true)
+	printf '%-34s %-20s %-20s %-20s %12s %12s\n' "$name" "$(cell $c cairn)" "$(cell $c skopeo)" \
+		"$(cell $c docker)" "$(ratio "$cm" "$sm")x" "$([ -n "$dm" ] && echo "$(ratio "$cm" "$dm")x" || echo -)"
 done
-
-# (d) re-push of (c) into the registry that has it: requests per image, and time
-rm -rf "$STORE/.cairn/sources"
-reg_fresh
-for i in $(seq 10); do "$CAIRN" image push -q "bench-c$i" "$REG/c$i:1" >/dev/null; done
-before=$(grep -c '"[A-Z]* /v2/' "$REG_LOG")
-t=$(now)
-for i in $(seq 10); do "$CAIRN" image push -q "bench-c$i" "$REG/c$i:1" >/dev/null; done
-elapsed "$t"
-ct=$RES
-creq=$(($(grep -c '"[A-Z]* /v2/' "$REG_LOG") - before))
-before=$(grep -c '"[A-Z]* /v2/' "$REG_LOG")
-t=$(now)
-for i in $(seq 10); do
-	skopeo copy -q --dest-tls-verify=false "oci:$STORE:bench-c$i" "docker://$REG/c$i:1"
-done
-elapsed "$t"
-stt=$RES
-sreq=$(($(grep -c '"[A-Z]* /v2/' "$REG_LOG") - before))
-printf '%-34s %9.2fs %9.2fs %10s %12s\n' "(d) re-push 10 unchanged images" "$ct" "$stt" - \
-	"$(echo "scale=2; $ct / $stt" | bc)x"
-printf '%-34s %10s %10s\n' "    registry requests per image" "$(echo "scale=1; $creq / 10" | bc)" \
-	"$(echo "scale=1; $sreq / 10" | bc)"
+printf '%-34s %-20s %-20s (%d rounds)\n' "    (d) registry requests per image" \
+	"$(echo "scale=1; $(cat "$W/req-cairn") / 10" | bc)" "$(echo "scale=1; $(cat "$W/req-skopeo") / 10" | bc)" \
+	"$rounds"
 
 # peak RSS of cairn pushing a big layer
 rm -rf "$STORE/.cairn/sources"

@@ -367,6 +367,15 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 	int ret, redo = -1;
 
 	*next = def->id + 1;
+	/*
+	 * Another image building this stage has it in the local store before the stages storage
+	 * has confirmed it (or given another host's in its place): its end is waited for first.
+	 */
+	if (building_wait(b, sig) && b->failed) {
+		s->cancelled = true;
+		*stop = 1;
+		return 0;
+	}
 	ret = cache_get(&d, &tag, s, sig, err);
 	if (ret == 0 && !b->o->no_build && s->img->n_git &&
 	    (s->git_archived || def->id == S_GIT_ARCHIVE)) {

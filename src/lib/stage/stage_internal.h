@@ -180,7 +180,8 @@ struct builder {
 	/*
 	 * Images side by side (up to o->pull.jobs): each on a thread of its own, holding `gil`
 	 * but where stage_unlock() lets it go (a container running, its layer written, layers
-	 * unpacked), so only that work overlaps; the builder's state is the gil holder's.
+	 * unpacked, a stage looked up in, pushed to or confirmed by the stages storage), so only
+	 * that work overlaps; the builder's state is the gil holder's.
 	 */
 	bool threaded;
 	pthread_mutex_t gil;

@@ -84,6 +84,7 @@ static int registry_get(struct cairn_descriptor *d, char **tag, struct image_sta
 	cleanup_free char *name = stage_name_ref(b, sig);
 	int ret = CAIRN_ENOTFOUND;
 
+	stage_unlock(b); /* a registry's round trips: other images go on */
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes) && ret == CAIRN_ENOTFOUND; i++) {
 		CLEANUP(cairn_ref_release) struct cairn_ref src = CAIRN_REF_INIT;
 
@@ -93,6 +94,7 @@ static int registry_get(struct cairn_descriptor *d, char **tag, struct image_sta
 		if (ret == 0)
 			*tag = cairn_stage_tag(prefixes[i], sig);
 	}
+	stage_lock(b);
 	return ret;
 }
 
@@ -106,8 +108,11 @@ static int to_storage(struct cairn_descriptor *stored, struct image_state *s,
 {
 	struct builder *b = s->b;
 	struct cairn_transfer_stats stats = {0};
-	int ret = cairn_image_push_stage(stored, b->st, d, dest, &s->pull, &stats, err);
+	int ret;
 
+	stage_unlock(b); /* the upload: other images go on */
+	ret = cairn_image_push_stage(stored, b->st, d, dest, &s->pull, &stats, err);
+	stage_lock(b);
 	if (ret == 0 && !stats.manifest_existed)
 		cairn_log(CAIRN_LOG_DEBUG, "stages storage: '%s' checked and stored in %.3f s",
 			  dest->tag, stats.manifest_seconds);
@@ -206,13 +211,15 @@ static int readopt(struct image_state *s, const struct stored_stage *u,
 
 /*
  * What the stages storage holds now under the tags of `v` (an empty digest: gone), read once
- * every PUT racing with them must have landed. *out is a new array the caller frees.
+ * every PUT racing with them must have landed. *out is a new array the caller frees. With
+ * `let_go` (`v` is one image's), other images go on meanwhile.
  */
 static int read_again(struct cairn_descriptor **out, struct builder *b,
-		      const struct stored_stage *v, size_t n, struct cairn_error **err)
+		      const struct stored_stage *v, size_t n, bool let_go, struct cairn_error **err)
 {
 	cleanup_free const char **tags = xcalloc(n, sizeof(*tags));
-	double last = 0;
+	double last = 0, until;
+	int ret;
 
 	*out = xcalloc(n, sizeof(**out));
 	for (size_t i = 0; i < n; i++) {
@@ -220,8 +227,14 @@ static int read_again(struct cairn_descriptor **out, struct builder *b,
 		if (v[i].at > last)
 			last = v[i].at;
 	}
-	sleep_until(last + SETTLE_MS / 1000.0 + 2 * b->put_seconds);
-	return cairn_image_remote_digests(*out, &b->storage, tags, n, &b->pull, err);
+	until = last + SETTLE_MS / 1000.0 + 2 * b->put_seconds;
+	if (let_go)
+		stage_unlock(b);
+	sleep_until(until);
+	ret = cairn_image_remote_digests(*out, &b->storage, tags, n, &b->pull, err);
+	if (let_go)
+		stage_lock(b);
+	return ret;
 }
 
 /*
@@ -241,7 +254,7 @@ int stage_confirm(struct image_state *s, int *redo, struct cairn_error **err)
 	*redo = -1;
 	if (s->n_unconfirmed == 0)
 		return 0;
-	ret = read_again(&now, b, s->unconfirmed, s->n_unconfirmed, err);
+	ret = read_again(&now, b, s->unconfirmed, s->n_unconfirmed, true, err);
 	if (ret < 0)
 		cairn_error_wrap(err, "image '%s': stages storage '%s'", s->name,
 				 b->o->stages_storage);
@@ -328,7 +341,7 @@ int stage_confirm_deferred(struct builder *b, bool *changed, struct cairn_error 
 	*changed = false;
 	if (b->n_deferred == 0)
 		return 0;
-	ret = read_again(&now, b, b->deferred, b->n_deferred, err);
+	ret = read_again(&now, b, b->deferred, b->n_deferred, false, err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "stages storage '%s'", b->o->stages_storage);
 	for (size_t i = 0; ret == 0 && i < b->n_deferred; i++) {
