@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the toolchain's ELF handling: reading what an object needs, and rewriting it. */
+/*
+ * Unit tests of the toolchain's ELF handling (reading what an object needs, and rewriting it) and
+ * of its copies.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -196,6 +199,56 @@ static void test_copy_script(void **state)
 	cairn_buf_release(&b);
 }
 
+/*
+ * A tree copy links what it does not rewrite (a text file keeps its inode, mode and time) and
+ * copies ELF objects (a new inode, reported to on_elf for rewriting, so the host's file is
+ * never patched); a relative symlink is copied, an absolute one left out.
+ */
+static void test_copy_tree_links_all_but_elf(void **state)
+{
+	const char *dir = *state;
+	cleanup_close int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free char *src = xasprintf("%s/src", dir);
+	cleanup_free char *elf = xasprintf("%s/src/sub/true", dir);
+	cleanup_free char *cmd = xasprintf("cp -p /bin/true '%s'", elf);
+	struct cairn_copy_opts o = {.on_elf = on_elf};
+	struct seen seen = {0};
+	struct cairn_error *err = NULL;
+	struct stat a, b;
+	char target[64];
+	ssize_t n;
+
+	o.ud = &seen;
+	assert_int_equal(cairn_fs_mkdirs_at(root, "src/sub", 0755, &err), 0);
+	assert_int_equal(cairn_fs_write_atomic_at(root, "src/sub/mod.py", "x = 1\n", 6, 0640, &err),
+			 0);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(symlinkat("mod.py", root, "src/sub/rel"), 0);
+	assert_int_equal(symlinkat("/etc/passwd", root, "src/sub/abs"), 0);
+	assert_int_equal(cairn_copy_tree(root, "out/tree", src, &o, &err), 0);
+
+	assert_int_equal(fstatat(root, "src/sub/mod.py", &a, 0), 0);
+	assert_int_equal(fstatat(root, "out/tree/sub/mod.py", &b, 0), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	assert_int_equal(b.st_mode & 07777, 0640);
+
+	assert_int_equal(fstatat(root, "src/sub/true", &a, 0), 0);
+	assert_int_equal(fstatat(root, "out/tree/sub/true", &b, 0), 0);
+	assert_true(a.st_ino != b.st_ino);
+	assert_int_equal(b.st_mode & 07777, a.st_mode & 07777);
+	assert_int_equal(b.st_size, a.st_size);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.path[0], "out/tree/sub/true");
+	free(seen.path[0]);
+
+	n = readlinkat(root, "out/tree/sub/rel", target, sizeof(target) - 1);
+	assert_int_equal(n, 6);
+	target[n] = '\0';
+	assert_string_equal(target, "mod.py");
+	assert_int_equal(fstatat(root, "out/tree/sub/abs", &b, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +258,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_read_other_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_script, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_tree_links_all_but_elf, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Copying host files into the toolchain: modes and times kept (python's caches stay valid). */
+/*
+ * Copying host files into the toolchain: modes and times kept (python's caches stay valid), the
+ * files of a tree that are not rewritten linked where the filesystem allows.
+ */
 #include "common.h"
 #include "toolchain/copy.h"
 #include "util/buf.h"
@@ -139,9 +142,19 @@ static int copy_entry(int src_fd, const char *src, int dst_fd, const char *rel, 
 	}
 	if (S_ISREG(st.st_mode)) {
 		cleanup_close int in = openat(src_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		char magic[4];
 
 		if (in < 0)
 			return cairn_error_set_errno(err, "open '%s'", s);
+		/*
+		 * What is not rewritten (all but ELF objects) is linked where the filesystem lets
+		 * it: the toolchain is only ever mounted read-only, and dpkg replaces a file by
+		 * renaming a new one over it, so the link keeps the bytes it was made with.
+		 */
+		if ((pread(in, magic, sizeof(magic), 0) != sizeof(magic) ||
+		     memcmp(magic, "\177ELF", 4) != 0) &&
+		    linkat(src_fd, name, dst_fd, name, 0) == 0)
+			return 0;
 		return copy_fd(in, &st, dst_fd, name, r, s, o, err);
 	}
 	return 0;
