@@ -60,6 +60,11 @@ struct cairn_image_opts {
 	 * or none, CAIRN_ENOTFOUND and nothing is sent.
 	 */
 	int only_if_there;
+	/*
+	 * Push: the caller has just found no image under the tag: the manifest is put without
+	 * checking the tag first (a racing push of the same tag is overwritten, as any push does).
+	 */
+	int tag_absent;
 };
 
 #define CAIRN_IMAGE_OPTS_INIT                        \

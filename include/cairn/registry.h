@@ -50,7 +50,15 @@ struct cairn_registry_opts {
 	 * blobs) also ends 4 times this long after it started. 0: 30 (so 120).
 	 */
 	unsigned timeout_secs;
+	/*
+	 * A blob up to this many bytes goes in the PUT that ends its upload (one request less,
+	 * no upload state for the registry to keep); a bigger one streams in a PATCH that resumes
+	 * after a broken connection. 0: CAIRN_REGISTRY_PUT_WHOLE_MAX; < 0: every blob in a PATCH.
+	 */
+	int64_t put_whole_max;
 };
+
+#define CAIRN_REGISTRY_PUT_WHOLE_MAX (8 << 20)
 
 /* Largest timeout_secs accepted: a day. */
 #define CAIRN_REGISTRY_TIMEOUT_MAX 86400u

@@ -147,8 +147,29 @@ test_expect_success 'slow answers (300 ms each): push and pull complete' '
 	PUSHED="$PUSHED slow/busybox"
 '
 
+# A blob up to 8 MiB goes whole in the PUT that ends its upload; a PUT cut mid-body cannot be
+# resumed: the upload starts again with a new POST.
+test_expect_success 'a connection dropped mid-PUT of a whole small blob: the upload restarts' '
+	random_image whole 4 &&
+	fault_proxy_start "drop-request=1048576 PUT /blobs/uploads/ 1" &&
+	{
+		cairn_run image push -v whole "$PROXY/whole-upload/big:1" >"$T/out"
+		rc=$?
+	} &&
+	cat "$PROXY_LOG" &&
+	test "$rc" -eq 0 &&
+	grep -q "dropped after 1048576 request body bytes" "$PROXY_LOG" &&
+	! grep -q "\"PATCH /v2/whole-upload/" "$PROXY_LOG" &&
+	test "$(grep -c "\"POST /v2/whole-upload/big/blobs/uploads/" "$PROXY_LOG")" -ge 2 &&
+	test "$(manifest_digest "$REG/whole-upload/big:1")" = "$IMAGE" &&
+	curl -fsS "$REG_URL/v2/whole-upload/big/blobs/$LAYER" | sha256_of >"$T/served" &&
+	test "$(cat "$T/served")" = "$LAYER" &&
+	skopeo copy -q --src-tls-verify=false "docker://$REG/whole-upload/big:1" "oci:$T/oci:whole" &&
+	PUSHED="$PUSHED whole-upload/big"
+'
+
 test_expect_success 'mixed: 503, 429, a dropped upload and slow answers in one push' '
-	random_image mixed 6 &&
+	random_image mixed 10 &&
 	fault_proxy_start "status=503 HEAD /blobs/sha256: 1" "status=429 POST /blobs/uploads/ 1" \
 		"drop-request=1048576 PATCH /blobs/uploads/ 1" "delay=100 * ^/v2/. inf" &&
 	{

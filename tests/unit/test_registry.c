@@ -156,6 +156,7 @@ static void client_open(struct client *cl, struct script *s, const char *user, c
 	o.base_delay_ms = 1;
 	o.max_delay_ms = 2;
 	o.max_attempts = 4;
+	o.put_whole_max = -1; /* the PATCH path; test_upload_whole_in_put sets its own */
 	assert_int_equal(cairn_registry_open(&cl->r, "registry.example", &o, &err), 0);
 	cairn_registry_set_transport(cl->r, fake_factory, s);
 	assert_int_equal(cairn_registry_conn_new(&cl->c, cl->r, &err), 0);
@@ -308,6 +309,35 @@ static void test_upload_post_patch_put(void **state)
 	/* the digest goes on the Location the registry gave, joined with '&' */
 	assert_non_null(strstr(s.urls[2], dg.str + 7));
 	assert_non_null(strstr(s.urls[2], "http://registry.example/"));
+	client_close(&cl, &s);
+}
+
+/* A blob up to put_whole_max goes in the PUT that ends the upload: no PATCH. */
+static void test_upload_whole_in_put(void **state)
+{
+	static const struct step steps[] = {
+		{"POST", "/v2/a/blobs/uploads/", NULL, 202,
+		 "location: /v2/a/blobs/uploads/u1?_state=s1\n"},
+		{"PUT", "/v2/a/blobs/uploads/u1?_state=s1&digest=sha256%3A",
+		 "Content-Type: application/octet-stream", 201},
+	};
+	struct script s = {.steps = steps, .n = ARRAY_SIZE(steps)};
+	struct cairn_registry_opts o = CAIRN_REGISTRY_OPTS_INIT;
+	struct cairn_error *err = NULL;
+	struct client cl;
+	struct cairn_digest dg;
+
+	(void)state;
+	o.docker_config_dir = "/nonexistent";
+	o.put_whole_max = sizeof(blob) - 1;
+	assert_int_equal(cairn_registry_open(&cl.r, "registry.example", &o, &err), 0);
+	cairn_registry_set_transport(cl.r, fake_factory, &s);
+	assert_int_equal(cairn_registry_conn_new(&cl.c, cl.r, &err), 0);
+	cairn_digest_of(&dg, blob, sizeof(blob) - 1);
+	assert_int_equal(
+		cairn_registry_blob_upload(cl.c, "a", &dg, sizeof(blob) - 1, read_blob, NULL, &err),
+		0);
+	assert_string_equal(s.bodies[1].buf, blob);
 	client_close(&cl, &s);
 }
 
@@ -897,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_retries_5xx_429_and_resets),
 		cmocka_unit_test(test_retries_give_up),
 		cmocka_unit_test(test_upload_post_patch_put),
+		cmocka_unit_test(test_upload_whole_in_put),
 		cmocka_unit_test(test_upload_resumes_after_reset),
 		cmocka_unit_test(test_upload_digest_refused),
 		cmocka_unit_test(test_mount_declined_cancels_session),

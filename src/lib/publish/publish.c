@@ -315,9 +315,13 @@ static bool recorded(struct published *p)
 	return true;
 }
 
-/* The registry's image under the tag, when it holds the same content: its time. */
-static int registry_time(char **out, const struct published *p, const struct cairn_ref *dest,
-			 const struct cairn_image_opts *io, struct cairn_error **err)
+/*
+ * The registry's image under the tag, when it holds the same content: its time; `*absent` when
+ * the tag holds nothing.
+ */
+static int registry_time(char **out, bool *absent, const struct published *p,
+			 const struct cairn_ref *dest, const struct cairn_image_opts *io,
+			 struct cairn_error **err)
 {
 	cleanup_json json_t *cfg = NULL;
 	cleanup_free char *raw = NULL;
@@ -327,6 +331,7 @@ static int registry_time(char **out, const struct published *p, const struct cai
 	int ret = cairn_image_remote_config(&raw, &len, dest, io, err);
 
 	*out = NULL;
+	*absent = ret == CAIRN_ENOTFOUND;
 	if (ret == CAIRN_ENOTFOUND) {
 		cairn_error_clear(err);
 		return 0;
@@ -394,7 +399,9 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 			      .scheme = cairn_tag_scheme_name(t->scheme),
 			      .oci = o->oci};
 	struct cairn_transfer_stats ts = {0};
+	struct cairn_image_opts push = *io;
 	struct cairn_descriptor final;
+	bool absent = false;
 	int ret;
 
 	p.ref = cairn_ref_format(dest);
@@ -424,13 +431,14 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 		cairn_error_clear(err);
 		free(TAKE_PTR(p.created));
 	}
-	ret = registry_time(&p.created, &p, dest, io, err);
+	ret = registry_time(&p.created, &absent, &p, dest, io, err);
 	if (ret == 0 && !p.created)
 		p.created = now_rfc3339();
 	if (ret == 0)
 		ret = final_image(&final, st, built, im, t, dest->tag, p.created, o->oci, err);
+	push.tag_absent = absent; /* no second look at the tag */
 	if (ret == 0)
-		ret = cairn_image_push_descriptor(st, &final, dest, io, &ts, err);
+		ret = cairn_image_push_descriptor(st, &final, dest, &push, &ts, err);
 	if (ret == 0 && !ts.manifest_existed && o->written)
 		o->written[im - built->images] = true;
 	if (ret == 0)

@@ -174,6 +174,7 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 	struct offset_reader rd = {.read_at = read_at, .ud = ud};
 	uint64_t sent = 0;
 	struct call call = {0};
+	bool whole = c->r->put_whole_max && size <= c->r->put_whole_max;
 	int ret, resumes = 0;
 
 	char **location = session; /* the caller cancels the session if this fails */
@@ -189,8 +190,11 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 	if (!(*location))
 		return cairn_error_set(err, CAIRN_EHTTP, "%s: upload started without a Location",
 				       what);
-	/* One streaming PATCH; after a broken connection, resume where the registry stands. */
-	while (sent < size || size == 0) {
+	/*
+	 * A small blob goes whole in the PUT that ends the upload (see put_whole_max); a big one
+	 * in one streaming PATCH that resumes where the registry stands after a broken connection.
+	 */
+	while (!whole && (sent < size || size == 0)) {
 		cleanup_free char *patch_url = cairn_url_resolve(c->r->base_url, (*location));
 		char range_hdr[80];
 		struct cairn_error *e = NULL;
@@ -270,6 +274,13 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 		put.scopes[0] = scope;
 		put.req.method = "PUT";
 		put.req.url = put_url;
+		if (whole) {
+			put.headers[0] = "Content-Type: application/octet-stream";
+			rd.base = 0;
+			put.req.read_fn = read_from_base;
+			put.req.read_ud = &rd;
+			put.req.body_size = size;
+		}
 		ret = cairn_registry_call(c, &put, &resp, err);
 		if (ret < 0)
 			return ret;

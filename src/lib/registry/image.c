@@ -752,7 +752,7 @@ static int push_image(struct push_job *j, const struct cairn_ref *dest, struct c
 	j->rm = &rm;
 	j->reg = rm.reg;
 	j->c = rm.c;
-	ret = tag_holds(j, err);
+	ret = j->o->tag_absent && !j->keep ? 0 : tag_holds(j, err);
 	if (ret == 0 && j->o->only_if_there) {
 		j->stats->requests = remote_requests(&rm);
 		return cairn_error_set(err, CAIRN_ENOTFOUND,

@@ -122,6 +122,9 @@ int cairn_registry_open(struct cairn_registry **out, const char *domain,
 		r->http_opts.total_timeout_ms = o->timeout_secs * 4000;
 	}
 	r->max_attempts = o->max_attempts > 0 ? o->max_attempts : 5;
+	r->put_whole_max = o->put_whole_max < 0	   ? 0
+			   : o->put_whole_max == 0 ? CAIRN_REGISTRY_PUT_WHOLE_MAX
+						   : (uint64_t)o->put_whole_max;
 	r->base_delay_ms = o->base_delay_ms ? o->base_delay_ms : 250;
 	r->max_delay_ms = o->max_delay_ms ? o->max_delay_ms : 10000;
 	co.username = o->username;

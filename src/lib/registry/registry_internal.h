@@ -43,6 +43,7 @@ struct cairn_registry {
 	char *ca_file, *cert_file, *key_file, *user_agent;
 	int max_attempts;
 	unsigned base_delay_ms, max_delay_ms;
+	uint64_t put_whole_max; /* see cairn_registry_opts; 0 with a PATCH for every blob */
 	atomic_uint_fast64_t requests;
 	cairn_http_factory_fn factory; /* NULL: libcurl */
 	void *factory_ud;

@@ -10,6 +10,7 @@
 #include "run/workdir.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/slots.h"
 
 #include <sys/file.h>
 #include <time.h>
@@ -634,7 +635,9 @@ static int build_images(struct builder *b, const struct cairn_config_image **ord
 {
 	struct image_jobs j = {.b = b, .order = order, .n = n};
 	pthread_t threads[BUILD_MAX_JOBS];
-	int jobs = b->o->pull.jobs > 0 ? b->o->pull.jobs : 4;
+	struct cairn_job_slots slots;
+	const int slots_n = b->o->pull.jobs > 0 ? b->o->pull.jobs : 4;
+	int jobs = slots_n;
 	int started = 0, ret = 0;
 
 	if (jobs > BUILD_MAX_JOBS)
@@ -649,6 +652,10 @@ static int build_images(struct builder *b, const struct cairn_config_image **ord
 		return ret;
 	}
 	b->threaded = true;
+	/* images side by side move --jobs blobs at once in all, on as many connections a host */
+	cairn_job_slots_init(&slots, slots_n);
+	if (!b->pull.slots)
+		b->pull.slots = &slots;
 	b->told = cairn_ordered_new(n);
 	pthread_mutex_init(&b->gil, NULL);
 	pthread_cond_init(&b->image_done, NULL);
@@ -662,6 +669,9 @@ static int build_images(struct builder *b, const struct cairn_config_image **ord
 		pthread_join(threads[i], NULL);
 	cairn_ordered_free(b->told);
 	b->told = NULL;
+	if (b->pull.slots == &slots)
+		b->pull.slots = NULL;
+	cairn_job_slots_release(&slots);
 	b->threaded = false;
 	pthread_cond_destroy(&b->image_done);
 	pthread_mutex_destroy(&b->gil);
