@@ -152,4 +152,33 @@ test_expect_success 'dimg stages pull: the newest stage (all with --all) into a 
 	skopeo inspect "oci:$T/h/store:shared:$(cut -d" " -f3 "$T/g.out")" >/dev/null
 '
 
+test_expect_success 'a host that built without the stages storage stores its stages there' '
+	P2="$T/project2" && rm -rf "$P2" && cp -r "$P" "$P2" &&
+	sed "s/^project: shared/project: seeded/; s|  to: /app|  to: /seeded|" "$P/werf.yaml" \
+		>"$P2/werf.yaml" &&
+	git -C "$P2" -c user.name=t -c user.email=t@example.com commit -q -am seeded &&
+	CAIRN_HOME="$T/i" "$CAIRN" build --dir "$P2" --report "$T/i.json" >"$T/i.out" &&
+	grep -q "install  *\[BUILDING\]" "$T/i.out" &&
+	CAIRN_HOME="$T/i" "$CAIRN" build --dir "$P2" --stages-storage "$S" >"$T/i2.out" &&
+	! grep -q "\[BUILDING\]" "$T/i2.out" &&
+	: "every stage of the report is stored under its tag, as this host built it" &&
+	python3 - "$T/i.json" "$REG" <<PY &&
+import hashlib, json, sys, urllib.request
+stages = json.load(open(sys.argv[1]))["images"][0]["stages"]
+for s in stages:
+    r = urllib.request.Request("http://%s/v2/stages/manifests/image-stage-%s" % (sys.argv[2], s["signature"]),
+                               headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    raw = urllib.request.urlopen(r).read()
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == s["digest"], s["name"]
+print(len(stages), "stages stored")
+PY
+	: "seen there now: a build again asks the storage nothing of them" &&
+	n=$(wc -l <"$REG_LOG") &&
+	CAIRN_HOME="$T/i" "$CAIRN" build --dir "$P2" --stages-storage "$S" >"$T/i3.out" &&
+	test "$(tail -n "+$((n + 1))" "$REG_LOG" | grep -c "image-stage-")" = 0 &&
+	: "and a fresh host builds nothing" &&
+	CAIRN_HOME="$T/j" "$CAIRN" build --dir "$P2" --stages-storage "$S" >"$T/j.out" &&
+	! grep -q "\[BUILDING\]" "$T/j.out"
+'
+
 test_done

@@ -387,6 +387,15 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 			free(TAKE_PTR(tag));
 		}
 	}
+	if (ret == 0 && !tag && stage_unseeded(b, &d)) {
+		/* built by this host without the stages storage: it goes there now */
+		ret = stage_seed(&d, &tag, s, stage, sig, &redo, err);
+		if (ret < 0 || redo >= 0) {
+			free(tag);
+			*next = redo;
+			return ret;
+		}
+	}
 	if (ret == 0) {
 		emit(s, CAIRN_BUILD_STAGE_CACHED, stage, sig, &d.digest, 0);
 		stage_add_result(s, stage, sig, &d, 1, 0);

@@ -72,6 +72,39 @@ static const char *storage_prefix(const struct builder *b)
 	return b->o->stages_prefix ? b->o->stages_prefix : CAIRN_STAGE_PREFIX_PUBLISH;
 }
 
+/* The stages storage holds stage `d` under its tag (found, pushed or adopted): noted. */
+static void note_stored(struct builder *b, const struct cairn_descriptor *d)
+{
+	cairn_store_source_add(b->st, &d->digest, b->storage.domain, b->storage.path);
+}
+
+struct seen_walk {
+	const char *path;
+	bool seen;
+};
+
+static int is_storage_repo(const char *repo, void *ud)
+{
+	struct seen_walk *w = ud;
+
+	w->seen = strcmp(repo, w->path) == 0;
+	return w->seen;
+}
+
+/*
+ * Whether stage `d`, found in the local store, must go to the stages storage too: this home has
+ * not seen it there (a home that built without the storage seeds it).
+ */
+bool stage_unseeded(struct builder *b, const struct cairn_descriptor *d)
+{
+	struct seen_walk w = {b->storage.path, false};
+
+	if (!b->o->stages_storage || b->o->no_build)
+		return false;
+	cairn_store_source_each(b->st, &d->digest, b->storage.domain, is_storage_repo, &w);
+	return !w.seen;
+}
+
 /*
  * A stage missing here from the stages storage (either prefix): 0 and `*tag` (the one found),
  * or CAIRN_ENOTFOUND.
@@ -95,6 +128,8 @@ static int registry_get(struct cairn_descriptor *d, char **tag, struct image_sta
 			*tag = cairn_stage_tag(prefixes[i], sig);
 	}
 	stage_lock(b);
+	if (ret == 0)
+		note_stored(b, d);
 	return ret;
 }
 
@@ -198,6 +233,7 @@ static int readopt(struct image_state *s, const struct stored_stage *u,
 	ret = adopt(&d, s, u->name, name, stored, "last, as", err);
 	if (ret < 0)
 		return ret;
+	note_stored(s->b, &d);
 	while (o->n_stages > u->result + 1)
 		free(o->stages[--o->n_stages].name);
 	o->stages[u->result].desc = d;
@@ -298,6 +334,23 @@ static int registry_put(struct cairn_descriptor *d, char **tag, struct image_sta
 	} else if (ret == 0 && !cairn_digest_equal(&stored.digest, &d->digest)) {
 		ret = adopt(d, s, stage, name, &stored.digest, "first, as", err);
 	}
+	if (ret == 0)
+		note_stored(b, d);
+	return ret;
+}
+
+int stage_seed(struct cairn_descriptor *d, char **tag, struct image_state *s, const char *stage,
+	       const char *sig, int *redo, struct cairn_error **err)
+{
+	struct cairn_digest had = d->digest;
+	int ret;
+
+	cairn_log(CAIRN_LOG_DEBUG, "image '%s': stage '%s': into the stages storage", s->name,
+		  stage);
+	ret = registry_put(d, tag, s, stage, sig, redo, err);
+	/* another host's is stored: local stages above this one stand on the discarded one */
+	if (ret == 0 && *redo < 0 && !cairn_digest_equal(&had, &d->digest))
+		s->redo = 1;
 	return ret;
 }
 
