@@ -12,6 +12,9 @@
 #   (b) `cairn publish` of the 10 images x 3 tags `--with-stages` into a fresh registry, against
 #       skopeo copying the same references from the same store (host A's, an OCI layout) into a
 #       fresh registry, 4 copies at a time. Target: cairn's time at most 0.25x skopeo's
+#   (c) what a stages storage costs a build of small stages: a Dockerfile of 22 instructions
+#       (8 ENV, a RUN, 8 LABEL, a COPY, a RUN, a CMD) built cold (new home) without and with
+#       `--stages-storage` (a new stages repository each round), in turns
 # Each image: from the busybox base of the e2e tests, a git entry, an install stage writing MiBs
 # of random bytes, a setup stage. (a): 5 rounds, host A and host B in turns (each round: host A
 # builds into a new stages repository, host B has a new empty home and publishes to a new
@@ -344,6 +347,39 @@ ts=$(median <"$W/ts")
 tp_min=$(sort -g "$W/tp" | head -1)
 ts_min=$(sort -g "$W/ts" | head -1)
 
+# ---- (c) -----------------------------------------------------------------------------------------
+D=$W/df
+mkdir -p "$D"
+{
+	echo "ARG BASE"
+	echo "FROM \${BASE}"
+	for i in $(seq 8); do echo "ENV V$i=$i"; done
+	echo "RUN echo built > /built"
+	for i in $(seq 8); do echo "LABEL l$i=$i"; done
+	echo "COPY f /f"
+	echo "RUN cat /f"
+	echo 'CMD ["sh"]'
+} >"$D/Dockerfile"
+echo hi >"$D/f"
+df_build() { # df_build OUT-FILE [BUILD-OPTION...]: appends the seconds of a cold build
+	local out=$1 t
+	shift
+	rm -rf "$W/home-df"
+	t=$(now)
+	CAIRN_HOME=$W/home-df "$CAIRN" build -q --dir "$D" -f Dockerfile \
+		--build-arg "BASE=$RA/base/busybox:1" "$@" >/dev/null
+	elapsed "$t"
+	echo "$RES" >>"$out"
+}
+: >"$W/tc-local" && : >"$W/tc-storage"
+for r in $(seq "$brounds"); do
+	echo "== (c) round $r of $brounds: a 22-instruction Dockerfile, cold, without and with a stages storage"
+	if [ $((r % 2)) = 1 ]; then df_build "$W/tc-local"; fi
+	df_build "$W/tc-storage" --stages-storage "$RA/df-$r"
+	if [ $((r % 2)) = 0 ]; then df_build "$W/tc-local"; fi
+done
+rm -rf "$W/home-df"
+
 # ---- results --------------------------------------------------------------------------------------
 verdict() { if [ "$1" = 1 ]; then echo ok; else echo MISSED; fi; }
 mib() { echo "scale=1; $1 / 1048576" | bc; }
@@ -377,6 +413,12 @@ printf '%-58s %-34s\n' "    storage; layers as in the store" "$(mib "$s_bytes") 
 printf '%-58s %-34s %-10s %s\n' "    cairn / skopeo (medians; mins)" \
 	"$(printf '%.2fx; %.2fx' "$(echo "$tp / $ts" | bc -l)" "$(echo "$tp_min / $ts_min" | bc -l)")" "<= 0.25x" \
 	"$(verdict "$(echo "$tp / $ts <= 0.25" | bc -l)")"
+read -r cl cl_min cl_noise <<<"$(stat3 "$W/tc-local")"
+read -r cs cs_min cs_noise <<<"$(stat3 "$W/tc-storage")"
+printf '%-58s %-34s\n' "(c) 22-instruction Dockerfile, cold, local store only" \
+	"$(printf '%.2f s (min %.2f, noise %s)' "$cl" "$cl_min" "$cl_noise")"
+printf '%-58s %-34s\n' "    the same with --stages-storage" \
+	"$(printf '%.2f s (min %.2f, noise %s)' "$cs" "$cs_min" "$cs_noise")"
 echo
 echo "runs (s): host A $(runs "$W/ta") / host B $(runs "$W/tb")"
 echo "runs (s): cairn publish $(runs "$W/tp") / skopeo copy $(runs "$W/ts")"
