@@ -438,7 +438,6 @@ struct stage_run {
 /* Run `r` as stage `id` of `s`: the layer of what it changed (after the git patch, if any). */
 int stage_run_user(struct stage_output *o, struct image_state *s, enum stage_id id,
 		   struct stage_run *r, struct cairn_error **err);
-/* The build's toolchain, got (and assembled, the first time in a home) on first use. */
 /*
  * A stage the local store has and the stages storage may lack (this home never saw it there):
  * stage_seed() stores it there as a stage just built would be (`*d` becomes the storage's
@@ -447,6 +446,7 @@ int stage_run_user(struct stage_output *o, struct image_state *s, enum stage_id 
 bool stage_unseeded(struct builder *b, const struct cairn_descriptor *d);
 int stage_seed(struct cairn_descriptor *d, char **tag, struct image_state *s, const char *stage,
 	       const char *sig, int *redo, struct cairn_error **err);
+/* The build's toolchain, got (and assembled, the first time in a home) on first use. */
 int stage_toolchain(const struct cairn_toolchain **out, struct builder *b,
 		    struct cairn_error **err);
 int stage_run_dir(const char **out, struct builder *b, struct cairn_error **err);
