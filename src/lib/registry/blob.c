@@ -275,6 +275,8 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 		put.req.method = "PUT";
 		put.req.url = put_url;
 		if (whole) {
+			/* a body cut short cannot be sent again on this session: a new one, then */
+			put.no_retry = 1;
 			put.headers[0] = "Content-Type: application/octet-stream";
 			rd.base = 0;
 			put.req.read_fn = read_from_base;
@@ -282,8 +284,10 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 			put.req.body_size = size;
 		}
 		ret = cairn_registry_call(c, &put, &resp, err);
-		if (ret < 0)
+		if (ret < 0) {
+			*transport_failed = whole && ret == CAIRN_ENET;
 			return ret;
+		}
 		if (resp.status == 201 || resp.status == 204)
 			return 0;
 		*transport_failed = upload_broken(&resp);

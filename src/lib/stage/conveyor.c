@@ -262,8 +262,10 @@ int stage_make_on_prev(struct cairn_descriptor *out, struct image_state *s,
 	if (ret == 0)
 		chain_labels(o.config, s, s->img->dockerfile.pos.line ? -1 : def->id);
 	if (ret == 0)
-		ret = stage_commit(s, def->name, o.config, o.layers, o.n_layers, out, err);
-	s->no_layer = ret == 0 && o.n_layers == 0;
+		ret = stage_commit(s, def->history ? def->history : def->name, o.config, o.layers,
+				   o.n_layers, out, err);
+	/* with a signed history line, a stage without a layer follows from the one below */
+	s->no_layer = ret == 0 && o.n_layers == 0 && def->history;
 	json_decref(o.config);
 	return ret;
 }
@@ -282,7 +284,7 @@ static int make_stage(struct cairn_descriptor *d, struct image_state *s,
 		return stage_make_on_prev(d, s, def, build_kind, err);
 	if (s->img->from.s)
 		return stage_base_image(d, s, s->img->from.s, &s->img->from.pos, err);
-	/* the confirmed last stage of the base image, as it is */
+	/* the last stage of the base image (confirmed before its end), as it is */
 	*d = stage_find_built(s->b, s->img->base)->desc;
 	s->no_layer = true;
 	return 0;
@@ -387,7 +389,7 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 			free(TAKE_PTR(tag));
 		}
 	}
-	if (ret == 0 && !tag && stage_unseeded(b, &d)) {
+	if (ret == 0 && !tag && stage_unseeded(s, sig, &d)) {
 		/* built by this host without the stages storage: it goes there now */
 		ret = stage_seed(&d, &tag, s, stage, sig, &redo, err);
 		if (ret < 0 || redo >= 0) {
@@ -481,8 +483,11 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 static int stapel_step(struct image_state *s, enum stage_id id, int *next, int *stop,
 		       struct cairn_error **err)
 {
-	const struct stage_def def = {
-		.id = (int)id, .name = stage_kinds[id].name, .make = make_stage, .at = &s->at[id]};
+	const struct stage_def def = {.id = (int)id,
+				      .name = stage_kinds[id].name,
+				      .history = stage_kinds[id].name,
+				      .make = make_stage,
+				      .at = &s->at[id]};
 	char sig[CAIRN_SIGNATURE_HEX];
 	int ret;
 

@@ -767,7 +767,8 @@ static void step_reset(struct df_build *d)
 	d->n_sel = 0;
 	d->from_set = false;
 	free(d->name);
-	d->name = NULL;
+	free(d->history);
+	d->name = d->history = NULL;
 }
 
 /* One instruction: signed, then looked up or built by stage_step(). */
@@ -813,6 +814,16 @@ static int instr_step(struct df_build *d, const struct cairn_df_instr *in, int *
 	strv_release(&deps);
 	d->name = instr_name(d, in);
 	def.name = d->name;
+	if (in->cmd != CAIRN_DF_RUN && in->cmd != CAIRN_DF_COPY && in->cmd != CAIRN_DF_ADD) {
+		/* the instruction and its words as signed: "ENV PATH=/usr/bin", as BuildKit */
+		struct cairn_buf h = CAIRN_BUF_INIT;
+
+		cairn_buf_addf(&h, "%s", cairn_df_cmd_name(in->cmd));
+		for (size_t i = 0; i < d->words.n; i++)
+			cairn_buf_addf(&h, " %s", d->words.v[i]);
+		d->history = h.buf ? h.buf : xstrdup("");
+		def.history = d->history;
+	}
 	return stage_step(s, &def, sig, next, stop, err);
 }
 

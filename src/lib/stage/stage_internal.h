@@ -265,7 +265,13 @@ struct dir_policy {
 /* One stage of an image's chain to look up, else make: a stapel kind, or a Dockerfile step. */
 struct stage_def {
 	int id;		  /* enum stage_id, or the step's index in a Dockerfile image */
-	const char *name; /* in events, the result, the history and messages */
+	const char *name; /* in events, the result and messages */
+	/*
+	 * The image history's line for the stage, made of what the signature holds only (so a
+	 * stage without a layer is the same bytes on every host: see stage_step()); NULL: the
+	 * history says `name`, which may hold more (a line number), and no such promise is made.
+	 */
+	const char *history;
 	/* build the stage into the store as *d, on s->prev */
 	int (*make)(struct cairn_descriptor *d, struct image_state *s, const struct stage_def *def,
 		    struct cairn_error **err);
@@ -443,7 +449,9 @@ int stage_run_user(struct stage_output *o, struct image_state *s, enum stage_id 
  * stage_seed() stores it there as a stage just built would be (`*d` becomes the storage's
  * when another host stored the signature first).
  */
-bool stage_unseeded(struct builder *b, const struct cairn_descriptor *d);
+bool stage_unseeded(struct image_state *s, const char *sig, const struct cairn_descriptor *d);
+/* Whether the image `d` has the layers of the stage below (s->prev) first (none: true). */
+bool stage_stands_on_prev(struct image_state *s, const struct cairn_descriptor *d);
 int stage_seed(struct cairn_descriptor *d, char **tag, struct image_state *s, const char *stage,
 	       const char *sig, int *redo, struct cairn_error **err);
 /* The build's toolchain, got (and assembled, the first time in a home) on first use. */

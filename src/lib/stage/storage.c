@@ -5,6 +5,7 @@
  */
 #include "common.h"
 #include "stage/stage_internal.h"
+#include "util/json.h"
 
 #include <time.h>
 
@@ -49,6 +50,14 @@ static int local_get(struct cairn_descriptor *d, char **tag, struct image_state 
 		return CAIRN_ENOTFOUND;
 	name = stage_name_ref(s->b, sig);
 	ret = cairn_store_ref_get(s->b->st, name, d, err);
+	/*
+	 * With a stages storage, a stage under this name may stand on one that was adopted from
+	 * the storage since (a stage under it stored differently by another host): not this one.
+	 */
+	if (ret == 0 && s->b->o->stages_storage && !stage_stands_on_prev(s, d))
+		return cairn_error_set(err, CAIRN_ENOTFOUND,
+				       "stage '%s' stands on another image than the stage below",
+				       sig);
 	if (ret == 0)
 		cairn_store_touch(s->b->st, &d->digest); /* host cleanup drops the unused first */
 	return ret;
@@ -72,10 +81,25 @@ static const char *storage_prefix(const struct builder *b)
 	return b->o->stages_prefix ? b->o->stages_prefix : CAIRN_STAGE_PREFIX_PUBLISH;
 }
 
-/* The stages storage holds stage `d` under its tag (found, pushed or adopted): noted. */
-static void note_stored(struct builder *b, const struct cairn_descriptor *d)
+/*
+ * What this home has seen the stages storage hold, as the store's blob sources keep it: the
+ * record of a stage tag is under a digest of the tag and the stage's manifest digest (a
+ * fromImage's `from` stage is the same image as its base's last stage, under another tag).
+ */
+static void seen_key(struct cairn_digest *key, const char *tag, const struct cairn_digest *dg)
 {
-	cairn_store_source_add(b->st, &d->digest, b->storage.domain, b->storage.path);
+	cleanup_free char *text = xasprintf("cairn stage tag\n%s\n%s\n", tag, dg->str);
+
+	cairn_digest_of(key, text, strlen(text));
+}
+
+/* The stages storage holds stage `d` under `tag` (found, pushed or adopted): noted. */
+static void note_stored(struct builder *b, const char *tag, const struct cairn_descriptor *d)
+{
+	struct cairn_digest key;
+
+	seen_key(&key, tag, &d->digest);
+	cairn_store_source_add(b->st, &key, b->storage.domain, b->storage.path);
 }
 
 struct seen_walk {
@@ -91,18 +115,98 @@ static int is_storage_repo(const char *repo, void *ud)
 	return w->seen;
 }
 
-/*
- * Whether stage `d`, found in the local store, must go to the stages storage too: this home has
- * not seen it there (a home that built without the storage seeds it).
- */
-bool stage_unseeded(struct builder *b, const struct cairn_descriptor *d)
+/* Whether this home saw the stages storage hold `d` under the tag of `sig` (either prefix). */
+static bool seen_stored(struct builder *b, const char *sig, const struct cairn_descriptor *d)
 {
+	static const char *const prefixes[] = {CAIRN_STAGE_PREFIX_PUBLISH, CAIRN_STAGE_PREFIX_DIMG};
 	struct seen_walk w = {b->storage.path, false};
 
-	if (!b->o->stages_storage || b->o->no_build)
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes) && !w.seen; i++) {
+		cleanup_free char *tag = cairn_stage_tag(prefixes[i], sig);
+		struct cairn_digest key;
+
+		seen_key(&key, tag, &d->digest);
+		cairn_store_source_each(b->st, &key, b->storage.domain, is_storage_repo, &w);
+	}
+	return w.seen;
+}
+
+/* The layer digests of the image manifest `dg` (NULL when it cannot be read). */
+static json_t *layers_of(struct builder *b, const struct cairn_digest *dg)
+{
+	cleanup_free char *raw = NULL;
+	json_t *m = NULL, *layers;
+	size_t len = 0;
+
+	if (cairn_store_read_doc(&raw, &len, b->st, dg, NULL) < 0 ||
+	    cairn_json_parse(&m, raw, len, "manifest", NULL) < 0)
+		return NULL;
+	layers = json_incref(json_object_get(m, "layers"));
+	json_decref(m);
+	return json_is_array(layers) ? layers : (json_decref(layers), NULL);
+}
+
+/* Whether every blob of the image manifest `d` is in the local store. */
+static bool whole_here(struct builder *b, const struct cairn_descriptor *d)
+{
+	cleanup_free char *raw = NULL;
+	cleanup_json json_t *m = NULL;
+	json_t *layers;
+	size_t len = 0, n;
+
+	if (cairn_store_read_doc(&raw, &len, b->st, &d->digest, NULL) < 0 ||
+	    cairn_json_parse(&m, raw, len, "manifest", NULL) < 0)
 		return false;
-	cairn_store_source_each(b->st, &d->digest, b->storage.domain, is_storage_repo, &w);
-	return !w.seen;
+	layers = json_object_get(m, "layers");
+	n = json_array_size(layers);
+	for (size_t i = 0; i <= n; i++) {
+		json_t *desc = i < n ? json_array_get(layers, i) : json_object_get(m, "config");
+		const char *dg = json_string_value(json_object_get(desc, "digest"));
+		struct cairn_digest x;
+
+		if (!dg || cairn_digest_parse(&x, dg, strlen(dg), NULL) < 0 ||
+		    !cairn_store_has_blob(b->st, &x))
+			return false;
+	}
+	return true;
+}
+
+bool stage_unseeded(struct image_state *s, const char *sig, const struct cairn_descriptor *d)
+{
+	struct builder *b = s->b;
+
+	if (!b->o->stages_storage || b->o->no_build || seen_stored(b, sig, d))
+		return false;
+	if (!whole_here(b, d)) {
+		/* taken from another stages storage, its layers never came: left as it is */
+		cairn_log(CAIRN_LOG_DEBUG,
+			  "image '%s': stage '%s' is not all here: not stored in '%s'", s->name,
+			  sig, b->o->stages_storage);
+		return false;
+	}
+	return true;
+}
+
+bool stage_stands_on_prev(struct image_state *s, const struct cairn_descriptor *d)
+{
+	cleanup_json json_t *mine = NULL;
+	cleanup_json json_t *below = NULL;
+	size_t i;
+	json_t *l;
+
+	if (!s->prev.digest.str[0])
+		return true;
+	mine = layers_of(s->b, &d->digest);
+	below = layers_of(s->b, &s->prev.digest);
+	if (!mine || !below || json_array_size(mine) < json_array_size(below))
+		return false;
+	json_array_foreach(below, i, l)
+	{
+		if (!json_equal(json_object_get(l, "digest"),
+				json_object_get(json_array_get(mine, i), "digest")))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -128,8 +232,13 @@ static int registry_get(struct cairn_descriptor *d, char **tag, struct image_sta
 			*tag = cairn_stage_tag(prefixes[i], sig);
 	}
 	stage_lock(b);
-	if (ret == 0)
-		note_stored(b, d);
+	if (ret == CAIRN_ENOTFOUND) {
+		/* another image may have built it while this one asked the registry */
+		cairn_error_clear(err);
+		ret = local_get(d, tag, s, sig, err);
+	} else if (ret == 0) {
+		note_stored(b, *tag, d);
+	}
 	return ret;
 }
 
@@ -233,7 +342,7 @@ static int readopt(struct image_state *s, const struct stored_stage *u,
 	ret = adopt(&d, s, u->name, name, stored, "last, as", err);
 	if (ret < 0)
 		return ret;
-	note_stored(s->b, &d);
+	note_stored(s->b, u->tag, &d);
 	while (o->n_stages > u->result + 1)
 		free(o->stages[--o->n_stages].name);
 	o->stages[u->result].desc = d;
@@ -335,7 +444,7 @@ static int registry_put(struct cairn_descriptor *d, char **tag, struct image_sta
 		ret = adopt(d, s, stage, name, &stored.digest, "first, as", err);
 	}
 	if (ret == 0)
-		note_stored(b, d);
+		note_stored(b, *tag, d);
 	return ret;
 }
 
@@ -348,10 +457,13 @@ int stage_seed(struct cairn_descriptor *d, char **tag, struct image_state *s, co
 	cairn_log(CAIRN_LOG_DEBUG, "image '%s': stage '%s': into the stages storage", s->name,
 		  stage);
 	ret = registry_put(d, tag, s, stage, sig, redo, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "image '%s': stage '%s': store it in '%s'", s->name,
+					stage, s->b->o->stages_storage);
 	/* another host's is stored: local stages above this one stand on the discarded one */
-	if (ret == 0 && *redo < 0 && !cairn_digest_equal(&had, &d->digest))
+	if (*redo < 0 && !cairn_digest_equal(&had, &d->digest))
 		s->redo = 1;
-	return ret;
+	return 0;
 }
 
 const struct stage_cache stage_cache_registry = {"stages storage", registry_get, registry_put};
