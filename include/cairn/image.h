@@ -160,6 +160,12 @@ CAIRN_API int cairn_image_remote_digests(struct cairn_descriptor *out, const str
 					 const struct cairn_image_opts *o,
 					 struct cairn_error **err);
 
+/** Every tag of repository `repo` (its tag is ignored): fn(tag, ud) each; stops on fn < 0. */
+CAIRN_API int cairn_image_remote_tags(const struct cairn_ref *repo,
+				      const struct cairn_image_opts *o,
+				      int (*fn)(const char *tag, void *ud), void *ud,
+				      struct cairn_error **err);
+
 /** Download one blob of repository `repo` into the store, verified. */
 CAIRN_API int cairn_image_fetch_blob(struct cairn_store *st, const struct cairn_ref *repo,
 				     const struct cairn_digest *dg,

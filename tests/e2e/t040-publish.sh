@@ -80,6 +80,31 @@ PY
 	image_check "$REG/api/geo:$(cut -d" " -f1 "$T/want")"
 '
 
+# since LINE ERE: registry requests after log line LINE matching ERE
+since() {
+	tail -n "+$(($1 + 1))" "$REG_LOG" | grep -cE "$2" || :
+}
+
+test_expect_success 'a publish into new repositories lists each once, not each tag' '
+	n=$(wc -l <"$REG_LOG") &&
+	"$CAIRN" publish --dir "$T/geo" --images-repo "$REG/fresh" --tag-plain a --tag-plain b \
+		--tag-plain c --with-stages -j 1 >"$T/fresh.out" 2>&1 &&
+	test "$(tags_of "$REG/fresh/server")" = "a b c" &&
+	test "$(tags_of "$REG/fresh/geodata")" = "a b c" &&
+	sed "s/dimgstage-/image-stage-/g" "$T/want" >"$T/want-fresh" &&
+	test "$(tags_of "$REG/fresh")" = "$(cat "$T/want-fresh")" &&
+	: "each repository: one look at a tag, then one listing (skopeo lists without n=); of" &&
+	: "the stage tags, the from stage the second image shares is looked at again: it exists" &&
+	for r in fresh fresh/server fresh/geodata; do
+		test "$(since "$n" "\"GET /v2/$r/tags/list\\?n=")" = 1 || return 1
+	done &&
+	test "$(since "$n" "\"(GET|HEAD) /v2/fresh/server/manifests/")" = 1 &&
+	test "$(since "$n" "\"(GET|HEAD) /v2/fresh/geodata/manifests/")" = 1 &&
+	test "$(since "$n" "\"(GET|HEAD) /v2/fresh/manifests/")" = 2 &&
+	test "$(grep -c "\[EXIST\] $REG/fresh:image-stage-" "$T/fresh.out")" = 1 &&
+	image_check "$REG/fresh/server:b"
+'
+
 test_expect_success 'dimg push of some dimgs only' '
 	project "$T/tools" tools kubetools backuptools copytools &&
 	"$CAIRN" build --dir "$T/tools" -q &&

@@ -5,6 +5,7 @@
 #include "cairn/oci.h"
 #include "cairn/build.h"
 #include "cairn/log.h"
+#include "publish/publish_internal.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -140,20 +141,25 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 static int push_stages(struct cairn_store *st, const struct cairn_build_result *built,
 		       const struct cairn_build_image *im, const struct cairn_ref *repo,
 		       const struct cairn_publish_opts *o, const struct cairn_image_opts *io,
-		       struct cairn_error **err)
+		       struct tag_index *tags, struct cairn_error **err)
 {
 	for (size_t k = 0; k < im->n_stages; k++) {
 		CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
+		struct cairn_image_opts push = *io;
+		struct cairn_transfer_stats ts = {0};
 		int ret;
 
-		struct cairn_transfer_stats ts = {0};
-
 		cairn_stage_ref(&dest, repo, o->stage_prefix, im->stages[k].signature);
+		push.tag_absent = tag_index_absent(tags, &dest);
 		ret = o->dry_run ? 0
-				 : cairn_image_push_descriptor(st, &im->stages[k].desc, &dest, io,
-							       &ts, err);
+				 : cairn_image_push_descriptor(st, &im->stages[k].desc, &dest,
+							       &push, &ts, err);
 		if (ret < 0)
 			return ret;
+		if (!o->dry_run && !ts.manifest_existed && !push.tag_absent)
+			tag_index_missed(tags, &dest, io);
+		if (!o->dry_run)
+			tag_index_put(tags, &dest);
 		if (o->published) {
 			cleanup_free char *ref = cairn_ref_format(&dest);
 			struct cairn_published_ref p = {.image = (size_t)(im - built->images),
@@ -393,7 +399,8 @@ static void tell(const struct cairn_publish_opts *o, const struct cairn_build_re
 static int publish_tag(struct cairn_store *st, const struct cairn_build_result *built,
 		       const struct cairn_build_image *im, const struct cairn_tag *t,
 		       const struct cairn_ref *dest, const struct cairn_publish_opts *o,
-		       const struct cairn_image_opts *io, struct cairn_error **err)
+		       const struct cairn_image_opts *io, struct tag_index *tags,
+		       struct cairn_error **err)
 {
 	struct published p = {.stage = im->desc.digest.str,
 			      .scheme = cairn_tag_scheme_name(t->scheme),
@@ -431,7 +438,10 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 		cairn_error_clear(err);
 		free(TAKE_PTR(p.created));
 	}
-	ret = registry_time(&p.created, &absent, &p, dest, io, err);
+	absent = tag_index_absent(tags, dest);
+	ret = absent ? 0 : registry_time(&p.created, &absent, &p, dest, io, err);
+	if (ret == 0 && absent)
+		tag_index_missed(tags, dest, io); /* the other tags of the repository, at once */
 	if (ret == 0 && !p.created)
 		p.created = now_rfc3339();
 	if (ret == 0)
@@ -441,6 +451,8 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 		ret = cairn_image_push_descriptor(st, &final, dest, &push, &ts, err);
 	if (ret == 0 && !ts.manifest_existed && o->written)
 		o->written[im - built->images] = true;
+	if (ret == 0)
+		tag_index_put(tags, dest);
 	if (ret == 0)
 		remember(&p, o, &final.digest);
 	if (ret == 0)
@@ -475,8 +487,9 @@ struct publish_run {
 	const struct cairn_ref *repo;
 	struct image_ud *ud; /* per image */
 	struct cairn_ordered *told;
-	pthread_mutex_t lock; /* all below */
-	size_t next;	      /* the next image to take */
+	struct tag_index *tags; /* of the repositories written to */
+	pthread_mutex_t lock;	/* all below */
+	size_t next;		/* the next image to take */
 	bool failed;
 	size_t err_image; /* the first image (in order) that failed */
 	struct cairn_error *err;
@@ -573,12 +586,13 @@ static int publish_image(struct publish_run *run, size_t i, struct cairn_error *
 			tell(o, run->built, im, &o->tags[t], &dest, ref, &none, 0);
 			continue;
 		}
-		ret = publish_tag(run->st, run->built, im, &o->tags[t], &dest, o, &io, err);
+		ret = publish_tag(run->st, run->built, im, &o->tags[t], &dest, o, &io, run->tags,
+				  err);
 		if (ret < 0)
 			return ret;
 	}
 	if (o->with_stages)
-		return push_stages(run->st, run->built, im, run->repo, o, &image, err);
+		return push_stages(run->st, run->built, im, run->repo, o, &image, run->tags, err);
 	return 0;
 }
 
@@ -657,6 +671,7 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 	}
 	pthread_mutex_init(&run.lock, NULL);
 	run.told = cairn_ordered_new(built->n_images);
+	run.tags = tag_index_new();
 	for (int i = 1; i < jobs; i++) {
 		if (pthread_create(&threads[started], NULL, publish_worker, &run) != 0)
 			break;
@@ -667,6 +682,7 @@ int cairn_publish(struct cairn_store *st, const struct cairn_build_result *built
 		pthread_join(threads[i], NULL);
 	/* after a failure: what was published is still told (a report lists it) */
 	cairn_ordered_free(run.told);
+	tag_index_free(run.tags);
 	free(run.ud);
 	pthread_mutex_destroy(&run.lock);
 	cairn_job_slots_release(&slots);

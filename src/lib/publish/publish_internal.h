@@ -15,4 +15,21 @@ int publish_ensure_layers(struct cairn_store *st, const char *storage, const cha
 			  const struct cairn_build_image *im, const struct cairn_image_opts *io,
 			  struct cairn_error **err);
 
+/*
+ * The tags of the repositories a publish writes to, listed once a tag of one was found
+ * missing: the other tags published there are then known missing without a request each (a
+ * fresh repository costs one listing instead of a check per tag). Thread-safe.
+ */
+struct tag_index;
+
+struct tag_index *tag_index_new(void);
+void tag_index_free(struct tag_index *x);
+/* Whether `dest`'s tag is known to be missing (its repository was listed without it). */
+bool tag_index_absent(struct tag_index *x, const struct cairn_ref *dest);
+/* `dest`'s tag now holds an image this publish put there. */
+void tag_index_put(struct tag_index *x, const struct cairn_ref *dest);
+/* `dest`'s tag was found missing: its repository is listed, once (a failure only costs checks). */
+void tag_index_missed(struct tag_index *x, const struct cairn_ref *dest,
+		      const struct cairn_image_opts *io);
+
 #endif

@@ -1043,6 +1043,18 @@ int cairn_image_fetch_blob(struct cairn_store *st, const struct cairn_ref *repo,
 	return 0;
 }
 
+int cairn_image_remote_tags(const struct cairn_ref *repo, const struct cairn_image_opts *o,
+			    int (*fn)(const char *tag, void *ud), void *ud,
+			    struct cairn_error **err)
+{
+	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
+	int ret = open_ref(&rm, repo, o, err);
+
+	if (ret == 0)
+		ret = cairn_registry_tags_list(rm.c, repo->path, fn, ud, err);
+	return ret;
+}
+
 int cairn_image_remote_digests(struct cairn_descriptor *out, const struct cairn_ref *repo,
 			       const char *const *tags, size_t n, const struct cairn_image_opts *o,
 			       struct cairn_error **err)

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/* The tags of a publish's destination repositories, listed once a tag was found missing. */
+#include "common.h"
+#include "publish/publish_internal.h"
+#include "util/strset.h"
+
+#include <pthread.h>
+
+struct listed_repo {
+	char *name; /* domain/path */
+	struct cairn_strset tags;
+	bool listing; /* asked for (by one thread) */
+	bool listed;  /* `tags` is the repository's, as it was then */
+};
+
+struct tag_index {
+	pthread_mutex_t lock; /* all below */
+	struct listed_repo *v;
+	size_t n;
+};
+
+struct tag_index *tag_index_new(void)
+{
+	struct tag_index *x = xcalloc(1, sizeof(*x));
+
+	pthread_mutex_init(&x->lock, NULL);
+	return x;
+}
+
+void tag_index_free(struct tag_index *x)
+{
+	if (!x)
+		return;
+	for (size_t i = 0; i < x->n; i++) {
+		free(x->v[i].name);
+		cairn_strset_release(&x->v[i].tags);
+	}
+	free(x->v);
+	pthread_mutex_destroy(&x->lock);
+	free(x);
+}
+
+/* The entry of `dest`'s repository, made when `make` (under the lock); NULL when none. */
+static struct listed_repo *find(struct tag_index *x, const struct cairn_ref *dest, bool make)
+{
+	cleanup_free char *name = xasprintf("%s/%s", dest->domain, dest->path);
+
+	for (size_t i = 0; i < x->n; i++)
+		if (strcmp(x->v[i].name, name) == 0)
+			return &x->v[i];
+	if (!make)
+		return NULL;
+	x->v = xreallocarray(x->v, x->n + 1, sizeof(*x->v));
+	x->v[x->n] = (struct listed_repo){.name = TAKE_PTR(name)};
+	return &x->v[x->n++];
+}
+
+bool tag_index_absent(struct tag_index *x, const struct cairn_ref *dest)
+{
+	struct listed_repo *r;
+	bool absent;
+
+	if (!x || !dest->tag)
+		return false;
+	pthread_mutex_lock(&x->lock);
+	r = find(x, dest, false);
+	absent = r && r->listed && !cairn_strset_has(&r->tags, dest->tag, strlen(dest->tag));
+	pthread_mutex_unlock(&x->lock);
+	return absent;
+}
+
+void tag_index_put(struct tag_index *x, const struct cairn_ref *dest)
+{
+	struct listed_repo *r;
+
+	if (!x || !dest->tag)
+		return;
+	pthread_mutex_lock(&x->lock);
+	r = find(x, dest, false);
+	if (r && r->listed)
+		cairn_strset_add(&r->tags, dest->tag, strlen(dest->tag));
+	pthread_mutex_unlock(&x->lock);
+}
+
+static int add_tag(const char *tag, void *ud)
+{
+	cairn_strset_add(ud, tag, strlen(tag));
+	return 0;
+}
+
+void tag_index_missed(struct tag_index *x, const struct cairn_ref *dest,
+		      const struct cairn_image_opts *io)
+{
+	struct cairn_strset tags = {0};
+	struct cairn_error *err = NULL;
+	struct listed_repo *r;
+	int ret;
+
+	if (!x)
+		return;
+	pthread_mutex_lock(&x->lock);
+	r = find(x, dest, true);
+	if (r->listing) {
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	r->listing = true;
+	pthread_mutex_unlock(&x->lock);
+	/* listed without the lock: other images go on meanwhile */
+	ret = cairn_image_remote_tags(dest, io, add_tag, &tags, &err);
+	if (ret < 0)
+		cairn_log(CAIRN_LOG_DEBUG, "list the tags of '%s/%s': %s", dest->domain, dest->path,
+			  err->msg);
+	cairn_error_free(err);
+	pthread_mutex_lock(&x->lock);
+	r = find(x, dest, false); /* `v` may have moved */
+	if (ret == 0) {
+		r->tags = tags;
+		r->listed = true;
+	} else {
+		cairn_strset_release(&tags);
+	}
+	pthread_mutex_unlock(&x->lock);
+}
