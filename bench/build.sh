@@ -233,9 +233,11 @@ gb=$(median <"$W/b-git")
 # A git entry then two shell stages over it (the second stands on the first's layer): a cold build
 # (empty home, base image pulled) on a small and a big tree; CPU is user + system of cairn and
 # everything it started (RUSAGE_CHILDREN), wall time beside it. CAIRN_OLD=PATH adds the same runs
-# of another binary, interleaved, for before/after tables.
+# of another binary, interleaved, for before/after tables. Each run starts after a sync: dirty
+# pages the previous run left are written back by whoever writes next, as system time.
 cpu_run() { # cpu_run OUT-FILE BINARY PROJECT: appends "cpu wall" of one cold build
 	rm -rf "$W/home-c"
+	sync # the previous run's writeback is not charged to this one (it doubled the noise)
 	python3 - "$1" "$2" "$3" "$W/home-c" <<'PY'
 import os, resource, subprocess, sys, time
 out, binary, project, home = sys.argv[1:5]
@@ -325,6 +327,7 @@ ten_run() { # ten_run OUT-FILE BINARY [BUILD-OPTION...]: appends the wall time o
 	local out=$1 bin=$2 t
 	shift 2
 	rm -rf "$W/home-d"
+	sync
 	t=$(now)
 	CAIRN_HOME=$W/home-d "$bin" build -q --dir "$T10" "$@" >/dev/null
 	elapsed "$t"
