@@ -303,8 +303,16 @@ PY
 }
 # one skopeo copy: $1 the store's name, $2 the destination path (exported for xargs)
 copy_one() {
-	# a registry may answer 500 to copies racing on one blob: skopeo retries, as cairn does
-	skopeo copy -q --retry-times 3 --dest-tls-verify=false "oci:$STORE:$1" "docker://$REG/$2" </dev/null
+	# a registry may answer 500 to copies racing on one blob, or refuse a manifest whose blob
+	# link another copy is rewriting (cairn checks the blobs and puts it again): skopeo
+	# retries requests itself, and the whole copy is tried again here
+	local i
+	for i in 1 2 3; do
+		skopeo copy -q --retry-times 3 --dest-tls-verify=false "oci:$STORE:$1" \
+			"docker://$REG/$2" </dev/null && return 0
+		echo "skopeo copy $1 -> $2 failed (try $i of 3)" >&2
+	done
+	return 1
 }
 skopeo_round() {
 	reg_start "s$1"
