@@ -3,6 +3,7 @@
 #ifndef CAIRN_IMAGE_H
 #define CAIRN_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "cairn/common.h"
@@ -65,6 +66,11 @@ struct cairn_image_opts {
 	 * checking the tag first (a racing push of the same tag is overwritten, as any push does).
 	 */
 	int tag_absent;
+	/*
+	 * Push: the repository did not exist when this run began: its blobs are not asked for
+	 * (HEAD) but mounted or uploaded at once; what this run put there it knows anyway.
+	 */
+	int repo_new;
 };
 
 #define CAIRN_IMAGE_OPTS_INIT                        \
@@ -160,10 +166,13 @@ CAIRN_API int cairn_image_remote_digests(struct cairn_descriptor *out, const str
 					 const struct cairn_image_opts *o,
 					 struct cairn_error **err);
 
-/** Every tag of repository `repo` (its tag is ignored): fn(tag, ud) each; stops on fn < 0. */
+/**
+ * Every tag of repository `repo` (its tag is ignored): fn(tag, ud) each; stops on fn < 0.
+ * `*no_repo` (when not NULL) is set when the registry knows no such repository.
+ */
 CAIRN_API int cairn_image_remote_tags(const struct cairn_ref *repo,
 				      const struct cairn_image_opts *o,
-				      int (*fn)(const char *tag, void *ud), void *ud,
+				      int (*fn)(const char *tag, void *ud), void *ud, bool *no_repo,
 				      struct cairn_error **err);
 
 /** Download one blob of repository `repo` into the store, verified. */

@@ -3,6 +3,7 @@
 #ifndef CAIRN_REGISTRY_H
 #define CAIRN_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -238,6 +239,10 @@ CAIRN_API int cairn_registry_manifest_delete(struct cairn_registry_conn *c, cons
 CAIRN_API int cairn_registry_tags_list(struct cairn_registry_conn *c, const char *repo,
 				       int (*fn)(const char *tag, void *ud), void *ud,
 				       struct cairn_error **err);
+/** The same; `*no_repo` (when not NULL) set when the registry knows no such repository. */
+CAIRN_API int cairn_registry_tags_list2(struct cairn_registry_conn *c, const char *repo,
+					int (*fn)(const char *tag, void *ud), void *ud,
+					bool *no_repo, struct cairn_error **err);
 
 /**
  * Keep a note under `tag` of `repo`: an OCI image with no layer whose config labels are the

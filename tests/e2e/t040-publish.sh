@@ -85,7 +85,7 @@ since() {
 	tail -n "+$(($1 + 1))" "$REG_LOG" | grep -cE "$2" || :
 }
 
-test_expect_success 'a publish into new repositories lists each once, not each tag' '
+test_expect_success 'a publish into new repositories lists each once, asks for no tag or blob of them' '
 	n=$(wc -l <"$REG_LOG") &&
 	"$CAIRN" publish --dir "$T/geo" --images-repo "$REG/fresh" --tag-plain a --tag-plain b \
 		--tag-plain c --with-stages -j 1 >"$T/fresh.out" 2>&1 &&
@@ -93,14 +93,17 @@ test_expect_success 'a publish into new repositories lists each once, not each t
 	test "$(tags_of "$REG/fresh/geodata")" = "a b c" &&
 	sed "s/dimgstage-/image-stage-/g" "$T/want" >"$T/want-fresh" &&
 	test "$(tags_of "$REG/fresh")" = "$(cat "$T/want-fresh")" &&
-	: "each repository: one look at a tag, then one listing (skopeo lists without n=); of" &&
-	: "the stage tags, the from stage the second image shares is looked at again: it exists" &&
+	: "each repository listed once (skopeo lists without n=); an image repository after one" &&
+	: "look at its first tag, the stages repository before its first stage; of the stage" &&
+	: "tags, the from stage the second image shares is looked at: it exists. The registry" &&
+	: "had none of the repositories: no blob is asked for" &&
 	for r in fresh fresh/server fresh/geodata; do
 		test "$(since "$n" "\"GET /v2/$r/tags/list\\?n=")" = 1 || return 1
 	done &&
 	test "$(since "$n" "\"(GET|HEAD) /v2/fresh/server/manifests/")" = 1 &&
 	test "$(since "$n" "\"(GET|HEAD) /v2/fresh/geodata/manifests/")" = 1 &&
-	test "$(since "$n" "\"(GET|HEAD) /v2/fresh/manifests/")" = 2 &&
+	test "$(since "$n" "\"(GET|HEAD) /v2/fresh/manifests/")" = 1 &&
+	test "$(since "$n" "\"HEAD /v2/fresh(/server|/geodata)?/blobs/")" = 0 &&
 	test "$(grep -c "\[EXIST\] $REG/fresh:image-stage-" "$T/fresh.out")" = 1 &&
 	image_check "$REG/fresh/server:b"
 '

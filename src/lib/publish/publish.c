@@ -143,6 +143,9 @@ static int push_stages(struct cairn_store *st, const struct cairn_build_result *
 		       const struct cairn_publish_opts *o, const struct cairn_image_opts *io,
 		       struct tag_index *tags, struct cairn_error **err)
 {
+	/* one listing of the stages repository tells which stage tags are missing */
+	if (!o->dry_run)
+		tag_index_learn(tags, repo, io);
 	for (size_t k = 0; k < im->n_stages; k++) {
 		CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
 		struct cairn_image_opts push = *io;
@@ -151,13 +154,12 @@ static int push_stages(struct cairn_store *st, const struct cairn_build_result *
 
 		cairn_stage_ref(&dest, repo, o->stage_prefix, im->stages[k].signature);
 		push.tag_absent = tag_index_absent(tags, &dest);
+		push.repo_new = tag_index_repo_new(tags, &dest);
 		ret = o->dry_run ? 0
 				 : cairn_image_push_descriptor(st, &im->stages[k].desc, &dest,
 							       &push, &ts, err);
 		if (ret < 0)
 			return ret;
-		if (!o->dry_run && !ts.manifest_existed && !push.tag_absent)
-			tag_index_missed(tags, &dest, io);
 		if (!o->dry_run)
 			tag_index_put(tags, &dest);
 		if (o->published) {
@@ -441,12 +443,13 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 	absent = tag_index_absent(tags, dest);
 	ret = absent ? 0 : registry_time(&p.created, &absent, &p, dest, io, err);
 	if (ret == 0 && absent)
-		tag_index_missed(tags, dest, io); /* the other tags of the repository, at once */
+		tag_index_learn(tags, dest, io); /* the other tags of the repository, at once */
 	if (ret == 0 && !p.created)
 		p.created = now_rfc3339();
 	if (ret == 0)
 		ret = final_image(&final, st, built, im, t, dest->tag, p.created, o->oci, err);
 	push.tag_absent = absent; /* no second look at the tag */
+	push.repo_new = tag_index_repo_new(tags, dest);
 	if (ret == 0)
 		ret = cairn_image_push_descriptor(st, &final, dest, &push, &ts, err);
 	if (ret == 0 && !ts.manifest_existed && o->written)

@@ -26,10 +26,15 @@ struct tag_index *tag_index_new(void);
 void tag_index_free(struct tag_index *x);
 /* Whether `dest`'s tag is known to be missing (its repository was listed without it). */
 bool tag_index_absent(struct tag_index *x, const struct cairn_ref *dest);
+/* Whether `dest`'s repository was listed and the registry had no such repository. */
+bool tag_index_repo_new(struct tag_index *x, const struct cairn_ref *dest);
 /* `dest`'s tag now holds an image this publish put there. */
 void tag_index_put(struct tag_index *x, const struct cairn_ref *dest);
-/* `dest`'s tag was found missing: its repository is listed, once (a failure only costs checks). */
-void tag_index_missed(struct tag_index *x, const struct cairn_ref *dest,
-		      const struct cairn_image_opts *io);
+/*
+ * List `dest`'s repository, once in the run (a failure only costs checks): when one of its tags
+ * was found missing, or before many tags go there.
+ */
+void tag_index_learn(struct tag_index *x, const struct cairn_ref *dest,
+		     const struct cairn_image_opts *io);
 
 #endif

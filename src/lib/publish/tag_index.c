@@ -11,6 +11,7 @@ struct listed_repo {
 	struct cairn_strset tags;
 	bool listing; /* asked for (by one thread) */
 	bool listed;  /* `tags` is the repository's, as it was then */
+	bool no_repo; /* the registry had no such repository then */
 };
 
 struct tag_index {
@@ -69,6 +70,20 @@ bool tag_index_absent(struct tag_index *x, const struct cairn_ref *dest)
 	return absent;
 }
 
+bool tag_index_repo_new(struct tag_index *x, const struct cairn_ref *dest)
+{
+	struct listed_repo *r;
+	bool new_repo;
+
+	if (!x)
+		return false;
+	pthread_mutex_lock(&x->lock);
+	r = find(x, dest, false);
+	new_repo = r && r->listed && r->no_repo;
+	pthread_mutex_unlock(&x->lock);
+	return new_repo;
+}
+
 void tag_index_put(struct tag_index *x, const struct cairn_ref *dest)
 {
 	struct listed_repo *r;
@@ -88,12 +103,13 @@ static int add_tag(const char *tag, void *ud)
 	return 0;
 }
 
-void tag_index_missed(struct tag_index *x, const struct cairn_ref *dest,
-		      const struct cairn_image_opts *io)
+void tag_index_learn(struct tag_index *x, const struct cairn_ref *dest,
+		     const struct cairn_image_opts *io)
 {
 	struct cairn_strset tags = {0};
 	struct cairn_error *err = NULL;
 	struct listed_repo *r;
+	bool no_repo = false;
 	int ret;
 
 	if (!x)
@@ -107,7 +123,7 @@ void tag_index_missed(struct tag_index *x, const struct cairn_ref *dest,
 	r->listing = true;
 	pthread_mutex_unlock(&x->lock);
 	/* listed without the lock: other images go on meanwhile */
-	ret = cairn_image_remote_tags(dest, io, add_tag, &tags, &err);
+	ret = cairn_image_remote_tags(dest, io, add_tag, &tags, &no_repo, &err);
 	if (ret < 0)
 		cairn_log(CAIRN_LOG_DEBUG, "list the tags of '%s/%s': %s", dest->domain, dest->path,
 			  err->msg);
@@ -117,6 +133,7 @@ void tag_index_missed(struct tag_index *x, const struct cairn_ref *dest,
 	if (ret == 0) {
 		r->tags = tags;
 		r->listed = true;
+		r->no_repo = no_repo;
 	} else {
 		cairn_strset_release(&tags);
 	}

@@ -29,7 +29,8 @@ struct pool {
 	const char *ref; /* for progress */
 	const struct cairn_image_opts *o;
 	int push;
-	int fresh; /* push: check every blob, whatever this run saw of the repository */
+	int fresh;    /* push: check every blob, whatever this run saw of the repository */
+	int repo_new; /* push: the repository was not there (cairn_image_opts.repo_new) */
 	const struct cairn_descriptor *blobs;
 	size_t n_blobs;
 	atomic_size_t next;
@@ -191,7 +192,9 @@ static int send_blob(struct pool *p, struct cairn_registry_conn *c,
 {
 	struct upload_src u = {.p = p, .d = d, .fd = -1};
 	uint64_t size;
-	int ret = cairn_registry_blob_head(c, p->repo, &d->digest, NULL, err);
+	int ret = p->repo_new && !p->fresh
+			  ? CAIRN_ENOTFOUND
+			  : cairn_registry_blob_head(c, p->repo, &d->digest, NULL, err);
 
 	if (ret == 0) {
 		seen_there(p, &d->digest);
@@ -531,6 +534,7 @@ static int push_manifest_blobs(struct cairn_store *st, struct cairn_registry *re
 
 	pool_init(&p, reg, st, ref->path, refstr, o, stats, 1);
 	p.fresh = recheck;
+	p.repo_new = o->repo_new;
 	blobs = image_blobs(m, &p.n_blobs);
 	if (layers_known && !recheck)
 		p.n_blobs = 1; /* the config, first */
@@ -1044,14 +1048,14 @@ int cairn_image_fetch_blob(struct cairn_store *st, const struct cairn_ref *repo,
 }
 
 int cairn_image_remote_tags(const struct cairn_ref *repo, const struct cairn_image_opts *o,
-			    int (*fn)(const char *tag, void *ud), void *ud,
+			    int (*fn)(const char *tag, void *ud), void *ud, bool *no_repo,
 			    struct cairn_error **err)
 {
 	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	int ret = open_ref(&rm, repo, o, err);
 
 	if (ret == 0)
-		ret = cairn_registry_tags_list(rm.c, repo->path, fn, ud, err);
+		ret = cairn_registry_tags_list2(rm.c, repo->path, fn, ud, no_repo, err);
 	return ret;
 }
 

@@ -304,6 +304,13 @@ int cairn_registry_tags_list(struct cairn_registry_conn *c, const char *repo,
 			     int (*fn)(const char *tag, void *ud), void *ud,
 			     struct cairn_error **err)
 {
+	return cairn_registry_tags_list2(c, repo, fn, ud, NULL, err);
+}
+
+int cairn_registry_tags_list2(struct cairn_registry_conn *c, const char *repo,
+			      int (*fn)(const char *tag, void *ud), void *ud, bool *no_repo,
+			      struct cairn_error **err)
+{
 	cleanup_free char *scope = NULL;
 	cleanup_free char *what = NULL;
 	cleanup_free char *url = NULL;
@@ -329,8 +336,11 @@ int cairn_registry_tags_list(struct cairn_registry_conn *c, const char *repo,
 		ret = cairn_registry_call(c, &call, &resp, err);
 		if (ret < 0)
 			return ret;
-		if (resp.status == 404 && pages == 1)
+		if (resp.status == 404 && pages == 1) {
+			if (no_repo)
+				*no_repo = true;
 			return 0; /* no such repository: no tags */
+		}
 		if (resp.status != 200)
 			return cairn_registry_status_error(c, &resp, err, what);
 		ret = cairn_json_parse(&j, resp.body.buf, resp.body.len, "tag list", err);
