@@ -141,10 +141,13 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 static int push_stages(struct cairn_store *st, const struct cairn_build_result *built,
 		       const struct cairn_build_image *im, const struct cairn_ref *repo,
 		       const struct cairn_publish_opts *o, const struct cairn_image_opts *io,
-		       struct tag_index *tags, struct cairn_error **err)
+		       struct tag_index *tags, bool list_first, struct cairn_error **err)
 {
-	/* one listing of the stages repository tells which stage tags are missing */
-	if (!o->dry_run)
+	/*
+	 * The image's repository was new: so, likely, are its stages; one listing of the stages
+	 * repository tells which stage tags are missing (a re-publish lists nothing)
+	 */
+	if (!o->dry_run && list_first)
 		tag_index_learn(tags, repo, io);
 	for (size_t k = 0; k < im->n_stages; k++) {
 		CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
@@ -160,6 +163,9 @@ static int push_stages(struct cairn_store *st, const struct cairn_build_result *
 							       &push, &ts, err);
 		if (ret < 0)
 			return ret;
+		/* a stage tag was missing: the others are told by one listing */
+		if (!o->dry_run && !ts.manifest_existed && !push.tag_absent)
+			tag_index_learn(tags, &dest, io);
 		if (!o->dry_run)
 			tag_index_put(tags, &dest);
 		if (o->published) {
@@ -595,7 +601,8 @@ static int publish_image(struct publish_run *run, size_t i, struct cairn_error *
 			return ret;
 	}
 	if (o->with_stages)
-		return push_stages(run->st, run->built, im, run->repo, o, &image, run->tags, err);
+		return push_stages(run->st, run->built, im, run->repo, o, &image, run->tags,
+				   tag_index_repo_new(run->tags, &dest_repo), err);
 	return 0;
 }
 
