@@ -419,6 +419,15 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 		return stage_step(s, def, sig, next, stop, err);
 	} else if (ret == CAIRN_ENOTFOUND) {
 		cairn_error_clear(err);
+		if (b->restart) {
+			/*
+			 * Another image found a stage of the stages storage changed: the build runs
+			 * again, and nothing is built (or pushed) meanwhile on what may be stale.
+			 */
+			s->cancelled = true;
+			*stop = 1;
+			return 0;
+		}
 		if (b->n_deferred) {
 			/* what this stage may stand on must be confirmed before it is pushed */
 			bool changed = false;
