@@ -779,6 +779,7 @@ static int instr_step(struct df_build *d, const struct cairn_df_instr *in, int *
 	struct stage_def def = {.id = (int)d->step, .make = make_instr, .ud = d};
 	struct strv deps = {0};
 	char sig[CAIRN_SIGNATURE_HEX];
+	bool words_signed = false; /* the instruction is its words (not RUN, COPY, ADD) */
 	int ret;
 
 	step_reset(d);
@@ -802,6 +803,7 @@ static int instr_step(struct df_build *d, const struct cairn_df_instr *in, int *
 		break;
 	default:
 		ret = sign_words(&deps, d, in, err);
+		words_signed = true;
 		break;
 	}
 	if (ret < 0) {
@@ -814,14 +816,14 @@ static int instr_step(struct df_build *d, const struct cairn_df_instr *in, int *
 	strv_release(&deps);
 	d->name = instr_name(d, in);
 	def.name = d->name;
-	if (in->cmd != CAIRN_DF_RUN && in->cmd != CAIRN_DF_COPY && in->cmd != CAIRN_DF_ADD) {
+	if (words_signed) {
 		/* the instruction and its words as signed: "ENV PATH=/usr/bin", as BuildKit */
 		struct cairn_buf h = CAIRN_BUF_INIT;
 
 		cairn_buf_addf(&h, "%s", cairn_df_cmd_name(in->cmd));
 		for (size_t i = 0; i < d->words.n; i++)
 			cairn_buf_addf(&h, " %s", d->words.v[i]);
-		d->history = h.buf ? h.buf : xstrdup("");
+		d->history = cairn_buf_detach(&h, NULL);
 		def.history = d->history;
 	}
 	return stage_step(s, &def, sig, next, stop, err);

@@ -5,7 +5,6 @@
  */
 #include "common.h"
 #include "stage/stage_internal.h"
-#include "util/json.h"
 
 #include <time.h>
 
@@ -76,6 +75,9 @@ static int local_put(struct cairn_descriptor *d, char **tag, struct image_state 
 
 const struct stage_cache stage_cache_local = {"local store", local_get, local_put};
 
+/* The stage tag prefixes a stage is looked up (and seen) under, `werf publish`'s first. */
+static const char *const stage_prefixes[] = {CAIRN_STAGE_PREFIX_PUBLISH, CAIRN_STAGE_PREFIX_DIMG};
+
 static const char *storage_prefix(const struct builder *b)
 {
 	return b->o->stages_prefix ? b->o->stages_prefix : CAIRN_STAGE_PREFIX_PUBLISH;
@@ -118,11 +120,10 @@ static int is_storage_repo(const char *repo, void *ud)
 /* Whether this home saw the stages storage hold `d` under the tag of `sig` (either prefix). */
 static bool seen_stored(struct builder *b, const char *sig, const struct cairn_descriptor *d)
 {
-	static const char *const prefixes[] = {CAIRN_STAGE_PREFIX_PUBLISH, CAIRN_STAGE_PREFIX_DIMG};
 	struct seen_walk w = {b->storage.path, false};
 
-	for (size_t i = 0; i < ARRAY_SIZE(prefixes) && !w.seen; i++) {
-		cleanup_free char *tag = cairn_stage_tag(prefixes[i], sig);
+	for (size_t i = 0; i < ARRAY_SIZE(stage_prefixes) && !w.seen; i++) {
+		cleanup_free char *tag = cairn_stage_tag(stage_prefixes[i], sig);
 		struct cairn_digest key;
 
 		seen_key(&key, tag, &d->digest);
@@ -131,43 +132,33 @@ static bool seen_stored(struct builder *b, const char *sig, const struct cairn_d
 	return w.seen;
 }
 
-/* The layer digests of the image manifest `dg` (NULL when it cannot be read). */
-static json_t *layers_of(struct builder *b, const struct cairn_digest *dg)
+DEFINE_FREEP(struct cairn_manifest, cairn_manifest_free)
+
+/* The image manifest `dg` of the local store, parsed (NULL when it cannot be read). */
+static struct cairn_manifest *local_manifest(struct builder *b, const struct cairn_digest *dg)
 {
 	cleanup_free char *raw = NULL;
-	json_t *m = NULL, *layers;
+	struct cairn_manifest *m = NULL;
 	size_t len = 0;
 
 	if (cairn_store_read_doc(&raw, &len, b->st, dg, NULL) < 0 ||
-	    cairn_json_parse(&m, raw, len, "manifest", NULL) < 0)
+	    cairn_manifest_parse(&m, NULL, raw, len, NULL) < 0 || m->kind != CAIRN_MANIFEST_IMAGE) {
+		cairn_manifest_free(m);
 		return NULL;
-	layers = json_incref(json_object_get(m, "layers"));
-	json_decref(m);
-	return json_is_array(layers) ? layers : (json_decref(layers), NULL);
+	}
+	return m;
 }
 
 /* Whether every blob of the image manifest `d` is in the local store. */
 static bool whole_here(struct builder *b, const struct cairn_descriptor *d)
 {
-	cleanup_free char *raw = NULL;
-	cleanup_json json_t *m = NULL;
-	json_t *layers;
-	size_t len = 0, n;
+	CLEANUP(cairn_manifest_freep) struct cairn_manifest *m = local_manifest(b, &d->digest);
 
-	if (cairn_store_read_doc(&raw, &len, b->st, &d->digest, NULL) < 0 ||
-	    cairn_json_parse(&m, raw, len, "manifest", NULL) < 0)
+	if (!m || !cairn_store_has_blob(b->st, &m->config.digest))
 		return false;
-	layers = json_object_get(m, "layers");
-	n = json_array_size(layers);
-	for (size_t i = 0; i <= n; i++) {
-		json_t *desc = i < n ? json_array_get(layers, i) : json_object_get(m, "config");
-		const char *dg = json_string_value(json_object_get(desc, "digest"));
-		struct cairn_digest x;
-
-		if (!dg || cairn_digest_parse(&x, dg, strlen(dg), NULL) < 0 ||
-		    !cairn_store_has_blob(b->st, &x))
+	for (size_t i = 0; i < m->n_layers; i++)
+		if (!cairn_store_has_blob(b->st, &m->layers[i].digest))
 			return false;
-	}
 	return true;
 }
 
@@ -189,23 +180,18 @@ bool stage_unseeded(struct image_state *s, const char *sig, const struct cairn_d
 
 bool stage_stands_on_prev(struct image_state *s, const struct cairn_descriptor *d)
 {
-	cleanup_json json_t *mine = NULL;
-	cleanup_json json_t *below = NULL;
-	size_t i;
-	json_t *l;
+	CLEANUP(cairn_manifest_freep) struct cairn_manifest *mine = NULL;
+	CLEANUP(cairn_manifest_freep) struct cairn_manifest *below = NULL;
 
 	if (!s->prev.digest.str[0])
 		return true;
-	mine = layers_of(s->b, &d->digest);
-	below = layers_of(s->b, &s->prev.digest);
-	if (!mine || !below || json_array_size(mine) < json_array_size(below))
+	mine = local_manifest(s->b, &d->digest);
+	below = local_manifest(s->b, &s->prev.digest);
+	if (!mine || !below || mine->n_layers < below->n_layers)
 		return false;
-	json_array_foreach(below, i, l)
-	{
-		if (!json_equal(json_object_get(l, "digest"),
-				json_object_get(json_array_get(mine, i), "digest")))
+	for (size_t i = 0; i < below->n_layers; i++)
+		if (!cairn_digest_equal(&mine->layers[i].digest, &below->layers[i].digest))
 			return false;
-	}
 	return true;
 }
 
@@ -216,20 +202,19 @@ bool stage_stands_on_prev(struct image_state *s, const struct cairn_descriptor *
 static int registry_get(struct cairn_descriptor *d, char **tag, struct image_state *s,
 			const char *sig, struct cairn_error **err)
 {
-	static const char *const prefixes[] = {CAIRN_STAGE_PREFIX_PUBLISH, CAIRN_STAGE_PREFIX_DIMG};
 	struct builder *b = s->b;
 	cleanup_free char *name = stage_name_ref(b, sig);
 	int ret = CAIRN_ENOTFOUND;
 
 	stage_unlock(b); /* a registry's round trips: other images go on */
-	for (size_t i = 0; i < ARRAY_SIZE(prefixes) && ret == CAIRN_ENOTFOUND; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(stage_prefixes) && ret == CAIRN_ENOTFOUND; i++) {
 		CLEANUP(cairn_ref_release) struct cairn_ref src = CAIRN_REF_INIT;
 
-		cairn_stage_ref(&src, &b->storage, prefixes[i], sig);
+		cairn_stage_ref(&src, &b->storage, stage_prefixes[i], sig);
 		cairn_error_clear(err);
 		ret = cairn_image_pull_meta(d, b->st, &src, name, &b->pull, err);
 		if (ret == 0)
-			*tag = cairn_stage_tag(prefixes[i], sig);
+			*tag = cairn_stage_tag(stage_prefixes[i], sig);
 	}
 	stage_lock(b);
 	if (ret == CAIRN_ENOTFOUND) {

@@ -60,13 +60,21 @@ static int copy_data(int in, int out, const char *src, struct cairn_error **err)
 	return 0;
 }
 
+/* Whether the open file `fd` is an ELF object (which the toolchain rewrites). */
+static bool is_elf(int fd)
+{
+	char magic[4];
+
+	return pread(fd, magic, sizeof(magic), 0) == sizeof(magic) &&
+	       memcmp(magic, "\177ELF", 4) == 0;
+}
+
 /* Copy the open regular file `in` (host path `src`) to `name` in `dirfd`; `rel` for on_elf. */
 static int copy_fd(int in, const struct stat *st, int dirfd, const char *name, const char *rel,
 		   const char *src, const struct cairn_copy_opts *o, struct cairn_error **err)
 {
 	cleanup_close int out = -1;
 	struct timespec times[2] = {st->st_atim, st->st_mtim};
-	char magic[4];
 	int ret;
 
 	out = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -77,8 +85,7 @@ static int copy_fd(int in, const struct stat *st, int dirfd, const char *name, c
 		return ret;
 	if (fchmod(out, st->st_mode & 07777) < 0 || futimens(out, times) < 0)
 		return cairn_error_set_errno(err, "set the mode and time of '%s'", rel);
-	if (o && o->on_elf && pread(in, magic, sizeof(magic), 0) == sizeof(magic) &&
-	    memcmp(magic, "\177ELF", 4) == 0)
+	if (o && o->on_elf && is_elf(in))
 		o->on_elf(rel, src, o->ud);
 	return 0;
 }
@@ -142,7 +149,6 @@ static int copy_entry(int src_fd, const char *src, int dst_fd, const char *rel, 
 	}
 	if (S_ISREG(st.st_mode)) {
 		cleanup_close int in = openat(src_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		char magic[4];
 
 		if (in < 0)
 			return cairn_error_set_errno(err, "open '%s'", s);
@@ -151,9 +157,7 @@ static int copy_entry(int src_fd, const char *src, int dst_fd, const char *rel, 
 		 * it: the toolchain is only ever mounted read-only, and dpkg replaces a file by
 		 * renaming a new one over it, so the link keeps the bytes it was made with.
 		 */
-		if ((pread(in, magic, sizeof(magic), 0) != sizeof(magic) ||
-		     memcmp(magic, "\177ELF", 4) != 0) &&
-		    linkat(src_fd, name, dst_fd, name, 0) == 0)
+		if (!is_elf(in) && linkat(src_fd, name, dst_fd, name, 0) == 0)
 			return 0;
 		return copy_fd(in, &st, dst_fd, name, r, s, o, err);
 	}
