@@ -434,7 +434,6 @@ static int emit(struct cairn_layer_writer *w, const void *p, size_t n, struct ca
 
 	cairn_sha256_update(&w->diff, p, n);
 	w->tar_size += n;
-	tee_write(w, p, n);
 	while (n) {
 		size_t k = CHUNK_SIZE - w->chunk_len;
 		int ret;
@@ -446,6 +445,8 @@ static int emit(struct cairn_layer_writer *w, const void *p, size_t n, struct ca
 		c += k;
 		n -= k;
 		if (w->chunk_len == CHUNK_SIZE) {
+			/* the unpacker reads whole chunks: big writes, fewer wake-ups */
+			tee_write(w, w->chunk, w->chunk_len);
 			ret = flush_chunk(w, err);
 			if (ret < 0)
 				return ret;
@@ -951,6 +952,7 @@ static int finish(struct cairn_layer_writer *w, struct cairn_layer_result *out,
 	ret = emit(w, zero_block, sizeof(zero_block), err);
 	if (ret < 0)
 		return ret;
+	tee_write(w, w->chunk, w->chunk_len); /* the chunk not yet handed on */
 	switch (w->comp) {
 	case CAIRN_LAYER_GZIP:
 		ret = pool_finish(w, err);

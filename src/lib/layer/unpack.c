@@ -69,7 +69,8 @@ struct source {
 	unsigned char *buf;
 	struct cairn_sha256 blob_hash;
 	struct cairn_sha256 tar_hash;
-	struct archive *outer; /* detects and undoes the compression */
+	bool hash_blob, hash_tar; /* only what a caller will check */
+	struct archive *outer;	  /* detects and undoes the compression */
 	bool outer_eof;
 };
 
@@ -85,7 +86,8 @@ static la_ssize_t outer_read(struct archive *a, void *ud, const void **buf)
 		archive_set_error(a, errno, "read layer: %s", strerror(errno));
 		return -1;
 	}
-	cairn_sha256_update(&s->blob_hash, s->buf, (size_t)n);
+	if (s->hash_blob)
+		cairn_sha256_update(&s->blob_hash, s->buf, (size_t)n);
 	*buf = s->buf;
 	return n;
 }
@@ -109,7 +111,8 @@ static la_ssize_t inner_read(struct archive *a, void *ud, const void **buf)
 		archive_set_error(a, EINVAL, "decompress: %s", archive_error_string(s->outer));
 		return -1;
 	}
-	cairn_sha256_update(&s->tar_hash, p, n);
+	if (s->hash_tar)
+		cairn_sha256_update(&s->tar_hash, p, n);
 	*buf = p;
 	return (la_ssize_t)n;
 }
@@ -128,7 +131,8 @@ static int drain_outer(struct source *s)
 			break;
 		if (r < ARCHIVE_WARN)
 			return -1;
-		cairn_sha256_update(&s->tar_hash, p, n);
+		if (s->hash_tar)
+			cairn_sha256_update(&s->tar_hash, p, n);
 	}
 	s->outer_eof = true;
 	return 0;
@@ -780,7 +784,8 @@ static int check_digests(struct source *s, const struct cairn_digest *digest,
 static int unpack_into(int rootfd, int fd, const char *what, const struct cairn_digest *digest,
 		       const struct cairn_digest *diff_id, struct cairn_error **err)
 {
-	struct source s = {.fd = fd};
+	/* a tar cairn is writing itself (the layer writer's tee) is hashed by its writer */
+	struct source s = {.fd = fd, .hash_blob = digest != NULL, .hash_tar = diff_id != NULL};
 	struct unpacker u = {.what = what, .rootfd = rootfd, .parent_fd = -1};
 	struct cairn_error *tar_err = NULL;
 	int ret, dret;
