@@ -51,6 +51,8 @@ int cairn_git_global_init(struct cairn_error **err)
 		ret = git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)16 * 1024 * 1024);
 	if (ret == 0)
 		ret = git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)32 * 1024 * 1024);
+	if (ret == 0)
+		ret = git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 	if (ret < 0) {
 		ret = cairn_git_fail(err, ret, CAIRN_EINTERNAL, "configure libgit2");
 		git_libgit2_shutdown();
