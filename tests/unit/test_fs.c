@@ -98,6 +98,36 @@ static void test_atomic_write_and_read(void **state)
 	cairn_buf_release(&b);
 }
 
+/*
+ * A path goes through a temporary file beside it, not in the working directory (which may be on
+ * another filesystem, where the rename would fail): here the working directory is gone.
+ */
+static void test_atomic_write_beside(void **state)
+{
+	const char *dir = *state;
+	cleanup_free char *gone = xasprintf("%s/gone", dir);
+	cleanup_free char *sub = xasprintf("%s/sub", dir);
+	cleanup_free char *path = xasprintf("%s/sub/f.json", dir);
+	cleanup_close int cwd = open(".", O_RDONLY | O_DIRECTORY);
+	struct cairn_buf b = CAIRN_BUF_INIT;
+	struct cairn_error *err = NULL;
+	int ret;
+
+	assert_true(cwd >= 0);
+	assert_int_equal(mkdir(gone, 0755), 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(chdir(gone), 0);
+	assert_int_equal(rmdir(gone), 0);
+	ret = cairn_fs_write_atomic_at(AT_FDCWD, path, "{}", 2, 0600, &err);
+	assert_int_equal(fchdir(cwd), 0);
+	if (ret < 0)
+		fail_msg("%s", err->msg);
+	assert_int_equal(cairn_fs_read_at(AT_FDCWD, path, &b, &err), 0);
+	assert_string_equal(b.buf, "{}");
+	assert_int_equal(count_entries(sub), 1); /* no temporary file left beside it */
+	cairn_buf_release(&b);
+}
+
 static void test_read_missing_and_capped(void **state)
 {
 	cleanup_close int dfd = open((char *)*state, O_RDONLY | O_DIRECTORY);
@@ -185,6 +215,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdirs_through_file_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_write_and_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_write_beside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_missing_and_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),

@@ -167,12 +167,16 @@ int cairn_fs_write_atomic_at(int dirfd, const char *name, const void *data, size
 {
 	cleanup_close int fd = -1;
 	cleanup_free char *tmp = NULL;
-	cleanup_free char *prefix = xasprintf(".%s.tmp-", name);
+	const char *slash = strrchr(name, '/');
+	/*
+	 * The temporary file goes beside `name` ("dir/.base.tmp-XXX"), so the rename stays in one
+	 * directory: never across filesystems, never in the working directory.
+	 */
+	cleanup_free char *prefix =
+		slash ? xasprintf("%.*s/.%s.tmp-", (int)(slash - name), name, slash + 1)
+		      : xasprintf(".%s.tmp-", name);
 	int ret;
 
-	for (char *s = prefix; *s; s++)
-		if (*s == '/')
-			*s = '_';
 	ret = cairn_fs_mktemp_at(&fd, &tmp, dirfd, prefix, err);
 	if (ret < 0)
 		return ret;
@@ -187,7 +191,7 @@ int cairn_fs_write_atomic_at(int dirfd, const char *name, const void *data, size
 		ret = cairn_error_set_errno(err, "rename '%s' to '%s'", tmp, name);
 		goto fail;
 	}
-	if (dirfd != AT_FDCWD)
+	if (dirfd != AT_FDCWD && !slash)
 		fsync(dirfd);
 	return 0;
 fail:

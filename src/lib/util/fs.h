@@ -33,8 +33,9 @@ int cairn_fs_read_fd(int fd, struct cairn_buf *out, const char *what, struct cai
 int cairn_fs_list_dir(char ***out, size_t *n_out, int fd, int sorted);
 
 /*
- * Write `len` bytes to a temporary file in `dirfd`, fsync it, rename it over `name` and fsync
- * the directory, so readers see either the old or the new content, never a part.
+ * Write `len` bytes to a temporary file beside `name` (in `dirfd`), fsync it and rename it over
+ * `name`, so readers see either the old or the new content, never a part; `dirfd` is fsynced
+ * too when it is the file's directory (not AT_FDCWD, `name` without a '/').
  */
 int cairn_fs_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 			     struct cairn_error **err);
