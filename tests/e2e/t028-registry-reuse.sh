@@ -132,6 +132,8 @@ test_expect_success 'publish --with-stages of 5 images x 3 tags: one helper call
 '
 
 test_expect_success 'an unchanged re-publish: the same, and one HEAD per tag and stage' '
+	: "the from stage the images share is looked at once" &&
+	heads=$((15 + $(stage_tags "$T/pub.json"))) &&
 	mark &&
 	cairn_run publish --dir "$P" --docker-config "$T/dcfg" -j "$JOBS" --with-stages \
 		--images-repo "$R/pub" --tag-plain x --tag-plain y --tag-plain z >"$T/again.out" 2>&1 &&
@@ -142,7 +144,7 @@ test_expect_success 'an unchanged re-publish: the same, and one HEAD per tag and
 	test "$conns" -le "$JOBS" &&
 	test "$(grep -c "\[EXIST\]" "$T/again.out")" -eq 30 &&
 	test "$(grep -vc "\"HEAD /v2/pub[a-z/]*/manifests/" "$T/requests")" -eq 0 &&
-	test "$(grep -vc "\" 401 " "$T/requests")" -eq 30 &&
+	test "$(grep -vc "\" 401 " "$T/requests")" -eq "$heads" &&
 	test "$(grep -c "\" 401 " "$T/requests")" -le 1
 '
 

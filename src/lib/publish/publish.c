@@ -137,6 +137,44 @@ static int final_image(struct cairn_descriptor *out, struct cairn_store *st,
 	return put_json(out, st, fm, oci ? CAIRN_MT_OCI_MANIFEST : CAIRN_MT_DOCKER_MANIFEST, err);
 }
 
+/* One stage of a chain to `dest`, the tag index told what it learns. */
+static int push_stage(struct cairn_store *st, const struct cairn_descriptor *desc,
+		      const struct cairn_ref *dest, const struct cairn_image_opts *io,
+		      struct tag_index *tags, struct cairn_transfer_stats *ts,
+		      struct cairn_error **err)
+{
+	struct cairn_image_opts push = *io;
+	int ret;
+
+	push.tag_absent = tag_index_absent(tags, dest);
+	push.repo_new = tag_index_repo_new(tags, dest);
+	ret = cairn_image_push_descriptor(st, desc, dest, &push, ts, err);
+	if (ret < 0)
+		return ret;
+	/* a stage tag was missing: the others are told by one listing */
+	if (!ts->manifest_existed && !push.tag_absent)
+		tag_index_learn(tags, dest, io);
+	tag_index_put(tags, dest);
+	return 0;
+}
+
+/* Progress for a stage another image of the publish pushed: its tag holds it. */
+static void told_there(const struct cairn_image_opts *io, const struct cairn_ref *dest,
+		       const struct cairn_descriptor *d)
+{
+	cleanup_free char *ref = NULL;
+
+	if (!io->progress)
+		return;
+	ref = cairn_ref_format(dest);
+	io->progress(&(struct cairn_progress){.kind = CAIRN_PROGRESS_MANIFEST_EXISTS,
+					      .ref = ref,
+					      .digest = &d->digest,
+					      .done = d->size,
+					      .total = d->size},
+		     io->progress_ud);
+}
+
 /* Every stage of `im` as REPO:<prefix><signature>, from the descriptors the build recorded. */
 static int push_stages(struct cairn_store *st, const struct cairn_build_result *built,
 		       const struct cairn_build_image *im, const struct cairn_ref *repo,
@@ -151,23 +189,20 @@ static int push_stages(struct cairn_store *st, const struct cairn_build_result *
 		tag_index_learn(tags, repo, io);
 	for (size_t k = 0; k < im->n_stages; k++) {
 		CLEANUP(cairn_ref_release) struct cairn_ref dest = CAIRN_REF_INIT;
-		struct cairn_image_opts push = *io;
 		struct cairn_transfer_stats ts = {0};
-		int ret;
+		int ret = 0;
 
 		cairn_stage_ref(&dest, repo, o->stage_prefix, im->stages[k].signature);
-		push.tag_absent = tag_index_absent(tags, &dest);
-		push.repo_new = tag_index_repo_new(tags, &dest);
-		ret = o->dry_run ? 0
-				 : cairn_image_push_descriptor(st, &im->stages[k].desc, &dest,
-							       &push, &ts, err);
+		/* a stage images share (their base) goes up once, the others wait for it */
+		if (!o->dry_run && tag_index_claim(tags, &dest) == TAG_CLAIM_DONE) {
+			ts.manifest_existed = 1;
+			told_there(io, &dest, &im->stages[k].desc);
+		} else if (!o->dry_run) {
+			ret = push_stage(st, &im->stages[k].desc, &dest, io, tags, &ts, err);
+			tag_index_unclaim(tags, &dest, ret == 0);
+		}
 		if (ret < 0)
 			return ret;
-		/* a stage tag was missing: the others are told by one listing */
-		if (!o->dry_run && !ts.manifest_existed && !push.tag_absent)
-			tag_index_learn(tags, &dest, io);
-		if (!o->dry_run)
-			tag_index_put(tags, &dest);
 		if (o->published) {
 			cleanup_free char *ref = cairn_ref_format(&dest);
 			struct cairn_published_ref p = {.image = (size_t)(im - built->images),

@@ -36,5 +36,13 @@ void tag_index_put(struct tag_index *x, const struct cairn_ref *dest);
  */
 void tag_index_learn(struct tag_index *x, const struct cairn_ref *dest,
 		     const struct cairn_image_opts *io);
+/*
+ * A tag several images of the publish push alike (a stage they share): the first claim is
+ * TAG_CLAIM_MINE and pushes it; the others wait for tag_index_unclaim() and get
+ * TAG_CLAIM_DONE when it was pushed (else one of them tries). Hold a claim around one push.
+ */
+enum tag_claim { TAG_CLAIM_MINE, TAG_CLAIM_DONE };
+enum tag_claim tag_index_claim(struct tag_index *x, const struct cairn_ref *dest);
+void tag_index_unclaim(struct tag_index *x, const struct cairn_ref *dest, bool pushed);
 
 #endif

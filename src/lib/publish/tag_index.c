@@ -18,6 +18,10 @@ struct tag_index {
 	pthread_mutex_t lock; /* all below */
 	struct listed_repo *v;
 	size_t n;
+	pthread_cond_t settled; /* a claim ended */
+	char **busy;		/* "domain/path:tag" claimed and being pushed */
+	size_t n_busy;
+	struct cairn_strset done; /* claimed and pushed */
 };
 
 struct tag_index *tag_index_new(void)
@@ -25,6 +29,7 @@ struct tag_index *tag_index_new(void)
 	struct tag_index *x = xcalloc(1, sizeof(*x));
 
 	pthread_mutex_init(&x->lock, NULL);
+	pthread_cond_init(&x->settled, NULL);
 	return x;
 }
 
@@ -37,8 +42,62 @@ void tag_index_free(struct tag_index *x)
 		cairn_strset_release(&x->v[i].tags);
 	}
 	free(x->v);
+	for (size_t i = 0; i < x->n_busy; i++)
+		free(x->busy[i]);
+	free(x->busy);
+	cairn_strset_release(&x->done);
+	pthread_cond_destroy(&x->settled);
 	pthread_mutex_destroy(&x->lock);
 	free(x);
+}
+
+static size_t busy_find(const struct tag_index *x, const char *key)
+{
+	size_t i = 0;
+
+	while (i < x->n_busy && strcmp(x->busy[i], key) != 0)
+		i++;
+	return i;
+}
+
+enum tag_claim tag_index_claim(struct tag_index *x, const struct cairn_ref *dest)
+{
+	cleanup_free char *key = NULL;
+	enum tag_claim c;
+
+	if (!x || !dest->tag)
+		return TAG_CLAIM_MINE;
+	key = xasprintf("%s/%s:%s", dest->domain, dest->path, dest->tag);
+	pthread_mutex_lock(&x->lock);
+	while (busy_find(x, key) < x->n_busy)
+		pthread_cond_wait(&x->settled, &x->lock);
+	c = cairn_strset_has(&x->done, key, strlen(key)) ? TAG_CLAIM_DONE : TAG_CLAIM_MINE;
+	if (c == TAG_CLAIM_MINE) {
+		x->busy = xreallocarray(x->busy, x->n_busy + 1, sizeof(*x->busy));
+		x->busy[x->n_busy++] = TAKE_PTR(key);
+	}
+	pthread_mutex_unlock(&x->lock);
+	return c;
+}
+
+void tag_index_unclaim(struct tag_index *x, const struct cairn_ref *dest, bool pushed)
+{
+	cleanup_free char *key = NULL;
+	size_t i;
+
+	if (!x || !dest->tag)
+		return;
+	key = xasprintf("%s/%s:%s", dest->domain, dest->path, dest->tag);
+	pthread_mutex_lock(&x->lock);
+	i = busy_find(x, key);
+	if (i < x->n_busy) {
+		free(x->busy[i]);
+		x->busy[i] = x->busy[--x->n_busy];
+	}
+	if (pushed)
+		cairn_strset_add(&x->done, key, strlen(key));
+	pthread_cond_broadcast(&x->settled);
+	pthread_mutex_unlock(&x->lock);
 }
 
 /* The entry of `dest`'s repository, made when `make` (under the lock); NULL when none. */
