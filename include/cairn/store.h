@@ -56,7 +56,8 @@ CAIRN_API const char *cairn_store_root(const struct cairn_store *st);
 
 /**
  * Store `len` bytes as a blob; its digest goes to `*out`. Writing is atomic (temp file, fsync,
- * rename); storing a blob that exists replaces it with the verified new copy.
+ * rename); a blob stored with the same bytes is kept as it is (nothing written), one whose
+ * stored copy differs is replaced with the verified new copy.
  */
 CAIRN_API int cairn_store_put_blob(struct cairn_store *st, const void *data, size_t len,
 				   struct cairn_digest *out, struct cairn_error **err);

@@ -109,6 +109,8 @@ static void test_blob_roundtrip(void **state)
 	struct fixture *f = *state;
 	struct cairn_error *err = NULL;
 	struct cairn_digest dg, want;
+	cleanup_free char *blob = NULL;
+	struct stat before, after;
 	char *doc = NULL;
 	size_t len = 0;
 	uint64_t size;
@@ -124,8 +126,12 @@ static void test_blob_roundtrip(void **state)
 	free(doc);
 	assert_int_equal(cairn_store_verify_blob(f->st, &dg, &size, &err), 0);
 	assert_int_equal(size, 5);
-	/* storing it again is harmless */
+	/* storing it again is harmless, and writes nothing (the same file stays) */
+	blob = xasprintf("%s/blobs/sha256/%s", f->root, cairn_digest_hex(&dg));
+	assert_int_equal(stat(blob, &before), 0);
 	assert_int_equal(cairn_store_put_blob(f->st, "hello", 5, &dg, &err), 0);
+	assert_int_equal(stat(blob, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
 	assert_int_equal(count_dir(f->root, "blobs/sha256"), 1);
 	assert_int_equal(count_dir(f->root, ".cairn/tmp"), 0);
 }
@@ -146,7 +152,7 @@ static void test_corrupt_blob_detected_and_repaired(void **state)
 	cairn_error_clear(&err);
 	assert_int_equal(cairn_store_verify_blob(f->st, &dg, NULL, &err), CAIRN_EDIGEST);
 	cairn_error_clear(&err);
-	/* a fresh put of the right content replaces the damaged file */
+	/* a fresh put of the right content replaces the damaged file (of the same size) */
 	assert_int_equal(cairn_store_put_blob(f->st, "payload", 7, &dg, &err), 0);
 	assert_int_equal(cairn_store_verify_blob(f->st, &dg, NULL, &err), 0);
 }
