@@ -113,7 +113,8 @@ static void unzstd_file(const char *path, struct cairn_buf *out)
 }
 
 /* Count the gzip members and check each header: no mtime, no name, OS 255. */
-static int count_members(const char *path)
+/* The gzip members of a blob; kinds[i] (when not NULL): 's' when member i is stored as is. */
+static int gzip_members(const char *path, char *kinds, size_t max)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf in = CAIRN_BUF_INIT;
 	unsigned char out[65536];
@@ -135,6 +136,9 @@ static int count_members(const char *path)
 		assert_int_equal(h[3], 0); /* FLG: no name, comment or extra */
 		assert_int_equal(h[4] | h[5] | h[6] | h[7], 0);
 		assert_int_equal(h[9], 255);
+		/* the first deflate block's header: BFINAL, then BTYPE (00: stored) */
+		if (kinds && (size_t)members < max)
+			kinds[members] = z.avail_in > 10 && ((h[10] >> 1) & 3) == 0 ? 's' : 'c';
 		do {
 			z.next_out = out;
 			z.avail_out = sizeof(out);
@@ -407,7 +411,7 @@ static void test_gzip_layer(void **state)
 	parse_tar(tar.buf, tar.len, &t);
 	check_sample(&t);
 	tarlist_release(&t);
-	assert_int_equal(count_members(path), 1);
+	assert_int_equal(gzip_members(path, NULL, 0), 1);
 	assert_int_equal(count_tmp(f), 0);
 	/* other readers agree */
 	cmd = xasprintf("gzip -t '%s' && tar -tzf '%s' >/dev/null", path, path);
@@ -562,7 +566,7 @@ static void test_multi_member(void **state)
 
 	write_layer(f, &o, write_big, &res);
 	path = blob_path(f, &res.desc.digest);
-	assert_int_equal(count_members(path), 4);
+	assert_int_equal(gzip_members(path, NULL, 0), 4);
 	gunzip_file(path, &tar);
 	cairn_digest_of(&dg, tar.buf, tar.len);
 	assert_true(cairn_digest_equal(&dg, &res.diff_id));
@@ -572,6 +576,56 @@ static void test_multi_member(void **state)
 	o.threads = 1;
 	write_layer(f, &o, write_big, &res1);
 	assert_string_equal(res.desc.digest.str, res1.desc.digest.str);
+}
+
+/* 2 MiB of noise (compressed already, say), then 2 MiB of text. */
+static void write_noise_text(struct cairn_layer_writer *w)
+{
+	const size_t size = 2 * 1024 * 1024;
+	cleanup_free unsigned char *buf = xmalloc(size);
+	struct cairn_layer_entry noise = {
+		.path = "noise.bin", .mode = S_IFREG | 0644, .size = size};
+	struct cairn_layer_entry text = {.path = "text.txt", .mode = S_IFREG | 0644, .size = size};
+	struct cairn_error *err = NULL;
+
+	rng_state = 7;
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (unsigned char)(rng() >> 8);
+	assert_int_equal(cairn_layer_add(w, &noise, &err), 0);
+	assert_int_equal(cairn_layer_write_data(w, buf, size, &err), 0);
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (unsigned char)"abcdefgh \n"[rng() % 10];
+	assert_int_equal(cairn_layer_add(w, &text, &err), 0);
+	assert_int_equal(cairn_layer_write_data(w, buf, size, &err), 0);
+}
+
+/*
+ * A chunk deflate cannot shrink is stored as it is (no time spent on it), the others are
+ * compressed; the same bytes on any thread count, and a tar that matches its diff_id.
+ */
+static void test_incompressible_stored(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_layer_opts one = {.threads = 1}, three = {.threads = 3};
+	struct cairn_layer_result res, res3;
+	CLEANUP(cairn_buf_release) struct cairn_buf tar = CAIRN_BUF_INIT;
+	cleanup_free char *path = NULL;
+	struct cairn_digest dg;
+	char kinds[8] = "";
+
+	write_layer(f, &one, write_noise_text, &res);
+	path = blob_path(f, &res.desc.digest);
+	/* 4 MiB and some of tar: 5 members, the two of noise alone stored */
+	assert_int_equal(gzip_members(path, kinds, sizeof(kinds) - 1), 5);
+	assert_string_equal(kinds, "sscc"
+				   "c");
+	assert_true(res.desc.size > 2 * 1024 * 1024);
+	assert_true(res.desc.size < 3 * 1024 * 1024);
+	gunzip_file(path, &tar);
+	cairn_digest_of(&dg, tar.buf, tar.len);
+	assert_true(cairn_digest_equal(&dg, &res.diff_id));
+	write_layer(f, &three, write_noise_text, &res3);
+	assert_string_equal(res.desc.digest.str, res3.desc.digest.str);
 }
 
 static void test_zstd_and_none(void **state)
@@ -728,7 +782,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_gzip_layer),	 T(test_header_bytes), T(test_empty_layer),
 		T(test_reproducible),	 T(test_multi_member), T(test_zstd_and_none),
-		T(test_invalid_entries), T(test_abandon),
+		T(test_invalid_entries), T(test_abandon),      T(test_incompressible_stored),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,12 +149,45 @@ static void drain_locked(struct pool *p)
 	p->writing = false;
 }
 
+/*
+ * Data that is compressed already (images, archives, packed binaries) gains nothing from
+ * deflate, which still spends longer on it than on text. A chunk is sampled first: when
+ * deflate's fastest level saves less than 1/32 of PROBE_SAMPLES pieces spread over it (a tar
+ * header or two among noise), the chunk is stored as it is (level 0, a copy). The choice
+ * depends on the chunk's bytes alone, so a layer's bytes stay the same from run to run and
+ * thread count to thread count.
+ */
+#define PROBE_SAMPLES 8
+#define PROBE_SIZE 4096
+
+static bool incompressible(struct libdeflate_compressor *fast, const unsigned char *in, size_t n)
+{
+	const size_t enough = PROBE_SAMPLES * PROBE_SIZE / 32;
+	unsigned char out[PROBE_SIZE];
+	size_t saved = 0;
+
+	if (n < 2 * PROBE_SAMPLES * PROBE_SIZE)
+		return false;
+	for (size_t i = 0; i < PROBE_SAMPLES && saved < enough; i++) {
+		size_t off = (n - PROBE_SIZE) / (PROBE_SAMPLES - 1) * i;
+		/* 0: it did not fit in PROBE_SIZE bytes, nothing saved */
+		size_t got =
+			libdeflate_deflate_compress(fast, in + off, PROBE_SIZE, out, sizeof(out));
+
+		if (got)
+			saved += PROBE_SIZE - got;
+	}
+	return saved < enough;
+}
+
 static void *worker_main(void *arg)
 {
 	struct pool *p = arg;
 	struct libdeflate_compressor *c = libdeflate_alloc_compressor(p->level);
+	struct libdeflate_compressor *fast = libdeflate_alloc_compressor(1);
+	struct libdeflate_compressor *store = libdeflate_alloc_compressor(0);
 
-	if (!c)
+	if (!c || !fast || !store)
 		abort();
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -170,7 +203,9 @@ static void *worker_main(void *arg)
 		s->state = SLOT_BUSY;
 		p->next_compress++;
 		pthread_mutex_unlock(&p->lock);
-		s->out_len = libdeflate_gzip_compress(c, s->in, s->in_len, s->out, p->out_cap);
+		s->out_len =
+			libdeflate_gzip_compress(incompressible(fast, s->in, s->in_len) ? store : c,
+						 s->in, s->in_len, s->out, p->out_cap);
 		/* out_cap is libdeflate's own bound: running out of room is a bug */
 		if (s->out_len == 0)
 			abort();
@@ -179,6 +214,8 @@ static void *worker_main(void *arg)
 		drain_locked(p);
 	}
 	pthread_mutex_unlock(&p->lock);
+	libdeflate_free_compressor(store);
+	libdeflate_free_compressor(fast);
 	libdeflate_free_compressor(c);
 	return NULL;
 }
@@ -214,10 +251,17 @@ static int pool_start(struct cairn_layer_writer *w, int level, size_t threads,
 {
 	struct pool *p = &w->pool;
 	struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
+	struct libdeflate_compressor *store = libdeflate_alloc_compressor(0);
+	size_t stored_cap;
 
-	if (!c)
+	if (!c || !store)
 		abort();
+	/* room for either: the chunk compressed at `level`, or stored (worker_main) */
 	p->out_cap = libdeflate_gzip_compress_bound(c, CHUNK_SIZE);
+	stored_cap = libdeflate_gzip_compress_bound(store, CHUNK_SIZE);
+	if (stored_cap > p->out_cap)
+		p->out_cap = stored_cap;
+	libdeflate_free_compressor(store);
 	libdeflate_free_compressor(c);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
