@@ -353,6 +353,11 @@ struct assembly {
 	struct cairn_strset libs; /* names in lib/ */
 	char **libdirs;		  /* where the host's loader finds libraries */
 	size_t n_libdirs;
+	/* `dpkg-query -L` of every TAKE_DIST package at once: each one's lines, by name */
+	struct cairn_buf dist_out;
+	const char **dist_pkg;
+	char **dist_lines;
+	size_t n_dist;
 };
 
 static void on_elf(const char *path, const char *src, void *ud)
@@ -381,20 +386,69 @@ static void copy_opts_init(struct cairn_copy_opts *co, struct assembly *a)
 	co->ud = a;
 }
 
+/*
+ * The files of every TAKE_DIST package in one `dpkg-query -L` (one start of dpkg-query, which
+ * reads the whole status database each time, instead of one per package): its output has a
+ * block per package, in order, blank lines between. Best effort: when it fails (a package
+ * missing) or the blocks do not match, take_dist() asks for each package alone.
+ */
+static void list_dists(struct assembly *a)
+{
+	const char **argv = xcalloc(ARRAY_SIZE(recipe) + 3, sizeof(*argv));
+	struct cairn_error *e = NULL;
+	size_t n = 0, blocks = 0;
+	char *p;
+
+	a->dist_out = (struct cairn_buf)CAIRN_BUF_INIT_MAX(DPKG_OUT_MAX);
+	a->dist_pkg = xcalloc(ARRAY_SIZE(recipe), sizeof(*a->dist_pkg));
+	a->dist_lines = xcalloc(ARRAY_SIZE(recipe), sizeof(*a->dist_lines));
+	argv[0] = dpkg_query();
+	argv[1] = "-L";
+	for (size_t i = 0; i < ARRAY_SIZE(recipe); i++) {
+		if (recipe[i].kind != TAKE_DIST)
+			continue;
+		a->dist_pkg[n] = recipe[i].package;
+		argv[2 + n++] = recipe[i].package;
+	}
+	if (n == 0 || cairn_spawn_run(&a->dist_out, argv, &e) < 0 || !a->dist_out.buf) {
+		cairn_error_free(e);
+		free(argv);
+		return;
+	}
+	free(argv);
+	for (p = a->dist_out.buf; p && blocks < n; blocks++) {
+		char *end = strstr(p, "\n\n");
+
+		a->dist_lines[blocks] = p;
+		if (end)
+			*end = '\0';
+		p = end ? end + 2 : NULL;
+	}
+	if (blocks == n && !p)
+		a->n_dist = n;
+}
+
 /* The entries of DIST that `package` installs, each copied to DIST_TO. */
 static int take_dist(struct assembly *a, const char *package, struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf out = CAIRN_BUF_INIT_MAX(DPKG_OUT_MAX);
 	const char *argv[] = {dpkg_query(), "-L", package, NULL};
 	struct cairn_copy_opts co = {0};
+	char *lines = NULL;
 	char *save = NULL;
 	int ret;
 
-	ret = cairn_spawn_run(&out, argv, err);
-	if (ret < 0)
-		return cairn_error_wrap(err, "list the files of '%s'", package);
+	for (size_t i = 0; i < a->n_dist && !lines; i++)
+		if (strcmp(a->dist_pkg[i], package) == 0)
+			lines = a->dist_lines[i];
+	if (!lines) {
+		ret = cairn_spawn_run(&out, argv, err);
+		if (ret < 0)
+			return cairn_error_wrap(err, "list the files of '%s'", package);
+		lines = out.buf;
+	}
 	copy_opts_init(&co, a);
-	for (char *l = strtok_r(out.buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+	for (char *l = strtok_r(lines, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		const char *name = l + strlen(DIST "/");
 		cleanup_free char *to = NULL;
 
@@ -634,6 +688,9 @@ static void assembly_release(struct assembly *a)
 	for (size_t i = 0; i < a->n_libdirs; i++)
 		free(a->libdirs[i]);
 	free(a->libdirs);
+	cairn_buf_release(&a->dist_out);
+	free(a->dist_pkg);
+	free(a->dist_lines);
 	cairn_strset_release(&a->libs);
 	if (a->root >= 0)
 		close(a->root);
@@ -672,6 +729,7 @@ static int debian_assemble(const struct toolchain_plan *plan, const char *dir, c
 	if (a.root < 0)
 		return cairn_error_set_errno(err, "open '%s'", dir);
 	find_libdirs(&a);
+	list_dists(&a);
 	for (size_t i = 0; i < ARRAY_SIZE(recipe); i++) {
 		ret = take_one(&a, &recipe[i], err);
 		if (ret < 0)
