@@ -329,10 +329,16 @@ int cairn_store_blob_commit(struct cairn_blob_writer *w, const struct cairn_dige
 /* Blobs put from memory up to this size are compared with a stored copy before writing. */
 #define SAME_CHECK_MAX (1024 * 1024)
 
+/*
+ * Whether blob `dg` is stored with these very bytes; then its time is made now, as a write
+ * would have made it: `stages gc` spares unnamed blobs younger than its grace, which covers
+ * a blob between its put and the name a build or publish gives it (or its push).
+ */
 static bool stored_same(struct cairn_store *st, const struct cairn_digest *dg, const void *data,
 			size_t len)
 {
-	cleanup_close int fd = openat(st->blobsfd, cairn_digest_hex(dg), O_RDONLY | O_CLOEXEC);
+	cleanup_close int fd = openat(st->blobsfd, cairn_digest_hex(dg),
+				      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	cleanup_free unsigned char *buf = NULL;
 	struct stat sb;
 	ssize_t n;
@@ -343,7 +349,7 @@ static bool stored_same(struct cairn_store *st, const struct cairn_digest *dg, c
 	do {
 		n = pread(fd, buf, len + 1, 0);
 	} while (n < 0 && errno == EINTR);
-	return n == (ssize_t)len && memcmp(buf, data, len) == 0;
+	return n == (ssize_t)len && memcmp(buf, data, len) == 0 && futimens(fd, NULL) == 0;
 }
 
 int cairn_store_put_blob(struct cairn_store *st, const void *data, size_t len,
@@ -358,14 +364,16 @@ int cairn_store_put_blob(struct cairn_store *st, const void *data, size_t len,
 	 * Stored already with these bytes (a re-publish makes the same configs and manifests):
 	 * nothing to write and sync. A copy that differs is replaced.
 	 */
-	cairn_sha256_init(&h);
-	cairn_sha256_update(&h, data, len);
-	cairn_sha256_final(&h, &dg);
-	cairn_sha256_release(&h);
-	if (len <= SAME_CHECK_MAX && stored_same(st, &dg, data, len)) {
-		if (out)
-			*out = dg;
-		return 0;
+	if (len <= SAME_CHECK_MAX) {
+		cairn_sha256_init(&h);
+		cairn_sha256_update(&h, data, len);
+		cairn_sha256_final(&h, &dg);
+		cairn_sha256_release(&h);
+		if (stored_same(st, &dg, data, len)) {
+			if (out)
+				*out = dg;
+			return 0;
+		}
 	}
 	ret = cairn_store_blob_writer_new(&w, st, err);
 	if (ret < 0)
