@@ -615,7 +615,8 @@ static void test_incompressible_stored(void **state)
 
 	write_layer(f, &one, write_noise_text, &res);
 	path = blob_path(f, &res.desc.digest);
-	/* 4 MiB and some of tar: 5 members, the two of noise alone stored */
+	/* 4 MiB and some of tar: 5 members, the two of noise alone stored (not deflated) */
+	assert_int_equal(res.chunks_stored, 2);
 	assert_int_equal(gzip_members(path, kinds, sizeof(kinds) - 1), 5);
 	assert_string_equal(kinds, "sscc"
 				   "c");
@@ -626,6 +627,10 @@ static void test_incompressible_stored(void **state)
 	assert_true(cairn_digest_equal(&dg, &res.diff_id));
 	write_layer(f, &three, write_noise_text, &res3);
 	assert_string_equal(res.desc.digest.str, res3.desc.digest.str);
+	assert_int_equal(res3.chunks_stored, 2);
+	/* text alone: every chunk deflated */
+	write_layer(f, &three, write_big, &res3);
+	assert_int_equal(res3.chunks_stored, 0);
 }
 
 static void test_zstd_and_none(void **state)

@@ -67,6 +67,7 @@ struct pool {
 	int err_code;		 /* first output error, 0 if none */
 	struct cairn_error *err; /* its details, handed to the caller */
 	int level;
+	uint64_t stored;		/* chunks stored as they are (incompressible()) */
 	struct cairn_blob_writer *blob; /* borrowed from the layer writer */
 };
 
@@ -188,10 +189,11 @@ static void *worker_main(void *arg)
 	struct libdeflate_compressor *store = libdeflate_alloc_compressor(0);
 
 	if (!c || !fast || !store)
-		abort();
+		abort(); /* out of memory: level 0 is there since libdeflate 1.7 (CMakeLists.txt) */
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct slot *s = &p->slots[p->next_compress % p->n_slots];
+		bool stored;
 
 		if (p->quit)
 			break;
@@ -203,13 +205,14 @@ static void *worker_main(void *arg)
 		s->state = SLOT_BUSY;
 		p->next_compress++;
 		pthread_mutex_unlock(&p->lock);
-		s->out_len =
-			libdeflate_gzip_compress(incompressible(fast, s->in, s->in_len) ? store : c,
-						 s->in, s->in_len, s->out, p->out_cap);
+		stored = incompressible(fast, s->in, s->in_len);
+		s->out_len = libdeflate_gzip_compress(stored ? store : c, s->in, s->in_len, s->out,
+						      p->out_cap);
 		/* out_cap is libdeflate's own bound: running out of room is a bug */
 		if (s->out_len == 0)
 			abort();
 		pthread_mutex_lock(&p->lock);
+		p->stored += stored;
 		s->state = SLOT_DONE;
 		drain_locked(p);
 	}
@@ -1017,6 +1020,7 @@ static int finish(struct cairn_layer_writer *w, struct cairn_layer_result *out,
 		return ret;
 	cairn_sha256_final(&w->diff, &out->diff_id);
 	out->tar_size = w->tar_size;
+	out->chunks_stored = w->pool_started ? w->pool.stored : 0;
 	out->unpacked = tee_end(w, true);
 	snprintf(out->desc.media_type, sizeof(out->desc.media_type), "%s",
 		 cairn_layer_media_type(w->comp));

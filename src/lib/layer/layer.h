@@ -105,7 +105,8 @@ struct cairn_layer_result {
 	struct cairn_descriptor desc; /* OCI media type by compression, digest, size */
 	struct cairn_digest diff_id;  /* sha256 of the uncompressed tar */
 	uint64_t tar_size;
-	bool unpacked; /* the tree is in the options' unpack_to */
+	bool unpacked;		/* the tree is in the options' unpack_to */
+	uint64_t chunks_stored; /* gzip: 1 MiB chunks stored as they are (compressed already) */
 };
 
 /* Finish: the blob is stored and described in *out. The writer is freed either way. */
