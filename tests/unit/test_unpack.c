@@ -1262,6 +1262,74 @@ static void test_unpack_as_written(void **state)
 	check_contained(f, false);
 }
 
+/* `size` bytes of a pattern that repeats neither within a chunk nor from file to file. */
+static void pattern(unsigned char *buf, size_t size, unsigned seed)
+{
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (unsigned char)((i * 2654435761u + seed) >> 13);
+}
+
+/*
+ * Layers over several 1 MiB chunks, one of them ending exactly on a chunk's end, written in
+ * uneven pieces: the tree unpacked as written has every byte of every file.
+ */
+static void test_unpack_as_written_chunks(void **state)
+{
+	static const enum cairn_layer_compression comps[] = {CAIRN_LAYER_GZIP, CAIRN_LAYER_ZSTD,
+							     CAIRN_LAYER_NONE};
+	/* a 512-byte header, the data, the two zero blocks that end a tar: exactly 1 MiB */
+	static const size_t sizes[][2] = {{3 * 1024 * 1024 + 77, 5000},
+					  {1024 * 1024 - 512 - 1024, 0}};
+	struct fixture *f = *state;
+	struct cairn_error *err = NULL;
+
+	need_root();
+	assert_int_equal(mkdir(f->layers, 0755), 0);
+	for (size_t c = 0; c < ARRAY_SIZE(comps); c++) {
+		for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+			struct cairn_layer_opts o = {.compression = comps[c], .unpack_to = f->dest};
+			struct cairn_layer_writer *w = NULL;
+			struct cairn_layer_result res;
+
+			assert_int_equal(cairn_layer_writer_new(&w, f->st, &o, &err), 0);
+			for (size_t i = 0; i < 2 && sizes[k][i]; i++) {
+				const size_t size = sizes[k][i];
+				cleanup_free unsigned char *buf = xmalloc(size);
+				cleanup_free unsigned char *got = NULL;
+				cleanup_free char *name = xasprintf("f%zu", i);
+				struct cairn_layer_entry e = {
+					.path = name, .mode = S_IFREG | 0644, .size = size};
+
+				pattern(buf, size, (unsigned)i);
+				assert_int_equal(cairn_layer_add(w, &e, &err), 0);
+				for (size_t off = 0, n = 1; off < size; off += n, n = n * 7 + 3) {
+					if (n > size - off)
+						n = size - off;
+					assert_int_equal(
+						cairn_layer_write_data(w, buf + off, n, &err), 0);
+				}
+			}
+			assert_int_equal(cairn_layer_finish(w, &res, &err), 0); /* frees w */
+			assert_true(res.unpacked);
+			if (k == 1)
+				assert_int_equal(res.tar_size, 1024 * 1024);
+			for (size_t i = 0; i < 2 && sizes[k][i]; i++) {
+				const size_t size = sizes[k][i];
+				cleanup_free unsigned char *want = xmalloc(size);
+				cleanup_free char *path = xasprintf("%s/f%zu", f->dest, i);
+				struct cairn_buf b = CAIRN_BUF_INIT;
+
+				pattern(want, size, (unsigned)i);
+				assert_int_equal(cairn_fs_read_at(AT_FDCWD, path, &b, &err), 0);
+				assert_int_equal(b.len, size);
+				assert_memory_equal(b.buf, want, size);
+				cairn_buf_release(&b);
+			}
+			assert_int_equal(cairn_fs_remove_tree(AT_FDCWD, f->dest, NULL), 0);
+		}
+	}
+}
+
 /* A layer abandoned (or failing) half-way leaves no tree. */
 static void test_unpack_as_written_abandoned(void **state)
 {
@@ -1367,6 +1435,7 @@ int main(void)
 		T(test_upper_refuses_redirect),
 		T(test_upper_missing),
 		T(test_unpack_as_written),
+		T(test_unpack_as_written_chunks),
 		T(test_unpack_as_written_abandoned),
 		T(test_cache_adopt),
 	};
