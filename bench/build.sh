@@ -216,8 +216,7 @@ echo "== (b) timing gitArchive and git archive | pigz -p2 ($rounds runs each, al
 git -C "$B" archive HEAD >/dev/null # warm the page cache for both
 : >"$W/b-cairn" && : >"$W/b-git"
 for r in $(seq "$rounds"); do
-	rm -rf "$W/home-b"
-	CAIRN_HOME=$W/home-b "$CAIRN" build -q --dir "$B" --report "$W/b$r.json"
+	CAIRN_HOME=$W/home-b$r "$CAIRN" build -q --dir "$B" --report "$W/b$r.json"
 	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([s["seconds"] for s in r["images"][0]["stages"] if s["name"] == "gitArchive" and not s["cached"]][0])' \
 		"$W/b$r.json" >>"$W/b-cairn"
 	t=$(now)
@@ -225,7 +224,6 @@ for r in $(seq "$rounds"); do
 	elapsed "$t"
 	echo "$RES" >>"$W/b-git"
 done
-rm -rf "$W/home-b"
 cb=$(median <"$W/b-cairn")
 gb=$(median <"$W/b-git")
 
@@ -235,9 +233,10 @@ gb=$(median <"$W/b-git")
 # everything it started (RUSAGE_CHILDREN), wall time beside it. CAIRN_OLD=PATH adds the same runs
 # of another binary, interleaved, for before/after tables. Each run starts after a sync: dirty
 # pages the previous run left are written back by whoever writes next, as system time. Each run
-# has a home of its own, all removed after the last: ext4 skips inodes freed in the last minute
-# when it allocates, so 20,000 files deleted just before a run made that run's inode allocation
-# scan the inode table (2 to 8 s of system time from run to run, for either binary).
+# (of (b), (c) and (d)) has a home of its own, all removed when the script ends: ext4 skips
+# inodes freed in the last minutes when it allocates, so files deleted just before a run made
+# that run's inode allocation scan the inode table (2 to 8 s of system time from run to run on
+# 20,000 files, for either binary).
 cpu_n=0
 cpu_run() { # cpu_run OUT-FILE BINARY PROJECT: appends "cpu wall" of one cold build
 	cpu_n=$((cpu_n + 1))
@@ -297,7 +296,6 @@ YAML
 		cpu_run "$W/c-$name-new" "$CAIRN" "$C"
 		if [ -n "${CAIRN_OLD:-}" ] && [ $((r % 2)) = 1 ]; then cpu_run "$W/c-$name-old" "$CAIRN_OLD" "$C"; fi
 	done
-	rm -rf "$W"/home-c*
 done
 
 # ---- (d) ten independent images, cold -------------------------------------------------------------
@@ -327,13 +325,14 @@ YAML
 git init -q "$T10"
 gitc "$T10" add -A
 gitc "$T10" commit -q -m tree
+ten_n=0
 ten_run() { # ten_run OUT-FILE BINARY [BUILD-OPTION...]: appends the wall time of a cold build
 	local out=$1 bin=$2 t
 	shift 2
-	rm -rf "$W/home-d"
+	ten_n=$((ten_n + 1))
 	sync
 	t=$(now)
-	CAIRN_HOME=$W/home-d "$bin" build -q --dir "$T10" "$@" >/dev/null
+	CAIRN_HOME=$W/home-d$ten_n "$bin" build -q --dir "$T10" "$@" >/dev/null
 	elapsed "$t"
 	echo "$RES" >>"$out"
 }
@@ -349,7 +348,6 @@ for r in $(seq "$rounds"); do
 		esac
 	done
 done
-rm -rf "$W/home-d"
 
 # ---- results --------------------------------------------------------------------------------------
 verdict() { if [ "$1" = 1 ]; then echo ok; else echo MISSED; fi; }
