@@ -146,6 +146,18 @@ CAIRN_API int cairn_registry_blob_head(struct cairn_registry_conn *c, const char
 CAIRN_API int cairn_registry_blob_mount(struct cairn_registry_conn *c, const char *repo,
 					const char *from, const struct cairn_digest *dg,
 					struct cairn_error **err);
+/**
+ * As cairn_registry_blob_mount(); when the registry declines by opening an upload instead
+ * (distribution does), *session gets its Location (else NULL), for the caller to upload into
+ * with cairn_registry_blob_upload_in() or to end with cairn_registry_blob_cancel(): one POST
+ * and one DELETE fewer than a cancelled session and a new upload.
+ */
+CAIRN_API int cairn_registry_blob_mount_keep(struct cairn_registry_conn *c, const char *repo,
+					     const char *from, const struct cairn_digest *dg,
+					     char **session, struct cairn_error **err);
+/** End upload `session` of `repo` (best effort) and free it; NULL does nothing. */
+CAIRN_API void cairn_registry_blob_cancel(struct cairn_registry_conn *c, const char *repo,
+					  char *session);
 
 /* Reads up to n bytes of the blob at `offset` into buf; returns bytes read, 0 at end, -1 error. */
 typedef ssize_t (*cairn_read_at_fn)(char *buf, size_t n, uint64_t offset, void *ud);
@@ -161,6 +173,14 @@ CAIRN_API int cairn_registry_blob_upload(struct cairn_registry_conn *c, const ch
 					 const struct cairn_digest *dg, uint64_t size,
 					 cairn_read_at_fn read_at, void *ud,
 					 struct cairn_error **err);
+/**
+ * cairn_registry_blob_upload() into `session` (taken: a Location of
+ * cairn_registry_blob_mount_keep(), or NULL for a new one) first; a retry starts a new upload.
+ */
+CAIRN_API int cairn_registry_blob_upload_in(struct cairn_registry_conn *c, const char *repo,
+					    char *session, const struct cairn_digest *dg,
+					    uint64_t size, cairn_read_at_fn read_at, void *ud,
+					    struct cairn_error **err);
 
 /**
  * Download blob `dg` into `sink` (following redirects). The caller verifies the digest (the

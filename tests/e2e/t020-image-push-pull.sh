@@ -126,4 +126,20 @@ test_expect_success 'pulling a tag that does not exist fails with MANIFEST_UNKNO
 	test ! -s "$T/out"
 '
 
+test_expect_success 'mounts the registry declines: the upload goes into the session one opened' '
+	: "the repositories the store knows the blobs from lose them (their files go)" &&
+	rm -rf "$R1_STORAGE/docker/registry/v2/repositories/base" \
+		"$R1_STORAGE/docker/registry/v2/repositories/copy" &&
+	cairn_run image push "$R1/base/busybox:1" "$R1/third/busybox:1" >"$T/push4.out" &&
+	test "$(manifest_digest "$R1/third/busybox:1")" = "$BASE" &&
+	log_settle &&
+	: "per blob: a mount from each repository, declined; the first one'"'"'s session carries the" &&
+	: "upload (a whole PUT), the second one'"'"'s is ended; no other upload is started" &&
+	test "$(registry_log_count "\"POST /v2/third/busybox/blobs/uploads/?mount=" "$R1")" -eq 4 &&
+	test "$(registry_log_count "\"POST /v2/third/busybox/blobs/uploads/ " "$R1")" -eq 0 &&
+	test "$(registry_log_count "\"DELETE /v2/third/busybox/blobs/uploads/" "$R1")" -eq 2 &&
+	test "$(registry_log_count "\"PUT /v2/third/busybox/blobs/uploads/" "$R1")" -eq 2 &&
+	skopeo inspect --tls-verify=false "docker://$R1/third/busybox:1" >/dev/null
+'
+
 test_done

@@ -411,6 +411,42 @@ static void test_mount_declined_cancels_session(void **state)
 	client_close(&cl, &s);
 }
 
+/* A declined mount's upload session carries the upload: no DELETE, no second POST. */
+static void test_mount_declined_session_used(void **state)
+{
+	static const struct step steps[] = {
+		{"POST", "/v2/b/blobs/uploads/?mount=sha256:", NULL, 202,
+		 "location: /v2/b/blobs/uploads/u9?_state=x\n"},
+		{"PATCH", "/v2/b/blobs/uploads/u9?_state=x", NULL, 202,
+		 "location: /v2/b/blobs/uploads/u9?_state=y\n"},
+		{"PUT", "/v2/b/blobs/uploads/u9?_state=y&digest=sha256%3A", NULL, 201},
+		{"POST", "/v2/b/blobs/uploads/?mount=sha256:", NULL, 202,
+		 "location: /v2/b/blobs/uploads/u10?_state=z\n"},
+		{"DELETE", "/v2/b/blobs/uploads/u10?_state=z", NULL, 204},
+	};
+	struct cairn_digest dg;
+	char *session = NULL;
+	RUN(steps, NULL, NULL);
+
+	(void)state;
+	cairn_digest_of(&dg, blob, sizeof(blob) - 1);
+	assert_int_equal(cairn_registry_blob_mount_keep(cl.c, "b", "a/src", &dg, &session, &err),
+			 CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	assert_non_null(session);
+	assert_int_equal(cairn_registry_blob_upload_in(cl.c, "b", session, &dg, sizeof(blob) - 1,
+						       read_blob, NULL, &err),
+			 0);
+	assert_string_equal(s.bodies[1].buf, blob);
+	/* declined again, and the blob was there after all: the session is ended */
+	assert_int_equal(cairn_registry_blob_mount_keep(cl.c, "b", "a/src", &dg, &session, &err),
+			 CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	cairn_registry_blob_cancel(cl.c, "b", session);
+	assert_int_equal(s.at, ARRAY_SIZE(steps));
+	client_close(&cl, &s);
+}
+
 static void test_manifest_get_verifies_digest(void **state)
 {
 	static const struct step steps[] = {
@@ -931,6 +967,7 @@ int main(void)
 		cmocka_unit_test(test_upload_resumes_after_reset),
 		cmocka_unit_test(test_upload_digest_refused),
 		cmocka_unit_test(test_mount_declined_cancels_session),
+		cmocka_unit_test(test_mount_declined_session_used),
 		cmocka_unit_test(test_manifest_get_verifies_digest),
 		cmocka_unit_test(test_tags_pagination),
 		cmocka_unit_test(test_manifest_put),

@@ -59,8 +59,9 @@ static int cancel_upload(struct cairn_registry_conn *c, const char *location, co
 	return 0;
 }
 
-int cairn_registry_blob_mount(struct cairn_registry_conn *c, const char *repo, const char *from,
-			      const struct cairn_digest *dg, struct cairn_error **err)
+/* A mount; when the registry declines by opening an upload, `session` (or NULL: cancelled). */
+static int mount(struct cairn_registry_conn *c, const char *repo, const char *from,
+		 const struct cairn_digest *dg, char **session, struct cairn_error **err)
 {
 	CLEANUP(cairn_http_resp_release) struct cairn_http_resp resp = CAIRN_HTTP_RESP_INIT;
 	cleanup_free char *push_scope = NULL;
@@ -92,10 +93,12 @@ int cairn_registry_blob_mount(struct cairn_registry_conn *c, const char *repo, c
 	if (resp.status == 201)
 		return 0;
 	if (resp.status == 202) {
-		/* Not mounted; the registry opened an upload instead. Leave nothing behind. */
+		/* Not mounted; the registry opened an upload instead: kept, or left behind */
 		cleanup_free char *loc = cairn_http_resp_header(&resp, "location");
 
-		if (loc)
+		if (loc && session)
+			*session = TAKE_PTR(loc);
+		else if (loc)
 			cancel_upload(c, loc, repo);
 		return cairn_error_set(err, CAIRN_ENOTFOUND, "%s: declined", what);
 	}
@@ -103,6 +106,27 @@ int cairn_registry_blob_mount(struct cairn_registry_conn *c, const char *repo, c
 		return cairn_error_set(err, CAIRN_ENOTFOUND, "%s: declined (HTTP %d)", what,
 				       resp.status);
 	return cairn_registry_status_error(c, &resp, err, what);
+}
+
+int cairn_registry_blob_mount(struct cairn_registry_conn *c, const char *repo, const char *from,
+			      const struct cairn_digest *dg, struct cairn_error **err)
+{
+	return mount(c, repo, from, dg, NULL, err);
+}
+
+int cairn_registry_blob_mount_keep(struct cairn_registry_conn *c, const char *repo,
+				   const char *from, const struct cairn_digest *dg, char **session,
+				   struct cairn_error **err)
+{
+	*session = NULL;
+	return mount(c, repo, from, dg, session, err);
+}
+
+void cairn_registry_blob_cancel(struct cairn_registry_conn *c, const char *repo, char *session)
+{
+	if (session)
+		cancel_upload(c, session, repo);
+	free(session);
 }
 
 struct offset_reader {
@@ -181,15 +205,18 @@ static int upload_once(struct cairn_registry_conn *c, const char *repo,
 
 	*transport_failed = 0;
 	cairn_registry_call_init(&call, &scope, repo, 1, "POST", url, what);
-	ret = cairn_registry_call(c, &call, &resp, err);
-	if (ret < 0)
-		return ret;
-	if (resp.status != 202)
-		return cairn_registry_status_error(c, &resp, err, what);
-	(*location) = cairn_http_resp_header(&resp, "location");
-	if (!(*location))
-		return cairn_error_set(err, CAIRN_EHTTP, "%s: upload started without a Location",
-				       what);
+	/* a session the caller has (a declined mount opened it) is used as it is */
+	if (!*location) {
+		ret = cairn_registry_call(c, &call, &resp, err);
+		if (ret < 0)
+			return ret;
+		if (resp.status != 202)
+			return cairn_registry_status_error(c, &resp, err, what);
+		(*location) = cairn_http_resp_header(&resp, "location");
+		if (!(*location))
+			return cairn_error_set(err, CAIRN_EHTTP,
+					       "%s: upload started without a Location", what);
+	}
 	/*
 	 * A small blob goes whole in the PUT that ends the upload (see put_whole_max); a big one
 	 * in one streaming PATCH that resumes where the registry stands after a broken connection.
@@ -305,24 +332,35 @@ int cairn_registry_blob_upload(struct cairn_registry_conn *c, const char *repo,
 			       const struct cairn_digest *dg, uint64_t size,
 			       cairn_read_at_fn read_at, void *ud, struct cairn_error **err)
 {
+	return cairn_registry_blob_upload_in(c, repo, NULL, dg, size, read_at, ud, err);
+}
+
+int cairn_registry_blob_upload_in(struct cairn_registry_conn *c, const char *repo, char *session,
+				  const struct cairn_digest *dg, uint64_t size,
+				  cairn_read_at_fn read_at, void *ud, struct cairn_error **err)
+{
+	cleanup_free char *first = session;
 	cleanup_free char *what = NULL;
 	int ret;
 
 	ret = cairn_registry_ensure_base(c, err);
-	if (ret < 0)
+	if (ret < 0) {
+		if (first)
+			cancel_upload(c, first, repo);
 		return ret;
+	}
 	what = xasprintf("upload blob '%s' to '%s/%s'", dg->str, c->r->domain, repo);
 	for (int attempt = 0;; attempt++) {
 		struct cairn_error *e = NULL;
-		cleanup_free char *session = NULL;
+		cleanup_free char *loc = TAKE_PTR(first); /* the first attempt's, else NULL */
 		int transport_failed = 0;
 
-		ret = upload_once(c, repo, dg, size, read_at, ud, what, &transport_failed, &session,
+		ret = upload_once(c, repo, dg, size, read_at, ud, what, &transport_failed, &loc,
 				  &e);
 		if (ret == 0)
 			return 0;
-		if (session)
-			cancel_upload(c, session, repo);
+		if (loc)
+			cancel_upload(c, loc, repo);
 		if (!transport_failed || attempt + 1 >= c->r->max_attempts) {
 			*err = e;
 			return ret;

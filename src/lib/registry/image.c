@@ -168,17 +168,26 @@ struct mount_try {
 	struct pool *p;
 	const struct cairn_digest *dg;
 	int mounted;
+	char *session; /* the upload the first declined mount opened: the upload goes there */
 };
 
 static int try_mount(const char *from, void *ud)
 {
 	struct mount_try *m = ud;
 	struct cairn_error *e = NULL;
+	char *opened = NULL;
+	int ret;
 
 	if (strcmp(from, m->p->repo) == 0)
 		return 0;
-	if (cairn_registry_blob_mount(m->c, m->p->repo, from, m->dg, &e) == 0) {
+	ret = m->session
+		      ? cairn_registry_blob_mount(m->c, m->p->repo, from, m->dg, &e)
+		      : cairn_registry_blob_mount_keep(m->c, m->p->repo, from, m->dg, &opened, &e);
+	if (!m->session)
+		m->session = opened;
+	if (ret == 0) {
 		m->mounted = 1;
+		cairn_registry_blob_cancel(m->c, m->p->repo, TAKE_PTR(m->session));
 		return 1;
 	}
 	cairn_log(CAIRN_LOG_DEBUG, "%s", e->msg);
@@ -186,36 +195,43 @@ static int try_mount(const char *from, void *ud)
 	return 0;
 }
 
-/* Send blob `d` unless the repository has it (the caller holds the blob's claim). */
+/*
+ * Send blob `d` unless the repository has it (the caller holds the blob's claim), into upload
+ * `session` when there is one (taken).
+ */
 static int send_blob(struct pool *p, struct cairn_registry_conn *c,
-		     const struct cairn_descriptor *d, struct cairn_error **err)
+		     const struct cairn_descriptor *d, char *session, struct cairn_error **err)
 {
 	struct upload_src u = {.p = p, .d = d, .fd = -1};
-	uint64_t size;
+	uint64_t size = 0;
 	int ret = p->repo_new && !p->fresh
 			  ? CAIRN_ENOTFOUND
 			  : cairn_registry_blob_head(c, p->repo, &d->digest, NULL, err);
 
 	if (ret == 0) {
+		cairn_registry_blob_cancel(c, p->repo, session);
 		seen_there(p, &d->digest);
 		report(p, CAIRN_PROGRESS_BLOB_EXISTS, &d->digest, d->size, d->size);
 		return 0;
 	}
-	if (ret != CAIRN_ENOTFOUND)
-		return ret;
-	cairn_error_clear(err);
-	ret = cairn_store_blob_open(&u.fd, &size, p->st, &d->digest, err);
-	if (ret < 0)
-		return ret;
-	if (size != d->size) {
-		close(u.fd);
-		return cairn_error_set(
+	if (ret == CAIRN_ENOTFOUND) {
+		cairn_error_clear(err);
+		ret = cairn_store_blob_open(&u.fd, &size, p->st, &d->digest, err);
+	}
+	if (ret == 0 && size != d->size) {
+		close(TAKE_FD(u.fd));
+		ret = cairn_error_set(
 			err, CAIRN_EDIGEST,
 			"blob '%s' in the store has %llu bytes, the manifest says %llu",
 			d->digest.str, (unsigned long long)size, (unsigned long long)d->size);
 	}
+	if (ret < 0) {
+		cairn_registry_blob_cancel(c, p->repo, session);
+		return ret;
+	}
 	report(p, CAIRN_PROGRESS_BLOB_START, &d->digest, 0, size);
-	ret = cairn_registry_blob_upload(c, p->repo, &d->digest, size, read_blob_at, &u, err);
+	ret = cairn_registry_blob_upload_in(c, p->repo, session, &d->digest, size, read_blob_at, &u,
+					    err);
 	close(u.fd);
 	if (ret < 0)
 		return ret;
@@ -250,7 +266,7 @@ static int push_blob(struct pool *p, struct cairn_registry_conn *c,
 		report(p, CAIRN_PROGRESS_BLOB_MOUNTED, &d->digest, d->size, d->size);
 		ret = 0;
 	} else {
-		ret = send_blob(p, c, d, err);
+		ret = send_blob(p, c, d, TAKE_PTR(m.session), err);
 	}
 	cairn_registry_blob_sent(p->reg, &d->digest);
 	return ret;
