@@ -438,12 +438,49 @@ static void test_mount_declined_session_used(void **state)
 						       read_blob, NULL, &err),
 			 0);
 	assert_string_equal(s.bodies[1].buf, blob);
-	/* declined again, and the blob was there after all: the session is ended */
+	/* declined again, and not needed after all: the caller ends the session */
 	assert_int_equal(cairn_registry_blob_mount_keep(cl.c, "b", "a/src", &dg, &session, &err),
 			 CAIRN_ENOTFOUND);
 	cairn_error_clear(&err);
 	cairn_registry_blob_cancel(cl.c, "b", session);
 	assert_int_equal(s.at, ARRAY_SIZE(steps));
+	client_close(&cl, &s);
+}
+
+/*
+ * A declined mount's session on another origin gets no credentials; when it fails, the upload
+ * starts again on a new session of the registry's own.
+ */
+static void test_mount_declined_session_elsewhere(void **state)
+{
+	static const struct step steps[] = {
+		{"POST", "/v2/b/blobs/uploads/?mount=sha256:", NULL, 401,
+		 "www-authenticate: Basic realm=\"r\"\n"},
+		{"POST", "/v2/b/blobs/uploads/?mount=sha256:", "Basic YWxpY2U6czNjcmV0", 202,
+		 "location: https://storage.example/up/9?_state=x\n"},
+		{"PATCH", "https://storage.example/up/9?_state=x", NULL, 404},
+		{"DELETE", "https://storage.example/up/9?_state=x", NULL, 204},
+		{"POST", "/v2/b/blobs/uploads/", "Basic YWxpY2U6czNjcmV0", 202,
+		 "location: /v2/b/blobs/uploads/u2?_state=y\n"},
+		{"PATCH", "/v2/b/blobs/uploads/u2?_state=y", "Basic", 202,
+		 "location: /v2/b/blobs/uploads/u2?_state=z\n"},
+		{"PUT", "/v2/b/blobs/uploads/u2?_state=z&digest=sha256%3A", "Basic", 201},
+	};
+	struct cairn_digest dg;
+	char *session = NULL;
+	RUN(steps, "alice", "s3cret");
+
+	(void)state;
+	cairn_digest_of(&dg, blob, sizeof(blob) - 1);
+	assert_int_equal(cairn_registry_blob_mount_keep(cl.c, "b", "a/src", &dg, &session, &err),
+			 CAIRN_ENOTFOUND);
+	cairn_error_clear(&err);
+	assert_int_equal(cairn_registry_blob_upload_in(cl.c, "b", session, &dg, sizeof(blob) - 1,
+						       read_blob, NULL, &err),
+			 0);
+	assert_null(s.auth[2]);
+	assert_null(s.auth[3]);
+	assert_string_equal(s.bodies[5].buf, blob);
 	client_close(&cl, &s);
 }
 
@@ -968,6 +1005,7 @@ int main(void)
 		cmocka_unit_test(test_upload_digest_refused),
 		cmocka_unit_test(test_mount_declined_cancels_session),
 		cmocka_unit_test(test_mount_declined_session_used),
+		cmocka_unit_test(test_mount_declined_session_elsewhere),
 		cmocka_unit_test(test_manifest_get_verifies_digest),
 		cmocka_unit_test(test_tags_pagination),
 		cmocka_unit_test(test_manifest_put),
