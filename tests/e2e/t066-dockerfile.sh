@@ -163,6 +163,24 @@ test_expect_success 'the image config: ENV, ARG scope, LABEL, USER, WORKDIR, EXP
 	PY
 '
 
+test_expect_success 'the history says each RUN and COPY as written (with the shell a RUN runs)' '
+	skopeo inspect --config "oci:$CAIRN_HOME/store:dfapp:$(field "$T/r1.json" builder signature)" \
+		>"$T/builder-config.json" &&
+	python3 - "$T/app-config.json" "$T/builder-config.json" <<-"PY"
+	import json, sys
+	app, builder = ([h["created_by"] for h in json.load(open(f))["history"]] for f in sys.argv[1:3])
+	assert "COPY --from=build --chown=1000:1000 /heredoc.txt /app/" in app, app
+	assert "COPY --chmod=0755 run.sh /usr/local/bin/run" in app, app
+	assert "COPY generated.txt /generated.txt" in app, app
+	runs = [h for h in builder if h.startswith("RUN ")]
+	assert len(runs) == 3, builder
+	assert runs[0].startswith("RUN --mount=type=cache,target=/cache /bin/sh -c echo "), runs
+	assert runs[1] == "RUN /bin/sh -c cat main.txt > /out.txt && echo \"version=$VERSION\" >> /out.txt", runs
+	assert runs[2] == "RUN /bin/sh -c <<EOF\necho \"from a heredoc\" > /heredoc.txt\nEOF", runs
+	assert not any(h.split(" ")[0].endswith(tuple(":%d" % n for n in range(100))) for h in app + builder), app + builder
+	PY
+'
+
 test_expect_success 'a target image stops at its stage, the stages it shares built once' '
 	test -z "$(field "$T/r1.json" builder built)" &&
 	rm -rf "$T/b" &&

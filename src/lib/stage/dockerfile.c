@@ -730,6 +730,43 @@ static int make_from(struct cairn_descriptor *out, struct image_state *s,
 }
 
 /* The name an instruction's stage has: "STAGE LINE INSTR args", short. */
+/*
+ * The history line of a RUN, COPY or ADD: the instruction with its flags and words as written,
+ * on the form BuildKit writes ("RUN /bin/sh -c make", "COPY --chown=app src /app"); a RUN of
+ * the shell form shows the shell it runs with, heredocs their text. Control characters other
+ * than newlines and tabs become '?': `docker history` prints the line to a terminal.
+ */
+static char *history_line(struct df_build *d, const struct cairn_df_instr *in)
+{
+	struct cairn_buf h = CAIRN_BUF_INIT;
+	char *line;
+
+	cairn_buf_addstr(&h, cairn_df_cmd_name(in->cmd));
+	for (size_t i = 0; i < in->n_flags; i++)
+		cairn_buf_addf(&h, " %s", in->flags[i]);
+	if (in->cmd == CAIRN_DF_RUN && !in->json) {
+		json_t *sh = df_shell_of(stage_config_section(d->s->config));
+		json_t *w;
+		size_t i;
+
+		json_array_foreach(sh, i, w)
+		{
+			if (json_is_string(w))
+				cairn_buf_addf(&h, " %s", json_string_value(w));
+		}
+		json_decref(sh);
+	}
+	for (size_t i = 0; i < in->n_args; i++)
+		cairn_buf_addf(&h, " %s", in->args[i]);
+	for (size_t i = 0; i < in->n_heredocs; i++)
+		cairn_buf_addf(&h, "\n%s%s", in->heredocs[i].content, in->heredocs[i].name);
+	line = cairn_buf_detach(&h, NULL);
+	for (char *c = line; *c; c++)
+		if (((unsigned char)*c < 0x20 && *c != '\n' && *c != '\t') || *c == 0x7f)
+			*c = '?';
+	return line;
+}
+
 static char *instr_name(struct df_build *d, const struct cairn_df_instr *in)
 {
 	const struct cairn_df_stage *st = &d->plan->v[d->stage];
@@ -825,6 +862,9 @@ static int instr_step(struct df_build *d, const struct cairn_df_instr *in, int *
 			cairn_buf_addf(&h, " %s", d->words.v[i]);
 		d->history = cairn_buf_detach(&h, NULL);
 		def.history = d->history;
+	} else {
+		d->history = history_line(d, in);
+		def.created_by = d->history;
 	}
 	return stage_step(s, &def, sig, next, stop, err);
 }

@@ -272,6 +272,8 @@ struct stage_def {
 	 * history says `name`, which may hold more (a line number), and no such promise is made.
 	 */
 	const char *history;
+	/* without `history`: the history's line all the same (NULL: `name`), with no promise */
+	const char *created_by;
 	/* build the stage into the store as *d, on s->prev */
 	int (*make)(struct cairn_descriptor *d, struct image_state *s, const struct stage_def *def,
 		    struct cairn_error **err);
