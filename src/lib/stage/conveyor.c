@@ -250,12 +250,9 @@ int stage_make_on_prev(struct cairn_descriptor *out, struct image_state *s,
 				    const struct stage_def *def, struct cairn_error **err),
 		       struct cairn_error **err)
 {
-	const char *created_by = def->history ? def->history : def->created_by;
 	struct stage_output o;
 	int ret;
 
-	if (!created_by)
-		created_by = def->name;
 	memset(&o, 0, sizeof(o));
 	ret = stage_load_prev(s, err);
 	if (ret < 0)
@@ -265,9 +262,10 @@ int stage_make_on_prev(struct cairn_descriptor *out, struct image_state *s,
 	if (ret == 0)
 		chain_labels(o.config, s, s->img->dockerfile.pos.line ? -1 : def->id);
 	if (ret == 0)
-		ret = stage_commit(s, created_by, o.config, o.layers, o.n_layers, out, err);
+		ret = stage_commit(s, def->history ? def->history : def->name, o.config, o.layers,
+				   o.n_layers, out, err);
 	/* with a signed history line, a stage without a layer follows from the one below */
-	s->no_layer = ret == 0 && o.n_layers == 0 && def->history;
+	s->no_layer = ret == 0 && o.n_layers == 0 && def->history_signed;
 	json_decref(o.config);
 	return ret;
 }
@@ -497,6 +495,7 @@ static int stapel_step(struct image_state *s, enum stage_id id, int *next, int *
 	const struct stage_def def = {.id = (int)id,
 				      .name = stage_kinds[id].name,
 				      .history = stage_kinds[id].name,
+				      .history_signed = true,
 				      .make = make_stage,
 				      .at = &s->at[id]};
 	char sig[CAIRN_SIGNATURE_HEX];

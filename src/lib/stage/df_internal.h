@@ -64,7 +64,7 @@ struct df_build {
 	bool cmd_set;	  /* this stage set CMD (an ENTRYPOINT after it keeps it) */
 	bool runs_after;  /* a RUN follows in a needed stage */
 	char *name;	  /* of the instruction at hand, for events */
-	char *history;	  /* its line in the image's history, when made of signed words */
+	char *history;	  /* its line in the image's history */
 	const struct cairn_df_instr *in;
 	/* what the instruction's maker needs, prepared with its signature */
 	struct strv words;		       /* substituted arguments */

@@ -729,7 +729,17 @@ static int make_from(struct cairn_descriptor *out, struct image_state *s,
 	return stage_commit(s, "FROM scratch", config, NULL, 0, out, err);
 }
 
-/* The name an instruction's stage has: "STAGE LINE INSTR args", short. */
+/* The history line of an instruction that is its words as signed: "ENV PATH /usr/bin". */
+static char *signed_line(struct df_build *d, const struct cairn_df_instr *in)
+{
+	struct cairn_buf h = CAIRN_BUF_INIT;
+
+	cairn_buf_addstr(&h, cairn_df_cmd_name(in->cmd));
+	for (size_t i = 0; i < d->words.n; i++)
+		cairn_buf_addf(&h, " %s", d->words.v[i]);
+	return cairn_buf_detach(&h, NULL);
+}
+
 /*
  * The history line of a RUN, COPY or ADD: the instruction with its flags and words as written,
  * on the form BuildKit writes ("RUN /bin/sh -c make", "COPY --chown=app src /app"); a RUN of
@@ -767,6 +777,7 @@ static char *history_line(struct df_build *d, const struct cairn_df_instr *in)
 	return line;
 }
 
+/* The name an instruction's stage has: "STAGE LINE INSTR args", short. */
 static char *instr_name(struct df_build *d, const struct cairn_df_instr *in)
 {
 	const struct cairn_df_stage *st = &d->plan->v[d->stage];
@@ -853,19 +864,9 @@ static int instr_step(struct df_build *d, const struct cairn_df_instr *in, int *
 	strv_release(&deps);
 	d->name = instr_name(d, in);
 	def.name = d->name;
-	if (words_signed) {
-		/* the instruction and its words as signed: "ENV PATH=/usr/bin", as BuildKit */
-		struct cairn_buf h = CAIRN_BUF_INIT;
-
-		cairn_buf_addf(&h, "%s", cairn_df_cmd_name(in->cmd));
-		for (size_t i = 0; i < d->words.n; i++)
-			cairn_buf_addf(&h, " %s", d->words.v[i]);
-		d->history = cairn_buf_detach(&h, NULL);
-		def.history = d->history;
-	} else {
-		d->history = history_line(d, in);
-		def.created_by = d->history;
-	}
+	d->history = words_signed ? signed_line(d, in) : history_line(d, in);
+	def.history = d->history;
+	def.history_signed = words_signed;
 	return stage_step(s, &def, sig, next, stop, err);
 }
 

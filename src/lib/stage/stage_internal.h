@@ -264,16 +264,14 @@ struct dir_policy {
 
 /* One stage of an image's chain to look up, else make: a stapel kind, or a Dockerfile step. */
 struct stage_def {
-	int id;		  /* enum stage_id, or the step's index in a Dockerfile image */
-	const char *name; /* in events, the result and messages */
+	int id;		     /* enum stage_id, or the step's index in a Dockerfile image */
+	const char *name;    /* in events, the result and messages */
+	const char *history; /* the stage's line in the image's history; NULL: `name` */
 	/*
-	 * The image history's line for the stage, made of what the signature holds only (so a
-	 * stage without a layer is the same bytes on every host: see stage_step()); NULL: the
-	 * history says `name`, which may hold more (a line number), and no such promise is made.
+	 * `history` is made of what the signature holds only, so a stage without a layer is the
+	 * same bytes on every host (see stage_step()); `name` may hold more (a line number).
 	 */
-	const char *history;
-	/* without `history`: the history's line all the same (NULL: `name`), with no promise */
-	const char *created_by;
+	bool history_signed;
 	/* build the stage into the store as *d, on s->prev */
 	int (*make)(struct cairn_descriptor *d, struct image_state *s, const struct stage_def *def,
 		    struct cairn_error **err);

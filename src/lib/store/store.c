@@ -356,7 +356,6 @@ int cairn_store_put_blob(struct cairn_store *st, const void *data, size_t len,
 			 struct cairn_digest *out, struct cairn_error **err)
 {
 	CLEANUP(cairn_store_blob_writer_freep) struct cairn_blob_writer *w = NULL;
-	struct cairn_sha256 h;
 	struct cairn_digest dg;
 	int ret;
 
@@ -365,10 +364,7 @@ int cairn_store_put_blob(struct cairn_store *st, const void *data, size_t len,
 	 * nothing to write and sync. A copy that differs is replaced.
 	 */
 	if (len <= SAME_CHECK_MAX) {
-		cairn_sha256_init(&h);
-		cairn_sha256_update(&h, data, len);
-		cairn_sha256_final(&h, &dg);
-		cairn_sha256_release(&h);
+		cairn_digest_of(&dg, data, len);
 		if (stored_same(st, &dg, data, len)) {
 			if (out)
 				*out = dg;

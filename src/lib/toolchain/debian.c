@@ -353,11 +353,9 @@ struct assembly {
 	struct cairn_strset libs; /* names in lib/ */
 	char **libdirs;		  /* where the host's loader finds libraries */
 	size_t n_libdirs;
-	/* `dpkg-query -L` of every TAKE_DIST package at once: each one's lines, by name */
+	/* `dpkg-query -L` of every TAKE_DIST package at once: each one's lines, by recipe entry */
 	struct cairn_buf dist_out;
-	const char **dist_pkg;
-	char **dist_lines;
-	size_t n_dist;
+	char *dist_lines[ARRAY_SIZE(recipe)];
 };
 
 static void on_elf(const char *path, const char *src, void *ud)
@@ -394,53 +392,49 @@ static void copy_opts_init(struct cairn_copy_opts *co, struct assembly *a)
  */
 static void list_dists(struct assembly *a)
 {
-	const char **argv = xcalloc(ARRAY_SIZE(recipe) + 3, sizeof(*argv));
+	const char *argv[ARRAY_SIZE(recipe) + 3] = {dpkg_query(), "-L"};
+	char *lines[ARRAY_SIZE(recipe)] = {0};
 	struct cairn_error *e = NULL;
-	size_t n = 0, blocks = 0;
+	size_t n = 2;
 	char *p;
 
 	a->dist_out = (struct cairn_buf)CAIRN_BUF_INIT_MAX(DPKG_OUT_MAX);
-	a->dist_pkg = xcalloc(ARRAY_SIZE(recipe), sizeof(*a->dist_pkg));
-	a->dist_lines = xcalloc(ARRAY_SIZE(recipe), sizeof(*a->dist_lines));
-	argv[0] = dpkg_query();
-	argv[1] = "-L";
-	for (size_t i = 0; i < ARRAY_SIZE(recipe); i++) {
-		if (recipe[i].kind != TAKE_DIST)
-			continue;
-		a->dist_pkg[n] = recipe[i].package;
-		argv[2 + n++] = recipe[i].package;
-	}
-	if (n == 0 || cairn_spawn_run(&a->dist_out, argv, &e) < 0 || !a->dist_out.buf) {
+	for (size_t i = 0; i < ARRAY_SIZE(recipe); i++)
+		if (recipe[i].kind == TAKE_DIST)
+			argv[n++] = recipe[i].package;
+	if (n == 2 || cairn_spawn_run(&a->dist_out, argv, &e) < 0 || !a->dist_out.buf) {
 		cairn_error_free(e);
-		free(argv);
 		return;
 	}
-	free(argv);
-	for (p = a->dist_out.buf; p && blocks < n; blocks++) {
-		char *end = strstr(p, "\n\n");
+	p = a->dist_out.buf;
+	for (size_t i = 0; i < ARRAY_SIZE(recipe); i++) {
+		char *end;
 
-		a->dist_lines[blocks] = p;
+		if (recipe[i].kind != TAKE_DIST)
+			continue;
+		if (!p)
+			return; /* fewer blocks than packages */
+		lines[i] = p;
+		end = strstr(p, "\n\n");
 		if (end)
 			*end = '\0';
 		p = end ? end + 2 : NULL;
 	}
-	if (blocks == n && !p)
-		a->n_dist = n;
+	if (!p) /* as many blocks as packages */
+		memcpy(a->dist_lines, lines, sizeof(lines));
 }
 
-/* The entries of DIST that `package` installs, each copied to DIST_TO. */
-static int take_dist(struct assembly *a, const char *package, struct cairn_error **err)
+/* The entries of DIST that the package of recipe entry `t` installs, each copied to DIST_TO. */
+static int take_dist(struct assembly *a, const struct take *t, struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf out = CAIRN_BUF_INIT_MAX(DPKG_OUT_MAX);
+	const char *package = t->package;
 	const char *argv[] = {dpkg_query(), "-L", package, NULL};
 	struct cairn_copy_opts co = {0};
-	char *lines = NULL;
+	char *lines = a->dist_lines[t - recipe];
 	char *save = NULL;
 	int ret;
 
-	for (size_t i = 0; i < a->n_dist && !lines; i++)
-		if (strcmp(a->dist_pkg[i], package) == 0)
-			lines = a->dist_lines[i];
 	if (!lines) {
 		ret = cairn_spawn_run(&out, argv, err);
 		if (ret < 0)
@@ -475,7 +469,7 @@ static int take_one(struct assembly *a, const struct take *t, struct cairn_error
 	case TAKE_NONE:
 		return 0;
 	case TAKE_DIST:
-		return take_dist(a, t->package, err);
+		return take_dist(a, t, err);
 	case TAKE_FILE:
 		ret = cairn_copy_file(a->root, t->dest, t->src, &co, err);
 		break;
@@ -689,8 +683,6 @@ static void assembly_release(struct assembly *a)
 		free(a->libdirs[i]);
 	free(a->libdirs);
 	cairn_buf_release(&a->dist_out);
-	free(a->dist_pkg);
-	free(a->dist_lines);
 	cairn_strset_release(&a->libs);
 	if (a->root >= 0)
 		close(a->root);
