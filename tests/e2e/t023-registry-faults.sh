@@ -46,6 +46,16 @@ random_image () {
 		test -n "$IMAGE"
 }
 
+# landed REPO IMAGE LAYER: REPO:1 holds manifest IMAGE, serves blob LAYER with the bytes of that
+# digest, and skopeo copies it; REPO joins PUSHED
+landed () {
+	test "$(manifest_digest "$REG/$1:1")" = "$2" &&
+		curl -fsS "$REG_URL/v2/$1/blobs/$3" | sha256_of >"$T/served" &&
+		test "$(cat "$T/served")" = "$3" &&
+		skopeo copy -q --src-tls-verify=false "docker://$REG/$1:1" "oci:$T/oci:${1%%/*}" &&
+		PUSHED="$PUSHED $1"
+}
+
 test_expect_success 'setup: the base image and a 12 MiB image in the store' '
 	BASE=$(manifest_digest "$REG/base/busybox:1") &&
 	cairn_run image pull -q --name base "$REG/base/busybox:1" >/dev/null &&
@@ -95,11 +105,7 @@ test_expect_success 'a connection dropped mid-PATCH: the upload resumes or resta
 	cat "$PROXY_LOG" &&
 	test "$rc" -eq 0 &&
 	grep -q "dropped after 1048576 request body bytes" "$PROXY_LOG" &&
-	test "$(manifest_digest "$REG/dropped-upload/big:1")" = "$BIG" &&
-	curl -fsS "$REG_URL/v2/dropped-upload/big/blobs/$BIG_LAYER" | sha256_of >"$T/served" &&
-	test "$(cat "$T/served")" = "$BIG_LAYER" &&
-	skopeo copy -q --src-tls-verify=false "docker://$REG/dropped-upload/big:1" "oci:$T/oci:dropped" &&
-	PUSHED="$PUSHED dropped-upload/big"
+	landed dropped-upload/big "$BIG" "$BIG_LAYER"
 '
 
 # The proxy reads the whole PATCH body but passes only 4 MiB on, and closes the connection without
@@ -116,11 +122,7 @@ test_expect_success 'a PATCH that gets no answer after its whole body: the uploa
 	cat "$PROXY_LOG" &&
 	test "$rc" -eq 0 &&
 	grep -q "cut after 4194304 request body bytes" "$PROXY_LOG" &&
-	test "$(manifest_digest "$REG/cut-upload/big:1")" = "$IMAGE" &&
-	curl -fsS "$REG_URL/v2/cut-upload/big/blobs/$LAYER" | sha256_of >"$T/served" &&
-	test "$(cat "$T/served")" = "$LAYER" &&
-	skopeo copy -q --src-tls-verify=false "docker://$REG/cut-upload/big:1" "oci:$T/oci:cut" &&
-	PUSHED="$PUSHED cut-upload/big"
+	landed cut-upload/big "$IMAGE" "$LAYER"
 '
 
 test_expect_success 'a connection dropped mid-blob-GET: the pull completes and verifies' '
@@ -161,11 +163,7 @@ test_expect_success 'a connection dropped mid-PUT of a whole small blob: the upl
 	grep -q "dropped after 1048576 request body bytes" "$PROXY_LOG" &&
 	! grep -q "\"PATCH /v2/whole-upload/" "$PROXY_LOG" &&
 	test "$(grep -c "\"POST /v2/whole-upload/big/blobs/uploads/" "$PROXY_LOG")" -ge 2 &&
-	test "$(manifest_digest "$REG/whole-upload/big:1")" = "$IMAGE" &&
-	curl -fsS "$REG_URL/v2/whole-upload/big/blobs/$LAYER" | sha256_of >"$T/served" &&
-	test "$(cat "$T/served")" = "$LAYER" &&
-	skopeo copy -q --src-tls-verify=false "docker://$REG/whole-upload/big:1" "oci:$T/oci:whole" &&
-	PUSHED="$PUSHED whole-upload/big"
+	landed whole-upload/big "$IMAGE" "$LAYER"
 '
 
 test_expect_success 'mixed: 503, 429, a dropped upload and slow answers in one push' '
