@@ -227,6 +227,10 @@ test_expect_success 'a file .dockerignore leaves out does not sign the context' 
 test_expect_success 'build-and-publish with a stages storage; the image runs under docker' '
 	CAIRN_HOME="$T/home1" "$CAIRN" build-and-publish --dir "$P" --stages-storage "$REG/dfapp-stages" \
 		--images-repo "$REG/dfapp" --tag-custom v1 >"$T/out6" 2>&1 &&
+	: "a stage the images share (FROM, the build stage of app and builder) is stored once" &&
+	sleep 0.3 &&
+	grep -o "\"PUT /v2/dfapp-stages/manifests/[^ ]*" "$REG_LOG" | sort | uniq -d >"$T/twice" &&
+	{ test ! -s "$T/twice" || { cat "$T/twice"; false; }; } &&
 	skopeo inspect --tls-verify=false --config "docker://$REG/dfapp/app:v1" >"$T/cfg.json" &&
 	grep -q "APP_VERSION=1.2.3" "$T/cfg.json" &&
 	image_check "$REG/dfapp/app:v1" &&

@@ -380,6 +380,20 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 		return 0;
 	}
 	ret = cache_get(&d, &tag, s, sig, err);
+	/*
+	 * Another image began this stage while this one asked the stages storage (which lets the
+	 * others go): found here before it is stored there, or not at all. Its end, then again.
+	 */
+	if ((ret == 0 || ret == CAIRN_ENOTFOUND) && !b->o->no_build && building_wait(b, sig)) {
+		free(tag);
+		cairn_error_clear(err);
+		if (b->failed) {
+			s->cancelled = true;
+			*stop = 1;
+			return 0;
+		}
+		return stage_step(s, def, sig, next, stop, err);
+	}
 	if (ret == 0 && !b->o->no_build && s->img->n_git &&
 	    (s->git_archived || def->id == S_GIT_ARCHIVE)) {
 		ret = stage_usable(s, &d, stage, err);
@@ -407,16 +421,6 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 		if (*stop)
 			emit(s, CAIRN_BUILD_STAGE_MISSING, stage, sig, NULL, 0);
 		return *stop ? 0 : not_built(s, stage, err);
-	} else if (ret == CAIRN_ENOTFOUND && building_wait(b, sig)) {
-		/* another image built it meanwhile: looked up again, unless that failed */
-		free(tag);
-		cairn_error_clear(err);
-		if (b->failed) {
-			s->cancelled = true;
-			*stop = 1;
-			return 0;
-		}
-		return stage_step(s, def, sig, next, stop, err);
 	} else if (ret == CAIRN_ENOTFOUND) {
 		cairn_error_clear(err);
 		if (b->restart) {
