@@ -142,10 +142,12 @@ CAIRN_API int cairn_image_remote_digest(struct cairn_descriptor *out, const stru
 					const struct cairn_image_opts *o, struct cairn_error **err);
 
 /**
- * The config (JSON) of the image `ref` names in its registry: cairn_registry_image_config().
- * CAIRN_ENOTFOUND when the tag is not there.
+ * The config (JSON) of the image `ref` names in its registry, and in `manifest` (may be NULL)
+ * the manifest that named it: cairn_registry_image_config(). CAIRN_ENOTFOUND when the tag is
+ * not there.
  */
-CAIRN_API int cairn_image_remote_config(char **out, size_t *len, const struct cairn_ref *ref,
+CAIRN_API int cairn_image_remote_config(char **out, size_t *len, struct cairn_descriptor *manifest,
+					const struct cairn_ref *ref,
 					const struct cairn_image_opts *o, struct cairn_error **err);
 
 /**

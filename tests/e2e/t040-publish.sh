@@ -65,6 +65,29 @@ test_expect_success 'a re-publish sends no blob: one HEAD per tag' '
 	test "$(grep -c "\[EXIST\]" "$T/err2")" = 3
 '
 
+# since LINE ERE: registry requests after log line LINE matching ERE
+since() {
+	tail -n "+$(($1 + 1))" "$REG_LOG" | grep -cE "$2" || :
+}
+
+test_expect_success 'a re-publish by a host without records reads each tag and sends nothing' '
+	: "another host (no publish records) finds the same images under the tags: for each tag" &&
+	: "the manifest and the config it names (labels, publish time), no HEAD, no PUT" &&
+	test -d "$CAIRN_HOME/published" && rm -rf "$CAIRN_HOME/published" &&
+	n=$(wc -l <"$REG_LOG") &&
+	"$CAIRN" dimg push --dir "$T/taxi" "$REG/taxi/backend" --tag-plain v1.1.14 2>"$T/err3" &&
+	test "$(since "$n" "\"[A-Z]+ /v2/")" = 6 &&
+	test "$(since "$n" "\"GET /v2/taxi/backend/[a-z]+/manifests/v1.1.14 ")" = 3 &&
+	test "$(since "$n" "\"GET /v2/taxi/backend/[a-z]+/blobs/sha256:")" = 3 &&
+	test "$(grep -c "\[EXIST\]" "$T/err3")" = 3 &&
+	: "and it keeps records: the next re-publish is one HEAD per tag again" &&
+	n=$(wc -l <"$REG_LOG") &&
+	"$CAIRN" dimg push --dir "$T/taxi" "$REG/taxi/backend" --tag-plain v1.1.14 2>"$T/err4" &&
+	test "$(since "$n" "\"HEAD /v2/taxi/backend/[a-z]+/manifests/v1.1.14 ")" = 3 &&
+	test "$(since "$n" "\"[A-Z]+ /v2/")" = 3 &&
+	test "$(grep -c "\[EXIST\]" "$T/err4")" = 3
+'
+
 test_expect_success 'dimg bp --tag stable --with-stages: the images and one dimgstage tag per stage' '
 	project "$T/geo" geo server geodata &&
 	"$CAIRN" dimg bp --dir "$T/geo" --report "$T/geo.json" "$REG/api/geo" --tag stable \
@@ -79,11 +102,6 @@ PY
 	test "$(tags_of "$REG/api/geo")" = "$(cat "$T/want")" &&
 	image_check "$REG/api/geo:$(cut -d" " -f1 "$T/want")"
 '
-
-# since LINE ERE: registry requests after log line LINE matching ERE
-since() {
-	tail -n "+$(($1 + 1))" "$REG_LOG" | grep -cE "$2" || :
-}
 
 test_expect_success 'a publish into new repositories lists each once, asks for no tag or blob of them' '
 	n=$(wc -l <"$REG_LOG") &&

@@ -366,18 +366,18 @@ static bool recorded(struct published *p)
 
 /*
  * The registry's image under the tag, when it holds the same content: its time; `*absent` when
- * the tag holds nothing.
+ * the tag holds nothing, else in `there` the manifest it holds.
  */
-static int registry_time(char **out, bool *absent, const struct published *p,
-			 const struct cairn_ref *dest, const struct cairn_image_opts *io,
-			 struct cairn_error **err)
+static int registry_time(char **out, bool *absent, struct cairn_descriptor *there,
+			 const struct published *p, const struct cairn_ref *dest,
+			 const struct cairn_image_opts *io, struct cairn_error **err)
 {
 	cleanup_json json_t *cfg = NULL;
 	cleanup_free char *raw = NULL;
 	json_t *labels;
 	const char *stage, *scheme, *tag, *created;
 	size_t len = 0;
-	int ret = cairn_image_remote_config(&raw, &len, dest, io, err);
+	int ret = cairn_image_remote_config(&raw, &len, there, dest, io, err);
 
 	*out = NULL;
 	*absent = ret == CAIRN_ENOTFOUND;
@@ -450,7 +450,7 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 			      .oci = o->oci};
 	struct cairn_transfer_stats ts = {0};
 	struct cairn_image_opts push = *io;
-	struct cairn_descriptor final;
+	struct cairn_descriptor final, there = {0};
 	bool absent = false;
 	int ret;
 
@@ -482,7 +482,7 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 		free(TAKE_PTR(p.created));
 	}
 	absent = tag_index_absent(tags, dest);
-	ret = absent ? 0 : registry_time(&p.created, &absent, &p, dest, io, err);
+	ret = absent ? 0 : registry_time(&p.created, &absent, &there, &p, dest, io, err);
 	if (ret == 0 && absent)
 		tag_index_learn(tags, dest, io); /* the other tags of the repository, at once */
 	if (ret == 0 && !p.created)
@@ -491,8 +491,13 @@ static int publish_tag(struct cairn_store *st, const struct cairn_build_result *
 		ret = final_image(&final, st, built, im, t, dest->tag, p.created, o->oci, err);
 	push.tag_absent = absent; /* no second look at the tag */
 	push.repo_new = tag_index_repo_new(tags, dest);
-	if (ret == 0)
+	if (ret == 0 && !absent && cairn_digest_equal(&final.digest, &there.digest)) {
+		/* the tag holds this very image (another host published it): nothing to send */
+		ts.manifest_existed = 1;
+		told_there(io, dest, &final);
+	} else if (ret == 0) {
 		ret = cairn_image_push_descriptor(st, &final, dest, &push, &ts, err);
+	}
 	if (ret == 0 && !ts.manifest_existed && o->written)
 		o->written[im - built->images] = true;
 	if (ret == 0)

@@ -935,17 +935,21 @@ static int open_ref(struct remote *rm, const struct cairn_ref *ref,
 	return remote_open(rm, o ? o : &defaults, ref->domain, err);
 }
 
-int cairn_image_remote_config(char **out, size_t *len, const struct cairn_ref *ref,
-			      const struct cairn_image_opts *o, struct cairn_error **err)
+int cairn_image_remote_config(char **out, size_t *len, struct cairn_descriptor *manifest,
+			      const struct cairn_ref *ref, const struct cairn_image_opts *o,
+			      struct cairn_error **err)
 {
 	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	int ret = open_ref(&rm, ref, o, err);
 
 	*out = NULL;
 	*len = 0;
+	if (manifest)
+		memset(manifest, 0, sizeof(*manifest));
 	if (ret == 0)
-		ret = cairn_registry_image_config(
-			rm.c, ref->path, ref->digest ? ref->digest : ref->tag, out, len, NULL, err);
+		ret = cairn_registry_image_config(rm.c, ref->path,
+						  ref->digest ? ref->digest : ref->tag, out, len,
+						  manifest, err);
 	return ret;
 }
 
