@@ -158,7 +158,7 @@ static int push_stage(struct cairn_store *st, const struct cairn_descriptor *des
 	return 0;
 }
 
-/* Progress for a stage another image of the publish pushed: its tag holds it. */
+/* Progress for what a tag holds already: a stage another image pushed, an image another host. */
 static void told_there(const struct cairn_image_opts *io, const struct cairn_ref *dest,
 		       const struct cairn_descriptor *d)
 {
