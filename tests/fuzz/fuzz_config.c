@@ -206,14 +206,14 @@ static void check_order(const struct cairn_config *c)
 			abort();
 	}
 	free(order);
-	/* by name: an image is found, an artifact is not */
+	/* by name: an image is found, an artifact is not (a usage error, as an unknown name) */
 	if (c->n_images) {
 		const char *name = c->images[0].name;
 		int ret = cairn_config_order(&order, &n, c, &name, 1, &err);
 
 		if ((ret == 0) == c->images[0].artifact || (ret == 0 && (!n || !order)))
 			abort();
-		if (ret < 0 && (ret != CAIRN_ENOTFOUND || !err || order))
+		if (ret < 0 && (ret != CAIRN_EUSAGE || !err || order))
 			abort();
 		free(order);
 		cairn_error_free(err);
