@@ -68,6 +68,11 @@ static void test_actions(void **state)
 		{"a {{ \"b\" }} c", "a b c", 0},
 		{"{{ `raw \\n` }}", "raw \\n", 0},
 		{"{{ \"q\\\"\\n\\t\" }}", "q\"\n\t", 0},
+		/* Go's escapes: bytes by octal and \x, code points by \u and \U */
+		{"{{ \"\\u00e9\\x41\\101\\U0001F433\\a\\b\\f\\v\\\\\" }}",
+		 "\xc3\xa9"
+		 "AA\xf0\x9f\x90\xb3\a\b\f\v\\",
+		 0},
 		{"{{ 42 }} {{ -7 }} {{ 0x10 }}", "42 -7 16", 0},
 		{"{{ true }} {{ false }}", "true false", 0},
 		{"a{{/* comment */}}b", "ab", 0},
@@ -200,6 +205,16 @@ static void test_errors(void **state)
 	static const struct row c[] = {
 		{"ok\n{{ \"x\" ", "werf.yaml:2:1: unclosed action", CAIRN_EINVAL},
 		{"{{ \"abc }}", "werf.yaml:1:4: unterminated quoted string", CAIRN_EINVAL},
+		{"{{ \"\\x4\" }}", "werf.yaml:1:5: unsupported escape sequence '\\x'",
+		 CAIRN_EINVAL},
+		{"{{ \"\\ud800\" }}", "werf.yaml:1:5: unsupported escape sequence '\\u'",
+		 CAIRN_EINVAL},
+		{"{{ \"\\U00110000\" }}", "werf.yaml:1:5: unsupported escape sequence '\\U'",
+		 CAIRN_EINVAL},
+		{"{{ \"\\400\" }}", "werf.yaml:1:5: unsupported escape sequence '\\4'",
+		 CAIRN_EINVAL},
+		{"{{ \"\\0\" }}", "werf.yaml:1:5: unsupported escape sequence '\\0'", CAIRN_EINVAL},
+		{"{{ \"\\q\" }}", "werf.yaml:1:5: unsupported escape sequence '\\q'", CAIRN_EINVAL},
 		{"{{/* x }}", "werf.yaml:1:1: unclosed comment", CAIRN_EINVAL},
 		{"{{ if 1 }}x", "werf.yaml:1:1: unexpected EOF", CAIRN_EINVAL},
 		{"x\n{{ end }}", "werf.yaml:2:1: unexpected {{end}}", CAIRN_EINVAL},

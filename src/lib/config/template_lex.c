@@ -61,6 +61,100 @@ static size_t right_delim(const char *s, size_t len, size_t p, bool *trim)
 	return 0;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* `n` digits of base 8 or 16 at s[p..len) as a value, or -1. */
+static long digits(const char *s, size_t len, size_t p, int n, int base)
+{
+	long v = 0;
+
+	if (p + (size_t)n > len)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		int d = hex_digit(s[p + (size_t)i]);
+
+		if (d < 0 || d >= base)
+			return -1;
+		v = v * base + d;
+	}
+	return v;
+}
+
+static void add_utf8(struct cairn_buf *b, uint32_t c)
+{
+	char u[4];
+	size_t n = 0;
+
+	if (c < 0x80) {
+		u[n++] = (char)c;
+	} else if (c < 0x800) {
+		u[n++] = (char)(0xc0 | c >> 6);
+		u[n++] = (char)(0x80 | (c & 0x3f));
+	} else if (c < 0x10000) {
+		u[n++] = (char)(0xe0 | c >> 12);
+		u[n++] = (char)(0x80 | ((c >> 6) & 0x3f));
+		u[n++] = (char)(0x80 | (c & 0x3f));
+	} else {
+		u[n++] = (char)(0xf0 | c >> 18);
+		u[n++] = (char)(0x80 | ((c >> 12) & 0x3f));
+		u[n++] = (char)(0x80 | ((c >> 6) & 0x3f));
+		u[n++] = (char)(0x80 | (c & 0x3f));
+	}
+	cairn_buf_add(b, u, n);
+}
+
+/*
+ * The escape at s[*p] (just after its backslash) into `b`, as Go's strconv.Unquote reads a
+ * double-quoted string: \a \b \f \n \r \t \v \\ \" \', \NNN (octal, a byte), \xHH (a byte),
+ * \uHHHH and \UHHHHHHHH (a code point, as UTF-8). *p ends on its last character; -1 when Go
+ * would not read it.
+ */
+static int lex_escape(struct cairn_buf *b, const char *s, size_t len, size_t *p)
+{
+	static const char simple[] = "a\ab\bf\fn\nr\rt\tv\v\\\\\"\"''";
+	long v;
+
+	for (size_t i = 0; simple[i]; i += 2) {
+		if (s[*p] == simple[i]) {
+			cairn_buf_addch(b, simple[i + 1]);
+			return 0;
+		}
+	}
+	switch (s[*p]) {
+	case 'x':
+		v = digits(s, len, *p + 1, 2, 16);
+		if (v < 0)
+			return -1;
+		cairn_buf_addch(b, (char)v);
+		*p += 2;
+		return 0;
+	case 'u':
+	case 'U':
+		v = digits(s, len, *p + 1, s[*p] == 'u' ? 4 : 8, 16);
+		if (v < 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+			return -1;
+		add_utf8(b, (uint32_t)v);
+		*p += s[*p] == 'u' ? 4 : 8;
+		return 0;
+	default:
+		v = digits(s, len, *p, 3, 8);
+		if (v < 0 || v > 255)
+			return -1;
+		cairn_buf_addch(b, (char)v);
+		*p += 2;
+		return 0;
+	}
+}
+
 static int lex_string(struct lexer *l, size_t *pp, struct cairn_error **err)
 {
 	const char *s = l->src->text;
@@ -89,26 +183,10 @@ static int lex_string(struct lexer *l, size_t *pp, struct cairn_error **err)
 			if (p >= len)
 				return tpl_fail_at(err, l->src, start,
 						   "unterminated quoted string");
-			switch (s[p]) {
-			case 'n':
-				cairn_buf_addch(&b, '\n');
-				break;
-			case 't':
-				cairn_buf_addch(&b, '\t');
-				break;
-			case 'r':
-				cairn_buf_addch(&b, '\r');
-				break;
-			case '\\':
-			case '"':
-			case '\'':
-				cairn_buf_addch(&b, s[p]);
-				break;
-			default:
+			if (lex_escape(&b, s, len, &p) < 0)
 				return tpl_fail_at(err, l->src, p - 1,
 						   "unsupported escape sequence '\\%c'",
 						   isprint((unsigned char)s[p]) ? s[p] : '?');
-			}
 		}
 	}
 	t = emit(l, T_STRING, start);
