@@ -2,6 +2,7 @@
 /* Data in and out of templates: Sprig's toJson and fromJson, werf's fromYaml, Helm's toYaml. */
 #include "common.h"
 #include "config/template_internal.h"
+#include "config/yaml_text.h"
 #include "util/buf.h"
 
 #include <jansson.h>
@@ -388,11 +389,19 @@ TPL_FN(fromYaml)
 	CLEANUP(fy_document_destroyp) struct fy_document *d = NULL;
 	struct yconv y = {.x = x, .off = cmd->off};
 	char msg[256] = "";
+	uint32_t c = 0;
 	int ret;
 
 	(void)argc;
 	if (tpl_want_str(x, argv[0], "fromYaml", cmd->off, err) < 0)
 		return CAIRN_EINVAL;
+	if (cfg_yaml_unreadable(argv[0]->s, argv[0]->len, &c) < argv[0]->len) {
+		if (c == CFG_NOT_UTF8)
+			return tpl_xfail(x, cmd->off, err, "fromYaml: invalid UTF-8");
+		return tpl_xfail(x, cmd->off, err,
+				 "fromYaml: control character U+%04X is not allowed in YAML",
+				 (unsigned)c);
+	}
 	if (argv[0]->len)
 		d = parse_yaml(argv[0], msg);
 	if (argv[0]->len && !d)

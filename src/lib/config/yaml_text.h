@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* What YAML can read: the text werf.yaml and fromYaml hand to libfyaml. */
+#ifndef CAIRN_CONFIG_YAML_TEXT_H
+#define CAIRN_CONFIG_YAML_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_NOT_UTF8 UINT32_MAX
+
+/*
+ * The offset of the first character YAML cannot read in text[0..len), or `len`: bytes that are
+ * not UTF-8 (*cp = CFG_NOT_UTF8), or a code point outside YAML's c-printable (*cp), which
+ * go-yaml, as werf reads with, refuses too ("control characters are not allowed").
+ */
+size_t cfg_yaml_unreadable(const char *text, size_t len, uint32_t *cp);
+
+#endif
