@@ -1350,6 +1350,13 @@ static const struct bad bad[] = {
 	 "werf.yaml:6:5: control character U+009B is not allowed in YAML"},
 	{IMAGE_A "x: \xef\xbf\xbe\n", CAIRN_EINVAL,
 	 "werf.yaml:6:4: control character U+FFFE is not allowed in YAML"},
+	/* libfyaml 0.7.12 crashes on these (a simple key recycled twice): refused before it */
+	{"? t:\t:", CAIRN_EINVAL,
+	 "werf.yaml:1:5: a tab after ':' before ':' (in a file with '?' keys): write spaces"},
+	{IMAGE_A "? t: \t- \n", CAIRN_EINVAL,
+	 "werf.yaml:6:6: a tab after ':' before '-' (in a file with '?' keys): write spaces"},
+	{"a:\n- ? [t]:\t|\n", CAIRN_EINVAL,
+	 "werf.yaml:2:9: a tab after ':' before '|' (in a file with '?' keys): write spaces"},
 	{IMAGE_A "x: \xe2\x82\n", CAIRN_EINVAL, "werf.yaml:6:4: invalid UTF-8"},
 	{IMAGE_A "shell:\n  <<: x\n", CAIRN_EINVAL,
 	 "werf.yaml:7:7: shell: <<: must be a mapping or a list of mappings"},

@@ -402,6 +402,10 @@ TPL_FN(fromYaml)
 				 "fromYaml: control character U+%04X is not allowed in YAML",
 				 (unsigned)c);
 	}
+	if (cfg_yaml_trap(argv[0]->s, argv[0]->len) < argv[0]->len)
+		return tpl_xfail(
+			x, cmd->off, err,
+			"fromYaml: a tab after ':' (in a text with '?' keys): write spaces");
 	if (argv[0]->len)
 		d = parse_yaml(argv[0], msg);
 	if (argv[0]->len && !d)

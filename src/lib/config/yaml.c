@@ -443,14 +443,43 @@ size_t cfg_yaml_unreadable(const char *text, size_t len, uint32_t *cp)
 	return len;
 }
 
+static bool blankz(const char *text, size_t len, size_t i)
+{
+	return i >= len || text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n';
+}
+
+size_t cfg_yaml_trap(const char *text, size_t len)
+{
+	bool question = false;
+
+	for (size_t i = 0; i < len && !question; i++)
+		question = text[i] == '?' && blankz(text, len, i + 1);
+	for (size_t i = 0; question && i < len; i++) {
+		size_t k = i + 1, tab = len;
+
+		if (text[i] != ':')
+			continue;
+		for (; k < len && (text[k] == ' ' || text[k] == '\t'); k++)
+			if (text[k] == '\t' && tab == len)
+				tab = k;
+		if (tab < len && k < len && text[k] &&
+		    (strchr("?:|>", text[k]) || (text[k] == '-' && blankz(text, len, k + 1))))
+			return tab;
+	}
+	return len;
+}
+
 int cfg_check_utf8(struct ctx *x, const char *text, size_t len)
 {
 	struct cairn_config_pos pos = {1, 1};
 	uint32_t c = 0;
 	size_t end = cfg_yaml_unreadable(text, len, &c);
+	size_t trap = end == len ? cfg_yaml_trap(text, len) : len;
 
-	if (end == len)
+	if (end == len && trap == len)
 		return 0;
+	if (end == len)
+		end = trap;
 	for (size_t i = 0; i < end; i += utf8_len((const unsigned char *)text + i, end - i)) {
 		if (text[i] == '\n') {
 			pos.line++;
@@ -459,6 +488,11 @@ int cfg_check_utf8(struct ctx *x, const char *text, size_t len)
 			pos.column++;
 		}
 	}
+	if (trap < len)
+		return invalid(
+			x, pos,
+			"a tab after ':' before '%c' (in a file with '?' keys): write spaces",
+			text[trap + strspn(text + trap, " \t")]);
 	if (c == CFG_NOT_UTF8)
 		return invalid(x, pos, "invalid UTF-8");
 	/* (libfyaml 0.7.12 misreads some: a NUL after a tab in a complex key crashed it) */
