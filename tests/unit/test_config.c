@@ -1357,6 +1357,10 @@ static const struct bad bad[] = {
 	 "werf.yaml:6:6: a tab after ':' before '-' (in a file with '?' keys): write spaces"},
 	{"a:\n- ? [t]:\t|\n", CAIRN_EINVAL,
 	 "werf.yaml:2:9: a tab after ':' before '|' (in a file with '?' keys): write spaces"},
+	{"%YAML 1.1\n---\n? t:\t-\xc2\x85", CAIRN_EINVAL,
+	 "werf.yaml:3:5: a tab after ':' before '-' (in a file with '?' keys): write spaces"},
+	{"%YAML 1.1\n---\n?\xe2\x80\xa8t:\t-\xe2\x80\xa9", CAIRN_EINVAL,
+	 "werf.yaml:3:5: a tab after ':' before '-' (in a file with '?' keys): write spaces"},
 	{IMAGE_A "x: \xe2\x82\n", CAIRN_EINVAL, "werf.yaml:6:4: invalid UTF-8"},
 	{IMAGE_A "shell:\n  <<: x\n", CAIRN_EINVAL,
 	 "werf.yaml:7:7: shell: <<: must be a mapping or a list of mappings"},
@@ -1387,11 +1391,13 @@ static void test_invalid(void **state)
 
 /*
  * A NUL is refused before libfyaml reads the text (0.7.12 crashed on "? t:<TAB><NUL>", found
- * by fuzz_config); what YAML allows still parses: tab, CR LF, NEL, no-break space, astral.
+ * by fuzz_config); what YAML allows still parses: a tab after a plain key's ':' in a file
+ * without '?' keys, tab, CR LF, NEL, no-break space, astral.
  */
 static void test_control_characters(void **state)
 {
 	static const char nul[] = "? t:\t\0";
+	static const char tab[] = META "image: a\nfrom: x\ndocker:\n  LABEL:\n    a:\t|\n      x\n";
 	static const char ok[] = META "image: a\r\nfrom: x\r\ndocker:\r\n  LABEL: {a: \"x\ty\", "
 				      "b: \"\xc2\x85\xc2\xa0\xf0\x9f\x90\xb3\"}\r\n";
 	struct cairn_config *c = (struct cairn_config *)&c;
@@ -1405,6 +1411,10 @@ static void test_control_characters(void **state)
 	assert_null(c);
 	cairn_error_free(err);
 	err = NULL;
+	assert_int_equal(cairn_config_parse(&c, "werf.yaml", tab, strlen(tab), &err), 0);
+	assert_null(err);
+	assert_string_equal(c->images[0].docker.labels[0].value, "x\n");
+	cairn_config_free(c);
 	assert_int_equal(cairn_config_parse(&c, "werf.yaml", ok, strlen(ok), &err), 0);
 	assert_null(err);
 	assert_int_equal(c->n_images, 1);

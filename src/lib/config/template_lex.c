@@ -114,9 +114,9 @@ static void add_utf8(struct cairn_buf *b, uint32_t c)
 
 /*
  * The escape at s[*p] (just after its backslash) into `b`, as Go's strconv.Unquote reads a
- * double-quoted string: \a \b \f \n \r \t \v \\ \" \', \NNN (octal, a byte), \xHH (a byte),
+ * double-quoted string: \a \b \f \n \r \t \v \\ \", \NNN (octal, a byte), \xHH (a byte),
  * \uHHHH and \UHHHHHHHH (a code point, as UTF-8). *p ends on its last character; -1 when Go
- * would not read it.
+ * would not read it (but \', which cairn always took, Go refuses).
  */
 static int lex_escape(struct cairn_buf *b, const char *s, size_t len, size_t *p)
 {

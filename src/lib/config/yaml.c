@@ -407,10 +407,6 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-/*
- * YAML is Unicode and cairn reads it as UTF-8. Checked before libfyaml sees the text: 0.7.12
- * loops forever on some ill-formed sequences (e.g. in an unknown directive).
- */
 /* Whether YAML allows code point `c` in a stream (1.2, c-printable). */
 static bool printable(uint32_t c)
 {
@@ -443,9 +439,19 @@ size_t cfg_yaml_unreadable(const char *text, size_t len, uint32_t *cp)
 	return len;
 }
 
+/*
+ * A blank, a line break or the end at text[i]; YAML 1.1's NEL, LS and PS count, as libfyaml
+ * reads them under "%YAML 1.1".
+ */
 static bool blankz(const char *text, size_t len, size_t i)
 {
-	return i >= len || text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n';
+	const unsigned char *u = (const unsigned char *)text + i;
+
+	if (i >= len || *u == ' ' || *u == '\t' || *u == '\r' || *u == '\n')
+		return true;
+	if (len - i >= 2 && u[0] == 0xc2 && u[1] == 0x85)
+		return true;
+	return len - i >= 3 && u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9);
 }
 
 size_t cfg_yaml_trap(const char *text, size_t len)
@@ -469,6 +475,11 @@ size_t cfg_yaml_trap(const char *text, size_t len)
 	return len;
 }
 
+/*
+ * YAML is Unicode and cairn reads it as UTF-8. Checked before libfyaml sees the text: 0.7.12
+ * loops forever on some ill-formed sequences (e.g. in an unknown directive), and corrupts its
+ * memory on the tab cfg_yaml_trap() finds.
+ */
 int cfg_check_utf8(struct ctx *x, const char *text, size_t len)
 {
 	struct cairn_config_pos pos = {1, 1};
