@@ -1029,6 +1029,23 @@ static const struct bad bad[] = {
 	 CAIRN_EINVAL,
 	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: '/\\Av/': the escape '\\A' is "
 	 "not supported (cairn matches POSIX extended regular expressions)"},
+	/* what glibc's regcomp would copy without bound (a fuzzed config took 2.6 GB), as Go
+	   refuses */
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {branch: \"/.o++++++++++++++++++++++++++++++++++++++++o/\"}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:26: cleanup.keepPolicies[0]: references.branch: "
+	 "'/.o++++++++++++++++++++++++++++++++++++++++o/': invalid nested repetition operator"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {tag: \"/((a{1000}){1000}){1000}/\"}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: '/((a{1000}){1000}){1000}/': "
+	 "expression too large"},
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {tag: \"/a{1001}/\"}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: '/a{1001}/': invalid repeat "
+	 "count (more than 1000)"},
 	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
 	 "  - references: {branch: a, limit: {last: -2}}\n",
 	 CAIRN_EINVAL,

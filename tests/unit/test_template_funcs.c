@@ -417,6 +417,14 @@ static void test_regex(void **state)
 		 CAIRN_EINVAL},
 		{"{{ regexFind \"a(\" \"a\" }}", "werf.yaml:1:4: regexFind: pattern 'a('",
 		 CAIRN_EINVAL},
+		{"{{ regexMatch \"o++\" \"o\" }}",
+		 "werf.yaml:1:4: regexMatch: pattern 'o++': invalid nested repetition operator",
+		 CAIRN_EINVAL},
+		{"{{ regexMatch \"(a{100}){1000}b{20}\" \"a\" }}",
+		 "werf.yaml:1:4: regexMatch: pattern '(a{100}){1000}b{20}': expression too large",
+		 CAIRN_EINVAL},
+		{"{{ regexMatch \"^v([0-9]{1,3}[.]){2}[[:digit:]]+(-rc)?$\" \"v1.2.3-rc\" }}",
+		 "true", 0},
 	};
 
 	(void)state;

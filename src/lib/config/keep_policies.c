@@ -6,6 +6,7 @@
  */
 #include "common.h"
 #include "config/config_internal.h"
+#include "config/regexp_limits.h"
 
 #include <ctype.h>
 #include <regex.h>
@@ -213,12 +214,16 @@ static int check_pattern(struct ctx *x, const struct cairn_config_value *v, cons
 	size_t n;
 	regex_t re;
 	char why[3] = "";
+	const char *limit;
 
 	if (v->kind != CAIRN_CONFIG_VALUE_SCALAR || !*v->text)
 		return bad(x, v, "references.%s: must be a name or /REGEXP/", key);
 	n = strlen(v->text);
 	if (n < 2 || v->text[0] != '/' || v->text[n - 1] != '/')
 		return 0;
+	limit = cfg_regexp_limits(v->text + 1, n - 2);
+	if (limit)
+		return bad(x, v, "references.%s: '%s': %s", key, v->text, limit);
 	if (compile(&re, v->text, why) < 0)
 		return why[0] ? bad(x, v,
 				    "references.%s: '%s': the escape '%s' is not supported (cairn "

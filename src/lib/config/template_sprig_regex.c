@@ -2,6 +2,7 @@
 /* Sprig's regular expressions, on POSIX extended ones: Go's RE2 syntax is translated where
  * the two agree, and what POSIX cannot do as RE2 does is refused rather than done otherwise. */
 #include "common.h"
+#include "config/regexp_limits.h"
 #include "config/template_internal.h"
 #include "util/buf.h"
 
@@ -85,7 +86,9 @@ static int re_compile(struct exec *x, struct re *re, const struct val *pat, cons
 		p += 4;
 		n -= 4;
 	}
-	why = translate(&b, p, n);
+	why = cfg_regexp_limits(p, n);
+	if (!why)
+		why = translate(&b, p, n);
 	if (why)
 		return tpl_xfail(x, off, err, "%s: pattern '%s': %s", fn, pat->s, why);
 	rc = regcomp(&re->r, b.buf, flags);
