@@ -423,6 +423,20 @@ static void test_regex(void **state)
 		{"{{ regexMatch \"(a{100}){1000}b{20}\" \"a\" }}",
 		 "werf.yaml:1:4: regexMatch: pattern '(a{100}){1000}b{20}': expression too large",
 		 CAIRN_EINVAL},
+		/* as glibc reads them: {,m} counts, no escape in brackets, optional pieces squared
+		 */
+		{"{{ regexMatch \"((a{,60}){,60}){,60}\" \"a\" }}",
+		 "werf.yaml:1:4: regexMatch: pattern '((a{,60}){,60}){,60}': expression too large",
+		 CAIRN_EINVAL},
+		{"{{ regexMatch \"[\\\\]((a{100}){100}){100}]\" \"a\" }}",
+		 "werf.yaml:1:4: regexMatch: pattern '[\\]((a{100}){100}){100}]': expression too large",
+		 CAIRN_EINVAL},
+		{"{{ regexMatch \"((a*){100}){30}\" \"a\" }}",
+		 "werf.yaml:1:4: regexMatch: pattern '((a*){100}){30}': expression too large",
+		 CAIRN_EINVAL},
+		{"{{ regexMatch \"(||||||||||){100}\" \"a\" }}",
+		 "werf.yaml:1:4: regexMatch: pattern '(||||||||||){100}': expression too large",
+		 CAIRN_EINVAL},
 		{"{{ regexMatch \"^v([0-9]{1,3}[.]){2}[[:digit:]]+(-rc)?$\" \"v1.2.3-rc\" }}",
 		 "true", 0},
 	};

@@ -4,136 +4,183 @@
 #include "config/regexp_limits.h"
 
 #define DEPTH_MAX 64
+#define CLASS_NAME_MAX 32 /* glibc: longer [:name:], [.x.], [=x=] are errors */
 
-/* A count "{n}", "{n,}" or "{n,m}" at p[i..n): its length and largest copy count, or 0. */
+/*
+ * A count "{n}", "{n,}", "{n,m}" or "{,m}" (glibc reads "{0,m}") at p[i..n): its length and
+ * the copies glibc makes of the repeated expression, or 0 when it is no count.
+ */
 static size_t count_at(const char *p, size_t n, size_t i, unsigned long *copies, bool *too_big)
 {
 	unsigned long v[2] = {0, 0};
-	size_t k = i + 1;
+	bool have[2] = {false, false};
 	int part = 0;
-	bool digits = false, open = false;
+	size_t k;
 
 	*too_big = false;
-	for (; k < n; k++) {
+	for (k = i + 1; k < n && p[k] != '}'; k++) {
 		if (p[k] >= '0' && p[k] <= '9') {
-			digits = true;
+			have[part] = true;
 			if (v[part] <= CFG_REGEXP_REPEAT_MAX)
 				v[part] = v[part] * 10 + (unsigned long)(p[k] - '0');
-		} else if (p[k] == ',' && part == 0 && digits) {
+		} else if (p[k] == ',' && part == 0) {
 			part = 1;
-			open = true;
-		} else if (p[k] == '}' && digits) {
-			break;
 		} else {
 			return 0;
 		}
-		if (part == 1 && p[k] != ',')
-			open = false;
 	}
-	if (k >= n)
+	if (k >= n || (!have[0] && !have[1]))
 		return 0;
 	*too_big = v[0] > CFG_REGEXP_REPEAT_MAX || v[1] > CFG_REGEXP_REPEAT_MAX;
-	/* glibc: a{n,} is n copies and a star; a{n,m} m copies */
-	*copies = part == 1 && !open ? v[1] : v[0] + (part == 1);
+	/* glibc: a{n} is n copies, a{n,m} and a{,m} m, a{n,} n and a star */
+	*copies = part == 0 ? v[0] : have[1] ? v[1] : v[0] + 1;
 	if (*copies == 0)
 		*copies = 1;
 	return k - i + 1;
 }
 
+/*
+ * The end of the bracket expression opening at p[i] as glibc reads it (no escapes inside;
+ * "[:name:]", "[.x.]" and "[=x=]" of up to 32 bytes), or n. Ending too early only counts more.
+ */
+static size_t class_end(const char *p, size_t n, size_t i)
+{
+	size_t k = i + 1;
+
+	if (k < n && p[k] == '^')
+		k++;
+	if (k < n && p[k] == ']')
+		k++;
+	for (; k < n && p[k] != ']'; k++) {
+		if (p[k] != '[' || k + 1 >= n || !strchr(":.=", p[k + 1]))
+			continue;
+		for (size_t e = k + 2; e + 1 < n && e < k + 2 + CLASS_NAME_MAX; e++) {
+			if (p[e] == p[k + 1] && p[e + 1] == ']') {
+				k = e + 1;
+				break;
+			}
+		}
+	}
+	return k;
+}
+
+/* The optional nodes of a unit of `last` nodes, `opt` of them optional, repeated `c`. */
+static unsigned long optional_after(char op, unsigned long last, unsigned long opt, const char *p,
+				    size_t n, size_t i)
+{
+	unsigned long lo = 0, hi = 0;
+	size_t k = i + 1;
+
+	if (op == '*' || op == '?')
+		return last;
+	if (op == '+')
+		return opt + last; /* glibc: a+ is a a* */
+	/* {n}, {n,}, {n,m}, {,m}: n copies as they are, the others optional */
+	for (; k < n && p[k] >= '0' && p[k] <= '9' && lo <= CFG_REGEXP_REPEAT_MAX; k++)
+		lo = lo * 10 + (unsigned long)(p[k] - '0');
+	if (k < n && p[k] == '}')
+		return lo * opt;
+	for (k++; k < n && p[k] >= '0' && p[k] <= '9' && hi <= CFG_REGEXP_REPEAT_MAX; k++)
+		hi = hi * 10 + (unsigned long)(p[k] - '0');
+	if (k < n && p[k] == '}' && p[k - 1] == ',')
+		return lo * opt + last; /* {n,}: n copies and a star */
+	return lo * opt + (hi > lo ? hi - lo : 0) * last;
+}
+
 const char *cfg_regexp_limits(const char *p, size_t n)
 {
-	unsigned long size[DEPTH_MAX + 1] = {0}; /* atoms made so far, per open group */
-	unsigned long last = 0;			 /* the copies the last atom makes */
+	unsigned long size[DEPTH_MAX + 1] = {0}; /* nodes of each open group so far */
+	unsigned long opts[DEPTH_MAX + 1] = {0}; /* of which optional */
+	unsigned long total = 0, total_opt = 0;	 /* nodes in all, copies included; optional */
+	unsigned long last = 0, last_opt = 0;	 /* the nodes of the last atom or group */
 	int depth = 0;
-	int reps = 0; /* repetition operators right after the last atom (a '?' after one is free) */
-	bool lazy = false;
+	bool rep = false;  /* a repetition operator follows the last atom */
+	bool lazy = false; /* and a '?' after it */
 
 	for (size_t i = 0; i < n; i++) {
-		unsigned long copies = 0;
+		unsigned long copies = 0, add = 1, made = 1, opt_add = 0, opt_made = 0;
 		size_t len = 1;
 		bool too_big = false;
 
-		if (p[i] == '\\') {
-			i++; /* an escaped character is one atom */
-		} else if (p[i] == '[') {
-			/* a class is one atom: up to its closing bracket, [:name:] inside included
-			 */
-			size_t k = i + 1;
-
-			if (k < n && p[k] == '^')
-				k++;
-			if (k < n && p[k] == ']')
-				k++;
-			while (k < n && p[k] != ']') {
-				if (p[k] == '[' && k + 1 < n && p[k + 1] == ':') {
-					const char *end = NULL;
-
-					for (size_t e = k + 2; e + 1 < n && !end; e++)
-						if (p[e] == ':' && p[e + 1] == ']')
-							end = p + e;
-					if (end)
-						k = (size_t)(end - p) + 1;
-				} else if (p[k] == '\\') {
-					k++;
-				}
-				k++;
-			}
-			i = k;
-		} else if (p[i] == '(') {
+		switch (p[i]) {
+		case '(':
 			if (depth == DEPTH_MAX)
 				return "groups nest too deeply";
-			size[++depth] = 0;
-			reps = 0;
-			lazy = false;
-			last = 0;
+			depth++;
+			size[depth] = opts[depth] = 0;
+			rep = lazy = false;
+			last = last_opt = 0;
 			continue;
-		} else if (p[i] == ')' && depth > 0) {
-			unsigned long inner = size[depth--];
-
-			last = inner ? inner : 1;
-			size[depth] += last;
-			reps = 0;
-			lazy = false;
-			continue;
-		} else if (p[i] == '|') {
-			reps = 0;
-			lazy = false;
-			last = 0;
-			continue;
-		} else if (p[i] == '*' || p[i] == '?') {
+		case ')':
+			if (depth == 0) {
+				last = 1; /* glibc: a literal ')' */
+				last_opt = 0;
+				break;
+			}
+			last_opt = opt_add = opts[depth];
+			last = add = size[depth--] + 2; /* its nodes and its own two */
+			made = 2;
+			break;
+		case '|':
+			/* an alternative: a node, and its branches may match nothing */
+			last = last_opt = 0;
+			opt_add = opt_made = 1;
+			break;
+		case '*':
+		case '?':
 			copies = 1;
-		} else if (p[i] == '+') {
+			break;
+		case '+':
 			copies = 2;
-		} else if (p[i] == '{') {
+			break;
+		case '{':
 			len = count_at(p, n, i, &copies, &too_big);
 			if (too_big)
 				return "invalid repeat count (more than 1000)";
+			if (!copies)
+				last = 1, last_opt = 0;
+			break;
+		case '\\':
+			i++; /* an escaped character: one node */
+			last = 1, last_opt = 0;
+			break;
+		case '[':
+			i = class_end(p, n, i); /* a bracket expression: one node */
+			last = 1, last_opt = 0;
+			break;
+		default:
+			last = 1, last_opt = 0;
 		}
-		if (!copies) {
-			/* an atom */
-			size[depth] += 1;
-			last = 1;
-			reps = 0;
-			lazy = false;
-			if (size[depth] > CFG_REGEXP_SIZE_MAX)
-				return "expression too large";
-			continue;
-		}
-		if (reps && p[i] == '?' && !lazy) {
-			lazy = true; /* non-greedy: no more copies */
-			continue;
-		}
-		if (reps)
-			return "invalid nested repetition operator";
-		reps = 1;
-		i += len - 1;
-		if (last && copies > 1) {
-			/* the last atom (or group) made `last` atoms; now `copies` times as many */
-			size[depth] += last * (copies - 1);
+		if (copies) {
+			unsigned long now_opt;
+
+			if (rep && p[i] == '?' && !lazy) {
+				lazy = true; /* non-greedy */
+				continue;
+			}
+			if (rep)
+				return "invalid nested repetition operator";
+			rep = true;
+			if (!last) {
+				i += len - 1;
+				continue;
+			}
+			now_opt = optional_after(p[i], last, last_opt, p, n, i);
+			i += len - 1;
+			add = made = last * (copies - 1);
+			opt_add = opt_made = now_opt > last_opt ? now_opt - last_opt : 0;
 			last *= copies;
-			if (last > CFG_REGEXP_SIZE_MAX || size[depth] > CFG_REGEXP_SIZE_MAX)
-				return "expression too large";
+			last_opt = now_opt;
+		} else {
+			rep = lazy = false;
 		}
+		size[depth] += add;
+		opts[depth] += opt_add;
+		total += made;
+		total_opt += opt_made;
+		if (total > CFG_REGEXP_SIZE_MAX || last > CFG_REGEXP_SIZE_MAX ||
+		    total_opt > CFG_REGEXP_OPTIONAL_MAX || last_opt > CFG_REGEXP_OPTIONAL_MAX)
+			return "expression too large";
 	}
 	return NULL;
 }

@@ -8,13 +8,19 @@
 /* Go's largest repeat count; and the most copies of atoms that counted repetition may make. */
 #define CFG_REGEXP_REPEAT_MAX 1000
 #define CFG_REGEXP_SIZE_MAX 100000
+/* and of those that may match nothing: regcomp's closure sets grow with their square */
+#define CFG_REGEXP_OPTIONAL_MAX 500
 
 /*
  * NULL when pattern p[0..n) is within bounds, else why not. glibc's regcomp copies a repeated
  * subexpression once per count (and once more for '+'), each repetition of a repetition again:
  * "o++++..." or "(a{1000}){1000}" take gigabytes. Refused, as Go refuses them too: a repetition
  * operator right after another (one '?' after one marks it non-greedy), a count over 1000, and
- * patterns whose repetitions would make more than CFG_REGEXP_SIZE_MAX atoms.
+ * patterns that would make more than CFG_REGEXP_SIZE_MAX nodes (atoms, bracket expressions,
+ * '|', two per group, and every copy a repetition makes), read with glibc's brackets (no
+ * escapes inside) and counts ("{,m}" is one), of which at most CFG_REGEXP_OPTIONAL_MAX may match
+ * nothing ('*', '?', the copies past n of a{n,m}, '|' branches): regcomp's closure sets grow
+ * with the square of those ("(a*){1000}" takes 84 MB, "((a*){100}){30}" 706 MB).
  */
 const char *cfg_regexp_limits(const char *p, size_t n);
 
