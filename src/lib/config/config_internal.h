@@ -177,7 +177,7 @@ bool cfg_is_null(const struct ynode *n);
 int cfg_map_entries(struct ctx *x, const struct ynode *map, struct entries *out);
 void cfg_free_nodes(struct ctx *x);
 /* cfg_yaml_unreadable() and cfg_yaml_trap() as a located error of the config. */
-int cfg_check_utf8(struct ctx *x, const char *text, size_t len);
+int cfg_check_text(struct ctx *x, const char *text, size_t len);
 int cfg_parse_yaml(struct ctx *x, const char *text, size_t len);
 
 /* ---- fields.c: errors, the key path, reading values and fields ---- */

@@ -55,7 +55,7 @@ int cairn_config_parse(struct cairn_config **out, const char *name, const char *
 	x.cfg->file = xstrdup(x.file);
 	x.cfg->config_version = 1;
 	x.dappfile = is_dappfile(x.file);
-	ret = cfg_check_utf8(&x, text, len);
+	ret = cfg_check_text(&x, text, len);
 	if (ret < 0)
 		return ret;
 	ret = cfg_parse_yaml(&x, text, len);

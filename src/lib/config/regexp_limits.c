@@ -6,11 +6,17 @@
 #define DEPTH_MAX 64
 #define CLASS_NAME_MAX 32 /* glibc: longer [:name:], [.x.], [=x=] are errors */
 
+/* A repetition: at least `min`, at most `max` times, or without bound. */
+struct repeat {
+	unsigned long min, max;
+	bool unbounded;
+};
+
 /*
- * A count "{n}", "{n,}", "{n,m}" or "{,m}" (glibc reads "{0,m}") at p[i..n): its length and
- * the copies glibc makes of the repeated expression, or 0 when it is no count.
+ * A count "{n}", "{n,}", "{n,m}" or "{,m}" (glibc reads "{0,m}") at p[i..n): its length, or 0
+ * when it is no count.
  */
-static size_t count_at(const char *p, size_t n, size_t i, unsigned long *copies, bool *too_big)
+static size_t count_at(const char *p, size_t n, size_t i, struct repeat *r, bool *too_big)
 {
 	unsigned long v[2] = {0, 0};
 	bool have[2] = {false, false};
@@ -32,11 +38,24 @@ static size_t count_at(const char *p, size_t n, size_t i, unsigned long *copies,
 	if (k >= n || (!have[0] && !have[1]))
 		return 0;
 	*too_big = v[0] > CFG_REGEXP_REPEAT_MAX || v[1] > CFG_REGEXP_REPEAT_MAX;
-	/* glibc: a{n} is n copies, a{n,m} and a{,m} m, a{n,} n and a star */
-	*copies = part == 0 ? v[0] : have[1] ? v[1] : v[0] + 1;
-	if (*copies == 0)
-		*copies = 1;
+	r->min = v[0];
+	r->max = part == 0 ? v[0] : v[1];
+	r->unbounded = part == 1 && !have[1];
 	return k - i + 1;
+}
+
+/*
+ * What glibc makes of a unit of `last` nodes, `opt` of them optional, repeated `r`: the copies
+ * of it (a{n} n, a{n,m} m, a{n,} n and a star, '+' is a a*), and in `*now_opt` the optional
+ * nodes then (the copies past min, and the star, may match nothing).
+ */
+static unsigned long copies_of(const struct repeat *r, unsigned long last, unsigned long opt,
+			       unsigned long *now_opt)
+{
+	unsigned long copies = r->unbounded ? r->min + 1 : r->max;
+
+	*now_opt = r->min * opt + (r->unbounded ? 1 : r->max > r->min ? r->max - r->min : 0) * last;
+	return copies ? copies : 1;
 }
 
 /*
@@ -64,29 +83,6 @@ static size_t class_end(const char *p, size_t n, size_t i)
 	return k;
 }
 
-/* The optional nodes of a unit of `last` nodes, `opt` of them optional, repeated `c`. */
-static unsigned long optional_after(char op, unsigned long last, unsigned long opt, const char *p,
-				    size_t n, size_t i)
-{
-	unsigned long lo = 0, hi = 0;
-	size_t k = i + 1;
-
-	if (op == '*' || op == '?')
-		return last;
-	if (op == '+')
-		return opt + last; /* glibc: a+ is a a* */
-	/* {n}, {n,}, {n,m}, {,m}: n copies as they are, the others optional */
-	for (; k < n && p[k] >= '0' && p[k] <= '9' && lo <= CFG_REGEXP_REPEAT_MAX; k++)
-		lo = lo * 10 + (unsigned long)(p[k] - '0');
-	if (k < n && p[k] == '}')
-		return lo * opt;
-	for (k++; k < n && p[k] >= '0' && p[k] <= '9' && hi <= CFG_REGEXP_REPEAT_MAX; k++)
-		hi = hi * 10 + (unsigned long)(p[k] - '0');
-	if (k < n && p[k] == '}' && p[k - 1] == ',')
-		return lo * opt + last; /* {n,}: n copies and a star */
-	return lo * opt + (hi > lo ? hi - lo : 0) * last;
-}
-
 const char *cfg_regexp_limits(const char *p, size_t n)
 {
 	unsigned long size[DEPTH_MAX + 1] = {0}; /* nodes of each open group so far */
@@ -98,8 +94,9 @@ const char *cfg_regexp_limits(const char *p, size_t n)
 	bool lazy = false; /* and a '?' after it */
 
 	for (size_t i = 0; i < n; i++) {
-		unsigned long copies = 0, add = 1, made = 1, opt_add = 0, opt_made = 0;
-		size_t len = 1;
+		unsigned long add = 1, made = 1, opt_add = 0, opt_made = 0;
+		struct repeat r = {0, 0, false};
+		size_t len = 0; /* of a repetition operator, when p[i] is one */
 		bool too_big = false;
 
 		switch (p[i]) {
@@ -127,17 +124,22 @@ const char *cfg_regexp_limits(const char *p, size_t n)
 			opt_add = opt_made = 1;
 			break;
 		case '*':
-		case '?':
-			copies = 1;
+			r = (struct repeat){0, 0, true};
+			len = 1;
 			break;
 		case '+':
-			copies = 2;
+			r = (struct repeat){1, 0, true};
+			len = 1;
+			break;
+		case '?':
+			r = (struct repeat){0, 1, false};
+			len = 1;
 			break;
 		case '{':
-			len = count_at(p, n, i, &copies, &too_big);
+			len = count_at(p, n, i, &r, &too_big);
 			if (too_big)
 				return "invalid repeat count (more than 1000)";
-			if (!copies)
+			if (!len)
 				last = 1, last_opt = 0;
 			break;
 		case '\\':
@@ -151,8 +153,8 @@ const char *cfg_regexp_limits(const char *p, size_t n)
 		default:
 			last = 1, last_opt = 0;
 		}
-		if (copies) {
-			unsigned long now_opt;
+		if (len) {
+			unsigned long copies, now_opt;
 
 			if (rep && p[i] == '?' && !lazy) {
 				lazy = true; /* non-greedy */
@@ -165,7 +167,7 @@ const char *cfg_regexp_limits(const char *p, size_t n)
 				i += len - 1;
 				continue;
 			}
-			now_opt = optional_after(p[i], last, last_opt, p, n, i);
+			copies = copies_of(&r, last, last_opt, &now_opt);
 			i += len - 1;
 			add = made = last * (copies - 1);
 			opt_add = opt_made = now_opt > last_opt ? now_opt - last_opt : 0;

@@ -85,8 +85,7 @@ void tpl_go_quote(struct cairn_buf *b, const char *s, size_t len)
 	cairn_buf_addch(b, '"');
 }
 
-/* A rune as UTF-8; one that is not valid becomes U+FFFD, as in Go. */
-static size_t utf8_put(char *p, int64_t r)
+size_t tpl_utf8_put(char *p, int64_t r)
 {
 	if (r < 0 || r > 0x10ffff || (r >= 0xd800 && r <= 0xdfff))
 		r = 0xfffd;
@@ -300,7 +299,7 @@ static int fmt_val(struct exec *x, struct cairn_buf *b, const struct spec *f, co
 		}
 		if (verb == 'c' || verb == 'q') {
 			CLEANUP(cairn_buf_release) struct cairn_buf t = CAIRN_BUF_INIT;
-			size_t n = utf8_put(r, v->i);
+			size_t n = tpl_utf8_put(r, v->i);
 
 			if (verb == 'q')
 				cairn_buf_addch(&t, '\'');

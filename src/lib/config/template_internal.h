@@ -312,4 +312,7 @@ int tpl_glob(const char *dir, const char *pattern, cairn_template_each_fn each, 
 	     struct cairn_error **err);
 bool tpl_glob_match(const char *pat, const char *path);
 
+/* A rune as UTF-8 into p[0..4); one that is not valid becomes U+FFFD, as in Go. */
+size_t tpl_utf8_put(char *p, int64_t r);
+
 #endif

@@ -89,29 +89,6 @@ static long digits(const char *s, size_t len, size_t p, int n, int base)
 	return v;
 }
 
-static void add_utf8(struct cairn_buf *b, uint32_t c)
-{
-	char u[4];
-	size_t n = 0;
-
-	if (c < 0x80) {
-		u[n++] = (char)c;
-	} else if (c < 0x800) {
-		u[n++] = (char)(0xc0 | c >> 6);
-		u[n++] = (char)(0x80 | (c & 0x3f));
-	} else if (c < 0x10000) {
-		u[n++] = (char)(0xe0 | c >> 12);
-		u[n++] = (char)(0x80 | ((c >> 6) & 0x3f));
-		u[n++] = (char)(0x80 | (c & 0x3f));
-	} else {
-		u[n++] = (char)(0xf0 | c >> 18);
-		u[n++] = (char)(0x80 | ((c >> 12) & 0x3f));
-		u[n++] = (char)(0x80 | ((c >> 6) & 0x3f));
-		u[n++] = (char)(0x80 | (c & 0x3f));
-	}
-	cairn_buf_add(b, u, n);
-}
-
 /*
  * The escape at s[*p] (just after its backslash) into `b`, as Go's strconv.Unquote reads a
  * double-quoted string: \a \b \f \n \r \t \v \\ \", \NNN (octal, a byte), \xHH (a byte),
@@ -121,6 +98,7 @@ static void add_utf8(struct cairn_buf *b, uint32_t c)
 static int lex_escape(struct cairn_buf *b, const char *s, size_t len, size_t *p)
 {
 	static const char simple[] = "a\ab\bf\fn\nr\rt\tv\v\\\\\"\"''";
+	char u[4];
 	long v;
 
 	for (size_t i = 0; simple[i]; i += 2) {
@@ -142,7 +120,7 @@ static int lex_escape(struct cairn_buf *b, const char *s, size_t len, size_t *p)
 		v = digits(s, len, *p + 1, s[*p] == 'u' ? 4 : 8, 16);
 		if (v < 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
 			return -1;
-		add_utf8(b, (uint32_t)v);
+		cairn_buf_add(b, u, tpl_utf8_put(u, v));
 		*p += s[*p] == 'u' ? 4 : 8;
 		return 0;
 	default:

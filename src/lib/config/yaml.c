@@ -480,7 +480,7 @@ size_t cfg_yaml_trap(const char *text, size_t len)
  * loops forever on some ill-formed sequences (e.g. in an unknown directive), and corrupts its
  * memory on the tab cfg_yaml_trap() finds.
  */
-int cfg_check_utf8(struct ctx *x, const char *text, size_t len)
+int cfg_check_text(struct ctx *x, const char *text, size_t len)
 {
 	struct cairn_config_pos pos = {1, 1};
 	uint32_t c = 0;
