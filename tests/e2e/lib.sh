@@ -1151,11 +1151,24 @@ base_image_layout () {
 
 _t_deb_recipe=1
 
+# _t_mmdebstrap TAR: Debian 12 minbase as a tarball, from the Debian mirror; a mirror that
+# fails a download (it happens) is tried again, three times in all, 10 then 30 s apart.
+_t_mmdebstrap () {
+	for _md_wait in 10 30 0; do
+		mmdebstrap --quiet --variant=minbase bookworm "$1" && return 0
+		rm -f "$1"
+		[ "$_md_wait" -gt 0 ] || break
+		printf '# mmdebstrap failed; again in %s s\n' "$_md_wait" >&2
+		sleep "$_md_wait"
+	done
+	return 1
+}
+
 # _t_debian_build LAYOUT BUNDLE: a one-layer image LAYOUT:base of Debian 12 (mmdebstrap
 # --variant=minbase from the Debian mirror), cmd /bin/bash.
 _t_debian_build () {
 	mkdir -p "$2" &&
-		mmdebstrap --quiet --variant=minbase bookworm "$2/rootfs.tar" &&
+		_t_mmdebstrap "$2/rootfs.tar" &&
 		umoci init --layout "$1" &&
 		umoci new --image "$1:base" &&
 		umoci unpack --image "$1:base" "$2/b" &&
