@@ -1855,6 +1855,33 @@ static void test_fixtures(void **state)
 	cairn_config_free(c);
 	free(path);
 
+	/*
+	 * modelled on Hibiki08/dotplant2: a flow list closed at its key's column (go-yaml reads
+	 * it), the git entry from a template defined at the end, a file read into a task
+	 */
+	path = xasprintf("%s/config/dotplant", data);
+	assert_int_equal(
+		cairn_config_load(&c, &(struct cairn_config_source){path, NULL, NULL}, &err), 0);
+	{
+		const struct cairn_config_value *bi =
+			&c->images[0].ansible.tasks[CAIRN_CONFIG_STAGE_BEFORE_INSTALL];
+		const struct cairn_config_value *apt = &bi->items[2].items[1];
+		const struct cairn_config_value *copy = &bi->items[0].items[1];
+
+		assert_int_equal(bi->n, 3);
+		assert_string_equal(bi->items[2].keys[1], "apt");
+		assert_string_equal(apt->keys[1], "name");
+		assert_int_equal(apt->items[1].kind, CAIRN_CONFIG_VALUE_LIST);
+		assert_int_equal(apt->items[1].n, 5);
+		assert_string_equal(apt->items[1].items[4].text, "libzip-dev");
+		assert_string_equal(copy->items[0].text, "[program:php-fpm]\ncommand=php-fpm -F\n");
+		assert_int_equal(c->images[0].ansible.tasks[CAIRN_CONFIG_STAGE_INSTALL].n, 3);
+	}
+	assert_int_equal(c->images[0].n_git, 1);
+	assert_string_equal(c->images[0].git[0].owner.s, "www-data");
+	cairn_config_free(c);
+	free(path);
+
 	/* modelled on Desire456/werf-playground: meta sections, then a Dockerfile image */
 	path = xasprintf("%s/config/werf-dockerfile", data);
 	assert_int_equal(

@@ -362,7 +362,8 @@ static void diag_output(struct fy_diag *diag, void *user, const char *buf, size_
 
 static struct fy_document *parse_yaml(const struct val *s, char *msg)
 {
-	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_NONE};
+	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_NONE |
+					    FYPCF_SLOPPY_FLOW_INDENTATION}; /* as go-yaml */
 	CLEANUP(fy_diag_destroyp) struct fy_diag *diag = NULL;
 	struct fy_diag_cfg dcfg;
 

@@ -607,7 +607,12 @@ int cfg_parse_yaml(struct ctx *x, const char *text, size_t len)
 		return cairn_error_set(x->err, CAIRN_EINTERNAL, "%s: cannot create a YAML parser",
 				       x->file);
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.flags = FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_JSON_NONE;
+	/*
+	 * Flow collections as go-yaml (libyaml) reads them, whatever their lines' indentation: real
+	 * configs close a list at its key's column ("name: [" ... "]" under "name")
+	 */
+	cfg.flags = FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_JSON_NONE |
+		    FYPCF_SLOPPY_FLOW_INDENTATION;
 	cfg.diag = diag;
 	fyp = fy_parser_create(&cfg);
 	if (!fyp || fy_parser_set_string(fyp, text, len) != 0)
