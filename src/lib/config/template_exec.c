@@ -293,7 +293,11 @@ static const char *files_method(const char *name)
 	return NULL;
 }
 
-/* Apply a chain of field names to `v`. `method` is set when it ends at a method of .Files. */
+/*
+ * Apply a chain of field names to `v`. `method` is set when it ends at a method of .Files.
+ * As Go's templates over werf's map: a key the map lacks is no value, and so is any field of
+ * no value (`.Chart.Name` is "<no value>"); a key present with a nil value has no fields.
+ */
 static int apply_fields(struct exec *x, struct val **out, struct val *v, char *const *fields,
 			size_t n, size_t off, const char **method, struct cairn_error **err)
 {
@@ -309,19 +313,17 @@ static int apply_fields(struct exec *x, struct val **out, struct val *v, char *c
 			struct val *f = tpl_map_get(cur, fields[i], strlen(fields[i]));
 
 			if (!f) {
-				if (i + 1 < n)
-					return tpl_xfail(x, off, err,
-							 "nil pointer evaluating field '%s'",
-							 fields[i + 1]);
 				*out = tpl_vnew(V_NIL);
 				return 0;
 			}
+			if (f->kind == V_NIL && i + 1 < n)
+				return tpl_xfail(x, off, err, "nil pointer evaluating field '%s'",
+						 fields[i + 1]);
 			cur = f;
 			continue;
 		}
 		if (cur->kind == V_NIL)
-			return tpl_xfail(x, off, err, "nil pointer evaluating field '%s'",
-					 fields[i]);
+			break; /* no value */
 		return tpl_xfail(x, off, err, "can't evaluate field '%s' in type %s", fields[i],
 				 tpl_kind_name(cur));
 	}

@@ -146,8 +146,6 @@ static int parse_pipe(struct parser *p, struct pipe **out, bool decl, enum tok_k
 			pp->n_vars = 1;
 		}
 		if (peek(p)->kind == T_DECLARE || peek(p)->kind == T_ASSIGN) {
-			if (strcmp(v1->s, "$") == 0)
-				return tpl_fail_at(err, p->src, v1->off, "cannot assign to '$'");
 			pp->declare = next(p)->kind == T_DECLARE;
 			if (pp->n_vars) {
 				pp->vars[0] = v1->s;
