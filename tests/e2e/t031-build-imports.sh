@@ -5,7 +5,9 @@
 # cairn build: an artifact built like an image and imported (a directory, with excludePaths and
 # owner) into an image after install; another image imports a single file from that image before
 # setup. The import stages are signed by the source's signature: changing the artifact rebuilds
-# the importers from their import stage on. An import of an unknown artifact is a config error.
+# the importers from their import stage on, and --dry-run shows each importer (and an image
+# built from one) stopping at the stage that stands on it. An import of an unknown artifact is a
+# config error.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -159,9 +161,32 @@ test_expect_success 'a second build rebuilds nothing' '
 	done
 '
 
-test_expect_success 'changing the artifact rebuilds the importers from their import stage on' '
+test_expect_success 'dry-run after an artifact change: importers and fromImage stop where they stand on it' '
 	sed "s/echo alpha >/echo gamma >/" "$P/werf.yaml" >"$T/w" && cp "$T/w" "$P/werf.yaml" &&
 	commit gamma &&
+	{ cat "$P/werf.yaml" && printf -- "---\nimage: child\nfromImage: other\n"; } >"$T/child.yaml" &&
+	"$CAIRN" build --dir "$P" --config "$T/child.yaml" --dry-run >"$T/dry2" 2>"$T/dry2.err" &&
+	cat "$T/dry2" &&
+	python3 - "$T/dry2" <<PY
+import sys
+blocks, cur = {}, None
+for line in open(sys.argv[1]):
+    if line.startswith("Running time"):
+        continue
+    if not line.startswith(" ") and line.strip():
+        cur = line.strip(); blocks[cur] = []
+    elif cur and line.strip():
+        blocks[cur].append(line.split()[0] + (" TO-BUILD" if "[TO BUILD]" in line else ""))
+want = {"assets": ["from", "install TO-BUILD"],
+        "app": ["from", "install", "importsAfterInstall TO-BUILD"],
+        "other": ["from", "importsBeforeSetup TO-BUILD"],
+        "child": ["from TO-BUILD"]}
+for k, v in want.items():
+    assert blocks.get(k) == v, (k, blocks.get(k))
+PY
+'
+
+test_expect_success 'changing the artifact rebuilds the importers from their import stage on' '
 	"$CAIRN" build --dir "$P" --report "$T/r3.json" >"$T/out3" &&
 	test "$(stages "$T/r3.json" assets false)" = install &&
 	test "$(stages "$T/r3.json" app false)" = "importsAfterInstall setup dockerInstructions" &&

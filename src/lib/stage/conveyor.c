@@ -492,6 +492,23 @@ int stage_step(struct image_state *s, const struct stage_def *def, const char *s
 	return 0;
 }
 
+/* Whether stage `id` stands on an image that stopped short of its end (stop_at_missing). */
+static bool stands_on_missing(struct image_state *s, enum stage_id id)
+{
+	const struct cairn_config_image *img = s->img;
+
+	if (id == S_FROM)
+		return img->base && !stage_find_built(s->b, img->base);
+	if (id != S_IMPORTS_BEFORE_INSTALL && id != S_IMPORTS_AFTER_INSTALL &&
+	    id != S_IMPORTS_BEFORE_SETUP && id != S_IMPORTS_AFTER_SETUP)
+		return false;
+	for (size_t i = 0; i < img->n_imports; i++)
+		if (img->imports[i].point == stage_import_point(id) && img->imports[i].source &&
+		    !stage_find_built(s->b, img->imports[i].source))
+			return true;
+	return false;
+}
+
 /* Stapel stage `id`: skipped when it is empty, else stage_step(). */
 static int stapel_step(struct image_state *s, enum stage_id id, int *next, int *stop,
 		       struct cairn_error **err)
@@ -506,6 +523,12 @@ static int stapel_step(struct image_state *s, enum stage_id id, int *next, int *
 	int ret;
 
 	*next = (int)id + 1;
+	if (s->b->o->stop_at_missing && stands_on_missing(s, id)) {
+		/* its base (or an import's source) is to build: so is this stage, unsigned yet */
+		*stop = 1;
+		emit(s, CAIRN_BUILD_STAGE_MISSING, def.name, NULL, NULL, 0);
+		return 0;
+	}
 	ret = stage_signature(sig, s, id, err);
 	if (ret < 0 || !sig[0])
 		return ret;
@@ -566,6 +589,14 @@ static int build_image(struct builder *b, const struct cairn_config_image *img, 
 	}
 	memcpy(out->signature, s.prev_sig, CAIRN_SIGNATURE_HEX);
 	out->desc = s.prev;
+	out->incomplete = stop && b->o->stop_at_missing;
+	if (out->incomplete) {
+		/* what stands on it stops where it does (not on its last stored stage) */
+		stage_forget(&s);
+		stage_drop_prev(&s);
+		free(s.git);
+		return 0;
+	}
 	if (b->n_built == b->cap_built) {
 		b->cap_built = b->cap_built ? 2 * b->cap_built : 8;
 		b->built = xreallocarray(b->built, b->cap_built, sizeof(*b->built));
@@ -584,9 +615,7 @@ static int build_image(struct builder *b, const struct cairn_config_image *img, 
 			s.at[i] = s.at[i - 1];
 	memcpy(b->built[b->n_built].at, s.at, sizeof(s.at));
 	b->n_built++;
-	out->incomplete = stop && b->o->stop_at_missing;
-	if (!out->incomplete)
-		emit(&s, CAIRN_BUILD_IMAGE_DONE, NULL, s.prev_sig, &s.prev.digest, 0);
+	emit(&s, CAIRN_BUILD_IMAGE_DONE, NULL, s.prev_sig, &s.prev.digest, 0);
 	stage_forget(&s);
 	stage_drop_prev(&s);
 	free(s.git);
