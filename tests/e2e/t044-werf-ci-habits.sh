@@ -4,7 +4,7 @@
 #
 # werf's CI habits: a bare build-and-publish driven by WERF_* variables (images repo, tag
 # strategies, WERF_TAG_CUSTOM*), --tag-by-stages-signature, monorepo and multirepo images
-# repos, werf's short options; checked with skopeo.
+# repos (an image name with capitals in each), werf's short options; checked with skopeo.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -68,6 +68,21 @@ test_expect_success 'monorepo: REPO:NAME-TAG for each named image' '
 	test "$(tags_of "$REG/mono")" = "$(printf "%s\n" "back-$back" back-main "front-$sig" front-main | sort | tr "\n" " " | sed "s/ $//")" &&
 	test "$(label "$REG/mono:front-main" cairn-image)" = true &&
 	image_check "$REG/mono:back-main"
+'
+
+test_expect_success 'an image named with capitals: REPO:Name-TAG in monorepo, REPO/Name refused' '
+	C=$T/caps && mkdir -p "$C" && git init -q "$C" &&
+	printf "project: caps\nconfigVersion: 1\n---\nimage: netChecker\nfrom: %s/base/busybox:1\n" \
+		"$REG" >"$C/werf.yaml" &&
+	git -C "$C" add -A && git -C "$C" -c user.name=t -c user.email=t@e commit -q -m i &&
+	CAIRN_HOME=$T/home "$CAIRN" build-and-publish --dir "$C" -q -i "$REG/caps" \
+		--images-repo-mode monorepo --tag-plain v1 &&
+	test "$(tags_of "$REG/caps")" = netChecker-v1 &&
+	image_check "$REG/caps:netChecker-v1" &&
+	test_must_fail env CAIRN_HOME=$T/home "$CAIRN" publish --dir "$C" -q -i "$REG/caps2" \
+		--images-repo-mode multirepo --tag-plain v1 2>"$T/caps.err" &&
+	cat "$T/caps.err" &&
+	grep -q "publish image .netChecker.: .*$REG/caps2/netChecker" "$T/caps.err"
 '
 
 test_expect_success 'uncommitted changes get one warning: git entries come from the commit' '

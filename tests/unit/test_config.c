@@ -1098,15 +1098,15 @@ static const struct bad bad[] = {
 	 "line 4)"},
 	{META "image:\nfrom: x\n---\ndimg: b\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:7:7: dimg: named image beside the unnamed image (at line 4)"},
-	{META "image: Backend\nfrom: x\n", CAIRN_EINVAL,
-	 "werf.yaml:4:8: image: must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* of "
-	 "at most 128 bytes in all"},
-	{META "image: [a, my app]\nfrom: x\n", CAIRN_EINVAL,
-	 "werf.yaml:4:12: image[1]: must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* "
+	{META "image: Back_end\nfrom: x\n---\nimage: back_\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:7:8: image: must be '/'-separated components [A-Za-z0-9]+([._-]+[A-Za-z0-9]+)* "
 	 "of at most 128 bytes in all"},
+	{META "image: [a, my app]\nfrom: x\n", CAIRN_EINVAL,
+	 "werf.yaml:4:12: image[1]: must be '/'-separated components "
+	 "[A-Za-z0-9]+([._-]+[A-Za-z0-9]+)* of at most 128 bytes in all"},
 	{META "dimg: app/\nfrom: x\n", CAIRN_EINVAL,
-	 "werf.yaml:4:7: dimg: must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* of "
-	 "at most 128 bytes in all"},
+	 "werf.yaml:4:7: dimg: must be '/'-separated components [A-Za-z0-9]+([._-]+[A-Za-z0-9]+)* "
+	 "of at most 128 bytes in all"},
 	/* artifact names are never repository paths: any text but control characters */
 	{META "artifact: \"a\\tb\"\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:11: artifact: must not contain control characters"},

@@ -63,11 +63,15 @@ const char *cfg_check_project(const char *s, size_t len)
 	return NULL;
 }
 
-/* Image and artifact names become repository paths (REPO/NAME:TAG). */
+/*
+ * Image names become repository paths (REPO/NAME:TAG) or tags (REPO:NAME-TAG, monorepo mode).
+ * Capitals are let through as werf let them (a tag may have them; REPO/NAME may not, and
+ * publishing says so then).
+ */
 #define NAME_MAX_LEN 128
 #define NAME_RULE                                                                            \
-	"must be '/'-separated components [a-z0-9]+([._-]+[a-z0-9]+)* of at most 128 bytes " \
-	"in all"
+	"must be '/'-separated components [A-Za-z0-9]+([._-]+[A-Za-z0-9]+)* of at most 128 " \
+	"bytes in all"
 
 static const char *check_name(const char *s, size_t len)
 {
@@ -76,8 +80,9 @@ static const char *check_name(const char *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		bool sep = s[i] == '.' || s[i] == '_' || s[i] == '-';
 		bool at_edge = i == 0 || i == len - 1 || s[i - 1] == '/' || s[i + 1] == '/';
+		bool alnum = lower_alnum(s[i]) || (s[i] >= 'A' && s[i] <= 'Z');
 
-		if (s[i] == '/' ? at_edge : !lower_alnum(s[i]) && (!sep || at_edge))
+		if (s[i] == '/' ? at_edge : !alnum && (!sep || at_edge))
 			return NAME_RULE;
 	}
 	return NULL;
