@@ -515,6 +515,13 @@ static void test_json_yaml(void **state)
 		 0},
 		{"{{ fromYaml \"- 1\" }}",
 		 "werf.yaml:1:4: fromYaml: cannot unmarshal a list into a map", CAIRN_EINVAL},
+		/* as go-yaml's Unmarshal: no document is an empty map, the first one is read */
+		{"{{ fromYaml \"# only a comment\\n\" }}|{{ fromYaml \"a: 1\\n---\\nb: [\" }}",
+		 "map[]|map[a:1]", 0},
+		{"{{ fromYaml \"x: 1\\na: [\" }}",
+		 "werf.yaml:1:4: fromYaml: 3:1: flow sequence without a closing bracket",
+		 CAIRN_EINVAL},
+		{"{{ fromYaml \"a:\\n  - [\\n x,\\n  ]\" }}", "map[a:[[x]]]", 0},
 		{"{{ fromYaml \"? t:\\t\\x00\" }}",
 		 "werf.yaml:1:4: fromYaml: control character U+0000 is not allowed in YAML",
 		 CAIRN_EINVAL},

@@ -346,25 +346,46 @@ static int from_fy(struct yconv *y, struct val **out, struct fy_node *fn, unsign
 
 DEFINE_FREEP(struct fy_document, fy_document_destroy)
 DEFINE_FREEP(struct fy_diag, fy_diag_destroy)
+DEFINE_FREEP(struct fy_parser, fy_parser_destroy)
 
-/* libfyaml's first message, kept for the error instead of printed. */
+/*
+ * libfyaml's first message, kept for the error instead of printed: "LINE:COL: TEXT", without
+ * the name it gives the input ("<memory-@ADDRESS-ADDRESS>") nor "error: ".
+ */
 static void diag_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {
+	static const char type[] = "error: ";
+	const char *end = buf + len, *p;
 	char *msg = user;
 
 	(void)diag;
 	if (msg[0])
 		return;
+	if (len && buf[0] == '<' && (p = memchr(buf, '>', len)) && p + 1 < end && p[1] == ':') {
+		buf = p + 2;
+		len = (size_t)(end - buf);
+	}
+	p = memmem(buf, len, type, sizeof(type) - 1);
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
 		len--;
-	snprintf(msg, 200, "%.*s", (int)len, buf);
+	if (p && p + sizeof(type) - 1 <= buf + len)
+		snprintf(msg, 200, "%.*s%.*s", (int)(p - buf), buf,
+			 (int)(buf + len - p - (sizeof(type) - 1)), p + sizeof(type) - 1);
+	else
+		snprintf(msg, 200, "%.*s", (int)len, buf);
 }
 
+/*
+ * The first document of `s`, as go-yaml's Unmarshal reads it (what follows is not parsed); NULL
+ * with `msg` empty when there is none (only comments, say), else with libfyaml's message.
+ */
 static struct fy_document *parse_yaml(const struct val *s, char *msg)
 {
 	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_NONE |
 					    FYPCF_SLOPPY_FLOW_INDENTATION}; /* as go-yaml */
 	CLEANUP(fy_diag_destroyp) struct fy_diag *diag = NULL;
+	CLEANUP(fy_parser_destroyp) struct fy_parser *fyp = NULL;
+	struct fy_document *d;
 	struct fy_diag_cfg dcfg;
 
 	fy_diag_cfg_default(&dcfg);
@@ -379,9 +400,19 @@ static struct fy_document *parse_yaml(const struct val *s, char *msg)
 	dcfg.show_module = false;
 	diag = fy_diag_create(&dcfg);
 	if (!diag)
-		return NULL;
+		goto fail;
 	cfg.diag = diag;
-	return fy_document_build_from_string(&cfg, s->s, s->len);
+	fyp = fy_parser_create(&cfg);
+	if (!fyp || fy_parser_set_string(fyp, s->s, s->len) != 0)
+		goto fail;
+	d = fy_parse_load_document(fyp);
+	if (!d && (fy_parser_get_stream_error(fyp) || msg[0]))
+		goto fail;
+	return d;
+fail:
+	if (!msg[0])
+		snprintf(msg, 200, "not YAML");
+	return NULL;
 }
 
 /* fromYaml "s" (werf's): a map; "" is an empty one. */
@@ -409,8 +440,8 @@ TPL_FN(fromYaml)
 			"fromYaml: a tab after ':' (in a text with '?' keys): write spaces");
 	if (argv[0]->len)
 		d = parse_yaml(argv[0], msg);
-	if (argv[0]->len && !d)
-		return tpl_xfail(x, cmd->off, err, "fromYaml: %s", msg[0] ? msg : "not YAML");
+	if (msg[0])
+		return tpl_xfail(x, cmd->off, err, "fromYaml: %s", msg);
 	if (!d || !fy_document_root(d)) {
 		*out = tpl_vnew(V_MAP);
 		return 0;
