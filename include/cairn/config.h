@@ -76,8 +76,10 @@ enum cairn_config_user_stage {
 	CAIRN_CONFIG_STAGE_INSTALL = 1,
 	CAIRN_CONFIG_STAGE_BEFORE_SETUP = 2,
 	CAIRN_CONFIG_STAGE_SETUP = 3,
+	/* the 2018 dappfile's last stage of an artifact (shell, ansible, stageDependencies) */
+	CAIRN_CONFIG_STAGE_BUILD_ARTIFACT = 4,
 };
-#define CAIRN_CONFIG_STAGE_COUNT 4
+#define CAIRN_CONFIG_STAGE_COUNT 5
 
 /** A `git` entry. */
 struct cairn_config_git {
@@ -102,7 +104,7 @@ struct cairn_config_git {
 struct cairn_config_shell {
 	struct cairn_config_pos pos;
 	struct cairn_config_list commands[CAIRN_CONFIG_STAGE_COUNT];
-	struct cairn_config_str cache_version; /* `cacheVersion`: applies to all four stages */
+	struct cairn_config_str cache_version; /* `cacheVersion`: applies to every user stage */
 	/* `beforeInstallCacheVersion`, `installCacheVersion`, ... by stage */
 	struct cairn_config_str stage_cache_version[CAIRN_CONFIG_STAGE_COUNT];
 };

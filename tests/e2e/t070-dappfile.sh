@@ -5,7 +5,8 @@
 # A config written for the 2018 tool builds as written: a dappfile.yml without meta document
 # (the project is named after the git remote origin, whose credentials are never shown), an
 # import without `to`, mount fromPath in ~ and relative to the project, and werf keys cairn
-# ignores. The published image carries the project name.
+# ignores. The published image carries the project name. An artifact's buildArtifact stage (the
+# 2018 tool's last stage of artifacts) runs after setup, rebuilt by its stageDependencies.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
@@ -104,6 +105,87 @@ import json, sys
 l = json.load(open(sys.argv[1]))["Labels"]
 assert l["cairn-project"] == "shop-front", l
 PY
+'
+
+# A 2018 artifact's buildArtifact stage (modelled on deckhouse's dappfile.yaml): shell commands
+# after setup, rebuilt when a file of its stageDependencies changes, and what it leaves is what
+# the dimg imports.
+export Q="$T/builder"
+mkdir -p "$Q/src" && git init -q "$Q"
+echo "package main // one" >"$Q/src/main.go"
+echo "notes" >"$Q/src/README"
+cat >"$Q/dappfile.yaml" <<YAML
+dimg: app
+from: $REG/base/busybox:1
+import:
+- artifact: go-build
+  add: /out
+  to: /app
+  before: setup
+shell:
+  setup: [cat /app/bin.txt > /app/seen]
+---
+artifact: go-build
+from: $REG/base/busybox:1
+git:
+- add: /src
+  to: /src
+  stageDependencies:
+    buildArtifact:
+    - "**/*.go"
+shell:
+  install: [mkdir -p /out, echo tools > /out/tools.txt]
+  buildArtifact:
+  - cat /src/main.go > /out/bin.txt
+  buildArtifactCacheVersion: "1"
+YAML
+git -C "$Q" add -A && git -C "$Q" -c user.name=t -c user.email=t@e commit -q -m init
+
+# stages REPORT IMAGE STATE: IMAGE's stages cached (true), built (false) or all (any)
+stages() {
+	python3 - "$1" "$2" "$3" <<PY
+import json, sys
+im = [i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]
+print(" ".join(s["name"] for s in im["stages"]
+               if sys.argv[3] == "any" or str(s["cached"]).lower() == sys.argv[3]))
+PY
+}
+
+test_expect_success 'an artifact'"'"'s buildArtifact stage runs after setup; the dimg imports what it made' '
+	cairn_run build --dir "$Q" --report "$T/q1.json" >"$T/q1" 2>&1 &&
+	test "$(stages "$T/q1.json" go-build any)" = "from gitArchive install buildArtifact" &&
+	umoci unpack --image "$STORE:builder:$(stored "$T/q1.json" app)" "$T/q1b" >/dev/null &&
+	test "$(cat "$T/q1b/rootfs/app/bin.txt")" = "package main // one" &&
+	test "$(cat "$T/q1b/rootfs/app/seen")" = "package main // one" &&
+	test "$(cat "$T/q1b/rootfs/app/tools.txt")" = tools
+'
+
+test_expect_success 'a change under its stageDependencies rebuilds buildArtifact only; others nothing' '
+	echo "package main // two" >"$Q/src/main.go" &&
+	git -C "$Q" -c user.name=t -c user.email=t@e commit -q -am two &&
+	cairn_run build --dir "$Q" --report "$T/q2.json" >"$T/q2" 2>&1 &&
+	test "$(stages "$T/q2.json" go-build false)" = buildArtifact &&
+	test "$(stages "$T/q2.json" app false)" = "importsBeforeSetup setup" &&
+	umoci unpack --image "$STORE:builder:$(stored "$T/q2.json" app)" "$T/q2b" >/dev/null &&
+	test "$(cat "$T/q2b/rootfs/app/seen")" = "package main // two" &&
+	echo "more notes" >"$Q/src/README" &&
+	git -C "$Q" -c user.name=t -c user.email=t@e commit -q -am notes &&
+	cairn_run build --dir "$Q" --report "$T/q3.json" >"$T/q3" 2>&1 &&
+	! grep -q "\[BUILDING\]" "$T/q3" &&
+	test "$(stored "$T/q3.json" app)" = "$(stored "$T/q2.json" app)"
+'
+
+test_expect_success 'buildArtifact in a dimg, or in werf.yaml, is an error naming the line' '
+	mkdir -p "$T/d" &&
+	sed "s/^  setup: \[cat/  buildArtifact: [cat/" "$Q/dappfile.yaml" >"$T/d/dappfile.yaml" &&
+	test_must_fail "$CAIRN" build --dir "$Q" --config "$T/d/dappfile.yaml" 2>"$T/e1" &&
+	cat "$T/e1" &&
+	grep -q "dappfile.yaml:9:3: shell.buildArtifact: only an artifact has this stage" "$T/e1" &&
+	mkdir -p "$T/w" && { printf "project: w\nconfigVersion: 1\n---\n" &&
+		sed -n "/^artifact:/,\$p" "$Q/dappfile.yaml"; } >"$T/w/werf.yaml" &&
+	test_must_fail "$CAIRN" build --dir "$Q" --config "$T/w/werf.yaml" 2>"$T/e2" &&
+	cat "$T/e2" &&
+	grep -q "werf.yaml:.*buildArtifact: unknown key (a stage of the 2018 dappfile" "$T/e2"
 '
 
 test_done

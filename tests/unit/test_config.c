@@ -965,6 +965,37 @@ static void test_dappfile_parse(void **state)
 	cairn_config_free(c);
 }
 
+/* The 2018 artifacts' buildArtifact stage: shell, ansible, stageDependencies, cache version. */
+static void test_dappfile_build_artifact(void **state)
+{
+	static const char text[] = "artifact: s\n"			  /* 1 */
+				   "from: x\n"				  /* 2 */
+				   "git:\n"				  /* 3 */
+				   "- to: /src\n"			  /* 4 */
+				   "  stageDependencies:\n"		  /* 5 */
+				   "    buildArtifact: '**/*.go'\n"	  /* 6 */
+				   "shell:\n"				  /* 7 */
+				   "  buildArtifact: [make, make dist]\n" /* 8 */
+				   "  buildArtifactCacheVersion: '2'\n"	  /* 9 */
+				   "---\n"
+				   "artifact: a\n"
+				   "from: x\n"
+				   "ansible:\n"
+				   "  buildArtifact:\n"
+				   "  - shell: make\n";
+	const int ba = CAIRN_CONFIG_STAGE_BUILD_ARTIFACT;
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(cairn_config_parse(&c, "dappfile.yaml", text, strlen(text), &err), 0);
+	assert_list(&c->images[0].git[0].stage_dependencies[ba], 1, "**/*.go", 6, 20);
+	assert_list(&c->images[0].shell.commands[ba], 2, "make", "make dist", 8, 19, 8, 25);
+	assert_str(&c->images[0].shell.stage_cache_version[ba], "2", 9, 30);
+	assert_int_equal(c->images[1].ansible.tasks[ba].n, 1);
+	cairn_config_free(c);
+}
+
 struct bad {
 	const char *in;
 	int code;
@@ -1107,6 +1138,10 @@ static const struct bad bad[] = {
 	{META "dimg: app/\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:7: dimg: must be '/'-separated components [A-Za-z0-9]+([._-]+[A-Za-z0-9]+)* "
 	 "of at most 128 bytes in all"},
+	/* buildArtifact: a stage of the 2018 dappfile's artifacts, not of werf.yaml */
+	{META "artifact: a\nfrom: x\nshell:\n  buildArtifact: [make]\n", CAIRN_EINVAL,
+	 "werf.yaml:7:3: shell.buildArtifact: unknown key (a stage of the 2018 dappfile's "
+	 "artifacts; werf.yaml has none: use setup)"},
 	/* artifact names are never repository paths: any text but control characters */
 	{META "artifact: \"a\\tb\"\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:11: artifact: must not contain control characters"},
@@ -2076,6 +2111,7 @@ int main(void)
 		cmocka_unit_test(test_default_project),
 		cmocka_unit_test(test_mount_resolve),
 		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_dappfile_build_artifact),
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_order_cycle),
 	};

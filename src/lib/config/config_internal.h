@@ -109,12 +109,13 @@ struct ctx {
 
 /* Value flags of struct field */
 enum {
-	F_REQUIRED = 1 << 0,	/* missing (or null) is an error */
-	F_EMPTY_OK = 1 << 1,	/* "" is a valid value (of a string, or of list items) */
-	F_NO_ARTIFACT = 1 << 2, /* not allowed in an artifact */
-	F_SHELL_FORM = 1 << 3,	/* a string S is the list {"/bin/sh", "-c", S} */
-	F_IGNORED = 1 << 4,	/* werf's, checked by fn and noted at debug level, not kept */
-	F_UNSUPPORTED = 1 << 5, /* werf's, not in cairn yet: an error naming `note` */
+	F_REQUIRED = 1 << 0,	  /* missing (or null) is an error */
+	F_EMPTY_OK = 1 << 1,	  /* "" is a valid value (of a string, or of list items) */
+	F_NO_ARTIFACT = 1 << 2,	  /* not allowed in an artifact */
+	F_SHELL_FORM = 1 << 3,	  /* a string S is the list {"/bin/sh", "-c", S} */
+	F_IGNORED = 1 << 4,	  /* werf's, checked by fn and noted at debug level, not kept */
+	F_UNSUPPORTED = 1 << 5,	  /* werf's, not in cairn yet: an error naming `note` */
+	F_DAPP_ARTIFACT = 1 << 6, /* only in an artifact of a dappfile (the 2018 tool's) */
 };
 
 /* NULL, or why `s` is not a valid value */

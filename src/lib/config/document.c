@@ -417,10 +417,16 @@ static const struct field meta_fields[] = {
 		.check = check_rel                                               \
 	}
 
+/* buildArtifact: the 2018 dappfile's artifacts had a stage after setup (F_DAPP_ARTIFACT) */
 static const struct field stage_dependencies_fields[] = {
 	STAGE_DEP("install", CAIRN_CONFIG_STAGE_INSTALL),
 	STAGE_DEP("beforeSetup", CAIRN_CONFIG_STAGE_BEFORE_SETUP),
 	STAGE_DEP("setup", CAIRN_CONFIG_STAGE_SETUP),
+	{.key = "buildArtifact",
+	 .type = T_LIST,
+	 .flags = F_DAPP_ARTIFACT,
+	 .off = GIT(stage_dependencies[CAIRN_CONFIG_STAGE_BUILD_ARTIFACT]),
+	 .check = check_rel},
 	{.key = NULL},
 };
 
@@ -458,6 +464,10 @@ static const struct field shell_fields[] = {
 	SHELL_COMMANDS("install", CAIRN_CONFIG_STAGE_INSTALL),
 	SHELL_COMMANDS("beforeSetup", CAIRN_CONFIG_STAGE_BEFORE_SETUP),
 	SHELL_COMMANDS("setup", CAIRN_CONFIG_STAGE_SETUP),
+	{.key = "buildArtifact",
+	 .type = T_LIST,
+	 .flags = F_DAPP_ARTIFACT,
+	 .off = IMG(shell.commands[CAIRN_CONFIG_STAGE_BUILD_ARTIFACT])},
 	{.key = "cacheVersion",
 	 .type = T_STR,
 	 .flags = F_EMPTY_OK,
@@ -466,6 +476,10 @@ static const struct field shell_fields[] = {
 	SHELL_VERSION("installCacheVersion", CAIRN_CONFIG_STAGE_INSTALL),
 	SHELL_VERSION("beforeSetupCacheVersion", CAIRN_CONFIG_STAGE_BEFORE_SETUP),
 	SHELL_VERSION("setupCacheVersion", CAIRN_CONFIG_STAGE_SETUP),
+	{.key = "buildArtifactCacheVersion",
+	 .type = T_STR,
+	 .flags = F_EMPTY_OK | F_DAPP_ARTIFACT,
+	 .off = IMG(shell.stage_cache_version[CAIRN_CONFIG_STAGE_BUILD_ARTIFACT])},
 	{.key = NULL},
 };
 
@@ -485,6 +499,11 @@ static const struct field ansible_fields[] = {
 	ANSIBLE_TASKS("install", CAIRN_CONFIG_STAGE_INSTALL),
 	ANSIBLE_TASKS("beforeSetup", CAIRN_CONFIG_STAGE_BEFORE_SETUP),
 	ANSIBLE_TASKS("setup", CAIRN_CONFIG_STAGE_SETUP),
+	{.key = "buildArtifact",
+	 .type = T_FN,
+	 .flags = F_DAPP_ARTIFACT,
+	 .off = IMG(ansible.tasks[CAIRN_CONFIG_STAGE_BUILD_ARTIFACT]),
+	 .fn = cfg_read_ansible_tasks},
 	{.key = "cacheVersion",
 	 .type = T_STR,
 	 .flags = F_EMPTY_OK,
@@ -493,6 +512,10 @@ static const struct field ansible_fields[] = {
 	ANSIBLE_VERSION("installCacheVersion", CAIRN_CONFIG_STAGE_INSTALL),
 	ANSIBLE_VERSION("beforeSetupCacheVersion", CAIRN_CONFIG_STAGE_BEFORE_SETUP),
 	ANSIBLE_VERSION("setupCacheVersion", CAIRN_CONFIG_STAGE_SETUP),
+	{.key = "buildArtifactCacheVersion",
+	 .type = T_STR,
+	 .flags = F_EMPTY_OK | F_DAPP_ARTIFACT,
+	 .off = IMG(ansible.stage_cache_version[CAIRN_CONFIG_STAGE_BUILD_ARTIFACT])},
 	{.key = NULL},
 };
 

@@ -291,6 +291,12 @@ int cfg_read_fields(struct ctx *x, const struct ynode *map, const struct field *
 			return invalid(x, k->pos, "unknown key");
 		if ((fields[f].flags & F_NO_ARTIFACT) && x->artifact)
 			return invalid(x, k->pos, "not allowed in an artifact");
+		if ((fields[f].flags & F_DAPP_ARTIFACT) && !x->dappfile)
+			return invalid(x, k->pos,
+				       "unknown key (a stage of the 2018 dappfile's artifacts; "
+				       "werf.yaml has none: use setup)");
+		if ((fields[f].flags & F_DAPP_ARTIFACT) && !x->artifact)
+			return invalid(x, k->pos, "only an artifact has this stage, not a dimg");
 		for (size_t g = 0; g < n_fields; g++)
 			if (g != f && given[g] && fields[g].off == fields[f].off &&
 			    fields[g].type == fields[f].type && fields[f].type != T_SKIP)

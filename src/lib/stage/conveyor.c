@@ -213,6 +213,7 @@ const struct stage_kind stage_kinds[S_COUNT] = {
 	[S_IMPORTS_BEFORE_SETUP] = {"importsBeforeSetup", stage_deps_imports, stage_build_import},
 	[S_SETUP] = {"setup", stage_deps_user, stage_build_user},
 	[S_IMPORTS_AFTER_SETUP] = {"importsAfterSetup", stage_deps_imports, stage_build_import},
+	[S_BUILD_ARTIFACT] = {"buildArtifact", stage_deps_user, stage_build_user},
 	[S_GIT_CACHE] = {"gitCache", stage_deps_git_cache, stage_build_git_patch},
 	[S_GIT_LATEST_PATCH] = {"gitLatestPatch", stage_deps_git_patch, stage_build_git_patch},
 	[S_DOCKER] = {"dockerInstructions", stage_deps_docker, stage_build_docker},

@@ -51,6 +51,9 @@ const struct cairn_config_list *stage_commands(const struct cairn_config_image *
 	case S_SETUP:
 		*us = CAIRN_CONFIG_STAGE_SETUP;
 		break;
+	case S_BUILD_ARTIFACT:
+		*us = CAIRN_CONFIG_STAGE_BUILD_ARTIFACT;
+		break;
 	default:
 		return NULL;
 	}

@@ -32,6 +32,7 @@ enum stage_id {
 	S_IMPORTS_BEFORE_SETUP,
 	S_SETUP,
 	S_IMPORTS_AFTER_SETUP,
+	S_BUILD_ARTIFACT, /* a dappfile artifact's */
 	S_GIT_CACHE,
 	S_GIT_LATEST_PATCH,
 	S_DOCKER,
