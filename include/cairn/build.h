@@ -34,7 +34,10 @@ enum cairn_build_event_kind {
 	CAIRN_BUILD_STAGE_DONE,	     /* image, stage, signature, seconds, digest */
 	CAIRN_BUILD_STAGE_FAILED,    /* image, stage, seconds */
 	CAIRN_BUILD_IMAGE_DONE,	     /* image, signature (its last stage), digest */
-	/* with stop_at_missing: image, stage, signature of the first stage that is not stored */
+	/*
+	 * with stop_at_missing: image, stage, signature of the first stage that is not stored (none
+	 * when the stage stands on an image that is not stored to its end)
+	 */
 	CAIRN_BUILD_STAGE_MISSING,
 };
 

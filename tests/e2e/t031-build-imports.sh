@@ -99,6 +99,14 @@ test_expect_success 'build --dry-run before any build: each image its first stag
 		! grep -q "imp:" "$CAIRN_HOME/store/index.json"; }
 '
 
+test_expect_success 'build --dry-run before any build: an image on one with nothing stored stops at from' '
+	{ cat "$P/werf.yaml" && printf -- "---\nimage: child\nfromImage: other\n"; } >"$T/child0.yaml" &&
+	"$CAIRN" build --dir "$P" --config "$T/child0.yaml" --dry-run >"$T/dryc" 2>"$T/dryc.err" &&
+	test "$(grep -c "\[TO BUILD\] and every stage after it" "$T/dryc")" = 4 &&
+	grep -A1 "^child$" "$T/dryc" | grep -q "^  from  *.*\[TO BUILD\]" &&
+	! grep -q "not built" "$T/dryc.err"
+'
+
 test_expect_success 'the first build builds what is imported before the importers' '
 	"$CAIRN" build --dir "$P" --report "$T/r1.json" >"$T/out1" &&
 	python3 - "$T/r1.json" <<PY &&

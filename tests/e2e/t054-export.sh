@@ -28,7 +28,7 @@ shell:
 docker:
   CMD: [cat, /app.txt]
 ---
-image: other
+image: otherImg
 from: $REG/base/busybox:1
 EOF
 git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com commit -q -m i ||
@@ -43,7 +43,7 @@ test_expect_success 'images ls before a build: each image, the stage to build fi
 	cairn_run images ls --dir "$P" >"$T/ls0" &&
 	cat "$T/ls0" &&
 	grep -q "^app  *image  *-  *to build from from  *-$" "$T/ls0" &&
-	grep -q "^other  *image  *-  *to build from from  *-$" "$T/ls0"
+	grep -q "^otherImg  *image  *-  *to build from from  *-$" "$T/ls0"
 '
 
 test_expect_success 'docker-archive: docker load, then docker run the image' '
@@ -78,17 +78,20 @@ print(i[\"signature\"], i[\"digest\"])
 	} && grep -q "the config has 2 images" "$T/i.err"
 '
 
-test_expect_success 'the default name is PROJECT/IMAGE:SIGNATURE' '
+test_expect_success 'the default name is PROJECT/IMAGE:SIGNATURE, in small letters' '
 	cairn_run export --dir "$P" app "docker-archive:$T/app2.tar" &&
 	docker_cmd load -i "$T/app2.tar" >"$T/load2.out" &&
-	grep -q "Loaded image: exp/app:[0-9a-f]\{64\}$" "$T/load2.out"
+	grep -q "Loaded image: exp/app:[0-9a-f]\{64\}$" "$T/load2.out" &&
+	cairn_run export --dir "$P" otherImg "docker-archive:$T/other.tar" &&
+	docker_cmd load -i "$T/other.tar" >"$T/load3.out" &&
+	grep -q "Loaded image: exp/otherimg:[0-9a-f]\{64\}$" "$T/load3.out"
 '
 
 test_expect_success 'oci-archive and oci: skopeo and umoci read them, with the same manifest' '
 	cairn_run export --dir "$P" app "oci-archive:$T/app.oci.tar:v1" &&
 	skopeo inspect --raw "oci-archive:$T/app.oci.tar:v1" >"$T/m1" &&
 	cairn_run export --dir "$P" app "oci:$T/layout:v1" &&
-	cairn_run export --dir "$P" other "oci:$T/layout:other" &&
+	cairn_run export --dir "$P" otherImg "oci:$T/layout:other" &&
 	skopeo inspect --raw "oci:$T/layout:v1" >"$T/m2" &&
 	cmp "$T/m1" "$T/m2" &&
 	skopeo inspect "oci:$T/layout:other" >/dev/null &&

@@ -124,6 +124,7 @@ import:
   before: setup
 shell:
   setup: [cat /app/bin.txt > /app/seen]
+  cacheVersion: "1"
 ---
 artifact: go-build
 from: $REG/base/busybox:1
@@ -154,6 +155,8 @@ PY
 test_expect_success 'an artifact'"'"'s buildArtifact stage runs after setup; the dimg imports what it made' '
 	cairn_run build --dir "$Q" --report "$T/q1.json" >"$T/q1" 2>&1 &&
 	test "$(stages "$T/q1.json" go-build any)" = "from gitArchive install buildArtifact" &&
+	test "$(stages "$T/q1.json" app any)" = \
+		"from beforeInstall install beforeSetup importsBeforeSetup setup" &&
 	umoci unpack --image "$STORE:builder:$(stored "$T/q1.json" app)" "$T/q1b" >/dev/null &&
 	test "$(cat "$T/q1b/rootfs/app/bin.txt")" = "package main // one" &&
 	test "$(cat "$T/q1b/rootfs/app/seen")" = "package main // one" &&

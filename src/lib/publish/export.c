@@ -13,6 +13,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -556,6 +557,9 @@ int cairn_export_run(const struct cairn_build_opts *o, const char *image, const 
 		return ret;
 	name = f.im->name ? xasprintf("%s/%s:%s", f.res->project, f.im->name, f.im->signature)
 			  : xasprintf("%s:%s", f.res->project, f.im->signature);
+	/* a repository name has no capitals (docker load refuses them); an image name may */
+	for (char *c = name; *c && *c != ':'; c++)
+		*c = (char)tolower((unsigned char)*c);
 	return cairn_export(f.st, &f.im->desc, &d, name, err);
 }
 

@@ -258,7 +258,8 @@ static int stage_deps_checksum(char *sum, bool *hit, struct image_state *s, size
 	return 0;
 }
 
-/* beforeInstall, install, beforeSetup, setup: the commands, cache versions, stageDependencies. */
+/* The user stages (beforeInstall ... buildArtifact): commands, cache versions, stageDependencies.
+ */
 int stage_deps_user(struct strv *deps, struct image_state *s, enum stage_id id,
 		    struct cairn_error **err)
 {
@@ -273,8 +274,12 @@ int stage_deps_user(struct strv *deps, struct image_state *s, enum stage_id id,
 	size_t n = stage_command_count(img, id);
 	int ret;
 
-	/* as werf: a cache version alone makes the stage (and its stageDependencies) */
-	if (n == 0 && !nonempty(cv->s) && !nonempty(scv->s))
+	/*
+	 * as werf: a cache version alone makes the stage (and its stageDependencies); the 2018
+	 * buildArtifact stage, which werf never had, only by its own
+	 */
+	if (n == 0 && !nonempty(scv->s) &&
+	    (us == CAIRN_CONFIG_STAGE_BUILD_ARTIFACT || !nonempty(cv->s)))
 		return 0;
 	if (ansible) {
 		/* tasks and commands never give the same signature */
