@@ -1,0 +1,1 @@
+{{ .Chart.Name }}{{ $ := index (list 1) 0 }}{{ $ }}{{ fromYaml "# c\n" }}{{ (fromYaml "a: [\n x,\n]").a }}
