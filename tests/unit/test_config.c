@@ -2043,6 +2043,18 @@ static void test_keep_policy_regexp(void **state)
 		{"main", "main", true},
 		{"main", "mainx", false},
 		{"/.*/", "anything", true},
+		/* as Go: a lazy repetition still needs its item, '{' without a count is a literal
+		 */
+		{"/a+?/", "b", false},
+		{"/a+?/", "xaa", true},
+		{"/^(ab)??c$/", "c", true},
+		{"/^a{2,}?$/", "aaa", true},
+		{"/^a{,3}$/", "a{,3}", true},
+		{"/^a{,3}$/", "aa", false},
+		{"/^x{2}$/", "xx", true},
+		{"/^a{x}$/", "a{x}", true},
+		{"/^v{$/", "v{", true},
+		{"/^a{1,2$/", "a{1,2", true},
 	};
 	char esc[3];
 

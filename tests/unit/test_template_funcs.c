@@ -407,6 +407,10 @@ static void test_regex(void **state)
 		{"{{ regexQuoteMeta \"1.5+[x]\" }}", "1\\.5\\+\\[x\\]", 0},
 		{"{{ regexReplaceAll \"-.*$\" (regexReplaceAll \"^v\" \"v1.2-rc\" \"\") \"\" }}",
 		 "1.2", 0},
+		/* '{' starting no count is a literal, as in Go (POSIX reads "{,3}" as a count) */
+		{"{{ regexMatch \"^a{,3}$\" \"a{,3}\" }} {{ regexMatch \"^a{,3}$\" \"aa\" }} "
+		 "{{ regexFind \"x{2}\" \"axxb\" }} {{ regexReplaceAll \"{\" \"a{b\" \"(\" }}",
+		 "true false xx a(b", 0},
 		{"{{ regexMatch \"a+?\" \"a\" }}",
 		 "werf.yaml:1:4: regexMatch: pattern 'a+?': non-greedy repetition is not supported",
 		 CAIRN_EINVAL},

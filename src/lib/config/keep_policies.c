@@ -141,7 +141,10 @@ static int read_limit(struct ctx *x, const struct cairn_config_value *v, const c
  * common Go escapes are translated: \d \D to digit classes, \w \W \s \S \b \B kept (glibc
  * has them outside brackets), \d \w \s inside brackets as classes, an escaped punctuation
  * character inside brackets as itself. Any other escape (\A, \z, \pL, \1...) would silently
- * mean something else, so it is refused: NULL, with the escape in `bad` (3 bytes).
+ * mean something else, so it is refused: NULL, with the escape in `bad` (3 bytes). A '{' that
+ * starts no repetition ("a{,3}", "x{") is a literal, as in Go; a lazy repetition ("+?", "*?",
+ * "{2,}?") matches what the greedy one matches, which is all a policy asks, and is written so
+ * (POSIX would read "a+?" as "(a+)?", which matches any name).
  */
 char *cfg_go_regexp(const char *go, char bad[3])
 {
@@ -149,6 +152,25 @@ char *cfg_go_regexp(const char *go, char bad[3])
 	bool in_class = false;
 
 	for (const char *p = go; *p; p++) {
+		if (!in_class && *p == '{') {
+			size_t n = cfg_regexp_go_repeat(p, strlen(p), 0);
+
+			if (!n) {
+				cairn_buf_addstr(&b, "\\{");
+				continue;
+			}
+			cairn_buf_add(&b, p, n);
+			p += n - 1;
+			if (p[1] == '?')
+				p++; /* lazy */
+			continue;
+		}
+		if (!in_class && (*p == '*' || *p == '+' || *p == '?')) {
+			cairn_buf_addch(&b, *p);
+			if (p[1] == '?')
+				p++; /* lazy */
+			continue;
+		}
 		if (*p == '[' && !in_class) {
 			in_class = true;
 			cairn_buf_addch(&b, '[');

@@ -3,6 +3,8 @@
 #include "common.h"
 #include "config/regexp_limits.h"
 
+#include <ctype.h>
+
 #define DEPTH_MAX 64
 #define CLASS_NAME_MAX 32 /* glibc: longer [:name:], [.x.], [=x=] are errors */
 
@@ -185,4 +187,18 @@ const char *cfg_regexp_limits(const char *p, size_t n)
 			return "expression too large";
 	}
 	return NULL;
+}
+
+size_t cfg_regexp_go_repeat(const char *p, size_t n, size_t i)
+{
+	size_t j = i + 1;
+
+	if (j >= n || !isdigit((unsigned char)p[j]))
+		return 0;
+	while (j < n && isdigit((unsigned char)p[j]))
+		j++;
+	if (j < n && p[j] == ',')
+		for (j++; j < n && isdigit((unsigned char)p[j]);)
+			j++;
+	return j < n && p[j] == '}' ? j + 1 - i : 0;
 }

@@ -24,4 +24,10 @@
  */
 const char *cfg_regexp_limits(const char *p, size_t n);
 
+/*
+ * The length of the Go repetition "{n}", "{n,}" or "{n,m}" at p[i] (a '{') within p[0..n), else
+ * 0: Go reads any other '{' ("a{,3}", "x{") as a literal, where POSIX would not.
+ */
+size_t cfg_regexp_go_repeat(const char *p, size_t n, size_t i);
+
 #endif

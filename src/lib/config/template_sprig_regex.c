@@ -61,6 +61,9 @@ static const char *translate(struct cairn_buf *b, const char *p, size_t n)
 			return "flags and non-capturing groups are not supported";
 		} else if (strchr("*+?}", c) && i + 1 < n && p[i + 1] == '?') {
 			return "non-greedy repetition is not supported";
+		} else if (c == '{' && !cfg_regexp_go_repeat(p, n, i)) {
+			cairn_buf_addstr(b, "\\{"); /* a literal, as Go reads it */
+			continue;
 		}
 		cairn_buf_addch(b, c);
 	}
