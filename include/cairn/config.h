@@ -241,7 +241,8 @@ struct cairn_config_docker {
 	struct cairn_config_list entrypoint;
 	struct cairn_config_list expose; /* "PORT[-PORT][/tcp|udp|sctp]" */
 	struct cairn_config_list volume;
-	struct cairn_config_kv *env; /* document order, keys unique; NULL when n_env is 0 */
+	struct cairn_config_list onbuild; /* the 2018 dappfile's ONBUILD: instructions as written */
+	struct cairn_config_kv *env;	  /* document order, keys unique; NULL when n_env is 0 */
 	size_t n_env;
 	struct cairn_config_kv *labels; /* document order, keys unique */
 	size_t n_labels;

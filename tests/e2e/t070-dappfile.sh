@@ -5,7 +5,7 @@
 # A config written for the 2018 tool builds as written: a dappfile.yml without meta document
 # (the project is named after the git remote origin, whose credentials are never shown), an
 # import without `to`, mount fromPath in ~ and relative to the project, and werf keys cairn
-# ignores. The published image carries the project name. An artifact's buildArtifact stage (the
+# ignores (git's as). The published image carries the project name and the ONBUILD triggers. An artifact's buildArtifact stage (the
 # 2018 tool's last stage of artifacts) runs after setup, rebuilt by its stageDependencies.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
@@ -28,7 +28,8 @@ dimg: web
 from: $REG/base/busybox:1
 asLayers: false
 git:
-- add: /src
+- as: site
+  add: /src
   to: /srv/www
 import:
 - artifact: assets
@@ -45,6 +46,7 @@ shell:
   - echo web > /build-cache/from-web
 docker:
   WORKDIR: /srv/www
+  ONBUILD: [RUN echo built on web]
 ---
 artifact: assets
 from: $REG/base/busybox:1
@@ -94,16 +96,20 @@ test_expect_success 'mount fromPath: ~ is the home directory, a relative path is
 test_expect_success 'werf keys cairn ignores are noted with -v' '
 	cairn_run build -v --dir "$P" >"$T/out2" 2>"$T/err2" &&
 	grep -q "dappfile.yml:3:1: asLayers: ignored" "$T/err2" &&
+	grep -q "dappfile.yml:5:3: git\[0\].as: ignored" "$T/err2" &&
 	! grep -q "\[BUILDING\]" "$T/out2"
 '
 
-test_expect_success 'the published image is labelled with the project name' '
+test_expect_success 'the published image is labelled with the project name, ONBUILD kept' '
 	cairn_run build-and-publish --dir "$P" --images-repo "$REG/acme" --tag-custom v1 -q &&
 	skopeo inspect --tls-verify=false "docker://$REG/acme/web:v1" >"$T/i.json" &&
-	python3 - "$T/i.json" <<PY
+	skopeo inspect --tls-verify=false --raw --config "docker://$REG/acme/web:v1" >"$T/c.json" &&
+	python3 - "$T/i.json" "$T/c.json" <<PY
 import json, sys
 l = json.load(open(sys.argv[1]))["Labels"]
 assert l["cairn-project"] == "shop-front", l
+c = json.load(open(sys.argv[2]))["config"]
+assert c["OnBuild"] == ["RUN echo built on web"], c
 PY
 '
 

@@ -1138,6 +1138,11 @@ static const struct bad bad[] = {
 	{META "dimg: app/\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:7: dimg: must be '/'-separated components [A-Za-z0-9]+([._-]+[A-Za-z0-9]+)* "
 	 "of at most 128 bytes in all"},
+	/* the 2018 dappfile's ONBUILD and git's as: not in werf.yaml */
+	{META "image: a\nfrom: x\ndocker:\n  ONBUILD: [RUN x]\n", CAIRN_EINVAL,
+	 "werf.yaml:7:3: docker.ONBUILD: unknown key (the 2018 dappfile's; werf.yaml has none)"},
+	{META "image: a\nfrom: x\ngit:\n- as: s\n  to: /x\n", CAIRN_EINVAL,
+	 "werf.yaml:7:3: git[0].as: unknown key (the 2018 dappfile's; werf.yaml has none)"},
 	/* buildArtifact: a stage of the 2018 dappfile's artifacts, not of werf.yaml */
 	{META "artifact: a\nfrom: x\nshell:\n  buildArtifact: [make]\n", CAIRN_EINVAL,
 	 "werf.yaml:7:3: shell.buildArtifact: unknown key (a stage of the 2018 dappfile's "
@@ -1283,8 +1288,8 @@ static const struct bad bad[] = {
 	 "werf.yaml:8:22: git[0].stageDependencies: must be a mapping"},
 	{IMAGE_A "git: {to: /app}\n", CAIRN_EINVAL, "werf.yaml:6:6: git: must be a list"},
 	{IMAGE_A "git:\n- /app\n", CAIRN_EINVAL, "werf.yaml:7:3: git[0]: must be a mapping"},
-	{IMAGE_A "git:\n- to: /app\n  as: x\n", CAIRN_EINVAL,
-	 "werf.yaml:8:3: git[0].as: unknown key"},
+	{IMAGE_A "git:\n- to: /app\n  alias: x\n", CAIRN_EINVAL,
+	 "werf.yaml:8:3: git[0].alias: unknown key"},
 	/* shell */
 	{IMAGE_A "shell:\n  instal: x\n", CAIRN_EINVAL, "werf.yaml:7:3: shell.instal: unknown key"},
 	{IMAGE_A "shell: [a]\n", CAIRN_EINVAL, "werf.yaml:6:8: shell: must be a mapping"},
@@ -1340,8 +1345,6 @@ static const struct bad bad[] = {
 	/* docker */
 	{META "artifact: a\nfrom: x\ndocker:\n  USER: app\n", CAIRN_EINVAL,
 	 "werf.yaml:6:1: docker: not allowed in an artifact"},
-	{IMAGE_A "docker:\n  ONBUILD: [x]\n", CAIRN_EINVAL,
-	 "werf.yaml:7:3: docker.ONBUILD: unknown key"},
 	{IMAGE_A "docker:\n  ENV:\n    A: {b: c}\n", CAIRN_EINVAL,
 	 "werf.yaml:8:8: docker.ENV.A: must be a string"},
 	{IMAGE_A "docker:\n  ENV: [A=b]\n", CAIRN_EINVAL,

@@ -116,6 +116,7 @@ enum {
 	F_IGNORED = 1 << 4,	  /* werf's, checked by fn and noted at debug level, not kept */
 	F_UNSUPPORTED = 1 << 5,	  /* werf's, not in cairn yet: an error naming `note` */
 	F_DAPP_ARTIFACT = 1 << 6, /* only in an artifact of a dappfile (the 2018 tool's) */
+	F_DAPPFILE = 1 << 7,	  /* only in a dappfile: the 2018 tool's, dropped by werf v1.0 */
 };
 
 /* NULL, or why `s` is not a valid value */

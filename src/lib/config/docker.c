@@ -245,6 +245,7 @@ const struct field cfg_docker_fields[] = {
 	{.key = "VOLUME", .type = T_LIST, .off = IMG(docker.volume)},
 	{.key = "USER", .type = T_STR, .off = IMG(docker.user)},
 	{.key = "STOPSIGNAL", .type = T_STR, .off = IMG(docker.stopsignal)},
+	{.key = "ONBUILD", .type = T_LIST, .flags = F_DAPPFILE, .off = IMG(docker.onbuild)},
 	{.key = "HEALTHCHECK",
 	 .type = T_FN,
 	 .off = IMG(docker.healthcheck),

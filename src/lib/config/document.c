@@ -166,6 +166,13 @@ static int check_map(struct ctx *x, const struct field *f, const struct ynode *n
 	return n->kind == Y_MAP ? 0 : invalid(x, n->pos, "must be a mapping");
 }
 
+static int check_scalar(struct ctx *x, const struct field *f, const struct ynode *n, void *base)
+{
+	(void)f;
+	(void)base;
+	return n->kind == Y_SCALAR ? 0 : invalid(x, n->pos, "must be a string");
+}
+
 void cfg_value_release(struct cairn_config_value *v)
 {
 	for (size_t i = 0; i < v->n; i++) {
@@ -446,6 +453,11 @@ static const struct field git_fields[] = {
 	{.key = "tag", .type = T_STR, .off = GIT(tag)},
 	{.key = "commit", .type = T_STR, .off = GIT(commit), .check = check_commit},
 	ADMISSION("herebyIAdmitThatBranchMightBreakReproducibility"),
+	{.key = "as",
+	 .type = T_SKIP,
+	 .flags = F_IGNORED | F_DAPPFILE,
+	 .fn = check_scalar,
+	 .note = "names the entry in the 2018 tool's stage labels only"},
 	{.key = NULL},
 };
 

@@ -291,6 +291,9 @@ int cfg_read_fields(struct ctx *x, const struct ynode *map, const struct field *
 			return invalid(x, k->pos, "unknown key");
 		if ((fields[f].flags & F_NO_ARTIFACT) && x->artifact)
 			return invalid(x, k->pos, "not allowed in an artifact");
+		if ((fields[f].flags & F_DAPPFILE) && !x->dappfile)
+			return invalid(x, k->pos,
+				       "unknown key (the 2018 dappfile's; werf.yaml has none)");
 		if ((fields[f].flags & F_DAPP_ARTIFACT) && !x->dappfile)
 			return invalid(x, k->pos,
 				       "unknown key (a stage of the 2018 dappfile's artifacts; "

@@ -510,6 +510,7 @@ static void release_image(struct cairn_config_image *img)
 	cfg_list_release(&img->docker.entrypoint);
 	cfg_list_release(&img->docker.expose);
 	cfg_list_release(&img->docker.volume);
+	cfg_list_release(&img->docker.onbuild);
 	cfg_kv_release(img->docker.env, img->docker.n_env);
 	cfg_kv_release(img->docker.labels, img->docker.n_labels);
 	str_release(&img->docker.healthcheck.text);

@@ -193,6 +193,8 @@ static int apply_docker(json_t *config, struct image_state *s, struct cairn_erro
 		set_string_array(c, "Cmd", &d->cmd);
 	if (d->healthcheck.test.n)
 		apply_healthcheck(c, &d->healthcheck);
+	if (d->onbuild.n)
+		set_string_array(c, "OnBuild", &d->onbuild);
 	return 0;
 }
 

@@ -484,7 +484,8 @@ int stage_deps_docker(struct strv *deps, struct image_state *s, enum stage_id id
 	(void)id;
 	(void)err;
 	if (!d->workdir.s && !d->user.s && !d->stopsignal.s && !d->cmd.n && !d->entrypoint.n &&
-	    !d->expose.n && !d->volume.n && !d->n_env && !d->n_labels && !d->healthcheck.test.n)
+	    !d->expose.n && !d->volume.n && !d->n_env && !d->n_labels && !d->healthcheck.test.n &&
+	    !d->onbuild.n)
 		return 0;
 	strv_addf(deps, "WORKDIR=%s", d->workdir.s ? d->workdir.s : "");
 	strv_addf(deps, "USER=%s", d->user.s ? d->user.s : "");
@@ -513,6 +514,11 @@ int stage_deps_docker(struct strv *deps, struct image_state *s, enum stage_id id
 	strv_addf(deps, "HEALTHCHECK=%s:%lld:%lld:%lld:%u", h,
 		  (long long)d->healthcheck.interval_ns, (long long)d->healthcheck.timeout_ns,
 		  (long long)d->healthcheck.start_period_ns, d->healthcheck.retries);
+	if (d->onbuild.n) {
+		/* only when given: the signatures of images without it stay as they were */
+		hash_list(h, &d->onbuild);
+		strv_addf(deps, "ONBUILD=%s:%zu", h, d->onbuild.n);
+	}
 	return 0;
 }
 
