@@ -399,6 +399,18 @@ static void test_env_default(void **state)
 			 0);
 	assert_string_equal(out, "from-env");
 	free(out);
+	/* werf v1.2's default: taken when the variable is not set, not when it is empty */
+	setenv("CAIRN_TEMPLATE_EMPTY", "", 1);
+	unsetenv("CAIRN_TEMPLATE_UNSET");
+	{
+		static const char t[] = "{{ env \"CAIRN_TEMPLATE_UNSET\" \"dflt\" }}|"
+					"{{ env \"CAIRN_TEMPLATE_EMPTY\" \"dflt\" }}|"
+					"{{ env \"CAIRN_TEMPLATE_TEST\" \"dflt\" }}";
+
+		assert_int_equal(cairn_template_render(&out, &len, t, strlen(t), NULL, &err), 0);
+		assert_string_equal(out, "dflt||from-env");
+		free(out);
+	}
 	/* output may hold the NUL of a binary text */
 	assert_int_equal(cairn_template_render(&out, &len, "a\0b", 3, NULL, &err), 0);
 	assert_int_equal(len, 3);

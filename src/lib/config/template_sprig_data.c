@@ -153,14 +153,19 @@ TPL_FN(kindOf)
 
 /* ---- the environment ---- */
 
+/* env NAME [DEFAULT]: werf v1.2's default is taken when NAME is not set (set and empty is "") */
 TPL_FN(env)
 {
 	const char *v;
 
-	(void)argc;
-	if (tpl_want_str(x, argv[0], "env", cmd->off, err) < 0)
+	if (tpl_want_str(x, argv[0], "env", cmd->off, err) < 0 ||
+	    (argc > 1 && tpl_want_str(x, argv[1], "env", cmd->off, err) < 0))
 		return CAIRN_EINVAL;
 	v = x->c->getenv_fn(argv[0]->s);
+	if (!v && argc > 1) {
+		*out = tpl_vref(argv[1]);
+		return 0;
+	}
 	*out = tpl_vstr(v ? v : "", v ? strlen(v) : 0);
 	return 0;
 }
@@ -475,7 +480,7 @@ static const struct func funcs[] = {
 	{"default", fn_default, 1, 2},
 	{"dir", fn_dir, 1, 1},
 	{"empty", fn_empty, 1, 1},
-	{"env", fn_env, 1, 1},
+	{"env", fn_env, 1, 2},
 	{"expandenv", fn_expandenv, 1, 1},
 	{"ext", fn_ext, 1, 1},
 	{"fail", fn_fail, 1, 1},
