@@ -5,7 +5,8 @@
 # A config written for the 2018 tool builds as written: a dappfile.yml without meta document
 # (the project is named after the git remote origin, whose credentials are never shown), an
 # import without `to`, mount fromPath in ~ and relative to the project, and werf keys cairn
-# ignores (git's as). The published image carries the project name and the ONBUILD triggers. An artifact's buildArtifact stage (the
+# ignores (git's as). The published image carries the project name and its ONBUILD triggers
+# (which an image built on it does not inherit). An artifact's buildArtifact stage (the
 # 2018 tool's last stage of artifacts) runs after setup, rebuilt by its stageDependencies.
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
@@ -195,6 +196,33 @@ test_expect_success 'buildArtifact in a dimg, or in werf.yaml, is an error namin
 	test_must_fail "$CAIRN" build --dir "$Q" --config "$T/w/werf.yaml" 2>"$T/e2" &&
 	cat "$T/e2" &&
 	grep -q "werf.yaml:.*buildArtifact: unknown key (a stage of the 2018 dappfile" "$T/e2"
+'
+
+test_expect_success 'a dimg built fromDimg one with ONBUILD does not inherit the triggers' '
+	O=$T/onbuild && mkdir -p "$O" && git init -q "$O" &&
+	cat >"$O/dappfile.yaml" <<YAML &&
+dimg: base
+from: $REG/base/busybox:1
+docker:
+  ONBUILD: [RUN echo trigger]
+---
+dimg: child
+fromDimg: base
+shell:
+  install: [touch /child]
+YAML
+	git -C "$O" add -A && git -C "$O" -c user.name=t -c user.email=t@e commit -q -m i &&
+	cairn_run build --dir "$O" --report "$T/o.json" >"$T/o.out" 2>&1 &&
+	for i in base child; do
+		skopeo inspect --raw --config "oci:$STORE:onbuild:$(stored "$T/o.json" $i)" \
+			>"$T/o-$i.json" || return 1
+	done &&
+	python3 - "$T/o-base.json" "$T/o-child.json" <<PY
+import json, sys
+b, c = (json.load(open(f))["config"] for f in sys.argv[1:])
+assert b["OnBuild"] == ["RUN echo trigger"], b
+assert "OnBuild" not in c, c
+PY
 '
 
 test_done

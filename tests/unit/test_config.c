@@ -2058,6 +2058,10 @@ static void test_keep_policy_regexp(void **state)
 		{"/^a{x}$/", "a{x}", true},
 		{"/^v{$/", "v{", true},
 		{"/^a{1,2$/", "a{1,2", true},
+		{"/^a{01}$/", "a{01}", true},
+		{"/^[[:alpha:]{]+$/", "ab{", true},
+		{"/^[[:alpha:]{]+$/", "a\\", false},
+		{"/^a{,3}{,3}$/", "a{,3}{,3}", true},
 	};
 	char esc[3];
 

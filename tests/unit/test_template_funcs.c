@@ -411,6 +411,9 @@ static void test_regex(void **state)
 		{"{{ regexMatch \"^a{,3}$\" \"a{,3}\" }} {{ regexMatch \"^a{,3}$\" \"aa\" }} "
 		 "{{ regexFind \"x{2}\" \"axxb\" }} {{ regexReplaceAll \"{\" \"a{b\" \"(\" }}",
 		 "true false xx a(b", 0},
+		{"{{ regexMatch \"^a{01}$\" \"a{01}\" }} {{ regexMatch \"^[[:alpha:]{]+$\" \"a\\\\\" }} "
+		 "{{ regexMatch \"^a{,3}?$\" \"a{,3\" }} {{ regexMatch \"^x{,1001}$\" \"x{,1001}\" }}",
+		 "true false true true", 0},
 		{"{{ regexMatch \"a+?\" \"a\" }}",
 		 "werf.yaml:1:4: regexMatch: pattern 'a+?': non-greedy repetition is not supported",
 		 CAIRN_EINVAL},
@@ -429,8 +432,8 @@ static void test_regex(void **state)
 		 CAIRN_EINVAL},
 		/* as glibc reads them: {,m} counts, no escape in brackets, optional pieces squared
 		 */
-		{"{{ regexMatch \"((a{,60}){,60}){,60}\" \"a\" }}",
-		 "werf.yaml:1:4: regexMatch: pattern '((a{,60}){,60}){,60}': expression too large",
+		{"{{ regexMatch \"((a{0,60}){0,60}){0,60}\" \"a\" }}",
+		 "werf.yaml:1:4: regexMatch: pattern '((a{0,60}){0,60}){0,60}': expression too large",
 		 CAIRN_EINVAL},
 		{"{{ regexMatch \"[\\\\]((a{100}){100}){100}]\" \"a\" }}",
 		 "werf.yaml:1:4: regexMatch: pattern '[\\]((a{100}){100}){100}]': expression too large",

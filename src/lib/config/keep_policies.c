@@ -180,6 +180,13 @@ char *cfg_go_regexp(const char *go, char bad[3])
 				cairn_buf_addch(&b, *++p);
 			continue;
 		}
+		if (in_class && *p == '[' && cfg_regexp_class_name(p, strlen(p), 0)) {
+			size_t len = cfg_regexp_class_name(p, strlen(p), 0);
+
+			cairn_buf_add(&b, p, len); /* [:alpha:] */
+			p += len - 1;
+			continue;
+		}
 		if (*p == ']' && in_class) {
 			in_class = false;
 			cairn_buf_addch(&b, ']');

@@ -15,8 +15,8 @@ struct repeat {
 };
 
 /*
- * A count "{n}", "{n,}", "{n,m}" or "{,m}" (glibc reads "{0,m}") at p[i..n): its length, or 0
- * when it is no count.
+ * A count "{n}", "{n,}" or "{n,m}" at p[i..n), as Go reads one: its length, or 0 when it is no
+ * count (the callers hand glibc any other '{' as a literal).
  */
 static size_t count_at(const char *p, size_t n, size_t i, struct repeat *r, bool *too_big)
 {
@@ -26,6 +26,8 @@ static size_t count_at(const char *p, size_t n, size_t i, struct repeat *r, bool
 	size_t k;
 
 	*too_big = false;
+	if (!cfg_regexp_go_repeat(p, n, i))
+		return 0;
 	for (k = i + 1; k < n && p[k] != '}'; k++) {
 		if (p[k] >= '0' && p[k] <= '9') {
 			have[part] = true;
@@ -189,16 +191,42 @@ const char *cfg_regexp_limits(const char *p, size_t n)
 	return NULL;
 }
 
-size_t cfg_regexp_go_repeat(const char *p, size_t n, size_t i)
+/* Digits at p[j..n) as Go takes them in a count: "0" or no leading zero. Returns past them. */
+static size_t go_count_digits(const char *p, size_t n, size_t j, bool *ok)
 {
-	size_t j = i + 1;
+	size_t start = j;
 
-	if (j >= n || !isdigit((unsigned char)p[j]))
-		return 0;
 	while (j < n && isdigit((unsigned char)p[j]))
 		j++;
-	if (j < n && p[j] == ',')
-		for (j++; j < n && isdigit((unsigned char)p[j]);)
-			j++;
+	*ok = j > start && (j - start == 1 || p[start] != '0');
+	return j;
+}
+
+size_t cfg_regexp_go_repeat(const char *p, size_t n, size_t i)
+{
+	size_t j;
+	bool ok;
+
+	j = go_count_digits(p, n, i + 1, &ok);
+	if (!ok)
+		return 0;
+	if (j < n && p[j] == ',') {
+		size_t k = go_count_digits(p, n, j + 1, &ok);
+
+		if (!ok && k != j + 1)
+			return 0; /* a leading zero */
+		j = k;
+	}
 	return j < n && p[j] == '}' ? j + 1 - i : 0;
+}
+
+size_t cfg_regexp_class_name(const char *p, size_t n, size_t i)
+{
+	for (size_t j = i + 2; i + 1 < n && p[i + 1] == ':' && j + 1 < n; j++) {
+		if (p[j] == ':' && p[j + 1] == ']')
+			return j + 2 - i;
+		if (!isalpha((unsigned char)p[j]))
+			break;
+	}
+	return 0;
 }

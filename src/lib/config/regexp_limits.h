@@ -18,9 +18,10 @@
  * operator right after another (one '?' after one marks it non-greedy), a count over 1000, and
  * patterns that would make more than CFG_REGEXP_SIZE_MAX nodes (atoms, bracket expressions,
  * '|', two per group, and every copy a repetition makes), read with glibc's brackets (no
- * escapes inside) and counts ("{,m}" is one), of which at most CFG_REGEXP_OPTIONAL_MAX may match
- * nothing ('*', '?', the copies past n of a{n,m}, '|' branches): regcomp's closure sets grow
- * with the square of those ("(a*){1000}" takes 84 MB, "((a*){100}){30}" 706 MB).
+ * escapes inside) and Go's counts (other braces are literals), of which at most
+ * CFG_REGEXP_OPTIONAL_MAX may match nothing ('*', '?', the copies past n of a{n,m}, '|' branches):
+ * regcomp's closure sets grow with the square of those ("(a*){1000}" takes 84 MB, "((a*){100}){30}"
+ * 706 MB).
  */
 const char *cfg_regexp_limits(const char *p, size_t n);
 
@@ -29,5 +30,8 @@ const char *cfg_regexp_limits(const char *p, size_t n);
  * 0: Go reads any other '{' ("a{,3}", "x{") as a literal, where POSIX would not.
  */
 size_t cfg_regexp_go_repeat(const char *p, size_t n, size_t i);
+
+/* The length of the class name "[:alpha:]" at p[i] (a '[' inside brackets), else 0. */
+size_t cfg_regexp_class_name(const char *p, size_t n, size_t i);
 
 #endif

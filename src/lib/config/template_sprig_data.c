@@ -153,7 +153,7 @@ TPL_FN(kindOf)
 
 /* ---- the environment ---- */
 
-/* env NAME [DEFAULT]: werf v1.2's default is taken when NAME is not set (set and empty is "") */
+/* env NAME [DEFAULT]: werf v1.2's DEFAULT is taken when NAME is not set or empty */
 TPL_FN(env)
 {
 	const char *v;
@@ -162,7 +162,7 @@ TPL_FN(env)
 	    (argc > 1 && tpl_want_str(x, argv[1], "env", cmd->off, err) < 0))
 		return CAIRN_EINVAL;
 	v = x->c->getenv_fn(argv[0]->s);
-	if (!v && argc > 1) {
+	if ((!v || !*v) && argc > 1) {
 		*out = tpl_vref(argv[1]);
 		return 0;
 	}

@@ -47,6 +47,13 @@ static const char *translate(struct cairn_buf *b, const char *p, size_t n)
 				cairn_buf_add(b, p + i - 1, 2);
 			continue;
 		}
+		if (in_class && c == '[' && cfg_regexp_class_name(p, n, i)) {
+			size_t len = cfg_regexp_class_name(p, n, i);
+
+			cairn_buf_add(b, p + i, len); /* [:alpha:] */
+			i += len - 1;
+			continue;
+		}
 		if (in_class) {
 			in_class = c != ']';
 		} else if (c == '[') {
@@ -59,10 +66,18 @@ static const char *translate(struct cairn_buf *b, const char *p, size_t n)
 			continue;
 		} else if (c == '(' && i + 1 < n && p[i + 1] == '?') {
 			return "flags and non-capturing groups are not supported";
-		} else if (strchr("*+?}", c) && i + 1 < n && p[i + 1] == '?') {
+		} else if (strchr("*+?", c) && i + 1 < n && p[i + 1] == '?') {
 			return "non-greedy repetition is not supported";
 		} else if (c == '{' && !cfg_regexp_go_repeat(p, n, i)) {
 			cairn_buf_addstr(b, "\\{"); /* a literal, as Go reads it */
+			continue;
+		} else if (c == '{') {
+			size_t len = cfg_regexp_go_repeat(p, n, i);
+
+			if (i + len < n && p[i + len] == '?')
+				return "non-greedy repetition is not supported";
+			cairn_buf_add(b, p + i, len);
+			i += len - 1;
 			continue;
 		}
 		cairn_buf_addch(b, c);

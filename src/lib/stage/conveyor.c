@@ -259,6 +259,12 @@ int stage_make_on_prev(struct cairn_descriptor *out, struct image_state *s,
 	if (ret < 0)
 		return ret;
 	o.config = json_deep_copy(s->config);
+	/*
+	 * A stapel stage is a container committed on the one below, as docker commit made werf's and
+	 * dapp's: the base's ONBUILD triggers are not kept (an image gives its own in docker:)
+	 */
+	if (!s->img->dockerfile.pos.line)
+		json_object_del(stage_config_section(o.config), "OnBuild");
 	ret = build(&o, s, def, err);
 	if (ret == 0)
 		chain_labels(o.config, s, s->img->dockerfile.pos.line ? -1 : def->id);
