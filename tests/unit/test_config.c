@@ -965,6 +965,26 @@ static void test_dappfile_parse(void **state)
 	cairn_config_free(c);
 }
 
+/* The 2018 dappfile's ONBUILD: instructions kept as written; those docker refuses are errors. */
+static void test_dappfile_onbuild(void **state)
+{
+	static const char ok[] = "dimg: a\nfrom: x\ndocker:\n  ONBUILD: [RUN make, COPY . /src]\n";
+	static const char bad[] =
+		"dimg: a\nfrom: x\ndocker:\n  ONBUILD: [RUN make, onbuild RUN x]\n";
+	struct cairn_config *c = NULL;
+	struct cairn_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(cairn_config_parse(&c, "dappfile.yaml", ok, strlen(ok), &err), 0);
+	assert_list(&c->images[0].docker.onbuild, 2, "RUN make", "COPY . /src", 4, 13, 4, 23);
+	cairn_config_free(c);
+	assert_int_equal(cairn_config_parse(&c, "dappfile.yaml", bad, strlen(bad), &err),
+			 CAIRN_EINVAL);
+	assert_string_equal(err->msg, "dappfile.yaml:4:23: docker.ONBUILD[1]: cannot be FROM, "
+				      "MAINTAINER or ONBUILD (docker refuses them)");
+	cairn_error_clear(&err);
+}
+
 /* The 2018 artifacts' buildArtifact stage: shell, ansible, stageDependencies, cache version. */
 static void test_dappfile_build_artifact(void **state)
 {
@@ -2131,6 +2151,7 @@ int main(void)
 		cmocka_unit_test(test_mount_resolve),
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_dappfile_build_artifact),
+		cmocka_unit_test(test_dappfile_onbuild),
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_order_cycle),
 	};

@@ -78,6 +78,24 @@ static bool parse_port(const char **p)
 	return true;
 }
 
+/* An ONBUILD trigger: an instruction docker build will run, not FROM, MAINTAINER or ONBUILD. */
+static const char *check_onbuild(const char *s, size_t len)
+{
+	static const char *const refused[] = {"FROM", "MAINTAINER", "ONBUILD"};
+	size_t i = 0, w;
+
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	for (w = i; w < len && s[w] != ' ' && s[w] != '\t';)
+		w++;
+	if (w == i)
+		return "must be an instruction (RUN ..., COPY ...)";
+	for (size_t k = 0; k < ARRAY_SIZE(refused); k++)
+		if (w - i == strlen(refused[k]) && strncasecmp(s + i, refused[k], w - i) == 0)
+			return "cannot be FROM, MAINTAINER or ONBUILD (docker refuses them)";
+	return NULL;
+}
+
 static const char *check_expose(const char *s, size_t len)
 {
 	static const char why[] = "must be PORT, PORT-PORT, optionally with /tcp, /udp or /sctp";
@@ -245,7 +263,11 @@ const struct field cfg_docker_fields[] = {
 	{.key = "VOLUME", .type = T_LIST, .off = IMG(docker.volume)},
 	{.key = "USER", .type = T_STR, .off = IMG(docker.user)},
 	{.key = "STOPSIGNAL", .type = T_STR, .off = IMG(docker.stopsignal)},
-	{.key = "ONBUILD", .type = T_LIST, .flags = F_DAPPFILE, .off = IMG(docker.onbuild)},
+	{.key = "ONBUILD",
+	 .type = T_LIST,
+	 .flags = F_DAPPFILE,
+	 .off = IMG(docker.onbuild),
+	 .check = check_onbuild},
 	{.key = "HEALTHCHECK",
 	 .type = T_FN,
 	 .off = IMG(docker.healthcheck),
