@@ -260,8 +260,8 @@ int stage_make_on_prev(struct cairn_descriptor *out, struct image_state *s,
 		return ret;
 	o.config = json_deep_copy(s->config);
 	/*
-	 * A stapel stage is a container committed on the one below, as docker commit made werf's and
-	 * dapp's: the base's ONBUILD triggers are not kept (an image gives its own in docker:)
+	 * A stapel stage is a container committed on the one below, as docker commit made werf's
+	 * and dapp's: the base's ONBUILD triggers are not kept (an image gives its own in docker:)
 	 */
 	if (!s->img->dockerfile.pos.line)
 		json_object_del(stage_config_section(o.config), "OnBuild");
