@@ -216,4 +216,14 @@ test_expect_success 'an import of an unknown artifact is an error naming file, l
 	! grep -q "\[BUILDING\]" "$T/out4"
 '
 
+test_expect_success 'a from no registry could serve fails --dry-run as build, naming the line' '
+	sed "0,/^from: .*/s//from: \/busybox:1/" "$P/werf.yaml" >"$T/badfrom.yaml" &&
+	line=$(grep -n "^from: /busybox:1$" "$T/badfrom.yaml" | cut -d: -f1) &&
+	test -n "$line" &&
+	test_must_fail "$CAIRN" build --dir "$P" --config "$T/badfrom.yaml" --dry-run 2>"$T/bf1" &&
+	grep -q "badfrom.yaml:$line:7: from: invalid reference ./busybox:1.: empty path" "$T/bf1" &&
+	test_must_fail "$CAIRN" build --dir "$P" --config "$T/badfrom.yaml" 2>"$T/bf2" &&
+	grep -q "badfrom.yaml:$line:7: from: invalid reference" "$T/bf2"
+'
+
 test_done

@@ -531,6 +531,12 @@ int stage_from_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s,
 	struct strv deps = {0};
 
 	if (img->from.s) {
+		CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
+
+		/* a reference no build could pull is an error here, --dry-run's too */
+		if (cairn_ref_parse(&ref, img->from.s, err) < 0)
+			return cairn_error_wrap(err, "%s:%u:%u: from", b->config->file,
+						img->from.pos.line, img->from.pos.column);
 		strv_add(&deps, img->from.s);
 	} else {
 		const struct built_image *base = stage_find_built(b, img->base);
