@@ -1158,6 +1158,13 @@ static const struct bad bad[] = {
 	{META "dimg: app/\nfrom: x\n", CAIRN_EINVAL,
 	 "werf.yaml:4:7: dimg: must be '/'-separated components [A-Za-z0-9]+([._-]+[A-Za-z0-9]+)* "
 	 "of at most 128 bytes in all"},
+	/* keys werf added after v1.1 say so */
+	{META "image: a\nfrom: x\nfinal: false\n", CAIRN_EINVAL,
+	 "werf.yaml:6:1: final: a key of werf v1.2 and later (cairn reads the configs of dapp and "
+	 "werf v1.0 and v1.1)"},
+	{"project: p\nconfigVersion: 1\nbuild:\n  platform: [linux/amd64]\n", CAIRN_EINVAL,
+	 "werf.yaml:3:1: build: a key of werf v1.2 and later (cairn reads the configs of dapp and "
+	 "werf v1.0 and v1.1)"},
 	/* the 2018 dappfile's ONBUILD and git's as: not in werf.yaml */
 	{META "image: a\nfrom: x\ndocker:\n  ONBUILD: [RUN x]\n", CAIRN_EINVAL,
 	 "werf.yaml:7:3: docker.ONBUILD: unknown key (the 2018 dappfile's; werf.yaml has none)"},

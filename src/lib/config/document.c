@@ -387,6 +387,14 @@ static int check_mount(struct ctx *x, const struct field *f, const struct ynode 
 _Static_assert(GIT(pos) == 0 && IMP(pos) == 0 && MNT(pos) == 0,
 	       "read_seq() sets the position of each element at its start");
 
+/* Keys werf added after v1.1: an error that says so, rather than "unknown key" */
+#define LATER_WERF(k)                                                                    \
+	{                                                                                \
+		.key = k, .type = T_SKIP, .flags = F_UNSUPPORTED,                        \
+		.note = "a key of werf v1.2 and later (cairn reads the configs of dapp " \
+			"and werf v1.0 and v1.1)"                                        \
+	}
+
 static const struct field meta_fields[] = {
 	{.key = "project",
 	 .type = T_STR,
@@ -409,6 +417,7 @@ static const struct field meta_fields[] = {
 	 .flags = F_IGNORED,
 	 .fn = check_map,
 	 .note = "cairn reads the repository as it is"},
+	LATER_WERF("build"),
 	{.key = NULL},
 };
 
@@ -601,6 +610,12 @@ static const struct field image_fields[] = {
 	 .fn = check_bool,
 	 .note = "the files built are the same without it"},
 	{.key = "ansible", .type = T_MAP, .off = IMG(ansible.pos), .sub = ansible_fields},
+	LATER_WERF("final"),
+	LATER_WERF("imageSpec"),
+	LATER_WERF("dependencies"),
+	LATER_WERF("secrets"),
+	LATER_WERF("disableGitAfterPatch"),
+	LATER_WERF("platform"),
 	{.key = NULL},
 };
 
@@ -653,6 +668,12 @@ static const struct field dockerfile_image_fields[] = {
 	 .off = DF(context_add_files),
 	 .check = check_rel},
 	{.key = "contextAddFile", .type = T_LIST, .off = DF(context_add_files), .check = check_rel},
+	LATER_WERF("staged"),
+	LATER_WERF("final"),
+	LATER_WERF("imageSpec"),
+	LATER_WERF("dependencies"),
+	LATER_WERF("secrets"),
+	LATER_WERF("platform"),
 	{.key = NULL},
 };
 
