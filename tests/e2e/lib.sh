@@ -1075,6 +1075,27 @@ docker_cmd () {
 	docker -H "$DOCK" "$@"
 }
 
+# --- reading a --report file ---------------------------------------------------------------------
+
+# report_sig REPORT IMAGE: the signature of image IMAGE in the --report file REPORT
+report_sig () {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+print([i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]["signature"])
+PY
+}
+
+# report_stages REPORT IMAGE STATE: the names of IMAGE's stages in REPORT that were cached
+# (STATE true), built (false), or all of them (any), in chain order, space separated
+report_stages () {
+	python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+im = [i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]
+print(" ".join(s["name"] for s in im["stages"]
+               if sys.argv[3] == "any" or str(s["cached"]).lower() == sys.argv[3]))
+PY
+}
+
 # image_check HOST:PORT/REPO:TAG: what a registry client would refuse in an image cairn
 # published: every layer is checked for a path held twice and against its diff_id
 # (tools/image_check.py), then a real Docker engine pulls it where one is installed (always

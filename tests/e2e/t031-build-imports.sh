@@ -24,28 +24,9 @@ commit() {
 		commit -q -m "$1"
 }
 
-# sig REPORT IMAGE: the signature of IMAGE in a --report file
-sig() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
-print([i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]["signature"])
-PY
-}
-
-# stages REPORT IMAGE STATE: the names of IMAGE's stages that were cached (STATE true), built
-# (false), or all of them (any)
-stages() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-im = [i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]
-print(" ".join(s["name"] for s in im["stages"]
-               if sys.argv[3] == "any" or str(s["cached"]).lower() == sys.argv[3]))
-PY
-}
-
 # unpack REPORT IMAGE DIR: umoci unpack IMAGE's last stage into DIR (the rootfs is DIR/rootfs)
 unpack() {
-	rm -rf "$3" && umoci unpack --image "$STORE:imp:$(sig "$1" "$2")" "$3" >/dev/null
+	rm -rf "$3" && umoci unpack --image "$STORE:imp:$(report_sig "$1" "$2")" "$3" >/dev/null
 }
 
 mkdir -p "$P"
@@ -115,12 +96,12 @@ r = json.load(open(sys.argv[1]))
 assert [(i["name"], i["artifact"]) for i in r["images"]] == \
     [("assets", True), ("app", False), ("other", False)], r["images"]
 PY
-	test "$(stages "$T/r1.json" assets any)" = "from install" &&
-	test "$(stages "$T/r1.json" app false)" = \
+	test "$(report_stages "$T/r1.json" assets any)" = "from install" &&
+	test "$(report_stages "$T/r1.json" app false)" = \
 		"install importsAfterInstall setup dockerInstructions" &&
-	test "$(stages "$T/r1.json" app any)" = \
+	test "$(report_stages "$T/r1.json" app any)" = \
 		"from install importsAfterInstall setup dockerInstructions" &&
-	test "$(stages "$T/r1.json" other any)" = "from importsBeforeSetup setup"
+	test "$(report_stages "$T/r1.json" other any)" = "from importsBeforeSetup setup"
 '
 
 test_expect_success 'build --dry-run after it: every stage stored, nothing to build' '
@@ -153,7 +134,7 @@ test_expect_success 'a single file imported from an image lands under its to pat
 '
 
 test_expect_success 'the artifact is a stage chain in the store, not an image to publish' '
-	skopeo inspect --raw "oci:$STORE:imp:$(sig "$T/r1.json" assets)" >/dev/null &&
+	skopeo inspect --raw "oci:$STORE:imp:$(report_sig "$T/r1.json" assets)" >/dev/null &&
 	python3 - "$T/r1.json" <<PY
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -165,7 +146,7 @@ test_expect_success 'a second build rebuilds nothing' '
 	"$CAIRN" build --dir "$P" --report "$T/r2.json" >"$T/out2" &&
 	! grep -q "\[BUILDING\]" "$T/out2" &&
 	for i in assets app other; do
-		test "$(sig "$T/r2.json" $i)" = "$(sig "$T/r1.json" $i)" || return 1
+		test "$(report_sig "$T/r2.json" $i)" = "$(report_sig "$T/r1.json" $i)" || return 1
 	done
 '
 
@@ -196,10 +177,10 @@ PY
 
 test_expect_success 'changing the artifact rebuilds the importers from their import stage on' '
 	"$CAIRN" build --dir "$P" --report "$T/r3.json" >"$T/out3" &&
-	test "$(stages "$T/r3.json" assets false)" = install &&
-	test "$(stages "$T/r3.json" app false)" = "importsAfterInstall setup dockerInstructions" &&
-	test "$(stages "$T/r3.json" app true)" = "from install" &&
-	test "$(stages "$T/r3.json" other false)" = "importsBeforeSetup setup" &&
+	test "$(report_stages "$T/r3.json" assets false)" = install &&
+	test "$(report_stages "$T/r3.json" app false)" = "importsAfterInstall setup dockerInstructions" &&
+	test "$(report_stages "$T/r3.json" app true)" = "from install" &&
+	test "$(report_stages "$T/r3.json" other false)" = "importsBeforeSetup setup" &&
 	unpack "$T/r3.json" app "$T/app3" &&
 	test "$(cat "$T/app3/rootfs/srv/static/a.txt")" = gamma &&
 	test "$(cat "$T/app3/rootfs/setup-saw")" = gamma &&

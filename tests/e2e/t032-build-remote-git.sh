@@ -22,28 +22,9 @@ commit() {
 		commit -q -m "$1" && git -C "$W" push -q --tags origin main 2>/dev/null
 }
 
-# sig REPORT IMAGE: the signature of IMAGE in a --report file
-sig() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
-print([i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]["signature"])
-PY
-}
-
-# stages REPORT IMAGE STATE: the names of IMAGE's stages that were cached (STATE true), built
-# (false), or all of them (any)
-stages() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-im = [i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]
-print(" ".join(s["name"] for s in im["stages"]
-               if sys.argv[3] == "any" or str(s["cached"]).lower() == sys.argv[3]))
-PY
-}
-
 # unpack REPORT IMAGE DIR: umoci unpack IMAGE's last stage into DIR (the rootfs is DIR/rootfs)
 unpack() {
-	rm -rf "$3" && umoci unpack --image "$STORE:rg:$(sig "$1" "$2")" "$3" >/dev/null
+	rm -rf "$3" && umoci unpack --image "$STORE:rg:$(report_sig "$1" "$2")" "$3" >/dev/null
 }
 
 git init -q --bare "$T/remote.git"
@@ -87,8 +68,8 @@ git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com com
 
 test_expect_success 'the files of the branch and of the tag land in the images' '
 	"$CAIRN" build --dir "$P" --report "$T/r1.json" >"$T/out1" &&
-	test "$(stages "$T/r1.json" bybranch any)" = "from gitArchive" &&
-	test "$(stages "$T/r1.json" bytag any)" = "from gitArchive" &&
+	test "$(report_stages "$T/r1.json" bybranch any)" = "from gitArchive" &&
+	test "$(report_stages "$T/r1.json" bytag any)" = "from gitArchive" &&
 	unpack "$T/r1.json" bybranch "$T/b1" &&
 	test "$(cat "$T/b1/rootfs/app/hello.txt")" = v2 &&
 	test "$(cat "$T/b1/rootfs/app/keep.txt")" = keep &&
@@ -118,17 +99,17 @@ test_expect_success 'the remote is cloned bare under the home dir' '
 test_expect_success 'a second build rebuilds nothing' '
 	"$CAIRN" build --dir "$P" --report "$T/r2.json" >"$T/out2" &&
 	! grep -q "\[BUILDING\]" "$T/out2" &&
-	test "$(sig "$T/r2.json" bybranch)" = "$(sig "$T/r1.json" bybranch)" &&
-	test "$(sig "$T/r2.json" bytag)" = "$(sig "$T/r1.json" bytag)"
+	test "$(report_sig "$T/r2.json" bybranch)" = "$(report_sig "$T/r1.json" bybranch)" &&
+	test "$(report_sig "$T/r2.json" bytag)" = "$(report_sig "$T/r1.json" bytag)"
 '
 
 test_expect_success 'a commit pushed to the branch is fetched: a gitLatestPatch stage' '
 	echo v3 >"$W/src/hello.txt" && echo new >"$W/src/new.txt" && rm "$W/src/keep.txt" &&
 	commit three &&
 	"$CAIRN" build --dir "$P" --report "$T/r3.json" >"$T/out3" &&
-	test "$(stages "$T/r3.json" bybranch false)" = gitLatestPatch &&
-	test "$(stages "$T/r3.json" bytag false)" = "" &&
-	test "$(sig "$T/r3.json" bytag)" = "$(sig "$T/r1.json" bytag)" &&
+	test "$(report_stages "$T/r3.json" bybranch false)" = gitLatestPatch &&
+	test "$(report_stages "$T/r3.json" bytag false)" = "" &&
+	test "$(report_sig "$T/r3.json" bytag)" = "$(report_sig "$T/r1.json" bytag)" &&
 	unpack "$T/r3.json" bybranch "$T/b3" &&
 	test "$(cat "$T/b3/rootfs/app/hello.txt")" = v3 &&
 	test "$(cat "$T/b3/rootfs/app/new.txt")" = new &&
@@ -138,7 +119,7 @@ test_expect_success 'a commit pushed to the branch is fetched: a gitLatestPatch 
 test_expect_success 'a project directory outside any git repository builds remote entries too' '
 	mkdir -p "$T/plain" && cp "$P/werf.yaml" "$T/plain/" &&
 	"$CAIRN" build --dir "$T/plain" --report "$T/r4.json" >"$T/out4" &&
-	test "$(sig "$T/r4.json" bybranch)" = "$(sig "$T/r3.json" bybranch)" &&
+	test "$(report_sig "$T/r4.json" bybranch)" = "$(report_sig "$T/r3.json" bybranch)" &&
 	! grep -q "\[BUILDING\]" "$T/out4"
 '
 

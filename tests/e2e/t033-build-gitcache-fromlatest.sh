@@ -22,33 +22,14 @@ commit() {
 		commit -q -m "$1"
 }
 
-# sig REPORT IMAGE: the signature of IMAGE in a --report file
-sig() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
-print([i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]["signature"])
-PY
-}
-
-# stages REPORT IMAGE STATE: the names of IMAGE's stages that were cached (STATE true), built
-# (false), or all of them (any)
-stages() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-im = [i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]
-print(" ".join(s["name"] for s in im["stages"]
-               if sys.argv[3] == "any" or str(s["cached"]).lower() == sys.argv[3]))
-PY
-}
-
 # unpack REPORT IMAGE DIR: umoci unpack IMAGE's last stage into DIR (the rootfs is DIR/rootfs)
 unpack() {
-	rm -rf "$3" && umoci unpack --image "$STORE:gc:$(sig "$1" "$2")" "$3" >/dev/null
+	rm -rf "$3" && umoci unpack --image "$STORE:gc:$(report_sig "$1" "$2")" "$3" >/dev/null
 }
 
 # label REPORT IMAGE KEY: the value of label KEY in the config of IMAGE's last stage
 label() {
-	skopeo inspect --config "oci:$STORE:gc:$(sig "$1" "$2")" |
+	skopeo inspect --config "oci:$STORE:gc:$(report_sig "$1" "$2")" |
 		python3 -c 'import json, sys; print((json.load(sys.stdin)["config"].get("Labels") or {}).get(sys.argv[1], ""))' "$3"
 }
 
@@ -89,28 +70,28 @@ YAML
 
 test_expect_success 'the first build: no gitCache, no gitLatestPatch' '
 	"$CAIRN" build --dir "$P" --report "$T/r1.json" >"$T/out1" &&
-	test "$(stages "$T/r1.json" code any)" = "from gitArchive dockerInstructions"
+	test "$(report_stages "$T/r1.json" code any)" = "from gitArchive dockerInstructions"
 '
 
 test_expect_success 'small commits (under a MiB since the archive) rebuild only gitLatestPatch' '
 	head -c 100000 /dev/urandom | od -An -tx1 | head -c 200000 >"$P/app/small1.txt" &&
 	commit small1 &&
 	"$CAIRN" build --dir "$P" --report "$T/r2.json" >"$T/out2" &&
-	test "$(stages "$T/r2.json" code false)" = "gitLatestPatch dockerInstructions" &&
-	test "$(stages "$T/r2.json" code any)" = \
+	test "$(report_stages "$T/r2.json" code false)" = "gitLatestPatch dockerInstructions" &&
+	test "$(report_stages "$T/r2.json" code any)" = \
 		"from gitArchive gitLatestPatch dockerInstructions" &&
 	head -c 100000 /dev/urandom | od -An -tx1 | head -c 200000 >"$P/app/small2.txt" &&
 	echo v2 >"$P/app/main.txt" && commit small2 &&
 	"$CAIRN" build --dir "$P" --report "$T/r3.json" >"$T/out3" &&
-	test "$(stages "$T/r3.json" code false)" = "gitLatestPatch dockerInstructions" &&
-	test "$(stages "$T/r3.json" code true)" = "from gitArchive"
+	test "$(report_stages "$T/r3.json" code false)" = "gitLatestPatch dockerInstructions" &&
+	test "$(report_stages "$T/r3.json" code true)" = "from gitArchive"
 '
 
 test_expect_success 'a 2 MiB commit is folded into gitCache; gitLatestPatch is empty' '
 	head -c 2M /dev/urandom >"$P/app/big.bin" && commit big &&
 	"$CAIRN" build --dir "$P" --report "$T/r4.json" >"$T/out4" &&
-	test "$(stages "$T/r4.json" code false)" = "gitCache dockerInstructions" &&
-	test "$(stages "$T/r4.json" code any)" = "from gitArchive gitCache dockerInstructions" &&
+	test "$(report_stages "$T/r4.json" code false)" = "gitCache dockerInstructions" &&
+	test "$(report_stages "$T/r4.json" code any)" = "from gitArchive gitCache dockerInstructions" &&
 	unpack "$T/r4.json" code "$T/c4" &&
 	cmp "$P/app/big.bin" "$T/c4/rootfs/srv/app/big.bin" &&
 	cmp "$P/app/small1.txt" "$T/c4/rootfs/srv/app/small1.txt" &&
@@ -121,8 +102,8 @@ test_expect_success 'a 2 MiB commit is folded into gitCache; gitLatestPatch is e
 test_expect_success 'after gitCache, a small commit is a patch on top of the cached stage' '
 	echo v3 >"$P/app/main.txt" && commit v3 &&
 	"$CAIRN" build --dir "$P" --report "$T/r5.json" >"$T/out5" &&
-	test "$(stages "$T/r5.json" code false)" = "gitLatestPatch dockerInstructions" &&
-	test "$(stages "$T/r5.json" code true)" = "from gitArchive gitCache" &&
+	test "$(report_stages "$T/r5.json" code false)" = "gitLatestPatch dockerInstructions" &&
+	test "$(report_stages "$T/r5.json" code true)" = "from gitArchive gitCache" &&
 	unpack "$T/r5.json" code "$T/c5" &&
 	test "$(cat "$T/c5/rootfs/srv/app/main.txt")" = v3 &&
 	cmp "$P/app/big.bin" "$T/c5/rootfs/srv/app/big.bin"
@@ -130,14 +111,14 @@ test_expect_success 'after gitCache, a small commit is a patch on top of the cac
 
 test_expect_success 'fromLatest: the first build, then a second that rebuilds nothing' '
 	"$CAIRN" build --dir "$Q" --report "$T/p1.json" pinned >"$T/pout1" &&
-	test "$(stages "$T/p1.json" pinned any)" = "from install" &&
-	test "$(stages "$T/p1.json" pinned false)" = install &&
+	test "$(report_stages "$T/p1.json" pinned any)" = "from install" &&
+	test "$(report_stages "$T/p1.json" pinned false)" = install &&
 	"$CAIRN" build --dir "$Q" --report "$T/f1.json" >"$T/fout1" &&
-	test "$(stages "$T/f1.json" latest any)" = "from install" &&
+	test "$(report_stages "$T/f1.json" latest any)" = "from install" &&
 	test "$(label "$T/f1.json" latest x)" = "" &&
 	"$CAIRN" build --dir "$Q" --report "$T/f2.json" >"$T/fout2" &&
 	! grep -q "\[BUILDING\]" "$T/fout2" &&
-	test "$(sig "$T/f2.json" latest)" = "$(sig "$T/f1.json" latest)"
+	test "$(report_sig "$T/f2.json" latest)" = "$(report_sig "$T/f1.json" latest)"
 '
 
 test_expect_success 'fromLatest: a new base image under the same tag rebuilds from from on' '
@@ -148,7 +129,7 @@ test_expect_success 'fromLatest: a new base image under the same tag rebuilds fr
 		"docker://$REG/base/busybox:1" </dev/null &&
 	test "$(manifest_digest "$REG/base/busybox:1")" != "$old" &&
 	"$CAIRN" build --dir "$Q" --report "$T/f3.json" >"$T/fout3" &&
-	test "$(stages "$T/f3.json" latest false)" = "from install" &&
+	test "$(report_stages "$T/f3.json" latest false)" = "from install" &&
 	test "$(label "$T/f3.json" latest x)" = y &&
 	unpack "$T/f3.json" latest "$T/l3" &&
 	test "$(cat "$T/l3/rootfs/built")" = latest
@@ -156,8 +137,8 @@ test_expect_success 'fromLatest: a new base image under the same tag rebuilds fr
 
 test_expect_success 'without fromLatest the image keeps the base it was built on' '
 	"$CAIRN" build --dir "$Q" --report "$T/p2.json" pinned >"$T/pout2" &&
-	test "$(stages "$T/p2.json" pinned true)" = "from install" &&
-	test "$(sig "$T/p2.json" pinned)" = "$(sig "$T/p1.json" pinned)" &&
+	test "$(report_stages "$T/p2.json" pinned true)" = "from install" &&
+	test "$(report_sig "$T/p2.json" pinned)" = "$(report_sig "$T/p1.json" pinned)" &&
 	test "$(label "$T/p2.json" pinned x)" = "" &&
 	"$CAIRN" build --dir "$P" --report "$T/r6.json" >"$T/out6" &&
 	! grep -q "\[BUILDING\]" "$T/out6"
@@ -166,7 +147,7 @@ test_expect_success 'without fromLatest the image keeps the base it was built on
 test_expect_success 'fromLatest: the same new base again rebuilds nothing' '
 	"$CAIRN" build --dir "$Q" --report "$T/f4.json" >"$T/fout4" &&
 	! grep -q "\[BUILDING\]" "$T/fout4" &&
-	test "$(sig "$T/f4.json" latest)" = "$(sig "$T/f3.json" latest)"
+	test "$(report_sig "$T/f4.json" latest)" = "$(report_sig "$T/f3.json" latest)"
 '
 
 test_done

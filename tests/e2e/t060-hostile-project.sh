@@ -24,17 +24,9 @@ commit() {
 		commit -q -m "$2"
 }
 
-# sig REPORT IMAGE: the signature of IMAGE in a --report file
-sig() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
-print([i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]["signature"])
-PY
-}
-
 # rootfs REPORT IMAGE DIR: umoci unpack IMAGE's last stage; prints the rootfs path
 rootfs() {
-	rm -rf "$3" && umoci unpack --image "$STORE:$4:$(sig "$1" "$2")" "$3" >/dev/null &&
+	rm -rf "$3" && umoci unpack --image "$STORE:$4:$(report_sig "$1" "$2")" "$3" >/dev/null &&
 		echo "$3/rootfs"
 }
 

@@ -22,16 +22,6 @@ registry_start
 base_image_push "$REG/base/busybox:1"
 export P="$T/project"
 
-# stages REPORT IMAGE STATE: IMAGE's stage names, cached (true), built (false) or all (any)
-stages() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-im = [i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]
-print(" ".join(s["name"] for s in im["stages"]
-               if sys.argv[3] == "any" or str(s["cached"]).lower() == sys.argv[3]))
-PY
-}
-
 commit() {
 	git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@example.com \
 		commit -q -m "$1"
@@ -83,32 +73,32 @@ commit init
 
 test_expect_success 'installCacheVersion alone makes an install stage; none without it' '
 	"$CAIRN" build --dir "$P" --report "$T/r1.json" >"$T/out1" &&
-	test "$(stages "$T/r1.json" versioned any)" = "from gitArchive install" &&
-	test "$(stages "$T/r1.json" plain any)" = "from gitArchive"
+	test "$(report_stages "$T/r1.json" versioned any)" = "from gitArchive install" &&
+	test "$(report_stages "$T/r1.json" plain any)" = "from gitArchive"
 '
 
 test_expect_success 'its stageDependencies fire: a changed file rebuilds install' '
 	echo 2 >"$P/deps.txt" && commit deps &&
 	"$CAIRN" build --dir "$P" --report "$T/r2.json" >"$T/out2" &&
-	test "$(stages "$T/r2.json" versioned false)" = "install" &&
+	test "$(report_stages "$T/r2.json" versioned false)" = "install" &&
 	rm -rf "$T/u" &&
 	umoci unpack --image "$CAIRN_HOME/store:stages:$(python3 -c "import json; print([i for i in json.load(open(\"$T/r2.json\"))[\"images\"] if i[\"name\"] == \"versioned\"][0][\"signature\"])")" "$T/u" >/dev/null &&
 	test "$(cat "$T/u/rootfs/app/deps.txt")" = 2
 '
 
 test_expect_success 'an artifact has no patch stages: other files change nothing' '
-	test "$(stages "$T/r2.json" tool any)" = "from gitArchive install" &&
+	test "$(report_stages "$T/r2.json" tool any)" = "from gitArchive install" &&
 	echo second >"$P/tool/other" && commit other &&
 	"$CAIRN" build --dir "$P" --report "$T/r3.json" >"$T/out3" &&
-	test -z "$(stages "$T/r3.json" tool false)" &&
-	test -z "$(stages "$T/r3.json" user false)"
+	test -z "$(report_stages "$T/r3.json" tool false)" &&
+	test -z "$(report_stages "$T/r3.json" user false)"
 '
 
 test_expect_success 'its stageDependencies rebuild it from the current commit, and the importers' '
 	echo two >"$P/tool/build.sh" && commit build &&
 	"$CAIRN" build --dir "$P" --report "$T/r4.json" >"$T/out4" &&
-	test "$(stages "$T/r4.json" tool false)" = install &&
-	test "$(stages "$T/r4.json" user false)" = importsAfterInstall &&
+	test "$(report_stages "$T/r4.json" tool false)" = install &&
+	test "$(report_stages "$T/r4.json" user false)" = importsAfterInstall &&
 	rm -rf "$T/w" &&
 	umoci unpack --image "$CAIRN_HOME/store:stages:$(python3 -c "import json; print([i for i in json.load(open(\"$T/r4.json\"))[\"images\"] if i[\"name\"] == \"user\"][0][\"signature\"])")" "$T/w" >/dev/null &&
 	test "$(cat "$T/w/rootfs/built")" = "two
@@ -128,13 +118,13 @@ test_expect_success 'a commit lost to amend + gc: the git stages are built again
 	git -C "$T/lost" -c user.name=t -c user.email=t@example.com commit -q --amend -m two &&
 	git -C "$T/lost" reflog expire --expire=now --all && git -C "$T/lost" gc -q --prune=now &&
 	"$CAIRN" build --dir "$T/lost" --report "$T/r5.json" >"$T/out6" 2>&1 &&
-	test "$(stages "$T/r5.json" app false)" = "gitArchive install" &&
+	test "$(report_stages "$T/r5.json" app false)" = "gitArchive install" &&
 	sig=$(python3 -c "import json; print(json.load(open(\"$T/r5.json\"))[\"images\"][0][\"signature\"])") &&
 	rm -rf "$T/l" && umoci unpack --image "$CAIRN_HOME/store:lost:$sig" "$T/l" >/dev/null &&
 	test "$(cat "$T/l/rootfs/app/f" "$T/l/rootfs/installed")" = "amended
 amended" || return 1
 	"$CAIRN" build --dir "$T/lost" --report "$T/r6.json" >"$T/out7" &&
-	test -z "$(stages "$T/r6.json" app false)"
+	test -z "$(report_stages "$T/r6.json" app false)"
 '
 
 test_expect_success 'gitLatestPatch: same files, same stage (commit outside the selection, amend)' '
@@ -148,14 +138,14 @@ test_expect_success 'gitLatestPatch: same files, same stage (commit outside the 
 	echo 2 >"$T/pt/app/f" && git -C "$T/pt" add -A &&
 	git -C "$T/pt" -c user.name=t -c user.email=t@example.com commit -q -m two &&
 	"$CAIRN" build --dir "$T/pt" --report "$T/p2.json" >"$T/out9" &&
-	test "$(stages "$T/p2.json" app false)" = gitLatestPatch &&
+	test "$(report_stages "$T/p2.json" app false)" = gitLatestPatch &&
 	echo r2 >"$T/pt/README" && git -C "$T/pt" add -A &&
 	git -C "$T/pt" -c user.name=t -c user.email=t@example.com commit -q -m readme &&
 	"$CAIRN" build --dir "$T/pt" --report "$T/p3.json" >"$T/out10" &&
-	test -z "$(stages "$T/p3.json" app false)" &&
+	test -z "$(report_stages "$T/p3.json" app false)" &&
 	git -C "$T/pt" -c user.name=u -c user.email=u@example.com commit -q --amend -m other &&
 	"$CAIRN" build --dir "$T/pt" --report "$T/p4.json" >"$T/out11" &&
-	test -z "$(stages "$T/p4.json" app false)" &&
+	test -z "$(report_stages "$T/p4.json" app false)" &&
 	python3 - "$T/p2.json" "$T/p3.json" "$T/p4.json" <<PY
 import json, sys
 sigs = {json.load(open(f))["images"][0]["signature"] for f in sys.argv[1:]}

@@ -59,18 +59,9 @@ YAML
 git -C "$P" add -A &&
 	git -C "$P" -c user.name=t -c user.email=t@example.com commit -q -m init
 
-# stored REPORT NAME: the signature of image NAME in a --report file
-stored() {
-	python3 - "$1" "$2" <<PY
-import json, sys
-r = json.load(open(sys.argv[1]))
-print([i["signature"] for i in r["images"] if i["name"] == sys.argv[2]][0])
-PY
-}
-
 test_expect_success 'a dappfile.yml without meta document builds as project shop-front' '
 	cairn_run build --dir "$P" --report "$T/r1.json" >"$T/out1" 2>"$T/err1" &&
-	stored "$T/r1.json" web >"$T/sig" &&
+	report_sig "$T/r1.json" web >"$T/sig" &&
 	skopeo inspect --raw "oci:$STORE:shop-front:$(cat "$T/sig")" >/dev/null
 '
 
@@ -149,22 +140,12 @@ shell:
 YAML
 git -C "$Q" add -A && git -C "$Q" -c user.name=t -c user.email=t@e commit -q -m init
 
-# stages REPORT IMAGE STATE: IMAGE's stages cached (true), built (false) or all (any)
-stages() {
-	python3 - "$1" "$2" "$3" <<PY
-import json, sys
-im = [i for i in json.load(open(sys.argv[1]))["images"] if i["name"] == sys.argv[2]][0]
-print(" ".join(s["name"] for s in im["stages"]
-               if sys.argv[3] == "any" or str(s["cached"]).lower() == sys.argv[3]))
-PY
-}
-
 test_expect_success 'an artifact'"'"'s buildArtifact stage runs after setup; the dimg imports what it made' '
 	cairn_run build --dir "$Q" --report "$T/q1.json" >"$T/q1" 2>&1 &&
-	test "$(stages "$T/q1.json" go-build any)" = "from gitArchive install buildArtifact" &&
-	test "$(stages "$T/q1.json" app any)" = \
+	test "$(report_stages "$T/q1.json" go-build any)" = "from gitArchive install buildArtifact" &&
+	test "$(report_stages "$T/q1.json" app any)" = \
 		"from beforeInstall install beforeSetup importsBeforeSetup setup" &&
-	umoci unpack --image "$STORE:builder:$(stored "$T/q1.json" app)" "$T/q1b" >/dev/null &&
+	umoci unpack --image "$STORE:builder:$(report_sig "$T/q1.json" app)" "$T/q1b" >/dev/null &&
 	test "$(cat "$T/q1b/rootfs/app/bin.txt")" = "package main // one" &&
 	test "$(cat "$T/q1b/rootfs/app/seen")" = "package main // one" &&
 	test "$(cat "$T/q1b/rootfs/app/tools.txt")" = tools
@@ -174,15 +155,15 @@ test_expect_success 'a change under its stageDependencies rebuilds buildArtifact
 	echo "package main // two" >"$Q/src/main.go" &&
 	git -C "$Q" -c user.name=t -c user.email=t@e commit -q -am two &&
 	cairn_run build --dir "$Q" --report "$T/q2.json" >"$T/q2" 2>&1 &&
-	test "$(stages "$T/q2.json" go-build false)" = buildArtifact &&
-	test "$(stages "$T/q2.json" app false)" = "importsBeforeSetup setup" &&
-	umoci unpack --image "$STORE:builder:$(stored "$T/q2.json" app)" "$T/q2b" >/dev/null &&
+	test "$(report_stages "$T/q2.json" go-build false)" = buildArtifact &&
+	test "$(report_stages "$T/q2.json" app false)" = "importsBeforeSetup setup" &&
+	umoci unpack --image "$STORE:builder:$(report_sig "$T/q2.json" app)" "$T/q2b" >/dev/null &&
 	test "$(cat "$T/q2b/rootfs/app/seen")" = "package main // two" &&
 	echo "more notes" >"$Q/src/README" &&
 	git -C "$Q" -c user.name=t -c user.email=t@e commit -q -am notes &&
 	cairn_run build --dir "$Q" --report "$T/q3.json" >"$T/q3" 2>&1 &&
 	! grep -q "\[BUILDING\]" "$T/q3" &&
-	test "$(stored "$T/q3.json" app)" = "$(stored "$T/q2.json" app)"
+	test "$(report_sig "$T/q3.json" app)" = "$(report_sig "$T/q2.json" app)"
 '
 
 test_expect_success 'buildArtifact in a dimg, or in werf.yaml, is an error naming the line' '
@@ -214,7 +195,7 @@ YAML
 	git -C "$O" add -A && git -C "$O" -c user.name=t -c user.email=t@e commit -q -m i &&
 	cairn_run build --dir "$O" --report "$T/o.json" >"$T/o.out" 2>&1 &&
 	for i in base child; do
-		skopeo inspect --raw --config "oci:$STORE:onbuild:$(stored "$T/o.json" $i)" \
+		skopeo inspect --raw --config "oci:$STORE:onbuild:$(report_sig "$T/o.json" $i)" \
 			>"$T/o-$i.json" || return 1
 	done &&
 	python3 - "$T/o-base.json" "$T/o-child.json" <<PY

@@ -83,15 +83,6 @@ ansible:
 YAML
 git -C "$P" add -A && git -C "$P" -c user.name=t -c user.email=t@e commit -q -m init || exit 1
 
-# stages REPORT STATE: the stages of image test cached (true) or built (false)
-stages() {
-	python3 - "$1" "$2" <<PY
-import json, sys
-im = json.load(open(sys.argv[1]))["images"][0]
-print(" ".join(s["name"] for s in im["stages"] if str(s["cached"]).lower() == sys.argv[2]))
-PY
-}
-
 test_expect_success 'the real config builds and publishes on Debian 12' '
 	debian_image_push "$REG/base/debian:12" &&
 	cairn_run build-and-publish --dir "$P" -i "$REG/it" --tag-plain v1 --report "$T/r1.json" \
@@ -133,8 +124,8 @@ test_expect_success 'a project file changed: install and what follows are built 
 	echo "print('"'"'two'"'"')" >"$P/src/main.py" &&
 	git -C "$P" -c user.name=t -c user.email=t@e commit -q -am two &&
 	cairn_run build --dir "$P" --report "$T/r2.json" >"$T/out2" 2>&1 &&
-	test "$(stages "$T/r2.json" true)" = "from gitArchive" &&
-	test "$(stages "$T/r2.json" false)" = "install setup dockerInstructions"
+	test "$(report_stages "$T/r2.json" test true)" = "from gitArchive" &&
+	test "$(report_stages "$T/r2.json" test false)" = "install setup dockerInstructions"
 '
 
 test_done
