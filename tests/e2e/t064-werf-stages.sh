@@ -82,7 +82,7 @@ test_expect_success 'its stageDependencies fire: a changed file rebuilds install
 	"$CAIRN" build --dir "$P" --report "$T/r2.json" >"$T/out2" &&
 	test "$(report_stages "$T/r2.json" versioned false)" = "install" &&
 	rm -rf "$T/u" &&
-	umoci unpack --image "$CAIRN_HOME/store:stages:$(python3 -c "import json; print([i for i in json.load(open(\"$T/r2.json\"))[\"images\"] if i[\"name\"] == \"versioned\"][0][\"signature\"])")" "$T/u" >/dev/null &&
+	umoci unpack --image "$CAIRN_HOME/store:stages:$(report_sig "$T/r2.json" versioned)" "$T/u" >/dev/null &&
 	test "$(cat "$T/u/rootfs/app/deps.txt")" = 2
 '
 
@@ -100,7 +100,7 @@ test_expect_success 'its stageDependencies rebuild it from the current commit, a
 	test "$(report_stages "$T/r4.json" tool false)" = install &&
 	test "$(report_stages "$T/r4.json" user false)" = importsAfterInstall &&
 	rm -rf "$T/w" &&
-	umoci unpack --image "$CAIRN_HOME/store:stages:$(python3 -c "import json; print([i for i in json.load(open(\"$T/r4.json\"))[\"images\"] if i[\"name\"] == \"user\"][0][\"signature\"])")" "$T/w" >/dev/null &&
+	umoci unpack --image "$CAIRN_HOME/store:stages:$(report_sig "$T/r4.json" user)" "$T/w" >/dev/null &&
 	test "$(cat "$T/w/rootfs/built")" = "two
 second"
 '
@@ -266,7 +266,7 @@ test_expect_success 'mounts: tmp_dir per image per build, build_dir per project,
 	git -C "$T/mnt" add -A && git -C "$T/mnt" -c user.name=t -c user.email=t@example.com \
 		commit -q -m init &&
 	"$CAIRN" build --dir "$T/mnt" --report "$T/mnt.json" >"$T/mnt.out" 2>&1 &&
-	sig=$(python3 -c "import json; print([i for i in json.load(open(\"$T/mnt.json\"))[\"images\"] if i[\"name\"] == \"child\"][0][\"signature\"])") &&
+	sig=$(report_sig "$T/mnt.json" child) &&
 	rm -rf "$T/mu" && umoci unpack --image "$CAIRN_HOME/store:mnt:$sig" "$T/mu" >/dev/null &&
 	test "$(cat "$T/mu/rootfs/seen-scratch" "$T/mu/rootfs/seen-cache")" = "mine
 from-base" &&
@@ -307,7 +307,7 @@ test_expect_success 'imports: a glob add, and import.stage takes that stage of t
 	git -C "$T/imp" add -A && git -C "$T/imp" -c user.name=t -c user.email=t@example.com \
 		commit -q -m init &&
 	"$CAIRN" build --dir "$T/imp" --report "$T/imp.json" >"$T/imp.out" 2>&1 &&
-	sig=$(python3 -c "import json; print([i for i in json.load(open(\"$T/imp.json\"))[\"images\"] if i[\"name\"] == \"app\"][0][\"signature\"])") &&
+	sig=$(report_sig "$T/imp.json" app) &&
 	rm -rf "$T/iu" && umoci unpack --image "$CAIRN_HOME/store:imp:$sig" "$T/iu" >/dev/null &&
 	test "$(ls "$T/iu/rootfs/libs")" = "a.jar
 b.jar" &&

@@ -971,6 +971,7 @@ static void test_dappfile_onbuild(void **state)
 	static const char ok[] = "dimg: a\nfrom: x\ndocker:\n  ONBUILD: [RUN make, COPY . /src]\n";
 	static const char bad[] =
 		"dimg: a\nfrom: x\ndocker:\n  ONBUILD: [RUN make, onbuild RUN x]\n";
+	static const char lead[] = "dimg: a\nfrom: x\ndocker:\n  ONBUILD: [\"\\n FROM y\"]\n";
 	struct cairn_config *c = NULL;
 	struct cairn_error *err = NULL;
 
@@ -981,6 +982,12 @@ static void test_dappfile_onbuild(void **state)
 	assert_int_equal(cairn_config_parse(&c, "dappfile.yaml", bad, strlen(bad), &err),
 			 CAIRN_EINVAL);
 	assert_string_equal(err->msg, "dappfile.yaml:4:23: docker.ONBUILD[1]: cannot be FROM, "
+				      "MAINTAINER or ONBUILD (docker refuses them)");
+	cairn_error_clear(&err);
+	/* docker trims any white space before the instruction */
+	assert_int_equal(cairn_config_parse(&c, "dappfile.yaml", lead, strlen(lead), &err),
+			 CAIRN_EINVAL);
+	assert_string_equal(err->msg, "dappfile.yaml:4:13: docker.ONBUILD[0]: cannot be FROM, "
 				      "MAINTAINER or ONBUILD (docker refuses them)");
 	cairn_error_clear(&err);
 }
@@ -1091,6 +1098,12 @@ static const struct bad bad[] = {
 	 "  - references: {tag: \"/((a{1000}){1000}){1000}/\"}\n",
 	 CAIRN_EINVAL,
 	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: '/((a{1000}){1000}){1000}/': "
+	 "expression too large"},
+	/* bounds read the POSIX text regcomp gets: "\\]" ends the brackets there, "{,m}" counts */
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {tag: \"/[a\\\\]((a*){,100}){,30}]/\"}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: '/[a\\]((a*){,100}){,30}]/': "
 	 "expression too large"},
 	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
 	 "  - references: {tag: \"/a{1001}/\"}\n",

@@ -5,6 +5,7 @@
 #include "util/parse.h"
 #include "util/json.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <strings.h>
 
@@ -84,9 +85,9 @@ static const char *check_onbuild(const char *s, size_t len)
 	static const char *const refused[] = {"FROM", "MAINTAINER", "ONBUILD"};
 	size_t i = 0, w;
 
-	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+	while (i < len && isspace((unsigned char)s[i]))
 		i++;
-	for (w = i; w < len && s[w] != ' ' && s[w] != '\t';)
+	for (w = i; w < len && !isspace((unsigned char)s[w]);)
 		w++;
 	if (w == i)
 		return "must be an instruction (RUN ..., COPY ...)";

@@ -149,11 +149,12 @@ static int read_limit(struct ctx *x, const struct cairn_config_value *v, const c
 char *cfg_go_regexp(const char *go, char bad[3])
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
+	const char *end = go + strlen(go);
 	bool in_class = false;
 
 	for (const char *p = go; *p; p++) {
 		if (!in_class && *p == '{') {
-			size_t n = cfg_regexp_go_repeat(p, strlen(p), 0);
+			size_t n = cfg_regexp_go_repeat(p, (size_t)(end - p), 0);
 
 			if (!n) {
 				cairn_buf_addstr(&b, "\\{");
@@ -180,8 +181,8 @@ char *cfg_go_regexp(const char *go, char bad[3])
 				cairn_buf_addch(&b, *++p);
 			continue;
 		}
-		if (in_class && *p == '[' && cfg_regexp_class_name(p, strlen(p), 0)) {
-			size_t len = cfg_regexp_class_name(p, strlen(p), 0);
+		if (in_class && *p == '[' && cfg_regexp_class_name(p, (size_t)(end - p), 0)) {
+			size_t len = cfg_regexp_class_name(p, (size_t)(end - p), 0);
 
 			cairn_buf_add(&b, p, len); /* [:alpha:] */
 			p += len - 1;
@@ -225,16 +226,23 @@ char *cfg_go_regexp(const char *go, char bad[3])
 	return cairn_buf_detach(&b, NULL);
 }
 
-/* A /REGEXP/ pattern compiled, or -1 (`why`: the escape refused, or "" for a syntax error). */
-static int compile(regex_t *re, const char *pattern, char why[3])
+/*
+ * A /REGEXP/ pattern compiled, or -1: `why` the escape refused, else `*limit` the bound the
+ * POSIX text regcomp would get passes (see cfg_regexp_limits), else a syntax error.
+ */
+static int compile(regex_t *re, const char *pattern, char why[3], const char **limit)
 {
 	size_t n = strlen(pattern);
 	cleanup_free char *go = xstrndup(pattern + 1, n - 2);
 	cleanup_free char *posix = cfg_go_regexp(go, why);
 
+	*limit = NULL;
 	if (!posix)
 		return -1;
 	why[0] = 0;
+	*limit = cfg_regexp_limits(posix, strlen(posix));
+	if (*limit)
+		return -1;
 	return regcomp(re, posix, REG_EXTENDED | REG_NOSUB) == 0 ? 0 : -1;
 }
 
@@ -243,23 +251,23 @@ static int check_pattern(struct ctx *x, const struct cairn_config_value *v, cons
 	size_t n;
 	regex_t re;
 	char why[3] = "";
-	const char *limit;
+	const char *limit = NULL;
 
 	if (v->kind != CAIRN_CONFIG_VALUE_SCALAR || !*v->text)
 		return bad(x, v, "references.%s: must be a name or /REGEXP/", key);
 	n = strlen(v->text);
 	if (n < 2 || v->text[0] != '/' || v->text[n - 1] != '/')
 		return 0;
-	limit = cfg_regexp_limits(v->text + 1, n - 2);
-	if (limit)
-		return bad(x, v, "references.%s: '%s': %s", key, v->text, limit);
-	if (compile(&re, v->text, why) < 0)
-		return why[0] ? bad(x, v,
-				    "references.%s: '%s': the escape '%s' is not supported (cairn "
-				    "matches POSIX extended regular expressions)",
-				    key, v->text, why)
-			      : bad(x, v, "references.%s: invalid regular expression '%s'", key,
-				    v->text);
+	if (compile(&re, v->text, why, &limit) < 0) {
+		if (why[0])
+			return bad(x, v,
+				   "references.%s: '%s': the escape '%s' is not supported (cairn "
+				   "matches POSIX extended regular expressions)",
+				   key, v->text, why);
+		if (limit)
+			return bad(x, v, "references.%s: '%s': %s", key, v->text, limit);
+		return bad(x, v, "references.%s: invalid regular expression '%s'", key, v->text);
+	}
 	regfree(&re);
 	return 0;
 }
@@ -359,13 +367,14 @@ void cfg_keep_policies_release(struct cairn_config *c)
 bool cairn_config_keep_policy_matches(const struct cairn_config_keep_policy *p, const char *name)
 {
 	size_t n = strlen(p->pattern);
+	const char *limit;
 	char why[3];
 	regex_t re;
 	bool m;
 
 	if (n < 2 || p->pattern[0] != '/' || p->pattern[n - 1] != '/')
 		return strcmp(p->pattern, name) == 0;
-	if (compile(&re, p->pattern, why) < 0)
+	if (compile(&re, p->pattern, why, &limit) < 0)
 		return false;
 	m = regexec(&re, name, 0, NULL, 0) == 0;
 	regfree(&re);

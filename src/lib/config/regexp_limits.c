@@ -15,8 +15,8 @@ struct repeat {
 };
 
 /*
- * A count "{n}", "{n,}" or "{n,m}" at p[i..n), as Go reads one: its length, or 0 when it is no
- * count (the callers hand glibc any other '{' as a literal).
+ * A count "{n}", "{n,}", "{n,m}" or "{,m}" (glibc reads "{0,m}") at p[i..n): its length, or 0
+ * when it is no count.
  */
 static size_t count_at(const char *p, size_t n, size_t i, struct repeat *r, bool *too_big)
 {
@@ -26,8 +26,6 @@ static size_t count_at(const char *p, size_t n, size_t i, struct repeat *r, bool
 	size_t k;
 
 	*too_big = false;
-	if (!cfg_regexp_go_repeat(p, n, i))
-		return 0;
 	for (k = i + 1; k < n && p[k] != '}'; k++) {
 		if (p[k] >= '0' && p[k] <= '9') {
 			have[part] = true;

@@ -12,16 +12,16 @@
 #define CFG_REGEXP_OPTIONAL_MAX 500
 
 /*
- * NULL when pattern p[0..n) is within bounds, else why not. glibc's regcomp copies a repeated
- * subexpression once per count (and once more for '+'), each repetition of a repetition again:
- * "o++++..." or "(a{1000}){1000}" take gigabytes. Refused, as Go refuses them too: a repetition
- * operator right after another (one '?' after one marks it non-greedy), a count over 1000, and
- * patterns that would make more than CFG_REGEXP_SIZE_MAX nodes (atoms, bracket expressions,
- * '|', two per group, and every copy a repetition makes), read with glibc's brackets (no
- * escapes inside) and Go's counts (other braces are literals), of which at most
- * CFG_REGEXP_OPTIONAL_MAX may match nothing ('*', '?', the copies past n of a{n,m}, '|' branches):
- * regcomp's closure sets grow with the square of those ("(a*){1000}" takes 84 MB, "((a*){100}){30}"
- * 706 MB).
+ * NULL when the POSIX extended pattern p[0..n) that regcomp is about to get (after any
+ * translation from Go's syntax) is within bounds, else why not. glibc's regcomp copies a
+ * repeated subexpression once per count (and once more for '+'), each repetition of a repetition
+ * again: "o++++..." or "(a{1000}){1000}" take gigabytes. Refused, as Go refuses them too: a
+ * repetition operator right after another (one '?' after one marks it non-greedy), a count over
+ * 1000, and patterns that would make more than CFG_REGEXP_SIZE_MAX nodes (atoms, bracket
+ * expressions, '|', two per group, and every copy a repetition makes), read as glibc reads them
+ * (brackets without escapes inside, "{,m}" a count), of which at most CFG_REGEXP_OPTIONAL_MAX
+ * may match nothing ('*', '?', the copies past n of a{n,m}, '|' branches): regcomp's closure
+ * sets grow with the square of those ("(a*){1000}" takes 84 MB, "((a*){100}){30}" 706 MB).
  */
 const char *cfg_regexp_limits(const char *p, size_t n);
 

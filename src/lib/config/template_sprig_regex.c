@@ -104,9 +104,9 @@ static int re_compile(struct exec *x, struct re *re, const struct val *pat, cons
 		p += 4;
 		n -= 4;
 	}
-	why = cfg_regexp_limits(p, n);
-	if (!why)
-		why = translate(&b, p, n);
+	why = translate(&b, p, n);
+	if (!why) /* what regcomp gets, read as glibc reads it */
+		why = cfg_regexp_limits(b.buf ? b.buf : "", b.len);
 	if (why)
 		return tpl_xfail(x, off, err, "%s: pattern '%s': %s", fn, pat->s, why);
 	rc = regcomp(&re->r, b.buf, flags);
