@@ -1099,11 +1099,17 @@ static const struct bad bad[] = {
 	 CAIRN_EINVAL,
 	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: '/((a{1000}){1000}){1000}/': "
 	 "expression too large"},
-	/* bounds read the POSIX text regcomp gets: "\\]" ends the brackets there, "{,m}" counts */
+	/* "\\]" would end POSIX's brackets where Go's go on (and let "{,m}" through raw) */
 	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
 	 "  - references: {tag: \"/[a\\\\]((a*){,100}){,30}]/\"}\n",
 	 CAIRN_EINVAL,
 	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: '/[a\\]((a*){,100}){,30}]/': "
+	 "the escape '\\]' is not supported (cairn matches POSIX extended regular expressions)"},
+	/* the bounds read the POSIX text regcomp gets: glibc's brackets take no escapes */
+	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
+	 "  - references: {tag: \"/[\\\\d]((a*){100}){30}/\"}\n",
+	 CAIRN_EINVAL,
+	 "werf.yaml:5:23: cleanup.keepPolicies[0]: references.tag: '/[\\d]((a*){100}){30}/': "
 	 "expression too large"},
 	{"project: p\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n"
 	 "  - references: {tag: \"/a{1001}/\"}\n",
@@ -2102,6 +2108,7 @@ static void test_keep_policy_regexp(void **state)
 		{"/^[[:alpha:]{]+$/", "ab{", true},
 		{"/^[[:alpha:]{]+$/", "a\\", false},
 		{"/^a{,3}{,3}$/", "a{,3}{,3}", true},
+		{"/^[]a]+$/", "a]a", true},
 	};
 	char esc[3];
 
@@ -2116,6 +2123,9 @@ static void test_keep_policy_regexp(void **state)
 	assert_string_equal(esc, "\\A");
 	assert_null(cfg_go_regexp("\\pL", esc));
 	assert_null(cfg_go_regexp("(a)\\1", esc));
+	/* POSIX would end the brackets at "\\]": written "[]a]" it works in both */
+	assert_null(cfg_go_regexp("[a\\]]", esc));
+	assert_string_equal(esc, "\\]");
 }
 
 /* `in` of keep policies: Go durations, in seconds. */

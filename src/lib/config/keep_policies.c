@@ -140,7 +140,8 @@ static int read_limit(struct ctx *x, const struct cairn_config_value *v, const c
  * werf's /REGEXP/ is Go's (RE2) syntax; cairn matches with POSIX extended ones (glibc). The
  * common Go escapes are translated: \d \D to digit classes, \w \W \s \S \b \B kept (glibc
  * has them outside brackets), \d \w \s inside brackets as classes, an escaped punctuation
- * character inside brackets as itself. Any other escape (\A, \z, \pL, \1...) would silently
+ * character inside brackets as itself but ']' (POSIX ends the brackets there: "[]a]" says it).
+ * Any other escape (\A, \z, \pL, \1...) would silently
  * mean something else, so it is refused: NULL, with the escape in `bad` (3 bytes). A '{' that
  * starts no repetition ("a{,3}", "x{") is a literal, as in Go; a lazy repetition ("+?", "*?",
  * "{2,}?") matches what the greedy one matches, which is all a policy asks, and is written so
@@ -208,7 +209,7 @@ char *cfg_go_regexp(const char *go, char bad[3])
 			cairn_buf_addstr(&b, "[:alnum:]_");
 		else if (in_class && *p == 's')
 			cairn_buf_addstr(&b, "[:space:]");
-		else if (in_class && ispunct((unsigned char)*p) && *p != '[')
+		else if (in_class && ispunct((unsigned char)*p) && *p != '[' && *p != ']')
 			cairn_buf_addch(&b, *p);
 		else if (!in_class && *p == 'd')
 			cairn_buf_addstr(&b, "[0-9]");

@@ -38,6 +38,8 @@ static const char *translate(struct cairn_buf *b, const char *p, size_t n)
 
 			if (e >= '1' && e <= '9')
 				return "backreferences are not in RE2";
+			if (e == ']' && in_class)
+				return "'\\]' inside brackets is not supported (write ']' first: '[]a]')";
 			if ((e == 'd' || e == 'D') && !in_class)
 				cairn_buf_addstr(b, e == 'd' ? "[0-9]" : "[^0-9]");
 			else if (e == 'd' || e == 'D' || e == 'p' || e == 'P' || e == 'z' ||
