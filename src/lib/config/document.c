@@ -394,6 +394,10 @@ _Static_assert(GIT(pos) == 0 && IMP(pos) == 0 && MNT(pos) == 0,
 		.note = "a key of werf v1.2 and later (cairn reads the configs of dapp " \
 			"and werf v1.0 and v1.1)"                                        \
 	}
+/* those of a stapel image and of a Dockerfile image alike */
+#define LATER_WERF_IMAGE                                                          \
+	LATER_WERF("final"), LATER_WERF("imageSpec"), LATER_WERF("dependencies"), \
+		LATER_WERF("secrets"), LATER_WERF("platform")
 
 static const struct field meta_fields[] = {
 	{.key = "project",
@@ -610,12 +614,8 @@ static const struct field image_fields[] = {
 	 .fn = check_bool,
 	 .note = "the files built are the same without it"},
 	{.key = "ansible", .type = T_MAP, .off = IMG(ansible.pos), .sub = ansible_fields},
-	LATER_WERF("final"),
-	LATER_WERF("imageSpec"),
-	LATER_WERF("dependencies"),
-	LATER_WERF("secrets"),
+	LATER_WERF_IMAGE,
 	LATER_WERF("disableGitAfterPatch"),
-	LATER_WERF("platform"),
 	{.key = NULL},
 };
 
@@ -668,12 +668,8 @@ static const struct field dockerfile_image_fields[] = {
 	 .off = DF(context_add_files),
 	 .check = check_rel},
 	{.key = "contextAddFile", .type = T_LIST, .off = DF(context_add_files), .check = check_rel},
+	LATER_WERF_IMAGE,
 	LATER_WERF("staged"),
-	LATER_WERF("final"),
-	LATER_WERF("imageSpec"),
-	LATER_WERF("dependencies"),
-	LATER_WERF("secrets"),
-	LATER_WERF("platform"),
 	{.key = NULL},
 };
 

@@ -141,8 +141,8 @@ static int read_limit(struct ctx *x, const struct cairn_config_value *v, const c
  * common Go escapes are translated: \d \D to digit classes, \w \W \s \S \b \B kept (glibc
  * has them outside brackets), \d \w \s inside brackets as classes, an escaped punctuation
  * character inside brackets as itself but ']' (POSIX ends the brackets there: "[]a]" says it).
- * Any other escape (\A, \z, \pL, \1...) would silently
- * mean something else, so it is refused: NULL, with the escape in `bad` (3 bytes). A '{' that
+ * Any other escape (\A, \z, \pL, \1...) would silently mean something else, so it is refused:
+ * NULL, with the escape in `bad` (3 bytes). A '{' that
  * starts no repetition ("a{,3}", "x{") is a literal, as in Go; a lazy repetition ("+?", "*?",
  * "{2,}?") matches what the greedy one matches, which is all a policy asks, and is written so
  * (POSIX would read "a+?" as "(a+)?", which matches any name).
@@ -152,11 +152,11 @@ char *cfg_go_regexp(const char *go, char bad[3])
 	CLEANUP(cairn_buf_release) struct cairn_buf b = CAIRN_BUF_INIT;
 	const char *end = go + strlen(go);
 	bool in_class = false;
+	size_t n;
 
 	for (const char *p = go; *p; p++) {
 		if (!in_class && *p == '{') {
-			size_t n = cfg_regexp_go_repeat(p, (size_t)(end - p), 0);
-
+			n = cfg_regexp_go_repeat(p, (size_t)(end - p), 0);
 			if (!n) {
 				cairn_buf_addstr(&b, "\\{");
 				continue;
@@ -182,11 +182,9 @@ char *cfg_go_regexp(const char *go, char bad[3])
 				cairn_buf_addch(&b, *++p);
 			continue;
 		}
-		if (in_class && *p == '[' && cfg_regexp_class_name(p, (size_t)(end - p), 0)) {
-			size_t len = cfg_regexp_class_name(p, (size_t)(end - p), 0);
-
-			cairn_buf_add(&b, p, len); /* [:alpha:] */
-			p += len - 1;
+		if (in_class && *p == '[' && (n = cfg_regexp_class_name(p, (size_t)(end - p), 0))) {
+			cairn_buf_add(&b, p, n); /* [:alpha:] */
+			p += n - 1;
 			continue;
 		}
 		if (*p == ']' && in_class) {

@@ -29,6 +29,7 @@ static void re_release(struct re *re)
 static const char *translate(struct cairn_buf *b, const char *p, size_t n)
 {
 	bool in_class = false;
+	size_t len;
 
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
@@ -49,9 +50,7 @@ static const char *translate(struct cairn_buf *b, const char *p, size_t n)
 				cairn_buf_add(b, p + i - 1, 2);
 			continue;
 		}
-		if (in_class && c == '[' && cfg_regexp_class_name(p, n, i)) {
-			size_t len = cfg_regexp_class_name(p, n, i);
-
+		if (in_class && c == '[' && (len = cfg_regexp_class_name(p, n, i))) {
 			cairn_buf_add(b, p + i, len); /* [:alpha:] */
 			i += len - 1;
 			continue;
@@ -70,12 +69,10 @@ static const char *translate(struct cairn_buf *b, const char *p, size_t n)
 			return "flags and non-capturing groups are not supported";
 		} else if (strchr("*+?", c) && i + 1 < n && p[i + 1] == '?') {
 			return "non-greedy repetition is not supported";
-		} else if (c == '{' && !cfg_regexp_go_repeat(p, n, i)) {
+		} else if (c == '{' && !(len = cfg_regexp_go_repeat(p, n, i))) {
 			cairn_buf_addstr(b, "\\{"); /* a literal, as Go reads it */
 			continue;
 		} else if (c == '{') {
-			size_t len = cfg_regexp_go_repeat(p, n, i);
-
 			if (i + len < n && p[i + len] == '?')
 				return "non-greedy repetition is not supported";
 			cairn_buf_add(b, p + i, len);

@@ -506,8 +506,7 @@ static bool stands_on_missing(struct image_state *s, enum stage_id id)
 
 	if (id == S_FROM)
 		return img->base && !stage_find_built(s->b, img->base);
-	if (id != S_IMPORTS_BEFORE_INSTALL && id != S_IMPORTS_AFTER_INSTALL &&
-	    id != S_IMPORTS_BEFORE_SETUP && id != S_IMPORTS_AFTER_SETUP)
+	if (stage_kinds[id].deps != stage_deps_imports)
 		return false;
 	for (size_t i = 0; i < img->n_imports; i++)
 		if (img->imports[i].point == stage_import_point(id) && img->imports[i].source &&
@@ -540,6 +539,30 @@ static int stapel_step(struct image_state *s, enum stage_id id, int *next, int *
 	if (ret < 0 || !sig[0])
 		return ret;
 	return stage_step(s, &def, sig, next, stop, err);
+}
+
+/* Image `img`, built to its end: a base and an import source for the images after it. */
+static void add_built(struct builder *b, const struct cairn_config_image *img,
+		      struct image_state *s)
+{
+	if (b->n_built == b->cap_built) {
+		b->cap_built = b->cap_built ? 2 * b->cap_built : 8;
+		b->built = xreallocarray(b->built, b->cap_built, sizeof(*b->built));
+	}
+	b->built[b->n_built].cfg = img;
+	memcpy(b->built[b->n_built].sig, s->prev_sig, CAIRN_SIGNATURE_HEX);
+	b->built[b->n_built].desc = s->prev;
+	/* an empty stage stands for the last one before it; a Dockerfile image is its last */
+	for (int i = S_FROM; i < S_COUNT && img->dockerfile.pos.line; i++) {
+		memcpy(s->at[i].sig, s->prev_sig, CAIRN_SIGNATURE_HEX);
+		s->at[i].desc = s->prev;
+		s->at[i].set = true;
+	}
+	for (int i = S_FROM + 1; i < S_COUNT; i++)
+		if (!s->at[i].set)
+			s->at[i] = s->at[i - 1];
+	memcpy(b->built[b->n_built].at, s->at, sizeof(s->at));
+	b->n_built++;
 }
 
 static int build_image(struct builder *b, const struct cairn_config_image *img, size_t index,
@@ -597,32 +620,11 @@ static int build_image(struct builder *b, const struct cairn_config_image *img, 
 	memcpy(out->signature, s.prev_sig, CAIRN_SIGNATURE_HEX);
 	out->desc = s.prev;
 	out->incomplete = stop && b->o->stop_at_missing;
-	if (out->incomplete) {
-		/* what stands on it stops where it does (not on its last stored stage) */
-		stage_forget(&s);
-		stage_drop_prev(&s);
-		free(s.git);
-		return 0;
+	/* one that stopped short is no base: what stands on it stops where it does */
+	if (!out->incomplete) {
+		add_built(b, img, &s);
+		emit(&s, CAIRN_BUILD_IMAGE_DONE, NULL, s.prev_sig, &s.prev.digest, 0);
 	}
-	if (b->n_built == b->cap_built) {
-		b->cap_built = b->cap_built ? 2 * b->cap_built : 8;
-		b->built = xreallocarray(b->built, b->cap_built, sizeof(*b->built));
-	}
-	b->built[b->n_built].cfg = img;
-	memcpy(b->built[b->n_built].sig, s.prev_sig, CAIRN_SIGNATURE_HEX);
-	b->built[b->n_built].desc = s.prev;
-	/* an empty stage stands for the last one before it; a Dockerfile image is its last */
-	for (int i = S_FROM; i < S_COUNT && img->dockerfile.pos.line; i++) {
-		memcpy(s.at[i].sig, s.prev_sig, CAIRN_SIGNATURE_HEX);
-		s.at[i].desc = s.prev;
-		s.at[i].set = true;
-	}
-	for (int i = S_FROM + 1; i < S_COUNT; i++)
-		if (!s.at[i].set)
-			s.at[i] = s.at[i - 1];
-	memcpy(b->built[b->n_built].at, s.at, sizeof(s.at));
-	b->n_built++;
-	emit(&s, CAIRN_BUILD_IMAGE_DONE, NULL, s.prev_sig, &s.prev.digest, 0);
 	stage_forget(&s);
 	stage_drop_prev(&s);
 	free(s.git);

@@ -258,8 +258,7 @@ static int stage_deps_checksum(char *sum, bool *hit, struct image_state *s, size
 	return 0;
 }
 
-/* The user stages (beforeInstall ... buildArtifact): commands, cache versions, stageDependencies.
- */
+/* A user stage (beforeInstall ... buildArtifact): commands, cache versions, stageDependencies. */
 int stage_deps_user(struct strv *deps, struct image_state *s, enum stage_id id,
 		    struct cairn_error **err)
 {
@@ -528,11 +527,10 @@ int stage_from_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s,
 {
 	struct builder *b = s->b;
 	const struct cairn_config_image *img = s->img;
+	CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 	struct strv deps = {0};
 
 	if (img->from.s) {
-		CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
-
 		/* a reference no build could pull is an error here, --dry-run's too */
 		if (cairn_ref_parse(&ref, img->from.s, err) < 0)
 			return cairn_error_wrap(err, "%s:%u:%u: from", b->config->file,
@@ -549,14 +547,10 @@ int stage_from_signature(char sig[CAIRN_SIGNATURE_HEX], struct image_state *s,
 	if (img->from_cache_version.s)
 		strv_add(&deps, img->from_cache_version.s);
 	if (img->from.s && img->from_latest.value) {
-		CLEANUP(cairn_ref_release) struct cairn_ref ref = CAIRN_REF_INIT;
 		struct cairn_descriptor remote;
-		int ret;
-
 		/* the base's registry digest: a new image under the tag rebuilds from here */
-		ret = cairn_ref_parse(&ref, img->from.s, err);
-		if (ret == 0)
-			ret = cairn_image_remote_digest(&remote, &ref, &b->pull, err);
+		int ret = cairn_image_remote_digest(&remote, &ref, &b->pull, err);
+
 		if (ret < 0) {
 			strv_release(&deps);
 			return cairn_error_wrap(err, "%s:%u:%u: image '%s': fromLatest",
