@@ -20,6 +20,7 @@
 # builds into a new stages repository, host B has a new empty home and publishes to a new
 # repository from the first round's stages); (b): 5 rounds, cairn and skopeo in turns (a
 # different one first each round); median, min and noise; the traffic is that of the first round.
+# Each timed run starts after a sync: the previous run's writeback is not charged to it.
 # Needs root (shell stages run in runc), docker-registry, skopeo, umoci, busybox-static, git,
 # python3, curl, bc.
 # Usage: bench/publish.sh [--quick]   (--quick: 1 MiB per stage instead of 8, one round, for a
@@ -198,6 +199,7 @@ host_a() {
 	local r=$1 repo=stages home=$W/a t
 	[ "$r" = 1 ] || repo=stages-$r home=$W/a-$r
 	echo "== (a) host A: first build, pushing every stage to $RA/$repo (round $r of $rounds)"
+	sync # the previous run's writeback is not charged to this one
 	t=$(now)
 	CAIRN_HOME=$home "$CAIRN" build --dir "$P" --stages-storage "$RA/$repo" \
 		--report "$W/a$r.json" >"$W/a$r.out" 2>&1 || { cat "$W/a$r.out" >&2; exit 1; }
@@ -212,6 +214,7 @@ host_b() {
 		du_before=$(du -sb "$RA_DATA" | cut -f1)
 		find "$RA_DATA" -path '*/blobs/sha256/*/data' | sort >"$W/blobs-before"
 	fi
+	sync
 	t=$(now)
 	CAIRN_HOME=$W/b$r "$CAIRN" build-and-publish --dir "$P" --stages-storage "$RA/stages" \
 		--images-repo "$RA/prod-$r" --tag-plain v1 --report "$W/b$r.json" >"$W/b$r.out" 2>&1 ||
@@ -275,6 +278,7 @@ STORE=$W/a/store
 cairn_round() {
 	reg_start "p$1"
 	local t
+	sync # 100 MiB the previous run wrote would be flushed by this one's fsyncs
 	t=$(now)
 	CAIRN_HOME=$W/a "$CAIRN" publish --dir "$P" --images-repo "$REG/pub" --tag-plain a \
 		--tag-plain b --tag-plain c --with-stages --report "$W/p$1.json" >"$W/p$1.out" 2>&1 ||
@@ -330,6 +334,7 @@ skopeo_round() {
 	local t
 	export STORE REG
 	export -f copy_one
+	sync
 	t=$(now)
 	# shellcheck disable=SC2016 # expanded by the shell xargs starts
 	xargs -P 4 -L 1 bash -c 'copy_one "$0" "$1"' <"$W/refs"
@@ -385,6 +390,7 @@ df_build() { # df_build OUT-FILE [BUILD-OPTION...]: appends the seconds of a col
 	local out=$1 t
 	shift
 	df_n=$((df_n + 1))
+	sync
 	t=$(now)
 	CAIRN_HOME=$W/home-df$df_n "$CAIRN" build -q --dir "$D" -f Dockerfile \
 		--build-arg "BASE=$RA/base/busybox:1" "$@" >/dev/null
