@@ -9,6 +9,7 @@
 #include "registry/registry_internal.h"
 #include "registry/www_auth.h"
 #include "util/interrupt.h"
+#include "util/text.h"
 #include "util/json.h"
 #include "util/parse.h"
 
@@ -279,10 +280,18 @@ static char *registry_error_text(const struct cairn_http_resp *resp)
 
 		if (i)
 			cairn_buf_addstr(&b, "; ");
-		cairn_buf_addf(&b, "%s%s%s", code ? code : "", code && msg ? ": " : "",
-			       msg ? msg : "");
-		if (detail && *detail)
-			cairn_buf_addf(&b, " '%s'", detail);
+		/* the registry's words, on one line: no newline or escape sequence of theirs */
+		if (code)
+			cairn_buf_add_shown(&b, code, strlen(code), false);
+		if (code && msg)
+			cairn_buf_addstr(&b, ": ");
+		if (msg)
+			cairn_buf_add_shown(&b, msg, strlen(msg), false);
+		if (detail && *detail) {
+			cairn_buf_addstr(&b, " '");
+			cairn_buf_add_shown(&b, detail, strlen(detail), false);
+			cairn_buf_addch(&b, '\'');
+		}
 	}
 	if (b.err) {
 		cairn_buf_reset(&b);

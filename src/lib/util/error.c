@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The error object: created once at the root cause, wrapped with context on the way up. */
 #include "common.h"
+#include "util/text.h"
 
 #include <stdarg.h>
 
@@ -23,6 +24,8 @@ static int set_v(struct cairn_error **err, enum cairn_code c, int sys_errno, con
 		free(msg);
 		msg = full;
 	}
+	/* messages quote configs, layers and registries: nothing in them reaches the terminal */
+	msg = cairn_text_make_shown(msg, true);
 	if (*err) {
 		/* A second root cause would hide the first: keep the first, it is the real one. */
 		free(msg);
@@ -72,6 +75,7 @@ int cairn_error_wrap(struct cairn_error **err, const char *fmt, ...)
 	if (vasprintf(&ctx, fmt, ap) < 0)
 		abort();
 	va_end(ap);
+	ctx = cairn_text_make_shown(ctx, true);
 	if (!*err) {
 		full = xasprintf("%s: unknown error", ctx);
 		free(ctx);

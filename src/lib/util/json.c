@@ -2,6 +2,7 @@
 /* JSON helpers over jansson. */
 #include "common.h"
 #include "util/json.h"
+#include "util/text.h"
 
 int cairn_json_parse(json_t **out, const char *data, size_t len, const char *what,
 		     struct cairn_error **err)
@@ -11,9 +12,17 @@ int cairn_json_parse(json_t **out, const char *data, size_t len, const char *wha
 
 	*out = NULL;
 	j = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-	if (!j)
-		return cairn_error_set(err, CAIRN_EINVAL, "parse %s: line %d column %d: %s", what,
-				       jerr.line, jerr.column, jerr.text);
+	if (!j) {
+		/* jansson quotes the text near the error: one line, whatever the input holds */
+		struct cairn_buf b = CAIRN_BUF_INIT;
+		int ret;
+
+		cairn_buf_add_shown(&b, jerr.text, strlen(jerr.text), false);
+		ret = cairn_error_set(err, CAIRN_EINVAL, "parse %s: line %d column %d: %s", what,
+				      jerr.line, jerr.column, b.buf);
+		cairn_buf_release(&b);
+		return ret;
+	}
 	*out = j;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Routes library log messages to the handler the application installed. */
 #include "common.h"
+#include "util/text.h"
 
 #include <stdarg.h>
 
@@ -31,6 +32,7 @@ void cairn_log(enum cairn_log_level level, const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		abort();
 	va_end(ap);
+	msg = cairn_text_make_shown(msg, true);
 	handler(level, msg, handler_data);
 	free(msg);
 }

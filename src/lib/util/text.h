@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Text from outside cairn (registries, configs, layers) made safe to show on a terminal. */
+#ifndef CAIRN_UTIL_TEXT_H
+#define CAIRN_UTIL_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+
+/* Length of the valid UTF-8 sequence at `p` (at most `n` bytes), or 0. */
+size_t cairn_utf8_len(const unsigned char *p, size_t n);
+
+/*
+ * True when `s` (`n` bytes) shows as itself: valid UTF-8 without control characters (C0 but
+ * tab, and newline when `keep_newlines`; DEL; C1), which could move the cursor, forge lines or
+ * reach the terminal's escape sequences (colour, title, clipboard).
+ */
+bool cairn_text_shows(const char *s, size_t n, bool keep_newlines);
+
+/* Append `s` with every byte that would not show as itself written `\xNN`. */
+void cairn_buf_add_shown(struct cairn_buf *b, const char *s, size_t n, bool keep_newlines);
+
+/* `s` as shown: `s` itself when it shows as it is, else a new string that replaces it (freed). */
+char *cairn_text_make_shown(char *s, bool keep_newlines);
+
+#endif
