@@ -343,6 +343,57 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	return 0;
 }
 
+/*
+ * The length of the name of a header whose value is a credential (Authorization,
+ * Proxy-Authorization, cookies), else 0.
+ */
+static size_t secret_header(const char *s, size_t n)
+{
+	const char *colon = memchr(s, ':', n);
+	size_t name = colon ? (size_t)(colon - s) : 0;
+	static const char *const names[] = {"cookie", "set-cookie"};
+
+	if (name >= 13 && strncasecmp(colon - 13, "authorization", 13) == 0)
+		return name;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (name == strlen(names[i]) && strncasecmp(s, names[i], name) == 0)
+			return name;
+	return 0;
+}
+
+/*
+ * One trace line as shown: a URL's `user:password@` and every query (signed storage URLs carry
+ * credentials there) are cut; control bytes are escaped by the log itself.
+ */
+static void trace_text(struct cairn_buf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		if (s[i] == '?' && i + 1 < n && !strchr(" \t'\"<>", s[i + 1])) {
+			cairn_buf_addstr(b, "?<query cut>");
+			while (i < n && !strchr(" \t'\"<>", s[i]))
+				i++;
+			continue;
+		}
+		if (i + 3 <= n && memcmp(s + i, "://", 3) == 0) {
+			size_t end = i + 3, at = 0;
+
+			while (end < n && !strchr("/?# \t'\"<>", s[end])) {
+				if (s[end] == '@')
+					at = end;
+				end++;
+			}
+			cairn_buf_addstr(b, "://");
+			i += 3;
+			if (at) {
+				cairn_buf_addstr(b, "<userinfo cut>@");
+				i = at + 1;
+			}
+			continue;
+		}
+		cairn_buf_addch(b, s[i++]);
+	}
+}
+
 /* Trace of headers only, with credentials cut: bodies may hold tokens, so they never appear. */
 static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *ud)
 {
@@ -361,14 +412,21 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *
 	while (size) {
 		char *nl = memchr(data, '\n', size);
 		size_t len = nl ? (size_t)(nl - data) + 1 : size;
-		size_t show = len;
+		size_t show = len, name;
 
 		while (show && (data[show - 1] == '\n' || data[show - 1] == '\r'))
 			show--;
-		if (show >= 14 && strncasecmp(data, "authorization:", 14) == 0)
-			cairn_log(CAIRN_LOG_TRACE, "%sAuthorization: <redacted>", dir);
-		else if (show)
-			cairn_log(CAIRN_LOG_TRACE, "%s%.*s", dir, (int)show, data);
+		name = type == CURLINFO_TEXT ? 0 : secret_header(data, show);
+		if (name) {
+			cairn_log(CAIRN_LOG_TRACE, "%s%.*s: <redacted>", dir, (int)name, data);
+		} else if (show) {
+			CLEANUP(cairn_buf_release)
+			struct cairn_buf b = CAIRN_BUF_INIT_MAX(64 * 1024);
+
+			trace_text(&b, data, show);
+			if (!b.err)
+				cairn_log(CAIRN_LOG_TRACE, "%s%s", dir, b.buf);
+		}
 		data += len;
 		size -= len;
 	}
