@@ -177,9 +177,9 @@ CAIRN_API int cairn_image_remote_tags(const struct cairn_ref *repo,
 				      int (*fn)(const char *tag, void *ud), void *ud, bool *no_repo,
 				      struct cairn_error **err);
 
-/** Download one blob of repository `repo` into the store, verified. */
+/** Download blob `d` of repository `repo` into the store: its size and digest verified. */
 CAIRN_API int cairn_image_fetch_blob(struct cairn_store *st, const struct cairn_ref *repo,
-				     const struct cairn_digest *dg,
+				     const struct cairn_descriptor *d,
 				     const struct cairn_image_opts *o, struct cairn_error **err);
 
 #endif

@@ -275,8 +275,8 @@ static int push_blob(struct pool *p, struct cairn_registry_conn *c,
 /* ---- pull side ---- */
 
 struct download_dst {
-	struct pool *p;
-	struct cairn_store *st; /* without a pool (stages storage fetches) */
+	struct pool *p; /* NULL for the stages storage's fetches: no progress */
+	struct cairn_store *st;
 	const struct cairn_descriptor *d;
 	struct cairn_blob_writer *w;
 	uint64_t got, reported;
@@ -295,7 +295,7 @@ static int download_sink(const void *buf, size_t n, void *ud)
 	if (cairn_store_blob_write(dd->w, buf, n, &dd->err) < 0)
 		return dd->err->code;
 	dd->got += n;
-	if (progress_due(&dd->reported, &dd->reported_at, dd->got))
+	if (dd->p && progress_due(&dd->reported, &dd->reported_at, dd->got))
 		report(dd->p, CAIRN_PROGRESS_BLOB_BYTES, &dd->d->digest, dd->got, dd->d->size);
 	return 0;
 }
@@ -307,13 +307,13 @@ static int download_restart(void *ud)
 	cairn_store_blob_writer_free(dd->w);
 	dd->w = NULL;
 	dd->got = 0;
-	return cairn_store_blob_writer_new(&dd->w, dd->p->st, &dd->err);
+	return cairn_store_blob_writer_new(&dd->w, dd->st, &dd->err);
 }
 
 static int pull_blob(struct pool *p, struct cairn_registry_conn *c,
 		     const struct cairn_descriptor *d, struct cairn_error **err)
 {
-	struct download_dst dd = {.p = p, .d = d};
+	struct download_dst dd = {.p = p, .st = p->st, .d = d};
 	int ret;
 
 	if (cairn_store_has_blob(p->st, &d->digest)) {
@@ -970,45 +970,31 @@ int cairn_image_remote_digest(struct cairn_descriptor *out, const struct cairn_r
 
 /* ---- stages storage: manifests and configs now, layers when a stage must run on them ---- */
 
-static int fetch_sink(const void *buf, size_t n, void *ud)
-{
-	struct download_dst *dd = ud;
-
-	if (cairn_store_blob_write(dd->w, buf, n, &dd->err) < 0)
-		return dd->err->code;
-	dd->got += n;
-	return 0;
-}
-
-static int fetch_restart(void *ud)
-{
-	struct download_dst *dd = ud;
-
-	cairn_store_blob_writer_free(dd->w);
-	dd->w = NULL;
-	dd->got = 0;
-	return cairn_store_blob_writer_new(&dd->w, dd->st, &dd->err);
-}
-
+/* Blob `d` of the stages storage into the store: no more bytes than `d` says, its digest checked.
+ */
 static int fetch_one(struct cairn_registry_conn *c, struct cairn_store *st, const char *repo,
-		     const struct cairn_digest *dg, struct cairn_error **err)
+		     const struct cairn_descriptor *d, struct cairn_error **err)
 {
-	struct cairn_descriptor d = {.digest = *dg, .size = UINT64_MAX};
-	struct download_dst dd = {.st = st, .d = &d};
+	struct download_dst dd = {.st = st, .d = d};
 	int ret;
 
-	if (cairn_store_has_blob(st, dg))
+	if (cairn_store_has_blob(st, &d->digest))
 		return 0;
 	ret = cairn_store_blob_writer_new(&dd.w, st, err);
 	if (ret < 0)
 		return ret;
-	ret = cairn_registry_blob_get(c, repo, dg, fetch_sink, fetch_restart, &dd, err);
+	ret = cairn_registry_blob_get(c, repo, &d->digest, download_sink, download_restart, &dd,
+				      err);
 	if (ret < 0 && dd.err) {
 		cairn_error_free(*err);
 		*err = TAKE_PTR(dd.err);
 	}
+	if (ret == 0 && dd.got != d->size)
+		ret = cairn_error_set(err, CAIRN_EDIGEST, "blob '%s': got %llu bytes, want %llu",
+				      d->digest.str, (unsigned long long)dd.got,
+				      (unsigned long long)d->size);
 	if (ret == 0)
-		ret = cairn_store_blob_commit(dd.w, dg, NULL, NULL, err);
+		ret = cairn_store_blob_commit(dd.w, &d->digest, NULL, NULL, err);
 	cairn_store_blob_writer_free(dd.w);
 	cairn_error_free(dd.err);
 	return ret;
@@ -1035,8 +1021,10 @@ int cairn_image_pull_meta(struct cairn_descriptor *out, struct cairn_store *st,
 		ret = cairn_manifest_parse(&m, out->media_type, raw, len, err);
 	if (ret == 0 && m->kind != CAIRN_MANIFEST_IMAGE)
 		ret = cairn_error_set(err, CAIRN_EINVAL, "'%s' is not an image manifest", refstr);
+	if (ret == 0 && !out->media_type[0])
+		snprintf(out->media_type, sizeof(out->media_type), "%s", m->media_type);
 	if (ret == 0)
-		ret = fetch_one(rm.c, st, src->path, &m->config.digest, err);
+		ret = fetch_one(rm.c, st, src->path, &m->config, err);
 	if (ret == 0)
 		ret = cairn_store_put_blob(st, raw, len, &stored, err);
 	if (ret == 0)
@@ -1053,17 +1041,17 @@ int cairn_image_pull_meta(struct cairn_descriptor *out, struct cairn_store *st,
 }
 
 int cairn_image_fetch_blob(struct cairn_store *st, const struct cairn_ref *repo,
-			   const struct cairn_digest *dg, const struct cairn_image_opts *o,
+			   const struct cairn_descriptor *d, const struct cairn_image_opts *o,
 			   struct cairn_error **err)
 {
 	CLEANUP(remote_release) struct remote rm = REMOTE_INIT;
 	int ret = open_ref(&rm, repo, o, err);
 
 	if (ret == 0)
-		ret = fetch_one(rm.c, st, repo->path, dg, err);
+		ret = fetch_one(rm.c, st, repo->path, d, err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "stages storage '%s/%s'", repo->domain, repo->path);
-	cairn_store_source_add(st, dg, repo->domain, repo->path);
+	cairn_store_source_add(st, &d->digest, repo->domain, repo->path);
 	return 0;
 }
 

@@ -9,6 +9,9 @@
 #include "util/parse.h"
 
 #define TAGS_PAGE 1000
+/* A repository listing stops past these: a stages storage of years holds tens of thousands. */
+#define TAGS_MAX 500000
+#define TAG_BYTES_MAX (64 << 20)
 
 /* ---- manifests ---- */
 
@@ -33,6 +36,19 @@ static int manifest_call(struct call *call, char **what, char **url, char **scop
 	return 0;
 }
 
+/* `type/subtype` of RFC 6838's restricted names, short enough to be kept whole */
+static bool media_type_name(const char *s)
+{
+	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					 "0123456789!#$&^_.+-";
+	size_t type = strspn(s, name_chars), sub;
+
+	if (type == 0 || s[type] != '/')
+		return false;
+	sub = strspn(s + type + 1, name_chars);
+	return sub > 0 && s[type + 1 + sub] == '\0' && type + 1 + sub < CAIRN_MEDIA_TYPE_MAX;
+}
+
 static int descriptor_from(struct cairn_descriptor *out, const struct cairn_http_resp *resp,
 			   const char *what, struct cairn_error **err)
 {
@@ -47,7 +63,9 @@ static int descriptor_from(struct cairn_descriptor *out, const struct cairn_http
 		semi = strchr(ct, ';');
 		if (semi)
 			*semi = '\0';
-		snprintf(out->media_type, sizeof(out->media_type), "%s", ct);
+		/* only a media type (RFC 6838 names) is taken; the body's mediaType decides else */
+		if (media_type_name(ct))
+			snprintf(out->media_type, sizeof(out->media_type), "%s", ct);
 	}
 	if (len && cairn_parse_u64(&out->size, len, UINT64_MAX, "Content-Length", &e) < 0)
 		cairn_error_free(e);
@@ -260,7 +278,7 @@ int cairn_registry_image_config(struct cairn_registry_conn *c, const char *repo,
 	cleanup_json json_t *m = NULL;
 	cleanup_free char *raw = NULL;
 	struct cairn_descriptor d;
-	struct cairn_digest cd;
+	struct cairn_digest cd, got;
 	const char *dg;
 	size_t len = 0;
 	int ret;
@@ -280,6 +298,13 @@ int cairn_registry_image_config(struct cairn_registry_conn *c, const char *repo,
 	ret = cairn_registry_blob_get(c, repo, &cd, config_sink, config_restart, &cb, err);
 	if (ret < 0)
 		return ret;
+	/* labels of this config steer cleanup and locks: only the bytes the manifest names */
+	cairn_digest_of(&got, cb.buf, cb.len);
+	if (!cairn_digest_equal(&got, &cd))
+		return cairn_error_set(
+			err, CAIRN_EDIGEST,
+			"%s:%s: config blob '%s' does not match its digest (got '%s')", repo,
+			reference, cd.str, got.str);
 	*len_out = cb.len;
 	*out = cairn_buf_detach(&cb, NULL);
 	return 0;
@@ -314,6 +339,7 @@ int cairn_registry_tags_list2(struct cairn_registry_conn *c, const char *repo,
 	cleanup_free char *scope = NULL;
 	cleanup_free char *what = NULL;
 	cleanup_free char *url = NULL;
+	size_t n_tags = 0, tag_bytes = 0;
 	int ret, pages = 0;
 
 	ret = cairn_registry_ensure_base(c, err);
@@ -351,6 +377,13 @@ int cairn_registry_tags_list2(struct cairn_registry_conn *c, const char *repo,
 		{
 			if (!json_is_string(t))
 				continue;
+			/* what the caller keeps of a registry that never stops listing is bounded
+			 */
+			tag_bytes += json_string_length(t);
+			if (++n_tags > TAGS_MAX || tag_bytes > TAG_BYTES_MAX)
+				return cairn_error_set(err, CAIRN_ETOOBIG,
+						       "%s: more than %d tags or %d MiB of names",
+						       what, TAGS_MAX, TAG_BYTES_MAX >> 20);
 			ret = fn(json_string_value(t), ud);
 			if (ret < 0)
 				return ret;

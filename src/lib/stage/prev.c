@@ -245,22 +245,26 @@ int stage_lower_dirs(struct strv *out, struct image_state *s, struct cairn_error
 	{
 		const char *dg = json_string_value(json_object_get(l, "digest"));
 		const char *di = json_string_value(json_array_get(diff_ids, i));
-		struct cairn_digest ld, dd;
+		json_t *size = json_object_get(l, "size");
+		struct cairn_descriptor ld = {0};
+		struct cairn_digest dd;
 		char *dir = NULL;
 		int ret;
 
-		if (!dg || !di)
+		if (!dg || !di || !json_is_integer(size) || json_integer_value(size) < 0)
 			return cairn_error_set(err, CAIRN_EINVAL, "stage '%s': bad layer %zu",
 					       s->prev.digest.str, i);
-		ret = cairn_digest_parse(&ld, dg, strlen(dg), err);
+		ld.size = (uint64_t)json_integer_value(size);
+		ret = cairn_digest_parse(&ld.digest, dg, strlen(dg), err);
 		if (ret == 0)
 			ret = cairn_digest_parse(&dd, di, strlen(di), err);
 		/* a stage reused from the stages storage brings its layers only now */
-		if (ret == 0 && s->b->o->stages_storage && !cairn_store_has_blob(s->b->st, &ld))
+		if (ret == 0 && s->b->o->stages_storage &&
+		    !cairn_store_has_blob(s->b->st, &ld.digest))
 			ret = cairn_image_fetch_blob(s->b->st, &s->b->storage, &ld, &s->pull, err);
 		if (ret == 0)
-			ret = cairn_layer_ensure_unpacked(&dir, s->b->st, s->b->home.layers, &ld,
-							  &dd, err);
+			ret = cairn_layer_ensure_unpacked(&dir, s->b->st, s->b->home.layers,
+							  &ld.digest, &dd, err);
 		if (ret < 0)
 			return ret;
 		strv_add(out, dir);

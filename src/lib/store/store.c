@@ -782,7 +782,10 @@ int cairn_store_ref_set(struct cairn_store *st, const char *name,
 	entry = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", desc->media_type, "digest",
 			  desc->digest.str, "size", (json_int_t)desc->size, "annotations",
 			  REF_NAME_KEY, name);
-	if (!entry || json_array_append_new(json_object_get(idx, "manifests"), entry) < 0)
+	if (!entry) /* not UTF-8: json_pack refuses it */
+		return cairn_error_set(err, CAIRN_EINVAL, "name '%s': media type is not text",
+				       name);
+	if (json_array_append_new(json_object_get(idx, "manifests"), entry) < 0)
 		abort();
 	return save_index(st, idx, err);
 }
