@@ -410,13 +410,16 @@ static const char *closest_option(const char *arg)
 int cli_bad_option(const char *cmd, int c, char **argv)
 {
 	const char *arg = argv[optind - 1], *hint;
+	/* the option's name only: the value after '=' may be a password */
+	int name = (int)strcspn(arg, "=");
 
 	if (c == ':')
-		return cli_usage_error(cmd, "option '%s' needs a value", arg);
+		return cli_usage_error(cmd, "option '%.*s' needs a value", name, arg);
 	if (optopt)
 		return cli_usage_error(cmd, "unknown option '-%c'", optopt);
 	hint = closest_option(arg);
 	if (hint)
-		return cli_usage_error(cmd, "unknown option '%s'; did you mean '--%s'?", arg, hint);
-	return cli_usage_error(cmd, "unknown option '%s'", arg);
+		return cli_usage_error(cmd, "unknown option '%.*s'; did you mean '--%s'?", name,
+				       arg, hint);
+	return cli_usage_error(cmd, "unknown option '%.*s'", name, arg);
 }

@@ -112,7 +112,8 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(1, argv + 1, &ctx);
 	if (argv[1][0] == '-')
-		return cli_usage_error(NULL, "unknown option '%s'", argv[1]);
+		return cli_usage_error(NULL, "unknown option '%.*s'", (int)strcspn(argv[1], "="),
+				       argv[1]);
 	cmd = cli_cmd_find(argv[1]);
 	if (!cmd && cli_cmd_closest(argv[1]))
 		return cli_usage_error(NULL, "unknown command '%s'; did you mean '%s'?", argv[1],

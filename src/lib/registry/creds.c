@@ -840,13 +840,8 @@ static int load_for_edit(json_t **out, char **path_out, const struct cairn_creds
 		return ret;
 	if (!found)
 		*out = json_object();
-	else if (cairn_json_parse(out, raw.buf, raw.len, path, err) < 0)
-		return CAIRN_EINVAL;
-	if (!json_is_object(*out)) {
-		json_decref(*out);
-		*out = NULL;
-		return cairn_error_set(err, CAIRN_EINVAL, "'%s' is not a JSON object", path);
-	}
+	else if (parse_object(out, raw.buf, raw.len, CAIRN_EINVAL, err) < 0)
+		return cairn_error_wrap(err, "docker config '%s'", path);
 	*path_out = TAKE_PTR(path);
 	return 0;
 }
