@@ -9,7 +9,7 @@ answers it (400, plain HTTP here) so that a client probing for https falls back 
 in `silent` mode.  MODE is one of:
 
 origins --upstream HOST:PORT --other-port PORT2 --user USER:PASS [--realm-port PORT3]
-        [--rate BYTES]
+        [--rate BYTES] [--sign-redirects] [--blob-extra] [--tamper-configs] [--odd-content-type]
     A front on PORT for the registry at HOST:PORT (plain HTTP, no auth) that wants USER:PASS:
     as Basic credentials, or with --realm-port, as Bearer tokens from a token realm on PORT3
     (GET /token with those Basic credentials; another origin, as auth.docker.io is for Docker
@@ -19,7 +19,11 @@ origins --upstream HOST:PORT --other-port PORT2 --user USER:PASS [--realm-port P
     Locations on itself, and wants no credentials.  With --rate it reads request bodies and
     writes response bodies at BYTES a second, in steady pieces, with a small receive buffer (as
     over a slow link, a request body waits in the client's send queue): a slow but live
-    transfer.
+    transfer.  --sign-redirects adds a signed storage URL's query to the redirects (its
+    X-Amz-Signature, a credential, is SIGNATURE below); --blob-extra makes the other origin
+    send every blob and then bytes without end; --tamper-configs makes it send each image
+    config with `"linux"` written `"LINUX"` (same length, another digest); --odd-content-type
+    makes the front answer manifest GETs with `Content-Type: application/\\xff` (not text).
 endless-manifest
     GET of any manifest: 200 and a body that never ends (no Content-Length).
 huge-manifest
@@ -29,6 +33,11 @@ endless-token
     body that never ends.
 drip --interval SECS
     GET of any manifest: 200 with Content-Length 1000, then one byte every SECS.
+endless-tags
+    GET of a tag list: 200, 1000 tags, and a Link to a next page, without end.
+error-text
+    Every request: 403 with a JSON error whose message holds a newline, a forged "[OK]" line
+    and terminal escape sequences (clipboard write, colour).
 silent
     Accepts connections and never answers anything (TLS handshakes included).
 silent-http
@@ -43,6 +52,7 @@ one `sent=BYTES` (body bytes written before the client went away) when it ends.
 import argparse
 import base64
 import http.client
+import json
 import os
 import re
 import secrets
@@ -57,6 +67,9 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "
 CHUNK = 65536
 BLOB_GET = re.compile(r"^/v2/.+/blobs/sha256:[0-9a-f]{64}$")
 MANIFEST = re.compile(r"^/v2/.+/manifests/[^/]+$")
+TAGS = re.compile(r"^/v2/(.+)/tags/list")
+SIGNATURE = "S1gnature-s3cret"
+FORGED = "denied\n[OK] 127.0.0.1/forged:1 sha256:0\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[31mred"
 
 
 class State:
@@ -195,6 +208,11 @@ class Handler(BaseHTTPRequestHandler):
             self.bad_manifest(mode)
         elif mode == "endless-token":
             self.endless_token()
+        elif mode == "endless-tags" and self.command == "GET" and TAGS.match(self.path):
+            self.endless_tags()
+        elif mode == "error-text":
+            body = json.dumps({"errors": [{"code": "DENIED", "message": FORGED}]})
+            self.reply(403, [("Content-Type", "application/json")], body.encode())
         else:
             self.reply(404, note="nothing here")
 
@@ -210,6 +228,14 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.stream(200, ctype, head[:1], b"a", length=1000,
                         interval=self.server.state.args.interval)
+
+    def endless_tags(self):
+        repo = TAGS.match(self.path).group(1)
+        page = int(re.search(r"[?&]last=p(\d+)", self.path + "&last=p0").group(1)) + 1
+        tags = ["p%d-%04d-%s" % (page, i, "x" * 40) for i in range(1000)]
+        body = json.dumps({"name": repo, "tags": tags}).encode()
+        link = '</v2/%s/tags/list?n=1000&last=p%d>; rel="next"' % (repo, page)
+        self.reply(200, [("Content-Type", "application/json"), ("Link", link)], body)
 
     def endless_token(self):
         port = self.server.server_address[1]
@@ -229,8 +255,10 @@ class Handler(BaseHTTPRequestHandler):
         elif self.listener == "front" and self.path.startswith("/v2/") and not self.allowed():
             self.challenge()
         elif self.listener == "front" and self.command == "GET" and BLOB_GET.match(self.path):
-            self.reply(307, [("Location", "http://127.0.0.1:%d%s" % (args.other_port,
-                                                                     self.path))])
+            loc = "http://127.0.0.1:%d%s" % (args.other_port, self.path)
+            if args.sign_redirects:
+                loc += "?X-Amz-Credential=AKIA&X-Amz-Signature=" + SIGNATURE
+            self.reply(307, [("Location", loc)])
         else:
             self.forward()
 
@@ -287,6 +315,17 @@ class Handler(BaseHTTPRequestHandler):
                     port = args.other_port
                 v = "http://127.0.0.1:%d%s" % (port, v[len(upstream):])
             out.append((k, v))
+        blob = self.command == "GET" and BLOB_GET.match(self.path.split("?")[0])
+        if self.listener == "other" and blob and resp.status == 200 and args.blob_extra:
+            self.stream(200, resp.getheader("Content-Type") or "", data, b"x" * CHUNK)
+            return
+        if self.listener == "other" and blob and args.tamper_configs and \
+                data.startswith(b"{") and b'"linux"' in data:
+            data = data.replace(b'"linux"', b'"LINUX"', 1)
+        if self.listener == "front" and args.odd_content_type and self.command == "GET" and \
+                MANIFEST.match(self.path) and resp.status == 200:
+            out = [(k, v) for k, v in out if k.lower() != "content-type"]
+            out.append(("Content-Type", "application/\xff"))
         if self.command == "HEAD":
             self.send_response(resp.status)
             for k, v in out:
@@ -344,12 +383,21 @@ def main():
     ap.add_argument("--parent-pid", type=int,
                     help="exit when this process is gone (the test script, even SIGKILLed)")
     ap.add_argument("mode", choices=["origins", "endless-manifest", "huge-manifest",
-                                     "endless-token", "drip", "silent", "silent-http"])
+                                     "endless-token", "endless-tags", "error-text", "drip",
+                                     "silent", "silent-http"])
     ap.add_argument("--upstream", help="origins: HOST:PORT of the registry (plain HTTP)")
     ap.add_argument("--other-port", type=int, help="origins: the other origin's port")
     ap.add_argument("--realm-port", type=int, help="origins: Bearer tokens from a realm there")
     ap.add_argument("--user", help="origins: USER:PASS the front and the realm want")
     ap.add_argument("--rate", type=int, help="origins: bytes a second on the other origin")
+    ap.add_argument("--sign-redirects", action="store_true",
+                    help="origins: blob redirects carry a signed URL's query")
+    ap.add_argument("--blob-extra", action="store_true",
+                    help="origins: the other origin sends bytes past every blob, without end")
+    ap.add_argument("--tamper-configs", action="store_true",
+                    help="origins: the other origin alters image configs (same length)")
+    ap.add_argument("--odd-content-type", action="store_true",
+                    help="origins: manifests come with a Content-Type that is not text")
     ap.add_argument("--interval", type=float, default=3.0, help="drip: seconds between bytes")
     args = ap.parse_args()
     if args.mode == "origins" and not (args.upstream and args.other_port and args.user):
