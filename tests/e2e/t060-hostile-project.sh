@@ -186,6 +186,25 @@ test_expect_success 'a .werf that is itself a link to / is not walked' '
 	grep -q "^project: p6$" "$T/out8"
 '
 
+test_expect_success 'werf.yaml itself: no link out of the project, no FIFO' '
+	mkdir -p "$T/p7/.werf" "$T/outside7" &&
+	printf "%s\n" "root:HOST-SHADOW-LINE:20228:0:99999:7:::" >"$T/outside7/shadow" &&
+	ln -s ../outside7/shadow "$T/p7/werf.yaml" &&
+	test_must_fail timeout 20 "$CAIRN" render --dir "$T/p7" >"$T/out9" 2>"$T/err9" &&
+	cat "$T/err9" &&
+	grep -q "open .werf.yaml.: a symlink or .\.\.. on the way leads outside" "$T/err9" &&
+	test_must_fail timeout 20 "$CAIRN" build --dir "$T/p7" >"$T/out9" 2>"$T/err9" &&
+	! grep -q HOST-SHADOW "$T/out9" "$T/err9" &&
+	rm "$T/p7/werf.yaml" && mkfifo "$T/p7/werf.yaml" &&
+	test_must_fail timeout 20 "$CAIRN" build --dir "$T/p7" 2>"$T/err9" &&
+	grep -q "read .werf.yaml.: not a regular file" "$T/err9" &&
+	rm "$T/p7/werf.yaml" &&
+	printf "%s\n" "project: p7" "configVersion: 1" >"$T/p7/.werf/real.yaml" &&
+	ln -s .werf/real.yaml "$T/p7/werf.yaml" &&
+	timeout 20 "$CAIRN" render --dir "$T/p7" >"$T/out9" &&
+	grep -q "^project: p7$" "$T/out9"
+'
+
 test_expect_success 'the home and its layer cache are private; a shared home gets a warning' '
 	test "$(stat -c %a "$CAIRN_HOME")" = 700 &&
 	test "$(stat -c %a "$CAIRN_HOME/layers")" = 700 &&

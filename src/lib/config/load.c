@@ -7,9 +7,11 @@
 #include "git/git.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/root.h"
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Looked for in this order: werf's (werf.yml first), then the 2018 tool's (dappfile.yml first). */
@@ -97,6 +99,32 @@ static int not_found_any(const char *dir, struct cairn_error **err)
 	return cairn_error_set(err, CAIRN_ENOTFOUND, "no %s in '%s'", names.buf, dir);
 }
 
+/*
+ * The config file `name`: inside the project (a symlink or '..' leaving it is refused, as a
+ * committed `werf.yaml -> /etc/shadow` would print the host's file), a regular file (a FIFO
+ * would hang the open). An absolute path, named by the user, is read where it is.
+ */
+static int read_config_file(int dfd, const char *name, struct cairn_buf *raw,
+			    struct cairn_error **err)
+{
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	if (name[0] != '/')
+		return cairn_root_read_file(dfd, name, CAIRN_ROOT_BENEATH, raw, name, err);
+	fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT)
+		return cairn_error_set(err, CAIRN_ENOTFOUND, "open '%s': %s", name,
+				       strerror(ENOENT));
+	if (fd < 0)
+		return cairn_error_set_errno(err, "open '%s'", name);
+	if (fstat(fd, &st) < 0)
+		return cairn_error_set_errno(err, "stat '%s'", name);
+	if (!S_ISREG(st.st_mode))
+		return cairn_error_set(err, CAIRN_EINVAL, "read '%s': not a regular file", name);
+	return cairn_fs_read_fd(fd, raw, name, err);
+}
+
 /* Find and read the config file, then render it as a template; *name: the file's name. */
 static int read_rendered(char **text, size_t *len, const char **name_out, int *changed,
 			 const struct cairn_config_source *src, struct cairn_error **err)
@@ -116,7 +144,7 @@ static int read_rendered(char **text, size_t *len, const char **name_out, int *c
 	if (dfd < 0)
 		return cairn_error_set_errno(err, "open project directory '%s'", dir ? dir : ".");
 	if (file) {
-		ret = cairn_fs_read_at(dfd, file, &raw, err);
+		ret = read_config_file(dfd, file, &raw, err);
 		if (ret < 0)
 			return ret;
 	} else {
@@ -124,7 +152,7 @@ static int read_rendered(char **text, size_t *len, const char **name_out, int *c
 			struct cairn_error *e = NULL;
 
 			name = default_files[i];
-			ret = cairn_fs_read_at(dfd, name, &raw, &e);
+			ret = read_config_file(dfd, name, &raw, &e);
 			if (ret == CAIRN_ENOTFOUND) {
 				cairn_error_free(e);
 				continue;
