@@ -25,6 +25,21 @@ shell:
   install: [echo started, sleep 1, echo still running, sleep 30]
 YAML
 
+# a project whose builds share a build_dir (and its lock), each with its own signature
+mkdir -p "$T/p2"
+cat >"$T/p2/werf.yaml" <<YAML
+project: lock
+configVersion: 1
+---
+image: ~
+from: $REG/base/busybox:1
+mount:
+- from: build_dir
+  to: /cache
+shell:
+  install: ['echo started {{ env "RUNID" }}', sleep 30]
+YAML
+
 # wait_for FILE STRING: until FILE holds STRING (up to 60 s)
 wait_for() {
 	_wf=0
@@ -108,6 +123,21 @@ test_expect_success 'SIGINT mid shell stage: the same, exit 130' '
 
 test_expect_success 'SIGHUP mid shell stage: the same, exit 129' '
 	interrupt HUP 129
+'
+
+test_expect_success 'SIGTERM while waiting for a lock another build holds: exit 143 at once' '
+	RUNID=a env --default-signal=TERM "$CAIRN" build --dir "$T/p2" >"$T/out" 2>"$T/err" &
+	_a=$! &&
+	wait_for "$T/out" "| started a" && container &&
+	{ RUNID=b env --default-signal=TERM "$CAIRN" build --dir "$T/p2" >"$T/outb" 2>"$T/errb" &
+	  _b=$!; } &&
+	sleep 2 && test_pid_alive "$_b" && ! grep -q "started b" "$T/outb" &&
+	_t0=$(date +%s) && kill -s TERM "$_b" && wait_gone "$_b" &&
+	test $(($(date +%s) - _t0)) -le 3 &&
+	{ wait "$_b"; _rc=$?; } ; cat "$T/errb" && test "$_rc" -eq 143 &&
+	grep -q "^cairn: error: .*waiting for lock .*builds/lock/.*interrupted by SIGTERM\$" \
+		"$T/errb" &&
+	kill -s TERM "$_a" && { wait "$_a"; _rc=$?; } ; test "$_rc" -eq 143 && all_clean
 '
 
 test_expect_success 'cairn build | head -1: SIGPIPE stops the build cleanly, exit 141' '

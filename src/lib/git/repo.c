@@ -359,10 +359,9 @@ int cairn_git_open_remote(struct cairn_git_repo **out, const char *url, const ch
 	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lock_fd < 0)
 		return cairn_error_set_errno(err, "lock git cache '%s'", lock);
-	while (flock(lock_fd, LOCK_EX) < 0) {
-		if (errno != EINTR)
-			return cairn_error_set_errno(err, "lock git cache '%s'", lock);
-	}
+	ret = cairn_fs_flock(lock_fd, LOCK_EX, lock, err);
+	if (ret < 0)
+		return cairn_error_wrap(err, "git cache of '%s'", name);
 	if (access(path, F_OK) == 0) {
 		ret = git_repository_open_bare(&repo, path);
 		if (ret < 0) {

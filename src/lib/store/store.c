@@ -133,24 +133,18 @@ DEFINE_FREEP(struct cairn_store, cairn_store_free)
  */
 static int use_lock(struct cairn_store *st, struct cairn_error **err)
 {
-	bool said = false;
+	cleanup_free char *what = NULL;
 
 	st->usefd = openat(st->rootfd, USE_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (st->usefd < 0)
 		return cairn_error_set_errno(err, "open lock '%s/%s'", st->root, USE_LOCK_FILE);
-	while (flock(st->usefd, LOCK_SH | (said ? 0 : LOCK_NB)) < 0) {
-		if (errno == EWOULDBLOCK && !said) {
-			cairn_log(CAIRN_LOG_INFO, "store '%s': waiting for a host cleanup to end",
-				  st->root);
-			said = true;
-		} else if (errno != EINTR) {
-			return cairn_error_set_errno(err, "lock '%s/%s'", st->root, USE_LOCK_FILE);
-		} else if (cairn_interrupted()) {
-			return cairn_error_set(err, CAIRN_EINTERRUPTED,
-					       "interrupted while waiting for a host cleanup");
-		}
-	}
-	return 0;
+	if (flock(st->usefd, LOCK_SH | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK && errno != EINTR)
+		return cairn_error_set_errno(err, "lock '%s/%s'", st->root, USE_LOCK_FILE);
+	cairn_log(CAIRN_LOG_INFO, "store '%s': waiting for a host cleanup to end", st->root);
+	what = xasprintf("%s/%s", st->root, USE_LOCK_FILE);
+	return cairn_fs_flock(st->usefd, LOCK_SH, what, err);
 }
 
 int cairn_store_lock_exclusive(struct cairn_store *st, int64_t timeout_secs,

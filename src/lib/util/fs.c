@@ -2,6 +2,7 @@
 /* Filesystem helpers. */
 #include "common.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -311,20 +312,38 @@ out:
 	return ret;
 }
 
+int cairn_fs_flock(int fd, int how, const char *what, struct cairn_error **err)
+{
+	unsigned long pause_ms = 10;
+
+	/*
+	 * A blocking flock(2) is restarted after cairn's signal handlers (SA_RESTART), so a lock
+	 * held for long (a build_dir under a running container) would hold SIGTERM off: poll.
+	 */
+	while (flock(fd, how | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return cairn_error_set_errno(err, "lock '%s'", what);
+		if (cairn_interrupt_check(err) < 0)
+			return cairn_error_wrap(err, "waiting for lock '%s'", what);
+		cairn_interrupt_sleep(pause_ms);
+		if (pause_ms < 200)
+			pause_ms *= 2;
+	}
+	return 0;
+}
+
 int cairn_fs_lock_at(int *fd_out, int dirfd, const char *path, struct cairn_error **err)
 {
 	int fd = openat(dirfd, path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int ret;
 
 	*fd_out = -1;
 	if (fd < 0)
 		return cairn_error_set_errno(err, "open '%s'", path);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int ret = cairn_error_set_errno(err, "lock '%s'", path);
-
-			close(fd);
-			return ret;
-		}
+	ret = cairn_fs_flock(fd, LOCK_EX, path, err);
+	if (ret < 0) {
+		close(fd);
+		return ret;
 	}
 	*fd_out = fd;
 	return 0;

@@ -19,6 +19,12 @@ int cairn_fs_mkdirs_at(int dirfd, const char *path, mode_t mode, struct cairn_er
  */
 int cairn_fs_lock_at(int *fd_out, int dirfd, const char *path, struct cairn_error **err);
 
+/*
+ * flock(fd, how) (LOCK_SH or LOCK_EX), waiting for it until it is granted or cairn is
+ * interrupted: CAIRN_EINTERRUPTED "waiting for lock 'WHAT': interrupted by SIGTERM", CAIRN_EOS.
+ */
+int cairn_fs_flock(int fd, int how, const char *what, struct cairn_error **err);
+
 /* Append the whole file `name` (relative to dirfd) to `out`, honouring out->max. */
 int cairn_fs_read_at(int dirfd, const char *name, struct cairn_buf *out, struct cairn_error **err);
 
