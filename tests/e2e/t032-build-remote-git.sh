@@ -135,4 +135,24 @@ test_expect_success 'branch on a local git entry (no url) is an error naming fil
 	grep -q "bad2.yaml:9:[0-9]*: git\[0\]\.tag" "$T/err6"
 '
 
+test_expect_success 'a git remote that never answers: CAIRN_GIT_TIMEOUT, and SIGTERM stops it' '
+	hostile_registry_start 1 silent &&
+	mkdir -p "$T/stall" &&
+	printf "%s\n" "project: stall" "configVersion: 1" "---" "image: x" \
+		"from: $REG/base/busybox:1" "git:" "- url: http://$HOSTILE/repo.git" "  add: /" \
+		"  to: /src" >"$T/stall/werf.yaml" &&
+	_t0=$(date +%s) &&
+	test_must_fail env CAIRN_GIT_TIMEOUT=2 timeout 60 "$CAIRN" build --dir "$T/stall" \
+		>"$T/out7" 2>"$T/err7" &&
+	cat "$T/err7" && test $(($(date +%s) - _t0)) -le 10 &&
+	grep -q "werf.yaml:7:3: git\[0\]: fetch .http://$HOSTILE/repo.: the remote sent nothing for 2 s" \
+		"$T/err7" &&
+	{ env --default-signal=TERM "$CAIRN" build --dir "$T/stall" >"$T/out8" 2>"$T/err8" &
+	  _pid=$!; } &&
+	sleep 2 && test_pid_alive "$_pid" && _t0=$(date +%s) && kill -s TERM "$_pid" &&
+	{ wait "$_pid"; _rc=$?; } ; cat "$T/err8" && test "$_rc" -eq 143 &&
+	test $(($(date +%s) - _t0)) -le 3 &&
+	grep -q "fetch .http://$HOSTILE/repo.: interrupted by SIGTERM" "$T/err8"
+'
+
 test_done

@@ -9,9 +9,12 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* Turn the libgit2 error `gerr` (with its last message) into a cairn error. */
 int cairn_git_fail(struct cairn_error **err, int gerr, enum cairn_code dflt, const char *fmt, ...)
@@ -196,15 +199,26 @@ int cairn_git_origin_url(char **out, const char *dir, struct cairn_error **err)
 	return ret;
 }
 
+/* One fetch: its credential tries and the watch over it (see watch_fetch). */
+struct fetch_watch {
+	int tries;
+	pthread_t fetcher;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done, stalled;
+	double last; /* when the remote last sent something (monotonic seconds) */
+	unsigned timeout;
+};
+
 /* Credentials for a fetch: ssh through the agent; https uses what the URL carries. */
 static int credentials_cb(git_credential **out, const char *url, const char *user_from_url,
 			  unsigned int allowed, void *payload)
 {
-	int *tries = payload;
+	struct fetch_watch *w = payload;
 	const char *user = user_from_url ? user_from_url : "git";
 
 	(void)url;
-	if (++*tries > 3)
+	if (++w->tries > 3)
 		return GIT_EAUTH;
 	if (allowed & GIT_CREDENTIAL_USERNAME)
 		return git_credential_username_new(out, user);
@@ -253,11 +267,107 @@ static int follow_remote_head(git_repository *repo, git_remote *remote, const ch
 	return 0;
 }
 
+/*
+ * libgit2 1.5 has no connect or read deadline, and its blocking recv(2) and connect(2) are
+ * restarted after cairn's SA_RESTART signal handlers: a remote that stops answering held the
+ * build forever, SIGTERM included. A watcher thread pokes the fetching thread with a signal
+ * whose handler does nothing and is installed without SA_RESTART, so the blocked call fails
+ * with EINTR and libgit2 gives up, once cairn is interrupted or the remote sent nothing for
+ * CAIRN_GIT_TIMEOUT seconds (300 by default).
+ */
+#define GIT_TIMEOUT_DEFAULT 300
+#define GIT_TIMEOUT_MAX 86400
+
+static int poke_signal(void)
+{
+	return SIGRTMIN + 5;
+}
+
+static void on_poke(int sig)
+{
+	(void)sig;
+}
+
+static void install_poke(void)
+{
+	struct sigaction sa = {.sa_handler = on_poke}; /* no SA_RESTART: that is the point */
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(poke_signal(), &sa, NULL);
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static unsigned git_timeout(void)
+{
+	const char *v = getenv("CAIRN_GIT_TIMEOUT");
+	char *end = NULL;
+	unsigned long n;
+
+	if (!v || !*v)
+		return GIT_TIMEOUT_DEFAULT;
+	n = strtoul(v, &end, 10);
+	if (*end || n < 1 || n > GIT_TIMEOUT_MAX) {
+		cairn_log(CAIRN_LOG_WARN,
+			  "CAIRN_GIT_TIMEOUT: not a number of seconds from 1 to %d; "
+			  "%d s it is",
+			  GIT_TIMEOUT_MAX, GIT_TIMEOUT_DEFAULT);
+		return GIT_TIMEOUT_DEFAULT;
+	}
+	return (unsigned)n;
+}
+
+static void watch_alive(struct fetch_watch *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->last = mono_now();
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void *watch_fetch(void *arg)
+{
+	struct fetch_watch *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->done) {
+		struct timespec until;
+
+		if (cairn_interrupted() || mono_now() - w->last > w->timeout) {
+			w->stalled = !cairn_interrupted();
+			pthread_kill(w->fetcher, poke_signal());
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&w->cond, &w->lock, &until);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
 /* Called as the pack comes in: a non-zero return ends the fetch at a signal. */
 static int fetch_progress(const git_indexer_progress *stats, void *payload)
 {
 	(void)stats;
-	(void)payload;
+	watch_alive(payload);
+	return cairn_interrupted() ? -1 : 0;
+}
+
+/* The remote's own progress lines ("Counting objects"): it is alive. */
+static int fetch_sideband(const char *str, int len, void *payload)
+{
+	(void)str;
+	(void)len;
+	watch_alive(payload);
 	return cairn_interrupted() ? -1 : 0;
 }
 
@@ -271,7 +381,14 @@ static int fetch_all(git_repository *repo, const char *url, const char *name,
 	git_remote_create_options co;
 	git_fetch_options fo;
 	CLEANUP(git_remote_freep) git_remote *remote = NULL;
-	int tries = 0;
+	static pthread_once_t poke_once = PTHREAD_ONCE_INIT;
+	struct fetch_watch w = {.fetcher = pthread_self(),
+				.lock = PTHREAD_MUTEX_INITIALIZER,
+				.cond = PTHREAD_COND_INITIALIZER,
+				.last = mono_now(),
+				.timeout = git_timeout()};
+	pthread_t watcher;
+	bool watching;
 	int ret;
 
 	/*
@@ -296,10 +413,25 @@ static int fetch_all(git_repository *repo, const char *url, const char *name,
 	fo.proxy_opts.type = GIT_PROXY_AUTO;
 	fo.callbacks.credentials = credentials_cb;
 	fo.callbacks.transfer_progress = fetch_progress;
-	fo.callbacks.payload = &tries;
+	fo.callbacks.sideband_progress = fetch_sideband;
+	fo.callbacks.payload = &w;
+	pthread_once(&poke_once, install_poke);
+	watching = pthread_create(&watcher, NULL, watch_fetch, &w) == 0;
 	ret = git_remote_fetch(remote, &refspecs, &fo, "cairn: fetch");
+	if (watching) {
+		pthread_mutex_lock(&w.lock);
+		w.done = true;
+		pthread_cond_signal(&w.cond);
+		pthread_mutex_unlock(&w.lock);
+		pthread_join(watcher, NULL);
+	}
 	if (ret < 0 && cairn_interrupt_check(err) < 0)
 		return cairn_error_wrap(err, "fetch '%s'", name);
+	if (ret < 0 && w.stalled)
+		return cairn_error_set(err, CAIRN_ENET,
+				       "fetch '%s': the remote sent nothing for %u s "
+				       "(CAIRN_GIT_TIMEOUT)",
+				       name, w.timeout);
 	if (ret < 0)
 		return cairn_git_fail(err, ret, CAIRN_ENET, "fetch '%s'", name);
 	return follow_remote_head(repo, remote, name, err);
