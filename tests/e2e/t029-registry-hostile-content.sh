@@ -133,7 +133,7 @@ test_expect_success 'a tag list without end stops at a bound' '
 	git -C "$P" remote add origin "$T/origin.git" && git -C "$P" push -q origin HEAD:main &&
 	git -C "$P" fetch -q origin &&
 	hostile_registry_start 3 endless-tags &&
-	test_must_fail timeout 60 "$CAIRN" images cleanup --home-dir "$T/g" --dir "$P" \
+	test_must_fail timeout 120 "$CAIRN" images cleanup --home-dir "$T/g" --dir "$P" \
 		-i "$HOSTILE/app" --dry-run >"$T/out" 2>"$T/err" &&
 	cat "$T/err" &&
 	grep -q "more than 500000 tags or 64 MiB of names" "$T/err"

@@ -120,7 +120,7 @@ static int collect_tag(const char *tag, void *ud)
 	for (size_t i = 0; !foreign && i < rt->n_others; i++)
 		foreign = strlen(rt->others[i]) > n &&
 			  !strncmp(tag, rt->others[i], strlen(rt->others[i]));
-	rt->v = xreallocarray(rt->v, rt->n + 1, sizeof(*rt->v));
+	rt->v = xgrow1(rt->v, rt->n, sizeof(*rt->v));
 	memset(&rt->v[rt->n], 0, sizeof(*rt->v));
 	rt->v[rt->n].tag = xstrdup(tag);
 	rt->v[rt->n].scheme = xstrdup("");

@@ -14,7 +14,7 @@ static int collect(const char *tag, void *ud)
 
 	if (strncmp(tag, CAIRN_COMMIT_RECORD_PREFIX, strlen(CAIRN_COMMIT_RECORD_PREFIX)) != 0)
 		return 0;
-	r->v = xreallocarray(r->v, r->n + 1, sizeof(*r->v));
+	r->v = xgrow1(r->v, r->n, sizeof(*r->v));
 	memset(&r->v[r->n], 0, sizeof(*r->v));
 	r->v[r->n++].tag = xstrdup(tag);
 	return 0;

@@ -78,13 +78,13 @@ static int collect(const char *tag, void *ud)
 	const char *sig;
 
 	if (cleanup_is_stage_tag(tag, &sig)) {
-		j->v = xreallocarray(j->v, j->n + 1, sizeof(*j->v));
+		j->v = xgrow1(j->v, j->n, sizeof(*j->v));
 		memset(&j->v[j->n], 0, sizeof(*j->v));
 		j->v[j->n].tag = xstrdup(tag);
 		j->v[j->n].sig = j->v[j->n].tag + (sig - tag);
 		j->n++;
 	} else if (strcmp(tag, CLEANUP_MARKS_TAG) != 0) {
-		j->others = xreallocarray(j->others, j->n_others + 1, sizeof(*j->others));
+		j->others = xgrow1(j->others, j->n_others, sizeof(*j->others));
 		j->others[j->n_others++] = xstrdup(tag);
 	}
 	return 0;
@@ -173,7 +173,7 @@ static void push_sigs(struct sig_queue *q, const char *list)
 		size_t n = strcspn(list, " ");
 
 		if (n && cairn_strset_add(&q->seen, list, n)) {
-			q->v = xreallocarray(q->v, q->n + 1, sizeof(*q->v));
+			q->v = xgrow1(q->v, q->n, sizeof(*q->v));
 			q->v[q->n++] = xstrndup(list, n);
 		}
 		list += n + strspn(list + n, " ");

@@ -510,7 +510,7 @@ static int add_info(git_reference *ref, const char *name, void *ud)
 	struct cairn_git_ref_info info = {0};
 
 	if (ref_info(&info, ref) == 0) {
-		in->v = xreallocarray(in->v, in->n + 1, sizeof(*in->v));
+		in->v = xgrow1(in->v, in->n, sizeof(*in->v));
 		info.name = xstrdup(name);
 		in->v[in->n++] = info;
 	}

@@ -46,7 +46,7 @@ struct lock_scan {
 
 static void add(char ***v, size_t *n, const char *tag)
 {
-	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	*v = xgrow1(*v, *n, sizeof(**v));
 	(*v)[(*n)++] = xstrdup(tag);
 }
 

@@ -97,7 +97,7 @@ int cairn_fs_list_dir(char ***out, size_t *n_out, int fd, int sorted)
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
+		names = xgrow1(names, n, sizeof(*names));
 		names[n++] = xstrdup(de->d_name);
 	}
 	closedir(d);

@@ -34,7 +34,7 @@ endless-token
 drip --interval SECS
     GET of any manifest: 200 with Content-Length 1000, then one byte every SECS.
 endless-tags
-    GET of a tag list: 200, 1000 tags, and a Link to a next page, without end.
+    GET of a tag list: 200, 10,000 tags, and a Link to a next page, without end.
 error-text
     Every request: 403 with a JSON error whose message holds a newline, a forged "[OK]" line
     and terminal escape sequences (clipboard write, colour).
@@ -232,9 +232,9 @@ class Handler(BaseHTTPRequestHandler):
     def endless_tags(self):
         repo = TAGS.match(self.path).group(1)
         page = int(re.search(r"[?&]last=p(\d+)", self.path + "&last=p0").group(1)) + 1
-        tags = ["p%d-%04d-%s" % (page, i, "x" * 40) for i in range(1000)]
+        tags = ["p%d-%05d-%s" % (page, i, "x" * 80) for i in range(10000)]
         body = json.dumps({"name": repo, "tags": tags}).encode()
-        link = '</v2/%s/tags/list?n=1000&last=p%d>; rel="next"' % (repo, page)
+        link = '</v2/%s/tags/list?n=10000&last=p%d>; rel="next"' % (repo, page)
         self.reply(200, [("Content-Type", "application/json"), ("Link", link)], body)
 
     def endless_token(self):
