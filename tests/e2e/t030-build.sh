@@ -58,7 +58,7 @@ docker:
   CMD: ["/bin/sh", "-c", "cat main.py"]
   ENV: {MODE: prod, B: "2"}
   LABEL: {team: core}
-  EXPOSE: ["8080", "53/udp"]
+  EXPOSE: ["8080", "53/udp 9000-9001"]
   HEALTHCHECK: CMD true
 YAML
 commit init
@@ -86,7 +86,7 @@ assert c["Cmd"] == ["/bin/sh", "-c", "cat main.py"], c
 assert "MODE=prod" in c["Env"] and "B=2" in c["Env"], c
 assert any(e.startswith("PATH=") for e in c["Env"]), c
 assert c["Labels"]["team"] == "core", c
-assert set(c["ExposedPorts"]) == {"8080/tcp", "53/udp"}, c
+assert set(c["ExposedPorts"]) == {"8080/tcp", "53/udp", "9000/tcp", "9001/tcp"}, c
 assert c["Healthcheck"]["Test"] == ["CMD-SHELL", "true"], c
 PY
 '

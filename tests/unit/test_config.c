@@ -930,6 +930,23 @@ static void test_mount_from_path(void **state)
 }
 
 /*
+ * EXPOSE and VOLUME items are Dockerfile words: werf passed `EXPOSE: "80 8080"` to `docker
+ * commit --change "EXPOSE 80 8080"`, whose parser splits it (lfuuu/stattest's werf.yaml).
+ */
+static void test_docker_words_split(void **state)
+{
+	struct cairn_config *c = parse_ok(IMAGE_A "docker:\n"
+						  "  EXPOSE: \"80 8080  81/udp\"\n"
+						  "  VOLUME: [/a, \"/b /c\"]\n");
+	const struct cairn_config_docker *d = &c->images[0].docker;
+
+	(void)state;
+	assert_list(&d->expose, 3, "80", "8080", "81/udp", 7, 11, 7, 11, 7, 11);
+	assert_list(&d->volume, 3, "/a", "/b", "/c", 8, 12, 8, 16, 8, 16);
+	cairn_config_free(c);
+}
+
+/*
  * A dappfile written for the 2018 tool may start with an image: the meta document is optional
  * there, and cairn_config_load() names the project. werf.yaml still needs it, as in werf.
  */
@@ -1418,11 +1435,14 @@ static const struct bad bad[] = {
 	{IMAGE_A "docker:\n  HEALTHCHECK: CMD\n", CAIRN_EINVAL,
 	 "werf.yaml:7:16: docker.HEALTHCHECK: CMD needs a command"},
 	{IMAGE_A "docker:\n  EXPOSE: [80/tcp, http]\n", CAIRN_EINVAL,
-	 "werf.yaml:7:20: docker.EXPOSE[1]: must be PORT, PORT-PORT, optionally with /tcp, /udp "
-	 "or /sctp"},
+	 "werf.yaml:7:20: docker.EXPOSE[1]: 'http' must be PORT, PORT-PORT, optionally with /tcp, "
+	 "/udp or /sctp"},
 	{IMAGE_A "docker:\n  EXPOSE: 70000\n", CAIRN_EINVAL,
-	 "werf.yaml:7:11: docker.EXPOSE: must be PORT, PORT-PORT, optionally with /tcp, /udp or "
-	 "/sctp"},
+	 "werf.yaml:7:11: docker.EXPOSE: '70000' must be PORT, PORT-PORT, optionally with /tcp, "
+	 "/udp or /sctp"},
+	{IMAGE_A "docker:\n  EXPOSE: [\"80 8o\"]\n", CAIRN_EINVAL,
+	 "werf.yaml:7:12: docker.EXPOSE[0]: '8o' must be PORT, PORT-PORT, optionally with /tcp, "
+	 "/udp or /sctp"},
 	/* YAML */
 	{IMAGE_A "shell: [a, b\n", CAIRN_EINVAL,
 	 "werf.yaml:7:1: flow sequence without a closing bracket"},
@@ -2172,6 +2192,7 @@ int main(void)
 		cmocka_unit_test(test_auto_exclude),
 		cmocka_unit_test(test_artifact_names),
 		cmocka_unit_test(test_mount_from_path),
+		cmocka_unit_test(test_docker_words_split),
 		cmocka_unit_test(test_dappfile_parse),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_control_characters),

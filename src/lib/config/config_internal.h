@@ -117,6 +117,7 @@ enum {
 	F_UNSUPPORTED = 1 << 5,	  /* werf's, not in cairn yet: an error naming `note` */
 	F_DAPP_ARTIFACT = 1 << 6, /* only in an artifact of a dappfile (the 2018 tool's) */
 	F_DAPPFILE = 1 << 7,	  /* only in a dappfile: the 2018 tool's, dropped by werf v1.0 */
+	F_WORDS = 1 << 8,	  /* list items are split at whitespace (EXPOSE "80 443") */
 };
 
 /* NULL, or why `s` is not a valid value */

@@ -122,9 +122,46 @@ void cfg_list_release(struct cairn_config_list *l)
 }
 
 /* A string or a list of strings. */
+/*
+ * Add `item` to `out`: whole, or with F_WORDS each of its whitespace-separated words, checked
+ * one by one (werf handed `EXPOSE: "80 8080"` to `docker commit --change "EXPOSE 80 8080"`,
+ * whose Dockerfile parser splits it, as it does VOLUME's).
+ */
+static int add_item(struct ctx *x, struct cairn_config_list *out,
+		    const struct cairn_config_str *item, unsigned int flags, check_fn check)
+{
+	const char *s = item->s, *why;
+
+	if (!(flags & F_WORDS)) {
+		cfg_list_add(out, s, item->pos);
+		return 0;
+	}
+	for (;;) {
+		size_t n;
+		char *w;
+
+		s += strspn(s, " \t\r\n");
+		n = strcspn(s, " \t\r\n");
+		if (!n)
+			return 0;
+		w = xstrndup(s, n);
+		why = check ? check(w, n) : NULL;
+		if (why) {
+			int ret = invalid(x, item->pos, "'%s' %s", w, why);
+
+			free(w);
+			return ret;
+		}
+		cfg_list_add(out, w, item->pos);
+		free(w);
+		s += n;
+	}
+}
+
 static int read_list(struct ctx *x, const struct ynode *n, struct cairn_config_list *out,
 		     unsigned int flags, check_fn check)
 {
+	check_fn whole = flags & F_WORDS ? NULL : check;
 	struct cairn_config_str item = {0};
 	int ret;
 
@@ -136,16 +173,16 @@ static int read_list(struct ctx *x, const struct ynode *n, struct cairn_config_l
 		/* a string for the shell is a command: it cannot be empty */
 		if (flags & F_SHELL_FORM)
 			flags &= ~(unsigned int)F_EMPTY_OK;
-		ret = cfg_read_str(x, n, &item, flags, check);
+		ret = cfg_read_str(x, n, &item, flags, whole);
 		if (ret < 0)
 			return ret;
 		if (flags & F_SHELL_FORM) {
 			cfg_list_add(out, "/bin/sh", n->pos);
 			cfg_list_add(out, "-c", n->pos);
 		}
-		cfg_list_add(out, item.s, item.pos);
+		ret = add_item(x, out, &item, flags, check);
 		free(item.s);
-		return 0;
+		return ret;
 	}
 	for (size_t i = 0; i < n->n_kids; i++) {
 		const struct ynode *k = n->kids[i];
@@ -156,13 +193,14 @@ static int read_list(struct ctx *x, const struct ynode *n, struct cairn_config_l
 			return ret;
 		old = cfg_path_index(x, i);
 		ret = cfg_is_null(k) ? invalid(x, k->pos, "must be a string")
-				     : cfg_read_str(x, k, &item, flags & ~F_SHELL_FORM, check);
+				     : cfg_read_str(x, k, &item, flags & ~F_SHELL_FORM, whole);
+		if (ret == 0)
+			ret = add_item(x, out, &item, flags, check);
 		cfg_path_pop(x, old);
-		if (ret < 0)
-			return ret;
-		cfg_list_add(out, item.s, item.pos);
 		free(item.s);
 		item.s = NULL;
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }

@@ -4,6 +4,8 @@
 #include "stage/stage_internal.h"
 #include "dockerfile/words.h"
 
+#include <ctype.h>
+
 static void set_string_array(json_t *c, const char *key, const struct cairn_config_list *l)
 {
 	json_t *a = json_array();
@@ -73,7 +75,54 @@ static int set_word(json_t *c, const char *key, struct image_state *s,
 	return ret;
 }
 
-/* Add each word of `l` as a key of the set c[key] ("8080" taken as "8080/tcp" for ports). */
+int stage_expose(json_t *c, const char *w, char **bad)
+{
+	cleanup_free char *copy = xstrdup(w);
+	json_t *o = json_object_get(c, "ExposedPorts");
+	char *save = NULL;
+
+	*bad = NULL;
+	if (!json_is_object(o)) {
+		o = json_object();
+		json_object_set_new(c, "ExposedPorts", o);
+	}
+	for (char *spec = strtok_r(copy, " \t\n", &save); spec;
+	     spec = strtok_r(NULL, " \t\n", &save)) {
+		char *slash = strchr(spec, '/');
+		const char *proto = "tcp";
+		unsigned long lo, hi;
+		char *end = NULL;
+
+		if (slash) {
+			*slash = '\0';
+			for (char *p = slash + 1; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			proto = slash + 1;
+			if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp")) {
+				*bad = xasprintf("invalid proto: %s", proto);
+				return -1;
+			}
+		}
+		lo = strtoul(spec, &end, 10);
+		hi = lo;
+		if (end && *end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		if (!isdigit((unsigned char)spec[0]) || !end || *end || lo == 0 || hi < lo ||
+		    hi > 65535) {
+			*bad = xasprintf("invalid port: %s", spec);
+			return -1;
+		}
+		for (unsigned long port = lo; port <= hi; port++) {
+			char key[32];
+
+			snprintf(key, sizeof(key), "%lu/%s", port, proto);
+			json_object_set_new(o, key, json_object());
+		}
+	}
+	return 0;
+}
+
+/* Add each word of `l` as a key of the set c[key]; ports as stage_expose() adds them. */
 static int set_set(json_t *c, const char *key, struct image_state *s,
 		   const struct cairn_config_list *l, int ports, struct cairn_error **err)
 {
@@ -89,10 +138,13 @@ static int set_set(json_t *c, const char *key, struct image_state *s,
 
 		if (ret < 0)
 			return ret;
-		if (ports && !strchr(w, '/')) {
-			cleanup_free char *p = xasprintf("%s/tcp", w);
+		if (ports) {
+			cleanup_free char *bad = NULL;
 
-			json_object_set_new(o, p, json_object());
+			if (stage_expose(c, w, &bad) < 0)
+				return cairn_error_set(err, CAIRN_EINVAL, "%s:%u:%u: docker.%s: %s",
+						       s->b->config->file, l->pos[i].line,
+						       l->pos[i].column, key, bad);
 		} else {
 			json_object_set_new(o, w, json_object());
 		}

@@ -251,44 +251,12 @@ char *df_image_path(json_t *c, const char *p)
 	return cairn_fs_path_clean(joined);
 }
 
-/*
- * EXPOSE's word `w` (a substituted one may hold several): "PORT[-PORT][/PROTO]" each, a range
- * taken port by port, the protocol lower case, tcp by default (nat.ParsePortSpecs).
- */
 static int expose(json_t *c, struct df_build *d, const struct cairn_df_instr *in, const char *w)
 {
-	cleanup_free char *copy = xstrdup(w);
-	char *save = NULL;
+	cleanup_free char *bad = NULL;
 
-	for (char *spec = strtok_r(copy, " \t\n", &save); spec;
-	     spec = strtok_r(NULL, " \t\n", &save)) {
-		char *slash = strchr(spec, '/');
-		const char *proto = "tcp";
-		unsigned long lo, hi;
-		char *end = NULL;
-
-		if (slash) {
-			*slash = '\0';
-			for (char *p = slash + 1; *p; p++)
-				*p = (char)tolower((unsigned char)*p);
-			proto = slash + 1;
-			if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
-				return df_fail(d, in, "invalid proto: %s", proto);
-		}
-		lo = strtoul(spec, &end, 10);
-		hi = lo;
-		if (end && *end == '-')
-			hi = strtoul(end + 1, &end, 10);
-		if (!isdigit((unsigned char)spec[0]) || !end || *end || lo == 0 || hi < lo ||
-		    hi > 65535)
-			return df_fail(d, in, "invalid port: %s", spec);
-		for (unsigned long port = lo; port <= hi; port++) {
-			char key[32];
-
-			snprintf(key, sizeof(key), "%lu/%s", port, proto);
-			set_key(c, "ExposedPorts", key);
-		}
-	}
+	if (stage_expose(c, w, &bad) < 0)
+		return df_fail(d, in, "%s", bad);
 	return 0;
 }
 

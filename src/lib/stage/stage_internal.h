@@ -511,6 +511,13 @@ int stage_build_import(struct stage_output *o, struct image_state *s, enum stage
 const char *stage_env_get(json_t *env, const char *name, size_t len);
 /* Set variable `key` to `value` in the Env of config section `c` (replaced in place). */
 void stage_set_env(json_t *c, const char *key, const char *value);
+/*
+ * Add EXPOSE's word `w` to c's ExposedPorts as Docker does (nat.ParsePortSpecs, which `docker
+ * commit --change` used for werf too): each whitespace-separated "PORT[-PORT][/PROTO]", a range
+ * port by port, the protocol lower case, tcp by default. 0, or -1 with *bad a new string
+ * "invalid port: SPEC" or "invalid proto: PROTO".
+ */
+int stage_expose(json_t *c, const char *w, char **bad);
 int stage_build_docker(struct stage_output *o, struct image_state *s, enum stage_id id,
 		       struct cairn_error **err);
 
