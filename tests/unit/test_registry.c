@@ -992,9 +992,41 @@ static void test_conn_get_put(void **state)
 	cairn_registry_free(r);
 }
 
+static void trace_is(bool header, const char *in, const char *want)
+{
+	struct cairn_buf b = CAIRN_BUF_INIT;
+
+	cairn_http_trace_line(&b, header, in, strlen(in));
+	assert_string_equal(b.buf, want);
+	cairn_buf_release(&b);
+}
+
+/* -vv: no credential in a traced header or curl text line, no URL user info or query */
+static void test_trace_lines(void **state)
+{
+	(void)state;
+	trace_is(true, "Authorization: Bearer s3cret", "Authorization: <redacted>");
+	trace_is(true, "proxy-authorization: Basic cHU6cHc=", "proxy-authorization: <redacted>");
+	trace_is(true, "Set-Cookie: sid=s3cret; Path=/", "Set-Cookie: <redacted>");
+	trace_is(true, "Content-Type: application/json", "Content-Type: application/json");
+	trace_is(false, "h2h3 [authorization: Bearer s3cret]", "h2h3 [authorization: <redacted>");
+	trace_is(false, "[HTTP/2] [1] [Authorization: Basic YTpi]",
+		 "[HTTP/2] [1] [Authorization: <redacted>");
+	trace_is(false, "[HTTP/2] [1] [cookie: a=b]", "[HTTP/2] [1] [cookie: <redacted>");
+	trace_is(false, "Uses proxy env variable http_proxy == 'http://u:p@127.0.0.1:3128'",
+		 "Uses proxy env variable http_proxy == 'http://<userinfo cut>@127.0.0.1:3128'");
+	trace_is(true, "Location: https://s3.example/b?X-Amz-Signature=s3cret&a=b",
+		 "Location: https://s3.example/b?<query cut>");
+	trace_is(true, "GET /v2/a/blobs/sha256:00?X-Amz-Signature=s3cret HTTP/1.1",
+		 "GET /v2/a/blobs/sha256:00?<query cut> HTTP/1.1");
+	trace_is(false, "Connected to h (127.0.0.1) port 5000 (#0)",
+		 "Connected to h (127.0.0.1) port 5000 (#0)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_trace_lines),
 		cmocka_unit_test(test_bearer_token_flow_and_cache),
 		cmocka_unit_test(test_basic_auth_and_refusal),
 		cmocka_unit_test(test_retries_5xx_429_and_resets),

@@ -3,6 +3,7 @@
 #ifndef CAIRN_REGISTRY_HTTP_H
 #define CAIRN_REGISTRY_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -118,6 +119,14 @@ int cairn_http_curl_new(struct cairn_http **out, const struct cairn_http_opts *o
 /* Wraps a transport (takes ownership of nothing); free with cairn_http_free. */
 struct cairn_http *cairn_http_new(const struct cairn_http_ops *ops, void *impl);
 void cairn_http_free(struct cairn_http *h);
+
+/*
+ * One line of the -vv trace (without its newline) as shown, appended to `b`: a credential
+ * header's value (Authorization, Proxy-Authorization, Cookie, Set-Cookie) as `<redacted>`, in
+ * curl's text lines too (HTTP/2 headers come as "h2h3 [authorization: ...]"); a URL's
+ * user:password@ and every query cut.
+ */
+void cairn_http_trace_line(struct cairn_buf *b, bool header, const char *s, size_t n);
 
 static inline int cairn_http_request(struct cairn_http *h, const struct cairn_http_req *req,
 				     struct cairn_http_resp *resp, struct cairn_error **err)

@@ -394,6 +394,28 @@ static void trace_text(struct cairn_buf *b, const char *s, size_t n)
 	}
 }
 
+void cairn_http_trace_line(struct cairn_buf *b, bool header, const char *s, size_t n)
+{
+	/* curl's HTTP/2 request headers are text lines: "h2h3 [authorization: Bearer ...]" */
+	static const char *const secret_in_text[] = {"authorization:", "cookie:"};
+	size_t name = header ? secret_header(s, n) : 0;
+
+	if (name) {
+		cairn_buf_add(b, s, name);
+		cairn_buf_addstr(b, ": <redacted>");
+		return;
+	}
+	trace_text(b, s, n);
+	for (size_t i = 0; !header && !b->err && i < ARRAY_SIZE(secret_in_text); i++) {
+		const char *at = strcasestr(b->buf, secret_in_text[i]);
+
+		if (at) {
+			cairn_buf_setlen(b, (size_t)(at - b->buf) + strlen(secret_in_text[i]));
+			cairn_buf_addstr(b, " <redacted>");
+		}
+	}
+}
+
 /* Trace of headers only, with credentials cut: bodies may hold tokens, so they never appear. */
 static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *ud)
 {
@@ -412,18 +434,15 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *
 	while (size) {
 		char *nl = memchr(data, '\n', size);
 		size_t len = nl ? (size_t)(nl - data) + 1 : size;
-		size_t show = len, name;
+		size_t show = len;
 
 		while (show && (data[show - 1] == '\n' || data[show - 1] == '\r'))
 			show--;
-		name = type == CURLINFO_TEXT ? 0 : secret_header(data, show);
-		if (name) {
-			cairn_log(CAIRN_LOG_TRACE, "%s%.*s: <redacted>", dir, (int)name, data);
-		} else if (show) {
+		if (show) {
 			CLEANUP(cairn_buf_release)
 			struct cairn_buf b = CAIRN_BUF_INIT_MAX(64 * 1024);
 
-			trace_text(&b, data, show);
+			cairn_http_trace_line(&b, type != CURLINFO_TEXT, data, show);
 			if (!b.err)
 				cairn_log(CAIRN_LOG_TRACE, "%s%s", dir, b.buf);
 		}
