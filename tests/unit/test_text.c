@@ -62,6 +62,11 @@ static void test_broken_utf8_is_escaped(void **state)
 	check("\xc0\xaf", false, "\\xc0\\xaf");			  /* overlong '/' */
 	check("\xed\xa0\x80", false, "\\xed\\xa0\\x80");	  /* a surrogate */
 	check("\xf4\x90\x80\x80", false, "\\xf4\\x90\\x80\\x80"); /* past U+10FFFF */
+	check("\xf5\x80\x80", false, "\\xf5\\x80\\x80");	  /* no such lead byte */
+	check("\xf7\xbf\xbf", false, "\\xf7\\xbf\\xbf");
+	check("\xe0\x80\xaf", false, "\\xe0\\x80\\xaf");	  /* overlong, 3 bytes */
+	check("\xf0\x80\x80\xaf", false, "\\xf0\\x80\\x80\\xaf"); /* overlong, 4 bytes */
+	check("\xf4\x8f\xbf\xbf", false, "\xf4\x8f\xbf\xbf");	  /* U+10FFFF itself */
 }
 
 static void test_make_shown_replaces_only_when_needed(void **state)
