@@ -8,6 +8,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/root.h"
+#include "util/text.h"
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -100,19 +101,20 @@ static int not_found_any(const char *dir, struct cairn_error **err)
 }
 
 /*
- * The config file `name`: inside the project (a symlink or '..' leaving it is refused, as a
- * committed `werf.yaml -> /etc/shadow` would print the host's file), a regular file (a FIFO
- * would hang the open). An absolute path, named by the user, is read where it is.
+ * The config file `name`, a regular file (a FIFO would hang the open). A default name is
+ * resolved inside the project (a symlink or '..' leaving it is refused, as a committed
+ * `werf.yaml -> /etc/shadow` would print the host's file); a file the user names (--config)
+ * is read where it is, relative to the project directory.
  */
-static int read_config_file(int dfd, const char *name, struct cairn_buf *raw,
+static int read_config_file(int dfd, const char *name, bool named, struct cairn_buf *raw,
 			    struct cairn_error **err)
 {
 	cleanup_close int fd = -1;
 	struct stat st;
 
-	if (name[0] != '/')
+	if (!named)
 		return cairn_root_read_file(dfd, name, CAIRN_ROOT_BENEATH, raw, name, err);
-	fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT)
 		return cairn_error_set(err, CAIRN_ENOTFOUND, "open '%s': %s", name,
 				       strerror(ENOENT));
@@ -144,7 +146,7 @@ static int read_rendered(char **text, size_t *len, const char **name_out, int *c
 	if (dfd < 0)
 		return cairn_error_set_errno(err, "open project directory '%s'", dir ? dir : ".");
 	if (file) {
-		ret = read_config_file(dfd, file, &raw, err);
+		ret = read_config_file(dfd, file, true, &raw, err);
 		if (ret < 0)
 			return ret;
 	} else {
@@ -152,7 +154,7 @@ static int read_rendered(char **text, size_t *len, const char **name_out, int *c
 			struct cairn_error *e = NULL;
 
 			name = default_files[i];
-			ret = read_config_file(dfd, name, &raw, &e);
+			ret = read_config_file(dfd, name, false, &raw, &e);
 			if (ret == CAIRN_ENOTFOUND) {
 				cairn_error_free(e);
 				continue;
@@ -206,9 +208,11 @@ static void show_rendered_lines(struct cairn_error *e, const char *name, const c
 		const char *nl = memchr(q, '\n', (size_t)(end - q));
 		size_t n = nl ? (size_t)(nl - q) : (size_t)(end - q);
 
-		if (cur + 2 >= line)
-			cairn_buf_addf(&b, "\n%c %4zu | %.*s", cur == line ? '>' : ' ', cur,
-				       (int)(n > 200 ? 200 : n), q);
+		if (cur + 2 >= line) {
+			/* the project's text: its escapes are shown, not sent to the terminal */
+			cairn_buf_addf(&b, "\n%c %4zu | ", cur == line ? '>' : ' ', cur);
+			cairn_buf_add_shown(&b, q, n > 200 ? 200 : n, false);
+		}
 		q = nl ? nl + 1 : end;
 	}
 	free(e->msg);
