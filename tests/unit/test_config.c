@@ -937,12 +937,12 @@ static void test_docker_words_split(void **state)
 {
 	struct cairn_config *c = parse_ok(IMAGE_A "docker:\n"
 						  "  EXPOSE: \"80 8080  81/udp\"\n"
-						  "  VOLUME: [/a, \"/b /c\"]\n");
+						  "  VOLUME: [/a, \"/b /c\", '[\"/d e\"]']\n");
 	const struct cairn_config_docker *d = &c->images[0].docker;
 
 	(void)state;
 	assert_list(&d->expose, 3, "80", "8080", "81/udp", 7, 11, 7, 11, 7, 11);
-	assert_list(&d->volume, 3, "/a", "/b", "/c", 8, 12, 8, 16, 8, 16);
+	assert_list(&d->volume, 4, "/a", "/b", "/c", "/d e", 8, 12, 8, 16, 8, 16, 8, 25);
 	cairn_config_free(c);
 }
 

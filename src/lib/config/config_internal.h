@@ -118,6 +118,7 @@ enum {
 	F_DAPP_ARTIFACT = 1 << 6, /* only in an artifact of a dappfile (the 2018 tool's) */
 	F_DAPPFILE = 1 << 7,	  /* only in a dappfile: the 2018 tool's, dropped by werf v1.0 */
 	F_WORDS = 1 << 8,	  /* list items are split at whitespace (EXPOSE "80 443") */
+	F_JSON_WORDS = 1 << 9,	  /* with F_WORDS: an item that is a JSON array is its strings */
 };
 
 /* NULL, or why `s` is not a valid value */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The generic reader: a YAML mapping read into a struct as its field table says. */
 #include "common.h"
+#include "util/json.h"
 #include "config/config_internal.h"
 #include "util/buf.h"
 
@@ -135,6 +136,20 @@ static int add_item(struct ctx *x, struct cairn_config_list *out,
 	if (!(flags & F_WORDS)) {
 		cfg_list_add(out, s, item->pos);
 		return 0;
+	}
+	if ((flags & F_JSON_WORDS) && s[strspn(s, " \t\r\n")] == '[') {
+		/* VOLUME's parser takes a JSON array of strings first (parseMaybeJSONToList) */
+		cleanup_json json_t *a = json_loads(s, 0, NULL);
+		json_t *v;
+		size_t i;
+		bool strings = json_is_array(a);
+
+		json_array_foreach(a, i, v) strings = strings && json_is_string(v);
+		if (strings) {
+			json_array_foreach(a, i, v)
+				cfg_list_add(out, json_string_value(v), item->pos);
+			return 0;
+		}
 	}
 	for (;;) {
 		size_t n;
