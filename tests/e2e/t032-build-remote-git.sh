@@ -136,7 +136,7 @@ test_expect_success 'branch on a local git entry (no url) is an error naming fil
 '
 
 test_expect_success 'a git remote that never answers: CAIRN_GIT_TIMEOUT, and SIGTERM stops it' '
-	hostile_registry_start 1 silent &&
+	hostile_registry_start 1 silent-http &&
 	mkdir -p "$T/stall" &&
 	printf "%s\n" "project: stall" "configVersion: 1" "---" "image: x" \
 		"from: $REG/base/busybox:1" "git:" "- url: http://$HOSTILE/repo.git" "  add: /" \
@@ -147,9 +147,13 @@ test_expect_success 'a git remote that never answers: CAIRN_GIT_TIMEOUT, and SIG
 	cat "$T/err7" && test $(($(date +%s) - _t0)) -le 10 &&
 	grep -q "werf.yaml:7:3: git\[0\]: fetch .http://$HOSTILE/repo.: the remote sent nothing for 2 s" \
 		"$T/err7" &&
+	_held=$(grep -c "connection held" "$HOSTILE_LOG") &&
 	{ env --default-signal=TERM "$CAIRN" build --dir "$T/stall" >"$T/out8" 2>"$T/err8" &
 	  _pid=$!; } &&
-	sleep 2 && test_pid_alive "$_pid" && _t0=$(date +%s) && kill -s TERM "$_pid" &&
+	_i=0 && while [ "$(grep -c "connection held" "$HOSTILE_LOG")" -le "$_held" ]; do
+		_i=$((_i + 1)) && [ "$_i" -le 300 ] && sleep 0.1 || return 1
+	done &&
+	test_pid_alive "$_pid" && _t0=$(date +%s) && kill -s TERM "$_pid" &&
 	{ wait "$_pid"; _rc=$?; } ; cat "$T/err8" && test "$_rc" -eq 143 &&
 	test $(($(date +%s) - _t0)) -le 3 &&
 	grep -q "fetch .http://$HOSTILE/repo.: interrupted by SIGTERM" "$T/err8"

@@ -129,9 +129,10 @@ test_expect_success 'SIGTERM while waiting for a lock another build holds: exit 
 	RUNID=a env --default-signal=TERM "$CAIRN" build --dir "$T/p2" >"$T/out" 2>"$T/err" &
 	_a=$! &&
 	wait_for "$T/out" "| started a" && container &&
-	{ RUNID=b env --default-signal=TERM "$CAIRN" build --dir "$T/p2" >"$T/outb" 2>"$T/errb" &
-	  _b=$!; } &&
-	sleep 2 && test_pid_alive "$_b" && ! grep -q "started b" "$T/outb" &&
+	{ RUNID=b env --default-signal=TERM "$CAIRN" build -v --dir "$T/p2" >"$T/outb" \
+		2>"$T/errb" & _b=$!; } &&
+	wait_for "$T/errb" "waiting for lock" && test_pid_alive "$_b" &&
+	! grep -q "started b" "$T/outb" &&
 	_t0=$(date +%s) && kill -s TERM "$_b" && wait_gone "$_b" &&
 	test $(($(date +%s) - _t0)) -le 3 &&
 	{ wait "$_b"; _rc=$?; } ; cat "$T/errb" && test "$_rc" -eq 143 &&

@@ -342,7 +342,7 @@ static void *watch_fetch(void *arg)
 			w->stalled = !cairn_interrupted();
 			pthread_kill(w->fetcher, poke_signal());
 		}
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += 200 * 1000 * 1000;
 		if (until.tv_nsec >= 1000000000) {
 			until.tv_sec++;
@@ -384,7 +384,6 @@ static int fetch_all(git_repository *repo, const char *url, const char *name,
 	static pthread_once_t poke_once = PTHREAD_ONCE_INIT;
 	struct fetch_watch w = {.fetcher = pthread_self(),
 				.lock = PTHREAD_MUTEX_INITIALIZER,
-				.cond = PTHREAD_COND_INITIALIZER,
 				.last = mono_now(),
 				.timeout = git_timeout()};
 	pthread_t watcher;
@@ -416,6 +415,15 @@ static int fetch_all(git_repository *repo, const char *url, const char *name,
 	fo.callbacks.sideband_progress = fetch_sideband;
 	fo.callbacks.payload = &w;
 	pthread_once(&poke_once, install_poke);
+	{
+		/* its waits count on the monotonic clock: a clock step cannot stretch them */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w.cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	watching = pthread_create(&watcher, NULL, watch_fetch, &w) == 0;
 	ret = git_remote_fetch(remote, &refspecs, &fo, "cairn: fetch");
 	if (watching) {
@@ -425,6 +433,7 @@ static int fetch_all(git_repository *repo, const char *url, const char *name,
 		pthread_mutex_unlock(&w.lock);
 		pthread_join(watcher, NULL);
 	}
+	pthread_cond_destroy(&w.cond);
 	if (ret < 0 && cairn_interrupt_check(err) < 0)
 		return cairn_error_wrap(err, "fetch '%s'", name);
 	if (ret < 0 && w.stalled)

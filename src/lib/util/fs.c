@@ -315,6 +315,7 @@ out:
 int cairn_fs_flock(int fd, int how, const char *what, struct cairn_error **err)
 {
 	unsigned long pause_ms = 10;
+	bool said = false;
 
 	/*
 	 * A blocking flock(2) is restarted after cairn's signal handlers (SA_RESTART), so a lock
@@ -325,6 +326,9 @@ int cairn_fs_flock(int fd, int how, const char *what, struct cairn_error **err)
 			return cairn_error_set_errno(err, "lock '%s'", what);
 		if (cairn_interrupt_check(err) < 0)
 			return cairn_error_wrap(err, "waiting for lock '%s'", what);
+		if (!said) /* builds of one run wait for each other's layers: no more than debug */
+			cairn_log(CAIRN_LOG_DEBUG, "waiting for lock '%s'", what);
+		said = true;
 		cairn_interrupt_sleep(pause_ms);
 		if (pause_ms < 200)
 			pause_ms *= 2;
