@@ -394,8 +394,8 @@ static int clean_repo(struct repo_job *j, struct repo_tags *rt, struct cairn_err
 			ret = 0;
 			continue;
 		}
-		if (ret == CAIRN_EINVAL) {
-			/* not an image config cairn can read: not cairn's, kept */
+		if (ret == CAIRN_EINVAL || ret == CAIRN_EDIGEST) {
+			/* not an image config cairn can read (or trust): not cairn's, kept */
 			cairn_log(CAIRN_LOG_WARN, "%s: %s: kept", ref, (*err)->msg);
 			cairn_error_clear(err);
 			ret = 0;

@@ -121,7 +121,8 @@ static int read_stage(struct stages_job *j, struct stage_entry *e, struct cairn_
 		e->gone = true;
 		return 0;
 	}
-	if (ret < 0 && ret != CAIRN_EINVAL)
+	/* a config that is not JSON, or not the one its manifest names: kept, with a warning */
+	if (ret < 0 && ret != CAIRN_EINVAL && ret != CAIRN_EDIGEST)
 		return ret;
 	labels = ret == 0 ? config_labels(raw, len, "stage config", err) : NULL;
 	if (!labels && *err) {

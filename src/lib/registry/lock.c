@@ -117,7 +117,8 @@ static int live(bool *out, char **who, struct cairn_registry_conn *c, const char
 
 	*out = false;
 	*who = NULL;
-	if (ret == CAIRN_ENOTFOUND || ret == CAIRN_EINVAL || (ret == 0 && !raw)) {
+	if (ret == CAIRN_ENOTFOUND || ret == CAIRN_EINVAL || ret == CAIRN_EDIGEST ||
+	    (ret == 0 && !raw)) {
 		cairn_error_clear(err);
 		return 0;
 	}
