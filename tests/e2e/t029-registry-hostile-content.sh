@@ -107,7 +107,7 @@ test_expect_success '-vv: no signed URL query, no proxy password, no Authorizati
 	grep -q " other GET /v2/base/busybox/blobs/sha256:[0-9a-f]*?X-Amz" "$HOSTILE_LOG" &&
 	grep -q "< Location: http://127.0.0.1:$OTHER_PORT/v2/base/busybox/blobs/sha256:[0-9a-f]*?<query cut>" "$T/err" &&
 	grep -q "> Authorization: <redacted>" "$T/err" &&
-	! grep -e "$SIGNATURE" -e "$PASS" "$T/err" &&
+	! grep -e "$SIGNATURE" -e "$PASS" -e "$(printf "alice:%s" "$PASS" | base64)" "$T/err" &&
 	CAIRN_HOME=$T/e NO_PROXY= no_proxy= http_proxy="http://puser:$PROXY_PASS@$REG" \
 		timeout 60 "$CAIRN" image pull -v -v "$REG/base/busybox:1" >"$T/out" 2>"$T/err" &&
 	grep -q "> Proxy-Authorization: <redacted>" "$T/err" &&
@@ -125,7 +125,8 @@ test_expect_success 'a registry error text is shown on one line, its escapes as 
 	no_escapes "$T/err" &&
 	test_must_fail timeout 30 "$CAIRN" image pull --home-dir "$T/f" --log-format json \
 		"$HOSTILE/x/y:1" >"$T/out" 2>"$T/err" &&
-	no_escapes "$T/err" && no_escapes "$T/out"
+	no_escapes "$T/err" &&
+	grep -qF "DENIED: denied\\\\x0a[OK] 127.0.0.1/forged:1 sha256:0\\\\x1b]52;c;" "$T/out"
 '
 
 test_expect_success 'a tag list without end stops at a bound' '
