@@ -4,6 +4,7 @@
 #define CAIRN_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include "cairn/common.h"
 
 enum cairn_log_level {
@@ -27,5 +28,11 @@ CAIRN_API void cairn_log_set_handler(cairn_log_fn fn, enum cairn_log_level max_l
 CAIRN_API int cairn_log_enabled(enum cairn_log_level level);
 
 CAIRN_API void cairn_log(enum cairn_log_level level, const char *fmt, ...) CAIRN_PRINTF(2, 3);
+
+/**
+ * Length of the valid UTF-8 sequence at `p` (at most `n` bytes; no overlong form, surrogate or
+ * code point past U+10FFFF), or 0: for printing text, as JSON say, that must stay UTF-8.
+ */
+CAIRN_API size_t cairn_utf8_len(const unsigned char *p, size_t n);
 
 #endif

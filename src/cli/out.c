@@ -100,23 +100,6 @@ int cli_log_format_set(const char *format)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at `p` (at most `n` bytes), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len = *p >= 0xf5 ? 0 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 ? 2 : 0;
-
-	if (len == 0 || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	/* overlong forms, surrogates and code points past U+10FFFF (libcairn's text.c) */
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
-	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
-		return 0;
-	return len;
-}
-
 /* `s` (`n` bytes) as a JSON string: escaped, invalid UTF-8 as U+FFFD. */
 static void json_str(FILE *f, const char *s, size_t n)
 {
@@ -136,7 +119,7 @@ static void json_str(FILE *f, const char *s, size_t n)
 			fprintf(f, "\\u%04x", p[i]);
 		else if (p[i] < 0x80)
 			fputc(p[i], f);
-		else if ((u = utf8_len(p + i, n - i))) {
+		else if ((u = cairn_utf8_len(p + i, n - i))) {
 			fwrite(p + i, 1, u, f);
 			i += u - 1;
 		} else {

@@ -6,10 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cairn/log.h"
 #include "util/buf.h"
-
-/* Length of the valid UTF-8 sequence at `p` (at most `n` bytes), or 0. */
-size_t cairn_utf8_len(const unsigned char *p, size_t n);
 
 /*
  * True when `s` (`n` bytes) shows as itself: valid UTF-8 without control characters (C0 but
