@@ -377,6 +377,13 @@ int cairn_registry_tags_list2(struct cairn_registry_conn *c, const char *repo,
 		{
 			if (!json_is_string(t))
 				continue;
+			/* a name no reference can hold is none of cairn's, and goes nowhere */
+			if (cairn_tag_validate(json_string_value(t), json_string_length(t), NULL) <
+			    0) {
+				cairn_log(CAIRN_LOG_DEBUG, "%s: not a tag name, skipped: '%s'",
+					  what, json_string_value(t));
+				continue;
+			}
 			/* what the caller keeps of a registry that never stops listing is bounded
 			 */
 			tag_bytes += json_string_length(t);
