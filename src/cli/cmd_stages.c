@@ -47,6 +47,9 @@ static int print_one(const struct cairn_store_ref *ref, void *ud)
 	return 0;
 }
 
+/* How long `stages gc` waits for the other cairn processes using the store (as host cleanup). */
+#define GC_LOCK_TIMEOUT 600
+
 int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option own[] = {
@@ -106,7 +109,12 @@ int cmd_stages(int argc, char **argv, struct cli_ctx *ctx)
 	if (gc) {
 		struct cairn_store_gc_stats s;
 
-		if (cairn_stages_gc(st, home, grace, &s, &err) < 0) {
+		/*
+		 * Alone with the store, as host cleanup is: a pull or build running beside it may
+		 * be about to name a blob it found there, however old that blob is.
+		 */
+		if (cairn_store_lock_exclusive(st, GC_LOCK_TIMEOUT, &err) < 0 ||
+		    cairn_stages_gc(st, home, grace, &s, &err) < 0) {
 			ret = cli_fail(err);
 			goto out;
 		}

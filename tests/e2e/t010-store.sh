@@ -116,4 +116,18 @@ test_expect_success 'cairn stages gc removes only what no name references' '
 	"$CAIRN" stages gc >"$T/gc2.out" && grep -q "^removed 0 blobs" "$T/gc2.out"
 '
 
+test_expect_success 'an index.json that is not an object, or missing beside blobs: refused' '
+	cp "$STORE/index.json" "$T/index.keep" &&
+	echo "[]" >"$STORE/index.json" &&
+	test_must_fail "$CAIRN" stages ls 2>"$T/err" && cat "$T/err" &&
+	grep -q "index.json: not a JSON object" "$T/err" &&
+	test_must_fail "$CAIRN" stages gc --grace 0 2>"$T/err" &&
+	rm "$STORE/index.json" &&
+	test_must_fail "$CAIRN" stages gc --grace 0 2>"$T/err" && cat "$T/err" &&
+	grep -q "index.json is missing but blobs/sha256 holds blobs" "$T/err" &&
+	test ! -e "$STORE/index.json" &&
+	cp "$T/index.keep" "$STORE/index.json" &&
+	"$ST" "$STORE" get demo:sig1 >/dev/null && skopeo inspect "oci:$STORE:par:3" >/dev/null
+'
+
 test_done

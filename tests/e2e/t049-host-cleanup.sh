@@ -92,6 +92,17 @@ test_expect_success 'a cleanup waits for a build in progress, and gives up after
 	"$CAIRN" stages ls | grep -q .
 '
 
+test_expect_success 'stages gc waits for a build in progress too' '
+	printf -- "---\nimage: slow2\nfrom: %s/base/busybox:1\nshell:\n  install: [sleep 3]\n" \
+		"$REG" >>"$P/werf.yaml" &&
+	"$CAIRN" build --dir "$P" -q slow2 >"$T/slow2.out" 2>&1 &
+	slow=$! && sleep 1 && test_pid_alive "$slow" &&
+	cairn_run stages gc >"$T/gc.out" 2>&1 &&
+	cat "$T/gc.out" &&
+	! test_pid_alive "$slow" && wait "$slow" && grep -q "^removed " "$T/gc.out" &&
+	"$CAIRN" stages ls | grep -q "^hc:"
+'
+
 test_expect_success 'sizes: N%, K/M/G/T; anything else is a usage error' '
 	cairn_run host cleanup --max-size 100% --dry-run >/dev/null &&
 	cairn_run host cleanup --max-size 2GiB --dry-run >/dev/null &&

@@ -84,6 +84,27 @@ static int ensure_file(int dirfd, const char *name, const char *content, struct 
 	return cairn_fs_write_atomic_at(dirfd, name, content, strlen(content), 0644, err);
 }
 
+/* Whether the directory `fd` holds anything (an error counts as something: nothing assumed). */
+static bool has_entries(int fd)
+{
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	bool any = false;
+	DIR *d;
+
+	if (dfd < 0)
+		return true;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return true;
+	}
+	while (!any && (de = readdir(d)))
+		any = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return any;
+}
+
 static int check_layout(int rootfd, struct cairn_error **err)
 {
 	CLEANUP(cairn_buf_release) struct cairn_buf raw = CAIRN_BUF_INIT_MAX(64 * 1024);
@@ -214,6 +235,15 @@ static int store_open(struct cairn_store *st, struct cairn_error **err)
 	ret = check_layout(st->rootfd, err);
 	if (ret < 0)
 		return ret;
+	/*
+	 * A new store gets an empty index; a store whose index went missing is not made empty,
+	 * or the next gc would take every blob (the index is only ever replaced by rename).
+	 */
+	if (faccessat(st->rootfd, "index.json", F_OK, 0) < 0 && errno == ENOENT &&
+	    has_entries(st->blobsfd))
+		return cairn_error_set(err, CAIRN_EINVAL,
+				       "index.json is missing but blobs/sha256 holds blobs: "
+				       "restore it, or remove the store to start over");
 	ret = ensure_file(st->rootfd, "index.json", EMPTY_INDEX, err);
 	if (ret < 0)
 		return ret;
@@ -684,6 +714,9 @@ static int load_index(json_t **out, struct cairn_store *st, struct cairn_error *
 	ret = cairn_json_parse(&j, raw.buf, raw.len, "index.json", err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "store '%s'", st->root);
+	if (!json_is_object(j))
+		return cairn_error_set(err, CAIRN_EINVAL,
+				       "store '%s': index.json: not a JSON object", st->root);
 	ret = cairn_json_get_array(&manifests, j, "manifests", 0, "index.json", err);
 	if (ret < 0)
 		return cairn_error_wrap(err, "store '%s'", st->root);
