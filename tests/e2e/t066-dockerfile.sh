@@ -445,4 +445,15 @@ test_expect_success 'a hostile context: symlinks out stay links, an archive cann
 	! test -e "$T/climbed" && ! test -e /climbed
 '
 
+test_expect_success 'ADD of a URL that drips bytes fails within the minute it is too slow' '
+	hostile_registry_start 2 drip --interval 0.5 &&
+	mkdir -p "$T/drip" &&
+	printf "FROM scratch\nADD http://%s/v2/x/manifests/1 /f\n" "$HOSTILE" >"$T/drip/Dockerfile" &&
+	_t0=$(date +%s) &&
+	test_must_fail timeout 150 "$CAIRN" build --dir "$T/drip" -f Dockerfile . >"$T/out" \
+		2>"$T/err" &&
+	cat "$T/err" && test $(($(date +%s) - _t0)) -le 100 &&
+	grep -q "ADD http://$HOSTILE/v2/x/manifests/1: Operation too slow" "$T/err"
+'
+
 test_done

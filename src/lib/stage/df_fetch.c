@@ -11,8 +11,12 @@
 
 /* Longer than this, a fetched file is refused. */
 #define FETCH_MAX ((curl_off_t)8 << 30)
-/* Without a byte for this long, a fetch fails. */
+/*
+ * Slower than FETCH_MIN_RATE bytes a second over FETCH_IDLE_S seconds, a fetch fails: a server
+ * dripping a byte a second would otherwise hold the build for as long as it likes.
+ */
 #define FETCH_IDLE_S 60L
+#define FETCH_MIN_RATE 1024L
 
 struct fetch {
 	int fd;
@@ -88,7 +92,7 @@ int df_fetch(struct df_fetched *out, const char *url, const char *path, struct c
 	SETOPT(c, CURLOPT_MAXREDIRS, 10L);
 	SETOPT(c, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(c, CURLOPT_CONNECTTIMEOUT, FETCH_IDLE_S);
-	SETOPT(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SETOPT(c, CURLOPT_LOW_SPEED_LIMIT, FETCH_MIN_RATE);
 	SETOPT(c, CURLOPT_LOW_SPEED_TIME, FETCH_IDLE_S);
 	SETOPT(c, CURLOPT_MAXFILESIZE_LARGE, FETCH_MAX);
 	SETOPT(c, CURLOPT_FILETIME, 1L);
