@@ -130,6 +130,7 @@ int df_fetch(struct df_fetched *out, const char *url, const char *path, struct c
 	out->size = f.size;
 	out->mtime = filetime > 0 ? (int64_t)filetime : 0;
 out:
+	cairn_sha256_release(&f.h); /* a failed fetch never reached final */
 	if (f.fd >= 0)
 		close(f.fd);
 	if (ret < 0)
