@@ -45,6 +45,13 @@ static void test_controls_are_escaped(void **state)
 	check("\x1b]52;c;ZWNobw==\x07\x1b[31mred", true, "\\x1b]52;c;ZWNobw==\\x07\\x1b[31mred");
 	check("cr\rover", true, "cr\\x0dover");
 	check("del\x7f", false, "del\\x7f");
+	/* bidi override and isolate, RLM, line separator; an ordinary dash of that block stays */
+	check("a\xe2\x80\xae"
+	      "cba",
+	      false, "a\\xe2\\x80\\xaecba");
+	check("\xe2\x81\xa6x\xe2\x81\xa9", false, "\\xe2\\x81\\xa6x\\xe2\\x81\\xa9");
+	check("\xe2\x80\x8f|\xe2\x80\xa8", false, "\\xe2\\x80\\x8f|\\xe2\\x80\\xa8");
+	check("\xe2\x80\x94", false, "\xe2\x80\x94");
 	/* C1 controls as UTF-8 (U+009B is CSI on some terminals), and U+00A0 which is not one */
 	check("\xc2\x9b"
 	      "2J \xc2\xa0",

@@ -33,6 +33,14 @@ static size_t shown_len(const unsigned char *p, size_t n, bool keep_newlines)
 	u = cairn_utf8_len(p, n);
 	if (u == 2 && p[0] == 0xc2 && p[1] < 0xa0) /* C1: U+0080..U+009F */
 		return 0;
+	/*
+	 * Marks that reorder or break what follows ("trojan source"): U+200E/U+200F, U+2028..U+202E
+	 * (line and paragraph separators, bidi embeddings and overrides), U+2066..U+2069 (isolates)
+	 */
+	if (u == 3 && p[0] == 0xe2 &&
+	    ((p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xa8 && p[2] <= 0xae))) ||
+	     (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+		return 0;
 	return u;
 }
 

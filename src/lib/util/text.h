@@ -12,7 +12,8 @@
 /*
  * True when `s` (`n` bytes) shows as itself: valid UTF-8 without control characters (C0 but
  * tab, and newline when `keep_newlines`; DEL; C1), which could move the cursor, forge lines or
- * reach the terminal's escape sequences (colour, title, clipboard).
+ * reach the terminal's escape sequences (colour, title, clipboard), and without the marks
+ * that reorder or break a line (bidi overrides and isolates, LRM/RLM, U+2028/U+2029).
  */
 bool cairn_text_shows(const char *s, size_t n, bool keep_newlines);
 
