@@ -122,7 +122,6 @@ void cfg_list_release(struct cairn_config_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* A string or a list of strings. */
 /*
  * Add `item` to `out`: whole, or with F_WORDS each of its whitespace-separated words, checked
  * one by one (werf handed `EXPOSE: "80 8080"` to `docker commit --change "EXPOSE 80 8080"`,
@@ -173,6 +172,7 @@ static int add_item(struct ctx *x, struct cairn_config_list *out,
 	}
 }
 
+/* A string or a list of strings. */
 static int read_list(struct ctx *x, const struct ynode *n, struct cairn_config_list *out,
 		     unsigned int flags, check_fn check)
 {

@@ -12,7 +12,6 @@
 
 #include <fcntl.h>
 #include <pwd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Looked for in this order: werf's (werf.yml first), then the 2018 tool's (dappfile.yml first). */
@@ -110,7 +109,6 @@ static int read_config_file(int dfd, const char *name, bool named, struct cairn_
 			    struct cairn_error **err)
 {
 	cleanup_close int fd = -1;
-	struct stat st;
 
 	if (!named)
 		return cairn_root_read_file(dfd, name, CAIRN_ROOT_BENEATH, raw, name, err);
@@ -120,11 +118,7 @@ static int read_config_file(int dfd, const char *name, bool named, struct cairn_
 				       strerror(ENOENT));
 	if (fd < 0)
 		return cairn_error_set_errno(err, "open '%s'", name);
-	if (fstat(fd, &st) < 0)
-		return cairn_error_set_errno(err, "stat '%s'", name);
-	if (!S_ISREG(st.st_mode))
-		return cairn_error_set(err, CAIRN_EINVAL, "read '%s': not a regular file", name);
-	return cairn_fs_read_fd(fd, raw, name, err);
+	return cairn_fs_read_regular_fd(fd, raw, name, err);
 }
 
 /* Find and read the config file, then render it as a template; *name: the file's name. */

@@ -6,6 +6,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
+#include "util/parse.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -307,17 +308,17 @@ static double mono_now(void)
 static unsigned git_timeout(void)
 {
 	const char *v = getenv("CAIRN_GIT_TIMEOUT");
-	char *end = NULL;
-	unsigned long n;
+	struct cairn_error *e = NULL;
+	uint64_t n = 0;
 
 	if (!v || !*v)
 		return GIT_TIMEOUT_DEFAULT;
-	n = strtoul(v, &end, 10);
-	if (*end || n < 1 || n > GIT_TIMEOUT_MAX) {
+	if (cairn_parse_u64(&n, v, GIT_TIMEOUT_MAX, "CAIRN_GIT_TIMEOUT", &e) < 0 || n == 0) {
 		cairn_log(CAIRN_LOG_WARN,
 			  "CAIRN_GIT_TIMEOUT: not a number of seconds from 1 to %d; "
 			  "%d s it is",
 			  GIT_TIMEOUT_MAX, GIT_TIMEOUT_DEFAULT);
+		cairn_error_free(e);
 		return GIT_TIMEOUT_DEFAULT;
 	}
 	return (unsigned)n;
@@ -354,6 +355,34 @@ static void *watch_fetch(void *arg)
 	return NULL;
 }
 
+/* Start watching the calling thread's fetch; false when no watcher could start. */
+static bool watch_start(struct fetch_watch *w, pthread_t *watcher)
+{
+	static pthread_once_t poke_once = PTHREAD_ONCE_INIT;
+	pthread_condattr_t ca;
+
+	pthread_once(&poke_once, install_poke);
+	/* its waits count on the monotonic clock: a clock step cannot stretch them */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(watcher, NULL, watch_fetch, w) == 0)
+		return true;
+	pthread_cond_destroy(&w->cond);
+	return false;
+}
+
+static void watch_stop(struct fetch_watch *w, pthread_t watcher)
+{
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(watcher, NULL);
+	pthread_cond_destroy(&w->cond);
+}
+
 /* Called as the pack comes in: a non-zero return ends the fetch at a signal. */
 static int fetch_progress(const git_indexer_progress *stats, void *payload)
 {
@@ -381,7 +410,6 @@ static int fetch_all(git_repository *repo, const char *url, const char *name,
 	git_remote_create_options co;
 	git_fetch_options fo;
 	CLEANUP(git_remote_freep) git_remote *remote = NULL;
-	static pthread_once_t poke_once = PTHREAD_ONCE_INIT;
 	struct fetch_watch w = {.fetcher = pthread_self(),
 				.lock = PTHREAD_MUTEX_INITIALIZER,
 				.last = mono_now(),
@@ -414,26 +442,10 @@ static int fetch_all(git_repository *repo, const char *url, const char *name,
 	fo.callbacks.transfer_progress = fetch_progress;
 	fo.callbacks.sideband_progress = fetch_sideband;
 	fo.callbacks.payload = &w;
-	pthread_once(&poke_once, install_poke);
-	{
-		/* its waits count on the monotonic clock: a clock step cannot stretch them */
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&w.cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	watching = pthread_create(&watcher, NULL, watch_fetch, &w) == 0;
+	watching = watch_start(&w, &watcher);
 	ret = git_remote_fetch(remote, &refspecs, &fo, "cairn: fetch");
-	if (watching) {
-		pthread_mutex_lock(&w.lock);
-		w.done = true;
-		pthread_cond_signal(&w.cond);
-		pthread_mutex_unlock(&w.lock);
-		pthread_join(watcher, NULL);
-	}
-	pthread_cond_destroy(&w.cond);
+	if (watching)
+		watch_stop(&w, watcher);
 	if (ret < 0 && cairn_interrupt_check(err) < 0)
 		return cairn_error_wrap(err, "fetch '%s'", name);
 	if (ret < 0 && w.stalled)

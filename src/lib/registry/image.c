@@ -310,6 +310,37 @@ static int download_restart(void *ud)
 	return cairn_store_blob_writer_new(&dd->w, dd->st, &dd->err);
 }
 
+/*
+ * Blob dd->d of `repo` into dd->st: no more bytes than its descriptor says (the sink), all of
+ * them, and kept only under the digest they hash to.
+ */
+static int download(struct download_dst *dd, struct cairn_registry_conn *c, const char *repo,
+		    struct cairn_error **err)
+{
+	const struct cairn_descriptor *d = dd->d;
+	int ret = cairn_store_blob_writer_new(&dd->w, dd->st, err);
+
+	if (ret < 0)
+		return ret;
+	ret = cairn_registry_blob_get(c, repo, &d->digest, download_sink, download_restart, dd,
+				      err);
+	if (ret < 0 && dd->err) {
+		/* The sink's own error explains better than "transfer aborted". */
+		cairn_error_free(*err);
+		*err = TAKE_PTR(dd->err);
+	}
+	if (ret == 0 && dd->got != d->size)
+		ret = cairn_error_set(err, CAIRN_EDIGEST, "blob '%s': got %llu bytes, want %llu",
+				      d->digest.str, (unsigned long long)dd->got,
+				      (unsigned long long)d->size);
+	if (ret == 0)
+		ret = cairn_store_blob_commit(dd->w, &d->digest, NULL, NULL, err);
+	cairn_store_blob_writer_free(dd->w);
+	dd->w = NULL;
+	cairn_error_free(TAKE_PTR(dd->err));
+	return ret;
+}
+
 static int pull_blob(struct pool *p, struct cairn_registry_conn *c,
 		     const struct cairn_descriptor *d, struct cairn_error **err)
 {
@@ -320,25 +351,8 @@ static int pull_blob(struct pool *p, struct cairn_registry_conn *c,
 		report(p, CAIRN_PROGRESS_BLOB_EXISTS, &d->digest, d->size, d->size);
 		return 0;
 	}
-	ret = cairn_store_blob_writer_new(&dd.w, p->st, err);
-	if (ret < 0)
-		return ret;
 	report(p, CAIRN_PROGRESS_BLOB_START, &d->digest, 0, d->size);
-	ret = cairn_registry_blob_get(c, p->repo, &d->digest, download_sink, download_restart, &dd,
-				      err);
-	if (ret < 0 && dd.err) {
-		/* The sink's own error explains better than "transfer aborted". */
-		cairn_error_free(*err);
-		*err = TAKE_PTR(dd.err);
-	}
-	if (ret == 0 && dd.got != d->size)
-		ret = cairn_error_set(err, CAIRN_EDIGEST, "blob '%s': got %llu bytes, want %llu",
-				      d->digest.str, (unsigned long long)dd.got,
-				      (unsigned long long)d->size);
-	if (ret == 0)
-		ret = cairn_store_blob_commit(dd.w, &d->digest, NULL, NULL, err);
-	cairn_store_blob_writer_free(dd.w);
-	cairn_error_free(dd.err);
+	ret = download(&dd, c, p->repo, err);
 	if (ret < 0)
 		return ret;
 	seen_there(p, &d->digest);
@@ -970,34 +984,15 @@ int cairn_image_remote_digest(struct cairn_descriptor *out, const struct cairn_r
 
 /* ---- stages storage: manifests and configs now, layers when a stage must run on them ---- */
 
-/* Blob `d` of the stages storage into the store: no more bytes than `d` says, its digest checked.
- */
+/* Blob `d` of the stages storage into the store (no progress reported). */
 static int fetch_one(struct cairn_registry_conn *c, struct cairn_store *st, const char *repo,
 		     const struct cairn_descriptor *d, struct cairn_error **err)
 {
 	struct download_dst dd = {.st = st, .d = d};
-	int ret;
 
 	if (cairn_store_has_blob(st, &d->digest))
 		return 0;
-	ret = cairn_store_blob_writer_new(&dd.w, st, err);
-	if (ret < 0)
-		return ret;
-	ret = cairn_registry_blob_get(c, repo, &d->digest, download_sink, download_restart, &dd,
-				      err);
-	if (ret < 0 && dd.err) {
-		cairn_error_free(*err);
-		*err = TAKE_PTR(dd.err);
-	}
-	if (ret == 0 && dd.got != d->size)
-		ret = cairn_error_set(err, CAIRN_EDIGEST, "blob '%s': got %llu bytes, want %llu",
-				      d->digest.str, (unsigned long long)dd.got,
-				      (unsigned long long)d->size);
-	if (ret == 0)
-		ret = cairn_store_blob_commit(dd.w, &d->digest, NULL, NULL, err);
-	cairn_store_blob_writer_free(dd.w);
-	cairn_error_free(dd.err);
-	return ret;
+	return download(&dd, c, repo, err);
 }
 
 int cairn_image_pull_meta(struct cairn_descriptor *out, struct cairn_store *st,

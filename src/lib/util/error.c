@@ -24,13 +24,13 @@ static int set_v(struct cairn_error **err, enum cairn_code c, int sys_errno, con
 		free(msg);
 		msg = full;
 	}
-	/* messages quote configs, layers and registries: nothing in them reaches the terminal */
-	msg = cairn_text_make_shown(msg, true);
 	if (*err) {
 		/* A second root cause would hide the first: keep the first, it is the real one. */
 		free(msg);
 		return (*err)->code;
 	}
+	/* messages quote configs, layers and registries: nothing in them reaches the terminal */
+	msg = cairn_text_make_shown(msg, true);
 	e = xcalloc(1, sizeof(*e));
 	e->code = c;
 	e->sys_errno = sys_errno;

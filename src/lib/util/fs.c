@@ -54,6 +54,18 @@ int cairn_fs_read_fd(int fd, struct cairn_buf *out, const char *what, struct cai
 	}
 }
 
+int cairn_fs_read_regular_fd(int fd, struct cairn_buf *out, const char *what,
+			     struct cairn_error **err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return cairn_error_set_errno(err, "stat '%s'", what);
+	if (!S_ISREG(st.st_mode))
+		return cairn_error_set(err, CAIRN_EINVAL, "read '%s': not a regular file", what);
+	return cairn_fs_read_fd(fd, out, what, err);
+}
+
 int cairn_fs_read_at(int dirfd, const char *name, struct cairn_buf *out, struct cairn_error **err)
 {
 	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);

@@ -31,6 +31,11 @@ int cairn_fs_read_at(int dirfd, const char *name, struct cairn_buf *out, struct 
 /* Append what is left to read from `fd` to `out`, honouring out->max; `what` names it. */
 int cairn_fs_read_fd(int fd, struct cairn_buf *out, const char *what, struct cairn_error **err);
 
+/* cairn_fs_read_fd() of `fd` when it is a regular file (a FIFO or a device would block or never
+ * end): CAIRN_EINVAL "read 'WHAT': not a regular file" otherwise. */
+int cairn_fs_read_regular_fd(int fd, struct cairn_buf *out, const char *what,
+			     struct cairn_error **err);
+
 /*
  * The names in the directory `fd` except "." and "..", sorted by bytes when `sorted`; the
  * directory's own offset is left alone. The caller frees each name and the array. -1 with

@@ -94,7 +94,6 @@ int cairn_root_read_file(int rootfd, const char *path, enum cairn_root_resolve h
 			 struct cairn_buf *out, const char *what, struct cairn_error **err)
 {
 	cleanup_close int fd = cairn_root_open(rootfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, how);
-	struct stat st;
 
 	if (fd < 0 && errno == ENOENT)
 		return cairn_error_set(err, CAIRN_ENOTFOUND, "open '%s': %s", what,
@@ -105,11 +104,7 @@ int cairn_root_read_file(int rootfd, const char *path, enum cairn_root_resolve h
 				       what);
 	if (fd < 0)
 		return cairn_error_set_errno(err, "open '%s'", what);
-	if (fstat(fd, &st) < 0)
-		return cairn_error_set_errno(err, "stat '%s'", what);
-	if (!S_ISREG(st.st_mode))
-		return cairn_error_set(err, CAIRN_EINVAL, "read '%s': not a regular file", what);
-	return cairn_fs_read_fd(fd, out, what, err);
+	return cairn_fs_read_regular_fd(fd, out, what, err);
 }
 
 /* ---- walking a tree ---- */

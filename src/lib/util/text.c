@@ -44,18 +44,19 @@ static size_t shown_len(const unsigned char *p, size_t n, bool keep_newlines)
 	return u;
 }
 
+/* How many of the first `n` bytes of `p` show as themselves. */
+static size_t shown_prefix(const unsigned char *p, size_t n, bool keep_newlines)
+{
+	size_t i = 0, u;
+
+	while (i < n && (u = shown_len(p + i, n - i, keep_newlines)))
+		i += u;
+	return i;
+}
+
 bool cairn_text_shows(const char *s, size_t n, bool keep_newlines)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	for (size_t i = 0; i < n;) {
-		size_t u = shown_len(p + i, n - i, keep_newlines);
-
-		if (!u)
-			return false;
-		i += u;
-	}
-	return true;
+	return shown_prefix((const unsigned char *)s, n, keep_newlines) == n;
 }
 
 void cairn_buf_add_shown(struct cairn_buf *b, const char *s, size_t n, bool keep_newlines)
@@ -63,16 +64,10 @@ void cairn_buf_add_shown(struct cairn_buf *b, const char *s, size_t n, bool keep
 	const unsigned char *p = (const unsigned char *)s;
 
 	for (size_t i = 0; i < n;) {
-		size_t start = i;
+		size_t ok = shown_prefix(p + i, n - i, keep_newlines);
 
-		while (i < n) {
-			size_t u = shown_len(p + i, n - i, keep_newlines);
-
-			if (!u)
-				break;
-			i += u;
-		}
-		cairn_buf_add(b, s + start, i - start);
+		cairn_buf_add(b, s + i, ok);
+		i += ok;
 		if (i < n)
 			cairn_buf_addf(b, "\\x%02x", p[i++]);
 	}
